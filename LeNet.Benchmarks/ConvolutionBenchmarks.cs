@@ -1,0 +1,43 @@
+using BenchmarkDotNet.Attributes;
+using LeNet.Kernels;
+using K = LeNet.Kernels.Reference;
+
+namespace LeNet.Benchmarks;
+
+/// <summary>The two convolutions of LeNet-5 at the seed's batch of 64, forward and the three backward kernels.</summary>
+[MemoryDiagnoser]
+public class ConvolutionBenchmarks
+{
+    private float[] _input = [], _weight = [], _bias = [], _output = [], _inputGrad = [], _weightGrad = [], _biasGrad = [];
+    private ConvShape _shape;
+
+    /// <summary>conv1: 1→6 channels on 32×32; conv2: 6→16 channels on 14×14.</summary>
+    [Params("conv1", "conv2")]
+    public string Layer { get; set; } = "conv1";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _shape = Layer == "conv1" ? new ConvShape(64, 1, 32, 32, 6, 5, 5) : new ConvShape(64, 6, 14, 14, 16, 5, 5);
+        var random = new Random(1);
+        _input = Random(random, _shape.InputLength);
+        _weight = Random(random, _shape.WeightLength);
+        _bias = Random(random, _shape.OutChannels);
+        _output = Random(random, _shape.OutputLength);
+        _inputGrad = new float[_shape.InputLength];
+        _weightGrad = new float[_shape.WeightLength];
+        _biasGrad = new float[_shape.OutChannels];
+    }
+
+    [Benchmark] public void ReferenceForward() => K.Conv2d.Forward<float>(_input, _weight, _bias, _output, _shape);
+    [Benchmark] public void ReferenceBackwardInput() => K.Conv2d.BackwardInput<float>(_output, _weight, _inputGrad, _shape);
+    [Benchmark] public void ReferenceBackwardWeight() => K.Conv2d.BackwardWeight<float>(_input, _output, _weightGrad, _shape);
+    [Benchmark] public void ReferenceBackwardBias() => K.Conv2d.BackwardBias<float>(_output, _biasGrad, _shape);
+
+    private static float[] Random(Random random, int length)
+    {
+        var values = new float[length];
+        for (var i = 0; i < length; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
+        return values;
+    }
+}

@@ -1,0 +1,14 @@
+namespace LeNet.Core.Autograd;
+
+/// <summary>
+/// A recorded operation: it holds what its forward saved and, given the gradient of its output, adds the gradients of
+/// its inputs into their <see cref="Tensor.Grad"/> buffers.
+/// </summary>
+public abstract class Node
+{
+    /// <summary>The tensors this operation read; backward visits them after this node.</summary>
+    internal Tensor[] Inputs { get; set; } = [];
+
+    /// <summary>Accumulates ∂L/∂input into each input's gradient that requires one.</summary>
+    public abstract void Backward(Tensor outputGrad);
+}

@@ -1,0 +1,53 @@
+using LeNet.Kernels;
+
+namespace LeNet.Core.Backends;
+
+/// <summary>
+/// Maps each tensor operation to the kernels of one device. Forward methods overwrite their outputs; backward methods
+/// accumulate (+=) into their gradient arguments, as the kernels do. Saved state (argmax, batch statistics) is explicit.
+/// </summary>
+public abstract class Backend
+{
+    public abstract string Name { get; }
+
+    public abstract void Conv2dForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in ConvShape shape);
+    public abstract void Conv2dBackwardInput(Tensor outputGrad, Tensor weight, Tensor inputGrad, in ConvShape shape);
+    public abstract void Conv2dBackwardWeight(Tensor input, Tensor outputGrad, Tensor weightGrad, in ConvShape shape);
+    public abstract void Conv2dBackwardBias(Tensor outputGrad, Tensor biasGrad, in ConvShape shape);
+
+    public abstract void MaxPool2dForward(Tensor input, Tensor output, int[] argmax, in PoolShape shape);
+    public abstract void MaxPool2dBackward(Tensor outputGrad, int[] argmax, Tensor inputGrad, in PoolShape shape);
+    public abstract void AvgPool2dForward(Tensor input, Tensor output, in PoolShape shape);
+    public abstract void AvgPool2dBackward(Tensor outputGrad, Tensor inputGrad, in PoolShape shape);
+
+    public abstract void BatchNorm2dForwardTraining(Tensor input, Tensor gamma, Tensor beta, Tensor output, Tensor mean, Tensor invStd,
+        Tensor runningMean, Tensor runningVar, float momentum, float eps, in BatchNormShape shape);
+    public abstract void BatchNorm2dForwardInference(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+        float eps, Tensor output, in BatchNormShape shape);
+    public abstract void BatchNorm2dBackward(Tensor outputGrad, Tensor input, Tensor gamma, Tensor mean, Tensor invStd,
+        Tensor? inputGrad, Tensor? gammaGrad, Tensor? betaGrad, in BatchNormShape shape);
+
+    public abstract void LinearForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in LinearShape shape);
+    public abstract void LinearBackwardInput(Tensor outputGrad, Tensor weight, Tensor inputGrad, in LinearShape shape);
+    public abstract void LinearBackwardWeight(Tensor input, Tensor outputGrad, Tensor weightGrad, in LinearShape shape);
+    public abstract void LinearBackwardBias(Tensor outputGrad, Tensor biasGrad, in LinearShape shape);
+
+    public abstract void ReLUForward(Tensor input, Tensor output);
+    public abstract void ReLUBackward(Tensor input, Tensor outputGrad, Tensor inputGrad);
+    public abstract void TanhForward(Tensor input, Tensor output);
+    public abstract void TanhBackward(Tensor output, Tensor outputGrad, Tensor inputGrad);
+    public abstract void SigmoidForward(Tensor input, Tensor output);
+    public abstract void SigmoidBackward(Tensor output, Tensor outputGrad, Tensor inputGrad);
+
+    /// <summary>Writes the mean loss into <paramref name="loss"/> (one element) and the softmax into probabilities.</summary>
+    public abstract void SoftmaxCrossEntropyForward(Tensor logits, int[] labels, Tensor probabilities, Tensor loss);
+    public abstract void SoftmaxCrossEntropyBackward(Tensor probabilities, int[] labels, Tensor lossGrad, Tensor logitsGrad);
+
+    public abstract void AdamStep(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment, int step,
+        float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled);
+    public abstract void SgdStep(Tensor parameter, Tensor grad, Tensor? momentumBuffer, bool firstStep,
+        float learningRate, float momentum, float dampening, float weightDecay, bool nesterov);
+
+    /// <summary>target += source, elementwise.</summary>
+    public abstract void Accumulate(Tensor source, Tensor target);
+}

@@ -1,0 +1,105 @@
+using LeNet.Kernels;
+using K = LeNet.Kernels.Reference;
+
+namespace LeNet.Core.Backends;
+
+/// <summary>Runs every operation with the Reference kernels on the tensors' managed arrays, in float32.</summary>
+public sealed class CpuBackend : Backend
+{
+    public static readonly CpuBackend Instance = new();
+
+    private CpuBackend() { }
+
+    public override string Name => "cpu (reference kernels)";
+
+    public override void Conv2dForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in ConvShape shape) =>
+        K.Conv2d.Forward<float>(input.AsSpan(), weight.AsSpan(), Span(bias), output.AsSpan(), shape);
+
+    public override void Conv2dBackwardInput(Tensor outputGrad, Tensor weight, Tensor inputGrad, in ConvShape shape) =>
+        K.Conv2d.BackwardInput<float>(outputGrad.AsSpan(), weight.AsSpan(), inputGrad.AsSpan(), shape);
+
+    public override void Conv2dBackwardWeight(Tensor input, Tensor outputGrad, Tensor weightGrad, in ConvShape shape) =>
+        K.Conv2d.BackwardWeight<float>(input.AsSpan(), outputGrad.AsSpan(), weightGrad.AsSpan(), shape);
+
+    public override void Conv2dBackwardBias(Tensor outputGrad, Tensor biasGrad, in ConvShape shape) =>
+        K.Conv2d.BackwardBias<float>(outputGrad.AsSpan(), biasGrad.AsSpan(), shape);
+
+    public override void MaxPool2dForward(Tensor input, Tensor output, int[] argmax, in PoolShape shape) =>
+        K.MaxPool2d.Forward<float>(input.AsSpan(), output.AsSpan(), argmax, shape);
+
+    public override void MaxPool2dBackward(Tensor outputGrad, int[] argmax, Tensor inputGrad, in PoolShape shape) =>
+        K.MaxPool2d.Backward<float>(outputGrad.AsSpan(), argmax, inputGrad.AsSpan(), shape);
+
+    public override void AvgPool2dForward(Tensor input, Tensor output, in PoolShape shape) =>
+        K.AvgPool2d.Forward<float>(input.AsSpan(), output.AsSpan(), shape);
+
+    public override void AvgPool2dBackward(Tensor outputGrad, Tensor inputGrad, in PoolShape shape) =>
+        K.AvgPool2d.Backward<float>(outputGrad.AsSpan(), inputGrad.AsSpan(), shape);
+
+    public override void BatchNorm2dForwardTraining(Tensor input, Tensor gamma, Tensor beta, Tensor output, Tensor mean, Tensor invStd,
+        Tensor runningMean, Tensor runningVar, float momentum, float eps, in BatchNormShape shape) =>
+        K.BatchNorm2d.ForwardTraining<float>(input.AsSpan(), gamma.AsSpan(), beta.AsSpan(), output.AsSpan(), mean.AsSpan(),
+            invStd.AsSpan(), runningMean.AsSpan(), runningVar.AsSpan(), momentum, eps, shape);
+
+    public override void BatchNorm2dForwardInference(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+        float eps, Tensor output, in BatchNormShape shape) =>
+        K.BatchNorm2d.ForwardInference<float>(input.AsSpan(), gamma.AsSpan(), beta.AsSpan(), runningMean.AsSpan(),
+            runningVar.AsSpan(), eps, output.AsSpan(), shape);
+
+    public override void BatchNorm2dBackward(Tensor outputGrad, Tensor input, Tensor gamma, Tensor mean, Tensor invStd,
+        Tensor? inputGrad, Tensor? gammaGrad, Tensor? betaGrad, in BatchNormShape shape) =>
+        // The kernel computes all three gradients; one nobody asked for goes to scratch.
+        K.BatchNorm2d.Backward<float>(outputGrad.AsSpan(), input.AsSpan(), gamma.AsSpan(), mean.AsSpan(), invStd.AsSpan(),
+            inputGrad is null ? new float[shape.Length] : inputGrad.AsSpan(), gammaGrad is null ? new float[shape.Channels] : gammaGrad.AsSpan(),
+            betaGrad is null ? new float[shape.Channels] : betaGrad.AsSpan(), shape);
+
+    public override void LinearForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in LinearShape shape) =>
+        K.Linear.Forward<float>(input.AsSpan(), weight.AsSpan(), Span(bias), output.AsSpan(), shape);
+
+    public override void LinearBackwardInput(Tensor outputGrad, Tensor weight, Tensor inputGrad, in LinearShape shape) =>
+        K.Linear.BackwardInput<float>(outputGrad.AsSpan(), weight.AsSpan(), inputGrad.AsSpan(), shape);
+
+    public override void LinearBackwardWeight(Tensor input, Tensor outputGrad, Tensor weightGrad, in LinearShape shape) =>
+        K.Linear.BackwardWeight<float>(input.AsSpan(), outputGrad.AsSpan(), weightGrad.AsSpan(), shape);
+
+    public override void LinearBackwardBias(Tensor outputGrad, Tensor biasGrad, in LinearShape shape) =>
+        K.Linear.BackwardBias<float>(outputGrad.AsSpan(), biasGrad.AsSpan(), shape);
+
+    public override void ReLUForward(Tensor input, Tensor output) => K.ReLU.Forward<float>(input.AsSpan(), output.AsSpan());
+    public override void ReLUBackward(Tensor input, Tensor outputGrad, Tensor inputGrad) =>
+        K.ReLU.Backward<float>(input.AsSpan(), outputGrad.AsSpan(), inputGrad.AsSpan());
+
+    public override void TanhForward(Tensor input, Tensor output) => K.Tanh.Forward<float>(input.AsSpan(), output.AsSpan());
+    public override void TanhBackward(Tensor output, Tensor outputGrad, Tensor inputGrad) =>
+        K.Tanh.Backward<float>(output.AsSpan(), outputGrad.AsSpan(), inputGrad.AsSpan());
+
+    public override void SigmoidForward(Tensor input, Tensor output) => K.Sigmoid.Forward<float>(input.AsSpan(), output.AsSpan());
+    public override void SigmoidBackward(Tensor output, Tensor outputGrad, Tensor inputGrad) =>
+        K.Sigmoid.Backward<float>(output.AsSpan(), outputGrad.AsSpan(), inputGrad.AsSpan());
+
+    public override void SoftmaxCrossEntropyForward(Tensor logits, int[] labels, Tensor probabilities, Tensor loss) =>
+        loss.AsSpan()[0] = K.SoftmaxCrossEntropy.Forward<float>(logits.AsSpan(), labels, probabilities.AsSpan(), logits.Size(0), logits.Size(1));
+
+    public override void SoftmaxCrossEntropyBackward(Tensor probabilities, int[] labels, Tensor lossGrad, Tensor logitsGrad) =>
+        K.SoftmaxCrossEntropy.Backward<float>(probabilities.AsSpan(), labels, lossGrad.AsSpan()[0], logitsGrad.AsSpan(),
+            probabilities.Size(0), probabilities.Size(1));
+
+    public override void AdamStep(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment, int step,
+        float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled) =>
+        K.Adam.Step<float>(parameter.AsSpan(), grad.AsSpan(), firstMoment.AsSpan(), secondMoment.AsSpan(), step,
+            learningRate, beta1, beta2, eps, weightDecay, decoupled);
+
+    public override void SgdStep(Tensor parameter, Tensor grad, Tensor? momentumBuffer, bool firstStep,
+        float learningRate, float momentum, float dampening, float weightDecay, bool nesterov) =>
+        K.Sgd.Step<float>(parameter.AsSpan(), grad.AsSpan(), Span(momentumBuffer), firstStep, learningRate, momentum,
+            dampening, weightDecay, nesterov);
+
+    public override void Accumulate(Tensor source, Tensor target)
+    {
+        var s = source.AsSpan();
+        var t = target.AsSpan();
+        for (var i = 0; i < t.Length; i++) t[i] += s[i];
+    }
+
+    private static Span<float> Span(Tensor? tensor) => tensor is null ? default : tensor.AsSpan();
+}

@@ -1,0 +1,39 @@
+using LeNet.Core.Autograd;
+using LeNet.Kernels;
+
+namespace LeNet.Core.Functional;
+
+public static partial class F
+{
+    /// <summary>2-D convolution: input [N, C, H, W], weight [K, C, R, S], bias [K] or null → [N, K, P, Q].</summary>
+    public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0)
+    {
+        RequireRank(input, 4, "Conv2d input", "[N, C, H, W]");
+        RequireRank(weight, 4, "Conv2d weight", "[K, C, R, S]");
+        if (stride < 1) throw new ArgumentOutOfRangeException(nameof(stride), stride, "Stride must be at least 1.");
+        if (padding < 0) throw new ArgumentOutOfRangeException(nameof(padding), padding, "Padding cannot be negative.");
+        var shape = new ConvShape(input.Size(0), input.Size(1), input.Size(2), input.Size(3),
+            weight.Size(0), weight.Size(2), weight.Size(3), stride, padding);
+        if (weight.Size(1) != shape.InChannels)
+            throw new ArgumentException($"Conv2d weight {Tensor.Format(weight.Shape)} expects {weight.Size(1)} input channels, but the input has {shape.InChannels}.");
+        if (bias is not null) RequireShape(bias, "Conv2d bias", shape.OutChannels);
+        if (shape.OutHeight < 1 || shape.OutWidth < 1)
+            throw new ArgumentException($"Conv2d kernel {weight.Size(2)}×{weight.Size(3)} does not fit input {Tensor.Format(input.Shape)} with padding {padding}.");
+
+        var output = Tensor.Zeros(shape.Batch, shape.OutChannels, shape.OutHeight, shape.OutWidth);
+        input.Device.Backend.Conv2dForward(input, weight, bias, output, shape);
+        GradientTape.Record(output, new Conv2dBackward(input, weight, bias, shape), input, weight, bias);
+        return output;
+    }
+
+    private sealed class Conv2dBackward(Tensor input, Tensor weight, Tensor? bias, ConvShape shape) : Node
+    {
+        public override void Backward(Tensor outputGrad)
+        {
+            var backend = input.Device.Backend;
+            if (GradIfRequired(input) is { } inputGrad) backend.Conv2dBackwardInput(outputGrad, weight, inputGrad, shape);
+            if (GradIfRequired(weight) is { } weightGrad) backend.Conv2dBackwardWeight(input, outputGrad, weightGrad, shape);
+            if (GradIfRequired(bias) is { } biasGrad) backend.Conv2dBackwardBias(outputGrad, biasGrad, shape);
+        }
+    }
+}

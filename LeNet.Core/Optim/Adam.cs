@@ -1,0 +1,47 @@
+namespace LeNet.Core.Optim;
+
+/// <summary>
+/// Adam (Kingma and Ba) with PyTorch's defaults and formulation: β = (0.9, 0.999), eps 1e-8 added after the square
+/// root, bias correction, optional L2 weight decay — or decoupled weight decay (AdamW) when <c>decoupled</c> is set.
+/// </summary>
+public sealed class Adam : Optimizer
+{
+    private readonly Tensor[] _firstMoments;
+    private readonly Tensor[] _secondMoments;
+
+    public Adam(IEnumerable<Tensor> parameters, float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f,
+        float eps = 1e-8f, float weightDecay = 0f, bool decoupled = false) : base(parameters, learningRate)
+    {
+        if (beta1 is < 0 or >= 1 || beta2 is < 0 or >= 1)
+            throw new ArgumentOutOfRangeException(nameof(beta1), $"Adam's betas must lie in [0, 1), not ({beta1}, {beta2}).");
+        if (!(eps >= 0)) throw new ArgumentOutOfRangeException(nameof(eps), eps, "Adam's eps cannot be negative.");
+        if (!(weightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "Weight decay cannot be negative.");
+        (Beta1, Beta2, Eps, WeightDecay, Decoupled) = (beta1, beta2, eps, weightDecay, decoupled);
+        _firstMoments = Parameters.Select(Tensor.ZerosLike).ToArray();
+        _secondMoments = Parameters.Select(Tensor.ZerosLike).ToArray();
+    }
+
+    public float Beta1 { get; }
+    public float Beta2 { get; }
+    public float Eps { get; }
+    public float WeightDecay { get; }
+    public bool Decoupled { get; }
+
+    /// <summary>Number of steps taken (PyTorch keeps one per parameter; all parameters here step together).</summary>
+    public int StepCount { get; private set; }
+
+    public IReadOnlyList<Tensor> FirstMoments => _firstMoments;
+    public IReadOnlyList<Tensor> SecondMoments => _secondMoments;
+
+    public override void Step()
+    {
+        StepCount++;
+        for (var i = 0; i < Parameters.Count; i++)
+        {
+            var parameter = Parameters[i];
+            if (parameter.Grad is not { } grad) continue;
+            parameter.Device.Backend.AdamStep(parameter, grad, _firstMoments[i], _secondMoments[i], StepCount,
+                LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled);
+        }
+    }
+}

@@ -1,0 +1,36 @@
+namespace LeNet.Core.Optim;
+
+/// <summary>Stochastic gradient descent with optional momentum, dampening, Nesterov and L2 weight decay (torch.optim.SGD).</summary>
+public sealed class Sgd : Optimizer
+{
+    private readonly Tensor?[] _momentumBuffers;
+    private bool _firstStep = true;
+
+    public Sgd(IEnumerable<Tensor> parameters, float learningRate, float momentum = 0f, float dampening = 0f,
+        float weightDecay = 0f, bool nesterov = false) : base(parameters, learningRate)
+    {
+        if (!(momentum >= 0)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "Momentum cannot be negative.");
+        if (!(weightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "Weight decay cannot be negative.");
+        if (nesterov && (momentum == 0 || dampening != 0))
+            throw new ArgumentException("Nesterov momentum needs a positive momentum and zero dampening.");
+        (Momentum, Dampening, WeightDecay, Nesterov) = (momentum, dampening, weightDecay, nesterov);
+        _momentumBuffers = Parameters.Select(p => momentum != 0 ? Tensor.ZerosLike(p) : null).ToArray();
+    }
+
+    public float Momentum { get; }
+    public float Dampening { get; }
+    public float WeightDecay { get; }
+    public bool Nesterov { get; }
+
+    public override void Step()
+    {
+        for (var i = 0; i < Parameters.Count; i++)
+        {
+            var parameter = Parameters[i];
+            if (parameter.Grad is not { } grad) continue;
+            parameter.Device.Backend.SgdStep(parameter, grad, _momentumBuffers[i], _firstStep,
+                LearningRate, Momentum, Dampening, WeightDecay, Nesterov);
+        }
+        _firstStep = false;
+    }
+}

@@ -1,0 +1,107 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using LeNet.Mnist;
+
+namespace LeNet.Train;
+
+/// <summary>The command line: options, their checks, and the run with its user-facing errors.</summary>
+public static class TrainCommand
+{
+    public static RootCommand Create()
+    {
+        var defaults = new TrainOptions();
+        var epochs = Positive(new Option<int>("--epochs") { Description = "Number of passes over the training set.", DefaultValueFactory = _ => defaults.Epochs });
+        var batchSize = Positive(new Option<int>("--batch-size") { Description = "Images per training step.", DefaultValueFactory = _ => defaults.BatchSize });
+        var learningRate = new Option<float>("--lr") { Description = "Adam learning rate.", DefaultValueFactory = _ => defaults.LearningRate };
+        learningRate.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<float>();
+            if (!(value > 0) || !float.IsFinite(value)) r.AddError($"--lr must be a positive number, not {value.ToString(CultureInfo.InvariantCulture)}.");
+        });
+        var seed = new Option<int>("--seed") { Description = "Seed of the initial weights and of the shuffling.", DefaultValueFactory = _ => defaults.Seed };
+        var data = new Option<string?>("--data") { Description = "Folder with the four MNIST files (gzip or raw); missing files are downloaded there. Default: $LENET_DATA, else ./data/mnist." };
+        var device = new Option<string>("--device") { Description = "Where to train: cpu.", DefaultValueFactory = _ => defaults.Device };
+        device.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<string>();
+            if (value != "cpu") r.AddError($"--device {value} is not available: this build trains on the CPU only; use --device cpu.");
+        });
+        var limit = Positive(new Option<int?>("--limit") { Description = "Train on the first N training images only." });
+        var testLimit = Positive(new Option<int?>("--test-limit") { Description = "Evaluate on the first N test images only." });
+        var output = new Option<string>("--output") { Description = "Folder for the trained model (model.safetensors) and metrics.json.", DefaultValueFactory = _ => defaults.OutputDirectory };
+        var metrics = new Option<string?>("--metrics") { Description = "Write the metrics JSON here instead of <output>/metrics.json." };
+        var logEvery = Positive(new Option<int>("--log-every") { Description = "Print the loss every N steps.", DefaultValueFactory = _ => defaults.LogEvery });
+
+        var root = new RootCommand("Trains LeNet-5 on MNIST (the reference article's recipe by default) and reports test accuracy.")
+        {
+            epochs, batchSize, learningRate, seed, data, device, limit, testLimit, output, metrics, logEvery,
+        };
+        root.SetAction(parse =>
+        {
+            var options = new TrainOptions
+            {
+                Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batchSize), LearningRate = parse.GetValue(learningRate),
+                Seed = parse.GetValue(seed), DataDirectory = parse.GetValue(data), Device = parse.GetValue(device)!,
+                Limit = parse.GetValue(limit), TestLimit = parse.GetValue(testLimit), OutputDirectory = parse.GetValue(output)!,
+                MetricsFile = parse.GetValue(metrics), LogEvery = parse.GetValue(logEvery),
+            };
+            return Run(options, Console.Out, Console.Error);
+        });
+        return root;
+    }
+
+    /// <summary>Runs training; user errors end in one sentence on stderr and exit code 1.</summary>
+    public static int Run(TrainOptions options, TextWriter log, TextWriter error)
+    {
+        try
+        {
+            CheckWritable(options.OutputDirectory, "--output");
+            if (options.MetricsFile is { } metricsFile)
+                CheckWritable(Path.GetDirectoryName(Path.GetFullPath(metricsFile))!, "--metrics");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var directory = new MnistAcquirer(log: message => log.WriteLine(message)).Ensure(options.DataDirectory);
+            var mnist = MnistData.Load(directory);
+            log.WriteLine($"MNIST from {directory}: loaded and preprocessed in {clock.Elapsed.TotalSeconds:F1} s.");
+            if (options.Limit > mnist.Train.Count)
+                throw new OptionException($"--limit {options.Limit} exceeds the {mnist.Train.Count} training images.");
+            if (options.TestLimit > mnist.Test.Count)
+                throw new OptionException($"--test-limit {options.TestLimit} exceeds the {mnist.Test.Count} test images.");
+            var trainCount = options.Limit ?? mnist.Train.Count;
+            if (options.BatchSize > trainCount)
+                throw new OptionException($"--batch-size {options.BatchSize} exceeds the {trainCount} training images.");
+            new Trainer(options, log).Run(mnist);
+            return 0;
+        }
+        catch (Exception e) when (e is OptionException or MnistDataException or TrainingDivergedException)
+        {
+            error.WriteLine(e.Message);
+            return 1;
+        }
+    }
+
+    private static void CheckWritable(string folder, string option)
+    {
+        try
+        {
+            Directory.CreateDirectory(folder);
+            var probe = Path.Combine(folder, $".write-test-{Guid.NewGuid():N}");
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new OptionException($"Cannot write to the folder {folder} given by {option} ({e.Message}); choose a writable folder.");
+        }
+    }
+
+    private static Option<T> Positive<T>(Option<T> option)
+    {
+        option.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<T>();
+            if (value is int n && n < 1) r.AddError($"{option.Name} must be at least 1, not {n}.");
+        });
+        return option;
+    }
+}

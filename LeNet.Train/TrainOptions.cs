@@ -1,0 +1,22 @@
+namespace LeNet.Train;
+
+/// <summary>Everything a training run is configured by; the defaults are the reference article's recipe.</summary>
+public sealed record TrainOptions
+{
+    public int Epochs { get; init; } = 10;
+    public int BatchSize { get; init; } = 64;
+    public float LearningRate { get; init; } = 0.001f;
+    public int Seed { get; init; }
+    /// <summary>Folder holding (or to receive) the MNIST files; null: LENET_DATA, then ./data/mnist.</summary>
+    public string? DataDirectory { get; init; }
+    public string Device { get; init; } = "cpu";
+    /// <summary>Train on the first N training images only; null: all 60,000.</summary>
+    public int? Limit { get; init; }
+    /// <summary>Evaluate on the first N test images only; null: all 10,000.</summary>
+    public int? TestLimit { get; init; }
+    public string OutputDirectory { get; init; } = "output";
+    /// <summary>Where the metrics JSON goes; null: metrics.json in the output folder.</summary>
+    public string? MetricsFile { get; init; }
+    /// <summary>A loss line every this many steps, as the article's 400.</summary>
+    public int LogEvery { get; init; } = 400;
+}

@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using LeNet.Core;
+using LeNet.Core.Autograd;
+using LeNet.Core.Functional;
+using LeNet.Core.Models;
+using LeNet.Core.Modules;
+using LeNet.Core.Optim;
+using LeNet.Core.Serialization;
+using LeNet.Mnist;
+
+namespace LeNet.Train;
+
+/// <summary>
+/// The article's training run: LeNet-5, Adam, cross-entropy, shuffled mini-batches, a loss line every 400 steps,
+/// test accuracy after every epoch and at the end; then the model and the metrics are saved.
+/// </summary>
+public sealed class Trainer(TrainOptions options, TextWriter log)
+{
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    public TrainingMetrics Run(MnistData data)
+    {
+        var total = Stopwatch.StartNew();
+        var train = options.Limit is { } limit ? data.Train.Take(limit) : data.Train;
+        var test = options.TestLimit is { } testLimit ? data.Test.Take(testLimit) : data.Test;
+        var model = new LeNet5(classes: 10, seed: options.Seed);
+        var optimizer = new Adam(model.Parameters(), options.LearningRate);
+        log.WriteLine($"LeNet-5: {model.ParameterCount():N0} trainable parameters; device {options.Device}; " +
+                      $"{train.Count:N0} training and {test.Count:N0} test images; batch {options.BatchSize}, Adam lr {Invariant(options.LearningRate)}, seed {options.Seed}.");
+
+        var metrics = new TrainingMetrics
+        {
+            Model = LeNet5.ModelName, Device = options.Device, Seed = options.Seed, BatchSize = options.BatchSize,
+            LearningRate = options.LearningRate, TrainImages = train.Count, TestImages = test.Count,
+        };
+        var batches = new MnistBatcher(train, options.BatchSize, shuffle: true, seed: options.Seed);
+        var stepsPerEpoch = batches.BatchesPerEpoch;
+        for (var epoch = 1; epoch <= options.Epochs; epoch++)
+        {
+            model.Train();
+            var clock = Stopwatch.StartNew();
+            double lossSum = 0;
+            var step = 0;
+            foreach (var batch in batches.Epoch(epoch - 1))
+            {
+                var input = Tensor.FromArray(batch.Images, batch.Count, 1, train.ImageSize, train.ImageSize);
+                var loss = F.CrossEntropy(model.Forward(input), batch.Labels.ToArray());
+                optimizer.ZeroGrad();
+                loss.Backward();
+                optimizer.Step();
+                var value = loss.Item();
+                if (!float.IsFinite(value))
+                    throw new TrainingDivergedException($"Training diverged: the loss became {value} at epoch {epoch}, step {step + 1}. Try a smaller --lr.");
+                lossSum += value;
+                step++;
+                if (step % options.LogEvery == 0)
+                    log.WriteLine($"Epoch [{epoch}/{options.Epochs}], Step [{step}/{stepsPerEpoch}], Loss: {Invariant(value, "F4")}");
+            }
+            var seconds = clock.Elapsed.TotalSeconds;
+            var accuracy = Evaluate(model, test);
+            var entry = new EpochMetrics(epoch, seconds, train.Count / seconds, lossSum / step, accuracy);
+            metrics.Epochs.Add(entry);
+            metrics.TrainingSeconds += seconds;
+            log.WriteLine($"Epoch [{epoch}/{options.Epochs}] took {Invariant(seconds, "F2")} s ({Invariant(entry.ImagesPerSecond, "N0")} images/s), " +
+                          $"mean loss {Invariant(entry.MeanLoss, "F4")}, test accuracy {Invariant(accuracy, "F2")} %");
+        }
+
+        metrics.FinalTestAccuracy = metrics.Epochs.Count > 0 ? metrics.Epochs[^1].TestAccuracy : Evaluate(model, test);
+        log.WriteLine($"Accuracy of the network on the {test.Count} test images: {Invariant(metrics.FinalTestAccuracy)} %");
+
+        Directory.CreateDirectory(options.OutputDirectory);
+        var modelPath = Path.Combine(options.OutputDirectory, "model.safetensors");
+        SafeTensors.Save(modelPath, model.StateDict(), new Dictionary<string, string>
+        {
+            ["format"] = "lenet-csharp", ["format_version"] = "1", ["model"] = LeNet5.ModelName, ["classes"] = "10",
+            ["input"] = $"[N, 1, {train.ImageSize}, {train.ImageSize}]",
+            ["normalization"] = $"train mean {Invariant(MnistPreprocessing.TrainMean)} std {Invariant(MnistPreprocessing.TrainStd)}",
+        });
+        metrics.TotalSeconds = total.Elapsed.TotalSeconds;
+        var metricsPath = options.MetricsFile ?? Path.Combine(options.OutputDirectory, "metrics.json");
+        AtomicFile.WriteAllText(metricsPath, JsonSerializer.Serialize(metrics, JsonOptions));
+        log.WriteLine($"Trained in {Invariant(metrics.TrainingSeconds, "F1")} s; model saved to {modelPath}, metrics to {metricsPath}.");
+        return metrics;
+    }
+
+    /// <summary>Accuracy in percent on a dataset, in evaluation mode and without recording gradients.</summary>
+    public static double Evaluate(Module model, MnistDataset dataset, int batchSize = 1000)
+    {
+        var wasTraining = model.Training;
+        model.Eval();
+        var correct = 0;
+        using (GradientTape.NoGrad())
+        {
+            foreach (var batch in new MnistBatcher(dataset, batchSize, shuffle: false, seed: 0).Epoch(0))
+            {
+                var logits = model.Forward(Tensor.FromArray(batch.Images, batch.Count, 1, dataset.ImageSize, dataset.ImageSize)).AsSpan();
+                var classes = logits.Length / batch.Count;
+                for (var n = 0; n < batch.Count; n++)
+                {
+                    var row = logits.Slice(n * classes, classes);
+                    var predicted = 0;
+                    for (var c = 1; c < classes; c++) if (row[c] > row[predicted]) predicted = c;
+                    if (predicted == batch.Labels[n]) correct++;
+                }
+            }
+        }
+        model.Train(wasTraining);
+        return 100.0 * correct / dataset.Count;
+    }
+
+    private static string Invariant(double value, string? format = null) => value.ToString(format, CultureInfo.InvariantCulture);
+}
