@@ -66,6 +66,9 @@ public sealed class Tensor
     /// <summary>The elements, for reading and writing in place (CPU tensors).</summary>
     public Span<float> AsSpan() => _data;
 
+    /// <summary>The storage array itself, for backends that hand slices of it to worker threads.</summary>
+    internal float[] Data => _data;
+
     public float[] ToArray() => (float[])_data.Clone();
 
     /// <summary>The value of a one-element tensor.</summary>

@@ -12,14 +12,47 @@ public sealed class CpuBackend : Backend
 
     public override string Name => "cpu (reference kernels)";
 
-    public override void Conv2dForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in ConvShape shape) =>
-        K.Conv2d.Forward<float>(input.AsSpan(), weight.AsSpan(), Span(bias), output.AsSpan(), shape);
+    // Convolutions dominate a LeNet step; each runs the Reference kernel on slices of the batch, one per core.
+    public override void Conv2dForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in ConvShape shape)
+    {
+        var s = shape;
+        ForEachBatchSlice(s.Batch, (start, count) => K.Conv2d.Forward<float>(
+            input.Data.AsSpan(start * s.InChannels * s.Height * s.Width, count * s.InChannels * s.Height * s.Width),
+            weight.AsSpan(), Span(bias),
+            output.Data.AsSpan(start * s.OutChannels * s.OutHeight * s.OutWidth, count * s.OutChannels * s.OutHeight * s.OutWidth),
+            s with { Batch = count }));
+    }
 
-    public override void Conv2dBackwardInput(Tensor outputGrad, Tensor weight, Tensor inputGrad, in ConvShape shape) =>
-        K.Conv2d.BackwardInput<float>(outputGrad.AsSpan(), weight.AsSpan(), inputGrad.AsSpan(), shape);
+    public override void Conv2dBackwardInput(Tensor outputGrad, Tensor weight, Tensor inputGrad, in ConvShape shape)
+    {
+        var s = shape;
+        ForEachBatchSlice(s.Batch, (start, count) => K.Conv2d.BackwardInput<float>(
+            outputGrad.Data.AsSpan(start * s.OutChannels * s.OutHeight * s.OutWidth, count * s.OutChannels * s.OutHeight * s.OutWidth),
+            weight.AsSpan(),
+            inputGrad.Data.AsSpan(start * s.InChannels * s.Height * s.Width, count * s.InChannels * s.Height * s.Width),
+            s with { Batch = count }));
+    }
 
-    public override void Conv2dBackwardWeight(Tensor input, Tensor outputGrad, Tensor weightGrad, in ConvShape shape) =>
-        K.Conv2d.BackwardWeight<float>(input.AsSpan(), outputGrad.AsSpan(), weightGrad.AsSpan(), shape);
+    public override void Conv2dBackwardWeight(Tensor input, Tensor outputGrad, Tensor weightGrad, in ConvShape shape)
+    {
+        // Each slice sums into its own buffer; the buffers are then added in slice order, so the result does not
+        // depend on thread timing (only on the number of slices).
+        var s = shape;
+        var slices = SliceCount(s.Batch);
+        var partial = new float[slices][];
+        Parallel.For(0, slices, i =>
+        {
+            var (start, count) = Slice(s.Batch, slices, i);
+            partial[i] = new float[s.WeightLength];
+            K.Conv2d.BackwardWeight<float>(
+                input.Data.AsSpan(start * s.InChannels * s.Height * s.Width, count * s.InChannels * s.Height * s.Width),
+                outputGrad.Data.AsSpan(start * s.OutChannels * s.OutHeight * s.OutWidth, count * s.OutChannels * s.OutHeight * s.OutWidth),
+                partial[i], s with { Batch = count });
+        });
+        var target = weightGrad.AsSpan();
+        foreach (var sum in partial)
+            for (var j = 0; j < target.Length; j++) target[j] += sum[j];
+    }
 
     public override void Conv2dBackwardBias(Tensor outputGrad, Tensor biasGrad, in ConvShape shape) =>
         K.Conv2d.BackwardBias<float>(outputGrad.AsSpan(), biasGrad.AsSpan(), shape);
@@ -99,6 +132,21 @@ public sealed class CpuBackend : Backend
         var s = source.AsSpan();
         var t = target.AsSpan();
         for (var i = 0; i < t.Length; i++) t[i] += s[i];
+    }
+
+    private static int SliceCount(int batch) => Math.Clamp(Environment.ProcessorCount, 1, batch);
+
+    private static (int Start, int Count) Slice(int batch, int slices, int index)
+    {
+        var start = (int)((long)batch * index / slices);
+        return (start, (int)((long)batch * (index + 1) / slices) - start);
+    }
+
+    private static void ForEachBatchSlice(int batch, Action<int, int> run)
+    {
+        var slices = SliceCount(batch);
+        if (slices == 1) run(0, batch);
+        else Parallel.For(0, slices, i => { var (start, count) = Slice(batch, slices, i); run(start, count); });
     }
 
     private static Span<float> Span(Tensor? tensor) => tensor is null ? default : tensor.AsSpan();
