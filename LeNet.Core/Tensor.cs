@@ -110,7 +110,8 @@ public sealed class Tensor
 
     public override string ToString() => $"Tensor{Format(_shape)} on {Device}{(RequiresGrad ? ", requires grad" : "")}";
 
-    internal static string Format(ReadOnlySpan<int> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
+    /// <summary>A shape as text, e.g. "[64, 1, 32, 32]".</summary>
+    public static string Format(ReadOnlySpan<int> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
 
     private static int CheckedLength(int[] shape)
     {
