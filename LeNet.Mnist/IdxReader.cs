@@ -96,7 +96,8 @@ public static class IdxReader
             throw Damaged(name, $"the magic number is 0x{magic:X8}, not 0x{expectedMagic:X8}, so it is not an unsigned-byte IDX file");
         int dimensionCount = magicBytes[3];
         if (dimensionCount != expectedDimensions)
-            throw Damaged(name, $"the magic number 0x{magic:X8} declares {dimensionCount} dimensions where 0x{expectedMagic:X8} ({expectedDimensions}) was expected; check that images and labels files are not swapped");
+            throw new MnistDataException($"{name}: the magic number 0x{magic:X8} declares {dimensionCount} dimensions where 0x{expectedMagic:X8} ({expectedDimensions}) was expected",
+                "check that the images and labels files are not swapped, or replace the file with an intact copy.");
 
         Span<byte> dimensionBytes = stackalloc byte[4 * dimensionCount];
         ReadHeader(source, dimensionBytes, name);
@@ -176,7 +177,6 @@ public static class IdxReader
 
     private static MnistDataException Damaged(string name, string problem, Exception? inner = null)
     {
-        string message = $"{name}: {problem}; replace it with an intact copy (for MNIST, delete it and it is downloaded again).";
-        return inner is null ? new MnistDataException(message) : new MnistDataException(message, inner);
+        return new MnistDataException($"{name}: {problem}", "replace it with an intact copy (for MNIST, delete it and it is downloaded again).", inner);
     }
 }

@@ -87,7 +87,7 @@ public static class MnistFiles
         string actual = Convert.ToHexStringLower(file.Sha256);
         if (actual != Sha256(part))
             throw new MnistDataException(
-                $"{file.Name}: the SHA-256 of its decompressed contents is {actual}, not {Sha256(part)} as for the canonical MNIST {FileName(part)}; " +
+                $"{file.Name}: the SHA-256 of its decompressed contents is {actual}, not {Sha256(part)} as for the canonical MNIST {FileName(part)}",
                 "delete the file so that it is downloaded again, or, for another dataset in MNIST format, load it without checksum verification.");
     }
 }
