@@ -148,6 +148,10 @@ public sealed class MnistAcquirer
                 {
                     problems.Add(ex.Problem);
                 }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    problems.Add($"{MnistFiles.FileName(part)} could not be put in place: {Brief(ex)}");
+                }
             }
         }
         finally
