@@ -3,9 +3,6 @@ using LeNet.Mnist;
 namespace LeNet.Tests.Mnist;
 
 /// <summary>Changes a process-wide environment variable, so it runs alone.</summary>
-[CollectionDefinition(nameof(EnvironmentVariableCollection), DisableParallelization = true)]
-public sealed class EnvironmentVariableCollection;
-
 [Collection(nameof(EnvironmentVariableCollection))]
 public sealed class MnistDirectoryResolutionTests
 {
