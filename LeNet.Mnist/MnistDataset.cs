@@ -1,0 +1,93 @@
+namespace LeNet.Mnist;
+
+/// <summary>
+/// One split of MNIST, preprocessed and ready to train on: <see cref="Images"/> is
+/// [Count, 1, ImageSize, ImageSize] float32, <see cref="Labels"/> the digit of each image.
+/// </summary>
+public sealed class MnistDataset
+{
+    /// <summary>MNIST labels are the digits 0..9.</summary>
+    public const int DigitClasses = 10;
+
+    public MnistDataset(float[] images, int[] labels, int imageSize, int classes = DigitClasses)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(labels);
+        ArgumentOutOfRangeException.ThrowIfLessThan(imageSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
+        if (images.LongLength != (long)labels.Length * imageSize * imageSize)
+            throw new ArgumentException($"{images.Length} image values do not make {labels.Length} images of {imageSize}×{imageSize}.", nameof(images));
+        Images = images;
+        Labels = labels;
+        ImageSize = imageSize;
+        Classes = classes;
+    }
+
+    /// <summary>[Count, 1, ImageSize, ImageSize], row-major.</summary>
+    public float[] Images { get; }
+
+    public int[] Labels { get; }
+
+    public int Count => Labels.Length;
+
+    public int ImageSize { get; }
+
+    /// <summary>Floats per image: 1 · ImageSize · ImageSize.</summary>
+    public int ImageLength => ImageSize * ImageSize;
+
+    public int Classes { get; }
+
+    /// <summary>
+    /// Reads, checks and preprocesses the training or test split from <paramref name="directory"/>.
+    /// </summary>
+    /// <param name="limit">Keep only the first <paramref name="limit"/> images (null: all); only those are preprocessed.</param>
+    /// <param name="imageSize">Output side length; the images are resized bilinearly when it differs from the file's.</param>
+    /// <param name="mean">Normalisation mean; null takes the reference article's constant for the split.</param>
+    /// <param name="std">Normalisation standard deviation; null takes the reference article's constant for the split.</param>
+    /// <param name="verifyChecksums">Require the canonical MNIST SHA-256; pass false for other datasets in MNIST format.</param>
+    public static MnistDataset Load(string directory, bool train, int? limit = null, int imageSize = MnistPreprocessing.DefaultImageSize,
+        float? mean = null, float? std = null, bool verifyChecksums = true)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        IdxFile images = MnistFiles.Read(directory, MnistFiles.ImagesPart(train), verifyChecksums);
+        IdxFile labels = MnistFiles.Read(directory, MnistFiles.LabelsPart(train), verifyChecksums);
+        return FromIdx(images, labels, limit, imageSize,
+            mean ?? (train ? MnistPreprocessing.TrainMean : MnistPreprocessing.TestMean),
+            std ?? (train ? MnistPreprocessing.TrainStd : MnistPreprocessing.TestStd));
+    }
+
+    /// <summary>Checks that decoded images and labels belong together and preprocesses them.</summary>
+    public static MnistDataset FromIdx(IdxFile images, IdxFile labels, int? limit, int imageSize, float mean, float std)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(labels);
+        if (limit is < 0)
+            throw new ArgumentOutOfRangeException(nameof(limit), limit, "The limit must not be negative.");
+        if (images.Dimensions.Count != 3 || labels.Dimensions.Count != 1)
+            throw new ArgumentException("Expected a 3-dimensional images file and a 1-dimensional labels file.");
+        int rows = images.Dimensions[1], columns = images.Dimensions[2];
+        if (rows != columns)
+            throw new MnistDataException($"{images.Name}: the images are {rows}×{columns}, but only square images are supported; use a dataset of square images.");
+        if (images.Count != labels.Count)
+            throw new MnistDataException($"{images.Name} holds {images.Count:N0} images but {labels.Name} holds {labels.Count:N0} labels; use an images file and a labels file of the same split.");
+
+        // Every label is checked, not just the kept ones: a damaged file should not pass because of a limit.
+        int bad = labels.Data.AsSpan().IndexOfAnyInRange((byte)DigitClasses, byte.MaxValue);
+        if (bad >= 0)
+            throw new MnistDataException($"{labels.Name}: label {bad} is {labels.Data[bad]}, but MNIST labels are digits 0..9; use a labels file of a 10-class dataset.");
+        int count = Math.Min(images.Count, limit ?? int.MaxValue);
+        var digits = new int[count];
+        for (int i = 0; i < count; i++)
+            digits[i] = labels.Data[i];
+        float[] pixels = MnistPreprocessing.Preprocess(images.Data, count, rows, imageSize, mean, std);
+        return new MnistDataset(pixels, digits, imageSize);
+    }
+
+    /// <summary>A copy holding the first <paramref name="count"/> images (all of them if there are fewer).</summary>
+    public MnistDataset Take(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        count = Math.Min(count, Count);
+        return new MnistDataset(Images.AsSpan(0, count * ImageLength).ToArray(), Labels.AsSpan(0, count).ToArray(), ImageSize, Classes);
+    }
+}
