@@ -13,12 +13,18 @@ public static class TrainCommand
         var defaults = new TrainOptions();
         var epochs = Positive(new Option<int>("--epochs") { Description = "Number of passes over the training set.", DefaultValueFactory = _ => defaults.Epochs });
         var batchSize = Positive(new Option<int>("--batch-size") { Description = "Images per training step.", DefaultValueFactory = _ => defaults.BatchSize });
-        var learningRate = new Option<float>("--lr") { Description = "Adam learning rate.", DefaultValueFactory = _ => defaults.LearningRate };
-        learningRate.Validators.Add(r =>
+        var learningRate = new Option<float>("--lr")
         {
-            var value = r.GetValueOrDefault<float>();
-            if (!(value > 0) || !float.IsFinite(value)) r.AddError($"--lr must be a positive number, not {value.ToString(CultureInfo.InvariantCulture)}.");
-        });
+            Description = "Adam learning rate.", DefaultValueFactory = _ => defaults.LearningRate,
+            CustomParser = r =>
+            {
+                var text = r.Tokens.Count == 1 ? r.Tokens[0].Value : "";
+                if (float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value > 0 && float.IsFinite(value))
+                    return value;
+                r.AddError($"--lr must be a positive number, not '{text}'.");
+                return 0;
+            },
+        };
         var seed = new Option<int>("--seed") { Description = "Seed of the initial weights and of the shuffling.", DefaultValueFactory = _ => defaults.Seed };
         var data = new Option<string?>("--data") { Description = "Folder with the four MNIST files (gzip or raw); missing files are downloaded there. Default: $LENET_DATA, else ./data/mnist." };
         var device = new Option<string>("--device") { Description = "Where to train: cpu.", DefaultValueFactory = _ => defaults.Device };
@@ -60,9 +66,8 @@ public static class TrainCommand
             if (options.MetricsFile is { } metricsFile)
                 CheckWritable(Path.GetDirectoryName(Path.GetFullPath(metricsFile))!, "--metrics");
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var directory = new MnistAcquirer(log: message => log.WriteLine(message)).Ensure(options.DataDirectory);
-            var mnist = MnistData.Load(directory);
-            log.WriteLine($"MNIST from {directory}: loaded and preprocessed in {clock.Elapsed.TotalSeconds:F1} s.");
+            var mnist = MnistData.Load(options.DataDirectory, acquirer: new MnistAcquirer(log: message => log.WriteLine(message)));
+            log.WriteLine($"MNIST from {mnist.Directory}: loaded, verified and preprocessed in {clock.Elapsed.TotalSeconds:F1} s.");
             if (options.Limit > mnist.Train.Count)
                 throw new OptionException($"--limit {options.Limit} exceeds the {mnist.Train.Count} training images.");
             if (options.TestLimit > mnist.Test.Count)
@@ -95,13 +100,17 @@ public static class TrainCommand
         }
     }
 
+    /// <summary>Makes an integer option accept only whole numbers of at least 1, with a sentence naming it otherwise.</summary>
     private static Option<T> Positive<T>(Option<T> option)
     {
-        option.Validators.Add(r =>
+        option.CustomParser = r =>
         {
-            var value = r.GetValueOrDefault<T>();
-            if (value is int n && n < 1) r.AddError($"{option.Name} must be at least 1, not {n}.");
-        });
+            var text = r.Tokens.Count == 1 ? r.Tokens[0].Value : "";
+            if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= 1)
+                return (T)(object)value;
+            r.AddError($"{option.Name} must be a whole number of at least 1, not '{text}'.");
+            return default!;
+        };
         return option;
     }
 }

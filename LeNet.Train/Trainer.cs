@@ -28,7 +28,7 @@ public sealed class Trainer(TrainOptions options, TextWriter log)
         var model = new LeNet5(classes: 10, seed: options.Seed);
         var optimizer = new Adam(model.Parameters(), options.LearningRate);
         log.WriteLine($"LeNet-5: {model.ParameterCount():N0} trainable parameters; device {options.Device}; " +
-                      $"{train.Count:N0} training and {test.Count:N0} test images; batch {options.BatchSize}, Adam lr {Invariant(options.LearningRate)}, seed {options.Seed}.");
+                      $"{train.Count:N0} training and {test.Count:N0} test images; batch {options.BatchSize}, Adam lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, seed {options.Seed}.");
 
         var metrics = new TrainingMetrics
         {
@@ -36,31 +36,33 @@ public sealed class Trainer(TrainOptions options, TextWriter log)
             LearningRate = options.LearningRate, TrainImages = train.Count, TestImages = test.Count,
         };
         var batches = new MnistBatcher(train, options.BatchSize, shuffle: true, seed: options.Seed);
-        var stepsPerEpoch = batches.BatchesPerEpoch;
+        var stepsPerEpoch = batches.BatchCount;
+        var images = new float[options.BatchSize * train.ImageLength];
+        var labels = new int[options.BatchSize];
         for (var epoch = 1; epoch <= options.Epochs; epoch++)
         {
             model.Train();
+            batches.StartEpoch(epoch - 1);
             var clock = Stopwatch.StartNew();
             double lossSum = 0;
-            var step = 0;
-            foreach (var batch in batches.Epoch(epoch - 1))
+            for (var step = 1; step <= stepsPerEpoch; step++)
             {
-                var input = Tensor.FromArray(batch.Images, batch.Count, 1, train.ImageSize, train.ImageSize);
-                var loss = F.CrossEntropy(model.Forward(input), batch.Labels.ToArray());
+                var count = batches.CopyBatch(step - 1, images, labels);
+                var input = Tensor.FromArray(images.AsSpan(0, count * train.ImageLength), count, 1, train.ImageSize, train.ImageSize);
+                var loss = F.CrossEntropy(model.Forward(input), count == labels.Length ? labels : labels[..count]);
                 optimizer.ZeroGrad();
                 loss.Backward();
                 optimizer.Step();
                 var value = loss.Item();
                 if (!float.IsFinite(value))
-                    throw new TrainingDivergedException($"Training diverged: the loss became {value} at epoch {epoch}, step {step + 1}. Try a smaller --lr.");
+                    throw new TrainingDivergedException($"Training diverged: the loss became {value} at epoch {epoch}, step {step}. Try a smaller --lr.");
                 lossSum += value;
-                step++;
                 if (step % options.LogEvery == 0)
                     log.WriteLine($"Epoch [{epoch}/{options.Epochs}], Step [{step}/{stepsPerEpoch}], Loss: {Invariant(value, "F4")}");
             }
             var seconds = clock.Elapsed.TotalSeconds;
             var accuracy = Evaluate(model, test);
-            var entry = new EpochMetrics(epoch, seconds, train.Count / seconds, lossSum / step, accuracy);
+            var entry = new EpochMetrics(epoch, seconds, train.Count / seconds, lossSum / stepsPerEpoch, accuracy);
             metrics.Epochs.Add(entry);
             metrics.TrainingSeconds += seconds;
             log.WriteLine($"Epoch [{epoch}/{options.Epochs}] took {Invariant(seconds, "F2")} s ({Invariant(entry.ImagesPerSecond, "N0")} images/s), " +
@@ -93,16 +95,22 @@ public sealed class Trainer(TrainOptions options, TextWriter log)
         var correct = 0;
         using (GradientTape.NoGrad())
         {
-            foreach (var batch in new MnistBatcher(dataset, batchSize, shuffle: false, seed: 0).Epoch(0))
+            var batches = new MnistBatcher(dataset, Math.Min(batchSize, dataset.Count), shuffle: false);
+            batches.StartEpoch(0);
+            var images = new float[batches.BatchSize * dataset.ImageLength];
+            var labels = new int[batches.BatchSize];
+            for (var b = 0; b < batches.BatchCount; b++)
             {
-                var logits = model.Forward(Tensor.FromArray(batch.Images, batch.Count, 1, dataset.ImageSize, dataset.ImageSize)).AsSpan();
-                var classes = logits.Length / batch.Count;
-                for (var n = 0; n < batch.Count; n++)
+                var count = batches.CopyBatch(b, images, labels);
+                var input = Tensor.FromArray(images.AsSpan(0, count * dataset.ImageLength), count, 1, dataset.ImageSize, dataset.ImageSize);
+                var logits = model.Forward(input).AsSpan();
+                var classes = logits.Length / count;
+                for (var n = 0; n < count; n++)
                 {
                     var row = logits.Slice(n * classes, classes);
                     var predicted = 0;
                     for (var c = 1; c < classes; c++) if (row[c] > row[predicted]) predicted = c;
-                    if (predicted == batch.Labels[n]) correct++;
+                    if (predicted == labels[n]) correct++;
                 }
             }
         }

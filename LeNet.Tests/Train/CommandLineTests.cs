@@ -5,14 +5,15 @@ namespace LeNet.Tests.Train;
 public class CommandLineTests
 {
     [Theory]
-    [InlineData("--epochs 0", "--epochs must be at least 1")]
-    [InlineData("--epochs -3", "--epochs must be at least 1")]
-    [InlineData("--batch-size 0", "--batch-size must be at least 1")]
+    [InlineData("--epochs 0", "--epochs must be a whole number of at least 1")]
+    [InlineData("--epochs -3", "--epochs must be a whole number of at least 1")]
+    [InlineData("--batch-size 0", "--batch-size must be a whole number of at least 1")]
     [InlineData("--lr 0", "--lr must be a positive number")]
     [InlineData("--lr -1", "--lr must be a positive number")]
     [InlineData("--lr NaN", "--lr must be a positive number")]
-    [InlineData("--lr abc", "abc")]
-    [InlineData("--limit 0", "--limit must be at least 1")]
+    [InlineData("--lr abc", "--lr must be a positive number, not 'abc'")]
+    [InlineData("--epochs 2.5", "--epochs must be a whole number of at least 1, not '2.5'")]
+    [InlineData("--limit 0", "--limit must be a whole number of at least 1")]
     [InlineData("--device tpu", "--device tpu is not available")]
     [InlineData("--frobnicate", "--frobnicate")]
     public void Bad_options_are_refused_with_a_sentence_naming_them(string arguments, string expected)

@@ -1,0 +1,58 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using LeNet.Core.Models;
+using LeNet.Core.Serialization;
+using LeNet.Mnist;
+using LeNet.Tests.Mnist;
+using LeNet.Train;
+
+namespace LeNet.Tests.Train;
+
+/// <summary>The trainer end to end on a subset of the real MNIST files (shared/mnist, as in CI).</summary>
+public partial class EndToEndTests
+{
+    [Fact]
+    public void Training_on_a_subset_of_real_mnist_learns_the_digits_and_saves_model_and_metrics()
+    {
+        using var output = new TemporaryFolder();
+        var metricsFile = Path.Combine(output.Path, "m", "run.json");
+        var log = new StringWriter();
+        var options = new TrainOptions
+        {
+            DataDirectory = MnistTestData.Directory, Limit = 3000, TestLimit = 2000, Epochs = 2, LogEvery = 20,
+            OutputDirectory = Path.Combine(output.Path, "out"), MetricsFile = metricsFile,
+        };
+
+        var code = TrainCommand.Run(options, log, TextWriter.Null);
+
+        Assert.Equal(0, code);
+        var lines = log.ToString().Split('\n', StringSplitOptions.TrimEntries);
+        // The seed's log lines: 3000 images at batch 64 make 47 steps, a line every 20.
+        Assert.Equal(4, lines.Count(l => StepLine().IsMatch(l)));
+        Assert.Contains("Epoch [2/2], Step [40/47], Loss: ", log.ToString());
+        var final = lines.Single(l => l.StartsWith("Accuracy of the network on the 2000 test images: ", StringComparison.Ordinal));
+
+        using var metrics = JsonDocument.Parse(File.ReadAllText(metricsFile));
+        var root = metrics.RootElement;
+        var epochs = root.GetProperty("epochs").EnumerateArray().ToArray();
+        Assert.Equal(2, epochs.Length);
+        Assert.All(epochs, e => Assert.True(e.GetProperty("seconds").GetDouble() > 0));
+        Assert.True(epochs[1].GetProperty("meanLoss").GetDouble() < epochs[0].GetProperty("meanLoss").GetDouble(), "the mean loss should fall from epoch 1 to 2");
+        var accuracy = root.GetProperty("finalTestAccuracy").GetDouble();
+        // 6,000 image-steps give about 90 % here (92.7 % on all 10,000 test images); a broken gradient stays far below.
+        Assert.InRange(accuracy, 85.0, 100.0);
+        Assert.Equal("cpu", root.GetProperty("device").GetString());
+        Assert.True(root.GetProperty("totalSeconds").GetDouble() >= root.GetProperty("trainingSeconds").GetDouble());
+        Assert.EndsWith($" {accuracy.ToString(System.Globalization.CultureInfo.InvariantCulture)} %", final);
+
+        // The saved model reproduces the reported accuracy.
+        var (tensors, metadata) = SafeTensors.Load(Path.Combine(options.OutputDirectory, "model.safetensors"));
+        Assert.Equal("lenet5", metadata["model"]);
+        var model = new LeNet5();
+        model.LoadStateDict(tensors);
+        Assert.Equal(accuracy, Trainer.Evaluate(model, MnistDataset.Load(MnistTestData.Directory, train: false, limit: 2000)));
+    }
+
+    [GeneratedRegex(@"^Epoch \[\d/2\], Step \[\d+/47\], Loss: \d+\.\d{4}$")]
+    private static partial Regex StepLine();
+}
