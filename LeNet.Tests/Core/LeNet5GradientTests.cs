@@ -40,7 +40,7 @@ public class LeNet5GradientTests
             var values = net.Parameters[name];
             var indices = values.Length <= 32 ? Enumerable.Range(0, values.Length).ToArray()
                 : Enumerable.Range(0, 24).Select(_ => random.Next(values.Length)).Distinct().ToArray();
-            var numerical = indices.Select(i => Numerical(values, i, () => net.Loss(input, labels))).ToArray();
+            var numerical = indices.Select(i => GradientCheck.NumericalAt(values, i, () => net.Loss(input, labels))).ToArray();
             var analytic = indices.Select(i => gradients[name][i]).ToArray();
             if (FeedsBatchNorm(name))
             {
@@ -55,7 +55,7 @@ public class LeNet5GradientTests
 
         var pixels = Enumerable.Range(0, 24).Select(_ => random.Next(input.Length)).Distinct().ToArray();
         GradientCheck.AssertGradient(pixels.Select(i => inputGrad[i]).ToArray(),
-            pixels.Select(i => Numerical(input, i, () => net.Loss(input, labels))).ToArray(), "input");
+            pixels.Select(i => GradientCheck.NumericalAt(input, i, () => net.Loss(input, labels))).ToArray(), "input");
     }
 
     [Fact]
@@ -86,15 +86,4 @@ public class LeNet5GradientTests
     }
 
     private static bool FeedsBatchNorm(string parameter) => parameter is "layer1.0.bias" or "layer2.0.bias";
-
-    private static double Numerical(double[] values, int index, Func<double> loss)
-    {
-        var saved = values[index];
-        values[index] = saved + GradientCheck.Step;
-        var plus = loss();
-        values[index] = saved - GradientCheck.Step;
-        var minus = loss();
-        values[index] = saved;
-        return (plus - minus) / (2 * GradientCheck.Step);
-    }
 }

@@ -56,16 +56,20 @@ internal static class GradientCheck
     {
         var gradient = new double[x.Length];
         for (int i = 0; i < x.Length; i++)
-        {
-            double saved = x[i];
-            x[i] = saved + Step;
-            double plus = loss();
-            x[i] = saved - Step;
-            double minus = loss();
-            x[i] = saved;
-            gradient[i] = (plus - minus) / (2 * Step);
-        }
+            gradient[i] = NumericalAt(x, i, loss);
         return gradient;
+    }
+
+    /// <summary>∂loss/∂x[index] by central differences, perturbing that one element in place and restoring it.</summary>
+    public static double NumericalAt(double[] x, int index, Func<double> loss)
+    {
+        double saved = x[index];
+        x[index] = saved + Step;
+        double plus = loss();
+        x[index] = saved - Step;
+        double minus = loss();
+        x[index] = saved;
+        return (plus - minus) / (2 * Step);
     }
 
     /// <summary>The normwise relative error described on the class.</summary>

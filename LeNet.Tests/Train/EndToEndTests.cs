@@ -53,6 +53,26 @@ public partial class EndToEndTests
         Assert.Equal(accuracy, Trainer.Evaluate(model, MnistDataset.Load(MnistTestData.Directory, train: false, limit: 2000)));
     }
 
+    [Fact]
+    public void The_same_seed_gives_bit_identical_weights_and_another_seed_does_not()
+    {
+        using var folder = new TemporaryFolder();
+        byte[] Train(string name, int seed)
+        {
+            var options = new TrainOptions
+            {
+                DataDirectory = MnistTestData.Directory, Limit = 640, TestLimit = 100, Epochs = 2, Seed = seed,
+                OutputDirectory = Path.Combine(folder.Path, name),
+            };
+            Assert.Equal(0, TrainCommand.Run(options, TextWriter.Null, TextWriter.Null));
+            return File.ReadAllBytes(Path.Combine(options.OutputDirectory, "model.safetensors"));
+        }
+
+        var first = Train("a", seed: 3);
+        Assert.Equal(first, Train("b", seed: 3));
+        Assert.NotEqual(first, Train("c", seed: 4));
+    }
+
     [GeneratedRegex(@"^Epoch \[\d/2\], Step \[\d+/47\], Loss: \d+\.\d{4}$")]
     private static partial Regex StepLine();
 }
