@@ -60,7 +60,7 @@ public static class SoftmaxCrossEntropy
             throw new ArgumentOutOfRangeException(nameof(batch), batch, "The batch must hold at least one example.");
         if (classes < 1)
             throw new ArgumentOutOfRangeException(nameof(classes), classes, "There must be at least one class.");
-        string shape = $"[batch {batch}, classes {classes}]";
+        var shape = (Batch: batch, Classes: classes); // a struct: formatted only if a check fails
         SpanLength.Require(matrixLength, batch * classes, matrixName, shape);
         SpanLength.Require(otherLength, batch * classes, otherName, shape);
         SpanLength.Require(labels.Length, batch, nameof(labels), shape);
