@@ -25,7 +25,7 @@ public static class GradientTape
     }
 
     /// <summary>True when an operation on these inputs must be recorded.</summary>
-    public static bool ShouldRecord(ReadOnlySpan<Tensor?> inputs)
+    private static bool ShouldRecord(ReadOnlySpan<Tensor?> inputs)
     {
         if (!IsEnabled) return false;
         foreach (var t in inputs) if (t is { RequiresGrad: true }) return true;

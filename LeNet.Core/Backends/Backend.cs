@@ -8,8 +8,6 @@ namespace LeNet.Core.Backends;
 /// </summary>
 public abstract class Backend
 {
-    public abstract string Name { get; }
-
     public abstract void Conv2dForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in ConvShape shape);
     public abstract void Conv2dBackwardInput(Tensor outputGrad, Tensor weight, Tensor inputGrad, in ConvShape shape);
     public abstract void Conv2dBackwardWeight(Tensor input, Tensor outputGrad, Tensor weightGrad, in ConvShape shape);

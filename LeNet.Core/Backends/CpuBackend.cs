@@ -10,44 +10,42 @@ public sealed class CpuBackend : Backend
 
     private CpuBackend() { }
 
-    public override string Name => "cpu (reference kernels)";
-
     // Convolutions dominate a LeNet step; each runs the Reference kernel on slices of the batch, one per core.
     public override void Conv2dForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in ConvShape shape)
     {
         var s = shape;
         ForEachBatchSlice(s.Batch, (start, count) => K.Conv2d.Forward<float>(
-            input.Data.AsSpan(start * s.InChannels * s.Height * s.Width, count * s.InChannels * s.Height * s.Width),
-            weight.AsSpan(), Span(bias),
-            output.Data.AsSpan(start * s.OutChannels * s.OutHeight * s.OutWidth, count * s.OutChannels * s.OutHeight * s.OutWidth),
-            s with { Batch = count }));
+            Images(input, s.InChannels * s.Height * s.Width, start, count), weight.AsSpan(), Span(bias),
+            Images(output, s.OutChannels * s.OutHeight * s.OutWidth, start, count), s with { Batch = count }));
     }
 
     public override void Conv2dBackwardInput(Tensor outputGrad, Tensor weight, Tensor inputGrad, in ConvShape shape)
     {
         var s = shape;
         ForEachBatchSlice(s.Batch, (start, count) => K.Conv2d.BackwardInput<float>(
-            outputGrad.Data.AsSpan(start * s.OutChannels * s.OutHeight * s.OutWidth, count * s.OutChannels * s.OutHeight * s.OutWidth),
-            weight.AsSpan(),
-            inputGrad.Data.AsSpan(start * s.InChannels * s.Height * s.Width, count * s.InChannels * s.Height * s.Width),
-            s with { Batch = count }));
+            Images(outputGrad, s.OutChannels * s.OutHeight * s.OutWidth, start, count), weight.AsSpan(),
+            Images(inputGrad, s.InChannels * s.Height * s.Width, start, count), s with { Batch = count }));
     }
 
     public override void Conv2dBackwardWeight(Tensor input, Tensor outputGrad, Tensor weightGrad, in ConvShape shape)
     {
-        // Each slice sums into its own buffer; the buffers are then added in slice order, so the result does not
-        // depend on thread timing (only on the number of slices).
         var s = shape;
         var slices = SliceCount(s.Batch);
+        if (slices == 1)
+        {
+            K.Conv2d.BackwardWeight<float>(input.AsSpan(), outputGrad.AsSpan(), weightGrad.AsSpan(), s);
+            return;
+        }
+        // Each slice sums into its own buffer; the buffers are then added in slice order, so the result does not
+        // depend on thread timing (only on the number of slices).
         var partial = new float[slices][];
         Parallel.For(0, slices, i =>
         {
             var (start, count) = Slice(s.Batch, slices, i);
             partial[i] = new float[s.WeightLength];
             K.Conv2d.BackwardWeight<float>(
-                input.Data.AsSpan(start * s.InChannels * s.Height * s.Width, count * s.InChannels * s.Height * s.Width),
-                outputGrad.Data.AsSpan(start * s.OutChannels * s.OutHeight * s.OutWidth, count * s.OutChannels * s.OutHeight * s.OutWidth),
-                partial[i], s with { Batch = count });
+                Images(input, s.InChannels * s.Height * s.Width, start, count),
+                Images(outputGrad, s.OutChannels * s.OutHeight * s.OutWidth, start, count), partial[i], s with { Batch = count });
         });
         var target = weightGrad.AsSpan();
         foreach (var sum in partial)
@@ -148,6 +146,10 @@ public sealed class CpuBackend : Backend
         if (slices == 1) run(0, batch);
         else Parallel.For(0, slices, i => { var (start, count) = Slice(batch, slices, i); run(start, count); });
     }
+
+    /// <summary>Images start .. start + count of a batch tensor whose images hold perImage values each.</summary>
+    private static Span<float> Images(Tensor batch, int perImage, int start, int count) =>
+        batch.Data.AsSpan(start * perImage, count * perImage);
 
     private static Span<float> Span(Tensor? tensor) => tensor is null ? default : tensor.AsSpan();
 }
