@@ -1,0 +1,85 @@
+using LeNet.Kernels.Cpu;
+
+namespace LeNet.Tests.Kernels.Cpu;
+
+public unsafe class WorkersTests
+{
+    private struct Counts
+    {
+        public int* Hits;
+        public int* Threads;
+    }
+
+    private static void CountPart(void* state, int part)
+    {
+        var counts = (Counts*)state;
+        Interlocked.Increment(ref counts->Hits[part]);
+        counts->Threads[part] = Environment.CurrentManagedThreadId;
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(7)]
+    [InlineData(1000)]
+    public void Every_part_runs_exactly_once(int parts)
+    {
+        var hits = new int[parts];
+        var threads = new int[parts];
+        for (var repeat = 0; repeat < 50; repeat++)
+        {
+            Array.Clear(hits);
+            fixed (int* h = hits, t = threads)
+            {
+                var counts = new Counts { Hits = h, Threads = t };
+                Workers.Run(parts, &counts, &CountPart);
+            }
+            Assert.All(hits, count => Assert.Equal(1, count));
+        }
+    }
+
+    private static void Throw(void* state, int part)
+    {
+        if (part == 3) throw new InvalidOperationException("part three failed");
+    }
+
+    [Fact]
+    public void An_exception_in_a_part_reaches_the_caller_and_the_pool_still_works()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => Workers.Run(8, null, &Throw));
+        Assert.Equal("part three failed", error.Message);
+        Every_part_runs_exactly_once(16);
+    }
+
+    private static void Nested(void* state, int part)
+    {
+        var total = (int*)state;
+        var inner = 0;
+        Workers.Run(4, &inner, &AddOne);
+        Interlocked.Add(ref *total, inner);
+    }
+
+    private static void AddOne(void* state, int part) => Interlocked.Increment(ref *(int*)state);
+
+    [Fact]
+    public void A_loop_inside_a_part_runs_serially_and_completes()
+    {
+        var total = 0;
+        Workers.Run(5, &total, &Nested);
+        Assert.Equal(20, total);
+    }
+
+    [Fact]
+    public void Loops_from_several_threads_at_once_all_complete()
+    {
+        Parallel.For(0, 8, _ =>
+        {
+            for (var repeat = 0; repeat < 100; repeat++)
+            {
+                var total = 0;
+                Workers.Run(9, &total, &AddOne);
+                Assert.Equal(9, total);
+            }
+        });
+    }
+}
