@@ -11,12 +11,17 @@ public sealed class Tensor
     private readonly float[] _data;
     private readonly int[] _shape;
 
+    // The gradient buffer of an earlier backward pass, kept for the next one (see GradOrZeros).
+    private Tensor? _spareGrad;
+
     private Tensor(float[] data, int[] shape, Device device)
     {
         _data = data;
         _shape = shape;
         Device = device;
     }
+
+    internal Tensor(Device device, ReadOnlySpan<int> shape) : this(new float[CheckedLength(shape)], shape.ToArray(), device) { }
 
     /// <summary>The sizes of the dimensions, e.g. [N, C, H, W]. A scalar has rank 0.</summary>
     public ReadOnlySpan<int> Shape => _shape;
@@ -26,7 +31,8 @@ public sealed class Tensor
     /// <summary>Number of elements.</summary>
     public int Length => _data.Length;
 
-    public Device Device { get; }
+    /// <summary>The device whose backend runs operations on this tensor (see <see cref="Modules.Module.To"/>).</summary>
+    public Device Device { get; internal set; }
 
     /// <summary>When true, operations on this tensor are recorded and <see cref="Grad"/> receives its gradient.</summary>
     public bool RequiresGrad { get; set; }
@@ -41,27 +47,35 @@ public sealed class Tensor
 
     public int Size(int dimension) => _shape[dimension < 0 ? dimension + _shape.Length : dimension];
 
-    public static Tensor Zeros(params int[] shape) => new(new float[CheckedLength(shape)], (int[])shape.Clone(), Device.Cpu);
+    /// <summary>A new tensor of zeros on the CPU.</summary>
+    public static Tensor Zeros(params ReadOnlySpan<int> shape) => new(Device.Cpu, shape);
 
-    public static Tensor Full(float value, params int[] shape)
+    /// <summary>A new tensor of zeros on the given device.</summary>
+    public static Tensor Zeros(Device device, params ReadOnlySpan<int> shape) => new(device, shape);
+
+    public static Tensor Full(float value, params ReadOnlySpan<int> shape)
     {
         var t = Zeros(shape);
         Array.Fill(t._data, value);
         return t;
     }
 
-    /// <summary>Copies <paramref name="values"/> into a new tensor of the given shape.</summary>
-    public static Tensor FromArray(ReadOnlySpan<float> values, params int[] shape)
+    /// <summary>Copies <paramref name="values"/> into a new CPU tensor of the given shape.</summary>
+    public static Tensor FromArray(ReadOnlySpan<float> values, params ReadOnlySpan<int> shape) => FromArray(Device.Cpu, values, shape);
+
+    /// <summary>Copies <paramref name="values"/> into a new tensor of the given shape on the given device.</summary>
+    public static Tensor FromArray(Device device, ReadOnlySpan<float> values, params ReadOnlySpan<int> shape)
     {
         var length = CheckedLength(shape);
         if (values.Length != length)
             throw new ArgumentException($"{values.Length} values do not fill a tensor of shape {Format(shape)} ({length} elements).", nameof(values));
-        return new Tensor(values.ToArray(), (int[])shape.Clone(), Device.Cpu);
+        return new Tensor(values.ToArray(), shape.ToArray(), device);
     }
 
     public static Tensor Scalar(float value) => FromArray([value]);
 
-    public static Tensor ZerosLike(Tensor other) => Zeros(other._shape);
+    /// <summary>A new tensor of zeros with the shape and device of another.</summary>
+    public static Tensor ZerosLike(Tensor other) => Zeros(other.Device, other._shape);
 
     /// <summary>The elements, for reading and writing in place (CPU tensors).</summary>
     public Span<float> AsSpan() => _data;
@@ -77,24 +91,36 @@ public sealed class Tensor
         : throw new InvalidOperationException($"Item() needs a tensor of one element, not shape {Format(_shape)}.");
 
     /// <summary>A tensor of another shape over the same elements (and the same storage), recorded for autograd.</summary>
-    public Tensor Reshape(params int[] shape)
+    /// <remarks>One dimension may be −1: it is inferred from the others.</remarks>
+    public Tensor Reshape(params ReadOnlySpan<int> shape)
     {
-        shape = (int[])shape.Clone();
-        var inferred = Array.IndexOf(shape, -1);
+        Span<int> resolved = stackalloc int[shape.Length];
+        shape.CopyTo(resolved);
+        var inferred = resolved.IndexOf(-1);
         if (inferred >= 0)
         {
             var known = 1;
-            for (var i = 0; i < shape.Length; i++) if (i != inferred) known *= shape[i];
+            for (var i = 0; i < resolved.Length; i++) if (i != inferred) known *= resolved[i];
             if (known <= 0 || Length % known != 0)
                 throw new ArgumentException($"Cannot reshape {Format(_shape)} to {Format(shape)}.");
-            shape[inferred] = Length / known;
+            resolved[inferred] = Length / known;
         }
-        if (CheckedLength(shape) != Length)
+        if (CheckedLength(resolved) != Length)
             throw new ArgumentException($"Cannot reshape {Format(_shape)} ({Length} elements) to {Format(shape)}.");
-        var view = new Tensor(_data, shape, Device);
-        GradientTape.Record(view, new ReshapeBackward(this), this);
+        var view = Workspace.View(this, resolved);
+        if (GradientTape.ShouldRecord(this))
+            GradientTape.Record(view, Workspace.Node<ReshapeBackward>().Set(this), this);
         return view;
     }
+
+    /// <summary>A new tensor over the same storage with the given shape (no checks; for <see cref="Workspace"/>).</summary>
+    internal Tensor ViewAs(ReadOnlySpan<int> shape) => new(_data, shape.ToArray(), Device);
+
+    /// <summary>True when this tensor has exactly this device and shape.</summary>
+    internal bool Is(Device device, ReadOnlySpan<int> shape) => Device == device && shape.SequenceEqual(_shape);
+
+    /// <summary>True when this tensor views the same storage as <paramref name="other"/> with exactly this shape.</summary>
+    internal bool IsViewOf(Tensor other, ReadOnlySpan<int> shape) => _data == other._data && Device == other.Device && shape.SequenceEqual(_shape);
 
     /// <summary>A tensor sharing this one's storage but cut from the graph: no gradient flows through it.</summary>
     public Tensor Detach() => new(_data, _shape, Device);
@@ -105,15 +131,36 @@ public sealed class Tensor
     /// <summary>Sets the gradient to zero in place (keeping its storage), if there is one.</summary>
     public void ZeroGrad() => Grad?.AsSpan().Clear();
 
-    /// <summary>The gradient buffer, created zeroed on first use; backward kernels accumulate into it.</summary>
-    internal Tensor GradOrZeros() => Grad ??= Zeros(_shape);
+    /// <summary>
+    /// The gradient buffer, zeroed on first use in a backward pass; backward kernels accumulate into it. An
+    /// intermediate tensor's buffer is released after its node ran (<see cref="ReleaseGrad"/>) and reused when the
+    /// same tensor gets a gradient again, as tensors in a <see cref="Workspace"/> do every step.
+    /// </summary>
+    internal Tensor GradOrZeros()
+    {
+        if (Grad is { } grad) return grad;
+        if (_spareGrad is { } spare && spare.Device == Device)
+        {
+            spare.AsSpan().Clear();
+            _spareGrad = null;
+            return Grad = spare;
+        }
+        return Grad = Zeros(Device, _shape);
+    }
+
+    /// <summary>Drops the gradient of an intermediate tensor after backward used it, keeping its buffer for reuse.</summary>
+    internal void ReleaseGrad()
+    {
+        _spareGrad = Grad;
+        Grad = null;
+    }
 
     public override string ToString() => $"Tensor{Format(_shape)} on {Device}{(RequiresGrad ? ", requires grad" : "")}";
 
     /// <summary>A shape as text, e.g. "[64, 1, 32, 32]".</summary>
     public static string Format(ReadOnlySpan<int> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
 
-    private static int CheckedLength(int[] shape)
+    private static int CheckedLength(ReadOnlySpan<int> shape)
     {
         long length = 1;
         foreach (var d in shape)
@@ -125,11 +172,19 @@ public sealed class Tensor
         return (int)length;
     }
 
-    private sealed class ReshapeBackward(Tensor input) : Node
+    private sealed class ReshapeBackward : Node
     {
+        private Tensor _input = null!;
+
+        public ReshapeBackward Set(Tensor input)
+        {
+            _input = input;
+            return this;
+        }
+
         public override void Backward(Tensor outputGrad)
         {
-            if (input.RequiresGrad) input.Device.Backend.Accumulate(outputGrad, input.GradOrZeros());
+            if (_input.RequiresGrad) _input.Device.Backend.Accumulate(outputGrad, _input.GradOrZeros());
         }
     }
 }

@@ -33,6 +33,9 @@ public static class TrainCommand
             var value = r.GetValueOrDefault<string>();
             if (value != "cpu") r.AddError($"--device {value} is not available: this build trains on the CPU only; use --device cpu.");
         });
+        var kernels = new Option<string>("--kernels") { Description = "CPU kernels: cpu (SIMD, multi-core) or reference (scalar, for checking).", DefaultValueFactory = _ => defaults.Kernels };
+        kernels.AcceptOnlyFromAmong("cpu", "reference");
+        var threads = Positive(new Option<int?>("--threads") { Description = "Threads for the CPU kernels. Default: $LENET_THREADS, else all cores." });
         var limit = Positive(new Option<int?>("--limit") { Description = "Train on the first N training images only." });
         var testLimit = Positive(new Option<int?>("--test-limit") { Description = "Evaluate on the first N test images only." });
         var output = new Option<string>("--output") { Description = "Folder for the trained model (model.safetensors) and metrics.json.", DefaultValueFactory = _ => defaults.OutputDirectory };
@@ -41,7 +44,7 @@ public static class TrainCommand
 
         var root = new RootCommand("Trains LeNet-5 on MNIST (the reference article's recipe by default) and reports test accuracy.")
         {
-            epochs, batchSize, learningRate, seed, data, device, limit, testLimit, output, metrics, logEvery,
+            epochs, batchSize, learningRate, seed, data, device, kernels, threads, limit, testLimit, output, metrics, logEvery,
         };
         root.SetAction(parse =>
         {
@@ -49,6 +52,7 @@ public static class TrainCommand
             {
                 Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batchSize), LearningRate = parse.GetValue(learningRate),
                 Seed = parse.GetValue(seed), DataDirectory = parse.GetValue(data), Device = parse.GetValue(device)!,
+                Kernels = parse.GetValue(kernels)!, Threads = parse.GetValue(threads),
                 Limit = parse.GetValue(limit), TestLimit = parse.GetValue(testLimit), OutputDirectory = parse.GetValue(output)!,
                 MetricsFile = parse.GetValue(metrics), LogEvery = parse.GetValue(logEvery),
             };

@@ -10,6 +10,10 @@ public sealed record TrainOptions
     /// <summary>Folder holding (or to receive) the MNIST files; null: LENET_DATA, then ./data/mnist.</summary>
     public string? DataDirectory { get; init; }
     public string Device { get; init; } = "cpu";
+    /// <summary>Which CPU kernels run: "cpu" (SIMD, the default) or "reference" (the scalar oracle).</summary>
+    public string Kernels { get; init; } = "cpu";
+    /// <summary>Threads the CPU kernels use; null: LENET_THREADS, else the processor count.</summary>
+    public int? Threads { get; init; }
     /// <summary>Train on the first N training images only; null: all 60,000.</summary>
     public int? Limit { get; init; }
     /// <summary>Evaluate on the first N test images only; null: all 10,000.</summary>

@@ -8,6 +8,7 @@ using LeNet.Core.Models;
 using LeNet.Core.Modules;
 using LeNet.Core.Optim;
 using LeNet.Core.Serialization;
+using LeNet.Kernels.Cpu;
 using LeNet.Mnist;
 
 namespace LeNet.Train;
@@ -25,9 +26,12 @@ public sealed class Trainer(TrainOptions options, TextWriter log)
         var total = Stopwatch.StartNew();
         var train = options.Limit is { } limit ? data.Train.Take(limit) : data.Train;
         var test = options.TestLimit is { } testLimit ? data.Test.Take(testLimit) : data.Test;
+        if (options.Threads is { } threads) Workers.SetThreadCount(threads);
+        var device = options.Kernels == "reference" ? Device.CpuReference : Device.Cpu;
         var model = new LeNet5(classes: 10, seed: options.Seed);
+        model.To(device);
         var optimizer = new Adam(model.Parameters(), options.LearningRate);
-        log.WriteLine($"LeNet-5: {model.ParameterCount():N0} trainable parameters; device {options.Device}; " +
+        log.WriteLine($"LeNet-5: {model.ParameterCount():N0} trainable parameters; device {options.Device} ({options.Kernels} kernels, {Workers.ThreadCount} threads); " +
                       $"{train.Count:N0} training and {test.Count:N0} test images; batch {options.BatchSize}, Adam lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, seed {options.Seed}.");
 
         var metrics = new TrainingMetrics
@@ -37,8 +41,8 @@ public sealed class Trainer(TrainOptions options, TextWriter log)
         };
         var batches = new MnistBatcher(train, options.BatchSize, shuffle: true, seed: options.Seed);
         var stepsPerEpoch = batches.BatchCount;
-        var images = new float[options.BatchSize * train.ImageLength];
-        var labels = new int[options.BatchSize];
+        var batch = new BatchBuffers(device, options.BatchSize, train.ImageSize);
+        var workspace = new Workspace();
         for (var epoch = 1; epoch <= options.Epochs; epoch++)
         {
             model.Train();
@@ -47,13 +51,8 @@ public sealed class Trainer(TrainOptions options, TextWriter log)
             double lossSum = 0;
             for (var step = 1; step <= stepsPerEpoch; step++)
             {
-                var count = batches.CopyBatch(step - 1, images, labels);
-                var input = Tensor.FromArray(images.AsSpan(0, count * train.ImageLength), count, 1, train.ImageSize, train.ImageSize);
-                var loss = F.CrossEntropy(model.Forward(input), count == labels.Length ? labels : labels[..count]);
-                optimizer.ZeroGrad();
-                loss.Backward();
-                optimizer.Step();
-                var value = loss.Item();
+                var (input, labels) = batch.Load(batches, step - 1);
+                var value = TrainStep(model, optimizer, workspace, input, labels);
                 if (!float.IsFinite(value))
                     throw new TrainingDivergedException($"Training diverged: the loss became {value} at epoch {epoch}, step {step}. Try a smaller --lr.");
                 lossSum += value;
@@ -87,6 +86,20 @@ public sealed class Trainer(TrainOptions options, TextWriter log)
         return metrics;
     }
 
+    /// <summary>
+    /// One training step: forward, loss, backward, optimiser update; returns the loss. The workspace makes every
+    /// step after the first reuse the previous one's tensors, so that it allocates nothing.
+    /// </summary>
+    private static float TrainStep(Module model, Optimizer optimizer, Workspace workspace, Tensor input, int[] labels)
+    {
+        using var scope = workspace.Begin();
+        var loss = F.CrossEntropy(model.Forward(input), labels);
+        optimizer.ZeroGrad();
+        loss.Backward();
+        optimizer.Step();
+        return loss.Item();
+    }
+
     /// <summary>Accuracy in percent on a dataset, in evaluation mode and without recording gradients.</summary>
     public static double Evaluate(Module model, MnistDataset dataset, int batchSize = 1000)
     {
@@ -97,12 +110,14 @@ public sealed class Trainer(TrainOptions options, TextWriter log)
         {
             var batches = new MnistBatcher(dataset, Math.Min(batchSize, dataset.Count), shuffle: false);
             batches.StartEpoch(0);
-            var images = new float[batches.BatchSize * dataset.ImageLength];
-            var labels = new int[batches.BatchSize];
+            var device = model.Parameters().First().Device;
+            var batch = new BatchBuffers(device, batches.BatchSize, dataset.ImageSize);
+            var workspace = new Workspace();
             for (var b = 0; b < batches.BatchCount; b++)
             {
-                var count = batches.CopyBatch(b, images, labels);
-                var input = Tensor.FromArray(images.AsSpan(0, count * dataset.ImageLength), count, 1, dataset.ImageSize, dataset.ImageSize);
+                var (input, labels) = batch.Load(batches, b);
+                var count = labels.Length;
+                using var scope = workspace.Begin();
                 var logits = model.Forward(input).AsSpan();
                 var classes = logits.Length / count;
                 for (var n = 0; n < count; n++)

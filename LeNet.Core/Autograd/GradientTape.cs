@@ -24,19 +24,19 @@ public static class GradientTape
         public void Dispose() => _disabledDepth--;
     }
 
-    /// <summary>True when an operation on these inputs must be recorded.</summary>
-    private static bool ShouldRecord(ReadOnlySpan<Tensor?> inputs)
-    {
-        if (!IsEnabled) return false;
-        foreach (var t in inputs) if (t is { RequiresGrad: true }) return true;
-        return false;
-    }
+    /// <summary>True when an operation on these inputs must be recorded: taping is on and one of them requires a gradient.</summary>
+    internal static bool ShouldRecord(Tensor? a, Tensor? b = null, Tensor? c = null) =>
+        IsEnabled && (a is { RequiresGrad: true } || b is { RequiresGrad: true } || c is { RequiresGrad: true });
 
-    /// <summary>Attaches <paramref name="node"/> to <paramref name="output"/> when any input requires a gradient.</summary>
-    internal static void Record(Tensor output, Node node, params Tensor?[] inputs)
+    /// <summary>
+    /// Attaches <paramref name="node"/> to <paramref name="output"/> with the inputs it read (null for an absent
+    /// optional input). Operations call it only when <see cref="ShouldRecord"/> said so.
+    /// </summary>
+    internal static void Record(Tensor output, Node node, Tensor? a, Tensor? b = null, Tensor? c = null)
     {
-        if (!ShouldRecord(inputs)) return;
-        node.Inputs = inputs.Where(t => t is not null).ToArray()!;
+        node.Inputs[0] = a;
+        node.Inputs[1] = b;
+        node.Inputs[2] = c;
         output.GradFn = node;
         output.RequiresGrad = true;
     }
@@ -57,16 +57,25 @@ public static class GradientTape
             if (tensor.GradFn is not { } node || tensor.Grad is not { } grad) continue;
             node.Backward(grad);
             // Intermediate gradients are not kept (as in PyTorch); leaves accumulate across backward passes.
-            tensor.Grad = null;
+            tensor.ReleaseGrad();
         }
+        order.Clear();
     }
+
+    // The traversal's collections are kept per thread, so that a backward pass allocates nothing once warm.
+    [ThreadStatic] private static List<Tensor>? _order;
+    [ThreadStatic] private static HashSet<Tensor>? _visited;
+    [ThreadStatic] private static Stack<(Tensor Tensor, bool Expanded)>? _stack;
 
     /// <summary>Tensors reachable from root through recorded nodes, inputs before outputs (iterative DFS).</summary>
     private static List<Tensor> TopologicalOrder(Tensor root)
     {
-        var order = new List<Tensor>();
-        var visited = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
-        var stack = new Stack<(Tensor Tensor, bool Expanded)>();
+        var order = _order ??= [];
+        var visited = _visited ??= new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        var stack = _stack ??= new Stack<(Tensor Tensor, bool Expanded)>();
+        order.Clear();
+        visited.Clear();
+        stack.Clear();
         stack.Push((root, false));
         while (stack.Count > 0)
         {
@@ -76,8 +85,9 @@ public static class GradientTape
             stack.Push((tensor, true));
             if (tensor.GradFn is { } node)
                 foreach (var input in node.Inputs)
-                    if (!visited.Contains(input)) stack.Push((input, false));
+                    if (input is not null && !visited.Contains(input)) stack.Push((input, false));
         }
+        visited.Clear();
         return order;
     }
 }

@@ -7,7 +7,7 @@ namespace LeNet.Core.Autograd;
 public abstract class Node
 {
     /// <summary>The tensors this operation read; backward visits them after this node.</summary>
-    internal Tensor[] Inputs { get; set; } = [];
+    internal Tensor?[] Inputs { get; } = new Tensor?[3];
 
     /// <summary>Accumulates ∂L/∂input into each input's gradient that requires one.</summary>
     public abstract void Backward(Tensor outputGrad);

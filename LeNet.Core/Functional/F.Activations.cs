@@ -7,47 +7,61 @@ public static partial class F
     /// <summary>max(x, 0), elementwise.</summary>
     public static Tensor ReLU(Tensor input)
     {
-        var output = Tensor.ZerosLike(input);
+        var output = Workspace.Tensor(input.Device, input.Shape);
         input.Device.Backend.ReLUForward(input, output);
-        GradientTape.Record(output, new ReLUBackward(input), input);
+        if (GradientTape.ShouldRecord(input))
+            GradientTape.Record(output, Workspace.Node<ReLUBackward>().Set(input, output), input);
         return output;
     }
 
     /// <summary>tanh(x), elementwise.</summary>
     public static Tensor Tanh(Tensor input)
     {
-        var output = Tensor.ZerosLike(input);
+        var output = Workspace.Tensor(input.Device, input.Shape);
         input.Device.Backend.TanhForward(input, output);
-        GradientTape.Record(output, new TanhBackward(input, output), input);
+        if (GradientTape.ShouldRecord(input))
+            GradientTape.Record(output, Workspace.Node<TanhBackward>().Set(input, output), input);
         return output;
     }
 
     /// <summary>1/(1 + e^−x), elementwise.</summary>
     public static Tensor Sigmoid(Tensor input)
     {
-        var output = Tensor.ZerosLike(input);
+        var output = Workspace.Tensor(input.Device, input.Shape);
         input.Device.Backend.SigmoidForward(input, output);
-        GradientTape.Record(output, new SigmoidBackward(input, output), input);
+        if (GradientTape.ShouldRecord(input))
+            GradientTape.Record(output, Workspace.Node<SigmoidBackward>().Set(input, output), input);
         return output;
     }
 
-    private sealed class ReLUBackward(Tensor input) : Node
+    /// <summary>An elementwise operation's node: it keeps its input and output (never modified in place by recorded operations).</summary>
+    private abstract class ElementwiseBackward<TSelf> : Node where TSelf : ElementwiseBackward<TSelf>
     {
-        public override void Backward(Tensor outputGrad) =>
-            input.Device.Backend.ReLUBackward(input, outputGrad, input.GradOrZeros());
+        protected Tensor Input = null!, Output = null!;
+
+        public TSelf Set(Tensor input, Tensor output)
+        {
+            (Input, Output) = (input, output);
+            return (TSelf)this;
+        }
     }
 
-    // Tanh and sigmoid differentiate through their saved output; holding the output tensor itself here is safe
-    // because tensors are never modified in place by recorded operations.
-    private sealed class TanhBackward(Tensor input, Tensor output) : Node
+    private sealed class ReLUBackward : ElementwiseBackward<ReLUBackward>
     {
         public override void Backward(Tensor outputGrad) =>
-            input.Device.Backend.TanhBackward(output, outputGrad, input.GradOrZeros());
+            Input.Device.Backend.ReLUBackward(Input, outputGrad, Input.GradOrZeros());
     }
 
-    private sealed class SigmoidBackward(Tensor input, Tensor output) : Node
+    // Tanh and sigmoid differentiate through their saved output.
+    private sealed class TanhBackward : ElementwiseBackward<TanhBackward>
     {
         public override void Backward(Tensor outputGrad) =>
-            input.Device.Backend.SigmoidBackward(output, outputGrad, input.GradOrZeros());
+            Input.Device.Backend.TanhBackward(Output, outputGrad, Input.GradOrZeros());
+    }
+
+    private sealed class SigmoidBackward : ElementwiseBackward<SigmoidBackward>
+    {
+        public override void Backward(Tensor outputGrad) =>
+            Input.Device.Backend.SigmoidBackward(Output, outputGrad, Input.GradOrZeros());
     }
 }

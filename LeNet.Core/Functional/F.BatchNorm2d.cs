@@ -19,28 +19,39 @@ public static partial class F
         RequireShape(runningMean, "BatchNorm2d running mean", channels);
         RequireShape(runningVar, "BatchNorm2d running variance", channels);
         var shape = new BatchNormShape(input.Size(0), channels, input.Size(2) * input.Size(3));
-        var output = Tensor.ZerosLike(input);
+        var output = Workspace.Tensor(input.Device, input.Shape);
         var backend = input.Device.Backend;
         if (!training)
         {
             backend.BatchNorm2dForwardInference(input, gamma, beta, runningMean, runningVar, eps, output, shape);
-            GradientTape.Record(output, new BatchNorm2dInferenceBackward(), input, gamma, beta);
+            if (GradientTape.ShouldRecord(input, gamma, beta))
+                GradientTape.Record(output, Workspace.Node<BatchNorm2dInferenceBackward>(), input, gamma, beta);
             return output;
         }
         if (shape.CountPerChannel < 2)
             throw new ArgumentException($"BatchNorm2d in training needs more than one value per channel, but input {Tensor.Format(input.Shape)} has one; use a larger batch or evaluation mode.");
-        var mean = Tensor.Zeros(channels);
-        var invStd = Tensor.Zeros(channels);
+        var mean = Workspace.Tensor(input.Device, [channels]);
+        var invStd = Workspace.Tensor(input.Device, [channels]);
         backend.BatchNorm2dForwardTraining(input, gamma, beta, output, mean, invStd, runningMean, runningVar, momentum, eps, shape);
-        GradientTape.Record(output, new BatchNorm2dBackward(input, gamma, beta, mean, invStd, shape), input, gamma, beta);
+        if (GradientTape.ShouldRecord(input, gamma, beta))
+            GradientTape.Record(output, Workspace.Node<BatchNorm2dBackward>().Set(input, gamma, beta, mean, invStd, shape), input, gamma, beta);
         return output;
     }
 
-    private sealed class BatchNorm2dBackward(Tensor input, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, BatchNormShape shape) : Node
+    private sealed class BatchNorm2dBackward : Node
     {
+        private Tensor _input = null!, _gamma = null!, _beta = null!, _mean = null!, _invStd = null!;
+        private BatchNormShape _shape;
+
+        public BatchNorm2dBackward Set(Tensor input, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, BatchNormShape shape)
+        {
+            (_input, _gamma, _beta, _mean, _invStd, _shape) = (input, gamma, beta, mean, invStd, shape);
+            return this;
+        }
+
         public override void Backward(Tensor outputGrad) =>
-            input.Device.Backend.BatchNorm2dBackward(outputGrad, input, gamma, mean, invStd,
-                GradIfRequired(input), GradIfRequired(gamma), GradIfRequired(beta), shape);
+            _input.Device.Backend.BatchNorm2dBackward(outputGrad, _input, _gamma, _mean, _invStd,
+                GradIfRequired(_input), GradIfRequired(_gamma), GradIfRequired(_beta), _shape);
     }
 
     // Training through running statistics (fine-tuning a frozen BatchNorm) has no kernel yet; say so rather than

@@ -20,20 +20,31 @@ public static partial class F
         if (shape.OutHeight < 1 || shape.OutWidth < 1)
             throw new ArgumentException($"Conv2d kernel {weight.Size(2)}×{weight.Size(3)} does not fit input {Tensor.Format(input.Shape)} with padding {padding}.");
 
-        var output = Tensor.Zeros(shape.Batch, shape.OutChannels, shape.OutHeight, shape.OutWidth);
+        var output = Workspace.Tensor(input.Device, [shape.Batch, shape.OutChannels, shape.OutHeight, shape.OutWidth]);
         input.Device.Backend.Conv2dForward(input, weight, bias, output, shape);
-        GradientTape.Record(output, new Conv2dBackward(input, weight, bias, shape), input, weight, bias);
+        if (GradientTape.ShouldRecord(input, weight, bias))
+            GradientTape.Record(output, Workspace.Node<Conv2dBackward>().Set(input, weight, bias, shape), input, weight, bias);
         return output;
     }
 
-    private sealed class Conv2dBackward(Tensor input, Tensor weight, Tensor? bias, ConvShape shape) : Node
+    private sealed class Conv2dBackward : Node
     {
+        private Tensor _input = null!, _weight = null!;
+        private Tensor? _bias;
+        private ConvShape _shape;
+
+        public Conv2dBackward Set(Tensor input, Tensor weight, Tensor? bias, ConvShape shape)
+        {
+            (_input, _weight, _bias, _shape) = (input, weight, bias, shape);
+            return this;
+        }
+
         public override void Backward(Tensor outputGrad)
         {
-            var backend = input.Device.Backend;
-            if (GradIfRequired(input) is { } inputGrad) backend.Conv2dBackwardInput(outputGrad, weight, inputGrad, shape);
-            if (GradIfRequired(weight) is { } weightGrad) backend.Conv2dBackwardWeight(input, outputGrad, weightGrad, shape);
-            if (GradIfRequired(bias) is { } biasGrad) backend.Conv2dBackwardBias(outputGrad, biasGrad, shape);
+            var backend = _input.Device.Backend;
+            if (GradIfRequired(_input) is { } inputGrad) backend.Conv2dBackwardInput(outputGrad, _weight, inputGrad, _shape);
+            if (GradIfRequired(_weight) is { } weightGrad) backend.Conv2dBackwardWeight(_input, outputGrad, weightGrad, _shape);
+            if (GradIfRequired(_bias) is { } biasGrad) backend.Conv2dBackwardBias(outputGrad, biasGrad, _shape);
         }
     }
 }

@@ -17,16 +17,27 @@ public static partial class F
         foreach (var label in labels)
             if ((uint)label >= (uint)classes)
                 throw new ArgumentOutOfRangeException(nameof(labels), label, $"A label lies outside the {classes} classes [0, {classes}).");
-        var probabilities = Tensor.ZerosLike(logits);
-        var loss = Tensor.Zeros();
+        var probabilities = Workspace.Tensor(logits.Device, logits.Shape);
+        var loss = Workspace.Tensor(logits.Device, []);
         logits.Device.Backend.SoftmaxCrossEntropyForward(logits, labels, probabilities, loss);
-        GradientTape.Record(loss, new CrossEntropyBackward(logits, labels, probabilities), logits);
+        if (GradientTape.ShouldRecord(logits))
+            GradientTape.Record(loss, Workspace.Node<CrossEntropyBackward>().Set(logits, labels, probabilities), logits);
         return loss;
     }
 
-    private sealed class CrossEntropyBackward(Tensor logits, int[] labels, Tensor probabilities) : Node
+    // The labels array is held, not copied: callers must not change it before backward.
+    private sealed class CrossEntropyBackward : Node
     {
+        private Tensor _logits = null!, _probabilities = null!;
+        private int[] _labels = [];
+
+        public CrossEntropyBackward Set(Tensor logits, int[] labels, Tensor probabilities)
+        {
+            (_logits, _labels, _probabilities) = (logits, labels, probabilities);
+            return this;
+        }
+
         public override void Backward(Tensor outputGrad) =>
-            logits.Device.Backend.SoftmaxCrossEntropyBackward(probabilities, labels, outputGrad, logits.GradOrZeros());
+            _logits.Device.Backend.SoftmaxCrossEntropyBackward(_probabilities, _labels, outputGrad, _logits.GradOrZeros());
     }
 }

@@ -15,20 +15,31 @@ public static partial class F
             throw new ArgumentException($"Linear weight {Tensor.Format(weight.Shape)} expects {weight.Size(1)} input features, but the input has {shape.InFeatures}.");
         if (bias is not null) RequireShape(bias, "Linear bias", shape.OutFeatures);
 
-        var output = Tensor.Zeros(shape.Batch, shape.OutFeatures);
+        var output = Workspace.Tensor(input.Device, [shape.Batch, shape.OutFeatures]);
         input.Device.Backend.LinearForward(input, weight, bias, output, shape);
-        GradientTape.Record(output, new LinearBackward(input, weight, bias, shape), input, weight, bias);
+        if (GradientTape.ShouldRecord(input, weight, bias))
+            GradientTape.Record(output, Workspace.Node<LinearBackward>().Set(input, weight, bias, shape), input, weight, bias);
         return output;
     }
 
-    private sealed class LinearBackward(Tensor input, Tensor weight, Tensor? bias, LinearShape shape) : Node
+    private sealed class LinearBackward : Node
     {
+        private Tensor _input = null!, _weight = null!;
+        private Tensor? _bias;
+        private LinearShape _shape;
+
+        public LinearBackward Set(Tensor input, Tensor weight, Tensor? bias, LinearShape shape)
+        {
+            (_input, _weight, _bias, _shape) = (input, weight, bias, shape);
+            return this;
+        }
+
         public override void Backward(Tensor outputGrad)
         {
-            var backend = input.Device.Backend;
-            if (GradIfRequired(input) is { } inputGrad) backend.LinearBackwardInput(outputGrad, weight, inputGrad, shape);
-            if (GradIfRequired(weight) is { } weightGrad) backend.LinearBackwardWeight(input, outputGrad, weightGrad, shape);
-            if (GradIfRequired(bias) is { } biasGrad) backend.LinearBackwardBias(outputGrad, biasGrad, shape);
+            var backend = _input.Device.Backend;
+            if (GradIfRequired(_input) is { } inputGrad) backend.LinearBackwardInput(outputGrad, _weight, inputGrad, _shape);
+            if (GradIfRequired(_weight) is { } weightGrad) backend.LinearBackwardWeight(_input, outputGrad, weightGrad, _shape);
+            if (GradIfRequired(_bias) is { } biasGrad) backend.LinearBackwardBias(outputGrad, biasGrad, _shape);
         }
     }
 }

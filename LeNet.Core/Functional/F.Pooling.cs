@@ -8,27 +8,30 @@ public static partial class F
     /// <summary>Max pooling of input [N, C, H, W] with a square window; stride defaults to the window size.</summary>
     public static Tensor MaxPool2d(Tensor input, int kernel, int? stride = null)
     {
-        var shape = PoolShapeOf(input, kernel, stride ?? kernel, "MaxPool2d");
-        var output = Tensor.Zeros(shape.Batch, shape.Channels, shape.OutHeight, shape.OutWidth);
-        var argmax = new int[shape.OutputLength];
+        var shape = PoolShapeOf(input, kernel, stride ?? kernel, "MaxPool2d", "MaxPool2d input");
+        var output = Workspace.Tensor(input.Device, [shape.Batch, shape.Channels, shape.OutHeight, shape.OutWidth]);
+        var argmax = Workspace.Ints(shape.OutputLength);
         input.Device.Backend.MaxPool2dForward(input, output, argmax, shape);
-        GradientTape.Record(output, new MaxPool2dBackward(input, argmax, shape), input);
+        if (GradientTape.ShouldRecord(input))
+            GradientTape.Record(output, Workspace.Node<MaxPool2dBackward>().Set(input, argmax, shape), input);
         return output;
     }
 
     /// <summary>Average pooling of input [N, C, H, W] with a square window; stride defaults to the window size.</summary>
     public static Tensor AvgPool2d(Tensor input, int kernel, int? stride = null)
     {
-        var shape = PoolShapeOf(input, kernel, stride ?? kernel, "AvgPool2d");
-        var output = Tensor.Zeros(shape.Batch, shape.Channels, shape.OutHeight, shape.OutWidth);
+        var shape = PoolShapeOf(input, kernel, stride ?? kernel, "AvgPool2d", "AvgPool2d input");
+        var output = Workspace.Tensor(input.Device, [shape.Batch, shape.Channels, shape.OutHeight, shape.OutWidth]);
         input.Device.Backend.AvgPool2dForward(input, output, shape);
-        GradientTape.Record(output, new AvgPool2dBackward(input, shape), input);
+        if (GradientTape.ShouldRecord(input))
+            GradientTape.Record(output, Workspace.Node<AvgPool2dBackward>().Set(input, shape), input);
         return output;
     }
 
-    private static PoolShape PoolShapeOf(Tensor input, int kernel, int stride, string what)
+    // whatInput is passed ready-made: building it here would allocate a string on every call.
+    private static PoolShape PoolShapeOf(Tensor input, int kernel, int stride, string what, string whatInput)
     {
-        RequireRank(input, 4, $"{what} input", "[N, C, H, W]");
+        RequireRank(input, 4, whatInput, "[N, C, H, W]");
         if (kernel < 1) throw new ArgumentOutOfRangeException(nameof(kernel), kernel, $"{what} window must be at least 1.");
         if (stride < 1) throw new ArgumentOutOfRangeException(nameof(stride), stride, $"{what} stride must be at least 1.");
         var shape = new PoolShape(input.Size(0), input.Size(1), input.Size(2), input.Size(3), kernel, stride);
@@ -37,15 +40,34 @@ public static partial class F
         return shape;
     }
 
-    private sealed class MaxPool2dBackward(Tensor input, int[] argmax, PoolShape shape) : Node
+    private sealed class MaxPool2dBackward : Node
     {
+        private Tensor _input = null!;
+        private int[] _argmax = [];
+        private PoolShape _shape;
+
+        public MaxPool2dBackward Set(Tensor input, int[] argmax, PoolShape shape)
+        {
+            (_input, _argmax, _shape) = (input, argmax, shape);
+            return this;
+        }
+
         public override void Backward(Tensor outputGrad) =>
-            input.Device.Backend.MaxPool2dBackward(outputGrad, argmax, input.GradOrZeros(), shape);
+            _input.Device.Backend.MaxPool2dBackward(outputGrad, _argmax, _input.GradOrZeros(), _shape);
     }
 
-    private sealed class AvgPool2dBackward(Tensor input, PoolShape shape) : Node
+    private sealed class AvgPool2dBackward : Node
     {
+        private Tensor _input = null!;
+        private PoolShape _shape;
+
+        public AvgPool2dBackward Set(Tensor input, PoolShape shape)
+        {
+            (_input, _shape) = (input, shape);
+            return this;
+        }
+
         public override void Backward(Tensor outputGrad) =>
-            input.Device.Backend.AvgPool2dBackward(outputGrad, input.GradOrZeros(), shape);
+            _input.Device.Backend.AvgPool2dBackward(outputGrad, _input.GradOrZeros(), _shape);
     }
 }

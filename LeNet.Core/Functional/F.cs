@@ -12,7 +12,7 @@ public static partial class F
             throw new ArgumentException($"{what} must have rank {rank} {layout}, but has shape {Tensor.Format(tensor.Shape)}.");
     }
 
-    private static void RequireShape(Tensor tensor, string what, params int[] shape)
+    private static void RequireShape(Tensor tensor, string what, params ReadOnlySpan<int> shape)
     {
         if (!tensor.Shape.SequenceEqual(shape))
             throw new ArgumentException($"{what} must have shape {Tensor.Format(shape)}, but has {Tensor.Format(tensor.Shape)}.");

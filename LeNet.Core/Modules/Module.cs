@@ -66,6 +66,23 @@ public abstract class Module
         foreach (var (name, tensor) in own) state[name].Values.CopyTo(tensor.AsSpan());
     }
 
+    /// <summary>
+    /// Puts every parameter and buffer (and their gradients) on <paramref name="device"/>, so that the operations
+    /// and optimiser steps on them run there. Between the CPU devices this keeps the storage and only changes which
+    /// kernels run.
+    /// </summary>
+    public Module To(Device device)
+    {
+        foreach (var (_, tensor) in StateDict())
+        {
+            if (!tensor.Device.IsCpu || !device.IsCpu)
+                throw new NotSupportedException($"Moving a model from {tensor.Device} to {device} is not supported.");
+            tensor.Device = device;
+            if (tensor.Grad is { } grad) grad.Device = device;
+        }
+        return this;
+    }
+
     /// <summary>Zeroes the gradients of all parameters in place.</summary>
     public void ZeroGrad()
     {

@@ -36,9 +36,9 @@ public sealed class Adam : Optimizer
     public override void Step()
     {
         StepCount++;
-        for (var i = 0; i < Parameters.Count; i++)
+        for (var i = 0; i < ParameterArray.Length; i++)
         {
-            var parameter = Parameters[i];
+            var parameter = ParameterArray[i];
             if (parameter.Grad is not { } grad) continue;
             parameter.Device.Backend.AdamStep(parameter, grad, _firstMoments[i], _secondMoments[i], StepCount,
                 LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled);

@@ -5,15 +5,18 @@ public abstract class Optimizer
 {
     protected Optimizer(IEnumerable<Tensor> parameters, float learningRate)
     {
-        Parameters = parameters.ToArray();
-        if (Parameters.Count == 0) throw new ArgumentException("The optimiser was given no parameters.");
+        ParameterArray = parameters.ToArray();
+        if (ParameterArray.Length == 0) throw new ArgumentException("The optimiser was given no parameters.");
         if (Parameters.Any(p => !p.RequiresGrad)) throw new ArgumentException("Every parameter given to an optimiser must require a gradient.");
         if (!(learningRate > 0) || float.IsInfinity(learningRate))
             throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "The learning rate must be a positive finite number.");
         LearningRate = learningRate;
     }
 
-    public IReadOnlyList<Tensor> Parameters { get; }
+    public IReadOnlyList<Tensor> Parameters => ParameterArray;
+
+    /// <summary>The parameters as an array, so that the update loops enumerate without allocating.</summary>
+    protected Tensor[] ParameterArray { get; }
 
     public float LearningRate { get; set; }
 
@@ -23,6 +26,6 @@ public abstract class Optimizer
     /// <summary>Zeroes every parameter's gradient in place.</summary>
     public void ZeroGrad()
     {
-        foreach (var p in Parameters) p.ZeroGrad();
+        foreach (var p in ParameterArray) p.ZeroGrad();
     }
 }

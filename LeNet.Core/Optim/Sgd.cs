@@ -24,9 +24,9 @@ public sealed class Sgd : Optimizer
 
     public override void Step()
     {
-        for (var i = 0; i < Parameters.Count; i++)
+        for (var i = 0; i < ParameterArray.Length; i++)
         {
-            var parameter = Parameters[i];
+            var parameter = ParameterArray[i];
             if (parameter.Grad is not { } grad) continue;
             parameter.Device.Backend.SgdStep(parameter, grad, _momentumBuffers[i], _firstStep,
                 LearningRate, Momentum, Dampening, WeightDecay, Nesterov);
