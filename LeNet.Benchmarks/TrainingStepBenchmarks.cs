@@ -6,7 +6,10 @@ using LeNet.Core.Optim;
 
 namespace LeNet.Benchmarks;
 
-/// <summary>One whole training step of LeNet-5 at batch 64 (forward, loss, backward, Adam) on random data.</summary>
+/// <summary>
+/// One whole training step of LeNet-5 at the seed's batch of 64 (forward, loss, backward, Adam) on random data, in a
+/// workspace as the trainer runs it, on the fast CPU kernels and on the Reference kernels.
+/// </summary>
 [MemoryDiagnoser]
 public class TrainingStepBenchmarks
 {
@@ -14,22 +17,25 @@ public class TrainingStepBenchmarks
     private Adam _optimizer = null!;
     private Tensor _input = null!;
     private int[] _labels = [];
+    private readonly Workspace _workspace = new();
+
+    [Params("cpu", "reference")]
+    public string Kernels { get; set; } = "cpu";
 
     [GlobalSetup]
     public void Setup()
     {
-        var random = new Random(2);
+        var device = Kernels == "cpu" ? Device.Cpu : Device.CpuReference;
         _model = new LeNet5(seed: 0);
+        _model.To(device);
         _optimizer = new Adam(_model.Parameters());
-        var pixels = new float[64 * 32 * 32];
-        for (var i = 0; i < pixels.Length; i++) pixels[i] = (float)(random.NextDouble() * 2 - 1);
-        _input = Tensor.FromArray(pixels, 64, 1, 32, 32);
-        _labels = Enumerable.Range(0, 64).Select(_ => random.Next(10)).ToArray();
+        (_input, _labels) = RandomData.Batch(device, 64, seed: 2);
     }
 
     [Benchmark]
     public float Step()
     {
+        using var scope = _workspace.Begin();
         var loss = F.CrossEntropy(_model.Forward(_input), _labels);
         _optimizer.ZeroGrad();
         loss.Backward();
