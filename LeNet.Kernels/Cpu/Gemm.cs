@@ -232,17 +232,20 @@ public static unsafe class Gemm
             }
             else
             {
-                for (int i = 0; i < MR; i++)
+                // Six row streams read in step, so that the writes are contiguous.
+                float* row0 = a + (nint)ir * lda;
+                float* row1 = rows > 1 ? row0 + lda : row0, row2 = rows > 2 ? row0 + 2 * lda : row0;
+                float* row3 = rows > 3 ? row0 + 3 * lda : row0, row4 = rows > 4 ? row0 + 4 * lda : row0;
+                float* row5 = rows > 5 ? row0 + 5 * lda : row0;
+                float* target = packed;
+                for (int p = 0; p < kc; p++, target += MR)
                 {
-                    float* target = packed + i;
-                    if (i >= rows)
-                    {
-                        for (int p = 0; p < kc; p++) target[p * MR] = 0;
-                        continue;
-                    }
-                    float* source = a + (nint)(ir + i) * lda;
-                    for (int p = 0; p < kc; p++) target[p * MR] = source[p];
+                    target[0] = row0[p]; target[1] = row1[p]; target[2] = row2[p];
+                    target[3] = row3[p]; target[4] = row4[p]; target[5] = row5[p];
                 }
+                if (rows < MR)
+                    for (int p = 0; p < kc; p++)
+                        for (int i = rows; i < MR; i++) packed[p * MR + i] = 0;
             }
         }
     }
@@ -259,17 +262,27 @@ public static unsafe class Gemm
             int columns = Math.Min(nr, nc - jr);
             if (transpose)
             {
-                for (int j = 0; j < nr; j++)
+                // Rows of B are columns of op(B): read them in step, eight at a time, so that the writes are contiguous.
+                int j = 0;
+                for (; j + 8 <= columns; j += 8)
                 {
+                    float* s0 = b + (nint)(jr + j) * ldb;
+                    float* s1 = s0 + ldb, s2 = s0 + 2 * ldb, s3 = s0 + 3 * ldb;
+                    float* s4 = s0 + 4 * ldb, s5 = s0 + 5 * ldb, s6 = s0 + 6 * ldb, s7 = s0 + 7 * ldb;
                     float* target = packed + j;
-                    if (j >= columns)
+                    for (int p = 0; p < kc; p++, target += nr)
                     {
-                        for (int p = 0; p < kc; p++) target[p * nr] = 0;
-                        continue;
+                        target[0] = s0[p]; target[1] = s1[p]; target[2] = s2[p]; target[3] = s3[p];
+                        target[4] = s4[p]; target[5] = s5[p]; target[6] = s6[p]; target[7] = s7[p];
                     }
-                    float* source = b + (nint)(jr + j) * ldb;
+                }
+                for (; j < columns; j++)
+                {
+                    float* source = b + (nint)(jr + j) * ldb, target = packed + j;
                     for (int p = 0; p < kc; p++) target[p * nr] = source[p];
                 }
+                for (; j < nr; j++)
+                    for (int p = 0; p < kc; p++) packed[p * nr + j] = 0;
             }
             else if (columns == nr)
             {

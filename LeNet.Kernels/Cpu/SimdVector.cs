@@ -14,6 +14,7 @@ internal static unsafe class SimdVector
     public static readonly int Dispatch =
         Vector512.IsHardwareAccelerated ? 512 : Vector256.IsHardwareAccelerated ? 256 : 128;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Count<TV>() where TV : struct =>
         typeof(TV) == typeof(Vector512<float>) ? 16 : typeof(TV) == typeof(Vector256<float>) ? 8 : 4;
 
