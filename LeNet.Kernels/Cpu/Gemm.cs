@@ -1,0 +1,357 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using static LeNet.Kernels.Cpu.SimdVector;
+
+namespace LeNet.Kernels.Cpu;
+
+/// <summary>
+/// Single-precision GEMM, row-major with leading dimensions, BLIS style: C[M×N] (+)= op(A)[M×K] · op(B)[K×N].
+/// op(A) is packed into panels of <see cref="MR"/> rows and op(B) into panels of NR = 2 vectors of columns (packing
+/// does the transposes); one register-blocked micro-kernel computes an MR×NR tile of C along K, vectorised along N.
+/// K is blocked by <see cref="KC"/>, M by <see cref="MC"/> and N by <see cref="NC"/> to keep the packed blocks in cache.
+/// </summary>
+public static unsafe class Gemm
+{
+    /// <summary>Rows of a micro-tile (and of a packed A panel).</summary>
+    public const int MR = 6;
+    internal const int KC = 256, MC = 96, NC = 2048;
+
+    /// <summary>
+    /// C = op(A)·op(B), or C += op(A)·op(B) when <paramref name="accumulate"/>; op(A) is A [M×K] (lda ≥ K), or Aᵀ of
+    /// A [K×M] (lda ≥ M) when <paramref name="transposeA"/>; likewise op(B) from B [K×N] or [N×K]. Single-threaded.
+    /// </summary>
+    public static void Multiply(bool transposeA, bool transposeB, int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool accumulate)
+    {
+        switch (Dispatch)
+        {
+            case 512: Multiply<Vector512<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, parallel: false); break;
+            case 256: Multiply<Vector256<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, parallel: false); break;
+            default: Multiply<Vector128<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, parallel: false); break;
+        }
+    }
+
+    /// <summary>Like <see cref="Multiply"/>, but tiles of C are computed in parallel by <see cref="Workers"/>. Each element of C is summed in the same order either way.</summary>
+    public static void MultiplyParallel(bool transposeA, bool transposeB, int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool accumulate)
+    {
+        switch (Dispatch)
+        {
+            case 512: Multiply<Vector512<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, parallel: true); break;
+            case 256: Multiply<Vector256<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, parallel: true); break;
+            default: Multiply<Vector128<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, parallel: true); break;
+        }
+    }
+
+    /// <summary>The GEMM at one vector width TV; checks that the spans hold the matrices their dimensions describe.</summary>
+    internal static void Multiply<TV>(bool transposeA, bool transposeB, int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool accumulate, bool parallel)
+        where TV : struct
+    {
+        if (m < 0 || n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(m), "Matrix dimensions must be non-negative.");
+        if (m == 0 || n == 0) return;
+        RequireMatrix(a.Length, transposeA ? k : m, transposeA ? m : k, lda, nameof(a));
+        RequireMatrix(b.Length, transposeB ? n : k, transposeB ? k : n, ldb, nameof(b));
+        RequireMatrix(c.Length, m, n, ldc, nameof(c));
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            if (parallel) MultiplyParallel<TV>(transposeA, transposeB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate);
+            else Multiply<TV>(transposeA, transposeB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate);
+        }
+    }
+
+    private static void RequireMatrix(int length, int rows, int columns, int leadingDimension, string name)
+    {
+        if (leadingDimension < columns)
+            throw new ArgumentException($"The leading dimension of {name} is {leadingDimension}, less than its {columns} columns.", name);
+        if (rows > 0 && columns > 0 && (long)(rows - 1) * leadingDimension + columns > length)
+            throw new ArgumentException($"{name} has length {length}, too short for {rows}×{columns} with leading dimension {leadingDimension}.", name);
+    }
+
+    [ThreadStatic] private static float[]? _packedA, _packedB;
+
+    /// <summary>The serial GEMM on pointers (no checks): the building block of the kernels.</summary>
+    internal static void Multiply<TV>(bool transposeA, bool transposeB, int m, int n, int k,
+        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate) where TV : struct
+    {
+        if (m <= 0 || n <= 0) return;
+        if (k <= 0)
+        {
+            if (!accumulate) for (int i = 0; i < m; i++) new Span<float>(c + (nint)i * ldc, n).Clear();
+            return;
+        }
+        int nr = 2 * Count<TV>();
+        int kcMax = Math.Min(k, KC);
+        float* packedA = GemmScratch.Get(ref _packedA, RoundUp(Math.Min(m, MC), MR) * kcMax);
+        float* packedB = GemmScratch.Get(ref _packedB, RoundUp(Math.Min(n, NC), nr) * kcMax);
+        for (int jc = 0; jc < n; jc += NC)
+        {
+            int nc = Math.Min(NC, n - jc);
+            for (int pc = 0; pc < k; pc += KC)
+            {
+                int kc = Math.Min(KC, k - pc);
+                PackB<TV>(transposeB, transposeB ? b + (nint)jc * ldb + pc : b + (nint)pc * ldb + jc, ldb, kc, nc, packedB);
+                bool add = accumulate || pc > 0;
+                for (int ic = 0; ic < m; ic += MC)
+                {
+                    int mc = Math.Min(MC, m - ic);
+                    PackA(transposeA, transposeA ? a + (nint)pc * lda + ic : a + (nint)ic * lda + pc, lda, mc, kc, packedA);
+                    Block<TV>(mc, nc, kc, packedA, packedB, nr, c + (nint)ic * ldc + jc, ldc, add);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// C (+)= A·B where A [M×K] is row-major (not transposed) and B [K×N] is used in place, unpacked: every row of B
+    /// must be readable up to column RoundUp(N, NR) (the caller pads it; what the padding holds does not matter).
+    /// For operands built in scratch, such as an im2col matrix, this saves the copy into panels.
+    /// </summary>
+    internal static void MultiplyInPlaceB<TV>(int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate)
+        where TV : struct
+    {
+        if (m <= 0 || n <= 0) return;
+        int nr = 2 * Count<TV>();
+        float* packedA = GemmScratch.Get(ref _packedA, RoundUp(Math.Min(m, MC), MR) * Math.Min(k, KC));
+        for (int pc = 0; pc < k; pc += KC)
+        {
+            int kc = Math.Min(KC, k - pc);
+            bool add = accumulate || pc > 0;
+            for (int ic = 0; ic < m; ic += MC)
+            {
+                int mc = Math.Min(MC, m - ic);
+                PackA(false, a + (nint)ic * lda + pc, lda, mc, kc, packedA);
+                Block<TV>(mc, n, kc, packedA, b + (nint)pc * ldb, ldb, c + (nint)ic * ldc, ldc, add);
+            }
+        }
+    }
+
+    /// <summary>All micro-tiles of one packed block. B panel j starts at b + j·NR·(bRowStride == NR ? kc : 1).</summary>
+    private static void Block<TV>(int mc, int nc, int kc, float* packedA, float* b, int bRowStride, float* c, int ldc, bool accumulate)
+        where TV : struct
+    {
+        int nr = 2 * Count<TV>();
+        bool packed = bRowStride == nr;
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            float* panelB = packed ? b + (nint)jr * kc : b + jr;
+            int columns = Math.Min(nr, nc - jr);
+            for (int ir = 0; ir < mc; ir += MR)
+                MicroKernel<TV>(kc, packedA + ir * kc, panelB, bRowStride, c + (nint)ir * ldc + jr, ldc,
+                    Math.Min(MR, mc - ir), columns, accumulate);
+        }
+    }
+
+    /// <summary>
+    /// One MR×NR tile: C (+)= Σ_p a[p·MR + i] · b[p·bRowStride + j]. Rows ≥ <paramref name="rows"/> and columns ≥
+    /// <paramref name="columns"/> are computed (on zero padding or don't-care values) but not stored.
+    /// </summary>
+    [SkipLocalsInit]
+    internal static void MicroKernel<TV>(int kc, float* a, float* b, int bRowStride, float* c, int ldc, int rows, int columns, bool accumulate)
+        where TV : struct
+    {
+        int width = Count<TV>();
+        TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        TV c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            TV b0 = Load<TV>(b), b1 = Load<TV>(b + width);
+            TV ai = Broadcast<TV>(a[0]);
+            c00 = MultiplyAdd(ai, b0, c00); c01 = MultiplyAdd(ai, b1, c01);
+            ai = Broadcast<TV>(a[1]);
+            c10 = MultiplyAdd(ai, b0, c10); c11 = MultiplyAdd(ai, b1, c11);
+            ai = Broadcast<TV>(a[2]);
+            c20 = MultiplyAdd(ai, b0, c20); c21 = MultiplyAdd(ai, b1, c21);
+            ai = Broadcast<TV>(a[3]);
+            c30 = MultiplyAdd(ai, b0, c30); c31 = MultiplyAdd(ai, b1, c31);
+            ai = Broadcast<TV>(a[4]);
+            c40 = MultiplyAdd(ai, b0, c40); c41 = MultiplyAdd(ai, b1, c41);
+            ai = Broadcast<TV>(a[5]);
+            c50 = MultiplyAdd(ai, b0, c50); c51 = MultiplyAdd(ai, b1, c51);
+            a += MR;
+            b += bRowStride;
+        }
+        if (rows == MR && columns == 2 * width)
+        {
+            StoreRow(c, width, c00, c01, accumulate);
+            StoreRow(c + ldc, width, c10, c11, accumulate);
+            StoreRow(c + 2 * ldc, width, c20, c21, accumulate);
+            StoreRow(c + 3 * ldc, width, c30, c31, accumulate);
+            StoreRow(c + 4 * ldc, width, c40, c41, accumulate);
+            StoreRow(c + 5 * ldc, width, c50, c51, accumulate);
+            return;
+        }
+        // An edge tile: spill to the stack, then store the part that lies inside C.
+        int nr = 2 * width;
+        float* tile = stackalloc float[MR * 32];
+        Store(tile, c00); Store(tile + width, c01);
+        Store(tile + nr, c10); Store(tile + nr + width, c11);
+        Store(tile + 2 * nr, c20); Store(tile + 2 * nr + width, c21);
+        Store(tile + 3 * nr, c30); Store(tile + 3 * nr + width, c31);
+        Store(tile + 4 * nr, c40); Store(tile + 4 * nr + width, c41);
+        Store(tile + 5 * nr, c50); Store(tile + 5 * nr + width, c51);
+        for (int i = 0; i < rows; i++)
+        {
+            float* row = c + (nint)i * ldc, source = tile + i * nr;
+            if (accumulate) for (int j = 0; j < columns; j++) row[j] += source[j];
+            else for (int j = 0; j < columns; j++) row[j] = source[j];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow<TV>(float* c, int width, TV v0, TV v1, bool accumulate) where TV : struct
+    {
+        if (accumulate)
+        {
+            v0 = Add(v0, Load<TV>(c));
+            v1 = Add(v1, Load<TV>(c + width));
+        }
+        Store(c, v0);
+        Store(c + width, v1);
+    }
+
+    /// <summary>
+    /// Packs op(A)[0..mc, 0..kc] into panels of MR rows: panel[p·MR + i]. a points at op(A)[0, 0]; op(A)[i, p] is
+    /// a[i·lda + p], or a[p·lda + i] when transposed. Rows past mc are zero.
+    /// </summary>
+    internal static void PackA(bool transpose, float* a, int lda, int mc, int kc, float* packed)
+    {
+        for (int ir = 0; ir < mc; ir += MR, packed += MR * kc)
+        {
+            int rows = Math.Min(MR, mc - ir);
+            if (transpose)
+            {
+                float* source = a + ir;
+                for (int p = 0; p < kc; p++, source += lda)
+                {
+                    float* target = packed + p * MR;
+                    int i = 0;
+                    for (; i < rows; i++) target[i] = source[i];
+                    for (; i < MR; i++) target[i] = 0;
+                }
+            }
+            else
+            {
+                // Six row streams read in step, so that the writes are contiguous.
+                float* row0 = a + (nint)ir * lda;
+                float* row1 = rows > 1 ? row0 + lda : row0, row2 = rows > 2 ? row0 + 2 * lda : row0;
+                float* row3 = rows > 3 ? row0 + 3 * lda : row0, row4 = rows > 4 ? row0 + 4 * lda : row0;
+                float* row5 = rows > 5 ? row0 + 5 * lda : row0;
+                float* target = packed;
+                for (int p = 0; p < kc; p++, target += MR)
+                {
+                    target[0] = row0[p]; target[1] = row1[p]; target[2] = row2[p];
+                    target[3] = row3[p]; target[4] = row4[p]; target[5] = row5[p];
+                }
+                if (rows < MR)
+                    for (int p = 0; p < kc; p++)
+                        for (int i = rows; i < MR; i++) packed[p * MR + i] = 0;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Packs op(B)[0..kc, 0..nc] into panels of NR columns: panel[p·NR + j]. b points at op(B)[0, 0]; op(B)[p, j] is
+    /// b[p·ldb + j], or b[j·ldb + p] when transposed. Columns past nc are zero.
+    /// </summary>
+    internal static void PackB<TV>(bool transpose, float* b, int ldb, int kc, int nc, float* packed) where TV : struct
+    {
+        int width = Count<TV>(), nr = 2 * width;
+        for (int jr = 0; jr < nc; jr += nr, packed += nr * kc)
+        {
+            int columns = Math.Min(nr, nc - jr);
+            if (transpose)
+            {
+                // Rows of B are columns of op(B): read them in step, eight at a time, so that the writes are contiguous.
+                int j = 0;
+                for (; j + 8 <= columns; j += 8)
+                {
+                    float* s0 = b + (nint)(jr + j) * ldb;
+                    float* s1 = s0 + ldb, s2 = s0 + 2 * ldb, s3 = s0 + 3 * ldb;
+                    float* s4 = s0 + 4 * ldb, s5 = s0 + 5 * ldb, s6 = s0 + 6 * ldb, s7 = s0 + 7 * ldb;
+                    float* target = packed + j;
+                    for (int p = 0; p < kc; p++, target += nr)
+                    {
+                        target[0] = s0[p]; target[1] = s1[p]; target[2] = s2[p]; target[3] = s3[p];
+                        target[4] = s4[p]; target[5] = s5[p]; target[6] = s6[p]; target[7] = s7[p];
+                    }
+                }
+                for (; j < columns; j++)
+                {
+                    float* source = b + (nint)(jr + j) * ldb, target = packed + j;
+                    for (int p = 0; p < kc; p++) target[p * nr] = source[p];
+                }
+                for (; j < nr; j++)
+                    for (int p = 0; p < kc; p++) packed[p * nr + j] = 0;
+            }
+            else if (columns == nr)
+            {
+                float* source = b + jr;
+                for (int p = 0; p < kc; p++, source += ldb)
+                {
+                    Store(packed + p * nr, Load<TV>(source));
+                    Store(packed + p * nr + width, Load<TV>(source + width));
+                }
+            }
+            else
+            {
+                float* source = b + jr;
+                for (int p = 0; p < kc; p++, source += ldb)
+                {
+                    float* target = packed + p * nr;
+                    int j = 0;
+                    for (; j < columns; j++) target[j] = source[j];
+                    for (; j < nr; j++) target[j] = 0;
+                }
+            }
+        }
+    }
+
+    internal static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+
+    private struct ParallelState
+    {
+        public bool TransposeA, TransposeB, Accumulate;
+        public int M, N, K, Lda, Ldb, Ldc, RowStep, ColumnStep, ColumnParts;
+        public float* A, B, C;
+    }
+
+    /// <summary>Below this many multiply-adds a GEMM runs on one thread: handing out parts costs more than it saves.</summary>
+    internal const long ParallelThreshold = 32_768;
+
+    /// <summary>Splits C into one tile per thread (whole NR panels along N when there are enough, else MR rows along M).</summary>
+    internal static void MultiplyParallel<TV>(bool transposeA, bool transposeB, int m, int n, int k,
+        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate) where TV : struct
+    {
+        int threads = Workers.ThreadCount, nr = 2 * Count<TV>();
+        if (threads == 1 || (long)m * n * k < ParallelThreshold)
+        {
+            Multiply<TV>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+            return;
+        }
+        int panels = (n + nr - 1) / nr, rowTiles = (m + MR - 1) / MR;
+        int columnParts = Math.Min(threads, panels);
+        int rowParts = columnParts >= threads ? 1 : Math.Min(rowTiles, threads / columnParts);
+        var state = new ParallelState
+        {
+            TransposeA = transposeA, TransposeB = transposeB, Accumulate = accumulate,
+            M = m, N = n, K = k, Lda = lda, Ldb = ldb, Ldc = ldc, A = a, B = b, C = c,
+            ColumnStep = (panels + columnParts - 1) / columnParts * nr,
+            RowStep = (rowTiles + rowParts - 1) / rowParts * MR,
+        };
+        state.ColumnParts = (n + state.ColumnStep - 1) / state.ColumnStep;
+        int parts = state.ColumnParts * ((m + state.RowStep - 1) / state.RowStep);
+        Workers.Run(parts, &state, &ParallelPart<TV>);
+    }
+
+    private static void ParallelPart<TV>(void* raw, int part) where TV : struct
+    {
+        var s = (ParallelState*)raw;
+        int i0 = part / s->ColumnParts * s->RowStep, j0 = part % s->ColumnParts * s->ColumnStep;
+        int rows = Math.Min(s->RowStep, s->M - i0), columns = Math.Min(s->ColumnStep, s->N - j0);
+        float* a = s->TransposeA ? s->A + i0 : s->A + (nint)i0 * s->Lda;
+        float* b = s->TransposeB ? s->B + (nint)j0 * s->Ldb : s->B + j0;
+        Multiply<TV>(s->TransposeA, s->TransposeB, rows, columns, s->K, a, s->Lda, b, s->Ldb,
+            s->C + (nint)i0 * s->Ldc + j0, s->Ldc, s->Accumulate);
+    }
+}
