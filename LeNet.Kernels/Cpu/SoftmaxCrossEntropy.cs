@@ -1,4 +1,4 @@
-// Softmax cross-entropy over logits [N, Classes]: per-row max shift, one vectorised exp over the whole batch (TensorPrimitives), per-row normalise; loss summed in double.
+// Softmax cross-entropy over logits [N, Classes]: per row max shift, exp, normalise (rows are short: scalar); loss summed in double; backward one TensorPrimitives multiply-add.
 using System.Numerics.Tensors;
 
 namespace LeNet.Kernels.Cpu;
@@ -14,7 +14,7 @@ public static class SoftmaxCrossEntropy
     {
         Validate(logits.Length, nameof(logits), labels, probabilities.Length, nameof(probabilities), batch, classes);
 
-        // −log softmax(z)[label] = log Σ e^(z − max) − (z[label] − max): the second term now, the first after the exps.
+        // −log softmax(z)[label] = log Σ e^(z − max) − (z[label] − max)
         double total = 0;
         for (int n = 0; n < batch; n++)
         {
@@ -23,16 +23,15 @@ public static class SoftmaxCrossEntropy
             for (int j = 1; j < classes; j++)
                 max = MathF.Max(max, z[j]); // IEEE maximum: a NaN propagates into the whole row, as in the Reference
             total -= z[labels[n]] - max;
-            TensorPrimitives.Subtract(z, max, probabilities.Slice(n * classes, classes));
-        }
-        TensorPrimitives.Exp(probabilities, probabilities); // ≤ 1: no overflow, and each row's largest term is exactly 1
-
-        for (int n = 0; n < batch; n++)
-        {
+            // MathF.Exp rather than TensorPrimitives.Exp: the vectorised one is not exact at 0, and a row's largest term
+            // must be exactly 1 (e^0) so that a confident prediction's loss is not swamped by its error.
             Span<float> prob = probabilities.Slice(n * classes, classes);
             float sumExp = 0;
             for (int j = 0; j < classes; j++)
+            {
+                prob[j] = MathF.Exp(z[j] - max); // ≤ 1: no overflow
                 sumExp += prob[j];
+            }
             float inverse = 1 / sumExp;
             for (int j = 0; j < classes; j++)
                 prob[j] *= inverse;
