@@ -1,0 +1,600 @@
+// Batch normalisation over [N, C, Spatial] by (n, c) planes: per-plane mean and squared deviations (two passes over a plane in cache, blocks flushed to double), merged per channel in plane order (Chan's formula), then SIMD normalise; planes split across Workers. Also fused with ReLU and k×k max pooling.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace LeNet.Kernels.Cpu;
+
+/// <summary>
+/// Per-channel batch normalisation over [N, C, Spatial], PyTorch semantics (as the Reference kernel): training normalises
+/// with the batch mean and biased variance and moves the running variance with the unbiased one; evaluation uses running
+/// statistics. Statistics are exact to float rounding and bit-identical for any thread count: every plane's partials
+/// are computed on their own and merged in plane order.
+/// </summary>
+public static unsafe class BatchNorm2d
+{
+    /// <summary>Partial sums are flushed from float vectors to double every this many values, bounding float rounding.</summary>
+    private const int Block = 1024;
+
+    private struct Pass
+    {
+        public float* Input, Output, OutputGrad, InputGrad, Gamma, Beta, Mean, InvStd, RunningVar, Pooled, PooledGrad;
+        public int* Argmax;
+        public double* Partials;   // two per plane
+        public double* Channel;    // per channel: scale, input coefficient, constant (backward) or inverse std (inference)
+        public PoolShape Pool;
+        public int Channels, Spatial, Planes, PlanesPerPart;
+        public float Eps;
+        public bool Inference;
+    }
+
+    /// <summary>
+    /// Training forward. Overwrites output, saves mean[c] and invStd[c] = 1/√(var_biased + eps) for backward, and
+    /// updates runningMean/runningVar in place: r = (1 − momentum)·r + momentum·batchStat (variance unbiased: ·n/(n−1)).
+    /// </summary>
+    public static void ForwardTraining(ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> output,
+        Span<float> mean, Span<float> invStd, Span<float> runningMean, Span<float> runningVar, float momentum, float eps, in BatchNormShape shape)
+    {
+        ValidateTraining(shape);
+        SpanLength.Require(input.Length, shape.Length, nameof(input), shape);
+        SpanLength.Require(output.Length, shape.Length, nameof(output), shape);
+        RequireChannels(gamma, beta, mean, invStd, runningMean, runningVar, shape);
+        var scratch = ElementwiseScratch.Rent(2 * shape.Batch * shape.Channels);
+        fixed (float* x = input, y = output, g = gamma, b = beta, m = mean, inv = invStd, rm = runningMean, rv = runningVar)
+        fixed (double* partials = scratch)
+        {
+            var pass = new Pass
+            {
+                Input = x, Output = y, Gamma = g, Beta = b, Mean = m, InvStd = inv, Partials = partials,
+                Channels = shape.Channels, Spatial = shape.Spatial, Planes = shape.Batch * shape.Channels,
+            };
+            int parts = MaxPool2d.SplitPlanes(pass.Planes, shape.Length, out pass.PlanesPerPart);
+            Statistics(&pass, parts, shape, rm, rv, momentum, eps);
+            switch (ElementwiseSimd.Width)
+            {
+                case 512: Workers.Run(parts, &pass, &NormalizePart<Vector512<float>, ElementwiseSimd512>); break;
+                case 256: Workers.Run(parts, &pass, &NormalizePart<Vector256<float>, ElementwiseSimd256>); break;
+                default: Workers.Run(parts, &pass, &NormalizePart<Vector128<float>, ElementwiseSimd128>); break;
+            }
+        }
+        ElementwiseScratch.Return(scratch);
+    }
+
+    /// <summary>Evaluation forward: output = gamma·(x − runningMean)/√(runningVar + eps) + beta. Overwrites output.</summary>
+    public static void ForwardInference(ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
+        ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float eps, Span<float> output, in BatchNormShape shape)
+    {
+        Validate(shape);
+        SpanLength.Require(input.Length, shape.Length, nameof(input), shape);
+        SpanLength.Require(output.Length, shape.Length, nameof(output), shape);
+        RequireChannels(gamma, beta, runningMean, runningVar, runningMean, runningVar, shape);
+        fixed (float* x = input, y = output, g = gamma, b = beta, rm = runningMean, rv = runningVar)
+        {
+            var pass = new Pass
+            {
+                Input = x, Output = y, Gamma = g, Beta = b, Mean = rm, RunningVar = rv, Eps = eps, Inference = true,
+                Channels = shape.Channels, Spatial = shape.Spatial, Planes = shape.Batch * shape.Channels,
+            };
+            int parts = MaxPool2d.SplitPlanes(pass.Planes, shape.Length, out pass.PlanesPerPart);
+            switch (ElementwiseSimd.Width)
+            {
+                case 512: Workers.Run(parts, &pass, &NormalizePart<Vector512<float>, ElementwiseSimd512>); break;
+                case 256: Workers.Run(parts, &pass, &NormalizePart<Vector256<float>, ElementwiseSimd256>); break;
+                default: Workers.Run(parts, &pass, &NormalizePart<Vector128<float>, ElementwiseSimd128>); break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Training backward (batch statistics), given the saved mean and invStd:
+    /// gammaGrad += Σ dy·x̂, betaGrad += Σ dy, inputGrad += gamma·invStd·(dy − mean(dy) − x̂·mean(dy·x̂)).
+    /// </summary>
+    public static void Backward(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> input, ReadOnlySpan<float> gamma,
+        ReadOnlySpan<float> mean, ReadOnlySpan<float> invStd, Span<float> inputGrad, Span<float> gammaGrad, Span<float> betaGrad, in BatchNormShape shape)
+    {
+        Validate(shape);
+        SpanLength.Require(outputGrad.Length, shape.Length, nameof(outputGrad), shape);
+        SpanLength.Require(input.Length, shape.Length, nameof(input), shape);
+        SpanLength.Require(inputGrad.Length, shape.Length, nameof(inputGrad), shape);
+        RequireChannels(gamma, mean, invStd, gammaGrad, betaGrad, gammaGrad, shape);
+        var scratch = ElementwiseScratch.Rent(2 * shape.Batch * shape.Channels + 3 * shape.Channels);
+        fixed (float* dy = outputGrad, x = input, g = gamma, m = mean, inv = invStd, dx = inputGrad, dg = gammaGrad, db = betaGrad)
+        fixed (double* partials = scratch)
+        {
+            var pass = new Pass
+            {
+                OutputGrad = dy, Input = x, Gamma = g, Mean = m, InvStd = inv, InputGrad = dx,
+                Partials = partials, Channel = partials + 2 * shape.Batch * shape.Channels,
+                Channels = shape.Channels, Spatial = shape.Spatial, Planes = shape.Batch * shape.Channels,
+            };
+            int parts = MaxPool2d.SplitPlanes(pass.Planes, 2L * shape.Length, out pass.PlanesPerPart);
+            switch (ElementwiseSimd.Width)
+            {
+                case 512: Workers.Run(parts, &pass, &GradientSumsPart<Vector512<float>, ElementwiseSimd512>); break;
+                case 256: Workers.Run(parts, &pass, &GradientSumsPart<Vector256<float>, ElementwiseSimd256>); break;
+                default: Workers.Run(parts, &pass, &GradientSumsPart<Vector128<float>, ElementwiseSimd128>); break;
+            }
+            BackwardCoefficients(&pass, shape.Batch, dg, db);
+            switch (ElementwiseSimd.Width)
+            {
+                case 512: Workers.Run(parts, &pass, &InputGradPart<Vector512<float>, ElementwiseSimd512>); break;
+                case 256: Workers.Run(parts, &pass, &InputGradPart<Vector256<float>, ElementwiseSimd256>); break;
+                default: Workers.Run(parts, &pass, &InputGradPart<Vector128<float>, ElementwiseSimd128>); break;
+            }
+        }
+        ElementwiseScratch.Return(scratch);
+    }
+
+    /// <summary>
+    /// Training forward fused with ReLU and max pooling (kernel = stride = k, as <paramref name="shape"/> says): the same
+    /// statistics, mean, invStd and running-statistics update as <see cref="ForwardTraining"/>, but instead of the
+    /// normalised [N, C, H, W] it writes only pooledOutput [N, C, P, Q] = maxpool(relu(batchnorm(input))) and argmax
+    /// (flat indices into input), bit-identical to running <see cref="ForwardTraining"/>, <see cref="ReLU.Forward"/>
+    /// and <see cref="MaxPool2d.Forward"/> in turn (ReLU's zeros tie, so an all-negative window points at its first element).
+    /// </summary>
+    public static void ForwardTrainingReLUMaxPool(ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
+        Span<float> pooledOutput, Span<int> argmax, Span<float> mean, Span<float> invStd, Span<float> runningMean, Span<float> runningVar,
+        float momentum, float eps, in PoolShape shape)
+    {
+        var normShape = ValidateFused(shape);
+        ValidateTraining(normShape);
+        SpanLength.Require(input.Length, shape.InputLength, nameof(input), shape);
+        SpanLength.Require(pooledOutput.Length, shape.OutputLength, nameof(pooledOutput), shape);
+        SpanLength.Require(argmax.Length, shape.OutputLength, nameof(argmax), shape);
+        RequireChannels(gamma, beta, mean, invStd, runningMean, runningVar, normShape);
+        var scratch = ElementwiseScratch.Rent(2 * shape.Batch * shape.Channels);
+        fixed (float* x = input, y = pooledOutput, g = gamma, b = beta, m = mean, inv = invStd, rm = runningMean, rv = runningVar)
+        fixed (int* index = argmax)
+        fixed (double* partials = scratch)
+        {
+            var pass = new Pass
+            {
+                Input = x, Pooled = y, Argmax = index, Gamma = g, Beta = b, Mean = m, InvStd = inv, Partials = partials, Pool = shape,
+                Channels = shape.Channels, Spatial = normShape.Spatial, Planes = shape.Batch * shape.Channels,
+            };
+            int parts = MaxPool2d.SplitPlanes(pass.Planes, shape.InputLength, out pass.PlanesPerPart);
+            Statistics(&pass, parts, normShape, rm, rv, momentum, eps);
+            RunNormalizeReLUPool(&pass, parts, shape.OutWidth);
+        }
+        ElementwiseScratch.Return(scratch);
+    }
+
+    /// <summary>
+    /// Evaluation forward fused with ReLU and max pooling (kernel = stride): pooledOutput [N, C, P, Q] and argmax as
+    /// <see cref="ForwardInference"/>, <see cref="ReLU.Forward"/> and <see cref="MaxPool2d.Forward"/> in turn would write them.
+    /// </summary>
+    public static void ForwardInferenceReLUMaxPool(ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
+        ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float eps, Span<float> pooledOutput, Span<int> argmax, in PoolShape shape)
+    {
+        var normShape = ValidateFused(shape);
+        SpanLength.Require(input.Length, shape.InputLength, nameof(input), shape);
+        SpanLength.Require(pooledOutput.Length, shape.OutputLength, nameof(pooledOutput), shape);
+        SpanLength.Require(argmax.Length, shape.OutputLength, nameof(argmax), shape);
+        RequireChannels(gamma, beta, runningMean, runningVar, runningMean, runningVar, normShape);
+        fixed (float* x = input, y = pooledOutput, g = gamma, b = beta, rm = runningMean, rv = runningVar)
+        fixed (int* index = argmax)
+        {
+            var pass = new Pass
+            {
+                Input = x, Pooled = y, Argmax = index, Gamma = g, Beta = b, Mean = rm, RunningVar = rv, Eps = eps, Inference = true,
+                Pool = shape, Channels = shape.Channels, Spatial = normShape.Spatial, Planes = shape.Batch * shape.Channels,
+            };
+            int parts = MaxPool2d.SplitPlanes(pass.Planes, shape.InputLength, out pass.PlanesPerPart);
+            RunNormalizeReLUPool(&pass, parts, shape.OutWidth);
+        }
+    }
+
+    /// <summary>
+    /// Backward of <see cref="ForwardTrainingReLUMaxPool"/>. Takes the pooled-output gradient [N, C, P, Q], the argmax
+    /// and pooledOutput that forward wrote, its input (the BatchNorm input) [N, C, H, W], gamma, and the saved mean
+    /// and invStd; accumulates (+=) into inputGrad [N, C, H, W], gammaGrad and betaGrad [C] what
+    /// <see cref="MaxPool2d.Backward"/>, <see cref="ReLU.Backward"/> and <see cref="Backward"/> in turn would add.
+    /// Only argmax positions whose pooled output is positive pass a gradient through ReLU (the pooled value is the ReLU
+    /// output there), so the BatchNorm sums run over those alone and the dense pass is one affine map of the input.
+    /// </summary>
+    public static void BackwardReLUMaxPool(ReadOnlySpan<float> pooledGrad, ReadOnlySpan<int> argmax, ReadOnlySpan<float> pooledOutput,
+        ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> mean, ReadOnlySpan<float> invStd,
+        Span<float> inputGrad, Span<float> gammaGrad, Span<float> betaGrad, in PoolShape shape)
+    {
+        var normShape = ValidateFused(shape);
+        SpanLength.Require(pooledGrad.Length, shape.OutputLength, nameof(pooledGrad), shape);
+        SpanLength.Require(argmax.Length, shape.OutputLength, nameof(argmax), shape);
+        SpanLength.Require(pooledOutput.Length, shape.OutputLength, nameof(pooledOutput), shape);
+        SpanLength.Require(input.Length, shape.InputLength, nameof(input), shape);
+        SpanLength.Require(inputGrad.Length, shape.InputLength, nameof(inputGrad), shape);
+        RequireChannels(gamma, mean, invStd, gammaGrad, betaGrad, gammaGrad, normShape);
+        var scratch = ElementwiseScratch.Rent(2 * shape.Batch * shape.Channels + 3 * shape.Channels);
+        fixed (float* dp = pooledGrad, pooled = pooledOutput, x = input, g = gamma, m = mean, inv = invStd, dx = inputGrad, dg = gammaGrad, db = betaGrad)
+        fixed (int* index = argmax)
+        fixed (double* partials = scratch)
+        {
+            var pass = new Pass
+            {
+                PooledGrad = dp, Argmax = index, Pooled = pooled, Input = x, Gamma = g, Mean = m, InvStd = inv, InputGrad = dx,
+                Partials = partials, Channel = partials + 2 * shape.Batch * shape.Channels, Pool = shape,
+                Channels = shape.Channels, Spatial = normShape.Spatial, Planes = shape.Batch * shape.Channels,
+            };
+            int parts = MaxPool2d.SplitPlanes(pass.Planes, shape.InputLength, out pass.PlanesPerPart);
+            Workers.Run(parts, &pass, &PooledGradientSumsPart);
+            BackwardCoefficients(&pass, shape.Batch, dg, db);
+            switch (ElementwiseSimd.Width)
+            {
+                case 512: Workers.Run(parts, &pass, &PooledInputGradPart<Vector512<float>, ElementwiseSimd512>); break;
+                case 256: Workers.Run(parts, &pass, &PooledInputGradPart<Vector256<float>, ElementwiseSimd256>); break;
+                default: Workers.Run(parts, &pass, &PooledInputGradPart<Vector128<float>, ElementwiseSimd128>); break;
+            }
+        }
+        ElementwiseScratch.Return(scratch);
+    }
+
+    // ---- statistics ----
+
+    /// <summary>Per-plane partials in parallel, then per channel (serially, in plane order) mean, invStd and running statistics.</summary>
+    private static void Statistics(Pass* pass, int parts, in BatchNormShape shape, float* runningMean, float* runningVar, float momentum, float eps)
+    {
+        switch (ElementwiseSimd.Width)
+        {
+            case 512: Workers.Run(parts, pass, &PlaneStatisticsPart<Vector512<float>, ElementwiseSimd512>); break;
+            case 256: Workers.Run(parts, pass, &PlaneStatisticsPart<Vector256<float>, ElementwiseSimd256>); break;
+            default: Workers.Run(parts, pass, &PlaneStatisticsPart<Vector128<float>, ElementwiseSimd128>); break;
+        }
+        int N = shape.Batch, C = shape.Channels, S = shape.Spatial;
+        double count = (double)N * S;
+        for (int c = 0; c < C; c++)
+        {
+            double meanSum = 0;
+            for (int n = 0; n < N; n++)
+                meanSum += pass->Partials[2 * (n * C + c)];
+            double mu = meanSum / N;
+            // Chan et al.: the squared deviations about the channel mean are each plane's own plus S·(plane mean − mean)².
+            double squares = 0;
+            for (int n = 0; n < N; n++)
+            {
+                double planeMean = pass->Partials[2 * (n * C + c)];
+                double shift = planeMean - mu;
+                squares += pass->Partials[2 * (n * C + c) + 1] + S * shift * shift;
+            }
+            double biasedVar = squares / count, unbiasedVar = squares / (count - 1);
+            pass->Mean[c] = (float)mu;
+            pass->InvStd[c] = (float)(1 / Math.Sqrt(biasedVar + eps));
+            runningMean[c] = (1 - momentum) * runningMean[c] + momentum * (float)mu;
+            runningVar[c] = (1 - momentum) * runningVar[c] + momentum * (float)unbiasedVar;
+        }
+    }
+
+    private static void PlaneStatisticsPart<TV, TS>(void* state, int part) where TV : struct where TS : IElementwiseSimd<TV>
+    {
+        var pass = (Pass*)state;
+        int S = pass->Spatial;
+        int end = Math.Min(pass->Planes, (part + 1) * pass->PlanesPerPart);
+        for (int plane = part * pass->PlanesPerPart; plane < end; plane++)
+        {
+            float* x = pass->Input + (long)plane * S;
+            double sum = 0;
+            for (int start = 0; start < S; start += Block)
+                sum += BlockSum<TV, TS>(x + start, Math.Min(Block, S - start));
+            double planeMean = sum / S;
+            float center = (float)planeMean;
+            double squares = 0;
+            for (int start = 0; start < S; start += Block)
+                squares += BlockSquaredDeviations<TV, TS>(x + start, Math.Min(Block, S - start), center);
+            // Deviations were taken about the float-rounded mean: remove the (tiny) S·(center − mean)² they add.
+            double offset = center - planeMean;
+            pass->Partials[2 * plane] = planeMean;
+            pass->Partials[2 * plane + 1] = Math.Max(squares - S * offset * offset, 0);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float BlockSum<TV, TS>(float* x, int length) where TV : struct where TS : IElementwiseSimd<TV>
+    {
+        TV acc0 = TS.Zero, acc1 = TS.Zero;
+        int i = 0;
+        for (; i <= length - 2 * TS.Count; i += 2 * TS.Count)
+        {
+            acc0 = TS.Add(acc0, TS.Load(x + i));
+            acc1 = TS.Add(acc1, TS.Load(x + i + TS.Count));
+        }
+        if (i <= length - TS.Count)
+        {
+            acc0 = TS.Add(acc0, TS.Load(x + i));
+            i += TS.Count;
+        }
+        float sum = TS.Sum(TS.Add(acc0, acc1));
+        for (; i < length; i++)
+            sum += x[i];
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float BlockSquaredDeviations<TV, TS>(float* x, int length, float center) where TV : struct where TS : IElementwiseSimd<TV>
+    {
+        TV acc0 = TS.Zero, acc1 = TS.Zero, m = TS.Splat(center);
+        int i = 0;
+        for (; i <= length - 2 * TS.Count; i += 2 * TS.Count)
+        {
+            var d0 = TS.Subtract(TS.Load(x + i), m);
+            var d1 = TS.Subtract(TS.Load(x + i + TS.Count), m);
+            acc0 = TS.MultiplyAdd(d0, d0, acc0);
+            acc1 = TS.MultiplyAdd(d1, d1, acc1);
+        }
+        if (i <= length - TS.Count)
+        {
+            var d = TS.Subtract(TS.Load(x + i), m);
+            acc0 = TS.MultiplyAdd(d, d, acc0);
+            i += TS.Count;
+        }
+        float sum = TS.Sum(TS.Add(acc0, acc1));
+        for (; i < length; i++)
+        {
+            float d = x[i] - center;
+            sum += d * d;
+        }
+        return sum;
+    }
+
+    // ---- normalisation ----
+
+    /// <summary>The per-channel map y = (x − mean)·scale + beta, scale = gamma·invStd (from running variance in evaluation).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ChannelMap(Pass* pass, int c, out float mean, out float scale, out float beta)
+    {
+        float inv = pass->Inference ? (float)(1 / Math.Sqrt((double)pass->RunningVar[c] + pass->Eps)) : pass->InvStd[c];
+        mean = pass->Mean[c];
+        scale = pass->Gamma[c] * inv;
+        beta = pass->Beta[c];
+    }
+
+    private static void NormalizePart<TV, TS>(void* state, int part) where TV : struct where TS : IElementwiseSimd<TV>
+    {
+        var pass = (Pass*)state;
+        int S = pass->Spatial;
+        int end = Math.Min(pass->Planes, (part + 1) * pass->PlanesPerPart);
+        for (int plane = part * pass->PlanesPerPart; plane < end; plane++)
+        {
+            ChannelMap(pass, plane % pass->Channels, out float mean, out float scale, out float beta);
+            var map = new NormalizeMap<TV, TS>(mean, scale, beta);
+            float* x = pass->Input + (long)plane * S, y = pass->Output + (long)plane * S;
+            int i = 0;
+            for (; i <= S - TS.Count; i += TS.Count)
+                TS.Store(y + i, map.Apply(TS.Load(x + i)));
+            for (; i < S; i++)
+                y[i] = map.Apply(x[i]);
+        }
+    }
+
+    private static void RunNormalizeReLUPool(Pass* pass, int parts, int outWidth)
+    {
+        switch (ElementwiseSimd.WidthFor(outWidth))
+        {
+            case 512: Workers.Run(parts, pass, &NormalizeReLUPoolPart<Vector512<float>, ElementwiseSimd512>); break;
+            case 256: Workers.Run(parts, pass, &NormalizeReLUPoolPart<Vector256<float>, ElementwiseSimd256>); break;
+            default: Workers.Run(parts, pass, &NormalizeReLUPoolPart<Vector128<float>, ElementwiseSimd128>); break;
+        }
+    }
+
+    private static void NormalizeReLUPoolPart<TV, TS>(void* state, int part) where TV : struct where TS : IElementwiseSimd<TV>
+    {
+        var pass = (Pass*)state;
+        int S = pass->Spatial, pooledPlane = pass->Pool.OutHeight * pass->Pool.OutWidth;
+        int end = Math.Min(pass->Planes, (part + 1) * pass->PlanesPerPart);
+        for (int plane = part * pass->PlanesPerPart; plane < end; plane++)
+        {
+            ChannelMap(pass, plane % pass->Channels, out float mean, out float scale, out float beta);
+            MaxPool2d.PoolPlane<TV, TS, NormalizeReLUMap<TV, TS>>(pass->Input + (long)plane * S, plane * S, pass->Pool,
+                pass->Pooled + (long)plane * pooledPlane, pass->Argmax + (long)plane * pooledPlane, new NormalizeReLUMap<TV, TS>(mean, scale, beta));
+        }
+    }
+
+    /// <summary>(x − mean)·scale + beta with one rounding in the multiply-add, identical in lanes and in the scalar tail.</summary>
+    private readonly struct NormalizeMap<TV, TS>(float mean, float scale, float beta) : IElementwiseTransform<TV>
+        where TV : struct where TS : IElementwiseSimd<TV>
+    {
+        private readonly TV _mean = TS.Splat(mean), _scale = TS.Splat(scale), _beta = TS.Splat(beta);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TV Apply(TV value) => TS.MultiplyAdd(TS.Subtract(value, _mean), _scale, _beta);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float Apply(float value) => MathF.FusedMultiplyAdd(value - mean, scale, beta);
+    }
+
+    /// <summary>The normalisation followed by ReLU exactly as <see cref="ReLU.Forward"/> computes it.</summary>
+    private readonly struct NormalizeReLUMap<TV, TS>(float mean, float scale, float beta) : IElementwiseTransform<TV>
+        where TV : struct where TS : IElementwiseSimd<TV>
+    {
+        private readonly NormalizeMap<TV, TS> _normalize = new(mean, scale, beta);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TV Apply(TV value)
+        {
+            var y = _normalize.Apply(value);
+            return TS.Select(TS.LessThan(y, TS.Zero), TS.Zero, y);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float Apply(float value) => ReLU.Apply(_normalize.Apply(value));
+    }
+
+    // ---- backward ----
+
+    private static void GradientSumsPart<TV, TS>(void* state, int part) where TV : struct where TS : IElementwiseSimd<TV>
+    {
+        var pass = (Pass*)state;
+        int S = pass->Spatial;
+        int end = Math.Min(pass->Planes, (part + 1) * pass->PlanesPerPart);
+        for (int plane = part * pass->PlanesPerPart; plane < end; plane++)
+        {
+            float* x = pass->Input + (long)plane * S, dy = pass->OutputGrad + (long)plane * S;
+            float mean = pass->Mean[plane % pass->Channels];
+            var m = TS.Splat(mean);
+            double sumDy = 0, sumDyCentered = 0;
+            for (int start = 0; start < S; start += Block)
+            {
+                int length = Math.Min(Block, S - start);
+                TV accDy = TS.Zero, accDyCentered = TS.Zero;
+                int i = start;
+                for (; i <= start + length - TS.Count; i += TS.Count)
+                {
+                    var g = TS.Load(dy + i);
+                    accDy = TS.Add(accDy, g);
+                    accDyCentered = TS.MultiplyAdd(g, TS.Subtract(TS.Load(x + i), m), accDyCentered);
+                }
+                float blockDy = TS.Sum(accDy), blockDyCentered = TS.Sum(accDyCentered);
+                for (; i < start + length; i++)
+                {
+                    blockDy += dy[i];
+                    blockDyCentered += dy[i] * (x[i] - mean);
+                }
+                sumDy += blockDy;
+                sumDyCentered += blockDyCentered;
+            }
+            pass->Partials[2 * plane] = sumDy;
+            pass->Partials[2 * plane + 1] = sumDyCentered;
+        }
+    }
+
+    private static void PooledGradientSumsPart(void* state, int part)
+    {
+        var pass = (Pass*)state;
+        int S = pass->Spatial, pooledPlane = pass->Pool.OutHeight * pass->Pool.OutWidth;
+        int end = Math.Min(pass->Planes, (part + 1) * pass->PlanesPerPart);
+        for (int plane = part * pass->PlanesPerPart; plane < end; plane++)
+        {
+            double mean = pass->Mean[plane % pass->Channels];
+            double sumDy = 0, sumDyCentered = 0;
+            int first = plane * S;
+            for (int o = plane * pooledPlane; o < (plane + 1) * pooledPlane; o++)
+            {
+                if (!(pass->Pooled[o] > 0)) continue;
+                int i = CheckedArgmax(pass->Argmax, o, first, S, plane);
+                double g = pass->PooledGrad[o];
+                sumDy += g;
+                sumDyCentered += g * (pass->Input[i] - mean);
+            }
+            pass->Partials[2 * plane] = sumDy;
+            pass->Partials[2 * plane + 1] = sumDyCentered;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int CheckedArgmax(int* argmax, int o, int first, int planeLength, int plane)
+    {
+        int i = argmax[o];
+        if ((uint)(i - first) >= (uint)planeLength)
+            throw new ArgumentException($"argmax[{o}] = {i} is outside input plane {plane}; pass the argmax that forward wrote.", nameof(argmax));
+        return i;
+    }
+
+    /// <summary>
+    /// Merges the per-plane gradient sums per channel in plane order, accumulates gammaGrad and betaGrad, and leaves per
+    /// channel: scale = gamma·invStd, the input coefficient −scale·invStd·mean(dy·x̂) and the constant −scale·mean(dy).
+    /// </summary>
+    private static void BackwardCoefficients(Pass* pass, int batch, float* gammaGrad, float* betaGrad)
+    {
+        int C = pass->Channels;
+        double count = (double)batch * pass->Spatial;
+        for (int c = 0; c < C; c++)
+        {
+            double sumDy = 0, sumDyCentered = 0;
+            for (int n = 0; n < batch; n++)
+            {
+                sumDy += pass->Partials[2 * (n * C + c)];
+                sumDyCentered += pass->Partials[2 * (n * C + c) + 1];
+            }
+            double inv = pass->InvStd[c];
+            double sumDyXhat = sumDyCentered * inv;
+            gammaGrad[c] += (float)sumDyXhat;
+            betaGrad[c] += (float)sumDy;
+            double scale = pass->Gamma[c] * inv;
+            pass->Channel[3 * c] = scale;
+            pass->Channel[3 * c + 1] = -scale * inv * (sumDyXhat / count);
+            pass->Channel[3 * c + 2] = -scale * (sumDy / count);
+        }
+    }
+
+    private static void InputGradPart<TV, TS>(void* state, int part) where TV : struct where TS : IElementwiseSimd<TV>
+    {
+        var pass = (Pass*)state;
+        int S = pass->Spatial;
+        int end = Math.Min(pass->Planes, (part + 1) * pass->PlanesPerPart);
+        for (int plane = part * pass->PlanesPerPart; plane < end; plane++)
+        {
+            int c = plane % pass->Channels;
+            float mean = pass->Mean[c];
+            float scale = (float)pass->Channel[3 * c], slope = (float)pass->Channel[3 * c + 1], constant = (float)pass->Channel[3 * c + 2];
+            TV m = TS.Splat(mean), vScale = TS.Splat(scale), vSlope = TS.Splat(slope), vConstant = TS.Splat(constant);
+            float* x = pass->Input + (long)plane * S, dy = pass->OutputGrad + (long)plane * S, dx = pass->InputGrad + (long)plane * S;
+            int i = 0;
+            for (; i <= S - TS.Count; i += TS.Count)
+            {
+                var t = TS.MultiplyAdd(TS.Subtract(TS.Load(x + i), m), vSlope, TS.MultiplyAdd(TS.Load(dy + i), vScale, vConstant));
+                TS.Store(dx + i, TS.Add(TS.Load(dx + i), t));
+            }
+            for (; i < S; i++)
+                dx[i] += MathF.FusedMultiplyAdd(x[i] - mean, slope, MathF.FusedMultiplyAdd(dy[i], scale, constant));
+        }
+    }
+
+    private static void PooledInputGradPart<TV, TS>(void* state, int part) where TV : struct where TS : IElementwiseSimd<TV>
+    {
+        var pass = (Pass*)state;
+        int S = pass->Spatial, pooledPlane = pass->Pool.OutHeight * pass->Pool.OutWidth;
+        int end = Math.Min(pass->Planes, (part + 1) * pass->PlanesPerPart);
+        for (int plane = part * pass->PlanesPerPart; plane < end; plane++)
+        {
+            int c = plane % pass->Channels;
+            float mean = pass->Mean[c];
+            float scale = (float)pass->Channel[3 * c], slope = (float)pass->Channel[3 * c + 1], constant = (float)pass->Channel[3 * c + 2];
+            TV m = TS.Splat(mean), vSlope = TS.Splat(slope), vConstant = TS.Splat(constant);
+            float* x = pass->Input + (long)plane * S, dx = pass->InputGrad + (long)plane * S;
+            // Every position: the mean terms, an affine map of the input.
+            int i = 0;
+            for (; i <= S - TS.Count; i += TS.Count)
+                TS.Store(dx + i, TS.Add(TS.Load(dx + i), TS.MultiplyAdd(TS.Subtract(TS.Load(x + i), m), vSlope, vConstant)));
+            for (; i < S; i++)
+                dx[i] += MathF.FusedMultiplyAdd(x[i] - mean, slope, constant);
+            // Positions that won their window with a positive output: the direct term scale·dy.
+            int first = plane * S;
+            for (int o = plane * pooledPlane; o < (plane + 1) * pooledPlane; o++)
+                if (pass->Pooled[o] > 0)
+                    pass->InputGrad[CheckedArgmax(pass->Argmax, o, first, S, plane)] += scale * pass->PooledGrad[o];
+        }
+    }
+
+    // ---- checks ----
+
+    private static void RequireChannels(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> c, ReadOnlySpan<float> d,
+        ReadOnlySpan<float> e, ReadOnlySpan<float> f, in BatchNormShape shape,
+        [CallerArgumentExpression(nameof(a))] string aName = "", [CallerArgumentExpression(nameof(b))] string bName = "",
+        [CallerArgumentExpression(nameof(c))] string cName = "", [CallerArgumentExpression(nameof(d))] string dName = "",
+        [CallerArgumentExpression(nameof(e))] string eName = "", [CallerArgumentExpression(nameof(f))] string fName = "")
+    {
+        SpanLength.Require(a.Length, shape.Channels, aName, shape);
+        SpanLength.Require(b.Length, shape.Channels, bName, shape);
+        SpanLength.Require(c.Length, shape.Channels, cName, shape);
+        SpanLength.Require(d.Length, shape.Channels, dName, shape);
+        SpanLength.Require(e.Length, shape.Channels, eName, shape);
+        SpanLength.Require(f.Length, shape.Channels, fName, shape);
+    }
+
+    private static void Validate(in BatchNormShape shape)
+    {
+        if (shape.Batch < 1 || shape.Channels < 1 || shape.Spatial < 1)
+            throw new ArgumentException($"{shape} is not a valid batch-norm shape: all sizes must be positive.", nameof(shape));
+    }
+
+    private static void ValidateTraining(in BatchNormShape shape)
+    {
+        Validate(shape);
+        if (shape.CountPerChannel < 2)
+            throw new ArgumentException($"{shape} has one value per channel; training batch normalisation needs more than one (the unbiased variance divides by n − 1).", nameof(shape));
+    }
+
+    private static BatchNormShape ValidateFused(in PoolShape shape)
+    {
+        MaxPool2d.Validate(shape);
+        if (shape.Stride != shape.Kernel)
+            throw new ArgumentException($"{shape}: the fused BatchNorm–ReLU–max-pool kernels need non-overlapping windows (stride = kernel).", nameof(shape));
+        return new BatchNormShape(shape.Batch, shape.Channels, shape.Height * shape.Width);
+    }
+}
