@@ -8,7 +8,7 @@ using LeNet.Core.Models;
 using LeNet.Core.Modules;
 using LeNet.Core.Optim;
 using LeNet.Core.Serialization;
-using LeNet.Kernels.Cpu;
+using Workers = LeNet.Kernels.Cpu.Workers;
 using LeNet.Mnist;
 
 namespace LeNet.Train;

@@ -25,6 +25,27 @@ public abstract class Backend
     public abstract void BatchNorm2dBackward(Tensor outputGrad, Tensor input, Tensor gamma, Tensor mean, Tensor invStd,
         Tensor? inputGrad, Tensor? gammaGrad, Tensor? betaGrad, in BatchNormShape shape);
 
+    /// <summary>True when this backend runs BatchNorm2d → ReLU → MaxPool2d (window = stride) as one fused operation.</summary>
+    public virtual bool FusesBatchNormReLUMaxPool => false;
+
+    /// <summary>maxpool(relu(batchnorm(input))) with batch statistics; writes only the pooled output and its argmax (flat indices into input).</summary>
+    public virtual void BatchNorm2dReLUMaxPoolForwardTraining(Tensor input, Tensor gamma, Tensor beta, Tensor pooledOutput, int[] argmax,
+        Tensor mean, Tensor invStd, Tensor runningMean, Tensor runningVar, float momentum, float eps, in PoolShape shape) =>
+        throw FusionNotSupported();
+
+    /// <summary>maxpool(relu(batchnorm(input))) with the running statistics.</summary>
+    public virtual void BatchNorm2dReLUMaxPoolForwardInference(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean,
+        Tensor runningVar, float eps, Tensor pooledOutput, int[] argmax, in PoolShape shape) =>
+        throw FusionNotSupported();
+
+    /// <summary>Accumulates the gradients of the BatchNorm input, γ and β from the pooled output's gradient.</summary>
+    public virtual void BatchNorm2dReLUMaxPoolBackward(Tensor pooledGrad, int[] argmax, Tensor pooledOutput, Tensor input, Tensor gamma,
+        Tensor mean, Tensor invStd, Tensor inputGrad, Tensor gammaGrad, Tensor betaGrad, in PoolShape shape) =>
+        throw FusionNotSupported();
+
+    private NotSupportedException FusionNotSupported() =>
+        new($"{GetType().Name} has no fused BatchNorm2d-ReLU-MaxPool2d; check FusesBatchNormReLUMaxPool first.");
+
     public abstract void LinearForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in LinearShape shape);
     public abstract void LinearBackwardInput(Tensor outputGrad, Tensor weight, Tensor inputGrad, in LinearShape shape);
     public abstract void LinearBackwardWeight(Tensor input, Tensor outputGrad, Tensor weightGrad, in LinearShape shape);

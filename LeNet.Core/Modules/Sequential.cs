@@ -1,6 +1,11 @@
+using LeNet.Core.Functional;
+
 namespace LeNet.Core.Modules;
 
-/// <summary>Applies its modules in order; they are named "0", "1", ... as in PyTorch.</summary>
+/// <summary>
+/// Applies its modules in order; they are named "0", "1", ... as in PyTorch. Where BatchNorm2d, ReLU and MaxPool2d
+/// (window = stride) follow each other and the input's backend fuses them, the three run as one operation.
+/// </summary>
 public sealed class Sequential : Module
 {
     private readonly Module[] _layers;
@@ -15,7 +20,18 @@ public sealed class Sequential : Module
 
     public override Tensor Forward(Tensor input)
     {
-        foreach (var layer in _layers) input = layer.Forward(input);
+        for (var i = 0; i < _layers.Length; i++)
+        {
+            if (i + 2 < _layers.Length && _layers[i] is BatchNorm2d norm && _layers[i + 1] is ReLU
+                && _layers[i + 2] is MaxPool2d pool && pool.KernelSize == pool.Stride && input.Device.Backend.FusesBatchNormReLUMaxPool)
+            {
+                input = F.BatchNorm2dReLUMaxPool2d(input, norm.Weight, norm.Bias, norm.RunningMean, norm.RunningVar, norm.Training,
+                    pool.KernelSize, norm.Momentum, norm.Eps);
+                i += 2;
+                continue;
+            }
+            input = _layers[i].Forward(input);
+        }
         return input;
     }
 }

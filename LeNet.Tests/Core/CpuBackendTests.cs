@@ -58,20 +58,22 @@ public class CpuBackendTests
         }
     }
 
+    // SGD rather than Adam: BatchNorm cancels the convolution biases, so their gradient is rounding noise, which Adam
+    // would normalise into steps of about lr in random directions on each path; SGD keeps such noise negligible.
     [Fact]
     public void Ten_training_steps_follow_the_reference_path()
     {
         var fast = new LeNet5(seed: 23);
         var reference = new LeNet5(seed: 23);
         reference.To(Device.CpuReference);
-        var fastAdam = new Adam(fast.Parameters());
-        var referenceAdam = new Adam(reference.Parameters());
+        var fastSgd = new Sgd(fast.Parameters(), 0.05f, momentum: 0.9f);
+        var referenceSgd = new Sgd(reference.Parameters(), 0.05f, momentum: 0.9f);
         for (var step = 0; step < 10; step++)
         {
             var (fastInput, labels) = Batch(Device.Cpu, 64, 100 + step);
             var (referenceInput, _) = Batch(Device.CpuReference, 64, 100 + step);
-            var fastLoss = Step(fast, fastAdam, fastInput, labels);
-            var referenceLoss = Step(reference, referenceAdam, referenceInput, labels);
+            var fastLoss = Step(fast, fastSgd, fastInput, labels);
+            var referenceLoss = Step(reference, referenceSgd, referenceInput, labels);
             Assert.True(Math.Abs(fastLoss - referenceLoss) < 1e-3 * Math.Max(1, Math.Abs(referenceLoss)),
                 $"step {step}: loss {fastLoss} on the fast kernels, {referenceLoss} on the Reference kernels.");
         }
@@ -101,7 +103,7 @@ public class CpuBackendTests
         for (var i = 0; i < first.Length; i++) Assert.Equal(first[i], second[i]);
     }
 
-    private static float Step(LeNet5 model, Adam optimizer, Tensor input, int[] labels)
+    private static float Step(LeNet5 model, Optimizer optimizer, Tensor input, int[] labels)
     {
         var loss = F.CrossEntropy(model.Forward(input), labels);
         optimizer.ZeroGrad();
