@@ -20,7 +20,9 @@ public static class DigitImage
             try { return PgmReader.Read(bytes); }
             catch (FormatException e) { throw new ImageException($"{path}: not a readable PGM image ({e.Message}).", e); }
         }
-        using var bitmap = SKBitmap.Decode(bytes);
+        using var data = SKData.CreateCopy(bytes);
+        using var codec = SKCodec.Create(data);
+        using var bitmap = codec is null ? null : SKBitmap.Decode(codec);
         if (bitmap is null || bitmap.Width < 1 || bitmap.Height < 1)
             throw new ImageException($"{path}: not a readable PNG, JPEG, BMP or PGM image.");
         return ToGray(bitmap);
