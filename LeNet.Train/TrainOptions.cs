@@ -7,6 +7,8 @@ public sealed record TrainOptions
     public int BatchSize { get; init; } = 64;
     public float LearningRate { get; init; } = 0.001f;
     public int Seed { get; init; }
+    /// <summary>The model variant (see LeNet.Core.Models.ModelVariants): lenet5, lenet5-table or lenet1998.</summary>
+    public string Model { get; init; } = "lenet5";
     /// <summary>Folder holding (or to receive) the MNIST files; null: LENET_DATA, then ./data/mnist.</summary>
     public string? DataDirectory { get; init; }
     public string Device { get; init; } = "cpu";
@@ -23,4 +25,8 @@ public sealed record TrainOptions
     public string? MetricsFile { get; init; }
     /// <summary>A loss line every this many steps, as the article's 400.</summary>
     public int LogEvery { get; init; } = 400;
+    /// <summary>A checkpoint (folder or file) to continue from; null: start afresh.</summary>
+    public string? Resume { get; init; }
+    /// <summary>Draw the loss and accuracy curves, the confusion matrix and the misclassified digits after training.</summary>
+    public bool Pictures { get; init; } = true;
 }

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using LeNet.Core;
-using LeNet.Core.Autograd;
 using LeNet.Core.Functional;
 using LeNet.Core.Models;
 using LeNet.Core.Modules;
@@ -10,128 +9,135 @@ using LeNet.Core.Optim;
 using LeNet.Core.Serialization;
 using Workers = LeNet.Kernels.Cpu.Workers;
 using LeNet.Mnist;
+using LeNet.Train.Pictures;
+using LeNet.Train.Progress;
 
 namespace LeNet.Train;
 
 /// <summary>
-/// The article's training run: LeNet-5, Adam, cross-entropy, shuffled mini-batches, a loss line every 400 steps,
-/// test accuracy after every epoch and at the end; then the model and the metrics are saved.
+/// The article's training run: a model variant (LeNet-5 by default), Adam, cross-entropy, shuffled mini-batches, a
+/// loss line every 400 steps, test accuracy and a checkpoint after every epoch, test accuracy at the end; then the
+/// model, the metrics and the pictures are saved. A run given a checkpoint continues where it stopped.
 /// </summary>
-public sealed class Trainer(TrainOptions options, TextWriter log)
+public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgress? progress = null)
 {
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    private readonly TrainingProgress _progress = progress ?? new LogLinesProgress(log, options.LogEvery);
 
-    public TrainingMetrics Run(MnistData data)
+    public TrainingMetrics Run(MnistData data, TrainingCheckpoint? resume = null)
     {
         var total = Stopwatch.StartNew();
         var train = options.Limit is { } limit ? data.Train.Take(limit) : data.Train;
         var test = options.TestLimit is { } testLimit ? data.Test.Take(testLimit) : data.Test;
         if (options.Threads is { } threads) Workers.SetThreadCount(threads);
         var device = options.Kernels == "reference" ? Device.CpuReference : Device.Cpu;
-        var model = new LeNet5(classes: 10, seed: options.Seed);
+        var model = ModelVariants.Create(options.Model, classes: MnistDataset.DigitClasses, seed: options.Seed);
         model.To(device);
         var optimizer = new Adam(model.Parameters(), options.LearningRate);
-        log.WriteLine($"LeNet-5: {model.ParameterCount():N0} trainable parameters; device {options.Device} ({options.Kernels} kernels, {Workers.ThreadCount} threads); " +
+        log.WriteLine($"{DisplayName(options.Model)}: {model.ParameterCount():N0} trainable parameters; device {options.Device} ({options.Kernels} kernels, {Workers.ThreadCount} threads); " +
                       $"{train.Count:N0} training and {test.Count:N0} test images; batch {options.BatchSize}, Adam lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, seed {options.Seed}.");
 
-        var metrics = new TrainingMetrics
+        var metrics = resume?.Metrics ?? new TrainingMetrics
         {
-            Model = LeNet5.ModelName, Device = options.Device, Seed = options.Seed, BatchSize = options.BatchSize,
+            Model = options.Model, Device = options.Device, Seed = options.Seed, BatchSize = options.BatchSize,
             LearningRate = options.LearningRate, TrainImages = train.Count, TestImages = test.Count,
         };
+        var previousSeconds = metrics.TotalSeconds;
+        if (resume is not null)
+        {
+            resume.Restore(model, optimizer);
+            log.WriteLine($"Resuming from {resume.Path}: {resume.Epoch} of {options.Epochs} epochs done, Adam step {resume.AdamSteps}.");
+        }
+
         var batches = new MnistBatcher(train, options.BatchSize, shuffle: true, seed: options.Seed);
         var stepsPerEpoch = batches.BatchCount;
         var batch = new BatchBuffers(device, options.BatchSize, train.ImageSize);
         var workspace = new Workspace();
-        for (var epoch = 1; epoch <= options.Epochs; epoch++)
+        int[]? predictions = null;
+        _progress.Run(() =>
         {
-            model.Train();
-            batches.StartEpoch(epoch - 1);
-            var clock = Stopwatch.StartNew();
-            double lossSum = 0;
-            for (var step = 1; step <= stepsPerEpoch; step++)
+            for (var epoch = (resume?.Epoch ?? 0) + 1; epoch <= options.Epochs; epoch++)
             {
-                var (input, labels) = batch.Load(batches, step - 1);
-                var value = TrainStep(model, optimizer, workspace, input, labels);
-                if (!float.IsFinite(value))
-                    throw new TrainingDivergedException($"Training diverged: the loss became {value} at epoch {epoch}, step {step}. Try a smaller --lr.");
-                lossSum += value;
-                if (step % options.LogEvery == 0)
-                    log.WriteLine($"Epoch [{epoch}/{options.Epochs}], Step [{step}/{stepsPerEpoch}], Loss: {Invariant(value, "F4")}");
+                model.Train();
+                batches.StartEpoch(epoch - 1);
+                _progress.EpochStarted(epoch, options.Epochs, stepsPerEpoch, train.Count);
+                var clock = Stopwatch.StartNew();
+                double lossSum = 0;
+                var seen = 0;
+                for (var step = 1; step <= stepsPerEpoch; step++)
+                {
+                    var (input, labels) = batch.Load(batches, step - 1);
+                    var value = TrainStep(model, optimizer, workspace, input, labels, epoch, step);
+                    lossSum += value;
+                    seen += labels.Length;
+                    _progress.StepEnded(step, value, seen);
+                }
+                var seconds = clock.Elapsed.TotalSeconds;
+                predictions = Evaluation.Predict(model, test);
+                var accuracy = new Evaluation(test.Labels, predictions, data.ClassNames).Accuracy;
+                var entry = new EpochMetrics(epoch, seconds, train.Count / seconds, lossSum / stepsPerEpoch, accuracy);
+                metrics.Epochs.Add(entry);
+                metrics.TrainingSeconds += seconds;
+                metrics.FinalTestAccuracy = accuracy;
+                metrics.TotalSeconds = previousSeconds + total.Elapsed.TotalSeconds;
+                TrainingCheckpoint.Save(options.OutputDirectory, options, model, optimizer, epoch, metrics, data.ClassNames);
+                _progress.EpochEnded(entry, $"Epoch [{epoch}/{options.Epochs}] took {Invariant(seconds, "F2")} s ({Invariant(entry.ImagesPerSecond, "N0")} images/s), " +
+                                            $"mean loss {Invariant(entry.MeanLoss, "F4")}, test accuracy {Invariant(accuracy, "F2")} %");
             }
-            var seconds = clock.Elapsed.TotalSeconds;
-            var accuracy = Evaluate(model, test);
-            var entry = new EpochMetrics(epoch, seconds, train.Count / seconds, lossSum / stepsPerEpoch, accuracy);
-            metrics.Epochs.Add(entry);
-            metrics.TrainingSeconds += seconds;
-            log.WriteLine($"Epoch [{epoch}/{options.Epochs}] took {Invariant(seconds, "F2")} s ({Invariant(entry.ImagesPerSecond, "N0")} images/s), " +
-                          $"mean loss {Invariant(entry.MeanLoss, "F4")}, test accuracy {Invariant(accuracy, "F2")} %");
-        }
+        });
 
-        metrics.FinalTestAccuracy = metrics.Epochs.Count > 0 ? metrics.Epochs[^1].TestAccuracy : Evaluate(model, test);
+        var evaluation = new Evaluation(test.Labels, predictions ?? Evaluation.Predict(model, test), data.ClassNames);
+        metrics.FinalTestAccuracy = evaluation.Accuracy;
         log.WriteLine($"Accuracy of the network on the {test.Count} test images: {Invariant(metrics.FinalTestAccuracy)} %");
 
         Directory.CreateDirectory(options.OutputDirectory);
         var modelPath = Path.Combine(options.OutputDirectory, "model.safetensors");
         SafeTensors.Save(modelPath, model.StateDict(), new Dictionary<string, string>
         {
-            ["format"] = "lenet-csharp", ["format_version"] = "1", ["model"] = LeNet5.ModelName, ["classes"] = "10",
+            ["format"] = "lenet-csharp", ["format_version"] = "1", ["model"] = options.Model, ["classes"] = "10",
+            ["class_names"] = JsonSerializer.Serialize(data.ClassNames),
             ["input"] = $"[N, 1, {train.ImageSize}, {train.ImageSize}]",
             ["normalization"] = $"train mean {Invariant(MnistPreprocessing.TrainMean)} std {Invariant(MnistPreprocessing.TrainStd)}",
         });
-        metrics.TotalSeconds = total.Elapsed.TotalSeconds;
+        var pictures = options.Pictures ? TrainingPictures.Draw(options.OutputDirectory, metrics, evaluation, test) : [];
+        metrics.TotalSeconds = previousSeconds + total.Elapsed.TotalSeconds;
         var metricsPath = options.MetricsFile ?? Path.Combine(options.OutputDirectory, "metrics.json");
         AtomicFile.WriteAllText(metricsPath, JsonSerializer.Serialize(metrics, JsonOptions));
-        log.WriteLine($"Trained in {Invariant(metrics.TrainingSeconds, "F1")} s; model saved to {modelPath}, metrics to {metricsPath}.");
+        log.WriteLine($"Trained in {Invariant(metrics.TrainingSeconds, "F1")} s; model saved to {modelPath}, metrics to {metricsPath}" +
+                      (pictures.Count > 0 ? $", pictures and checkpoint to {options.OutputDirectory}." : "."));
         return metrics;
     }
 
     /// <summary>
-    /// One training step: forward, loss, backward, optimiser update; returns the loss. The workspace makes every
-    /// step after the first reuse the previous one's tensors, so that it allocates nothing.
+    /// One training step on a batch: forward, loss, zero the gradients, backward, optimiser step; returns the loss, or
+    /// throws when it is no longer finite. The workspace makes every step after the first reuse the previous one's
+    /// tensors, so that a step allocates nothing.
     /// </summary>
-    private static float TrainStep(Module model, Optimizer optimizer, Workspace workspace, Tensor input, int[] labels)
+    private static float TrainStep(Module model, Optimizer optimizer, Workspace workspace, Tensor input, int[] labels, int epoch, int step)
     {
         using var scope = workspace.Begin();
         var loss = F.CrossEntropy(model.Forward(input), labels);
         optimizer.ZeroGrad();
         loss.Backward();
         optimizer.Step();
-        return loss.Item();
+        var value = loss.Item();
+        if (!float.IsFinite(value))
+            throw new TrainingDivergedException($"Training diverged: the loss became {value} at epoch {epoch}, step {step}. Try a smaller --lr.");
+        return value;
     }
 
     /// <summary>Accuracy in percent on a dataset, in evaluation mode and without recording gradients.</summary>
-    public static double Evaluate(Module model, MnistDataset dataset, int batchSize = 1000)
+    public static double Evaluate(Module model, MnistDataset dataset, int batchSize = 1000) =>
+        new Evaluation(dataset.Labels, Evaluation.Predict(model, dataset, batchSize), ClassNamesFile.Digits).Accuracy;
+
+    /// <summary>The name the first log line gives a variant; the seed's "LeNet-5" for the default.</summary>
+    public static string DisplayName(string variant) => variant switch
     {
-        var wasTraining = model.Training;
-        model.Eval();
-        var correct = 0;
-        using (GradientTape.NoGrad())
-        {
-            var batches = new MnistBatcher(dataset, Math.Min(batchSize, dataset.Count), shuffle: false);
-            batches.StartEpoch(0);
-            var device = model.Parameters().First().Device;
-            var batch = new BatchBuffers(device, batches.BatchSize, dataset.ImageSize);
-            var workspace = new Workspace();
-            for (var b = 0; b < batches.BatchCount; b++)
-            {
-                var (input, labels) = batch.Load(batches, b);
-                var count = labels.Length;
-                using var scope = workspace.Begin();
-                var logits = model.Forward(input).AsSpan();
-                var classes = logits.Length / count;
-                for (var n = 0; n < count; n++)
-                {
-                    var row = logits.Slice(n * classes, classes);
-                    var predicted = 0;
-                    for (var c = 1; c < classes; c++) if (row[c] > row[predicted]) predicted = c;
-                    if (predicted == labels[n]) correct++;
-                }
-            }
-        }
-        model.Train(wasTraining);
-        return 100.0 * correct / dataset.Count;
-    }
+        LeNet5.ModelName => "LeNet-5",
+        LeNet5Table.ModelName => "LeNet-5 (the article's table)",
+        LeNet1998.ModelName => "LeNet-5 (1998, tanh)",
+        _ => variant,
+    };
 
     private static string Invariant(double value, string? format = null) => value.ToString(format, CultureInfo.InvariantCulture);
 }

@@ -33,6 +33,27 @@ public sealed class Adam : Optimizer
     public IReadOnlyList<Tensor> FirstMoments => _firstMoments;
     public IReadOnlyList<Tensor> SecondMoments => _secondMoments;
 
+    /// <summary>
+    /// Restores the state <see cref="StepCount"/>, <see cref="FirstMoments"/> and <see cref="SecondMoments"/> describe
+    /// (e.g. from a checkpoint), so that the next <see cref="Step"/> is the one an uninterrupted run would take.
+    /// Every moment must have its parameter's length; on any mismatch nothing is changed.
+    /// </summary>
+    public void LoadState(int stepCount, IReadOnlyList<float[]> firstMoments, IReadOnlyList<float[]> secondMoments)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(stepCount);
+        if (firstMoments.Count != Parameters.Count || secondMoments.Count != Parameters.Count)
+            throw new ArgumentException($"Adam has {Parameters.Count} parameters, but the state holds {firstMoments.Count} first and {secondMoments.Count} second moments.");
+        for (var i = 0; i < Parameters.Count; i++)
+            if (firstMoments[i].Length != Parameters[i].Length || secondMoments[i].Length != Parameters[i].Length)
+                throw new ArgumentException($"Adam's moments of parameter {i} must hold {Parameters[i].Length} values, not {firstMoments[i].Length} and {secondMoments[i].Length}.");
+        for (var i = 0; i < Parameters.Count; i++)
+        {
+            firstMoments[i].CopyTo(_firstMoments[i].AsSpan());
+            secondMoments[i].CopyTo(_secondMoments[i].AsSpan());
+        }
+        StepCount = stepCount;
+    }
+
     public override void Step()
     {
         StepCount++;

@@ -1,0 +1,36 @@
+using System.CommandLine;
+
+namespace LeNet.Train;
+
+/// <summary>
+/// The command line: <c>train</c> (also what runs when no command is named, so the bare program is the seed run),
+/// <c>evaluate</c> and <c>predict</c>; each has --help. A new command is one more line in <see cref="Create"/>.
+/// </summary>
+public static class Cli
+{
+    public static RootCommand Create()
+    {
+        var root = new RootCommand("LeNet-5 on MNIST from scratch in C#. With no command, trains (see `train --help`).")
+        {
+            TrainCommand.Create(),
+            EvaluateCommand.Create(),
+            PredictCommand.Create(),
+        };
+        TrainCommand.Configure(root);
+        return root;
+    }
+
+    /// <summary>Parses and runs; a bad option ends in its sentence on stderr and exit code 2.</summary>
+    public static int Run(string[] args, TextWriter? error = null)
+    {
+        error ??= Console.Error;
+        var parse = Create().Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var e in parse.Errors) error.WriteLine(e.Message);
+            error.WriteLine("Run with --help to see the options.");
+            return 2;
+        }
+        return parse.Invoke();
+    }
+}

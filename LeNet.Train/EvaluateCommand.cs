@@ -1,0 +1,61 @@
+using System.CommandLine;
+using LeNet.Core.Serialization;
+using LeNet.Mnist;
+using static LeNet.Train.OptionParsers;
+
+namespace LeNet.Train;
+
+/// <summary>evaluate --model FILE [--data DIR]: accuracy, per-class precision and recall, and the confusion matrix on a test set.</summary>
+public static class EvaluateCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "The trained model: model.safetensors (or the checkpoint) that train wrote.", Required = true };
+        var data = new Option<string?>("--data")
+        {
+            Description = "Folder with the MNIST-format test files (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; gzip or raw) and an optional classes.txt. " +
+                          "Default: $LENET_DATA, else ./data/mnist, downloading MNIST there if needed.",
+        };
+        var testLimit = Positive(new Option<int?>("--test-limit") { Description = "Evaluate on the first N test images only." });
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON instead of tables." };
+        var output = new Option<string?>("--output") { Description = "Also write the JSON to this file." };
+        var command = new Command("evaluate", "Evaluates a trained model on a test set: accuracy, per-class precision and recall, and the confusion matrix, as tables or JSON.")
+        {
+            model, data, testLimit, json, output,
+        };
+        command.SetAction(parse => Run(parse.GetValue(model)!, parse.GetValue(data), parse.GetValue(testLimit), parse.GetValue(json), parse.GetValue(output), Console.Out, Console.Error));
+        return command;
+    }
+
+    /// <summary>Runs the evaluation; user errors end in one sentence on stderr and exit code 1.</summary>
+    public static int Run(string modelPath, string? dataDirectory, int? testLimit, bool json, string? outputFile, TextWriter log, TextWriter error)
+    {
+        try
+        {
+            var saved = SavedModel.Load(modelPath);
+            var directory = new MnistAcquirer(log: json ? null : message => log.WriteLine(message)).Acquire(dataDirectory);
+            var test = MnistDataset.Load(directory, train: false, testLimit, verifyChecksums: string.IsNullOrWhiteSpace(dataDirectory));
+            if (testLimit > test.Count)
+                throw new OptionException($"--test-limit {testLimit} exceeds the {test.Count} test images.");
+            // The data's own class names win; a folder without classes.txt takes those the model was trained with.
+            var classNames = File.Exists(Path.Combine(directory, ClassNamesFile.FileName)) ? ClassNamesFile.Load(directory) : saved.ClassNames;
+            var evaluation = Evaluation.Run(saved.Model, test, classNames);
+            var text = evaluation.ToJson(saved.Variant);
+            if (outputFile is not null) AtomicFile.WriteAllText(outputFile, text);
+            if (json)
+                log.WriteLine(text);
+            else
+            {
+                log.WriteLine($"{Trainer.DisplayName(saved.Variant)} from {Path.GetFullPath(modelPath)} on the test set in {directory}:");
+                evaluation.WriteTable(log);
+            }
+            return 0;
+        }
+        catch (Exception e) when (e is OptionException or MnistDataException or ModelFormatException or CheckpointException
+                                      or IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine(e.Message);
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,131 @@
+using System.Globalization;
+using System.Text.Json;
+using LeNet.Core;
+using LeNet.Core.Autograd;
+using LeNet.Core.Modules;
+using LeNet.Mnist;
+
+namespace LeNet.Train;
+
+/// <summary>
+/// A model's predictions on a labelled set, summarised: accuracy, per-class precision and recall, and the confusion
+/// matrix (rows: true class, columns: predicted class).
+/// </summary>
+public sealed class Evaluation
+{
+    public Evaluation(int[] labels, int[] predictions, IReadOnlyList<string> classNames)
+    {
+        if (labels.Length != predictions.Length)
+            throw new ArgumentException($"{labels.Length} labels but {predictions.Length} predictions.");
+        Labels = labels;
+        Predictions = predictions;
+        ClassNames = classNames;
+        var classes = classNames.Count;
+        Confusion = new int[classes][];
+        for (var c = 0; c < classes; c++) Confusion[c] = new int[classes];
+        for (var i = 0; i < labels.Length; i++) Confusion[labels[i]][predictions[i]]++;
+        Correct = Enumerable.Range(0, classes).Sum(c => Confusion[c][c]);
+        Precision = new double?[classes];
+        Recall = new double?[classes];
+        for (var c = 0; c < classes; c++)
+        {
+            var predicted = Enumerable.Range(0, classes).Sum(t => Confusion[t][c]);
+            var actual = Confusion[c].Sum();
+            Precision[c] = predicted == 0 ? null : (double)Confusion[c][c] / predicted;
+            Recall[c] = actual == 0 ? null : (double)Confusion[c][c] / actual;
+        }
+    }
+
+    public int[] Labels { get; }
+
+    public int[] Predictions { get; }
+
+    public IReadOnlyList<string> ClassNames { get; }
+
+    public int Count => Labels.Length;
+
+    public int Correct { get; }
+
+    /// <summary>Percent correct.</summary>
+    public double Accuracy => Count == 0 ? 0 : 100.0 * Correct / Count;
+
+    /// <summary>[true class][predicted class] → count.</summary>
+    public int[][] Confusion { get; }
+
+    /// <summary>Of the images predicted as c, the fraction that are c; null when none was predicted as c.</summary>
+    public double?[] Precision { get; }
+
+    /// <summary>Of the images of class c, the fraction predicted as c; null when the set holds none.</summary>
+    public double?[] Recall { get; }
+
+    /// <summary>The predicted class of every image of <paramref name="dataset"/>, in evaluation mode without gradients.</summary>
+    public static int[] Predict(Module model, MnistDataset dataset, int batchSize = 1000)
+    {
+        var predictions = new int[dataset.Count];
+        var wasTraining = model.Training;
+        model.Eval();
+        using (GradientTape.NoGrad())
+        {
+            var batches = new MnistBatcher(dataset, Math.Max(1, Math.Min(batchSize, dataset.Count)), shuffle: false);
+            var device = model.Parameters().First().Device;
+            var batch = new BatchBuffers(device, batches.BatchSize, dataset.ImageSize);
+            var workspace = new Workspace();
+            for (var b = 0; b < batches.BatchCount; b++)
+            {
+                var (input, labels) = batch.Load(batches, b);
+                var count = labels.Length;
+                using var scope = workspace.Begin();
+                var logits = model.Forward(input).AsSpan();
+                var classes = logits.Length / count;
+                for (var n = 0; n < count; n++)
+                    predictions[b * batches.BatchSize + n] = ArgMax(logits.Slice(n * classes, classes));
+            }
+        }
+        model.Train(wasTraining);
+        return predictions;
+    }
+
+    public static Evaluation Run(Module model, MnistDataset dataset, IReadOnlyList<string> classNames) =>
+        new(dataset.Labels, Predict(model, dataset), classNames);
+
+    public static int ArgMax(ReadOnlySpan<float> values)
+    {
+        var best = 0;
+        for (var c = 1; c < values.Length; c++) if (values[c] > values[best]) best = c;
+        return best;
+    }
+
+    /// <summary>The console form: accuracy, a per-class table, then the confusion matrix.</summary>
+    public void WriteTable(TextWriter writer)
+    {
+        var width = Math.Max(5, ClassNames.Max(n => n.Length));
+        writer.WriteLine($"Accuracy on {Count:N0} images: {Format(Accuracy, "F2")} % ({Correct:N0} correct)");
+        writer.WriteLine();
+        writer.WriteLine($"{"class".PadRight(width)}  precision   recall  images");
+        for (var c = 0; c < ClassNames.Count; c++)
+            writer.WriteLine($"{ClassNames[c].PadRight(width)}  {Percent(Precision[c]),9}  {Percent(Recall[c]),7}  {Confusion[c].Sum(),6:N0}");
+        writer.WriteLine();
+        writer.WriteLine("Confusion matrix (rows: true class, columns: predicted class):");
+        var cell = Math.Max(5, Confusion.Max(r => r.Max()).ToString(CultureInfo.InvariantCulture).Length + 1);
+        writer.WriteLine(new string(' ', width) + string.Concat(ClassNames.Select((n, c) => Short(n, c).PadLeft(cell))));
+        for (var t = 0; t < ClassNames.Count; t++)
+            writer.WriteLine(ClassNames[t].PadRight(width) + string.Concat(Confusion[t].Select(v => v.ToString(CultureInfo.InvariantCulture).PadLeft(cell))));
+
+        string Short(string name, int c) => name.Length < cell ? name : c.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The JSON form: {images, correct, accuracy, classes: [{name, precision, recall, images}], confusion}.</summary>
+    public string ToJson(string? model = null) => JsonSerializer.Serialize(new
+    {
+        model,
+        images = Count,
+        correct = Correct,
+        accuracy = Accuracy,
+        classes = ClassNames.Select((name, c) => new { label = c, name, precision = Precision[c], recall = Recall[c], images = Confusion[c].Sum() }),
+        confusion = Confusion,
+    }, new JsonSerializerOptions { WriteIndented = true });
+
+    private static string Percent(double? value) => value is { } v ? Format(100 * v, "F2") + "%" : "–";
+
+    private static string Format(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,59 @@
+using System.Text;
+using System.Text.Json;
+using LeNet.Core.Models;
+using LeNet.Core.Modules;
+using LeNet.Core.Serialization;
+using LeNet.Mnist;
+
+namespace LeNet.Train;
+
+/// <summary>
+/// A trained model read back for evaluate and predict: from the model.safetensors a run writes (its metadata names
+/// the variant and the class names) or from a training checkpoint.
+/// </summary>
+public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<string> ClassNames)
+{
+    /// <summary>Reads <paramref name="path"/>; every problem ends in a <see cref="ModelFormatException"/> or <see cref="CheckpointException"/> of one sentence.</summary>
+    public static SavedModel Load(string path)
+    {
+        if (Directory.Exists(path) && File.Exists(Path.Combine(path, "model.safetensors")))
+            path = Path.Combine(path, "model.safetensors");
+        if (!File.Exists(path))
+            throw new ModelFormatException($"There is no model file at {path}; pass the model.safetensors (or checkpoint) that `train` wrote to its --output folder.");
+        if (StartsWithCheckpointMagic(path))
+        {
+            var checkpoint = TrainingCheckpoint.Load(path);
+            var model = Create(path, checkpoint.Recipe.Model);
+            checkpoint.Restore(model, new LeNet.Core.Optim.Adam(model.Parameters()));
+            return new SavedModel(checkpoint.Recipe.Model, model, checkpoint.ClassNames ?? ClassNamesFile.Digits);
+        }
+
+        var (tensors, metadata) = SafeTensors.Load(path);
+        if (!metadata.TryGetValue("model", out var variant))
+            throw new ModelFormatException($"The model file {path} does not say which model it holds (no 'model' in its metadata); use a model.safetensors written by LeNet.Train.");
+        var created = Create(path, variant);
+        try { created.LoadStateDict(tensors); }
+        catch (ArgumentException e)
+        {
+            throw new ModelFormatException($"The model file {path} does not fit model {variant} ({e.Message.TrimEnd('.')}); use a model.safetensors written by LeNet.Train.", e);
+        }
+        IReadOnlyList<string> names = ClassNamesFile.Digits;
+        if (metadata.TryGetValue("class_names", out var json))
+        {
+            try { names = JsonSerializer.Deserialize<string[]>(json) is { Length: MnistDataset.DigitClasses } parsed ? parsed : names; }
+            catch (JsonException) { /* an unreadable list of names is not worth refusing the weights for: the digits serve */ }
+        }
+        return new SavedModel(variant, created, names);
+    }
+
+    private static Module Create(string path, string variant) =>
+        ModelVariants.IsKnown(variant) ? ModelVariants.Create(variant)
+            : throw new ModelFormatException($"The model file {path} holds model '{variant}', which this build does not know (it knows {string.Join(", ", ModelVariants.Names)}); use a newer build or another model file.");
+
+    private static bool StartsWithCheckpointMagic(string path)
+    {
+        using var stream = File.OpenRead(path);
+        Span<byte> start = stackalloc byte[Checkpoint.Magic.Length];
+        return stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false) == start.Length && Encoding.ASCII.GetString(start) == Checkpoint.Magic;
+    }
+}

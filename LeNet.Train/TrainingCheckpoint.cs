@@ -1,0 +1,146 @@
+using System.Globalization;
+using System.Text.Json;
+using LeNet.Core;
+using LeNet.Core.Modules;
+using LeNet.Core.Optim;
+using LeNet.Core.Serialization;
+
+namespace LeNet.Train;
+
+/// <summary>
+/// The full state of a training run after an epoch, as a <see cref="Checkpoint"/> file: the model's parameters and
+/// buffers (<c>model.*</c>), Adam's moments (<c>adam.exp_avg.*</c>, <c>adam.exp_avg_sq.*</c>) and step count, the epoch,
+/// the recipe, and the metrics so far. The shuffling needs no stored state: each epoch's order is a pure function of
+/// the seed and the epoch (MnistBatcher.Permutation), so a resumed run sees exactly the order the first one would have.
+/// </summary>
+public sealed class TrainingCheckpoint
+{
+    public const string FileName = "checkpoint.lenetckpt";
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+
+    private TrainingCheckpoint(string path, Checkpoint file)
+    {
+        Path = path;
+        File = file;
+        var meta = file.Metadata;
+        try
+        {
+            Epoch = Int(meta, "epoch");
+            AdamSteps = Int(meta, "adam_step");
+            Recipe = new TrainOptions
+            {
+                Model = file.Model, Seed = Int(meta, "seed"), BatchSize = Int(meta, "batch_size"), Epochs = Int(meta, "epochs"),
+                LearningRate = float.Parse(meta["lr"], CultureInfo.InvariantCulture),
+                Limit = meta.TryGetValue("limit", out var limit) && limit.Length > 0 ? int.Parse(limit, CultureInfo.InvariantCulture) : null,
+                TestLimit = meta.TryGetValue("test_limit", out var testLimit) && testLimit.Length > 0 ? int.Parse(testLimit, CultureInfo.InvariantCulture) : null,
+                DataDirectory = meta.TryGetValue("data", out var data) && data.Length > 0 ? data : null,
+            };
+            Metrics = JsonSerializer.Deserialize<TrainingMetrics>(meta["metrics"], JsonOptions) ?? throw new FormatException("no metrics");
+        }
+        catch (Exception e) when (e is KeyNotFoundException or FormatException or OverflowException or JsonException)
+        {
+            throw new CheckpointException($"The checkpoint {path} lacks the training state this build writes ({e.Message}); use a checkpoint written by LeNet.Train, or train again.", e);
+        }
+    }
+
+    public string Path { get; }
+
+    public Checkpoint File { get; }
+
+    /// <summary>Epochs completed when the checkpoint was written.</summary>
+    public int Epoch { get; }
+
+    public int AdamSteps { get; }
+
+    /// <summary>The options of the run that wrote it that decide its weights (model, seed, batch, lr, limits, data, epochs).</summary>
+    public TrainOptions Recipe { get; }
+
+    /// <summary>The metrics of the epochs completed.</summary>
+    public TrainingMetrics Metrics { get; }
+
+    /// <summary>The checkpoint file for <paramref name="folderOrFile"/>: the file itself, or the checkpoint in the folder.</summary>
+    public static string Locate(string folderOrFile) =>
+        Directory.Exists(folderOrFile) ? System.IO.Path.Combine(folderOrFile, FileName) : folderOrFile;
+
+    /// <summary>Reads the checkpoint in (or at) <paramref name="folderOrFile"/>; every problem is a <see cref="CheckpointException"/> of one sentence.</summary>
+    public static TrainingCheckpoint Load(string folderOrFile)
+    {
+        var path = Locate(folderOrFile);
+        if (!System.IO.File.Exists(path))
+            throw new CheckpointException($"There is no checkpoint at {path}; pass --resume the --output folder of a run that completed at least one epoch.");
+        return new TrainingCheckpoint(path, Checkpoint.Load(path));
+    }
+
+    /// <summary>Writes the state after <paramref name="epoch"/> completed epochs atomically to <paramref name="folder"/>/checkpoint.lenetckpt.</summary>
+    public static void Save(string folder, TrainOptions options, Module model, Adam optimizer, int epoch, TrainingMetrics metrics, IReadOnlyList<string> classNames)
+    {
+        var names = model.NamedParameters().Select(p => p.Name).ToArray();
+        var tensors = model.StateDict().Select(e => ("model." + e.Name, e.Tensor))
+            .Concat(names.Select((name, i) => ("adam.exp_avg." + name, optimizer.FirstMoments[i])))
+            .Concat(names.Select((name, i) => ("adam.exp_avg_sq." + name, optimizer.SecondMoments[i])));
+        var metadata = new Dictionary<string, string>
+        {
+            ["format"] = "lenet-csharp-checkpoint", ["epoch"] = Invariant(epoch), ["epochs"] = Invariant(options.Epochs),
+            ["adam_step"] = Invariant(optimizer.StepCount), ["seed"] = Invariant(options.Seed), ["batch_size"] = Invariant(options.BatchSize),
+            ["lr"] = options.LearningRate.ToString("R", CultureInfo.InvariantCulture),
+            ["limit"] = options.Limit is { } limit ? Invariant(limit) : "", ["test_limit"] = options.TestLimit is { } testLimit ? Invariant(testLimit) : "",
+            ["data"] = options.DataDirectory is { } data ? System.IO.Path.GetFullPath(data) : "",
+            ["shuffle"] = "Fisher-Yates over System.Random(seed * 1000003 + epoch), per epoch (MnistBatcher.Permutation)",
+            ["class_names"] = JsonSerializer.Serialize(classNames),
+            ["metrics"] = JsonSerializer.Serialize(metrics, JsonOptions),
+        };
+        Checkpoint.Save(System.IO.Path.Combine(folder, FileName), options.Model, tensors, metadata);
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="options"/> continue this checkpoint's run (the same model, seed, batch, rate and
+    /// limits; the epochs may grow) and returns the first sentence of disagreement, or null.
+    /// </summary>
+    public string? Disagreement(TrainOptions options)
+    {
+        if (options.Model != Recipe.Model)
+            return $"The checkpoint {Path} holds model {Recipe.Model}, not {options.Model}; resume with --model {Recipe.Model}, or train {options.Model} afresh without --resume.";
+        (string Option, string Theirs, string Ours)[] recipe =
+        [
+            ("--seed", Invariant(Recipe.Seed), Invariant(options.Seed)),
+            ("--batch-size", Invariant(Recipe.BatchSize), Invariant(options.BatchSize)),
+            ("--lr", Recipe.LearningRate.ToString(CultureInfo.InvariantCulture), options.LearningRate.ToString(CultureInfo.InvariantCulture)),
+            ("--limit", Recipe.Limit?.ToString(CultureInfo.InvariantCulture) ?? "all", options.Limit?.ToString(CultureInfo.InvariantCulture) ?? "all"),
+            ("--test-limit", Recipe.TestLimit?.ToString(CultureInfo.InvariantCulture) ?? "all", options.TestLimit?.ToString(CultureInfo.InvariantCulture) ?? "all"),
+        ];
+        foreach (var (option, theirs, ours) in recipe)
+            if (theirs != ours)
+                return $"The checkpoint {Path} was written by a run with {option} {theirs}, but this run asks for {ours}; resume without {option} to continue that run, or train afresh without --resume.";
+        if (options.Epochs < Epoch)
+            return $"The checkpoint {Path} has already completed {Epoch} epochs, more than --epochs {options.Epochs}; pass --epochs {Epoch} or more.";
+        return null;
+    }
+
+    /// <summary>Puts the saved weights, buffers and optimiser state into <paramref name="model"/> and <paramref name="optimizer"/>.</summary>
+    public void Restore(Module model, Adam optimizer)
+    {
+        var names = model.NamedParameters().Select(p => p.Name).ToArray();
+        var first = File.WithPrefix("adam.exp_avg.");
+        var second = File.WithPrefix("adam.exp_avg_sq.");
+        try
+        {
+            var firstMoments = names.Select(n => first[n].Values).ToArray();
+            var secondMoments = names.Select(n => second[n].Values).ToArray();
+            model.LoadStateDict(File.WithPrefix("model."));
+            optimizer.LoadState(AdamSteps, firstMoments, secondMoments);
+        }
+        catch (Exception e) when (e is KeyNotFoundException or ArgumentException)
+        {
+            throw new CheckpointException($"The checkpoint {Path} does not fit model {Recipe.Model} ({e.Message.TrimEnd('.')}); use a checkpoint written by this build, or train again.", e);
+        }
+    }
+
+    /// <summary>The class names the checkpoint's run used.</summary>
+    public IReadOnlyList<string>? ClassNames =>
+        File.Metadata.TryGetValue("class_names", out var json) ? JsonSerializer.Deserialize<string[]>(json) : null;
+
+
+    private static int Int(IReadOnlyDictionary<string, string> meta, string key) => int.Parse(meta[key], CultureInfo.InvariantCulture);
+
+    private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
+}
