@@ -4,9 +4,10 @@ using static LeNet.Kernels.Cpu.SimdVector;
 namespace LeNet.Kernels.Cpu;
 
 /// <summary>
-/// 2-D convolution, NCHW, as im2col + packed <see cref="Gemm"/> per image, images split across the workers:
-/// forward out_n[K, PQ] = W[K, CRS]·col_n[CRS, PQ] + bias; input gradient col2im(Wᵀ·dOut_n); weight gradient
-/// Σ_n dOut_n·col_nᵀ, summed per fixed part of <see cref="ImagesPerPart"/> images and the parts added in order.
+/// 2-D convolution, NCHW, as GEMMs per image, images split across the workers: forward out_n[K, PQ] =
+/// W[K, CRS]·col_n[CRS, PQ] + bias (implicit, read straight from the padded image, at stride 1; im2col otherwise);
+/// input gradient col2im(Wᵀ·dOut_n) with the packed <see cref="Gemm"/>; weight gradient Σ_n dOut_n·col_nᵀ as long dot
+/// products (<see cref="GemmDot"/>) over fixed parts of <see cref="ImagesPerPart"/> images, the parts added in order.
 /// </summary>
 public static unsafe class Conv2d
 {
@@ -84,18 +85,74 @@ public static unsafe class Conv2d
         }
     }
 
+    // Per-thread scratch of the forward pass: one zero-padded image, and the row offsets of B (one per kernel tap).
+    [ThreadStatic] private static float[]? _paddedImage, _tapOffsets;
+
     private static void ForwardImage<TV>(void* raw, int n) where TV : struct
     {
         var s = (State*)raw;
+        if (s->Shape.Stride == 1) ForwardImageImplicit<TV>(s, n);
+        else ForwardImageIm2Col<TV>(s, n);
+    }
+
+    /// <summary>
+    /// Stride 1, implicit GEMM: with the image zero-padded to [C, Hp, Wp], output position i = p·Wp + q reads tap
+    /// (c, r, s) at c·Hp·Wp + r·Wp + s + i, so row (c, r, s) of B is the padded image itself from that offset on and
+    /// nothing is gathered. Positions with q ≥ Q are computed and dropped when the result is compacted into output.
+    /// </summary>
+    private static void ForwardImageImplicit<TV>(State* s, int n) where TV : struct
+    {
+        ref readonly var shape = ref s->Shape;
+        int C = shape.InChannels, H = shape.Height, W = shape.Width, R = shape.KernelHeight, S = shape.KernelWidth, K = shape.OutChannels;
+        int P = shape.OutHeight, Q = shape.OutWidth, pad = shape.Padding, Hp = H + 2 * pad, Wp = W + 2 * pad, plane = Hp * Wp;
+        int crs = C * R * S, positions = P * Wp, nr = 2 * Count<TV>();
+        // The GEMM reads B rows up to RoundUp(positions, NR): past the padded image by at most S + NR, kept zero.
+        int imageLength = C * plane, slack = S + nr;
+        float* image = GemmScratch.Get(ref _paddedImage, imageLength + slack);
+        float* source = s->Input + (nint)n * C * H * W;
+        if (pad == 0)
+            Copy<TV>(image, source, imageLength);
+        else
+        {
+            new Span<float>(image, imageLength).Clear();
+            for (int c = 0; c < C; c++)
+            for (int h = 0; h < H; h++)
+                Copy<TV>(image + (nint)c * plane + (h + pad) * Wp + pad, source + ((nint)c * H + h) * W, W);
+        }
+        new Span<float>(image + imageLength, slack).Clear();
+
+        int* offsets = (int*)GemmScratch.Get(ref _tapOffsets, crs);
+        for (int c = 0, tap = 0; c < C; c++)
+        for (int r = 0; r < R; r++)
+        for (int t = 0; t < S; t++, tap++)
+            offsets[tap] = c * plane + r * Wp + t;
+
+        float* wide = GemmScratch.Get(ref _col, K * positions);
+        Gemm.MultiplyInPlaceB<TV>(K, positions, crs, s->Weight, crs, image, offsets, wide, positions, accumulate: false);
+
+        float* output = s->Output + (nint)n * K * P * Q;
+        for (int k = 0; k < K; k++)
+        {
+            float bias = s->Bias != null ? s->Bias[k] : 0;
+            for (int p = 0; p < P; p++)
+                CopyAdd<TV>(output + ((nint)k * P + p) * Q, wide + (nint)k * positions + p * Wp, bias, Q);
+        }
+    }
+
+    /// <summary>Any stride: the image's im2col matrix [CRS, PQ] (rows padded to whole NR panels), multiplied in place.</summary>
+    private static void ForwardImageIm2Col<TV>(State* s, int n) where TV : struct
+    {
         ref readonly var shape = ref s->Shape;
         int crs = shape.InChannels * shape.KernelHeight * shape.KernelWidth, pq = shape.OutHeight * shape.OutWidth;
-        int ldCol = Gemm.RoundUp(pq, 2 * Count<TV>()); // rows padded to whole NR panels: the GEMM reads B in place
+        int ldCol = Gemm.RoundUp(pq, 2 * Count<TV>());
         float* col = GemmScratch.Get(ref _col, crs * ldCol);
-        Im2Col.Gather<TV>(s->Input + (nint)n * shape.InChannels * shape.Height * shape.Width, col, ldCol, shape);
+        Im2Col.Gather<TV>(s->Input + (nint)n * shape.InChannels * shape.Height * shape.Width, col, ldCol, ldCol, shape);
+        int* offsets = (int*)GemmScratch.Get(ref _tapOffsets, crs);
+        for (int row = 0; row < crs; row++) offsets[row] = row * ldCol;
         float* output = s->Output + (nint)n * shape.OutChannels * pq;
         if (s->Bias != null)
             for (int k = 0; k < shape.OutChannels; k++) Fill<TV>(output + (nint)k * pq, s->Bias[k], pq);
-        Gemm.MultiplyInPlaceB<TV>(shape.OutChannels, pq, crs, s->Weight, crs, col, ldCol, output, pq, accumulate: s->Bias != null);
+        Gemm.MultiplyInPlaceB<TV>(shape.OutChannels, pq, crs, s->Weight, crs, col, offsets, output, pq, accumulate: s->Bias != null);
     }
 
     internal static void BackwardInput<TV>(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> weight, Span<float> inputGrad, in ConvShape shape)
@@ -141,20 +198,32 @@ public static unsafe class Conv2d
         }
     }
 
+    // Per-thread scratch of a weight-gradient part: the part's output gradients, rows padded like col's.
+    [ThreadStatic] private static float[]? _outputGradRows;
+
     private static void BackwardWeightPart<TV>(void* raw, int part) where TV : struct
     {
         var s = (State*)raw;
         ref readonly var shape = ref s->Shape;
         int K = shape.OutChannels, crs = shape.InChannels * shape.KernelHeight * shape.KernelWidth, pq = shape.OutHeight * shape.OutWidth;
-        float* col = GemmScratch.Get(ref _col, crs * pq);
-        float* partial = s->Partials + (nint)part * K * crs;
-        int first = part * ImagesPerPart, end = Math.Min(shape.Batch, first + ImagesPerPart);
-        for (int n = first; n < end; n++)
+        int first = part * ImagesPerPart, count = Math.Min(shape.Batch, first + ImagesPerPart) - first;
+        // The part's images side by side along the reduction: col [CRS, count·ldImage] and outputGrad [K, count·ldImage],
+        // each image's PQ columns zero-padded to whole vectors, so that partial = outputGrad · colᵀ is one long dot product per element.
+        int ldImage = Gemm.RoundUp(pq, Count<TV>()), ld = ImagesPerPart * ldImage, length = count * ldImage;
+        float* col = GemmScratch.Get(ref _col, crs * ld);
+        float* outputGrad = GemmScratch.Get(ref _outputGradRows, K * ld);
+        for (int i = 0; i < count; i++)
         {
-            // partial[K, CRS] (+)= outputGrad_n[K, PQ] · col_nᵀ[PQ, CRS]
-            Im2Col.Gather<TV>(s->Input + (nint)n * shape.InChannels * shape.Height * shape.Width, col, pq, shape);
-            Gemm.Multiply<TV>(false, true, K, crs, pq, s->Output + (nint)n * K * pq, pq, col, pq, partial, crs, accumulate: n != first);
+            int n = first + i;
+            Im2Col.Gather<TV>(s->Input + (nint)n * shape.InChannels * shape.Height * shape.Width, col + i * ldImage, ld, ldImage, shape);
+            for (int k = 0; k < K; k++)
+            {
+                float* row = outputGrad + (nint)k * ld + i * ldImage;
+                Copy<TV>(row, s->Output + ((nint)n * K + k) * pq, pq);
+                for (int j = pq; j < ldImage; j++) row[j] = 0;
+            }
         }
+        GemmDot.MultiplyTransposedB<TV>(K, crs, length, outputGrad, ld, col, ld, s->Partials + (nint)part * K * crs, crs, accumulate: false);
     }
 
     internal static void BackwardBias<TV>(ReadOnlySpan<float> outputGrad, Span<float> biasGrad, in ConvShape shape) where TV : struct

@@ -96,22 +96,22 @@ public static unsafe class Gemm
                 {
                     int mc = Math.Min(MC, m - ic);
                     PackA(transposeA, transposeA ? a + (nint)pc * lda + ic : a + (nint)ic * lda + pc, lda, mc, kc, packedA);
-                    Block<TV>(mc, nc, kc, packedA, packedB, nr, c + (nint)ic * ldc + jc, ldc, add);
+                    Block<TV>(mc, nc, kc, packedA, packedB, PanelRows<TV>.Offsets, packed: true, c + (nint)ic * ldc + jc, ldc, add);
                 }
             }
         }
     }
 
     /// <summary>
-    /// C (+)= A·B where A [M×K] is row-major (not transposed) and B [K×N] is used in place, unpacked: every row of B
-    /// must be readable up to column RoundUp(N, NR) (the caller pads it; what the padding holds does not matter).
-    /// For operands built in scratch, such as an im2col matrix, this saves the copy into panels.
+    /// C (+)= A·B where A [M×K] is row-major (not transposed) and B [K×N] is used in place, unpacked: row p of B starts
+    /// at b + bRowOffsets[p] and must be readable up to column RoundUp(N, NR) (what lies past N does not matter, but
+    /// should be finite). For operands built in scratch (an im2col matrix) or read straight from an image (an implicit
+    /// convolution, where the offsets step through channels and kernel taps), this saves the copy into panels.
     /// </summary>
-    internal static void MultiplyInPlaceB<TV>(int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate)
+    internal static void MultiplyInPlaceB<TV>(int m, int n, int k, float* a, int lda, float* b, int* bRowOffsets, float* c, int ldc, bool accumulate)
         where TV : struct
     {
         if (m <= 0 || n <= 0) return;
-        int nr = 2 * Count<TV>();
         float* packedA = GemmScratch.Get(ref _packedA, RoundUp(Math.Min(m, MC), MR) * Math.Min(k, KC));
         for (int pc = 0; pc < k; pc += KC)
         {
@@ -121,33 +121,45 @@ public static unsafe class Gemm
             {
                 int mc = Math.Min(MC, m - ic);
                 PackA(false, a + (nint)ic * lda + pc, lda, mc, kc, packedA);
-                Block<TV>(mc, n, kc, packedA, b + (nint)pc * ldb, ldb, c + (nint)ic * ldc, ldc, add);
+                Block<TV>(mc, n, kc, packedA, b, bRowOffsets + pc, packed: false, c + (nint)ic * ldc, ldc, add);
             }
         }
     }
 
-    /// <summary>All micro-tiles of one packed block. B panel j starts at b + j·NR·(bRowStride == NR ? kc : 1).</summary>
-    private static void Block<TV>(int mc, int nc, int kc, float* packedA, float* b, int bRowStride, float* c, int ldc, bool accumulate)
+    /// <summary>Row offsets p·NR of a packed B panel, for every p &lt; KC.</summary>
+    private static class PanelRows<TV> where TV : struct
+    {
+        public static readonly int* Offsets = Create();
+
+        private static int* Create()
+        {
+            var offsets = (int*)System.Runtime.InteropServices.NativeMemory.Alloc(KC, sizeof(int)); // lives as long as the process
+            for (int p = 0; p < KC; p++) offsets[p] = p * 2 * Count<TV>();
+            return offsets;
+        }
+    }
+
+    /// <summary>All micro-tiles of one block. B panel j starts at b + j·NR·kc when packed, else at b + j·NR.</summary>
+    private static void Block<TV>(int mc, int nc, int kc, float* packedA, float* b, int* bRowOffsets, bool packed, float* c, int ldc, bool accumulate)
         where TV : struct
     {
         int nr = 2 * Count<TV>();
-        bool packed = bRowStride == nr;
         for (int jr = 0; jr < nc; jr += nr)
         {
             float* panelB = packed ? b + (nint)jr * kc : b + jr;
             int columns = Math.Min(nr, nc - jr);
             for (int ir = 0; ir < mc; ir += MR)
-                MicroKernel<TV>(kc, packedA + ir * kc, panelB, bRowStride, c + (nint)ir * ldc + jr, ldc,
+                MicroKernel<TV>(kc, packedA + ir * kc, panelB, bRowOffsets, c + (nint)ir * ldc + jr, ldc,
                     Math.Min(MR, mc - ir), columns, accumulate);
         }
     }
 
     /// <summary>
-    /// One MR×NR tile: C (+)= Σ_p a[p·MR + i] · b[p·bRowStride + j]. Rows ≥ <paramref name="rows"/> and columns ≥
+    /// One MR×NR tile: C (+)= Σ_p a[p·MR + i] · b[bRowOffsets[p] + j]. Rows ≥ <paramref name="rows"/> and columns ≥
     /// <paramref name="columns"/> are computed (on zero padding or don't-care values) but not stored.
     /// </summary>
     [SkipLocalsInit]
-    internal static void MicroKernel<TV>(int kc, float* a, float* b, int bRowStride, float* c, int ldc, int rows, int columns, bool accumulate)
+    internal static void MicroKernel<TV>(int kc, float* a, float* b, int* bRowOffsets, float* c, int ldc, int rows, int columns, bool accumulate)
         where TV : struct
     {
         int width = Count<TV>();
@@ -155,7 +167,8 @@ public static unsafe class Gemm
         TV c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++)
         {
-            TV b0 = Load<TV>(b), b1 = Load<TV>(b + width);
+            float* row = b + bRowOffsets[p];
+            TV b0 = Load<TV>(row), b1 = Load<TV>(row + width);
             TV ai = Broadcast<TV>(a[0]);
             c00 = MultiplyAdd(ai, b0, c00); c01 = MultiplyAdd(ai, b1, c01);
             ai = Broadcast<TV>(a[1]);
@@ -169,7 +182,6 @@ public static unsafe class Gemm
             ai = Broadcast<TV>(a[5]);
             c50 = MultiplyAdd(ai, b0, c50); c51 = MultiplyAdd(ai, b1, c51);
             a += MR;
-            b += bRowStride;
         }
         if (rows == MR && columns == 2 * width)
         {

@@ -9,8 +9,8 @@ namespace LeNet.Kernels.Cpu;
 /// </summary>
 internal static unsafe class Im2Col
 {
-    /// <summary>Writes the im2col matrix of <paramref name="image"/> into col; columns PQ .. ldCol of each row are zeroed.</summary>
-    public static void Gather<TV>(float* image, float* col, int ldCol, in ConvShape shape) where TV : struct
+    /// <summary>Writes the im2col matrix of <paramref name="image"/> into col, rows ldCol apart; columns PQ .. rowLength of each row are zeroed.</summary>
+    public static void Gather<TV>(float* image, float* col, int ldCol, int rowLength, in ConvShape shape) where TV : struct
     {
         int H = shape.Height, W = shape.Width, R = shape.KernelHeight, S = shape.KernelWidth;
         int P = shape.OutHeight, Q = shape.OutWidth, stride = shape.Stride, pad = shape.Padding, PQ = P * Q;
@@ -32,12 +32,12 @@ internal static unsafe class Im2Col
                 float* source = image + ((nint)c * H + h) * W + s - pad;
                 for (int q = 0; q < qLow; q++) target[q] = 0;
                 if (stride == 1)
-                    new ReadOnlySpan<float>(source + qLow, qHigh - qLow + 1).CopyTo(new Span<float>(target + qLow, qHigh - qLow + 1));
+                    Copy<TV>(target + qLow, source + qLow, qHigh - qLow + 1);
                 else
                     for (int q = qLow; q <= qHigh; q++) target[q] = source[q * stride];
                 for (int q = qHigh + 1; q < Q; q++) target[q] = 0;
             }
-            for (int i = PQ; i < ldCol; i++) row[i] = 0;
+            for (int i = PQ; i < rowLength; i++) row[i] = 0;
         }
     }
 

@@ -66,13 +66,68 @@ internal static unsafe class SimdVector
         return Unsafe.BitCast<Vector128<float>, TV>(Unsafe.BitCast<TV, Vector128<float>>(a) + Unsafe.BitCast<TV, Vector128<float>>(b));
     }
 
-    /// <summary>destination[i] += source[i] for i &lt; length.</summary>
+    /// <summary>The sum of the lanes, in a fixed order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum<TV>(TV value) where TV : struct
+    {
+        if (typeof(TV) == typeof(Vector512<float>)) return Vector512.Sum(Unsafe.BitCast<TV, Vector512<float>>(value));
+        if (typeof(TV) == typeof(Vector256<float>)) return Vector256.Sum(Unsafe.BitCast<TV, Vector256<float>>(value));
+        return Vector128.Sum(Unsafe.BitCast<TV, Vector128<float>>(value));
+    }
+
+    /// <summary>destination[i] += source[i] for i &lt; length; tails in narrower vectors, so that short rows stay vectorised.</summary>
     public static void AddTo<TV>(float* destination, float* source, int length) where TV : struct
     {
         int width = Count<TV>(), i = 0;
         for (; i <= length - width; i += width)
             Store(destination + i, Add(Load<TV>(destination + i), Load<TV>(source + i)));
+        if (width > 8 && i <= length - 8)
+        {
+            (Vector256.Load(destination + i) + Vector256.Load(source + i)).Store(destination + i);
+            i += 8;
+        }
+        if (width > 4 && i <= length - 4)
+        {
+            (Vector128.Load(destination + i) + Vector128.Load(source + i)).Store(destination + i);
+            i += 4;
+        }
         for (; i < length; i++) destination[i] += source[i];
+    }
+
+    /// <summary>destination[i] = source[i] for i &lt; length (not overlapping); a short copy inline, the last vector overlapping the one before.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Copy<TV>(float* destination, float* source, int length) where TV : struct
+    {
+        int width = Count<TV>();
+        if (length < width)
+        {
+            if (width > 8 && length >= 8) Copy<Vector256<float>>(destination, source, length);
+            else if (width > 4 && length >= 4) Copy<Vector128<float>>(destination, source, length);
+            else for (int j = 0; j < length; j++) destination[j] = source[j];
+            return;
+        }
+        int i = 0;
+        for (; i < length - width; i += width) Store(destination + i, Load<TV>(source + i));
+        Store(destination + length - width, Load<TV>(source + length - width));
+    }
+
+    /// <summary>destination[i] = source[i] + value for i &lt; length; tails in narrower vectors.</summary>
+    public static void CopyAdd<TV>(float* destination, float* source, float value, int length) where TV : struct
+    {
+        int width = Count<TV>(), i = 0;
+        var broadcast = Broadcast<TV>(value);
+        for (; i <= length - width; i += width) Store(destination + i, Add(Load<TV>(source + i), broadcast));
+        if (width > 8 && i <= length - 8)
+        {
+            (Vector256.Load(source + i) + Vector256.Create(value)).Store(destination + i);
+            i += 8;
+        }
+        if (width > 4 && i <= length - 4)
+        {
+            (Vector128.Load(source + i) + Vector128.Create(value)).Store(destination + i);
+            i += 4;
+        }
+        for (; i < length; i++) destination[i] = source[i] + value;
     }
 
     /// <summary>destination[i] = value for i &lt; length.</summary>

@@ -128,20 +128,23 @@ public unsafe class GemmTests
     [InlineData(128)]
     public void In_place_B_matches(int width)
     {
-        // B used unpacked: rows padded to a multiple of NR, the padding filled with garbage that must not matter.
-        int m = 16, n = 100, k = 151, nr = 2 * width / 32, ldb = (n + nr - 1) / nr * nr, lda = k + 1;
+        // B used unpacked through row offsets: rows padded to a multiple of NR, the padding filled with values that
+        // must not matter; K past one cache block.
+        int m = 16, n = 100, k = 300, nr = 2 * width / 32, ldb = (n + nr - 1) / nr * nr, lda = k + 1;
         var rng = new Random(10);
         var a = Uniform(rng, m * lda);
         var b = Uniform(rng, k * ldb, 100, 200);
         var expected = Expected(false, false, m, n, k, a, lda, b, ldb, new double[m * n], n, false);
         var actual = new float[m * n];
+        var offsets = Enumerable.Range(0, k).Select(p => p * ldb).ToArray();
         fixed (float* pa = ToFloat(a), pb = ToFloat(b), pc = actual)
+        fixed (int* po = offsets)
         {
             switch (width)
             {
-                case 512: Gemm.MultiplyInPlaceB<Vector512<float>>(m, n, k, pa, lda, pb, ldb, pc, n, false); break;
-                case 256: Gemm.MultiplyInPlaceB<Vector256<float>>(m, n, k, pa, lda, pb, ldb, pc, n, false); break;
-                default: Gemm.MultiplyInPlaceB<Vector128<float>>(m, n, k, pa, lda, pb, ldb, pc, n, false); break;
+                case 512: Gemm.MultiplyInPlaceB<Vector512<float>>(m, n, k, pa, lda, pb, po, pc, n, false); break;
+                case 256: Gemm.MultiplyInPlaceB<Vector256<float>>(m, n, k, pa, lda, pb, po, pc, n, false); break;
+                default: Gemm.MultiplyInPlaceB<Vector128<float>>(m, n, k, pa, lda, pb, po, pc, n, false); break;
             }
         }
         double error = RelativeError(expected, actual.Select(v => (double)v).ToArray());
