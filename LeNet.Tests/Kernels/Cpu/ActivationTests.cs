@@ -163,3 +163,29 @@ public class ActivationThreadCountTests
         Assert.Equal(one, Run(3));
     }
 }
+
+/// <summary>The TensorPrimitives ReLU (a benchmark baseline) against the Reference kernel in double.</summary>
+public class PrimitivesReLUTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(17)]
+    [InlineData(64 * 84)]
+    [InlineData(64 * 6 * 28 * 28 + 5)]
+    public void Forward_and_accumulating_backward_agree_with_reference(int length)
+    {
+        var rng = new Random(11_200 + length);
+        var x = UniformFloat(rng, length, -3, 3);
+        var y = new float[length];
+        LeNet.Kernels.Primitives.ReLU.Forward(x, y);
+        var expected = new double[length];
+        Ref.ReLU.Forward<double>(Exactly(x), expected);
+        AssertAgrees(expected, y, "ReLU forward");
+        var dy = UniformFloat(rng, length);
+        var dx = UniformFloat(rng, length);
+        var expectedDx = Exactly(dx);
+        LeNet.Kernels.Primitives.ReLU.Backward(x, dy, dx);
+        Ref.ReLU.Backward<double>(Exactly(x), Exactly(dy), expectedDx);
+        AssertAgrees(expectedDx, dx, "ReLU backward");
+    }
+}
