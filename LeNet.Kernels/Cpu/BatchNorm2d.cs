@@ -385,34 +385,38 @@ public static unsafe class BatchNorm2d
         }
     }
 
-    /// <summary>(x − mean)·scale + beta with one rounding in the multiply-add, identical in lanes and in the scalar tail.</summary>
+    /// <summary>
+    /// (x − mean)·scale + beta with one rounding in the multiply-add, identical in lanes and in the scalar tail. Holds
+    /// only the three floats (broadcast where used): a struct of vectors passed into the pooling loop was not kept in
+    /// registers and made the fused kernel several times slower.
+    /// </summary>
     private readonly struct NormalizeMap<TV, TS>(float mean, float scale, float beta) : IElementwiseTransform<TV>
         where TV : struct where TS : IElementwiseSimd<TV>
     {
-        private readonly TV _mean = TS.Splat(mean), _scale = TS.Splat(scale), _beta = TS.Splat(beta);
+        private readonly float _mean = mean, _scale = scale, _beta = beta;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public TV Apply(TV value) => TS.MultiplyAdd(TS.Subtract(value, _mean), _scale, _beta);
+        public TV Apply(TV value) => TS.MultiplyAdd(TS.Subtract(value, TS.Splat(_mean)), TS.Splat(_scale), TS.Splat(_beta));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public float Apply(float value) => MathF.FusedMultiplyAdd(value - mean, scale, beta);
+        public float Apply(float value) => MathF.FusedMultiplyAdd(value - _mean, _scale, _beta);
     }
 
     /// <summary>The normalisation followed by ReLU exactly as <see cref="ReLU.Forward"/> computes it.</summary>
     private readonly struct NormalizeReLUMap<TV, TS>(float mean, float scale, float beta) : IElementwiseTransform<TV>
         where TV : struct where TS : IElementwiseSimd<TV>
     {
-        private readonly NormalizeMap<TV, TS> _normalize = new(mean, scale, beta);
+        private readonly float _mean = mean, _scale = scale, _beta = beta;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public TV Apply(TV value)
         {
-            var y = _normalize.Apply(value);
+            var y = TS.MultiplyAdd(TS.Subtract(value, TS.Splat(_mean)), TS.Splat(_scale), TS.Splat(_beta));
             return TS.Select(TS.LessThan(y, TS.Zero), TS.Zero, y);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public float Apply(float value) => ReLU.Apply(_normalize.Apply(value));
+        public float Apply(float value) => ReLU.Apply(MathF.FusedMultiplyAdd(value - _mean, _scale, _beta));
     }
 
     // ---- backward ----
@@ -456,24 +460,37 @@ public static unsafe class BatchNorm2d
     private static void PooledGradientSumsPart(void* state, int part)
     {
         var pass = (Pass*)state;
-        int S = pass->Spatial, pooledPlane = pass->Pool.OutHeight * pass->Pool.OutWidth;
+        int S = pass->Spatial, C = pass->Channels, pooledPlane = pass->Pool.OutHeight * pass->Pool.OutWidth;
+        float* x = pass->Input, pooled = pass->Pooled, pooledGrad = pass->PooledGrad, mean = pass->Mean;
+        int* argmax = pass->Argmax;
+        double* partials = pass->Partials;
         int end = Math.Min(pass->Planes, (part + 1) * pass->PlanesPerPart);
         for (int plane = part * pass->PlanesPerPart; plane < end; plane++)
         {
-            double mean = pass->Mean[plane % pass->Channels];
-            double sumDy = 0, sumDyCentered = 0;
+            float mu = mean[plane % C];
+            float sumDy = 0, sumDyCentered = 0; // one plane's winners: at most S/4 terms
             int first = plane * S;
             for (int o = plane * pooledPlane; o < (plane + 1) * pooledPlane; o++)
             {
-                if (!(pass->Pooled[o] > 0)) continue;
-                int i = CheckedArgmax(pass->Argmax, o, first, S, plane);
-                double g = pass->PooledGrad[o];
+                int i = CheckedArgmax(argmax, o, first, S, plane);
+                float g = PassedGradient(pooled[o], pooledGrad[o]);
                 sumDy += g;
-                sumDyCentered += g * (pass->Input[i] - mean);
+                sumDyCentered = MathF.FusedMultiplyAdd(g, x[i] - mu, sumDyCentered);
             }
-            pass->Partials[2 * plane] = sumDy;
-            pass->Partials[2 * plane + 1] = sumDyCentered;
+            partials[2 * plane] = sumDy;
+            partials[2 * plane + 1] = sumDyCentered;
         }
+    }
+
+    /// <summary>
+    /// The gradient ReLU lets through at a window's winner: pooledGrad where the pooled output is positive, else exactly 0
+    /// (even for a NaN gradient, as the Reference's masked add). Branch-free: the sign is random, so a branch mispredicts half the time.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float PassedGradient(float pooled, float pooledGrad)
+    {
+        int keep = -(int)Unsafe.BitCast<bool, byte>(pooled > 0); // all ones or zero
+        return BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(pooledGrad) & keep);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -555,9 +572,10 @@ public static unsafe class BatchNorm2d
                 dx[i] += MathF.FusedMultiplyAdd(x[i] - mean, slope, constant);
             // Positions that won their window with a positive output: the direct term scale·dy.
             int first = plane * S;
+            float* pooled = pass->Pooled, pooledGrad = pass->PooledGrad, inputGrad = pass->InputGrad;
+            int* argmax = pass->Argmax;
             for (int o = plane * pooledPlane; o < (plane + 1) * pooledPlane; o++)
-                if (pass->Pooled[o] > 0)
-                    pass->InputGrad[CheckedArgmax(pass->Argmax, o, first, S, plane)] += scale * pass->PooledGrad[o];
+                inputGrad[CheckedArgmax(argmax, o, first, S, plane)] += scale * PassedGradient(pooled[o], pooledGrad[o]);
         }
     }
 

@@ -8,7 +8,7 @@ namespace LeNet.Tests.Kernels.Cpu;
 public class ActivationTests
 {
     // Not multiples of any vector width, around the chunk size, and LeNet's [64, 6, 28, 28] (split across workers).
-    private static readonly int[] Lengths = [1, 3, 17, 1000, 7_681, 64 * 120, 64 * 6 * 28 * 28 + 5];
+    private static readonly int[] Lengths = [1, 3, 17, 1000, 7_681, 64 * 120, 64 * 6 * 28 * 28 + 5, (1 << 20) + 16 * 1024 + 5];
 
     public static TheoryData<int, string> WidthsAndOps()
     {
@@ -143,7 +143,7 @@ public class ActivationThreadCountTests
     public void Results_do_not_depend_on_the_thread_count()
     {
         var rng = new Random(9170);
-        int length = 64 * 6 * 28 * 28 + 3;
+        int length = 1000 * 6 * 28 * 28 + 3; // above the size at which passes are split across workers
         var x = UniformFloat(rng, length, -3, 3);
         var dy = UniformFloat(rng, length);
         float[] Run(int threads)
@@ -161,5 +161,31 @@ public class ActivationThreadCountTests
         var one = Run(1);
         Assert.Equal(one, Run(2));
         Assert.Equal(one, Run(3));
+    }
+}
+
+/// <summary>The TensorPrimitives ReLU (a benchmark baseline) against the Reference kernel in double.</summary>
+public class PrimitivesReLUTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(17)]
+    [InlineData(64 * 84)]
+    [InlineData(64 * 6 * 28 * 28 + 5)]
+    public void Forward_and_accumulating_backward_agree_with_reference(int length)
+    {
+        var rng = new Random(11_200 + length);
+        var x = UniformFloat(rng, length, -3, 3);
+        var y = new float[length];
+        LeNet.Kernels.Primitives.ReLU.Forward(x, y);
+        var expected = new double[length];
+        Ref.ReLU.Forward<double>(Exactly(x), expected);
+        AssertAgrees(expected, y, "ReLU forward");
+        var dy = UniformFloat(rng, length);
+        var dx = UniformFloat(rng, length);
+        var expectedDx = Exactly(dx);
+        LeNet.Kernels.Primitives.ReLU.Backward(x, dy, dx);
+        Ref.ReLU.Backward<double>(Exactly(x), Exactly(dy), expectedDx);
+        AssertAgrees(expectedDx, dx, "ReLU backward");
     }
 }

@@ -165,7 +165,7 @@ public class BatchNorm2dThreadCountTests
     [Fact]
     public void Results_do_not_depend_on_the_thread_count()
     {
-        var shape = new BatchNormShape(64, 6, 784);
+        var shape = new BatchNormShape(1000, 6, 784); // evaluation size: split across workers
         var rng = new Random(9995);
         var input = UniformFloat(rng, shape.Length, -2, 3);
         var gamma = UniformFloat(rng, 6, 0.5, 1.5);
@@ -188,5 +188,62 @@ public class BatchNorm2dThreadCountTests
         var one = Run(1);
         Assert.Equal(one, Run(2));
         Assert.Equal(one, Run(3));
+    }
+}
+
+/// <summary>The TensorPrimitives BatchNorm2d (a benchmark baseline) against the Reference kernel in double.</summary>
+public class PrimitivesBatchNorm2dTests
+{
+    [Theory]
+    [InlineData(1, 3, 5)]
+    [InlineData(3, 2, 7)]
+    [InlineData(64, 6, 784)]
+    [InlineData(1000, 3, 13)]
+    [InlineData(1, 2, 2500)]
+    public void Training_inference_and_backward_agree_with_reference(int batch, int channels, int spatial)
+    {
+        var shape = new BatchNormShape(batch, channels, spatial);
+        var rng = new Random(11_000 + spatial);
+        var input = UniformFloat(rng, shape.Length, -2, 3);
+        var gamma = UniformFloat(rng, channels, 0.5, 1.5);
+        var beta = UniformFloat(rng, channels);
+        var runningMean = UniformFloat(rng, channels);
+        var runningVar = UniformFloat(rng, channels, 0.5, 2);
+        var outputGrad = UniformFloat(rng, shape.Length);
+
+        var output = new float[shape.Length];
+        var mean = new float[channels];
+        var invStd = new float[channels];
+        var rm = (float[])runningMean.Clone();
+        var rv = (float[])runningVar.Clone();
+        LeNet.Kernels.Primitives.BatchNorm2d.ForwardTraining(input, gamma, beta, output, mean, invStd, rm, rv, 0.1f, 1e-5f, shape);
+        var expected = new double[shape.Length];
+        var expectedMean = new double[channels];
+        var expectedInvStd = new double[channels];
+        var expectedRm = Exactly(runningMean);
+        var expectedRv = Exactly(runningVar);
+        LeNet.Kernels.Reference.BatchNorm2d.ForwardTraining<double>(Exactly(input), Exactly(gamma), Exactly(beta), expected, expectedMean, expectedInvStd,
+            expectedRm, expectedRv, 0.1f, 1e-5f, shape);
+        AssertAgrees(expected, output, "training output");
+        AssertAgrees(expectedInvStd, invStd, "inverse std");
+        AssertAgrees(expectedRv, rv, "running variance");
+
+        LeNet.Kernels.Primitives.BatchNorm2d.ForwardInference(input, gamma, beta, runningMean, runningVar, 1e-5f, output, shape);
+        LeNet.Kernels.Reference.BatchNorm2d.ForwardInference<double>(Exactly(input), Exactly(gamma), Exactly(beta), Exactly(runningMean), Exactly(runningVar),
+            1e-5f, expected, shape);
+        AssertAgrees(expected, output, "inference output");
+
+        var inputGrad = UniformFloat(rng, shape.Length);
+        var gammaGrad = UniformFloat(rng, channels);
+        var betaGrad = UniformFloat(rng, channels);
+        var expectedInputGrad = Exactly(inputGrad);
+        var expectedGammaGrad = Exactly(gammaGrad);
+        var expectedBetaGrad = Exactly(betaGrad);
+        LeNet.Kernels.Primitives.BatchNorm2d.Backward(outputGrad, input, gamma, mean, invStd, inputGrad, gammaGrad, betaGrad, shape);
+        LeNet.Kernels.Reference.BatchNorm2d.Backward<double>(Exactly(outputGrad), Exactly(input), Exactly(gamma), Exactly(mean), Exactly(invStd),
+            expectedInputGrad, expectedGammaGrad, expectedBetaGrad, shape);
+        AssertAgrees(expectedInputGrad, inputGrad, "input gradient");
+        AssertAgrees(expectedGammaGrad, gammaGrad, "gamma gradient");
+        AssertAgrees(expectedBetaGrad, betaGrad, "beta gradient");
     }
 }

@@ -40,7 +40,7 @@ public class OptimizerTests
             var expectedSecond = new double[length];
             for (int step = 1; step <= 3; step++)
             {
-                var grad = UniformFloat(rng, length, -0.1, 0.1);
+                var grad = GradientLike(rng, parameter);
                 var before = Exactly(parameter);
                 CpuKernels.Adam.Step(parameter, grad, first, second, step, 0.05f, 0.9f, 0.999f, 1e-8f, weightDecay, decoupled);
                 // The Reference continues from the float state, so each step's update is compared on its own.
@@ -100,5 +100,45 @@ public class OptimizerTests
         Assert.Throws<ArgumentException>(() => CpuKernels.Sgd.Step(new float[3], new float[3], new float[2], false, 0.1f, 0.9f, 0, 0, false));
     }
 
+    /// <summary>
+    /// Gradients of magnitude [0.01, 0.1) with the parameter's sign. Were g + weightDecay·p allowed near 0, Adam's update
+    /// g/(|g| + eps) there would hinge on the last bits of that sum: an ill-conditioned input, not a kernel error.
+    /// </summary>
+    internal static float[] GradientLike(Random rng, float[] parameter) =>
+        parameter.Select(p => (float)(Math.CopySign(0.01 + 0.09 * rng.NextDouble(), p))).ToArray();
+
     private static double[] Difference(double[] after, double[] before) => after.Select((v, i) => v - before[i]).ToArray();
+}
+
+/// <summary>The TensorPrimitives Adam (a benchmark baseline) against the Reference kernel in double.</summary>
+public class PrimitivesAdamTests
+{
+    [Theory]
+    [InlineData(0f, false)]
+    [InlineData(0.05f, false)]
+    [InlineData(0.05f, true)]
+    public void Steps_agree_with_reference(float weightDecay, bool decoupled)
+    {
+        var rng = new Random(11_400);
+        foreach (int length in new[] { 1, 17, 2_416, 48_000 })
+        {
+            var parameter = UniformFloat(rng, length);
+            var first = new float[length];
+            var second = new float[length];
+            for (int step = 1; step <= 3; step++)
+            {
+                var grad = OptimizerTests.GradientLike(rng, parameter);
+                var before = Exactly(parameter);
+                var expectedParameter = Exactly(parameter);
+                var expectedFirst = Exactly(first);
+                var expectedSecond = Exactly(second);
+                LeNet.Kernels.Primitives.Adam.Step(parameter, grad, first, second, step, 0.05f, 0.9f, 0.999f, 1e-8f, weightDecay, decoupled);
+                Ref.Adam.Step<double>(expectedParameter, Exactly(grad), expectedFirst, expectedSecond, step, 0.05f, 0.9f, 0.999f, 1e-8f, weightDecay, decoupled);
+                var update = Exactly(parameter).Select((v, i) => v - before[i]).ToArray();
+                AssertAgrees(expectedParameter.Select((v, i) => v - before[i]).ToArray(), ToFloat(update), $"update, length {length}, step {step}");
+                AssertAgrees(expectedFirst, first, "first moment");
+                AssertAgrees(expectedSecond, second, "second moment");
+            }
+        }
+    }
 }

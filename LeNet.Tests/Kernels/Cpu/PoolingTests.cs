@@ -127,7 +127,7 @@ public class PoolingThreadCountTests
     [Fact]
     public void Results_do_not_depend_on_the_thread_count()
     {
-        var shape = new PoolShape(64, 6, 28, 28, 2, 2);
+        var shape = new PoolShape(1000, 6, 28, 28, 2, 2); // evaluation size: split across workers
         var rng = new Random(9600);
         var input = UniformFloat(rng, shape.InputLength);
         var outputGrad = UniformFloat(rng, shape.OutputLength);
@@ -151,5 +151,38 @@ public class PoolingThreadCountTests
         Assert.Equal(one.Item2, two.Item2);
         Assert.Equal(one.Item3, two.Item3);
         Assert.Equal(one.Item4, two.Item4);
+    }
+}
+
+/// <summary>The TensorPrimitives max pooling (a benchmark baseline) against the Reference kernel in double.</summary>
+public class PrimitivesMaxPool2dTests
+{
+    [Theory]
+    [InlineData(3, 2, 7, 9, 2, 2)]
+    [InlineData(64, 16, 10, 10, 2, 2)]
+    [InlineData(2, 2, 11, 13, 3, 3)]
+    [InlineData(3, 2, 9, 8, 3, 2)]
+    public void Forward_and_accumulating_backward_agree_with_reference(int batch, int channels, int height, int width, int kernel, int stride)
+    {
+        var shape = new PoolShape(batch, channels, height, width, kernel, stride);
+        var rng = new Random(11_100 + height);
+        // Ties included (three levels): the first maximum in row-major order must win, as in the Reference.
+        var input = new float[shape.InputLength];
+        for (int i = 0; i < input.Length; i++) input[i] = rng.Next(3) + (rng.Next(4) == 0 ? 0 : (float)rng.NextDouble());
+        var output = new float[shape.OutputLength];
+        var argmax = new int[shape.OutputLength];
+        LeNet.Kernels.Primitives.MaxPool2d.Forward(input, output, argmax, shape);
+        var expected = new double[shape.OutputLength];
+        var expectedArgmax = new int[shape.OutputLength];
+        LeNet.Kernels.Reference.MaxPool2d.Forward<double>(Exactly(input), expected, expectedArgmax, shape);
+        Assert.Equal(expectedArgmax, argmax);
+        Assert.Equal(expected, Exactly(output));
+
+        var outputGrad = UniformFloat(rng, shape.OutputLength);
+        var inputGrad = UniformFloat(rng, shape.InputLength);
+        var expectedGrad = Exactly(inputGrad);
+        LeNet.Kernels.Primitives.MaxPool2d.Backward(outputGrad, argmax, inputGrad, shape);
+        LeNet.Kernels.Reference.MaxPool2d.Backward<double>(Exactly(outputGrad), argmax, expectedGrad, shape);
+        AssertAgrees(expectedGrad, inputGrad, "max-pool backward");
     }
 }

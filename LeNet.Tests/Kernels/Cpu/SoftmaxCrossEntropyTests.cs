@@ -53,3 +53,30 @@ public class SoftmaxCrossEntropyTests
         Assert.Throws<ArgumentException>(() => CpuKernels.SoftmaxCrossEntropy.Forward(new float[5], [0, 1], new float[6], 2, 3));
     }
 }
+
+/// <summary>The TensorPrimitives softmax cross-entropy (a benchmark baseline) against the Reference kernel in double.</summary>
+public class PrimitivesSoftmaxCrossEntropyTests
+{
+    [Theory]
+    [InlineData(1, 10)]
+    [InlineData(64, 10)]
+    [InlineData(1000, 10)]
+    [InlineData(7, 33)]
+    public void Forward_and_accumulating_backward_agree_with_reference(int batch, int classes)
+    {
+        var rng = new Random(11_300 + batch + classes);
+        var logits = UniformFloat(rng, batch * classes, -5, 5);
+        var labels = Enumerable.Range(0, batch).Select(_ => rng.Next(classes)).ToArray();
+        var probabilities = new float[batch * classes];
+        float loss = LeNet.Kernels.Primitives.SoftmaxCrossEntropy.Forward(logits, labels, probabilities, batch, classes);
+        var expected = new double[batch * classes];
+        double expectedLoss = Ref.SoftmaxCrossEntropy.Forward<double>(Exactly(logits), labels, expected, batch, classes);
+        AssertAgrees(expectedLoss, loss, "loss");
+        AssertAgrees(expected, probabilities, "probabilities");
+        var grad = UniformFloat(rng, batch * classes);
+        var expectedGrad = Exactly(grad);
+        LeNet.Kernels.Primitives.SoftmaxCrossEntropy.Backward(probabilities, labels, 1.3f, grad, batch, classes);
+        Ref.SoftmaxCrossEntropy.Backward<double>(Exactly(probabilities), labels, 1.3, expectedGrad, batch, classes);
+        AssertAgrees(expectedGrad, grad, "logits gradient");
+    }
+}
