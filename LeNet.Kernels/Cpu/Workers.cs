@@ -4,23 +4,27 @@ namespace LeNet.Kernels.Cpu;
 
 /// <summary>
 /// Persistent worker threads for the CPU kernels: <see cref="Run"/> splits a loop into parts that the caller's
-/// thread and the workers take in turn, and returns when all are done. A call allocates nothing.
+/// thread and the workers claim in turn, and returns when every part is done. A call allocates nothing.
 /// Kernels that reduce (weight gradients, batch statistics) give each part its own partial buffer and add the
 /// partials in part order afterwards, so results never depend on which thread ran which part.
 /// </summary>
+/// <remarks>
+/// The caller waits for parts, not for threads: a worker the operating system has not scheduled yet simply claims
+/// nothing, and the caller runs the parts itself. Claims go through one 64-bit ticket (loop generation in the high
+/// half, next part in the low half), so a worker that wakes late can never claim a part of a loop that has ended.
+/// </remarks>
 public static unsafe class Workers
 {
     private static readonly object Gate = new();
     private static Thread[] _threads = [];
     private static int _threadCount;
 
-    // The loop being run: state and body are published before the generation moves on.
+    // The loop being run, published before its ticket.
     private static void* _state;
     private static delegate*<void*, int, void> _body;
     private static int _parts;
-    private static int _nextPart;
-    private static int _pending;
-    private static long _generation;
+    private static int _completed;
+    private static long _ticket;
     private static ExceptionDispatchInfo? _error;
     private static volatile bool _stopping;
 
@@ -28,6 +32,7 @@ public static unsafe class Workers
     private static readonly object Sleep = new();
     private static int _sleepers;
     private const int SpinIterations = 20_000;
+    private const long Closed = int.MaxValue;
 
     [ThreadStatic] private static bool _insideRun;
 
@@ -49,8 +54,8 @@ public static unsafe class Workers
             for (var i = 0; i < _threads.Length; i++)
             {
                 _threads[i] = new Thread(WorkerLoop) { IsBackground = true, Name = $"LeNet worker {i + 1}" };
-                // The worker must wait for the generation after this one, even if it starts running late.
-                _threads[i].Start(Volatile.Read(ref _generation));
+                // The worker waits for the loop after the current one, however late it starts running.
+                _threads[i].Start(Generation(Volatile.Read(ref _ticket)));
             }
         }
     }
@@ -69,17 +74,19 @@ public static unsafe class Workers
         }
         try
         {
+            var generation = Generation(_ticket) + 1;
+            // Close the ticket before touching the loop's fields; then publish them, then open it at part 0.
+            Volatile.Write(ref _ticket, generation << 32 | Closed);
             _state = state;
             _body = body;
             _parts = parts;
-            _nextPart = 0;
+            _completed = 0;
             _error = null;
-            _pending = _threads.Length + 1;
-            Interlocked.Increment(ref _generation);
+            Volatile.Write(ref _ticket, generation << 32);
             lock (Sleep) if (_sleepers > 0) Monitor.PulseAll(Sleep);
-            TakeParts();
+            ClaimParts(generation);
             var spin = new SpinWait();
-            while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            while (Volatile.Read(ref _completed) != parts) spin.SpinOnce(sleep1Threshold: -1);
             _error?.Throw();
         }
         finally
@@ -97,26 +104,33 @@ public static unsafe class Workers
         finally { _insideRun = outer; }
     }
 
-    /// <summary>Takes parts until none is left, then signs off.</summary>
-    private static void TakeParts()
+    /// <summary>Claims and runs parts of loop <paramref name="generation"/> until none is left.</summary>
+    private static void ClaimParts(long generation)
     {
         _insideRun = true;
         try
         {
-            int part;
-            while ((part = Interlocked.Increment(ref _nextPart) - 1) < _parts)
-                _body(_state, part);
+            while (true)
+            {
+                var ticket = Volatile.Read(ref _ticket);
+                var parts = Volatile.Read(ref _parts);
+                var part = (int)(ticket & 0xFFFF_FFFF);
+                if (Generation(ticket) != generation) return;
+                if (part == Closed)
+                {
+                    // The caller is still publishing this loop (a few stores): wait for it to open.
+                    Thread.SpinWait(1);
+                    continue;
+                }
+                if (part >= parts) return;
+                if (Interlocked.CompareExchange(ref _ticket, ticket + 1, ticket) != ticket) continue;
+                // The claim succeeded, so this loop cannot end before the part is done: its fields are still ours.
+                try { _body(_state, part); }
+                catch (Exception e) { Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(e), null); }
+                Interlocked.Increment(ref _completed);
+            }
         }
-        catch (Exception e)
-        {
-            Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(e), null);
-            Volatile.Write(ref _nextPart, int.MaxValue / 2);
-        }
-        finally
-        {
-            _insideRun = false;
-            Interlocked.Decrement(ref _pending);
-        }
+        finally { _insideRun = false; }
     }
 
     private static void WorkerLoop(object? startGeneration)
@@ -124,27 +138,29 @@ public static unsafe class Workers
         var seen = (long)startGeneration!;
         while (true)
         {
-            for (var spins = 0; Volatile.Read(ref _generation) == seen; spins++)
+            for (var spins = 0; Generation(Volatile.Read(ref _ticket)) == seen; spins++)
             {
                 if (spins < SpinIterations) { Thread.SpinWait(20); continue; }
                 lock (Sleep)
                 {
                     _sleepers++;
-                    while (Volatile.Read(ref _generation) == seen) Monitor.Wait(Sleep);
+                    while (Generation(Volatile.Read(ref _ticket)) == seen) Monitor.Wait(Sleep);
                     _sleepers--;
                 }
             }
-            seen = Volatile.Read(ref _generation);
+            seen = Generation(Volatile.Read(ref _ticket));
             if (_stopping) return;
-            TakeParts();
+            ClaimParts(seen);
         }
     }
+
+    private static long Generation(long ticket) => ticket >>> 32;
 
     private static void StopThreads()
     {
         if (_threads.Length == 0) return;
         _stopping = true;
-        Interlocked.Increment(ref _generation);
+        Volatile.Write(ref _ticket, (Generation(_ticket) + 1) << 32 | Closed);
         lock (Sleep) Monitor.PulseAll(Sleep);
         foreach (var thread in _threads) thread.Join();
         _stopping = false;
