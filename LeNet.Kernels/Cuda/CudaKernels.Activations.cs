@@ -81,7 +81,7 @@ public sealed partial class CudaKernels
     /// <summary>tanh x = sign(x)·(1 − e)/(1 + e), e = exp(−2|x|) ≤ 1: no overflow; absolute error a few ulp of 1.</summary>
     private static float Tanh(float x)
     {
-        float e = MathF.Exp(-2f * MathF.Abs(x));
+        float e = DeviceMath.Exp(-2f * MathF.Abs(x));
         float magnitude = (1f - e) / (1f + e);
         return x < 0f ? -magnitude : x > 0f ? magnitude : x; // x itself at ±0 and NaN
     }

@@ -56,7 +56,7 @@ public sealed partial class CudaKernels
             float sumExp = 0f;
             for (int j = 0; j < classes; j++)
             {
-                float e = MathF.Exp(logits[row + j] - max); // ≤ 1: no overflow
+                float e = DeviceMath.Exp(logits[row + j] - max); // ≤ 1: no overflow
                 probabilities[row + j] = e;
                 sumExp += e;
             }
@@ -69,7 +69,7 @@ public sealed partial class CudaKernels
                 if (writeGradient != 0)
                     logitsGrad[row + j] += scale * (j == label ? p - 1f : p);
             }
-            float loss = (uint)label < (uint)classes ? MathF.Log(sumExp) - (logits[row + label] - max) : float.NaN;
+            float loss = (uint)label < (uint)classes ? DeviceMath.Log(sumExp) - (logits[row + label] - max) : float.NaN;
             losses[n] = loss;
             partial += loss;
         }
