@@ -62,7 +62,7 @@ public sealed partial class CudaKernels
     private static void BatchNormForwardTrainingKernel(ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> output,
         ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> runningMean, ArrayView<float> runningVar, float momentum, float eps, BatchNormShape shape)
     {
-        var scratch = SharedMemory.Allocate<float>(GroupReduction.MaxGroupSize);
+        var scratch = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
         int c = Grid.IdxX;
         float mu = 0f, inv = 0f;
         ChannelStatistics(scratch, input, c, shape, momentum, eps, mean, invStd, runningMean, runningVar, ref mu, ref inv);
@@ -121,8 +121,8 @@ public sealed partial class CudaKernels
     private static void BatchNormBackwardKernel(ArrayView<float> outputGrad, ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> mean,
         ArrayView<float> invStd, ArrayView<float> inputGrad, ArrayView<float> gammaGrad, ArrayView<float> betaGrad, BatchNormShape shape)
     {
-        var scratchDy = SharedMemory.Allocate<float>(GroupReduction.MaxGroupSize);
-        var scratchDyXhat = SharedMemory.Allocate<float>(GroupReduction.MaxGroupSize);
+        var scratchDy = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
+        var scratchDyXhat = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
         int c = Grid.IdxX, C = shape.Channels, S = shape.Spatial, count = shape.CountPerChannel;
         float mu = mean[c], inv = invStd[c];
 

@@ -103,7 +103,7 @@ public sealed partial class CudaKernels
     private static void Conv2dBackwardKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> outputGrad,
         ArrayView<float> inputGrad, ArrayView<float> weightGrad, ArrayView<float> biasGrad, ConvShape shape, ConvBackwardPlan plan)
     {
-        var scratch = SharedMemory.Allocate<float>(GroupReduction.MaxGroupSize);
+        var scratch = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
         int C = shape.InChannels, H = shape.Height, W = shape.Width, K = shape.OutChannels;
         int R = shape.KernelHeight, S = shape.KernelWidth, P = shape.OutHeight, Q = shape.OutWidth;
         int plane = P * Q, count = shape.Batch * plane;
@@ -120,7 +120,7 @@ public sealed partial class CudaKernels
                 if (h >= 0 && h < H && w >= 0 && w < W)
                     sum += outputGrad[(n * K + k) * plane + p * Q + q] * input[((n * C + c) * H + h) * W + w];
             }
-            float total = GroupReduction.Sum(scratch, sum);
+            float total = GroupReduction.SumToFirst(scratch, sum);
             if (thread == 0)
                 weightGrad[group] += total;
         }
@@ -130,7 +130,7 @@ public sealed partial class CudaKernels
             float sum = 0f;
             for (int j = thread; j < count; j += threads)
                 sum += outputGrad[(j / plane * K + k) * plane + j % plane];
-            float total = GroupReduction.Sum(scratch, sum);
+            float total = GroupReduction.SumToFirst(scratch, sum);
             if (thread == 0)
                 biasGrad[k] += total;
         }

@@ -77,7 +77,7 @@ public sealed partial class CudaKernels
     private static void BatchNormReluMaxPoolForwardTrainingKernel(ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> pooled, ArrayView<int> argmax,
         ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> runningMean, ArrayView<float> runningVar, float momentum, float eps, PoolShape shape)
     {
-        var scratch = SharedMemory.Allocate<float>(GroupReduction.MaxGroupSize);
+        var scratch = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
         int c = Grid.IdxX;
         var normShape = new BatchNormShape(shape.Batch, shape.Channels, shape.Height * shape.Width);
         float mu = 0f, inv = 0f;
@@ -130,8 +130,8 @@ public sealed partial class CudaKernels
     private static void BatchNormReluMaxPoolBackwardKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta,
         ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> inputGrad, ArrayView<float> gammaGrad, ArrayView<float> betaGrad, PoolShape shape)
     {
-        var scratchDy = SharedMemory.Allocate<float>(GroupReduction.MaxGroupSize);
-        var scratchDyXhat = SharedMemory.Allocate<float>(GroupReduction.MaxGroupSize);
+        var scratchDy = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
+        var scratchDyXhat = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
         int c = Grid.IdxX, C = shape.Channels, S = shape.Height * shape.Width, count = shape.Batch * S;
         float mu = mean[c], inv = invStd[c], g = gamma[c], b = beta[c];
 

@@ -45,7 +45,7 @@ public sealed partial class CudaKernels
     private static void SoftmaxCrossEntropyForwardKernel(ArrayView<float> logits, ArrayView<int> labels, ArrayView<float> probabilities,
         ArrayView<float> losses, ArrayView<float> meanLoss, ArrayView<float> logitsGrad, int batch, int classes, float lossGrad, int writeGradient)
     {
-        var scratch = SharedMemory.Allocate<float>(GroupReduction.MaxGroupSize);
+        var scratch = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
         float partial = 0f, scale = lossGrad / batch;
         for (int n = Group.IdxX; n < batch; n += Group.DimX)
         {
@@ -73,7 +73,7 @@ public sealed partial class CudaKernels
             losses[n] = loss;
             partial += loss;
         }
-        float total = GroupReduction.Sum(scratch, partial);
+        float total = GroupReduction.SumToFirst(scratch, partial);
         if (Group.IdxX == 0)
             meanLoss[0] = total / batch;
     }

@@ -62,10 +62,11 @@ public sealed class GpuDevice : IDisposable
 
     /// <summary>
     /// ILGPU's CPU accelerator simulating a small GPU: groups of up to <paramref name="threadsPerGroup"/> threads
-    /// (a power of two; 64 by default, so the GEMM tile is 8×8), run on <paramref name="multiprocessors"/> host threads' worth
+    /// (a power of two; 16 by default, so the GEMM tile is 4×4: each barrier costs the CPU accelerator a context switch per thread)
+    /// and <paramref name="multiprocessors"/> groups running at once
     /// of simulated multiprocessors. Kernels behave as on a GPU (shared memory, barriers), only slowly.
     /// </summary>
-    public static GpuDevice CreateCpu(int threadsPerGroup = 64, int multiprocessors = 2)
+    public static GpuDevice CreateCpu(int threadsPerGroup = 16, int multiprocessors = 2)
     {
         if (threadsPerGroup < 4 || (threadsPerGroup & (threadsPerGroup - 1)) != 0)
             throw new ArgumentOutOfRangeException(nameof(threadsPerGroup), threadsPerGroup, "The group size must be a power of two of at least 4.");
