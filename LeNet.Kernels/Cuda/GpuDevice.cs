@@ -62,9 +62,9 @@ public sealed class GpuDevice : IDisposable
 
     /// <summary>
     /// ILGPU's CPU accelerator simulating a small GPU: groups of up to <paramref name="threadsPerGroup"/> threads
-    /// (a power of two; 16 by default, so the GEMM tile is 4×4: each barrier costs the CPU accelerator a context switch per thread)
-    /// and <paramref name="multiprocessors"/> groups running at once
-    /// of simulated multiprocessors. Kernels behave as on a GPU (shared memory, barriers), only slowly.
+    /// (a power of two; 16 by default, so the GEMM tile is 4×4 — each barrier costs the CPU accelerator a context switch
+    /// per thread, so small groups keep tests fast) and <paramref name="multiprocessors"/> groups running at once.
+    /// Kernels behave as on a GPU (shared memory, barriers), only slowly.
     /// </summary>
     public static GpuDevice CreateCpu(int threadsPerGroup = 16, int multiprocessors = 2)
     {
