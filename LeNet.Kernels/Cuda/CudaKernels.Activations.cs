@@ -1,0 +1,88 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace LeNet.Kernels.Cuda;
+
+// ReLU and Tanh, elementwise grid-stride loops. Tanh is computed from exp (PTX's tanh.approx is accurate only to ~5e-4).
+public sealed partial class CudaKernels
+{
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>> _reluForward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>> _reluBackward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>> _tanhForward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>> _tanhBackward = null!;
+
+    private void LoadActivations()
+    {
+        _reluForward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>>(ReluForwardKernel);
+        _reluBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>>(ReluBackwardKernel);
+        _tanhForward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>>(TanhForwardKernel);
+        _tanhBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>>(TanhBackwardKernel);
+    }
+
+    /// <summary>output = max(input, 0). Overwrites output; output may be input.</summary>
+    public void ReluForward(ArrayView<float> input, ArrayView<float> output)
+    {
+        SpanLength.RequireSame(Checked(output.Length, nameof(output)), Checked(input.Length, nameof(input)), nameof(output), nameof(input));
+        _reluForward(Stream, StrideConfig(input.Length), input, output);
+    }
+
+    /// <summary>inputGrad += outputGrad where input &gt; 0.</summary>
+    public void ReluBackward(ArrayView<float> input, ArrayView<float> outputGrad, ArrayView<float> inputGrad)
+    {
+        SpanLength.RequireSame(Checked(outputGrad.Length, nameof(outputGrad)), Checked(input.Length, nameof(input)), nameof(outputGrad), nameof(input));
+        SpanLength.RequireSame(Checked(inputGrad.Length, nameof(inputGrad)), Checked(input.Length, nameof(input)), nameof(inputGrad), nameof(input));
+        _reluBackward(Stream, StrideConfig(input.Length), input, outputGrad, inputGrad);
+    }
+
+    /// <summary>output = tanh(input). Overwrites output; output may be input.</summary>
+    public void TanhForward(ArrayView<float> input, ArrayView<float> output)
+    {
+        SpanLength.RequireSame(Checked(output.Length, nameof(output)), Checked(input.Length, nameof(input)), nameof(output), nameof(input));
+        _tanhForward(Stream, StrideConfig(input.Length), input, output);
+    }
+
+    /// <summary>inputGrad += outputGrad·(1 − output²), from the saved output.</summary>
+    public void TanhBackward(ArrayView<float> output, ArrayView<float> outputGrad, ArrayView<float> inputGrad)
+    {
+        SpanLength.RequireSame(Checked(outputGrad.Length, nameof(outputGrad)), Checked(output.Length, nameof(output)), nameof(outputGrad), nameof(output));
+        SpanLength.RequireSame(Checked(inputGrad.Length, nameof(inputGrad)), Checked(output.Length, nameof(output)), nameof(inputGrad), nameof(output));
+        _tanhBackward(Stream, StrideConfig(output.Length), output, outputGrad, inputGrad);
+    }
+
+    private static void ReluForwardKernel(ArrayView<float> input, ArrayView<float> output)
+    {
+        int total = (int)input.Length, stride = Grid.DimX * Group.DimX;
+        for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
+            output[i] = Relu(input[i]);
+    }
+
+    private static void ReluBackwardKernel(ArrayView<float> input, ArrayView<float> outputGrad, ArrayView<float> inputGrad)
+    {
+        int total = (int)input.Length, stride = Grid.DimX * Group.DimX;
+        for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
+            if (input[i] > 0f)
+                inputGrad[i] += outputGrad[i];
+    }
+
+    private static void TanhForwardKernel(ArrayView<float> input, ArrayView<float> output)
+    {
+        int total = (int)input.Length, stride = Grid.DimX * Group.DimX;
+        for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
+            output[i] = Tanh(input[i]);
+    }
+
+    private static void TanhBackwardKernel(ArrayView<float> output, ArrayView<float> outputGrad, ArrayView<float> inputGrad)
+    {
+        int total = (int)output.Length, stride = Grid.DimX * Group.DimX;
+        for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
+            inputGrad[i] += outputGrad[i] * (1f - output[i] * output[i]);
+    }
+
+    /// <summary>tanh x = sign(x)·(1 − e)/(1 + e), e = exp(−2|x|) ≤ 1: no overflow; absolute error a few ulp of 1.</summary>
+    private static float Tanh(float x)
+    {
+        float e = DeviceMath.Exp(-2f * MathF.Abs(x));
+        float magnitude = (1f - e) / (1f + e);
+        return x < 0f ? -magnitude : x > 0f ? magnitude : x; // x itself at ±0 and NaN
+    }
+}

@@ -1,0 +1,172 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace LeNet.Kernels.Cuda;
+
+// Linear, row-major [N, In] · [Out, In]ᵀ: every product is one tiled GEMM (Tile×Tile blocks staged in shared memory,
+// each thread one output element), the operands read through strides so the same routine serves the forward
+// (input·weightᵀ, bias and optionally ReLU fused), the input gradient (outputGrad·weight, optionally masked by a
+// preceding ReLU) and the weight gradient (outputGradᵀ·input); the backward runs all three gradients in one launch.
+public sealed partial class CudaKernels
+{
+    /// <summary>Groups of the backward kernel: [0, InputTiles) input-gradient tiles, then WeightTiles weight-gradient tiles, then bias groups.</summary>
+    internal readonly record struct LinearBackwardPlan(int Tile, int InputTiles, int WeightTiles, int MaskInput);
+
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearShape, int, int, int> _linearForward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearShape, LinearBackwardPlan> _linearBackward = null!;
+
+    private void LoadLinear()
+    {
+        _linearForward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearShape, int, int, int>(LinearForwardKernel);
+        _linearBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearShape, LinearBackwardPlan>(LinearBackwardKernel);
+    }
+
+    /// <summary>
+    /// output [N,Out] = input [N,In] · weightᵀ + bias (an empty bias means none), then max(·, 0) when
+    /// <paramref name="relu"/> (Linear followed by ReLU in one launch). Overwrites output.
+    /// </summary>
+    public void LinearForward(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output, in LinearShape shape, bool relu = false)
+    {
+        ValidateLinear(shape);
+        SpanLength.Require(Checked(input.Length, nameof(input)), shape.InputLength, nameof(input), shape);
+        SpanLength.Require(Checked(weight.Length, nameof(weight)), shape.WeightLength, nameof(weight), shape);
+        SpanLength.RequireOrEmpty(Checked(bias.Length, nameof(bias)), shape.OutFeatures, nameof(bias), shape);
+        SpanLength.Require(Checked(output.Length, nameof(output)), shape.OutputLength, nameof(output), shape);
+        int tiles = TilesOf(shape.Batch) * TilesOf(shape.OutFeatures);
+        _linearForward(Stream, new KernelConfig(tiles, Tile * Tile), input, weight, OrPlaceholder(bias, weight), output, shape,
+            bias.Length > 0 ? 1 : 0, relu ? 1 : 0, Tile);
+    }
+
+    /// <summary>inputGrad [N,In] += outputGrad · weight.</summary>
+    public void LinearBackwardInput(ArrayView<float> outputGrad, ArrayView<float> weight, ArrayView<float> inputGrad, in LinearShape shape) =>
+        LinearBackward(default, weight, outputGrad, inputGrad, default, default, shape);
+
+    /// <summary>weightGrad [Out,In] += outputGradᵀ · input.</summary>
+    public void LinearBackwardWeight(ArrayView<float> input, ArrayView<float> outputGrad, ArrayView<float> weightGrad, in LinearShape shape) =>
+        LinearBackward(input, default, outputGrad, default, weightGrad, default, shape);
+
+    /// <summary>biasGrad [Out] += Σ_n outputGrad[n, ·].</summary>
+    public void LinearBackwardBias(ArrayView<float> outputGrad, ArrayView<float> biasGrad, in LinearShape shape) =>
+        LinearBackward(default, default, outputGrad, default, default, biasGrad, shape);
+
+    /// <summary>
+    /// All gradients of a Linear layer in one launch; inputGrad, weightGrad, biasGrad may each be empty to skip it.
+    /// With <paramref name="maskInputByRelu"/>, the input gradient is added only where input &gt; 0: when input is a ReLU's
+    /// output, inputGrad then receives the gradient of the ReLU's input (ReLU backward fused), since output &gt; 0 ⇔ input &gt; 0.
+    /// </summary>
+    public void LinearBackward(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> outputGrad,
+        ArrayView<float> inputGrad, ArrayView<float> weightGrad, ArrayView<float> biasGrad, in LinearShape shape, bool maskInputByRelu = false)
+    {
+        ValidateLinear(shape);
+        SpanLength.Require(Checked(outputGrad.Length, nameof(outputGrad)), shape.OutputLength, nameof(outputGrad), shape);
+        SpanLength.RequireOrEmpty(Checked(inputGrad.Length, nameof(inputGrad)), shape.InputLength, nameof(inputGrad), shape);
+        SpanLength.RequireOrEmpty(Checked(weightGrad.Length, nameof(weightGrad)), shape.WeightLength, nameof(weightGrad), shape);
+        SpanLength.RequireOrEmpty(Checked(biasGrad.Length, nameof(biasGrad)), shape.OutFeatures, nameof(biasGrad), shape);
+        if (inputGrad.Length > 0)
+            SpanLength.Require(Checked(weight.Length, nameof(weight)), shape.WeightLength, nameof(weight), shape);
+        if (weightGrad.Length > 0 || (inputGrad.Length > 0 && maskInputByRelu))
+            SpanLength.Require(Checked(input.Length, nameof(input)), shape.InputLength, nameof(input), shape);
+
+        int inputTiles = inputGrad.Length > 0 ? TilesOf(shape.Batch) * TilesOf(shape.InFeatures) : 0;
+        int weightTiles = weightGrad.Length > 0 ? TilesOf(shape.OutFeatures) * TilesOf(shape.InFeatures) : 0;
+        int biasGroups = biasGrad.Length > 0 ? (shape.OutFeatures + Tile * Tile - 1) / (Tile * Tile) : 0;
+        if (inputTiles + weightTiles + biasGroups == 0)
+            return;
+        var placeholder = outputGrad;
+        _linearBackward(Stream, new KernelConfig(inputTiles + weightTiles + biasGroups, Tile * Tile),
+            OrPlaceholder(input, placeholder), OrPlaceholder(weight, placeholder), outputGrad,
+            OrPlaceholder(inputGrad, placeholder), OrPlaceholder(weightGrad, placeholder), OrPlaceholder(biasGrad, placeholder),
+            shape, new LinearBackwardPlan(Tile, inputTiles, weightTiles, maskInputByRelu ? 1 : 0));
+    }
+
+    private int TilesOf(int extent) => (extent + Tile - 1) / Tile;
+
+    private static void LinearForwardKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output,
+        LinearShape shape, int hasBias, int relu, int tile)
+    {
+        var tileA = SharedMemory.Allocate<float>(MaxTile * (MaxTile + 1));
+        var tileB = SharedMemory.Allocate<float>(MaxTile * (MaxTile + 1));
+        int N = shape.Batch, I = shape.InFeatures, O = shape.OutFeatures;
+        int tilesAcross = (O + tile - 1) / tile;
+        int row0 = Grid.IdxX / tilesAcross * tile, col0 = Grid.IdxX % tilesAcross * tile;
+        // output[n, o] = Σ_i input[n, i] · weight[o, i]: A = input (row stride I), B(i, o) = weight[o·I + i].
+        float sum = TileProduct(tileA, tileB, input, I, 1, weight, 1, I, N, O, I, row0, col0, tile);
+        int n = row0 + Group.IdxX / tile, o = col0 + Group.IdxX % tile;
+        if (n < N && o < O)
+        {
+            float value = hasBias != 0 ? sum + bias[o] : sum;
+            output[n * O + o] = relu != 0 ? Relu(value) : value;
+        }
+    }
+
+    private static void LinearBackwardKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> outputGrad,
+        ArrayView<float> inputGrad, ArrayView<float> weightGrad, ArrayView<float> biasGrad, LinearShape shape, LinearBackwardPlan plan)
+    {
+        var tileA = SharedMemory.Allocate<float>(MaxTile * (MaxTile + 1));
+        var tileB = SharedMemory.Allocate<float>(MaxTile * (MaxTile + 1));
+        int N = shape.Batch, I = shape.InFeatures, O = shape.OutFeatures, tile = plan.Tile;
+        int group = Grid.IdxX, ty = Group.IdxX / tile, tx = Group.IdxX % tile;
+        int tilesAcrossInputs = (I + tile - 1) / tile;
+
+        if (group < plan.InputTiles)
+        {
+            int row0 = group / tilesAcrossInputs * tile, col0 = group % tilesAcrossInputs * tile;
+            // inputGrad[n, i] = Σ_o outputGrad[n, o] · weight[o, i]
+            float sum = TileProduct(tileA, tileB, outputGrad, O, 1, weight, I, 1, N, I, O, row0, col0, tile);
+            int n = row0 + ty, i = col0 + tx;
+            if (n < N && i < I && (plan.MaskInput == 0 || input[n * I + i] > 0f))
+                inputGrad[n * I + i] += sum;
+        }
+        else if (group < plan.InputTiles + plan.WeightTiles)
+        {
+            int t = group - plan.InputTiles;
+            int row0 = t / tilesAcrossInputs * tile, col0 = t % tilesAcrossInputs * tile;
+            // weightGrad[o, i] = Σ_n outputGrad[n, o] · input[n, i]: A(o, n) = outputGrad[n·O + o].
+            float sum = TileProduct(tileA, tileB, outputGrad, 1, O, input, I, 1, O, I, N, row0, col0, tile);
+            int o = row0 + ty, i = col0 + tx;
+            if (o < O && i < I)
+                weightGrad[o * I + i] += sum;
+        }
+        else
+        {
+            int o = (group - plan.InputTiles - plan.WeightTiles) * Group.DimX + Group.IdxX;
+            if (o < O)
+            {
+                float sum = 0f;
+                for (int n = 0; n < N; n++)
+                    sum += outputGrad[n * O + o];
+                biasGrad[o] += sum;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Σ_k A(row0 + ty, k) · B(k, col0 + tx) for this thread (ty, tx) of a tile×tile group, where A(m, k) = a[m·aRow + k·aCol]
+    /// and B(k, n) = b[k·bRow + n·bCol] for m &lt; rows, n &lt; cols, k &lt; depth (zero outside). Every thread of the group
+    /// must call it (it synchronises); threads outside the output still help load.
+    /// </summary>
+    private static float TileProduct(ArrayView<float> tileA, ArrayView<float> tileB, ArrayView<float> a, int aRow, int aCol,
+        ArrayView<float> b, int bRow, int bCol, int rows, int cols, int depth, int row0, int col0, int tile)
+    {
+        int ty = Group.IdxX / tile, tx = Group.IdxX % tile, pitch = tile + 1; // +1: no bank conflicts on column reads
+        float sum = 0f;
+        for (int k0 = 0; k0 < depth; k0 += tile)
+        {
+            int m = row0 + ty, k = k0 + tx;
+            tileA[ty * pitch + tx] = m < rows && k < depth ? a[m * aRow + k * aCol] : 0f;
+            int kb = k0 + ty, nb = col0 + tx;
+            tileB[ty * pitch + tx] = kb < depth && nb < cols ? b[kb * bRow + nb * bCol] : 0f;
+            Group.Barrier();
+            for (int kk = 0; kk < tile; kk++)
+                sum += tileA[ty * pitch + kk] * tileB[kk * pitch + tx];
+            Group.Barrier();
+        }
+        return sum;
+    }
+
+    private static void ValidateLinear(in LinearShape shape)
+    {
+        if (shape.Batch < 1 || shape.InFeatures < 1 || shape.OutFeatures < 1)
+            throw new ArgumentException($"{shape} is not a valid linear shape: all sizes must be positive.", nameof(shape));
+    }
+}

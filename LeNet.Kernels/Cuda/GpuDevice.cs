@@ -1,0 +1,95 @@
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+
+namespace LeNet.Kernels.Cuda;
+
+/// <summary>
+/// An ILGPU context and one accelerator: the first CUDA GPU (<see cref="TryCreateCuda"/>) or ILGPU's CPU accelerator
+/// (<see cref="CreateCpu"/>), which runs the same kernels on the host and is what tests use where no GPU is present.
+/// Disposing it releases the accelerator, every buffer allocated on it, and the context.
+/// </summary>
+public sealed class GpuDevice : IDisposable
+{
+    private GpuDevice(Context context, Accelerator accelerator)
+    {
+        Context = context;
+        Accelerator = accelerator;
+    }
+
+    public Context Context { get; }
+    public Accelerator Accelerator { get; }
+
+    /// <summary>True for a CUDA GPU, false for ILGPU's CPU accelerator.</summary>
+    public bool IsCuda => Accelerator.AcceleratorType == AcceleratorType.Cuda;
+
+    /// <summary>The device's name as the driver reports it (e.g. "NVIDIA H200"), or "CPU accelerator".</summary>
+    public string Name => IsCuda ? Accelerator.Name : "ILGPU CPU accelerator";
+
+    /// <summary>
+    /// Opens the first CUDA GPU. Never throws for a machine without one: returns false and a sentence saying why
+    /// (no CUDA driver, no device, or the driver refused) and what to do instead.
+    /// </summary>
+    public static bool TryCreateCuda(out GpuDevice? device, out string reason)
+    {
+        device = null;
+        Context? context = null;
+        try
+        {
+            // O2: ILGPU's most aggressive IR optimisation; kernels are compiled once per CudaKernels, so its cost is paid once.
+            context = Context.Create(builder => builder.Cuda().Optimize(OptimizationLevel.O2));
+            var cudaDevices = context.GetDevices<CudaDevice>();
+            if (cudaDevices.Count == 0)
+            {
+                context.Dispose();
+                reason = "No CUDA GPU was found (no NVIDIA driver, or no device visible to it); run with --device cpu, or on a machine with an NVIDIA GPU and its driver.";
+                return false;
+            }
+            var accelerator = cudaDevices[0].CreateAccelerator(context);
+            device = new GpuDevice(context, accelerator);
+            reason = "";
+            return true;
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            // A missing or broken driver surfaces as DllNotFoundException, CudaException, TypeInitializationException...
+            context?.Dispose();
+            reason = $"The CUDA GPU could not be opened ({exception.GetType().Name}: {exception.Message}); check the NVIDIA driver, or run with --device cpu.";
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// ILGPU's CPU accelerator simulating a small GPU: groups of up to <paramref name="threadsPerGroup"/> threads
+    /// (a power of two; 16 by default, so the GEMM tile is 4×4 — each barrier costs the CPU accelerator a context switch
+    /// per thread, so small groups keep tests fast) and <paramref name="multiprocessors"/> groups running at once.
+    /// Kernels behave as on a GPU (shared memory, barriers), only slowly.
+    /// </summary>
+    public static GpuDevice CreateCpu(int threadsPerGroup = 16, int multiprocessors = 2)
+    {
+        if (threadsPerGroup < 4 || (threadsPerGroup & (threadsPerGroup - 1)) != 0)
+            throw new ArgumentOutOfRangeException(nameof(threadsPerGroup), threadsPerGroup, "The group size must be a power of two of at least 4.");
+        if (multiprocessors < 1)
+            throw new ArgumentOutOfRangeException(nameof(multiprocessors), multiprocessors, "At least one multiprocessor is needed.");
+        var cpuDevice = new CPUDevice(numThreadsPerWarp: 4, numWarpsPerMultiprocessor: threadsPerGroup / 4, numMultiprocessors: multiprocessors);
+        var context = Context.Create(builder => builder.CPU(cpuDevice).Optimize(OptimizationLevel.O2));
+        try
+        {
+            return new GpuDevice(context, cpuDevice.CreateAccelerator(context));
+        }
+        catch
+        {
+            context.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        Accelerator.Dispose();
+        Context.Dispose();
+    }
+
+    public override string ToString() => Name;
+}

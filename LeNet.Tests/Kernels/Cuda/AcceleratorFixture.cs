@@ -1,0 +1,130 @@
+using ILGPU;
+using ILGPU.Runtime;
+using LeNet.Kernels.Cuda;
+
+namespace LeNet.Tests.Kernels.Cuda;
+
+/// <summary>All CUDA-kernel test classes share one collection, so one CPU accelerator (and one GPU, if any) serves them all.</summary>
+[CollectionDefinition(Name)]
+public sealed class CudaKernelCollection : ICollectionFixture<AcceleratorFixture>
+{
+    public const string Name = "Cuda kernels";
+}
+
+/// <summary>
+/// The accelerators the kernel tests run on: ILGPU's CPU accelerator always (the real check where no GPU is present),
+/// and the first CUDA GPU when one is found. Each is created on first use, with its <see cref="CudaKernels"/>, and
+/// disposed with the fixture.
+/// </summary>
+public sealed class AcceleratorFixture : IDisposable
+{
+    public const string Cpu = "cpu", Cuda = "cuda";
+
+    private static readonly Lazy<bool> CudaPresent = new(() =>
+    {
+        if (!GpuDevice.TryCreateCuda(out var device, out _))
+            return false;
+        device!.Dispose();
+        return true;
+    });
+
+    private readonly Dictionary<string, (GpuDevice Device, CudaKernels Kernels)> _opened = [];
+    private readonly Lock _lock = new();
+
+    /// <summary>Theory data: "cpu", and "cuda" when a CUDA GPU is present.</summary>
+    public static TheoryData<string> Devices() => CudaPresent.Value ? new TheoryData<string>(Cpu, Cuda) : new TheoryData<string>(Cpu);
+
+    public CudaKernels Kernels(string device)
+    {
+        lock (_lock)
+        {
+            if (!_opened.TryGetValue(device, out var opened))
+            {
+                GpuDevice gpu;
+                if (device == Cuda)
+                {
+                    if (!GpuDevice.TryCreateCuda(out var cuda, out string reason))
+                        throw new InvalidOperationException(reason);
+                    gpu = cuda!;
+                }
+                else
+                    gpu = GpuDevice.CreateCpu();
+                opened = (gpu, new CudaKernels(gpu.Accelerator));
+                _opened[device] = opened;
+            }
+            return opened.Kernels;
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var (device, _) in _opened.Values)
+            device.Dispose();
+        _opened.Clear();
+    }
+}
+
+/// <summary>Moving test data to and from an accelerator, in float on the device and double on the host.</summary>
+internal static class DeviceData
+{
+    public static MemoryBuffer1D<float, Stride1D.Dense> Upload(this CudaKernels kernels, double[] values)
+    {
+        var buffer = kernels.Accelerator.Allocate1D<float>(values.Length);
+        buffer.View.CopyFromCPU(values.Select(v => (float)v).ToArray());
+        return buffer;
+    }
+
+    public static MemoryBuffer1D<int, Stride1D.Dense> Upload(this CudaKernels kernels, int[] values)
+    {
+        var buffer = kernels.Accelerator.Allocate1D<int>(values.Length);
+        buffer.View.CopyFromCPU(values);
+        return buffer;
+    }
+
+    public static MemoryBuffer1D<float, Stride1D.Dense> Zeros(this CudaKernels kernels, int length)
+    {
+        var buffer = kernels.Accelerator.Allocate1D<float>(length);
+        buffer.View.MemSetToZero(kernels.Stream);
+        return buffer;
+    }
+
+    public static double[] Download(this CudaKernels kernels, MemoryBuffer1D<float, Stride1D.Dense> buffer)
+    {
+        kernels.Synchronize();
+        return buffer.GetAsArray1D().Select(v => (double)v).ToArray();
+    }
+
+    public static int[] Download(this CudaKernels kernels, MemoryBuffer1D<int, Stride1D.Dense> buffer)
+    {
+        kernels.Synchronize();
+        return buffer.GetAsArray1D();
+    }
+
+    /// <summary>The values rounded to float and back: the device's exact inputs, so that Reference in double measures only the kernel's error.</summary>
+    public static double[] AsFloat(double[] values) => values.Select(v => (double)(float)v).ToArray();
+
+    /// <summary>Uniform values already representable in float.</summary>
+    public static double[] Uniform(Random rng, int length, double min = -1, double max = 1) => AsFloat(GradientCheck.Uniform(rng, length, min, max));
+
+    public const double Tolerance = 1e-4;
+
+    public static void AssertAgrees(double[] expected, double[] actual, string what)
+    {
+        Assert.True(expected.Any(v => v != 0), $"{what}: the expected values are all zero, which checks nothing.");
+        double error = GradientCheck.RelativeError(expected, actual);
+        Assert.True(error < Tolerance, $"{what}: the device differs from Reference (double) by relative error {error:E3}.");
+    }
+
+    /// <summary>prefilled + delta, elementwise: what an accumulating backward must leave in a prefilled buffer.</summary>
+    public static double[] Plus(double[] prefilled, double[] delta) => prefilled.Zip(delta, (a, b) => a + b).ToArray();
+
+    /// <summary>
+    /// The accumulate contract checked against Reference in one go: a backward run into a buffer prefilled with random
+    /// values must leave prefilled + gradient. An overwriting kernel leaves gradient alone and fails.
+    /// </summary>
+    public static void AssertAccumulated(double[] prefilled, double[] gradient, double[] actual, string what)
+    {
+        var added = actual.Zip(prefilled, (a, b) => a - b).ToArray();
+        AssertAgrees(gradient, added, what + " (accumulated into a prefilled buffer)");
+    }
+}

@@ -1,0 +1,105 @@
+using LeNet.Kernels;
+using static LeNet.Tests.Kernels.Cuda.DeviceData;
+using Ref = LeNet.Kernels.Reference;
+
+namespace LeNet.Tests.Kernels.Cuda;
+
+[Collection(CudaKernelCollection.Name)]
+public class Conv2dCudaTests(AcceleratorFixture fixture)
+{
+    public static TheoryData<string> Devices() => AcceleratorFixture.Devices();
+
+    /// <summary>Stride and padding with odd sizes; and LeNet's 5×5 kernel on an odd, non-square input.</summary>
+    private static readonly ConvShape[] Shapes =
+    [
+        new(2, 3, 9, 7, 4, 3, 3, Stride: 2, Padding: 1),
+        new(2, 2, 11, 10, 3, 5, 5),
+    ];
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void ForwardMatchesReference(string device)
+    {
+        var kernels = fixture.Kernels(device);
+        var rng = new Random(41_000);
+        foreach (var shape in Shapes)
+        foreach (bool withBias in new[] { true, false })
+        {
+            var input = Uniform(rng, shape.InputLength);
+            var weight = Uniform(rng, shape.WeightLength);
+            var bias = withBias ? Uniform(rng, shape.OutChannels) : [];
+            var expected = new double[shape.OutputLength];
+            Ref.Conv2d.Forward<double>(input, weight, bias, expected, shape);
+
+            using var inputBuffer = kernels.Upload(input);
+            using var weightBuffer = kernels.Upload(weight);
+            using var biasBuffer = kernels.Upload(withBias ? bias : [0.0]);
+            using var output = kernels.Upload(Uniform(rng, shape.OutputLength)); // garbage: forward must overwrite it
+            kernels.Conv2dForward(inputBuffer.View, weightBuffer.View, withBias ? biasBuffer.View : default, output.View, shape);
+            AssertAgrees(expected, kernels.Download(output), $"conv forward {shape}, bias {withBias}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void EachBackwardMatchesReferenceAndAccumulates(string device)
+    {
+        var kernels = fixture.Kernels(device);
+        var rng = new Random(41_100);
+        foreach (var shape in Shapes)
+        {
+            var (input, weight, outputGrad) = (Uniform(rng, shape.InputLength), Uniform(rng, shape.WeightLength), Uniform(rng, shape.OutputLength));
+            var (inputGrad, weightGrad, biasGrad) = (new double[shape.InputLength], new double[shape.WeightLength], new double[shape.OutChannels]);
+            Ref.Conv2d.BackwardInput<double>(outputGrad, weight, inputGrad, shape);
+            Ref.Conv2d.BackwardWeight<double>(input, outputGrad, weightGrad, shape);
+            Ref.Conv2d.BackwardBias<double>(outputGrad, biasGrad, shape);
+
+            using var inputBuffer = kernels.Upload(input);
+            using var weightBuffer = kernels.Upload(weight);
+            using var outputGradBuffer = kernels.Upload(outputGrad);
+            var (inputPrefill, weightPrefill, biasPrefill) = (Uniform(rng, shape.InputLength), Uniform(rng, shape.WeightLength), Uniform(rng, shape.OutChannels));
+            using var inputGradBuffer = kernels.Upload(inputPrefill);
+            using var weightGradBuffer = kernels.Upload(weightPrefill);
+            using var biasGradBuffer = kernels.Upload(biasPrefill);
+            kernels.Conv2dBackwardInput(outputGradBuffer.View, weightBuffer.View, inputGradBuffer.View, shape);
+            kernels.Conv2dBackwardWeight(inputBuffer.View, outputGradBuffer.View, weightGradBuffer.View, shape);
+            kernels.Conv2dBackwardBias(outputGradBuffer.View, biasGradBuffer.View, shape);
+            AssertAccumulated(inputPrefill, inputGrad, kernels.Download(inputGradBuffer), $"conv backward input {shape}");
+            AssertAccumulated(weightPrefill, weightGrad, kernels.Download(weightGradBuffer), $"conv backward weight {shape}");
+            AssertAccumulated(biasPrefill, biasGrad, kernels.Download(biasGradBuffer), $"conv backward bias {shape}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void FusedBackwardMatchesTheThreeKernels(string device)
+    {
+        var kernels = fixture.Kernels(device);
+        var rng = new Random(41_200);
+        var shape = Shapes[1];
+        var (input, weight, outputGrad) = (Uniform(rng, shape.InputLength), Uniform(rng, shape.WeightLength), Uniform(rng, shape.OutputLength));
+        var (inputGrad, weightGrad, biasGrad) = (new double[shape.InputLength], new double[shape.WeightLength], new double[shape.OutChannels]);
+        Ref.Conv2d.BackwardInput<double>(outputGrad, weight, inputGrad, shape);
+        Ref.Conv2d.BackwardWeight<double>(input, outputGrad, weightGrad, shape);
+        Ref.Conv2d.BackwardBias<double>(outputGrad, biasGrad, shape);
+
+        using var inputBuffer = kernels.Upload(input);
+        using var weightBuffer = kernels.Upload(weight);
+        using var outputGradBuffer = kernels.Upload(outputGrad);
+        var (inputPrefill, weightPrefill, biasPrefill) = (Uniform(rng, shape.InputLength), Uniform(rng, shape.WeightLength), Uniform(rng, shape.OutChannels));
+        using var inputGradBuffer = kernels.Upload(inputPrefill);
+        using var weightGradBuffer = kernels.Upload(weightPrefill);
+        using var biasGradBuffer = kernels.Upload(biasPrefill);
+        kernels.Conv2dBackward(inputBuffer.View, weightBuffer.View, outputGradBuffer.View, inputGradBuffer.View, weightGradBuffer.View, biasGradBuffer.View, shape);
+        AssertAccumulated(inputPrefill, inputGrad, kernels.Download(inputGradBuffer), "fused conv backward: input");
+        AssertAccumulated(weightPrefill, weightGrad, kernels.Download(weightGradBuffer), "fused conv backward: weight");
+        AssertAccumulated(biasPrefill, biasGrad, kernels.Download(biasGradBuffer), "fused conv backward: bias");
+
+        // Weight and bias without the input gradient (the first layer's case), into fresh zeros.
+        using var weightOnly = kernels.Zeros(shape.WeightLength);
+        using var biasOnly = kernels.Zeros(shape.OutChannels);
+        kernels.Conv2dBackward(inputBuffer.View, default, outputGradBuffer.View, default, weightOnly.View, biasOnly.View, shape);
+        AssertAgrees(weightGrad, kernels.Download(weightOnly), "conv backward without input gradient: weight");
+        AssertAgrees(biasGrad, kernels.Download(biasOnly), "conv backward without input gradient: bias");
+    }
+}
