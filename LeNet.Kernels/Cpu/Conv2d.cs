@@ -1,13 +1,17 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using static LeNet.Kernels.Cpu.SimdVector;
 
 namespace LeNet.Kernels.Cpu;
 
 /// <summary>
-/// 2-D convolution, NCHW, as GEMMs per image, images split across the workers: forward out_n[K, PQ] =
-/// W[K, CRS]·col_n[CRS, PQ] + bias (implicit, read straight from the padded image, at stride 1; im2col otherwise);
-/// input gradient col2im(Wᵀ·dOut_n) with the packed <see cref="Gemm"/>; weight gradient Σ_n dOut_n·col_nᵀ as long dot
-/// products (<see cref="GemmDot"/>) over fixed parts of <see cref="ImagesPerPart"/> images, the parts added in order.
+/// 2-D convolution, NCHW, images split across the workers. Forward at stride 1 reads the zero-padded image in place
+/// (no im2col), on the engine that wastes less (<see cref="Plan{TV}"/>): output channels in the vector lanes with
+/// positions broadcast (<see cref="ConvLanes"/>), or output channels in the rows of the packed <see cref="Gemm"/>;
+/// other strides use im2col. The input gradient at stride 1 is the same convolution of the output gradient as a full
+/// correlation (flipped, channel-swapped weight), else col2im(Wᵀ·dOut_n). The weight gradient sums every tap over the
+/// output positions with the output channels in the lanes, over fixed parts of <see cref="ImagesPerPart"/> images, the
+/// parts added in order.
 /// </summary>
 public static unsafe class Conv2d
 {
@@ -58,20 +62,106 @@ public static unsafe class Conv2d
         }
     }
 
+    /// <summary>How a convolution is computed: chosen by <see cref="Plan{TV}"/>, or forced by the tests.</summary>
+    internal enum Engine
+    {
+        /// <summary>The one that spends the larger share of its multiply-adds on wanted outputs.</summary>
+        Auto,
+        /// <summary>Stride 1: the packed GEMM with B read in place from the padded image (output channels in MR rows).</summary>
+        Gemm,
+        /// <summary>Stride 1: <see cref="ConvLanes"/>, output channels in the vector lanes, positions broadcast.</summary>
+        Lanes,
+        /// <summary>Any stride: im2col (forward) or col2im (input gradient) around the packed GEMM.</summary>
+        Im2Col,
+    }
+
     /// <summary>What a part needs: the shape and the pinned spans of one kernel call.</summary>
     private struct State
     {
         public ConvShape Shape;
         public float* Input, Weight, Bias, Output, Partials;
+        public Implicit Conv;
+        public int LaneWidth, LaneVectors;
     }
 
-    // Per-thread scratch: the im2col matrix of one image (forward, weight gradient) or its gradient (input gradient).
+    /// <summary>
+    /// A stride-1 convolution of one image [Channels, Height, Width], zero-padded by PadH rows and PadW columns, with
+    /// R×S taps, into [OutChannels, OutHeight, OutWidth]: the forward pass, and the input gradient as a full correlation.
+    /// </summary>
+    private struct Implicit
+    {
+        public int Channels, Height, Width, PadH, PadW, R, S, OutChannels;
+        public float* Weight;   // [OutChannels, Taps], for the GEMM engine
+        public float* Packed;   // [Taps, PackedLd] in (r, c, s) order, the weight transposed, lanes past OutChannels zero, for the lanes engine
+        public float* Bias;     // null for none
+        public int PackedLd, LaneWidth, LaneVectors, TileRows;
+        public bool Lanes, Accumulate;
+        public readonly int OutHeight => Height + 2 * PadH - R + 1;
+        public readonly int OutWidth => Width + 2 * PadW - S + 1;
+        public readonly int Taps => Channels * R * S;
+
+        /// <summary>The kernel rows r that output row p reads from inside the image (not from zero padding): low ..= high.</summary>
+        public readonly (int Low, int High) TapRows(int p) => (Math.Max(0, PadH - p), Math.Min(R - 1, PadH + Height - 1 - p));
+    }
+
+    // Per-thread scratch: the im2col matrix of one image or its gradient, and the GEMM engine's wide output.
     [ThreadStatic] private static float[]? _col;
-    // The caller's per-part partial sums of a reduction (only the calling thread of a kernel uses this slot).
-    [ThreadStatic] private static float[]? _partials;
+    // The caller's per-part partial sums of a reduction, and its packed weights (only the calling thread of a kernel uses these).
+    [ThreadStatic] private static float[]? _partials, _packedWeight;
+    // Per-thread scratch: zero-padded images, the row offsets of the kernel taps, transposed output gradients.
+    [ThreadStatic] private static float[]? _paddedImage, _tapOffsets, _outputGradRows;
+
+    /// <summary>
+    /// Vector lanes for <paramref name="channels"/> channels at width TV: the width (TV's or half of it) and the vectors
+    /// per tile (1 or 2) that waste the fewest lanes, and the share of lanes that hold a channel.
+    /// </summary>
+    private static (int Width, int Vectors, int Padded, double Share) LaneLayout<TV>(int channels) where TV : struct
+    {
+        int full = Count<TV>();
+        (int, int, int, double) best = default;
+        foreach (int width in new[] { full, full / 2 })
+        {
+            if (width < 4) continue;
+            int vectors = channels > width ? 2 : 1, padded = RoundUp(channels, vectors * width);
+            // Below 8 lanes a vector costs as much as one of 8 where wider ones exist.
+            double share = (double)channels / padded * (width < 8 && full > 4 ? 0.5 : 1);
+            if (share > best.Item4 + 1e-9) best = (width, vectors, padded, share);
+        }
+        return best;
+    }
+
+    private static int RoundUp(int value, int multiple) => Gemm.RoundUp(value, multiple);
+
+    /// <summary>Chooses the engine of a stride-1 convolution and, for the lanes engine, its layout.</summary>
+    private static void Plan<TV>(ref Implicit conv, Engine engine) where TV : struct
+    {
+        int Q = conv.OutWidth, Wp = conv.Width + 2 * conv.PadW, positions = conv.OutHeight * Wp, nr = 2 * Count<TV>();
+        // Multiply-adds per image (in units of 8 lanes' work). The GEMM computes the dropped columns q ≥ Q, pads
+        // positions to NR and channels to MR, and reads every tap for every row; the lanes engine computes the wanted
+        // positions only and skips the taps that fall on zero padding rows, but pads the channels to whole vectors.
+        double gemm = (double)RoundUp(conv.OutChannels, Gemm.MR) * RoundUp(positions, nr) * conv.Taps;
+        var (width, vectors, padded, share) = LaneLayout<TV>(conv.OutChannels);
+        int rows = ConvLanes.TileRows(Q, vectors == 2 ? ConvLanes.MaxRowsTwoVectors : ConvLanes.MaxRows);
+        long tapRows = 0;
+        for (int p = 0; p < conv.OutHeight; p++)
+        {
+            var (low, high) = conv.TapRows(p);
+            tapRows += Math.Max(0, high - low + 1);
+        }
+        // Fewer than 8 accumulators cannot hide the multiply-add latency.
+        double lanes = conv.OutChannels / share * Q * tapRows * conv.Channels * conv.S / Math.Min(1.0, rows * vectors / 8.0);
+        conv.Lanes = engine == Engine.Lanes || (engine == Engine.Auto && lanes <= gemm);
+        conv.LaneWidth = width;
+        conv.LaneVectors = vectors;
+        conv.PackedLd = padded;
+        conv.TileRows = rows;
+    }
 
     internal static void Forward<TV>(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output, in ConvShape shape)
-        where TV : struct
+        where TV : struct => Forward<TV>(input, weight, bias, output, shape, Engine.Auto);
+
+    internal static void Forward<TV>(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output, in ConvShape shape,
+        Engine engine) where TV : struct
     {
         Validate(shape);
         SpanLength.Require(input.Length, shape.InputLength, nameof(input), shape);
@@ -81,67 +171,144 @@ public static unsafe class Conv2d
         fixed (float* x = input, w = weight, b = bias, y = output)
         {
             var state = new State { Shape = shape, Input = x, Weight = w, Bias = bias.IsEmpty ? null : b, Output = y };
-            Workers.Run(shape.Batch, &state, &ForwardImage<TV>);
+            if (shape.Stride != 1 || engine == Engine.Im2Col)
+            {
+                Workers.Run(shape.Batch, &state, &ForwardImageIm2Col<TV>);
+                return;
+            }
+            int K = shape.OutChannels, taps = shape.InChannels * shape.KernelHeight * shape.KernelWidth;
+            state.Conv = new Implicit
+            {
+                Channels = shape.InChannels, Height = shape.Height, Width = shape.Width, PadH = shape.Padding, PadW = shape.Padding,
+                R = shape.KernelHeight, S = shape.KernelWidth, OutChannels = K, Weight = w, Bias = state.Bias,
+            };
+            Plan<TV>(ref state.Conv, engine);
+            if (state.Conv.Lanes)
+            {
+                // packed[(r·C + c)·S + s, k] = weight[k, c, r, s]
+                int ld = state.Conv.PackedLd, C = shape.InChannels, R = shape.KernelHeight, S = shape.KernelWidth;
+                float* packed = GemmScratch.Get(ref _packedWeight, taps * ld);
+                for (int r = 0, tap = 0; r < R; r++)
+                for (int c = 0; c < C; c++)
+                for (int t = 0; t < S; t++, tap++)
+                {
+                    float* row = packed + (nint)tap * ld;
+                    for (int k = 0; k < K; k++) row[k] = w[(((nint)k * C + c) * R + r) * S + t];
+                    for (int k = K; k < ld; k++) row[k] = 0;
+                }
+                state.Conv.Packed = packed;
+            }
+            Workers.Run(shape.Batch, &state, &ImplicitImage<TV>);
         }
-    }
-
-    // Per-thread scratch of the forward pass: one zero-padded image, and the row offsets of B (one per kernel tap).
-    [ThreadStatic] private static float[]? _paddedImage, _tapOffsets;
-
-    private static void ForwardImage<TV>(void* raw, int n) where TV : struct
-    {
-        var s = (State*)raw;
-        if (s->Shape.Stride == 1) ForwardImageImplicit<TV>(s, n);
-        else ForwardImageIm2Col<TV>(s, n);
     }
 
     /// <summary>
-    /// Stride 1, implicit GEMM: with the image zero-padded to [C, Hp, Wp], output position i = p·Wp + q reads tap
-    /// (c, r, s) at c·Hp·Wp + r·Wp + s + i, so row (c, r, s) of B is the padded image itself from that offset on and
-    /// nothing is gathered. Positions with q ≥ Q are computed and dropped when the result is compacted into output.
+    /// Stride 1, one image: with the image zero-padded to [C, Hp, Wp], output position p·Wp + q reads tap (c, r, s) at
+    /// c·Hp·Wp + r·Wp + s + p·Wp + q, so nothing is gathered. The GEMM engine computes the positions q ≥ Q too and
+    /// drops them when it compacts its result into the output; the lanes engine computes only wanted positions.
     /// </summary>
-    private static void ForwardImageImplicit<TV>(State* s, int n) where TV : struct
+    private static void ImplicitImage<TV>(void* raw, int n) where TV : struct
     {
-        ref readonly var shape = ref s->Shape;
-        int C = shape.InChannels, H = shape.Height, W = shape.Width, R = shape.KernelHeight, S = shape.KernelWidth, K = shape.OutChannels;
-        int P = shape.OutHeight, Q = shape.OutWidth, pad = shape.Padding, Hp = H + 2 * pad, Wp = W + 2 * pad, plane = Hp * Wp;
-        int crs = C * R * S, positions = P * Wp, nr = 2 * Count<TV>();
+        var s = (State*)raw;
+        ref readonly var conv = ref s->Conv;
+        int C = conv.Channels, H = conv.Height, W = conv.Width, R = conv.R, S = conv.S, K = conv.OutChannels;
+        int P = conv.OutHeight, Q = conv.OutWidth, padH = conv.PadH, padW = conv.PadW, Hp = H + 2 * padH, Wp = W + 2 * padW, plane = Hp * Wp;
+        int taps = conv.Taps, positions = P * Wp, nr = 2 * Count<TV>();
         // The GEMM reads B rows up to RoundUp(positions, NR): past the padded image by at most S + NR, kept zero.
         int imageLength = C * plane, slack = S + nr;
         float* image = GemmScratch.Get(ref _paddedImage, imageLength + slack);
-        float* source = s->Input + (nint)n * C * H * W;
-        if (pad == 0)
-            Copy<TV>(image, source, imageLength);
-        else
-        {
-            new Span<float>(image, imageLength).Clear();
-            for (int c = 0; c < C; c++)
-            for (int h = 0; h < H; h++)
-                Copy<TV>(image + (nint)c * plane + (h + pad) * Wp + pad, source + ((nint)c * H + h) * W, W);
-        }
+        PadImage<TV>(s->Input + (nint)n * C * H * W, image, C, H, W, padH, padW);
         new Span<float>(image + imageLength, slack).Clear();
 
-        int* offsets = (int*)GemmScratch.Get(ref _tapOffsets, crs);
-        for (int c = 0, tap = 0; c < C; c++)
+        // Taps in the weight's (c, r, s) order for the GEMM, in (r, c, s) order for the lanes engine.
+        int* offsets = (int*)GemmScratch.Get(ref _tapOffsets, taps);
+        for (int c = 0; c < C; c++)
         for (int r = 0; r < R; r++)
-        for (int t = 0; t < S; t++, tap++)
-            offsets[tap] = c * plane + r * Wp + t;
-
-        float* wide = GemmScratch.Get(ref _col, K * positions);
-        Gemm.MultiplyInPlaceB<TV>(K, positions, crs, s->Weight, crs, image, offsets, wide, positions, accumulate: false);
+        for (int t = 0; t < S; t++)
+            offsets[conv.Lanes ? (r * C + c) * S + t : (c * R + r) * S + t] = c * plane + r * Wp + t;
 
         float* output = s->Output + (nint)n * K * P * Q;
+        if (conv.Lanes)
+        {
+            switch (conv.LaneWidth * 10 + conv.LaneVectors)
+            {
+                case 161: LanesImage<Vector512<float>, ConvLanes.OneVector>(conv, image, Wp, offsets, output); break;
+                case 162: LanesImage<Vector512<float>, ConvLanes.TwoVectors>(conv, image, Wp, offsets, output); break;
+                case 81: LanesImage<Vector256<float>, ConvLanes.OneVector>(conv, image, Wp, offsets, output); break;
+                case 82: LanesImage<Vector256<float>, ConvLanes.TwoVectors>(conv, image, Wp, offsets, output); break;
+                case 41: LanesImage<Vector128<float>, ConvLanes.OneVector>(conv, image, Wp, offsets, output); break;
+                default: LanesImage<Vector128<float>, ConvLanes.TwoVectors>(conv, image, Wp, offsets, output); break;
+            }
+            return;
+        }
+
+        float* wide = GemmScratch.Get(ref _col, K * positions);
+        Gemm.MultiplyInPlaceB<TV>(K, positions, taps, conv.Weight, taps, image, offsets, wide, positions, accumulate: false);
         for (int k = 0; k < K; k++)
         {
-            float bias = s->Bias != null ? s->Bias[k] : 0;
+            float bias = conv.Bias != null ? conv.Bias[k] : 0;
             for (int p = 0; p < P; p++)
-                CopyAdd<TV>(output + ((nint)k * P + p) * Q, wide + (nint)k * positions + p * Wp, bias, Q);
+            {
+                float* target = output + ((nint)k * P + p) * Q, source = wide + (nint)k * positions + p * Wp;
+                if (conv.Accumulate) AddTo<TV>(target, source, Q);
+                else CopyAdd<TV>(target, source, bias, Q);
+            }
+        }
+    }
+
+    /// <summary>image[c, h + padH, w + padW] = source[c, h, w], zero elsewhere in [C, H + 2·padH, W + 2·padW].</summary>
+    private static void PadImage<TV>(float* source, float* image, int C, int H, int W, int padH, int padW) where TV : struct
+    {
+        int Hp = H + 2 * padH, Wp = W + 2 * padW, plane = Hp * Wp;
+        if (padH == 0 && padW == 0)
+        {
+            Copy<TV>(image, source, C * plane);
+            return;
+        }
+        new Span<float>(image, C * plane).Clear();
+        for (int c = 0; c < C; c++)
+        for (int h = 0; h < H; h++)
+            Copy<TV>(image + (nint)c * plane + (h + padH) * Wp + padW, source + ((nint)c * H + h) * W, W);
+    }
+
+    /// <summary>The lanes engine on one padded image: tiles of up to TileRows positions of one output row, per block of channels.</summary>
+    [SkipLocalsInit]
+    private static void LanesImage<TL, TN>(in Implicit conv, float* image, int Wp, int* offsets, float* output)
+        where TL : struct where TN : struct, ConvLanes.IVectorCount
+    {
+        int K = conv.OutChannels, P = conv.OutHeight, Q = conv.OutWidth, taps = conv.Taps, ld = conv.PackedLd;
+        int block = TN.Value * Count<TL>(), tileRows = conv.TileRows, tapsPerRow = conv.Channels * conv.S;
+        float* tile = stackalloc float[ConvLanes.MaxRows * 32];
+        for (int k0 = 0; k0 < K; k0 += block)
+        {
+            int channels = Math.Min(block, K - k0);
+            for (int p = 0; p < P; p++)
+            for (int q0 = 0; q0 < Q; q0 += tileRows)
+            {
+                // Only the kernel rows that read inside the image: a contiguous run of taps in (r, c, s) order.
+                var (low, high) = conv.TapRows(p);
+                int first = low * tapsPerRow, length = Math.Max(0, high - low + 1) * tapsPerRow;
+                int rows = Math.Min(tileRows, Q - q0);
+                ConvLanes.PositionsTile<TL, TN>(rows, length, image + p * Wp + q0, offsets + first, conv.Packed + (nint)first * ld + k0, ld, tile, block);
+                for (int k = 0; k < channels; k++)
+                {
+                    float* target = output + ((nint)(k0 + k) * P + p) * Q + q0, source = tile + k;
+                    if (conv.Accumulate)
+                        for (int j = 0; j < rows; j++) target[j] += source[j * block];
+                    else
+                    {
+                        float bias = conv.Bias != null ? conv.Bias[k0 + k] : 0;
+                        for (int j = 0; j < rows; j++) target[j] = source[j * block] + bias;
+                    }
+                }
+            }
         }
     }
 
     /// <summary>Any stride: the image's im2col matrix [CRS, PQ] (rows padded to whole NR panels), multiplied in place.</summary>
-    private static void ForwardImageIm2Col<TV>(State* s, int n) where TV : struct
+    private static void ForwardImageIm2Col<TV>(void* raw, int n) where TV : struct
     {
+        var s = (State*)raw;
         ref readonly var shape = ref s->Shape;
         int crs = shape.InChannels * shape.KernelHeight * shape.KernelWidth, pq = shape.OutHeight * shape.OutWidth;
         int ldCol = Gemm.RoundUp(pq, 2 * Count<TV>());
@@ -156,16 +323,61 @@ public static unsafe class Conv2d
     }
 
     internal static void BackwardInput<TV>(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> weight, Span<float> inputGrad, in ConvShape shape)
-        where TV : struct
+        where TV : struct => BackwardInput<TV>(outputGrad, weight, inputGrad, shape, Engine.Auto);
+
+    /// <summary>
+    /// At stride 1 with padding below the kernel size, the input gradient is a full correlation: a stride-1 convolution
+    /// of the output gradient, zero-padded by R − 1 − pad and S − 1 − pad, with the weight flipped in both taps and with
+    /// its channel axes swapped, accumulated onto inputGrad; it runs on the forward pass's engines. Otherwise
+    /// col2im(Wᵀ·outputGrad_n) per image.
+    /// </summary>
+    internal static void BackwardInput<TV>(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> weight, Span<float> inputGrad, in ConvShape shape,
+        Engine engine) where TV : struct
     {
         Validate(shape);
         SpanLength.Require(outputGrad.Length, shape.OutputLength, nameof(outputGrad), shape);
         SpanLength.Require(weight.Length, shape.WeightLength, nameof(weight), shape);
         SpanLength.Require(inputGrad.Length, shape.InputLength, nameof(inputGrad), shape);
+        int C = shape.InChannels, K = shape.OutChannels, R = shape.KernelHeight, S = shape.KernelWidth, pad = shape.Padding;
         fixed (float* dy = outputGrad, w = weight, dx = inputGrad)
         {
             var state = new State { Shape = shape, Output = dy, Weight = w, Input = dx };
-            Workers.Run(shape.Batch, &state, &BackwardInputImage<TV>);
+            if (shape.Stride != 1 || pad > R - 1 || pad > S - 1 || engine == Engine.Im2Col)
+            {
+                Workers.Run(shape.Batch, &state, &BackwardInputImage<TV>);
+                return;
+            }
+            state = new State
+            {
+                Shape = shape, Input = dy, Output = dx,
+                Conv = new Implicit
+                {
+                    Channels = K, Height = shape.OutHeight, Width = shape.OutWidth, PadH = R - 1 - pad, PadW = S - 1 - pad,
+                    R = R, S = S, OutChannels = C, Accumulate = true,
+                },
+            };
+            Plan<TV>(ref state.Conv, engine);
+            // flipped[c, (k·R + r)·S + s] = weight[k, c, R−1−r, S−1−s], stored as [C, KRS] for the GEMM, or transposed
+            // with the taps in (r, k, s) order for the lanes.
+            int taps = K * R * S, ld = state.Conv.Lanes ? state.Conv.PackedLd : taps;
+            float* flipped = GemmScratch.Get(ref _packedWeight, (state.Conv.Lanes ? taps : C) * ld);
+            for (int k = 0; k < K; k++)
+            for (int c = 0; c < C; c++)
+            for (int r = 0; r < R; r++)
+            for (int t = 0; t < S; t++)
+            {
+                float value = w[(((nint)k * C + c) * R + R - 1 - r) * S + S - 1 - t];
+                if (state.Conv.Lanes) flipped[(nint)((r * K + k) * S + t) * ld + c] = value;
+                else flipped[(nint)c * ld + (k * R + r) * S + t] = value;
+            }
+            if (state.Conv.Lanes)
+            {
+                for (int tap = 0; tap < taps; tap++)
+                    for (int c = C; c < ld; c++) flipped[(nint)tap * ld + c] = 0;
+                state.Conv.Packed = flipped;
+            }
+            else state.Conv.Weight = flipped;
+            Workers.Run(shape.Batch, &state, &ImplicitImage<TV>);
         }
     }
 
@@ -190,40 +402,84 @@ public static unsafe class Conv2d
         SpanLength.Require(weightGrad.Length, shape.WeightLength, nameof(weightGrad), shape);
         int parts = (shape.Batch + ImagesPerPart - 1) / ImagesPerPart, length = shape.WeightLength;
         float* partials = GemmScratch.Get(ref _partials, parts * length);
+        var (width, vectors, _, _) = LaneLayout<TV>(shape.OutChannels);
         fixed (float* x = input, dy = outputGrad, dw = weightGrad)
         {
-            var state = new State { Shape = shape, Input = x, Output = dy, Partials = partials };
+            var state = new State { Shape = shape, Input = x, Output = dy, Partials = partials, LaneWidth = width, LaneVectors = vectors };
             Workers.Run(parts, &state, &BackwardWeightPart<TV>);
             AddPartials<TV>(partials, parts, length, dw);
         }
     }
 
-    // Per-thread scratch of a weight-gradient part: the part's output gradients, rows padded like col's.
-    [ThreadStatic] private static float[]? _outputGradRows;
-
+    /// <summary>
+    /// One part of the weight gradient with <see cref="ConvLanes.TapsTile"/>: the part's images zero-padded side by
+    /// side, its output gradients transposed to [images·P·Q, channels], and every tap summed over every output
+    /// position (any stride), the output channels in the lanes.
+    /// </summary>
     private static void BackwardWeightPart<TV>(void* raw, int part) where TV : struct
     {
         var s = (State*)raw;
+        switch (s->LaneWidth * 10 + s->LaneVectors)
+        {
+            case 161: BackwardWeightPart<TV, Vector512<float>, ConvLanes.OneVector>(s, part); break;
+            case 162: BackwardWeightPart<TV, Vector512<float>, ConvLanes.TwoVectors>(s, part); break;
+            case 81: BackwardWeightPart<TV, Vector256<float>, ConvLanes.OneVector>(s, part); break;
+            case 82: BackwardWeightPart<TV, Vector256<float>, ConvLanes.TwoVectors>(s, part); break;
+            case 41: BackwardWeightPart<TV, Vector128<float>, ConvLanes.OneVector>(s, part); break;
+            default: BackwardWeightPart<TV, Vector128<float>, ConvLanes.TwoVectors>(s, part); break;
+        }
+    }
+
+    [SkipLocalsInit]
+    private static void BackwardWeightPart<TV, TL, TN>(State* s, int part) where TV : struct where TL : struct where TN : struct, ConvLanes.IVectorCount
+    {
         ref readonly var shape = ref s->Shape;
-        int K = shape.OutChannels, crs = shape.InChannels * shape.KernelHeight * shape.KernelWidth, pq = shape.OutHeight * shape.OutWidth;
+        int C = shape.InChannels, H = shape.Height, W = shape.Width, R = shape.KernelHeight, S = shape.KernelWidth, K = shape.OutChannels;
+        int P = shape.OutHeight, Q = shape.OutWidth, PQ = P * Q, stride = shape.Stride, pad = shape.Padding;
+        int Hp = H + 2 * pad, Wp = W + 2 * pad, plane = Hp * Wp, imageLength = C * plane, taps = C * R * S;
         int first = part * ImagesPerPart, count = Math.Min(shape.Batch, first + ImagesPerPart) - first;
-        // The part's images side by side along the reduction: col [CRS, count·ldImage] and outputGrad [K, count·ldImage],
-        // each image's PQ columns zero-padded to whole vectors, so that partial = outputGrad · colᵀ is one long dot product per element.
-        int ldImage = Gemm.RoundUp(pq, Count<TV>()), ld = ImagesPerPart * ldImage, length = count * ldImage;
-        float* col = GemmScratch.Get(ref _col, crs * ld);
-        float* outputGrad = GemmScratch.Get(ref _outputGradRows, K * ld);
+        int block = TN.Value * Count<TL>(), ld = RoundUp(K, block);
+
+        float* images = GemmScratch.Get(ref _paddedImage, count * imageLength);
+        for (int i = 0; i < count; i++)
+            PadImage<TV>(s->Input + (nint)(first + i) * C * H * W, images + (nint)i * imageLength, C, H, W, pad, pad);
+
+        // gradT[i·PQ + pq, k] = outputGrad[first + i, k, pq], lanes past K zero.
+        float* gradT = GemmScratch.Get(ref _outputGradRows, count * PQ * ld);
         for (int i = 0; i < count; i++)
         {
-            int n = first + i;
-            Im2Col.Gather<TV>(s->Input + (nint)n * shape.InChannels * shape.Height * shape.Width, col + i * ldImage, ld, ldImage, shape);
-            for (int k = 0; k < K; k++)
+            float* source = s->Output + (nint)(first + i) * K * PQ, target = gradT + (nint)i * PQ * ld;
+            for (int pq = 0; pq < PQ; pq++, target += ld)
             {
-                float* row = outputGrad + (nint)k * ld + i * ldImage;
-                Copy<TV>(row, s->Output + ((nint)n * K + k) * pq, pq);
-                for (int j = pq; j < ldImage; j++) row[j] = 0;
+                int k = 0;
+                for (; k < K; k++) target[k] = source[(nint)k * PQ + pq];
+                for (; k < ld; k++) target[k] = 0;
             }
         }
-        GemmDot.MultiplyTransposedB<TV>(K, crs, length, outputGrad, ld, col, ld, s->Partials + (nint)part * K * crs, crs, accumulate: false);
+
+        int* offsets = (int*)GemmScratch.Get(ref _tapOffsets, taps);
+        for (int c = 0, tap = 0; c < C; c++)
+        for (int r = 0; r < R; r++)
+        for (int t = 0; t < S; t++, tap++)
+            offsets[tap] = c * plane + r * Wp + t;
+
+        float* partial = s->Partials + (nint)part * K * taps;
+        float* tile = stackalloc float[ConvLanes.MaxRows * 32];
+        int tileRows = ConvLanes.TileRows(taps, TN.Value == 2 ? ConvLanes.MaxRowsTwoVectors : ConvLanes.MaxRows);
+        for (int k0 = 0; k0 < K; k0 += block)
+        {
+            int channels = Math.Min(block, K - k0);
+            for (int t0 = 0; t0 < taps; t0 += tileRows)
+            {
+                int rows = Math.Min(tileRows, taps - t0);
+                ConvLanes.TapsTile<TL, TN>(rows, count, images, imageLength, offsets + t0, P, Q, stride * Wp, stride, gradT + k0, ld, tile, block);
+                for (int k = 0; k < channels; k++)
+                {
+                    float* target = partial + (nint)(k0 + k) * taps + t0, source = tile + k;
+                    for (int j = 0; j < rows; j++) target[j] = source[j * block];
+                }
+            }
+        }
     }
 
     internal static void BackwardBias<TV>(ReadOnlySpan<float> outputGrad, Span<float> biasGrad, in ConvShape shape) where TV : struct

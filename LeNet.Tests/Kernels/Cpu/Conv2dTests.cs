@@ -135,4 +135,76 @@ public class Conv2dTests
     [MemberData(nameof(Implementations))]
     public void Batch_of_1000_matches_the_reference(string implementation) =>
         CheckAll(implementation, new ConvShape(1000, 2, 6, 5, 3, 3, 3, Padding: 1), seed: 9);
+
+    public static TheoryData<int, string> WidthsAndEngines()
+    {
+        var data = new TheoryData<int, string>();
+        foreach (var width in new[] { 512, 256, 128 })
+        foreach (var engine in new[] { "Auto", "Gemm", "Lanes", "Im2Col" })
+            data.Add(width, engine);
+        return data;
+    }
+
+    /// <summary>
+    /// Every engine of the forward pass and of the input gradient (stride-1 full correlation on the GEMM or on the
+    /// lanes, and the im2col/col2im fallback) at every width, on shapes that reach their edges: more channels than two
+    /// vectors of lanes, rows wider than one tile, kernels taller than wide, padding on one side only of the full
+    /// correlation, padding past the kernel (where the input gradient falls back to col2im) and stride 2 (im2col).
+    /// The weight gradient (one engine) runs on the same shapes.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(WidthsAndEngines))]
+    public void Every_engine_matches_the_reference(int width, string engine)
+    {
+        var shapes = new[]
+        {
+            new ConvShape(2, 3, 9, 31, 40, 3, 3, Stride: 1, Padding: 1),
+            new ConvShape(3, 5, 12, 17, 6, 5, 2, Stride: 1, Padding: 1),
+            new ConvShape(2, 2, 7, 6, 3, 2, 2, Stride: 1, Padding: 3),
+            new ConvShape(2, 4, 11, 10, 17, 3, 3, Stride: 2, Padding: 1),
+            new ConvShape(3, 6, 14, 14, 16, 5, 5),
+        };
+        var forced = Enum.Parse<Fast.Conv2d.Engine>(engine);
+        for (int i = 0; i < shapes.Length; i++)
+        {
+            var shape = shapes[i];
+            var rng = new Random(100 + i);
+            var input = Uniform(rng, shape.InputLength);
+            var weight = Uniform(rng, shape.WeightLength);
+            var bias = Uniform(rng, shape.OutChannels);
+            var outputGrad = Uniform(rng, shape.OutputLength);
+            string name = $"{width}-bit {engine} {shape}";
+
+            var output = new double[shape.OutputLength];
+            Reference.Conv2d.Forward<double>(input, weight, bias, output, shape);
+            var outputF = ToFloat(Uniform(rng, shape.OutputLength, 50, 60));
+            var inputGrad = Uniform(rng, shape.InputLength);
+            var inputGradF = ToFloat(inputGrad);
+            Reference.Conv2d.BackwardInput<double>(outputGrad, weight, inputGrad, shape);
+            var weightGrad = Uniform(rng, shape.WeightLength);
+            var weightGradF = ToFloat(weightGrad);
+            Reference.Conv2d.BackwardWeight<double>(input, outputGrad, weightGrad, shape);
+            switch (width)
+            {
+                case 512:
+                    Fast.Conv2d.Forward<Vector512<float>>(ToFloat(input), ToFloat(weight), ToFloat(bias), outputF, shape, forced);
+                    Fast.Conv2d.BackwardInput<Vector512<float>>(ToFloat(outputGrad), ToFloat(weight), inputGradF, shape, forced);
+                    Fast.Conv2d.BackwardWeight<Vector512<float>>(ToFloat(input), ToFloat(outputGrad), weightGradF, shape);
+                    break;
+                case 256:
+                    Fast.Conv2d.Forward<Vector256<float>>(ToFloat(input), ToFloat(weight), ToFloat(bias), outputF, shape, forced);
+                    Fast.Conv2d.BackwardInput<Vector256<float>>(ToFloat(outputGrad), ToFloat(weight), inputGradF, shape, forced);
+                    Fast.Conv2d.BackwardWeight<Vector256<float>>(ToFloat(input), ToFloat(outputGrad), weightGradF, shape);
+                    break;
+                default:
+                    Fast.Conv2d.Forward<Vector128<float>>(ToFloat(input), ToFloat(weight), ToFloat(bias), outputF, shape, forced);
+                    Fast.Conv2d.BackwardInput<Vector128<float>>(ToFloat(outputGrad), ToFloat(weight), inputGradF, shape, forced);
+                    Fast.Conv2d.BackwardWeight<Vector128<float>>(ToFloat(input), ToFloat(outputGrad), weightGradF, shape);
+                    break;
+            }
+            AssertAgrees(output, outputF, $"{name} forward");
+            AssertAgrees(inputGrad, inputGradF, $"{name} backward input");
+            AssertAgrees(weightGrad, weightGradF, $"{name} backward weight");
+        }
+    }
 }
