@@ -34,12 +34,11 @@ internal static class ElementwiseSimd
     }
 
     /// <summary>
-    /// Below this many elements (4 MB of floats) a pass runs on one thread. These passes are memory-bound and take tens
-    /// of µs at LeNet's batch of 64 (≤ 301,056 values), and Workers.Run waits until every worker has checked in: on a
-    /// busy machine a descheduled worker then costs milliseconds (measured: ReLU over 100K values, 8 ms split against
-    /// 30 µs serial). So only evaluation-sized batches (1000 × 6 × 28 × 28 = 4.7M) are split.
+    /// Below this many elements (256 KB of floats) a pass runs on one thread: a split costs a few µs (waking and
+    /// joining the workers), which a memory-bound pass over fewer values does not earn back. LeNet's batch-64
+    /// activations (102,400 and 301,056 values) are split; its fully connected ones are not.
     /// </summary>
-    public const int MinParallelElements = 1 << 20;
+    public const int MinParallelElements = 1 << 16;
 
     /// <summary>How many parts to split <paramref name="items"/> independent items (planes, chunks) holding <paramref name="elements"/> values into.</summary>
     public static int Parts(int items, long elements) =>
