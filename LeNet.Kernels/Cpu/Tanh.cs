@@ -1,68 +1,25 @@
-// Flat elementwise tanh: forward by TensorPrimitives (vectorised exp-based, measured fastest), backward dy·(1 − y²) in SIMD; chunks across Workers when large.
+// Flat elementwise tanh: forward by TensorPrimitives (vectorised, measured fastest), backward dy·(1 − y²) in SIMD.
 using System.Numerics.Tensors;
-using System.Runtime.Intrinsics;
 
 namespace LeNet.Kernels.Cpu;
 
 /// <summary>Elementwise hyperbolic tangent; backward uses the saved output: dy·(1 − y²).</summary>
-public static unsafe class Tanh
+public static class Tanh
 {
-    private struct Pass
-    {
-        public float* Input, OutputGrad, Output;
-        public int Length, Chunk;
-    }
-
     /// <summary>output = tanh(input). Overwrites output; output may alias input.</summary>
-    public static void Forward(ReadOnlySpan<float> input, Span<float> output)
-    {
-        SpanLength.RequireSame(output.Length, input.Length, nameof(output), nameof(input));
-        fixed (float* x = input, y = output)
-        {
-            var pass = new Pass { Input = x, Output = y, Length = input.Length };
-            int parts = ElementwiseSimd.FlatParts(input.Length, out pass.Chunk);
-            Workers.Run(parts, &pass, &ForwardPart);
-        }
-    }
+    public static void Forward(ReadOnlySpan<float> input, Span<float> output) => SaturatingActivation<Function>.Forward(input, output);
 
     /// <summary>inputGrad += outputGrad·(1 − output²).</summary>
-    public static void Backward(ReadOnlySpan<float> output, ReadOnlySpan<float> outputGrad, Span<float> inputGrad)
-    {
-        SpanLength.RequireSame(outputGrad.Length, output.Length, nameof(outputGrad), nameof(output));
-        SpanLength.RequireSame(inputGrad.Length, output.Length, nameof(inputGrad), nameof(output));
-        fixed (float* y = output, dy = outputGrad, dx = inputGrad)
-        {
-            var pass = new Pass { Input = y, OutputGrad = dy, Output = dx, Length = output.Length };
-            int parts = ElementwiseSimd.FlatParts(output.Length, out pass.Chunk);
-            switch (ElementwiseSimd.Width)
-            {
-                case 512: Workers.Run(parts, &pass, &BackwardPart<Vector512<float>, ElementwiseSimd512>); break;
-                case 256: Workers.Run(parts, &pass, &BackwardPart<Vector256<float>, ElementwiseSimd256>); break;
-                default: Workers.Run(parts, &pass, &BackwardPart<Vector128<float>, ElementwiseSimd128>); break;
-            }
-        }
-    }
+    public static void Backward(ReadOnlySpan<float> output, ReadOnlySpan<float> outputGrad, Span<float> inputGrad) =>
+        SaturatingActivation<Function>.Backward(output, outputGrad, inputGrad);
 
-    private static void ForwardPart(void* state, int part)
+    private readonly struct Function : IActivationOfOutput
     {
-        var pass = (Pass*)state;
-        int start = part * pass->Chunk, count = Math.Min(pass->Length - start, pass->Chunk);
-        TensorPrimitives.Tanh(new ReadOnlySpan<float>(pass->Input + start, count), new Span<float>(pass->Output + start, count));
-    }
+        public static void Apply(ReadOnlySpan<float> input, Span<float> output) => TensorPrimitives.Tanh(input, output);
 
-    private static void BackwardPart<TV, TS>(void* state, int part) where TV : struct where TS : IElementwiseSimd<TV>
-    {
-        var pass = (Pass*)state;
-        int start = part * pass->Chunk, end = Math.Min(pass->Length, start + pass->Chunk);
-        float* y = pass->Input, dy = pass->OutputGrad, dx = pass->Output;
-        var one = TS.Splat(1f);
-        int i = start;
-        for (; i <= end - TS.Count; i += TS.Count)
-        {
-            var v = TS.Load(y + i);
-            TS.Store(dx + i, TS.MultiplyAdd(TS.Load(dy + i), TS.MultiplyAdd(TS.Subtract(TS.Zero, v), v, one), TS.Load(dx + i)));
-        }
-        for (; i < end; i++)
-            dx[i] = MathF.FusedMultiplyAdd(dy[i], MathF.FusedMultiplyAdd(-y[i], y[i], 1f), dx[i]);
+        public static TV Derivative<TV, TS>(TV y) where TV : struct where TS : IElementwiseSimd<TV> =>
+            TS.MultiplyAdd(TS.Subtract(TS.Zero, y), y, TS.Splat(1f));
+
+        public static float Derivative(float y) => MathF.FusedMultiplyAdd(-y, y, 1f);
     }
 }
