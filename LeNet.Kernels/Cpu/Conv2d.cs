@@ -394,7 +394,15 @@ public static unsafe class Conv2d
     }
 
     internal static void BackwardWeight<TV>(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> weightGrad, in ConvShape shape)
-        where TV : struct
+        where TV : struct => BackwardWeight<TV>(input, outputGrad, weightGrad, shape, Engine.Auto);
+
+    /// <summary>
+    /// Engine.Gemm (stride 1 only): output channels in rows, positions in the lanes (<see cref="ConvRows"/>); any other
+    /// engine: output channels in the lanes, taps broadcast (<see cref="ConvLanes.TapsTile"/>). Auto takes the one
+    /// that computes fewer lane multiply-adds.
+    /// </summary>
+    internal static void BackwardWeight<TV>(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> weightGrad, in ConvShape shape,
+        Engine engine) where TV : struct
     {
         Validate(shape);
         SpanLength.Require(input.Length, shape.InputLength, nameof(input), shape);
@@ -402,11 +410,13 @@ public static unsafe class Conv2d
         SpanLength.Require(weightGrad.Length, shape.WeightLength, nameof(weightGrad), shape);
         int parts = (shape.Batch + ImagesPerPart - 1) / ImagesPerPart, length = shape.WeightLength;
         float* partials = GemmScratch.Get(ref _partials, parts * length);
-        var (width, vectors, _, _) = LaneLayout<TV>(shape.OutChannels);
+        var (width, vectors, padded, _) = LaneLayout<TV>(shape.OutChannels);
+        bool rows = shape.Stride == 1 && (engine == Engine.Gemm || (engine == Engine.Auto && RowsWeightGradCost<TV>(shape) < (double)padded * shape.OutHeight * shape.OutWidth));
         fixed (float* x = input, dy = outputGrad, dw = weightGrad)
         {
             var state = new State { Shape = shape, Input = x, Output = dy, Partials = partials, LaneWidth = width, LaneVectors = vectors };
-            Workers.Run(parts, &state, &BackwardWeightPart<TV>);
+            if (rows) Workers.Run(parts, &state, &BackwardWeightRowsPart<TV>);
+            else Workers.Run(parts, &state, &BackwardWeightPart<TV>);
             AddPartials<TV>(partials, parts, length, dw);
         }
     }
@@ -478,6 +488,66 @@ public static unsafe class Conv2d
                     float* target = partial + (nint)(k0 + k) * taps + t0, source = tile + k;
                     for (int j = 0; j < rows; j++) target[j] = source[j * block];
                 }
+            }
+        }
+    }
+
+    /// <summary>Lane multiply-adds per tap of the rows engine: channels padded to whole tiles, output rows widened to the padded image's rows.</summary>
+    private static double RowsWeightGradCost<TV>(in ConvShape shape) where TV : struct =>
+        (double)RoundUp(shape.OutChannels, ConvRows.Rows) * RoundUp(shape.OutHeight * (shape.Width + 2 * shape.Padding), Count<TV>());
+
+    /// <summary>
+    /// One part of a stride-1 weight gradient with <see cref="ConvRows.TapsTile"/>: the part's images zero-padded side
+    /// by side, each output gradient row widened to the padded row length Wp (zero at q ≥ Q), so that tap (c, r, s) of
+    /// output position j = p·Wp + q reads the padded image at c·Hp·Wp + r·Wp + s + j for every j alike.
+    /// </summary>
+    private static void BackwardWeightRowsPart<TV>(void* raw, int part) where TV : struct
+    {
+        var s = (State*)raw;
+        ref readonly var shape = ref s->Shape;
+        int C = shape.InChannels, H = shape.Height, W = shape.Width, R = shape.KernelHeight, S = shape.KernelWidth, K = shape.OutChannels;
+        int P = shape.OutHeight, Q = shape.OutWidth, PQ = P * Q, pad = shape.Padding, width = Count<TV>();
+        int Hp = H + 2 * pad, Wp = W + 2 * pad, plane = Hp * Wp, taps = C * R * S;
+        int first = part * ImagesPerPart, count = Math.Min(shape.Batch, first + ImagesPerPart) - first;
+        // Positions run to RoundUp(P·Wp, width): reads reach past the image by at most S − 1 + width, kept zero.
+        int length = RoundUp(P * Wp, width), slack = RoundUp(S + width, 16), imageStride = C * plane + slack;
+        int rowsPadded = RoundUp(K, ConvRows.Rows), gradImageStride = rowsPadded * length;
+
+        float* images = GemmScratch.Get(ref _paddedImage, count * imageStride);
+        for (int i = 0; i < count; i++)
+        {
+            float* image = images + (nint)i * imageStride;
+            PadImage<TV>(s->Input + (nint)(first + i) * C * H * W, image, C, H, W, pad, pad);
+            new Span<float>(image + C * plane, slack).Clear();
+        }
+
+        float* grad = GemmScratch.Get(ref _outputGradRows, count * gradImageStride);
+        new Span<float>(grad, count * gradImageStride).Clear();
+        for (int i = 0; i < count; i++)
+        for (int k = 0; k < K; k++)
+        {
+            float* source = s->Output + ((nint)(first + i) * K + k) * PQ, target = grad + (nint)i * gradImageStride + (nint)k * length;
+            for (int p = 0; p < P; p++) Copy<TV>(target + p * Wp, source + p * Q, Q);
+        }
+
+        int* offsets = (int*)GemmScratch.Get(ref _tapOffsets, taps);
+        for (int c = 0, tap = 0; c < C; c++)
+        for (int r = 0; r < R; r++)
+        for (int t = 0; t < S; t++, tap++)
+            offsets[tap] = c * plane + r * Wp + t;
+
+        float* partial = s->Partials + (nint)part * K * taps;
+        float* tile = stackalloc float[ConvRows.Rows * 4];
+        int tileTaps = ConvLanes.TileRows(taps, ConvRows.MaxTaps);
+        for (int k0 = 0; k0 < K; k0 += ConvRows.Rows)
+        {
+            int channels = Math.Min(ConvRows.Rows, K - k0);
+            for (int t0 = 0; t0 < taps; t0 += tileTaps)
+            {
+                int n = Math.Min(tileTaps, taps - t0);
+                ConvRows.TapsTile<TV>(n, count, images, imageStride, offsets + t0, grad + (nint)k0 * length, length, gradImageStride, length, tile, 4);
+                for (int k = 0; k < channels; k++)
+                    for (int t = 0; t < n; t++) partial[(nint)(k0 + k) * taps + t0 + t] = tile[k * 4 + t];
             }
         }
     }
