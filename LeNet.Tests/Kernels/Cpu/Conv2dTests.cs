@@ -140,7 +140,7 @@ public class Conv2dTests
     {
         var data = new TheoryData<int, string>();
         foreach (var width in new[] { 512, 256, 128 })
-        foreach (var engine in new[] { "Auto", "Gemm", "Lanes", "Im2Col" })
+        foreach (var engine in new[] { "Auto", "Gemm", "Lanes", "Im2Col", "Rows" })
             data.Add(width, engine);
         return data;
     }
