@@ -7,11 +7,14 @@ namespace LeNet.Kernels.Cpu;
 /// <summary>
 /// 2-D convolution, NCHW, images split across the workers. Forward at stride 1 reads the zero-padded image in place
 /// (no im2col), on the engine that wastes less (<see cref="Plan{TV}"/>): output channels in the vector lanes with
-/// positions broadcast (<see cref="ConvLanes"/>), or output channels in the rows of the packed <see cref="Gemm"/>;
+/// positions broadcast (<see cref="ConvLanes"/>), or output channels in the rows of a GEMM micro-tile with positions in
+/// the lanes (NR consecutive positions of the padded image, <see cref="Gemm.MicroKernel{TV}"/>, or two output rows of
+/// one vector each, <see cref="ConvRows.PositionsTile{TV}"/>), both skipping the kernel rows that fall on zero padding;
 /// other strides use im2col. The input gradient at stride 1 is the same convolution of the output gradient as a full
 /// correlation (flipped, channel-swapped weight), else col2im(Wᵀ·dOut_n). The weight gradient sums every tap over the
-/// output positions with the output channels in the lanes, over fixed parts of <see cref="ImagesPerPart"/> images, the
-/// parts added in order.
+/// output positions, with the output channels in the lanes (<see cref="ConvLanes.TapsTile"/>) or, at stride 1 with
+/// few channels, in rows with the positions in the lanes (<see cref="ConvRows.TapsTile"/>), over fixed parts of
+/// <see cref="ImagesPerPart"/> images, the parts added in order.
 /// </summary>
 public static unsafe class Conv2d
 {
@@ -73,6 +76,8 @@ public static unsafe class Conv2d
         Lanes,
         /// <summary>Any stride: im2col (forward) or col2im (input gradient) around the packed GEMM.</summary>
         Im2Col,
+        /// <summary>Stride 1: <see cref="ConvRows.PositionsTile"/>, output channels in MR rows, two output rows of positions in the lanes.</summary>
+        Rows,
     }
 
     /// <summary>What a part needs: the shape and the pinned spans of one kernel call.</summary>
@@ -91,11 +96,11 @@ public static unsafe class Conv2d
     private struct Implicit
     {
         public int Channels, Height, Width, PadH, PadW, R, S, OutChannels;
-        public float* Weight;   // [OutChannels, Taps], for the GEMM engine
+        public float* Panels;   // [OutChannels, Taps] with taps in (r, c, s) order, packed in panels of Gemm.MR rows (Gemm.PackA), for the GEMM engine
         public float* Packed;   // [Taps, PackedLd] in (r, c, s) order, the weight transposed, lanes past OutChannels zero, for the lanes engine
         public float* Bias;     // null for none
         public int PackedLd, LaneWidth, LaneVectors, TileRows;
-        public bool Lanes, Accumulate;
+        public bool Lanes, Rows, Accumulate;
         public readonly int OutHeight => Height + 2 * PadH - R + 1;
         public readonly int OutWidth => Width + 2 * PadW - S + 1;
         public readonly int Taps => Channels * R * S;
@@ -107,7 +112,7 @@ public static unsafe class Conv2d
     // Per-thread scratch: the im2col matrix of one image or its gradient, and the GEMM engine's wide output.
     [ThreadStatic] private static float[]? _col;
     // The caller's per-part partial sums of a reduction, and its packed weights (only the calling thread of a kernel uses these).
-    [ThreadStatic] private static float[]? _partials, _packedWeight;
+    [ThreadStatic] private static float[]? _partials, _packedWeight, _weightPanels;
     // Per-thread scratch: zero-padded images, the row offsets of the kernel taps, transposed output gradients.
     [ThreadStatic] private static float[]? _paddedImage, _tapOffsets, _outputGradRows;
 
@@ -136,10 +141,17 @@ public static unsafe class Conv2d
     private static void Plan<TV>(ref Implicit conv, Engine engine) where TV : struct
     {
         int Q = conv.OutWidth, Wp = conv.Width + 2 * conv.PadW, positions = conv.OutHeight * Wp, nr = 2 * Count<TV>();
-        // Multiply-adds per image (in units of 8 lanes' work). The GEMM computes the dropped columns q ≥ Q, pads
-        // positions to NR and channels to MR, and reads every tap for every row; the lanes engine computes the wanted
-        // positions only and skips the taps that fall on zero padding rows, but pads the channels to whole vectors.
-        double gemm = (double)RoundUp(conv.OutChannels, Gemm.MR) * RoundUp(positions, nr) * conv.Taps;
+        // Multiply-adds per image. The GEMM computes the dropped columns q ≥ Q and pads positions to NR and channels
+        // to MR, and a tile of NR positions skips only the kernel rows that fall on zero padding for all its output
+        // rows; the lanes engine computes the wanted positions only and skips the taps that fall on zero padding rows
+        // per output row, but pads the channels to whole vectors.
+        long gemmTapRows = 0;
+        for (int j0 = 0; j0 < positions; j0 += nr)
+        {
+            int low = conv.TapRows(Math.Min(conv.OutHeight - 1, (Math.Min(positions, j0 + nr) - 1) / Wp)).Low, high = conv.TapRows(j0 / Wp).High;
+            gemmTapRows += Math.Max(0, high - low + 1);
+        }
+        double gemm = (double)RoundUp(conv.OutChannels, Gemm.MR) * nr * gemmTapRows * conv.Channels * conv.S;
         var (width, vectors, padded, share) = LaneLayout<TV>(conv.OutChannels);
         int rows = ConvLanes.TileRows(Q, vectors == 2 ? ConvLanes.MaxRowsTwoVectors : ConvLanes.MaxRows);
         long tapRows = 0;
@@ -150,7 +162,16 @@ public static unsafe class Conv2d
         }
         // Fewer than 8 accumulators cannot hide the multiply-add latency.
         double lanes = conv.OutChannels / share * Q * tapRows * conv.Channels * conv.S / Math.Min(1.0, rows * vectors / 8.0);
-        conv.Lanes = engine == Engine.Lanes || (engine == Engine.Auto && lanes <= gemm);
+        // Rows: output rows in pairs, each pair reading the kernel rows either of them reads inside the image.
+        long pairTapRows = 0;
+        for (int p = 0; p < conv.OutHeight; p += 2)
+        {
+            int low = conv.TapRows(Math.Min(conv.OutHeight - 1, p + 1)).Low, high = conv.TapRows(p).High;
+            pairTapRows += Math.Max(0, high - low + 1);
+        }
+        double rowsCost = (double)RoundUp(conv.OutChannels, Gemm.MR) * 2 * RoundUp(Q, Count<TV>()) * pairTapRows * conv.Channels * conv.S;
+        conv.Rows = engine == Engine.Rows || (engine == Engine.Auto && rowsCost < Math.Min(lanes, gemm));
+        conv.Lanes = !conv.Rows && (engine == Engine.Lanes || (engine == Engine.Auto && lanes <= gemm));
         conv.LaneWidth = width;
         conv.LaneVectors = vectors;
         conv.PackedLd = padded;
@@ -180,10 +201,22 @@ public static unsafe class Conv2d
             state.Conv = new Implicit
             {
                 Channels = shape.InChannels, Height = shape.Height, Width = shape.Width, PadH = shape.Padding, PadW = shape.Padding,
-                R = shape.KernelHeight, S = shape.KernelWidth, OutChannels = K, Weight = w, Bias = state.Bias,
+                R = shape.KernelHeight, S = shape.KernelWidth, OutChannels = K, Bias = state.Bias,
             };
             Plan<TV>(ref state.Conv, engine);
-            if (state.Conv.Lanes)
+            if (!state.Conv.Lanes)
+            {
+                // weightRcs[k, (r·C + c)·S + s] = weight[k, c, r, s]
+                int C = shape.InChannels, R = shape.KernelHeight, S = shape.KernelWidth;
+                float* weightRcs = GemmScratch.Get(ref _packedWeight, K * taps);
+                for (int k = 0; k < K; k++)
+                for (int r = 0, tap = 0; r < R; r++)
+                for (int c = 0; c < C; c++)
+                for (int t = 0; t < S; t++, tap++)
+                    weightRcs[(nint)k * taps + tap] = w[(((nint)k * C + c) * R + r) * S + t];
+                state.Conv.Panels = PackPanels(weightRcs, K, taps);
+            }
+            else
             {
                 // packed[(r·C + c)·S + s, k] = weight[k, c, r, s]
                 int ld = state.Conv.PackedLd, C = shape.InChannels, R = shape.KernelHeight, S = shape.KernelWidth;
@@ -214,18 +247,19 @@ public static unsafe class Conv2d
         int C = conv.Channels, H = conv.Height, W = conv.Width, R = conv.R, S = conv.S, K = conv.OutChannels;
         int P = conv.OutHeight, Q = conv.OutWidth, padH = conv.PadH, padW = conv.PadW, Hp = H + 2 * padH, Wp = W + 2 * padW, plane = Hp * Wp;
         int taps = conv.Taps, positions = P * Wp, nr = 2 * Count<TV>();
-        // The GEMM reads B rows up to RoundUp(positions, NR): past the padded image by at most S + NR, kept zero.
-        int imageLength = C * plane, slack = S + nr;
+        // The GEMM reads B rows up to RoundUp(positions, NR): past the padded image by at most S + NR, kept zero; the
+        // rows engine reads one row past the last output row's, up to RoundUp(Q, NR / 2): at most S + Wp + NR.
+        int imageLength = C * plane, slack = S + Wp + nr;
         float* image = GemmScratch.Get(ref _paddedImage, imageLength + slack);
         PadImage<TV>(s->Input + (nint)n * C * H * W, image, C, H, W, padH, padW);
         new Span<float>(image + imageLength, slack).Clear();
 
-        // Taps in the weight's (c, r, s) order for the GEMM, in (r, c, s) order for the lanes engine.
+        // Taps in (r, c, s) order, so that the kernel rows that read inside the image are one run of taps.
         int* offsets = (int*)GemmScratch.Get(ref _tapOffsets, taps);
         for (int c = 0; c < C; c++)
         for (int r = 0; r < R; r++)
         for (int t = 0; t < S; t++)
-            offsets[conv.Lanes ? (r * C + c) * S + t : (c * R + r) * S + t] = c * plane + r * Wp + t;
+            offsets[(r * C + c) * S + t] = c * plane + r * Wp + t;
 
         float* output = s->Output + (nint)n * K * P * Q;
         if (conv.Lanes)
@@ -242,8 +276,25 @@ public static unsafe class Conv2d
             return;
         }
 
+        if (conv.Rows)
+        {
+            RowsImage<TV>(conv, image, Wp, offsets, output);
+            return;
+        }
+
+        // Micro-tiles of MR channels × NR positions; a tile reads only the kernel rows that reach inside the image for
+        // one of its output rows (TapRows: both bounds fall as p grows), so zero padding rows are skipped.
         float* wide = GemmScratch.Get(ref _col, K * positions);
-        Gemm.MultiplyInPlaceB<TV>(K, positions, taps, conv.Weight, taps, image, offsets, wide, positions, accumulate: false);
+        int tapsPerRow = C * S;
+        for (int j0 = 0; j0 < positions; j0 += nr)
+        {
+            int columns = Math.Min(nr, positions - j0);
+            int low = conv.TapRows(Math.Min(P - 1, (j0 + columns - 1) / Wp)).Low, high = conv.TapRows(j0 / Wp).High;
+            int first = low * tapsPerRow, length = Math.Max(0, high - low + 1) * tapsPerRow;
+            for (int i0 = 0; i0 < K; i0 += Gemm.MR)
+                Gemm.MicroKernel<TV>(length, conv.Panels + (nint)i0 * taps + first * Gemm.MR, image + j0, offsets + first,
+                    wide + (nint)i0 * positions + j0, positions, Math.Min(Gemm.MR, K - i0), columns, accumulate: false);
+        }
         for (int k = 0; k < K; k++)
         {
             float bias = conv.Bias != null ? conv.Bias[k] : 0;
@@ -254,6 +305,44 @@ public static unsafe class Conv2d
                 else CopyAdd<TV>(target, source, bias, Q);
             }
         }
+    }
+
+    /// <summary>The rows engine on one padded image: pairs of output rows × one vector of positions × MR channels, reading only the kernel rows either output row reads inside the image.</summary>
+    [SkipLocalsInit]
+    private static void RowsImage<TV>(in Implicit conv, float* image, int Wp, int* offsets, float* output) where TV : struct
+    {
+        int K = conv.OutChannels, P = conv.OutHeight, Q = conv.OutWidth, taps = conv.Taps, tapsPerRow = conv.Channels * conv.S;
+        int width = Count<TV>(), nr = 2 * width;
+        float* tile = stackalloc float[Gemm.MR * 32];
+        for (int p0 = 0; p0 < P; p0 += 2)
+        {
+            int pairRows = Math.Min(2, P - p0);
+            int low = conv.TapRows(p0 + pairRows - 1).Low, high = conv.TapRows(p0).High;
+            int first = low * tapsPerRow, length = Math.Max(0, high - low + 1) * tapsPerRow;
+            for (int q0 = 0; q0 < Q; q0 += width)
+            {
+                int columns = Math.Min(width, Q - q0);
+                for (int i0 = 0; i0 < K; i0 += Gemm.MR)
+                {
+                    ConvRows.PositionsTile<TV>(length, conv.Panels + (nint)i0 * taps + first * Gemm.MR, image + p0 * Wp + q0, offsets + first, Wp, tile);
+                    for (int i = 0; i < Math.Min(Gemm.MR, K - i0); i++)
+                    for (int v = 0; v < pairRows; v++)
+                    {
+                        float* target = output + ((nint)(i0 + i) * P + p0 + v) * Q + q0, source = tile + i * nr + v * width;
+                        if (conv.Accumulate) AddTo<TV>(target, source, columns);
+                        else CopyAdd<TV>(target, source, conv.Bias != null ? conv.Bias[i0 + i] : 0, columns);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>A [rows, taps] matrix packed into panels of <see cref="Gemm.MR"/> rows (zero rows past the last), in per-thread scratch.</summary>
+    private static float* PackPanels(float* matrix, int rows, int taps)
+    {
+        float* panels = GemmScratch.Get(ref _weightPanels, RoundUp(rows, Gemm.MR) * taps);
+        Gemm.PackA(false, matrix, taps, rows, taps, panels);
+        return panels;
     }
 
     /// <summary>image[c, h + padH, w + padW] = source[c, h, w], zero elsewhere in [C, H + 2·padH, W + 2·padW].</summary>
@@ -357,8 +446,8 @@ public static unsafe class Conv2d
                 },
             };
             Plan<TV>(ref state.Conv, engine);
-            // flipped[c, (k·R + r)·S + s] = weight[k, c, R−1−r, S−1−s], stored as [C, KRS] for the GEMM, or transposed
-            // with the taps in (r, k, s) order for the lanes.
+            // flipped[c, (r·K + k)·S + s] = weight[k, c, R−1−r, S−1−s], taps in (r, k, s) order: [C, KRS] packed into
+            // panels for the GEMM, or transposed for the lanes.
             int taps = K * R * S, ld = state.Conv.Lanes ? state.Conv.PackedLd : taps;
             float* flipped = GemmScratch.Get(ref _packedWeight, (state.Conv.Lanes ? taps : C) * ld);
             for (int k = 0; k < K; k++)
@@ -368,7 +457,7 @@ public static unsafe class Conv2d
             {
                 float value = w[(((nint)k * C + c) * R + R - 1 - r) * S + S - 1 - t];
                 if (state.Conv.Lanes) flipped[(nint)((r * K + k) * S + t) * ld + c] = value;
-                else flipped[(nint)c * ld + (k * R + r) * S + t] = value;
+                else flipped[(nint)c * ld + (r * K + k) * S + t] = value;
             }
             if (state.Conv.Lanes)
             {
@@ -376,7 +465,7 @@ public static unsafe class Conv2d
                     for (int c = C; c < ld; c++) flipped[(nint)tap * ld + c] = 0;
                 state.Conv.Packed = flipped;
             }
-            else state.Conv.Weight = flipped;
+            else state.Conv.Panels = PackPanels(flipped, C, taps);
             Workers.Run(shape.Batch, &state, &ImplicitImage<TV>);
         }
     }
@@ -394,7 +483,15 @@ public static unsafe class Conv2d
     }
 
     internal static void BackwardWeight<TV>(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> weightGrad, in ConvShape shape)
-        where TV : struct
+        where TV : struct => BackwardWeight<TV>(input, outputGrad, weightGrad, shape, Engine.Auto);
+
+    /// <summary>
+    /// Engine.Gemm (stride 1 only): output channels in rows, positions in the lanes (<see cref="ConvRows"/>); any other
+    /// engine: output channels in the lanes, taps broadcast (<see cref="ConvLanes.TapsTile"/>). Auto takes the one
+    /// that computes fewer lane multiply-adds.
+    /// </summary>
+    internal static void BackwardWeight<TV>(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> weightGrad, in ConvShape shape,
+        Engine engine) where TV : struct
     {
         Validate(shape);
         SpanLength.Require(input.Length, shape.InputLength, nameof(input), shape);
@@ -402,11 +499,13 @@ public static unsafe class Conv2d
         SpanLength.Require(weightGrad.Length, shape.WeightLength, nameof(weightGrad), shape);
         int parts = (shape.Batch + ImagesPerPart - 1) / ImagesPerPart, length = shape.WeightLength;
         float* partials = GemmScratch.Get(ref _partials, parts * length);
-        var (width, vectors, _, _) = LaneLayout<TV>(shape.OutChannels);
+        var (width, vectors, padded, _) = LaneLayout<TV>(shape.OutChannels);
+        bool rows = shape.Stride == 1 && (engine == Engine.Gemm || engine == Engine.Rows || (engine == Engine.Auto && RowsWeightGradCost<TV>(shape) < (double)padded * shape.OutHeight * shape.OutWidth));
         fixed (float* x = input, dy = outputGrad, dw = weightGrad)
         {
             var state = new State { Shape = shape, Input = x, Output = dy, Partials = partials, LaneWidth = width, LaneVectors = vectors };
-            Workers.Run(parts, &state, &BackwardWeightPart<TV>);
+            if (rows) Workers.Run(parts, &state, &BackwardWeightRowsPart<TV>);
+            else Workers.Run(parts, &state, &BackwardWeightPart<TV>);
             AddPartials<TV>(partials, parts, length, dw);
         }
     }
@@ -478,6 +577,66 @@ public static unsafe class Conv2d
                     float* target = partial + (nint)(k0 + k) * taps + t0, source = tile + k;
                     for (int j = 0; j < rows; j++) target[j] = source[j * block];
                 }
+            }
+        }
+    }
+
+    /// <summary>Lane multiply-adds per tap of the rows engine: channels padded to whole tiles, output rows widened to the padded image's rows.</summary>
+    private static double RowsWeightGradCost<TV>(in ConvShape shape) where TV : struct =>
+        (double)RoundUp(shape.OutChannels, ConvRows.Rows) * RoundUp(shape.OutHeight * (shape.Width + 2 * shape.Padding), Count<TV>());
+
+    /// <summary>
+    /// One part of a stride-1 weight gradient with <see cref="ConvRows.TapsTile"/>: the part's images zero-padded side
+    /// by side, each output gradient row widened to the padded row length Wp (zero at q ≥ Q), so that tap (c, r, s) of
+    /// output position j = p·Wp + q reads the padded image at c·Hp·Wp + r·Wp + s + j for every j alike.
+    /// </summary>
+    private static void BackwardWeightRowsPart<TV>(void* raw, int part) where TV : struct
+    {
+        var s = (State*)raw;
+        ref readonly var shape = ref s->Shape;
+        int C = shape.InChannels, H = shape.Height, W = shape.Width, R = shape.KernelHeight, S = shape.KernelWidth, K = shape.OutChannels;
+        int P = shape.OutHeight, Q = shape.OutWidth, PQ = P * Q, pad = shape.Padding, width = Count<TV>();
+        int Hp = H + 2 * pad, Wp = W + 2 * pad, plane = Hp * Wp, taps = C * R * S;
+        int first = part * ImagesPerPart, count = Math.Min(shape.Batch, first + ImagesPerPart) - first;
+        // Positions run to RoundUp(P·Wp, width): reads reach past the image by at most S − 1 + width, kept zero.
+        int length = RoundUp(P * Wp, width), slack = RoundUp(S + width, 16), imageStride = C * plane + slack;
+        int rowsPadded = RoundUp(K, ConvRows.Rows), gradImageStride = rowsPadded * length;
+
+        float* images = GemmScratch.Get(ref _paddedImage, count * imageStride);
+        for (int i = 0; i < count; i++)
+        {
+            float* image = images + (nint)i * imageStride;
+            PadImage<TV>(s->Input + (nint)(first + i) * C * H * W, image, C, H, W, pad, pad);
+            new Span<float>(image + C * plane, slack).Clear();
+        }
+
+        float* grad = GemmScratch.Get(ref _outputGradRows, count * gradImageStride);
+        new Span<float>(grad, count * gradImageStride).Clear();
+        for (int i = 0; i < count; i++)
+        for (int k = 0; k < K; k++)
+        {
+            float* source = s->Output + ((nint)(first + i) * K + k) * PQ, target = grad + (nint)i * gradImageStride + (nint)k * length;
+            for (int p = 0; p < P; p++) Copy<TV>(target + p * Wp, source + p * Q, Q);
+        }
+
+        int* offsets = (int*)GemmScratch.Get(ref _tapOffsets, taps);
+        for (int c = 0, tap = 0; c < C; c++)
+        for (int r = 0; r < R; r++)
+        for (int t = 0; t < S; t++, tap++)
+            offsets[tap] = c * plane + r * Wp + t;
+
+        float* partial = s->Partials + (nint)part * K * taps;
+        float* tile = stackalloc float[ConvRows.Rows * 4];
+        int tileTaps = ConvLanes.TileRows(taps, ConvRows.MaxTaps);
+        for (int k0 = 0; k0 < K; k0 += ConvRows.Rows)
+        {
+            int channels = Math.Min(ConvRows.Rows, K - k0);
+            for (int t0 = 0; t0 < taps; t0 += tileTaps)
+            {
+                int n = Math.Min(tileTaps, taps - t0);
+                ConvRows.TapsTile<TV>(n, count, images, imageStride, offsets + t0, grad + (nint)k0 * length, length, gradImageStride, length, tile, 4);
+                for (int k = 0; k < channels; k++)
+                    for (int t = 0; t < n; t++) partial[(nint)(k0 + k) * taps + t0 + t] = tile[k * 4 + t];
             }
         }
     }

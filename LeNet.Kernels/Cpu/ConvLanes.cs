@@ -185,18 +185,18 @@ internal static unsafe class ConvLanes
 
     /// <summary>How many rows a tile computes.</summary>
     public interface IRowCount { static abstract int Value { get; } }
-    private struct R1 : IRowCount { public static int Value => 1; }
-    private struct R2 : IRowCount { public static int Value => 2; }
-    private struct R3 : IRowCount { public static int Value => 3; }
-    private struct R4 : IRowCount { public static int Value => 4; }
-    private struct R5 : IRowCount { public static int Value => 5; }
-    private struct R6 : IRowCount { public static int Value => 6; }
-    private struct R7 : IRowCount { public static int Value => 7; }
-    private struct R8 : IRowCount { public static int Value => 8; }
-    private struct R9 : IRowCount { public static int Value => 9; }
-    private struct R10 : IRowCount { public static int Value => 10; }
-    private struct R11 : IRowCount { public static int Value => 11; }
-    private struct R12 : IRowCount { public static int Value => 12; }
-    private struct R13 : IRowCount { public static int Value => 13; }
-    private struct R14 : IRowCount { public static int Value => 14; }
+    internal struct R1 : IRowCount { public static int Value => 1; }
+    internal struct R2 : IRowCount { public static int Value => 2; }
+    internal struct R3 : IRowCount { public static int Value => 3; }
+    internal struct R4 : IRowCount { public static int Value => 4; }
+    internal struct R5 : IRowCount { public static int Value => 5; }
+    internal struct R6 : IRowCount { public static int Value => 6; }
+    internal struct R7 : IRowCount { public static int Value => 7; }
+    internal struct R8 : IRowCount { public static int Value => 8; }
+    internal struct R9 : IRowCount { public static int Value => 9; }
+    internal struct R10 : IRowCount { public static int Value => 10; }
+    internal struct R11 : IRowCount { public static int Value => 11; }
+    internal struct R12 : IRowCount { public static int Value => 12; }
+    internal struct R13 : IRowCount { public static int Value => 13; }
+    internal struct R14 : IRowCount { public static int Value => 14; }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using static LeNet.Kernels.Cpu.SimdVector;
 
 namespace LeNet.Kernels.Cpu;
@@ -282,7 +283,11 @@ public static unsafe class Gemm
                     float* s1 = s0 + ldb, s2 = s0 + 2 * ldb, s3 = s0 + 3 * ldb;
                     float* s4 = s0 + 4 * ldb, s5 = s0 + 5 * ldb, s6 = s0 + 6 * ldb, s7 = s0 + 7 * ldb;
                     float* target = packed + j;
-                    for (int p = 0; p < kc; p++, target += nr)
+                    int p = 0;
+                    if (Avx.IsSupported)
+                        for (; p + 8 <= kc; p += 8, target += 8 * nr)
+                            Transpose8x8(s0 + p, ldb, target, nr);
+                    for (; p < kc; p++, target += nr)
                     {
                         target[0] = s0[p]; target[1] = s1[p]; target[2] = s2[p]; target[3] = s3[p];
                         target[4] = s4[p]; target[5] = s5[p]; target[6] = s6[p]; target[7] = s7[p];
@@ -317,6 +322,28 @@ public static unsafe class Gemm
                 }
             }
         }
+    }
+
+    /// <summary>target[i·ldTarget + j] = source[j·ldSource + i] for i, j &lt; 8, in registers (AVX).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* source, int ldSource, float* target, int ldTarget)
+    {
+        Vector256<float> r0 = Avx.LoadVector256(source), r1 = Avx.LoadVector256(source + ldSource);
+        Vector256<float> r2 = Avx.LoadVector256(source + 2 * ldSource), r3 = Avx.LoadVector256(source + 3 * ldSource);
+        Vector256<float> r4 = Avx.LoadVector256(source + 4 * ldSource), r5 = Avx.LoadVector256(source + 5 * ldSource);
+        Vector256<float> r6 = Avx.LoadVector256(source + 6 * ldSource), r7 = Avx.LoadVector256(source + 7 * ldSource);
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE), u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(target, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(target + ldTarget, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(target + 2 * ldTarget, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(target + 3 * ldTarget, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(target + 4 * ldTarget, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(target + 5 * ldTarget, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(target + 6 * ldTarget, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(target + 7 * ldTarget, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     internal static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;

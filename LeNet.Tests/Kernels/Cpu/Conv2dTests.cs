@@ -140,7 +140,7 @@ public class Conv2dTests
     {
         var data = new TheoryData<int, string>();
         foreach (var width in new[] { 512, 256, 128 })
-        foreach (var engine in new[] { "Auto", "Gemm", "Lanes", "Im2Col" })
+        foreach (var engine in new[] { "Auto", "Gemm", "Lanes", "Im2Col", "Rows" })
             data.Add(width, engine);
         return data;
     }
@@ -150,7 +150,9 @@ public class Conv2dTests
     /// lanes, and the im2col/col2im fallback) at every width, on shapes that reach their edges: more channels than two
     /// vectors of lanes, rows wider than one tile, kernels taller than wide, padding on one side only of the full
     /// correlation, padding past the kernel (where the input gradient falls back to col2im) and stride 2 (im2col).
-    /// The weight gradient (one engine) runs on the same shapes.
+    /// The weight gradient runs on the same shapes: Gemm forces its stride-1 engine with the output channels in rows
+    /// (<see cref="Fast.ConvRows"/>: channel counts past one tile of rows, tap counts that end in tiles of 1, 2 and 3 taps),
+    /// the others its channels-in-lanes engine.
     /// </summary>
     [Theory]
     [MemberData(nameof(WidthsAndEngines))]
@@ -189,17 +191,17 @@ public class Conv2dTests
                 case 512:
                     Fast.Conv2d.Forward<Vector512<float>>(ToFloat(input), ToFloat(weight), ToFloat(bias), outputF, shape, forced);
                     Fast.Conv2d.BackwardInput<Vector512<float>>(ToFloat(outputGrad), ToFloat(weight), inputGradF, shape, forced);
-                    Fast.Conv2d.BackwardWeight<Vector512<float>>(ToFloat(input), ToFloat(outputGrad), weightGradF, shape);
+                    Fast.Conv2d.BackwardWeight<Vector512<float>>(ToFloat(input), ToFloat(outputGrad), weightGradF, shape, forced);
                     break;
                 case 256:
                     Fast.Conv2d.Forward<Vector256<float>>(ToFloat(input), ToFloat(weight), ToFloat(bias), outputF, shape, forced);
                     Fast.Conv2d.BackwardInput<Vector256<float>>(ToFloat(outputGrad), ToFloat(weight), inputGradF, shape, forced);
-                    Fast.Conv2d.BackwardWeight<Vector256<float>>(ToFloat(input), ToFloat(outputGrad), weightGradF, shape);
+                    Fast.Conv2d.BackwardWeight<Vector256<float>>(ToFloat(input), ToFloat(outputGrad), weightGradF, shape, forced);
                     break;
                 default:
                     Fast.Conv2d.Forward<Vector128<float>>(ToFloat(input), ToFloat(weight), ToFloat(bias), outputF, shape, forced);
                     Fast.Conv2d.BackwardInput<Vector128<float>>(ToFloat(outputGrad), ToFloat(weight), inputGradF, shape, forced);
-                    Fast.Conv2d.BackwardWeight<Vector128<float>>(ToFloat(input), ToFloat(outputGrad), weightGradF, shape);
+                    Fast.Conv2d.BackwardWeight<Vector128<float>>(ToFloat(input), ToFloat(outputGrad), weightGradF, shape, forced);
                     break;
             }
             AssertAgrees(output, outputF, $"{name} forward");
