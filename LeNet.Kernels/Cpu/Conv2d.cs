@@ -124,7 +124,8 @@ public static unsafe class Conv2d
     {
         int full = Count<TV>();
         (int, int, int, double) best = default;
-        foreach (int width in new[] { full, full / 2 })
+        // The full width, then half of it (a loop over two values rather than an array: this runs on every call).
+        for (int width = full, half = 0; half < 2; width /= 2, half++)
         {
             if (width < 4) continue;
             int vectors = channels > width ? 2 : 1, padded = RoundUp(channels, vectors * width);
