@@ -9,7 +9,7 @@ namespace LeNet.Kernels.Cpu;
 /// (no im2col), on the engine that wastes less (<see cref="Plan{TV}"/>): output channels in the vector lanes with
 /// positions broadcast (<see cref="ConvLanes"/>), or output channels in the rows of a GEMM micro-tile with positions in
 /// the lanes (NR consecutive positions of the padded image, <see cref="Gemm.MicroKernel{TV}"/>, or two output rows of
-/// one vector each, <see cref="ConvRows.PositionsTile{TV}"/>), both skipping the kernel rows that fall on zero padding;
+/// one vector each, <see cref="RowsImage{TV}"/>), both skipping the kernel rows that fall on zero padding;
 /// other strides use im2col. The input gradient at stride 1 is the same convolution of the output gradient as a full
 /// correlation (flipped, channel-swapped weight), else col2im(Wᵀ·dOut_n). The weight gradient sums every tap over the
 /// output positions, with the output channels in the lanes (<see cref="ConvLanes.TapsTile"/>) or, at stride 1 with
@@ -76,7 +76,7 @@ public static unsafe class Conv2d
         Lanes,
         /// <summary>Any stride: im2col (forward) or col2im (input gradient) around the packed GEMM.</summary>
         Im2Col,
-        /// <summary>Stride 1: <see cref="ConvRows.PositionsTile"/>, output channels in MR rows, two output rows of positions in the lanes.</summary>
+        /// <summary>Stride 1: <see cref="Gemm.MicroKernel{TV}"/> with output channels in MR rows and two output rows of one vector of positions each.</summary>
         Rows,
     }
 
@@ -256,11 +256,7 @@ public static unsafe class Conv2d
         new Span<float>(image + imageLength, slack).Clear();
 
         // Taps in (r, c, s) order, so that the kernel rows that read inside the image are one run of taps.
-        int* offsets = (int*)GemmScratch.Get(ref _tapOffsets, taps);
-        for (int c = 0; c < C; c++)
-        for (int r = 0; r < R; r++)
-        for (int t = 0; t < S; t++)
-            offsets[(r * C + c) * S + t] = c * plane + r * Wp + t;
+        int* offsets = TapOffsets(C, R, S, plane, Wp, rowsFirst: true);
 
         float* output = s->Output + (nint)n * K * P * Q;
         if (conv.Lanes)
@@ -294,7 +290,7 @@ public static unsafe class Conv2d
             int first = low * tapsPerRow, length = Math.Max(0, high - low + 1) * tapsPerRow;
             for (int i0 = 0; i0 < K; i0 += Gemm.MR)
                 Gemm.MicroKernel<TV>(length, conv.Panels + (nint)i0 * taps + first * Gemm.MR, image + j0, offsets + first,
-                    wide + (nint)i0 * positions + j0, positions, Math.Min(Gemm.MR, K - i0), columns, accumulate: false);
+                    wide + (nint)i0 * positions + j0, positions, Math.Min(Gemm.MR, K - i0), columns, accumulate: false, Count<TV>());
         }
         for (int k = 0; k < K; k++)
         {
@@ -325,7 +321,9 @@ public static unsafe class Conv2d
                 int columns = Math.Min(width, Q - q0);
                 for (int i0 = 0; i0 < K; i0 += Gemm.MR)
                 {
-                    ConvRows.PositionsTile<TV>(length, conv.Panels + (nint)i0 * taps + first * Gemm.MR, image + p0 * Wp + q0, offsets + first, Wp, tile);
+                    // The micro-tile's second vector of positions is the next output row, Wp further in the image.
+                    Gemm.MicroKernel<TV>(length, conv.Panels + (nint)i0 * taps + first * Gemm.MR, image + p0 * Wp + q0, offsets + first,
+                        tile, nr, Gemm.MR, nr, accumulate: false, Wp);
                     for (int i = 0; i < Math.Min(Gemm.MR, K - i0); i++)
                     for (int v = 0; v < pairRows; v++)
                     {
@@ -336,6 +334,20 @@ public static unsafe class Conv2d
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The offsets c·plane + r·Wp + s of the kernel taps in a padded image, in per-thread scratch: in the weight's
+    /// (c, r, s) order, or in (r, c, s) order when <paramref name="rowsFirst"/>.
+    /// </summary>
+    private static int* TapOffsets(int C, int R, int S, int plane, int Wp, bool rowsFirst)
+    {
+        int* offsets = (int*)GemmScratch.Get(ref _tapOffsets, C * R * S);
+        for (int c = 0; c < C; c++)
+        for (int r = 0; r < R; r++)
+        for (int t = 0; t < S; t++)
+            offsets[rowsFirst ? (r * C + c) * S + t : (c * R + r) * S + t] = c * plane + r * Wp + t;
+        return offsets;
     }
 
     /// <summary>A [rows, taps] matrix packed into panels of <see cref="Gemm.MR"/> rows (zero rows past the last), in per-thread scratch.</summary>
@@ -557,11 +569,7 @@ public static unsafe class Conv2d
             }
         }
 
-        int* offsets = (int*)GemmScratch.Get(ref _tapOffsets, taps);
-        for (int c = 0, tap = 0; c < C; c++)
-        for (int r = 0; r < R; r++)
-        for (int t = 0; t < S; t++, tap++)
-            offsets[tap] = c * plane + r * Wp + t;
+        int* offsets = TapOffsets(C, R, S, plane, Wp, rowsFirst: false);
 
         float* partial = s->Partials + (nint)part * K * taps;
         float* tile = stackalloc float[ConvLanes.MaxRows * 32];
@@ -620,11 +628,7 @@ public static unsafe class Conv2d
             for (int p = 0; p < P; p++) Copy<TV>(target + p * Wp, source + p * Q, Q);
         }
 
-        int* offsets = (int*)GemmScratch.Get(ref _tapOffsets, taps);
-        for (int c = 0, tap = 0; c < C; c++)
-        for (int r = 0; r < R; r++)
-        for (int t = 0; t < S; t++, tap++)
-            offsets[tap] = c * plane + r * Wp + t;
+        int* offsets = TapOffsets(C, R, S, plane, Wp, rowsFirst: false);
 
         float* partial = s->Partials + (nint)part * K * taps;
         float* tile = stackalloc float[ConvRows.Rows * 4];

@@ -37,43 +37,6 @@ internal static unsafe class ConvRows
         }
     }
 
-    /// <summary>
-    /// tile[i·2w + v·w + j] = Σ_l a[l·Rows + i] · x[offsets[l] + v·second + j] for i &lt; <see cref="Rows"/>, v &lt; 2, j &lt; w
-    /// (w = TV's width): two vectors of positions (two output rows, <paramref name="second"/> apart in the image) against
-    /// the weights of six output channels packed as <see cref="Gemm.PackA"/> does, taps at offsets.
-    /// </summary>
-    [SkipLocalsInit]
-    public static void PositionsTile<TV>(int length, float* a, float* x, int* offsets, nint second, float* tile) where TV : struct
-    {
-        int width = Count<TV>();
-        TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        TV c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int l = 0; l < length; l++, a += Rows)
-        {
-            float* row = x + offsets[l];
-            TV b0 = Load<TV>(row), b1 = Load<TV>(row + second);
-            TV ai = Broadcast<TV>(a[0]);
-            c00 = MultiplyAdd(ai, b0, c00); c01 = MultiplyAdd(ai, b1, c01);
-            ai = Broadcast<TV>(a[1]);
-            c10 = MultiplyAdd(ai, b0, c10); c11 = MultiplyAdd(ai, b1, c11);
-            ai = Broadcast<TV>(a[2]);
-            c20 = MultiplyAdd(ai, b0, c20); c21 = MultiplyAdd(ai, b1, c21);
-            ai = Broadcast<TV>(a[3]);
-            c30 = MultiplyAdd(ai, b0, c30); c31 = MultiplyAdd(ai, b1, c31);
-            ai = Broadcast<TV>(a[4]);
-            c40 = MultiplyAdd(ai, b0, c40); c41 = MultiplyAdd(ai, b1, c41);
-            ai = Broadcast<TV>(a[5]);
-            c50 = MultiplyAdd(ai, b0, c50); c51 = MultiplyAdd(ai, b1, c51);
-        }
-        int nr = 2 * width;
-        Store(tile, c00); Store(tile + width, c01);
-        Store(tile + nr, c10); Store(tile + nr + width, c11);
-        Store(tile + 2 * nr, c20); Store(tile + 2 * nr + width, c21);
-        Store(tile + 3 * nr, c30); Store(tile + 3 * nr + width, c31);
-        Store(tile + 4 * nr, c40); Store(tile + 4 * nr + width, c41);
-        Store(tile + 5 * nr, c50); Store(tile + 5 * nr + width, c51);
-    }
-
     private static void TapsTile<TV, TT>(int images, float* image, int imageStride, int* tapOffsets, float* grad, int ldGrad, int gradImageStride,
         int length, float* result, int ldResult) where TV : struct where TT : struct, ConvLanes.IRowCount
     {

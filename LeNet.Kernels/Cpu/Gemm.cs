@@ -151,17 +151,19 @@ public static unsafe class Gemm
             int columns = Math.Min(nr, nc - jr);
             for (int ir = 0; ir < mc; ir += MR)
                 MicroKernel<TV>(kc, packedA + ir * kc, panelB, bRowOffsets, c + (nint)ir * ldc + jr, ldc,
-                    Math.Min(MR, mc - ir), columns, accumulate);
+                    Math.Min(MR, mc - ir), columns, accumulate, Count<TV>());
         }
     }
 
     /// <summary>
     /// One MR×NR tile: C (+)= Σ_p a[p·MR + i] · b[bRowOffsets[p] + j]. Rows ≥ <paramref name="rows"/> and columns ≥
-    /// <paramref name="columns"/> are computed (on zero padding or don't-care values) but not stored.
+    /// <paramref name="columns"/> are computed (on zero padding or don't-care values) but not stored. Columns j ≥ w
+    /// (TV's width) are read at b[bRowOffsets[p] + secondVector + j − w]: secondVector is w for a plain panel, and
+    /// the row length of an image for a convolution that puts two output rows of positions in one tile.
     /// </summary>
     [SkipLocalsInit]
-    internal static void MicroKernel<TV>(int kc, float* a, float* b, int* bRowOffsets, float* c, int ldc, int rows, int columns, bool accumulate)
-        where TV : struct
+    internal static void MicroKernel<TV>(int kc, float* a, float* b, int* bRowOffsets, float* c, int ldc, int rows, int columns, bool accumulate,
+        nint secondVector) where TV : struct
     {
         int width = Count<TV>();
         TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
@@ -169,7 +171,7 @@ public static unsafe class Gemm
         for (int p = 0; p < kc; p++)
         {
             float* row = b + bRowOffsets[p];
-            TV b0 = Load<TV>(row), b1 = Load<TV>(row + width);
+            TV b0 = Load<TV>(row), b1 = Load<TV>(row + secondVector);
             TV ai = Broadcast<TV>(a[0]);
             c00 = MultiplyAdd(ai, b0, c00); c01 = MultiplyAdd(ai, b1, c01);
             ai = Broadcast<TV>(a[1]);
