@@ -19,9 +19,9 @@ public class ActivationBenchmarks
     public void Setup()
     {
         var random = new Random(4);
-        _input = Fill.Random(random, Length, -3, 3);
+        _input = RandomData.Values(random, Length, -3, 3);
         _output = new float[Length];
-        _outputGrad = Fill.Random(random, Length);
+        _outputGrad = RandomData.Values(random, Length);
         _inputGrad = new float[Length];
     }
 

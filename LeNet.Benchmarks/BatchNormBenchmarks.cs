@@ -26,20 +26,20 @@ public class BatchNormBenchmarks
         _pool = Layer == "bn1" ? new PoolShape(64, 6, 28, 28, 2, 2) : new PoolShape(64, 16, 10, 10, 2, 2);
         _shape = new BatchNormShape(64, _pool.Channels, _pool.Height * _pool.Width);
         var random = new Random(2);
-        _input = Fill.Random(random, _shape.Length);
+        _input = RandomData.Values(random, _shape.Length);
         _output = new float[_shape.Length];
-        _outputGrad = Fill.Random(random, _shape.Length);
+        _outputGrad = RandomData.Values(random, _shape.Length);
         _inputGrad = new float[_shape.Length];
-        _gamma = Fill.Random(random, _shape.Channels, 0.5f, 1.5f);
-        _beta = Fill.Random(random, _shape.Channels);
+        _gamma = RandomData.Values(random, _shape.Channels, 0.5f, 1.5f);
+        _beta = RandomData.Values(random, _shape.Channels);
         _mean = new float[_shape.Channels];
         _invStd = new float[_shape.Channels];
         _runningMean = new float[_shape.Channels];
-        _runningVar = Fill.Random(random, _shape.Channels, 0.5f, 2);
+        _runningVar = RandomData.Values(random, _shape.Channels, 0.5f, 2);
         _gammaGrad = new float[_shape.Channels];
         _betaGrad = new float[_shape.Channels];
         _pooled = new float[_pool.OutputLength];
-        _pooledGrad = Fill.Random(random, _pool.OutputLength);
+        _pooledGrad = RandomData.Values(random, _pool.OutputLength);
         _argmax = new int[_pool.OutputLength];
         C.BatchNorm2d.ForwardTraining(_input, _gamma, _beta, _output, _mean, _invStd, _runningMean, _runningVar, 0.1f, 1e-5f, _shape);
         C.BatchNorm2d.ForwardTrainingReLUMaxPool(_input, _gamma, _beta, _pooled, _argmax, _mean, _invStd, _runningMean, _runningVar, 0.1f, 1e-5f, _pool);
@@ -60,15 +60,4 @@ public class BatchNormBenchmarks
     /// <summary>BatchNorm, ReLU and 2×2 max pooling in one pass over the normalised values (compare with the three Cpu kernels' sum).</summary>
     [Benchmark] public void CpuForwardTrainingReLUMaxPool() => C.BatchNorm2d.ForwardTrainingReLUMaxPool(_input, _gamma, _beta, _pooled, _argmax, _mean, _invStd, _runningMean, _runningVar, 0.1f, 1e-5f, _pool);
     [Benchmark] public void CpuBackwardReLUMaxPool() => C.BatchNorm2d.BackwardReLUMaxPool(_pooledGrad, _argmax, _pooled, _input, _gamma, _mean, _invStd, _inputGrad, _gammaGrad, _betaGrad, _pool);
-}
-
-/// <summary>Random benchmark inputs.</summary>
-internal static class Fill
-{
-    public static float[] Random(Random random, int length, float min = -1, float max = 1)
-    {
-        var values = new float[length];
-        for (var i = 0; i < length; i++) values[i] = min + (max - min) * (float)random.NextDouble();
-        return values;
-    }
 }

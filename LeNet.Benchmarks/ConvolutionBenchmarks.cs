@@ -26,10 +26,10 @@ public class ConvolutionBenchmarks
     {
         _shape = Layer == "conv1" ? new ConvShape(64, 1, 32, 32, 6, 5, 5) : new ConvShape(64, 6, 14, 14, 16, 5, 5);
         var random = new Random(1);
-        _input = Random(random, _shape.InputLength);
-        _weight = Random(random, _shape.WeightLength);
-        _bias = Random(random, _shape.OutChannels);
-        _output = Random(random, _shape.OutputLength);
+        _input = RandomData.Values(random, _shape.InputLength);
+        _weight = RandomData.Values(random, _shape.WeightLength);
+        _bias = RandomData.Values(random, _shape.OutChannels);
+        _output = RandomData.Values(random, _shape.OutputLength);
         _inputGrad = new float[_shape.InputLength];
         _weightGrad = new float[_shape.WeightLength];
         _biasGrad = new float[_shape.OutChannels];
@@ -49,11 +49,4 @@ public class ConvolutionBenchmarks
     [Benchmark] public void PrimitivesBackwardInput() => TP.Conv2d.BackwardInput(_output, _weight, _inputGrad, _shape);
     [Benchmark] public void PrimitivesBackwardWeight() => TP.Conv2d.BackwardWeight(_input, _output, _weightGrad, _shape);
     [Benchmark] public void PrimitivesBackwardBias() => TP.Conv2d.BackwardBias(_output, _biasGrad, _shape);
-
-    private static float[] Random(Random random, int length)
-    {
-        var values = new float[length];
-        for (var i = 0; i < length; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
-        return values;
-    }
 }

@@ -31,10 +31,10 @@ public class LinearBenchmarks
             _ => new LinearShape(64, 84, 10),
         };
         var random = new Random(1);
-        _input = Random(random, _shape.InputLength);
-        _weight = Random(random, _shape.WeightLength);
-        _bias = Random(random, _shape.OutFeatures);
-        _output = Random(random, _shape.OutputLength);
+        _input = RandomData.Values(random, _shape.InputLength);
+        _weight = RandomData.Values(random, _shape.WeightLength);
+        _bias = RandomData.Values(random, _shape.OutFeatures);
+        _output = RandomData.Values(random, _shape.OutputLength);
         _inputGrad = new float[_shape.InputLength];
         _weightGrad = new float[_shape.WeightLength];
         _biasGrad = new float[_shape.OutFeatures];
@@ -54,11 +54,4 @@ public class LinearBenchmarks
     [Benchmark] public void PrimitivesBackwardInput() => TP.Linear.BackwardInput(_output, _weight, _inputGrad, _shape);
     [Benchmark] public void PrimitivesBackwardWeight() => TP.Linear.BackwardWeight(_input, _output, _weightGrad, _shape);
     [Benchmark] public void PrimitivesBackwardBias() => TP.Linear.BackwardBias(_output, _biasGrad, _shape);
-
-    private static float[] Random(Random random, int length)
-    {
-        var values = new float[length];
-        for (var i = 0; i < length; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
-        return values;
-    }
 }

@@ -19,7 +19,7 @@ public class LossBenchmarks
     public void Setup()
     {
         var random = new Random(5);
-        _logits = Fill.Random(random, Batch * 10, -5, 5);
+        _logits = RandomData.Values(random, Batch * 10, -5, 5);
         _labels = Enumerable.Range(0, Batch).Select(_ => random.Next(10)).ToArray();
         _probabilities = new float[Batch * 10];
         _logitsGrad = new float[Batch * 10];

@@ -18,8 +18,8 @@ public class OptimizerBenchmarks
     public void Setup()
     {
         var random = new Random(6);
-        _parameters = Sizes.Select(n => Fill.Random(random, n)).ToArray();
-        _grads = Sizes.Select(n => Fill.Random(random, n, -0.01f, 0.01f)).ToArray();
+        _parameters = Sizes.Select(n => RandomData.Values(random, n)).ToArray();
+        _grads = Sizes.Select(n => RandomData.Values(random, n, -0.01f, 0.01f)).ToArray();
         _first = Sizes.Select(n => new float[n]).ToArray();
         _second = Sizes.Select(n => new float[n]).ToArray();
     }

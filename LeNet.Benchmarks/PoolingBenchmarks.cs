@@ -23,9 +23,9 @@ public class PoolingBenchmarks
     {
         _shape = Layer == "pool1" ? new PoolShape(64, 6, 28, 28, 2, 2) : new PoolShape(64, 16, 10, 10, 2, 2);
         var random = new Random(3);
-        _input = Fill.Random(random, _shape.InputLength);
+        _input = RandomData.Values(random, _shape.InputLength);
         _output = new float[_shape.OutputLength];
-        _outputGrad = Fill.Random(random, _shape.OutputLength);
+        _outputGrad = RandomData.Values(random, _shape.OutputLength);
         _inputGrad = new float[_shape.InputLength];
         _argmax = new int[_shape.OutputLength];
         C.MaxPool2d.Forward(_input, _output, _argmax, _shape);

@@ -2,13 +2,14 @@ using LeNet.Core;
 
 namespace LeNet.Benchmarks;
 
-/// <summary>Random images in [−1, 1) and labels, so that the benchmarks need no dataset.</summary>
+/// <summary>Random values, images in [−1, 1) and labels, so that the benchmarks need no dataset.</summary>
 internal static class RandomData
 {
-    public static float[] Values(Random random, int length)
+    /// <summary>Uniform values in [min, max).</summary>
+    public static float[] Values(Random random, int length, float min = -1, float max = 1)
     {
         var values = new float[length];
-        for (var i = 0; i < length; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
+        for (var i = 0; i < length; i++) values[i] = min + (max - min) * (float)random.NextDouble();
         return values;
     }
 
