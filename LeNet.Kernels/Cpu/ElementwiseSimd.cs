@@ -4,9 +4,6 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-[assembly: InternalsVisibleTo("LeNet.Tests")]
-[assembly: InternalsVisibleTo("LeNet.Benchmarks")]
-
 namespace LeNet.Kernels.Cpu;
 
 /// <summary>
