@@ -1,3 +1,5 @@
+using ILGPU;
+using ILGPU.Runtime;
 using LeNet.Core.Autograd;
 
 namespace LeNet.Core;
@@ -6,9 +8,16 @@ namespace LeNet.Core;
 /// A dense, contiguous, row-major float32 array with a shape, living on one <see cref="Device"/>, that can record
 /// the operations producing it so that <see cref="Backward"/> can compute gradients.
 /// </summary>
+/// <remarks>
+/// A CPU tensor keeps its elements in a managed array (<see cref="AsSpan"/>); a GPU tensor in device memory (an ILGPU
+/// view), read with <see cref="ToArray"/> or <see cref="Item"/>, which wait for the device, and written with
+/// <see cref="CopyFrom"/>.
+/// </remarks>
 public sealed class Tensor
 {
-    private readonly float[] _data;
+    private float[]? _data;
+    private ArrayView<float> _view;
+    private MemoryBuffer? _buffer; // owns _view (which always starts at its first element); its identity tells views apart
     private readonly int[] _shape;
 
     // The gradient buffer of an earlier backward pass, kept for the next one (see GradOrZeros).
@@ -21,7 +30,32 @@ public sealed class Tensor
         Device = device;
     }
 
-    internal Tensor(Device device, ReadOnlySpan<int> shape) : this(new float[CheckedLength(shape)], shape.ToArray(), device) { }
+    private Tensor(ArrayView<float> view, MemoryBuffer? buffer, int[] shape, Device device)
+    {
+        _view = view;
+        _buffer = buffer;
+        _shape = shape;
+        Device = device;
+    }
+
+    internal Tensor(Device device, ReadOnlySpan<int> shape) : this(device, shape.ToArray(), CheckedLength(shape)) { }
+
+    private Tensor(Device device, int[] shape, int length)
+    {
+        _shape = shape;
+        Device = device;
+        if (device.IsCpu) _data = new float[length];
+        else (_view, _buffer) = AllocateZeroed(device, length);
+    }
+
+    // Device memory of at least one element (ILGPU refuses empty buffers), cleared on the device's stream.
+    private static (ArrayView<float>, MemoryBuffer) AllocateZeroed(Device device, int length)
+    {
+        var buffer = device.Gpu!.Accelerator.Allocate1D<float>(Math.Max(1, length));
+        var backend = (Backends.CudaBackend)device.Backend;
+        buffer.View.MemSetToZero(backend.Kernels.Stream);
+        return (buffer.View.SubView(0, length), buffer);
+    }
 
     /// <summary>The sizes of the dimensions, e.g. [N, C, H, W]. A scalar has rank 0.</summary>
     public ReadOnlySpan<int> Shape => _shape;
@@ -29,7 +63,7 @@ public sealed class Tensor
     public int Rank => _shape.Length;
 
     /// <summary>Number of elements.</summary>
-    public int Length => _data.Length;
+    public int Length => _data?.Length ?? (int)_view.Length;
 
     /// <summary>The device whose backend runs operations on this tensor (see <see cref="Modules.Module.To"/>).</summary>
     public Device Device { get; internal set; }
@@ -56,7 +90,7 @@ public sealed class Tensor
     public static Tensor Full(float value, params ReadOnlySpan<int> shape)
     {
         var t = Zeros(shape);
-        Array.Fill(t._data, value);
+        Array.Fill(t._data!, value);
         return t;
     }
 
@@ -69,7 +103,10 @@ public sealed class Tensor
         var length = CheckedLength(shape);
         if (values.Length != length)
             throw new ArgumentException($"{values.Length} values do not fill a tensor of shape {Format(shape)} ({length} elements).", nameof(values));
-        return new Tensor(values.ToArray(), shape.ToArray(), device);
+        if (device.IsCpu) return new Tensor(values.ToArray(), shape.ToArray(), device);
+        var tensor = new Tensor(device, shape.ToArray(), length);
+        tensor.CopyFrom(values);
+        return tensor;
     }
 
     public static Tensor Scalar(float value) => FromArray([value]);
@@ -77,18 +114,80 @@ public sealed class Tensor
     /// <summary>A new tensor of zeros with the shape and device of another.</summary>
     public static Tensor ZerosLike(Tensor other) => Zeros(other.Device, other._shape);
 
-    /// <summary>The elements, for reading and writing in place (CPU tensors).</summary>
-    public Span<float> AsSpan() => _data;
+    /// <summary>The elements, for reading and writing in place (CPU tensors only: a GPU tensor is read with <see cref="ToArray"/>).</summary>
+    public Span<float> AsSpan() => _data ?? throw OnDevice("AsSpan()");
 
     /// <summary>The storage array itself, for backends that hand slices of it to worker threads.</summary>
-    internal float[] Data => _data;
+    internal float[] Data => _data ?? throw OnDevice("Its host array");
 
-    public float[] ToArray() => (float[])_data.Clone();
+    /// <summary>The device memory of a GPU tensor, for the GPU backend's kernels.</summary>
+    internal ArrayView<float> View => _data is null ? _view
+        : throw new InvalidOperationException($"This tensor lives on {Device}, not on a GPU; move it with Module.To or Tensor.To first.");
 
-    /// <summary>The value of a one-element tensor.</summary>
-    public float Item() => _data.Length == 1
-        ? _data[0]
-        : throw new InvalidOperationException($"Item() needs a tensor of one element, not shape {Format(_shape)}.");
+    /// <summary>A copy of the elements in a new array; for a GPU tensor this waits for the device and copies back.</summary>
+    public float[] ToArray()
+    {
+        if (_data is not null) return (float[])_data.Clone();
+        var values = new float[_view.Length];
+        if (values.Length > 0) _view.CopyToCPU(((Backends.CudaBackend)Device.Backend).Kernels.Stream, values);
+        return values;
+    }
+
+    /// <summary>The elements for reading: the storage itself on the CPU, a fresh host copy for a GPU tensor.</summary>
+    internal ReadOnlySpan<float> HostValues() => _data ?? ToArray();
+
+    /// <summary>Overwrites every element with <paramref name="values"/> (uploading them for a GPU tensor).</summary>
+    public void CopyFrom(ReadOnlySpan<float> values)
+    {
+        if (values.Length != Length)
+            throw new ArgumentException($"{values.Length} values do not fill a tensor of shape {Format(_shape)} ({Length} elements).", nameof(values));
+        if (_data is not null) values.CopyTo(_data);
+        else if (values.Length > 0) _view.CopyFromCPU(((Backends.CudaBackend)Device.Backend).Kernels.Stream, values);
+    }
+
+    /// <summary>A copy of this tensor's values on <paramref name="device"/> (not recorded for autograd).</summary>
+    public Tensor To(Device device) => FromArray(device, _data ?? ToArray(), _shape);
+
+    /// <summary>Moves the storage (and any gradient) to <paramref name="device"/> in place, keeping the values.</summary>
+    internal void MoveTo(Device device)
+    {
+        if (device == Device) return;
+        if (device.IsCpu && Device.IsCpu)
+        {
+            Device = device;
+        }
+        else
+        {
+            var values = _data ?? ToArray();
+            if (device.IsCpu)
+            {
+                _data = values;
+                (_view, _buffer) = (default, null);
+            }
+            else
+            {
+                (_view, _buffer) = AllocateZeroed(device, values.Length);
+                _data = null;
+            }
+            Device = device;
+            if (!device.IsCpu) CopyFrom(values);
+            _spareGrad = null;
+        }
+        Grad?.MoveTo(device);
+    }
+
+    /// <summary>The value of a one-element tensor (for a GPU tensor, read back after the device finishes).</summary>
+    public float Item()
+    {
+        if (Length != 1) throw new InvalidOperationException($"Item() needs a tensor of one element, not shape {Format(_shape)}.");
+        if (_data is not null) return _data[0];
+        Span<float> value = stackalloc float[1];
+        _view.CopyToCPU(((Backends.CudaBackend)Device.Backend).Kernels.Stream, value);
+        return value[0];
+    }
+
+    private InvalidOperationException OnDevice(string what) =>
+        new($"{what} is not available for a tensor on {Device}: its elements live in device memory. Copy them to the host with ToArray(), or write them with CopyFrom().");
 
     /// <summary>A tensor of another shape over the same elements (and the same storage), recorded for autograd.</summary>
     /// <remarks>One dimension may be −1: it is inferred from the others.</remarks>
@@ -114,22 +213,26 @@ public sealed class Tensor
     }
 
     /// <summary>A new tensor over the same storage with the given shape (no checks; for <see cref="Workspace"/>).</summary>
-    internal Tensor ViewAs(ReadOnlySpan<int> shape) => new(_data, shape.ToArray(), Device);
+    internal Tensor ViewAs(ReadOnlySpan<int> shape) => _data is not null ? new(_data, shape.ToArray(), Device) : new(_view, _buffer, shape.ToArray(), Device);
 
     /// <summary>True when this tensor has exactly this device and shape.</summary>
     internal bool Is(Device device, ReadOnlySpan<int> shape) => Device == device && shape.SequenceEqual(_shape);
 
     /// <summary>True when this tensor views the same storage as <paramref name="other"/> with exactly this shape.</summary>
-    internal bool IsViewOf(Tensor other, ReadOnlySpan<int> shape) => _data == other._data && Device == other.Device && shape.SequenceEqual(_shape);
+    internal bool IsViewOf(Tensor other, ReadOnlySpan<int> shape) => Device == other.Device && shape.SequenceEqual(_shape) &&
+        (_data is not null ? _data == other._data : _buffer == other._buffer);
 
     /// <summary>A tensor sharing this one's storage but cut from the graph: no gradient flows through it.</summary>
-    public Tensor Detach() => new(_data, _shape, Device);
+    public Tensor Detach() => _data is not null ? new(_data, _shape, Device) : new(_view, _buffer, _shape, Device);
 
     /// <summary>Back-propagates from this scalar: adds ∂this/∂leaf to the <see cref="Grad"/> of every leaf that requires it.</summary>
     public void Backward() => GradientTape.Backward(this);
 
     /// <summary>Sets the gradient to zero in place (keeping its storage), if there is one.</summary>
-    public void ZeroGrad() => Grad?.AsSpan().Clear();
+    public void ZeroGrad()
+    {
+        if (Grad is { } grad) grad.Device.Backend.Zero(grad);
+    }
 
     /// <summary>
     /// The gradient buffer, zeroed on first use in a backward pass; backward kernels accumulate into it. An
@@ -141,7 +244,7 @@ public sealed class Tensor
         if (Grad is { } grad) return grad;
         if (_spareGrad is { } spare && spare.Device == Device)
         {
-            spare.AsSpan().Clear();
+            spare.Device.Backend.Zero(spare);
             _spareGrad = null;
             return Grad = spare;
         }

@@ -20,6 +20,7 @@ public sealed class Workspace
 
     private readonly Slots<Tensor> _tensors = new();
     private readonly Slots<int[]> _ints = new();
+    private readonly Slots<DeviceIndices> _deviceInts = new();
     private readonly Slots<Node> _nodes = new();
     private bool _active;
 
@@ -30,6 +31,7 @@ public sealed class Workspace
         _active = true;
         _tensors.Rewind();
         _ints.Rewind();
+        _deviceInts.Rewind();
         _nodes.Rewind();
         var outer = _current;
         _current = this;
@@ -89,6 +91,26 @@ public sealed class Workspace
         if (slot.Recent is { } recent && recent.Length == length) return recent;
         if (slot.Older is { } older && older.Length == length) return slot.Promote();
         return slot.Replace(new int[length]);
+    }
+
+    /// <summary>An index buffer of this length on this device: host memory for the CPU devices, device memory for a GPU.</summary>
+    internal static Indices Indices(Device device, int length)
+    {
+        if (device.IsCpu) return Ints(length);
+        if (_current is not { } workspace) return Core.Indices.Allocate(device, length);
+        ref var slot = ref workspace._deviceInts.Next();
+        if (slot.Recent is { } recent && recent.Is(device, length)) return recent.Indices;
+        if (slot.Older is { } older && older.Is(device, length)) return slot.Promote().Indices;
+        return slot.Replace(DeviceIndices.Allocate(device, length)).Indices;
+    }
+
+    private sealed class DeviceIndices(Device device, Core.Indices indices)
+    {
+        public Core.Indices Indices { get; } = indices;
+
+        public bool Is(Device other, int length) => other == device && Indices.Length == length;
+
+        public static DeviceIndices Allocate(Device device, int length) => new(device, Core.Indices.Allocate(device, length));
     }
 
     /// <summary>A graph node of this type, to be filled in by the operation that records it.</summary>

@@ -49,8 +49,8 @@ public static class GradientTape
             throw new InvalidOperationException("Backward() was called on a tensor that does not require a gradient: no parameter it depends on has RequiresGrad set, or it was computed inside NoGrad().");
 
         var order = TopologicalOrder(root);
-        var seed = root.GradOrZeros().AsSpan();
-        seed[0] += 1f;
+        var seed = root.GradOrZeros();
+        seed.Device.Backend.AddScalar(seed, 1f);
         for (var i = order.Count - 1; i >= 0; i--)
         {
             var tensor = order[i];

@@ -13,8 +13,16 @@ public abstract class Backend
     public abstract void Conv2dBackwardWeight(Tensor input, Tensor outputGrad, Tensor weightGrad, in ConvShape shape);
     public abstract void Conv2dBackwardBias(Tensor outputGrad, Tensor biasGrad, in ConvShape shape);
 
-    public abstract void MaxPool2dForward(Tensor input, Tensor output, int[] argmax, in PoolShape shape);
-    public abstract void MaxPool2dBackward(Tensor outputGrad, int[] argmax, Tensor inputGrad, in PoolShape shape);
+    /// <summary>All wanted gradients of a convolution (null: not wanted); a GPU backend runs them as one launch.</summary>
+    public virtual void Conv2dBackward(Tensor input, Tensor weight, Tensor outputGrad, Tensor? inputGrad, Tensor? weightGrad, Tensor? biasGrad, in ConvShape shape)
+    {
+        if (inputGrad is not null) Conv2dBackwardInput(outputGrad, weight, inputGrad, shape);
+        if (weightGrad is not null) Conv2dBackwardWeight(input, outputGrad, weightGrad, shape);
+        if (biasGrad is not null) Conv2dBackwardBias(outputGrad, biasGrad, shape);
+    }
+
+    public abstract void MaxPool2dForward(Tensor input, Tensor output, Indices argmax, in PoolShape shape);
+    public abstract void MaxPool2dBackward(Tensor outputGrad, Indices argmax, Tensor inputGrad, in PoolShape shape);
     public abstract void AvgPool2dForward(Tensor input, Tensor output, in PoolShape shape);
     public abstract void AvgPool2dBackward(Tensor outputGrad, Tensor inputGrad, in PoolShape shape);
 
@@ -29,17 +37,17 @@ public abstract class Backend
     public virtual bool FusesBatchNormReLUMaxPool => false;
 
     /// <summary>maxpool(relu(batchnorm(input))) with batch statistics; writes only the pooled output and its argmax (flat indices into input).</summary>
-    public virtual void BatchNorm2dReLUMaxPoolForwardTraining(Tensor input, Tensor gamma, Tensor beta, Tensor pooledOutput, int[] argmax,
+    public virtual void BatchNorm2dReLUMaxPoolForwardTraining(Tensor input, Tensor gamma, Tensor beta, Tensor pooledOutput, Indices argmax,
         Tensor mean, Tensor invStd, Tensor runningMean, Tensor runningVar, float momentum, float eps, in PoolShape shape) =>
         throw FusionNotSupported();
 
     /// <summary>maxpool(relu(batchnorm(input))) with the running statistics.</summary>
     public virtual void BatchNorm2dReLUMaxPoolForwardInference(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean,
-        Tensor runningVar, float eps, Tensor pooledOutput, int[] argmax, in PoolShape shape) =>
+        Tensor runningVar, float eps, Tensor pooledOutput, Indices argmax, in PoolShape shape) =>
         throw FusionNotSupported();
 
     /// <summary>Accumulates the gradients of the BatchNorm input, γ and β from the pooled output's gradient.</summary>
-    public virtual void BatchNorm2dReLUMaxPoolBackward(Tensor pooledGrad, int[] argmax, Tensor pooledOutput, Tensor input, Tensor gamma,
+    public virtual void BatchNorm2dReLUMaxPoolBackward(Tensor pooledGrad, Indices argmax, Tensor pooledOutput, Tensor input, Tensor gamma, Tensor beta,
         Tensor mean, Tensor invStd, Tensor inputGrad, Tensor gammaGrad, Tensor betaGrad, in PoolShape shape) =>
         throw FusionNotSupported();
 
@@ -51,6 +59,14 @@ public abstract class Backend
     public abstract void LinearBackwardWeight(Tensor input, Tensor outputGrad, Tensor weightGrad, in LinearShape shape);
     public abstract void LinearBackwardBias(Tensor outputGrad, Tensor biasGrad, in LinearShape shape);
 
+    /// <summary>All wanted gradients of a linear layer (null: not wanted); a GPU backend runs them as one launch.</summary>
+    public virtual void LinearBackward(Tensor input, Tensor weight, Tensor outputGrad, Tensor? inputGrad, Tensor? weightGrad, Tensor? biasGrad, in LinearShape shape)
+    {
+        if (inputGrad is not null) LinearBackwardInput(outputGrad, weight, inputGrad, shape);
+        if (weightGrad is not null) LinearBackwardWeight(input, outputGrad, weightGrad, shape);
+        if (biasGrad is not null) LinearBackwardBias(outputGrad, biasGrad, shape);
+    }
+
     public abstract void ReLUForward(Tensor input, Tensor output);
     public abstract void ReLUBackward(Tensor input, Tensor outputGrad, Tensor inputGrad);
     public abstract void TanhForward(Tensor input, Tensor output);
@@ -59,8 +75,8 @@ public abstract class Backend
     public abstract void SigmoidBackward(Tensor output, Tensor outputGrad, Tensor inputGrad);
 
     /// <summary>Writes the mean loss into <paramref name="loss"/> (one element) and the softmax into probabilities.</summary>
-    public abstract void SoftmaxCrossEntropyForward(Tensor logits, int[] labels, Tensor probabilities, Tensor loss);
-    public abstract void SoftmaxCrossEntropyBackward(Tensor probabilities, int[] labels, Tensor lossGrad, Tensor logitsGrad);
+    public abstract void SoftmaxCrossEntropyForward(Tensor logits, Indices labels, Tensor probabilities, Tensor loss);
+    public abstract void SoftmaxCrossEntropyBackward(Tensor probabilities, Indices labels, Tensor lossGrad, Tensor logitsGrad);
 
     public abstract void AdamStep(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment, int step,
         float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled);
@@ -69,4 +85,13 @@ public abstract class Backend
 
     /// <summary>target += source, elementwise.</summary>
     public abstract void Accumulate(Tensor source, Tensor target);
+
+    /// <summary>target += value, elementwise (the seed of a backward pass is a loss gradient of one).</summary>
+    public virtual void AddScalar(Tensor target, float value)
+    {
+        foreach (ref var x in target.AsSpan()) x += value;
+    }
+
+    /// <summary>Sets every element of <paramref name="target"/> to zero.</summary>
+    public virtual void Zero(Tensor target) => target.AsSpan().Clear();
 }

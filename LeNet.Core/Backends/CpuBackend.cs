@@ -25,11 +25,11 @@ public sealed class CpuBackend : ReferenceBackend
     public override void Conv2dBackwardBias(Tensor outputGrad, Tensor biasGrad, in ConvShape shape) =>
         K.Conv2d.BackwardBias(outputGrad.AsSpan(), biasGrad.AsSpan(), shape);
 
-    public override void MaxPool2dForward(Tensor input, Tensor output, int[] argmax, in PoolShape shape) =>
-        K.MaxPool2d.Forward(input.AsSpan(), output.AsSpan(), argmax, shape);
+    public override void MaxPool2dForward(Tensor input, Tensor output, Indices argmax, in PoolShape shape) =>
+        K.MaxPool2d.Forward(input.AsSpan(), output.AsSpan(), argmax.Host, shape);
 
-    public override void MaxPool2dBackward(Tensor outputGrad, int[] argmax, Tensor inputGrad, in PoolShape shape) =>
-        K.MaxPool2d.Backward(outputGrad.AsSpan(), argmax, inputGrad.AsSpan(), shape);
+    public override void MaxPool2dBackward(Tensor outputGrad, Indices argmax, Tensor inputGrad, in PoolShape shape) =>
+        K.MaxPool2d.Backward(outputGrad.AsSpan(), argmax.Host, inputGrad.AsSpan(), shape);
 
     public override void AvgPool2dForward(Tensor input, Tensor output, in PoolShape shape) =>
         K.AvgPool2d.Forward(input.AsSpan(), output.AsSpan(), shape);
@@ -55,19 +55,19 @@ public sealed class CpuBackend : ReferenceBackend
 
     public override bool FusesBatchNormReLUMaxPool => true;
 
-    public override void BatchNorm2dReLUMaxPoolForwardTraining(Tensor input, Tensor gamma, Tensor beta, Tensor pooledOutput, int[] argmax,
+    public override void BatchNorm2dReLUMaxPoolForwardTraining(Tensor input, Tensor gamma, Tensor beta, Tensor pooledOutput, Indices argmax,
         Tensor mean, Tensor invStd, Tensor runningMean, Tensor runningVar, float momentum, float eps, in PoolShape shape) =>
-        K.BatchNorm2d.ForwardTrainingReLUMaxPool(input.AsSpan(), gamma.AsSpan(), beta.AsSpan(), pooledOutput.AsSpan(), argmax,
+        K.BatchNorm2d.ForwardTrainingReLUMaxPool(input.AsSpan(), gamma.AsSpan(), beta.AsSpan(), pooledOutput.AsSpan(), argmax.Host,
             mean.AsSpan(), invStd.AsSpan(), runningMean.AsSpan(), runningVar.AsSpan(), momentum, eps, shape);
 
     public override void BatchNorm2dReLUMaxPoolForwardInference(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean,
-        Tensor runningVar, float eps, Tensor pooledOutput, int[] argmax, in PoolShape shape) =>
+        Tensor runningVar, float eps, Tensor pooledOutput, Indices argmax, in PoolShape shape) =>
         K.BatchNorm2d.ForwardInferenceReLUMaxPool(input.AsSpan(), gamma.AsSpan(), beta.AsSpan(), runningMean.AsSpan(),
-            runningVar.AsSpan(), eps, pooledOutput.AsSpan(), argmax, shape);
+            runningVar.AsSpan(), eps, pooledOutput.AsSpan(), argmax.Host, shape);
 
-    public override void BatchNorm2dReLUMaxPoolBackward(Tensor pooledGrad, int[] argmax, Tensor pooledOutput, Tensor input, Tensor gamma,
+    public override void BatchNorm2dReLUMaxPoolBackward(Tensor pooledGrad, Indices argmax, Tensor pooledOutput, Tensor input, Tensor gamma, Tensor beta,
         Tensor mean, Tensor invStd, Tensor inputGrad, Tensor gammaGrad, Tensor betaGrad, in PoolShape shape) =>
-        K.BatchNorm2d.BackwardReLUMaxPool(pooledGrad.AsSpan(), argmax, pooledOutput.AsSpan(), input.AsSpan(), gamma.AsSpan(),
+        K.BatchNorm2d.BackwardReLUMaxPool(pooledGrad.AsSpan(), argmax.Host, pooledOutput.AsSpan(), input.AsSpan(), gamma.AsSpan(),
             mean.AsSpan(), invStd.AsSpan(), inputGrad.AsSpan(), gammaGrad.AsSpan(), betaGrad.AsSpan(), shape);
 
     public override void LinearForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in LinearShape shape) =>
@@ -94,11 +94,11 @@ public sealed class CpuBackend : ReferenceBackend
     public override void SigmoidBackward(Tensor output, Tensor outputGrad, Tensor inputGrad) =>
         K.Sigmoid.Backward(output.AsSpan(), outputGrad.AsSpan(), inputGrad.AsSpan());
 
-    public override void SoftmaxCrossEntropyForward(Tensor logits, int[] labels, Tensor probabilities, Tensor loss) =>
-        loss.AsSpan()[0] = K.SoftmaxCrossEntropy.Forward(logits.AsSpan(), labels, probabilities.AsSpan(), logits.Size(0), logits.Size(1));
+    public override void SoftmaxCrossEntropyForward(Tensor logits, Indices labels, Tensor probabilities, Tensor loss) =>
+        loss.AsSpan()[0] = K.SoftmaxCrossEntropy.Forward(logits.AsSpan(), labels.Host, probabilities.AsSpan(), logits.Size(0), logits.Size(1));
 
-    public override void SoftmaxCrossEntropyBackward(Tensor probabilities, int[] labels, Tensor lossGrad, Tensor logitsGrad) =>
-        K.SoftmaxCrossEntropy.Backward(probabilities.AsSpan(), labels, lossGrad.AsSpan()[0], logitsGrad.AsSpan(),
+    public override void SoftmaxCrossEntropyBackward(Tensor probabilities, Indices labels, Tensor lossGrad, Tensor logitsGrad) =>
+        K.SoftmaxCrossEntropy.Backward(probabilities.AsSpan(), labels.Host, lossGrad.AsSpan()[0], logitsGrad.AsSpan(),
             probabilities.Size(0), probabilities.Size(1));
 
     public override void AdamStep(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment, int step,

@@ -58,11 +58,11 @@ public class ReferenceBackend : Backend
     public override void Conv2dBackwardBias(Tensor outputGrad, Tensor biasGrad, in ConvShape shape) =>
         K.Conv2d.BackwardBias<float>(outputGrad.AsSpan(), biasGrad.AsSpan(), shape);
 
-    public override void MaxPool2dForward(Tensor input, Tensor output, int[] argmax, in PoolShape shape) =>
-        K.MaxPool2d.Forward<float>(input.AsSpan(), output.AsSpan(), argmax, shape);
+    public override void MaxPool2dForward(Tensor input, Tensor output, Indices argmax, in PoolShape shape) =>
+        K.MaxPool2d.Forward<float>(input.AsSpan(), output.AsSpan(), argmax.Host, shape);
 
-    public override void MaxPool2dBackward(Tensor outputGrad, int[] argmax, Tensor inputGrad, in PoolShape shape) =>
-        K.MaxPool2d.Backward<float>(outputGrad.AsSpan(), argmax, inputGrad.AsSpan(), shape);
+    public override void MaxPool2dBackward(Tensor outputGrad, Indices argmax, Tensor inputGrad, in PoolShape shape) =>
+        K.MaxPool2d.Backward<float>(outputGrad.AsSpan(), argmax.Host, inputGrad.AsSpan(), shape);
 
     public override void AvgPool2dForward(Tensor input, Tensor output, in PoolShape shape) =>
         K.AvgPool2d.Forward<float>(input.AsSpan(), output.AsSpan(), shape);
@@ -111,11 +111,11 @@ public class ReferenceBackend : Backend
     public override void SigmoidBackward(Tensor output, Tensor outputGrad, Tensor inputGrad) =>
         K.Sigmoid.Backward<float>(output.AsSpan(), outputGrad.AsSpan(), inputGrad.AsSpan());
 
-    public override void SoftmaxCrossEntropyForward(Tensor logits, int[] labels, Tensor probabilities, Tensor loss) =>
-        loss.AsSpan()[0] = K.SoftmaxCrossEntropy.Forward<float>(logits.AsSpan(), labels, probabilities.AsSpan(), logits.Size(0), logits.Size(1));
+    public override void SoftmaxCrossEntropyForward(Tensor logits, Indices labels, Tensor probabilities, Tensor loss) =>
+        loss.AsSpan()[0] = K.SoftmaxCrossEntropy.Forward<float>(logits.AsSpan(), labels.Host, probabilities.AsSpan(), logits.Size(0), logits.Size(1));
 
-    public override void SoftmaxCrossEntropyBackward(Tensor probabilities, int[] labels, Tensor lossGrad, Tensor logitsGrad) =>
-        K.SoftmaxCrossEntropy.Backward<float>(probabilities.AsSpan(), labels, lossGrad.AsSpan()[0], logitsGrad.AsSpan(),
+    public override void SoftmaxCrossEntropyBackward(Tensor probabilities, Indices labels, Tensor lossGrad, Tensor logitsGrad) =>
+        K.SoftmaxCrossEntropy.Backward<float>(probabilities.AsSpan(), labels.Host, lossGrad.AsSpan()[0], logitsGrad.AsSpan(),
             probabilities.Size(0), probabilities.Size(1));
 
     public override void AdamStep(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment, int step,

@@ -13,6 +13,7 @@ public static partial class F
         bool training, float momentum = 0.1f, float eps = 1e-5f)
     {
         RequireRank(input, 4, "BatchNorm2d input", "[N, C, H, W]");
+        RequireSameDevice("BatchNorm2d", input, gamma, runningMean);
         var channels = input.Size(1);
         RequireShape(gamma, "BatchNorm2d weight", channels);
         RequireShape(beta, "BatchNorm2d bias", channels);

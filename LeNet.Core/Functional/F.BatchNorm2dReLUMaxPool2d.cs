@@ -24,7 +24,7 @@ public static partial class F
         RequireShape(runningMean, "BatchNorm2d running mean", channels);
         RequireShape(runningVar, "BatchNorm2d running variance", channels);
         var pooled = Workspace.Tensor(input.Device, [shape.Batch, channels, shape.OutHeight, shape.OutWidth]);
-        var argmax = Workspace.Ints(shape.OutputLength);
+        var argmax = Workspace.Indices(input.Device, shape.OutputLength);
         if (!training)
         {
             backend.BatchNorm2dReLUMaxPoolForwardInference(input, gamma, beta, runningMean, runningVar, eps, pooled, argmax, shape);
@@ -46,10 +46,10 @@ public static partial class F
     private sealed class BatchNorm2dReLUMaxPool2dBackward : Node
     {
         private Tensor _input = null!, _gamma = null!, _beta = null!, _mean = null!, _invStd = null!, _pooled = null!;
-        private int[] _argmax = [];
+        private Indices _argmax;
         private PoolShape _shape;
 
-        public BatchNorm2dReLUMaxPool2dBackward Set(Tensor input, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, int[] argmax,
+        public BatchNorm2dReLUMaxPool2dBackward Set(Tensor input, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, Indices argmax,
             Tensor pooled, PoolShape shape)
         {
             (_input, _gamma, _beta, _mean, _invStd, _argmax, _pooled, _shape) = (input, gamma, beta, mean, invStd, argmax, pooled, shape);
@@ -58,7 +58,7 @@ public static partial class F
 
         // The kernel produces all three gradients; one that nobody asked for goes to a scratch tensor.
         public override void Backward(Tensor outputGrad) =>
-            _input.Device.Backend.BatchNorm2dReLUMaxPoolBackward(outputGrad, _argmax, _pooled, _input, _gamma, _mean, _invStd,
+            _input.Device.Backend.BatchNorm2dReLUMaxPoolBackward(outputGrad, _argmax, _pooled, _input, _gamma, _beta, _mean, _invStd,
                 GradIfRequired(_input) ?? Tensor.ZerosLike(_input), GradIfRequired(_gamma) ?? Tensor.ZerosLike(_gamma),
                 GradIfRequired(_beta) ?? Tensor.ZerosLike(_beta), _shape);
     }

@@ -10,6 +10,7 @@ public static partial class F
     {
         RequireRank(input, 4, "Conv2d input", "[N, C, H, W]");
         RequireRank(weight, 4, "Conv2d weight", "[K, C, R, S]");
+        RequireSameDevice("Conv2d", input, weight, bias);
         if (stride < 1) throw new ArgumentOutOfRangeException(nameof(stride), stride, "Stride must be at least 1.");
         if (padding < 0) throw new ArgumentOutOfRangeException(nameof(padding), padding, "Padding cannot be negative.");
         var shape = new ConvShape(input.Size(0), input.Size(1), input.Size(2), input.Size(3),
@@ -42,9 +43,7 @@ public static partial class F
         public override void Backward(Tensor outputGrad)
         {
             var backend = _input.Device.Backend;
-            if (GradIfRequired(_input) is { } inputGrad) backend.Conv2dBackwardInput(outputGrad, _weight, inputGrad, _shape);
-            if (GradIfRequired(_weight) is { } weightGrad) backend.Conv2dBackwardWeight(_input, outputGrad, weightGrad, _shape);
-            if (GradIfRequired(_bias) is { } biasGrad) backend.Conv2dBackwardBias(outputGrad, biasGrad, _shape);
+            backend.Conv2dBackward(_input, _weight, outputGrad, GradIfRequired(_input), GradIfRequired(_weight), GradIfRequired(_bias), _shape);
         }
     }
 }

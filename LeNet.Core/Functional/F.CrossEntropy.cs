@@ -8,15 +8,25 @@ public static partial class F
     /// Softmax cross-entropy of logits [N, Classes] against integer labels, averaged over the batch — PyTorch's
     /// CrossEntropyLoss. Returns a scalar tensor.
     /// </summary>
-    public static Tensor CrossEntropy(Tensor logits, int[] labels)
+    public static Tensor CrossEntropy(Tensor logits, int[] labels) => CrossEntropy(logits, new Indices(labels));
+
+    /// <inheritdoc cref="CrossEntropy(Tensor, int[])"/>
+    /// <remarks>
+    /// Labels on a GPU device (for logits on it) are not checked on the host — that would wait for the device; a label
+    /// outside [0, Classes) gives a NaN loss there.
+    /// </remarks>
+    public static Tensor CrossEntropy(Tensor logits, Indices labels)
     {
         RequireRank(logits, 2, "CrossEntropy logits", "[N, Classes]");
         if (labels.Length != logits.Size(0))
             throw new ArgumentException($"CrossEntropy got {labels.Length} labels for a batch of {logits.Size(0)} logits.");
+        if (labels.IsHost != logits.Device.IsCpu)
+            throw new ArgumentException($"The labels live {(labels.IsHost ? "in host memory" : "on a GPU")} but the logits on {logits.Device}; move them with Indices.To(device).");
         var classes = logits.Size(1);
-        foreach (var label in labels)
-            if ((uint)label >= (uint)classes)
-                throw new ArgumentOutOfRangeException(nameof(labels), label, $"A label lies outside the {classes} classes [0, {classes}).");
+        if (labels.IsHost)
+            foreach (var label in labels.Host)
+                if ((uint)label >= (uint)classes)
+                    throw new ArgumentOutOfRangeException(nameof(labels), label, $"A label lies outside the {classes} classes [0, {classes}).");
         var probabilities = Workspace.Tensor(logits.Device, logits.Shape);
         var loss = Workspace.Tensor(logits.Device, []);
         logits.Device.Backend.SoftmaxCrossEntropyForward(logits, labels, probabilities, loss);
@@ -29,9 +39,9 @@ public static partial class F
     private sealed class CrossEntropyBackward : Node
     {
         private Tensor _logits = null!, _probabilities = null!;
-        private int[] _labels = [];
+        private Indices _labels;
 
-        public CrossEntropyBackward Set(Tensor logits, int[] labels, Tensor probabilities)
+        public CrossEntropyBackward Set(Tensor logits, Indices labels, Tensor probabilities)
         {
             (_logits, _labels, _probabilities) = (logits, labels, probabilities);
             return this;

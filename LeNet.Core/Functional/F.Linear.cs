@@ -10,6 +10,7 @@ public static partial class F
     {
         RequireRank(input, 2, "Linear input", "[N, In]");
         RequireRank(weight, 2, "Linear weight", "[Out, In]");
+        RequireSameDevice("Linear", input, weight, bias);
         var shape = new LinearShape(input.Size(0), input.Size(1), weight.Size(0));
         if (weight.Size(1) != shape.InFeatures)
             throw new ArgumentException($"Linear weight {Tensor.Format(weight.Shape)} expects {weight.Size(1)} input features, but the input has {shape.InFeatures}.");
@@ -37,9 +38,7 @@ public static partial class F
         public override void Backward(Tensor outputGrad)
         {
             var backend = _input.Device.Backend;
-            if (GradIfRequired(_input) is { } inputGrad) backend.LinearBackwardInput(outputGrad, _weight, inputGrad, _shape);
-            if (GradIfRequired(_weight) is { } weightGrad) backend.LinearBackwardWeight(_input, outputGrad, weightGrad, _shape);
-            if (GradIfRequired(_bias) is { } biasGrad) backend.LinearBackwardBias(outputGrad, biasGrad, _shape);
+            backend.LinearBackward(_input, _weight, outputGrad, GradIfRequired(_input), GradIfRequired(_weight), GradIfRequired(_bias), _shape);
         }
     }
 }

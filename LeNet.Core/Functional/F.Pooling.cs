@@ -10,7 +10,7 @@ public static partial class F
     {
         var shape = PoolShapeOf(input, kernel, stride ?? kernel, "MaxPool2d", "MaxPool2d input");
         var output = Workspace.Tensor(input.Device, [shape.Batch, shape.Channels, shape.OutHeight, shape.OutWidth]);
-        var argmax = Workspace.Ints(shape.OutputLength);
+        var argmax = Workspace.Indices(input.Device, shape.OutputLength);
         input.Device.Backend.MaxPool2dForward(input, output, argmax, shape);
         if (GradientTape.ShouldRecord(input))
             GradientTape.Record(output, Workspace.Node<MaxPool2dBackward>().Set(input, argmax, shape), input);
@@ -43,10 +43,10 @@ public static partial class F
     private sealed class MaxPool2dBackward : Node
     {
         private Tensor _input = null!;
-        private int[] _argmax = [];
+        private Indices _argmax;
         private PoolShape _shape;
 
-        public MaxPool2dBackward Set(Tensor input, int[] argmax, PoolShape shape)
+        public MaxPool2dBackward Set(Tensor input, Indices argmax, PoolShape shape)
         {
             (_input, _argmax, _shape) = (input, argmax, shape);
             return this;

@@ -63,23 +63,19 @@ public abstract class Module
             if (!tensor.Shape.SequenceEqual(shape) || values.Length != tensor.Length)
                 throw new ArgumentException($"The saved {name} has shape {Tensor.Format(shape)}, but this model's is {Tensor.Format(tensor.Shape)}.");
         }
-        foreach (var (name, tensor) in own) state[name].Values.CopyTo(tensor.AsSpan());
+        foreach (var (name, tensor) in own) tensor.CopyFrom(state[name].Values);
     }
 
     /// <summary>
     /// Puts every parameter and buffer (and their gradients) on <paramref name="device"/>, so that the operations
     /// and optimiser steps on them run there. Between the CPU devices this keeps the storage and only changes which
-    /// kernels run.
+    /// kernels run; to or from a GPU it copies the values into the other memory. Create the optimiser afterwards, so
+    /// that its state lives on the same device.
     /// </summary>
     public Module To(Device device)
     {
-        foreach (var (_, tensor) in StateDict())
-        {
-            if (!tensor.Device.IsCpu || !device.IsCpu)
-                throw new NotSupportedException($"Moving a model from {tensor.Device} to {device} is not supported.");
-            tensor.Device = device;
-            if (tensor.Grad is { } grad) grad.Device = device;
-        }
+        ArgumentNullException.ThrowIfNull(device);
+        foreach (var (_, tensor) in StateDict()) tensor.MoveTo(device);
         return this;
     }
 

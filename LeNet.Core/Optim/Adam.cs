@@ -48,8 +48,8 @@ public sealed class Adam : Optimizer
                 throw new ArgumentException($"Adam's moments of parameter {i} must hold {Parameters[i].Length} values, not {firstMoments[i].Length} and {secondMoments[i].Length}.");
         for (var i = 0; i < Parameters.Count; i++)
         {
-            firstMoments[i].CopyTo(_firstMoments[i].AsSpan());
-            secondMoments[i].CopyTo(_secondMoments[i].AsSpan());
+            _firstMoments[i].CopyFrom(firstMoments[i]);
+            _secondMoments[i].CopyFrom(secondMoments[i]);
         }
         StepCount = stepCount;
     }

@@ -96,7 +96,7 @@ public sealed class Checkpoint
             BinaryPrimitives.WriteInt32LittleEndian(prefix[20..], header.Length);
             Put(prefix);
             Put(header);
-            foreach (var (_, tensor) in entries) Put(MemoryMarshal.AsBytes(tensor.AsSpan()));
+            foreach (var (_, tensor) in entries) Put(MemoryMarshal.AsBytes(tensor.HostValues()));
             stream.Write(hash.GetHashAndReset());
         });
     }

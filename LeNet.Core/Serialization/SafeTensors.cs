@@ -57,7 +57,7 @@ public static class SafeTensors
             foreach (var (_, tensor) in entries)
             {
                 if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("Saving needs a little-endian machine.");
-                stream.Write(MemoryMarshal.AsBytes(tensor.AsSpan()));
+                stream.Write(MemoryMarshal.AsBytes(tensor.HostValues()));
             }
         });
     }

@@ -41,6 +41,7 @@ public sealed partial class CudaKernels
         LoadSoftmaxCrossEntropy();
         LoadAdam();
         LoadGather();
+        LoadElementwise();
     }
 
     public Accelerator Accelerator { get; }

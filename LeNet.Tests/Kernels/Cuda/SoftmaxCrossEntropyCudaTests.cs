@@ -61,7 +61,8 @@ public class SoftmaxCrossEntropyCudaTests(AcceleratorFixture fixture)
 
         var prefill = Uniform(rng, Batch * Classes);
         using var gradBuffer = kernels.Upload(prefill);
-        kernels.SoftmaxCrossEntropyBackward(probabilitiesBuffer.View, labelsBuffer.View, (float)lossGrad, gradBuffer.View, Batch, Classes);
+        using var lossGradBuffer = kernels.Upload([lossGrad]);
+        kernels.SoftmaxCrossEntropyBackward(probabilitiesBuffer.View, labelsBuffer.View, lossGradBuffer.View, gradBuffer.View, Batch, Classes);
         AssertAccumulated(prefill, logitsGrad, kernels.Download(gradBuffer), "softmax-CE backward");
     }
 

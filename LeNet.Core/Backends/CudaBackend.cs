@@ -1,0 +1,225 @@
+using ILGPU;
+using ILGPU.Runtime;
+using LeNet.Kernels;
+using LeNet.Kernels.Cuda;
+
+namespace LeNet.Core.Backends;
+
+/// <summary>
+/// The GPU backend: every operation is one launch of an ILGPU kernel (<see cref="CudaKernels"/>) queued on the device's
+/// stream, never waiting for it; only reading a tensor back (<see cref="Tensor.ToArray"/>, <see cref="Tensor.Item"/>)
+/// waits. A convolution's or linear layer's gradients are one launch together, as is BatchNorm→ReLU→MaxPool in each
+/// direction. <see cref="Launches"/> counts the launches (kernels and memsets), for the benchmarks.
+/// </summary>
+public sealed class CudaBackend(CudaKernels kernels) : Backend
+{
+    public CudaKernels Kernels { get; } = kernels;
+
+    /// <summary>Kernel launches and memsets queued so far by this backend.</summary>
+    public long Launches { get; private set; }
+
+    public override void Conv2dForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in ConvShape shape)
+    {
+        Launches++;
+        Kernels.Conv2dForward(input.View, weight.View, View(bias), output.View, shape);
+    }
+
+    public override void Conv2dBackwardInput(Tensor outputGrad, Tensor weight, Tensor inputGrad, in ConvShape shape) =>
+        Conv2dBackward(null, weight, outputGrad, inputGrad, null, null, shape);
+
+    public override void Conv2dBackwardWeight(Tensor input, Tensor outputGrad, Tensor weightGrad, in ConvShape shape) =>
+        Conv2dBackward(input, null, outputGrad, null, weightGrad, null, shape);
+
+    public override void Conv2dBackwardBias(Tensor outputGrad, Tensor biasGrad, in ConvShape shape) =>
+        Conv2dBackward(null, null, outputGrad, null, null, biasGrad, shape);
+
+    public override void Conv2dBackward(Tensor? input, Tensor? weight, Tensor outputGrad, Tensor? inputGrad, Tensor? weightGrad, Tensor? biasGrad, in ConvShape shape)
+    {
+        if (inputGrad is null && weightGrad is null && biasGrad is null) return;
+        Launches++;
+        Kernels.Conv2dBackward(View(input), View(weight), outputGrad.View, View(inputGrad), View(weightGrad), View(biasGrad), shape);
+    }
+
+    public override void MaxPool2dForward(Tensor input, Tensor output, Indices argmax, in PoolShape shape)
+    {
+        Launches++;
+        Kernels.MaxPool2dForward(input.View, output.View, argmax.View, shape);
+    }
+
+    public override void MaxPool2dBackward(Tensor outputGrad, Indices argmax, Tensor inputGrad, in PoolShape shape)
+    {
+        Launches++;
+        Kernels.MaxPool2dBackward(outputGrad.View, argmax.View, inputGrad.View, shape);
+    }
+
+    public override void AvgPool2dForward(Tensor input, Tensor output, in PoolShape shape)
+    {
+        Launches++;
+        Kernels.AvgPool2dForward(input.View, output.View, shape);
+    }
+
+    public override void AvgPool2dBackward(Tensor outputGrad, Tensor inputGrad, in PoolShape shape)
+    {
+        Launches++;
+        Kernels.AvgPool2dBackward(outputGrad.View, inputGrad.View, shape);
+    }
+
+    public override void BatchNorm2dForwardTraining(Tensor input, Tensor gamma, Tensor beta, Tensor output, Tensor mean, Tensor invStd,
+        Tensor runningMean, Tensor runningVar, float momentum, float eps, in BatchNormShape shape)
+    {
+        Launches++;
+        Kernels.BatchNorm2dForwardTraining(input.View, gamma.View, beta.View, output.View, mean.View, invStd.View,
+            runningMean.View, runningVar.View, momentum, eps, shape);
+    }
+
+    public override void BatchNorm2dForwardInference(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+        float eps, Tensor output, in BatchNormShape shape)
+    {
+        Launches++;
+        Kernels.BatchNorm2dForwardInference(input.View, gamma.View, beta.View, runningMean.View, runningVar.View, eps, output.View, shape);
+    }
+
+    public override void BatchNorm2dBackward(Tensor outputGrad, Tensor input, Tensor gamma, Tensor mean, Tensor invStd,
+        Tensor? inputGrad, Tensor? gammaGrad, Tensor? betaGrad, in BatchNormShape shape)
+    {
+        // The kernel writes all three; a gradient nobody wants goes to a scratch tensor of the workspace.
+        Launches++;
+        Kernels.BatchNorm2dBackward(outputGrad.View, input.View, gamma.View, mean.View, invStd.View,
+            (inputGrad ?? Scratch(input)).View, (gammaGrad ?? Scratch(gamma)).View, (betaGrad ?? Scratch(gamma)).View, shape);
+    }
+
+    public override bool FusesBatchNormReLUMaxPool => true;
+
+    public override void BatchNorm2dReLUMaxPoolForwardTraining(Tensor input, Tensor gamma, Tensor beta, Tensor pooledOutput, Indices argmax,
+        Tensor mean, Tensor invStd, Tensor runningMean, Tensor runningVar, float momentum, float eps, in PoolShape shape)
+    {
+        Launches++;
+        Kernels.BatchNormReluMaxPoolForwardTraining(input.View, gamma.View, beta.View, pooledOutput.View, argmax.View,
+            mean.View, invStd.View, runningMean.View, runningVar.View, momentum, eps, shape);
+    }
+
+    public override void BatchNorm2dReLUMaxPoolForwardInference(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean,
+        Tensor runningVar, float eps, Tensor pooledOutput, Indices argmax, in PoolShape shape)
+    {
+        // Evaluation needs no argmax (there is no backward), so the kernel writes none.
+        Launches++;
+        Kernels.BatchNormReluMaxPoolForwardInference(input.View, gamma.View, beta.View, runningMean.View, runningVar.View, eps,
+            pooledOutput.View, shape);
+    }
+
+    public override void BatchNorm2dReLUMaxPoolBackward(Tensor pooledGrad, Indices argmax, Tensor pooledOutput, Tensor input, Tensor gamma, Tensor beta,
+        Tensor mean, Tensor invStd, Tensor inputGrad, Tensor gammaGrad, Tensor betaGrad, in PoolShape shape)
+    {
+        Launches++;
+        Kernels.BatchNormReluMaxPoolBackward(pooledGrad.View, argmax.View, input.View, gamma.View, beta.View, mean.View, invStd.View,
+            inputGrad.View, gammaGrad.View, betaGrad.View, shape);
+    }
+
+    public override void LinearForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in LinearShape shape)
+    {
+        Launches++;
+        Kernels.LinearForward(input.View, weight.View, View(bias), output.View, shape);
+    }
+
+    public override void LinearBackwardInput(Tensor outputGrad, Tensor weight, Tensor inputGrad, in LinearShape shape) =>
+        LinearBackward(null, weight, outputGrad, inputGrad, null, null, shape);
+
+    public override void LinearBackwardWeight(Tensor input, Tensor outputGrad, Tensor weightGrad, in LinearShape shape) =>
+        LinearBackward(input, null, outputGrad, null, weightGrad, null, shape);
+
+    public override void LinearBackwardBias(Tensor outputGrad, Tensor biasGrad, in LinearShape shape) =>
+        LinearBackward(null, null, outputGrad, null, null, biasGrad, shape);
+
+    public override void LinearBackward(Tensor? input, Tensor? weight, Tensor outputGrad, Tensor? inputGrad, Tensor? weightGrad, Tensor? biasGrad, in LinearShape shape)
+    {
+        if (inputGrad is null && weightGrad is null && biasGrad is null) return;
+        Launches++;
+        Kernels.LinearBackward(View(input), View(weight), outputGrad.View, View(inputGrad), View(weightGrad), View(biasGrad), shape);
+    }
+
+    public override void ReLUForward(Tensor input, Tensor output)
+    {
+        Launches++;
+        Kernels.ReluForward(input.View, output.View);
+    }
+
+    public override void ReLUBackward(Tensor input, Tensor outputGrad, Tensor inputGrad)
+    {
+        Launches++;
+        Kernels.ReluBackward(input.View, outputGrad.View, inputGrad.View);
+    }
+
+    public override void TanhForward(Tensor input, Tensor output)
+    {
+        Launches++;
+        Kernels.TanhForward(input.View, output.View);
+    }
+
+    public override void TanhBackward(Tensor output, Tensor outputGrad, Tensor inputGrad)
+    {
+        Launches++;
+        Kernels.TanhBackward(output.View, outputGrad.View, inputGrad.View);
+    }
+
+    public override void SigmoidForward(Tensor input, Tensor output)
+    {
+        Launches++;
+        Kernels.SigmoidForward(input.View, output.View);
+    }
+
+    public override void SigmoidBackward(Tensor output, Tensor outputGrad, Tensor inputGrad)
+    {
+        Launches++;
+        Kernels.SigmoidBackward(output.View, outputGrad.View, inputGrad.View);
+    }
+
+    public override void SoftmaxCrossEntropyForward(Tensor logits, Indices labels, Tensor probabilities, Tensor loss)
+    {
+        var losses = Workspace.Tensor(logits.Device, [logits.Size(0)]);
+        Launches++;
+        Kernels.SoftmaxCrossEntropyForward(logits.View, labels.View, probabilities.View, losses.View, loss.View, logits.Size(0), logits.Size(1));
+    }
+
+    public override void SoftmaxCrossEntropyBackward(Tensor probabilities, Indices labels, Tensor lossGrad, Tensor logitsGrad)
+    {
+        Launches++;
+        Kernels.SoftmaxCrossEntropyBackward(probabilities.View, labels.View, lossGrad.View, logitsGrad.View, probabilities.Size(0), probabilities.Size(1));
+    }
+
+    public override void AdamStep(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment, int step,
+        float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled)
+    {
+        Launches++;
+        Kernels.AdamStep(parameter.View, grad.View, firstMoment.View, secondMoment.View, step, learningRate, beta1, beta2, eps, weightDecay, decoupled);
+    }
+
+    public override void SgdStep(Tensor parameter, Tensor grad, Tensor? momentumBuffer, bool firstStep,
+        float learningRate, float momentum, float dampening, float weightDecay, bool nesterov)
+    {
+        Launches++;
+        Kernels.SgdStep(parameter.View, grad.View, View(momentumBuffer), firstStep, learningRate, momentum, dampening, weightDecay, nesterov);
+    }
+
+    public override void Accumulate(Tensor source, Tensor target)
+    {
+        Launches++;
+        Kernels.Add(source.View, target.View);
+    }
+
+    public override void AddScalar(Tensor target, float value)
+    {
+        Launches++;
+        Kernels.AddScalar(target.View, value);
+    }
+
+    public override void Zero(Tensor target)
+    {
+        if (target.Length == 0) return;
+        Launches++;
+        target.View.MemSetToZero(Kernels.Stream);
+    }
+
+    private static ArrayView<float> View(Tensor? tensor) => tensor is null ? default : tensor.View;
+
+    private static Tensor Scratch(Tensor like) => Workspace.Tensor(like.Device, like.Shape);
+}
