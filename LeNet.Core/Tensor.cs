@@ -133,6 +133,30 @@ public sealed class Tensor
         return values;
     }
 
+    /// <summary>Copies the elements into <paramref name="destination"/> (at least <see cref="Length"/> long); waits for a GPU device.</summary>
+    public void CopyTo(Span<float> destination)
+    {
+        if (destination.Length < Length)
+            throw new ArgumentException($"A destination of {destination.Length} elements cannot hold a tensor of shape {Format(_shape)}.", nameof(destination));
+        if (_data is not null) _data.CopyTo(destination);
+        else if (Length > 0) _view.CopyToCPU(((Backends.CudaBackend)Device.Backend).Kernels.Stream, destination[..Length]);
+    }
+
+    /// <summary>
+    /// Copies the elements into <paramref name="destination"/> from element <paramref name="offset"/> on, on the device
+    /// that holds both (queued on a GPU, without waiting): e.g. each step's loss into a buffer read once per log line.
+    /// </summary>
+    public void CopyInto(Tensor destination, int offset)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        if (destination.Device.IsCpu != Device.IsCpu || destination.Device.Gpu != Device.Gpu)
+            throw new ArgumentException($"CopyInto needs both tensors on one device, not {Device} and {destination.Device}.", nameof(destination));
+        if (offset < 0 || offset > destination.Length - Length)
+            throw new ArgumentOutOfRangeException(nameof(offset), offset, $"{Length} elements do not fit into {destination.Length} from element {offset}.");
+        if (_data is not null) _data.CopyTo(destination._data.AsSpan(offset));
+        else if (Length > 0) _view.CopyTo(((Backends.CudaBackend)Device.Backend).Kernels.Stream, destination._view.SubView(offset, Length));
+    }
+
     /// <summary>The elements for reading: the storage itself on the CPU, a fresh host copy for a GPU tensor.</summary>
     internal ReadOnlySpan<float> HostValues() => _data ?? ToArray();
 

@@ -85,6 +85,37 @@ public sealed class Evaluation
         return predictions;
     }
 
+    /// <summary>
+    /// The predicted class of every image of a set held on a GPU device (see <see cref="DeviceDataset"/>), in file
+    /// order: batches gathered and run there; only the logits come back.
+    /// </summary>
+    public static int[] Predict(Module model, DeviceDataset dataset, int batchSize = 1000)
+    {
+        var predictions = new int[dataset.Count];
+        var wasTraining = model.Training;
+        model.Eval();
+        using (GradientTape.NoGrad())
+        {
+            batchSize = Math.Max(1, Math.Min(batchSize, dataset.Count));
+            var workspace = new Workspace();
+            float[]? logits = null;
+            for (var start = 0; start < dataset.Count; start += batchSize)
+            {
+                var count = Math.Min(batchSize, dataset.Count - start);
+                using var scope = workspace.Begin();
+                var (input, _) = dataset.Batch(start, count);
+                var output = model.Forward(input);
+                var classes = output.Length / count;
+                logits ??= new float[batchSize * classes];
+                output.CopyTo(logits);
+                for (var n = 0; n < count; n++)
+                    predictions[start + n] = ArgMax(logits.AsSpan(n * classes, classes));
+            }
+        }
+        model.Train(wasTraining);
+        return predictions;
+    }
+
     public static Evaluation Run(Module model, MnistDataset dataset, IReadOnlyList<string> classNames) =>
         new(dataset.Labels, Predict(model, dataset), classNames);
 

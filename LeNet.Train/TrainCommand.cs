@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LeNet.Core;
 using System.Globalization;
 using LeNet.Core.Models;
 using LeNet.Core.Serialization;
@@ -57,12 +58,12 @@ public static class TrainCommand
             Description = "Folder with the four MNIST-format IDX files (gzip or raw; MNIST, Fashion-MNIST, KMNIST, EMNIST digits) and an optional classes.txt; " +
                           "missing files are downloaded there as MNIST. Default: $LENET_DATA, else ./data/mnist (where the files must be the canonical MNIST).",
         };
-        var device = new Option<string>("--device") { Description = "Where to train: cpu.", DefaultValueFactory = _ => defaults.Device };
-        device.Validators.Add(r =>
+        var device = new Option<string>("--device")
         {
-            var value = r.GetValueOrDefault<string>();
-            if (value != "cpu") r.AddError($"--device {value} is not available: this build trains on the CPU only; use --device cpu.");
-        });
+            Description = "Where to train: cpu, cuda (the first NVIDIA GPU, through ILGPU; needs only the driver) or auto (the GPU when there is one, else the CPU).",
+            DefaultValueFactory = _ => defaults.Device,
+        };
+        device.AcceptOnlyFromAmong("cpu", "cuda", "auto");
         var kernels = new Option<string>("--kernels") { Description = "CPU kernels: cpu (SIMD, multi-core) or reference (scalar, for checking).", DefaultValueFactory = _ => defaults.Kernels };
         kernels.AcceptOnlyFromAmong("cpu", "reference");
         var threads = Positive(new Option<int?>("--threads") { Description = "Threads for the CPU kernels. Default: $LENET_THREADS, else all cores." });
@@ -121,6 +122,7 @@ public static class TrainCommand
             CheckWritable(options.OutputDirectory, "--output");
             if (options.MetricsFile is { } metricsFile)
                 CheckWritable(Path.GetDirectoryName(Path.GetFullPath(metricsFile))!, "--metrics");
+            var device = ChooseDevice(options, log);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             // The rule of MnistData.Load: the default folders must hold the canonical MNIST (checksums verified); a
             // folder named with --data may hold any dataset in MNIST format (format checked, checksums not).
@@ -134,7 +136,7 @@ public static class TrainCommand
             var trainCount = options.Limit ?? mnist.Train.Count;
             if (options.BatchSize > trainCount)
                 throw new OptionException($"--batch-size {options.BatchSize} exceeds the {trainCount} training images.");
-            new Trainer(options, log, progress).Run(mnist, checkpoint);
+            new Trainer(options, log, progress).Run(mnist, checkpoint, device);
             return 0;
         }
         catch (Exception e) when (e is OptionException or MnistDataException or TrainingDivergedException or CheckpointException)
@@ -142,6 +144,24 @@ public static class TrainCommand
             error.WriteLine(e.Message);
             return 1;
         }
+    }
+
+    /// <summary>
+    /// The device --device names: cpu (with --kernels), cuda (or one sentence saying why there is none), or auto (the
+    /// GPU when one opens, else the CPU, saying which and why).
+    /// </summary>
+    private static Device ChooseDevice(TrainOptions options, TextWriter log)
+    {
+        var cpu = options.Kernels == "reference" ? Device.CpuReference : Device.Cpu;
+        if (options.Device == "cpu") return cpu;
+        if (Device.TryOpenCuda(out var gpu, out var reason))
+        {
+            if (options.Device == "auto") log.WriteLine($"--device auto: training on the GPU, {gpu!.Description}.");
+            return gpu!;
+        }
+        if (options.Device == "cuda") throw new OptionException($"--device cuda: {reason}");
+        log.WriteLine($"--device auto: training on the CPU. {reason}");
+        return cpu;
     }
 
     /// <summary>The options of a resumed run: the checkpoint's recipe for each recipe option not given, the output folder the checkpoint's.</summary>

@@ -24,17 +24,19 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { WriteIndented = true };
     private readonly TrainingProgress _progress = progress ?? new LogLinesProgress(log, options.LogEvery);
 
-    public TrainingMetrics Run(MnistData data, TrainingCheckpoint? resume = null)
+    /// <summary>Trains on <paramref name="device"/> (default: the CPU device <see cref="TrainOptions.Kernels"/> names).</summary>
+    public TrainingMetrics Run(MnistData data, TrainingCheckpoint? resume = null, Device? device = null)
     {
         var total = Stopwatch.StartNew();
         var train = options.Limit is { } limit ? data.Train.Take(limit) : data.Train;
         var test = options.TestLimit is { } testLimit ? data.Test.Take(testLimit) : data.Test;
         if (options.Threads is { } threads) Workers.SetThreadCount(threads);
-        var device = options.Kernels == "reference" ? Device.CpuReference : Device.Cpu;
+        device ??= options.Kernels == "reference" ? Device.CpuReference : Device.Cpu;
         var model = ModelVariants.Create(options.Model, classes: MnistDataset.DigitClasses, seed: options.Seed);
         model.To(device);
         var optimizer = new Adam(model.Parameters(), options.LearningRate);
-        log.WriteLine($"{DisplayName(options.Model)}: {model.ParameterCount():N0} trainable parameters; device {options.Device} ({options.Kernels} kernels, {Workers.ThreadCount} threads); " +
+        var where = device.IsCpu ? $"device cpu ({options.Kernels} kernels, {Workers.ThreadCount} threads)" : $"device {device.Description}";
+        log.WriteLine($"{DisplayName(options.Model)}: {model.ParameterCount():N0} trainable parameters; {where}; " +
                       $"{train.Count:N0} training and {test.Count:N0} test images; batch {options.BatchSize}, Adam lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, seed {options.Seed}.");
 
         var metrics = resume?.Metrics ?? new TrainingMetrics
@@ -53,6 +55,12 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
         var stepsPerEpoch = batches.BatchCount;
         var batch = new BatchBuffers(device, options.BatchSize, train.ImageSize);
         var workspace = new Workspace();
+        // On a GPU the sets are uploaded once and batches gathered there; each step's loss stays on the device until a
+        // log line (or the epoch's end) reads the losses since the last one back in one copy.
+        var deviceTrain = device.IsCpu ? null : new DeviceDataset(device, train.Images, train.Labels, 1, train.ImageSize, train.ImageSize);
+        var deviceTest = device.IsCpu ? null : new DeviceDataset(device, test.Images, test.Labels, 1, test.ImageSize, test.ImageSize);
+        var deviceLosses = device.IsCpu ? null : Tensor.Zeros(device, stepsPerEpoch);
+        var hostLosses = new float[stepsPerEpoch];
         int[]? predictions = null;
         _progress.Run(() =>
         {
@@ -64,16 +72,39 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
                 var clock = Stopwatch.StartNew();
                 double lossSum = 0;
                 var seen = 0;
-                for (var step = 1; step <= stepsPerEpoch; step++)
+                if (deviceTrain is null)
                 {
-                    var (input, labels) = batch.Load(batches, step - 1);
-                    var value = TrainStep(model, optimizer, workspace, input, labels, epoch, step);
-                    lossSum += value;
-                    seen += labels.Length;
-                    _progress.StepEnded(step, value, seen);
+                    for (var step = 1; step <= stepsPerEpoch; step++)
+                    {
+                        var (input, labels) = batch.Load(batches, step - 1);
+                        var value = TrainStep(model, optimizer, workspace, input, labels, epoch, step);
+                        lossSum += value;
+                        seen += labels.Length;
+                        _progress.StepEnded(step, value, seen);
+                    }
+                }
+                else
+                {
+                    deviceTrain.SetOrder(batches.Order);
+                    var reported = 0;
+                    for (var step = 1; step <= stepsPerEpoch; step++)
+                    {
+                        var (input, labels) = deviceTrain.Batch((step - 1) * options.BatchSize, batches.BatchLength(step - 1));
+                        DeviceTrainStep(model, optimizer, workspace, input, labels, deviceLosses!, step - 1);
+                        if (step % options.LogEvery != 0 && step != stepsPerEpoch) continue;
+                        deviceLosses!.CopyTo(hostLosses);
+                        for (; reported < step; reported++)
+                        {
+                            var value = hostLosses[reported];
+                            if (!float.IsFinite(value)) throw Diverged(value, epoch, reported + 1);
+                            lossSum += value;
+                            seen += batches.BatchLength(reported);
+                            _progress.StepEnded(reported + 1, value, seen);
+                        }
+                    }
                 }
                 var seconds = clock.Elapsed.TotalSeconds;
-                predictions = Evaluation.Predict(model, test);
+                predictions = deviceTest is null ? Evaluation.Predict(model, test) : Evaluation.Predict(model, deviceTest);
                 var accuracy = new Evaluation(test.Labels, predictions, data.ClassNames).Accuracy;
                 var entry = new EpochMetrics(epoch, seconds, train.Count / seconds, lossSum / stepsPerEpoch, accuracy);
                 metrics.Epochs.Add(entry);
@@ -121,10 +152,26 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
         loss.Backward();
         optimizer.Step();
         var value = loss.Item();
-        if (!float.IsFinite(value))
-            throw new TrainingDivergedException($"Training diverged: the loss became {value} at epoch {epoch}, step {step}. Try a smaller --lr.");
+        if (!float.IsFinite(value)) throw Diverged(value, epoch, step);
         return value;
     }
+
+    /// <summary>
+    /// The same step on a GPU device, queued without waiting: the loss is copied into <paramref name="losses"/>[index]
+    /// on the device, to be read back with the others at the next log line.
+    /// </summary>
+    private static void DeviceTrainStep(Module model, Optimizer optimizer, Workspace workspace, Tensor input, Indices labels, Tensor losses, int index)
+    {
+        using var scope = workspace.Begin();
+        var loss = F.CrossEntropy(model.Forward(input), labels);
+        optimizer.ZeroGrad();
+        loss.Backward();
+        optimizer.Step();
+        loss.CopyInto(losses, index);
+    }
+
+    private static TrainingDivergedException Diverged(float value, int epoch, int step) =>
+        new($"Training diverged: the loss became {value} at epoch {epoch}, step {step}. Try a smaller --lr.");
 
     /// <summary>Accuracy in percent on a dataset, in evaluation mode and without recording gradients.</summary>
     public static double Evaluate(Module model, MnistDataset dataset, int batchSize = 1000) =>

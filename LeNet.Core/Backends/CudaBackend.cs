@@ -219,6 +219,13 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
         target.View.MemSetToZero(Kernels.Stream);
     }
 
+    /// <summary>batchImages[b] = images[order[b]], batchLabels[b] = labels[order[b]] (the batch gather of <see cref="DeviceDataset"/>).</summary>
+    internal void Gather(Tensor images, Indices labels, ArrayView<int> order, Tensor batchImages, Indices batchLabels, int imageLength)
+    {
+        Launches++;
+        Kernels.Gather(images.View, labels.View, order, batchImages.View, batchLabels.View, imageLength);
+    }
+
     private static ArrayView<float> View(Tensor? tensor) => tensor is null ? default : tensor.View;
 
     private static Tensor Scratch(Tensor like) => Workspace.Tensor(like.Device, like.Shape);

@@ -17,7 +17,7 @@ public static class GpuDevices
 {
     public const string Simulated = "ilgpu-cpu", Cuda = "cuda";
 
-    private static readonly Lazy<Device> SimulatedDevice = new(() => Device.OnGpu(GpuDevice.CreateCpu()));
+    private static readonly Lazy<Device> SimulatedDevice = new(() => Device.OnGpu(GpuDevice.CreateCpu(threadsPerGroup: 4)));
     private static readonly Lazy<Device?> CudaDevice = new(() => Device.TryOpenCuda(out var device, out _) ? device : null);
 
     public static TheoryData<string> Names() => CudaDevice.Value is null ? new TheoryData<string>(Simulated) : new TheoryData<string>(Simulated, Cuda);

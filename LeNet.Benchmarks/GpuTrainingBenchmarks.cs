@@ -1,0 +1,103 @@
+using BenchmarkDotNet.Attributes;
+using LeNet.Core;
+using LeNet.Core.Autograd;
+using LeNet.Core.Backends;
+using LeNet.Core.Functional;
+using LeNet.Core.Models;
+using LeNet.Core.Optim;
+
+namespace LeNet.Benchmarks;
+
+/// <summary>
+/// The library's own GPU path (Device cuda: autograd over CudaBackend, as the trainer runs it): a LeNet-5 training step
+/// at batch 64 on a dataset held on the device (gather, forward, loss, backward, Adam, the loss copied aside; timed as
+/// <see cref="Steps"/> steps and one synchronisation), and evaluation of 10,000 images at batch 1000 with the logits
+/// read back. The launches per step are counted and printed. Where no CUDA GPU is found the reason is printed and every
+/// benchmark returns at once: `dotnet run -c Release --project LeNet.Benchmarks -- --filter '*GpuTraining*'`.
+/// </summary>
+public class GpuTrainingBenchmarks
+{
+    private const int Batch = 64, Steps = 100, TrainImages = 6_400, TestImages = 10_000, ImageLength = 32 * 32;
+
+    private Device? _device;
+    private LeNet5 _model = null!;
+    private Adam _adam = null!;
+    private readonly Workspace _workspace = new(), _evaluationWorkspace = new();
+    private DeviceDataset _train = null!, _test = null!;
+    private Tensor _losses = null!;
+    private float[] _logits = new float[1000 * 10];
+    private int _step;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        if (!Device.TryOpenCuda(out _device, out var reason))
+        {
+            Console.WriteLine($"GpuTrainingBenchmarks: {reason}");
+            return;
+        }
+        var random = new Random(5);
+        _train = new DeviceDataset(_device!, RandomData.Values(random, TrainImages * ImageLength), Enumerable.Range(0, TrainImages).Select(_ => random.Next(10)).ToArray(), 1, 32, 32);
+        _test = new DeviceDataset(_device!, RandomData.Values(random, TestImages * ImageLength), Enumerable.Range(0, TestImages).Select(_ => random.Next(10)).ToArray(), 1, 32, 32);
+        _model = new LeNet5(seed: 0);
+        _model.To(_device!);
+        _adam = new Adam(_model.Parameters());
+        _losses = Tensor.Zeros(_device!, TrainImages / Batch);
+        for (var i = 0; i < 3; i++) Step();
+        var backend = (CudaBackend)_device!.Backend;
+        var before = backend.Launches;
+        Step();
+        Console.WriteLine($"GpuTrainingBenchmarks: {backend.Launches - before} launches per training step (kernels and memsets) + 1 device-to-device copy of the loss, on {_device!.Description}.");
+        TrainingStep();
+        Evaluate10000();
+        _device.Synchronize();
+    }
+
+    private void Step()
+    {
+        var index = _step++ % (TrainImages / Batch);
+        using var scope = _workspace.Begin();
+        var (input, labels) = _train.Batch(index * Batch, Batch);
+        var loss = F.CrossEntropy(_model.Forward(input), labels);
+        _adam.ZeroGrad();
+        loss.Backward();
+        _adam.Step();
+        loss.CopyInto(_losses, index);
+    }
+
+    [Benchmark(OperationsPerInvoke = Steps, Description = "LeNet-5 training step, batch 64, Device cuda")]
+    public void TrainingStep()
+    {
+        if (_device is null) return;
+        for (var i = 0; i < Steps; i++) Step();
+        _device.Synchronize();
+    }
+
+    [Benchmark(Description = "Evaluate 10,000 images (batch 1000), Device cuda")]
+    public int Evaluate10000()
+    {
+        if (_device is null) return 0;
+        var correct = 0;
+        _model.Eval();
+        using (GradientTape.NoGrad())
+        {
+            for (var start = 0; start < TestImages; start += 1000)
+            {
+                using var scope = _evaluationWorkspace.Begin();
+                var (input, _) = _test.Batch(start, 1000);
+                _model.Forward(input).CopyTo(_logits);
+                for (var n = 0; n < 1000; n++)
+                    if (ArgMax(_logits.AsSpan(n * 10, 10)) == n % 10) correct++;
+            }
+        }
+        _model.Train();
+        return correct;
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> values)
+    {
+        var best = 0;
+        for (var c = 1; c < values.Length; c++) if (values[c] > values[best]) best = c;
+        return best;
+    }
+}

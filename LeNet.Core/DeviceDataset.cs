@@ -1,0 +1,72 @@
+using ILGPU.Runtime;
+using LeNet.Core.Backends;
+
+namespace LeNet.Core;
+
+/// <summary>
+/// A labelled image set held in a GPU device's memory, uploaded once, from which batches are gathered on the device by
+/// an index order (an epoch's shuffle, or file order): one launch per batch, nothing copied from the host per step.
+/// The batch tensors are reused: a batch is valid until the next call of <see cref="Batch"/> with the same size.
+/// </summary>
+public sealed class DeviceDataset
+{
+    private readonly Tensor _images;
+    private readonly Indices _labels;
+    private readonly Indices _order;
+    private readonly int[] _imageShape;
+    private readonly int _imageLength;
+    private (Tensor Images, Indices Labels) _full, _last;
+
+    public DeviceDataset(Device device, ReadOnlySpan<float> images, int[] labels, params ReadOnlySpan<int> imageShape)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(labels);
+        if (device.Backend is not CudaBackend)
+            throw new ArgumentException($"A DeviceDataset lives on a GPU device, not on {device}; on the CPU, copy batches from the host arrays.", nameof(device));
+        _imageShape = imageShape.ToArray();
+        _imageLength = 1;
+        foreach (var d in imageShape) _imageLength *= d;
+        if (_imageLength < 1 || (long)labels.Length * _imageLength != images.Length)
+            throw new ArgumentException($"{images.Length} pixel values are not {labels.Length} images of shape {Tensor.Format(imageShape)}.", nameof(images));
+        Device = device;
+        Count = labels.Length;
+        _images = Tensor.FromArray(device, images, labels.Length, _imageLength);
+        _labels = new Indices(labels).To(device);
+        _order = Indices.Allocate(device, labels.Length);
+        SetOrder(Enumerable.Range(0, Count).ToArray());
+    }
+
+    public Device Device { get; }
+
+    public int Count { get; }
+
+    /// <summary>Uploads the order batches are gathered in (indices into 0..Count−1, e.g. an epoch's permutation); file order at first.</summary>
+    public void SetOrder(ReadOnlySpan<int> order)
+    {
+        if (order.Length != Count)
+            throw new ArgumentException($"The order lists {order.Length} indices for {Count} images.", nameof(order));
+        foreach (var index in order)
+            if ((uint)index >= (uint)Count)
+                throw new ArgumentOutOfRangeException(nameof(order), index, $"An index lies outside the {Count} images.");
+        if (Count > 0) _order.View.CopyFromCPU(((CudaBackend)Device.Backend).Kernels.Stream, order);
+    }
+
+    /// <summary>Images [count, ...imageShape] and labels [count] of order[start .. start+count), gathered on the device.</summary>
+    public (Tensor Images, Indices Labels) Batch(int start, int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(start);
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(start + count, Count);
+        ref var target = ref _full.Labels.Length == 0 || _full.Labels.Length == count ? ref _full : ref _last;
+        if (target.Labels.Length != count)
+        {
+            Span<int> shape = stackalloc int[_imageShape.Length + 1];
+            shape[0] = count;
+            _imageShape.CopyTo(shape[1..]);
+            target = (Tensor.Zeros(Device, shape), Indices.Allocate(Device, count));
+        }
+        var backend = (CudaBackend)Device.Backend;
+        backend.Gather(_images, _labels, _order.View.SubView(start, count), target.Images, target.Labels, _imageLength);
+        return target;
+    }
+}

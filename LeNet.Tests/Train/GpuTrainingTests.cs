@@ -1,0 +1,81 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using LeNet.Core;
+using LeNet.Mnist;
+using LeNet.Tests.Core;
+using LeNet.Tests.Mnist;
+using LeNet.Train;
+
+namespace LeNet.Tests.Train;
+
+/// <summary>The trainer's GPU loop (dataset on the device, losses read back per log line) against its CPU loop.</summary>
+public partial class GpuTrainingTests
+{
+    public static TheoryData<string> Devices() => GpuDevices.Names();
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void A_short_run_on_the_gpu_follows_the_cpu_runs_loss_curve(string deviceName)
+    {
+        var data = MnistData.Load(MnistTestData.Directory, acquirer: new MnistAcquirer([]));
+        (double[] Losses, double Accuracy) Run(Device device)
+        {
+            using var output = new TemporaryFolder();
+            // 20 images at batch 4: five steps an epoch; the log line at step 3 reads back steps 1-3, the epoch's end steps 4-5.
+            var options = new TrainOptions
+            {
+                Limit = 20, TestLimit = 20, BatchSize = 4, Epochs = 2, LogEvery = 3, Pictures = false, OutputDirectory = output.Path,
+            };
+            var log = new StringWriter();
+            var metrics = new Trainer(options, log).Run(data, null, device);
+            var losses = metrics.Epochs.Select(e => e.MeanLoss).Concat(StepLine().Matches(log.ToString())
+                .Select(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture))).ToArray();
+            return (losses, metrics.FinalTestAccuracy);
+        }
+
+        var cpu = Run(Device.Cpu);
+        var gpu = Run(GpuDevices.Get(deviceName));
+        Assert.Equal(2 + 2, cpu.Losses.Length); // two epoch means, a line at step 3 of each epoch
+        Assert.Equal(cpu.Losses.Length, gpu.Losses.Length);
+        // Adam turns rounding-level gradient differences into weight differences of up to lr per step (GpuBackendTests),
+        // so the curves agree to a few thousandths, not to the last digit; a wrong gradient or a skipped step is far off.
+        for (var i = 0; i < cpu.Losses.Length; i++)
+            Assert.True(Math.Abs(cpu.Losses[i] - gpu.Losses[i]) < 5e-3 * Math.Max(1, cpu.Losses[i]), $"loss {i}: CPU {cpu.Losses[i]}, GPU {gpu.Losses[i]}.");
+        Assert.InRange(gpu.Accuracy, cpu.Accuracy - 5, cpu.Accuracy + 5); // 20 test images: one image is 5 points
+    }
+
+    [Fact]
+    public void Asking_for_cuda_trains_there_or_says_in_one_sentence_why_not()
+    {
+        using var output = new TemporaryFolder();
+        var options = new TrainOptions { DataDirectory = MnistTestData.Directory, Device = "cuda", Limit = 64, TestLimit = 64, Epochs = 1, Pictures = false, OutputDirectory = output.Path };
+        var log = new StringWriter();
+        var error = new StringWriter();
+        var code = TrainCommand.Run(options, log, error);
+        if (Device.TryOpenCuda(out _, out var reason))
+        {
+            Assert.Equal(0, code);
+            Assert.Contains("device cuda (", log.ToString());
+        }
+        else
+        {
+            Assert.Equal(1, code);
+            Assert.Equal($"--device cuda: {reason}", error.ToString().Trim());
+            Assert.DoesNotContain("\n", error.ToString().Trim());
+            Assert.DoesNotContain("MNIST from", log.ToString()); // refused before any work
+        }
+    }
+
+    [Fact]
+    public void Auto_says_which_device_it_chose()
+    {
+        using var output = new TemporaryFolder();
+        var options = new TrainOptions { DataDirectory = MnistTestData.Directory, Device = "auto", Limit = 64, TestLimit = 64, Epochs = 1, Pictures = false, OutputDirectory = output.Path };
+        var log = new StringWriter();
+        Assert.Equal(0, TrainCommand.Run(options, log, TextWriter.Null));
+        Assert.Matches(@"--device auto: training on the (GPU, cuda \(|CPU\. )", log.ToString());
+    }
+
+    [GeneratedRegex(@"Step \[\d+/\d+\], Loss: ([0-9.]+)")]
+    private static partial Regex StepLine();
+}
