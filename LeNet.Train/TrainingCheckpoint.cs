@@ -4,6 +4,7 @@ using LeNet.Core;
 using LeNet.Core.Modules;
 using LeNet.Core.Optim;
 using LeNet.Core.Serialization;
+using LeNet.Mnist;
 
 namespace LeNet.Train;
 
@@ -35,12 +36,23 @@ public sealed class TrainingCheckpoint
                 TestLimit = meta.TryGetValue("test_limit", out var testLimit) && testLimit.Length > 0 ? int.Parse(testLimit, CultureInfo.InvariantCulture) : null,
                 DataDirectory = meta.TryGetValue("data", out var data) && data.Length > 0 ? data : null,
             };
+            Step = meta.TryGetValue("step", out var step) ? int.Parse(step, CultureInfo.InvariantCulture) : 0;
+            EpochLossSum = meta.TryGetValue("epoch_loss_sum", out var lossSum) ? double.Parse(lossSum, CultureInfo.InvariantCulture) : 0;
+            EpochSeconds = meta.TryGetValue("epoch_seconds", out var seconds) ? double.Parse(seconds, CultureInfo.InvariantCulture) : 0;
             Metrics = JsonSerializer.Deserialize<TrainingMetrics>(meta["metrics"], JsonOptions) ?? throw new FormatException("no metrics");
+            ClassNames = meta.TryGetValue("class_names", out var names) ? JsonSerializer.Deserialize<string[]>(names) : null;
         }
         catch (Exception e) when (e is KeyNotFoundException or FormatException or OverflowException or JsonException)
         {
-            throw new CheckpointException($"The checkpoint {path} lacks the training state this build writes ({e.Message}); use a checkpoint written by LeNet.Train, or train again.", e);
+            throw new CheckpointException($"The checkpoint {path} lacks the training state this build writes ({e.Message.TrimEnd('.')}); use a checkpoint written by LeNet.Train, or train again.", e);
         }
+        // Past its checksum a file is what some writer wrote; these guard the run it would start against a writer's bug.
+        var problem = Recipe.Problem()
+            ?? (Epoch < 0 || Step < 0 || AdamSteps < 0 ? $"epoch {Epoch}, step {Step} and Adam step {AdamSteps} cannot all be counts" : null)
+            ?? (!double.IsFinite(EpochLossSum) || !double.IsFinite(EpochSeconds) || EpochSeconds < 0 ? "its partial epoch's loss or time is not a finite number" : null)
+            ?? (ClassNames is not null && (ClassNames.Count != MnistDataset.DigitClasses || ClassNames.Any(n => n is null)) ? "it does not hold ten class names" : null);
+        if (problem is not null)
+            throw new CheckpointException($"The checkpoint {path} holds training state no run can use ({problem.TrimEnd('.')}); use a checkpoint written by LeNet.Train, or train again.");
     }
 
     public string Path { get; }
@@ -49,6 +61,18 @@ public sealed class TrainingCheckpoint
 
     /// <summary>Epochs completed when the checkpoint was written.</summary>
     public int Epoch { get; }
+
+    /// <summary>
+    /// Steps completed in epoch <see cref="Epoch"/> + 1 when a run was interrupted (Ctrl-C, SIGTERM) between steps; 0 for
+    /// the checkpoint written at an epoch's end. A resumed run continues with the next step.
+    /// </summary>
+    public int Step { get; }
+
+    /// <summary>The sum of the losses of those <see cref="Step"/> steps, so that the resumed epoch's mean loss is the whole epoch's.</summary>
+    public double EpochLossSum { get; }
+
+    /// <summary>The training seconds those <see cref="Step"/> steps took.</summary>
+    public double EpochSeconds { get; }
 
     public int AdamSteps { get; }
 
@@ -70,6 +94,9 @@ public sealed class TrainingCheckpoint
             throw new CheckpointException($"There is no checkpoint at {path}; pass --resume the --output folder of a run that completed at least one epoch.");
         return new TrainingCheckpoint(path, Checkpoint.Load(path));
     }
+
+    /// <summary>Decodes the bytes of a checkpoint file (<paramref name="path"/> names it in messages); every problem is a <see cref="CheckpointException"/>.</summary>
+    public static TrainingCheckpoint Parse(byte[] bytes, string path) => new(path, Checkpoint.Parse(bytes, path));
 
     /// <summary>Writes the state after <paramref name="epoch"/> completed epochs atomically to <paramref name="folder"/>/checkpoint.lenetckpt.</summary>
     public static void Save(string folder, TrainOptions options, Module model, Adam optimizer, int epoch, TrainingMetrics metrics, IReadOnlyList<string> classNames)
@@ -135,9 +162,8 @@ public sealed class TrainingCheckpoint
         }
     }
 
-    /// <summary>The class names the checkpoint's run used.</summary>
-    public IReadOnlyList<string>? ClassNames =>
-        File.Metadata.TryGetValue("class_names", out var json) ? JsonSerializer.Deserialize<string[]>(json) : null;
+    /// <summary>The class names the checkpoint's run used (ten, or null when the checkpoint does not say).</summary>
+    public IReadOnlyList<string>? ClassNames { get; }
 
 
     private static int Int(IReadOnlyDictionary<string, string> meta, string key) => int.Parse(meta[key], CultureInfo.InvariantCulture);
