@@ -9,10 +9,12 @@ using LeNet.Mnist;
 namespace LeNet.Train;
 
 /// <summary>
-/// The full state of a training run after an epoch, as a <see cref="Checkpoint"/> file: the model's parameters and
-/// buffers (<c>model.*</c>), Adam's moments (<c>adam.exp_avg.*</c>, <c>adam.exp_avg_sq.*</c>) and step count, the epoch,
-/// the recipe, and the metrics so far. The shuffling needs no stored state: each epoch's order is a pure function of
-/// the seed and the epoch (MnistBatcher.Permutation), so a resumed run sees exactly the order the first one would have.
+/// The full state of a training run after an epoch, or after a step when the run was interrupted, as a
+/// <see cref="Checkpoint"/> file: the model's parameters and buffers (<c>model.*</c>), Adam's moments (<c>adam.exp_avg.*</c>,
+/// <c>adam.exp_avg_sq.*</c>) and step count, the epoch and the step within the next, the recipe, and the metrics so far.
+/// The shuffling needs no stored state: each epoch's order is a pure function of the seed and the epoch
+/// (MnistBatcher.Permutation), so a resumed run sees exactly the order the first one would have, from the step it
+/// stopped at.
 /// </summary>
 public sealed class TrainingCheckpoint
 {
@@ -98,8 +100,12 @@ public sealed class TrainingCheckpoint
     /// <summary>Decodes the bytes of a checkpoint file (<paramref name="path"/> names it in messages); every problem is a <see cref="CheckpointException"/>.</summary>
     public static TrainingCheckpoint Parse(byte[] bytes, string path) => new(path, Checkpoint.Parse(bytes, path));
 
-    /// <summary>Writes the state after <paramref name="epoch"/> completed epochs atomically to <paramref name="folder"/>/checkpoint.lenetckpt.</summary>
-    public static void Save(string folder, TrainOptions options, Module model, Adam optimizer, int epoch, TrainingMetrics metrics, IReadOnlyList<string> classNames)
+    /// <summary>
+    /// Writes the state after <paramref name="epoch"/> completed epochs, and <paramref name="step"/> steps of the next
+    /// (an interrupted run; their loss sum and seconds with them), atomically to <paramref name="folder"/>/checkpoint.lenetckpt.
+    /// </summary>
+    public static void Save(string folder, TrainOptions options, Module model, Adam optimizer, int epoch, TrainingMetrics metrics, IReadOnlyList<string> classNames,
+        int step = 0, double epochLossSum = 0, double epochSeconds = 0)
     {
         var names = model.NamedParameters().Select(p => p.Name).ToArray();
         var tensors = model.StateDict().Select(e => ("model." + e.Name, e.Tensor))
@@ -108,6 +114,8 @@ public sealed class TrainingCheckpoint
         var metadata = new Dictionary<string, string>
         {
             ["format"] = "lenet-csharp-checkpoint", ["epoch"] = Invariant(epoch), ["epochs"] = Invariant(options.Epochs),
+            ["step"] = Invariant(step), ["epoch_loss_sum"] = epochLossSum.ToString("R", CultureInfo.InvariantCulture),
+            ["epoch_seconds"] = epochSeconds.ToString("R", CultureInfo.InvariantCulture),
             ["adam_step"] = Invariant(optimizer.StepCount), ["seed"] = Invariant(options.Seed), ["batch_size"] = Invariant(options.BatchSize),
             ["lr"] = options.LearningRate.ToString("R", CultureInfo.InvariantCulture),
             ["limit"] = options.Limit is { } limit ? Invariant(limit) : "", ["test_limit"] = options.TestLimit is { } testLimit ? Invariant(testLimit) : "",
@@ -140,6 +148,8 @@ public sealed class TrainingCheckpoint
                 return $"The checkpoint {Path} was written by a run with {option} {theirs}, but this run asks for {ours}; resume without {option} to continue that run, or train afresh without --resume.";
         if (options.Epochs < Epoch)
             return $"The checkpoint {Path} has already completed {Epoch} epochs, more than --epochs {options.Epochs}; pass --epochs {Epoch} or more.";
+        if (Step > 0 && options.Epochs == Epoch)
+            return $"The checkpoint {Path} stopped {Step} steps into epoch {Epoch + 1}, beyond --epochs {options.Epochs}; pass --epochs {Epoch + 1} or more.";
         return null;
     }
 
