@@ -21,15 +21,15 @@ public class CheckpointFuzzTests
     private const int Prefix = 20, Checksum = 32;
 
     /// <summary>A small checkpoint of the Core format: a few tensors, an empty one, and metadata.</summary>
-    private static readonly Lazy<byte[]> Small = new(() => Bytes(path => Checkpoint.Save(path, "lenet5",
+    private static readonly Lazy<byte[]> Small = new(() => Fuzzer.BytesWrittenBy(path => Checkpoint.Save(path, "lenet5",
         [
             ("model.weight", Tensor.FromArray([1f, -2.5f, 3e-8f, float.MaxValue, -0f, 6f], 2, 3)),
             ("model.bias", Tensor.FromArray([0.125f, -7f], 2)),
             ("empty", Tensor.Zeros(0)),
-        ], new Dictionary<string, string> { ["epoch"] = "3", ["note"] = "ünïcode ✓" })));
+        ], new Dictionary<string, string> { ["epoch"] = "3", ["note"] = "ünïcode ✓" }), "c.lenetckpt"));
 
     /// <summary>A training checkpoint as the trainer writes it: LeNet-5, Adam's moments, the recipe and metrics.</summary>
-    private static readonly Lazy<byte[]> Training = new(() => Bytes(path =>
+    private static readonly Lazy<byte[]> Training = new(() => Fuzzer.BytesWrittenBy(path =>
     {
         var model = ModelVariants.Create("lenet5", seed: 3);
         var adam = new Adam(model.Parameters());
@@ -38,18 +38,6 @@ public class CheckpointFuzzTests
         metrics.Epochs.Add(new EpochMetrics(1, 0.5, 1280, 0.75, 81.0));
         TrainingCheckpoint.Save(Path.GetDirectoryName(path)!, options, model, adam, 1, metrics, ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]);
     }, TrainingCheckpoint.FileName));
-
-    private static byte[] Bytes(Action<string> save, string fileName = "c.lenetckpt")
-    {
-        var folder = Directory.CreateTempSubdirectory("lenet-fuzz-").FullName;
-        try
-        {
-            var path = Path.Combine(folder, fileName);
-            save(path);
-            return File.ReadAllBytes(path);
-        }
-        finally { Directory.Delete(folder, recursive: true); }
-    }
 
     /// <summary>The length of the JSON header, where the structure is.</summary>
     private static int HeaderLength(byte[] checkpoint) => 4 + BinaryPrimitives.ReadInt32LittleEndian(checkpoint.AsSpan(Prefix));
@@ -75,12 +63,6 @@ public class CheckpointFuzzTests
     /// <summary>What evaluate, predict and --resume do with a checkpoint: decode it, rebuild its model, restore the weights and Adam.</summary>
     private static void ReadTraining(byte[] bytes) => SavedModel.Parse(bytes, Name);
 
-    /// <summary>
-    /// The file itself (read whole), its tensors copied out, a model and optimiser to restore into (about 1 MB for
-    /// LeNet-5), and the decoded JSON, a few times over; nothing scales with what a damaged header claims.
-    /// </summary>
-    private static long Limit(byte[] bytes) => 4L * bytes.Length + (2 << 20);
-
     [Fact(Timeout = 120_000)]
     public async Task Every_byte_of_a_small_checkpoints_prefix_and_header_changed_raw_and_resealed_reads_or_is_refused()
     {
@@ -90,8 +72,8 @@ public class CheckpointFuzzTests
             var header = HeaderLength(small);
             var raw = Mutations.EveryByte(small, 0, Prefix + header).ToList();
             var resealed = Resealed(small, body => Mutations.EveryByte(body, 0, header)).ToList();
-            var rawReport = Fuzzer.Run<CheckpointException>(raw, Name, ReadCore, Limit);
-            var resealedReport = Fuzzer.Run<CheckpointException>(resealed, Name, ReadCore, Limit);
+            var rawReport = Fuzzer.Run<CheckpointException>(raw, Name, ReadCore, Fuzzer.WholeFileLimit);
+            var resealedReport = Fuzzer.Run<CheckpointException>(resealed, Name, ReadCore, Fuzzer.WholeFileLimit);
             rawReport.AssertClean();
             resealedReport.AssertClean();
             // The checksum covers every byte, so raw damage is always refused.
@@ -107,9 +89,9 @@ public class CheckpointFuzzTests
         {
             var small = Small.Value;
             var header = HeaderLength(small);
-            var raw = Fuzzer.Run<CheckpointException>(Mutations.Random(small, seed: 11, count: 1500, header: Prefix + header), Name, ReadCore, Limit);
-            var resealed = Fuzzer.Run<CheckpointException>(Resealed(small, body => Mutations.Random(body, seed: 12, count: 2000, header: header)), Name, ReadCore, Limit);
-            var truncated = Fuzzer.Run<CheckpointException>(Mutations.Truncations(small, small.Length), Name, ReadCore, Limit);
+            var raw = Fuzzer.Run<CheckpointException>(Mutations.Random(small, seed: 11, count: 1500, header: Prefix + header), Name, ReadCore, Fuzzer.WholeFileLimit);
+            var resealed = Fuzzer.Run<CheckpointException>(Resealed(small, body => Mutations.Random(body, seed: 12, count: 2000, header: header)), Name, ReadCore, Fuzzer.WholeFileLimit);
+            var truncated = Fuzzer.Run<CheckpointException>(Mutations.Truncations(small, small.Length), Name, ReadCore, Fuzzer.WholeFileLimit);
             raw.AssertClean();
             resealed.AssertClean();
             truncated.AssertClean();
@@ -123,7 +105,7 @@ public class CheckpointFuzzTests
     private static readonly Lazy<byte[]> State = new(() =>
     {
         var training = Checkpoint.Parse(Training.Value, Name);
-        return Bytes(path => Checkpoint.Save(path, training.Model, [("model.x", Tensor.Zeros(1))], training.Metadata.ToDictionary()));
+        return Fuzzer.BytesWrittenBy(path => Checkpoint.Save(path, training.Model, [("model.x", Tensor.Zeros(1))], training.Metadata.ToDictionary()), "c.lenetckpt");
     });
 
     /// <summary>Where the metadata (recipe, epoch, step, metrics, class names) begins in <paramref name="checkpoint"/>.</summary>
@@ -140,7 +122,7 @@ public class CheckpointFuzzTests
             var start = MetadataStart(state) - Prefix;
             var end = HeaderLength(state);
             var cases = Resealed(state, body => Mutations.EveryByte(body, start, end)).ToList();
-            var report = Fuzzer.Run<CheckpointException>(cases, Name, ReadState, Limit);
+            var report = Fuzzer.Run<CheckpointException>(cases, Name, ReadState, Fuzzer.WholeFileLimit);
             report.AssertClean();
             Assert.True(cases.Count > 5000, $"{cases.Count} cases");
             Assert.True(report.Refused > cases.Count / 4, $"only {report.Refused} of {cases.Count} damaged states were refused");
@@ -158,11 +140,11 @@ public class CheckpointFuzzTests
             var reports = new[]
             {
                 // Every 5th byte of the tensor names and shapes, once each, and random damage: read as evaluate and --resume read.
-                Fuzzer.Run<CheckpointException, ModelFormatException>(Resealed(training, body => Mutations.EveryByteOnce(body, 4, tensorList, seed: 21, stride: 5)), Name, ReadTraining, Limit),
-                Fuzzer.Run<CheckpointException, ModelFormatException>(Resealed(training, body => Mutations.Random(body, seed: 22, count: 150, header: header)), Name, ReadTraining, Limit),
-                Fuzzer.Run<CheckpointException, ModelFormatException>(Mutations.EveryByte(training, 0, Prefix + 4), Name, ReadTraining, Limit),
-                Fuzzer.Run<CheckpointException, ModelFormatException>(Mutations.SampledBytes(training, Prefix + header, 50), Name, ReadTraining, Limit),
-                Fuzzer.Run<CheckpointException, ModelFormatException>(Mutations.Truncations(training, 30), Name, ReadTraining, Limit),
+                Fuzzer.Run<CheckpointException, ModelFormatException>(Resealed(training, body => Mutations.EveryByteOnce(body, 4, tensorList, seed: 21, stride: 5)), Name, ReadTraining, Fuzzer.WholeFileLimit),
+                Fuzzer.Run<CheckpointException, ModelFormatException>(Resealed(training, body => Mutations.Random(body, seed: 22, count: 150, header: header)), Name, ReadTraining, Fuzzer.WholeFileLimit),
+                Fuzzer.Run<CheckpointException, ModelFormatException>(Mutations.EveryByte(training, 0, Prefix + 4), Name, ReadTraining, Fuzzer.WholeFileLimit),
+                Fuzzer.Run<CheckpointException, ModelFormatException>(Mutations.SampledBytes(training, Prefix + header, 50), Name, ReadTraining, Fuzzer.WholeFileLimit),
+                Fuzzer.Run<CheckpointException, ModelFormatException>(Mutations.Truncations(training, 30), Name, ReadTraining, Fuzzer.WholeFileLimit),
             };
             foreach (var report in reports) report.AssertClean();
             Assert.True(reports[0].Refused > reports[0].Cases / 2, $"only {reports[0].Refused} of {reports[0].Cases} resealed tensor lists were refused");
@@ -211,7 +193,7 @@ public class CheckpointFuzzTests
     public void Hand_made_training_checkpoints_are_refused_with_our_error_naming_the_problem(string what, string from, string to, string expected)
     {
         var bytes = Edited(Training.Value, from, to);
-        var report = Fuzzer.Run<CheckpointException, ModelFormatException>([new Mutation(what, bytes)], Name, ReadTraining, Limit);
+        var report = Fuzzer.Run<CheckpointException, ModelFormatException>([new Mutation(what, bytes)], Name, ReadTraining, Fuzzer.WholeFileLimit);
         report.AssertClean();
         Assert.Equal(1, report.Refused);
         var error = Assert.Throws<CheckpointException>(() => ReadTraining(bytes));

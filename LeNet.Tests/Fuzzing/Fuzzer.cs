@@ -60,4 +60,24 @@ public static class Fuzzer
         }
         return new Report(count, accepted, refused, failures);
     }
+
+    /// <summary>
+    /// The allocation bound of a reader that takes a model file or checkpoint whole: its tensors copied out, a model and
+    /// optimiser to restore into (about 1 MB for LeNet-5), the decoded JSON, a few times over. Nothing may scale with
+    /// what a damaged header claims.
+    /// </summary>
+    public static long WholeFileLimit(byte[] bytes) => 4L * bytes.Length + (2 << 20);
+
+    /// <summary>The bytes that <paramref name="save"/> writes to the path it is given, a file named <paramref name="fileName"/> in a temporary folder.</summary>
+    public static byte[] BytesWrittenBy(Action<string> save, string fileName)
+    {
+        var folder = Directory.CreateTempSubdirectory("lenet-fuzz-").FullName;
+        try
+        {
+            var path = Path.Combine(folder, fileName);
+            save(path);
+            return File.ReadAllBytes(path);
+        }
+        finally { Directory.Delete(folder, recursive: true); }
+    }
 }

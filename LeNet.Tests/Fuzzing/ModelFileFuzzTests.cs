@@ -16,38 +16,23 @@ public class ModelFileFuzzTests
 {
     private const string Name = "fuzzed.safetensors";
 
-    private static readonly Lazy<byte[]> Small = new(() => Bytes(path => SafeTensors.Save(path,
+    private static readonly Lazy<byte[]> Small = new(() => Fuzzer.BytesWrittenBy(path => SafeTensors.Save(path,
         [("weight", Tensor.FromArray([1f, -2.5f, 3e-8f, float.MaxValue, -0f, 6f], 2, 3)), ("bias", Tensor.FromArray([0.125f, -7f], 2)), ("empty", Tensor.Zeros(0))],
-        new Dictionary<string, string> { ["note"] = "ünïcode ✓" })));
+        new Dictionary<string, string> { ["note"] = "ünïcode ✓" }), "m.safetensors"));
 
     /// <summary>A model file as the trainer writes it: LeNet-5's state dict and the metadata evaluate and predict read.</summary>
-    private static readonly Lazy<byte[]> Model = new(() => Bytes(path => SafeTensors.Save(path, ModelVariants.Create("lenet5", seed: 2).StateDict(),
+    private static readonly Lazy<byte[]> Model = new(() => Fuzzer.BytesWrittenBy(path => SafeTensors.Save(path, ModelVariants.Create("lenet5", seed: 2).StateDict(),
         new Dictionary<string, string>
         {
             ["format"] = "lenet-csharp", ["format_version"] = "1", ["model"] = "lenet5", ["classes"] = "10",
             ["class_names"] = "[\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]", ["input"] = "[N, 1, 32, 32]",
-        })));
-
-    private static byte[] Bytes(Action<string> save)
-    {
-        var folder = Directory.CreateTempSubdirectory("lenet-fuzz-").FullName;
-        try
-        {
-            var path = Path.Combine(folder, "m.safetensors");
-            save(path);
-            return File.ReadAllBytes(path);
-        }
-        finally { Directory.Delete(folder, recursive: true); }
-    }
+        }), "m.safetensors"));
 
     private static int HeaderEnd(byte[] file) => 8 + (int)BinaryPrimitives.ReadInt64LittleEndian(file);
 
     private static void ReadTensors(byte[] bytes) => SafeTensors.Parse(bytes, Name);
 
     private static void ReadModel(byte[] bytes) => SavedModel.Parse(bytes, Name);
-
-    /// <summary>The tensors copied out of the file, a model to load them into (about 0.5 MB for LeNet-5), the decoded JSON, a few times over.</summary>
-    private static long Limit(byte[] bytes) => 4L * bytes.Length + (2 << 20);
 
     [Fact(Timeout = 120_000)]
     public async Task Every_byte_of_a_small_files_header_changed_reads_or_is_refused()
@@ -56,7 +41,7 @@ public class ModelFileFuzzTests
         {
             var small = Small.Value;
             var cases = Mutations.EveryByte(small, 0, HeaderEnd(small)).ToList();
-            var report = Fuzzer.Run<ModelFormatException>(cases, Name, ReadTensors, Limit);
+            var report = Fuzzer.Run<ModelFormatException>(cases, Name, ReadTensors, Fuzzer.WholeFileLimit);
             report.AssertClean();
             Assert.True(report.Refused > cases.Count / 2, $"only {report.Refused} of {cases.Count} damaged headers were refused");
         }, TestContext.Current.CancellationToken);
@@ -68,8 +53,8 @@ public class ModelFileFuzzTests
         await Task.Run(() =>
         {
             var small = Small.Value;
-            var random = Fuzzer.Run<ModelFormatException>(Mutations.Random(small, seed: 31, count: 2000, header: HeaderEnd(small)), Name, ReadTensors, Limit);
-            var truncated = Fuzzer.Run<ModelFormatException>(Mutations.Truncations(small, small.Length), Name, ReadTensors, Limit);
+            var random = Fuzzer.Run<ModelFormatException>(Mutations.Random(small, seed: 31, count: 2000, header: HeaderEnd(small)), Name, ReadTensors, Fuzzer.WholeFileLimit);
+            var truncated = Fuzzer.Run<ModelFormatException>(Mutations.Truncations(small, small.Length), Name, ReadTensors, Fuzzer.WholeFileLimit);
             random.AssertClean();
             truncated.AssertClean();
             Assert.Equal(2000, random.Cases);
@@ -87,10 +72,10 @@ public class ModelFileFuzzTests
             var header = HeaderEnd(model);
             var reports = new[]
             {
-                Fuzzer.Run<ModelFormatException, CheckpointException>(Mutations.EveryByteOnce(model, 0, header, seed: 41, stride: 2), Name, ReadModel, Limit),
-                Fuzzer.Run<ModelFormatException, CheckpointException>(Mutations.Random(model, seed: 42, count: 300, header: header), Name, ReadModel, Limit),
-                Fuzzer.Run<ModelFormatException, CheckpointException>(Mutations.SampledBytes(model, header, 50), Name, ReadModel, Limit),
-                Fuzzer.Run<ModelFormatException, CheckpointException>(Mutations.Truncations(model, 24), Name, ReadModel, Limit),
+                Fuzzer.Run<ModelFormatException, CheckpointException>(Mutations.EveryByteOnce(model, 0, header, seed: 41, stride: 2), Name, ReadModel, Fuzzer.WholeFileLimit),
+                Fuzzer.Run<ModelFormatException, CheckpointException>(Mutations.Random(model, seed: 42, count: 300, header: header), Name, ReadModel, Fuzzer.WholeFileLimit),
+                Fuzzer.Run<ModelFormatException, CheckpointException>(Mutations.SampledBytes(model, header, 50), Name, ReadModel, Fuzzer.WholeFileLimit),
+                Fuzzer.Run<ModelFormatException, CheckpointException>(Mutations.Truncations(model, 24), Name, ReadModel, Fuzzer.WholeFileLimit),
             };
             foreach (var report in reports) report.AssertClean();
             Assert.True(reports[0].Refused > reports[0].Cases / 2, $"only {reports[0].Refused} of {reports[0].Cases} damaged headers were refused");
@@ -135,7 +120,7 @@ public class ModelFileFuzzTests
     public void Hand_made_model_files_are_refused_with_our_error_naming_the_problem(string what, string from, string to, string expected)
     {
         var bytes = Edited(from, to);
-        var report = Fuzzer.Run<ModelFormatException>([new Mutation(what, bytes)], Name, ReadModel, Limit);
+        var report = Fuzzer.Run<ModelFormatException>([new Mutation(what, bytes)], Name, ReadModel, Fuzzer.WholeFileLimit);
         report.AssertClean();
         Assert.Equal(1, report.Refused);
         Assert.Contains(expected, Assert.Throws<ModelFormatException>(() => ReadModel(bytes)).Message);
