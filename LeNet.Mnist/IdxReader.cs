@@ -6,7 +6,7 @@ namespace LeNet.Mnist;
 
 /// <summary>
 /// Reads unsigned-byte IDX files, raw or gzip-compressed. Compression is recognised by the gzip magic
-/// bytes (1f 8b), not by the file name. A malformed file is refused before it can cost more memory
+/// bytes (1f 8b), not by the file name, and must be one gzip member, as gzip writes. A malformed file is refused before it can cost more memory
 /// than its header justifies: raw files are checked against their size before the payload is
 /// allocated, and gzip streams are decompressed to at most the size the header claims plus one byte,
 /// into a buffer that grows only as decompressed data actually arrives.
@@ -71,8 +71,11 @@ public static class IdxReader
 
             if (!gzip)
                 return ReadDecompressed(stream, name, expectedMagic, rawLength: stream.Length - start, compressedLength: null);
-            using var decompressed = new GZipStream(stream, CompressionMode.Decompress, leaveOpen: true);
-            return ReadDecompressed(decompressed, name, expectedMagic, rawLength: null, compressedLength: stream.Length - start);
+            IdxFile file;
+            using (var decompressed = new GZipStream(stream, CompressionMode.Decompress, leaveOpen: true))
+                file = ReadDecompressed(decompressed, name, expectedMagic, rawLength: null, compressedLength: stream.Length - start);
+            CheckGzipEnd(stream, start, name, 4L + 4 * file.Dimensions.Count + file.Data.Length);
+            return file;
         }
         catch (InvalidDataException ex)
         {
@@ -167,6 +170,25 @@ public static class IdxReader
         if (filled < data.Length)
             Array.Resize(ref data, filled);
         return data;
+    }
+
+    /// <summary>
+    /// The decompressor verifies a gzip member's CRC-32 and size only when it reaches them, and it takes the end of its
+    /// input, or bytes that are not another member, as the end of the data. So a file cut inside its 8-byte trailer, or
+    /// cut right after the compressed data, or followed by other bytes, would be read without complaint. The file's
+    /// last four bytes must be the size of the decompressed contents (ISIZE, the size modulo 2^32), as they are when the
+    /// file ends exactly with the member's trailer, which the decompressor has then checked.
+    /// </summary>
+    private static void CheckGzipEnd(Stream stream, long start, string name, long decompressedLength)
+    {
+        Span<byte> size = stackalloc byte[4];
+        if (stream.Length - start < 18)
+            throw Damaged(name, "the gzip stream is truncated: it is shorter than a gzip header and trailer");
+        stream.Position = stream.Length - 4;
+        stream.ReadExactly(size);
+        uint declared = BinaryPrimitives.ReadUInt32LittleEndian(size);
+        if (declared != (uint)decompressedLength)
+            throw Damaged(name, $"the gzip stream is truncated or followed by other data: the file does not end with the size of its {decompressedLength:N0} decompressed bytes, as a single gzip member does");
     }
 
     private static void ReadHeader(Stream source, Span<byte> destination, string name)

@@ -76,6 +76,13 @@ public sealed class MnistDataset
         if (bad >= 0)
             throw new MnistDataException($"{labels.Name}: label {bad} is {labels.Data[bad]}, but MNIST labels are digits 0..9; use a labels file of a 10-class dataset.");
         int count = Math.Min(images.Count, limit ?? int.MaxValue);
+        // Preprocessing turns each image into imageSize² floats whatever its own size. Refusing images under half that
+        // side, and sets whose floats would not fit in one array, keeps the floats within 16 times the file's bytes, so
+        // that a small file of many tiny images cannot make the loader allocate gigabytes.
+        if (2 * rows < imageSize)
+            throw new MnistDataException($"{images.Name}: the images are {rows}×{columns}, too small to scale to {imageSize}×{imageSize} (at least {(imageSize + 1) / 2}×{(imageSize + 1) / 2} is needed); use a dataset of larger images.");
+        if ((long)count * imageSize * imageSize > Array.MaxLength)
+            throw new MnistDataException($"{images.Name}: {count:N0} images of {imageSize}×{imageSize} floats are more than one array holds (at most {Array.MaxLength / ((long)imageSize * imageSize):N0}); use --limit or a smaller dataset.");
         var digits = new int[count];
         for (int i = 0; i < count; i++)
             digits[i] = labels.Data[i];

@@ -20,15 +20,30 @@ public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<stri
             path = Path.Combine(path, "model.safetensors");
         if (!File.Exists(path))
             throw new ModelFormatException($"There is no model file at {path}; pass the model.safetensors (or checkpoint) that `train` wrote to its --output folder.");
-        if (StartsWithCheckpointMagic(path))
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            var checkpoint = TrainingCheckpoint.Load(path);
+            throw new ModelFormatException($"Cannot read the model file {path} ({e.Message}); check that it exists and is readable.", e);
+        }
+        return Parse(bytes, path);
+    }
+
+    /// <summary>
+    /// Decodes the bytes of a model file or checkpoint (<paramref name="path"/> names it in messages); every problem ends in a
+    /// <see cref="ModelFormatException"/> or <see cref="CheckpointException"/> of one sentence.
+    /// </summary>
+    public static SavedModel Parse(byte[] bytes, string path)
+    {
+        if (bytes.AsSpan().StartsWith(Encoding.ASCII.GetBytes(Checkpoint.Magic)))
+        {
+            var checkpoint = TrainingCheckpoint.Parse(bytes, path);
             var model = Create(path, checkpoint.Recipe.Model);
             checkpoint.Restore(model, new LeNet.Core.Optim.Adam(model.Parameters()));
             return new SavedModel(checkpoint.Recipe.Model, model, checkpoint.ClassNames ?? ClassNamesFile.Digits);
         }
 
-        var (tensors, metadata) = SafeTensors.Load(path);
+        var (tensors, metadata) = SafeTensors.Parse(bytes, path);
         if (!metadata.TryGetValue("model", out var variant))
             throw new ModelFormatException($"The model file {path} does not say which model it holds (no 'model' in its metadata); use a model.safetensors written by LeNet.Train.");
         var created = Create(path, variant);
@@ -40,7 +55,7 @@ public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<stri
         IReadOnlyList<string> names = ClassNamesFile.Digits;
         if (metadata.TryGetValue("class_names", out var json))
         {
-            try { names = JsonSerializer.Deserialize<string[]>(json) is { Length: MnistDataset.DigitClasses } parsed ? parsed : names; }
+            try { names = JsonSerializer.Deserialize<string?[]>(json) is { Length: MnistDataset.DigitClasses } parsed && parsed.All(n => !string.IsNullOrEmpty(n)) ? parsed! : names; }
             catch (JsonException) { /* an unreadable list of names is not worth refusing the weights for: the digits serve */ }
         }
         return new SavedModel(variant, created, names);
@@ -48,12 +63,5 @@ public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<stri
 
     private static Module Create(string path, string variant) =>
         ModelVariants.IsKnown(variant) ? ModelVariants.Create(variant)
-            : throw new ModelFormatException($"The model file {path} holds model '{variant}', which this build does not know (it knows {string.Join(", ", ModelVariants.Names)}); use a newer build or another model file.");
-
-    private static bool StartsWithCheckpointMagic(string path)
-    {
-        using var stream = File.OpenRead(path);
-        Span<byte> start = stackalloc byte[Checkpoint.Magic.Length];
-        return stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false) == start.Length && Encoding.ASCII.GetString(start) == Checkpoint.Magic;
-    }
+            : throw new ModelFormatException($"The model file {path} holds model '{FileText.Printable(variant)}', which this build does not know (it knows {string.Join(", ", ModelVariants.Names)}); use a newer build or another model file.");
 }

@@ -99,7 +99,9 @@ public static class TrainCommand
             var given = new HashSet<string>(new Option[] { epochs, batchSize, learningRate, seed, model, data, limit, testLimit, output }
                 .Where(o => IsExplicit(parse, o)).Select(o => o.Name));
             var progress = TrainingProgress.For(Console.Out, options.LogEvery, console: true);
-            return Run(options, Console.Out, Console.Error, progress, given);
+            using var signals = new StopSignals();
+            var code = Run(options, Console.Out, Console.Error, signals.Token, progress, given);
+            return code == StopSignals.SigintExitCode ? signals.ExitCode : code;
         });
     }
 
@@ -108,8 +110,16 @@ public static class TrainCommand
     /// the options not in <paramref name="given"/> (the names of the options typed on the command line; null: all)
     /// are taken from the checkpoint's run, and those given must agree with it.
     /// </summary>
-    public static int Run(TrainOptions options, TextWriter log, TextWriter error, TrainingProgress? progress = null, IReadOnlySet<string>? given = null)
+    public static int Run(TrainOptions options, TextWriter log, TextWriter error, TrainingProgress? progress = null, IReadOnlySet<string>? given = null) =>
+        Run(options, log, error, CancellationToken.None, progress, given);
+
+    /// <summary>
+    /// As the other overload; besides, when <paramref name="stop"/> is cancelled (the command line cancels it on SIGINT
+    /// or SIGTERM), the run saves its last completed step, says so on stderr and returns <see cref="StopSignals.SigintExitCode"/>.
+    /// </summary>
+    public static int Run(TrainOptions options, TextWriter log, TextWriter error, CancellationToken stop, TrainingProgress? progress = null, IReadOnlySet<string>? given = null)
     {
+        OutputFolder? output = null;
         try
         {
             TrainingCheckpoint? checkpoint = null;
@@ -119,10 +129,11 @@ public static class TrainCommand
                 options = WithRecipe(options, checkpoint, given);
                 if (checkpoint.Disagreement(options) is { } disagreement) throw new OptionException(disagreement);
             }
-            CheckWritable(options.OutputDirectory, "--output");
-            if (options.MetricsFile is { } metricsFile)
-                CheckWritable(Path.GetDirectoryName(Path.GetFullPath(metricsFile))!, "--metrics");
+            if (options.Problem() is { } problem) throw new OptionException(problem);
             var device = ChooseDevice(options, log);
+            output = OutputFolder.Claim(options.OutputDirectory);
+            if (options.MetricsFile is { } metricsFile)
+                OutputFolder.CheckWritable(Path.GetDirectoryName(Path.GetFullPath(metricsFile))!, "--metrics");
             var clock = System.Diagnostics.Stopwatch.StartNew();
             // The rule of MnistData.Load: the default folders must hold the canonical MNIST (checksums verified); a
             // folder named with --data may hold any dataset in MNIST format (format checked, checksums not).
@@ -136,13 +147,22 @@ public static class TrainCommand
             var trainCount = options.Limit ?? mnist.Train.Count;
             if (options.BatchSize > trainCount)
                 throw new OptionException($"--batch-size {options.BatchSize} exceeds the {trainCount} training images.");
-            new Trainer(options, log, progress).Run(mnist, checkpoint, device);
+            new Trainer(options, log, progress).Run(mnist, checkpoint, device, stop);
             return 0;
         }
-        catch (Exception e) when (e is OptionException or MnistDataException or TrainingDivergedException or CheckpointException)
+        catch (TrainingInterruptedException e)
+        {
+            error.WriteLine(e.Message);
+            return StopSignals.SigintExitCode;
+        }
+        catch (Exception e) when (e is OptionException or MnistDataException or TrainingDivergedException or CheckpointException or FileWriteException)
         {
             error.WriteLine(e.Message);
             return 1;
+        }
+        finally
+        {
+            output?.Dispose();
         }
     }
 
@@ -182,20 +202,5 @@ public static class TrainCommand
             DataDirectory = Given("--data") ? options.DataDirectory : recipe.DataDirectory,
             OutputDirectory = Given("--output") ? options.OutputDirectory : Path.GetDirectoryName(Path.GetFullPath(checkpoint.Path))!,
         };
-    }
-
-    private static void CheckWritable(string folder, string option)
-    {
-        try
-        {
-            Directory.CreateDirectory(folder);
-            var probe = Path.Combine(folder, $".write-test-{Guid.NewGuid():N}");
-            File.WriteAllBytes(probe, []);
-            File.Delete(probe);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            throw new OptionException($"Cannot write to the folder {folder} given by {option} ({e.Message}); choose a writable folder.");
-        }
     }
 }

@@ -1,3 +1,6 @@
+using System.Globalization;
+using LeNet.Core.Models;
+
 namespace LeNet.Train;
 
 /// <summary>Everything a training run is configured by; the defaults are the reference article's recipe.</summary>
@@ -29,4 +32,24 @@ public sealed record TrainOptions
     public string? Resume { get; init; }
     /// <summary>Draw the loss and accuracy curves, the confusion matrix and the misclassified digits after training.</summary>
     public bool Pictures { get; init; } = true;
+
+    /// <summary>
+    /// The first value no run can use, as one sentence naming its option (the command line's own wording), or null.
+    /// The command line refuses these as it parses; this catches them from any source: a program calling
+    /// <see cref="TrainCommand.Run"/>, or the recipe a checkpoint carries into a resumed run.
+    /// </summary>
+    public string? Problem()
+    {
+        static string Whole(string option, int value) => $"{option} must be a whole number of at least 1, not '{value.ToString(CultureInfo.InvariantCulture)}'.";
+        if (Epochs < 1) return Whole("--epochs", Epochs);
+        if (BatchSize < 1) return Whole("--batch-size", BatchSize);
+        if (!(LearningRate > 0 && float.IsFinite(LearningRate)))
+            return $"--lr must be a positive number, not '{LearningRate.ToString(CultureInfo.InvariantCulture)}'.";
+        if (!ModelVariants.IsKnown(Model)) return $"--model {Model} is not a model variant; choose one of {string.Join(", ", ModelVariants.Names)}.";
+        if (Limit is < 1) return Whole("--limit", Limit.Value);
+        if (TestLimit is < 1) return Whole("--test-limit", TestLimit.Value);
+        if (Threads is < 1) return Whole("--threads", Threads.Value);
+        if (LogEvery < 1) return Whole("--log-every", LogEvery);
+        return null;
+    }
 }

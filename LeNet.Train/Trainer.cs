@@ -17,15 +17,21 @@ namespace LeNet.Train;
 /// <summary>
 /// The article's training run: a model variant (LeNet-5 by default), Adam, cross-entropy, shuffled mini-batches, a
 /// loss line every 400 steps, test accuracy and a checkpoint after every epoch, test accuracy at the end; then the
-/// model, the metrics and the pictures are saved. A run given a checkpoint continues where it stopped.
+/// model, the metrics and the pictures are saved. A run given a checkpoint continues where it stopped. Asked to stop
+/// (<c>stop</c>: Ctrl-C, SIGTERM), it saves the state after its last completed step and ends; if the loss stops being
+/// finite, it ends at once, saving nothing, so the last checkpoint stays the last good state.
 /// </summary>
 public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgress? progress = null)
 {
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { WriteIndented = true };
     private readonly TrainingProgress _progress = progress ?? new LogLinesProgress(log, options.LogEvery);
 
-    /// <summary>Trains on <paramref name="device"/> (default: the CPU device <see cref="TrainOptions.Kernels"/> names).</summary>
-    public TrainingMetrics Run(MnistData data, TrainingCheckpoint? resume = null, Device? device = null)
+    /// <summary>
+    /// Trains on <paramref name="device"/> (default: the CPU device <see cref="TrainOptions.Kernels"/> names) until done
+    /// or until <paramref name="stop"/> is cancelled, which saves the state after the last completed step and throws
+    /// <see cref="TrainingInterruptedException"/>.
+    /// </summary>
+    public TrainingMetrics Run(MnistData data, TrainingCheckpoint? resume = null, Device? device = null, CancellationToken stop = default)
     {
         var total = Stopwatch.StartNew();
         var train = options.Limit is { } limit ? data.Train.Take(limit) : data.Train;
@@ -45,18 +51,23 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
             LearningRate = options.LearningRate, TrainImages = train.Count, TestImages = test.Count,
         };
         var previousSeconds = metrics.TotalSeconds;
-        if (resume is not null)
-        {
-            resume.Restore(model, optimizer);
-            log.WriteLine($"Resuming from {resume.Path}: {resume.Epoch} of {options.Epochs} epochs done, Adam step {resume.AdamSteps}.");
-        }
-
         var batches = new MnistBatcher(train, options.BatchSize, shuffle: true, seed: options.Seed);
         var stepsPerEpoch = batches.BatchCount;
+        if (resume is not null)
+        {
+            if (resume.Step >= stepsPerEpoch)
+                throw new CheckpointException($"The checkpoint {resume.Path} stopped {resume.Step} steps into an epoch, but an epoch of this run has {stepsPerEpoch}; resume with the data and --limit of the run that wrote it.");
+            resume.Restore(model, optimizer);
+            log.WriteLine($"Resuming from {resume.Path}: {resume.Epoch} of {options.Epochs} epochs done{(resume.Step > 0 ? $" and {resume.Step} of {stepsPerEpoch} steps of epoch {resume.Epoch + 1}" : "")}, Adam step {resume.AdamSteps}.");
+        }
+        // The last state saved, for the message of a run that stops: the checkpoint it resumed from, then its own.
+        var checkpointPath = Path.Combine(options.OutputDirectory, TrainingCheckpoint.FileName);
+        var (savedPath, saved) = resume is null ? (null, null) : (resume.Path, $"{resume.Path} ({Position(resume.Epoch, resume.Step)})");
+        var unsaved = false;
         var batch = new BatchBuffers(device, options.BatchSize, train.ImageSize);
         var workspace = new Workspace();
         // On a GPU the sets are uploaded once and batches gathered there; each step's loss stays on the device until a
-        // log line (or the epoch's end) reads the losses since the last one back in one copy.
+        // log line, the epoch's end or a stop reads the losses since the last one back in one copy (and checks them).
         var deviceTrain = device.IsCpu ? null : new DeviceDataset(device, train.Images, train.Labels, 1, train.ImageSize, train.ImageSize);
         var deviceTest = device.IsCpu ? null : new DeviceDataset(device, test.Images, test.Labels, 1, test.ImageSize, test.ImageSize);
         var deviceLosses = device.IsCpu ? null : Tensor.Zeros(device, stepsPerEpoch);
@@ -66,58 +77,93 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
         {
             for (var epoch = (resume?.Epoch ?? 0) + 1; epoch <= options.Epochs; epoch++)
             {
+                // A run interrupted mid-epoch resumes with the next step, its loss sum and seconds carried over.
+                var partial = resume is { Step: > 0 } && epoch == resume.Epoch + 1 ? resume : null;
+                var firstStep = (partial?.Step ?? 0) + 1;
                 model.Train();
                 batches.StartEpoch(epoch - 1);
                 _progress.EpochStarted(epoch, options.Epochs, stepsPerEpoch, train.Count);
                 var clock = Stopwatch.StartNew();
-                double lossSum = 0;
-                var seen = 0;
-                if (deviceTrain is null)
+                double lossSum = partial?.EpochLossSum ?? 0, earlierSeconds = partial?.EpochSeconds ?? 0;
+                var seen = (firstStep - 1) * options.BatchSize;
+                var reported = firstStep - 1; // steps whose loss has been read and counted
+                deviceTrain?.SetOrder(batches.Order);
+                for (var step = firstStep; step <= stepsPerEpoch; step++)
                 {
-                    for (var step = 1; step <= stepsPerEpoch; step++)
+                    if (stop.IsCancellationRequested)
+                    {
+                        ReadLosses(epoch, step - 1);
+                        Interrupt(epoch, step - 1, lossSum, earlierSeconds + clock.Elapsed.TotalSeconds);
+                    }
+                    if (deviceTrain is null)
                     {
                         var (input, labels) = batch.Load(batches, step - 1);
-                        var value = TrainStep(model, optimizer, workspace, input, labels, epoch, step);
+                        var value = TrainStep(model, optimizer, workspace, input, labels);
+                        if (!float.IsFinite(value)) throw Diverged(value, epoch, step);
+                        unsaved = true;
+                        reported = step;
                         lossSum += value;
                         seen += labels.Length;
                         _progress.StepEnded(step, value, seen);
                     }
-                }
-                else
-                {
-                    deviceTrain.SetOrder(batches.Order);
-                    var reported = 0;
-                    for (var step = 1; step <= stepsPerEpoch; step++)
+                    else
                     {
                         var (input, labels) = deviceTrain.Batch((step - 1) * options.BatchSize, batches.BatchLength(step - 1));
                         DeviceTrainStep(model, optimizer, workspace, input, labels, deviceLosses!, step - 1);
-                        if (step % options.LogEvery != 0 && step != stepsPerEpoch) continue;
-                        deviceLosses!.CopyTo(hostLosses);
-                        for (; reported < step; reported++)
-                        {
-                            var value = hostLosses[reported];
-                            if (!float.IsFinite(value)) throw Diverged(value, epoch, reported + 1);
-                            lossSum += value;
-                            seen += batches.BatchLength(reported);
-                            _progress.StepEnded(reported + 1, value, seen);
-                        }
+                        unsaved = true;
+                        if (step % options.LogEvery == 0 || step == stepsPerEpoch) ReadLosses(epoch, step);
                     }
                 }
-                var seconds = clock.Elapsed.TotalSeconds;
+                var seconds = earlierSeconds + clock.Elapsed.TotalSeconds;
                 predictions = deviceTest is null ? Evaluation.Predict(model, test) : Evaluation.Predict(model, deviceTest);
                 var accuracy = new Evaluation(test.Labels, predictions, data.ClassNames).Accuracy;
+
+                // GPU: reads the losses of the steps up to `step` not yet counted (one copy, which waits for the device).
+                void ReadLosses(int epochNumber, int step)
+                {
+                    if (deviceLosses is null || reported >= step) return;
+                    deviceLosses.CopyTo(hostLosses);
+                    for (; reported < step; reported++)
+                    {
+                        var value = hostLosses[reported];
+                        if (!float.IsFinite(value)) throw Diverged(value, epochNumber, reported + 1);
+                        lossSum += value;
+                        seen += batches.BatchLength(reported);
+                        _progress.StepEnded(reported + 1, value, seen);
+                    }
+                }
                 var entry = new EpochMetrics(epoch, seconds, train.Count / seconds, lossSum / stepsPerEpoch, accuracy);
                 metrics.Epochs.Add(entry);
                 metrics.TrainingSeconds += seconds;
                 metrics.FinalTestAccuracy = accuracy;
                 metrics.TotalSeconds = previousSeconds + total.Elapsed.TotalSeconds;
                 TrainingCheckpoint.Save(options.OutputDirectory, options, model, optimizer, epoch, metrics, data.ClassNames);
+                (savedPath, saved, unsaved) = (checkpointPath, $"{checkpointPath} ({Position(epoch, 0)})", false);
                 _progress.EpochEnded(entry, $"Epoch [{epoch}/{options.Epochs}] took {Invariant(seconds, "F2")} s ({Invariant(entry.ImagesPerSecond, "N0")} images/s), " +
                                             $"mean loss {Invariant(entry.MeanLoss, "F4")}, test accuracy {Invariant(accuracy, "F2")} %");
             }
         });
 
-        var evaluation = new Evaluation(test.Labels, predictions ?? Evaluation.Predict(model, test), data.ClassNames);
+        TrainingDivergedException Diverged(float value, int epoch, int step) =>
+            new($"Training diverged: the loss became {value} at epoch {epoch}, step {step}, so the run stopped, " +
+                (saved is null ? "having saved nothing" : $"keeping the last checkpoint {saved}") + "; try a smaller --lr.");
+
+        // Saves the state after `stepsDone` steps of `epoch` (unless the last checkpoint holds it) and ends the run.
+        void Interrupt(int epoch, int stepsDone, double lossSum, double seconds)
+        {
+            if (unsaved)
+            {
+                metrics.TotalSeconds = previousSeconds + total.Elapsed.TotalSeconds;
+                TrainingCheckpoint.Save(options.OutputDirectory, options, model, optimizer, epoch - 1, metrics, data.ClassNames, stepsDone, lossSum, seconds);
+                (savedPath, saved) = (checkpointPath, $"{checkpointPath} ({Position(epoch - 1, stepsDone)})");
+            }
+            throw new TrainingInterruptedException($"Stopped as asked at epoch {epoch}, step {stepsDone} of {stepsPerEpoch}: " + (saved is null
+                ? "no step was completed, so nothing is saved; run it again to train."
+                : $"{(unsaved ? "saved" : "nothing new since")} the checkpoint {saved}; continue with --resume {Path.GetDirectoryName(savedPath)}."));
+        }
+
+        var evaluation = new Evaluation(test.Labels, predictions
+            ?? (deviceTest is null ? Evaluation.Predict(model, test) : Evaluation.Predict(model, deviceTest)), data.ClassNames);
         metrics.FinalTestAccuracy = evaluation.Accuracy;
         log.WriteLine($"Accuracy of the network on the {test.Count} test images: {Invariant(metrics.FinalTestAccuracy)} %");
 
@@ -140,20 +186,17 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
     }
 
     /// <summary>
-    /// One training step on a batch: forward, loss, zero the gradients, backward, optimiser step; returns the loss, or
-    /// throws when it is no longer finite. The workspace makes every step after the first reuse the previous one's
-    /// tensors, so that a step allocates nothing.
+    /// One training step on a batch: forward, loss, zero the gradients, backward, optimiser step; returns the loss. The
+    /// workspace makes every step after the first reuse the previous one's tensors, so that a step allocates nothing.
     /// </summary>
-    private static float TrainStep(Module model, Optimizer optimizer, Workspace workspace, Tensor input, int[] labels, int epoch, int step)
+    private static float TrainStep(Module model, Optimizer optimizer, Workspace workspace, Tensor input, int[] labels)
     {
         using var scope = workspace.Begin();
         var loss = F.CrossEntropy(model.Forward(input), labels);
         optimizer.ZeroGrad();
         loss.Backward();
         optimizer.Step();
-        var value = loss.Item();
-        if (!float.IsFinite(value)) throw Diverged(value, epoch, step);
-        return value;
+        return loss.Item();
     }
 
     /// <summary>
@@ -170,8 +213,9 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
         loss.CopyInto(losses, index);
     }
 
-    private static TrainingDivergedException Diverged(float value, int epoch, int step) =>
-        new($"Training diverged: the loss became {value} at epoch {epoch}, step {step}. Try a smaller --lr.");
+    /// <summary>Where a checkpoint stands, in words: "after epoch 2", or "after step 7 of epoch 3" for an interrupted run.</summary>
+    private static string Position(int epochsDone, int step) =>
+        step > 0 ? $"after step {step} of epoch {epochsDone + 1}" : epochsDone > 0 ? $"after epoch {epochsDone}" : "before training";
 
     /// <summary>Accuracy in percent on a dataset, in evaluation mode and without recording gradients.</summary>
     public static double Evaluate(Module model, MnistDataset dataset, int batchSize = 1000) =>

@@ -4,14 +4,17 @@ using LeNet.Core;
 using LeNet.Core.Modules;
 using LeNet.Core.Optim;
 using LeNet.Core.Serialization;
+using LeNet.Mnist;
 
 namespace LeNet.Train;
 
 /// <summary>
-/// The full state of a training run after an epoch, as a <see cref="Checkpoint"/> file: the model's parameters and
-/// buffers (<c>model.*</c>), Adam's moments (<c>adam.exp_avg.*</c>, <c>adam.exp_avg_sq.*</c>) and step count, the epoch,
-/// the recipe, and the metrics so far. The shuffling needs no stored state: each epoch's order is a pure function of
-/// the seed and the epoch (MnistBatcher.Permutation), so a resumed run sees exactly the order the first one would have.
+/// The full state of a training run after an epoch, or after a step when the run was interrupted, as a
+/// <see cref="Checkpoint"/> file: the model's parameters and buffers (<c>model.*</c>), Adam's moments (<c>adam.exp_avg.*</c>,
+/// <c>adam.exp_avg_sq.*</c>) and step count, the epoch and the step within the next, the recipe, and the metrics so far.
+/// The shuffling needs no stored state: each epoch's order is a pure function of the seed and the epoch
+/// (MnistBatcher.Permutation), so a resumed run sees exactly the order the first one would have, from the step it
+/// stopped at.
 /// </summary>
 public sealed class TrainingCheckpoint
 {
@@ -35,12 +38,23 @@ public sealed class TrainingCheckpoint
                 TestLimit = meta.TryGetValue("test_limit", out var testLimit) && testLimit.Length > 0 ? int.Parse(testLimit, CultureInfo.InvariantCulture) : null,
                 DataDirectory = meta.TryGetValue("data", out var data) && data.Length > 0 ? data : null,
             };
+            Step = meta.TryGetValue("step", out var step) ? int.Parse(step, CultureInfo.InvariantCulture) : 0;
+            EpochLossSum = meta.TryGetValue("epoch_loss_sum", out var lossSum) ? double.Parse(lossSum, CultureInfo.InvariantCulture) : 0;
+            EpochSeconds = meta.TryGetValue("epoch_seconds", out var seconds) ? double.Parse(seconds, CultureInfo.InvariantCulture) : 0;
             Metrics = JsonSerializer.Deserialize<TrainingMetrics>(meta["metrics"], JsonOptions) ?? throw new FormatException("no metrics");
+            ClassNames = meta.TryGetValue("class_names", out var names) ? JsonSerializer.Deserialize<string[]>(names) : null;
         }
         catch (Exception e) when (e is KeyNotFoundException or FormatException or OverflowException or JsonException)
         {
-            throw new CheckpointException($"The checkpoint {path} lacks the training state this build writes ({e.Message}); use a checkpoint written by LeNet.Train, or train again.", e);
+            throw new CheckpointException($"The checkpoint {path} lacks the training state this build writes ({e.Message.TrimEnd('.')}); use a checkpoint written by LeNet.Train, or train again.", e);
         }
+        // Past its checksum a file is what some writer wrote; these guard the run it would start against a writer's bug.
+        var problem = Recipe.Problem()
+            ?? (Epoch < 0 || Step < 0 || AdamSteps < 0 ? $"epoch {Epoch}, step {Step} and Adam step {AdamSteps} cannot all be counts" : null)
+            ?? (!double.IsFinite(EpochLossSum) || !double.IsFinite(EpochSeconds) || EpochSeconds < 0 ? "its partial epoch's loss or time is not a finite number" : null)
+            ?? (ClassNames is not null && (ClassNames.Count != MnistDataset.DigitClasses || ClassNames.Any(n => n is null)) ? "it does not hold ten class names" : null);
+        if (problem is not null)
+            throw new CheckpointException($"The checkpoint {path} holds training state no run can use ({problem.TrimEnd('.')}); use a checkpoint written by LeNet.Train, or train again.");
     }
 
     public string Path { get; }
@@ -49,6 +63,18 @@ public sealed class TrainingCheckpoint
 
     /// <summary>Epochs completed when the checkpoint was written.</summary>
     public int Epoch { get; }
+
+    /// <summary>
+    /// Steps completed in epoch <see cref="Epoch"/> + 1 when a run was interrupted (Ctrl-C, SIGTERM) between steps; 0 for
+    /// the checkpoint written at an epoch's end. A resumed run continues with the next step.
+    /// </summary>
+    public int Step { get; }
+
+    /// <summary>The sum of the losses of those <see cref="Step"/> steps, so that the resumed epoch's mean loss is the whole epoch's.</summary>
+    public double EpochLossSum { get; }
+
+    /// <summary>The training seconds those <see cref="Step"/> steps took.</summary>
+    public double EpochSeconds { get; }
 
     public int AdamSteps { get; }
 
@@ -71,8 +97,15 @@ public sealed class TrainingCheckpoint
         return new TrainingCheckpoint(path, Checkpoint.Load(path));
     }
 
-    /// <summary>Writes the state after <paramref name="epoch"/> completed epochs atomically to <paramref name="folder"/>/checkpoint.lenetckpt.</summary>
-    public static void Save(string folder, TrainOptions options, Module model, Adam optimizer, int epoch, TrainingMetrics metrics, IReadOnlyList<string> classNames)
+    /// <summary>Decodes the bytes of a checkpoint file (<paramref name="path"/> names it in messages); every problem is a <see cref="CheckpointException"/>.</summary>
+    public static TrainingCheckpoint Parse(byte[] bytes, string path) => new(path, Checkpoint.Parse(bytes, path));
+
+    /// <summary>
+    /// Writes the state after <paramref name="epoch"/> completed epochs, and <paramref name="step"/> steps of the next
+    /// (an interrupted run; their loss sum and seconds with them), atomically to <paramref name="folder"/>/checkpoint.lenetckpt.
+    /// </summary>
+    public static void Save(string folder, TrainOptions options, Module model, Adam optimizer, int epoch, TrainingMetrics metrics, IReadOnlyList<string> classNames,
+        int step = 0, double epochLossSum = 0, double epochSeconds = 0)
     {
         var names = model.NamedParameters().Select(p => p.Name).ToArray();
         var tensors = model.StateDict().Select(e => ("model." + e.Name, e.Tensor))
@@ -81,6 +114,8 @@ public sealed class TrainingCheckpoint
         var metadata = new Dictionary<string, string>
         {
             ["format"] = "lenet-csharp-checkpoint", ["epoch"] = Invariant(epoch), ["epochs"] = Invariant(options.Epochs),
+            ["step"] = Invariant(step), ["epoch_loss_sum"] = epochLossSum.ToString("R", CultureInfo.InvariantCulture),
+            ["epoch_seconds"] = epochSeconds.ToString("R", CultureInfo.InvariantCulture),
             ["adam_step"] = Invariant(optimizer.StepCount), ["seed"] = Invariant(options.Seed), ["batch_size"] = Invariant(options.BatchSize),
             ["lr"] = options.LearningRate.ToString("R", CultureInfo.InvariantCulture),
             ["limit"] = options.Limit is { } limit ? Invariant(limit) : "", ["test_limit"] = options.TestLimit is { } testLimit ? Invariant(testLimit) : "",
@@ -113,6 +148,8 @@ public sealed class TrainingCheckpoint
                 return $"The checkpoint {Path} was written by a run with {option} {theirs}, but this run asks for {ours}; resume without {option} to continue that run, or train afresh without --resume.";
         if (options.Epochs < Epoch)
             return $"The checkpoint {Path} has already completed {Epoch} epochs, more than --epochs {options.Epochs}; pass --epochs {Epoch} or more.";
+        if (Step > 0 && options.Epochs == Epoch)
+            return $"The checkpoint {Path} stopped {Step} steps into epoch {Epoch + 1}, beyond --epochs {options.Epochs}; pass --epochs {Epoch + 1} or more.";
         return null;
     }
 
@@ -135,9 +172,8 @@ public sealed class TrainingCheckpoint
         }
     }
 
-    /// <summary>The class names the checkpoint's run used.</summary>
-    public IReadOnlyList<string>? ClassNames =>
-        File.Metadata.TryGetValue("class_names", out var json) ? JsonSerializer.Deserialize<string[]>(json) : null;
+    /// <summary>The class names the checkpoint's run used (ten, or null when the checkpoint does not say).</summary>
+    public IReadOnlyList<string>? ClassNames { get; }
 
 
     private static int Int(IReadOnlyDictionary<string, string> meta, string key) => int.Parse(meta[key], CultureInfo.InvariantCulture);

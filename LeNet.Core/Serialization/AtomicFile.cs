@@ -2,7 +2,9 @@ namespace LeNet.Core.Serialization;
 
 /// <summary>
 /// Writes a file so that readers see either the old complete file or the new complete one: the content goes to a
-/// uniquely named temporary file in the same folder, is flushed to disk, and is then renamed over the target.
+/// uniquely named temporary file in the same folder, is flushed to disk, and is then renamed over the target. When
+/// that fails (disk full, permission denied, a target that cannot be replaced), the temporary file is removed, the
+/// file that was there is untouched, and a <see cref="FileWriteException"/> says so.
 /// </summary>
 public static class AtomicFile
 {
@@ -13,16 +15,34 @@ public static class AtomicFile
         var temporary = Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            // The content is composed in memory first, so that an exception from the file itself can be told from one
+            // of the caller's: .NET reports a write past the process's file size limit (EFBIG) as an
+            // ArgumentOutOfRangeException, which is a failed write here, not a caller's bug.
+            using var content = new MemoryStream();
+            write(content);
+            try
             {
-                write(stream);
-                stream.Flush(flushToDisk: true);
+                using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+                {
+                    stream.Write(content.GetBuffer(), 0, (int)content.Length);
+                    stream.Flush(flushToDisk: true);
+                }
+                File.Move(temporary, full, overwrite: true);
             }
-            File.Move(temporary, full, overwrite: true);
+            catch (ArgumentOutOfRangeException e)
+            {
+                throw new IOException($"it would be larger than the file system or the process's file size limit allows: {e.Message}", e);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not FileWriteException)
+        {
+            var kept = File.Exists(full) ? $"the {Path.GetFileName(full)} that was there is unchanged" : "nothing was written there";
+            throw new FileWriteException($"Could not write {full} ({e.Message.TrimEnd('.')}), so {kept}; free some space or fix the folder's permissions, and try again.", e);
         }
         finally
         {
-            if (File.Exists(temporary)) File.Delete(temporary);
+            try { if (File.Exists(temporary)) File.Delete(temporary); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* the write's own error says more */ }
         }
     }
 

@@ -110,7 +110,17 @@ public sealed class Checkpoint
         {
             throw new CheckpointException($"Cannot read the checkpoint {path}: {e.Message}", e);
         }
+        return Parse(bytes, path);
+    }
 
+    /// <summary>
+    /// Checks and decodes the bytes of a checkpoint file; <paramref name="path"/> names it in messages. Whatever the bytes,
+    /// the result is a checkpoint or a <see cref="CheckpointException"/> of one sentence, and nothing larger than the bytes
+    /// is allocated.
+    /// </summary>
+    public static Checkpoint Parse(byte[] bytes, string path)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
         var magic = Encoding.ASCII.GetBytes(Magic);
         var comparable = Math.Min(bytes.Length, magic.Length);
         if (!bytes.AsSpan(0, comparable).SequenceEqual(magic.AsSpan(0, comparable)))
@@ -142,12 +152,20 @@ public sealed class Checkpoint
             using var document = JsonDocument.Parse(bytes.AsMemory(PrefixLength + 4, headerLength));
             var root = document.RootElement;
             var model = root.GetProperty("model").GetString() ?? throw Corrupt(path, "it names no model");
-            var metadata = root.GetProperty("metadata").EnumerateObject().ToDictionary(m => m.Name, m => m.Value.GetString() ?? "");
+            if (model.Any(char.IsControl)) throw Corrupt(path, "its model name holds a control character");
+            var metadata = new Dictionary<string, string>();
+            foreach (var entry in root.GetProperty("metadata").EnumerateObject())
+                if (!metadata.TryAdd(entry.Name, entry.Value.GetString() ?? ""))
+                    throw Corrupt(path, $"the metadata key {FileText.Printable(entry.Name)} appears twice");
             var tensors = new List<(string, int[], float[])>();
+            var names = new HashSet<string>();
             var offset = 0;
             foreach (var entry in root.GetProperty("tensors").EnumerateArray())
             {
                 var name = entry.GetProperty("name").GetString() ?? "";
+                // Names end up in messages (a model that does not fit names them), which must stay one line.
+                if (name.Any(char.IsControl)) throw Corrupt(path, $"the tensor name {FileText.Printable(name)} holds a control character");
+                if (!names.Add(name)) throw Corrupt(path, $"the tensor name {FileText.Printable(name)} appears twice");
                 var shape = entry.GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()).ToArray();
                 long count = 1;
                 foreach (var d in shape)

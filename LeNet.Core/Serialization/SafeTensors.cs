@@ -71,6 +71,16 @@ public static class SafeTensors
         {
             throw new ModelFormatException($"Cannot read the model file {path}: {e.Message}", e);
         }
+        return Parse(bytes, path);
+    }
+
+    /// <summary>
+    /// Decodes the bytes of a safetensors file; <paramref name="path"/> names it in messages. Whatever the bytes, the result
+    /// is the tensors or a <see cref="ModelFormatException"/>, and nothing larger than the bytes is allocated.
+    /// </summary>
+    public static (Dictionary<string, (int[] Shape, float[] Values)> Tensors, Dictionary<string, string> Metadata) Parse(byte[] bytes, string path)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
         if (bytes.Length < 8) throw Corrupt(path, "it is shorter than the 8-byte header length");
         var headerLength = BinaryPrimitives.ReadInt64LittleEndian(bytes);
         if (headerLength < 2 || headerLength > MaxHeaderBytes || headerLength > bytes.Length - 8)
@@ -89,6 +99,8 @@ public static class SafeTensors
                     foreach (var m in property.Value.EnumerateObject()) metadata[m.Name] = m.Value.GetString() ?? "";
                     continue;
                 }
+                // Names end up in messages (a model that does not fit names them), which must stay one line.
+                if (property.Name.Any(char.IsControl)) throw Corrupt(path, $"the tensor name {FileText.Printable(property.Name)} holds a control character");
                 var entry = property.Value;
                 var dtype = entry.GetProperty("dtype").GetString();
                 if (dtype != "F32") throw Corrupt(path, $"tensor {property.Name} has dtype {dtype}; only F32 is supported");

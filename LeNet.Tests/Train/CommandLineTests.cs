@@ -1,3 +1,4 @@
+using LeNet.Tests.Mnist;
 using LeNet.Train;
 
 namespace LeNet.Tests.Train;
@@ -12,6 +13,10 @@ public class CommandLineTests
     [InlineData("--lr -1", "--lr must be a positive number")]
     [InlineData("--lr NaN", "--lr must be a positive number")]
     [InlineData("--lr abc", "--lr must be a positive number, not 'abc'")]
+    [InlineData("--lr Infinity", "--lr must be a positive number, not 'Infinity'")]
+    [InlineData("--lr 1e39", "--lr must be a positive number, not '1e39'")]
+    [InlineData("--batch-size -64", "--batch-size must be a whole number of at least 1, not '-64'")]
+    [InlineData("--epochs ten", "--epochs must be a whole number of at least 1, not 'ten'")]
     [InlineData("--epochs 2.5", "--epochs must be a whole number of at least 1, not '2.5'")]
     [InlineData("--limit 0", "--limit must be a whole number of at least 1")]
     [InlineData("--device tpu", "--device tpu is not available")]
@@ -70,15 +75,109 @@ public class CommandLineTests
     }
 
     [Fact]
+    public void A_bad_option_ends_the_program_with_its_sentence_and_exit_code_2()
+    {
+        var error = new StringWriter();
+        Assert.Equal(2, Cli.Run(["--epochs", "0", "--output", "never-created"], error));
+        Assert.Equal(["--epochs must be a whole number of at least 1, not '0'.", "Run with --help to see the options."], error.ToString().TrimEnd().Split(Environment.NewLine));
+        Assert.False(Directory.Exists("never-created"));
+    }
+
+    public static TheoryData<string, string> Nonsense => new()
+    {
+        { "epochs 0", "--epochs must be a whole number of at least 1, not '0'." },
+        { "epochs -3", "--epochs must be a whole number of at least 1, not '-3'." },
+        { "batch 0", "--batch-size must be a whole number of at least 1, not '0'." },
+        { "lr 0", "--lr must be a positive number, not '0'." },
+        { "lr -1", "--lr must be a positive number, not '-1'." },
+        { "lr NaN", "--lr must be a positive number, not 'NaN'." },
+        { "lr infinite", "--lr must be a positive number, not 'Infinity'." },
+        { "model", "--model vgg16 is not a model variant; choose one of lenet5, lenet5-table, lenet1998." },
+        { "limit", "--limit must be a whole number of at least 1, not '0'." },
+        { "threads", "--threads must be a whole number of at least 1, not '-2'." },
+    };
+
+    [Theory]
+    [MemberData(nameof(Nonsense))]
+    public void Nonsense_options_from_a_program_are_refused_in_one_sentence_before_any_work(string what, string expected)
+    {
+        using var folder = new TemporaryFolder();
+        var output = Path.Combine(folder.Path, "out");
+        var options = new TrainOptions { DataDirectory = MnistTestData.Directory, OutputDirectory = output };
+        options = what switch
+        {
+            "epochs 0" => options with { Epochs = 0 },
+            "epochs -3" => options with { Epochs = -3 },
+            "batch 0" => options with { BatchSize = 0 },
+            "lr 0" => options with { LearningRate = 0 },
+            "lr -1" => options with { LearningRate = -1 },
+            "lr NaN" => options with { LearningRate = float.NaN },
+            "lr infinite" => options with { LearningRate = float.PositiveInfinity },
+            "model" => options with { Model = "vgg16" },
+            "limit" => options with { Limit = 0 },
+            "threads" => options with { Threads = -2 },
+            _ => throw new ArgumentException(what),
+        };
+        var (log, error) = (new StringWriter(), new StringWriter());
+        Assert.Equal(1, TrainCommand.Run(options, log, error));
+        Assert.Equal(expected, error.ToString().TrimEnd());
+        Assert.Empty(log.ToString());
+        Assert.False(Directory.Exists(output), "nothing should have been created");
+    }
+
+    [Fact]
+    public void A_batch_larger_than_the_training_set_is_refused_before_any_step_and_leaves_no_folder_behind()
+    {
+        using var folder = new TemporaryFolder();
+        var output = Path.Combine(folder.Path, "out");
+        var (log, error) = (new StringWriter(), new StringWriter());
+        var options = new TrainOptions { DataDirectory = MnistTestData.Directory, Limit = 100, BatchSize = 101, OutputDirectory = output };
+        Assert.Equal(1, TrainCommand.Run(options, log, error));
+        Assert.Equal("--batch-size 101 exceeds the 100 training images.", error.ToString().TrimEnd());
+        Assert.DoesNotContain("trainable parameters", log.ToString());
+        Assert.False(Directory.Exists(output));
+    }
+
+    [Fact]
+    public void An_output_folder_whose_parent_is_missing_is_refused_and_nothing_is_created()
+    {
+        using var folder = new TemporaryFolder();
+        var output = Path.Combine(folder.Path, "typo", "out");
+        var error = new StringWriter();
+        Assert.Equal(1, TrainCommand.Run(new TrainOptions { OutputDirectory = output, DataDirectory = MnistTestData.Directory }, TextWriter.Null, error));
+        Assert.Equal($"Cannot create the folder {output} given by --output: its parent {Path.Combine(folder.Path, "typo")} does not exist; create that folder first, or choose another.",
+            error.ToString().TrimEnd());
+        Assert.Empty(Directory.GetFileSystemEntries(folder.Path));
+    }
+
+    [Fact]
     public void An_unwritable_output_folder_is_refused_before_any_work()
     {
         using var folder = new TemporaryFolder();
         var blocker = Path.Combine(folder.Path, "file");
         File.WriteAllText(blocker, "a file where a folder should be");
-        var error = new StringWriter();
-        var code = TrainCommand.Run(new TrainOptions { OutputDirectory = Path.Combine(blocker, "out"), DataDirectory = folder.Path }, TextWriter.Null, error);
-        Assert.Equal(1, code);
-        Assert.StartsWith("Cannot write to the folder", error.ToString());
-        Assert.Equal(["file"], Directory.GetFileSystemEntries(folder.Path).Select(Path.GetFileName));
+        // Root writes into read-only folders, so where the tests run as root only a file in the way makes a folder unwritable.
+        var readOnly = Path.Combine(folder.Path, "read-only");
+        Directory.CreateDirectory(readOnly);
+        string[] outputs = TemporaryFolder.MakeReadOnly(readOnly) ? [Path.Combine(blocker, "out"), blocker, readOnly] : [Path.Combine(blocker, "out"), blocker];
+        string[] expected = ["Cannot create the folder", "Cannot create the folder", "Cannot write to the folder"];
+        try
+        {
+            for (var i = 0; i < outputs.Length; i++)
+            {
+                var (log, error) = (new StringWriter(), new StringWriter());
+                var code = TrainCommand.Run(new TrainOptions { OutputDirectory = outputs[i], DataDirectory = MnistTestData.Directory }, log, error);
+                Assert.Equal(1, code);
+                Assert.StartsWith($"{expected[i]} {outputs[i]} given by --output", error.ToString());
+                Assert.DoesNotContain('\n', error.ToString().TrimEnd());
+                Assert.Empty(log.ToString());
+            }
+        }
+        finally
+        {
+            TemporaryFolder.MakeWritable(readOnly);
+        }
+        Assert.Equal(["file", "read-only"], Directory.GetFileSystemEntries(folder.Path).Select(Path.GetFileName).Order());
+        Assert.Empty(Directory.GetFileSystemEntries(readOnly));
     }
 }

@@ -27,7 +27,7 @@ public partial class GpuTrainingTests
                 Limit = 20, TestLimit = 20, BatchSize = 4, Epochs = 2, LogEvery = 3, Pictures = false, OutputDirectory = output.Path,
             };
             var log = new StringWriter();
-            var metrics = new Trainer(options, log).Run(data, null, device);
+            var metrics = new Trainer(options, log).Run(data, null, device, TestContext.Current.CancellationToken);
             var losses = metrics.Epochs.Select(e => e.MeanLoss).Concat(StepLine().Matches(log.ToString())
                 .Select(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture))).ToArray();
             return (losses, metrics.FinalTestAccuracy);
@@ -74,6 +74,36 @@ public partial class GpuTrainingTests
         var log = new StringWriter();
         Assert.Equal(0, TrainCommand.Run(options, log, TextWriter.Null));
         Assert.Matches(@"--device auto: training on the (GPU, cuda \(|CPU\. )", log.ToString());
+    }
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void On_the_gpu_a_non_finite_loss_is_caught_at_the_next_read_back_and_named_by_its_step(string deviceName)
+    {
+        using var folder = new TemporaryFolder();
+        var clean = MnistDataset.Load(MnistTestData.Directory, train: false, limit: 16, verifyChecksums: false);
+        // One NaN pixel: the step whose batch holds that image is the first with a NaN loss; the losses are read back
+        // only at the epoch's end (LogEvery 1000), after the later steps ran on, yet the message names that step.
+        const int poisoned = 5;
+        var pixels = (float[])clean.Images.Clone();
+        pixels[poisoned * clean.ImageLength + 300] = float.NaN;
+        var data = new MnistData(MnistTestData.Directory, new MnistDataset(pixels, clean.Labels, clean.ImageSize), clean.Take(4));
+        var step = Array.IndexOf(MnistBatcher.Permutation(clean.Count, seed: 0, epoch: 0), poisoned) / 4 + 1;
+        var options = new TrainOptions { Epochs = 1, BatchSize = 4, LogEvery = 1000, OutputDirectory = folder.Path, Pictures = false };
+
+        var error = Assert.Throws<TrainingDivergedException>(() => new Trainer(options, TextWriter.Null).Run(data, null, GpuDevices.Get(deviceName), TestContext.Current.CancellationToken));
+
+        Assert.Equal($"Training diverged: the loss became NaN at epoch 1, step {step}, so the run stopped, having saved nothing; try a smaller --lr.", error.Message);
+        Assert.Empty(Directory.GetFileSystemEntries(folder.Path));
+    }
+
+    [Fact]
+    public void An_unknown_device_is_refused_in_one_sentence()
+    {
+        var error = new StringWriter();
+        Assert.Equal(2, Cli.Run(["train", "--device", "tpu"], error));
+        Assert.Contains("tpu", error.ToString());
+        Assert.Contains("cpu", error.ToString());
     }
 
     [GeneratedRegex(@"Step \[\d+/\d+\], Loss: ([0-9.]+)")]

@@ -6,4 +6,20 @@ internal sealed class TemporaryFolder : IDisposable
     public string Path { get; } = Directory.CreateTempSubdirectory("lenet-tests-").FullName;
 
     public void Dispose() => Directory.Delete(Path, recursive: true);
+
+    /// <summary>
+    /// Makes <paramref name="folder"/> read-only (r-x) where that stops writes: not on Windows, and not for root, who
+    /// writes anyway; returns whether it did. <see cref="MakeWritable"/> undoes it.
+    /// </summary>
+    public static bool MakeReadOnly(string folder)
+    {
+        if (OperatingSystem.IsWindows() || Environment.IsPrivilegedProcess) return false;
+        File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+        return true;
+    }
+
+    public static void MakeWritable(string folder)
+    {
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
 }

@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace LeNet.Tests.Train;
+
+/// <summary>
+/// A running LeNet.Train process (the build beside the tests), its output collected as it comes: for the tests that
+/// interrupt, lock out or starve a real training run.
+/// </summary>
+internal sealed partial class TrainerProcess : IDisposable
+{
+    public const int Sigint = 2, Sigterm = 15;
+
+    private readonly Process _process;
+    private readonly Task<string> _errors;
+    private readonly List<string> _lines = [];
+    private readonly Task _reader;
+    private readonly SemaphoreSlim _lineArrived = new(0);
+
+    private TrainerProcess(Process process)
+    {
+        _process = process;
+        _errors = process.StandardError.ReadToEndAsync();
+        _reader = Task.Run(async () =>
+        {
+            while (await process.StandardOutput.ReadLineAsync() is { } line)
+            {
+                lock (_lines) _lines.Add(line);
+                _lineArrived.Release();
+            }
+            _lineArrived.Release();
+        });
+    }
+
+    /// <summary>Starts <c>dotnet LeNet.Train.dll</c> with <paramref name="arguments"/>.</summary>
+    public static TrainerProcess Start(IEnumerable<string> arguments) => new(ResumeTests.StartTrainer(arguments));
+
+    /// <summary>
+    /// Starts it through bash with <c>ulimit -f</c>: no file it writes may exceed <paramref name="kilobytes"/> KiB, as on
+    /// a nearly full disk; even root cannot exceed it. SIGXFSZ is ignored so that the write fails with EFBIG instead of
+    /// killing the process, and the runtime's W^X double mapping, which needs a large file of its own, is turned off.
+    /// </summary>
+    public static TrainerProcess StartWithFileSizeLimit(int kilobytes, IEnumerable<string> arguments)
+    {
+        var program = Path.Combine(AppContext.BaseDirectory, "LeNet.Train.dll");
+        var dotnet = Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet";
+        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add($"ulimit -f {kilobytes} && trap '' XFSZ && exec \"$0\" \"$@\"");
+        start.ArgumentList.Add(dotnet);
+        start.ArgumentList.Add(program);
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        start.Environment["DOTNET_EnableWriteXorExecute"] = "0";
+        return new TrainerProcess(Process.Start(start)!);
+    }
+
+    public int Id => _process.Id;
+
+    /// <summary>The standard output lines so far.</summary>
+    public string[] Lines
+    {
+        get { lock (_lines) return [.. _lines]; }
+    }
+
+    /// <summary>Waits for an output line containing <paramref name="text"/>; false if the process ended (or 3 minutes passed) first.</summary>
+    public async Task<bool> WaitForLine(string text, CancellationToken cancel)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (Lines.Any(l => l.Contains(text, StringComparison.Ordinal))) return true;
+            if (_reader.IsCompleted) return false;
+            await _lineArrived.WaitAsync(TimeSpan.FromSeconds(1), cancel);
+        }
+        return false;
+    }
+
+    /// <summary>Sends <paramref name="signal"/> (<see cref="Sigint"/>, <see cref="Sigterm"/>) to the process, as Ctrl-C or `kill` would.</summary>
+    public void Signal(int signal)
+    {
+        if (Kill(_process.Id, signal) != 0)
+            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}.");
+    }
+
+    /// <summary>Waits for the end; returns the exit code, the standard output and the standard error.</summary>
+    public async Task<(int ExitCode, string Output, string Errors)> WaitForExit(CancellationToken cancel)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        timeout.CancelAfter(TimeSpan.FromMinutes(3));
+        await _process.WaitForExitAsync(timeout.Token);
+        await _reader;
+        return (_process.ExitCode, string.Join('\n', Lines), await _errors);
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        _process.Dispose();
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}
