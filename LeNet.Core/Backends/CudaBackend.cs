@@ -8,7 +8,7 @@ namespace LeNet.Core.Backends;
 /// <summary>
 /// The GPU backend: every operation is one launch of an ILGPU kernel (<see cref="CudaKernels"/>) queued on the device's
 /// stream, never waiting for it; only reading a tensor back (<see cref="Tensor.ToArray"/>, <see cref="Tensor.Item"/>)
-/// waits. A convolution's or linear layer's gradients are one launch together, as is BatchNorm→ReLU→MaxPool in each
+/// waits. A linear layer's gradients are one launch together, a convolution's two, BatchNorm→ReLU→MaxPool one in each
 /// direction. <see cref="Launches"/> counts the launches (kernels and memsets), for the benchmarks.
 /// </summary>
 public sealed class CudaBackend(CudaKernels kernels) : Backend
@@ -36,7 +36,7 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
     public override void Conv2dBackward(Tensor? input, Tensor? weight, Tensor outputGrad, Tensor? inputGrad, Tensor? weightGrad, Tensor? biasGrad, in ConvShape shape)
     {
         if (inputGrad is null && weightGrad is null && biasGrad is null) return;
-        Launches++;
+        Launches += weightGrad is null && biasGrad is null ? 1 : 2; // the weight and bias partials are summed by a second launch
         Kernels.Conv2dBackward(View(input), View(weight), outputGrad.View, View(inputGrad), View(weightGrad), View(biasGrad), shape);
     }
 

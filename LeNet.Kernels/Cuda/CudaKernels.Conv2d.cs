@@ -3,21 +3,40 @@ using ILGPU.Runtime;
 
 namespace LeNet.Kernels.Cuda;
 
-// Conv2d, NCHW, direct: forward one thread per output; backward in one kernel whose groups are split into regions —
-// one group per weight element (a shared-memory sum over N·P·Q), one per bias element, then groups of input elements,
-// each thread gathering its input gradient from the outputs it touched (no atomics, so results are deterministic).
+// Conv2d, NCHW, direct: forward one thread per output. Backward in two launches, without atomics (so results are
+// deterministic): the first gives one thread to each (image, weight) and each (image, bias) pair — the sum over that
+// image's outputs, written to a per-image partial — and one thread to each input element, which gathers its gradient
+// from the outputs it touched; the second adds each weight's and bias's partials over the images, in image order.
+// Every thread has a short serial loop and the grid has tens of thousands of threads, so the GPU stays busy.
 public sealed partial class CudaKernels
 {
-    /// <summary>Which groups of the backward kernel do what: [0, WeightGroups) weights, then BiasGroups biases, the rest inputs.</summary>
-    internal readonly record struct ConvBackwardPlan(int WeightGroups, int BiasGroups);
+    /// <summary>The backward's first launch: [0, WeightItems) weight partials, then BiasItems bias partials, then InputItems inputs.</summary>
+    internal readonly record struct ConvBackwardPlan(int WeightItems, int BiasItems, int InputItems);
 
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan> _conv2dBackward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan> _conv2dBackwardSum = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int> _conv2dForward = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan> _conv2dBackward = null!;
+
+    // Per-image partial sums of the weight and bias gradients, grown when a larger shape arrives. A replaced buffer is
+    // kept (not freed) because launches queued before may still read it.
+    private MemoryBuffer1D<float, Stride1D.Dense>? _convPartials;
+    private readonly List<MemoryBuffer1D<float, Stride1D.Dense>> _retiredPartials = [];
 
     private void LoadConv2d()
     {
         _conv2dForward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int>(Conv2dForwardKernel);
-        _conv2dBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan>(Conv2dBackwardKernel);
+        _conv2dBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan>(Conv2dBackwardKernel);
+        _conv2dBackwardSum = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan>(Conv2dBackwardSumKernel);
+    }
+
+    private ArrayView<float> ConvPartials(long length)
+    {
+        if (_convPartials is null || _convPartials.Length < length)
+        {
+            if (_convPartials is not null) _retiredPartials.Add(_convPartials);
+            _convPartials = Accelerator.Allocate1D<float>(Math.Max(length, 1));
+        }
+        return _convPartials.View;
     }
 
     /// <summary>output [N,K,P,Q] = conv(input [N,C,H,W], weight [K,C,R,S]) + bias [K] (bias fused; an empty bias means none). Overwrites output.</summary>
@@ -44,7 +63,7 @@ public sealed partial class CudaKernels
         Conv2dBackward(default, default, outputGrad, default, default, biasGrad, shape);
 
     /// <summary>
-    /// All three gradients of a convolution in one launch; each of inputGrad, weightGrad, biasGrad may be empty to skip
+    /// All three gradients of a convolution in two launches (one when only inputGrad is wanted); each of inputGrad, weightGrad, biasGrad may be empty to skip
     /// it (then input or weight, needed only by the other, may be empty too). Accumulates into each.
     /// </summary>
     public void Conv2dBackward(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> outputGrad,
@@ -60,18 +79,21 @@ public sealed partial class CudaKernels
         if (weightGrad.Length > 0)
             SpanLength.Require(Checked(input.Length, nameof(input)), shape.InputLength, nameof(input), shape);
 
-        // Regions present are laid out weights, biases, inputs; an absent one has no groups.
-        int weightGroups = weightGrad.Length > 0 ? shape.WeightLength : 0;
-        int biasGroups = biasGrad.Length > 0 ? shape.OutChannels : 0;
-        int inputGroups = inputGrad.Length > 0 ? (shape.InputLength + ReductionGroupSize - 1) / ReductionGroupSize : 0;
-        if (weightGroups + biasGroups + inputGroups == 0)
+        int weightItems = weightGrad.Length > 0 ? shape.Batch * shape.WeightLength : 0;
+        int biasItems = biasGrad.Length > 0 ? shape.Batch * shape.OutChannels : 0;
+        int inputItems = inputGrad.Length > 0 ? shape.InputLength : 0;
+        if (weightItems + biasItems + inputItems == 0)
             return;
+        Checked((long)weightItems + biasItems + inputItems, "the backward's work items");
 
+        var plan = new ConvBackwardPlan(weightItems, biasItems, inputItems);
         var placeholder = outputGrad;
-        _conv2dBackward(Stream, new KernelConfig(weightGroups + biasGroups + inputGroups, ReductionGroupSize),
-            OrPlaceholder(input, placeholder), OrPlaceholder(weight, placeholder), outputGrad,
-            OrPlaceholder(inputGrad, placeholder), OrPlaceholder(weightGrad, placeholder), OrPlaceholder(biasGrad, placeholder),
-            shape, new ConvBackwardPlan(weightGroups, biasGroups));
+        var partials = weightItems + biasItems > 0 ? ConvPartials(weightItems + biasItems) : placeholder;
+        _conv2dBackward(Stream, StrideConfig(weightItems + biasItems + inputItems),
+            OrPlaceholder(input, placeholder), OrPlaceholder(weight, placeholder), outputGrad, OrPlaceholder(inputGrad, placeholder), partials, shape, plan);
+        if (weightItems + biasItems > 0)
+            _conv2dBackwardSum(Stream, StrideConfig((weightItems + biasItems) / shape.Batch), partials,
+                OrPlaceholder(weightGrad, placeholder), OrPlaceholder(biasGrad, placeholder), shape, plan);
     }
 
     private static void Conv2dForwardKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output, ConvShape shape, int hasBias)
@@ -101,61 +123,89 @@ public sealed partial class CudaKernels
     }
 
     private static void Conv2dBackwardKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> outputGrad,
-        ArrayView<float> inputGrad, ArrayView<float> weightGrad, ArrayView<float> biasGrad, ConvShape shape, ConvBackwardPlan plan)
+        ArrayView<float> inputGrad, ArrayView<float> partials, ConvShape shape, ConvBackwardPlan plan)
     {
-        var scratch = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
         int C = shape.InChannels, H = shape.Height, W = shape.Width, K = shape.OutChannels;
         int R = shape.KernelHeight, S = shape.KernelWidth, P = shape.OutHeight, Q = shape.OutWidth;
-        int plane = P * Q, count = shape.Batch * plane;
-        int group = Grid.IdxX, thread = Group.IdxX, threads = Group.DimX;
-
-        if (group < plan.WeightGroups)
+        int plane = P * Q, weightLength = K * C * R * S;
+        int total = plan.WeightItems + plan.BiasItems + plan.InputItems, stride = Grid.DimX * Group.DimX;
+        for (int item = Grid.IdxX * Group.DimX + Group.IdxX; item < total; item += stride)
         {
-            int s = group % S, r = group / S % R, c = group / (R * S) % C, k = group / (R * S * C);
-            float sum = 0f;
-            for (int j = thread; j < count; j += threads)
+            if (item < plan.WeightItems)
             {
-                int n = j / plane, p = j % plane / Q, q = j % Q;
-                int h = p * shape.Stride + r - shape.Padding, w = q * shape.Stride + s - shape.Padding;
-                if (h >= 0 && h < H && w >= 0 && w < W)
-                    sum += outputGrad[(n * K + k) * plane + p * Q + q] * input[((n * C + c) * H + h) * W + w];
-            }
-            float total = GroupReduction.SumToFirst(scratch, sum);
-            if (thread == 0)
-                weightGrad[group] += total;
-        }
-        else if (group < plan.WeightGroups + plan.BiasGroups)
-        {
-            int k = group - plan.WeightGroups;
-            float sum = 0f;
-            for (int j = thread; j < count; j += threads)
-                sum += outputGrad[(j / plane * K + k) * plane + j % plane];
-            float total = GroupReduction.SumToFirst(scratch, sum);
-            if (thread == 0)
-                biasGrad[k] += total;
-        }
-        else
-        {
-            int i = (group - plan.WeightGroups - plan.BiasGroups) * threads + thread;
-            if (i >= shape.InputLength)
-                return;
-            int w = i % W, h = i / W % H, c = i / (H * W) % C, n = i / (H * W * C);
-            float sum = 0f;
-            for (int r = 0; r < R; r++)
-            {
-                int hp = h + shape.Padding - r; // = p·stride for the output row p that reads h through kernel row r
-                if (hp < 0 || hp % shape.Stride != 0 || hp / shape.Stride >= P) continue;
-                int p = hp / shape.Stride;
-                for (int s = 0; s < S; s++)
+                // partials[n, weight] = Σ_{p,q} outputGrad[n,k,p,q]·input[n,c,h,w]
+                int n = item / weightLength, e = item % weightLength;
+                int s = e % S, r = e / S % R, c = e / (R * S) % C, k = e / (R * S * C);
+                int gradBase = (n * K + k) * plane, inputBase = (n * C + c) * H * W;
+                float sum = 0f;
+                for (int p = 0; p < P; p++)
                 {
-                    int wq = w + shape.Padding - s;
-                    if (wq < 0 || wq % shape.Stride != 0 || wq / shape.Stride >= Q) continue;
-                    int q = wq / shape.Stride;
-                    for (int k = 0; k < K; k++)
-                        sum += outputGrad[((n * K + k) * P + p) * Q + q] * weight[((k * C + c) * R + r) * S + s];
+                    int h = p * shape.Stride + r - shape.Padding;
+                    if (h < 0 || h >= H) continue;
+                    for (int q = 0; q < Q; q++)
+                    {
+                        int w = q * shape.Stride + s - shape.Padding;
+                        if (w >= 0 && w < W)
+                            sum += outputGrad[gradBase + p * Q + q] * input[inputBase + h * W + w];
+                    }
                 }
+                partials[item] = sum;
             }
-            inputGrad[i] += sum;
+            else if (item < plan.WeightItems + plan.BiasItems)
+            {
+                // partials[after the weights][n, k] = Σ_{p,q} outputGrad[n,k,p,q]
+                int b = item - plan.WeightItems, gradBase = b * plane; // b = n·K + k is also the plane's index
+                float sum = 0f;
+                for (int j = 0; j < plane; j++)
+                    sum += outputGrad[gradBase + j];
+                partials[item] = sum;
+            }
+            else
+            {
+                int i = item - plan.WeightItems - plan.BiasItems;
+                int w = i % W, h = i / W % H, c = i / (H * W) % C, n = i / (H * W * C);
+                float sum = 0f;
+                for (int r = 0; r < R; r++)
+                {
+                    int hp = h + shape.Padding - r; // = p·stride for the output row p that reads h through kernel row r
+                    if (hp < 0 || hp % shape.Stride != 0 || hp / shape.Stride >= P) continue;
+                    int p = hp / shape.Stride;
+                    for (int s = 0; s < S; s++)
+                    {
+                        int wq = w + shape.Padding - s;
+                        if (wq < 0 || wq % shape.Stride != 0 || wq / shape.Stride >= Q) continue;
+                        int q = wq / shape.Stride;
+                        for (int k = 0; k < K; k++)
+                            sum += outputGrad[((n * K + k) * P + p) * Q + q] * weight[((k * C + c) * R + r) * S + s];
+                    }
+                }
+                inputGrad[i] += sum;
+            }
+        }
+    }
+
+    /// <summary>weightGrad[e] += Σ_n partials[n, e] and biasGrad[k] += Σ_n partials[after the weights][n, k], in image order.</summary>
+    private static void Conv2dBackwardSumKernel(ArrayView<float> partials, ArrayView<float> weightGrad, ArrayView<float> biasGrad, ConvShape shape, ConvBackwardPlan plan)
+    {
+        int N = shape.Batch, weights = plan.WeightItems / N, biases = plan.BiasItems / N;
+        int total = weights + biases, stride = Grid.DimX * Group.DimX;
+        for (int item = Grid.IdxX * Group.DimX + Group.IdxX; item < total; item += stride)
+        {
+            if (item < weights)
+            {
+                float sum = 0f;
+                for (int n = 0; n < N; n++)
+                    sum += partials[n * weights + item];
+                weightGrad[item] += sum;
+            }
+            else
+            {
+                int k = item - weights;
+                float sum = 0f;
+                for (int n = 0; n < N; n++)
+                    sum += partials[plan.WeightItems + n * biases + k];
+                biasGrad[k] += sum;
+            }
         }
     }
 

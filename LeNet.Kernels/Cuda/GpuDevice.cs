@@ -28,6 +28,14 @@ public sealed class GpuDevice : IDisposable
     public string Name => IsCuda ? Accelerator.Name : "ILGPU CPU accelerator";
 
     /// <summary>
+    /// The IR optimisation level the CUDA kernels are compiled with: O1, not O2. ILGPU 1.5's O2 adds a code-placement
+    /// pass that moves loop-invariant index arithmetic to its uses — into inner loops: in the convolution's PTX, two
+    /// 32-bit integer divisions landed in the innermost multiply-add loop (about 40 instructions per multiply-add). O1
+    /// leaves them where the C# computes them. Measured on an H100 (benchmarks/README.md, GPU steps).
+    /// </summary>
+    public const OptimizationLevel KernelOptimization = OptimizationLevel.O1;
+
+    /// <summary>
     /// Opens the first CUDA GPU. Never throws for a machine without one: returns false and a sentence saying why
     /// (no CUDA driver, no device, or the driver refused) and what to do instead.
     /// </summary>
@@ -37,8 +45,7 @@ public sealed class GpuDevice : IDisposable
         Context? context = null;
         try
         {
-            // O2: ILGPU's most aggressive IR optimisation; kernels are compiled once per CudaKernels, so its cost is paid once.
-            context = Context.Create(builder => builder.Cuda().Optimize(OptimizationLevel.O2));
+            context = Context.Create(builder => builder.Cuda().Optimize(KernelOptimization));
             var cudaDevices = context.GetDevices<CudaDevice>();
             if (cudaDevices.Count == 0)
             {

@@ -25,7 +25,18 @@ public static class GpuDevices
     public static Device Get(string name) => name == Cuda ? CudaDevice.Value ?? throw new InvalidOperationException("No CUDA GPU.") : SimulatedDevice.Value;
 }
 
+/// <summary>
+/// The tests that use <see cref="GpuDevices"/> run one at a time: they share each device's stream (queued work from two
+/// threads would interleave) and its launch counter.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class GpuDeviceCollection
+{
+    public const string Name = "GPU devices";
+}
+
 /// <summary>Whole models on a GPU device (CudaBackend) against the same models on the CPU kernels.</summary>
+[Collection(GpuDeviceCollection.Name)]
 public class GpuBackendTests
 {
     public static TheoryData<string> Devices() => GpuDevices.Names();

@@ -9,6 +9,7 @@ using LeNet.Train;
 namespace LeNet.Tests.Train;
 
 /// <summary>The trainer's GPU loop (dataset on the device, losses read back per log line) against its CPU loop.</summary>
+[Collection(GpuDeviceCollection.Name)]
 public partial class GpuTrainingTests
 {
     public static TheoryData<string> Devices() => GpuDevices.Names();
