@@ -19,7 +19,7 @@ public class CommandLineTests
     [InlineData("--epochs ten", "--epochs must be a whole number of at least 1, not 'ten'")]
     [InlineData("--epochs 2.5", "--epochs must be a whole number of at least 1, not '2.5'")]
     [InlineData("--limit 0", "--limit must be a whole number of at least 1")]
-    [InlineData("--device tpu", "--device tpu is not available")]
+    [InlineData("--device tpu", "Argument 'tpu' not recognized. Must be one of:")]
     [InlineData("--frobnicate", "--frobnicate")]
     [InlineData("--model lenet7", "--model lenet7 is not a model variant; choose one of lenet5, lenet5-table, lenet1998.")]
     [InlineData("train --epochs 0", "--epochs must be a whole number of at least 1")]
