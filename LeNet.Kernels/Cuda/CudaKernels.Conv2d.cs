@@ -4,14 +4,21 @@ using ILGPU.Runtime;
 namespace LeNet.Kernels.Cuda;
 
 // Conv2d, NCHW, direct: forward one thread per output. Backward in two launches, without atomics (so results are
-// deterministic): the first gives one thread to each (image, weight) and each (image, bias) pair — the sum over that
-// image's outputs, written to a per-image partial — and one thread to each input element, which gathers its gradient
-// from the outputs it touched; the second adds each weight's and bias's partials over the images, in image order.
+// deterministic): the first gives one thread to each (chunk, weight) and each (chunk, bias) pair — a chunk is a band
+// of output rows of one image, about ChunkWork multiply-adds — which writes the sum over its chunk to a partial, and
+// one thread to each input element, which gathers its gradient from the outputs it touched; the second adds each
+// weight's and bias's partials over the chunks, in order.
 // Every thread has a short serial loop and the grid has tens of thousands of threads, so the GPU stays busy.
 public sealed partial class CudaKernels
 {
-    /// <summary>The backward's first launch: [0, WeightItems) weight partials, then BiasItems bias partials, then InputItems inputs.</summary>
-    internal readonly record struct ConvBackwardPlan(int WeightItems, int BiasItems, int InputItems);
+    /// <summary>
+    /// The backward's first launch: [0, WeightItems) weight partials, then BiasItems bias partials, then InputItems
+    /// inputs; each image's output rows are cut into Chunks bands of RowsPerChunk rows.
+    /// </summary>
+    internal readonly record struct ConvBackwardPlan(int WeightItems, int BiasItems, int InputItems, int Chunks, int RowsPerChunk);
+
+    /// <summary>About how many output positions one thread sums for a weight's partial (a band of whole rows).</summary>
+    private const int ChunkWork = 128;
 
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan> _conv2dBackward = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan> _conv2dBackwardSum = null!;
@@ -79,20 +86,22 @@ public sealed partial class CudaKernels
         if (weightGrad.Length > 0)
             SpanLength.Require(Checked(input.Length, nameof(input)), shape.InputLength, nameof(input), shape);
 
-        int weightItems = weightGrad.Length > 0 ? shape.Batch * shape.WeightLength : 0;
-        int biasItems = biasGrad.Length > 0 ? shape.Batch * shape.OutChannels : 0;
+        int rowsPerChunk = Math.Clamp(ChunkWork / shape.OutWidth, 1, shape.OutHeight);
+        int chunks = shape.Batch * ((shape.OutHeight + rowsPerChunk - 1) / rowsPerChunk);
+        int weightItems = weightGrad.Length > 0 ? Checked((long)chunks * shape.WeightLength, "the weight partials") : 0;
+        int biasItems = biasGrad.Length > 0 ? chunks * shape.OutChannels : 0;
         int inputItems = inputGrad.Length > 0 ? shape.InputLength : 0;
         if (weightItems + biasItems + inputItems == 0)
             return;
         Checked((long)weightItems + biasItems + inputItems, "the backward's work items");
 
-        var plan = new ConvBackwardPlan(weightItems, biasItems, inputItems);
+        var plan = new ConvBackwardPlan(weightItems, biasItems, inputItems, chunks, rowsPerChunk);
         var placeholder = outputGrad;
         var partials = weightItems + biasItems > 0 ? ConvPartials(weightItems + biasItems) : placeholder;
         _conv2dBackward(Stream, StrideConfig(weightItems + biasItems + inputItems),
             OrPlaceholder(input, placeholder), OrPlaceholder(weight, placeholder), outputGrad, OrPlaceholder(inputGrad, placeholder), partials, shape, plan);
         if (weightItems + biasItems > 0)
-            _conv2dBackwardSum(Stream, StrideConfig((weightItems + biasItems) / shape.Batch), partials,
+            _conv2dBackwardSum(Stream, StrideConfig((weightItems + biasItems) / chunks), partials,
                 OrPlaceholder(weightGrad, placeholder), OrPlaceholder(biasGrad, placeholder), shape, plan);
     }
 
@@ -127,18 +136,19 @@ public sealed partial class CudaKernels
     {
         int C = shape.InChannels, H = shape.Height, W = shape.Width, K = shape.OutChannels;
         int R = shape.KernelHeight, S = shape.KernelWidth, P = shape.OutHeight, Q = shape.OutWidth;
-        int plane = P * Q, weightLength = K * C * R * S;
+        int plane = P * Q, weightLength = K * C * R * S, bands = plan.Chunks / shape.Batch;
         int total = plan.WeightItems + plan.BiasItems + plan.InputItems, stride = Grid.DimX * Group.DimX;
         for (int item = Grid.IdxX * Group.DimX + Group.IdxX; item < total; item += stride)
         {
             if (item < plan.WeightItems)
             {
-                // partials[n, weight] = Σ_{p,q} outputGrad[n,k,p,q]·input[n,c,h,w]
-                int n = item / weightLength, e = item % weightLength;
+                // partials[chunk, weight] = Σ_{p in the chunk's rows, q} outputGrad[n,k,p,q]·input[n,c,h,w]
+                int chunk = item / weightLength, e = item % weightLength, n = chunk / bands;
                 int s = e % S, r = e / S % R, c = e / (R * S) % C, k = e / (R * S * C);
                 int gradBase = (n * K + k) * plane, inputBase = (n * C + c) * H * W;
+                int firstRow = chunk % bands * plan.RowsPerChunk, endRow = Math.Min(P, firstRow + plan.RowsPerChunk);
                 float sum = 0f;
-                for (int p = 0; p < P; p++)
+                for (int p = firstRow; p < endRow; p++)
                 {
                     int h = p * shape.Stride + r - shape.Padding;
                     if (h < 0 || h >= H) continue;
@@ -153,10 +163,12 @@ public sealed partial class CudaKernels
             }
             else if (item < plan.WeightItems + plan.BiasItems)
             {
-                // partials[after the weights][n, k] = Σ_{p,q} outputGrad[n,k,p,q]
-                int b = item - plan.WeightItems, gradBase = b * plane; // b = n·K + k is also the plane's index
+                // partials[after the weights][chunk, k] = Σ_{p in the chunk's rows, q} outputGrad[n,k,p,q]
+                int b = item - plan.WeightItems, chunk = b / K, k = b % K, n = chunk / bands;
+                int firstRow = chunk % bands * plan.RowsPerChunk, endRow = Math.Min(P, firstRow + plan.RowsPerChunk);
+                int gradBase = (n * K + k) * plane;
                 float sum = 0f;
-                for (int j = 0; j < plane; j++)
+                for (int j = firstRow * Q; j < endRow * Q; j++)
                     sum += outputGrad[gradBase + j];
                 partials[item] = sum;
             }
@@ -184,10 +196,10 @@ public sealed partial class CudaKernels
         }
     }
 
-    /// <summary>weightGrad[e] += Σ_n partials[n, e] and biasGrad[k] += Σ_n partials[after the weights][n, k], in image order.</summary>
+    /// <summary>weightGrad[e] += Σ_chunk partials[chunk, e] and biasGrad[k] += Σ_chunk partials[after the weights][chunk, k], in chunk order.</summary>
     private static void Conv2dBackwardSumKernel(ArrayView<float> partials, ArrayView<float> weightGrad, ArrayView<float> biasGrad, ConvShape shape, ConvBackwardPlan plan)
     {
-        int N = shape.Batch, weights = plan.WeightItems / N, biases = plan.BiasItems / N;
+        int N = plan.Chunks, weights = plan.WeightItems / N, biases = plan.BiasItems / N;
         int total = weights + biases, stride = Grid.DimX * Group.DimX;
         for (int item = Grid.IdxX * Group.DimX + Group.IdxX; item < total; item += stride)
         {

@@ -9,11 +9,15 @@ public class Conv2dCudaTests(AcceleratorFixture fixture)
 {
     public static TheoryData<string> Devices() => AcceleratorFixture.Devices();
 
-    /// <summary>Stride and padding with odd sizes; and LeNet's 5×5 kernel on an odd, non-square input.</summary>
+    /// <summary>
+    /// Stride and padding with odd sizes; LeNet's 5×5 kernel on an odd, non-square input; and outputs wide enough
+    /// (37×32) that the backward cuts each image's rows into bands of 4, the last band a single row.
+    /// </summary>
     private static readonly ConvShape[] Shapes =
     [
         new(2, 3, 9, 7, 4, 3, 3, Stride: 2, Padding: 1),
         new(2, 2, 11, 10, 3, 5, 5),
+        new(2, 1, 41, 36, 2, 5, 5),
     ];
 
     [Theory]
