@@ -3,31 +3,80 @@ using ILGPU.Runtime;
 
 namespace LeNet.Kernels.Cuda;
 
-// BatchNorm2d → ReLU → MaxPool2d fused, as each block of LeNet-5 runs them: the training forward gives one group to
-// each channel (statistics, then each pooled output normalised, rectified and maximised straight from the
-// convolution's output, which is never written normalised); the backward recomputes x̂ and the ReLU mask from the
-// saved statistics and gathers the pooled gradient, so the whole block is one launch each way.
+// BatchNorm2d → ReLU → MaxPool2d fused, as each block of LeNet-5 runs them. Layout: each channel's N planes [H, W] are cut
+// into chunks of whole planes (planesPerChunk = ChunkElementsPerThread·GroupSize / (H·W), at least 1; the last chunk of a
+// channel may be shorter), and every launch of the training forward and the backward has one group per (channel c, chunk g),
+// group index c·G + g. Two launches each way, no atomics, so results are bit-identical run to run:
+//   forward  A: each group writes its chunk's (Σx, Σ(x − chunk mean)²) to partials[2·(c·G + g) ..];
+//            B: each group combines its channel's G partials in chunk order (Chan's parallel variance, a group-wide
+//               tree), then normalises, rectifies and max-pools the pooled outputs of its chunk's planes straight from
+//               the convolution's output (never written normalised); group (c, 0) stores mean, invStd, running stats.
+//   backward A: each group writes its chunk's (Σdy, Σdy·x̂), dy gathered from the pooled gradient through argmax and the
+//               ReLU mask recomputed from the saved statistics;
+//            B: each group combines its channel's partials and accumulates inputGrad over its chunk; group (c, 0) adds
+//               gammaGrad and betaGrad.
+// Chunks of whole planes keep the index arithmetic to one division per element (plane, then row). The partials live in
+// one device buffer owned by these kernels, grown when a larger shape arrives; launches on one stream use it in turn.
+// Inference is one launch, one thread per pooled output.
 public sealed partial class CudaKernels
 {
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
-        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, PoolShape> _bnReluMaxPoolForwardTraining = null!;
+    /// <summary>Elements of a chunk per thread of its group, roughly (chunks are whole planes): 1024 on a 256-thread GPU group.</summary>
+    internal const int ChunkElementsPerThread = 4;
+
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, PoolShape> _bnReluMaxPoolStatistics = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, int, PoolShape> _bnReluMaxPoolForwardTraining = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>, PoolShape> _bnReluMaxPoolForwardInference = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, ArrayView<float>, PoolShape> _bnReluMaxPoolBackward = null!;
+        ArrayView<float>, int, PoolShape> _bnReluMaxPoolGradientSums = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, PoolShape> _bnReluMaxPoolBackward = null!;
+
+    /// <summary>Per-(channel, chunk) partial sums between the two launches of a fused op; grown, never shrunk.</summary>
+    private MemoryBuffer1D<float, Stride1D.Dense>? _fusedPartials;
+
+    /// <summary>Held while a fused op claims the partials and queues its two launches, so concurrent callers queue them in pairs.</summary>
+    private readonly Lock _fusedPartialsLock = new();
 
     private void LoadFused()
     {
-        _bnReluMaxPoolForwardTraining = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
-            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, PoolShape>(BatchNormReluMaxPoolForwardTrainingKernel);
+        _bnReluMaxPoolStatistics = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, PoolShape>(BatchNormReluMaxPoolStatisticsKernel);
+        _bnReluMaxPoolForwardTraining = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, int, PoolShape>(BatchNormReluMaxPoolForwardTrainingKernel);
         _bnReluMaxPoolForwardInference = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>, PoolShape>(BatchNormReluMaxPoolForwardInferenceKernel);
+        _bnReluMaxPoolGradientSums = Accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, int, PoolShape>(BatchNormReluMaxPoolGradientSumsKernel);
         _bnReluMaxPoolBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-            ArrayView<float>, ArrayView<float>, ArrayView<float>, PoolShape>(BatchNormReluMaxPoolBackwardKernel);
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, PoolShape>(BatchNormReluMaxPoolBackwardKernel);
+    }
+
+    /// <summary>Whole planes per chunk of the fused kernels for <paramref name="shape"/>: about ChunkElementsPerThread·GroupSize elements, at least one plane.</summary>
+    internal int FusedPlanesPerChunk(in PoolShape shape) =>
+        Math.Clamp(ChunkElementsPerThread * GroupSize / (shape.Height * shape.Width), 1, shape.Batch);
+
+    /// <summary>Chunks per channel of the fused kernels for <paramref name="shape"/>.</summary>
+    internal int FusedChunks(in PoolShape shape)
+    {
+        int planesPerChunk = FusedPlanesPerChunk(shape);
+        return (shape.Batch + planesPerChunk - 1) / planesPerChunk;
+    }
+
+    /// <summary>The first 2·C·G floats of the partials buffer, grown (after the device has finished with the old one) when too small.</summary>
+    private ArrayView<float> FusedPartials(int length)
+    {
+        if (_fusedPartials is null || _fusedPartials.Length < length)
+        {
+            Accelerator.Synchronize();
+            _fusedPartials?.Dispose();
+            _fusedPartials = Accelerator.Allocate1D<float>(length);
+        }
+        return _fusedPartials.View.SubView(0, length);
     }
 
     /// <summary>
     /// pooled [N,C,P,Q] = MaxPool(ReLU(BatchNorm(input [N,C,H,W]))) in training mode, with argmax (flat indices into input,
     /// as MaxPool2dForward over the ReLU output), mean, invStd and running statistics exactly as BatchNorm2dForwardTraining.
-    /// The pool's shape describes input; BatchNorm's is (N, C, H·W).
+    /// The pool's shape describes input; BatchNorm's is (N, C, H·W). Two launches over C × chunks groups.
     /// </summary>
     public void BatchNormReluMaxPoolForwardTraining(ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> pooled, ArrayView<int> argmax,
         ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> runningMean, ArrayView<float> runningVar, float momentum, float eps, in PoolShape shape)
@@ -39,8 +88,15 @@ public sealed partial class CudaKernels
         SpanLength.Require(Checked(pooled.Length, nameof(pooled)), shape.OutputLength, nameof(pooled), shape);
         SpanLength.Require(Checked(argmax.Length, nameof(argmax)), shape.OutputLength, nameof(argmax), shape);
         RequireChannels(gamma, beta, mean, invStd, runningMean, runningVar, normShape);
-        _bnReluMaxPoolForwardTraining(Stream, new KernelConfig(shape.Channels, ReductionGroupSize), input, gamma, beta, pooled, argmax,
-            mean, invStd, runningMean, runningVar, momentum, eps, shape);
+        int planesPerChunk = FusedPlanesPerChunk(shape), groups = shape.Channels * FusedChunks(shape);
+        var config = new KernelConfig(groups, GroupSize);
+        lock (_fusedPartialsLock)
+        {
+            var partials = FusedPartials(2 * groups);
+            _bnReluMaxPoolStatistics(Stream, config, input, partials, planesPerChunk, shape);
+            _bnReluMaxPoolForwardTraining(Stream, config, input, partials, gamma, beta, pooled, argmax,
+                mean, invStd, runningMean, runningVar, momentum, eps, planesPerChunk, shape);
+        }
     }
 
     /// <summary>pooled = MaxPool(ReLU(BatchNorm(input))) with running statistics (evaluation); one thread per pooled output, no argmax.</summary>
@@ -58,7 +114,7 @@ public sealed partial class CudaKernels
     /// <summary>
     /// The backward of <see cref="BatchNormReluMaxPoolForwardTraining"/>: from pooledGrad and argmax, the ReLU mask
     /// (normalised value &gt; 0) and the saved mean and invStd, accumulates inputGrad, gammaGrad and betaGrad exactly as
-    /// MaxPool2dBackward → ReLUBackward → BatchNorm2dBackward would.
+    /// MaxPool2dBackward → ReLUBackward → BatchNorm2dBackward would. Two launches over C × chunks groups.
     /// </summary>
     public void BatchNormReluMaxPoolBackward(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta,
         ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> inputGrad, ArrayView<float> gammaGrad, ArrayView<float> betaGrad, in PoolShape shape)
@@ -70,26 +126,99 @@ public sealed partial class CudaKernels
         SpanLength.Require(Checked(input.Length, nameof(input)), shape.InputLength, nameof(input), shape);
         SpanLength.Require(Checked(inputGrad.Length, nameof(inputGrad)), shape.InputLength, nameof(inputGrad), shape);
         RequireChannels(gamma, beta, mean, invStd, gammaGrad, betaGrad, normShape);
-        _bnReluMaxPoolBackward(Stream, new KernelConfig(shape.Channels, ReductionGroupSize), pooledGrad, argmax, input, gamma, beta,
-            mean, invStd, inputGrad, gammaGrad, betaGrad, shape);
+        int planesPerChunk = FusedPlanesPerChunk(shape), groups = shape.Channels * FusedChunks(shape);
+        var config = new KernelConfig(groups, GroupSize);
+        lock (_fusedPartialsLock)
+        {
+            var partials = FusedPartials(2 * groups);
+            _bnReluMaxPoolGradientSums(Stream, config, pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, planesPerChunk, shape);
+            _bnReluMaxPoolBackward(Stream, config, pooledGrad, argmax, input, gamma, beta, mean, invStd, partials,
+                inputGrad, gammaGrad, betaGrad, planesPerChunk, shape);
+        }
     }
 
-    private static void BatchNormReluMaxPoolForwardTrainingKernel(ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> pooled, ArrayView<int> argmax,
-        ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> runningMean, ArrayView<float> runningVar, float momentum, float eps, PoolShape shape)
+    /// <summary>This group's channel c, chunk g of the channel's chunks, and the chunk's planes [firstPlane, firstPlane + planes).</summary>
+    private static void FusedChunkOfGroup(int planesPerChunk, PoolShape shape, out int c, out int g, out int chunks, out int firstPlane, out int planes)
+    {
+        chunks = (shape.Batch + planesPerChunk - 1) / planesPerChunk;
+        c = Grid.IdxX / chunks;
+        g = Grid.IdxX - c * chunks;
+        firstPlane = g * planesPerChunk;
+        planes = IntMin(planesPerChunk, shape.Batch - firstPlane);
+    }
+
+    /// <summary>Launch A of the forward: partials[2·(c·G + g)] = Σ x over the chunk, [+1] = Σ (x − chunk mean)² (two passes, as Reference).</summary>
+    private static void BatchNormReluMaxPoolStatisticsKernel(ArrayView<float> input, ArrayView<float> partials, int planesPerChunk, PoolShape shape)
     {
         var scratch = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
-        int c = Grid.IdxX;
-        var normShape = new BatchNormShape(shape.Batch, shape.Channels, shape.Height * shape.Width);
-        float mu = 0f, inv = 0f;
-        ChannelStatistics(scratch, input, c, normShape, momentum, eps, mean, invStd, runningMean, runningVar, ref mu, ref inv);
+        FusedChunkOfGroup(planesPerChunk, shape, out int c, out int g, out int chunks, out int firstPlane, out int planes);
+        int C = shape.Channels, S = shape.Height * shape.Width, count = planes * S;
+
+        float sum = 0f;
+        for (int j = Group.IdxX; j < count; j += Group.DimX)
+        {
+            int n = j / S;
+            sum += input[((firstPlane + n) * C + c) * S + j - n * S];
+        }
+        float chunkSum = GroupReduction.Sum(scratch, sum), chunkMean = chunkSum / count;
+
+        float squares = 0f;
+        for (int j = Group.IdxX; j < count; j += Group.DimX)
+        {
+            int n = j / S;
+            float d = input[((firstPlane + n) * C + c) * S + j - n * S] - chunkMean;
+            squares += d * d;
+        }
+        squares = GroupReduction.SumToFirst(scratch, squares);
+        if (Group.IdxX == 0)
+        {
+            int at = 2 * (c * chunks + g);
+            partials[at] = chunkSum;
+            partials[at + 1] = squares;
+        }
+    }
+
+    /// <summary>Launch B of the forward: the channel's statistics from its partials, then the chunk's pooled outputs.</summary>
+    private static void BatchNormReluMaxPoolForwardTrainingKernel(ArrayView<float> input, ArrayView<float> partials, ArrayView<float> gamma, ArrayView<float> beta,
+        ArrayView<float> pooled, ArrayView<int> argmax, ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> runningMean, ArrayView<float> runningVar,
+        float momentum, float eps, int planesPerChunk, PoolShape shape)
+    {
+        var scratch = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
+        FusedChunkOfGroup(planesPerChunk, shape, out int c, out int g, out int chunks, out int firstPlane, out int planes);
+        int C = shape.Channels, S = shape.Height * shape.Width, count = shape.Batch * S;
+
+        // Every group of channel c combines the same partials in the same order, so all get the same mu and inv bit for bit.
+        float sum = 0f;
+        for (int k = Group.IdxX; k < chunks; k += Group.DimX)
+            sum += partials[2 * (c * chunks + k)];
+        float mu = GroupReduction.Sum(scratch, sum) / count;
+        // Chan et al.: Σ over chunks of (Σ (x − chunk mean)² + chunk count · (chunk mean − mu)²).
+        float squares = 0f;
+        for (int k = Group.IdxX; k < chunks; k += Group.DimX)
+        {
+            int at = 2 * (c * chunks + k);
+            float chunkCount = IntMin(planesPerChunk, shape.Batch - k * planesPerChunk) * S;
+            float d = partials[at] / chunkCount - mu;
+            squares += partials[at + 1] + chunkCount * d * d;
+        }
+        squares = GroupReduction.Sum(scratch, squares);
+        float inv = 1f / MathF.Sqrt(squares / count + eps);
+        if (g == 0 && Group.IdxX == 0)
+        {
+            mean[c] = mu;
+            invStd[c] = inv;
+            runningMean[c] = (1f - momentum) * runningMean[c] + momentum * mu;
+            runningVar[c] = (1f - momentum) * runningVar[c] + momentum * (squares / (count - 1));
+        }
 
         float scale = gamma[c] * inv, shift = beta[c];
-        int P = shape.OutHeight, Q = shape.OutWidth, perChannel = shape.Batch * P * Q;
-        for (int j = Group.IdxX; j < perChannel; j += Group.DimX)
+        int P = shape.OutHeight, Q = shape.OutWidth, planeOutputs = P * Q, outputs = planes * planeOutputs;
+        for (int j = Group.IdxX; j < outputs; j += Group.DimX)
         {
-            int q = j % Q, p = j / Q % P, n = j / (P * Q);
-            int o = ((n * shape.Channels + c) * P + p) * Q + q;
-            PoolNormalised(input, scale, mu, shift, n * shape.Channels + c, p, q, shape, out float max, out int best);
+            int n = j / planeOutputs, pq = j - n * planeOutputs, p = pq / Q, q = pq - p * Q;
+            int plane = (firstPlane + n) * C + c;
+            PoolNormalised(input, scale, mu, shift, plane, p, q, shape, out float max, out int best);
+            int o = plane * planeOutputs + pq;
             pooled[o] = max;
             argmax[o] = best;
         }
@@ -127,47 +256,93 @@ public sealed partial class CudaKernels
         }
     }
 
-    private static void BatchNormReluMaxPoolBackwardKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta,
-        ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> inputGrad, ArrayView<float> gammaGrad, ArrayView<float> betaGrad, PoolShape shape)
+    /// <summary>Launch A of the backward: partials[2·(c·G + g)] = Σ dy over the chunk, [+1] = Σ dy·x̂.</summary>
+    private static void BatchNormReluMaxPoolGradientSumsKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input, ArrayView<float> gamma,
+        ArrayView<float> beta, ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> partials, int planesPerChunk, PoolShape shape)
     {
         var scratchDy = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
         var scratchDyXhat = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
-        int c = Grid.IdxX, C = shape.Channels, S = shape.Height * shape.Width, count = shape.Batch * S;
-        float mu = mean[c], inv = invStd[c], g = gamma[c], b = beta[c];
+        FusedChunkOfGroup(planesPerChunk, shape, out int c, out int g, out int chunks, out int firstPlane, out int planes);
+        int C = shape.Channels, S = shape.Height * shape.Width, count = planes * S;
+        float mu = mean[c], inv = invStd[c], scale = gamma[c] * inv, shift = beta[c];
 
         float sumDy = 0f, sumDyXhat = 0f;
         for (int j = Group.IdxX; j < count; j += Group.DimX)
         {
-            int i = (j / S * C + c) * S + j % S;
-            float xhat = (input[i] - mu) * inv;
-            float dy = NormalisedGradientAt(pooledGrad, argmax, i, g * inv, mu, b, input[i], shape);
+            int n = j / S, s = j - n * S, plane = (firstPlane + n) * C + c, i = plane * S + s;
+            float x = input[i];
+            float dy = NormalisedGradientAt(pooledGrad, argmax, i, plane, s, scale, mu, shift, x, shape);
             sumDy += dy;
-            sumDyXhat += dy * xhat;
+            sumDyXhat += dy * ((x - mu) * inv);
+        }
+        var (chunkDy, chunkDyXhat) = GroupReduction.Sum2(scratchDy, scratchDyXhat, sumDy, sumDyXhat);
+        if (Group.IdxX == 0)
+        {
+            int at = 2 * (c * chunks + g);
+            partials[at] = chunkDy;
+            partials[at + 1] = chunkDyXhat;
+        }
+    }
+
+    /// <summary>Launch B of the backward: the channel's Σ dy and Σ dy·x̂ from its partials, then inputGrad over the chunk.</summary>
+    private static void BatchNormReluMaxPoolBackwardKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta,
+        ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> partials, ArrayView<float> inputGrad, ArrayView<float> gammaGrad, ArrayView<float> betaGrad,
+        int planesPerChunk, PoolShape shape)
+    {
+        var scratchDy = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
+        var scratchDyXhat = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
+        FusedChunkOfGroup(planesPerChunk, shape, out int c, out int g, out int chunks, out int firstPlane, out int planes);
+        int C = shape.Channels, S = shape.Height * shape.Width, count = shape.Batch * S;
+        float mu = mean[c], inv = invStd[c], scale = gamma[c] * inv, shift = beta[c];
+
+        float sumDy = 0f, sumDyXhat = 0f;
+        for (int k = Group.IdxX; k < chunks; k += Group.DimX)
+        {
+            int at = 2 * (c * chunks + k);
+            sumDy += partials[at];
+            sumDyXhat += partials[at + 1];
         }
         var (totalDy, totalDyXhat) = GroupReduction.Sum2(scratchDy, scratchDyXhat, sumDy, sumDyXhat);
-        float meanDy = totalDy / count, meanDyXhat = totalDyXhat / count, scale = g * inv;
+        float meanDy = totalDy / count, meanDyXhat = totalDyXhat / count;
 
-        for (int j = Group.IdxX; j < count; j += Group.DimX)
+        int chunkCount = planes * S;
+        for (int j = Group.IdxX; j < chunkCount; j += Group.DimX)
         {
-            int i = (j / S * C + c) * S + j % S;
-            float xhat = (input[i] - mu) * inv;
-            float dy = NormalisedGradientAt(pooledGrad, argmax, i, g * inv, mu, b, input[i], shape);
-            inputGrad[i] += scale * (dy - meanDy - xhat * meanDyXhat);
+            int n = j / S, s = j - n * S, plane = (firstPlane + n) * C + c, i = plane * S + s;
+            float x = input[i];
+            float dy = NormalisedGradientAt(pooledGrad, argmax, i, plane, s, scale, mu, shift, x, shape);
+            inputGrad[i] += scale * (dy - meanDy - (x - mu) * inv * meanDyXhat);
         }
-        if (Group.IdxX == 0)
+        if (g == 0 && Group.IdxX == 0)
         {
             gammaGrad[c] += totalDyXhat;
             betaGrad[c] += totalDy;
         }
     }
 
-    /// <summary>∂L/∂(BatchNorm output) at element i: the pooled gradient gathered as MaxPool2dBackward, where the normalised value passed the ReLU.</summary>
-    private static float NormalisedGradientAt(ArrayView<float> pooledGrad, ArrayView<int> argmax, int i, float scale, float mu, float shift, float x, PoolShape shape)
+    /// <summary>
+    /// ∂L/∂(BatchNorm output) at element i (offset s in its plane): where the normalised value passed the ReLU, Σ pooledGrad[o]
+    /// over the windows o that contain i and chose it as their maximum, as MaxPool2dBackward gathers it.
+    /// </summary>
+    private static float NormalisedGradientAt(ArrayView<float> pooledGrad, ArrayView<int> argmax, int i, int plane, int s, float scale, float mu, float shift, float x, PoolShape shape)
     {
         // Same expression as the forward's, so the mask agrees with the forward's choice bit for bit.
         if (!(scale * (x - mu) + shift > 0f))
             return 0f;
-        return MaxPoolGradientAt(pooledGrad, argmax, i, shape);
+        int W = shape.Width, P = shape.OutHeight, Q = shape.OutWidth, K = shape.Kernel, stride = shape.Stride;
+        int h = s / W, w = s - h * W;
+        // Windows p with p·stride ≤ h < p·stride + kernel.
+        int pFirst = h < K ? 0 : (h - K) / stride + 1, pLast = IntMin(h / stride, P - 1);
+        int qFirst = w < K ? 0 : (w - K) / stride + 1, qLast = IntMin(w / stride, Q - 1);
+        float sum = 0f;
+        for (int p = pFirst; p <= pLast; p++)
+        for (int q = qFirst; q <= qLast; q++)
+        {
+            int o = (plane * P + p) * Q + q;
+            if (argmax[o] == i)
+                sum += pooledGrad[o];
+        }
+        return sum;
     }
 
     private static float Relu(float value) => value > 0f || float.IsNaN(value) ? value : 0f;

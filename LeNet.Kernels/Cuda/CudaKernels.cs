@@ -8,7 +8,8 @@ namespace LeNet.Kernels.Cuda;
 /// without synchronising. Semantics are the Reference kernels': forwards overwrite, every backward accumulates (+=).
 /// Each op lives in its own partial file (CudaKernels.Conv2d.cs, ...), its device code beside its host wrapper.
 /// Launch shapes: elementwise kernels are grid-stride loops over groups of <see cref="GroupSize"/> threads;
-/// reductions give one group to each output (a channel, a weight) and sum in shared memory; GEMMs use square tiles of
+/// reductions over the batch are split into many short partial sums (per chunk of planes, per band of output rows) that a
+/// second launch combines in a fixed order — no atomics, so results are deterministic; GEMMs use square tiles of
 /// <see cref="Tile"/>² threads. Group and tile sizes are read at run time so the same code runs on a GPU (256 threads,
 /// 16×16 tiles) and on the small simulated groups of the CPU accelerator the tests use.
 /// </summary>

@@ -1,56 +1,138 @@
+using ILGPU;
+using ILGPU.Runtime;
 using LeNet.Kernels;
+using LeNet.Kernels.Cuda;
 using static LeNet.Tests.Kernels.Cuda.DeviceData;
 using Ref = LeNet.Kernels.Reference;
 
 namespace LeNet.Tests.Kernels.Cuda;
 
-/// <summary>BatchNorm → ReLU → MaxPool in one launch each way, against the composition of the three Reference kernels.</summary>
+/// <summary>
+/// BatchNorm → ReLU → MaxPool fused, two launches each way over (channel, chunk of whole planes) groups, against the
+/// composition of the three Reference kernels. On the CPU accelerator's 16-thread groups a chunk is about 64 elements,
+/// so the shapes below give one chunk per channel, several with a shorter last chunk, planes larger than a chunk, and
+/// more chunks than a group has threads (<see cref="ShapesCoverTheChunkLayouts"/> checks that they do).
+/// </summary>
 [Collection(CudaKernelCollection.Name)]
 public class FusedBlockCudaTests(AcceleratorFixture fixture)
 {
     public static TheoryData<string> Devices() => AcceleratorFixture.Devices();
 
     private const double Momentum = 0.1, Eps = 1e-5;
-    private static readonly PoolShape Shape = new(3, 2, 9, 7, 2, 2); // odd: a row and a column outside every window
-    private static readonly BatchNormShape NormShape = new(3, 2, 63);
+
+    private static readonly PoolShape[] Shapes =
+    [
+        new(3, 2, 9, 7, 2, 2),   // odd: a row and a column outside every window; three one-plane chunks
+        new(2, 2, 4, 4, 2, 2),   // one chunk per channel
+        new(5, 3, 5, 5, 2, 2),   // two planes per chunk, the last chunk one plane
+        new(4, 2, 9, 10, 3, 2),  // planes larger than a chunk; overlapping windows, a column outside every window
+        new(20, 3, 6, 6, 2, 2),  // twenty chunks per channel: more than a group's threads combine
+    ];
+
+    private static readonly PoolShape Shape = Shapes[0];
+
+    public static TheoryData<string, int> DevicesAndShapes()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (var device in Devices())
+            for (int s = 0; s < Shapes.Length; s++)
+                data.Add((string)device.Data, s);
+        return data;
+    }
+
+    private static BatchNormShape NormShapeOf(PoolShape shape) => new(shape.Batch, shape.Channels, shape.Height * shape.Width);
 
     private sealed record Block(double[] Input, double[] Gamma, double[] Beta, double[] RunningMean, double[] RunningVar);
 
-    private static Block Draw(Random rng) => new(Uniform(rng, Shape.InputLength, -2, 3), Uniform(rng, 2, 0.5, 1.5), Uniform(rng, 2, -0.5, 0.5),
-        Uniform(rng, 2), Uniform(rng, 2, 0.5, 2));
+    private static Block Draw(Random rng, PoolShape shape)
+    {
+        int channels = shape.Channels;
+        return new(Uniform(rng, shape.InputLength, -2, 3), Uniform(rng, channels, 0.5, 1.5), Uniform(rng, channels, -0.5, 0.5),
+            Uniform(rng, channels), Uniform(rng, channels, 0.5, 2));
+    }
+
+    [Fact]
+    public void ShapesCoverTheChunkLayouts()
+    {
+        var kernels = fixture.Kernels(AcceleratorFixture.Cpu);
+        Assert.Equal(16, kernels.GroupSize);
+        var layouts = Shapes.Select(s => (Planes: kernels.FusedPlanesPerChunk(s), Chunks: kernels.FusedChunks(s), s.Batch, Spatial: s.Height * s.Width)).ToArray();
+        Assert.Contains(layouts, l => l.Chunks == 1);
+        Assert.Contains(layouts, l => l.Chunks > 1 && l.Planes > 1 && l.Batch % l.Planes != 0);
+        Assert.Contains(layouts, l => l.Chunks > 1 && l.Spatial > CudaKernels.ChunkElementsPerThread * kernels.GroupSize);
+        Assert.Contains(layouts, l => l.Chunks > kernels.GroupSize);
+    }
+
+    /// <summary>A block's inputs uploaded, with buffers for what the training forward writes.</summary>
+    private sealed class DeviceBlock(CudaKernels kernels, Block block, PoolShape shape) : IDisposable
+    {
+        public readonly MemoryBuffer1D<float, Stride1D.Dense> Input = kernels.Upload(block.Input), Gamma = kernels.Upload(block.Gamma),
+            Beta = kernels.Upload(block.Beta), Mean = kernels.Zeros(shape.Channels), InvStd = kernels.Zeros(shape.Channels),
+            RunningMean = kernels.Upload(block.RunningMean), RunningVar = kernels.Upload(block.RunningVar),
+            Pooled = kernels.Upload(Uniform(new Random(1), shape.OutputLength)); // garbage: the forward overwrites
+        public readonly MemoryBuffer1D<int, Stride1D.Dense> Argmax = kernels.Upload(new int[shape.OutputLength]);
+
+        public void Forward() => kernels.BatchNormReluMaxPoolForwardTraining(Input.View, Gamma.View, Beta.View, Pooled.View, Argmax.View,
+            Mean.View, InvStd.View, RunningMean.View, RunningVar.View, (float)Momentum, (float)Eps, shape);
+
+        public void Dispose()
+        {
+            foreach (var buffer in new[] { Input, Gamma, Beta, Mean, InvStd, RunningMean, RunningVar, Pooled })
+                buffer.Dispose();
+            Argmax.Dispose();
+        }
+    }
+
+    /// <summary>The device's training forward on fresh buffers: pooled, argmax, mean, invStd, running mean and variance.</summary>
+    private static (double[] Pooled, int[] Argmax, double[] Mean, double[] InvStd, double[] RunningMean, double[] RunningVar) ForwardOnDevice(
+        CudaKernels kernels, Block block, PoolShape shape)
+    {
+        using var device = new DeviceBlock(kernels, block, shape);
+        device.Forward();
+        return (kernels.Download(device.Pooled), kernels.Download(device.Argmax), kernels.Download(device.Mean), kernels.Download(device.InvStd),
+            kernels.Download(device.RunningMean), kernels.Download(device.RunningVar));
+    }
+
+    /// <summary>The device's backward (after its forward) into buffers prefilled with <paramref name="prefill"/>: inputGrad, gammaGrad, betaGrad, and the forward's outputs.</summary>
+    private static (double[] InputGrad, double[] GammaGrad, double[] BetaGrad, int[] Argmax, double[] Mean, double[] InvStd) BackwardOnDevice(
+        CudaKernels kernels, Block block, double[] pooledGrad, (double[] Input, double[] Gamma, double[] Beta) prefill, PoolShape shape)
+    {
+        using var device = new DeviceBlock(kernels, block, shape);
+        device.Forward();
+        using var pooledGradBuffer = kernels.Upload(pooledGrad);
+        using var inputGradBuffer = kernels.Upload(prefill.Input);
+        using var gammaGradBuffer = kernels.Upload(prefill.Gamma);
+        using var betaGradBuffer = kernels.Upload(prefill.Beta);
+        kernels.BatchNormReluMaxPoolBackward(pooledGradBuffer.View, device.Argmax.View, device.Input.View, device.Gamma.View, device.Beta.View,
+            device.Mean.View, device.InvStd.View, inputGradBuffer.View, gammaGradBuffer.View, betaGradBuffer.View, shape);
+        return (kernels.Download(inputGradBuffer), kernels.Download(gammaGradBuffer), kernels.Download(betaGradBuffer),
+            kernels.Download(device.Argmax), kernels.Download(device.Mean), kernels.Download(device.InvStd));
+    }
 
     [Theory]
-    [MemberData(nameof(Devices))]
-    public void TrainingForwardMatchesBatchNormThenReluThenMaxPool(string device)
+    [MemberData(nameof(DevicesAndShapes))]
+    public void TrainingForwardMatchesBatchNormThenReluThenMaxPool(string device, int shapeIndex)
     {
         var kernels = fixture.Kernels(device);
-        var block = Draw(new Random(46_000));
-        var normalised = new double[Shape.InputLength];
-        var (mean, invStd) = (new double[2], new double[2]);
+        var shape = Shapes[shapeIndex];
+        var block = Draw(new Random(46_000 + shapeIndex), shape);
+        var normalised = new double[shape.InputLength];
+        var (mean, invStd) = (new double[shape.Channels], new double[shape.Channels]);
         var (runningMean, runningVar) = ((double[])block.RunningMean.Clone(), (double[])block.RunningVar.Clone());
-        Ref.BatchNorm2d.ForwardTraining<double>(block.Input, block.Gamma, block.Beta, normalised, mean, invStd, runningMean, runningVar, Momentum, Eps, NormShape);
+        Ref.BatchNorm2d.ForwardTraining<double>(block.Input, block.Gamma, block.Beta, normalised, mean, invStd, runningMean, runningVar, Momentum, Eps, NormShapeOf(shape));
         Ref.ReLU.Forward<double>(normalised, normalised);
-        var (pooled, argmax) = (new double[Shape.OutputLength], new int[Shape.OutputLength]);
-        Ref.MaxPool2d.Forward<double>(normalised, pooled, argmax, Shape);
+        var (pooled, argmax) = (new double[shape.OutputLength], new int[shape.OutputLength]);
+        Ref.MaxPool2d.Forward<double>(normalised, pooled, argmax, shape);
 
-        using var inputBuffer = kernels.Upload(block.Input);
-        using var gammaBuffer = kernels.Upload(block.Gamma);
-        using var betaBuffer = kernels.Upload(block.Beta);
-        using var pooledBuffer = kernels.Zeros(Shape.OutputLength);
-        using var argmaxBuffer = kernels.Upload(new int[Shape.OutputLength]);
-        using var meanBuffer = kernels.Zeros(2);
-        using var invStdBuffer = kernels.Zeros(2);
-        using var runningMeanBuffer = kernels.Upload(block.RunningMean);
-        using var runningVarBuffer = kernels.Upload(block.RunningVar);
-        kernels.BatchNormReluMaxPoolForwardTraining(inputBuffer.View, gammaBuffer.View, betaBuffer.View, pooledBuffer.View, argmaxBuffer.View,
-            meanBuffer.View, invStdBuffer.View, runningMeanBuffer.View, runningVarBuffer.View, (float)Momentum, (float)Eps, Shape);
-        AssertAgrees(pooled, kernels.Download(pooledBuffer), "fused block: pooled output");
-        Assert.Equal(argmax, kernels.Download(argmaxBuffer));
-        Assert.Contains(pooled, v => v == 0); // some windows are all rectified: the tie rule at zero is exercised
-        AssertAgrees(mean, kernels.Download(meanBuffer), "fused block: mean");
-        AssertAgrees(invStd, kernels.Download(invStdBuffer), "fused block: inverse std");
-        AssertAgrees(runningMean, kernels.Download(runningMeanBuffer), "fused block: running mean");
-        AssertAgrees(runningVar, kernels.Download(runningVarBuffer), "fused block: running variance");
+        var actual = ForwardOnDevice(kernels, block, shape);
+        AssertAgrees(pooled, actual.Pooled, "fused block: pooled output");
+        Assert.Equal(argmax, actual.Argmax);
+        if (shape == Shape)
+            Assert.Contains(pooled, v => v == 0); // some windows are all rectified: the tie rule at zero is exercised
+        AssertAgrees(mean, actual.Mean, "fused block: mean");
+        AssertAgrees(invStd, actual.InvStd, "fused block: inverse std");
+        AssertAgrees(runningMean, actual.RunningMean, "fused block: running mean");
+        AssertAgrees(runningVar, actual.RunningVar, "fused block: running variance");
     }
 
     [Theory]
@@ -58,9 +140,9 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
     public void InferenceForwardMatchesTheComposition(string device)
     {
         var kernels = fixture.Kernels(device);
-        var block = Draw(new Random(46_100));
+        var block = Draw(new Random(46_100), Shape);
         var normalised = new double[Shape.InputLength];
-        Ref.BatchNorm2d.ForwardInference<double>(block.Input, block.Gamma, block.Beta, block.RunningMean, block.RunningVar, Eps, normalised, NormShape);
+        Ref.BatchNorm2d.ForwardInference<double>(block.Input, block.Gamma, block.Beta, block.RunningMean, block.RunningVar, Eps, normalised, NormShapeOf(Shape));
         Ref.ReLU.Forward<double>(normalised, normalised);
         var (pooled, argmax) = (new double[Shape.OutputLength], new int[Shape.OutputLength]);
         Ref.MaxPool2d.Forward<double>(normalised, pooled, argmax, Shape);
@@ -77,52 +159,64 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
     }
 
     [Theory]
-    [MemberData(nameof(Devices))]
-    public void BackwardMatchesMaxPoolThenReluThenBatchNormBackward(string device)
+    [MemberData(nameof(DevicesAndShapes))]
+    public void BackwardMatchesMaxPoolThenReluThenBatchNormBackward(string device, int shapeIndex)
     {
         var kernels = fixture.Kernels(device);
-        var rng = new Random(46_200);
-        var block = Draw(rng);
-        var pooledGrad = Uniform(rng, Shape.OutputLength);
+        var shape = Shapes[shapeIndex];
+        var normShape = NormShapeOf(shape);
+        int channels = shape.Channels;
+        var rng = new Random(46_200 + shapeIndex);
+        var block = Draw(rng, shape);
+        var pooledGrad = Uniform(rng, shape.OutputLength);
+        var prefill = (Uniform(rng, shape.InputLength), Uniform(rng, channels), Uniform(rng, channels));
 
         // The forward on the device gives the argmax and saved statistics the backward consumes.
-        using var inputBuffer = kernels.Upload(block.Input);
-        using var gammaBuffer = kernels.Upload(block.Gamma);
-        using var betaBuffer = kernels.Upload(block.Beta);
-        using var pooledBuffer = kernels.Zeros(Shape.OutputLength);
-        using var argmaxBuffer = kernels.Upload(new int[Shape.OutputLength]);
-        using var meanBuffer = kernels.Zeros(2);
-        using var invStdBuffer = kernels.Zeros(2);
-        using var runningMeanBuffer = kernels.Upload(block.RunningMean);
-        using var runningVarBuffer = kernels.Upload(block.RunningVar);
-        kernels.BatchNormReluMaxPoolForwardTraining(inputBuffer.View, gammaBuffer.View, betaBuffer.View, pooledBuffer.View, argmaxBuffer.View,
-            meanBuffer.View, invStdBuffer.View, runningMeanBuffer.View, runningVarBuffer.View, (float)Momentum, (float)Eps, Shape);
-        var argmax = kernels.Download(argmaxBuffer);
-        var (mean, invStd) = (kernels.Download(meanBuffer), kernels.Download(invStdBuffer));
+        var actual = BackwardOnDevice(kernels, block, pooledGrad, prefill, shape);
+        var (argmax, mean, invStd) = (actual.Argmax, actual.Mean, actual.InvStd);
 
         // Reference: MaxPool backward into the ReLU output's gradient, ReLU backward on BatchNorm's output, BatchNorm backward.
-        var normalised = new double[Shape.InputLength];
+        var normalised = new double[shape.InputLength];
         for (int i = 0; i < normalised.Length; i++)
         {
-            int c = i / NormShape.Spatial % 2;
+            int c = i / normShape.Spatial % channels;
             normalised[i] = block.Gamma[c] * ((block.Input[i] - mean[c]) * invStd[c]) + block.Beta[c];
         }
-        var reluOutputGrad = new double[Shape.InputLength];
-        Ref.MaxPool2d.Backward<double>(pooledGrad, argmax, reluOutputGrad, Shape);
-        var normalisedGrad = new double[Shape.InputLength];
+        var reluOutputGrad = new double[shape.InputLength];
+        Ref.MaxPool2d.Backward<double>(pooledGrad, argmax, reluOutputGrad, shape);
+        var normalisedGrad = new double[shape.InputLength];
         Ref.ReLU.Backward<double>(normalised, reluOutputGrad, normalisedGrad);
-        var (inputGrad, gammaGrad, betaGrad) = (new double[Shape.InputLength], new double[2], new double[2]);
-        Ref.BatchNorm2d.Backward<double>(normalisedGrad, block.Input, block.Gamma, mean, invStd, inputGrad, gammaGrad, betaGrad, NormShape);
+        var (inputGrad, gammaGrad, betaGrad) = (new double[shape.InputLength], new double[channels], new double[channels]);
+        Ref.BatchNorm2d.Backward<double>(normalisedGrad, block.Input, block.Gamma, mean, invStd, inputGrad, gammaGrad, betaGrad, normShape);
 
-        using var pooledGradBuffer = kernels.Upload(pooledGrad);
-        var (inputPrefill, gammaPrefill, betaPrefill) = (Uniform(rng, Shape.InputLength), Uniform(rng, 2), Uniform(rng, 2));
-        using var inputGradBuffer = kernels.Upload(inputPrefill);
-        using var gammaGradBuffer = kernels.Upload(gammaPrefill);
-        using var betaGradBuffer = kernels.Upload(betaPrefill);
-        kernels.BatchNormReluMaxPoolBackward(pooledGradBuffer.View, argmaxBuffer.View, inputBuffer.View, gammaBuffer.View, betaBuffer.View,
-            meanBuffer.View, invStdBuffer.View, inputGradBuffer.View, gammaGradBuffer.View, betaGradBuffer.View, Shape);
-        AssertAccumulated(inputPrefill, inputGrad, kernels.Download(inputGradBuffer), "fused block backward: input");
-        AssertAccumulated(gammaPrefill, gammaGrad, kernels.Download(gammaGradBuffer), "fused block backward: gamma");
-        AssertAccumulated(betaPrefill, betaGrad, kernels.Download(betaGradBuffer), "fused block backward: beta");
+        AssertAccumulated(prefill.Item1, inputGrad, actual.InputGrad, "fused block backward: input");
+        AssertAccumulated(prefill.Item2, gammaGrad, actual.GammaGrad, "fused block backward: gamma");
+        AssertAccumulated(prefill.Item3, betaGrad, actual.BetaGrad, "fused block backward: beta");
+    }
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void TwoRunsGiveBitIdenticalResults(string device)
+    {
+        // The shape with the most chunks per channel: partial sums combined across groups must not depend on timing.
+        var kernels = fixture.Kernels(device);
+        var shape = Shapes[^1];
+        var rng = new Random(46_300);
+        var block = Draw(rng, shape);
+        var pooledGrad = Uniform(rng, shape.OutputLength);
+        var prefill = (Uniform(rng, shape.InputLength), Uniform(rng, shape.Channels), Uniform(rng, shape.Channels));
+
+        var (first, second) = (ForwardOnDevice(kernels, block, shape), ForwardOnDevice(kernels, block, shape));
+        Assert.Equal(first.Pooled, second.Pooled);
+        Assert.Equal(first.Argmax, second.Argmax);
+        Assert.Equal(first.Mean, second.Mean);
+        Assert.Equal(first.InvStd, second.InvStd);
+        Assert.Equal(first.RunningMean, second.RunningMean);
+        Assert.Equal(first.RunningVar, second.RunningVar);
+
+        var (firstBackward, secondBackward) = (BackwardOnDevice(kernels, block, pooledGrad, prefill, shape), BackwardOnDevice(kernels, block, pooledGrad, prefill, shape));
+        Assert.Equal(firstBackward.InputGrad, secondBackward.InputGrad);
+        Assert.Equal(firstBackward.GammaGrad, secondBackward.GammaGrad);
+        Assert.Equal(firstBackward.BetaGrad, secondBackward.BetaGrad);
     }
 }
