@@ -45,9 +45,10 @@ public class GpuTrainingBenchmarks
         _losses = Tensor.Zeros(_device!, TrainImages / Batch);
         for (var i = 0; i < 3; i++) Step();
         var backend = (CudaBackend)_device!.Backend;
-        var before = backend.Launches;
+        var (before, memsetsBefore) = (backend.Launches, backend.Memsets);
         Step();
-        Console.WriteLine($"GpuTrainingBenchmarks: {backend.Launches - before} launches per training step (kernels and memsets) + 1 device-to-device copy of the loss, on {_device!.Description}.");
+        Console.WriteLine($"GpuTrainingBenchmarks: {backend.Launches - before} launches per training step (kernels and memsets, " +
+            $"{backend.Memsets - memsetsBefore} of them memsets) + 1 device-to-device copy of the loss, on {_device!.Description}.");
         TrainingStep();
         Evaluate10000();
         _device.Synchronize();

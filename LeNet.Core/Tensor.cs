@@ -17,7 +17,8 @@ public sealed class Tensor
 {
     private float[]? _data;
     private ArrayView<float> _view;
-    private MemoryBuffer? _buffer; // owns _view (which always starts at its first element); its identity tells views apart
+    private MemoryBuffer? _buffer; // owns _view; its identity (and _offset) tells views apart
+    private int _offset; // where _view starts in _buffer: 0, except for a tensor packed with others (see Pack)
     private readonly int[] _shape;
 
     // The gradient buffer of an earlier backward pass, kept for the next one (see GradOrZeros).
@@ -30,10 +31,11 @@ public sealed class Tensor
         Device = device;
     }
 
-    private Tensor(ArrayView<float> view, MemoryBuffer? buffer, int[] shape, Device device)
+    private Tensor(ArrayView<float> view, MemoryBuffer? buffer, int offset, int[] shape, Device device)
     {
         _view = view;
         _buffer = buffer;
+        _offset = offset;
         _shape = shape;
         Device = device;
     }
@@ -128,6 +130,7 @@ public sealed class Tensor
     public float[] ToArray()
     {
         if (_data is not null) return (float[])_data.Clone();
+        Settle();
         var values = new float[_view.Length];
         if (values.Length > 0) _view.CopyToCPU(((Backends.CudaBackend)Device.Backend).Kernels.Stream, values);
         return values;
@@ -138,6 +141,7 @@ public sealed class Tensor
     {
         if (destination.Length < Length)
             throw new ArgumentException($"A destination of {destination.Length} elements cannot hold a tensor of shape {Format(_shape)}.", nameof(destination));
+        Settle();
         if (_data is not null) _data.CopyTo(destination);
         else if (Length > 0) _view.CopyToCPU(((Backends.CudaBackend)Device.Backend).Kernels.Stream, destination[..Length]);
     }
@@ -153,6 +157,8 @@ public sealed class Tensor
             throw new ArgumentException($"CopyInto needs both tensors on one device, not {Device} and {destination.Device}.", nameof(destination));
         if (offset < 0 || offset > destination.Length - Length)
             throw new ArgumentOutOfRangeException(nameof(offset), offset, $"{Length} elements do not fit into {destination.Length} from element {offset}.");
+        Settle();
+        destination.Settle();
         if (_data is not null) _data.CopyTo(destination._data.AsSpan(offset));
         else if (Length > 0) _view.CopyTo(((Backends.CudaBackend)Device.Backend).Kernels.Stream, destination._view.SubView(offset, Length));
     }
@@ -165,6 +171,7 @@ public sealed class Tensor
     {
         if (values.Length != Length)
             throw new ArgumentException($"{values.Length} values do not fill a tensor of shape {Format(_shape)} ({Length} elements).", nameof(values));
+        Uncleared = false; // every element is overwritten
         if (_data is not null) values.CopyTo(_data);
         else if (values.Length > 0) _view.CopyFromCPU(((Backends.CudaBackend)Device.Backend).Kernels.Stream, values);
     }
@@ -186,11 +193,11 @@ public sealed class Tensor
             if (device.IsCpu)
             {
                 _data = values;
-                (_view, _buffer) = (default, null);
+                (_view, _buffer, _offset) = (default, null, 0);
             }
             else
             {
-                (_view, _buffer) = AllocateZeroed(device, values.Length);
+                ((_view, _buffer), _offset) = (AllocateZeroed(device, values.Length), 0);
                 _data = null;
             }
             Device = device;
@@ -205,6 +212,7 @@ public sealed class Tensor
     {
         if (Length != 1) throw new InvalidOperationException($"Item() needs a tensor of one element, not shape {Format(_shape)}.");
         if (_data is not null) return _data[0];
+        Settle();
         Span<float> value = stackalloc float[1];
         _view.CopyToCPU(((Backends.CudaBackend)Device.Backend).Kernels.Stream, value);
         return value[0];
@@ -237,17 +245,63 @@ public sealed class Tensor
     }
 
     /// <summary>A new tensor over the same storage with the given shape (no checks; for <see cref="Workspace"/>).</summary>
-    internal Tensor ViewAs(ReadOnlySpan<int> shape) => _data is not null ? new(_data, shape.ToArray(), Device) : new(_view, _buffer, shape.ToArray(), Device);
+    internal Tensor ViewAs(ReadOnlySpan<int> shape) => _data is not null ? new(_data, shape.ToArray(), Device) : new(_view, _buffer, _offset, shape.ToArray(), Device);
+
+    /// <summary>
+    /// A reused gradient buffer whose value is zero but whose memory was not cleared (<see cref="Backend.ClearForReuse"/>):
+    /// the backend's next kernel writing it overwrites instead of adding, which saves a memset per intermediate
+    /// gradient and step; any other use clears it first.
+    /// </summary>
+    internal bool Uncleared { get; set; }
+
+    /// <summary>Clears an <see cref="Uncleared"/> buffer now, before something reads it.</summary>
+    private void Settle()
+    {
+        if (!Uncleared) return;
+        Uncleared = false;
+        Device.Backend.Zero(this);
+    }
 
     /// <summary>True when this tensor has exactly this device and shape.</summary>
     internal bool Is(Device device, ReadOnlySpan<int> shape) => Device == device && shape.SequenceEqual(_shape);
 
     /// <summary>True when this tensor views the same storage as <paramref name="other"/> with exactly this shape.</summary>
     internal bool IsViewOf(Tensor other, ReadOnlySpan<int> shape) => Device == other.Device && shape.SequenceEqual(_shape) &&
-        (_data is not null ? _data == other._data : _buffer == other._buffer);
+        (_data is not null ? _data == other._data : _buffer == other._buffer && _offset == other._offset);
+
+    /// <summary>
+    /// Moves the storage of <paramref name="tensors"/> (distinct, all on one GPU) into consecutive slices of one new
+    /// buffer, keeping their values, and returns a flat tensor over that buffer, so that one launch can update them
+    /// all. Null (and nothing changed) when they are on the CPU, on different devices, or not distinct.
+    /// </summary>
+    internal static Tensor? Pack(ReadOnlySpan<Tensor> tensors)
+    {
+        if (tensors.IsEmpty || tensors[0].Device.IsCpu) return null;
+        var device = tensors[0].Device;
+        var distinct = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        long total = 0;
+        foreach (var tensor in tensors)
+        {
+            if (tensor.Device != device || !distinct.Add(tensor)) return null;
+            total += tensor.Length;
+        }
+        if (total > Array.MaxLength) return null;
+        var flat = new Tensor(device, [(int)total], (int)total);
+        var offset = 0;
+        foreach (var tensor in tensors)
+        {
+            tensor.CopyInto(flat, offset);
+            (tensor._view, tensor._buffer, tensor._offset, tensor._spareGrad) = (flat._view.SubView(offset, tensor.Length), flat._buffer, offset, null);
+            offset += tensor.Length;
+        }
+        return flat;
+    }
+
+    /// <summary>True while this tensor's storage is a slice of <paramref name="flat"/>'s (see <see cref="Pack"/>).</summary>
+    internal bool IsPackedIn(Tensor flat) => _buffer is not null && _buffer == flat._buffer;
 
     /// <summary>A tensor sharing this one's storage but cut from the graph: no gradient flows through it.</summary>
-    public Tensor Detach() => _data is not null ? new(_data, _shape, Device) : new(_view, _buffer, _shape, Device);
+    public Tensor Detach() => _data is not null ? new(_data, _shape, Device) : new(_view, _buffer, _offset, _shape, Device);
 
     /// <summary>Back-propagates from this scalar: adds ∂this/∂leaf to the <see cref="Grad"/> of every leaf that requires it.</summary>
     public void Backward() => GradientTape.Backward(this);
@@ -268,7 +322,7 @@ public sealed class Tensor
         if (Grad is { } grad) return grad;
         if (_spareGrad is { } spare && spare.Device == Device)
         {
-            spare.Device.Backend.Zero(spare);
+            spare.Device.Backend.ClearForReuse(spare);
             _spareGrad = null;
             return Grad = spare;
         }

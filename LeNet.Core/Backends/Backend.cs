@@ -94,4 +94,10 @@ public abstract class Backend
 
     /// <summary>Sets every element of <paramref name="target"/> to zero.</summary>
     public virtual void Zero(Tensor target) => target.AsSpan().Clear();
+
+    /// <summary>
+    /// Makes a gradient buffer handed out again read as zero. Here: cleared at once. A backend whose kernels can
+    /// overwrite instead of adding marks it <see cref="Tensor.Uncleared"/> instead and clears nothing.
+    /// </summary>
+    public virtual void ClearForReuse(Tensor target) => Zero(target);
 }

@@ -10,6 +10,8 @@ namespace LeNet.Core.Backends;
 /// stream, never waiting for it; only reading a tensor back (<see cref="Tensor.ToArray"/>, <see cref="Tensor.Item"/>)
 /// waits. A linear layer's gradients are one launch together, a convolution's two, BatchNorm→ReLU→MaxPool two in each
 /// direction (partial sums over chunks of planes, then the elementwise part). <see cref="Launches"/> counts the launches (kernels and memsets), for the benchmarks.
+/// A gradient buffer reused in the next backward pass is not cleared (<see cref="ClearForReuse"/>): the first kernel
+/// writing it overwrites instead of adding, which saves one memset per intermediate gradient and step.
 /// </summary>
 public sealed class CudaBackend(CudaKernels kernels) : Backend
 {
@@ -17,6 +19,9 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
 
     /// <summary>Kernel launches and memsets queued so far by this backend.</summary>
     public long Launches { get; private set; }
+
+    /// <summary>Of the <see cref="Launches"/>, the memsets (clearing a gradient buffer).</summary>
+    public long Memsets { get; private set; }
 
     public override void Conv2dForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in ConvShape shape)
     {
@@ -36,8 +41,9 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
     public override void Conv2dBackward(Tensor? input, Tensor? weight, Tensor outputGrad, Tensor? inputGrad, Tensor? weightGrad, Tensor? biasGrad, in ConvShape shape)
     {
         if (inputGrad is null && weightGrad is null && biasGrad is null) return;
+        Cleared(weightGrad, biasGrad);
         Launches += weightGrad is null && biasGrad is null ? 1 : 2; // the weight and bias partials are summed by a second launch
-        Kernels.Conv2dBackward(View(input), View(weight), outputGrad.View, View(inputGrad), View(weightGrad), View(biasGrad), shape);
+        Kernels.Conv2dBackward(View(input), View(weight), outputGrad.View, View(inputGrad), View(weightGrad), View(biasGrad), shape, Accumulates(inputGrad));
     }
 
     public override void MaxPool2dForward(Tensor input, Tensor output, Indices argmax, in PoolShape shape)
@@ -49,7 +55,7 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
     public override void MaxPool2dBackward(Tensor outputGrad, Indices argmax, Tensor inputGrad, in PoolShape shape)
     {
         Launches++;
-        Kernels.MaxPool2dBackward(outputGrad.View, argmax.View, inputGrad.View, shape);
+        Kernels.MaxPool2dBackward(outputGrad.View, argmax.View, inputGrad.View, shape, Accumulates(inputGrad));
     }
 
     public override void AvgPool2dForward(Tensor input, Tensor output, in PoolShape shape)
@@ -61,7 +67,7 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
     public override void AvgPool2dBackward(Tensor outputGrad, Tensor inputGrad, in PoolShape shape)
     {
         Launches++;
-        Kernels.AvgPool2dBackward(outputGrad.View, inputGrad.View, shape);
+        Kernels.AvgPool2dBackward(outputGrad.View, inputGrad.View, shape, Accumulates(inputGrad));
     }
 
     public override void BatchNorm2dForwardTraining(Tensor input, Tensor gamma, Tensor beta, Tensor output, Tensor mean, Tensor invStd,
@@ -83,6 +89,7 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
         Tensor? inputGrad, Tensor? gammaGrad, Tensor? betaGrad, in BatchNormShape shape)
     {
         // The kernel writes all three; a gradient nobody wants goes to a scratch tensor of the workspace.
+        Cleared(inputGrad, gammaGrad, betaGrad);
         Launches++;
         Kernels.BatchNorm2dBackward(outputGrad.View, input.View, gamma.View, mean.View, invStd.View,
             (inputGrad ?? Scratch(input)).View, (gammaGrad ?? Scratch(gamma)).View, (betaGrad ?? Scratch(gamma)).View, shape);
@@ -110,9 +117,10 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
     public override void BatchNorm2dReLUMaxPoolBackward(Tensor pooledGrad, Indices argmax, Tensor pooledOutput, Tensor input, Tensor gamma, Tensor beta,
         Tensor mean, Tensor invStd, Tensor inputGrad, Tensor gammaGrad, Tensor betaGrad, in PoolShape shape)
     {
+        Cleared(gammaGrad, betaGrad);
         Launches += 2; // the gradient sums over chunks, then the input gradient
         Kernels.BatchNormReluMaxPoolBackward(pooledGrad.View, argmax.View, input.View, gamma.View, beta.View, mean.View, invStd.View,
-            inputGrad.View, gammaGrad.View, betaGrad.View, shape);
+            inputGrad.View, gammaGrad.View, betaGrad.View, shape, Accumulates(inputGrad));
     }
 
     public override void LinearForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in LinearShape shape)
@@ -133,8 +141,10 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
     public override void LinearBackward(Tensor? input, Tensor? weight, Tensor outputGrad, Tensor? inputGrad, Tensor? weightGrad, Tensor? biasGrad, in LinearShape shape)
     {
         if (inputGrad is null && weightGrad is null && biasGrad is null) return;
+        Cleared(weightGrad, biasGrad);
         Launches++;
-        Kernels.LinearBackward(View(input), View(weight), outputGrad.View, View(inputGrad), View(weightGrad), View(biasGrad), shape);
+        Kernels.LinearBackward(View(input), View(weight), outputGrad.View, View(inputGrad), View(weightGrad), View(biasGrad), shape,
+            accumulateInput: Accumulates(inputGrad));
     }
 
     public override void ReLUForward(Tensor input, Tensor output)
@@ -146,7 +156,7 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
     public override void ReLUBackward(Tensor input, Tensor outputGrad, Tensor inputGrad)
     {
         Launches++;
-        Kernels.ReluBackward(input.View, outputGrad.View, inputGrad.View);
+        Kernels.ReluBackward(input.View, outputGrad.View, inputGrad.View, Accumulates(inputGrad));
     }
 
     public override void TanhForward(Tensor input, Tensor output)
@@ -158,7 +168,7 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
     public override void TanhBackward(Tensor output, Tensor outputGrad, Tensor inputGrad)
     {
         Launches++;
-        Kernels.TanhBackward(output.View, outputGrad.View, inputGrad.View);
+        Kernels.TanhBackward(output.View, outputGrad.View, inputGrad.View, Accumulates(inputGrad));
     }
 
     public override void SigmoidForward(Tensor input, Tensor output)
@@ -170,7 +180,7 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
     public override void SigmoidBackward(Tensor output, Tensor outputGrad, Tensor inputGrad)
     {
         Launches++;
-        Kernels.SigmoidBackward(output.View, outputGrad.View, inputGrad.View);
+        Kernels.SigmoidBackward(output.View, outputGrad.View, inputGrad.View, Accumulates(inputGrad));
     }
 
     public override void SoftmaxCrossEntropyForward(Tensor logits, Indices labels, Tensor probabilities, Tensor loss)
@@ -183,12 +193,14 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
     public override void SoftmaxCrossEntropyBackward(Tensor probabilities, Indices labels, Tensor lossGrad, Tensor logitsGrad)
     {
         Launches++;
-        Kernels.SoftmaxCrossEntropyBackward(probabilities.View, labels.View, lossGrad.View, logitsGrad.View, probabilities.Size(0), probabilities.Size(1));
+        Kernels.SoftmaxCrossEntropyBackward(probabilities.View, labels.View, lossGrad.View, logitsGrad.View, probabilities.Size(0), probabilities.Size(1),
+            Accumulates(logitsGrad));
     }
 
     public override void AdamStep(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment, int step,
         float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled)
     {
+        Cleared(grad);
         Launches++;
         Kernels.AdamStep(parameter.View, grad.View, firstMoment.View, secondMoment.View, step, learningRate, beta1, beta2, eps, weightDecay, decoupled);
     }
@@ -196,6 +208,7 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
     public override void SgdStep(Tensor parameter, Tensor grad, Tensor? momentumBuffer, bool firstStep,
         float learningRate, float momentum, float dampening, float weightDecay, bool nesterov)
     {
+        Cleared(grad);
         Launches++;
         Kernels.SgdStep(parameter.View, grad.View, View(momentumBuffer), firstStep, learningRate, momentum, dampening, weightDecay, nesterov);
     }
@@ -203,20 +216,40 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
     public override void Accumulate(Tensor source, Tensor target)
     {
         Launches++;
-        Kernels.Add(source.View, target.View);
+        Kernels.Add(source.View, target.View, Accumulates(target));
     }
 
     public override void AddScalar(Tensor target, float value)
     {
         Launches++;
-        Kernels.AddScalar(target.View, value);
+        Kernels.AddScalar(target.View, value, Accumulates(target));
     }
 
     public override void Zero(Tensor target)
     {
+        target.Uncleared = false;
         if (target.Length == 0) return;
         Launches++;
+        Memsets++;
         target.View.MemSetToZero(Kernels.Stream);
+    }
+
+    public override void ClearForReuse(Tensor target) => target.Uncleared = true;
+
+    /// <summary>False for an <see cref="Tensor.Uncleared"/> gradient, which the kernel about to run overwrites (so it is cleared from then on).</summary>
+    private static bool Accumulates(Tensor? grad)
+    {
+        if (grad is not { Uncleared: true }) return true;
+        grad.Uncleared = false;
+        return false;
+    }
+
+    /// <summary>Clears any <see cref="Tensor.Uncleared"/> one of these before a kernel that only adds to it.</summary>
+    private void Cleared(Tensor? a, Tensor? b = null, Tensor? c = null)
+    {
+        if (a is { Uncleared: true }) Zero(a);
+        if (b is { Uncleared: true }) Zero(b);
+        if (c is { Uncleared: true }) Zero(c);
     }
 
     /// <summary>batchImages[b] = images[order[b]], batchLabels[b] = labels[order[b]] (the batch gather of <see cref="DeviceDataset"/>).</summary>

@@ -54,9 +54,17 @@ public sealed class Adam : Optimizer
         StepCount = stepCount;
     }
 
+    protected override Tensor[][] PackableState => [_firstMoments, _secondMoments];
+
     public override void Step()
     {
         StepCount++;
+        if (TryPacked(out var parameters, out var grads, out var moments))
+        {
+            parameters.Device.Backend.AdamStep(parameters, grads, moments[0], moments[1], StepCount,
+                LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled);
+            return;
+        }
         for (var i = 0; i < ParameterArray.Length; i++)
         {
             var parameter = ParameterArray[i];

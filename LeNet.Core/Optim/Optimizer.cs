@@ -1,8 +1,20 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace LeNet.Core.Optim;
 
 /// <summary>Updates a fixed list of parameters from their accumulated gradients.</summary>
+/// <remarks>
+/// On a GPU the parameters, their gradients and each per-parameter state (e.g. Adam's moments) are packed into one
+/// buffer each at the first step where every parameter has a gradient (<see cref="TryPacked"/>): from then on a step
+/// is one launch over the flat buffers and <see cref="ZeroGrad"/> one memset, instead of one of each per tensor.
+/// The tensors stay the same objects, each a slice of its buffer; moving one to another device unpacks it.
+/// </remarks>
 public abstract class Optimizer
 {
+    private Tensor? _flatParameters, _flatGrads;
+    private Tensor[] _flatState = [];
+    private Tensor[][]? _stateKinds;
+
     protected Optimizer(IEnumerable<Tensor> parameters, float learningRate)
     {
         ParameterArray = parameters.ToArray();
@@ -26,6 +38,63 @@ public abstract class Optimizer
     /// <summary>Zeroes every parameter's gradient in place.</summary>
     public void ZeroGrad()
     {
-        foreach (var p in ParameterArray) p.ZeroGrad();
+        if (TryPacked(out _, out var grads, out _))
+            grads.Device.Backend.Zero(grads);
+        else
+            foreach (var p in ParameterArray) p.ZeroGrad();
+    }
+
+    /// <summary>The per-parameter state tensors (one array per kind, each parallel to the parameters) packed beside them; read once.</summary>
+    protected virtual Tensor[][] PackableState => [];
+
+    private Tensor[][] StateKinds => _stateKinds ??= PackableState;
+
+    /// <summary>
+    /// The parameters, the gradients and each <see cref="PackableState"/> as flat tensors over one buffer each, packing
+    /// them on first use. False on the CPU, while some parameter has no gradient, or when the tensors are not on one
+    /// GPU; the caller then updates parameter by parameter.
+    /// </summary>
+    protected bool TryPacked([NotNullWhen(true)] out Tensor? parameters, [NotNullWhen(true)] out Tensor? grads, out Tensor[] state)
+    {
+        (parameters, grads, state) = (null, null, _flatState);
+        if (ParameterArray[0].Device.IsCpu) return false;
+        if (_flatParameters is null || !StillPacked())
+        {
+            _flatParameters = _flatGrads = null;
+            if (!Pack()) return false;
+        }
+        (parameters, grads, state) = (_flatParameters!, _flatGrads!, _flatState);
+        return true;
+    }
+
+    private bool StillPacked()
+    {
+        var kinds = StateKinds;
+        for (var i = 0; i < ParameterArray.Length; i++)
+        {
+            var p = ParameterArray[i];
+            if (!p.IsPackedIn(_flatParameters!) || p.Grad is not { } grad || !grad.IsPackedIn(_flatGrads!)) return false;
+            for (var k = 0; k < kinds.Length; k++)
+                if (!kinds[k][i].IsPackedIn(_flatState[k])) return false;
+        }
+        return true;
+    }
+
+    private bool Pack()
+    {
+        var grads = new Tensor[ParameterArray.Length];
+        for (var i = 0; i < grads.Length; i++)
+            if (ParameterArray[i].Grad is not { } grad) return false;
+            else grads[i] = grad;
+        var kinds = StateKinds;
+        var device = ParameterArray[0].Device;
+        if (grads.Concat(kinds.SelectMany(k => k)).Any(t => t.Device != device)) return false;
+        var parameters = Tensor.Pack(ParameterArray);
+        if (parameters is null) return false;
+        var flatGrads = Tensor.Pack(grads);
+        var state = kinds.Select(k => Tensor.Pack(k)).ToArray();
+        if (flatGrads is null || state.Any(s => s is null)) return false;
+        (_flatParameters, _flatGrads, _flatState) = (parameters, flatGrads, state!);
+        return true;
     }
 }

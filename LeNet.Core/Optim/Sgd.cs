@@ -22,8 +22,17 @@ public sealed class Sgd : Optimizer
     public float WeightDecay { get; }
     public bool Nesterov { get; }
 
+    protected override Tensor[][] PackableState => Momentum != 0 ? [_momentumBuffers.Select(b => b!).ToArray()] : [];
+
     public override void Step()
     {
+        if (TryPacked(out var parameters, out var grads, out var buffers))
+        {
+            parameters.Device.Backend.SgdStep(parameters, grads, buffers.Length > 0 ? buffers[0] : null, _firstStep,
+                LearningRate, Momentum, Dampening, WeightDecay, Nesterov);
+            _firstStep = false;
+            return;
+        }
         for (var i = 0; i < ParameterArray.Length; i++)
         {
             var parameter = ParameterArray[i];

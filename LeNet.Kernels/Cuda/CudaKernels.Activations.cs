@@ -7,16 +7,16 @@ namespace LeNet.Kernels.Cuda;
 public sealed partial class CudaKernels
 {
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>> _reluForward = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>> _reluBackward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> _reluBackward = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>> _tanhForward = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>> _tanhBackward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> _tanhBackward = null!;
 
     private void LoadActivations()
     {
         _reluForward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>>(ReluForwardKernel);
-        _reluBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>>(ReluBackwardKernel);
+        _reluBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ReluBackwardKernel);
         _tanhForward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>>(TanhForwardKernel);
-        _tanhBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>>(TanhBackwardKernel);
+        _tanhBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(TanhBackwardKernel);
     }
 
     /// <summary>output = max(input, 0). Overwrites output; output may be input.</summary>
@@ -26,12 +26,12 @@ public sealed partial class CudaKernels
         _reluForward(Stream, StrideConfig(input.Length), input, output);
     }
 
-    /// <summary>inputGrad += outputGrad where input &gt; 0.</summary>
-    public void ReluBackward(ArrayView<float> input, ArrayView<float> outputGrad, ArrayView<float> inputGrad)
+    /// <summary>inputGrad += outputGrad where input &gt; 0 (without <paramref name="accumulate"/>: inputGrad = that, its old contents ignored).</summary>
+    public void ReluBackward(ArrayView<float> input, ArrayView<float> outputGrad, ArrayView<float> inputGrad, bool accumulate = true)
     {
         SpanLength.RequireSame(Checked(outputGrad.Length, nameof(outputGrad)), Checked(input.Length, nameof(input)), nameof(outputGrad), nameof(input));
         SpanLength.RequireSame(Checked(inputGrad.Length, nameof(inputGrad)), Checked(input.Length, nameof(input)), nameof(inputGrad), nameof(input));
-        _reluBackward(Stream, StrideConfig(input.Length), input, outputGrad, inputGrad);
+        _reluBackward(Stream, StrideConfig(input.Length), input, outputGrad, inputGrad, accumulate ? 1 : 0);
     }
 
     /// <summary>output = tanh(input). Overwrites output; output may be input.</summary>
@@ -42,11 +42,11 @@ public sealed partial class CudaKernels
     }
 
     /// <summary>inputGrad += outputGrad·(1 − output²), from the saved output.</summary>
-    public void TanhBackward(ArrayView<float> output, ArrayView<float> outputGrad, ArrayView<float> inputGrad)
+    public void TanhBackward(ArrayView<float> output, ArrayView<float> outputGrad, ArrayView<float> inputGrad, bool accumulate = true)
     {
         SpanLength.RequireSame(Checked(outputGrad.Length, nameof(outputGrad)), Checked(output.Length, nameof(output)), nameof(outputGrad), nameof(output));
         SpanLength.RequireSame(Checked(inputGrad.Length, nameof(inputGrad)), Checked(output.Length, nameof(output)), nameof(inputGrad), nameof(output));
-        _tanhBackward(Stream, StrideConfig(output.Length), output, outputGrad, inputGrad);
+        _tanhBackward(Stream, StrideConfig(output.Length), output, outputGrad, inputGrad, accumulate ? 1 : 0);
     }
 
     private static void ReluForwardKernel(ArrayView<float> input, ArrayView<float> output)
@@ -56,12 +56,11 @@ public sealed partial class CudaKernels
             output[i] = Relu(input[i]);
     }
 
-    private static void ReluBackwardKernel(ArrayView<float> input, ArrayView<float> outputGrad, ArrayView<float> inputGrad)
+    private static void ReluBackwardKernel(ArrayView<float> input, ArrayView<float> outputGrad, ArrayView<float> inputGrad, int accumulate)
     {
         int total = (int)input.Length, stride = Grid.DimX * Group.DimX;
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
-            if (input[i] > 0f)
-                inputGrad[i] += outputGrad[i];
+            Put(inputGrad, i, input[i] > 0f ? outputGrad[i] : 0f, accumulate);
     }
 
     private static void TanhForwardKernel(ArrayView<float> input, ArrayView<float> output)
@@ -71,11 +70,11 @@ public sealed partial class CudaKernels
             output[i] = Tanh(input[i]);
     }
 
-    private static void TanhBackwardKernel(ArrayView<float> output, ArrayView<float> outputGrad, ArrayView<float> inputGrad)
+    private static void TanhBackwardKernel(ArrayView<float> output, ArrayView<float> outputGrad, ArrayView<float> inputGrad, int accumulate)
     {
         int total = (int)output.Length, stride = Grid.DimX * Group.DimX;
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
-            inputGrad[i] += outputGrad[i] * (1f - output[i] * output[i]);
+            Put(inputGrad, i, outputGrad[i] * (1f - output[i] * output[i]), accumulate);
     }
 
     /// <summary>tanh x = sign(x)·(1 − e)/(1 + e), e = exp(−2|x|) ≤ 1: no overflow; absolute error a few ulp of 1.</summary>

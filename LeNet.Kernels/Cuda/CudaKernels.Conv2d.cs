@@ -13,9 +13,10 @@ public sealed partial class CudaKernels
 {
     /// <summary>
     /// The backward's first launch: [0, WeightItems) weight partials, then BiasItems bias partials, then InputItems
-    /// inputs; each image's output rows are cut into Chunks bands of RowsPerChunk rows.
+    /// inputs; each image's output rows are cut into Chunks bands of RowsPerChunk rows. AccumulateInput 0: inputGrad is
+    /// overwritten, its old contents ignored.
     /// </summary>
-    internal readonly record struct ConvBackwardPlan(int WeightItems, int BiasItems, int InputItems, int Chunks, int RowsPerChunk);
+    internal readonly record struct ConvBackwardPlan(int WeightItems, int BiasItems, int InputItems, int Chunks, int RowsPerChunk, int AccumulateInput);
 
     /// <summary>About how many output positions one thread sums for a weight's partial (a band of whole rows).</summary>
     private const int ChunkWork = 128;
@@ -74,7 +75,7 @@ public sealed partial class CudaKernels
     /// it (then input or weight, needed only by the other, may be empty too). Accumulates into each.
     /// </summary>
     public void Conv2dBackward(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> outputGrad,
-        ArrayView<float> inputGrad, ArrayView<float> weightGrad, ArrayView<float> biasGrad, in ConvShape shape)
+        ArrayView<float> inputGrad, ArrayView<float> weightGrad, ArrayView<float> biasGrad, in ConvShape shape, bool accumulateInput = true)
     {
         ValidateConv(shape);
         SpanLength.Require(Checked(outputGrad.Length, nameof(outputGrad)), shape.OutputLength, nameof(outputGrad), shape);
@@ -95,7 +96,7 @@ public sealed partial class CudaKernels
             return;
         Checked((long)weightItems + biasItems + inputItems, "the backward's work items");
 
-        var plan = new ConvBackwardPlan(weightItems, biasItems, inputItems, chunks, rowsPerChunk);
+        var plan = new ConvBackwardPlan(weightItems, biasItems, inputItems, chunks, rowsPerChunk, accumulateInput ? 1 : 0);
         var placeholder = outputGrad;
         var partials = weightItems + biasItems > 0 ? ConvPartials(weightItems + biasItems) : placeholder;
         _conv2dBackward(Stream, StrideConfig(weightItems + biasItems + inputItems),
@@ -191,7 +192,7 @@ public sealed partial class CudaKernels
                             sum += outputGrad[((n * K + k) * P + p) * Q + q] * weight[((k * C + c) * R + r) * S + s];
                     }
                 }
-                inputGrad[i] += sum;
+                Put(inputGrad, i, sum, plan.AccumulateInput);
             }
         }
     }

@@ -12,17 +12,17 @@ public sealed partial class CudaKernels
     internal readonly record struct SgdScalars(float LearningRate, float Momentum, float Dampening, float WeightDecay, int FirstStep, int Nesterov);
 
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>> _sigmoidForward = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>> _sigmoidBackward = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>> _add = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, float> _addScalar = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> _sigmoidBackward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int> _add = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, float, int> _addScalar = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdScalars> _sgd = null!;
 
     private void LoadElementwise()
     {
         _sigmoidForward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>>(SigmoidForwardKernel);
-        _sigmoidBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>>(SigmoidBackwardKernel);
-        _add = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>>(AddKernel);
-        _addScalar = Accelerator.LoadKernel<ArrayView<float>, float>(AddScalarKernel);
+        _sigmoidBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(SigmoidBackwardKernel);
+        _add = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int>(AddKernel);
+        _addScalar = Accelerator.LoadKernel<ArrayView<float>, float, int>(AddScalarKernel);
         _sgd = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdScalars>(SgdKernel);
     }
 
@@ -34,25 +34,25 @@ public sealed partial class CudaKernels
     }
 
     /// <summary>inputGrad += outputGrad·output·(1 − output), from the saved output.</summary>
-    public void SigmoidBackward(ArrayView<float> output, ArrayView<float> outputGrad, ArrayView<float> inputGrad)
+    public void SigmoidBackward(ArrayView<float> output, ArrayView<float> outputGrad, ArrayView<float> inputGrad, bool accumulate = true)
     {
         SpanLength.RequireSame(Checked(outputGrad.Length, nameof(outputGrad)), Checked(output.Length, nameof(output)), nameof(outputGrad), nameof(output));
         SpanLength.RequireSame(Checked(inputGrad.Length, nameof(inputGrad)), Checked(output.Length, nameof(output)), nameof(inputGrad), nameof(output));
-        _sigmoidBackward(Stream, StrideConfig(output.Length), output, outputGrad, inputGrad);
+        _sigmoidBackward(Stream, StrideConfig(output.Length), output, outputGrad, inputGrad, accumulate ? 1 : 0);
     }
 
-    /// <summary>target += source, elementwise.</summary>
-    public void Add(ArrayView<float> source, ArrayView<float> target)
+    /// <summary>target += source, elementwise (without <paramref name="accumulate"/>: target = source).</summary>
+    public void Add(ArrayView<float> source, ArrayView<float> target, bool accumulate = true)
     {
         SpanLength.RequireSame(Checked(target.Length, nameof(target)), Checked(source.Length, nameof(source)), nameof(target), nameof(source));
-        if (target.Length > 0) _add(Stream, StrideConfig(target.Length), source, target);
+        if (target.Length > 0) _add(Stream, StrideConfig(target.Length), source, target, accumulate ? 1 : 0);
     }
 
-    /// <summary>target += value, elementwise.</summary>
-    public void AddScalar(ArrayView<float> target, float value)
+    /// <summary>target += value, elementwise (without <paramref name="accumulate"/>: target = value).</summary>
+    public void AddScalar(ArrayView<float> target, float value, bool accumulate = true)
     {
         Checked(target.Length, nameof(target));
-        if (target.Length > 0) _addScalar(Stream, StrideConfig(target.Length), target, value);
+        if (target.Length > 0) _addScalar(Stream, StrideConfig(target.Length), target, value, accumulate ? 1 : 0);
     }
 
     /// <summary>
@@ -86,25 +86,25 @@ public sealed partial class CudaKernels
         }
     }
 
-    private static void SigmoidBackwardKernel(ArrayView<float> output, ArrayView<float> outputGrad, ArrayView<float> inputGrad)
+    private static void SigmoidBackwardKernel(ArrayView<float> output, ArrayView<float> outputGrad, ArrayView<float> inputGrad, int accumulate)
     {
         int total = (int)output.Length, stride = Grid.DimX * Group.DimX;
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
-            inputGrad[i] += outputGrad[i] * output[i] * (1f - output[i]);
+            Put(inputGrad, i, outputGrad[i] * output[i] * (1f - output[i]), accumulate);
     }
 
-    private static void AddKernel(ArrayView<float> source, ArrayView<float> target)
+    private static void AddKernel(ArrayView<float> source, ArrayView<float> target, int accumulate)
     {
         int total = (int)target.Length, stride = Grid.DimX * Group.DimX;
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
-            target[i] += source[i];
+            Put(target, i, source[i], accumulate);
     }
 
-    private static void AddScalarKernel(ArrayView<float> target, float value)
+    private static void AddScalarKernel(ArrayView<float> target, float value, int accumulate)
     {
         int total = (int)target.Length, stride = Grid.DimX * Group.DimX;
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
-            target[i] += value;
+            Put(target, i, value, accumulate);
     }
 
     private static void SgdKernel(ArrayView<float> parameter, ArrayView<float> grad, ArrayView<float> momentumBuffer, SgdScalars s)

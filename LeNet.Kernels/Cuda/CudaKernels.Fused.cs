@@ -30,7 +30,7 @@ public sealed partial class CudaKernels
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, int, PoolShape> _bnReluMaxPoolGradientSums = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, PoolShape> _bnReluMaxPoolBackward = null!;
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, PoolShape, int> _bnReluMaxPoolBackward = null!;
 
     /// <summary>Per-(channel, chunk) partial sums between the two launches of a fused op; grown, never shrunk.</summary>
     private MemoryBuffer1D<float, Stride1D.Dense>? _fusedPartials;
@@ -47,7 +47,7 @@ public sealed partial class CudaKernels
         _bnReluMaxPoolGradientSums = Accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
             ArrayView<float>, int, PoolShape>(BatchNormReluMaxPoolGradientSumsKernel);
         _bnReluMaxPoolBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, PoolShape>(BatchNormReluMaxPoolBackwardKernel);
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, PoolShape, int>(BatchNormReluMaxPoolBackwardKernel);
     }
 
     /// <summary>Whole planes per chunk of the fused kernels for <paramref name="shape"/>: about ChunkElementsPerThread·GroupSize elements, at least one plane.</summary>
@@ -114,10 +114,12 @@ public sealed partial class CudaKernels
     /// <summary>
     /// The backward of <see cref="BatchNormReluMaxPoolForwardTraining"/>: from pooledGrad and argmax, the ReLU mask
     /// (normalised value &gt; 0) and the saved mean and invStd, accumulates inputGrad, gammaGrad and betaGrad exactly as
-    /// MaxPool2dBackward → ReLUBackward → BatchNorm2dBackward would. Two launches over C × chunks groups.
+    /// MaxPool2dBackward → ReLUBackward → BatchNorm2dBackward would. Two launches over C × chunks groups. Without
+    /// <paramref name="accumulateInput"/> inputGrad is overwritten, its old contents ignored.
     /// </summary>
     public void BatchNormReluMaxPoolBackward(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta,
-        ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> inputGrad, ArrayView<float> gammaGrad, ArrayView<float> betaGrad, in PoolShape shape)
+        ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> inputGrad, ArrayView<float> gammaGrad, ArrayView<float> betaGrad, in PoolShape shape,
+        bool accumulateInput = true)
     {
         ValidatePool(shape);
         var normShape = new BatchNormShape(shape.Batch, shape.Channels, shape.Height * shape.Width);
@@ -133,7 +135,7 @@ public sealed partial class CudaKernels
             var partials = FusedPartials(2 * groups);
             _bnReluMaxPoolGradientSums(Stream, config, pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, planesPerChunk, shape);
             _bnReluMaxPoolBackward(Stream, config, pooledGrad, argmax, input, gamma, beta, mean, invStd, partials,
-                inputGrad, gammaGrad, betaGrad, planesPerChunk, shape);
+                inputGrad, gammaGrad, betaGrad, planesPerChunk, shape, accumulateInput ? 1 : 0);
         }
     }
 
@@ -287,7 +289,7 @@ public sealed partial class CudaKernels
     /// <summary>Launch B of the backward: the channel's Σ dy and Σ dy·x̂ from its partials, then inputGrad over the chunk.</summary>
     private static void BatchNormReluMaxPoolBackwardKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta,
         ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> partials, ArrayView<float> inputGrad, ArrayView<float> gammaGrad, ArrayView<float> betaGrad,
-        int planesPerChunk, PoolShape shape)
+        int planesPerChunk, PoolShape shape, int accumulateInput)
     {
         var scratchDy = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
         var scratchDyXhat = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
@@ -311,7 +313,7 @@ public sealed partial class CudaKernels
             int n = j / S, s = j - n * S, plane = (firstPlane + n) * C + c, i = plane * S + s;
             float x = input[i];
             float dy = NormalisedGradientAt(pooledGrad, argmax, i, plane, s, scale, mu, shift, x, shape);
-            inputGrad[i] += scale * (dy - meanDy - (x - mu) * inv * meanDyXhat);
+            Put(inputGrad, i, scale * (dy - meanDy - (x - mu) * inv * meanDyXhat), accumulateInput);
         }
         if (g == 0 && Group.IdxX == 0)
         {

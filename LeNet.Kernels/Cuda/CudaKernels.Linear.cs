@@ -10,7 +10,7 @@ namespace LeNet.Kernels.Cuda;
 public sealed partial class CudaKernels
 {
     /// <summary>Groups of the backward kernel: [0, InputTiles) input-gradient tiles, then WeightTiles weight-gradient tiles, then bias groups.</summary>
-    internal readonly record struct LinearBackwardPlan(int Tile, int InputTiles, int WeightTiles, int MaskInput);
+    internal readonly record struct LinearBackwardPlan(int Tile, int InputTiles, int WeightTiles, int MaskInput, int AccumulateInput);
 
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearShape, int, int, int> _linearForward = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearShape, LinearBackwardPlan> _linearBackward = null!;
@@ -53,9 +53,11 @@ public sealed partial class CudaKernels
     /// All gradients of a Linear layer in one launch; inputGrad, weightGrad, biasGrad may each be empty to skip it.
     /// With <paramref name="maskInputByRelu"/>, the input gradient is added only where input &gt; 0: when input is a ReLU's
     /// output, inputGrad then receives the gradient of the ReLU's input (ReLU backward fused), since output &gt; 0 ⇔ input &gt; 0.
+    /// Without <paramref name="accumulateInput"/> inputGrad is overwritten, its old contents ignored.
     /// </summary>
     public void LinearBackward(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> outputGrad,
-        ArrayView<float> inputGrad, ArrayView<float> weightGrad, ArrayView<float> biasGrad, in LinearShape shape, bool maskInputByRelu = false)
+        ArrayView<float> inputGrad, ArrayView<float> weightGrad, ArrayView<float> biasGrad, in LinearShape shape, bool maskInputByRelu = false,
+        bool accumulateInput = true)
     {
         ValidateLinear(shape);
         SpanLength.Require(Checked(outputGrad.Length, nameof(outputGrad)), shape.OutputLength, nameof(outputGrad), shape);
@@ -76,7 +78,7 @@ public sealed partial class CudaKernels
         _linearBackward(Stream, new KernelConfig(inputTiles + weightTiles + biasGroups, Tile * Tile),
             OrPlaceholder(input, placeholder), OrPlaceholder(weight, placeholder), outputGrad,
             OrPlaceholder(inputGrad, placeholder), OrPlaceholder(weightGrad, placeholder), OrPlaceholder(biasGrad, placeholder),
-            shape, new LinearBackwardPlan(Tile, inputTiles, weightTiles, maskInputByRelu ? 1 : 0));
+            shape, new LinearBackwardPlan(Tile, inputTiles, weightTiles, maskInputByRelu ? 1 : 0, accumulateInput ? 1 : 0));
     }
 
     private int TilesOf(int extent) => (extent + Tile - 1) / Tile;
@@ -114,8 +116,8 @@ public sealed partial class CudaKernels
             // inputGrad[n, i] = Σ_o outputGrad[n, o] · weight[o, i]
             float sum = TileProduct(tileA, tileB, outputGrad, O, 1, weight, I, 1, N, I, O, row0, col0, tile);
             int n = row0 + ty, i = col0 + tx;
-            if (n < N && i < I && (plan.MaskInput == 0 || input[n * I + i] > 0f))
-                inputGrad[n * I + i] += sum;
+            if (n < N && i < I)
+                Put(inputGrad, n * I + i, plan.MaskInput == 0 || input[n * I + i] > 0f ? sum : 0f, plan.AccumulateInput);
         }
         else if (group < plan.InputTiles + plan.WeightTiles)
         {

@@ -8,16 +8,16 @@ namespace LeNet.Kernels.Cuda;
 public sealed partial class CudaKernels
 {
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, PoolShape> _maxPoolForward = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, PoolShape> _maxPoolBackward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, PoolShape, int> _maxPoolBackward = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, PoolShape> _avgPoolForward = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, PoolShape> _avgPoolBackward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, PoolShape, int> _avgPoolBackward = null!;
 
     private void LoadPooling()
     {
         _maxPoolForward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, PoolShape>(MaxPoolForwardKernel);
-        _maxPoolBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, PoolShape>(MaxPoolBackwardKernel);
+        _maxPoolBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, PoolShape, int>(MaxPoolBackwardKernel);
         _avgPoolForward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, PoolShape>(AvgPoolForwardKernel);
-        _avgPoolBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, PoolShape>(AvgPoolBackwardKernel);
+        _avgPoolBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, PoolShape, int>(AvgPoolBackwardKernel);
     }
 
     /// <summary>Overwrites output [N,C,P,Q] with each window's maximum and argmax with its flat input index (first one on ties).</summary>
@@ -30,14 +30,14 @@ public sealed partial class CudaKernels
         _maxPoolForward(Stream, StrideConfig(shape.OutputLength), input, output, argmax, shape);
     }
 
-    /// <summary>inputGrad[argmax[o]] += outputGrad[o] for every output o.</summary>
-    public void MaxPool2dBackward(ArrayView<float> outputGrad, ArrayView<int> argmax, ArrayView<float> inputGrad, in PoolShape shape)
+    /// <summary>inputGrad[argmax[o]] += outputGrad[o] for every output o (without <paramref name="accumulate"/>, inputGrad's old contents are ignored).</summary>
+    public void MaxPool2dBackward(ArrayView<float> outputGrad, ArrayView<int> argmax, ArrayView<float> inputGrad, in PoolShape shape, bool accumulate = true)
     {
         ValidatePool(shape);
         SpanLength.Require(Checked(outputGrad.Length, nameof(outputGrad)), shape.OutputLength, nameof(outputGrad), shape);
         SpanLength.Require(Checked(argmax.Length, nameof(argmax)), shape.OutputLength, nameof(argmax), shape);
         SpanLength.Require(Checked(inputGrad.Length, nameof(inputGrad)), shape.InputLength, nameof(inputGrad), shape);
-        _maxPoolBackward(Stream, StrideConfig(shape.InputLength), outputGrad, argmax, inputGrad, shape);
+        _maxPoolBackward(Stream, StrideConfig(shape.InputLength), outputGrad, argmax, inputGrad, shape, accumulate ? 1 : 0);
     }
 
     /// <summary>Overwrites output [N,C,P,Q] with each window's mean.</summary>
@@ -49,13 +49,13 @@ public sealed partial class CudaKernels
         _avgPoolForward(Stream, StrideConfig(shape.OutputLength), input, output, shape);
     }
 
-    /// <summary>inputGrad += outputGrad spread evenly over each window.</summary>
-    public void AvgPool2dBackward(ArrayView<float> outputGrad, ArrayView<float> inputGrad, in PoolShape shape)
+    /// <summary>inputGrad += outputGrad spread evenly over each window (without <paramref name="accumulate"/>, inputGrad's old contents are ignored).</summary>
+    public void AvgPool2dBackward(ArrayView<float> outputGrad, ArrayView<float> inputGrad, in PoolShape shape, bool accumulate = true)
     {
         ValidatePool(shape);
         SpanLength.Require(Checked(outputGrad.Length, nameof(outputGrad)), shape.OutputLength, nameof(outputGrad), shape);
         SpanLength.Require(Checked(inputGrad.Length, nameof(inputGrad)), shape.InputLength, nameof(inputGrad), shape);
-        _avgPoolBackward(Stream, StrideConfig(shape.InputLength), outputGrad, inputGrad, shape);
+        _avgPoolBackward(Stream, StrideConfig(shape.InputLength), outputGrad, inputGrad, shape, accumulate ? 1 : 0);
     }
 
     private static void MaxPoolForwardKernel(ArrayView<float> input, ArrayView<float> output, ArrayView<int> argmax, PoolShape shape)
@@ -83,11 +83,11 @@ public sealed partial class CudaKernels
         }
     }
 
-    private static void MaxPoolBackwardKernel(ArrayView<float> outputGrad, ArrayView<int> argmax, ArrayView<float> inputGrad, PoolShape shape)
+    private static void MaxPoolBackwardKernel(ArrayView<float> outputGrad, ArrayView<int> argmax, ArrayView<float> inputGrad, PoolShape shape, int accumulate)
     {
         int total = shape.InputLength, stride = Grid.DimX * Group.DimX;
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
-            inputGrad[i] += MaxPoolGradientAt(outputGrad, argmax, i, shape);
+            Put(inputGrad, i, MaxPoolGradientAt(outputGrad, argmax, i, shape), accumulate);
     }
 
     /// <summary>Σ outputGrad[o] over the windows o that contain input element i and chose it as their maximum.</summary>
@@ -125,7 +125,7 @@ public sealed partial class CudaKernels
         }
     }
 
-    private static void AvgPoolBackwardKernel(ArrayView<float> outputGrad, ArrayView<float> inputGrad, PoolShape shape)
+    private static void AvgPoolBackwardKernel(ArrayView<float> outputGrad, ArrayView<float> inputGrad, PoolShape shape, int accumulate)
     {
         int H = shape.Height, W = shape.Width, P = shape.OutHeight, Q = shape.OutWidth;
         int total = shape.InputLength, stride = Grid.DimX * Group.DimX;
@@ -139,7 +139,7 @@ public sealed partial class CudaKernels
             for (int p = pFirst; p <= pLast; p++)
             for (int q = qFirst; q <= qLast; q++)
                 sum += outputGrad[(plane * P + p) * Q + q] / windowSize;
-            inputGrad[i] += sum;
+            Put(inputGrad, i, sum, accumulate);
         }
     }
 

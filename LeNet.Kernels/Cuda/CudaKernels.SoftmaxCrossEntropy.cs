@@ -9,12 +9,12 @@ namespace LeNet.Kernels.Cuda;
 public sealed partial class CudaKernels
 {
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int> _softmaxCrossEntropyForward = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int> _softmaxCrossEntropyBackward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int> _softmaxCrossEntropyBackward = null!;
 
     private void LoadSoftmaxCrossEntropy()
     {
         _softmaxCrossEntropyForward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int>(SoftmaxCrossEntropyForwardKernel);
-        _softmaxCrossEntropyBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>(SoftmaxCrossEntropyBackwardKernel);
+        _softmaxCrossEntropyBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>(SoftmaxCrossEntropyBackwardKernel);
     }
 
     /// <summary>
@@ -37,13 +37,15 @@ public sealed partial class CudaKernels
 
     /// <summary>
     /// logitsGrad += lossGrad[0]·(probabilities − onehot(labels))/N. The loss gradient is read on the device (one
-    /// element), so a backward pass seeded there needs no round trip to the host.
+    /// element), so a backward pass seeded there needs no round trip to the host. Without <paramref name="accumulate"/>
+    /// logitsGrad is overwritten, its old contents ignored.
     /// </summary>
-    public void SoftmaxCrossEntropyBackward(ArrayView<float> probabilities, ArrayView<int> labels, ArrayView<float> lossGrad, ArrayView<float> logitsGrad, int batch, int classes)
+    public void SoftmaxCrossEntropyBackward(ArrayView<float> probabilities, ArrayView<int> labels, ArrayView<float> lossGrad, ArrayView<float> logitsGrad, int batch, int classes,
+        bool accumulate = true)
     {
         ValidateSoftmax(probabilities.Length, nameof(probabilities), labels, logitsGrad.Length, nameof(logitsGrad), batch, classes);
         SpanLength.Require(Checked(lossGrad.Length, nameof(lossGrad)), 1, nameof(lossGrad), (Batch: batch, Classes: classes));
-        _softmaxCrossEntropyBackward(Stream, StrideConfig((long)batch * classes), probabilities, labels, lossGrad, logitsGrad, batch, classes);
+        _softmaxCrossEntropyBackward(Stream, StrideConfig((long)batch * classes), probabilities, labels, lossGrad, logitsGrad, batch, classes, accumulate ? 1 : 0);
     }
 
     private static void SoftmaxCrossEntropyForwardKernel(ArrayView<float> logits, ArrayView<int> labels, ArrayView<float> probabilities,
@@ -82,12 +84,12 @@ public sealed partial class CudaKernels
             meanLoss[0] = total / batch;
     }
 
-    private static void SoftmaxCrossEntropyBackwardKernel(ArrayView<float> probabilities, ArrayView<int> labels, ArrayView<float> lossGrad, ArrayView<float> logitsGrad, int batch, int classes)
+    private static void SoftmaxCrossEntropyBackwardKernel(ArrayView<float> probabilities, ArrayView<int> labels, ArrayView<float> lossGrad, ArrayView<float> logitsGrad, int batch, int classes, int accumulate)
     {
         int total = batch * classes, stride = Grid.DimX * Group.DimX;
         float scale = lossGrad[0] / batch;
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
-            logitsGrad[i] += scale * (i % classes == labels[i / classes] ? probabilities[i] - 1f : probabilities[i]);
+            Put(logitsGrad, i, scale * (i % classes == labels[i / classes] ? probabilities[i] - 1f : probabilities[i]), accumulate);
     }
 
     private static void ValidateSoftmax(long matrixLength, string matrixName, ArrayView<int> labels, long otherLength, string otherName, int batch, int classes)

@@ -88,4 +88,11 @@ public sealed partial class CudaKernels
 
     /// <summary>An empty view (meaning "none") is replaced by a valid one the kernel never reads, so no launch sees a null view.</summary>
     private static ArrayView<float> OrPlaceholder(ArrayView<float> view, ArrayView<float> placeholder) => view.Length > 0 ? view : placeholder;
+
+    /// <summary>
+    /// In a kernel: target[i] += value, or target[i] = value when <paramref name="accumulate"/> is 0 (a gradient buffer
+    /// reused without clearing: its old contents, possibly NaN, are never read).
+    /// </summary>
+    private static void Put(ArrayView<float> target, int i, float value, int accumulate) =>
+        target[i] = accumulate != 0 ? target[i] + value : value;
 }

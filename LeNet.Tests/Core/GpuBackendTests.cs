@@ -111,22 +111,26 @@ public class GpuBackendTests
         var gpuSgd = new Sgd(gpu.Parameters(), 0.05f, momentum: 0.9f);
         var workspace = new Workspace();
         var backend = (LeNet.Core.Backends.CudaBackend)device.Backend;
-        var launchesPerStep = new List<long>();
+        var (launchesPerStep, memsetsPerStep) = (new List<long>(), new List<long>());
         for (var step = 0; step < 3; step++)
         {
             var (pixels, labels) = Batch(4, 300 + step);
             var cpuLoss = Step(cpu, cpuSgd, Tensor.FromArray(pixels, 4, 1, 32, 32), labels);
-            var before = backend.Launches;
+            var (before, memsetsBefore) = (backend.Launches, backend.Memsets);
             float gpuLoss;
             using (workspace.Begin())
                 gpuLoss = Step(gpu, gpuSgd, Tensor.FromArray(device, pixels, 4, 1, 32, 32), new Indices(labels).To(device));
             launchesPerStep.Add(backend.Launches - before);
+            memsetsPerStep.Add(backend.Memsets - memsetsBefore);
             Assert.True(Math.Abs(gpuLoss - cpuLoss) < 1e-3 * Math.Max(1, Math.Abs(cpuLoss)), $"step {step}: loss {gpuLoss} on {device}, {cpuLoss} on the CPU.");
         }
         foreach (var ((name, expected), (_, actual)) in cpu.StateDict().Zip(gpu.StateDict()))
             AssertClose(expected.ToArray(), actual.ToArray(), name, 1e-3);
-        // Once warm, every step queues the same launches (the workspace hands back the same buffers).
+        // Once warm, every step queues the same launches (the workspace hands back the same buffers), and each
+        // intermediate gradient is overwritten by the first kernel that writes it: the one memset left is ZeroGrad
+        // over all the parameters' gradients at once (packed by the optimiser).
         Assert.All(launchesPerStep.Skip(1), n => Assert.Equal(launchesPerStep[1], n));
+        Assert.Equal([1L, 1L], memsetsPerStep.Skip(1));
     }
 
     [Theory]
@@ -153,6 +157,88 @@ public class GpuBackendTests
             AssertClose(expected.ToArray(), actual.ToArray(), name, 1e-3);
         for (var i = 0; i < cpuAdam.Parameters.Count; i++)
             AssertClose(cpuAdam.SecondMoments[i].ToArray(), gpuAdam.SecondMoments[i].ToArray(), $"second moment {i}", 1e-3);
+    }
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void An_optimiser_on_the_gpu_steps_all_parameters_in_one_launch(string deviceName)
+    {
+        var device = GpuDevices.Get(deviceName);
+        var backend = (LeNet.Core.Backends.CudaBackend)device.Backend;
+        foreach (var makeOptimizer in new Func<IEnumerable<Tensor>, Optimizer>[]
+                 { p => new Adam(p, 1e-3f, weightDecay: 0.01f), p => new Sgd(p, 0.05f, momentum: 0.9f) })
+        {
+            var cpu = new LeNet5(seed: 37);
+            var gpu = new LeNet5(seed: 37).To(device);
+            var (cpuOptimizer, gpuOptimizer) = (makeOptimizer(cpu.Parameters()), makeOptimizer(gpu.Parameters()));
+            var parameters = gpu.Parameters().ToArray();
+            for (var step = 0; step < 3; step++)
+            {
+                var (pixels, labels) = Batch(3, 500 + step);
+                Step(cpu, cpuOptimizer, Tensor.FromArray(pixels, 3, 1, 32, 32), labels);
+                var loss = F.CrossEntropy(gpu.Forward(Tensor.FromArray(device, pixels, 3, 1, 32, 32)), new Indices(labels).To(device));
+                var before = backend.Launches;
+                gpuOptimizer.ZeroGrad();
+                // Before the first step no gradient exists yet: nothing to clear. Afterwards they are one buffer.
+                Assert.Equal(step == 0 ? 0 : 1, backend.Launches - before);
+                loss.Backward();
+                before = backend.Launches;
+                gpuOptimizer.Step();
+                Assert.Equal(1, backend.Launches - before);
+            }
+            // Packing kept the model's own tensors (each now a slice of one buffer) and every value.
+            Assert.Equal(parameters, gpu.Parameters());
+            foreach (var ((name, expected), (_, actual)) in cpu.StateDict().Zip(gpu.StateDict()))
+                AssertClose(expected.ToArray(), actual.ToArray(), $"{gpuOptimizer.GetType().Name}: {name}", 1e-3);
+            gpuOptimizer.ZeroGrad();
+            Assert.All(parameters, p => Assert.All(p.Grad!.ToArray(), g => Assert.Equal(0f, g)));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void An_intermediate_read_twice_by_one_op_gets_both_gradients(string deviceName)
+    {
+        // F.Linear(h, h): h's gradient gets the input and the weight contribution of one backward kernel, in a reused
+        // (uncleared) buffer on the second pass: the first must overwrite, the second add.
+        var device = GpuDevices.Get(deviceName);
+        var values = GradientCheck.Uniform(new Random(39), 36).Select(v => (float)v).ToArray();
+        float[] Gradient(Device on, Workspace workspace)
+        {
+            using var scope = workspace.Begin();
+            var x = Tensor.FromArray(on, values, 6, 6);
+            x.RequiresGrad = true;
+            var h = F.ReLU(x);
+            var loss = F.CrossEntropy(F.Linear(h, h), new Indices([0, 1, 2, 3, 4, 5]).To(on));
+            loss.Backward();
+            return x.Grad!.ToArray();
+        }
+        var cpuWorkspace = new Workspace();
+        var gpuWorkspace = new Workspace();
+        var expected = Gradient(Device.Cpu, cpuWorkspace);
+        Assert.Contains(expected, v => v != 0);
+        for (var pass = 0; pass < 3; pass++)
+            AssertClose(expected, Gradient(device, gpuWorkspace), $"pass {pass}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void Packed_tensors_keep_their_values_and_stay_apart(string deviceName)
+    {
+        var device = GpuDevices.Get(deviceName);
+        var a = Tensor.FromArray(device, [1f, 2f, 3f], 3);
+        var b = Tensor.FromArray(device, [4f, 5f, 6f], 3);
+        Assert.Null(Tensor.Pack([a, a]));
+        Assert.Null(Tensor.Pack([a, Tensor.FromArray([0f], 1)]));
+        var flat = Tensor.Pack([a, b])!;
+        Assert.Equal([1f, 2f, 3f, 4f, 5f, 6f], flat.ToArray());
+        b.CopyFrom([7f, 8f, 9f]);
+        Assert.Equal([1f, 2f, 3f], a.ToArray());
+        Assert.Equal([1f, 2f, 3f, 7f, 8f, 9f], flat.ToArray());
+        // Same buffer, same shape, different slices: a workspace must not hand out a view of one for the other.
+        Assert.False(a.IsViewOf(b, [3]));
+        Assert.True(a.Detach().IsViewOf(a, [3]));
+        Assert.True(a.IsPackedIn(flat) && b.IsPackedIn(flat));
     }
 
     [Theory]
