@@ -20,6 +20,20 @@ public static class OptionParsers
         return option;
     }
 
+    /// <summary>Accepts only one of <paramref name="choices"/>, refusing anything else in one sentence that lists them.</summary>
+    public static Option<string> OneOf(Option<string> option, string what, params string[] choices)
+    {
+        option.HelpName = string.Join("|", choices);
+        option.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<string>();
+            if (!choices.Contains(value))
+                r.AddError($"{option.Name} {value} is not {what}; choose one of {string.Join(", ", choices)}.");
+        });
+        option.CompletionSources.Add(choices);
+        return option;
+    }
+
     /// <summary>True when the user typed <paramref name="option"/> (rather than its default applying).</summary>
     public static bool IsExplicit(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
 }

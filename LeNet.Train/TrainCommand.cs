@@ -63,9 +63,9 @@ public static class TrainCommand
             Description = "Where to train: cpu, cuda (the first NVIDIA GPU, through ILGPU; needs only the driver) or auto (the GPU when there is one, else the CPU).",
             DefaultValueFactory = _ => defaults.Device,
         };
-        device.AcceptOnlyFromAmong("cpu", "cuda", "auto");
+        OneOf(device, "a device", "cpu", "cuda", "auto");
         var kernels = new Option<string>("--kernels") { Description = "CPU kernels: cpu (SIMD, multi-core) or reference (scalar, for checking).", DefaultValueFactory = _ => defaults.Kernels };
-        kernels.AcceptOnlyFromAmong("cpu", "reference");
+        OneOf(kernels, "a kind of CPU kernels", "cpu", "reference");
         var threads = Positive(new Option<int?>("--threads") { Description = "Threads for the CPU kernels. Default: $LENET_THREADS, else all cores." });
         var limit = Positive(new Option<int?>("--limit") { Description = "Train on the first N training images only." });
         var testLimit = Positive(new Option<int?>("--test-limit") { Description = "Evaluate on the first N test images only." });
