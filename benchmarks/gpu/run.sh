@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The GPU checks in one call, on the lent GPU machine (no .NET there), from the repository root, after pack.sh:
+#   run(command: "bash benchmarks/gpu/run.sh", carry: [".gpu/app.tar.xz"], timeout_s: 540)
+# Trains the seed recipe on cuda, runs the GPU benchmarks (launches per step printed) and the GPU tests; every log
+# and BenchmarkDotNet report goes to $OUT. About 6-7 minutes on an H100, start-up included.
+set -uo pipefail
+out=${OUT:-/tmp/gpu-out}
+mkdir -p "$out"
+tar xJf .gpu/app.tar.xz -C /tmp || exit 1
+export DOTNET_ROOT=/tmp/app
+cd /tmp/app || exit 1
+mkdir -p shared && ln -sfn /tmp/app/mnist shared/mnist # where the end-to-end tests look for MNIST
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$out/gpu.txt"
+echo "== train"
+timeout 90 ./LeNet.Train --device cuda --data mnist --output /tmp/run --no-pictures 2>&1 | tee "$out/train-cuda.log" | tail -13
+echo "== benchmarks"
+timeout 200 ./LeNet.Benchmarks --filter '*GpuTraining*' '*CudaKernel*' --inProcess --job short 2>&1 | tee "$out/bench.log" | grep -E "launches|^\|" | tail -26
+cp BenchmarkDotNet.Artifacts/results/*-github.md "$out/" 2>/dev/null
+echo "== kernel tests"
+timeout 80 ./LeNet.Tests -namespace LeNet.Tests.Kernels.Cuda 2>&1 | tee "$out/tests-kernels.log" | tail -4
+echo "== core tests"
+timeout 150 ./LeNet.Tests -class LeNet.Tests.Core.GpuBackendTests -class LeNet.Tests.Train.GpuTrainingTests 2>&1 | tee "$out/tests-core.log" | tail -6
