@@ -28,7 +28,7 @@ public sealed class Device
 
     /// <summary>
     /// Opens the first CUDA GPU as a device (kept open for the life of the process). Never throws for a machine without
-    /// one: returns false and a sentence saying why.
+    /// one: returns false and why, as a clause for the caller's sentence ("no CUDA GPU was found (...)").
     /// </summary>
     public static bool TryOpenCuda(out Device? device, out string reason)
     {

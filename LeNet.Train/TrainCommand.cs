@@ -179,8 +179,8 @@ public static class TrainCommand
             if (options.Device == "auto") log.WriteLine($"--device auto: training on the GPU, {gpu!.Description}.");
             return gpu!;
         }
-        if (options.Device == "cuda") throw new OptionException($"--device cuda: {reason}");
-        log.WriteLine($"--device auto: training on the CPU. {reason}");
+        if (options.Device == "cuda") throw new OptionException($"--device cuda: {reason}; run with --device cpu, or on a machine with an NVIDIA GPU and its driver.");
+        log.WriteLine($"--device auto: {reason}, so training on the CPU.");
         return cpu;
     }
 

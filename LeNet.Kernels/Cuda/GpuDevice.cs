@@ -36,8 +36,9 @@ public sealed class GpuDevice : IDisposable
     public const OptimizationLevel KernelOptimization = OptimizationLevel.O1;
 
     /// <summary>
-    /// Opens the first CUDA GPU. Never throws for a machine without one: returns false and a sentence saying why
-    /// (no CUDA driver, no device, or the driver refused) and what to do instead.
+    /// Opens the first CUDA GPU. Never throws for a machine without one: returns false and why, as a clause for the
+    /// caller's sentence (no CUDA driver or no device: "no CUDA GPU was found (...)"; the driver refused: "the CUDA GPU
+    /// could not be opened (...)"); what to do instead is the caller's to say.
     /// </summary>
     public static bool TryCreateCuda(out GpuDevice? device, out string reason)
     {
@@ -50,7 +51,7 @@ public sealed class GpuDevice : IDisposable
             if (cudaDevices.Count == 0)
             {
                 context.Dispose();
-                reason = "No CUDA GPU was found (no NVIDIA driver, or no device visible to it); run with --device cpu, or on a machine with an NVIDIA GPU and its driver.";
+                reason = "no CUDA GPU was found (no NVIDIA driver, or no device visible to it)";
                 return false;
             }
             var accelerator = cudaDevices[0].CreateAccelerator(context);
@@ -62,7 +63,7 @@ public sealed class GpuDevice : IDisposable
         {
             // A missing or broken driver surfaces as DllNotFoundException, CudaException, TypeInitializationException...
             context?.Dispose();
-            reason = $"The CUDA GPU could not be opened ({exception.GetType().Name}: {exception.Message}); check the NVIDIA driver, or run with --device cpu.";
+            reason = $"the CUDA GPU could not be opened ({exception.GetType().Name}: {exception.Message.TrimEnd('.')})";
             return false;
         }
     }

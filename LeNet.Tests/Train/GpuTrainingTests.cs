@@ -61,7 +61,7 @@ public partial class GpuTrainingTests
         else
         {
             Assert.Equal(1, code);
-            Assert.Equal($"--device cuda: {reason}", error.ToString().Trim());
+            Assert.Equal($"--device cuda: {reason}; run with --device cpu, or on a machine with an NVIDIA GPU and its driver.", error.ToString().Trim());
             Assert.DoesNotContain("\n", error.ToString().Trim());
             Assert.DoesNotContain("MNIST from", log.ToString()); // refused before any work
         }
@@ -74,7 +74,7 @@ public partial class GpuTrainingTests
         var options = new TrainOptions { DataDirectory = MnistTestData.Directory, Device = "auto", Limit = 64, TestLimit = 64, Epochs = 1, Pictures = false, OutputDirectory = output.Path };
         var log = new StringWriter();
         Assert.Equal(0, TrainCommand.Run(options, log, TextWriter.Null));
-        Assert.Matches(@"--device auto: training on the (GPU, cuda \(|CPU\. )", log.ToString());
+        Assert.Matches(@"--device auto: (training on the GPU, cuda \(|no CUDA GPU was found \(.+\), so training on the CPU\.)", log.ToString());
     }
 
     [Theory]
