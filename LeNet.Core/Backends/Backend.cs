@@ -67,6 +67,29 @@ public abstract class Backend
         if (biasGrad is not null) LinearBackwardBias(outputGrad, biasGrad, shape);
     }
 
+    /// <summary>True when <see cref="LinearReLUForward"/> and <see cref="LinearReLUBackward"/> each run as one fused operation.</summary>
+    public virtual bool FusesLinearReLU => false;
+
+    /// <summary>output = max(input · weightᵀ + bias, 0): a linear layer and the ReLU after it.</summary>
+    public virtual void LinearReLUForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in LinearShape shape)
+    {
+        LinearForward(input, weight, bias, output, shape);
+        ReLUForward(output, output);
+    }
+
+    /// <summary>
+    /// The gradients of <see cref="LinearReLUForward"/> from its saved <paramref name="output"/> and outputGrad
+    /// (∂L/∂output, after the ReLU): the ReLU's backward, then the linear layer's.
+    /// </summary>
+    public virtual void LinearReLUBackward(Tensor input, Tensor weight, Tensor output, Tensor outputGrad, Tensor? inputGrad, Tensor? weightGrad,
+        Tensor? biasGrad, in LinearShape shape)
+    {
+        var preActivationGrad = Workspace.Tensor(output.Device, output.Shape);
+        Zero(preActivationGrad);
+        ReLUBackward(output, outputGrad, preActivationGrad);
+        LinearBackward(input, weight, preActivationGrad, inputGrad, weightGrad, biasGrad, shape);
+    }
+
     public abstract void ReLUForward(Tensor input, Tensor output);
     public abstract void ReLUBackward(Tensor input, Tensor outputGrad, Tensor inputGrad);
     public abstract void TanhForward(Tensor input, Tensor output);

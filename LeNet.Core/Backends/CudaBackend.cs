@@ -147,6 +147,24 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
             accumulateInput: Accumulates(inputGrad));
     }
 
+    public override bool FusesLinearReLU => true;
+
+    public override void LinearReLUForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in LinearShape shape)
+    {
+        Launches++;
+        Kernels.LinearForward(input.View, weight.View, View(bias), output.View, shape, relu: true);
+    }
+
+    public override void LinearReLUBackward(Tensor input, Tensor weight, Tensor output, Tensor outputGrad, Tensor? inputGrad, Tensor? weightGrad,
+        Tensor? biasGrad, in LinearShape shape)
+    {
+        if (inputGrad is null && weightGrad is null && biasGrad is null) return;
+        Cleared(weightGrad, biasGrad);
+        Launches++;
+        Kernels.LinearBackward(input.View, weight.View, outputGrad.View, View(inputGrad), View(weightGrad), View(biasGrad), shape,
+            accumulateInput: Accumulates(inputGrad), reluOutput: output.View);
+    }
+
     public override void ReLUForward(Tensor input, Tensor output)
     {
         Launches++;

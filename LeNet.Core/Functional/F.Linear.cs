@@ -8,6 +8,30 @@ public static partial class F
     /// <summary>Fully connected layer: input [N, In], weight [Out, In], bias [Out] or null → [N, Out].</summary>
     public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null)
     {
+        var shape = CheckLinear(input, weight, bias);
+        var output = Workspace.Tensor(input.Device, [shape.Batch, shape.OutFeatures]);
+        input.Device.Backend.LinearForward(input, weight, bias, output, shape);
+        if (GradientTape.ShouldRecord(input, weight, bias))
+            GradientTape.Record(output, Workspace.Node<LinearBackward>().Set(input, weight, bias, shape), input, weight, bias);
+        return output;
+    }
+
+    /// <summary>
+    /// max(Linear(input, weight, bias), 0): a linear layer and the ReLU after it as one operation (one launch each way on
+    /// a GPU, see <see cref="Backends.Backend.FusesLinearReLU"/>); the same values and gradients as F.ReLU(F.Linear(...)).
+    /// </summary>
+    public static Tensor LinearReLU(Tensor input, Tensor weight, Tensor? bias = null)
+    {
+        var shape = CheckLinear(input, weight, bias);
+        var output = Workspace.Tensor(input.Device, [shape.Batch, shape.OutFeatures]);
+        input.Device.Backend.LinearReLUForward(input, weight, bias, output, shape);
+        if (GradientTape.ShouldRecord(input, weight, bias))
+            GradientTape.Record(output, Workspace.Node<LinearReLUBackward>().Set(input, weight, bias, output, shape), input, weight, bias);
+        return output;
+    }
+
+    private static LinearShape CheckLinear(Tensor input, Tensor weight, Tensor? bias)
+    {
         RequireRank(input, 2, "Linear input", "[N, In]");
         RequireRank(weight, 2, "Linear weight", "[Out, In]");
         RequireSameDevice("Linear", input, weight, bias);
@@ -15,12 +39,24 @@ public static partial class F
         if (weight.Size(1) != shape.InFeatures)
             throw new ArgumentException($"Linear weight {Tensor.Format(weight.Shape)} expects {weight.Size(1)} input features, but the input has {shape.InFeatures}.");
         if (bias is not null) RequireShape(bias, "Linear bias", shape.OutFeatures);
+        return shape;
+    }
 
-        var output = Workspace.Tensor(input.Device, [shape.Batch, shape.OutFeatures]);
-        input.Device.Backend.LinearForward(input, weight, bias, output, shape);
-        if (GradientTape.ShouldRecord(input, weight, bias))
-            GradientTape.Record(output, Workspace.Node<LinearBackward>().Set(input, weight, bias, shape), input, weight, bias);
-        return output;
+    private sealed class LinearReLUBackward : Node
+    {
+        private Tensor _input = null!, _weight = null!, _output = null!;
+        private Tensor? _bias;
+        private LinearShape _shape;
+
+        public LinearReLUBackward Set(Tensor input, Tensor weight, Tensor? bias, Tensor output, LinearShape shape)
+        {
+            (_input, _weight, _bias, _output, _shape) = (input, weight, bias, output, shape);
+            return this;
+        }
+
+        public override void Backward(Tensor outputGrad) =>
+            _input.Device.Backend.LinearReLUBackward(_input, _weight, _output, outputGrad, GradIfRequired(_input), GradIfRequired(_weight),
+                GradIfRequired(_bias), _shape);
     }
 
     private sealed class LinearBackward : Node

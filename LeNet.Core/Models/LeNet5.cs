@@ -38,6 +38,7 @@ public sealed class LeNet5 : Module
     {
         var features = Layer2.Forward(Layer1.Forward(input));
         var flat = features.Reshape(features.Size(0), -1);
-        return Fc2.Forward(Relu1.Forward(Fc1.Forward(Relu.Forward(Fc.Forward(flat)))));
+        // fc → relu → fc1 → relu1 → fc2; each Linear and its ReLU run as one operation where the backend fuses them.
+        return Fc2.Forward(Fc1.ForwardReLU(Fc.ForwardReLU(flat)));
     }
 }

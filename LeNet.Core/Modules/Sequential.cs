@@ -4,7 +4,7 @@ namespace LeNet.Core.Modules;
 
 /// <summary>
 /// Applies its modules in order; they are named "0", "1", ... as in PyTorch. Where BatchNorm2d, ReLU and MaxPool2d
-/// (window = stride) follow each other and the input's backend fuses them, the three run as one operation.
+/// (window = stride) follow each other, or Linear and ReLU, and the input's backend fuses them, they run as one operation.
 /// </summary>
 public sealed class Sequential : Module
 {
@@ -28,6 +28,12 @@ public sealed class Sequential : Module
                 input = F.BatchNorm2dReLUMaxPool2d(input, norm.Weight, norm.Bias, norm.RunningMean, norm.RunningVar, norm.Training,
                     pool.KernelSize, norm.Momentum, norm.Eps);
                 i += 2;
+                continue;
+            }
+            if (i + 1 < _layers.Length && _layers[i] is Linear linear && _layers[i + 1] is ReLU && input.Device.Backend.FusesLinearReLU)
+            {
+                input = linear.ForwardReLU(input);
+                i += 1;
                 continue;
             }
             input = _layers[i].Forward(input);

@@ -6,19 +6,20 @@ namespace LeNet.Kernels.Cuda;
 // Linear, row-major [N, In] · [Out, In]ᵀ: every product is one tiled GEMM (Tile×Tile blocks staged in shared memory,
 // each thread one output element), the operands read through strides so the same routine serves the forward
 // (input·weightᵀ, bias and optionally ReLU fused), the input gradient (outputGrad·weight, optionally masked by a
-// preceding ReLU) and the weight gradient (outputGradᵀ·input); the backward runs all three gradients in one launch.
+// preceding ReLU) and the weight gradient (outputGradᵀ·input); the backward runs all three gradients in one launch,
+// optionally through the layer's own fused ReLU (outputGrad masked where the saved output is 0).
 public sealed partial class CudaKernels
 {
     /// <summary>Groups of the backward kernel: [0, InputTiles) input-gradient tiles, then WeightTiles weight-gradient tiles, then bias groups.</summary>
-    internal readonly record struct LinearBackwardPlan(int Tile, int InputTiles, int WeightTiles, int MaskInput, int AccumulateInput);
+    internal readonly record struct LinearBackwardPlan(int Tile, int InputTiles, int WeightTiles, int MaskInput, int AccumulateInput, int MaskOutput);
 
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearShape, int, int, int> _linearForward = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearShape, LinearBackwardPlan> _linearBackward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearShape, LinearBackwardPlan> _linearBackward = null!;
 
     private void LoadLinear()
     {
         _linearForward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearShape, int, int, int>(LinearForwardKernel);
-        _linearBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearShape, LinearBackwardPlan>(LinearBackwardKernel);
+        _linearBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearShape, LinearBackwardPlan>(LinearBackwardKernel);
     }
 
     /// <summary>
@@ -53,11 +54,13 @@ public sealed partial class CudaKernels
     /// All gradients of a Linear layer in one launch; inputGrad, weightGrad, biasGrad may each be empty to skip it.
     /// With <paramref name="maskInputByRelu"/>, the input gradient is added only where input &gt; 0: when input is a ReLU's
     /// output, inputGrad then receives the gradient of the ReLU's input (ReLU backward fused), since output &gt; 0 ⇔ input &gt; 0.
-    /// Without <paramref name="accumulateInput"/> inputGrad is overwritten, its old contents ignored.
+    /// Without <paramref name="accumulateInput"/> inputGrad is overwritten, its old contents ignored. With
+    /// <paramref name="reluOutput"/> (the output of <see cref="LinearForward"/> with relu), outputGrad is the gradient of
+    /// that ReLU's output and is used only where reluOutput &gt; 0: the layer's fused ReLU backward, in the same launch.
     /// </summary>
     public void LinearBackward(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> outputGrad,
         ArrayView<float> inputGrad, ArrayView<float> weightGrad, ArrayView<float> biasGrad, in LinearShape shape, bool maskInputByRelu = false,
-        bool accumulateInput = true)
+        bool accumulateInput = true, ArrayView<float> reluOutput = default)
     {
         ValidateLinear(shape);
         SpanLength.Require(Checked(outputGrad.Length, nameof(outputGrad)), shape.OutputLength, nameof(outputGrad), shape);
@@ -68,6 +71,7 @@ public sealed partial class CudaKernels
             SpanLength.Require(Checked(weight.Length, nameof(weight)), shape.WeightLength, nameof(weight), shape);
         if (weightGrad.Length > 0 || (inputGrad.Length > 0 && maskInputByRelu))
             SpanLength.Require(Checked(input.Length, nameof(input)), shape.InputLength, nameof(input), shape);
+        SpanLength.RequireOrEmpty(Checked(reluOutput.Length, nameof(reluOutput)), shape.OutputLength, nameof(reluOutput), shape);
 
         int inputTiles = inputGrad.Length > 0 ? TilesOf(shape.Batch) * TilesOf(shape.InFeatures) : 0;
         int weightTiles = weightGrad.Length > 0 ? TilesOf(shape.OutFeatures) * TilesOf(shape.InFeatures) : 0;
@@ -76,9 +80,9 @@ public sealed partial class CudaKernels
             return;
         var placeholder = outputGrad;
         _linearBackward(Stream, new KernelConfig(inputTiles + weightTiles + biasGroups, Tile * Tile),
-            OrPlaceholder(input, placeholder), OrPlaceholder(weight, placeholder), outputGrad,
+            OrPlaceholder(input, placeholder), OrPlaceholder(weight, placeholder), outputGrad, OrPlaceholder(reluOutput, placeholder),
             OrPlaceholder(inputGrad, placeholder), OrPlaceholder(weightGrad, placeholder), OrPlaceholder(biasGrad, placeholder),
-            shape, new LinearBackwardPlan(Tile, inputTiles, weightTiles, maskInputByRelu ? 1 : 0, accumulateInput ? 1 : 0));
+            shape, new LinearBackwardPlan(Tile, inputTiles, weightTiles, maskInputByRelu ? 1 : 0, accumulateInput ? 1 : 0, reluOutput.Length > 0 ? 1 : 0));
     }
 
     private int TilesOf(int extent) => (extent + Tile - 1) / Tile;
@@ -92,7 +96,7 @@ public sealed partial class CudaKernels
         int tilesAcross = (O + tile - 1) / tile;
         int row0 = Grid.IdxX / tilesAcross * tile, col0 = Grid.IdxX % tilesAcross * tile;
         // output[n, o] = Σ_i input[n, i] · weight[o, i]: A = input (row stride I), B(i, o) = weight[o·I + i].
-        float sum = TileProduct(tileA, tileB, input, I, 1, weight, 1, I, N, O, I, row0, col0, tile);
+        float sum = TileProduct(tileA, tileB, input, I, 1, input, 0, weight, 1, I, N, O, I, row0, col0, tile);
         int n = row0 + Group.IdxX / tile, o = col0 + Group.IdxX % tile;
         if (n < N && o < O)
         {
@@ -101,7 +105,7 @@ public sealed partial class CudaKernels
         }
     }
 
-    private static void LinearBackwardKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> outputGrad,
+    private static void LinearBackwardKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> outputGrad, ArrayView<float> reluOutput,
         ArrayView<float> inputGrad, ArrayView<float> weightGrad, ArrayView<float> biasGrad, LinearShape shape, LinearBackwardPlan plan)
     {
         var tileA = SharedMemory.Allocate<float>(MaxTile * (MaxTile + 1));
@@ -114,7 +118,7 @@ public sealed partial class CudaKernels
         {
             int row0 = group / tilesAcrossInputs * tile, col0 = group % tilesAcrossInputs * tile;
             // inputGrad[n, i] = Σ_o outputGrad[n, o] · weight[o, i]
-            float sum = TileProduct(tileA, tileB, outputGrad, O, 1, weight, I, 1, N, I, O, row0, col0, tile);
+            float sum = TileProduct(tileA, tileB, outputGrad, O, 1, reluOutput, plan.MaskOutput, weight, I, 1, N, I, O, row0, col0, tile);
             int n = row0 + ty, i = col0 + tx;
             if (n < N && i < I)
                 Put(inputGrad, n * I + i, plan.MaskInput == 0 || input[n * I + i] > 0f ? sum : 0f, plan.AccumulateInput);
@@ -124,7 +128,7 @@ public sealed partial class CudaKernels
             int t = group - plan.InputTiles;
             int row0 = t / tilesAcrossInputs * tile, col0 = t % tilesAcrossInputs * tile;
             // weightGrad[o, i] = Σ_n outputGrad[n, o] · input[n, i]: A(o, n) = outputGrad[n·O + o].
-            float sum = TileProduct(tileA, tileB, outputGrad, 1, O, input, I, 1, O, I, N, row0, col0, tile);
+            float sum = TileProduct(tileA, tileB, outputGrad, 1, O, reluOutput, plan.MaskOutput, input, I, 1, O, I, N, row0, col0, tile);
             int o = row0 + ty, i = col0 + tx;
             if (o < O && i < I)
                 weightGrad[o * I + i] += sum;
@@ -136,7 +140,8 @@ public sealed partial class CudaKernels
             {
                 float sum = 0f;
                 for (int n = 0; n < N; n++)
-                    sum += outputGrad[n * O + o];
+                    if (plan.MaskOutput == 0 || reluOutput[n * O + o] > 0f)
+                        sum += outputGrad[n * O + o];
                 biasGrad[o] += sum;
             }
         }
@@ -145,17 +150,19 @@ public sealed partial class CudaKernels
     /// <summary>
     /// Σ_k A(row0 + ty, k) · B(k, col0 + tx) for this thread (ty, tx) of a tile×tile group, where A(m, k) = a[m·aRow + k·aCol]
     /// and B(k, n) = b[k·bRow + n·bCol] for m &lt; rows, n &lt; cols, k &lt; depth (zero outside). Every thread of the group
-    /// must call it (it synchronises); threads outside the output still help load.
+    /// must call it (it synchronises); threads outside the output still help load. With <paramref name="maskA"/>, A's
+    /// element is taken as 0 where aMask (indexed as a) is not &gt; 0: a ReLU's backward applied while loading.
     /// </summary>
     private static float TileProduct(ArrayView<float> tileA, ArrayView<float> tileB, ArrayView<float> a, int aRow, int aCol,
-        ArrayView<float> b, int bRow, int bCol, int rows, int cols, int depth, int row0, int col0, int tile)
+        ArrayView<float> aMask, int maskA, ArrayView<float> b, int bRow, int bCol, int rows, int cols, int depth, int row0, int col0, int tile)
     {
         int ty = Group.IdxX / tile, tx = Group.IdxX % tile, pitch = tile + 1; // +1: no bank conflicts on column reads
         float sum = 0f;
         for (int k0 = 0; k0 < depth; k0 += tile)
         {
             int m = row0 + ty, k = k0 + tx;
-            tileA[ty * pitch + tx] = m < rows && k < depth ? a[m * aRow + k * aCol] : 0f;
+            int at = m * aRow + k * aCol;
+            tileA[ty * pitch + tx] = m < rows && k < depth && (maskA == 0 || aMask[at] > 0f) ? a[at] : 0f;
             int kb = k0 + ty, nb = col0 + tx;
             tileB[ty * pitch + tx] = kb < depth && nb < cols ? b[kb * bRow + nb * bCol] : 0f;
             Group.Barrier();

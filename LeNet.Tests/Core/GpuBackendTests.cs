@@ -131,6 +131,8 @@ public class GpuBackendTests
         // over all the parameters' gradients at once (packed by the optimiser).
         Assert.All(launchesPerStep.Skip(1), n => Assert.Equal(launchesPerStep[1], n));
         Assert.Equal([1L, 1L], memsetsPerStep.Skip(1));
+        // Few launches: the fused blocks (two each way), Linear+ReLU as one each way, Adam and ZeroGrad one each.
+        Assert.True(launchesPerStep[1] <= 26, $"{launchesPerStep[1]} launches per step");
     }
 
     [Theory]
@@ -219,6 +221,38 @@ public class GpuBackendTests
         Assert.Contains(expected, v => v != 0);
         for (var pass = 0; pass < 3; pass++)
             AssertClose(expected, Gradient(device, gpuWorkspace), $"pass {pass}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void Linear_and_relu_fused_give_the_values_and_gradients_of_the_two(string deviceName)
+    {
+        var random = new Random(40);
+        float[] Values(int n) => GradientCheck.Uniform(random, n).Select(v => (float)v).ToArray();
+        var (x, w, b, g) = (Values(7 * 11), Values(5 * 11), Values(5), Values(7 * 5));
+        (float[] Output, float[] InputGrad, float[] WeightGrad, float[] BiasGrad) Run(Device device, bool fused)
+        {
+            var input = Tensor.FromArray(device, x, 7, 11);
+            var weight = Tensor.FromArray(device, w, 5, 11);
+            var bias = Tensor.FromArray(device, b, 5);
+            foreach (var t in new[] { input, weight, bias }) t.RequiresGrad = true;
+            var output = fused ? F.LinearReLU(input, weight, bias) : F.ReLU(F.Linear(input, weight, bias));
+            // loss = Σ output · g, so ∂loss/∂output = g
+            var loss = F.Linear(output.Reshape(1, -1), Tensor.FromArray(device, g, 1, 7 * 5));
+            loss.Reshape(1).Backward();
+            return (output.ToArray(), input.Grad!.ToArray(), weight.Grad!.ToArray(), bias.Grad!.ToArray());
+        }
+        var expected = Run(Device.Cpu, fused: false);
+        Assert.Contains(expected.Output, v => v == 0);
+        Assert.Contains(expected.Output, v => v > 0);
+        foreach (var (device, name) in new[] { (Device.Cpu, "CPU"), (GpuDevices.Get(deviceName), deviceName) })
+        {
+            var actual = Run(device, fused: true);
+            AssertClose(expected.Output, actual.Output, $"{name}: output");
+            AssertClose(expected.InputGrad, actual.InputGrad, $"{name}: input gradient");
+            AssertClose(expected.WeightGrad, actual.WeightGrad, $"{name}: weight gradient");
+            AssertClose(expected.BiasGrad, actual.BiasGrad, $"{name}: bias gradient");
+        }
     }
 
     [Theory]

@@ -1,3 +1,5 @@
+using ILGPU;
+using LeNet.Kernels.Cuda;
 using LeNet.Kernels;
 using static LeNet.Tests.Kernels.Cuda.DeviceData;
 using Ref = LeNet.Kernels.Reference;
@@ -52,19 +54,12 @@ public class LinearCudaTests(AcceleratorFixture fixture)
             Ref.Linear.BackwardWeight<double>(input, outputGrad, weightGrad, shape);
             Ref.Linear.BackwardBias<double>(outputGrad, biasGrad, shape);
 
-            using var inputBuffer = kernels.Upload(input);
-            using var weightBuffer = kernels.Upload(weight);
-            using var outputGradBuffer = kernels.Upload(outputGrad);
-            var (inputPrefill, weightPrefill, biasPrefill) = (Uniform(rng, shape.InputLength), Uniform(rng, shape.WeightLength), Uniform(rng, shape.OutFeatures));
-            using var inputGradBuffer = kernels.Upload(inputPrefill);
-            using var weightGradBuffer = kernels.Upload(weightPrefill);
-            using var biasGradBuffer = kernels.Upload(biasPrefill);
-            kernels.LinearBackwardInput(outputGradBuffer.View, weightBuffer.View, inputGradBuffer.View, shape);
-            kernels.LinearBackwardWeight(inputBuffer.View, outputGradBuffer.View, weightGradBuffer.View, shape);
-            kernels.LinearBackwardBias(outputGradBuffer.View, biasGradBuffer.View, shape);
-            AssertAccumulated(inputPrefill, inputGrad, kernels.Download(inputGradBuffer), $"linear backward input {shape}");
-            AssertAccumulated(weightPrefill, weightGrad, kernels.Download(weightGradBuffer), $"linear backward weight {shape}");
-            AssertAccumulated(biasPrefill, biasGrad, kernels.Download(biasGradBuffer), $"linear backward bias {shape}");
+            AssertBackwardAccumulates(kernels, rng, shape, (input, weight, outputGrad), (inputGrad, weightGrad, biasGrad), $"linear backward {shape}", v =>
+            {
+                kernels.LinearBackwardInput(v.OutputGrad, v.Weight, v.InputGrad, shape);
+                kernels.LinearBackwardWeight(v.Input, v.OutputGrad, v.WeightGrad, shape);
+                kernels.LinearBackwardBias(v.OutputGrad, v.BiasGrad, shape);
+            });
         }
     }
 
@@ -101,5 +96,53 @@ public class LinearCudaTests(AcceleratorFixture fixture)
         AssertAccumulated(inputPrefill, preActivationGrad, kernels.Download(inputGradBuffer), "fused linear backward: pre-activation gradient");
         AssertAccumulated(weightPrefill, weightGrad, kernels.Download(weightGradBuffer), "fused linear backward: weight");
         AssertAccumulated(biasPrefill, biasGrad, kernels.Download(biasGradBuffer), "fused linear backward: bias");
+    }
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void BackwardThroughItsOwnReluMatchesReluThenLinearBackward(string device)
+    {
+        var kernels = fixture.Kernels(device);
+        var rng = new Random(47_300);
+        foreach (var shape in Shapes)
+        {
+            var (input, weight, bias) = (Uniform(rng, shape.InputLength), Uniform(rng, shape.WeightLength), Uniform(rng, shape.OutFeatures));
+            // The layer's own output after its fused ReLU: about half zeros.
+            var output = new double[shape.OutputLength];
+            Ref.Linear.Forward<double>(input, weight, bias, output, shape);
+            Ref.ReLU.Forward<double>(output, output);
+            output = AsFloat(output);
+            var outputGrad = Uniform(rng, shape.OutputLength);
+            var preActivationGrad = new double[shape.OutputLength];
+            Ref.ReLU.Backward<double>(output, outputGrad, preActivationGrad); // output > 0 exactly where the pre-activation is
+            var (inputGrad, weightGrad, biasGrad) = (new double[shape.InputLength], new double[shape.WeightLength], new double[shape.OutFeatures]);
+            Ref.Linear.BackwardInput<double>(preActivationGrad, weight, inputGrad, shape);
+            Ref.Linear.BackwardWeight<double>(input, preActivationGrad, weightGrad, shape);
+            Ref.Linear.BackwardBias<double>(preActivationGrad, biasGrad, shape);
+
+            using var outputBuffer = kernels.Upload(output);
+            AssertBackwardAccumulates(kernels, rng, shape, (input, weight, outputGrad), (inputGrad, weightGrad, biasGrad), $"{shape} through its ReLU", v =>
+                kernels.LinearBackward(v.Input, v.Weight, v.OutputGrad, v.InputGrad, v.WeightGrad, v.BiasGrad, shape, reluOutput: outputBuffer.View));
+        }
+    }
+
+    private readonly record struct BackwardViews(ArrayView<float> Input, ArrayView<float> Weight, ArrayView<float> OutputGrad,
+        ArrayView<float> InputGrad, ArrayView<float> WeightGrad, ArrayView<float> BiasGrad);
+
+    /// <summary>Uploads the operands, runs <paramref name="backward"/> into gradients prefilled at random, and checks each is prefill + expected.</summary>
+    private static void AssertBackwardAccumulates(CudaKernels kernels, Random rng, LinearShape shape, (double[] Input, double[] Weight, double[] OutputGrad) operands,
+        (double[] Input, double[] Weight, double[] Bias) expected, string what, Action<BackwardViews> backward)
+    {
+        using var inputBuffer = kernels.Upload(operands.Input);
+        using var weightBuffer = kernels.Upload(operands.Weight);
+        using var outputGradBuffer = kernels.Upload(operands.OutputGrad);
+        var (inputPrefill, weightPrefill, biasPrefill) = (Uniform(rng, shape.InputLength), Uniform(rng, shape.WeightLength), Uniform(rng, shape.OutFeatures));
+        using var inputGradBuffer = kernels.Upload(inputPrefill);
+        using var weightGradBuffer = kernels.Upload(weightPrefill);
+        using var biasGradBuffer = kernels.Upload(biasPrefill);
+        backward(new BackwardViews(inputBuffer.View, weightBuffer.View, outputGradBuffer.View, inputGradBuffer.View, weightGradBuffer.View, biasGradBuffer.View));
+        AssertAccumulated(inputPrefill, expected.Input, kernels.Download(inputGradBuffer), $"{what}: input");
+        AssertAccumulated(weightPrefill, expected.Weight, kernels.Download(weightGradBuffer), $"{what}: weight");
+        AssertAccumulated(biasPrefill, expected.Bias, kernels.Download(biasGradBuffer), $"{what}: bias");
     }
 }
