@@ -108,7 +108,7 @@ public class OnnxExporterTests(ITestOutputHelper output)
     }
 
     /// <summary>Running statistics and affine weights away from their initial 0/1, so that BatchNorm's export is really tested.</summary>
-    private static void RandomiseBatchNorm(Module module, Random random)
+    internal static void RandomiseBatchNorm(Module module, Random random)
     {
         if (module is BatchNorm2d norm)
         {
@@ -126,10 +126,10 @@ public class OnnxExporterTests(ITestOutputHelper output)
     }
 
     /// <summary>Inputs in the range normalised MNIST pixels take, (0 − 0.13)/0.31 ≈ −0.43 to (1 − 0.13)/0.31 ≈ 2.8.</summary>
-    private static float[] Images(Random random, int count) =>
+    internal static float[] Images(Random random, int count) =>
         Enumerable.Range(0, count * 32 * 32).Select(_ => (float)(-0.43 + 3.23 * random.NextDouble())).ToArray();
 
-    private static float[] Logits(Module model, float[] images, int count)
+    internal static float[] Logits(Module model, float[] images, int count)
     {
         model.Eval();
         try
