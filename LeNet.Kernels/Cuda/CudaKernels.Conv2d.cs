@@ -3,11 +3,15 @@ using ILGPU.Runtime;
 
 namespace LeNet.Kernels.Cuda;
 
-// Conv2d, NCHW, direct: forward one thread per output. Backward in two launches, without atomics (so results are
+// Conv2d, NCHW, direct. Forward: where an image (C×H×W) and a filter (C×R×S) fit the shared arrays (LeNet's always do),
+// one group per (image, output channel) stages both in shared memory and each thread computes outputs of the plane from
+// there; otherwise one thread per output reads global memory. Both add in the same order (bias, then c, r, s), so they
+// agree bit for bit. Backward in two launches, without atomics (so results are
 // deterministic): the first gives one thread to each (chunk, weight) and each (chunk, bias) pair — a chunk is a band
 // of output rows of one image, about ChunkWork multiply-adds — which writes the sum over its chunk to a partial, and
-// one thread to each input element, which gathers its gradient from the outputs it touched; the second adds each
-// weight's and bias's partials over the chunks, in order.
+// one thread to each input element, which gathers its gradient from the outputs it touched; the second gives each
+// weight and bias a small group that adds its partials over the chunks (stored side by side, [item][chunk]) as a tree
+// of fixed shape. Conv1 of LeNet-5 has 448 chunks: one thread adding them in a row would wait on memory 448 times.
 // Every thread has a short serial loop and the grid has tens of thousands of threads, so the GPU stays busy.
 public sealed partial class CudaKernels
 {
@@ -21,9 +25,21 @@ public sealed partial class CudaKernels
     /// <summary>About how many output positions one thread sums for a weight's partial (a band of whole rows).</summary>
     private const int ChunkWork = 128;
 
+    /// <summary>Threads per group of the backward's sum over chunks (64 on a GPU).</summary>
+    private int ConvSumGroupSize => Math.Min(64, GroupSize);
+
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan> _conv2dBackward = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan> _conv2dBackwardSum = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int> _conv2dForward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int> _conv2dForwardStaged = null!;
+
+    /// <summary>Floats of one image (C·H·W) and of one filter (C·R·S) the staged forward can hold in shared memory (8 KB and 4 KB).</summary>
+    internal const int StagedImageCapacity = 2048, StagedFilterCapacity = 1024;
+
+    /// <summary>Whether <see cref="Conv2dForward"/> stages <paramref name="shape"/>'s images and filters in shared memory.</summary>
+    internal static bool ForwardIsStaged(in ConvShape shape) =>
+        (long)shape.InChannels * shape.Height * shape.Width <= StagedImageCapacity
+        && (long)shape.InChannels * shape.KernelHeight * shape.KernelWidth <= StagedFilterCapacity;
 
     // Per-image partial sums of the weight and bias gradients, grown when a larger shape arrives. A replaced buffer is
     // kept (not freed) because launches queued before may still read it.
@@ -33,6 +49,7 @@ public sealed partial class CudaKernels
     private void LoadConv2d()
     {
         _conv2dForward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int>(Conv2dForwardKernel);
+        _conv2dForwardStaged = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int>(Conv2dForwardStagedKernel);
         _conv2dBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan>(Conv2dBackwardKernel);
         _conv2dBackwardSum = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan>(Conv2dBackwardSumKernel);
     }
@@ -55,7 +72,15 @@ public sealed partial class CudaKernels
         SpanLength.Require(Checked(weight.Length, nameof(weight)), shape.WeightLength, nameof(weight), shape);
         SpanLength.RequireOrEmpty(Checked(bias.Length, nameof(bias)), shape.OutChannels, nameof(bias), shape);
         SpanLength.Require(Checked(output.Length, nameof(output)), shape.OutputLength, nameof(output), shape);
-        _conv2dForward(Stream, StrideConfig(shape.OutputLength), input, weight, OrPlaceholder(bias, weight), output, shape, bias.Length > 0 ? 1 : 0);
+        if (ForwardIsStaged(shape))
+        {
+            // Threads per group: the plane's outputs rounded up to whole warps of 32, at most GroupSize.
+            int plane = shape.OutHeight * shape.OutWidth, threads = Math.Min(GroupSize, Math.Max(32, (plane + 31) / 32 * 32));
+            _conv2dForwardStaged(Stream, new KernelConfig(Checked((long)shape.Batch * shape.OutChannels, "the forward's groups"), threads),
+                input, weight, OrPlaceholder(bias, weight), output, shape, bias.Length > 0 ? 1 : 0);
+        }
+        else
+            _conv2dForward(Stream, StrideConfig(shape.OutputLength), input, weight, OrPlaceholder(bias, weight), output, shape, bias.Length > 0 ? 1 : 0);
     }
 
     /// <summary>inputGrad [N,C,H,W] += ∂L/∂input given outputGrad [N,K,P,Q] and weight.</summary>
@@ -102,7 +127,7 @@ public sealed partial class CudaKernels
         _conv2dBackward(Stream, StrideConfig(weightItems + biasItems + inputItems),
             OrPlaceholder(input, placeholder), OrPlaceholder(weight, placeholder), outputGrad, OrPlaceholder(inputGrad, placeholder), partials, shape, plan);
         if (weightItems + biasItems > 0)
-            _conv2dBackwardSum(Stream, StrideConfig((weightItems + biasItems) / chunks), partials,
+            _conv2dBackwardSum(Stream, new KernelConfig((weightItems + biasItems) / chunks, ConvSumGroupSize), partials,
                 OrPlaceholder(weightGrad, placeholder), OrPlaceholder(biasGrad, placeholder), shape, plan);
     }
 
@@ -129,6 +154,59 @@ public sealed partial class CudaKernels
                 }
             }
             output[o] = sum;
+        }
+    }
+
+    /// <summary>One group per (image n, output channel k): the image and k's filter into shared memory, then the plane's outputs.</summary>
+    private static void Conv2dForwardStagedKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output, ConvShape shape, int hasBias)
+    {
+        var image = SharedMemory.Allocate<float>(StagedImageCapacity);
+        var filter = SharedMemory.Allocate<float>(StagedFilterCapacity);
+        int C = shape.InChannels, H = shape.Height, W = shape.Width, K = shape.OutChannels;
+        int R = shape.KernelHeight, S = shape.KernelWidth, P = shape.OutHeight, Q = shape.OutWidth;
+        int n = Grid.IdxX / K, k = Grid.IdxX - n * K, imageLength = C * H * W, filterLength = C * R * S;
+        Stage(input, n * imageLength, imageLength, image);
+        Stage(weight, k * filterLength, filterLength, filter);
+        Group.Barrier();
+
+        float first = hasBias != 0 ? bias[k] : 0f;
+        int plane = P * Q, outputBase = (n * K + k) * plane;
+        for (int o = Group.IdxX; o < plane; o += Group.DimX)
+        {
+            int p = o / Q, q = o - p * Q;
+            float sum = first;
+            for (int c = 0; c < C; c++)
+            for (int r = 0; r < R; r++)
+            {
+                int h = p * shape.Stride + r - shape.Padding;
+                if (h < 0 || h >= H) continue;
+                int inputRow = (c * H + h) * W, weightRow = (c * R + r) * S;
+                for (int s = 0; s < S; s++)
+                {
+                    int w = q * shape.Stride + s - shape.Padding;
+                    if (w < 0 || w >= W) continue;
+                    sum += image[inputRow + w] * filter[weightRow + s];
+                }
+            }
+            output[outputBase + o] = sum;
+        }
+    }
+
+    /// <summary>target[0..length) = source[offset..offset + length), by the whole group, four loads in flight per thread.</summary>
+    private static void Stage(ArrayView<float> source, int offset, int length, ArrayView<float> target)
+    {
+        int threads = Group.DimX;
+        for (int j = Group.IdxX; j < length; j += 4 * threads)
+        {
+            int j1 = j + threads, j2 = j1 + threads, j3 = j2 + threads;
+            float v0 = source[offset + j];
+            float v1 = j1 < length ? source[offset + j1] : 0f;
+            float v2 = j2 < length ? source[offset + j2] : 0f;
+            float v3 = j3 < length ? source[offset + j3] : 0f;
+            target[j] = v0;
+            if (j1 < length) target[j1] = v1;
+            if (j2 < length) target[j2] = v2;
+            if (j3 < length) target[j3] = v3;
         }
     }
 
@@ -160,7 +238,7 @@ public sealed partial class CudaKernels
                             sum += outputGrad[gradBase + p * Q + q] * input[inputBase + h * W + w];
                     }
                 }
-                partials[item] = sum;
+                partials[e * plan.Chunks + chunk] = sum;
             }
             else if (item < plan.WeightItems + plan.BiasItems)
             {
@@ -171,7 +249,7 @@ public sealed partial class CudaKernels
                 float sum = 0f;
                 for (int j = firstRow * Q; j < endRow * Q; j++)
                     sum += outputGrad[gradBase + j];
-                partials[item] = sum;
+                partials[plan.WeightItems + k * plan.Chunks + chunk] = sum;
             }
             else
             {
@@ -197,28 +275,25 @@ public sealed partial class CudaKernels
         }
     }
 
-    /// <summary>weightGrad[e] += Σ_chunk partials[chunk, e] and biasGrad[k] += Σ_chunk partials[after the weights][chunk, k], in chunk order.</summary>
+    /// <summary>
+    /// One group per weight e, then per bias k (group index item = e, or weights + k): weightGrad[e] += Σ_chunk
+    /// partials[e, chunk], biasGrad[k] += Σ_chunk partials[weights + k, chunk]; each thread adds every Group.DimX-th chunk,
+    /// then the group's tree (the same order every run).
+    /// </summary>
     private static void Conv2dBackwardSumKernel(ArrayView<float> partials, ArrayView<float> weightGrad, ArrayView<float> biasGrad, ConvShape shape, ConvBackwardPlan plan)
     {
-        int N = plan.Chunks, weights = plan.WeightItems / N, biases = plan.BiasItems / N;
-        int total = weights + biases, stride = Grid.DimX * Group.DimX;
-        for (int item = Grid.IdxX * Group.DimX + Group.IdxX; item < total; item += stride)
+        var scratch = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
+        int chunks = plan.Chunks, weights = plan.WeightItems / chunks, item = Grid.IdxX, first = item * chunks;
+        float sum = 0f;
+        for (int j = Group.IdxX; j < chunks; j += Group.DimX)
+            sum += partials[first + j];
+        sum = GroupReduction.SumToFirst(scratch, sum);
+        if (Group.IdxX == 0)
         {
             if (item < weights)
-            {
-                float sum = 0f;
-                for (int n = 0; n < N; n++)
-                    sum += partials[n * weights + item];
                 weightGrad[item] += sum;
-            }
             else
-            {
-                int k = item - weights;
-                float sum = 0f;
-                for (int n = 0; n < N; n++)
-                    sum += partials[plan.WeightItems + n * biases + k];
-                biasGrad[k] += sum;
-            }
+                biasGrad[item - weights] += sum;
         }
     }
 

@@ -20,13 +20,18 @@ public class Conv2dCudaTests(AcceleratorFixture fixture)
         new(2, 1, 41, 36, 2, 5, 5),
     ];
 
+    /// <summary>An image of 3·30·30 = 2,700 floats, more than the staged forward holds: the direct forward computes it.</summary>
+    private static readonly ConvShape Unstaged = new(2, 3, 30, 30, 2, 3, 3, Stride: 2);
+
     [Theory]
     [MemberData(nameof(Devices))]
     public void ForwardMatchesReference(string device)
     {
         var kernels = fixture.Kernels(device);
         var rng = new Random(41_000);
-        foreach (var shape in Shapes)
+        Assert.All(Shapes, shape => Assert.True(LeNet.Kernels.Cuda.CudaKernels.ForwardIsStaged(shape), $"{shape} should be staged"));
+        Assert.False(LeNet.Kernels.Cuda.CudaKernels.ForwardIsStaged(Unstaged));
+        foreach (var shape in Shapes.Append(Unstaged))
         foreach (bool withBias in new[] { true, false })
         {
             var input = Uniform(rng, shape.InputLength);
