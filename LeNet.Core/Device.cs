@@ -52,6 +52,22 @@ public sealed class Device
     /// <summary>True for devices whose tensors live in managed memory (so moving between them is a relabelling).</summary>
     public bool IsCpu => Gpu is null;
 
+    private Tensor? _one;
+
+    /// <summary>
+    /// The scalar 1 on this device, made once and never written: the gradient a scalar loss's own node receives in
+    /// backward (read-only, as every node treats its output's gradient).
+    /// </summary>
+    internal Tensor One
+    {
+        get
+        {
+            if (Volatile.Read(ref _one) is { } one) return one;
+            Interlocked.CompareExchange(ref _one, Tensor.FromArray(this, [1f]), null);
+            return _one;
+        }
+    }
+
     /// <summary>Waits until every operation queued on this device has finished (a no-op on the CPU).</summary>
     public void Synchronize() => (Backend as CudaBackend)?.Kernels.Synchronize();
 

@@ -49,9 +49,20 @@ public static class GradientTape
             throw new InvalidOperationException("Backward() was called on a tensor that does not require a gradient: no parameter it depends on has RequiresGrad set, or it was computed inside NoGrad().");
 
         var order = TopologicalOrder(root);
-        var seed = root.GradOrZeros();
-        seed.Device.Backend.AddScalar(seed, 1f);
-        for (var i = order.Count - 1; i >= 0; i--)
+        var last = order.Count - 1; // the root: every other tensor reached is an input of something after it
+        if (root.Grad is null && root.Rank == 0 && root.GradFn is { } rootNode)
+        {
+            // A scalar root's gradient is 1: its node reads the device's constant one, where a fresh buffer would have
+            // to be filled with 1 first (one launch fewer per step on a GPU).
+            rootNode.Backward(root.Device.One);
+            last--;
+        }
+        else
+        {
+            var seed = root.GradOrZeros();
+            seed.Device.Backend.AddScalar(seed, 1f);
+        }
+        for (var i = last; i >= 0; i--)
         {
             var tensor = order[i];
             if (tensor.GradFn is not { } node || tensor.Grad is not { } grad) continue;

@@ -39,6 +39,33 @@ public class AutogradTests
     }
 
     [Fact]
+    public void A_scalar_loss_seeds_backward_with_the_devices_constant_one_and_leaves_it_one()
+    {
+        var random = new Random(7);
+        var input = RandomTensor(random, 4, 6);
+        var weight = RandomTensor(random, 3, 6);
+        weight.RequiresGrad = true;
+        int[] labels = [1, 0, 2, 2];
+
+        // A scalar loss: its node reads Device.Cpu.One. The same loss as a [1] tensor: a gradient buffer filled with 1.
+        Loss(input, weight, labels).Backward();
+        var fromConstant = weight.Grad!.ToArray();
+        weight.ZeroGrad();
+        Loss(input, weight, labels).Reshape(1).Backward();
+        Assert.Equal(fromConstant, weight.Grad!.ToArray());
+        Assert.Contains(fromConstant, g => g != 0);
+        Assert.Equal(1f, Device.Cpu.One.Item());
+
+        // A root that already holds a gradient (set by hand) keeps the buffer path: the seed adds 1 to it.
+        weight.ZeroGrad();
+        var loss = Loss(input, weight, labels);
+        loss.Grad = Tensor.FromArray([2f]);
+        loss.Backward();
+        for (var i = 0; i < fromConstant.Length; i++) Assert.Equal(3 * fromConstant[i], weight.Grad!.ToArray()[i], 1e-6);
+        Assert.Equal(1f, Device.Cpu.One.Item());
+    }
+
+    [Fact]
     public void A_tensor_used_twice_receives_the_sum_of_both_paths()
     {
         var random = new Random(6);
