@@ -51,6 +51,22 @@ public abstract class Backend
         Tensor mean, Tensor invStd, Tensor inputGrad, Tensor gammaGrad, Tensor betaGrad, in PoolShape shape) =>
         throw FusionNotSupported();
 
+    /// <summary>
+    /// True when this backend can run a convolution of <paramref name="shape"/> and the fused BatchNorm2d → ReLU →
+    /// MaxPool2d after it (training) as <see cref="Conv2dBatchNorm2dReLUMaxPoolForwardTraining"/>, the convolution
+    /// computing BatchNorm's statistics as it writes its output.
+    /// </summary>
+    public virtual bool FusesConvBatchNormReLUMaxPool(in ConvShape shape) => false;
+
+    /// <summary>
+    /// convOutput = conv(input) + bias, then maxpool(relu(batchnorm(convOutput))) with batch statistics: the values
+    /// <see cref="Conv2dForward"/> and <see cref="BatchNorm2dReLUMaxPoolForwardTraining"/> give in turn.
+    /// </summary>
+    public virtual void Conv2dBatchNorm2dReLUMaxPoolForwardTraining(Tensor input, Tensor weight, Tensor? bias, Tensor convOutput, Tensor gamma, Tensor beta,
+        Tensor pooledOutput, Indices argmax, Tensor mean, Tensor invStd, Tensor runningMean, Tensor runningVar, float momentum, float eps,
+        in ConvShape shape, int poolKernel) =>
+        throw new NotSupportedException($"{GetType().Name} has no fused Conv2d-BatchNorm2d-ReLU-MaxPool2d; check FusesConvBatchNormReLUMaxPool first.");
+
     private NotSupportedException FusionNotSupported() =>
         new($"{GetType().Name} has no fused BatchNorm2d-ReLU-MaxPool2d; check FusesBatchNormReLUMaxPool first.");
 

@@ -105,6 +105,17 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
             mean.View, invStd.View, runningMean.View, runningVar.View, momentum, eps, shape);
     }
 
+    public override bool FusesConvBatchNormReLUMaxPool(in ConvShape shape) => CudaKernels.ForwardIsStaged(shape);
+
+    public override void Conv2dBatchNorm2dReLUMaxPoolForwardTraining(Tensor input, Tensor weight, Tensor? bias, Tensor convOutput, Tensor gamma, Tensor beta,
+        Tensor pooledOutput, Indices argmax, Tensor mean, Tensor invStd, Tensor runningMean, Tensor runningVar, float momentum, float eps,
+        in ConvShape shape, int poolKernel)
+    {
+        Launches += 2; // the convolution with each plane's statistics, then normalise-ReLU-pool
+        Kernels.Conv2dBatchNormReluMaxPoolForwardTraining(input.View, weight.View, View(bias), convOutput.View, gamma.View, beta.View,
+            pooledOutput.View, argmax.View, mean.View, invStd.View, runningMean.View, runningVar.View, momentum, eps, shape, poolKernel);
+    }
+
     public override void BatchNorm2dReLUMaxPoolForwardInference(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean,
         Tensor runningVar, float eps, Tensor pooledOutput, Indices argmax, in PoolShape shape)
     {

@@ -15,15 +15,8 @@ public static partial class F
         bool training, int kernel, float momentum = 0.1f, float eps = 1e-5f)
     {
         var backend = input.Device.Backend;
-        if (!backend.FusesBatchNormReLUMaxPool)
-            throw new NotSupportedException($"The {input.Device} device has no fused BatchNorm2d-ReLU-MaxPool2d; apply the three operations in turn.");
-        var shape = PoolShapeOf(input, kernel, kernel, "MaxPool2d", "BatchNorm2d input");
-        var channels = shape.Channels;
-        RequireShape(gamma, "BatchNorm2d weight", channels);
-        RequireShape(beta, "BatchNorm2d bias", channels);
-        RequireShape(runningMean, "BatchNorm2d running mean", channels);
-        RequireShape(runningVar, "BatchNorm2d running variance", channels);
-        var pooled = Workspace.Tensor(input.Device, [shape.Batch, channels, shape.OutHeight, shape.OutWidth]);
+        var shape = FusedBlockShapeOf(input, gamma, beta, runningMean, runningVar, training, kernel);
+        var pooled = Workspace.Tensor(input.Device, [shape.Batch, shape.Channels, shape.OutHeight, shape.OutWidth]);
         var argmax = Workspace.Indices(input.Device, shape.OutputLength);
         if (!training)
         {
@@ -32,15 +25,62 @@ public static partial class F
                 GradientTape.Record(pooled, Workspace.Node<BatchNorm2dInferenceBackward>(), input, gamma, beta);
             return pooled;
         }
-        if (shape.Batch * shape.Height * shape.Width < 2)
-            throw new ArgumentException($"BatchNorm2d in training needs more than one value per channel, but input {Tensor.Format(input.Shape)} has one; use a larger batch or evaluation mode.");
-        var mean = Workspace.Tensor(input.Device, [channels]);
-        var invStd = Workspace.Tensor(input.Device, [channels]);
+        var mean = Workspace.Tensor(input.Device, [shape.Channels]);
+        var invStd = Workspace.Tensor(input.Device, [shape.Channels]);
         backend.BatchNorm2dReLUMaxPoolForwardTraining(input, gamma, beta, pooled, argmax, mean, invStd, runningMean, runningVar, momentum, eps, shape);
+        RecordBatchNorm2dReLUMaxPool2d(input, gamma, beta, mean, invStd, argmax, pooled, shape);
+        return pooled;
+    }
+
+    /// <summary>
+    /// MaxPool2d(ReLU(BatchNorm2d(Conv2d(input)))) as one operation: in training, where the backend fuses it
+    /// (<see cref="Backends.Backend.FusesConvBatchNormReLUMaxPool"/>), the convolution computes BatchNorm's statistics as
+    /// it writes its output (one launch fewer on a GPU); otherwise, and in evaluation, <see cref="Conv2d"/> then
+    /// <see cref="BatchNorm2dReLUMaxPool2d"/>. The same values, running-statistics update and gradients as the four in
+    /// turn; the backward is theirs. <see cref="Modules.Sequential"/> uses it when the four layers follow each other.
+    /// </summary>
+    public static Tensor Conv2dBatchNorm2dReLUMaxPool2d(Tensor input, Tensor weight, Tensor? bias, int stride, int padding,
+        Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, bool training, int kernel, float momentum = 0.1f, float eps = 1e-5f)
+    {
+        var backend = input.Device.Backend;
+        var conv = ConvShapeOf(input, weight, bias, stride, padding);
+        if (!training || !backend.FusesConvBatchNormReLUMaxPool(conv))
+            return BatchNorm2dReLUMaxPool2d(Conv2d(input, weight, bias, stride, padding), gamma, beta, runningMean, runningVar, training, kernel, momentum, eps);
+
+        var convOutput = Workspace.Tensor(input.Device, [conv.Batch, conv.OutChannels, conv.OutHeight, conv.OutWidth]);
+        var shape = FusedBlockShapeOf(convOutput, gamma, beta, runningMean, runningVar, training, kernel);
+        var pooled = Workspace.Tensor(input.Device, [shape.Batch, shape.Channels, shape.OutHeight, shape.OutWidth]);
+        var argmax = Workspace.Indices(input.Device, shape.OutputLength);
+        var mean = Workspace.Tensor(input.Device, [shape.Channels]);
+        var invStd = Workspace.Tensor(input.Device, [shape.Channels]);
+        backend.Conv2dBatchNorm2dReLUMaxPoolForwardTraining(input, weight, bias, convOutput, gamma, beta, pooled, argmax, mean, invStd,
+            runningMean, runningVar, momentum, eps, conv, kernel);
+        RecordConv2d(input, weight, bias, convOutput, conv);
+        RecordBatchNorm2dReLUMaxPool2d(convOutput, gamma, beta, mean, invStd, argmax, pooled, shape);
+        return pooled;
+    }
+
+    /// <summary>The fused block's pool shape over <paramref name="input"/>, after checking the backend fuses it and every argument fits.</summary>
+    private static PoolShape FusedBlockShapeOf(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, bool training, int kernel)
+    {
+        if (!input.Device.Backend.FusesBatchNormReLUMaxPool)
+            throw new NotSupportedException($"The {input.Device} device has no fused BatchNorm2d-ReLU-MaxPool2d; apply the three operations in turn.");
+        var shape = PoolShapeOf(input, kernel, kernel, "MaxPool2d", "BatchNorm2d input");
+        var channels = shape.Channels;
+        RequireShape(gamma, "BatchNorm2d weight", channels);
+        RequireShape(beta, "BatchNorm2d bias", channels);
+        RequireShape(runningMean, "BatchNorm2d running mean", channels);
+        RequireShape(runningVar, "BatchNorm2d running variance", channels);
+        if (training && shape.Batch * shape.Height * shape.Width < 2)
+            throw new ArgumentException($"BatchNorm2d in training needs more than one value per channel, but input {Tensor.Format(input.Shape)} has one; use a larger batch or evaluation mode.");
+        return shape;
+    }
+
+    private static void RecordBatchNorm2dReLUMaxPool2d(Tensor input, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, Indices argmax, Tensor pooled, in PoolShape shape)
+    {
         if (GradientTape.ShouldRecord(input, gamma, beta))
             GradientTape.Record(pooled, Workspace.Node<BatchNorm2dReLUMaxPool2dBackward>().Set(input, gamma, beta, mean, invStd, argmax, pooled, shape),
                 input, gamma, beta);
-        return pooled;
     }
 
     private sealed class BatchNorm2dReLUMaxPool2dBackward : Node

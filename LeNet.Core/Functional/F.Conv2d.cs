@@ -8,6 +8,16 @@ public static partial class F
     /// <summary>2-D convolution: input [N, C, H, W], weight [K, C, R, S], bias [K] or null → [N, K, P, Q].</summary>
     public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0)
     {
+        var shape = ConvShapeOf(input, weight, bias, stride, padding);
+        var output = Workspace.Tensor(input.Device, [shape.Batch, shape.OutChannels, shape.OutHeight, shape.OutWidth]);
+        input.Device.Backend.Conv2dForward(input, weight, bias, output, shape);
+        RecordConv2d(input, weight, bias, output, shape);
+        return output;
+    }
+
+    /// <summary>The convolution's shape, after checking every argument (one sentence for each mistake).</summary>
+    private static ConvShape ConvShapeOf(Tensor input, Tensor weight, Tensor? bias, int stride, int padding)
+    {
         RequireRank(input, 4, "Conv2d input", "[N, C, H, W]");
         RequireRank(weight, 4, "Conv2d weight", "[K, C, R, S]");
         RequireSameDevice("Conv2d", input, weight, bias);
@@ -20,12 +30,13 @@ public static partial class F
         if (bias is not null) RequireShape(bias, "Conv2d bias", shape.OutChannels);
         if (shape.OutHeight < 1 || shape.OutWidth < 1)
             throw new ArgumentException($"Conv2d kernel {weight.Size(2)}×{weight.Size(3)} does not fit input {Tensor.Format(input.Shape)} with padding {padding}.");
+        return shape;
+    }
 
-        var output = Workspace.Tensor(input.Device, [shape.Batch, shape.OutChannels, shape.OutHeight, shape.OutWidth]);
-        input.Device.Backend.Conv2dForward(input, weight, bias, output, shape);
+    private static void RecordConv2d(Tensor input, Tensor weight, Tensor? bias, Tensor output, in ConvShape shape)
+    {
         if (GradientTape.ShouldRecord(input, weight, bias))
             GradientTape.Record(output, Workspace.Node<Conv2dBackward>().Set(input, weight, bias, shape), input, weight, bias);
-        return output;
     }
 
     private sealed class Conv2dBackward : Node

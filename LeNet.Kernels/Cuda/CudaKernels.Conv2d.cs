@@ -31,13 +31,13 @@ public sealed partial class CudaKernels
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan> _conv2dBackward = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan> _conv2dBackwardSum = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int> _conv2dForward = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int> _conv2dForwardStaged = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int, int> _conv2dForwardStaged = null!;
 
     /// <summary>Floats of one image (C·H·W) and of one filter (C·R·S) the staged forward can hold in shared memory (8 KB and 4 KB).</summary>
     internal const int StagedImageCapacity = 2048, StagedFilterCapacity = 1024;
 
     /// <summary>Whether <see cref="Conv2dForward"/> stages <paramref name="shape"/>'s images and filters in shared memory.</summary>
-    internal static bool ForwardIsStaged(in ConvShape shape) =>
+    public static bool ForwardIsStaged(in ConvShape shape) =>
         (long)shape.InChannels * shape.Height * shape.Width <= StagedImageCapacity
         && (long)shape.InChannels * shape.KernelHeight * shape.KernelWidth <= StagedFilterCapacity;
 
@@ -49,7 +49,7 @@ public sealed partial class CudaKernels
     private void LoadConv2d()
     {
         _conv2dForward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int>(Conv2dForwardKernel);
-        _conv2dForwardStaged = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int>(Conv2dForwardStagedKernel);
+        _conv2dForwardStaged = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int, int>(Conv2dForwardStagedKernel);
         _conv2dBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan>(Conv2dBackwardKernel);
         _conv2dBackwardSum = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan>(Conv2dBackwardSumKernel);
     }
@@ -73,14 +73,23 @@ public sealed partial class CudaKernels
         SpanLength.RequireOrEmpty(Checked(bias.Length, nameof(bias)), shape.OutChannels, nameof(bias), shape);
         SpanLength.Require(Checked(output.Length, nameof(output)), shape.OutputLength, nameof(output), shape);
         if (ForwardIsStaged(shape))
-        {
-            // Threads per group: the plane's outputs rounded up to whole warps of 32, at most GroupSize.
-            int plane = shape.OutHeight * shape.OutWidth, threads = Math.Min(GroupSize, Math.Max(32, (plane + 31) / 32 * 32));
-            _conv2dForwardStaged(Stream, new KernelConfig(Checked((long)shape.Batch * shape.OutChannels, "the forward's groups"), threads),
-                input, weight, OrPlaceholder(bias, weight), output, shape, bias.Length > 0 ? 1 : 0);
-        }
+            LaunchStagedForward(input, weight, bias, output, default, shape);
         else
             _conv2dForward(Stream, StrideConfig(shape.OutputLength), input, weight, OrPlaceholder(bias, weight), output, shape, bias.Length > 0 ? 1 : 0);
+    }
+
+    /// <summary>
+    /// The staged forward, one group per (image, output channel); with a non-empty <paramref name="statistics"/>, each
+    /// group also writes its plane's (Σ y, Σ (y − plane mean)²) to statistics[2·(k·N + n) ..]: the fused BatchNorm's
+    /// partials for chunks of one plane.
+    /// </summary>
+    private void LaunchStagedForward(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output,
+        ArrayView<float> statistics, in ConvShape shape)
+    {
+        // Threads per group: the plane's outputs rounded up to a power of two (the statistics' tree needs one), 32 to GroupSize.
+        int threads = Math.Min(GroupSize, Math.Max(32, NextPowerOfTwo(shape.OutHeight * shape.OutWidth)));
+        _conv2dForwardStaged(Stream, new KernelConfig(Checked((long)shape.Batch * shape.OutChannels, "the forward's groups"), threads),
+            input, weight, OrPlaceholder(bias, weight), output, OrPlaceholder(statistics, output), shape, bias.Length > 0 ? 1 : 0, statistics.Length > 0 ? 1 : 0);
     }
 
     /// <summary>inputGrad [N,C,H,W] += ∂L/∂input given outputGrad [N,K,P,Q] and weight.</summary>
@@ -157,11 +166,16 @@ public sealed partial class CudaKernels
         }
     }
 
-    /// <summary>One group per (image n, output channel k): the image and k's filter into shared memory, then the plane's outputs.</summary>
-    private static void Conv2dForwardStagedKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output, ConvShape shape, int hasBias)
+    /// <summary>
+    /// One group per (image n, output channel k): the image and k's filter into shared memory, then the plane's outputs;
+    /// with <paramref name="withStatistics"/>, the plane's sum and sum of squared deviations from its mean (two passes).
+    /// </summary>
+    private static void Conv2dForwardStagedKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output,
+        ArrayView<float> statistics, ConvShape shape, int hasBias, int withStatistics)
     {
         var image = SharedMemory.Allocate<float>(StagedImageCapacity);
         var filter = SharedMemory.Allocate<float>(StagedFilterCapacity);
+        var scratch = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
         int C = shape.InChannels, H = shape.Height, W = shape.Width, K = shape.OutChannels;
         int R = shape.KernelHeight, S = shape.KernelWidth, P = shape.OutHeight, Q = shape.OutWidth;
         int n = Grid.IdxX / K, k = Grid.IdxX - n * K, imageLength = C * H * W, filterLength = C * R * S;
@@ -169,7 +183,7 @@ public sealed partial class CudaKernels
         Stage(weight, k * filterLength, filterLength, filter);
         Group.Barrier();
 
-        float first = hasBias != 0 ? bias[k] : 0f;
+        float first = hasBias != 0 ? bias[k] : 0f, planeSum = 0f;
         int plane = P * Q, outputBase = (n * K + k) * plane;
         for (int o = Group.IdxX; o < plane; o += Group.DimX)
         {
@@ -189,6 +203,25 @@ public sealed partial class CudaKernels
                 }
             }
             output[outputBase + o] = sum;
+            planeSum += sum;
+        }
+        if (withStatistics == 0)
+            return;
+
+        // The same sums as the fused BatchNorm's statistics launch (BatchNormReluMaxPoolStatisticsKernel) over a chunk of
+        // one plane; each thread re-reads only the outputs it wrote.
+        float total = GroupReduction.Sum(scratch, planeSum), planeMean = total / plane, squares = 0f;
+        for (int o = Group.IdxX; o < plane; o += Group.DimX)
+        {
+            float d = output[outputBase + o] - planeMean;
+            squares += d * d;
+        }
+        squares = GroupReduction.SumToFirst(scratch, squares);
+        if (Group.IdxX == 0)
+        {
+            int at = 2 * (k * shape.Batch + n);
+            statistics[at] = total;
+            statistics[at + 1] = squares;
         }
     }
 

@@ -81,13 +81,7 @@ public sealed partial class CudaKernels
     public void BatchNormReluMaxPoolForwardTraining(ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> pooled, ArrayView<int> argmax,
         ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> runningMean, ArrayView<float> runningVar, float momentum, float eps, in PoolShape shape)
     {
-        ValidatePool(shape);
-        var normShape = new BatchNormShape(shape.Batch, shape.Channels, shape.Height * shape.Width);
-        ValidateBatchNormTraining(normShape);
-        SpanLength.Require(Checked(input.Length, nameof(input)), shape.InputLength, nameof(input), shape);
-        SpanLength.Require(Checked(pooled.Length, nameof(pooled)), shape.OutputLength, nameof(pooled), shape);
-        SpanLength.Require(Checked(argmax.Length, nameof(argmax)), shape.OutputLength, nameof(argmax), shape);
-        RequireChannels(gamma, beta, mean, invStd, runningMean, runningVar, normShape);
+        ValidateFusedTraining(input, gamma, beta, pooled, argmax, mean, invStd, runningMean, runningVar, shape);
         int planesPerChunk = FusedPlanesPerChunk(shape), groups = shape.Channels * FusedChunks(shape);
         var config = new KernelConfig(groups, GroupSize);
         lock (_fusedPartialsLock)
@@ -97,6 +91,48 @@ public sealed partial class CudaKernels
             _bnReluMaxPoolForwardTraining(Stream, config, input, partials, gamma, beta, pooled, argmax,
                 mean, invStd, runningMean, runningVar, momentum, eps, planesPerChunk, shape);
         }
+    }
+
+    /// <summary>
+    /// convOutput = conv(input, weight) + bias (as <see cref="Conv2dForward"/>), then pooled = MaxPool(ReLU(BatchNorm(convOutput)))
+    /// in training mode (as <see cref="BatchNormReluMaxPoolForwardTraining"/>, pool window = stride = <paramref name="poolKernel"/>)
+    /// in two launches instead of three: the staged convolution also writes each plane's statistics, which take the place of
+    /// the fused block's first launch (chunks of one plane). Only for shapes the staged forward takes (<see cref="ForwardIsStaged"/>).
+    /// </summary>
+    public void Conv2dBatchNormReluMaxPoolForwardTraining(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> convOutput,
+        ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> pooled, ArrayView<int> argmax, ArrayView<float> mean, ArrayView<float> invStd,
+        ArrayView<float> runningMean, ArrayView<float> runningVar, float momentum, float eps, in ConvShape conv, int poolKernel)
+    {
+        ValidateConv(conv);
+        if (!ForwardIsStaged(conv))
+            throw new ArgumentException($"{conv} is too large for the staged convolution that computes BatchNorm's statistics; run Conv2dForward, then BatchNormReluMaxPoolForwardTraining.", nameof(conv));
+        SpanLength.Require(Checked(input.Length, nameof(input)), conv.InputLength, nameof(input), conv);
+        SpanLength.Require(Checked(weight.Length, nameof(weight)), conv.WeightLength, nameof(weight), conv);
+        SpanLength.RequireOrEmpty(Checked(bias.Length, nameof(bias)), conv.OutChannels, nameof(bias), conv);
+        var shape = new PoolShape(conv.Batch, conv.OutChannels, conv.OutHeight, conv.OutWidth, poolKernel, poolKernel);
+        ValidateFusedTraining(convOutput, gamma, beta, pooled, argmax, mean, invStd, runningMean, runningVar, shape);
+        int groups = shape.Channels * shape.Batch; // one chunk per plane
+        int threads = Math.Min(GroupSize, Math.Max(32, NextPowerOfTwo(shape.OutHeight * shape.OutWidth)));
+        lock (_fusedPartialsLock)
+        {
+            var partials = FusedPartials(2 * groups);
+            LaunchStagedForward(input, weight, bias, convOutput, partials, conv);
+            _bnReluMaxPoolForwardTraining(Stream, new KernelConfig(groups, threads), convOutput, partials, gamma, beta, pooled, argmax,
+                mean, invStd, runningMean, runningVar, momentum, eps, 1, shape);
+        }
+    }
+
+    /// <summary>The checks of a fused block's training forward over <paramref name="input"/> (the BatchNorm input).</summary>
+    private static void ValidateFusedTraining(ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> pooled, ArrayView<int> argmax,
+        ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> runningMean, ArrayView<float> runningVar, in PoolShape shape)
+    {
+        ValidatePool(shape);
+        var normShape = new BatchNormShape(shape.Batch, shape.Channels, shape.Height * shape.Width);
+        ValidateBatchNormTraining(normShape);
+        SpanLength.Require(Checked(input.Length, nameof(input)), shape.InputLength, nameof(input), shape);
+        SpanLength.Require(Checked(pooled.Length, nameof(pooled)), shape.OutputLength, nameof(pooled), shape);
+        SpanLength.Require(Checked(argmax.Length, nameof(argmax)), shape.OutputLength, nameof(argmax), shape);
+        RequireChannels(gamma, beta, mean, invStd, runningMean, runningVar, normShape);
     }
 
     /// <summary>pooled = MaxPool(ReLU(BatchNorm(input))) with running statistics (evaluation); one thread per pooled output, no argmax.</summary>

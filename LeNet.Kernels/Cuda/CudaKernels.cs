@@ -72,6 +72,13 @@ public sealed partial class CudaKernels
         return new KernelConfig((int)groups, GroupSize);
     }
 
+    private static int NextPowerOfTwo(int value)
+    {
+        int power = 1;
+        while (power < value) power *= 2;
+        return power;
+    }
+
     private static int LargestPowerOfTwoAtMost(int value)
     {
         int power = 1;

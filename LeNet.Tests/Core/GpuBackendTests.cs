@@ -131,9 +131,10 @@ public class GpuBackendTests
         // over all the parameters' gradients at once (packed by the optimiser).
         Assert.All(launchesPerStep.Skip(1), n => Assert.Equal(launchesPerStep[1], n));
         Assert.Equal([1L, 1L], memsetsPerStep.Skip(1));
-        // Few launches: the fused blocks (two each way), Linear+ReLU as one each way, Adam and ZeroGrad one each, and
-        // the loss's own gradient read from the device's constant one instead of a buffer filled with 1.
-        Assert.True(launchesPerStep[1] <= 25, $"{launchesPerStep[1]} launches per step");
+        // Few launches: each convolution with its fused block two forward (the convolution writes BatchNorm's statistics)
+        // and four backward, Linear+ReLU as one each way, Adam and ZeroGrad one each, and the loss's own gradient read
+        // from the device's constant one instead of a buffer filled with 1.
+        Assert.True(launchesPerStep[1] <= 23, $"{launchesPerStep[1]} launches per step");
 
         // No atomics anywhere (partial sums are added in a fixed order): the same steps again give the same weights bit for bit.
         var again = new LeNet5(seed: 33).To(device);
@@ -265,6 +266,51 @@ public class GpuBackendTests
             AssertClose(expected.WeightGrad, actual.WeightGrad, $"{name}: weight gradient");
             AssertClose(expected.BiasGrad, actual.BiasGrad, $"{name}: bias gradient");
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void Conv_batchnorm_relu_maxpool_fused_give_the_values_statistics_and_gradients_of_the_four(string deviceName)
+    {
+        var random = new Random(41);
+        float[] Values(int n) => GradientCheck.Uniform(random, n).Select(v => (float)v).ToArray();
+        var (x, w, b, gamma, beta, g) = (Values(5 * 2 * 9 * 9), Values(3 * 2 * 3 * 3), Values(3), Values(3), Values(3), Values(5 * 3 * 3 * 3));
+        (float[] Output, float[] RunningVar, float[] InputGrad, float[] WeightGrad, float[] GammaGrad, long Launches) Run(Device device, bool fused)
+        {
+            var model = new Sequential(new Conv2d(2, 3, 3, new Random(1)), new BatchNorm2d(3), new ReLU(), new MaxPool2d(2)).To(device);
+            var conv = (Conv2d)((Sequential)model).Layers[0];
+            var norm = (BatchNorm2d)((Sequential)model).Layers[1];
+            conv.Weight.CopyFrom(w);
+            conv.Bias!.CopyFrom(b);
+            norm.Weight.CopyFrom(gamma);
+            norm.Bias.CopyFrom(beta);
+            var input = Tensor.FromArray(device, x, 5, 2, 9, 9);
+            input.RequiresGrad = true;
+            var before = (device.Backend as LeNet.Core.Backends.CudaBackend)?.Launches ?? 0;
+            var output = fused ? model.Forward(input)
+                : F.BatchNorm2dReLUMaxPool2d(F.Conv2d(input, conv.Weight, conv.Bias), norm.Weight, norm.Bias, norm.RunningMean, norm.RunningVar, training: true, kernel: 2);
+            var launches = ((device.Backend as LeNet.Core.Backends.CudaBackend)?.Launches ?? 0) - before;
+            // loss = Σ output · g, so ∂loss/∂output = g
+            var loss = F.Linear(output.Reshape(1, -1), Tensor.FromArray(device, g, 1, 5 * 3 * 3 * 3));
+            loss.Reshape(1).Backward();
+            return (output.ToArray(), norm.RunningVar.ToArray(), input.Grad!.ToArray(), conv.Weight.Grad!.ToArray(), norm.Weight.Grad!.ToArray(), launches);
+        }
+        var expected = Run(Device.Cpu, fused: false);
+        Assert.Contains(expected.Output, v => v == 0);
+        Assert.Contains(expected.Output, v => v > 0);
+        var device = GpuDevices.Get(deviceName);
+        foreach (var (on, fused, name) in new[] { (Device.Cpu, true, "CPU"), (device, false, $"{deviceName} unfused"), (device, true, deviceName) })
+        {
+            var actual = Run(on, fused);
+            AssertClose(expected.Output, actual.Output, $"{name}: output");
+            AssertClose(expected.RunningVar, actual.RunningVar, $"{name}: running variance");
+            AssertClose(expected.InputGrad, actual.InputGrad, $"{name}: input gradient");
+            AssertClose(expected.WeightGrad, actual.WeightGrad, $"{name}: conv weight gradient");
+            AssertClose(expected.GammaGrad, actual.GammaGrad, $"{name}: gamma gradient");
+        }
+        // On the GPU the convolution writes BatchNorm's statistics: two launches instead of three.
+        Assert.Equal(3, Run(device, fused: false).Launches);
+        Assert.Equal(2, Run(device, fused: true).Launches);
     }
 
     [Theory]

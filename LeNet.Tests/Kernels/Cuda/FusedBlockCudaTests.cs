@@ -31,11 +31,14 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
 
     private static readonly PoolShape Shape = Shapes[0];
 
-    public static TheoryData<string, int> DevicesAndShapes()
+    public static TheoryData<string, int> DevicesAndShapes() => DevicesAnd(Shapes.Length);
+
+    /// <summary>Each device with each index below <paramref name="count"/>.</summary>
+    private static TheoryData<string, int> DevicesAnd(int count)
     {
         var data = new TheoryData<string, int>();
         foreach (var device in Devices())
-            for (int s = 0; s < Shapes.Length; s++)
+            for (int s = 0; s < count; s++)
                 data.Add((string)device.Data, s);
         return data;
     }
@@ -109,13 +112,9 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
             kernels.Download(device.Argmax), kernels.Download(device.Mean), kernels.Download(device.InvStd));
     }
 
-    [Theory]
-    [MemberData(nameof(DevicesAndShapes))]
-    public void TrainingForwardMatchesBatchNormThenReluThenMaxPool(string device, int shapeIndex)
+    /// <summary>BatchNorm (training) → ReLU → MaxPool by the Reference kernels: pooled, argmax, mean, invStd, running mean and variance.</summary>
+    private static (double[] Pooled, int[] Argmax, double[] Mean, double[] InvStd, double[] RunningMean, double[] RunningVar) ReferenceTrainingForward(Block block, PoolShape shape)
     {
-        var kernels = fixture.Kernels(device);
-        var shape = Shapes[shapeIndex];
-        var block = Draw(new Random(46_000 + shapeIndex), shape);
         var normalised = new double[shape.InputLength];
         var (mean, invStd) = (new double[shape.Channels], new double[shape.Channels]);
         var (runningMean, runningVar) = ((double[])block.RunningMean.Clone(), (double[])block.RunningVar.Clone());
@@ -123,6 +122,17 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
         Ref.ReLU.Forward<double>(normalised, normalised);
         var (pooled, argmax) = (new double[shape.OutputLength], new int[shape.OutputLength]);
         Ref.MaxPool2d.Forward<double>(normalised, pooled, argmax, shape);
+        return (pooled, argmax, mean, invStd, runningMean, runningVar);
+    }
+
+    [Theory]
+    [MemberData(nameof(DevicesAndShapes))]
+    public void TrainingForwardMatchesBatchNormThenReluThenMaxPool(string device, int shapeIndex)
+    {
+        var kernels = fixture.Kernels(device);
+        var shape = Shapes[shapeIndex];
+        var block = Draw(new Random(46_000 + shapeIndex), shape);
+        var (pooled, argmax, mean, invStd, runningMean, runningVar) = ReferenceTrainingForward(block, shape);
 
         var actual = ForwardOnDevice(kernels, block, shape);
         AssertAgrees(pooled, actual.Pooled, "fused block: pooled output");
@@ -133,6 +143,62 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
         AssertAgrees(invStd, actual.InvStd, "fused block: inverse std");
         AssertAgrees(runningMean, actual.RunningMean, "fused block: running mean");
         AssertAgrees(runningVar, actual.RunningVar, "fused block: running variance");
+    }
+
+    /// <summary>
+    /// Convolutions whose outputs feed the block: odd sizes (a row and a column outside every window), stride and padding,
+    /// and a batch of 20 (more planes per channel than the simulated group has threads, so the partials are combined in a loop).
+    /// </summary>
+    public static TheoryData<string, int> DevicesAndConvShapes() => DevicesAnd(ConvShapes.Length);
+
+    private static readonly ConvShape[] ConvShapes =
+    [
+        new(3, 2, 9, 8, 3, 3, 3),
+        new(2, 1, 10, 9, 2, 3, 3, Stride: 2, Padding: 1),
+        new(20, 2, 6, 6, 2, 3, 3),
+    ];
+
+    [Theory]
+    [MemberData(nameof(DevicesAndConvShapes))]
+    public void ConvolutionWithStatisticsThenTrainingForwardMatchesConvThenBatchNormThenReluThenMaxPool(string device, int shapeIndex)
+    {
+        var kernels = fixture.Kernels(device);
+        var conv = ConvShapes[shapeIndex];
+        Assert.True(CudaKernels.ForwardIsStaged(conv));
+        var rng = new Random(46_400 + shapeIndex);
+        var (input, weight, bias) = (Uniform(rng, conv.InputLength), Uniform(rng, conv.WeightLength), Uniform(rng, conv.OutChannels));
+        var shape = new PoolShape(conv.Batch, conv.OutChannels, conv.OutHeight, conv.OutWidth, 2, 2);
+        var block = Draw(rng, shape) with { Input = new double[conv.OutputLength] };
+        Ref.Conv2d.Forward<double>(input, weight, bias, block.Input, conv);
+        var (pooled, argmax, mean, invStd, runningMean, runningVar) = ReferenceTrainingForward(block, shape);
+
+        using var inputBuffer = kernels.Upload(input);
+        using var weightBuffer = kernels.Upload(weight);
+        using var biasBuffer = kernels.Upload(bias);
+        using var convOutput = kernels.Upload(Uniform(rng, conv.OutputLength)); // garbage: overwritten
+        using var onDevice = new DeviceBlock(kernels, block, shape);
+        kernels.Conv2dBatchNormReluMaxPoolForwardTraining(inputBuffer.View, weightBuffer.View, biasBuffer.View, convOutput.View,
+            onDevice.Gamma.View, onDevice.Beta.View, onDevice.Pooled.View, onDevice.Argmax.View, onDevice.Mean.View, onDevice.InvStd.View,
+            onDevice.RunningMean.View, onDevice.RunningVar.View, (float)Momentum, (float)Eps, conv, 2);
+        AssertAgrees(block.Input, kernels.Download(convOutput), "conv block: convolution output");
+        AssertAgrees(pooled, kernels.Download(onDevice.Pooled), "conv block: pooled output");
+        Assert.Equal(argmax, kernels.Download(onDevice.Argmax));
+        AssertAgrees(mean, kernels.Download(onDevice.Mean), "conv block: mean");
+        AssertAgrees(invStd, kernels.Download(onDevice.InvStd), "conv block: inverse std");
+        AssertAgrees(runningMean, kernels.Download(onDevice.RunningMean), "conv block: running mean");
+        AssertAgrees(runningVar, kernels.Download(onDevice.RunningVar), "conv block: running variance");
+    }
+
+    [Fact]
+    public void ConvolutionWithStatisticsRefusesShapesTooLargeToStage()
+    {
+        var kernels = fixture.Kernels(AcceleratorFixture.Cpu);
+        var conv = new ConvShape(1, 3, 30, 30, 1, 3, 3);
+        Assert.False(CudaKernels.ForwardIsStaged(conv));
+        using var buffer = kernels.Zeros(conv.InputLength);
+        var e = Assert.Throws<ArgumentException>(() => kernels.Conv2dBatchNormReluMaxPoolForwardTraining(buffer.View, buffer.View, default, buffer.View,
+            buffer.View, buffer.View, buffer.View, default, buffer.View, buffer.View, buffer.View, buffer.View, 0.1f, 1e-5f, conv, 2));
+        Assert.Contains("too large for the staged convolution", e.Message);
     }
 
     [Theory]
