@@ -58,16 +58,21 @@ public sealed class Evaluation
     /// <summary>Of the images of class c, the fraction predicted as c; null when the set holds none.</summary>
     public double?[] Recall { get; }
 
-    /// <summary>The predicted class of every image of <paramref name="dataset"/>, in evaluation mode without gradients.</summary>
+    /// <summary>
+    /// The predicted class of every image of <paramref name="dataset"/>, in evaluation mode without gradients, on the
+    /// model's device (a model on a GPU gets the set uploaded there once, as a <see cref="DeviceDataset"/>).
+    /// </summary>
     public static int[] Predict(Module model, MnistDataset dataset, int batchSize = 1000)
     {
+        var device = model.Parameters().First().Device;
+        if (!device.IsCpu)
+            return Predict(model, new DeviceDataset(device, dataset.Images, dataset.Labels, 1, dataset.ImageSize, dataset.ImageSize), batchSize);
         var predictions = new int[dataset.Count];
         var wasTraining = model.Training;
         model.Eval();
         using (GradientTape.NoGrad())
         {
             var batches = new MnistBatcher(dataset, Math.Max(1, Math.Min(batchSize, dataset.Count)), shuffle: false);
-            var device = model.Parameters().First().Device;
             var batch = new BatchBuffers(device, batches.BatchSize, dataset.ImageSize);
             var workspace = new Workspace();
             for (var b = 0; b < batches.BatchCount; b++)

@@ -58,12 +58,8 @@ public static class TrainCommand
             Description = "Folder with the four MNIST-format IDX files (gzip or raw; MNIST, Fashion-MNIST, KMNIST, EMNIST digits) and an optional classes.txt; " +
                           "missing files are downloaded there as MNIST. Default: $LENET_DATA, else ./data/mnist (where the files must be the canonical MNIST).",
         };
-        var device = new Option<string>("--device")
-        {
-            Description = "Where to train: cpu, cuda (the first NVIDIA GPU, through ILGPU; needs only the driver) or auto (the GPU when there is one, else the CPU).",
-            DefaultValueFactory = _ => defaults.Device,
-        };
-        OneOf(device, "a device", "cpu", "cuda", "auto");
+        var device = DeviceOption.Create("Where to train: cpu, cuda (the first NVIDIA GPU, through ILGPU; needs only the driver) or auto (the GPU when there is one, else the CPU).",
+            defaults.Device);
         var kernels = new Option<string>("--kernels") { Description = "CPU kernels: cpu (SIMD, multi-core) or reference (scalar, for checking).", DefaultValueFactory = _ => defaults.Kernels };
         OneOf(kernels, "a kind of CPU kernels", "cpu", "reference");
         var threads = Positive(new Option<int?>("--threads") { Description = "Threads for the CPU kernels. Default: $LENET_THREADS, else all cores." });
@@ -170,19 +166,8 @@ public static class TrainCommand
     /// The device --device names: cpu (with --kernels), cuda (or one sentence saying why there is none), or auto (the
     /// GPU when one opens, else the CPU, saying which and why).
     /// </summary>
-    private static Device ChooseDevice(TrainOptions options, TextWriter log)
-    {
-        var cpu = options.Kernels == "reference" ? Device.CpuReference : Device.Cpu;
-        if (options.Device == "cpu") return cpu;
-        if (Device.TryOpenCuda(out var gpu, out var reason))
-        {
-            if (options.Device == "auto") log.WriteLine($"--device auto: training on the GPU, {gpu!.Description}.");
-            return gpu!;
-        }
-        if (options.Device == "cuda") throw new OptionException($"--device cuda: {reason}; run with --device cpu, or on a machine with an NVIDIA GPU and its driver.");
-        log.WriteLine($"--device auto: {reason}, so training on the CPU.");
-        return cpu;
-    }
+    private static Device ChooseDevice(TrainOptions options, TextWriter log) =>
+        DeviceOption.Open(options.Device, options.Kernels == "reference" ? Device.CpuReference : Device.Cpu, "training", log);
 
     /// <summary>The options of a resumed run: the checkpoint's recipe for each recipe option not given, the output folder the checkpoint's.</summary>
     private static TrainOptions WithRecipe(TrainOptions options, TrainingCheckpoint checkpoint, IReadOnlySet<string>? given)

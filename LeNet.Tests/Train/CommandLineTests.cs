@@ -27,6 +27,7 @@ public class CommandLineTests
     [InlineData("train --model vgg", "--model vgg is not a model variant")]
     [InlineData("evaluate", "Option '--model' is required.")]
     [InlineData("evaluate --model m --test-limit 0", "--test-limit must be a whole number of at least 1")]
+    [InlineData("evaluate --model m --device tpu", "--device tpu is not a device; choose one of cpu, cuda, auto.")]
     [InlineData("predict --model m", "Required argument 'IMAGE' missing for command: 'predict'.")]
     public void Bad_options_are_refused_with_a_sentence_naming_them(string arguments, string expected)
     {

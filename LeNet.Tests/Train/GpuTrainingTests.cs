@@ -67,6 +67,47 @@ public partial class GpuTrainingTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void Evaluate_on_a_gpu_device_reports_what_the_cpu_reports(string deviceName)
+    {
+        var (cpuLog, gpuLog) = (new StringWriter(), new StringWriter());
+        Assert.Equal(0, EvaluateCommand.Run(TrainedModel.ModelFile, MnistTestData.Directory, 200, json: true, null, cpuLog, TextWriter.Null));
+        var note = new StringWriter();
+        Assert.Equal(0, EvaluateCommand.Run(TrainedModel.ModelFile, MnistTestData.Directory, 200, json: true, null, gpuLog, note,
+            _ => GpuDevices.Get(deviceName)));
+        // The same predictions on the same images: the same accuracy, per-class figures and confusion matrix.
+        Assert.Equal(cpuLog.ToString(), gpuLog.ToString());
+        Assert.Contains("\"accuracy\"", gpuLog.ToString());
+
+        var table = new StringWriter();
+        Assert.Equal(0, EvaluateCommand.Run(TrainedModel.ModelFile, MnistTestData.Directory, 200, json: false, null, table, TextWriter.Null,
+            _ => GpuDevices.Get(deviceName)));
+        Assert.Contains($", on {GpuDevices.Get(deviceName).Description}:", table.ToString());
+    }
+
+    [Fact]
+    public void Evaluate_with_device_cuda_where_there_is_none_is_refused_in_one_sentence_before_reading_data()
+    {
+        using var empty = new TemporaryFolder();
+        var (log, error) = (new StringWriter(), new StringWriter());
+        var code = EvaluateCommand.Run(TrainedModel.ModelFile, empty.Path, 100, json: false, null, log, error, device: "cuda");
+        if (Device.TryOpenCuda(out _, out var reason))
+            Assert.Equal(1, code); // a GPU, but no data in the folder
+        else
+        {
+            Assert.Equal(1, code);
+            Assert.Equal($"--device cuda: {reason}; run with --device cpu, or on a machine with an NVIDIA GPU and its driver.", error.ToString().Trim());
+            Assert.Empty(Directory.EnumerateFileSystemEntries(empty.Path)); // refused before fetching MNIST there
+        }
+
+        // auto falls back to the CPU, saying so on stderr when stdout carries JSON.
+        (log, error) = (new StringWriter(), new StringWriter());
+        Assert.Equal(0, EvaluateCommand.Run(TrainedModel.ModelFile, MnistTestData.Directory, 50, json: true, null, log, error, device: "auto"));
+        Assert.Matches(@"--device auto: (evaluating on the GPU, cuda \(|no CUDA GPU was found \(.+\), so evaluating on the CPU\.)", error.ToString());
+        Assert.StartsWith("{", log.ToString().TrimStart());
+    }
+
     [Fact]
     public void Auto_says_which_device_it_chose()
     {

@@ -1,0 +1,34 @@
+using System.CommandLine;
+using LeNet.Core;
+using static LeNet.Train.OptionParsers;
+
+namespace LeNet.Train;
+
+/// <summary>--device for the commands that run a model: cpu, cuda (the first NVIDIA GPU) or auto.</summary>
+internal static class DeviceOption
+{
+    public static Option<string> Create(string description, string defaultValue = "cpu")
+    {
+        var option = new Option<string>("--device") { Description = description, DefaultValueFactory = _ => defaultValue };
+        OneOf(option, "a device", "cpu", "cuda", "auto");
+        return option;
+    }
+
+    /// <summary>
+    /// The device <paramref name="name"/> names: <paramref name="cpu"/>, the first CUDA GPU (or one sentence saying why
+    /// there is none), or for auto the GPU when one opens, else the CPU, saying on <paramref name="log"/> which and why
+    /// ("--device auto: no CUDA GPU was found (…), so evaluating on the CPU.").
+    /// </summary>
+    public static Device Open(string name, Device cpu, string doing, TextWriter log)
+    {
+        if (name == "cpu") return cpu;
+        if (Device.TryOpenCuda(out var gpu, out var reason))
+        {
+            if (name == "auto") log.WriteLine($"--device auto: {doing} on the GPU, {gpu!.Description}.");
+            return gpu!;
+        }
+        if (name == "cuda") throw new OptionException($"--device cuda: {reason}; run with --device cpu, or on a machine with an NVIDIA GPU and its driver.");
+        log.WriteLine($"--device auto: {reason}, so {doing} on the CPU.");
+        return cpu;
+    }
+}
