@@ -74,7 +74,16 @@ public sealed class Tensor
     public bool RequiresGrad { get; set; }
 
     /// <summary>Accumulated gradient of the last backward passes (for leaves), or null before any.</summary>
-    public Tensor? Grad { get; internal set; }
+    public Tensor? Grad
+    {
+        get => _grad;
+        internal set => (_grad, _gradBorrowed) = (value, false);
+    }
+
+    private Tensor? _grad;
+
+    // Grad is storage another tensor owns (see BorrowGrad): dropped on release, never kept as the spare.
+    private bool _gradBorrowed;
 
     /// <summary>The operation that produced this tensor, when it was recorded; null for leaves.</summary>
     internal Node? GradFn { get; set; }
@@ -329,11 +338,24 @@ public sealed class Tensor
         return Grad = Zeros(Device, _shape);
     }
 
-    /// <summary>Drops the gradient of an intermediate tensor after backward used it, keeping its buffer for reuse.</summary>
+    /// <summary>Drops the gradient of an intermediate tensor after backward used it, keeping its buffer for reuse (unless borrowed).</summary>
     internal void ReleaseGrad()
     {
-        _spareGrad = Grad;
+        if (!_gradBorrowed) _spareGrad = _grad;
         Grad = null;
+    }
+
+    /// <summary>
+    /// Makes <paramref name="gradient"/> — storage that holds this intermediate tensor's whole gradient and belongs to
+    /// something else (a view of its reshape's gradient, a gradient computed in the forward pass) — its gradient, instead
+    /// of copying it into a buffer of its own: one launch fewer on a GPU. Only while it has none; released like any other,
+    /// but never reused as this tensor's buffer.
+    /// </summary>
+    internal void BorrowGrad(Tensor gradient)
+    {
+        if (_grad is not null || IsLeaf)
+            throw new InvalidOperationException("Only an intermediate tensor without a gradient yet can borrow one.");
+        (_grad, _gradBorrowed) = (gradient, true);
     }
 
     public override string ToString() => $"Tensor{Format(_shape)} on {Device}{(RequiresGrad ? ", requires grad" : "")}";
@@ -365,7 +387,13 @@ public sealed class Tensor
 
         public override void Backward(Tensor outputGrad)
         {
-            if (_input.RequiresGrad) _input.Device.Backend.Accumulate(outputGrad, _input.GradOrZeros());
+            if (!_input.RequiresGrad) return;
+            // The input's gradient is this one reshaped: share its storage, unless the input already has a gradient to add
+            // to (or is a leaf, which keeps its own), or outputGrad was never written (an uncleared buffer means zero).
+            if (_input.Grad is null && !_input.IsLeaf && !outputGrad.Uncleared)
+                _input.BorrowGrad(Workspace.View(outputGrad, _input.Shape));
+            else
+                _input.Device.Backend.Accumulate(outputGrad, _input.GradOrZeros());
         }
     }
 }

@@ -117,6 +117,16 @@ public abstract class Backend
     public abstract void SoftmaxCrossEntropyForward(Tensor logits, Indices labels, Tensor probabilities, Tensor loss);
     public abstract void SoftmaxCrossEntropyBackward(Tensor probabilities, Indices labels, Tensor lossGrad, Tensor logitsGrad);
 
+    /// <summary>True when this backend's softmax-cross-entropy forward can also write the logits' gradient for a loss gradient of 1.</summary>
+    public virtual bool FusesCrossEntropyGradient => false;
+
+    /// <summary>
+    /// <see cref="SoftmaxCrossEntropyForward(Tensor, Indices, Tensor, Tensor)"/>, and logitsGrad overwritten with
+    /// ∂loss/∂logits = (probabilities − onehot)/N: the backward for a loss gradient of 1, in the same launch.
+    /// </summary>
+    public virtual void SoftmaxCrossEntropyForward(Tensor logits, Indices labels, Tensor probabilities, Tensor loss, Tensor logitsGrad) =>
+        throw new NotSupportedException($"{GetType().Name} does not write the logits' gradient in the forward; check FusesCrossEntropyGradient first.");
+
     public abstract void AdamStep(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment, int step,
         float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled);
     public abstract void SgdStep(Tensor parameter, Tensor grad, Tensor? momentumBuffer, bool firstStep,

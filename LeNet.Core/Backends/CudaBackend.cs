@@ -219,6 +219,16 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
         Kernels.SoftmaxCrossEntropyForward(logits.View, labels.View, probabilities.View, losses.View, loss.View, logits.Size(0), logits.Size(1));
     }
 
+    public override bool FusesCrossEntropyGradient => true;
+
+    public override void SoftmaxCrossEntropyForward(Tensor logits, Indices labels, Tensor probabilities, Tensor loss, Tensor logitsGrad)
+    {
+        var losses = Workspace.Tensor(logits.Device, [logits.Size(0)]);
+        Launches++;
+        Kernels.SoftmaxCrossEntropyForward(logits.View, labels.View, probabilities.View, losses.View, loss.View, logits.Size(0), logits.Size(1),
+            logitsGrad.View, 1f, accumulateGradient: false);
+    }
+
     public override void SoftmaxCrossEntropyBackward(Tensor probabilities, Indices labels, Tensor lossGrad, Tensor logitsGrad)
     {
         Launches++;

@@ -29,9 +29,20 @@ public static partial class F
                     throw new ArgumentOutOfRangeException(nameof(labels), label, $"A label lies outside the {classes} classes [0, {classes}).");
         var probabilities = Workspace.Tensor(logits.Device, logits.Shape);
         var loss = Workspace.Tensor(logits.Device, []);
-        logits.Device.Backend.SoftmaxCrossEntropyForward(logits, labels, probabilities, loss);
-        if (GradientTape.ShouldRecord(logits))
-            GradientTape.Record(loss, Workspace.Node<CrossEntropyBackward>().Set(logits, labels, probabilities), logits);
+        var backend = logits.Device.Backend;
+        if (!GradientTape.ShouldRecord(logits))
+        {
+            backend.SoftmaxCrossEntropyForward(logits, labels, probabilities, loss);
+            return loss;
+        }
+        // Where the backend can, the forward also writes the logits' gradient for a loss gradient of 1 — what a backward
+        // pass from this loss gives them — so the backward needs no launch of its own.
+        Tensor? unitGradient = null;
+        if (backend.FusesCrossEntropyGradient)
+            backend.SoftmaxCrossEntropyForward(logits, labels, probabilities, loss, unitGradient = Workspace.Tensor(logits.Device, logits.Shape));
+        else
+            backend.SoftmaxCrossEntropyForward(logits, labels, probabilities, loss);
+        GradientTape.Record(loss, Workspace.Node<CrossEntropyBackward>().Set(logits, labels, probabilities, unitGradient), logits);
         return loss;
     }
 
@@ -39,15 +50,28 @@ public static partial class F
     private sealed class CrossEntropyBackward : Node
     {
         private Tensor _logits = null!, _probabilities = null!;
+        private Tensor? _unitGradient;
         private Indices _labels;
 
-        public CrossEntropyBackward Set(Tensor logits, Indices labels, Tensor probabilities)
+        public CrossEntropyBackward Set(Tensor logits, Indices labels, Tensor probabilities, Tensor? unitGradient)
         {
-            (_logits, _labels, _probabilities) = (logits, labels, probabilities);
+            (_logits, _labels, _probabilities, _unitGradient) = (logits, labels, probabilities, unitGradient);
             return this;
         }
 
-        public override void Backward(Tensor outputGrad) =>
-            _logits.Device.Backend.SoftmaxCrossEntropyBackward(_probabilities, _labels, outputGrad, _logits.GradOrZeros());
+        public override void Backward(Tensor outputGrad)
+        {
+            var backend = _logits.Device.Backend;
+            // Seeded with the device's constant one (GradientTape.Backward from this loss): the forward wrote the gradient.
+            if (_unitGradient is not null && ReferenceEquals(outputGrad, _logits.Device.One))
+            {
+                if (_logits.Grad is null && !_logits.IsLeaf)
+                    _logits.BorrowGrad(_unitGradient);
+                else
+                    backend.Accumulate(_unitGradient, _logits.GradOrZeros());
+            }
+            else
+                backend.SoftmaxCrossEntropyBackward(_probabilities, _labels, outputGrad, _logits.GradOrZeros());
+        }
     }
 }

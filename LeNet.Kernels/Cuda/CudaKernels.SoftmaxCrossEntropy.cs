@@ -21,10 +21,12 @@ public sealed partial class CudaKernels
     /// Overwrites probabilities [N, Classes] with the softmax, losses [N] with −log softmax(logits[n])[labels[n]] and
     /// meanLoss[0] with their mean (PyTorch's CrossEntropyLoss), all on the device: nothing is read back. When
     /// <paramref name="logitsGrad"/> is not empty it also adds lossGrad·(probabilities − onehot)/N to it, the backward
-    /// fused into the forward. A label outside [0, Classes) cannot be reported from the device: its loss is NaN.
+    /// fused into the forward (without <paramref name="accumulateGradient"/> it overwrites logitsGrad instead). A label
+    /// outside [0, Classes) cannot be reported from the device: its loss is NaN.
     /// </summary>
     public void SoftmaxCrossEntropyForward(ArrayView<float> logits, ArrayView<int> labels, ArrayView<float> probabilities,
-        ArrayView<float> losses, ArrayView<float> meanLoss, int batch, int classes, ArrayView<float> logitsGrad = default, float lossGrad = 1f)
+        ArrayView<float> losses, ArrayView<float> meanLoss, int batch, int classes, ArrayView<float> logitsGrad = default, float lossGrad = 1f,
+        bool accumulateGradient = true)
     {
         ValidateSoftmax(logits.Length, nameof(logits), labels, probabilities.Length, nameof(probabilities), batch, classes);
         var shape = (Batch: batch, Classes: classes);
@@ -32,7 +34,7 @@ public sealed partial class CudaKernels
         SpanLength.Require(Checked(meanLoss.Length, nameof(meanLoss)), 1, nameof(meanLoss), shape);
         SpanLength.RequireOrEmpty(Checked(logitsGrad.Length, nameof(logitsGrad)), batch * classes, nameof(logitsGrad), shape);
         _softmaxCrossEntropyForward(Stream, new KernelConfig(1, ReductionGroupSize), logits, labels, probabilities, losses, meanLoss,
-            OrPlaceholder(logitsGrad, probabilities), batch, classes, lossGrad, logitsGrad.Length > 0 ? 1 : 0);
+            OrPlaceholder(logitsGrad, probabilities), batch, classes, lossGrad, logitsGrad.Length == 0 ? 0 : accumulateGradient ? 1 : 2);
     }
 
     /// <summary>
@@ -51,6 +53,7 @@ public sealed partial class CudaKernels
     private static void SoftmaxCrossEntropyForwardKernel(ArrayView<float> logits, ArrayView<int> labels, ArrayView<float> probabilities,
         ArrayView<float> losses, ArrayView<float> meanLoss, ArrayView<float> logitsGrad, int batch, int classes, float lossGrad, int writeGradient)
     {
+        // writeGradient: 0 none, 1 added to logitsGrad, 2 overwriting it.
         var scratch = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
         float partial = 0f, scale = lossGrad / batch;
         for (int n = Group.IdxX; n < batch; n += Group.DimX)
@@ -73,7 +76,7 @@ public sealed partial class CudaKernels
                 float p = probabilities[row + j] * inverse;
                 probabilities[row + j] = p;
                 if (writeGradient != 0)
-                    logitsGrad[row + j] += scale * (j == label ? p - 1f : p);
+                    Put(logitsGrad, row + j, scale * (j == label ? p - 1f : p), writeGradient == 1 ? 1 : 0);
             }
             float loss = (uint)label < (uint)classes ? DeviceMath.Log(sumExp) - (logits[row + label] - max) : float.NaN;
             losses[n] = loss;

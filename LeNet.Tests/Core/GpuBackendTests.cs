@@ -132,9 +132,10 @@ public class GpuBackendTests
         Assert.All(launchesPerStep.Skip(1), n => Assert.Equal(launchesPerStep[1], n));
         Assert.Equal([1L, 1L], memsetsPerStep.Skip(1));
         // Few launches: each convolution with its fused block two forward (the convolution writes BatchNorm's statistics)
-        // and four backward, Linear+ReLU as one each way, Adam and ZeroGrad one each, and the loss's own gradient read
-        // from the device's constant one instead of a buffer filled with 1.
-        Assert.True(launchesPerStep[1] <= 23, $"{launchesPerStep[1]} launches per step");
+        // and four backward, Linear+ReLU as one each way, Adam and ZeroGrad one each; softmax-CE writes the logits'
+        // gradient in its forward (the loss's gradient is the device's constant one) and the flatten's input borrows
+        // its gradient's storage, so neither needs a backward launch.
+        Assert.True(launchesPerStep[1] <= 21, $"{launchesPerStep[1]} launches per step");
 
         // No atomics anywhere (partial sums are added in a fixed order): the same steps again give the same weights bit for bit.
         var again = new LeNet5(seed: 33).To(device);
@@ -234,6 +235,78 @@ public class GpuBackendTests
         Assert.Contains(expected, v => v != 0);
         for (var pass = 0; pass < 3; pass++)
             AssertClose(expected, Gradient(device, gpuWorkspace), $"pass {pass}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void A_reshaped_intermediate_also_used_directly_gets_both_gradients_in_either_order(string deviceName)
+    {
+        // h feeds a reshape (whose gradient h borrows when it has none yet) and a Linear (which adds to h's gradient):
+        // b = Linear(h.Reshape, Linear(h, W)) and the swapped Linear(Linear(h, W), h.Reshape) give h's two consumers in
+        // both backward orders. Without the reshape (same arithmetic) the gradients must be the same, bit for bit on one device.
+        var device = GpuDevices.Get(deviceName);
+        var random = new Random(42);
+        var (x, w) = (GradientCheck.Uniform(random, 12).Select(v => (float)v).ToArray(), GradientCheck.Uniform(random, 36).Select(v => (float)v).ToArray());
+        float[] Gradient(Device on, Workspace workspace, bool reshape, bool swap)
+        {
+            using var scope = workspace.Begin();
+            var input = Tensor.FromArray(on, x, 2, 6);
+            input.RequiresGrad = true;
+            var h = F.ReLU(input);
+            var a = F.Linear(h, Tensor.FromArray(on, w, 6, 6));
+            var r = reshape ? h.Reshape(2, 6) : h;
+            var loss = F.CrossEntropy(swap ? F.Linear(a, r) : F.Linear(r, a), new Indices([1, 0]).To(on));
+            loss.Backward();
+            return input.Grad!.ToArray();
+        }
+        foreach (var swap in new[] { false, true })
+        {
+            var (cpuWorkspace, gpuWorkspace) = (new Workspace(), new Workspace());
+            var expected = Gradient(Device.Cpu, new Workspace(), reshape: false, swap);
+            Assert.Contains(expected, v => v != 0);
+            for (var pass = 0; pass < 3; pass++)
+            {
+                Assert.Equal(expected, Gradient(Device.Cpu, cpuWorkspace, reshape: true, swap));
+                Assert.Equal(Gradient(device, new Workspace(), reshape: false, swap), Gradient(device, gpuWorkspace, reshape: true, swap));
+                AssertClose(expected, Gradient(device, gpuWorkspace, reshape: true, swap), $"swap {swap}, pass {pass}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void Cross_entropy_writes_the_logits_gradient_in_its_forward_and_backward_uses_it_only_for_a_unit_seed(string deviceName)
+    {
+        var device = GpuDevices.Get(deviceName);
+        var backend = (LeNet.Core.Backends.CudaBackend)device.Backend;
+        var random = new Random(43);
+        var (x, w) = (GradientCheck.Uniform(random, 4 * 5).Select(v => (float)v).ToArray(), GradientCheck.Uniform(random, 3 * 5).Select(v => (float)v).ToArray());
+        int[] labels = [2, 0, 1, 1];
+        (float[] WeightGrad, float[]? LogitsLeafGrad, long BackwardLaunches) Run(Device on, int mode)
+        {
+            var weight = Tensor.FromArray(on, w, 3, 5);
+            weight.RequiresGrad = true;
+            // mode 0: loss.Backward() (the unit seed); 1: a [1] root (a seed buffer); 2: the logits a leaf.
+            var logits = mode == 2 ? Tensor.FromArray(on, F.Linear(Tensor.FromArray(x, 4, 5), Tensor.FromArray(w, 3, 5)).ToArray(), 4, 3) : F.Linear(Tensor.FromArray(on, x, 4, 5), weight);
+            if (mode == 2) logits.RequiresGrad = true;
+            var loss = F.CrossEntropy(logits, new Indices(labels).To(on));
+            var before = (on.Backend as LeNet.Core.Backends.CudaBackend)?.Launches ?? 0;
+            if (mode == 1) loss.Reshape(1).Backward();
+            else loss.Backward();
+            var launches = ((on.Backend as LeNet.Core.Backends.CudaBackend)?.Launches ?? 0) - before;
+            return (mode == 2 ? [] : weight.Grad!.ToArray(), mode == 2 ? logits.Grad!.ToArray() : null, launches);
+        }
+        for (var mode = 0; mode < 3; mode++)
+        {
+            var expected = Run(Device.Cpu, mode);
+            var actual = Run(device, mode);
+            AssertClose(expected.WeightGrad, actual.WeightGrad, $"mode {mode}: weight gradient");
+            if (mode == 2) AssertClose(expected.LogitsLeafGrad!, actual.LogitsLeafGrad!, "a leaf's logits gradient");
+        }
+        // The unit seed: only the Linear backward launches; a seed buffer: fill, softmax-CE backward, Linear backward (plus the reshape's copy).
+        Assert.Equal(1, Run(device, 0).BackwardLaunches);
+        Assert.True(Run(device, 1).BackwardLaunches >= 3);
+        Assert.Equal(1, Run(device, 2).BackwardLaunches); // a leaf keeps its own gradient: the forward's is added to it
     }
 
     [Theory]
