@@ -86,6 +86,7 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
                 var clock = Stopwatch.StartNew();
                 double lossSum = partial?.EpochLossSum ?? 0, earlierSeconds = partial?.EpochSeconds ?? 0;
                 var seen = (firstStep - 1) * options.BatchSize;
+                if (partial is not null) _progress.EpochResumed(firstStep - 1, lossSum, seen);
                 var reported = firstStep - 1; // steps whose loss has been read and counted
                 deviceTrain?.SetOrder(batches.Order);
                 for (var step = firstStep; step <= stepsPerEpoch; step++)

@@ -48,12 +48,21 @@ public class InterruptTests
     {
         private int _epoch;
 
+        /// <summary>Every step's loss, in order, when set.</summary>
+        public List<float>? Losses { get; init; }
+
+        /// <summary>What <see cref="EpochResumed"/> was told, if it was called.</summary>
+        public (int Steps, double LossSum, int Images)? Resumed { get; private set; }
+
         public override void Run(Action body) => body();
 
         public override void EpochStarted(int epoch, int epochs, int steps, int images) => _epoch = epoch;
 
+        public override void EpochResumed(int stepsDone, double lossSum, int imagesDone) => Resumed = (stepsDone, lossSum, imagesDone);
+
         public override void StepEnded(int step1, float loss, int images)
         {
+            Losses?.Add(loss);
             if (_epoch == epoch && step1 == step) stop.Cancel();
         }
 
@@ -98,6 +107,32 @@ public class InterruptTests
         double[] Accuracies(JsonDocument d) => d.RootElement.GetProperty("epochs").EnumerateArray().Select(e => e.GetProperty("testAccuracy").GetDouble()).ToArray();
         Assert.Equal(Losses(Uninterrupted.Value.Metrics), Losses(metrics));
         Assert.Equal(Accuracies(Uninterrupted.Value.Metrics), Accuracies(metrics));
+    }
+
+    [Fact]
+    public void The_live_bar_of_a_resumed_epoch_shows_the_whole_epochs_running_loss_and_this_processs_rate()
+    {
+        using var folder = new TemporaryFolder();
+        var losses = new List<float>();
+        using (var stop = new CancellationTokenSource())
+            TrainUntilStopped(Recipe(folder.Path), stop.Token, new StopAfter(2, 4, stop) { Losses = losses });
+        var checkpoint = TrainingCheckpoint.Load(folder.Path);
+
+        // What the bar shows after step 5 of the resumed epoch: the mean of steps 1-5, though this process ran only step 5.
+        var bar = new LiveProgress();
+        bar.EpochStarted(2, 3, 10, 640);
+        bar.EpochResumed(4, checkpoint.EpochLossSum, 256);
+        bar.StepEnded(5, 0.25f, 320);
+        var epochTwo = losses.Skip(10).Take(4).Sum(l => (double)l); // the stopped run's steps 1-4 of epoch 2
+        Assert.Equal(epochTwo, checkpoint.EpochLossSum, 1e-6);
+        Assert.Equal((epochTwo + 0.25) / 5, bar.RunningLoss, 1e-9);
+        Assert.InRange(bar.Rate, 0, 64 / 1e-9); // 64 images of this process over its seconds, not 320
+
+        // The trainer tells the progress where the resumed epoch stands.
+        var resumed = new StopAfter(0, 0, new CancellationTokenSource());
+        new Trainer(Recipe(folder.Path), TextWriter.Null, resumed).Run(Data.Value, checkpoint, stop: TestContext.Current.CancellationToken);
+        Assert.Equal((4, 256), (resumed.Resumed!.Value.Steps, resumed.Resumed.Value.Images));
+        Assert.Equal(checkpoint.EpochLossSum, resumed.Resumed.Value.LossSum);
     }
 
     [Fact]

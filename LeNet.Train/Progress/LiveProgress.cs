@@ -15,6 +15,8 @@ public sealed class LiveProgress : TrainingProgress
     private readonly Stopwatch _clock = new();
     private int _epoch, _epochs, _steps, _epochImages;
     private double _lossSum;
+    // Images of this epoch trained before a resume: not part of this process's rate.
+    private int _resumedImages;
     // Images trained and seconds spent in this process, for the rate that predicts the time left.
     private long _imagesDone;
     private double _secondsDone;
@@ -32,22 +34,32 @@ public sealed class LiveProgress : TrainingProgress
 
     public override void EpochStarted(int epoch, int epochs, int steps, int images)
     {
-        (_epoch, _epochs, _steps, _epochImages, _lossSum) = (epoch, epochs, steps, images, 0);
-        _task = _context!.AddTask(Markup.Escape($"Epoch {epoch}/{epochs}"), maxValue: steps);
+        (_epoch, _epochs, _steps, _epochImages, _lossSum, _resumedImages, RunningLoss) = (epoch, epochs, steps, images, 0, 0, 0);
+        _task = _context?.AddTask(Markup.Escape($"Epoch {epoch}/{epochs}"), maxValue: steps);
         _clock.Restart();
     }
+
+    public override void EpochResumed(int stepsDone, double lossSum, int imagesDone) => (_lossSum, _resumedImages) = (lossSum, imagesDone);
+
+    /// <summary>The mean loss of the epoch's steps so far (those before a resume included), as the bar shows it.</summary>
+    public double RunningLoss { get; private set; }
+
+    /// <summary>Images per second in this process (a resumed epoch's earlier images not counted), as the bar shows it.</summary>
+    public double Rate { get; private set; }
 
     public override void StepEnded(int step, float loss, int images)
     {
         _lossSum += loss;
+        RunningLoss = _lossSum / step;
+        var seconds = _clock.Elapsed.TotalSeconds;
+        Rate = (_imagesDone + images - _resumedImages) / Math.Max(_secondsDone + seconds, 1e-9);
         if (_task is null) return;
         _task.Value = step;
-        var seconds = _clock.Elapsed.TotalSeconds;
-        var rate = (_imagesDone + images) / Math.Max(_secondsDone + seconds, 1e-9);
+        var rate = Rate;
         var imagesLeft = (long)(_epochImages - images) + (long)(_epochs - _epoch) * _epochImages;
         var left = TimeSpan.FromSeconds(imagesLeft / Math.Max(rate, 1e-9));
         _task.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-            $"Epoch {_epoch}/{_epochs}  loss {_lossSum / step:F4}  {rate:N0} images/s  {Format(left)} left"));
+            $"Epoch {_epoch}/{_epochs}  loss {RunningLoss:F4}  {rate:N0} images/s  {Format(left)} left"));
     }
 
     public override void EpochEnded(EpochMetrics metrics, string summary)

@@ -12,6 +12,14 @@ public abstract class TrainingProgress
     /// <summary>Epoch <paramref name="epoch"/> of <paramref name="epochs"/> starts with <paramref name="steps"/> steps of <paramref name="images"/> images in all.</summary>
     public abstract void EpochStarted(int epoch, int epochs, int steps, int images);
 
+    /// <summary>
+    /// Called after <see cref="EpochStarted"/> when a run resumes mid-epoch: <paramref name="stepsDone"/> steps of
+    /// <paramref name="imagesDone"/> images, whose losses sum to <paramref name="lossSum"/>, were trained before the stop.
+    /// </summary>
+    public virtual void EpochResumed(int stepsDone, double lossSum, int imagesDone)
+    {
+    }
+
     /// <summary>Step <paramref name="step"/> (1-based) ended with <paramref name="loss"/> after <paramref name="images"/> images of this epoch.</summary>
     public abstract void StepEnded(int step, float loss, int images);
 
