@@ -31,9 +31,18 @@ public sealed class GpuDevice : IDisposable
     /// The IR optimisation level the CUDA kernels are compiled with: O1, not O2. ILGPU 1.5's O2 adds a code-placement
     /// pass that moves loop-invariant index arithmetic to its uses — into inner loops: in the convolution's PTX, two
     /// 32-bit integer divisions landed in the innermost multiply-add loop (about 40 instructions per multiply-add). O1
-    /// leaves them where the C# computes them. Measured on an H100 (benchmarks/README.md, GPU steps).
+    /// leaves them where the C# computes them. Measured on an H100 (benchmarks/README.md, GPU steps); the kernels have
+    /// changed since, so benchmarks/gpu/run.sh times the step at O2 again (<see cref="OptimizationVariable"/>).
     /// </summary>
     public const OptimizationLevel KernelOptimization = OptimizationLevel.O1;
+
+    /// <summary>The environment variable that picks another level for an experiment (O0, O1 or O2): the benchmarks compare them.</summary>
+    public const string OptimizationVariable = "LENET_ILGPU_OPTIMIZATION";
+
+    /// <summary>The level the CUDA kernels are compiled with: <see cref="OptimizationVariable"/> when set to a level, else <see cref="KernelOptimization"/>.</summary>
+    public static OptimizationLevel CudaOptimization =>
+        Environment.GetEnvironmentVariable(OptimizationVariable) is { } value && Enum.TryParse<OptimizationLevel>(value, ignoreCase: true, out var level)
+        && Enum.IsDefined(level) ? level : KernelOptimization;
 
     /// <summary>
     /// Opens the first CUDA GPU. Never throws for a machine without one: returns false and why, as a clause for the
@@ -46,7 +55,7 @@ public sealed class GpuDevice : IDisposable
         Context? context = null;
         try
         {
-            context = Context.Create(builder => builder.Cuda().Optimize(KernelOptimization));
+            context = Context.Create(builder => builder.Cuda().Optimize(CudaOptimization));
             var cudaDevices = context.GetDevices<CudaDevice>();
             if (cudaDevices.Count == 0)
             {

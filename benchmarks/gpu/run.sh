@@ -2,7 +2,8 @@
 # The GPU checks in one call, on the lent GPU machine (no .NET there), from the repository root, after pack.sh:
 #   run(command: "bash benchmarks/gpu/run.sh", carry: [".gpu/app.tar.xz"], timeout_s: 540)
 # Trains the seed recipe on cuda, runs the GPU benchmarks (launches per step printed) and the GPU tests; every log
-# and BenchmarkDotNet report goes to $OUT. About 6-7 minutes on an H100, start-up included.
+# and BenchmarkDotNet report goes to $OUT; last, the step again with the kernels at ILGPU O2 (LENET_ILGPU_OPTIMIZATION).
+# About 7-8 minutes on an H100, start-up included.
 set -uo pipefail
 out=${OUT:-/tmp/gpu-out}
 mkdir -p "$out"
@@ -20,3 +21,5 @@ echo "== kernel tests"
 timeout 80 ./LeNet.Tests -namespace LeNet.Tests.Kernels.Cuda 2>&1 | tee "$out/tests-kernels.log" | tail -4
 echo "== core tests"
 timeout 150 ./LeNet.Tests -class LeNet.Tests.Core.GpuBackendTests -class LeNet.Tests.Train.GpuTrainingTests 2>&1 | tee "$out/tests-core.log" | tail -6
+echo "== O2 instead of O1 (the training step and evaluation only)"
+LENET_ILGPU_OPTIMIZATION=O2 timeout 90 ./LeNet.Benchmarks --filter '*GpuTraining*' --inProcess --job short --artifacts /tmp/bdn-o2 2>&1 | tee "$out/bench-o2.log" | grep -E "launches|^\|" | tail -6

@@ -37,3 +37,25 @@ public class GpuDeviceTests
         Assert.Throws<ArgumentOutOfRangeException>(() => GpuDevice.CreateCpu(threadsPerGroup: 24));
     }
 }
+
+[Collection(nameof(LeNet.Tests.Mnist.EnvironmentVariableCollection))]
+public class GpuOptimizationVariableTests
+{
+    [Fact]
+    public void TheCudaOptimizationLevelIsO1UnlessTheVariableNamesAnother()
+    {
+        var before = Environment.GetEnvironmentVariable(GpuDevice.OptimizationVariable);
+        try
+        {
+            Environment.SetEnvironmentVariable(GpuDevice.OptimizationVariable, null);
+            Assert.Equal(ILGPU.OptimizationLevel.O1, GpuDevice.CudaOptimization);
+            Environment.SetEnvironmentVariable(GpuDevice.OptimizationVariable, "o2");
+            Assert.Equal(ILGPU.OptimizationLevel.O2, GpuDevice.CudaOptimization);
+            Environment.SetEnvironmentVariable(GpuDevice.OptimizationVariable, "fast");
+            Assert.Equal(ILGPU.OptimizationLevel.O1, GpuDevice.CudaOptimization);
+            Environment.SetEnvironmentVariable(GpuDevice.OptimizationVariable, "7");
+            Assert.Equal(ILGPU.OptimizationLevel.O1, GpuDevice.CudaOptimization);
+        }
+        finally { Environment.SetEnvironmentVariable(GpuDevice.OptimizationVariable, before); }
+    }
+}
