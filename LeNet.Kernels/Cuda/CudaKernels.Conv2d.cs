@@ -18,9 +18,19 @@ public sealed partial class CudaKernels
     /// <summary>
     /// The backward's first launch: [0, WeightItems) weight partials, then BiasItems bias partials, then InputItems
     /// inputs; each image's output rows are cut into Chunks bands of RowsPerChunk rows. AccumulateInput 0: inputGrad is
-    /// overwritten, its old contents ignored.
+    /// overwritten, its old contents ignored. StagedInput 1: the partials take groups [0, ItemGroups), one item per
+    /// thread, and each later group computes the input gradient of one (image, input channel) plane from shared memory.
     /// </summary>
-    internal readonly record struct ConvBackwardPlan(int WeightItems, int BiasItems, int InputItems, int Chunks, int RowsPerChunk, int AccumulateInput);
+    internal readonly record struct ConvBackwardPlan(int WeightItems, int BiasItems, int InputItems, int Chunks, int RowsPerChunk, int AccumulateInput,
+        int StagedInput, int ItemGroups);
+
+    /// <summary>
+    /// Whether the backward computes <paramref name="shape"/>'s input gradient from shared memory: one image's output
+    /// gradient (K·P·Q) and one input channel's filters (K·R·S) fit the staged arrays (LeNet's conv2 does).
+    /// </summary>
+    internal static bool InputGradientIsStaged(in ConvShape shape) =>
+        (long)shape.OutChannels * shape.OutHeight * shape.OutWidth <= StagedImageCapacity
+        && (long)shape.OutChannels * shape.KernelHeight * shape.KernelWidth <= StagedFilterCapacity;
 
     /// <summary>About how many output positions one thread sums for a weight's partial (a band of whole rows).</summary>
     private const int ChunkWork = 128;
@@ -130,10 +140,14 @@ public sealed partial class CudaKernels
             return;
         Checked((long)weightItems + biasItems + inputItems, "the backward's work items");
 
-        var plan = new ConvBackwardPlan(weightItems, biasItems, inputItems, chunks, rowsPerChunk, accumulateInput ? 1 : 0);
+        bool staged = inputItems > 0 && InputGradientIsStaged(shape);
+        int itemGroups = (weightItems + biasItems + GroupSize - 1) / GroupSize;
+        var config = staged ? new KernelConfig(Checked(itemGroups + (long)shape.Batch * shape.InChannels, "the backward's groups"), GroupSize)
+            : StrideConfig(weightItems + biasItems + inputItems);
+        var plan = new ConvBackwardPlan(weightItems, biasItems, inputItems, chunks, rowsPerChunk, accumulateInput ? 1 : 0, staged ? 1 : 0, itemGroups);
         var placeholder = outputGrad;
         var partials = weightItems + biasItems > 0 ? ConvPartials(weightItems + biasItems) : placeholder;
-        _conv2dBackward(Stream, StrideConfig(weightItems + biasItems + inputItems),
+        _conv2dBackward(Stream, config,
             OrPlaceholder(input, placeholder), OrPlaceholder(weight, placeholder), outputGrad, OrPlaceholder(inputGrad, placeholder), partials, shape, plan);
         if (weightItems + biasItems > 0)
             _conv2dBackwardSum(Stream, new KernelConfig((weightItems + biasItems) / chunks, ConvSumGroupSize), partials,
@@ -246,10 +260,19 @@ public sealed partial class CudaKernels
     private static void Conv2dBackwardKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> outputGrad,
         ArrayView<float> inputGrad, ArrayView<float> partials, ConvShape shape, ConvBackwardPlan plan)
     {
+        var stagedGrad = SharedMemory.Allocate<float>(StagedImageCapacity);
+        var stagedFilters = SharedMemory.Allocate<float>(StagedFilterCapacity);
+        if (plan.StagedInput != 0 && Grid.IdxX >= plan.ItemGroups)
+        {
+            StagedInputGradient(weight, outputGrad, inputGrad, stagedGrad, stagedFilters, shape, Grid.IdxX - plan.ItemGroups, plan.AccumulateInput);
+            return;
+        }
         int C = shape.InChannels, H = shape.Height, W = shape.Width, K = shape.OutChannels;
         int R = shape.KernelHeight, S = shape.KernelWidth, P = shape.OutHeight, Q = shape.OutWidth;
         int plane = P * Q, weightLength = K * C * R * S, bands = plan.Chunks / shape.Batch;
-        int total = plan.WeightItems + plan.BiasItems + plan.InputItems, stride = Grid.DimX * Group.DimX;
+        // Staged: the items are the partials alone, one per thread of the first ItemGroups groups.
+        int total = plan.WeightItems + plan.BiasItems + (plan.StagedInput != 0 ? 0 : plan.InputItems);
+        int stride = (plan.StagedInput != 0 ? plan.ItemGroups : Grid.DimX) * Group.DimX;
         for (int item = Grid.IdxX * Group.DimX + Group.IdxX; item < total; item += stride)
         {
             if (item < plan.WeightItems)
@@ -305,6 +328,49 @@ public sealed partial class CudaKernels
                 }
                 Put(inputGrad, i, sum, plan.AccumulateInput);
             }
+        }
+    }
+
+    /// <summary>
+    /// inputGrad of plane (n, c), group <paramref name="g"/> = n·C + c: the image's output gradient and channel c's filters
+    /// of every output channel staged in shared memory, then one thread per input element, adding in the direct path's
+    /// order (r, s, then k), so both give the same bits.
+    /// </summary>
+    private static void StagedInputGradient(ArrayView<float> weight, ArrayView<float> outputGrad, ArrayView<float> inputGrad,
+        ArrayView<float> stagedGrad, ArrayView<float> stagedFilters, ConvShape shape, int g, int accumulate)
+    {
+        int C = shape.InChannels, H = shape.Height, W = shape.Width, K = shape.OutChannels;
+        int R = shape.KernelHeight, S = shape.KernelWidth, P = shape.OutHeight, Q = shape.OutWidth;
+        int n = g / C, c = g - n * C, gradLength = K * P * Q, filter = R * S;
+        Stage(outputGrad, n * gradLength, gradLength, stagedGrad);
+        // stagedFilters[(k·R + r)·S + s] = weight[k, c, r, s]: K rows of R·S floats, C·R·S apart.
+        for (int j = Group.IdxX; j < K * filter; j += Group.DimX)
+        {
+            int k = j / filter;
+            stagedFilters[j] = weight[(k * C + c) * filter + j - k * filter];
+        }
+        Group.Barrier();
+
+        int inputPlane = H * W, inputBase = (n * C + c) * inputPlane;
+        for (int i = Group.IdxX; i < inputPlane; i += Group.DimX)
+        {
+            int h = i / W, w = i - h * W;
+            float sum = 0f;
+            for (int r = 0; r < R; r++)
+            {
+                int hp = h + shape.Padding - r;
+                if (hp < 0 || hp % shape.Stride != 0 || hp / shape.Stride >= P) continue;
+                int p = hp / shape.Stride;
+                for (int s = 0; s < S; s++)
+                {
+                    int wq = w + shape.Padding - s;
+                    if (wq < 0 || wq % shape.Stride != 0 || wq / shape.Stride >= Q) continue;
+                    int q = wq / shape.Stride;
+                    for (int k = 0; k < K; k++)
+                        sum += stagedGrad[(k * P + p) * Q + q] * stagedFilters[(k * R + r) * S + s];
+                }
+            }
+            Put(inputGrad, inputBase + i, sum, accumulate);
         }
     }
 

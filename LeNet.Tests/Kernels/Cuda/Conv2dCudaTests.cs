@@ -11,7 +11,8 @@ public class Conv2dCudaTests(AcceleratorFixture fixture)
 
     /// <summary>
     /// Stride and padding with odd sizes; LeNet's 5×5 kernel on an odd, non-square input; and outputs wide enough
-    /// (37×32) that the backward cuts each image's rows into bands of 4, the last band a single row.
+    /// (37×32) that the backward cuts each image's rows into bands of 4, the last band a single row. The first two take
+    /// the input gradient from shared memory, the third's output gradient is too large for it (the direct path).
     /// </summary>
     private static readonly ConvShape[] Shapes =
     [
@@ -48,6 +49,10 @@ public class Conv2dCudaTests(AcceleratorFixture fixture)
             AssertAgrees(expected, kernels.Download(output), $"conv forward {shape}, bias {withBias}");
         }
     }
+
+    [Fact]
+    public void TheShapesCoverTheStagedAndTheDirectInputGradient() =>
+        Assert.Equal([true, true, false], Shapes.Select(shape => LeNet.Kernels.Cuda.CudaKernels.InputGradientIsStaged(shape)));
 
     [Theory]
     [MemberData(nameof(Devices))]
