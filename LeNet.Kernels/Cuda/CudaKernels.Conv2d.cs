@@ -311,21 +311,7 @@ public sealed partial class CudaKernels
             {
                 int i = item - plan.WeightItems - plan.BiasItems;
                 int w = i % W, h = i / W % H, c = i / (H * W) % C, n = i / (H * W * C);
-                float sum = 0f;
-                for (int r = 0; r < R; r++)
-                {
-                    int hp = h + shape.Padding - r; // = p·stride for the output row p that reads h through kernel row r
-                    if (hp < 0 || hp % shape.Stride != 0 || hp / shape.Stride >= P) continue;
-                    int p = hp / shape.Stride;
-                    for (int s = 0; s < S; s++)
-                    {
-                        int wq = w + shape.Padding - s;
-                        if (wq < 0 || wq % shape.Stride != 0 || wq / shape.Stride >= Q) continue;
-                        int q = wq / shape.Stride;
-                        for (int k = 0; k < K; k++)
-                            sum += outputGrad[((n * K + k) * P + p) * Q + q] * weight[((k * C + c) * R + r) * S + s];
-                    }
-                }
+                float sum = InputGradientAt(outputGrad, n * K * plane, weight, c * R * S, C * R * S, h, w, shape);
                 Put(inputGrad, i, sum, plan.AccumulateInput);
             }
         }
@@ -355,23 +341,34 @@ public sealed partial class CudaKernels
         for (int i = Group.IdxX; i < inputPlane; i += Group.DimX)
         {
             int h = i / W, w = i - h * W;
-            float sum = 0f;
-            for (int r = 0; r < R; r++)
-            {
-                int hp = h + shape.Padding - r;
-                if (hp < 0 || hp % shape.Stride != 0 || hp / shape.Stride >= P) continue;
-                int p = hp / shape.Stride;
-                for (int s = 0; s < S; s++)
-                {
-                    int wq = w + shape.Padding - s;
-                    if (wq < 0 || wq % shape.Stride != 0 || wq / shape.Stride >= Q) continue;
-                    int q = wq / shape.Stride;
-                    for (int k = 0; k < K; k++)
-                        sum += stagedGrad[(k * P + p) * Q + q] * stagedFilters[(k * R + r) * S + s];
-                }
-            }
-            Put(inputGrad, inputBase + i, sum, accumulate);
+            Put(inputGrad, inputBase + i, InputGradientAt(stagedGrad, 0, stagedFilters, 0, filter, h, w, shape), accumulate);
         }
+    }
+
+    /// <summary>
+    /// ∂L/∂input at (h, w) of one input plane: Σ over the kernel rows r and columns s whose output (p, q) exists, then over
+    /// the output channels k, of grad[gradBase + (k·P + p)·Q + q] · filters[filterBase + k·filterStride + r·S + s].
+    /// </summary>
+    private static float InputGradientAt(ArrayView<float> grad, int gradBase, ArrayView<float> filters, int filterBase, int filterStride,
+        int h, int w, ConvShape shape)
+    {
+        int K = shape.OutChannels, R = shape.KernelHeight, S = shape.KernelWidth, P = shape.OutHeight, Q = shape.OutWidth;
+        float sum = 0f;
+        for (int r = 0; r < R; r++)
+        {
+            int hp = h + shape.Padding - r; // = p·stride for the output row p that reads h through kernel row r
+            if (hp < 0 || hp % shape.Stride != 0 || hp / shape.Stride >= P) continue;
+            int p = hp / shape.Stride;
+            for (int s = 0; s < S; s++)
+            {
+                int wq = w + shape.Padding - s;
+                if (wq < 0 || wq % shape.Stride != 0 || wq / shape.Stride >= Q) continue;
+                int q = wq / shape.Stride;
+                for (int k = 0; k < K; k++)
+                    sum += grad[gradBase + (k * P + p) * Q + q] * filters[filterBase + k * filterStride + r * S + s];
+            }
+        }
+        return sum;
     }
 
     /// <summary>
