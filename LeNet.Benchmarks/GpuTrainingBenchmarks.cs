@@ -45,10 +45,11 @@ public class GpuTrainingBenchmarks
         _losses = Tensor.Zeros(_device!, TrainImages / Batch);
         for (var i = 0; i < 3; i++) Step();
         var backend = (CudaBackend)_device!.Backend;
-        var (before, memsetsBefore) = (backend.Launches, backend.Memsets);
+        var (before, memsetsBefore, bytesBefore) = (backend.Launches, backend.Memsets, GC.GetAllocatedBytesForCurrentThread());
         Step();
+        var bytes = GC.GetAllocatedBytesForCurrentThread() - bytesBefore;
         Console.WriteLine($"GpuTrainingBenchmarks: {backend.Launches - before} launches per training step (kernels and memsets, " +
-            $"{backend.Memsets - memsetsBefore} of them memsets) + 1 device-to-device copy of the loss, on {_device!.Description}.");
+            $"{backend.Memsets - memsetsBefore} of them memsets) + 1 device-to-device copy of the loss, {bytes} bytes allocated on the calling thread, on {_device!.Description}.");
         TrainingStep();
         Evaluate10000();
         _device.Synchronize();
