@@ -84,4 +84,45 @@ public sealed class LargeGroupCudaTests : IDisposable
         _kernels.LinearForward(linearInputBuffer.View, weightBuffer.View, biasBuffer.View, linearOutputBuffer.View, linear);
         AssertAgrees(linearOutput, _kernels.Download(linearOutputBuffer), "8×8-tiled linear forward");
     }
+
+    [Fact]
+    public void TheStagedConvolutionsStatisticsTakeTheTreeOnLargerGroups()
+    {
+        // A 10×10 output plane: 64-thread groups (one tree round) for the convolution with BatchNorm's statistics.
+        var conv = new ConvShape(2, 1, 12, 12, 2, 3, 3);
+        var shape = new PoolShape(2, 2, 10, 10, 2, 2);
+        var normShape = new BatchNormShape(2, 2, 100);
+        var rng = new Random(50_100);
+        var (input, weight, bias) = (Uniform(rng, conv.InputLength), Uniform(rng, conv.WeightLength), Uniform(rng, 2));
+        var (gamma, beta) = (Uniform(rng, 2, 0.5, 1.5), Uniform(rng, 2));
+        var convOutput = new double[conv.OutputLength];
+        Ref.Conv2d.Forward<double>(input, weight, bias, convOutput, conv);
+        var normalised = new double[conv.OutputLength];
+        var (mean, invStd, runningMean, runningVar) = (new double[2], new double[2], new double[2], new double[] { 1, 1 });
+        Ref.BatchNorm2d.ForwardTraining<double>(convOutput, gamma, beta, normalised, mean, invStd, runningMean, runningVar, 0.1, 1e-5, normShape);
+        Ref.ReLU.Forward<double>(normalised, normalised);
+        var (pooled, argmax) = (new double[shape.OutputLength], new int[shape.OutputLength]);
+        Ref.MaxPool2d.Forward<double>(normalised, pooled, argmax, shape);
+
+        using var inputBuffer = _kernels.Upload(input);
+        using var weightBuffer = _kernels.Upload(weight);
+        using var biasBuffer = _kernels.Upload(bias);
+        using var convOutputBuffer = _kernels.Zeros(conv.OutputLength);
+        using var gammaBuffer = _kernels.Upload(gamma);
+        using var betaBuffer = _kernels.Upload(beta);
+        using var pooledBuffer = _kernels.Zeros(shape.OutputLength);
+        using var argmaxBuffer = _kernels.Upload(new int[shape.OutputLength]);
+        using var meanBuffer = _kernels.Zeros(2);
+        using var invStdBuffer = _kernels.Zeros(2);
+        using var runningMeanBuffer = _kernels.Zeros(2);
+        using var runningVarBuffer = _kernels.Upload(new double[] { 1, 1 });
+        _kernels.Conv2dBatchNormReluMaxPoolForwardTraining(inputBuffer.View, weightBuffer.View, biasBuffer.View, convOutputBuffer.View, gammaBuffer.View,
+            betaBuffer.View, pooledBuffer.View, argmaxBuffer.View, meanBuffer.View, invStdBuffer.View, runningMeanBuffer.View, runningVarBuffer.View,
+            0.1f, 1e-5f, conv, 2);
+        AssertAgrees(convOutput, _kernels.Download(convOutputBuffer), "64-thread staged convolution");
+        AssertAgrees(pooled, _kernels.Download(pooledBuffer), "64-thread conv block: pooled");
+        Assert.Equal(argmax, _kernels.Download(argmaxBuffer));
+        AssertAgrees(invStd, _kernels.Download(invStdBuffer), "64-thread conv block: inverse std");
+        AssertAgrees(runningVar, _kernels.Download(runningVarBuffer), "64-thread conv block: running variance");
+    }
 }
