@@ -10,9 +10,10 @@ namespace LeNet.Benchmarks;
 
 /// <summary>
 /// The library's own GPU path (Device cuda: autograd over CudaBackend, as the trainer runs it): a LeNet-5 training step
-/// at batch 64 on a dataset held on the device (gather, forward, loss, backward, Adam, the loss copied aside; timed as
-/// <see cref="Steps"/> steps and one synchronisation), and evaluation of 10,000 images at batch 1000 with the logits
-/// read back. The launches per step are counted and printed. Where no CUDA GPU is found the reason is printed and every
+/// at batch 64 on a dataset held on the device (gather, forward, loss, backward, Adam, the loss stored aside, the
+/// position on the device as the trainer's <see cref="StepSchedule"/>; timed as <see cref="Steps"/> steps and one
+/// synchronisation), the same step captured once and replayed as a CUDA graph, and evaluation of 10,000 images at batch
+/// 1000 with the logits read back. The launches per step are counted and printed. Where no CUDA GPU is found the reason is printed and every
 /// benchmark returns at once: `dotnet run -c Release --project LeNet.Benchmarks -- --filter '*GpuTraining*'`.
 /// </summary>
 public class GpuTrainingBenchmarks
@@ -25,8 +26,9 @@ public class GpuTrainingBenchmarks
     private readonly Workspace _workspace = new(), _evaluationWorkspace = new();
     private DeviceDataset _train = null!, _test = null!;
     private Tensor _losses = null!;
+    private StepSchedule _schedule = null!;
+    private CapturedStep? _captured;
     private float[] _logits = new float[1000 * 10];
-    private int _step;
 
     [GlobalSetup]
     public void Setup()
@@ -43,28 +45,51 @@ public class GpuTrainingBenchmarks
         _model.To(_device!);
         _adam = new Adam(_model.Parameters());
         _losses = Tensor.Zeros(_device!, TrainImages / Batch);
+        _schedule = new StepSchedule(_device!, TrainImages / Batch);
+        _schedule.StartEpoch(0, _adam);
         for (var i = 0; i < 3; i++) Step();
         var backend = (CudaBackend)_device!.Backend;
         var (before, memsetsBefore, bytesBefore) = (backend.Launches, backend.Memsets, GC.GetAllocatedBytesForCurrentThread());
         Step();
         var bytes = GC.GetAllocatedBytesForCurrentThread() - bytesBefore;
         Console.WriteLine($"GpuTrainingBenchmarks: {backend.Launches - before} launches per training step (kernels and memsets, " +
-            $"{backend.Memsets - memsetsBefore} of them memsets) + 1 device-to-device copy of the loss, {bytes} bytes allocated on the calling thread, on {_device!.Description}.");
+            $"{backend.Memsets - memsetsBefore} of them memsets), {bytes} bytes allocated on the calling thread, on {_device!.Description}.");
+        try
+        {
+            _captured = CapturedStep.Capture(_device!, Step);
+            _captured.Replay();
+            bytesBefore = GC.GetAllocatedBytesForCurrentThread();
+            Replay();
+            Console.WriteLine($"GpuTrainingBenchmarks: the step captured as a CUDA graph; a replay allocates {GC.GetAllocatedBytesForCurrentThread() - bytesBefore} bytes.");
+        }
+        catch (Kernels.Cuda.CudaGraphException exception)
+        {
+            Console.WriteLine($"GpuTrainingBenchmarks: no CUDA graph: {exception.Message}.");
+            _schedule.StartEpoch(0, _adam); // the failed capture's step was never run on the device
+        }
         TrainingStep();
+        TrainingStepReplayed();
         Evaluate10000();
         _device.Synchronize();
     }
 
     private void Step()
     {
-        var index = _step++ % (TrainImages / Batch);
+        if (_schedule.Step == _schedule.StepsPerEpoch) _schedule.StartEpoch(0, _adam);
         using var scope = _workspace.Begin();
-        var (input, labels) = _train.Batch(index * Batch, Batch);
+        var (input, labels) = _train.Batch(_schedule, Batch, Batch);
         var loss = F.CrossEntropy(_model.Forward(input), labels);
         _adam.ZeroGrad();
         loss.Backward();
         _adam.Step();
-        loss.CopyInto(_losses, index);
+        _schedule.EndStep(loss, _losses);
+    }
+
+    private void Replay()
+    {
+        if (_schedule.Step == _schedule.StepsPerEpoch) _schedule.StartEpoch(0, _adam);
+        _captured!.Replay();
+        _schedule.CountReplayedStep();
     }
 
     [Benchmark(OperationsPerInvoke = Steps, Description = "LeNet-5 training step, batch 64, Device cuda")]
@@ -72,6 +97,14 @@ public class GpuTrainingBenchmarks
     {
         if (_device is null) return;
         for (var i = 0; i < Steps; i++) Step();
+        _device.Synchronize();
+    }
+
+    [Benchmark(OperationsPerInvoke = Steps, Description = "LeNet-5 training step replayed as a CUDA graph, batch 64")]
+    public void TrainingStepReplayed()
+    {
+        if (_device is null || _captured is null) return;
+        for (var i = 0; i < Steps; i++) Replay();
         _device.Synchronize();
     }
 

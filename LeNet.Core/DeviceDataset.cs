@@ -57,6 +57,35 @@ public sealed class DeviceDataset
         ArgumentOutOfRangeException.ThrowIfNegative(start);
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(start + count, Count);
+        var target = Target(count);
+        var backend = (CudaBackend)Device.Backend;
+        backend.Gather(_images, _labels, _order.View.SubView(start, count), target.Images, target.Labels, _imageLength);
+        return target;
+    }
+
+    /// <summary>
+    /// The batch of <paramref name="count"/> images at order[step · batchSize ..], where step is the schedule's: read on
+    /// the device from its cursor, so that the launch is the same at every step (<see cref="StepSchedule"/>).
+    /// </summary>
+    public (Tensor Images, Indices Labels) Batch(StepSchedule schedule, int batchSize, int count)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        if (schedule.Device != Device)
+            throw new ArgumentException($"The schedule lives on {schedule.Device}, the dataset on {Device}.", nameof(schedule));
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, batchSize);
+        if ((long)schedule.Step * batchSize + count > Count)
+            throw new ArgumentOutOfRangeException(nameof(count), $"Step {schedule.Step}'s batch of {count} at {batchSize} a step ends past the {Count} images.");
+        var target = Target(count);
+        var backend = (CudaBackend)Device.Backend;
+        backend.GatherAtCursor(_images, _labels, _order, schedule.Cursor, batchSize, target.Images, target.Labels, _imageLength);
+        return target;
+    }
+
+    // The reused batch tensors for a batch of `count`: the full size, and one other (an epoch's smaller last batch).
+    private (Tensor Images, Indices Labels) Target(int count)
+    {
         ref var target = ref _full.Labels.Length == 0 || _full.Labels.Length == count ? ref _full : ref _last;
         if (target.Labels.Length != count)
         {
@@ -65,8 +94,6 @@ public sealed class DeviceDataset
             _imageShape.CopyTo(shape[1..]);
             target = (Tensor.Zeros(Device, shape), Indices.Allocate(Device, count));
         }
-        var backend = (CudaBackend)Device.Backend;
-        backend.Gather(_images, _labels, _order.View.SubView(start, count), target.Images, target.Labels, _imageLength);
         return target;
     }
 }

@@ -151,7 +151,7 @@ public static class TrainCommand
             error.WriteLine(e.Message);
             return StopSignals.SigintExitCode;
         }
-        catch (Exception e) when (e is OptionException or MnistDataException or TrainingDivergedException or CheckpointException or FileWriteException)
+        catch (Exception e) when (e is OptionException or MnistDataException or TrainingDivergedException or TrainingFailedException or CheckpointException or FileWriteException)
         {
             error.WriteLine(e.Message);
             return 1;

@@ -71,79 +71,108 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
         var deviceTrain = device.IsCpu ? null : new DeviceDataset(device, train.Images, train.Labels, 1, train.ImageSize, train.ImageSize);
         var deviceTest = device.IsCpu ? null : new DeviceDataset(device, test.Images, test.Labels, 1, test.ImageSize, test.ImageSize);
         var deviceLosses = device.IsCpu ? null : Tensor.Zeros(device, stepsPerEpoch);
+        // The GPU loop's position lives on the device (StepSchedule), so every full batch's step queues the same launches;
+        // with CUDA graphs asked for, the third is captured and each later one replayed with one driver call.
+        var schedule = device.IsCpu ? null : new StepSchedule(device, stepsPerEpoch);
+        var graphs = options.CudaGraphs && CapturedStep.IsSupported(device);
+        CapturedStep? captured = null;
+        var eagerFullSteps = 0;
         var hostLosses = new float[stepsPerEpoch];
         int[]? predictions = null;
-        _progress.Run(() =>
+        try
         {
-            for (var epoch = (resume?.Epoch ?? 0) + 1; epoch <= options.Epochs; epoch++)
+            _progress.Run(() =>
             {
-                // A run interrupted mid-epoch resumes with the next step, its loss sum and seconds carried over.
-                var partial = resume is { Step: > 0 } && epoch == resume.Epoch + 1 ? resume : null;
-                var firstStep = (partial?.Step ?? 0) + 1;
-                model.Train();
-                batches.StartEpoch(epoch - 1);
-                _progress.EpochStarted(epoch, options.Epochs, stepsPerEpoch, train.Count);
-                var clock = Stopwatch.StartNew();
-                double lossSum = partial?.EpochLossSum ?? 0, earlierSeconds = partial?.EpochSeconds ?? 0;
-                var seen = (firstStep - 1) * options.BatchSize;
-                if (partial is not null) _progress.EpochResumed(firstStep - 1, lossSum, seen);
-                var reported = firstStep - 1; // steps whose loss has been read and counted
-                deviceTrain?.SetOrder(batches.Order);
-                for (var step = firstStep; step <= stepsPerEpoch; step++)
+                for (var epoch = (resume?.Epoch ?? 0) + 1; epoch <= options.Epochs; epoch++)
                 {
-                    if (stop.IsCancellationRequested)
+                    // A run interrupted mid-epoch resumes with the next step, its loss sum and seconds carried over.
+                    var partial = resume is { Step: > 0 } && epoch == resume.Epoch + 1 ? resume : null;
+                    var firstStep = (partial?.Step ?? 0) + 1;
+                    model.Train();
+                    batches.StartEpoch(epoch - 1);
+                    _progress.EpochStarted(epoch, options.Epochs, stepsPerEpoch, train.Count);
+                    var clock = Stopwatch.StartNew();
+                    double lossSum = partial?.EpochLossSum ?? 0, earlierSeconds = partial?.EpochSeconds ?? 0;
+                    var seen = (firstStep - 1) * options.BatchSize;
+                    if (partial is not null) _progress.EpochResumed(firstStep - 1, lossSum, seen);
+                    var reported = firstStep - 1; // steps whose loss has been read and counted
+                    deviceTrain?.SetOrder(batches.Order);
+                    schedule?.StartEpoch(firstStep - 1, optimizer);
+                    for (var step = firstStep; step <= stepsPerEpoch; step++)
                     {
-                        ReadLosses(epoch, step - 1);
-                        Interrupt(epoch, step - 1, lossSum, earlierSeconds + clock.Elapsed.TotalSeconds);
+                        if (stop.IsCancellationRequested)
+                        {
+                            ReadLosses(epoch, step - 1);
+                            Interrupt(epoch, step - 1, lossSum, earlierSeconds + clock.Elapsed.TotalSeconds);
+                        }
+                        if (deviceTrain is null)
+                        {
+                            var (input, labels) = batch.Load(batches, step - 1);
+                            var value = TrainStep(model, optimizer, workspace, input, labels);
+                            if (!float.IsFinite(value)) throw Diverged(value, epoch, step);
+                            unsaved = true;
+                            reported = step;
+                            lossSum += value;
+                            seen += labels.Length;
+                            _progress.StepEnded(step, value, seen);
+                        }
+                        else
+                        {
+                            var length = batches.BatchLength(step - 1);
+                            if (captured is not null && length == options.BatchSize)
+                            {
+                                captured.Replay();
+                                schedule!.CountReplayedStep();
+                            }
+                            else if (graphs && length == options.BatchSize && eagerFullSteps >= 2)
+                            {
+                                captured = CaptureStep(device, () => DeviceTrainStep(model, optimizer, workspace, deviceTrain, schedule!, options.BatchSize, options.BatchSize, deviceLosses!));
+                                captured.Replay();
+                                log.WriteLine($"CUDA graphs: step {step} of epoch {epoch} was captured; every later step of {options.BatchSize} images replays it.");
+                            }
+                            else
+                            {
+                                DeviceTrainStep(model, optimizer, workspace, deviceTrain, schedule!, options.BatchSize, length, deviceLosses!);
+                                if (length == options.BatchSize) eagerFullSteps++;
+                            }
+                            unsaved = true;
+                            if (step % options.LogEvery == 0 || step == stepsPerEpoch) ReadLosses(epoch, step);
+                        }
                     }
-                    if (deviceTrain is null)
-                    {
-                        var (input, labels) = batch.Load(batches, step - 1);
-                        var value = TrainStep(model, optimizer, workspace, input, labels);
-                        if (!float.IsFinite(value)) throw Diverged(value, epoch, step);
-                        unsaved = true;
-                        reported = step;
-                        lossSum += value;
-                        seen += labels.Length;
-                        _progress.StepEnded(step, value, seen);
-                    }
-                    else
-                    {
-                        var (input, labels) = deviceTrain.Batch((step - 1) * options.BatchSize, batches.BatchLength(step - 1));
-                        DeviceTrainStep(model, optimizer, workspace, input, labels, deviceLosses!, step - 1);
-                        unsaved = true;
-                        if (step % options.LogEvery == 0 || step == stepsPerEpoch) ReadLosses(epoch, step);
-                    }
-                }
-                var seconds = earlierSeconds + clock.Elapsed.TotalSeconds;
-                predictions = deviceTest is null ? Evaluation.Predict(model, test) : Evaluation.Predict(model, deviceTest);
-                var accuracy = new Evaluation(test.Labels, predictions, data.ClassNames).Accuracy;
+                    var seconds = earlierSeconds + clock.Elapsed.TotalSeconds;
+                    predictions = deviceTest is null ? Evaluation.Predict(model, test) : Evaluation.Predict(model, deviceTest);
+                    var accuracy = new Evaluation(test.Labels, predictions, data.ClassNames).Accuracy;
 
-                // GPU: reads the losses of the steps up to `step` not yet counted (one copy, which waits for the device).
-                void ReadLosses(int epochNumber, int step)
-                {
-                    if (deviceLosses is null || reported >= step) return;
-                    deviceLosses.CopyTo(hostLosses);
-                    for (; reported < step; reported++)
+                    // GPU: reads the losses of the steps up to `step` not yet counted (one copy, which waits for the device).
+                    void ReadLosses(int epochNumber, int step)
                     {
-                        var value = hostLosses[reported];
-                        if (!float.IsFinite(value)) throw Diverged(value, epochNumber, reported + 1);
-                        lossSum += value;
-                        seen += batches.BatchLength(reported);
-                        _progress.StepEnded(reported + 1, value, seen);
+                        if (deviceLosses is null || reported >= step) return;
+                        deviceLosses.CopyTo(hostLosses);
+                        for (; reported < step; reported++)
+                        {
+                            var value = hostLosses[reported];
+                            if (!float.IsFinite(value)) throw Diverged(value, epochNumber, reported + 1);
+                            lossSum += value;
+                            seen += batches.BatchLength(reported);
+                            _progress.StepEnded(reported + 1, value, seen);
+                        }
                     }
+                    var entry = new EpochMetrics(epoch, seconds, train.Count / seconds, lossSum / stepsPerEpoch, accuracy);
+                    metrics.Epochs.Add(entry);
+                    metrics.TrainingSeconds += seconds;
+                    metrics.FinalTestAccuracy = accuracy;
+                    metrics.TotalSeconds = previousSeconds + total.Elapsed.TotalSeconds;
+                    TrainingCheckpoint.Save(options.OutputDirectory, options, model, optimizer, epoch, metrics, data.ClassNames);
+                    (savedPath, saved, unsaved) = (checkpointPath, $"{checkpointPath} ({Position(epoch, 0)})", false);
+                    _progress.EpochEnded(entry, $"Epoch [{epoch}/{options.Epochs}] took {Invariant(seconds, "F2")} s ({Invariant(entry.ImagesPerSecond, "N0")} images/s), " +
+                                                $"mean loss {Invariant(entry.MeanLoss, "F4")}, test accuracy {Invariant(accuracy, "F2")} %");
                 }
-                var entry = new EpochMetrics(epoch, seconds, train.Count / seconds, lossSum / stepsPerEpoch, accuracy);
-                metrics.Epochs.Add(entry);
-                metrics.TrainingSeconds += seconds;
-                metrics.FinalTestAccuracy = accuracy;
-                metrics.TotalSeconds = previousSeconds + total.Elapsed.TotalSeconds;
-                TrainingCheckpoint.Save(options.OutputDirectory, options, model, optimizer, epoch, metrics, data.ClassNames);
-                (savedPath, saved, unsaved) = (checkpointPath, $"{checkpointPath} ({Position(epoch, 0)})", false);
-                _progress.EpochEnded(entry, $"Epoch [{epoch}/{options.Epochs}] took {Invariant(seconds, "F2")} s ({Invariant(entry.ImagesPerSecond, "N0")} images/s), " +
-                                            $"mean loss {Invariant(entry.MeanLoss, "F4")}, test accuracy {Invariant(accuracy, "F2")} %");
-            }
-        });
+            });
+        }
+        finally
+        {
+            captured?.Dispose(); // the graph lives in driver memory: released at once, not at exit
+        }
 
         TrainingDivergedException Diverged(float value, int epoch, int step) =>
             new($"Training diverged: the loss became {value} at epoch {epoch}, step {step}, so the run stopped, " +
@@ -201,17 +230,34 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
     }
 
     /// <summary>
-    /// The same step on a GPU device, queued without waiting: the loss is copied into <paramref name="losses"/>[index]
-    /// on the device, to be read back with the others at the next log line.
+    /// The same step on a GPU device, queued without waiting: the batch of <paramref name="count"/> is gathered at the
+    /// schedule's step, and the loss stored at losses[step] on the device, to be read back with the others at the next
+    /// log line. Its launches are the same at every step of one batch size (what a captured step replays).
     /// </summary>
-    private static void DeviceTrainStep(Module model, Optimizer optimizer, Workspace workspace, Tensor input, Indices labels, Tensor losses, int index)
+    private static void DeviceTrainStep(Module model, Optimizer optimizer, Workspace workspace, DeviceDataset data, StepSchedule schedule,
+        int batchSize, int count, Tensor losses)
     {
         using var scope = workspace.Begin();
+        var (input, labels) = data.Batch(schedule, batchSize, count);
         var loss = F.CrossEntropy(model.Forward(input), labels);
         optimizer.ZeroGrad();
         loss.Backward();
         optimizer.Step();
-        loss.CopyInto(losses, index);
+        schedule.EndStep(loss, losses);
+    }
+
+    /// <summary>Captures a step as a CUDA graph, or ends the run with one sentence saying why it could not be.</summary>
+    private static CapturedStep CaptureStep(Device device, Action step)
+    {
+        try
+        {
+            return CapturedStep.Capture(device, step);
+        }
+        catch (Kernels.Cuda.CudaGraphException exception)
+        {
+            throw new TrainingFailedException($"CUDA graphs ({TrainOptions.CudaGraphsVariable}=1): {exception.Message}; the run stopped there, " +
+                $"writing nothing since its last checkpoint; run without {TrainOptions.CudaGraphsVariable} to launch the kernels step by step.");
+        }
     }
 
     /// <summary>Where a checkpoint stands, in words: "after epoch 2", or "after step 7 of epoch 3" for an interrupted run.</summary>

@@ -298,6 +298,30 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
         Kernels.Gather(images.View, labels.View, order, batchImages.View, batchLabels.View, imageLength);
     }
 
+    /// <summary>The batch gather at the schedule's cursor (<see cref="DeviceDataset.Batch(StepSchedule, int, int)"/>).</summary>
+    internal void GatherAtCursor(Tensor images, Indices labels, Indices order, Indices cursor, int stride, Tensor batchImages, Indices batchLabels, int imageLength)
+    {
+        Launches++;
+        Kernels.GatherAtCursor(images.View, labels.View, order.View, cursor.View, stride, batchImages.View, batchLabels.View, imageLength);
+    }
+
+    /// <summary>Adam with its bias corrections read from the schedule's table at its cursor (<see cref="Optim.Adam.Schedule"/>).</summary>
+    internal void AdamScheduled(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment, StepSchedule schedule,
+        float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled)
+    {
+        Cleared(grad);
+        Launches++;
+        Kernels.AdamScheduled(parameter.View, grad.View, firstMoment.View, secondMoment.View, schedule.AdamTable.View, schedule.Cursor.View,
+            learningRate, beta1, beta2, eps, weightDecay, decoupled);
+    }
+
+    /// <summary>losses[cursor] = loss, cursor += 1 (<see cref="StepSchedule.EndStep"/>).</summary>
+    internal void EndStep(Tensor loss, Tensor losses, Indices cursor)
+    {
+        Launches++;
+        Kernels.EndStep(loss.View, losses.View, cursor.View);
+    }
+
     private static ArrayView<float> View(Tensor? tensor) => tensor is null ? default : tensor.View;
 
     private static Tensor Scratch(Tensor like) => Workspace.Tensor(like.Device, like.Shape);

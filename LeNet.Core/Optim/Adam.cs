@@ -56,11 +56,28 @@ public sealed class Adam : Optimizer
 
     protected override Tensor[][] PackableState => [_firstMoments, _secondMoments];
 
+    /// <summary>
+    /// On a GPU, the schedule whose per-step table holds this optimiser's bias corrections (set by
+    /// <see cref="StepSchedule.StartEpoch"/>): each <see cref="Step"/> then reads them at the device's step cursor, so
+    /// that its launch is the same at every step. Null (the default): they are passed with the launch.
+    /// </summary>
+    public StepSchedule? Schedule { get; set; }
+
+    /// <summary>A step taken on the device by a replayed capture (<see cref="StepSchedule.CountReplayedStep"/>).</summary>
+    internal void CountReplayedStep() => StepCount++;
+
     public override void Step()
     {
         StepCount++;
         if (TryPacked(out var parameters, out var grads, out var moments))
         {
+            if (Schedule is { } schedule && schedule.Device == parameters.Device)
+            {
+                schedule.RequireAdamStep(this, StepCount);
+                ((Backends.CudaBackend)parameters.Device.Backend).AdamScheduled(parameters, grads, moments[0], moments[1], schedule,
+                    LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled);
+                return;
+            }
             parameters.Device.Backend.AdamStep(parameters, grads, moments[0], moments[1], StepCount,
                 LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled);
             return;

@@ -34,10 +34,8 @@ public sealed partial class CudaKernels
         if (length == 0)
             return;
 
-        // As Reference.Adam.Step<float>: the corrections in float.
-        float biasCorrection1 = 1f - MathF.Pow(beta1, step);
-        float biasCorrection2Sqrt = MathF.Sqrt(1f - MathF.Pow(beta2, step));
-        var scalars = new AdamScalars(beta1, beta2, eps, weightDecay, learningRate / biasCorrection1, biasCorrection2Sqrt,
+        var (stepSize, biasCorrection2Sqrt) = AdamCorrections(step, learningRate, beta1, beta2);
+        var scalars = new AdamScalars(beta1, beta2, eps, weightDecay, stepSize, biasCorrection2Sqrt,
             1f - learningRate * weightDecay, decoupled ? 1 : 0, clearGradient ? 1 : 0);
         _adam(Stream, StrideConfig(length), parameter, grad, firstMoment, secondMoment, scalars);
     }
@@ -46,19 +44,24 @@ public sealed partial class CudaKernels
     {
         int total = (int)parameter.Length, stride = Grid.DimX * Group.DimX;
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
-        {
-            float p = parameter[i], g = grad[i];
-            if (a.Decoupled != 0)
-                p *= a.Decay;
-            else
-                g += a.WeightDecay * p;
-            float m = a.Beta1 * firstMoment[i] + (1f - a.Beta1) * g;
-            float v = a.Beta2 * secondMoment[i] + (1f - a.Beta2) * g * g;
-            firstMoment[i] = m;
-            secondMoment[i] = v;
-            parameter[i] = p - a.StepSize * (m / (MathF.Sqrt(v) / a.BiasCorrection2Sqrt + a.Eps));
-            if (a.ClearGradient != 0)
-                grad[i] = 0f;
-        }
+            AdamUpdate(parameter, grad, firstMoment, secondMoment, i, a, a.StepSize, a.BiasCorrection2Sqrt);
+    }
+
+    /// <summary>One element's update, as Reference.Adam.Step; the step size and √(1 − β₂ᵗ) come from the caller.</summary>
+    private static void AdamUpdate(ArrayView<float> parameter, ArrayView<float> grad, ArrayView<float> firstMoment, ArrayView<float> secondMoment,
+        int i, AdamScalars a, float stepSize, float biasCorrection2Sqrt)
+    {
+        float p = parameter[i], g = grad[i];
+        if (a.Decoupled != 0)
+            p *= a.Decay;
+        else
+            g += a.WeightDecay * p;
+        float m = a.Beta1 * firstMoment[i] + (1f - a.Beta1) * g;
+        float v = a.Beta2 * secondMoment[i] + (1f - a.Beta2) * g * g;
+        firstMoment[i] = m;
+        secondMoment[i] = v;
+        parameter[i] = p - stepSize * (m / (MathF.Sqrt(v) / biasCorrection2Sqrt + a.Eps));
+        if (a.ClearGradient != 0)
+            grad[i] = 0f;
     }
 }

@@ -42,6 +42,7 @@ public sealed partial class CudaKernels
         LoadSoftmaxCrossEntropy();
         LoadAdam();
         LoadGather();
+        LoadSchedule();
         LoadElementwise();
     }
 

@@ -14,9 +14,21 @@ public partial class GpuTrainingTests
 {
     public static TheoryData<string> Devices() => GpuDevices.Names();
 
+    /// <summary>Each GPU device with and without CUDA graphs (which only a CUDA GPU captures: elsewhere the run is step by step).</summary>
+    public static TheoryData<string, bool> DevicesAndGraphs()
+    {
+        var data = new TheoryData<string, bool>();
+        foreach (var name in GpuDevices.Names())
+        {
+            data.Add(name, false);
+            data.Add(name, true);
+        }
+        return data;
+    }
+
     [Theory]
-    [MemberData(nameof(Devices))]
-    public void A_short_run_on_the_gpu_follows_the_cpu_runs_loss_curve(string deviceName)
+    [MemberData(nameof(DevicesAndGraphs))]
+    public void A_short_run_on_the_gpu_follows_the_cpu_runs_loss_curve(string deviceName, bool cudaGraphs)
     {
         var data = MnistData.Load(MnistTestData.Directory, acquirer: new MnistAcquirer([]));
         (double[] Losses, double Accuracy) Run(Device device)
@@ -26,9 +38,12 @@ public partial class GpuTrainingTests
             var options = new TrainOptions
             {
                 Limit = 20, TestLimit = 20, BatchSize = 4, Epochs = 2, LogEvery = 3, Pictures = false, OutputDirectory = output.Path,
+                CudaGraphs = cudaGraphs && !device.IsCpu,
             };
             var log = new StringWriter();
             var metrics = new Trainer(options, log).Run(data, null, device, TestContext.Current.CancellationToken);
+            // With graphs on a CUDA GPU, step 3 of epoch 1 is captured and every later step replays it (all 5 are full batches).
+            Assert.Equal(options.CudaGraphs && CapturedStep.IsSupported(device), log.ToString().Contains("CUDA graphs: step 3 of epoch 1 was captured"));
             var losses = metrics.Epochs.Select(e => e.MeanLoss).Concat(StepLine().Matches(log.ToString())
                 .Select(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture))).ToArray();
             return (losses, metrics.FinalTestAccuracy);

@@ -1,0 +1,142 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace LeNet.Kernels.Cuda;
+
+// A training loop whose position lives on the device: a one-element cursor holds the index of the current step within
+// the epoch. The batch gather reads its slice of the epoch's order at cursor × stride, Adam reads its bias-corrected
+// scalars from a per-step table at the cursor, and the step's last launch stores the loss at the cursor and advances
+// it. Every launch of a step then has the same arguments as the step before, so a step can be captured once and
+// replayed (a CUDA graph); run step by step, the results are bit for bit those of Gather, AdamStep and a copy.
+public sealed partial class CudaKernels
+{
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, ArrayView<float>, ArrayView<int>, int> _gatherAt = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, AdamScalars> _adamScheduled = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>> _endStep = null!;
+
+    private void LoadSchedule()
+    {
+        _gatherAt = Accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, ArrayView<float>, ArrayView<int>, int>(GatherAtCursorKernel);
+        _adamScheduled = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, AdamScalars>(AdamScheduledKernel);
+        _endStep = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>>(EndStepKernel);
+    }
+
+    /// <summary>
+    /// As <see cref="Gather"/> with order.SubView(cursor[0] · <paramref name="stride"/>, batch): the batch's start is read
+    /// on the device. Neither the cursor nor the indices are checked there: cursor[0] · stride + batch must not exceed
+    /// order's length.
+    /// </summary>
+    public void GatherAtCursor(ArrayView<float> images, ArrayView<int> labels, ArrayView<int> order, ArrayView<int> cursor, int stride,
+        ArrayView<float> batchImages, ArrayView<int> batchLabels, int imageSize)
+    {
+        if (imageSize < 1)
+            throw new ArgumentOutOfRangeException(nameof(imageSize), imageSize, "An image has at least one pixel.");
+        if (stride < 1)
+            throw new ArgumentOutOfRangeException(nameof(stride), stride, "The stride between batches is at least one image.");
+        RequireCursor(cursor);
+        int batch = Checked(batchLabels.Length, nameof(batchLabels)), count = Checked(labels.Length, nameof(labels));
+        var shape = (Count: count, Batch: batch, ImageSize: imageSize);
+        SpanLength.Require(Checked(images.Length, nameof(images)), count * imageSize, nameof(images), shape);
+        SpanLength.Require(Checked(batchImages.Length, nameof(batchImages)), batch * imageSize, nameof(batchImages), shape);
+        if (batch > order.Length)
+            throw new ArgumentException($"A batch of {batch} cannot be gathered by an order of {order.Length} indices.", nameof(order));
+        if (batch == 0)
+            return;
+        _gatherAt(Stream, StrideConfig((long)batch * imageSize), images, labels, order, cursor, stride, batchImages, batchLabels, imageSize);
+    }
+
+    private static void GatherAtCursorKernel(ArrayView<float> images, ArrayView<int> labels, ArrayView<int> order, ArrayView<int> cursor, int stride,
+        ArrayView<float> batchImages, ArrayView<int> batchLabels, int imageSize)
+    {
+        int start = cursor[0] * stride;
+        int total = (int)batchLabels.Length * imageSize, step = Grid.DimX * Group.DimX;
+        for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += step)
+        {
+            int b = i / imageSize, pixel = i % imageSize, source = order[start + b];
+            batchImages[i] = images[(long)source * imageSize + pixel];
+            if (pixel == 0)
+                batchLabels[b] = labels[source];
+        }
+    }
+
+    /// <summary>
+    /// The Adam step scalars of steps t, t+1, ... (t = <paramref name="firstStep"/>, 1-based) as
+    /// <see cref="AdamScheduled"/> reads them: pairs (learning rate / (1 − β₁ᵗ), √(1 − β₂ᵗ)) in <paramref name="table"/>,
+    /// computed exactly as <see cref="AdamStep"/> computes them.
+    /// </summary>
+    public static void AdamScheduleTable(Span<float> table, int firstStep, float learningRate, float beta1, float beta2)
+    {
+        if (firstStep < 1)
+            throw new ArgumentOutOfRangeException(nameof(firstStep), firstStep, "Adam's step count starts at 1 (it is the t in the bias corrections 1 − βᵗ).");
+        if (table.Length % 2 != 0)
+            throw new ArgumentException($"The table holds pairs of scalars; {table.Length} values are not whole pairs.", nameof(table));
+        for (int i = 0; i < table.Length / 2; i++)
+            (table[2 * i], table[2 * i + 1]) = AdamCorrections(firstStep + i, learningRate, beta1, beta2);
+    }
+
+    /// <summary>As Reference.Adam.Step&lt;float&gt;: the step size lr / (1 − β₁ᵗ) and √(1 − β₂ᵗ), in float.</summary>
+    private static (float StepSize, float BiasCorrection2Sqrt) AdamCorrections(int step, float learningRate, float beta1, float beta2)
+    {
+        float biasCorrection1 = 1f - MathF.Pow(beta1, step);
+        float biasCorrection2Sqrt = MathF.Sqrt(1f - MathF.Pow(beta2, step));
+        return (learningRate / biasCorrection1, biasCorrection2Sqrt);
+    }
+
+    /// <summary>
+    /// <see cref="AdamStep"/> whose step-dependent scalars are read on the device: the pair at
+    /// <paramref name="schedule"/>[2·cursor[0]] (see <see cref="AdamScheduleTable"/>). The other hyperparameters are
+    /// the same at every step.
+    /// </summary>
+    public void AdamScheduled(ArrayView<float> parameter, ArrayView<float> grad, ArrayView<float> firstMoment, ArrayView<float> secondMoment,
+        ArrayView<float> schedule, ArrayView<int> cursor, float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled = false)
+    {
+        int length = Checked(parameter.Length, nameof(parameter));
+        SpanLength.RequireSame(Checked(grad.Length, nameof(grad)), length, nameof(grad), nameof(parameter));
+        SpanLength.RequireSame(Checked(firstMoment.Length, nameof(firstMoment)), length, nameof(firstMoment), nameof(parameter));
+        SpanLength.RequireSame(Checked(secondMoment.Length, nameof(secondMoment)), length, nameof(secondMoment), nameof(parameter));
+        RequireCursor(cursor);
+        if (schedule.Length < 2 || schedule.Length % 2 != 0)
+            throw new ArgumentException($"The schedule holds a pair of scalars per step; {schedule.Length} values are not.", nameof(schedule));
+        if (length == 0)
+            return;
+        var scalars = new AdamScalars(beta1, beta2, eps, weightDecay, 0f, 0f, 1f - learningRate * weightDecay, decoupled ? 1 : 0, 0);
+        _adamScheduled(Stream, StrideConfig(length), parameter, grad, firstMoment, secondMoment, schedule, cursor, scalars);
+    }
+
+    private static void AdamScheduledKernel(ArrayView<float> parameter, ArrayView<float> grad, ArrayView<float> firstMoment, ArrayView<float> secondMoment,
+        ArrayView<float> schedule, ArrayView<int> cursor, AdamScalars a)
+    {
+        int at = 2 * cursor[0];
+        float stepSize = schedule[at], biasCorrection2Sqrt = schedule[at + 1];
+        int total = (int)parameter.Length, stride = Grid.DimX * Group.DimX;
+        for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
+            AdamUpdate(parameter, grad, firstMoment, secondMoment, i, a, stepSize, biasCorrection2Sqrt);
+    }
+
+    /// <summary>losses[cursor[0]] = loss[0], then cursor[0] += 1: a step's last launch.</summary>
+    public void EndStep(ArrayView<float> loss, ArrayView<float> losses, ArrayView<int> cursor)
+    {
+        RequireCursor(cursor);
+        if (loss.Length != 1)
+            throw new ArgumentException($"The loss is one value, not {loss.Length}.", nameof(loss));
+        if (losses.Length < 1)
+            throw new ArgumentException("The losses have no slot to write to.", nameof(losses));
+        _endStep(Stream, new KernelConfig(1, 1), loss, losses, cursor);
+    }
+
+    private static void EndStepKernel(ArrayView<float> loss, ArrayView<float> losses, ArrayView<int> cursor)
+    {
+        if (Grid.IdxX == 0 && Group.IdxX == 0)
+        {
+            int at = cursor[0];
+            losses[at] = loss[0];
+            cursor[0] = at + 1;
+        }
+    }
+
+    private static void RequireCursor(ArrayView<int> cursor)
+    {
+        if (cursor.Length != 1)
+            throw new ArgumentException($"The cursor is one index, not {cursor.Length}.", nameof(cursor));
+    }
+}

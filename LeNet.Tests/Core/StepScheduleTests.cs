@@ -1,0 +1,185 @@
+using LeNet.Core;
+using LeNet.Core.Backends;
+using LeNet.Core.Functional;
+using LeNet.Core.Models;
+using LeNet.Core.Optim;
+using LeNet.Tests.Kernels;
+
+namespace LeNet.Tests.Core;
+
+/// <summary>
+/// The GPU training loop with its position on the device (<see cref="StepSchedule"/>: the gather, Adam's bias
+/// corrections and the loss's slot read from a cursor) against the loop the host tells each offset and step count: the
+/// same weights and losses bit for bit, with the same launches per step — the property a captured, replayed step needs.
+/// </summary>
+[Collection(GpuDeviceCollection.Name)]
+public class StepScheduleTests
+{
+    public static TheoryData<string> Devices() => GpuDevices.Names();
+
+    private const int Images = 18, BatchSize = 5, Steps = 4; // three full batches and a last one of 3
+
+    private static DeviceDataset Dataset(Device device)
+    {
+        var random = new Random(53_000);
+        var pixels = GradientCheck.Uniform(random, Images * 32 * 32).Select(v => (float)(2 * v)).ToArray();
+        var labels = Enumerable.Range(0, Images).Select(_ => random.Next(10)).ToArray();
+        var data = new DeviceDataset(device, pixels, labels, 1, 32, 32);
+        data.SetOrder(Enumerable.Range(0, Images).OrderBy(_ => random.Next()).ToArray());
+        return data;
+    }
+
+    private static int Count(int step) => Math.Min(BatchSize, Images - step * BatchSize);
+
+    /// <summary>LeNet-5 with Adam on a device, stepping through <see cref="Dataset"/> by a schedule, as the trainer does.</summary>
+    private sealed class ScheduledLoop(Device device, int seed)
+    {
+        public readonly DeviceDataset Data = Dataset(device);
+        public readonly LeNet.Core.Modules.Module Model = new LeNet5(seed: seed).To(device);
+        public readonly Tensor Losses = Tensor.Zeros(device, Steps);
+        public readonly StepSchedule Schedule = new(device, Steps);
+        public readonly Workspace Workspace = new();
+        public Adam Adam => _adam ??= new Adam(Model.Parameters());
+        private Adam? _adam;
+
+        /// <summary>The loss of the schedule's batch of <paramref name="count"/> (inside a workspace scope).</summary>
+        public Tensor Loss(int count)
+        {
+            var (input, labels) = Data.Batch(Schedule, BatchSize, count);
+            return F.CrossEntropy(Model.Forward(input), labels);
+        }
+
+        public void Step(int count)
+        {
+            using var scope = Workspace.Begin();
+            var loss = Loss(count);
+            Adam.ZeroGrad();
+            loss.Backward();
+            Adam.Step();
+            Schedule.EndStep(loss, Losses);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void Scheduled_steps_compute_bit_for_bit_what_host_driven_steps_compute(string deviceName)
+    {
+        var device = GpuDevices.Get(deviceName);
+        var backend = (CudaBackend)device.Backend;
+        var data = Dataset(device);
+
+        // Two epochs each, so that the second epoch's table continues Adam's count.
+        var hostModel = new LeNet5(seed: 41).To(device);
+        var hostAdam = new Adam(hostModel.Parameters());
+        var hostLosses = Tensor.Zeros(device, 2 * Steps);
+        var hostWorkspace = new Workspace();
+        var hostLaunches = new List<long>();
+        for (var i = 0; i < 2 * Steps; i++)
+        {
+            var step = i % Steps;
+            var before = backend.Launches;
+            using var scope = hostWorkspace.Begin();
+            var (input, labels) = data.Batch(step * BatchSize, Count(step));
+            var loss = F.CrossEntropy(hostModel.Forward(input), labels);
+            hostAdam.ZeroGrad();
+            loss.Backward();
+            hostAdam.Step();
+            loss.CopyInto(hostLosses, i);
+            hostLaunches.Add(backend.Launches - before);
+        }
+
+        var loop = new ScheduledLoop(device, seed: 41);
+        var epochLosses = new List<float>();
+        var launches = new List<long>();
+        for (var epoch = 0; epoch < 2; epoch++)
+        {
+            loop.Schedule.StartEpoch(0, loop.Adam);
+            Assert.Same(loop.Schedule, loop.Adam.Schedule);
+            for (var step = 0; step < Steps; step++)
+            {
+                Assert.Equal(step, loop.Schedule.Step);
+                var before = backend.Launches;
+                loop.Step(Count(step));
+                launches.Add(backend.Launches - before);
+            }
+            epochLosses.AddRange(loop.Losses.ToArray());
+        }
+
+        Assert.Equal(2 * Steps, loop.Adam.StepCount);
+        Assert.Equal(hostLosses.ToArray(), epochLosses);
+        Assert.Equal(hostModel.Parameters().SelectMany(p => p.ToArray()), loop.Model.Parameters().SelectMany(p => p.ToArray()));
+        Assert.Equal(hostAdam.SecondMoments.SelectMany(m => m.ToArray()), loop.Adam.SecondMoments.SelectMany(m => m.ToArray()));
+        // The loss's copy (a device copy, not counted) became the step's last launch: one more counted, and the same
+        // count at every full step after the first.
+        Assert.Equal(hostLaunches.Select(n => n + 1), launches);
+        Assert.Single(launches.Skip(1).Where((_, i) => Count((i + 1) % Steps) == BatchSize).Distinct());
+    }
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void A_resumed_epoch_starts_at_its_step_with_adams_count(string deviceName)
+    {
+        var loop = new ScheduledLoop(GpuDevices.Get(deviceName), seed: 42);
+        loop.Schedule.StartEpoch(2, loop.Adam); // steps 2 and 3 remain, as after an interrupted run's checkpoint
+        for (var step = 2; step < Steps; step++)
+            loop.Step(Count(step));
+        var values = loop.Losses.ToArray();
+        Assert.Equal([0, 0], values[..2]); // nothing written before the resumed step
+        Assert.All(values[2..], v => Assert.True(v > 0));
+        Assert.Equal(2, loop.Adam.StepCount);
+        Assert.Equal(Steps, loop.Schedule.Step);
+    }
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void Stepping_adam_or_the_schedule_out_of_turn_is_refused_with_a_reason(string deviceName)
+    {
+        var device = GpuDevices.Get(deviceName);
+        var loop = new ScheduledLoop(device, seed: 43);
+        var (adam, schedule, losses, data) = (loop.Adam, loop.Schedule, loop.Losses, loop.Data);
+        schedule.StartEpoch(0, adam);
+        using (loop.Workspace.Begin())
+        {
+            var loss = loop.Loss(BatchSize);
+            loss.Backward();
+            adam.Step();
+            // A second optimiser step within one schedule step would read the same table entry: refused.
+            var twice = Assert.Throws<InvalidOperationException>(adam.Step);
+            Assert.Contains("call StartEpoch again", twice.Message);
+            schedule.EndStep(loss, losses);
+        }
+        adam.LearningRate = 0.01f;
+        using (loop.Workspace.Begin())
+        {
+            var loss = loop.Loss(BatchSize);
+            loss.Backward();
+            var changed = Assert.Throws<InvalidOperationException>(adam.Step);
+            Assert.Contains("learning rate", changed.Message);
+        }
+
+        // Replayed steps advance the host's count and Adam's; past the epoch's end nothing more is taken.
+        adam.LearningRate = 1e-3f;
+        schedule.StartEpoch(0, adam);
+        var count = adam.StepCount;
+        for (var i = 0; i < Steps; i++) schedule.CountReplayedStep();
+        Assert.Equal(count + Steps, adam.StepCount);
+        Assert.Throws<InvalidOperationException>(schedule.CountReplayedStep);
+        var loss2 = Tensor.Zeros(device, 1);
+        Assert.Throws<InvalidOperationException>(() => schedule.EndStep(loss2, losses));
+        Assert.Throws<ArgumentOutOfRangeException>(() => data.Batch(schedule, BatchSize, BatchSize)); // step 4's batch would start at image 20 of 18
+        Assert.Throws<ArgumentException>(() => schedule.EndStep(loss2, Tensor.Zeros(device, Steps - 1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => schedule.StartEpoch(Steps, adam));
+    }
+
+    [Fact]
+    public void A_schedule_and_a_captured_step_need_a_gpu_and_say_so()
+    {
+        var onCpu = Assert.Throws<ArgumentException>(() => new StepSchedule(Device.Cpu, 3));
+        Assert.Contains("GPU device", onCpu.Message);
+        var simulated = GpuDevices.Get(GpuDevices.Simulated);
+        Assert.False(CapturedStep.IsSupported(simulated));
+        Assert.False(CapturedStep.IsSupported(Device.Cpu));
+        var refused = Assert.Throws<NotSupportedException>(() => CapturedStep.Capture(simulated, () => { }));
+        Assert.Contains("CUDA GPU", refused.Message);
+    }
+}
