@@ -20,7 +20,9 @@ public static class GpuDevices
     private static readonly Lazy<Device> SimulatedDevice = new(() => Device.OnGpu(GpuDevice.CreateCpu(threadsPerGroup: 16)));
     private static readonly Lazy<Device?> CudaDevice = new(() => Device.TryOpenCuda(out var device, out _) ? device : null);
 
-    public static TheoryData<string> Names() => CudaDevice.Value is null ? new TheoryData<string>(Simulated) : new TheoryData<string>(Simulated, Cuda);
+    /// <summary>The simulated device, and "cuda" when a CUDA GPU opens (only it with LENET_TEST_GPU_ONLY=1, see AcceleratorFixture).</summary>
+    public static TheoryData<string> Names() => CudaDevice.Value is null ? new TheoryData<string>(Simulated)
+        : LeNet.Tests.Kernels.Cuda.AcceleratorFixture.GpuOnly ? new TheoryData<string>(Cuda) : new TheoryData<string>(Simulated, Cuda);
 
     public static Device Get(string name) => name == Cuda ? CudaDevice.Value ?? throw new InvalidOperationException("No CUDA GPU.") : SimulatedDevice.Value;
 }
