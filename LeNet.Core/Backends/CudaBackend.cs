@@ -270,7 +270,7 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
         if (target.Length == 0) return;
         Launches++;
         Memsets++;
-        target.View.MemSetToZero(Kernels.Stream);
+        Kernels.Clear(target.View);
     }
 
     public override void ClearForReuse(Tensor target) => target.Uncleared = true;

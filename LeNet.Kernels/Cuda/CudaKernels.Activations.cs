@@ -13,10 +13,10 @@ public sealed partial class CudaKernels
 
     private void LoadActivations()
     {
-        _reluForward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>>(ReluForwardKernel);
-        _reluBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ReluBackwardKernel);
-        _tanhForward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>>(TanhForwardKernel);
-        _tanhBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(TanhBackwardKernel);
+        _reluForward = Load<ArrayView<float>, ArrayView<float>>(ReluForwardKernel);
+        _reluBackward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ReluBackwardKernel);
+        _tanhForward = Load<ArrayView<float>, ArrayView<float>>(TanhForwardKernel);
+        _tanhBackward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(TanhBackwardKernel);
     }
 
     /// <summary>output = max(input, 0). Overwrites output; output may be input.</summary>

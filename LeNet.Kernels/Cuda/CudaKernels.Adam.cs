@@ -15,7 +15,7 @@ public sealed partial class CudaKernels
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamScalars> _adam = null!;
 
     private void LoadAdam() =>
-        _adam = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamScalars>(AdamKernel);
+        _adam = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamScalars>(AdamKernel);
 
     /// <summary>
     /// One Adam step (step t is 1-based) over flat views, exactly Reference.Adam.Step's update. With

@@ -14,9 +14,9 @@ public sealed partial class CudaKernels
 
     private void LoadBatchNorm2d()
     {
-        _batchNormForwardTraining = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, BatchNormShape>(BatchNormForwardTrainingKernel);
-        _batchNormForwardInference = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>, BatchNormShape>(BatchNormForwardInferenceKernel);
-        _batchNormBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, BatchNormShape>(BatchNormBackwardKernel);
+        _batchNormForwardTraining = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, BatchNormShape>(BatchNormForwardTrainingKernel);
+        _batchNormForwardInference = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>, BatchNormShape>(BatchNormForwardInferenceKernel);
+        _batchNormBackward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, BatchNormShape>(BatchNormBackwardKernel);
     }
 
     /// <summary>

@@ -19,11 +19,11 @@ public sealed partial class CudaKernels
 
     private void LoadElementwise()
     {
-        _sigmoidForward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>>(SigmoidForwardKernel);
-        _sigmoidBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(SigmoidBackwardKernel);
-        _add = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int>(AddKernel);
-        _addScalar = Accelerator.LoadKernel<ArrayView<float>, float, int>(AddScalarKernel);
-        _sgd = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdScalars>(SgdKernel);
+        _sigmoidForward = Load<ArrayView<float>, ArrayView<float>>(SigmoidForwardKernel);
+        _sigmoidBackward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(SigmoidBackwardKernel);
+        _add = Load<ArrayView<float>, ArrayView<float>, int>(AddKernel);
+        _addScalar = Load<ArrayView<float>, float, int>(AddScalarKernel);
+        _sgd = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdScalars>(SgdKernel);
     }
 
     /// <summary>output = 1/(1 + e^−input). Overwrites output; output may be input.</summary>

@@ -40,13 +40,13 @@ public sealed partial class CudaKernels
 
     private void LoadFused()
     {
-        _bnReluMaxPoolStatistics = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, PoolShape>(BatchNormReluMaxPoolStatisticsKernel);
-        _bnReluMaxPoolForwardTraining = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
+        _bnReluMaxPoolStatistics = Load<ArrayView<float>, ArrayView<float>, int, PoolShape>(BatchNormReluMaxPoolStatisticsKernel);
+        _bnReluMaxPoolForwardTraining = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, int, PoolShape>(BatchNormReluMaxPoolForwardTrainingKernel);
-        _bnReluMaxPoolForwardInference = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>, PoolShape>(BatchNormReluMaxPoolForwardInferenceKernel);
-        _bnReluMaxPoolGradientSums = Accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        _bnReluMaxPoolForwardInference = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>, PoolShape>(BatchNormReluMaxPoolForwardInferenceKernel);
+        _bnReluMaxPoolGradientSums = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
             ArrayView<float>, int, PoolShape>(BatchNormReluMaxPoolGradientSumsKernel);
-        _bnReluMaxPoolBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        _bnReluMaxPoolBackward = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, PoolShape, int>(BatchNormReluMaxPoolBackwardKernel);
     }
 

@@ -10,7 +10,7 @@ public sealed partial class CudaKernels
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, int> _gather = null!;
 
     private void LoadGather() =>
-        _gather = Accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, int>(GatherKernel);
+        _gather = Load<ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, int>(GatherKernel);
 
     /// <summary>
     /// batchImages[b] = images[order[b]] and batchLabels[b] = labels[order[b]] for b &lt; order.Length, where images is

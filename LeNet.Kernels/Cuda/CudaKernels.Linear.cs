@@ -18,8 +18,8 @@ public sealed partial class CudaKernels
 
     private void LoadLinear()
     {
-        _linearForward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearShape, int, int, int>(LinearForwardKernel);
-        _linearBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearShape, LinearBackwardPlan>(LinearBackwardKernel);
+        _linearForward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearShape, int, int, int>(LinearForwardKernel);
+        _linearBackward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearShape, LinearBackwardPlan>(LinearBackwardKernel);
     }
 
     /// <summary>

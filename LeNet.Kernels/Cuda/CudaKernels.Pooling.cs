@@ -14,10 +14,10 @@ public sealed partial class CudaKernels
 
     private void LoadPooling()
     {
-        _maxPoolForward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, PoolShape>(MaxPoolForwardKernel);
-        _maxPoolBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, PoolShape, int>(MaxPoolBackwardKernel);
-        _avgPoolForward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, PoolShape>(AvgPoolForwardKernel);
-        _avgPoolBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, PoolShape, int>(AvgPoolBackwardKernel);
+        _maxPoolForward = Load<ArrayView<float>, ArrayView<float>, ArrayView<int>, PoolShape>(MaxPoolForwardKernel);
+        _maxPoolBackward = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, PoolShape, int>(MaxPoolBackwardKernel);
+        _avgPoolForward = Load<ArrayView<float>, ArrayView<float>, PoolShape>(AvgPoolForwardKernel);
+        _avgPoolBackward = Load<ArrayView<float>, ArrayView<float>, PoolShape, int>(AvgPoolBackwardKernel);
     }
 
     /// <summary>Overwrites output [N,C,P,Q] with each window's maximum and argmax with its flat input index (first one on ties).</summary>

@@ -16,9 +16,9 @@ public sealed partial class CudaKernels
 
     private void LoadSchedule()
     {
-        _gatherAt = Accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, ArrayView<float>, ArrayView<int>, int>(GatherAtCursorKernel);
-        _adamScheduled = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, AdamScalars>(AdamScheduledKernel);
-        _endStep = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>>(EndStepKernel);
+        _gatherAt = Load<ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, ArrayView<float>, ArrayView<int>, int>(GatherAtCursorKernel);
+        _adamScheduled = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, AdamScalars>(AdamScheduledKernel);
+        _endStep = Load<ArrayView<float>, ArrayView<float>, ArrayView<int>>(EndStepKernel);
     }
 
     /// <summary>

@@ -13,8 +13,8 @@ public sealed partial class CudaKernels
 
     private void LoadSoftmaxCrossEntropy()
     {
-        _softmaxCrossEntropyForward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int>(SoftmaxCrossEntropyForwardKernel);
-        _softmaxCrossEntropyBackward = Accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>(SoftmaxCrossEntropyBackwardKernel);
+        _softmaxCrossEntropyForward = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int>(SoftmaxCrossEntropyForwardKernel);
+        _softmaxCrossEntropyBackward = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>(SoftmaxCrossEntropyBackwardKernel);
     }
 
     /// <summary>

@@ -115,6 +115,72 @@ public class StepScheduleTests
         Assert.Single(launches.Skip(1).Where((_, i) => Count((i + 1) % Steps) == BatchSize).Distinct());
     }
 
+    /// <summary>What <see cref="LeNet.Kernels.Cuda.CudaKernels.LaunchObserver"/> saw during <paramref name="step"/>: each launch's kernel, configuration and arguments.</summary>
+    private static List<(string Kernel, ILGPU.KernelConfig Config, object[] Arguments)> Launches(Device device, Action step)
+    {
+        var kernels = ((CudaBackend)device.Backend).Kernels;
+        var launches = new List<(string, ILGPU.KernelConfig, object[])>();
+        kernels.LaunchObserver = (kernel, config, arguments) => launches.Add((kernel, config, arguments));
+        try
+        {
+            step();
+        }
+        finally
+        {
+            kernels.LaunchObserver = null;
+        }
+        return launches;
+    }
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void Every_full_step_after_two_queues_the_same_launches_with_the_same_arguments(string deviceName)
+    {
+        // What a captured step replays: the trainer captures its third full step and replays it for the full steps that
+        // follow, the next epoch's included (after the eager smaller last batch). Views compare by buffer, offset and
+        // length; shapes and scalars by value.
+        var device = GpuDevices.Get(deviceName);
+        var loop = new ScheduledLoop(device, seed: 44);
+        loop.Schedule.StartEpoch(0, loop.Adam);
+        loop.Step(BatchSize);
+        loop.Step(BatchSize);
+        var captured = Launches(device, () => loop.Step(BatchSize));
+        loop.Step(Count(3));
+        loop.Schedule.StartEpoch(0, loop.Adam);
+        var nextEpoch = Launches(device, () => loop.Step(BatchSize));
+        var after = Launches(device, () => loop.Step(BatchSize));
+        Assert.Equal(23, captured.Count); // gather, 8 forward, 11 backward, ZeroGrad's memset, Adam, EndStep
+        foreach (var replayed in new[] { nextEpoch, after })
+        {
+            Assert.Equal(captured.Select(l => l.Kernel), replayed.Select(l => l.Kernel));
+            for (var i = 0; i < captured.Count; i++)
+            {
+                Assert.Equal(captured[i].Config, replayed[i].Config);
+                Assert.True(captured[i].Arguments.SequenceEqual(replayed[i].Arguments), $"launch {i} ({captured[i].Kernel}) has other arguments.");
+            }
+        }
+
+        // The check can fail: the host-driven step passes each step's slice of the order and Adam's count itself.
+        loop.Adam.Schedule = null;
+        Action hostStep(int step) => () =>
+        {
+            using var scope = loop.Workspace.Begin();
+            var (input, labels) = loop.Data.Batch(step * BatchSize, BatchSize);
+            var loss = F.CrossEntropy(loop.Model.Forward(input), labels);
+            loop.Adam.ZeroGrad();
+            loss.Backward();
+            loop.Adam.Step();
+        };
+        var first = Launches(device, hostStep(0));
+        var second = Launches(device, hostStep(1));
+        // The gather's order views differ only by their offset: views are told apart by it.
+        Assert.Equal(("GatherKernel", "GatherKernel"), (first[0].Kernel, second[0].Kernel));
+        Assert.False(first[0].Arguments.SequenceEqual(second[0].Arguments));
+        Assert.Equal(first[0].Arguments[..2], second[0].Arguments[..2]); // the same images and labels
+        Assert.Equal("AdamKernel", first[^1].Kernel);
+        Assert.False(first[^1].Arguments.SequenceEqual(second[^1].Arguments)); // Adam's step size moved with t
+    }
+
     [Theory]
     [MemberData(nameof(Devices))]
     public void A_resumed_epoch_starts_at_its_step_with_adams_count(string deviceName)
