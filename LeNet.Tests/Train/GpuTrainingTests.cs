@@ -156,4 +156,43 @@ public partial class GpuTrainingTests
 
     [GeneratedRegex(@"Step \[\d+/\d+\], Loss: ([0-9.]+)")]
     private static partial Regex StepLine();
+
+    /// <summary>Asks the run to stop once the loss of step <c>step</c> of epoch <c>epoch</c> has been read back.</summary>
+    private sealed class StopAfter(int epoch, int step, CancellationTokenSource stop) : LeNet.Train.Progress.TrainingProgress
+    {
+        private int _epoch;
+        public override void Run(Action body) => body();
+        public override void EpochStarted(int epoch, int epochs, int steps, int images) => _epoch = epoch;
+        public override void StepEnded(int step1, float loss, int images)
+        {
+            if (_epoch == epoch && step1 == step) stop.Cancel();
+        }
+        public override void EpochEnded(EpochMetrics metrics, string summary) { }
+    }
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void A_gpu_run_stopped_mid_epoch_resumes_to_the_uninterrupted_runs_weights(string deviceName)
+    {
+        // The resumed epoch starts the device's step cursor and Adam's table at the checkpoint's step and count.
+        var device = GpuDevices.Get(deviceName);
+        var cancel = TestContext.Current.CancellationToken;
+        var data = MnistData.Load(MnistTestData.Directory, acquirer: new MnistAcquirer([]));
+        TrainOptions Recipe(string output) => new()
+        {
+            Limit = 24, TestLimit = 8, BatchSize = 6, Epochs = 2, LogEvery = 1, Seed = 3, Pictures = false, OutputDirectory = output,
+        };
+        using var whole = new TemporaryFolder();
+        new Trainer(Recipe(whole.Path), TextWriter.Null).Run(data, null, device, cancel);
+
+        using var folder = new TemporaryFolder();
+        using var stop = new CancellationTokenSource();
+        Assert.Throws<TrainingInterruptedException>(() =>
+            new Trainer(Recipe(folder.Path), TextWriter.Null, new StopAfter(2, 2, stop)).Run(data, null, device, stop.Token));
+        var checkpoint = TrainingCheckpoint.Load(folder.Path);
+        Assert.Equal((1, 2, 6), (checkpoint.Epoch, checkpoint.Step, checkpoint.AdamSteps)); // 4 steps, then 2 of epoch 2
+        new Trainer(Recipe(folder.Path), TextWriter.Null).Run(data, checkpoint, device, cancel);
+
+        Assert.Equal(File.ReadAllBytes(Path.Combine(whole.Path, "model.safetensors")), File.ReadAllBytes(Path.Combine(folder.Path, "model.safetensors")));
+    }
 }
