@@ -68,20 +68,22 @@ public sealed class Adam : Optimizer
 
     public override void Step()
     {
-        StepCount++;
         if (TryPacked(out var parameters, out var grads, out var moments))
         {
             if (Schedule is { } schedule && schedule.Device == parameters.Device)
             {
-                schedule.RequireAdamStep(this, StepCount);
+                schedule.RequireAdamStep(this, StepCount + 1); // refused out of turn before anything changes
+                StepCount++;
                 ((Backends.CudaBackend)parameters.Device.Backend).AdamScheduled(parameters, grads, moments[0], moments[1], schedule,
                     LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled);
                 return;
             }
+            StepCount++;
             parameters.Device.Backend.AdamStep(parameters, grads, moments[0], moments[1], StepCount,
                 LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled);
             return;
         }
+        StepCount++;
         for (var i = 0; i < ParameterArray.Length; i++)
         {
             var parameter = ParameterArray[i];

@@ -212,6 +212,7 @@ public class StepScheduleTests
             // A second optimiser step within one schedule step would read the same table entry: refused.
             var twice = Assert.Throws<InvalidOperationException>(adam.Step);
             Assert.Contains("call StartEpoch again", twice.Message);
+            Assert.Equal(1, adam.StepCount); // the refused step changed nothing
             schedule.EndStep(loss, losses);
         }
         adam.LearningRate = 0.01f;
