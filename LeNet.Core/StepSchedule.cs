@@ -56,12 +56,12 @@ public sealed class StepSchedule
     {
         ArgumentOutOfRangeException.ThrowIfNegative(firstStep);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(firstStep, StepsPerEpoch);
+        if (adam is not null && adam.Parameters[0].Device != Device)
+            throw new ArgumentException($"The optimiser's parameters live on {adam.Parameters[0].Device}, the schedule on {Device}.", nameof(adam));
         Step = _firstStep = firstStep;
         Cursor.View.CopyFromCPU(Backend.Kernels.Stream, [firstStep]);
         _adam = adam;
         if (adam is null) return;
-        if (adam.Parameters[0].Device != Device)
-            throw new ArgumentException($"The optimiser's parameters live on {adam.Parameters[0].Device}, the schedule on {Device}.", nameof(adam));
         (_firstAdamStep, _learningRate) = (adam.StepCount + 1, adam.LearningRate);
         var remaining = _table.AsSpan(2 * firstStep);
         CudaKernels.AdamScheduleTable(remaining, _firstAdamStep, adam.LearningRate, adam.Beta1, adam.Beta2);
