@@ -23,17 +23,6 @@ public sealed partial class CudaKernels
         view.MemSetToZero(Stream);
     }
 
-    private Action<AcceleratorStream, KernelConfig, T1> Load<T1>(Action<T1> kernel) where T1 : struct
-    {
-        var launch = Accelerator.LoadKernel(kernel);
-        var name = kernel.Method.Name;
-        return (stream, config, a1) =>
-        {
-            LaunchObserver?.Invoke(name, config, [a1]);
-            launch(stream, config, a1);
-        };
-    }
-
     private Action<AcceleratorStream, KernelConfig, T1, T2> Load<T1, T2>(Action<T1, T2> kernel) where T1 : struct where T2 : struct
     {
         var launch = Accelerator.LoadKernel(kernel);
@@ -144,28 +133,6 @@ public sealed partial class CudaKernels
         };
     }
 
-    private Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12> Load<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12>(Action<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct where T8 : struct where T9 : struct where T10 : struct where T11 : struct where T12 : struct
-    {
-        var launch = Accelerator.LoadKernel(kernel);
-        var name = kernel.Method.Name;
-        return (stream, config, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12) =>
-        {
-            LaunchObserver?.Invoke(name, config, [a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12]);
-            launch(stream, config, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12);
-        };
-    }
-
-    private Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13> Load<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13>(Action<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct where T8 : struct where T9 : struct where T10 : struct where T11 : struct where T12 : struct where T13 : struct
-    {
-        var launch = Accelerator.LoadKernel(kernel);
-        var name = kernel.Method.Name;
-        return (stream, config, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13) =>
-        {
-            LaunchObserver?.Invoke(name, config, [a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13]);
-            launch(stream, config, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13);
-        };
-    }
-
     private Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14> Load<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14>(Action<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct where T8 : struct where T9 : struct where T10 : struct where T11 : struct where T12 : struct where T13 : struct where T14 : struct
     {
         var launch = Accelerator.LoadKernel(kernel);
@@ -176,5 +143,4 @@ public sealed partial class CudaKernels
             launch(stream, config, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14);
         };
     }
-
 }

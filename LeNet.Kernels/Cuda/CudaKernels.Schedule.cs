@@ -29,15 +29,10 @@ public sealed partial class CudaKernels
     public void GatherAtCursor(ArrayView<float> images, ArrayView<int> labels, ArrayView<int> order, ArrayView<int> cursor, int stride,
         ArrayView<float> batchImages, ArrayView<int> batchLabels, int imageSize)
     {
-        if (imageSize < 1)
-            throw new ArgumentOutOfRangeException(nameof(imageSize), imageSize, "An image has at least one pixel.");
         if (stride < 1)
             throw new ArgumentOutOfRangeException(nameof(stride), stride, "The stride between batches is at least one image.");
         RequireCursor(cursor);
-        int batch = Checked(batchLabels.Length, nameof(batchLabels)), count = Checked(labels.Length, nameof(labels));
-        var shape = (Count: count, Batch: batch, ImageSize: imageSize);
-        SpanLength.Require(Checked(images.Length, nameof(images)), count * imageSize, nameof(images), shape);
-        SpanLength.Require(Checked(batchImages.Length, nameof(batchImages)), batch * imageSize, nameof(batchImages), shape);
+        int batch = CheckGather(images, labels, batchImages, batchLabels, imageSize);
         if (batch > order.Length)
             throw new ArgumentException($"A batch of {batch} cannot be gathered by an order of {order.Length} indices.", nameof(order));
         if (batch == 0)
@@ -46,18 +41,8 @@ public sealed partial class CudaKernels
     }
 
     private static void GatherAtCursorKernel(ArrayView<float> images, ArrayView<int> labels, ArrayView<int> order, ArrayView<int> cursor, int stride,
-        ArrayView<float> batchImages, ArrayView<int> batchLabels, int imageSize)
-    {
-        int start = cursor[0] * stride;
-        int total = (int)batchLabels.Length * imageSize, step = Grid.DimX * Group.DimX;
-        for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += step)
-        {
-            int b = i / imageSize, pixel = i % imageSize, source = order[start + b];
-            batchImages[i] = images[(long)source * imageSize + pixel];
-            if (pixel == 0)
-                batchLabels[b] = labels[source];
-        }
-    }
+        ArrayView<float> batchImages, ArrayView<int> batchLabels, int imageSize) =>
+        GatherFrom(images, labels, order, cursor[0] * stride, batchImages, batchLabels, imageSize);
 
     /// <summary>
     /// The Adam step scalars of steps t, t+1, ... (t = <paramref name="firstStep"/>, 1-based) as
