@@ -18,11 +18,14 @@ public sealed partial class CudaKernels
     /// <summary>
     /// The backward's first launch: [0, WeightItems) weight partials, then BiasItems bias partials, then InputItems
     /// inputs; each image's output rows are cut into Chunks bands of RowsPerChunk rows. AccumulateInput 0: inputGrad is
-    /// overwritten, its old contents ignored. StagedInput 1: the partials take groups [0, ItemGroups), one item per
-    /// thread, and each later group computes the input gradient of one (image, input channel) plane from shared memory.
+    /// overwritten, its old contents ignored. StagedWeights 1: the partials take groups [0, ItemGroups), one per (image,
+    /// output channel), which stage the image and the plane's output gradient in shared memory and compute the filter's
+    /// weight and bias partials over Chunks / Batch bands of rows. Otherwise, with StagedInput 1 or StagedWeights 1, the
+    /// partials take groups [0, ItemGroups), one item per thread. Groups from ItemGroups on compute the input gradient:
+    /// one (image, input channel) plane each from shared memory when StagedInput is 1, else one input per thread.
     /// </summary>
     internal readonly record struct ConvBackwardPlan(int WeightItems, int BiasItems, int InputItems, int Chunks, int RowsPerChunk, int AccumulateInput,
-        int StagedInput, int ItemGroups);
+        int StagedInput, int ItemGroups, int StagedWeights);
 
     /// <summary>
     /// Whether the backward computes <paramref name="shape"/>'s input gradient from shared memory: one image's output
@@ -31,6 +34,14 @@ public sealed partial class CudaKernels
     internal static bool InputGradientIsStaged(in ConvShape shape) =>
         (long)shape.OutChannels * shape.OutHeight * shape.OutWidth <= StagedImageCapacity
         && (long)shape.OutChannels * shape.KernelHeight * shape.KernelWidth <= StagedFilterCapacity;
+
+    /// <summary>
+    /// Whether the backward computes <paramref name="shape"/>'s weight and bias partials from shared memory: one image
+    /// (C·H·W) and one output-gradient plane (P·Q) fit the staged arrays (both of LeNet's convolutions do).
+    /// </summary>
+    internal static bool WeightGradientIsStaged(in ConvShape shape) =>
+        (long)shape.InChannels * shape.Height * shape.Width <= StagedImageCapacity
+        && (long)shape.OutHeight * shape.OutWidth <= StagedFilterCapacity;
 
     /// <summary>About how many output positions one thread sums for a weight's partial (a band of whole rows).</summary>
     private const int ChunkWork = 128;
@@ -131,8 +142,20 @@ public sealed partial class CudaKernels
         if (weightGrad.Length > 0)
             SpanLength.Require(Checked(input.Length, nameof(input)), shape.InputLength, nameof(input), shape);
 
-        int rowsPerChunk = Math.Clamp(ChunkWork / shape.OutWidth, 1, shape.OutHeight);
-        int chunks = shape.Batch * ((shape.OutHeight + rowsPerChunk - 1) / rowsPerChunk);
+        bool stagedWeights = (weightGrad.Length > 0 || biasGrad.Length > 0) && WeightGradientIsStaged(shape);
+        int rowsPerChunk, chunks;
+        if (stagedWeights)
+        {
+            // Each (image, output channel) group gives its threads the filter's C·R·S weights and the bias, times bands of rows.
+            int filterItems = (weightGrad.Length > 0 ? shape.InChannels * shape.KernelHeight * shape.KernelWidth : 0) + (biasGrad.Length > 0 ? 1 : 0);
+            int bands = Math.Clamp(GroupSize / filterItems, 1, shape.OutHeight);
+            (rowsPerChunk, chunks) = (0, shape.Batch * bands);
+        }
+        else
+        {
+            rowsPerChunk = Math.Clamp(ChunkWork / shape.OutWidth, 1, shape.OutHeight);
+            chunks = shape.Batch * ((shape.OutHeight + rowsPerChunk - 1) / rowsPerChunk);
+        }
         int weightItems = weightGrad.Length > 0 ? Checked((long)chunks * shape.WeightLength, "the weight partials") : 0;
         int biasItems = biasGrad.Length > 0 ? chunks * shape.OutChannels : 0;
         int inputItems = inputGrad.Length > 0 ? shape.InputLength : 0;
@@ -141,10 +164,12 @@ public sealed partial class CudaKernels
         Checked((long)weightItems + biasItems + inputItems, "the backward's work items");
 
         bool staged = inputItems > 0 && InputGradientIsStaged(shape);
-        int itemGroups = (weightItems + biasItems + GroupSize - 1) / GroupSize;
-        var config = staged ? new KernelConfig(Checked(itemGroups + (long)shape.Batch * shape.InChannels, "the backward's groups"), GroupSize)
+        int itemGroups = stagedWeights ? shape.Batch * shape.OutChannels : (weightItems + biasItems + GroupSize - 1) / GroupSize;
+        long inputGroups = inputItems == 0 ? 0 : staged ? (long)shape.Batch * shape.InChannels : Math.Min((inputItems + GroupSize - 1) / GroupSize, MaxStrideGroups);
+        var config = staged || stagedWeights ? new KernelConfig(Checked(itemGroups + inputGroups, "the backward's groups"), GroupSize)
             : StrideConfig(weightItems + biasItems + inputItems);
-        var plan = new ConvBackwardPlan(weightItems, biasItems, inputItems, chunks, rowsPerChunk, accumulateInput ? 1 : 0, staged ? 1 : 0, itemGroups);
+        var plan = new ConvBackwardPlan(weightItems, biasItems, inputItems, chunks, rowsPerChunk, accumulateInput ? 1 : 0, staged ? 1 : 0, itemGroups,
+            stagedWeights ? 1 : 0);
         var placeholder = outputGrad;
         var partials = weightItems + biasItems > 0 ? ConvPartials(weightItems + biasItems) : placeholder;
         _conv2dBackward(Stream, config,
@@ -201,20 +226,17 @@ public sealed partial class CudaKernels
         int plane = P * Q, outputBase = (n * K + k) * plane;
         for (int o = Group.IdxX; o < plane; o += Group.DimX)
         {
-            int p = o / Q, q = o - p * Q;
+            // The window's top-left corner (h0, w0) and the kernel rows and columns inside the image, found once per
+            // output: the inner loop is then two shared loads and a multiply-add (the skipped terms were never added).
+            int p = o / Q, q = o - p * Q, h0 = p * shape.Stride - shape.Padding, w0 = q * shape.Stride - shape.Padding;
+            int rFirst = IntMax(0, -h0), rEnd = IntMin(R, H - h0), sFirst = IntMax(0, -w0), sEnd = IntMin(S, W - w0);
             float sum = first;
             for (int c = 0; c < C; c++)
-            for (int r = 0; r < R; r++)
+            for (int r = rFirst; r < rEnd; r++)
             {
-                int h = p * shape.Stride + r - shape.Padding;
-                if (h < 0 || h >= H) continue;
-                int inputRow = (c * H + h) * W, weightRow = (c * R + r) * S;
-                for (int s = 0; s < S; s++)
-                {
-                    int w = q * shape.Stride + s - shape.Padding;
-                    if (w < 0 || w >= W) continue;
-                    sum += image[inputRow + w] * filter[weightRow + s];
-                }
+                int inputRow = (c * H + h0 + r) * W + w0, weightRow = (c * R + r) * S;
+                for (int s = sFirst; s < sEnd; s++)
+                    sum += image[inputRow + s] * filter[weightRow + s];
             }
             output[outputBase + o] = sum;
             planeSum += sum;
@@ -260,19 +282,29 @@ public sealed partial class CudaKernels
     private static void Conv2dBackwardKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> outputGrad,
         ArrayView<float> inputGrad, ArrayView<float> partials, ConvShape shape, ConvBackwardPlan plan)
     {
-        var stagedGrad = SharedMemory.Allocate<float>(StagedImageCapacity);
-        var stagedFilters = SharedMemory.Allocate<float>(StagedFilterCapacity);
-        if (plan.StagedInput != 0 && Grid.IdxX >= plan.ItemGroups)
+        var stagedLarge = SharedMemory.Allocate<float>(StagedImageCapacity);
+        var stagedSmall = SharedMemory.Allocate<float>(StagedFilterCapacity);
+        bool split = plan.StagedInput != 0 || plan.StagedWeights != 0;
+        if (split && Grid.IdxX >= plan.ItemGroups)
         {
-            StagedInputGradient(weight, outputGrad, inputGrad, stagedGrad, stagedFilters, shape, Grid.IdxX - plan.ItemGroups, plan.AccumulateInput);
+            int g = Grid.IdxX - plan.ItemGroups;
+            if (plan.StagedInput != 0)
+                StagedInputGradient(weight, outputGrad, inputGrad, stagedLarge, stagedSmall, shape, g, plan.AccumulateInput);
+            else
+                DirectInputGradient(weight, outputGrad, inputGrad, shape, plan, g * Group.DimX + Group.IdxX, (Grid.DimX - plan.ItemGroups) * Group.DimX);
+            return;
+        }
+        if (plan.StagedWeights != 0)
+        {
+            StagedWeightPartials(input, outputGrad, partials, stagedLarge, stagedSmall, shape, plan);
             return;
         }
         int C = shape.InChannels, H = shape.Height, W = shape.Width, K = shape.OutChannels;
         int R = shape.KernelHeight, S = shape.KernelWidth, P = shape.OutHeight, Q = shape.OutWidth;
         int plane = P * Q, weightLength = K * C * R * S, bands = plan.Chunks / shape.Batch;
-        // Staged: the items are the partials alone, one per thread of the first ItemGroups groups.
-        int total = plan.WeightItems + plan.BiasItems + (plan.StagedInput != 0 ? 0 : plan.InputItems);
-        int stride = (plan.StagedInput != 0 ? plan.ItemGroups : Grid.DimX) * Group.DimX;
+        // Split: the items are the partials alone, one per thread of the first ItemGroups groups.
+        int total = plan.WeightItems + plan.BiasItems + (split ? 0 : plan.InputItems);
+        int stride = (split ? plan.ItemGroups : Grid.DimX) * Group.DimX;
         for (int item = Grid.IdxX * Group.DimX + Group.IdxX; item < total; item += stride)
         {
             if (item < plan.WeightItems)
@@ -308,11 +340,70 @@ public sealed partial class CudaKernels
                 partials[plan.WeightItems + k * plan.Chunks + chunk] = sum;
             }
             else
+                DirectInputGradient(weight, outputGrad, inputGrad, shape, plan, item - plan.WeightItems - plan.BiasItems, plan.InputItems);
+        }
+    }
+
+    /// <summary>inputGrad at input i from global memory, then every stride-th input after it; one input when stride ≥ InputItems.</summary>
+    private static void DirectInputGradient(ArrayView<float> weight, ArrayView<float> outputGrad, ArrayView<float> inputGrad, ConvShape shape,
+        ConvBackwardPlan plan, int i, int stride)
+    {
+        int C = shape.InChannels, H = shape.Height, W = shape.Width, R = shape.KernelHeight, S = shape.KernelWidth;
+        int outputsPerImage = shape.OutChannels * shape.OutHeight * shape.OutWidth;
+        for (; i < plan.InputItems; i += stride)
+        {
+            int w = i % W, h = i / W % H, c = i / (H * W) % C, n = i / (H * W * C);
+            Put(inputGrad, i, InputGradientAt(outputGrad, n * outputsPerImage, weight, c * R * S, C * R * S, h, w, shape), plan.AccumulateInput);
+        }
+    }
+
+    /// <summary>
+    /// The weight and bias partials of image n and output channel k, group n·K + k: the image (C·H·W) and the plane's
+    /// output gradient (P·Q) are staged in shared memory, then each thread takes items (band j, e): e &lt; C·R·S is the
+    /// weight (c, r, s), the last e the bias, over band j of the plane's rows (row ⌊j·P/bands⌋ up to the next band's).
+    /// For a weight, the output columns q whose input column lies inside the image are found once per item; the inner
+    /// loop is then two shared loads and a multiply-add. Partials land where the direct path puts them: [item][chunk],
+    /// chunk = n·bands + j.
+    /// </summary>
+    private static void StagedWeightPartials(ArrayView<float> input, ArrayView<float> outputGrad, ArrayView<float> partials,
+        ArrayView<float> image, ArrayView<float> gradPlane, ConvShape shape, ConvBackwardPlan plan)
+    {
+        int C = shape.InChannels, H = shape.Height, W = shape.Width, K = shape.OutChannels;
+        int R = shape.KernelHeight, S = shape.KernelWidth, P = shape.OutHeight, Q = shape.OutWidth, stride = shape.Stride;
+        int n = Grid.IdxX / K, k = Grid.IdxX - n * K, filterLength = C * R * S, plane = P * Q, imageLength = C * H * W;
+        int weights = plan.WeightItems > 0 ? filterLength : 0, items = weights + (plan.BiasItems > 0 ? 1 : 0);
+        int bands = plan.Chunks / shape.Batch;
+        if (weights > 0)
+            Stage(input, n * imageLength, imageLength, image);
+        Stage(outputGrad, (n * K + k) * plane, plane, gradPlane);
+        Group.Barrier();
+
+        for (int t = Group.IdxX; t < items * bands; t += Group.DimX)
+        {
+            int j = t / items, e = t - j * items, chunk = n * bands + j;
+            int pFirst = j * P / bands, pEnd = (j + 1) * P / bands;
+            float sum = 0f;
+            if (e < weights)
             {
-                int i = item - plan.WeightItems - plan.BiasItems;
-                int w = i % W, h = i / W % H, c = i / (H * W) % C, n = i / (H * W * C);
-                float sum = InputGradientAt(outputGrad, n * K * plane, weight, c * R * S, C * R * S, h, w, shape);
-                Put(inputGrad, i, sum, plan.AccumulateInput);
+                int s = e % S, r = e / S % R, c = e / (R * S);
+                // Output columns q with 0 ≤ q·stride + s − padding < W.
+                int w0 = s - shape.Padding, qFirst = w0 >= 0 ? 0 : (stride - 1 - w0) / stride;
+                int qEnd = w0 >= W ? 0 : IntMin(Q, (W - 1 - w0) / stride + 1);
+                for (int p = pFirst; p < pEnd; p++)
+                {
+                    int h = p * stride + r - shape.Padding;
+                    if (h < 0 || h >= H) continue;
+                    int gradRow = p * Q, inputRow = (c * H + h) * W + w0;
+                    for (int q = qFirst; q < qEnd; q++)
+                        sum += gradPlane[gradRow + q] * image[inputRow + q * stride];
+                }
+                partials[(k * filterLength + e) * plan.Chunks + chunk] = sum;
+            }
+            else
+            {
+                for (int o = pFirst * Q; o < pEnd * Q; o++)
+                    sum += gradPlane[o];
+                partials[plan.WeightItems + k * plan.Chunks + chunk] = sum;
             }
         }
     }
@@ -347,28 +438,33 @@ public sealed partial class CudaKernels
 
     /// <summary>
     /// ∂L/∂input at (h, w) of one input plane: Σ over the kernel rows r and columns s whose output (p, q) exists, then over
-    /// the output channels k, of grad[gradBase + (k·P + p)·Q + q] · filters[filterBase + k·filterStride + r·S + s].
+    /// the output channels k, of grad[gradBase + (k·P + p)·Q + q] · filters[filterBase + k·filterStride + r·S + s]. The
+    /// taps (r, p) and (s, q) are stepped, not searched: r runs over the kernel rows with h + padding − r = p·stride for
+    /// an output row 0 ≤ p &lt; P, p falling by one as r rises by the stride (the same for s and q).
     /// </summary>
     private static float InputGradientAt(ArrayView<float> grad, int gradBase, ArrayView<float> filters, int filterBase, int filterStride,
         int h, int w, ConvShape shape)
     {
-        int K = shape.OutChannels, R = shape.KernelHeight, S = shape.KernelWidth, P = shape.OutHeight, Q = shape.OutWidth;
+        int K = shape.OutChannels, R = shape.KernelHeight, S = shape.KernelWidth, P = shape.OutHeight, Q = shape.OutWidth, stride = shape.Stride;
+        int hp = h + shape.Padding, wq = w + shape.Padding;
+        int rFirst = FirstTap(hp, P, stride), rLast = IntMin(R - 1, hp), sFirst = FirstTap(wq, Q, stride), sLast = IntMin(S - 1, wq);
+        int pFirst = (hp - rFirst) / stride, qFirst = (wq - sFirst) / stride;
         float sum = 0f;
-        for (int r = 0; r < R; r++)
+        for (int r = rFirst, p = pFirst; r <= rLast; r += stride, p--)
+        for (int s = sFirst, q = qFirst; s <= sLast; s += stride, q--)
         {
-            int hp = h + shape.Padding - r; // = p·stride for the output row p that reads h through kernel row r
-            if (hp < 0 || hp % shape.Stride != 0 || hp / shape.Stride >= P) continue;
-            int p = hp / shape.Stride;
-            for (int s = 0; s < S; s++)
-            {
-                int wq = w + shape.Padding - s;
-                if (wq < 0 || wq % shape.Stride != 0 || wq / shape.Stride >= Q) continue;
-                int q = wq / shape.Stride;
-                for (int k = 0; k < K; k++)
-                    sum += grad[gradBase + (k * P + p) * Q + q] * filters[filterBase + k * filterStride + r * S + s];
-            }
+            int gradAt = gradBase + p * Q + q, filterAt = filterBase + r * S + s;
+            for (int k = 0; k < K; k++)
+                sum += grad[gradAt + k * P * Q] * filters[filterAt + k * filterStride];
         }
         return sum;
+    }
+
+    /// <summary>The smallest kernel tap t with x − t = o·stride for an output 0 ≤ o &lt; outputs (x ≥ 0); above x when none.</summary>
+    private static int FirstTap(int x, int outputs, int stride)
+    {
+        int lowest = IntMax(0, x - (outputs - 1) * stride);
+        return lowest + (x - lowest) % stride;
     }
 
     /// <summary>

@@ -145,6 +145,8 @@ public sealed partial class CudaKernels
 
     private static int IntMin(int a, int b) => a < b ? a : b;
 
+    private static int IntMax(int a, int b) => a > b ? a : b;
+
     private static void ValidatePool(in PoolShape shape)
     {
         if (shape.Batch < 1 || shape.Channels < 1 || shape.Kernel < 1 || shape.Stride < 1

@@ -25,5 +25,6 @@ echo "== kernel tests"
 timeout 80 ./LeNet.Tests -namespace LeNet.Tests.Kernels.Cuda 2>&1 | tee "$out/tests-kernels.log" | tail -4
 echo "== core tests"
 timeout 120 ./LeNet.Tests -class LeNet.Tests.Core.GpuBackendTests -class LeNet.Tests.Core.StepScheduleTests -class LeNet.Tests.Train.GpuTrainingTests 2>&1 | tee "$out/tests-core.log" | tail -6
-echo "== O2 instead of O1 (the training step and evaluation only)"
+echo "== O2 instead of O1: training with graphs, then the step and evaluation"
+LENET_ILGPU_OPTIMIZATION=O2 LENET_CUDA_GRAPHS=1 timeout 40 ./LeNet.Train --device cuda --data mnist --output /tmp/run-o2 --no-pictures 2>&1 | tee "$out/train-cuda-graphs-o2.log" | tail -3
 LENET_ILGPU_OPTIMIZATION=O2 timeout 90 ./LeNet.Benchmarks --filter '*GpuTraining*' --inProcess --job short --artifacts /tmp/bdn-o2 2>&1 | tee "$out/bench-o2.log" | grep -E "launches|^\|" | tail -6
