@@ -79,7 +79,11 @@ public class GpuTrainingBenchmarks
         using var scope = _workspace.Begin();
         var (input, labels) = _train.Batch(_schedule, Batch, Batch);
         var loss = F.CrossEntropy(_model.Forward(input), labels);
-        _adam.ZeroGrad();
+        if (!_adam.ClearsGradients) // as the trainer: zeroed before the first step, then by each step's Adam launch
+        {
+            _adam.ZeroGrad();
+            _adam.ClearsGradients = true;
+        }
         loss.Backward();
         _adam.Step();
         _schedule.EndStep(loss, _losses);

@@ -240,7 +240,12 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
         using var scope = workspace.Begin();
         var (input, labels) = data.Batch(schedule, batchSize, count);
         var loss = F.CrossEntropy(model.Forward(input), labels);
-        optimizer.ZeroGrad();
+        // The optimiser clears the gradients as it steps (Optimizer.ClearsGradients, set with the run's first step).
+        if (!optimizer.ClearsGradients)
+        {
+            optimizer.ZeroGrad();
+            optimizer.ClearsGradients = true;
+        }
         loss.Backward();
         optimizer.Step();
         schedule.EndStep(loss, losses);

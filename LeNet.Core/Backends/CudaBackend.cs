@@ -307,12 +307,12 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
 
     /// <summary>Adam with its bias corrections read from the schedule's table at its cursor (<see cref="Optim.Adam.Schedule"/>).</summary>
     internal void AdamScheduled(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment, StepSchedule schedule,
-        float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled)
+        float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled, bool clearGradient)
     {
         Cleared(grad);
         Launches++;
         Kernels.AdamScheduled(parameter.View, grad.View, firstMoment.View, secondMoment.View, schedule.AdamTable.View, schedule.Cursor.View,
-            learningRate, beta1, beta2, eps, weightDecay, decoupled);
+            learningRate, beta1, beta2, eps, weightDecay, decoupled, clearGradient);
     }
 
     /// <summary>losses[cursor] = loss, cursor += 1 (<see cref="StepSchedule.EndStep"/>).</summary>

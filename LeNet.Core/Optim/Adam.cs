@@ -75,12 +75,13 @@ public sealed class Adam : Optimizer
                 schedule.RequireAdamStep(this, StepCount + 1); // refused out of turn before anything changes
                 StepCount++;
                 ((Backends.CudaBackend)parameters.Device.Backend).AdamScheduled(parameters, grads, moments[0], moments[1], schedule,
-                    LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled);
+                    LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled, ClearsGradients);
                 return;
             }
             StepCount++;
             parameters.Device.Backend.AdamStep(parameters, grads, moments[0], moments[1], StepCount,
                 LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled);
+            if (ClearsGradients) ZeroGrad();
             return;
         }
         StepCount++;
@@ -91,5 +92,6 @@ public sealed class Adam : Optimizer
             parameter.Device.Backend.AdamStep(parameter, grad, _firstMoments[i], _secondMoments[i], StepCount,
                 LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled);
         }
+        if (ClearsGradients) ZeroGrad();
     }
 }

@@ -35,6 +35,14 @@ public abstract class Optimizer
     /// <summary>Applies one update; parameters that have no gradient yet are skipped, as in PyTorch.</summary>
     public abstract void Step();
 
+    /// <summary>
+    /// When set, <see cref="Step"/> leaves every gradient it used at zero, as <see cref="ZeroGrad"/> would, so a loop
+    /// that zeroes before each backward may skip <see cref="ZeroGrad"/> after its first step. Adam on a GPU writes the
+    /// zeros in its update kernel as it reads each gradient, which saves the clearing launch; elsewhere the step ends
+    /// with <see cref="ZeroGrad"/>. Off by default: as in PyTorch, a step leaves the gradients for inspection.
+    /// </summary>
+    public bool ClearsGradients { get; set; }
+
     /// <summary>Zeroes every parameter's gradient in place.</summary>
     public void ZeroGrad()
     {

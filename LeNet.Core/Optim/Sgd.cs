@@ -31,6 +31,7 @@ public sealed class Sgd : Optimizer
             parameters.Device.Backend.SgdStep(parameters, grads, buffers.Length > 0 ? buffers[0] : null, _firstStep,
                 LearningRate, Momentum, Dampening, WeightDecay, Nesterov);
             _firstStep = false;
+            if (ClearsGradients) ZeroGrad();
             return;
         }
         for (var i = 0; i < ParameterArray.Length; i++)
@@ -41,5 +42,6 @@ public sealed class Sgd : Optimizer
                 LearningRate, Momentum, Dampening, WeightDecay, Nesterov);
         }
         _firstStep = false;
+        if (ClearsGradients) ZeroGrad();
     }
 }

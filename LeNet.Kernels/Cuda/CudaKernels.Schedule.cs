@@ -70,10 +70,11 @@ public sealed partial class CudaKernels
     /// <summary>
     /// <see cref="AdamStep"/> whose step-dependent scalars are read on the device: the pair at
     /// <paramref name="schedule"/>[2·cursor[0]] (see <see cref="AdamScheduleTable"/>). The other hyperparameters are
-    /// the same at every step.
+    /// the same at every step. With <paramref name="clearGradient"/> the gradient is zeroed after it is read, as in <see cref="AdamStep"/>.
     /// </summary>
     public void AdamScheduled(ArrayView<float> parameter, ArrayView<float> grad, ArrayView<float> firstMoment, ArrayView<float> secondMoment,
-        ArrayView<float> schedule, ArrayView<int> cursor, float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled = false)
+        ArrayView<float> schedule, ArrayView<int> cursor, float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled = false,
+        bool clearGradient = false)
     {
         int length = Checked(parameter.Length, nameof(parameter));
         SpanLength.RequireSame(Checked(grad.Length, nameof(grad)), length, nameof(grad), nameof(parameter));
@@ -84,7 +85,7 @@ public sealed partial class CudaKernels
             throw new ArgumentException($"The schedule holds a pair of scalars per step; {schedule.Length} values are not.", nameof(schedule));
         if (length == 0)
             return;
-        var scalars = new AdamScalars(beta1, beta2, eps, weightDecay, 0f, 0f, 1f - learningRate * weightDecay, decoupled ? 1 : 0, 0);
+        var scalars = new AdamScalars(beta1, beta2, eps, weightDecay, 0f, 0f, 1f - learningRate * weightDecay, decoupled ? 1 : 0, clearGradient ? 1 : 0);
         _adamScheduled(Stream, StrideConfig(length), parameter, grad, firstMoment, secondMoment, schedule, cursor, scalars);
     }
 

@@ -215,6 +215,48 @@ public class GpuBackendTests
 
     [Theory]
     [MemberData(nameof(Devices))]
+    public void An_optimiser_that_clears_the_gradients_steps_as_zero_grad_after_each_step_would(string deviceName)
+    {
+        // Packed on the GPU (Adam with and without a schedule, SGD) and tensor by tensor on the CPU: the same parameters
+        // bit for bit as ZeroGrad before every backward, with every gradient zero after each step.
+        var gpu = GpuDevices.Get(deviceName);
+        var backend = (LeNet.Core.Backends.CudaBackend)gpu.Backend;
+        foreach (var (device, kind) in new[] { (gpu, "adam"), (gpu, "scheduled adam"), (gpu, "sgd"), (Device.Cpu, "adam"), (Device.Cpu, "sgd") })
+        {
+            Optimizer Make(Module model) => kind == "sgd" ? new Sgd(model.Parameters(), 0.05f, momentum: 0.9f) : new Adam(model.Parameters(), 1e-3f);
+            var (zeroing, clearing) = (new LeNet5(seed: 38).To(device), new LeNet5(seed: 38).To(device));
+            var (zeroingOptimizer, clearingOptimizer) = (Make(zeroing), Make(clearing));
+            clearingOptimizer.ClearsGradients = true;
+            var schedules = kind == "scheduled adam" ? (new StepSchedule(device, 3), new StepSchedule(device, 3)) : default;
+            schedules.Item1?.StartEpoch(0, (Adam)zeroingOptimizer);
+            schedules.Item2?.StartEpoch(0, (Adam)clearingOptimizer);
+            for (var step = 0; step < 3; step++)
+            {
+                var (pixels, labels) = Batch(3, 600 + step);
+                Tensor Loss(Module model) => F.CrossEntropy(model.Forward(Tensor.FromArray(device, pixels, 3, 1, 32, 32)), new Indices(labels).To(device));
+                var zeroingLoss = Loss(zeroing);
+                zeroingOptimizer.ZeroGrad();
+                zeroingLoss.Backward();
+                zeroingOptimizer.Step();
+                schedules.Item1?.EndStep(zeroingLoss, Tensor.Zeros(device, 3));
+
+                var loss = Loss(clearing);
+                if (step == 0) clearingOptimizer.ZeroGrad();
+                loss.Backward();
+                var (launches, memsets) = (backend.Launches, backend.Memsets);
+                clearingOptimizer.Step();
+                // On the GPU, packed: the scheduled Adam clears in its one launch; the others add ZeroGrad's memset.
+                if (!device.IsCpu)
+                    Assert.Equal(kind == "scheduled adam" ? (1L, 0L) : (2L, 1L), (backend.Launches - launches, backend.Memsets - memsets));
+                schedules.Item2?.EndStep(loss, Tensor.Zeros(device, 3));
+                Assert.All(clearing.Parameters(), p => Assert.All(p.Grad!.ToArray(), g => Assert.Equal(0f, g)));
+                Assert.Equal(zeroing.Parameters().SelectMany(p => p.ToArray()), clearing.Parameters().SelectMany(p => p.ToArray()));
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Devices))]
     public void An_intermediate_read_twice_by_one_op_gets_both_gradients(string deviceName)
     {
         // F.Linear(h, h): h's gradient gets the input and the weight contribution of one backward kernel, in a reused
