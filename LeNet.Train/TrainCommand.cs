@@ -58,7 +58,7 @@ public static class TrainCommand
             Description = "Folder with the four MNIST-format IDX files (gzip or raw; MNIST, Fashion-MNIST, KMNIST, EMNIST digits) and an optional classes.txt; " +
                           "missing files are downloaded there as MNIST. Default: $LENET_DATA, else ./data/mnist (where the files must be the canonical MNIST).",
         };
-        var device = DeviceOption.Create("Where to train: cpu, cuda (the first NVIDIA GPU, through ILGPU; needs only the driver) or auto (the GPU when there is one, else the CPU). On a GPU, $LENET_CUDA_GRAPHS=1 replays each step as a CUDA graph (experimental).",
+        var device = DeviceOption.Create("Where to train: cpu, cuda (the first NVIDIA GPU, through ILGPU; needs only the driver) or auto (the GPU when there is one, else the CPU). On a GPU each step is replayed as a CUDA graph; $LENET_CUDA_GRAPHS=0 launches its kernels one by one.",
             defaults.Device);
         var kernels = new Option<string>("--kernels") { Description = "CPU kernels: cpu (SIMD, multi-core) or reference (scalar, for checking).", DefaultValueFactory = _ => defaults.Kernels };
         OneOf(kernels, "a kind of CPU kernels", "cpu", "reference");

@@ -260,8 +260,8 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
         }
         catch (Kernels.Cuda.CudaGraphException exception)
         {
-            throw new TrainingFailedException($"CUDA graphs ({TrainOptions.CudaGraphsVariable}=1): {exception.Message}; the run stopped there, " +
-                $"writing nothing since its last checkpoint; run without {TrainOptions.CudaGraphsVariable} to launch the kernels step by step.");
+            throw new TrainingFailedException($"CUDA graphs: {exception.Message}; the run stopped there, writing nothing since its last " +
+                $"checkpoint; run with {TrainOptions.CudaGraphsVariable}=0 to launch the kernels step by step.");
         }
     }
 

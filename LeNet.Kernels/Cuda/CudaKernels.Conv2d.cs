@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -18,11 +19,11 @@ public sealed partial class CudaKernels
     /// <summary>
     /// The backward's first launch: [0, WeightItems) weight partials, then BiasItems bias partials, then InputItems
     /// inputs; each image's output rows are cut into Chunks bands of RowsPerChunk rows. AccumulateInput 0: inputGrad is
-    /// overwritten, its old contents ignored. StagedWeights 1: the partials take groups [0, ItemGroups), one per (image,
-    /// output channel), which stage the image and the plane's output gradient in shared memory and compute the filter's
-    /// weight and bias partials over Chunks / Batch bands of rows. Otherwise, with StagedInput 1 or StagedWeights 1, the
-    /// partials take groups [0, ItemGroups), one item per thread. Groups from ItemGroups on compute the input gradient:
-    /// one (image, input channel) plane each from shared memory when StagedInput is 1, else one input per thread.
+    /// overwritten, its old contents ignored. With StagedInput 1 or StagedWeights 1 the launch is split: its first groups
+    /// compute the input gradient (one (image, input channel) plane each from shared memory when StagedInput is 1, else
+    /// one input per thread), the last ItemGroups the partials. StagedWeights 1: one partial group per (image, output
+    /// channel), which stages the image and the plane's output gradient in shared memory and computes the filter's
+    /// weight and bias partials over Chunks / Batch bands of rows; otherwise one partial per thread.
     /// </summary>
     internal readonly record struct ConvBackwardPlan(int WeightItems, int BiasItems, int InputItems, int Chunks, int RowsPerChunk, int AccumulateInput,
         int StagedInput, int ItemGroups, int StagedWeights);
@@ -70,8 +71,22 @@ public sealed partial class CudaKernels
     private void LoadConv2d()
     {
         _conv2dForward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int>(Conv2dForwardKernel);
-        _conv2dForwardStaged = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int, int>(Conv2dForwardStagedKernel);
-        _conv2dBackward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan>(Conv2dBackwardKernel);
+        if (SpecializesShapes)
+        {
+            // Compiled once per shape (ILGPU's SpecializedValue): the sizes become constants, so the loops over kernel
+            // taps and channels have known trip counts and the index arithmetic folds.
+            var staged = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SpecializedValue<ConvShape>, int, int>(Conv2dForwardStagedSpecializedKernel);
+            _conv2dForwardStaged = (stream, config, input, weight, bias, output, statistics, shape, hasBias, withStatistics) =>
+                staged(stream, config, input, weight, bias, output, statistics, SpecializedValue.New(shape), hasBias, withStatistics);
+            var backward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SpecializedValue<ConvShape>, SpecializedValue<ConvBackwardPlan>>(Conv2dBackwardSpecializedKernel);
+            _conv2dBackward = (stream, config, input, weight, outputGrad, inputGrad, partials, shape, plan) =>
+                backward(stream, config, input, weight, outputGrad, inputGrad, partials, SpecializedValue.New(shape), SpecializedValue.New(plan));
+        }
+        else
+        {
+            _conv2dForwardStaged = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int, int>(Conv2dForwardStagedKernel);
+            _conv2dBackward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan>(Conv2dBackwardKernel);
+        }
         _conv2dBackwardSum = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan>(Conv2dBackwardSumKernel);
     }
 
@@ -205,10 +220,21 @@ public sealed partial class CudaKernels
         }
     }
 
+    /// <summary><see cref="Conv2dForwardStagedKernel"/> compiled for one shape (<see cref="SpecializesShapes"/>).</summary>
+    private static void Conv2dForwardStagedSpecializedKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output,
+        ArrayView<float> statistics, SpecializedValue<ConvShape> shape, int hasBias, int withStatistics) =>
+        Conv2dForwardStagedKernel(input, weight, bias, output, statistics, shape.Value, hasBias, withStatistics);
+
+    /// <summary><see cref="Conv2dBackwardKernel"/> compiled for one shape and plan (<see cref="SpecializesShapes"/>).</summary>
+    private static void Conv2dBackwardSpecializedKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> outputGrad,
+        ArrayView<float> inputGrad, ArrayView<float> partials, SpecializedValue<ConvShape> shape, SpecializedValue<ConvBackwardPlan> plan) =>
+        Conv2dBackwardKernel(input, weight, outputGrad, inputGrad, partials, shape.Value, plan.Value);
+
     /// <summary>
     /// One group per (image n, output channel k): the image and k's filter into shared memory, then the plane's outputs;
     /// with <paramref name="withStatistics"/>, the plane's sum and sum of squared deviations from its mean (two passes).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Conv2dForwardStagedKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output,
         ArrayView<float> statistics, ConvShape shape, int hasBias, int withStatistics)
     {
@@ -279,33 +305,36 @@ public sealed partial class CudaKernels
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Conv2dBackwardKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> outputGrad,
         ArrayView<float> inputGrad, ArrayView<float> partials, ConvShape shape, ConvBackwardPlan plan)
     {
         var stagedLarge = SharedMemory.Allocate<float>(StagedImageCapacity);
         var stagedSmall = SharedMemory.Allocate<float>(StagedFilterCapacity);
+        // Split: the input gradient's groups come first, so that the GPU starts its longest groups (an input plane adds
+        // K·R·S products per element) in the first wave and the short partial groups fill in after them.
         bool split = plan.StagedInput != 0 || plan.StagedWeights != 0;
-        if (split && Grid.IdxX >= plan.ItemGroups)
+        int inputGroups = split ? Grid.DimX - plan.ItemGroups : 0, itemGroup = Grid.IdxX - inputGroups;
+        if (itemGroup < 0)
         {
-            int g = Grid.IdxX - plan.ItemGroups;
             if (plan.StagedInput != 0)
-                StagedInputGradient(weight, outputGrad, inputGrad, stagedLarge, stagedSmall, shape, g, plan.AccumulateInput);
+                StagedInputGradient(weight, outputGrad, inputGrad, stagedLarge, stagedSmall, shape, Grid.IdxX, plan.AccumulateInput);
             else
-                DirectInputGradient(weight, outputGrad, inputGrad, shape, plan, g * Group.DimX + Group.IdxX, (Grid.DimX - plan.ItemGroups) * Group.DimX);
+                DirectInputGradient(weight, outputGrad, inputGrad, shape, plan, Grid.IdxX * Group.DimX + Group.IdxX, inputGroups * Group.DimX);
             return;
         }
         if (plan.StagedWeights != 0)
         {
-            StagedWeightPartials(input, outputGrad, partials, stagedLarge, stagedSmall, shape, plan);
+            StagedWeightPartials(input, outputGrad, partials, stagedLarge, stagedSmall, shape, plan, itemGroup);
             return;
         }
         int C = shape.InChannels, H = shape.Height, W = shape.Width, K = shape.OutChannels;
         int R = shape.KernelHeight, S = shape.KernelWidth, P = shape.OutHeight, Q = shape.OutWidth;
         int plane = P * Q, weightLength = K * C * R * S, bands = plan.Chunks / shape.Batch;
-        // Split: the items are the partials alone, one per thread of the first ItemGroups groups.
+        // Split: the items are the partials alone, one per thread of the last ItemGroups groups.
         int total = plan.WeightItems + plan.BiasItems + (split ? 0 : plan.InputItems);
         int stride = (split ? plan.ItemGroups : Grid.DimX) * Group.DimX;
-        for (int item = Grid.IdxX * Group.DimX + Group.IdxX; item < total; item += stride)
+        for (int item = itemGroup * Group.DimX + Group.IdxX; item < total; item += stride)
         {
             if (item < plan.WeightItems)
             {
@@ -358,7 +387,7 @@ public sealed partial class CudaKernels
     }
 
     /// <summary>
-    /// The weight and bias partials of image n and output channel k, group n·K + k: the image (C·H·W) and the plane's
+    /// The weight and bias partials of image n and output channel k, partial group n·K + k: the image (C·H·W) and the plane's
     /// output gradient (P·Q) are staged in shared memory, then each thread takes items (band j, e): e &lt; C·R·S is the
     /// weight (c, r, s), the last e the bias, over band j of the plane's rows (row ⌊j·P/bands⌋ up to the next band's).
     /// For a weight, the output columns q whose input column lies inside the image are found once per item; the inner
@@ -366,11 +395,11 @@ public sealed partial class CudaKernels
     /// chunk = n·bands + j.
     /// </summary>
     private static void StagedWeightPartials(ArrayView<float> input, ArrayView<float> outputGrad, ArrayView<float> partials,
-        ArrayView<float> image, ArrayView<float> gradPlane, ConvShape shape, ConvBackwardPlan plan)
+        ArrayView<float> image, ArrayView<float> gradPlane, ConvShape shape, ConvBackwardPlan plan, int group)
     {
         int C = shape.InChannels, H = shape.Height, W = shape.Width, K = shape.OutChannels;
         int R = shape.KernelHeight, S = shape.KernelWidth, P = shape.OutHeight, Q = shape.OutWidth, stride = shape.Stride;
-        int n = Grid.IdxX / K, k = Grid.IdxX - n * K, filterLength = C * R * S, plane = P * Q, imageLength = C * H * W;
+        int n = group / K, k = group - n * K, filterLength = C * R * S, plane = P * Q, imageLength = C * H * W;
         int weights = plan.WeightItems > 0 ? filterLength : 0, items = weights + (plan.BiasItems > 0 ? 1 : 0);
         int bands = plan.Chunks / shape.Batch;
         if (weights > 0)

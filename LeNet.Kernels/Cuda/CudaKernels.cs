@@ -18,10 +18,14 @@ public sealed partial class CudaKernels
     /// <summary>Upper bound on groups of a grid-stride launch: enough to fill any current GPU several times over.</summary>
     private const int MaxStrideGroups = 4096;
 
-    public CudaKernels(Accelerator accelerator)
+    /// <param name="accelerator">The accelerator the kernels are compiled for and launched on.</param>
+    /// <param name="specializeShapes">Compile the convolutions once per shape (see <see cref="SpecializesShapes"/>); null:
+    /// <see cref="GpuDevice.SpecializeShapes"/>, on unless LENET_ILGPU_SPECIALIZE is 0.</param>
+    public CudaKernels(Accelerator accelerator, bool? specializeShapes = null)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         Accelerator = accelerator;
+        SpecializesShapes = specializeShapes ?? GpuDevice.SpecializeShapes;
         Stream = accelerator.DefaultStream;
         GroupSize = LargestPowerOfTwoAtMost(Math.Min(256, accelerator.MaxNumThreadsPerGroup));
         ReductionGroupSize = LargestPowerOfTwoAtMost(Math.Min(GroupReduction.MaxGroupSize, accelerator.MaxNumThreadsPerGroup));
@@ -47,6 +51,12 @@ public sealed partial class CudaKernels
     }
 
     public Accelerator Accelerator { get; }
+
+    /// <summary>
+    /// Whether the convolution kernels are compiled for each shape they meet (ILGPU's dynamic specialization: the first
+    /// launch with a new shape compiles a kernel in which its sizes are constants) rather than once for all shapes.
+    /// </summary>
+    public bool SpecializesShapes { get; }
 
     /// <summary>The stream every launch is queued on (the accelerator's default stream unless set).</summary>
     public AcceleratorStream Stream { get; set; }

@@ -39,6 +39,12 @@ public sealed class GpuDevice : IDisposable
     /// <summary>The environment variable that picks another level for an experiment (O0, O1 or O2): the benchmarks compare them.</summary>
     public const string OptimizationVariable = "LENET_ILGPU_OPTIMIZATION";
 
+    /// <summary>The environment variable that, set to 0, compiles the convolutions once for all shapes (<see cref="CudaKernels.SpecializesShapes"/>).</summary>
+    public const string SpecializationVariable = "LENET_ILGPU_SPECIALIZE";
+
+    /// <summary>Whether new <see cref="CudaKernels"/> compile the convolutions per shape: unless <see cref="SpecializationVariable"/> is 0.</summary>
+    public static bool SpecializeShapes => Environment.GetEnvironmentVariable(SpecializationVariable) != "0";
+
     /// <summary>The level the CUDA kernels are compiled with: <see cref="OptimizationVariable"/> when set to a level, else <see cref="KernelOptimization"/>.</summary>
     public static OptimizationLevel CudaOptimization =>
         Environment.GetEnvironmentVariable(OptimizationVariable) is { } value && Enum.TryParse<OptimizationLevel>(value, ignoreCase: true, out var level)

@@ -91,6 +91,37 @@ public class Conv2dCudaTests(AcceleratorFixture fixture)
         }
     }
 
+    [Fact]
+    public void KernelsCompiledPerShapeGiveTheBitsOfTheGenericOnes()
+    {
+        // LENET_ILGPU_SPECIALIZE=0 takes the generic kernels; on a GPU the specialized ones fold the sizes into constants,
+        // which must not change a single addition.
+        using var device = LeNet.Kernels.Cuda.GpuDevice.CreateCpu();
+        var results = new[] { true, false }.Select(specialize =>
+        {
+            var kernels = new LeNet.Kernels.Cuda.CudaKernels(device.Accelerator, specialize);
+            Assert.Equal(specialize, kernels.SpecializesShapes);
+            var rng = new Random(41_300);
+            return Shapes.Select(shape =>
+            {
+                var (input, weight, bias, outputGrad) = (Uniform(rng, shape.InputLength), Uniform(rng, shape.WeightLength), Uniform(rng, shape.OutChannels), Uniform(rng, shape.OutputLength));
+                using var inputBuffer = kernels.Upload(input);
+                using var weightBuffer = kernels.Upload(weight);
+                using var biasBuffer = kernels.Upload(bias);
+                using var outputGradBuffer = kernels.Upload(outputGrad);
+                using var output = kernels.Zeros(shape.OutputLength);
+                using var inputGrad = kernels.Zeros(shape.InputLength);
+                using var weightGrad = kernels.Zeros(shape.WeightLength);
+                using var biasGrad = kernels.Zeros(shape.OutChannels);
+                kernels.Conv2dForward(inputBuffer.View, weightBuffer.View, biasBuffer.View, output.View, shape);
+                kernels.Conv2dBackward(inputBuffer.View, weightBuffer.View, outputGradBuffer.View, inputGrad.View, weightGrad.View, biasGrad.View, shape);
+                return new[] { output, inputGrad, weightGrad, biasGrad }.SelectMany(kernels.Download).ToArray();
+            }).ToArray();
+        }).ToArray();
+        for (var i = 0; i < Shapes.Length; i++)
+            Assert.Equal(results[1][i], results[0][i]);
+    }
+
     [Theory]
     [MemberData(nameof(Devices))]
     public void FusedBackwardMatchesTheThreeKernels(string device)
