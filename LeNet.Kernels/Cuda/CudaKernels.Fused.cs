@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -41,14 +42,53 @@ public sealed partial class CudaKernels
     private void LoadFused()
     {
         _bnReluMaxPoolStatistics = Load<ArrayView<float>, ArrayView<float>, int, PoolShape>(BatchNormReluMaxPoolStatisticsKernel);
-        _bnReluMaxPoolForwardTraining = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
-            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, int, PoolShape>(BatchNormReluMaxPoolForwardTrainingKernel);
         _bnReluMaxPoolForwardInference = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>, PoolShape>(BatchNormReluMaxPoolForwardInferenceKernel);
-        _bnReluMaxPoolGradientSums = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-            ArrayView<float>, int, PoolShape>(BatchNormReluMaxPoolGradientSumsKernel);
-        _bnReluMaxPoolBackward = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, PoolShape, int>(BatchNormReluMaxPoolBackwardKernel);
+        if (!SpecializesShapes)
+        {
+            _bnReluMaxPoolForwardTraining = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
+                ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, int, PoolShape>(BatchNormReluMaxPoolForwardTrainingKernel);
+            _bnReluMaxPoolGradientSums = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, int, PoolShape>(BatchNormReluMaxPoolGradientSumsKernel);
+            _bnReluMaxPoolBackward = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, PoolShape, int>(BatchNormReluMaxPoolBackwardKernel);
+            return;
+        }
+        // The training step's fused launches compiled per shape, as the convolutions (chunk and plane sizes constant).
+        var forward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, SpecializedValue<int>, SpecializedValue<PoolShape>>(BatchNormReluMaxPoolForwardTrainingSpecializedKernel);
+        _bnReluMaxPoolForwardTraining = (stream, config, input, partials, gamma, beta, pooled, argmax, mean, invStd, runningMean, runningVar, momentum, eps, planes, shape) =>
+            forward(stream, config, input, partials, gamma, beta, pooled, argmax, mean, invStd, runningMean, runningVar, momentum, eps,
+                SpecializedValue.New(planes), SpecializedValue.New(shape));
+        var sums = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, SpecializedValue<int>, SpecializedValue<PoolShape>>(BatchNormReluMaxPoolGradientSumsSpecializedKernel);
+        _bnReluMaxPoolGradientSums = (stream, config, pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, planes, shape) =>
+            sums(stream, config, pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, SpecializedValue.New(planes), SpecializedValue.New(shape));
+        var backward = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SpecializedValue<int>, SpecializedValue<PoolShape>, int>(BatchNormReluMaxPoolBackwardSpecializedKernel);
+        _bnReluMaxPoolBackward = (stream, config, pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, inputGrad, gammaGrad, betaGrad, planes, shape, accumulate) =>
+            backward(stream, config, pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, inputGrad, gammaGrad, betaGrad,
+                SpecializedValue.New(planes), SpecializedValue.New(shape), accumulate);
     }
+
+    /// <summary><see cref="BatchNormReluMaxPoolForwardTrainingKernel"/> compiled for one chunking and shape (<see cref="SpecializesShapes"/>).</summary>
+    private static void BatchNormReluMaxPoolForwardTrainingSpecializedKernel(ArrayView<float> input, ArrayView<float> partials, ArrayView<float> gamma,
+        ArrayView<float> beta, ArrayView<float> pooled, ArrayView<int> argmax, ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> runningMean,
+        ArrayView<float> runningVar, float momentum, float eps, SpecializedValue<int> planesPerChunk, SpecializedValue<PoolShape> shape) =>
+        BatchNormReluMaxPoolForwardTrainingKernel(input, partials, gamma, beta, pooled, argmax, mean, invStd, runningMean, runningVar, momentum, eps,
+            planesPerChunk.Value, shape.Value);
+
+    /// <summary><see cref="BatchNormReluMaxPoolGradientSumsKernel"/> compiled for one chunking and shape (<see cref="SpecializesShapes"/>).</summary>
+    private static void BatchNormReluMaxPoolGradientSumsSpecializedKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input,
+        ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> partials,
+        SpecializedValue<int> planesPerChunk, SpecializedValue<PoolShape> shape) =>
+        BatchNormReluMaxPoolGradientSumsKernel(pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, planesPerChunk.Value, shape.Value);
+
+    /// <summary><see cref="BatchNormReluMaxPoolBackwardKernel"/> compiled for one chunking and shape (<see cref="SpecializesShapes"/>).</summary>
+    private static void BatchNormReluMaxPoolBackwardSpecializedKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input,
+        ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> partials, ArrayView<float> inputGrad,
+        ArrayView<float> gammaGrad, ArrayView<float> betaGrad, SpecializedValue<int> planesPerChunk, SpecializedValue<PoolShape> shape, int accumulateInput) =>
+        BatchNormReluMaxPoolBackwardKernel(pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, inputGrad, gammaGrad, betaGrad,
+            planesPerChunk.Value, shape.Value, accumulateInput);
 
     /// <summary>Whole planes per chunk of the fused kernels for <paramref name="shape"/>: about ChunkElementsPerThread·GroupSize elements, at least one plane.</summary>
     internal int FusedPlanesPerChunk(in PoolShape shape) =>
@@ -217,6 +257,7 @@ public sealed partial class CudaKernels
     }
 
     /// <summary>Launch B of the forward: the channel's statistics from its partials, then the chunk's pooled outputs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void BatchNormReluMaxPoolForwardTrainingKernel(ArrayView<float> input, ArrayView<float> partials, ArrayView<float> gamma, ArrayView<float> beta,
         ArrayView<float> pooled, ArrayView<int> argmax, ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> runningMean, ArrayView<float> runningVar,
         float momentum, float eps, int planesPerChunk, PoolShape shape)
@@ -295,6 +336,7 @@ public sealed partial class CudaKernels
     }
 
     /// <summary>Launch A of the backward: partials[2·(c·G + g)] = Σ dy over the chunk, [+1] = Σ dy·x̂.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void BatchNormReluMaxPoolGradientSumsKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input, ArrayView<float> gamma,
         ArrayView<float> beta, ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> partials, int planesPerChunk, PoolShape shape)
     {
@@ -323,6 +365,7 @@ public sealed partial class CudaKernels
     }
 
     /// <summary>Launch B of the backward: the channel's Σ dy and Σ dy·x̂ from its partials, then inputGrad over the chunk.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void BatchNormReluMaxPoolBackwardKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta,
         ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> partials, ArrayView<float> inputGrad, ArrayView<float> gammaGrad, ArrayView<float> betaGrad,
         int planesPerChunk, PoolShape shape, int accumulateInput)

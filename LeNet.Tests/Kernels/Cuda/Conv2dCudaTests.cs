@@ -91,15 +91,16 @@ public class Conv2dCudaTests(AcceleratorFixture fixture)
         }
     }
 
-    [Fact]
-    public void KernelsCompiledPerShapeGiveTheBitsOfTheGenericOnes()
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void KernelsCompiledPerShapeGiveTheBitsOfTheGenericOnes(string device)
     {
         // LENET_ILGPU_SPECIALIZE=0 takes the generic kernels; on a GPU the specialized ones fold the sizes into constants,
         // which must not change a single addition.
-        using var device = LeNet.Kernels.Cuda.GpuDevice.CreateCpu();
+        var accelerator = fixture.Kernels(device).Accelerator;
         var results = new[] { true, false }.Select(specialize =>
         {
-            var kernels = new LeNet.Kernels.Cuda.CudaKernels(device.Accelerator, specialize);
+            var kernels = new LeNet.Kernels.Cuda.CudaKernels(accelerator, specialize);
             Assert.Equal(specialize, kernels.SpecializesShapes);
             var rng = new Random(41_300);
             return Shapes.Select(shape =>

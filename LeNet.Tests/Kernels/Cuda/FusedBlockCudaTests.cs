@@ -126,6 +126,33 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
     }
 
     [Theory]
+    [MemberData(nameof(Devices))]
+    public void KernelsCompiledPerShapeGiveTheBitsOfTheGenericOnes(string device)
+    {
+        var accelerator = fixture.Kernels(device).Accelerator;
+        var results = new[] { true, false }.Select(specialize =>
+        {
+            var kernels = new CudaKernels(accelerator, specialize);
+            var rng = new Random(42_500);
+            return Shapes.Select(shape =>
+            {
+                var block = Draw(rng, shape);
+                var pooledGrad = Uniform(rng, shape.OutputLength);
+                var prefill = (Uniform(rng, shape.InputLength), Uniform(rng, shape.Channels), Uniform(rng, shape.Channels));
+                var forward = ForwardOnDevice(kernels, block, shape);
+                var backward = BackwardOnDevice(kernels, block, pooledGrad, prefill, shape);
+                return (forward.Pooled.Concat(forward.Mean).Concat(forward.InvStd).Concat(forward.RunningVar).Concat(backward.InputGrad)
+                    .Concat(backward.GammaGrad).Concat(backward.BetaGrad).ToArray(), forward.Argmax);
+            }).ToArray();
+        }).ToArray();
+        for (var i = 0; i < Shapes.Length; i++)
+        {
+            Assert.Equal(results[1][i].Item1, results[0][i].Item1);
+            Assert.Equal(results[1][i].Argmax, results[0][i].Argmax);
+        }
+    }
+
+    [Theory]
     [MemberData(nameof(DevicesAndShapes))]
     public void TrainingForwardMatchesBatchNormThenReluThenMaxPool(string device, int shapeIndex)
     {
