@@ -274,6 +274,11 @@ public sealed class Tensor
     /// <summary>True when this tensor has exactly this device and shape.</summary>
     internal bool Is(Device device, ReadOnlySpan<int> shape) => Device == device && shape.SequenceEqual(_shape);
 
+    /// <summary>True when this tensor's elements and <paramref name="other"/>'s share memory, in part or in whole.</summary>
+    internal bool Overlaps(Tensor other) => _data is not null
+        ? _data == other._data
+        : _buffer is not null && _buffer == other._buffer && _offset < other._offset + other.Length && other._offset < _offset + Length;
+
     /// <summary>True when this tensor views the same storage as <paramref name="other"/> with exactly this shape.</summary>
     internal bool IsViewOf(Tensor other, ReadOnlySpan<int> shape) => Device == other.Device && shape.SequenceEqual(_shape) &&
         (_data is not null ? _data == other._data : _buffer == other._buffer && _offset == other._offset);

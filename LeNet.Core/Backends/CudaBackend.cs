@@ -152,6 +152,12 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
     public override void LinearBackward(Tensor? input, Tensor? weight, Tensor outputGrad, Tensor? inputGrad, Tensor? weightGrad, Tensor? biasGrad, in LinearShape shape)
     {
         if (inputGrad is null && weightGrad is null && biasGrad is null) return;
+        if (Overlap(inputGrad, weightGrad))
+        {
+            LinearBackward(input, weight, outputGrad, inputGrad, null, null, shape);
+            LinearBackward(input, weight, outputGrad, null, weightGrad, biasGrad, shape);
+            return;
+        }
         Cleared(weightGrad, biasGrad);
         Launches++;
         Kernels.LinearBackward(View(input), View(weight), outputGrad.View, View(inputGrad), View(weightGrad), View(biasGrad), shape,
@@ -170,6 +176,12 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
         Tensor? biasGrad, in LinearShape shape)
     {
         if (inputGrad is null && weightGrad is null && biasGrad is null) return;
+        if (Overlap(inputGrad, weightGrad))
+        {
+            LinearReLUBackward(input, weight, output, outputGrad, inputGrad, null, null, shape);
+            LinearReLUBackward(input, weight, output, outputGrad, null, weightGrad, biasGrad, shape);
+            return;
+        }
         Cleared(weightGrad, biasGrad);
         Launches++;
         Kernels.LinearBackward(input.View, weight.View, outputGrad.View, View(inputGrad), View(weightGrad), View(biasGrad), shape,
@@ -276,6 +288,13 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
     public override void ClearForReuse(Tensor target) => target.Uncleared = true;
 
     /// <summary>False for an <see cref="Tensor.Uncleared"/> gradient, which the kernel about to run overwrites (so it is cleared from then on).</summary>
+    /// <summary>
+    /// Whether two gradients share device memory (F.Linear(h, h): h's gradient is both). One Linear backward launch
+    /// writes its input and weight gradients from different groups at the same time, so such a pair takes two launches
+    /// in turn: read-modify-writes of one element from two groups of one launch could lose one of the additions.
+    /// </summary>
+    private static bool Overlap(Tensor? a, Tensor? b) => a is not null && b is not null && a.Overlaps(b);
+
     private static bool Accumulates(Tensor? grad)
     {
         if (grad is not { Uncleared: true }) return true;
