@@ -7,13 +7,14 @@ namespace LeNet.Kernels.Cuda;
 // Conv2d, NCHW, direct. Forward: where an image (C×H×W) and a filter (C×R×S) fit the shared arrays (LeNet's always do),
 // one group per (image, output channel) stages both in shared memory and each thread computes outputs of the plane from
 // there; otherwise one thread per output reads global memory. Both add in the same order (bias, then c, r, s), so they
-// agree bit for bit. Backward in two launches, without atomics (so results are
-// deterministic): the first gives one thread to each (chunk, weight) and each (chunk, bias) pair — a chunk is a band
-// of output rows of one image, about ChunkWork multiply-adds — which writes the sum over its chunk to a partial, and
-// one thread to each input element, which gathers its gradient from the outputs it touched; the second gives each
-// weight and bias a small group that adds its partials over the chunks (stored side by side, [item][chunk]) as a tree
-// of fixed shape. Conv1 of LeNet-5 has 448 chunks: one thread adding them in a row would wait on memory 448 times.
-// Every thread has a short serial loop and the grid has tens of thousands of threads, so the GPU stays busy.
+// agree bit for bit. Backward in two launches, without atomics (so results are deterministic): the first writes partial
+// sums of the weight and bias gradients over chunks — a chunk is a band of output rows of one image — and computes the
+// input gradient, each input element gathering from the outputs it touched; the second gives each weight and bias a
+// small group that adds its partials over the chunks (stored side by side, [item][chunk]) as a tree of fixed shape.
+// The partials come from shared memory where an image and an output plane fit (one group per image and output channel,
+// its threads taking (band, weight) items), else from global memory (one thread per (chunk, weight), a chunk about
+// ChunkWork multiply-adds); the input gradient from shared memory where an image's output gradient fits (one group per
+// input plane), else one thread per input. The training step's convolutions are compiled per shape (SpecializesShapes).
 public sealed partial class CudaKernels
 {
     /// <summary>
@@ -489,7 +490,10 @@ public sealed partial class CudaKernels
         return sum;
     }
 
-    /// <summary>The smallest kernel tap t with x − t = o·stride for an output 0 ≤ o &lt; outputs (x ≥ 0); above x when none.</summary>
+    /// <summary>
+    /// The smallest t ≥ 0 with x − t = o·stride for some o &lt; outputs (x ≥ 0); the caller's loop stops at the kernel's last
+    /// tap and at x, so a result past either means no tap reaches an output.
+    /// </summary>
     private static int FirstTap(int x, int outputs, int stride)
     {
         int lowest = IntMax(0, x - (outputs - 1) * stride);
