@@ -287,7 +287,6 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
 
     public override void ClearForReuse(Tensor target) => target.Uncleared = true;
 
-    /// <summary>False for an <see cref="Tensor.Uncleared"/> gradient, which the kernel about to run overwrites (so it is cleared from then on).</summary>
     /// <summary>
     /// Whether two gradients share device memory (F.Linear(h, h): h's gradient is both). One Linear backward launch
     /// writes its input and weight gradients from different groups at the same time, so such a pair takes two launches
@@ -295,6 +294,7 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
     /// </summary>
     private static bool Overlap(Tensor? a, Tensor? b) => a is not null && b is not null && a.Overlaps(b);
 
+    /// <summary>False for an <see cref="Tensor.Uncleared"/> gradient, which the kernel about to run overwrites (so it is cleared from then on).</summary>
     private static bool Accumulates(Tensor? grad)
     {
         if (grad is not { Uncleared: true }) return true;

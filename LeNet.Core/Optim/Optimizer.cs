@@ -37,9 +37,10 @@ public abstract class Optimizer
 
     /// <summary>
     /// When set, <see cref="Step"/> leaves every gradient it used at zero, as <see cref="ZeroGrad"/> would, so a loop
-    /// that zeroes before each backward may skip <see cref="ZeroGrad"/> after its first step. Adam on a GPU writes the
-    /// zeros in its update kernel as it reads each gradient, which saves the clearing launch; elsewhere the step ends
-    /// with <see cref="ZeroGrad"/>. Off by default: as in PyTorch, a step leaves the gradients for inspection.
+    /// that zeroes before each backward may skip <see cref="ZeroGrad"/> after its first step. Adam stepping through a
+    /// <see cref="StepSchedule"/> on a GPU (the trainer's loop) writes the zeros in its update kernel as it reads each
+    /// gradient, which saves the clearing launch; every other step ends with <see cref="ZeroGrad"/>. Off by default: as
+    /// in PyTorch, a step leaves the gradients for inspection.
     /// </summary>
     public bool ClearsGradients { get; set; }
 
