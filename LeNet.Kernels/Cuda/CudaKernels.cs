@@ -44,6 +44,7 @@ public sealed partial class CudaKernels
         LoadLinear();
         LoadActivations();
         LoadSoftmaxCrossEntropy();
+        LoadHead();
         LoadAdam();
         LoadGather();
         LoadSchedule();

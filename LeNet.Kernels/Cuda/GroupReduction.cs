@@ -80,7 +80,7 @@ internal static class GroupReduction
     }
 
     /// <summary>Σ value over the warp's lanes, correct in its first lane (every lane must call it).</summary>
-    private static float WarpSum(float value)
+    internal static float WarpSum(float value)
     {
         for (int distance = Warp.WarpSize / 2; distance > 0; distance /= 2)
             value += Warp.ShuffleDown(value, distance);
