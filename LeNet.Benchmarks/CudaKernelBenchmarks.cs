@@ -17,12 +17,15 @@ public class CudaKernelBenchmarks
 {
     private const int Batch = 64, Repetitions = 100, DatasetSize = 60_000, ImageSize = 32 * 32;
 
-    /// <summary>21 kernels (gather, 8 forward incl. the loss with its gradient — each convolution with its BatchNorm block two —, 11 backward — each convolution and block two —, Adam) and one memset of the activation gradients.</summary>
-    public const int LaunchesPerStep = 22;
+    /// <summary>18 kernels (gather, 6 forward — each convolution with its BatchNorm block two, fc, the head with its loss and
+    /// row-wise backward —, 10 backward — the head's weight gradients, fc, each block and convolution two —, Adam) and one
+    /// memset of the activation gradients.</summary>
+    public const int LaunchesPerStep = 19;
 
     private static readonly ConvShape Conv1 = new(Batch, 1, 32, 32, 6, 5, 5), Conv2 = new(Batch, 6, 14, 14, 16, 5, 5);
     private static readonly PoolShape Block1 = new(Batch, 6, 28, 28, 2, 2), Block2 = new(Batch, 16, 10, 10, 2, 2);
     private static readonly LinearShape Fc = new(Batch, 400, 120), Fc1 = new(Batch, 120, 84), Fc2 = new(Batch, 84, 10);
+    private static readonly HeadShape HeadShape = new(Batch, 120, 84, 10);
 
     private GpuDevice? _device;
     private CudaKernels _k = null!;
@@ -35,6 +38,7 @@ public class CudaKernelBenchmarks
     // Activations, their gradients (one buffer, cleared by one memset) and what forward saves.
     private ArrayView<float> _images, _x, _c1, _p1, _c2, _p2, _h1, _h2, _logits, _probabilities, _losses, _meanLoss;
     private ArrayView<float> _activationGrads, _dLogits, _dH2, _dH1, _dP2, _dC2, _dP1, _dC1;
+    private ArrayView<float> _one, _headScratch;
     private ArrayView<float> _mean1, _invStd1, _runMean1, _runVar1, _mean2, _invStd2, _runMean2, _runVar2;
     private ArrayView<int> _labels, _order, _y, _argmax1, _argmax2;
     private int _step;
@@ -102,6 +106,9 @@ public class CudaKernelBenchmarks
         _probabilities = Allocate(Fc2.OutputLength, random, 0f);
         _losses = Allocate(Batch, random, 0f);
         _meanLoss = Allocate(1, random, 0f);
+        _one = Allocate(1, random, 0f);
+        _one.CopyFromCPU([1f]);
+        _headScratch = Allocate(HeadShape.ScratchLength, random, 0f);
         int[] gradLengths = [Fc2.OutputLength, Fc1.OutputLength, Fc.OutputLength, Block2.OutputLength, Conv2.OutputLength, Block1.OutputLength, Conv1.OutputLength];
         _activationGrads = Allocate(gradLengths.Sum(), random, 0f);
         int g = 0;
@@ -135,6 +142,19 @@ public class CudaKernelBenchmarks
     [Benchmark(OperationsPerInvoke = Repetitions)] public void Conv2Block2Forward() => Repeat(Conv2Block2);
     [Benchmark(OperationsPerInvoke = Repetitions)] public void FcForward() => Repeat(() => _k.LinearForward(_p2, _wFc, _bFc, _h1, Fc, relu: true));
     [Benchmark(OperationsPerInvoke = Repetitions)] public void SoftmaxCrossEntropy() => Repeat(() => _k.SoftmaxCrossEntropyForward(_logits, _y, _probabilities, _losses, _meanLoss, Batch, 10, _dLogits));
+    /// <summary>fc1 → relu1 → fc2 → loss and their backward as separate kernels (3 forward launches incl. the loss, 2 backward): what <see cref="Head"/> replaces.</summary>
+    [Benchmark(OperationsPerInvoke = Repetitions)] public void HeadUnfused() => Repeat(() =>
+    {
+        _k.LinearForward(_h1, _wFc1, _bFc1, _h2, Fc1, relu: true);
+        _k.LinearForward(_h2, _wFc2, _bFc2, _logits, Fc2);
+        _k.SoftmaxCrossEntropyForward(_logits, _y, _probabilities, _losses, _meanLoss, Batch, 10, _dLogits);
+        _k.LinearBackward(_h2, _wFc2, _dLogits, _dH2, _dwFc2, _dbFc2, Fc2, maskInputByRelu: true);
+        _k.LinearBackward(_h1, _wFc1, _dH2, _dH1, _dwFc1, _dbFc1, Fc1);
+    });
+    /// <summary>The same as <see cref="HeadUnfused"/> by the fused head: the row kernel and the weight gradients' launch.</summary>
+    [Benchmark(OperationsPerInvoke = Repetitions)] public void Head() => Repeat(HeadLaunches);
+    [Benchmark(OperationsPerInvoke = Repetitions)] public void HeadRows() => Repeat(() =>
+        _k.HeadForwardBackward(_h1, _wFc1, _bFc1, _wFc2, _bFc2, _y, _one, _h2, _meanLoss, _headScratch, _dH1, HeadShape, accumulateInput: false));
     [Benchmark(OperationsPerInvoke = Repetitions)] public void FcBackward() => Repeat(() => _k.LinearBackward(_p2, _wFc, _dH1, _dP2, _dwFc, _dbFc, Fc));
     [Benchmark(OperationsPerInvoke = Repetitions)] public void Block2Backward() => Repeat(() => _k.BatchNormReluMaxPoolBackward(_dP2, _argmax2, _c2, _g2, _be2, _mean2, _invStd2, _dC2, _dg2, _dbe2, Block2));
     [Benchmark(OperationsPerInvoke = Repetitions)] public void Conv2Backward() => Repeat(() => _k.Conv2dBackward(_p1, _w2, _dC2, _dP1, _dw2, _db2, Conv2));
@@ -154,17 +174,19 @@ public class CudaKernelBenchmarks
         Conv1Block1();
         Conv2Block2();
         _k.LinearForward(_p2, _wFc, _bFc, _h1, Fc, relu: true);
-        _k.LinearForward(_h1, _wFc1, _bFc1, _h2, Fc1, relu: true);
-        _k.LinearForward(_h2, _wFc2, _bFc2, _logits, Fc2);
-        _k.SoftmaxCrossEntropyForward(_logits, _y, _probabilities, _losses, _meanLoss, Batch, 10, _dLogits);
-        _k.LinearBackward(_h2, _wFc2, _dLogits, _dH2, _dwFc2, _dbFc2, Fc2, maskInputByRelu: true);
-        _k.LinearBackward(_h1, _wFc1, _dH2, _dH1, _dwFc1, _dbFc1, Fc1, maskInputByRelu: true);
-        _k.LinearBackward(_p2, _wFc, _dH1, _dP2, _dwFc, _dbFc, Fc);
+        HeadLaunches();
+        _k.LinearBackward(_p2, _wFc, _dH1, _dP2, _dwFc, _dbFc, Fc, reluOutput: _h1);
         _k.BatchNormReluMaxPoolBackward(_dP2, _argmax2, _c2, _g2, _be2, _mean2, _invStd2, _dC2, _dg2, _dbe2, Block2);
         _k.Conv2dBackward(_p1, _w2, _dC2, _dP1, _dw2, _db2, Conv2);
         _k.BatchNormReluMaxPoolBackward(_dP1, _argmax1, _c1, _g1, _be1, _mean1, _invStd1, _dC1, _dg1, _dbe1, Block1);
         _k.Conv2dBackward(_x, default, _dC1, default, _dw1, _db1, Conv1);
         _k.AdamStep(_parameters, _grads, _firstMoment, _secondMoment, _step, 1e-3f, 0.9f, 0.999f, 1e-8f, 0f, clearGradient: true);
+    }
+
+    private void HeadLaunches()
+    {
+        _k.HeadForwardBackward(_h1, _wFc1, _bFc1, _wFc2, _bFc2, _y, _one, _h2, _meanLoss, _headScratch, _dH1, HeadShape, accumulateInput: false);
+        _k.HeadWeightGradients(_h1, _h2, _headScratch, _dwFc1, _dbFc1, _dwFc2, _dbFc2, HeadShape);
     }
 
     private void Conv1Block1() => _k.Conv2dBatchNormReluMaxPoolForwardTraining(_x, _w1, _b1, _c1, _g1, _be1, _p1, _argmax1, _mean1, _invStd1,

@@ -78,7 +78,7 @@ public class GpuTrainingBenchmarks
         if (_schedule.Step == _schedule.StepsPerEpoch) _schedule.StartEpoch(0, _adam);
         using var scope = _workspace.Begin();
         var (input, labels) = _train.Batch(_schedule, Batch, Batch);
-        var loss = F.CrossEntropy(_model.Forward(input), labels);
+        var loss = _model.CrossEntropyLoss(input, labels); // as the trainer: the head fused with the loss
         if (!_adam.ClearsGradients) // as the trainer: zeroed before the first step, then by each step's Adam launch
         {
             _adam.ZeroGrad();

@@ -239,7 +239,7 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
     {
         using var scope = workspace.Begin();
         var (input, labels) = data.Batch(schedule, batchSize, count);
-        var loss = F.CrossEntropy(model.Forward(input), labels);
+        var loss = model.CrossEntropyLoss(input, labels); // the head fused with the loss where the model and device can
         // The optimiser clears the gradients as it steps (Optimizer.ClearsGradients, set with the run's first step).
         if (!optimizer.ClearsGradients)
         {

@@ -41,6 +41,14 @@ public static class GradientTape
         output.RequiresGrad = true;
     }
 
+    /// <summary><see cref="Record(Tensor, Node, Tensor?, Tensor?, Tensor?)"/> for an operation of five inputs (its node made with room for them).</summary>
+    internal static void Record(Tensor output, Node node, Tensor? a, Tensor? b, Tensor? c, Tensor? d, Tensor? e)
+    {
+        Record(output, node, a, b, c);
+        node.Inputs[3] = d;
+        node.Inputs[4] = e;
+    }
+
     internal static void Backward(Tensor root)
     {
         if (root.Length != 1)

@@ -6,8 +6,11 @@ namespace LeNet.Core.Autograd;
 /// </summary>
 public abstract class Node
 {
+    /// <param name="inputs">How many tensors the operation reads (three for most; a fused one may read more).</param>
+    protected Node(int inputs = 3) => Inputs = new Tensor?[inputs];
+
     /// <summary>The tensors this operation read; backward visits them after this node.</summary>
-    internal Tensor?[] Inputs { get; } = new Tensor?[3];
+    internal Tensor?[] Inputs { get; }
 
     /// <summary>Accumulates ∂L/∂input into each input's gradient that requires one.</summary>
     public abstract void Backward(Tensor outputGrad);

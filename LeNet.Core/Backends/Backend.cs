@@ -127,6 +127,27 @@ public abstract class Backend
     public virtual void SoftmaxCrossEntropyForward(Tensor logits, Indices labels, Tensor probabilities, Tensor loss, Tensor logitsGrad) =>
         throw new NotSupportedException($"{GetType().Name} does not write the logits' gradient in the forward; check FusesCrossEntropyGradient first.");
 
+    /// <summary>
+    /// True when this backend runs a classifier head and its loss — Linear, ReLU, Linear, softmax cross-entropy — as one
+    /// operation of <paramref name="shape"/> (<see cref="Functional.F.LinearReLULinearCrossEntropy"/>).
+    /// </summary>
+    public virtual bool FusesHeadCrossEntropy(in HeadShape shape) => false;
+
+    /// <summary>
+    /// The fused head's forward and its backward down to the input: hidden (after the ReLU) and loss (the mean, when
+    /// <paramref name="writeLoss"/>) written, and for the loss gradient lossGrad (one element, read on the device) the
+    /// logits' and hidden layer's gradients into scratch (<see cref="HeadShape.ScratchLength"/>), the input's added to
+    /// inputGrad when it is given (written over it with <paramref name="overwriteInput"/>).
+    /// </summary>
+    public virtual void HeadForwardBackward(Tensor input, Tensor firstWeight, Tensor firstBias, Tensor secondWeight, Tensor secondBias, Indices labels,
+        Tensor lossGrad, Tensor hidden, Tensor loss, Tensor scratch, Tensor? inputGrad, bool writeLoss, bool overwriteInput, in HeadShape shape) =>
+        throw new NotSupportedException($"{GetType().Name} has no fused classifier head; check FusesHeadCrossEntropy first.");
+
+    /// <summary>The fused head's weight and bias gradients, added to each one given, from what <see cref="HeadForwardBackward"/> left.</summary>
+    public virtual void HeadWeightGradients(Tensor input, Tensor hidden, Tensor scratch, Tensor? firstWeightGrad, Tensor? firstBiasGrad,
+        Tensor? secondWeightGrad, Tensor? secondBiasGrad, in HeadShape shape) =>
+        throw new NotSupportedException($"{GetType().Name} has no fused classifier head; check FusesHeadCrossEntropy first.");
+
     public abstract void AdamStep(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment, int step,
         float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled);
     public abstract void SgdStep(Tensor parameter, Tensor grad, Tensor? momentumBuffer, bool firstStep,

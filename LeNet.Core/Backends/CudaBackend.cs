@@ -248,6 +248,30 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
             Accumulates(logitsGrad));
     }
 
+    /// <summary>Whether the classifier head is fused with its loss: unless <see cref="GpuDevice.FusedHeadVariable"/> is 0 when the backend was made.</summary>
+    public bool FusesHead { get; set; } = GpuDevice.FusedHead;
+
+    public override bool FusesHeadCrossEntropy(in HeadShape shape) => FusesHead && CudaKernels.HeadFits(shape);
+
+    public override void HeadForwardBackward(Tensor input, Tensor firstWeight, Tensor firstBias, Tensor secondWeight, Tensor secondBias, Indices labels,
+        Tensor lossGrad, Tensor hidden, Tensor loss, Tensor scratch, Tensor? inputGrad, bool writeLoss, bool overwriteInput, in HeadShape shape)
+    {
+        Launches++;
+        Kernels.HeadForwardBackward(input.View, firstWeight.View, firstBias.View, secondWeight.View, secondBias.View, labels.View, lossGrad.View,
+            hidden.View, loss.View, scratch.View, View(inputGrad), shape, Accumulates(inputGrad) && !overwriteInput, writeLoss);
+    }
+
+    public override void HeadWeightGradients(Tensor input, Tensor hidden, Tensor scratch, Tensor? firstWeightGrad, Tensor? firstBiasGrad,
+        Tensor? secondWeightGrad, Tensor? secondBiasGrad, in HeadShape shape)
+    {
+        if (firstWeightGrad is null && firstBiasGrad is null && secondWeightGrad is null && secondBiasGrad is null) return;
+        Cleared(firstWeightGrad, firstBiasGrad);
+        Cleared(secondWeightGrad, secondBiasGrad);
+        Launches++;
+        Kernels.HeadWeightGradients(input.View, hidden.View, scratch.View, View(firstWeightGrad), View(firstBiasGrad), View(secondWeightGrad),
+            View(secondBiasGrad), shape);
+    }
+
     public override void AdamStep(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment, int step,
         float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled)
     {

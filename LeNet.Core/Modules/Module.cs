@@ -15,6 +15,13 @@ public abstract class Module
 
     public abstract Tensor Forward(Tensor input);
 
+    /// <summary>
+    /// The mean softmax cross-entropy of <see cref="Forward"/>'s logits against <paramref name="labels"/> (PyTorch's
+    /// CrossEntropyLoss(model(input), labels)). A model may compute it with its last layers and the loss fused where the
+    /// backend can (<see cref="Models.LeNet5"/> on a GPU); the value and gradients are the same.
+    /// </summary>
+    public virtual Tensor CrossEntropyLoss(Tensor input, Indices labels) => Functional.F.CrossEntropy(Forward(input), labels);
+
     /// <summary>Sets training mode on this module and all below it.</summary>
     public Module Train(bool training = true)
     {

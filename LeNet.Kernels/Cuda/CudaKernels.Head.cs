@@ -144,27 +144,9 @@ public sealed partial class CudaKernels
             vectors[atLogits + j] = SumParts(partials, j, C, parts) + secondBias[j];
         Group.Barrier();
 
-        // Softmax, loss and the logits' gradient g·(p − onehot)/N, by one thread (a row has few classes).
-        if (thread == 0)
-        {
-            float max = vectors[atLogits];
-            for (int j = 1; j < C; j++)
-                max = MathF.Max(max, vectors[atLogits + j]);
-            float sumExp = 0f;
-            for (int j = 0; j < C; j++)
-                sumExp += DeviceMath.Exp(vectors[atLogits + j] - max);
-            float inverse = 1f / sumExp, scale = lossGrad[0] / N;
-            int label = labels[n];
-            float rowLoss = (uint)label < (uint)C ? DeviceMath.Log(sumExp) - (vectors[atLogits + label] - max) : float.NaN;
-            for (int j = 0; j < C; j++)
-            {
-                float p = DeviceMath.Exp(vectors[atLogits + j] - max) * inverse;
-                float g = scale * (j == label ? p - 1f : p);
-                vectors[atLogits + j] = g; // the logits are not needed any more: their place takes their gradient
-                scratch[n * rowPitch + j] = g;
-            }
-            scratch[N * rowPitch + n] = rowLoss;
-        }
+        // Softmax, loss and the logits' gradient g·(p − onehot)/N, by the first warp: lane l takes classes l, l + warp size, ...
+        if (Warp.WarpIdx == 0)
+            SoftmaxRow(vectors, atLogits, C, labels[n], lossGrad[0] / N, scratch, n * rowPitch, N * rowPitch + n);
         Group.Barrier();
 
         // The hidden layer's gradient: (W2ᵀ·dlogits) where hidden > 0, W2 [C, H] read column-wise (coalesced over j).
@@ -208,36 +190,76 @@ public sealed partial class CudaKernels
     }
 
     /// <summary>
-    /// Copies the rows × columns matrix <paramref name="source"/> (row-major) into <paramref name="target"/> with rows
-    /// <paramref name="pitch"/> apart; each thread issues four loads before it stores, so they are in flight together.
+    /// In one warp (every lane calls it): the softmax of the row's logits at vectors[at ..] (classes of them), its loss
+    /// −log p[label] (NaN for a label outside the classes) at scratch[lossAt] and the gradient scale·(p − onehot) in
+    /// place of the logits and at scratch[gradAt ..]. Max and sum are warp reductions, broadcast from the first lane.
     /// </summary>
-    private static void StageRows(ArrayView<float> source, ArrayView<float> target, int rows, int columns, int pitch)
+    private static void SoftmaxRow(ArrayView<float> vectors, int at, int classes, int label, float scale, ArrayView<float> scratch, int gradAt, int lossAt)
     {
-        int total = rows * columns, threads = Group.DimX;
-        for (int e = Group.IdxX; e < total; e += 4 * threads)
+        int lane = Warp.LaneIdx;
+        float max = float.NegativeInfinity;
+        for (int j = lane; j < classes; j += Warp.WarpSize)
+            max = MathF.Max(max, vectors[at + j]);
+        for (int distance = Warp.WarpSize / 2; distance > 0; distance /= 2)
+            max = MathF.Max(max, Warp.ShuffleDown(max, distance));
+        max = Warp.Shuffle(max, 0);
+        float sumExp = 0f;
+        for (int j = lane; j < classes; j += Warp.WarpSize)
+            sumExp += DeviceMath.Exp(vectors[at + j] - max);
+        sumExp = Warp.Shuffle(GroupReduction.WarpSum(sumExp), 0);
+        if (lane == 0)
+            scratch[lossAt] = (uint)label < (uint)classes ? DeviceMath.Log(sumExp) - (vectors[at + label] - max) : float.NaN;
+        Warp.Barrier(); // the label's logit is read before its place takes the gradient
+        float inverse = 1f / sumExp;
+        for (int j = lane; j < classes; j += Warp.WarpSize)
         {
-            int e1 = e + threads, e2 = e + 2 * threads, e3 = e + 3 * threads;
-            float v0 = source[e];
-            float v1 = e1 < total ? source[e1] : 0f;
-            float v2 = e2 < total ? source[e2] : 0f;
-            float v3 = e3 < total ? source[e3] : 0f;
-            target[e / columns * pitch + e % columns] = v0;
-            if (e1 < total) target[e1 / columns * pitch + e1 % columns] = v1;
-            if (e2 < total) target[e2 / columns * pitch + e2 % columns] = v2;
-            if (e3 < total) target[e3 / columns * pitch + e3 % columns] = v3;
+            float p = DeviceMath.Exp(vectors[at + j] - max) * inverse;
+            float g = scale * (j == label ? p - 1f : p);
+            vectors[at + j] = g; // the logits are not needed any more: their place takes their gradient
+            scratch[gradAt + j] = g;
         }
     }
 
     /// <summary>
+    /// Copies the rows × columns matrix <paramref name="source"/> (row-major) into <paramref name="target"/> with rows
+    /// <paramref name="pitch"/> apart; each thread issues eight loads before it stores, so they are in flight together.
+    /// </summary>
+    private static void StageRows(ArrayView<float> source, ArrayView<float> target, int rows, int columns, int pitch)
+    {
+        int total = rows * columns, threads = Group.DimX;
+        for (int e = Group.IdxX; e < total; e += 8 * threads)
+        {
+            float v0 = source[e];
+            float v1 = Staged(source, e + threads, total), v2 = Staged(source, e + 2 * threads, total), v3 = Staged(source, e + 3 * threads, total);
+            float v4 = Staged(source, e + 4 * threads, total), v5 = Staged(source, e + 5 * threads, total), v6 = Staged(source, e + 6 * threads, total);
+            float v7 = Staged(source, e + 7 * threads, total);
+            Stage(target, e, v0, total, columns, pitch); Stage(target, e + threads, v1, total, columns, pitch);
+            Stage(target, e + 2 * threads, v2, total, columns, pitch); Stage(target, e + 3 * threads, v3, total, columns, pitch);
+            Stage(target, e + 4 * threads, v4, total, columns, pitch); Stage(target, e + 5 * threads, v5, total, columns, pitch);
+            Stage(target, e + 6 * threads, v6, total, columns, pitch); Stage(target, e + 7 * threads, v7, total, columns, pitch);
+        }
+    }
+
+    private static float Staged(ArrayView<float> source, int e, int total) => e < total ? source[e] : 0f;
+
+    private static void Stage(ArrayView<float> target, int e, float value, int total, int columns, int pitch)
+    {
+        if (e < total)
+            target[e / columns * pitch + e % columns] = value;
+    }
+
+    /// <summary>
     /// The partial sums of outputs[j] = Σ_{k &lt; depth} vector[at + k] · matrix[j·jStride + k·kStride] for j &lt; outputs:
-    /// each output's depth is cut into parts (as many as the group has threads per output, at least one), a thread takes
+    /// each output's depth is cut into parts, a thread takes
     /// one (output, part) and leaves its partial at partials[part·outputs + j]. Returns the number of parts; the caller
     /// adds them with <see cref="SumParts"/> after nothing more than this call's closing barrier.
     /// </summary>
     private static int SplitDots(ArrayView<float> vector, int at, ArrayView<float> matrix, int jStride, int kStride, int outputs, int depth,
         ArrayView<float> partials)
     {
-        int threads = Group.DimX, parts = IntMax(1, threads / outputs), chunk = (depth + parts - 1) / parts;
+        // Parts: as many as the group has threads per output, but no more than about √depth, so that the adding of the
+        // partials does not take longer than the dot products.
+        int threads = Group.DimX, parts = IntMax(1, IntMin(threads / outputs, SquareRootAbove(depth))), chunk = (depth + parts - 1) / parts;
         for (int item = Group.IdxX; item < parts * outputs; item += threads)
         {
             int j = item % outputs, part = item / outputs;
@@ -249,6 +271,14 @@ public sealed partial class CudaKernels
         }
         Group.Barrier();
         return parts;
+    }
+
+    /// <summary>The least r with r² ≥ value (value ≥ 1).</summary>
+    private static int SquareRootAbove(int value)
+    {
+        int r = 1;
+        while (r * r < value) r++;
+        return r;
     }
 
     /// <summary>Σ over the parts of output j's partials, in part order.</summary>

@@ -45,6 +45,12 @@ public sealed class GpuDevice : IDisposable
     /// <summary>Whether new <see cref="CudaKernels"/> compile the convolutions per shape: unless <see cref="SpecializationVariable"/> is 0.</summary>
     public static bool SpecializeShapes => Environment.GetEnvironmentVariable(SpecializationVariable) != "0";
 
+    /// <summary>Set to 0, the CUDA backend runs a classifier head and its loss as separate operations (for comparisons).</summary>
+    public const string FusedHeadVariable = "LENET_FUSED_HEAD";
+
+    /// <summary>Whether CUDA backends fuse the classifier head with its loss: unless <see cref="FusedHeadVariable"/> is 0.</summary>
+    public static bool FusedHead => Environment.GetEnvironmentVariable(FusedHeadVariable) != "0";
+
     /// <summary>The level the CUDA kernels are compiled with: <see cref="OptimizationVariable"/> when set to a level, else <see cref="KernelOptimization"/>.</summary>
     public static OptimizationLevel CudaOptimization =>
         Environment.GetEnvironmentVariable(OptimizationVariable) is { } value && Enum.TryParse<OptimizationLevel>(value, ignoreCase: true, out var level)

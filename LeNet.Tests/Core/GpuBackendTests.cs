@@ -371,6 +371,104 @@ public class GpuBackendTests
 
     [Theory]
     [MemberData(nameof(Devices))]
+    public void The_head_fused_with_its_loss_gives_the_loss_and_gradients_of_its_four_operations(string deviceName)
+    {
+        var device = GpuDevices.Get(deviceName);
+        var backend = (LeNet.Core.Backends.CudaBackend)device.Backend;
+        var random = new Random(44);
+        float[] Values(int n, double scale = 1) => GradientCheck.Uniform(random, n).Select(v => (float)(scale * v)).ToArray();
+        const int N = 6, In = 12, Hidden = 9, Classes = 5;
+        var (x, w0, w1, b1, w2, b2) = (Values(N * 7), Values(In * 7), Values(Hidden * In, 0.5), Values(Hidden, 0.2), Values(Classes * Hidden), Values(Classes));
+        var labels = Enumerable.Range(0, N).Select(_ => random.Next(Classes)).ToArray();
+
+        // The head's input is a Linear's output (its gradient borrowed from the fused forward) or a leaf (added to its own);
+        // the loss seeds the backward with 1, or passes through a Tanh first (another gradient: the row kernel runs again).
+        (float Loss, float[][] Grads, long Forward, long Backward) Run(Device on, bool fused, bool leafInput, bool tanh)
+        {
+            Tensor Parameter(float[] values, params int[] shape)
+            {
+                var tensor = Tensor.FromArray(on, values, shape);
+                tensor.RequiresGrad = true;
+                return tensor;
+            }
+            var (pre, first, firstBias, second, secondBias) = (Parameter(w0, In, 7), Parameter(w1, Hidden, In), Parameter(b1, Hidden),
+                Parameter(w2, Classes, Hidden), Parameter(b2, Classes));
+            var leaf = leafInput ? Parameter(F.Linear(Tensor.FromArray(x, N, 7), Tensor.FromArray(w0, In, 7)).ToArray(), N, In) : null;
+            var input = leaf ?? F.Linear(Tensor.FromArray(on, x, N, 7), pre);
+            var onLabels = new Indices(labels).To(on);
+            var launches = (on.Backend as LeNet.Core.Backends.CudaBackend)?.Launches ?? 0;
+            var loss = fused ? F.LinearReLULinearCrossEntropy(input, first, firstBias, second, secondBias, onLabels)
+                : F.CrossEntropy(F.Linear(F.ReLU(F.Linear(input, first, firstBias)), second, secondBias), onLabels);
+            var forward = ((on.Backend as LeNet.Core.Backends.CudaBackend)?.Launches ?? 0) - launches;
+            var root = tanh ? F.Tanh(loss) : loss;
+            launches = (on.Backend as LeNet.Core.Backends.CudaBackend)?.Launches ?? 0;
+            root.Backward();
+            var backward = ((on.Backend as LeNet.Core.Backends.CudaBackend)?.Launches ?? 0) - launches;
+            float[][] grads = [(leaf ?? pre).Grad!.ToArray(), first.Grad!.ToArray(), firstBias.Grad!.ToArray(), second.Grad!.ToArray(), secondBias.Grad!.ToArray()];
+            return (loss.Item(), grads, forward, backward);
+        }
+
+        Assert.True(backend.FusesHead, "the fused head is on by default");
+        foreach (var leafInput in new[] { false, true })
+        foreach (var tanh in new[] { false, true })
+        {
+            var what = $"{(leafInput ? "leaf" : "intermediate")} input, {(tanh ? "through a Tanh" : "unit seed")}";
+            var expected = Run(Device.Cpu, fused: false, leafInput, tanh);
+            var actual = Run(device, fused: true, leafInput, tanh);
+            Assert.True(Math.Abs(expected.Loss - actual.Loss) < 1e-5 * Math.Abs(expected.Loss), $"{what}: loss {actual.Loss} on {device}, {expected.Loss} on the CPU.");
+            string[] names = [leafInput ? "input" : "the Linear before", "first weight", "first bias", "second weight", "second bias"];
+            for (var i = 0; i < names.Length; i++)
+                AssertClose(expected.Grads[i], actual.Grads[i], $"{what}: gradient of {names[i]}");
+            // One launch forward; backward the weight gradients' launch, and: the Linear before's backward; for a leaf, the
+            // forward's input gradient added to the leaf's; through a Tanh, its backward and the row kernel again (which adds
+            // straight into a leaf's gradient).
+            Assert.Equal(1, actual.Forward);
+            Assert.Equal(1 + (leafInput && tanh ? 0 : 1) + (tanh ? 2 : 0), actual.Backward);
+        }
+
+        // Switched off, the four operations run in turn on the GPU too.
+        backend.FusesHead = false;
+        try
+        {
+            var unfused = Run(device, fused: true, leafInput: true, tanh: false);
+            Assert.Equal(3, unfused.Forward);
+        }
+        finally
+        {
+            backend.FusesHead = true;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void A_head_whose_parameters_share_storage_runs_its_operations_in_turn(string deviceName)
+    {
+        var device = GpuDevices.Get(deviceName);
+        var backend = (LeNet.Core.Backends.CudaBackend)device.Backend;
+        var random = new Random(45);
+        float[] Values(int n) => GradientCheck.Uniform(random, n).Select(v => (float)v).ToArray();
+        var (x, w, b) = (Values(4 * 6), Values(6 * 6), Values(6));
+        (float Loss, float[] WeightGrad, float[] BiasGrad, long Launches) Run(Device on)
+        {
+            // One square weight and one bias for both layers: their gradients are the same buffers.
+            var (weight, bias) = (Tensor.FromArray(on, w, 6, 6), Tensor.FromArray(on, b, 6));
+            weight.RequiresGrad = bias.RequiresGrad = true;
+            var launches = (on.Backend as LeNet.Core.Backends.CudaBackend)?.Launches ?? 0;
+            var loss = F.LinearReLULinearCrossEntropy(Tensor.FromArray(on, x, 4, 6), weight, bias, weight, bias, new Indices([1, 5, 0, 3]).To(on));
+            loss.Backward();
+            return (loss.Item(), weight.Grad!.ToArray(), bias.Grad!.ToArray(), ((on.Backend as LeNet.Core.Backends.CudaBackend)?.Launches ?? 0) - launches);
+        }
+        var expected = Run(Device.Cpu);
+        var actual = Run(device);
+        Assert.True(Math.Abs(expected.Loss - actual.Loss) < 1e-5 * Math.Abs(expected.Loss));
+        AssertClose(expected.WeightGrad, actual.WeightGrad, "shared weight's gradient");
+        AssertClose(expected.BiasGrad, actual.BiasGrad, "shared bias's gradient");
+        Assert.True(actual.Launches >= 5, $"{actual.Launches} launches: the fused head would have taken 2");
+        Assert.True(backend.FusesHead);
+    }
+
+    [Theory]
+    [MemberData(nameof(Devices))]
     public void Linear_and_relu_fused_give_the_values_and_gradients_of_the_two(string deviceName)
     {
         var random = new Random(40);

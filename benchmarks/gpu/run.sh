@@ -3,7 +3,7 @@
 #   run(command: "bash benchmarks/gpu/run.sh", carry: [".gpu/app.tar.xz"], timeout_s: 360)
 # Trains the seed recipe on cuda step by step (LENET_CUDA_GRAPHS=0), then again replaying each step as a CUDA graph (the default),
 # runs the GPU benchmarks (launches per step printed; the step eager and replayed) and the GPU tests; last, the step with
-# the generic kernels (LENET_ILGPU_SPECIALIZE=0). `run.sh quick` stops after the kernel tests. (ILGPU O2 against O1:
+# the head and loss unfused (LENET_FUSED_HEAD=0) and the generic kernels (LENET_ILGPU_SPECIALIZE=0). `run.sh quick` stops after the kernel tests. (ILGPU O2 against O1:
 # LENET_ILGPU_OPTIMIZATION=O2, measured in H200 run 3, benchmarks/README.md.)
 # Every log and BenchmarkDotNet report goes into $OUT/logs.tgz, refreshed after each part (the device tool brings back
 # only a few files). About 5.5 minutes on an H200 (run 5 was cut at 275 s during its last part): timeout_s 360.
@@ -32,6 +32,9 @@ save
 [ "${1:-}" = quick ] && exit 0
 echo "== core tests"
 timeout 120 ./LeNet.Tests -class LeNet.Tests.Core.GpuBackendTests -class LeNet.Tests.Core.StepScheduleTests -class LeNet.Tests.Train.GpuTrainingTests 2>&1 | tee "$logs/tests-core.log" | tail -6
+save
+echo "== the step with the classifier head and its loss as separate kernels (LENET_FUSED_HEAD=0), beside the fused head above"
+LENET_FUSED_HEAD=0 timeout 70 ./LeNet.Benchmarks --filter '*GpuTraining*' --inProcess --job short --artifacts /tmp/bdn-unfused 2>&1 | tee "$logs/bench-unfused-head.log" | grep -E "launches|^\|" | tail -6
 save
 echo "== the step with the kernels compiled once for all shapes (LENET_ILGPU_SPECIALIZE=0), beside the default per-shape kernels above"
 LENET_ILGPU_SPECIALIZE=0 timeout 70 ./LeNet.Benchmarks --filter '*GpuTraining*' --inProcess --job short --artifacts /tmp/bdn-generic 2>&1 | tee "$logs/bench-generic.log" | grep -E "launches|^\|" | tail -6
