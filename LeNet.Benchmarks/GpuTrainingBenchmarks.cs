@@ -85,8 +85,7 @@ public class GpuTrainingBenchmarks
             _adam.ClearsGradients = true;
         }
         loss.Backward();
-        _adam.Step();
-        _schedule.EndStep(loss, _losses);
+        _schedule.EndStep(loss, _losses, _adam); // as the trainer: Adam's launch ends the step
     }
 
     private void Replay()

@@ -9,7 +9,8 @@ namespace LeNet.Core;
 /// An epoch's steps on a GPU device, with the loop's position kept in device memory: a cursor holding the current
 /// step's index, read by the batch gather (<see cref="DeviceDataset.Batch(StepSchedule, int, int)"/>) and by Adam (its
 /// bias corrections come from a per-step table, see <see cref="Adam.Schedule"/>), and advanced by the step's last
-/// launch (<see cref="EndStep"/>), which also stores the step's loss. Every launch of a step then has the arguments of
+/// launch (<see cref="EndStep(Tensor, Tensor)"/>), which also stores the step's loss — or by the scheduled Adam's launch
+/// itself (<see cref="EndStep(Tensor, Tensor, Optimizer)"/>). Every launch of a step then has the arguments of
 /// the step before, so a step can be captured once and replayed (<see cref="CapturedStep"/>); run step by step it
 /// computes bit for bit what the same loop with host-side offsets and step counts computes.
 /// </summary>
@@ -87,6 +88,56 @@ public sealed class StepSchedule
     /// <summary>The step's last launch: stores <paramref name="loss"/> at losses[cursor] and advances the cursor.</summary>
     public void EndStep(Tensor loss, Tensor losses)
     {
+        CheckEndStep(loss, losses);
+        Backend.EndStep(loss, losses, Cursor);
+        Step++;
+    }
+
+    /// <summary>
+    /// The optimiser's step, then <see cref="EndStep(Tensor, Tensor)"/>: with the Adam this schedule was started for
+    /// (<see cref="Adam.Schedule"/>), in one launch — Adam's, whose last group to finish stores the loss and advances the
+    /// cursor — else in the optimiser's launches and one more. The same results either way.
+    /// </summary>
+    public void EndStep(Tensor loss, Tensor losses, Optimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        CheckEndStep(loss, losses);
+        if (optimizer is Adam { Schedule: { } schedule } && ReferenceEquals(schedule, this))
+        {
+            _stepEnd = (loss, losses);
+            try
+            {
+                optimizer.Step();
+            }
+            catch
+            {
+                _stepEnd = default; // refused before anything was queued: nothing to end
+                throw;
+            }
+            // Adam took it unless its parameters were not packed (then it stepped tensor by tensor, unscheduled).
+            if (TakeStepEnd().Loss is not null)
+                Backend.EndStep(loss, losses, Cursor);
+        }
+        else
+        {
+            optimizer.Step();
+            Backend.EndStep(loss, losses, Cursor);
+        }
+        Step++;
+    }
+
+    private (Tensor? Loss, Tensor? Losses) _stepEnd;
+
+    /// <summary>The loss and losses <see cref="EndStep(Tensor, Tensor, Optimizer)"/> hands to Adam's launch (and forgets); (null, null) outside it.</summary>
+    internal (Tensor? Loss, Tensor? Losses) TakeStepEnd()
+    {
+        var taken = _stepEnd;
+        _stepEnd = default;
+        return taken;
+    }
+
+    private void CheckEndStep(Tensor loss, Tensor losses)
+    {
         ArgumentNullException.ThrowIfNull(loss);
         ArgumentNullException.ThrowIfNull(losses);
         if (loss.Device != Device || losses.Device != Device)
@@ -95,8 +146,6 @@ public sealed class StepSchedule
             throw new ArgumentException($"The losses hold {losses.Length} values, not one per step of the epoch ({StepsPerEpoch}).", nameof(losses));
         if (Step >= StepsPerEpoch)
             throw new InvalidOperationException($"The schedule's epoch has {StepsPerEpoch} steps, all taken; call StartEpoch before the next.");
-        Backend.EndStep(loss, losses, Cursor);
-        Step++;
     }
 
     /// <summary>

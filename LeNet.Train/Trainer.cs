@@ -247,8 +247,7 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
             optimizer.ClearsGradients = true;
         }
         loss.Backward();
-        optimizer.Step();
-        schedule.EndStep(loss, losses);
+        schedule.EndStep(loss, losses, optimizer); // the optimiser's step; with Adam, its launch also stores the loss and advances the cursor
     }
 
     /// <summary>Captures a step as a CUDA graph, or ends the run with one sentence saying why it could not be.</summary>

@@ -348,14 +348,17 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
         Kernels.GatherAtCursor(images.View, labels.View, order.View, cursor.View, stride, batchImages.View, batchLabels.View, imageLength);
     }
 
-    /// <summary>Adam with its bias corrections read from the schedule's table at its cursor (<see cref="Optim.Adam.Schedule"/>).</summary>
+    /// <summary>
+    /// Adam with its bias corrections read from the schedule's table at its cursor (<see cref="Optim.Adam.Schedule"/>);
+    /// given a loss and losses, the same launch ends the schedule's step (<see cref="StepSchedule.EndStep(Tensor, Tensor, Optim.Optimizer)"/>).
+    /// </summary>
     internal void AdamScheduled(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment, StepSchedule schedule,
-        float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled, bool clearGradient)
+        float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled, bool clearGradient, Tensor? loss = null, Tensor? losses = null)
     {
         Cleared(grad);
         Launches++;
         Kernels.AdamScheduled(parameter.View, grad.View, firstMoment.View, secondMoment.View, schedule.AdamTable.View, schedule.Cursor.View,
-            learningRate, beta1, beta2, eps, weightDecay, decoupled, clearGradient);
+            learningRate, beta1, beta2, eps, weightDecay, decoupled, clearGradient, View(loss), View(losses));
     }
 
     /// <summary>losses[cursor] = loss, cursor += 1 (<see cref="StepSchedule.EndStep"/>).</summary>

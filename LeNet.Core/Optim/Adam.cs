@@ -74,8 +74,9 @@ public sealed class Adam : Optimizer
             {
                 schedule.RequireAdamStep(this, StepCount + 1); // refused out of turn before anything changes
                 StepCount++;
+                var (loss, losses) = schedule.TakeStepEnd(); // set by StepSchedule.EndStep(loss, losses, optimizer): ended in this launch
                 ((Backends.CudaBackend)parameters.Device.Backend).AdamScheduled(parameters, grads, moments[0], moments[1], schedule,
-                    LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled, ClearsGradients);
+                    LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled, ClearsGradients, loss, losses);
                 return;
             }
             StepCount++;

@@ -10,7 +10,7 @@ public sealed partial class CudaKernels
 {
     /// <summary>The scalars of one Adam step, as Reference.Adam.Step derives them from the step count t.</summary>
     internal readonly record struct AdamScalars(float Beta1, float Beta2, float Eps, float WeightDecay, float StepSize,
-        float BiasCorrection2Sqrt, float Decay, int Decoupled, int ClearGradient);
+        float BiasCorrection2Sqrt, float Decay, int Decoupled, int ClearGradient, int EndStep = 0);
 
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamScalars> _adam = null!;
 

@@ -6,18 +6,25 @@ namespace LeNet.Kernels.Cuda;
 // A training loop whose position lives on the device: a one-element cursor holds the index of the current step within
 // the epoch. The batch gather reads its slice of the epoch's order at cursor × stride, Adam reads its bias-corrected
 // scalars from a per-step table at the cursor, and the step's last launch stores the loss at the cursor and advances
-// it. Every launch of a step then has the same arguments as the step before, so a step can be captured once and
-// replayed (a CUDA graph); run step by step, the results are bit for bit those of Gather, AdamStep and a copy.
+// it — or Adam's launch does that too, its last group to finish (an atomic count after a device-wide fence) storing the
+// loss and advancing the cursor once every group has read it. Every launch of a step then has the same arguments as the
+// step before, so a step can be captured once and replayed (a CUDA graph); run step by step, the results are bit for
+// bit those of Gather, AdamStep and a copy.
 public sealed partial class CudaKernels
 {
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, ArrayView<float>, ArrayView<int>, int> _gatherAt = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, AdamScalars> _adamScheduled = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, AdamScalars, ArrayView<float>, ArrayView<float>, ArrayView<int>> _adamScheduled = null!;
+
+    // The count of Adam's groups done, for the one that finishes last to end the step (it resets the count to 0).
+    private MemoryBuffer1D<int, Stride1D.Dense> _adamGroupsDone = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>> _endStep = null!;
 
     private void LoadSchedule()
     {
         _gatherAt = Load<ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, ArrayView<float>, ArrayView<int>, int>(GatherAtCursorKernel);
-        _adamScheduled = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, AdamScalars>(AdamScheduledKernel);
+        _adamScheduled = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, AdamScalars, ArrayView<float>, ArrayView<float>, ArrayView<int>>(AdamScheduledKernel);
+        _adamGroupsDone = Accelerator.Allocate1D<int>(1);
+        _adamGroupsDone.View.MemSetToZero(Stream);
         _endStep = Load<ArrayView<float>, ArrayView<float>, ArrayView<int>>(EndStepKernel);
     }
 
@@ -71,11 +78,16 @@ public sealed partial class CudaKernels
     /// <see cref="AdamStep"/> whose step-dependent scalars are read on the device: the pair at
     /// <paramref name="schedule"/>[2·cursor[0]] (see <see cref="AdamScheduleTable"/>). The other hyperparameters are
     /// the same at every step. With <paramref name="clearGradient"/> the gradient is zeroed after it is read, as in <see cref="AdamStep"/>.
+    /// Given a <paramref name="loss"/> (one element) and <paramref name="losses"/>, the launch also ends the step as
+    /// <see cref="EndStep"/> does: losses[cursor[0]] = loss[0], then cursor[0] += 1, once every group has read the cursor.
     /// </summary>
     public void AdamScheduled(ArrayView<float> parameter, ArrayView<float> grad, ArrayView<float> firstMoment, ArrayView<float> secondMoment,
         ArrayView<float> schedule, ArrayView<int> cursor, float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled = false,
-        bool clearGradient = false)
+        bool clearGradient = false, ArrayView<float> loss = default, ArrayView<float> losses = default)
     {
+        bool endStep = loss.Length > 0 || losses.Length > 0;
+        if (endStep)
+            CheckEndStep(loss, losses);
         int length = Checked(parameter.Length, nameof(parameter));
         SpanLength.RequireSame(Checked(grad.Length, nameof(grad)), length, nameof(grad), nameof(parameter));
         SpanLength.RequireSame(Checked(firstMoment.Length, nameof(firstMoment)), length, nameof(firstMoment), nameof(parameter));
@@ -84,30 +96,57 @@ public sealed partial class CudaKernels
         if (schedule.Length < 2 || schedule.Length % 2 != 0)
             throw new ArgumentException($"The schedule holds a pair of scalars per step; {schedule.Length} values are not.", nameof(schedule));
         if (length == 0)
+        {
+            if (endStep)
+                EndStep(loss, losses, cursor);
             return;
-        var scalars = new AdamScalars(beta1, beta2, eps, weightDecay, 0f, 0f, 1f - learningRate * weightDecay, decoupled ? 1 : 0, clearGradient ? 1 : 0);
-        _adamScheduled(Stream, StrideConfig(length), parameter, grad, firstMoment, secondMoment, schedule, cursor, scalars);
+        }
+        var scalars = new AdamScalars(beta1, beta2, eps, weightDecay, 0f, 0f, 1f - learningRate * weightDecay, decoupled ? 1 : 0, clearGradient ? 1 : 0,
+            endStep ? 1 : 0);
+        _adamScheduled(Stream, StrideConfig(length), parameter, grad, firstMoment, secondMoment, schedule, cursor, scalars,
+            endStep ? loss : schedule, endStep ? losses : schedule, _adamGroupsDone.View);
     }
 
     private static void AdamScheduledKernel(ArrayView<float> parameter, ArrayView<float> grad, ArrayView<float> firstMoment, ArrayView<float> secondMoment,
-        ArrayView<float> schedule, ArrayView<int> cursor, AdamScalars a)
+        ArrayView<float> schedule, ArrayView<int> cursor, AdamScalars a, ArrayView<float> loss, ArrayView<float> losses, ArrayView<int> groupsDone)
     {
+        var isLast = SharedMemory.Allocate<int>(1);
         int at = 2 * cursor[0];
         float stepSize = schedule[at], biasCorrection2Sqrt = schedule[at + 1];
         int total = (int)parameter.Length, stride = Grid.DimX * Group.DimX;
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
             AdamUpdate(parameter, grad, firstMoment, secondMoment, i, a, stepSize, biasCorrection2Sqrt);
+        if (a.EndStep == 0)
+            return;
+        // Every group has read the cursor before it is counted, so the last one counted may advance it.
+        MemoryFence.DeviceLevel();
+        Group.Barrier();
+        if (Group.IdxX == 0)
+            isLast[0] = Atomic.Add(ref groupsDone[0], 1) == Grid.DimX - 1 ? 1 : 0;
+        Group.Barrier();
+        if (isLast[0] != 0 && Group.IdxX == 0)
+        {
+            MemoryFence.DeviceLevel();
+            losses[at / 2] = loss[0];
+            cursor[0] = at / 2 + 1;
+            groupsDone[0] = 0;
+        }
     }
 
     /// <summary>losses[cursor[0]] = loss[0], then cursor[0] += 1: a step's last launch.</summary>
     public void EndStep(ArrayView<float> loss, ArrayView<float> losses, ArrayView<int> cursor)
     {
         RequireCursor(cursor);
+        CheckEndStep(loss, losses);
+        _endStep(Stream, new KernelConfig(1, 1), loss, losses, cursor);
+    }
+
+    private static void CheckEndStep(ArrayView<float> loss, ArrayView<float> losses)
+    {
         if (loss.Length != 1)
             throw new ArgumentException($"The loss is one value, not {loss.Length}.", nameof(loss));
         if (losses.Length < 1)
             throw new ArgumentException("The losses have no slot to write to.", nameof(losses));
-        _endStep(Stream, new KernelConfig(1, 1), loss, losses, cursor);
     }
 
     private static void EndStepKernel(ArrayView<float> loss, ArrayView<float> losses, ArrayView<int> cursor)

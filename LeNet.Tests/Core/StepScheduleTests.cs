@@ -60,8 +60,7 @@ public class StepScheduleTests
                 Adam.ClearsGradients = true;
             }
             loss.Backward();
-            Adam.Step();
-            Schedule.EndStep(loss, Losses);
+            Schedule.EndStep(loss, Losses, Adam);
         }
     }
 
@@ -114,9 +113,9 @@ public class StepScheduleTests
         Assert.Equal(hostLosses.ToArray(), epochLosses);
         Assert.Equal(hostModel.Parameters().SelectMany(p => p.ToArray()), loop.Model.Parameters().SelectMany(p => p.ToArray()));
         Assert.Equal(hostAdam.SecondMoments.SelectMany(m => m.ToArray()), loop.Adam.SecondMoments.SelectMany(m => m.ToArray()));
-        // The loss's copy (a device copy, not counted) became the step's last launch: one more counted; ZeroGrad's memset
-        // went into Adam's launch after the first step: one fewer. The same count at every full step after the first.
-        Assert.Equal(hostLaunches.Select((n, i) => i == 0 ? n + 1 : n), launches);
+        // The loss's copy (a device copy, not counted) went into Adam's launch, which ends the step; ZeroGrad's memset went
+        // into Adam's launch after the first step: one fewer. The same count at every full step after the first.
+        Assert.Equal(hostLaunches.Select((n, i) => i == 0 ? n : n - 1), launches);
         Assert.Single(launches.Skip(1).Where((_, i) => Count((i + 1) % Steps) == BatchSize).Distinct());
     }
 
@@ -155,8 +154,10 @@ public class StepScheduleTests
         var nextEpoch = Launches(device, () => loop.Step(BatchSize));
         var after = Launches(device, () => loop.Step(BatchSize));
         // gather, 6 forward (each convolution with its block two, fc, the head with its loss), 10 backward (the head's weight
-        // gradients, fc, each block and convolution two), Adam (which also clears the gradients), EndStep
-        Assert.Equal(19, captured.Count);
+        // gradients, fc, each block and convolution two), Adam (which also clears the gradients, stores the loss and
+        // advances the cursor)
+        Assert.Equal(18, captured.Count);
+        Assert.Equal("AdamScheduledKernel", captured[^1].Kernel);
         foreach (var replayed in new[] { nextEpoch, after })
         {
             Assert.Equal(captured.Select(l => l.Kernel), replayed.Select(l => l.Kernel));
@@ -229,6 +230,13 @@ public class StepScheduleTests
             loss.Backward();
             var changed = Assert.Throws<InvalidOperationException>(adam.Step);
             Assert.Contains("learning rate", changed.Message);
+            // Through the schedule, refused the same way before anything is queued: no loss stored, the cursor where it was.
+            var backend = (CudaBackend)device.Backend;
+            var launches = backend.Launches;
+            var viaSchedule = Assert.Throws<InvalidOperationException>(() => schedule.EndStep(loss, losses, adam));
+            Assert.Contains("learning rate", viaSchedule.Message);
+            Assert.Equal((launches, 1), (backend.Launches, schedule.Step));
+            Assert.Equal(0f, losses.ToArray()[1]);
         }
 
         // Replayed steps advance the host's count and Adam's; past the epoch's end nothing more is taken.

@@ -81,6 +81,45 @@ public class ScheduleCudaTests(AcceleratorFixture fixture)
         Assert.Throws<ArgumentException>(() => kernels.EndStep(loss.View, losses.View, twoCursors.View));
     }
 
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void Adam_ending_the_step_updates_as_adam_then_stores_the_loss_at_the_cursor_and_advances_it(string device)
+    {
+        var kernels = fixture.Kernels(device);
+        var rng = new Random(52_200);
+        const int length = 1_000, steps = 3; // several groups, so the last one to finish ends the step
+        const float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+        var start = Uniform(rng, length, -0.1, 0.1);
+        using var ending = kernels.Upload(start);
+        using var plain = kernels.Upload(start);
+        using var endingMoments = kernels.Zeros(2 * length);
+        using var plainMoments = kernels.Zeros(2 * length);
+        using var grad = kernels.Zeros(length);
+        var table = new float[2 * (steps + 1)];
+        CudaKernels.AdamScheduleTable(table, 1, lr, beta1, beta2);
+        using var tableBuffer = kernels.Upload(table.Select(v => (double)v).ToArray());
+        using var cursor = kernels.Upload([1]);
+        using var plainCursor = kernels.Upload([1]);
+        using var loss = kernels.Zeros(1);
+        using var losses = kernels.Zeros(steps + 1);
+        for (var k = 0; k < steps; k++)
+        {
+            grad.View.CopyFromCPU(Uniform(rng, length).Select(v => (float)v).ToArray());
+            loss.View.CopyFromCPU([0.5f + k]);
+            kernels.AdamScheduled(ending.View, grad.View, endingMoments.View.SubView(0, length), endingMoments.View.SubView(length, length),
+                tableBuffer.View, cursor.View, lr, beta1, beta2, eps, 0f, loss: loss.View, losses: losses.View);
+            kernels.AdamScheduled(plain.View, grad.View, plainMoments.View.SubView(0, length), plainMoments.View.SubView(length, length),
+                tableBuffer.View, plainCursor.View, lr, beta1, beta2, eps, 0f);
+            plainCursor.View.CopyFromCPU([k + 2]);
+        }
+        Assert.Equal(kernels.Download(plain), kernels.Download(ending));
+        Assert.Equal(kernels.Download(plainMoments), kernels.Download(endingMoments));
+        Assert.Equal([0, 0.5, 1.5, 2.5], kernels.Download(losses));
+        Assert.Equal([steps + 1], kernels.Download(cursor));
+        Assert.Throws<ArgumentException>(() => kernels.AdamScheduled(ending.View, grad.View, endingMoments.View.SubView(0, length),
+            endingMoments.View.SubView(length, length), tableBuffer.View, cursor.View, lr, beta1, beta2, eps, 0f, loss: losses.View, losses: losses.View));
+    }
+
     [Fact]
     public void A_cpu_accelerator_stream_cannot_be_captured_and_says_so()
     {
