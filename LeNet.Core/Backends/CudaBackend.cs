@@ -9,7 +9,8 @@ namespace LeNet.Core.Backends;
 /// The GPU backend: every operation is one launch of an ILGPU kernel (<see cref="CudaKernels"/>) queued on the device's
 /// stream, never waiting for it; only reading a tensor back (<see cref="Tensor.ToArray"/>, <see cref="Tensor.Item"/>)
 /// waits. A linear layer's gradients are one launch together, a convolution's two, BatchNorm→ReLU→MaxPool two in each
-/// direction (partial sums over chunks of planes, then the elementwise part). <see cref="Launches"/> counts the launches (kernels and memsets), for the benchmarks.
+/// direction (partial sums over chunks of planes, then the elementwise part), the classifier head fused with its loss one
+/// in each direction (<see cref="FusesHeadCrossEntropy"/>). <see cref="Launches"/> counts the launches (kernels and memsets), for the benchmarks.
 /// A gradient buffer reused in the next backward pass is not cleared (<see cref="ClearForReuse"/>): the first kernel
 /// writing it overwrites instead of adding, which saves one memset per intermediate gradient and step.
 /// </summary>

@@ -48,8 +48,11 @@ public sealed partial class CudaKernels
     /// <summary>About how many output positions one thread sums for a weight's partial (a band of whole rows).</summary>
     private const int ChunkWork = 128;
 
-    /// <summary>Threads per group of the backward's sum over chunks (64 on a GPU).</summary>
-    private int ConvSumGroupSize => Math.Min(64, GroupSize);
+    /// <summary>
+    /// Threads per group of the backward's sum over <paramref name="chunks"/> partials: about one per two partials, 64 to
+    /// GroupSize (a GPU's conv1, 576 partials per weight: 256 threads; conv2, 64 partials: 64).
+    /// </summary>
+    private int ConvSumGroupSize(int chunks) => Math.Min(GroupSize, Math.Max(64, NextPowerOfTwo(chunks) / 2));
 
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan> _conv2dBackward = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan> _conv2dBackwardSum = null!;
@@ -191,7 +194,7 @@ public sealed partial class CudaKernels
         _conv2dBackward(Stream, config,
             OrPlaceholder(input, placeholder), OrPlaceholder(weight, placeholder), outputGrad, OrPlaceholder(inputGrad, placeholder), partials, shape, plan);
         if (weightItems + biasItems > 0)
-            _conv2dBackwardSum(Stream, new KernelConfig((weightItems + biasItems) / chunks, ConvSumGroupSize), partials,
+            _conv2dBackwardSum(Stream, new KernelConfig((weightItems + biasItems) / chunks, ConvSumGroupSize(chunks)), partials,
                 OrPlaceholder(weightGrad, placeholder), OrPlaceholder(biasGrad, placeholder), shape, plan);
     }
 
@@ -508,11 +511,20 @@ public sealed partial class CudaKernels
     private static void Conv2dBackwardSumKernel(ArrayView<float> partials, ArrayView<float> weightGrad, ArrayView<float> biasGrad, ConvShape shape, ConvBackwardPlan plan)
     {
         var scratch = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
-        int chunks = plan.Chunks, weights = plan.WeightItems / chunks, item = Grid.IdxX, first = item * chunks;
-        float sum = 0f;
-        for (int j = Group.IdxX; j < chunks; j += Group.DimX)
-            sum += partials[first + j];
-        sum = GroupReduction.SumToFirst(scratch, sum);
+        int chunks = plan.Chunks, weights = plan.WeightItems / chunks, item = Grid.IdxX, first = item * chunks, step = Group.DimX;
+        // Four running sums per thread (chunks j, j + step, j + 2·step, j + 3·step), so four loads are in flight at a time.
+        float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
+        int j = Group.IdxX;
+        for (; j + 3 * step < chunks; j += 4 * step)
+        {
+            s0 += partials[first + j];
+            s1 += partials[first + j + step];
+            s2 += partials[first + j + 2 * step];
+            s3 += partials[first + j + 3 * step];
+        }
+        for (; j < chunks; j += step)
+            s0 += partials[first + j];
+        float sum = GroupReduction.SumToFirst(scratch, s0 + s1 + (s2 + s3));
         if (Group.IdxX == 0)
         {
             if (item < weights)

@@ -12,10 +12,11 @@ namespace LeNet.Kernels.Cuda;
 //            B: each group combines its channel's G partials in chunk order (Chan's parallel variance, a group-wide
 //               tree), then normalises, rectifies and max-pools the pooled outputs of its chunk's planes straight from
 //               the convolution's output (never written normalised); group (c, 0) stores mean, invStd, running stats.
-//   backward A: each group writes its chunk's (Σdy, Σdy·x̂), dy gathered from the pooled gradient through argmax and the
-//               ReLU mask recomputed from the saved statistics;
-//            B: each group combines its channel's partials and accumulates inputGrad over its chunk; group (c, 0) adds
-//               gammaGrad and betaGrad.
+//   backward A: each group writes its chunk's (Σdy, Σdy·x̂) over its pooled outputs: each output's gradient where the
+//               element it chose (argmax) passed the ReLU, the mask recomputed from the saved statistics;
+//            B: each group combines its channel's partials and accumulates inputGrad over its chunk, window by window
+//               where the windows tile the planes (LeNet's do), else element by element gathering from the windows that
+//               chose it; group (c, 0) adds gammaGrad and betaGrad.
 // Chunks of whole planes keep the index arithmetic to one division per element (plane, then row). The partials live in
 // one device buffer owned by these kernels, grown when a larger shape arrives; launches on one stream use it in turn.
 // Inference is one launch, one thread per pooled output.
@@ -335,7 +336,11 @@ public sealed partial class CudaKernels
         }
     }
 
-    /// <summary>Launch A of the backward: partials[2·(c·G + g)] = Σ dy over the chunk, [+1] = Σ dy·x̂.</summary>
+    /// <summary>
+    /// Launch A of the backward: partials[2·(c·G + g)] = Σ dy over the chunk, [+1] = Σ dy·x̂. dy is non-zero only where a
+    /// window chose the element and the ReLU passed it, so the sums run over the chunk's pooled outputs o: pooledGrad[o]
+    /// where the element argmax[o] passed the ReLU (two dependent loads per output, four times fewer outputs than elements).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void BatchNormReluMaxPoolGradientSumsKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input, ArrayView<float> gamma,
         ArrayView<float> beta, ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> partials, int planesPerChunk, PoolShape shape)
@@ -343,17 +348,21 @@ public sealed partial class CudaKernels
         var scratchDy = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
         var scratchDyXhat = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
         FusedChunkOfGroup(planesPerChunk, shape, out int c, out int g, out int chunks, out int firstPlane, out int planes);
-        int C = shape.Channels, S = shape.Height * shape.Width, count = planes * S;
+        int C = shape.Channels, outputs = shape.OutHeight * shape.OutWidth, count = planes * outputs;
         float mu = mean[c], inv = invStd[c], scale = gamma[c] * inv, shift = beta[c];
 
         float sumDy = 0f, sumDyXhat = 0f;
         for (int j = Group.IdxX; j < count; j += Group.DimX)
         {
-            int n = j / S, s = j - n * S, plane = (firstPlane + n) * C + c, i = plane * S + s;
-            float x = input[i];
-            float dy = NormalisedGradientAt(pooledGrad, argmax, i, plane, s, scale, mu, shift, x, shape);
-            sumDy += dy;
-            sumDyXhat += dy * ((x - mu) * inv);
+            int n = j / outputs, o = ((firstPlane + n) * C + c) * outputs + j - n * outputs;
+            float dy = pooledGrad[o];
+            float x = input[argmax[o]];
+            // The forward's mask expression, so the choice agrees with it bit for bit.
+            if (scale * (x - mu) + shift > 0f)
+            {
+                sumDy += dy;
+                sumDyXhat += dy * ((x - mu) * inv);
+            }
         }
         var (chunkDy, chunkDyXhat) = GroupReduction.Sum2(scratchDy, scratchDyXhat, sumDy, sumDyXhat);
         if (Group.IdxX == 0)
@@ -386,13 +395,36 @@ public sealed partial class CudaKernels
         var (totalDy, totalDyXhat) = GroupReduction.Sum2(scratchDy, scratchDyXhat, sumDy, sumDyXhat);
         float meanDy = totalDy / count, meanDyXhat = totalDyXhat / count;
 
-        int chunkCount = planes * S;
-        for (int j = Group.IdxX; j < chunkCount; j += Group.DimX)
+        if (PoolTilesPlane(shape))
         {
-            int n = j / S, s = j - n * S, plane = (firstPlane + n) * C + c, i = plane * S + s;
-            float x = input[i];
-            float dy = NormalisedGradientAt(pooledGrad, argmax, i, plane, s, scale, mu, shift, x, shape);
-            Put(inputGrad, i, scale * (dy - meanDy - (x - mu) * inv * meanDyXhat), accumulateInput);
+            // One thread per pooled output: its window's elements, the window's gradient and choice all loaded at once.
+            int P = shape.OutHeight, Q = shape.OutWidth, K = shape.Kernel, H = shape.Height, W = shape.Width, outputs = P * Q;
+            int pooledCount = planes * outputs;
+            for (int j = Group.IdxX; j < pooledCount; j += Group.DimX)
+            {
+                int n = j / outputs, pq = j - n * outputs, p = pq / Q, q = pq - p * Q, plane = (firstPlane + n) * C + c;
+                int o = plane * outputs + pq, chosen = argmax[o];
+                float windowGrad = pooledGrad[o];
+                for (int r = 0; r < K; r++)
+                for (int t = 0; t < K; t++)
+                {
+                    int i = (plane * H + p * K + r) * W + q * K + t;
+                    float x = input[i];
+                    float dy = i == chosen && scale * (x - mu) + shift > 0f ? windowGrad : 0f;
+                    Put(inputGrad, i, scale * (dy - meanDy - (x - mu) * inv * meanDyXhat), accumulateInput);
+                }
+            }
+        }
+        else
+        {
+            int chunkCount = planes * S;
+            for (int j = Group.IdxX; j < chunkCount; j += Group.DimX)
+            {
+                int n = j / S, s = j - n * S, plane = (firstPlane + n) * C + c, i = plane * S + s;
+                float x = input[i];
+                float dy = NormalisedGradientAt(pooledGrad, argmax, i, plane, s, scale, mu, shift, x, shape);
+                Put(inputGrad, i, scale * (dy - meanDy - (x - mu) * inv * meanDyXhat), accumulateInput);
+            }
         }
         if (g == 0 && Group.IdxX == 0)
         {
@@ -400,6 +432,13 @@ public sealed partial class CudaKernels
             betaGrad[c] += totalDy;
         }
     }
+
+    /// <summary>
+    /// Whether the pooling windows tile each plane exactly (window = stride, the plane a whole number of windows), so that
+    /// every element lies in exactly one window: the backward then visits the elements window by window.
+    /// </summary>
+    private static bool PoolTilesPlane(PoolShape shape) =>
+        shape.Kernel == shape.Stride && shape.OutHeight * shape.Stride == shape.Height && shape.OutWidth * shape.Stride == shape.Width;
 
     /// <summary>
     /// ∂L/∂(BatchNorm output) at element i (offset s in its plane): where the normalised value passed the ReLU, Σ pooledGrad[o]
