@@ -30,6 +30,13 @@ public class GpuTrainingBenchmarks
     private CapturedStep? _captured;
     private float[] _logits = new float[1000 * 10];
 
+    /// <summary>
+    /// The classifier head fused with its loss (the trainer's default) or run as its four operations (what
+    /// LENET_FUSED_HEAD=0 gives): the step both ways, side by side in one run.
+    /// </summary>
+    [Params(true, false)]
+    public bool FusedHead { get; set; } = true;
+
     [GlobalSetup]
     public void Setup()
     {
@@ -38,6 +45,7 @@ public class GpuTrainingBenchmarks
             Console.WriteLine($"GpuTrainingBenchmarks: {reason}");
             return;
         }
+        ((CudaBackend)_device!.Backend).FusesHead = FusedHead;
         var random = new Random(5);
         _train = new DeviceDataset(_device!, RandomData.Values(random, TrainImages * ImageLength), Enumerable.Range(0, TrainImages).Select(_ => random.Next(10)).ToArray(), 1, 32, 32);
         _test = new DeviceDataset(_device!, RandomData.Values(random, TestImages * ImageLength), Enumerable.Range(0, TestImages).Select(_ => random.Next(10)).ToArray(), 1, 32, 32);
@@ -52,7 +60,7 @@ public class GpuTrainingBenchmarks
         var (before, memsetsBefore, bytesBefore) = (backend.Launches, backend.Memsets, GC.GetAllocatedBytesForCurrentThread());
         Step();
         var bytes = GC.GetAllocatedBytesForCurrentThread() - bytesBefore;
-        Console.WriteLine($"GpuTrainingBenchmarks: {backend.Launches - before} launches per training step (kernels and memsets, " +
+        Console.WriteLine($"GpuTrainingBenchmarks: {backend.Launches - before} launches per training step, head {(FusedHead ? "fused" : "unfused")} (kernels and memsets, " +
             $"{backend.Memsets - memsetsBefore} of them memsets), {bytes} bytes allocated on the calling thread, on {_device!.Description}.");
         try
         {
