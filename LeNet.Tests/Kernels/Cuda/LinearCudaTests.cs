@@ -11,8 +11,8 @@ public class LinearCudaTests(AcceleratorFixture fixture)
 {
     public static TheoryData<string> Devices() => AcceleratorFixture.Devices();
 
-    /// <summary>Extents that are not multiples of the tile (4 on the test accelerator, 16 on a GPU), one of them below it, and a depth of three slabs (SlabTiles · tile = 16 here).</summary>
-    private static readonly LinearShape[] Shapes = [new(5, 19, 13), new(9, 6, 18), new(3, 37, 5)];
+    /// <summary>Extents that are not multiples of the tile (4 on the test accelerator, 16 on a GPU), one of them below it, and a depth of three slabs (SlabTiles · tile = 32 here), the last one partial.</summary>
+    private static readonly LinearShape[] Shapes = [new(5, 19, 13), new(9, 6, 18), new(3, 70, 5)];
 
     [Theory]
     [MemberData(nameof(Devices))]
