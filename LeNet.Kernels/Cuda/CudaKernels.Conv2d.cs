@@ -14,15 +14,16 @@ namespace LeNet.Kernels.Cuda;
 // The partials come from shared memory where an image and an output plane fit (one group per image and output channel,
 // its threads taking (band, weight) items), else from global memory (one thread per (chunk, weight), a chunk about
 // ChunkWork multiply-adds); the input gradient from shared memory where an image's output gradient fits (one group per
-// input plane), else one thread per input. The training step's convolutions are compiled per shape (SpecializesShapes).
+// input plane, or per two planes where the channels pair up, each output-gradient value then read once for both), else
+// one thread per input. The training step's convolutions are compiled per shape (SpecializesShapes).
 public sealed partial class CudaKernels
 {
     /// <summary>
     /// The backward's first launch: [0, WeightItems) weight partials, then BiasItems bias partials, then InputItems
     /// inputs; each image's output rows are cut into Chunks bands of RowsPerChunk rows. AccumulateInput 0: inputGrad is
-    /// overwritten, its old contents ignored. With StagedInput 1 or StagedWeights 1 the launch is split: its first groups
-    /// compute the input gradient (one (image, input channel) plane each from shared memory when StagedInput is 1, else
-    /// one input per thread), the last ItemGroups the partials. StagedWeights 1: one partial group per (image, output
+    /// overwritten, its old contents ignored. With StagedInput &gt; 0 or StagedWeights 1 the launch is split: its first
+    /// groups compute the input gradient (StagedInput (image, input channel) planes each from shared memory when
+    /// StagedInput is 1 or 2, else one input per thread), the last ItemGroups the partials. StagedWeights 1: one partial group per (image, output
     /// channel), which stages the image and the plane's output gradient in shared memory and computes the filter's
     /// weight and bias partials over Chunks / Batch bands of rows; otherwise one partial per thread.
     /// </summary>
@@ -36,6 +37,14 @@ public sealed partial class CudaKernels
     internal static bool InputGradientIsStaged(in ConvShape shape) =>
         (long)shape.OutChannels * shape.OutHeight * shape.OutWidth <= StagedImageCapacity
         && (long)shape.OutChannels * shape.KernelHeight * shape.KernelWidth <= StagedFilterCapacity;
+
+    /// <summary>
+    /// Input channels per group of the staged input gradient: two where the channels pair up and both channels' filters
+    /// fit (LeNet's conv2: 6 channels, 2 × 400 floats) — each output-gradient value read from shared memory then serves two
+    /// multiply-adds —, else one.
+    /// </summary>
+    internal static int InputChannelsPerGroup(in ConvShape shape) =>
+        shape.InChannels % 2 == 0 && 2L * shape.OutChannels * shape.KernelHeight * shape.KernelWidth <= StagedFilterCapacity ? 2 : 1;
 
     /// <summary>
     /// Whether the backward computes <paramref name="shape"/>'s weight and bias partials from shared memory: one image
@@ -184,10 +193,12 @@ public sealed partial class CudaKernels
 
         bool staged = inputItems > 0 && InputGradientIsStaged(shape);
         int itemGroups = stagedWeights ? shape.Batch * shape.OutChannels : (weightItems + biasItems + GroupSize - 1) / GroupSize;
-        long inputGroups = inputItems == 0 ? 0 : staged ? (long)shape.Batch * shape.InChannels : Math.Min((inputItems + GroupSize - 1) / GroupSize, MaxStrideGroups);
+        int channelsPerGroup = staged ? InputChannelsPerGroup(shape) : 0;
+        long inputGroups = inputItems == 0 ? 0 : staged ? (long)shape.Batch * shape.InChannels / channelsPerGroup
+            : Math.Min((inputItems + GroupSize - 1) / GroupSize, MaxStrideGroups);
         var config = staged || stagedWeights ? new KernelConfig(Checked(itemGroups + inputGroups, "the backward's groups"), GroupSize)
             : StrideConfig(weightItems + biasItems + inputItems);
-        var plan = new ConvBackwardPlan(weightItems, biasItems, inputItems, chunks, rowsPerChunk, accumulateInput ? 1 : 0, staged ? 1 : 0, itemGroups,
+        var plan = new ConvBackwardPlan(weightItems, biasItems, inputItems, chunks, rowsPerChunk, accumulateInput ? 1 : 0, channelsPerGroup, itemGroups,
             stagedWeights ? 1 : 0);
         var placeholder = outputGrad;
         var partials = weightItems + biasItems > 0 ? ConvPartials(weightItems + biasItems) : placeholder;
@@ -322,7 +333,7 @@ public sealed partial class CudaKernels
         if (itemGroup < 0)
         {
             if (plan.StagedInput != 0)
-                StagedInputGradient(weight, outputGrad, inputGrad, stagedLarge, stagedSmall, shape, Grid.IdxX, plan.AccumulateInput);
+                StagedInputGradient(weight, outputGrad, inputGrad, stagedLarge, stagedSmall, shape, Grid.IdxX, IntMax(1, plan.StagedInput), plan.AccumulateInput); // never 0 here; IntMax keeps a specialized kernel's constant folding from dividing by 0 in the path not taken
             else
                 DirectInputGradient(weight, outputGrad, inputGrad, shape, plan, Grid.IdxX * Group.DimX + Group.IdxX, inputGroups * Group.DimX);
             return;
@@ -447,25 +458,59 @@ public sealed partial class CudaKernels
     /// order (r, s, then k), so both give the same bits.
     /// </summary>
     private static void StagedInputGradient(ArrayView<float> weight, ArrayView<float> outputGrad, ArrayView<float> inputGrad,
-        ArrayView<float> stagedGrad, ArrayView<float> stagedFilters, ConvShape shape, int g, int accumulate)
+        ArrayView<float> stagedGrad, ArrayView<float> stagedFilters, ConvShape shape, int g, int channels, int accumulate)
     {
         int C = shape.InChannels, H = shape.Height, W = shape.Width, K = shape.OutChannels;
         int R = shape.KernelHeight, S = shape.KernelWidth, P = shape.OutHeight, Q = shape.OutWidth;
-        int n = g / C, c = g - n * C, gradLength = K * P * Q, filter = R * S;
+        int groupsPerImage = C / channels, n = g / groupsPerImage, c0 = (g - n * groupsPerImage) * channels;
+        int gradLength = K * P * Q, filter = R * S, filters = K * filter;
         Stage(outputGrad, n * gradLength, gradLength, stagedGrad);
-        // stagedFilters[(k·R + r)·S + s] = weight[k, c, r, s]: K rows of R·S floats, C·R·S apart.
-        for (int j = Group.IdxX; j < K * filter; j += Group.DimX)
+        // stagedFilters[cc·K·R·S + (k·R + r)·S + s] = weight[k, c0 + cc, r, s]: per channel, K rows of R·S floats, C·R·S apart.
+        for (int j = Group.IdxX; j < channels * filters; j += Group.DimX)
         {
-            int k = j / filter;
-            stagedFilters[j] = weight[(k * C + c) * filter + j - k * filter];
+            int cc = j / filters, e = j - cc * filters, k = e / filter;
+            stagedFilters[j] = weight[(k * C + c0 + cc) * filter + e - k * filter];
         }
         Group.Barrier();
 
-        int inputPlane = H * W, inputBase = (n * C + c) * inputPlane;
+        int inputPlane = H * W, inputBase = (n * C + c0) * inputPlane;
         for (int i = Group.IdxX; i < inputPlane; i += Group.DimX)
         {
             int h = i / W, w = i - h * W;
-            Put(inputGrad, inputBase + i, InputGradientAt(stagedGrad, 0, stagedFilters, 0, filter, h, w, shape), accumulate);
+            if (channels == 1)
+                Put(inputGrad, inputBase + i, InputGradientAt(stagedGrad, 0, stagedFilters, 0, filter, h, w, shape), accumulate);
+            else
+            {
+                InputGradientPairAt(stagedGrad, stagedFilters, filters, h, w, shape, out float first, out float second);
+                Put(inputGrad, inputBase + i, first, accumulate);
+                Put(inputGrad, inputBase + inputPlane + i, second, accumulate);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="InputGradientAt"/> for two input channels at once (filters at 0 and at <paramref name="second"/>, each K
+    /// rows of R·S): each output-gradient value is read once for both sums, each sum added in InputGradientAt's order.
+    /// </summary>
+    private static void InputGradientPairAt(ArrayView<float> grad, ArrayView<float> filters, int second, int h, int w, ConvShape shape,
+        out float first, out float other)
+    {
+        int K = shape.OutChannels, R = shape.KernelHeight, S = shape.KernelWidth, P = shape.OutHeight, Q = shape.OutWidth, stride = shape.Stride;
+        int hp = h + shape.Padding, wq = w + shape.Padding, filter = R * S;
+        int rFirst = FirstTap(hp, P, stride), rLast = IntMin(R - 1, hp), sFirst = FirstTap(wq, Q, stride), sLast = IntMin(S - 1, wq);
+        int pFirst = (hp - rFirst) / stride, qFirst = (wq - sFirst) / stride;
+        first = 0f;
+        other = 0f;
+        for (int r = rFirst, p = pFirst; r <= rLast; r += stride, p--)
+        for (int s = sFirst, q = qFirst; s <= sLast; s += stride, q--)
+        {
+            int gradAt = p * Q + q, filterAt = r * S + s;
+            for (int k = 0; k < K; k++)
+            {
+                float g = grad[gradAt + k * P * Q];
+                first += g * filters[filterAt + k * filter];
+                other += g * filters[second + filterAt + k * filter];
+            }
         }
     }
 
