@@ -5,8 +5,9 @@ using ILGPU.Runtime;
 namespace LeNet.Kernels.Cuda;
 
 // Conv2d, NCHW, direct. Forward: where an image (C×H×W) and a filter (C×R×S) fit the shared arrays (LeNet's always do),
-// one group per (image, output channel) stages both in shared memory and each thread computes outputs of the plane from
-// there; otherwise one thread per output reads global memory. Both add in the same order (bias, then c, r, s), so they
+// one group per (image, output channel) — or per two output channels, each image value then read once for both — stages
+// them in shared memory and each thread computes outputs of the plane(s) from there; otherwise one thread per output
+// reads global memory. Both add in the same order (bias, then c, r, s), so they
 // agree bit for bit. Backward in two launches, without atomics (so results are deterministic): the first writes partial
 // sums of the weight and bias gradients over chunks — a chunk is a band of output rows of one image — and computes the
 // input gradient, each input element gathering from the outputs it touched; the second gives each weight and bias a
@@ -66,7 +67,7 @@ public sealed partial class CudaKernels
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan> _conv2dBackward = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan> _conv2dBackwardSum = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int> _conv2dForward = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int, int> _conv2dForwardStaged = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int, int, int> _conv2dForwardStaged = null!;
 
     /// <summary>Floats of one image (C·H·W) and of one filter (C·R·S) the staged forward can hold in shared memory (8 KB and 4 KB).</summary>
     internal const int StagedImageCapacity = 2048, StagedFilterCapacity = 1024;
@@ -88,16 +89,16 @@ public sealed partial class CudaKernels
         {
             // Compiled once per shape (ILGPU's SpecializedValue): the sizes become constants, so the loops over kernel
             // taps and channels have known trip counts and the index arithmetic folds.
-            var staged = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SpecializedValue<ConvShape>, int, int>(Conv2dForwardStagedSpecializedKernel);
-            _conv2dForwardStaged = (stream, config, input, weight, bias, output, statistics, shape, hasBias, withStatistics) =>
-                staged(stream, config, input, weight, bias, output, statistics, SpecializedValue.New(shape), hasBias, withStatistics);
+            var staged = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SpecializedValue<ConvShape>, int, int, SpecializedValue<int>>(Conv2dForwardStagedSpecializedKernel);
+            _conv2dForwardStaged = (stream, config, input, weight, bias, output, statistics, shape, hasBias, withStatistics, channels) =>
+                staged(stream, config, input, weight, bias, output, statistics, SpecializedValue.New(shape), hasBias, withStatistics, SpecializedValue.New(channels));
             var backward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SpecializedValue<ConvShape>, SpecializedValue<ConvBackwardPlan>>(Conv2dBackwardSpecializedKernel);
             _conv2dBackward = (stream, config, input, weight, outputGrad, inputGrad, partials, shape, plan) =>
                 backward(stream, config, input, weight, outputGrad, inputGrad, partials, SpecializedValue.New(shape), SpecializedValue.New(plan));
         }
         else
         {
-            _conv2dForwardStaged = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int, int>(Conv2dForwardStagedKernel);
+            _conv2dForwardStaged = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int, int, int>(Conv2dForwardStagedKernel);
             _conv2dBackward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan>(Conv2dBackwardKernel);
         }
         _conv2dBackwardSum = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan>(Conv2dBackwardSumKernel);
@@ -128,17 +129,26 @@ public sealed partial class CudaKernels
     }
 
     /// <summary>
-    /// The staged forward, one group per (image, output channel); with a non-empty <paramref name="statistics"/>, each
-    /// group also writes its plane's (Σ y, Σ (y − plane mean)²) to statistics[2·(k·N + n) ..]: the fused BatchNorm's
-    /// partials for chunks of one plane.
+    /// Output channels per group of the staged forward: two where the channels pair up and both filters fit (LeNet's
+    /// conv1 and conv2) — each image value read from shared memory then serves two multiply-adds —, else one.
+    /// </summary>
+    internal static int ForwardChannelsPerGroup(in ConvShape shape) =>
+        shape.OutChannels % 2 == 0 && 2L * shape.InChannels * shape.KernelHeight * shape.KernelWidth <= StagedFilterCapacity ? 2 : 1;
+
+    /// <summary>
+    /// The staged forward, one group per (image, output channel), or per two output channels
+    /// (<see cref="ForwardChannelsPerGroup"/>); with a non-empty <paramref name="statistics"/>, each group also writes its
+    /// planes' (Σ y, Σ (y − plane mean)²) to statistics[2·(k·N + n) ..]: the fused BatchNorm's partials for chunks of one plane.
     /// </summary>
     private void LaunchStagedForward(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output,
         ArrayView<float> statistics, in ConvShape shape)
     {
         // Threads per group: the plane's outputs rounded up to a power of two (the statistics' tree needs one), 32 to GroupSize.
         int threads = Math.Min(GroupSize, Math.Max(32, NextPowerOfTwo(shape.OutHeight * shape.OutWidth)));
-        _conv2dForwardStaged(Stream, new KernelConfig(Checked((long)shape.Batch * shape.OutChannels, "the forward's groups"), threads),
-            input, weight, OrPlaceholder(bias, weight), output, OrPlaceholder(statistics, output), shape, bias.Length > 0 ? 1 : 0, statistics.Length > 0 ? 1 : 0);
+        int channels = ForwardChannelsPerGroup(shape);
+        _conv2dForwardStaged(Stream, new KernelConfig(Checked((long)shape.Batch * shape.OutChannels / channels, "the forward's groups"), threads),
+            input, weight, OrPlaceholder(bias, weight), output, OrPlaceholder(statistics, output), shape, bias.Length > 0 ? 1 : 0, statistics.Length > 0 ? 1 : 0,
+            channels);
     }
 
     /// <summary>inputGrad [N,C,H,W] += ∂L/∂input given outputGrad [N,K,P,Q] and weight.</summary>
@@ -237,8 +247,8 @@ public sealed partial class CudaKernels
 
     /// <summary><see cref="Conv2dForwardStagedKernel"/> compiled for one shape (<see cref="SpecializesShapes"/>).</summary>
     private static void Conv2dForwardStagedSpecializedKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output,
-        ArrayView<float> statistics, SpecializedValue<ConvShape> shape, int hasBias, int withStatistics) =>
-        Conv2dForwardStagedKernel(input, weight, bias, output, statistics, shape.Value, hasBias, withStatistics);
+        ArrayView<float> statistics, SpecializedValue<ConvShape> shape, int hasBias, int withStatistics, SpecializedValue<int> channels) =>
+        Conv2dForwardStagedKernel(input, weight, bias, output, statistics, shape.Value, hasBias, withStatistics, channels.Value);
 
     /// <summary><see cref="Conv2dBackwardKernel"/> compiled for one shape and plan (<see cref="SpecializesShapes"/>).</summary>
     private static void Conv2dBackwardSpecializedKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> outputGrad,
@@ -246,59 +256,87 @@ public sealed partial class CudaKernels
         Conv2dBackwardKernel(input, weight, outputGrad, inputGrad, partials, shape.Value, plan.Value);
 
     /// <summary>
-    /// One group per (image n, output channel k): the image and k's filter into shared memory, then the plane's outputs;
-    /// with <paramref name="withStatistics"/>, the plane's sum and sum of squared deviations from its mean (two passes).
+    /// One group per (image n, output channels k0 .. k0 + channels − 1, channels 1 or 2): the image and the channels'
+    /// filters into shared memory, then the planes' outputs, each image value read once for both channels and each sum
+    /// added in the same order (bias, then c, r, s); with <paramref name="withStatistics"/>, each plane's sum and sum of
+    /// squared deviations from its mean (two passes).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Conv2dForwardStagedKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output,
-        ArrayView<float> statistics, ConvShape shape, int hasBias, int withStatistics)
+        ArrayView<float> statistics, ConvShape shape, int hasBias, int withStatistics, int channels)
     {
         var image = SharedMemory.Allocate<float>(StagedImageCapacity);
         var filter = SharedMemory.Allocate<float>(StagedFilterCapacity);
         var scratch = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
+        var scratchOther = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
         int C = shape.InChannels, H = shape.Height, W = shape.Width, K = shape.OutChannels;
         int R = shape.KernelHeight, S = shape.KernelWidth, P = shape.OutHeight, Q = shape.OutWidth;
-        int n = Grid.IdxX / K, k = Grid.IdxX - n * K, imageLength = C * H * W, filterLength = C * R * S;
+        int groupsPerImage = K / channels, n = Grid.IdxX / groupsPerImage, k = (Grid.IdxX - n * groupsPerImage) * channels;
+        int imageLength = C * H * W, filterLength = C * R * S;
+        bool pair = channels == 2;
         Stage(input, n * imageLength, imageLength, image);
-        Stage(weight, k * filterLength, filterLength, filter);
+        Stage(weight, k * filterLength, channels * filterLength, filter); // channels k and k + 1: consecutive in [K, C, R, S]
         Group.Barrier();
 
-        float first = hasBias != 0 ? bias[k] : 0f, planeSum = 0f;
+        float first = hasBias != 0 ? bias[k] : 0f, firstOther = pair && hasBias != 0 ? bias[k + 1] : 0f, planeSum = 0f, planeSumOther = 0f;
         int plane = P * Q, outputBase = (n * K + k) * plane;
         for (int o = Group.IdxX; o < plane; o += Group.DimX)
         {
             // The window's top-left corner (h0, w0) and the kernel rows and columns inside the image, found once per
-            // output: the inner loop is then two shared loads and a multiply-add (the skipped terms were never added).
+            // output: the inner loop is then shared loads and multiply-adds (the skipped terms were never added).
             int p = o / Q, q = o - p * Q, h0 = p * shape.Stride - shape.Padding, w0 = q * shape.Stride - shape.Padding;
             int rFirst = IntMax(0, -h0), rEnd = IntMin(R, H - h0), sFirst = IntMax(0, -w0), sEnd = IntMin(S, W - w0);
-            float sum = first;
+            float sum = first, sumOther = firstOther;
             for (int c = 0; c < C; c++)
             for (int r = rFirst; r < rEnd; r++)
             {
                 int inputRow = (c * H + h0 + r) * W + w0, weightRow = (c * R + r) * S;
                 for (int s = sFirst; s < sEnd; s++)
-                    sum += image[inputRow + s] * filter[weightRow + s];
+                {
+                    float x = image[inputRow + s];
+                    sum += x * filter[weightRow + s];
+                    if (pair)
+                        sumOther += x * filter[filterLength + weightRow + s];
+                }
             }
             output[outputBase + o] = sum;
             planeSum += sum;
+            if (pair)
+            {
+                output[outputBase + plane + o] = sumOther;
+                planeSumOther += sumOther;
+            }
         }
         if (withStatistics == 0)
             return;
 
         // The same sums as the fused BatchNorm's statistics launch (BatchNormReluMaxPoolStatisticsKernel) over a chunk of
-        // one plane; each thread re-reads only the outputs it wrote.
-        float total = GroupReduction.Sum(scratch, planeSum), planeMean = total / plane, squares = 0f;
+        // one plane; each thread re-reads only the outputs it wrote. Two planes share the reductions' barriers (Sum2 adds
+        // each as Sum would).
+        var (total, totalOther) = GroupReduction.Sum2(scratch, scratchOther, planeSum, planeSumOther);
+        float planeMean = total / plane, planeMeanOther = totalOther / plane, squares = 0f, squaresOther = 0f;
         for (int o = Group.IdxX; o < plane; o += Group.DimX)
         {
             float d = output[outputBase + o] - planeMean;
             squares += d * d;
+            if (pair)
+            {
+                float e = output[outputBase + plane + o] - planeMeanOther;
+                squaresOther += e * e;
+            }
         }
-        squares = GroupReduction.SumToFirst(scratch, squares);
+        (squares, squaresOther) = GroupReduction.Sum2(scratch, scratchOther, squares, squaresOther);
         if (Group.IdxX == 0)
         {
             int at = 2 * (k * shape.Batch + n);
             statistics[at] = total;
             statistics[at + 1] = squares;
+            if (pair)
+            {
+                at = 2 * ((k + 1) * shape.Batch + n);
+                statistics[at] = totalOther;
+                statistics[at + 1] = squaresOther;
+            }
         }
     }
 
