@@ -50,6 +50,41 @@ public class HeadCudaTests(AcceleratorFixture fixture)
         return new Expected(hidden, losses, mean, logitsGrad, hiddenGrad, inputGrad, w1Grad, b1Grad, w2Grad, b2Grad);
     }
 
+    /// <summary>A head's input, parameters and labels, drawn at random, on the host and on the device.</summary>
+    private sealed class DeviceHead : IDisposable
+    {
+        public readonly HeadShape Shape;
+        public readonly double[] X, W1, B1, W2, B2;
+        public readonly int[] Labels;
+        private readonly MemoryBuffer1D<float, Stride1D.Dense> _x, _w1, _b1, _w2, _b2;
+        private readonly MemoryBuffer1D<int, Stride1D.Dense> _labels;
+
+        public DeviceHead(CudaKernels kernels, Random rng, HeadShape shape, int[]? labels = null)
+        {
+            Shape = shape;
+            (X, W1, B1) = (Uniform(rng, shape.InputLength), Uniform(rng, shape.First.WeightLength, -0.5, 0.5), Uniform(rng, shape.Hidden, -0.2, 0.2));
+            (W2, B2) = (Uniform(rng, shape.Second.WeightLength), Uniform(rng, shape.Classes));
+            Labels = labels ?? Enumerable.Range(0, shape.Batch).Select(_ => rng.Next(shape.Classes)).ToArray();
+            (_x, _w1, _b1, _w2, _b2, _labels) = (kernels.Upload(X), kernels.Upload(W1), kernels.Upload(B1), kernels.Upload(W2), kernels.Upload(B2), kernels.Upload(Labels));
+        }
+
+        public ArrayView<float> Input => _x.View;
+
+        public Expected Reference(double lossGrad) => HeadCudaTests.Reference(Shape, X, W1, B1, W2, B2, Labels, lossGrad);
+
+        /// <summary><see cref="CudaKernels.HeadForwardBackward"/> on this head's input, parameters and labels.</summary>
+        public void Rows(CudaKernels kernels, ArrayView<float> lossGrad, ArrayView<float> hidden, ArrayView<float> loss, ArrayView<float> scratch,
+            ArrayView<float> inputGrad, bool accumulateInput = true, bool writeLoss = true) =>
+            kernels.HeadForwardBackward(_x.View, _w1.View, _b1.View, _w2.View, _b2.View, _labels.View, lossGrad, hidden, loss, scratch, inputGrad, Shape,
+                accumulateInput, writeLoss);
+
+        public void Dispose()
+        {
+            foreach (var buffer in new IDisposable[] { _x, _w1, _b1, _w2, _b2, _labels })
+                buffer.Dispose();
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Devices))]
     public void ForwardBackwardAndWeightGradientsMatchReference(string device)
@@ -58,18 +93,9 @@ public class HeadCudaTests(AcceleratorFixture fixture)
         var rng = new Random(49_000);
         foreach (var shape in Shapes)
         {
-            var (x, w1, b1) = (Uniform(rng, shape.InputLength), Uniform(rng, shape.First.WeightLength, -0.5, 0.5), Uniform(rng, shape.Hidden, -0.2, 0.2));
-            var (w2, b2) = (Uniform(rng, shape.Second.WeightLength), Uniform(rng, shape.Classes));
-            var labels = Enumerable.Range(0, shape.Batch).Select(_ => rng.Next(shape.Classes)).ToArray();
+            using var head = new DeviceHead(kernels, rng, shape);
             const double lossGrad = 0.7;
-            var expected = Reference(shape, x, w1, b1, w2, b2, labels, lossGrad);
-
-            using var xBuffer = kernels.Upload(x);
-            using var w1Buffer = kernels.Upload(w1);
-            using var b1Buffer = kernels.Upload(b1);
-            using var w2Buffer = kernels.Upload(w2);
-            using var b2Buffer = kernels.Upload(b2);
-            using var labelsBuffer = kernels.Upload(labels);
+            var expected = head.Reference(lossGrad);
             using var lossGradBuffer = kernels.Upload([lossGrad]);
             using var hidden = kernels.Upload(Uniform(rng, shape.HiddenLength));
             using var loss = kernels.Zeros(1);
@@ -85,8 +111,7 @@ public class HeadCudaTests(AcceleratorFixture fixture)
                     inputGrad.View.CopyFromCPU(inputPrefill.Select(v => (float)v).ToArray());
                     loss.View.MemSetToZero(kernels.Stream);
                 }
-                kernels.HeadForwardBackward(xBuffer.View, w1Buffer.View, b1Buffer.View, w2Buffer.View, b2Buffer.View, labelsBuffer.View,
-                    lossGradBuffer.View, hidden.View, loss.View, scratch.View, inputGrad.View, shape);
+                head.Rows(kernels, lossGradBuffer.View, hidden.View, loss.View, scratch.View, inputGrad.View);
                 AssertAgrees(expected.Hidden, kernels.Download(hidden), what + ": hidden layer");
                 AssertAgrees([expected.Mean], kernels.Download(loss), what + $": mean loss, launch {launch + 1}");
                 var rows = kernels.Download(scratch);
@@ -97,12 +122,12 @@ public class HeadCudaTests(AcceleratorFixture fixture)
                 AssertAccumulated(inputPrefill, expected.InputGrad, kernels.Download(inputGrad), what + ": input gradient");
             }
 
-            var (w1Prefill, b1Prefill, w2Prefill, b2Prefill) = (Uniform(rng, w1.Length), Uniform(rng, shape.Hidden), Uniform(rng, w2.Length), Uniform(rng, shape.Classes));
+            var (w1Prefill, b1Prefill, w2Prefill, b2Prefill) = (Uniform(rng, head.W1.Length), Uniform(rng, shape.Hidden), Uniform(rng, head.W2.Length), Uniform(rng, shape.Classes));
             using var w1Grad = kernels.Upload(w1Prefill);
             using var b1Grad = kernels.Upload(b1Prefill);
             using var w2Grad = kernels.Upload(w2Prefill);
             using var b2Grad = kernels.Upload(b2Prefill);
-            kernels.HeadWeightGradients(xBuffer.View, hidden.View, scratch.View, w1Grad.View, b1Grad.View, w2Grad.View, b2Grad.View, shape);
+            kernels.HeadWeightGradients(head.Input, hidden.View, scratch.View, w1Grad.View, b1Grad.View, w2Grad.View, b2Grad.View, shape);
             AssertAccumulated(w1Prefill, expected.FirstWeightGrad, kernels.Download(w1Grad), what + ": first weight's gradient");
             AssertAccumulated(b1Prefill, expected.FirstBiasGrad, kernels.Download(b1Grad), what + ": first bias's gradient");
             AssertAccumulated(w2Prefill, expected.SecondWeightGrad, kernels.Download(w2Grad), what + ": second weight's gradient");
@@ -117,36 +142,25 @@ public class HeadCudaTests(AcceleratorFixture fixture)
         var kernels = fixture.Kernels(device);
         var rng = new Random(49_100);
         var shape = Shapes[0];
-        var (x, w1, b1) = (Uniform(rng, shape.InputLength), Uniform(rng, shape.First.WeightLength, -0.5, 0.5), Uniform(rng, shape.Hidden, -0.2, 0.2));
-        var (w2, b2) = (Uniform(rng, shape.Second.WeightLength), Uniform(rng, shape.Classes));
-        var labels = Enumerable.Range(0, shape.Batch).Select(_ => rng.Next(shape.Classes)).ToArray();
-        var expected = Reference(shape, x, w1, b1, w2, b2, labels, 1.0);
-
-        using var xBuffer = kernels.Upload(x);
-        using var w1Buffer = kernels.Upload(w1);
-        using var b1Buffer = kernels.Upload(b1);
-        using var w2Buffer = kernels.Upload(w2);
-        using var b2Buffer = kernels.Upload(b2);
-        using var labelsBuffer = kernels.Upload(labels);
+        using var head = new DeviceHead(kernels, rng, shape);
+        var expected = head.Reference(1.0);
         using var one = kernels.Upload([1.0]);
         using var hidden = kernels.Zeros(shape.HiddenLength);
         using var loss = kernels.Upload([42.0]);
         using var scratch = kernels.Zeros(shape.ScratchLength);
         using var inputGrad = kernels.Upload(Enumerable.Repeat(double.NaN, shape.InputLength).ToArray());
-        kernels.HeadForwardBackward(xBuffer.View, w1Buffer.View, b1Buffer.View, w2Buffer.View, b2Buffer.View, labelsBuffer.View, one.View,
-            hidden.View, loss.View, scratch.View, inputGrad.View, shape, accumulateInput: false, writeLoss: false);
+        head.Rows(kernels, one.View, hidden.View, loss.View, scratch.View, inputGrad.View, accumulateInput: false, writeLoss: false);
         AssertAgrees(expected.InputGrad, kernels.Download(inputGrad), "input gradient overwriting NaN");
         Assert.Equal([42.0], kernels.Download(loss));
 
         // No input gradient asked: the row kernel leaves the buffer alone; weight gradients only for what is given.
         using var untouched = kernels.Upload(Enumerable.Repeat(3.0, shape.InputLength).ToArray());
-        kernels.HeadForwardBackward(xBuffer.View, w1Buffer.View, b1Buffer.View, w2Buffer.View, b2Buffer.View, labelsBuffer.View, one.View,
-            hidden.View, loss.View, scratch.View, default, shape);
+        head.Rows(kernels, one.View, hidden.View, loss.View, scratch.View, default);
         AssertAgrees([expected.Mean], kernels.Download(loss), "mean loss");
         Assert.All(kernels.Download(untouched), v => Assert.Equal(3.0, v));
         using var b2Grad = kernels.Zeros(shape.Classes);
-        using var w1Grad = kernels.Zeros(w1.Length);
-        kernels.HeadWeightGradients(xBuffer.View, hidden.View, scratch.View, w1Grad.View, default, default, b2Grad.View, shape);
+        using var w1Grad = kernels.Zeros(head.W1.Length);
+        kernels.HeadWeightGradients(head.Input, hidden.View, scratch.View, w1Grad.View, default, default, b2Grad.View, shape);
         AssertAgrees(expected.FirstWeightGrad, kernels.Download(w1Grad), "first weight's gradient alone");
         AssertAgrees(expected.SecondBiasGrad, kernels.Download(b2Grad), "second bias's gradient alone");
     }
@@ -158,17 +172,12 @@ public class HeadCudaTests(AcceleratorFixture fixture)
         var kernels = fixture.Kernels(device);
         var rng = new Random(49_200);
         var shape = new HeadShape(6, 8, 5, 3);
-        using var x = kernels.Upload(Uniform(rng, shape.InputLength));
-        using var w1 = kernels.Upload(Uniform(rng, shape.First.WeightLength));
-        using var b1 = kernels.Upload(Uniform(rng, shape.Hidden));
-        using var w2 = kernels.Upload(Uniform(rng, shape.Second.WeightLength));
-        using var b2 = kernels.Upload(Uniform(rng, shape.Classes));
-        using var labels = kernels.Upload([0, 1, 2, 3, 1, 0]);
+        using var head = new DeviceHead(kernels, rng, shape, labels: [0, 1, 2, 3, 1, 0]); // 3 is outside the 3 classes
         using var one = kernels.Upload([1.0]);
         using var hidden = kernels.Zeros(shape.HiddenLength);
         using var loss = kernels.Zeros(1);
         using var scratch = kernels.Zeros(shape.ScratchLength);
-        kernels.HeadForwardBackward(x.View, w1.View, b1.View, w2.View, b2.View, labels.View, one.View, hidden.View, loss.View, scratch.View, default, shape);
+        head.Rows(kernels, one.View, hidden.View, loss.View, scratch.View, default);
         Assert.True(double.IsNaN(kernels.Download(loss)[0]));
     }
 
