@@ -17,10 +17,10 @@ public class CudaKernelBenchmarks
 {
     private const int Batch = 64, Repetitions = 100, DatasetSize = 60_000, ImageSize = 32 * 32;
 
-    /// <summary>18 kernels (gather, 6 forward — each convolution with its BatchNorm block two, fc, the head with its loss and
-    /// row-wise backward —, 10 backward — the head's weight gradients, fc, each block and convolution two —, Adam) and one
-    /// memset of the activation gradients.</summary>
-    public const int LaunchesPerStep = 19;
+    /// <summary>16 kernels (gather, 6 forward — each convolution with its BatchNorm block two, fc, the head with its loss and
+    /// row-wise backward —, 8 backward — the head's weight gradients, fc, each convolution with its block three —, Adam)
+    /// and one memset of the activation gradients.</summary>
+    public const int LaunchesPerStep = 17;
 
     private static readonly ConvShape Conv1 = new(Batch, 1, 32, 32, 6, 5, 5), Conv2 = new(Batch, 6, 14, 14, 16, 5, 5);
     private static readonly PoolShape Block1 = new(Batch, 6, 28, 28, 2, 2), Block2 = new(Batch, 16, 10, 10, 2, 2);
@@ -160,6 +160,12 @@ public class CudaKernelBenchmarks
     [Benchmark(OperationsPerInvoke = Repetitions)] public void Conv2Backward() => Repeat(() => _k.Conv2dBackward(_p1, _w2, _dC2, _dP1, _dw2, _db2, Conv2));
     [Benchmark(OperationsPerInvoke = Repetitions)] public void Block1Backward() => Repeat(() => _k.BatchNormReluMaxPoolBackward(_dP1, _argmax1, _c1, _g1, _be1, _mean1, _invStd1, _dC1, _dg1, _dbe1, Block1));
     [Benchmark(OperationsPerInvoke = Repetitions)] public void Conv1Backward() => Repeat(() => _k.Conv2dBackward(_x, default, _dC1, default, _dw1, _db1, Conv1));
+
+    /// <summary>Block2Backward then Conv2Backward as three launches (the convolution's output gradient computed as it is staged): compare with their sum.</summary>
+    [Benchmark(OperationsPerInvoke = Repetitions)] public void Conv2Block2Backward() => Repeat(Conv2Block2Backwards);
+
+    /// <summary>Block1Backward then Conv1Backward as three launches: compare with their sum.</summary>
+    [Benchmark(OperationsPerInvoke = Repetitions)] public void Conv1Block1Backward() => Repeat(Conv1Block1Backwards);
     [Benchmark(OperationsPerInvoke = Repetitions)] public void Adam() => Repeat(() => _k.AdamStep(_parameters, _grads, _firstMoment, _secondMoment, 1, 1e-3f, 0.9f, 0.999f, 1e-8f, 0f));
 
     /// <summary>One training step's <see cref="LaunchesPerStep"/> launches, queued back to back; one sync per 100 steps.</summary>
@@ -176,10 +182,8 @@ public class CudaKernelBenchmarks
         _k.LinearForward(_p2, _wFc, _bFc, _h1, Fc, relu: true);
         HeadLaunches();
         _k.LinearBackward(_p2, _wFc, _dH1, _dP2, _dwFc, _dbFc, Fc, reluOutput: _h1);
-        _k.BatchNormReluMaxPoolBackward(_dP2, _argmax2, _c2, _g2, _be2, _mean2, _invStd2, _dC2, _dg2, _dbe2, Block2);
-        _k.Conv2dBackward(_p1, _w2, _dC2, _dP1, _dw2, _db2, Conv2);
-        _k.BatchNormReluMaxPoolBackward(_dP1, _argmax1, _c1, _g1, _be1, _mean1, _invStd1, _dC1, _dg1, _dbe1, Block1);
-        _k.Conv2dBackward(_x, default, _dC1, default, _dw1, _db1, Conv1);
+        Conv2Block2Backwards();
+        Conv1Block1Backwards();
         _k.AdamStep(_parameters, _grads, _firstMoment, _secondMoment, _step, 1e-3f, 0.9f, 0.999f, 1e-8f, 0f, clearGradient: true);
     }
 
@@ -191,6 +195,12 @@ public class CudaKernelBenchmarks
 
     private void Conv1Block1() => _k.Conv2dBatchNormReluMaxPoolForwardTraining(_x, _w1, _b1, _c1, _g1, _be1, _p1, _argmax1, _mean1, _invStd1,
         _runMean1, _runVar1, 0.1f, 1e-5f, Conv1, 2);
+
+    private void Conv2Block2Backwards() => _k.Conv2dBatchNormReluMaxPoolBackward(_p1, _w2, _c2, _dP2, _argmax2, _g2, _be2, _mean2, _invStd2,
+        _dP1, _dw2, _db2, _dg2, _dbe2, Conv2, 2);
+
+    private void Conv1Block1Backwards() => _k.Conv2dBatchNormReluMaxPoolBackward(_x, default, _c1, _dP1, _argmax1, _g1, _be1, _mean1, _invStd1,
+        default, _dw1, _db1, _dg1, _dbe1, Conv1, 2);
 
     private void Conv2Block2() => _k.Conv2dBatchNormReluMaxPoolForwardTraining(_p1, _w2, _b2, _c2, _g2, _be2, _p2, _argmax2, _mean2, _invStd2,
         _runMean2, _runVar2, 0.1f, 1e-5f, Conv2, 2);

@@ -67,6 +67,23 @@ public abstract class Backend
         in ConvShape shape, int poolKernel) =>
         throw new NotSupportedException($"{GetType().Name} has no fused Conv2d-BatchNorm2d-ReLU-MaxPool2d; check FusesConvBatchNormReLUMaxPool first.");
 
+    /// <summary>
+    /// The backward of <see cref="Conv2dBatchNorm2dReLUMaxPoolForwardTraining"/>: accumulates the gradients of the
+    /// convolution's input, weight and bias and of γ and β (each null when not wanted) from the pooled output's gradient.
+    /// By default <see cref="BatchNorm2dReLUMaxPoolBackward"/> into the convolution's output gradient, then
+    /// <see cref="Conv2dBackward"/>; a backend may do both at once.
+    /// </summary>
+    public virtual void Conv2dBatchNorm2dReLUMaxPoolBackward(Tensor input, Tensor weight, Tensor convOutput, Tensor pooledGrad, Indices argmax,
+        Tensor pooledOutput, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, Tensor? inputGrad, Tensor? weightGrad, Tensor? biasGrad,
+        Tensor? gammaGrad, Tensor? betaGrad, in ConvShape conv, in PoolShape pool)
+    {
+        var convGrad = convOutput.GradOrZeros();
+        BatchNorm2dReLUMaxPoolBackward(pooledGrad, argmax, pooledOutput, convOutput, gamma, beta, mean, invStd, convGrad,
+            gammaGrad ?? Tensor.ZerosLike(gamma), betaGrad ?? Tensor.ZerosLike(beta), pool);
+        Conv2dBackward(input, weight, convGrad, inputGrad, weightGrad, biasGrad, conv);
+        convOutput.ReleaseGrad();
+    }
+
     private NotSupportedException FusionNotSupported() =>
         new($"{GetType().Name} has no fused BatchNorm2d-ReLU-MaxPool2d; check FusesBatchNormReLUMaxPool first.");
 

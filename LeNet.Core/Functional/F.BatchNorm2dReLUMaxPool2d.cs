@@ -37,7 +37,8 @@ public static partial class F
     /// (<see cref="Backends.Backend.FusesConvBatchNormReLUMaxPool"/>), the convolution computes BatchNorm's statistics as
     /// it writes its output (one launch fewer on a GPU); otherwise, and in evaluation, <see cref="Conv2d"/> then
     /// <see cref="BatchNorm2dReLUMaxPool2d"/>. The same values, running-statistics update and gradients as the four in
-    /// turn; the backward is theirs. <see cref="Modules.Sequential"/> uses it when the four layers follow each other.
+    /// turn; fused, the backward is one operation (a GPU computes the convolution's output gradient as its backward stages
+    /// it: one launch fewer). <see cref="Modules.Sequential"/> uses it when the four layers follow each other.
     /// </summary>
     public static Tensor Conv2dBatchNorm2dReLUMaxPool2d(Tensor input, Tensor weight, Tensor? bias, int stride, int padding,
         Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, bool training, int kernel, float momentum = 0.1f, float eps = 1e-5f)
@@ -55,8 +56,9 @@ public static partial class F
         var invStd = Workspace.Tensor(input.Device, [shape.Channels]);
         backend.Conv2dBatchNorm2dReLUMaxPoolForwardTraining(input, weight, bias, convOutput, gamma, beta, pooled, argmax, mean, invStd,
             runningMean, runningVar, momentum, eps, conv, kernel);
-        RecordConv2d(input, weight, bias, convOutput, conv);
-        RecordBatchNorm2dReLUMaxPool2d(convOutput, gamma, beta, mean, invStd, argmax, pooled, shape);
+        if (GradientTape.ShouldRecord(input, weight, bias) || GradientTape.ShouldRecord(gamma, beta))
+            GradientTape.Record(pooled, Workspace.Node<Conv2dBatchNorm2dReLUMaxPool2dBackward>().Set(input, weight, bias, convOutput, gamma, beta,
+                mean, invStd, argmax, pooled, conv, shape), input, weight, bias, gamma, beta);
         return pooled;
     }
 
@@ -81,6 +83,32 @@ public static partial class F
         if (GradientTape.ShouldRecord(input, gamma, beta))
             GradientTape.Record(pooled, Workspace.Node<BatchNorm2dReLUMaxPool2dBackward>().Set(input, gamma, beta, mean, invStd, argmax, pooled, shape),
                 input, gamma, beta);
+    }
+
+    /// <summary>
+    /// The fused training block as one node (the convolution's output is not a node of its own): its backward is one
+    /// backend call, which a GPU runs in three launches (<see cref="Backends.Backend.Conv2dBatchNorm2dReLUMaxPoolBackward"/>).
+    /// </summary>
+    private sealed class Conv2dBatchNorm2dReLUMaxPool2dBackward() : Node(inputs: 5)
+    {
+        private Tensor _input = null!, _weight = null!, _convOutput = null!, _gamma = null!, _beta = null!, _mean = null!, _invStd = null!, _pooled = null!;
+        private Tensor? _bias;
+        private Indices _argmax;
+        private ConvShape _conv;
+        private PoolShape _shape;
+
+        public Conv2dBatchNorm2dReLUMaxPool2dBackward Set(Tensor input, Tensor weight, Tensor? bias, Tensor convOutput, Tensor gamma, Tensor beta,
+            Tensor mean, Tensor invStd, Indices argmax, Tensor pooled, ConvShape conv, PoolShape shape)
+        {
+            (_input, _weight, _bias, _convOutput, _gamma, _beta) = (input, weight, bias, convOutput, gamma, beta);
+            (_mean, _invStd, _argmax, _pooled, _conv, _shape) = (mean, invStd, argmax, pooled, conv, shape);
+            return this;
+        }
+
+        public override void Backward(Tensor outputGrad) =>
+            _input.Device.Backend.Conv2dBatchNorm2dReLUMaxPoolBackward(_input, _weight, _convOutput, outputGrad, _argmax, _pooled, _gamma, _beta,
+                _mean, _invStd, GradIfRequired(_input), GradIfRequired(_weight), GradIfRequired(_bias), GradIfRequired(_gamma), GradIfRequired(_beta),
+                _conv, _shape);
     }
 
     private sealed class BatchNorm2dReLUMaxPool2dBackward : Node

@@ -385,14 +385,7 @@ public sealed partial class CudaKernels
         int C = shape.Channels, S = shape.Height * shape.Width, count = shape.Batch * S;
         float mu = mean[c], inv = invStd[c], scale = gamma[c] * inv, shift = beta[c];
 
-        float sumDy = 0f, sumDyXhat = 0f;
-        for (int k = Group.IdxX; k < chunks; k += Group.DimX)
-        {
-            int at = 2 * (c * chunks + k);
-            sumDy += partials[at];
-            sumDyXhat += partials[at + 1];
-        }
-        var (totalDy, totalDyXhat) = GroupReduction.Sum2(scratchDy, scratchDyXhat, sumDy, sumDyXhat);
+        var (totalDy, totalDyXhat) = ChannelGradientTotals(partials, c, chunks, scratchDy, scratchDyXhat);
         float meanDy = totalDy / count, meanDyXhat = totalDyXhat / count;
 
         if (PoolTilesPlane(shape))
@@ -431,6 +424,23 @@ public sealed partial class CudaKernels
             gammaGrad[c] += totalDyXhat;
             betaGrad[c] += totalDy;
         }
+    }
+
+    /// <summary>
+    /// Channel c's Σ dy and Σ dy·x̂ from its chunks' partials (launch A's), to every thread of the group: each thread adds
+    /// every Group.DimX-th chunk in order, then the group's fixed reduction, so every group that calls it gets the same bits.
+    /// </summary>
+    private static (float Dy, float DyXhat) ChannelGradientTotals(ArrayView<float> partials, int c, int chunks, ArrayView<float> scratchDy,
+        ArrayView<float> scratchDyXhat)
+    {
+        float sumDy = 0f, sumDyXhat = 0f;
+        for (int k = Group.IdxX; k < chunks; k += Group.DimX)
+        {
+            int at = 2 * (c * chunks + k);
+            sumDy += partials[at];
+            sumDyXhat += partials[at + 1];
+        }
+        return GroupReduction.Sum2(scratchDy, scratchDyXhat, sumDy, sumDyXhat);
     }
 
     /// <summary>

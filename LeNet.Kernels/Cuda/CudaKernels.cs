@@ -41,6 +41,7 @@ public sealed partial class CudaKernels
         LoadPooling();
         LoadBatchNorm2d();
         LoadFused();
+        LoadConvBlockBackward();
         LoadLinear();
         LoadActivations();
         LoadSoftmaxCrossEntropy();
