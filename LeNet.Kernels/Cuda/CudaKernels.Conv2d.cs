@@ -22,11 +22,12 @@ public sealed partial class CudaKernels
     /// <summary>
     /// The backward's first launch: [0, WeightItems) weight partials, then BiasItems bias partials, then InputItems
     /// inputs; each image's output rows are cut into Chunks bands of RowsPerChunk rows. AccumulateInput 0: inputGrad is
-    /// overwritten, its old contents ignored. With StagedInput &gt; 0 or StagedWeights 1 the launch is split: its first
+    /// overwritten, its old contents ignored. With StagedInput &gt; 0 or StagedWeights &gt; 0 the launch is split: its first
     /// groups compute the input gradient (StagedInput (image, input channel) planes each from shared memory when
-    /// StagedInput is 1 or 2, else one input per thread), the last ItemGroups the partials. StagedWeights 1: one partial group per (image, output
-    /// channel), which stages the image and the plane's output gradient in shared memory and computes the filter's
-    /// weight and bias partials over Chunks / Batch bands of rows; otherwise one partial per thread. FromBlock 1: the
+    /// StagedInput is 1 or 2, else one input per thread), the last ItemGroups the partials. StagedWeights 1 or 2: one
+    /// partial group per image and StagedWeights output channels, which stages the image and the planes' output gradient
+    /// in shared memory and computes the filters' weight and bias partials over Chunks / Batch bands of rows; otherwise
+    /// one partial per thread. FromBlock 1: the
     /// output gradient is not read but computed as it is staged, from the BatchNorm-ReLU-MaxPool block after the
     /// convolution (<see cref="ConvBlockGradient"/>; both paths staged).
     /// </summary>
@@ -56,6 +57,14 @@ public sealed partial class CudaKernels
     internal static bool WeightGradientIsStaged(in ConvShape shape) =>
         (long)shape.InChannels * shape.Height * shape.Width <= StagedImageCapacity
         && (long)shape.OutHeight * shape.OutWidth <= StagedFilterCapacity;
+
+    /// <summary>
+    /// Output channels per group of the staged weight and bias partials: two where the channels pair up and both planes'
+    /// output gradients fit (LeNet's conv2: 2 × 100 floats) — each image value read from shared memory then serves two
+    /// multiply-adds —, else one (conv1's 28×28 planes).
+    /// </summary>
+    internal static int WeightChannelsPerGroup(in ConvShape shape) =>
+        shape.OutChannels % 2 == 0 && 2L * shape.OutHeight * shape.OutWidth <= StagedFilterCapacity ? 2 : 1;
 
     /// <summary>About how many output positions one thread sums for a weight's partial (a band of whole rows).</summary>
     private const int ChunkWork = 128;
@@ -225,14 +234,15 @@ public sealed partial class CudaKernels
         Checked((long)weightItems + biasItems + inputItems, "the backward's work items");
 
         bool staged = inputItems > 0 && InputGradientIsStaged(shape);
-        int itemGroups = stagedWeights ? shape.Batch * shape.OutChannels : (weightItems + biasItems + GroupSize - 1) / GroupSize;
+        int weightChannels = stagedWeights ? WeightChannelsPerGroup(shape) : 0;
+        int itemGroups = stagedWeights ? shape.Batch * shape.OutChannels / weightChannels : (weightItems + biasItems + GroupSize - 1) / GroupSize;
         int channelsPerGroup = staged ? InputChannelsPerGroup(shape) : 0;
         long inputGroups = inputItems == 0 ? 0 : staged ? (long)shape.Batch * shape.InChannels / channelsPerGroup
             : Math.Min((inputItems + GroupSize - 1) / GroupSize, MaxStrideGroups);
         var config = staged || stagedWeights ? new KernelConfig(Checked(itemGroups + inputGroups, "the backward's groups"), GroupSize)
             : StrideConfig(weightItems + biasItems + inputItems);
         var plan = new ConvBackwardPlan(weightItems, biasItems, inputItems, chunks, rowsPerChunk, accumulateInput ? 1 : 0, channelsPerGroup, itemGroups,
-            stagedWeights ? 1 : 0, fromBlock ? 1 : 0);
+            weightChannels, fromBlock ? 1 : 0);
         if (fromBlock && ((weightItems + biasItems > 0 && !stagedWeights) || (inputItems > 0 && !staged)))
             throw new InvalidOperationException($"{shape}: the backward from a block needs both staged paths."); // callers check BackwardFusesBlock first
         var placeholder = outputGrad;
@@ -404,7 +414,7 @@ public sealed partial class CudaKernels
         }
         if (plan.StagedWeights != 0)
         {
-            StagedWeightPartials(input, outputGrad, partials, stagedLarge, stagedSmall, block, shape, plan, itemGroup);
+            StagedWeightPartials(input, outputGrad, partials, stagedLarge, stagedSmall, block, shape, plan, itemGroup, IntMax(1, plan.StagedWeights));
             return;
         }
         int C = shape.InChannels, H = shape.Height, W = shape.Width, K = shape.OutChannels;
@@ -466,34 +476,37 @@ public sealed partial class CudaKernels
     }
 
     /// <summary>
-    /// The weight and bias partials of image n and output channel k, partial group n·K + k: the image (C·H·W) and the plane's
-    /// output gradient (P·Q) are staged in shared memory, then each thread takes items (band j, e): e &lt; C·R·S is the
-    /// weight (c, r, s), the last e the bias, over band j of the plane's rows (row ⌊j·P/bands⌋ up to the next band's).
-    /// For a weight, the output columns q whose input column lies inside the image are found once per item; the inner
-    /// loop is then two shared loads and a multiply-add. Partials land where the direct path puts them: [item][chunk],
-    /// chunk = n·bands + j.
+    /// The weight and bias partials of image n and output channels k .. k + channels − 1 (channels 1 or 2), partial group
+    /// n·K / channels + k / channels: the image (C·H·W) and the planes' output gradient (P·Q each) are staged in shared
+    /// memory, then each thread takes items (band j, e): e &lt; C·R·S is the weight (c, r, s), the last e the bias, over
+    /// band j of the plane's rows (row ⌊j·P/bands⌋ up to the next band's), for each of the channels — each image value
+    /// read once for both, each sum added in the one-channel order. For a weight, the output columns q whose input
+    /// column lies inside the image are found once per item; the inner loop is then shared loads and multiply-adds.
+    /// Partials land where the direct path puts them: [item][chunk], chunk = n·bands + j.
     /// </summary>
     private static void StagedWeightPartials(ArrayView<float> input, ArrayView<float> outputGrad, ArrayView<float> partials,
-        ArrayView<float> image, ArrayView<float> gradPlane, ConvBlockGradient block, ConvShape shape, ConvBackwardPlan plan, int group)
+        ArrayView<float> image, ArrayView<float> gradPlane, ConvBlockGradient block, ConvShape shape, ConvBackwardPlan plan, int group, int channels)
     {
         int C = shape.InChannels, H = shape.Height, W = shape.Width, K = shape.OutChannels;
         int R = shape.KernelHeight, S = shape.KernelWidth, P = shape.OutHeight, Q = shape.OutWidth, stride = shape.Stride;
-        int n = group / K, k = group - n * K, filterLength = C * R * S, plane = P * Q, imageLength = C * H * W;
+        int groupsPerImage = K / channels, n = group / groupsPerImage, k = (group - n * groupsPerImage) * channels;
+        int filterLength = C * R * S, plane = P * Q, imageLength = C * H * W;
+        bool pair = channels == 2;
         int weights = plan.WeightItems > 0 ? filterLength : 0, items = weights + (plan.BiasItems > 0 ? 1 : 0);
         int bands = plan.Chunks / shape.Batch;
         if (weights > 0)
             Stage(input, n * imageLength, imageLength, image);
         if (plan.FromBlock != 0)
-            StageBlockGradient(block, shape, n, k, 1, gradPlane);
+            StageBlockGradient(block, shape, n, k, channels, gradPlane);
         else
-            Stage(outputGrad, (n * K + k) * plane, plane, gradPlane);
+            Stage(outputGrad, (n * K + k) * plane, channels * plane, gradPlane); // planes k and k + 1: consecutive in [N, K, P, Q]
         Group.Barrier();
 
         for (int t = Group.IdxX; t < items * bands; t += Group.DimX)
         {
             int j = t / items, e = t - j * items, chunk = n * bands + j;
             int pFirst = j * P / bands, pEnd = (j + 1) * P / bands;
-            float sum = 0f;
+            float sum = 0f, sumOther = 0f;
             if (e < weights)
             {
                 int s = e % S, r = e / S % R, c = e / (R * S);
@@ -506,15 +519,28 @@ public sealed partial class CudaKernels
                     if (h < 0 || h >= H) continue;
                     int gradRow = p * Q, inputRow = (c * H + h) * W + w0;
                     for (int q = qFirst; q < qEnd; q++)
-                        sum += gradPlane[gradRow + q] * image[inputRow + q * stride];
+                    {
+                        float x = image[inputRow + q * stride];
+                        sum += gradPlane[gradRow + q] * x;
+                        if (pair)
+                            sumOther += gradPlane[plane + gradRow + q] * x;
+                    }
                 }
                 partials[(k * filterLength + e) * plan.Chunks + chunk] = sum;
+                if (pair)
+                    partials[((k + 1) * filterLength + e) * plan.Chunks + chunk] = sumOther;
             }
             else
             {
                 for (int o = pFirst * Q; o < pEnd * Q; o++)
+                {
                     sum += gradPlane[o];
+                    if (pair)
+                        sumOther += gradPlane[plane + o];
+                }
                 partials[plan.WeightItems + k * plan.Chunks + chunk] = sum;
+                if (pair)
+                    partials[plan.WeightItems + (k + 1) * plan.Chunks + chunk] = sumOther;
             }
         }
     }

@@ -61,6 +61,8 @@ public class Conv2dCudaTests(AcceleratorFixture fixture)
     {
         Assert.Equal([true, true, false, false, true, true], Shapes.Select(shape => LeNet.Kernels.Cuda.CudaKernels.InputGradientIsStaged(shape)));
         Assert.Equal([true, true, false, true, false, true], Shapes.Select(shape => LeNet.Kernels.Cuda.CudaKernels.WeightGradientIsStaged(shape)));
+        // Of the staged weight paths, two output channels per group where they pair up (4, 8 and 2 channels), one for 3.
+        Assert.Equal([2, 1, 1, 2, 1, 2], Shapes.Select(shape => LeNet.Kernels.Cuda.CudaKernels.WeightChannelsPerGroup(shape)));
     }
 
     [Theory]
