@@ -24,7 +24,7 @@ echo "== train, each step replayed as a CUDA graph"
 timeout 60 ./LeNet.Train --device cuda --data mnist --output /tmp/run-graphs --no-pictures 2>&1 | tee "$logs/train-cuda-graphs.log" | grep -E "took|Accuracy|Trained|CUDA graphs"
 save
 echo "== benchmarks"
-timeout 270 ./LeNet.Benchmarks --filter '*GpuTraining*' '*CudaKernel*' --inProcess --job short 2>&1 | tee "$logs/bench.log" | grep -E "launches|graph|^\|" | tail -32
+timeout 270 ./LeNet.Benchmarks --filter '*GpuTraining*' '*CudaKernel*' --inProcess --job short 2>&1 | tee "$logs/bench.log" | grep -E "launches|graph|^\|" | tail -44
 save
 export LENET_TEST_GPU_ONLY=1 # the tests' CUDA cases only: CI runs the CPU accelerator's
 echo "== kernel tests"
