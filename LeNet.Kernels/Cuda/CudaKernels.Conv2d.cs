@@ -13,10 +13,12 @@ namespace LeNet.Kernels.Cuda;
 // input gradient, each input element gathering from the outputs it touched; the second gives each weight and bias a
 // small group that adds its partials over the chunks (stored side by side, [item][chunk]) as a tree of fixed shape.
 // The partials come from shared memory where an image and an output plane fit (one group per image and output channel,
-// its threads taking (band, weight) items), else from global memory (one thread per (chunk, weight), a chunk about
+// or per two where they pair up, its threads taking (band, weight) items), else from global memory (one thread per (chunk, weight), a chunk about
 // ChunkWork multiply-adds); the input gradient from shared memory where an image's output gradient fits (one group per
 // input plane, or per two planes where the channels pair up, each output-gradient value then read once for both), else
-// one thread per input. The training step's convolutions are compiled per shape (SpecializesShapes).
+// one thread per input. After a BatchNorm-ReLU-MaxPool block, both staged paths can compute the output gradient from
+// the block's as they stage it (CudaKernels.ConvBlockBackward.cs). The training step's convolutions are compiled per
+// shape (SpecializesShapes).
 public sealed partial class CudaKernels
 {
     /// <summary>
@@ -27,9 +29,8 @@ public sealed partial class CudaKernels
     /// StagedInput is 1 or 2, else one input per thread), the last ItemGroups the partials. StagedWeights 1 or 2: one
     /// partial group per image and StagedWeights output channels, which stages the image and the planes' output gradient
     /// in shared memory and computes the filters' weight and bias partials over Chunks / Batch bands of rows; otherwise
-    /// one partial per thread. FromBlock 1: the
-    /// output gradient is not read but computed as it is staged, from the BatchNorm-ReLU-MaxPool block after the
-    /// convolution (<see cref="ConvBlockGradient"/>; both paths staged).
+    /// one partial per thread. FromBlock 1: the output gradient is not read but computed as it is staged, from the
+    /// BatchNorm-ReLU-MaxPool block after the convolution (<see cref="ConvBlockGradient"/>; both paths staged).
     /// </summary>
     internal readonly record struct ConvBackwardPlan(int WeightItems, int BiasItems, int InputItems, int Chunks, int RowsPerChunk, int AccumulateInput,
         int StagedInput, int ItemGroups, int StagedWeights, int FromBlock);

@@ -16,7 +16,8 @@ namespace LeNet.Kernels.Cuda;
 //               element it chose (argmax) passed the ReLU, the mask recomputed from the saved statistics;
 //            B: each group combines its channel's partials and accumulates inputGrad over its chunk, window by window
 //               where the windows tile the planes (LeNet's do), else element by element gathering from the windows that
-//               chose it; group (c, 0) adds gammaGrad and betaGrad.
+//               chose it; group (c, 0) adds gammaGrad and betaGrad. After a convolution, launch B's work moves into the
+//               convolution's backward (CudaKernels.ConvBlockBackward.cs: launch A's last group adds the totals instead).
 // Chunks of whole planes keep the index arithmetic to one division per element (plane, then row). The partials live in
 // one device buffer owned by these kernels, grown when a larger shape arrives; launches on one stream use it in turn.
 // Inference is one launch, one thread per pooled output.
