@@ -55,17 +55,33 @@ public sealed partial class CudaKernels
     /// Whether the backward computes <paramref name="shape"/>'s weight and bias partials from shared memory: one image
     /// (C·H·W) and one output-gradient plane (P·Q) fit the staged arrays (both of LeNet's convolutions do).
     /// </summary>
-    internal static bool WeightGradientIsStaged(in ConvShape shape) =>
-        (long)shape.InChannels * shape.Height * shape.Width <= StagedImageCapacity
-        && (long)shape.OutHeight * shape.OutWidth <= StagedFilterCapacity;
+    internal static bool WeightGradientIsStaged(in ConvShape shape) => StagedWeightsFit(shape, 1);
 
     /// <summary>
-    /// Output channels per group of the staged weight and bias partials: two where the channels pair up and both planes'
-    /// output gradients fit (LeNet's conv2: 2 × 100 floats) — each image value read from shared memory then serves two
-    /// multiply-adds —, else one (conv1's 28×28 planes).
+    /// Whether one image and <paramref name="channels"/> output-gradient planes fit the two staged arrays, the larger of
+    /// the two in the larger array (<see cref="StagedWeightsSwap"/>).
+    /// </summary>
+    private static bool StagedWeightsFit(in ConvShape shape, int channels)
+    {
+        long image = (long)shape.InChannels * shape.Height * shape.Width, planes = (long)channels * shape.OutHeight * shape.OutWidth;
+        return (image <= StagedImageCapacity && planes <= StagedFilterCapacity) || (image <= StagedFilterCapacity && planes <= StagedImageCapacity);
+    }
+
+    /// <summary>
+    /// Whether the staged weight partials keep the image in the small array and the output-gradient planes in the large
+    /// one: where the planes do not fit the small one but the image does (LeNet's conv1 paired: 2 × 784 floats of planes,
+    /// a 1,024-float image).
+    /// </summary>
+    private static bool StagedWeightsSwap(int imageLength, int planesLength) =>
+        planesLength > StagedFilterCapacity && imageLength <= StagedFilterCapacity;
+
+    /// <summary>
+    /// Output channels per group of the staged weight and bias partials: two where the channels pair up and the image and
+    /// both planes' output gradients fit (LeNet's conv2: 2 × 100 floats; conv1: 2 × 784, with the image in the small
+    /// array) — each image value read from shared memory then serves two multiply-adds —, else one.
     /// </summary>
     internal static int WeightChannelsPerGroup(in ConvShape shape) =>
-        shape.OutChannels % 2 == 0 && 2L * shape.OutHeight * shape.OutWidth <= StagedFilterCapacity ? 2 : 1;
+        shape.OutChannels % 2 == 0 && StagedWeightsFit(shape, 2) ? 2 : 1;
 
     /// <summary>About how many output positions one thread sums for a weight's partial (a band of whole rows).</summary>
     private const int ChunkWork = 128;
@@ -493,6 +509,8 @@ public sealed partial class CudaKernels
         int groupsPerImage = K / channels, n = group / groupsPerImage, k = (group - n * groupsPerImage) * channels;
         int filterLength = C * R * S, plane = P * Q, imageLength = C * H * W;
         bool pair = channels == 2;
+        if (StagedWeightsSwap(imageLength, channels * plane))
+            (image, gradPlane) = (gradPlane, image);
         int weights = plan.WeightItems > 0 ? filterLength : 0, items = weights + (plan.BiasItems > 0 ? 1 : 0);
         int bands = plan.Chunks / shape.Batch;
         if (weights > 0)
