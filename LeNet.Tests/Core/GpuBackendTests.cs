@@ -532,6 +532,7 @@ public class GpuBackendTests
             var input = Tensor.FromArray(device, x, 5, 2, size, size);
             input.RequiresGrad = true;
             var backend = device.Backend as LeNet.Core.Backends.CudaBackend;
+            var previous = backend?.FusesBlockBackward ?? true;
             backend?.FusesBlockBackward = blockBackward;
             try
             {
@@ -549,7 +550,7 @@ public class GpuBackendTests
             }
             finally
             {
-                backend?.FusesBlockBackward = true;
+                backend?.FusesBlockBackward = previous;
             }
         }
         var expected = Run(Device.Cpu, fused: false);
