@@ -87,7 +87,8 @@ public static partial class F
 
     /// <summary>
     /// The fused training block as one node (the convolution's output is not a node of its own): its backward is one
-    /// backend call, which a GPU runs in three launches (<see cref="Backends.Backend.Conv2dBatchNorm2dReLUMaxPoolBackward"/>).
+    /// backend call (<see cref="Backends.Backend.Conv2dBatchNorm2dReLUMaxPoolBackward"/>), which a GPU runs in four launches, or
+    /// three with <see cref="Backends.CudaBackend.FusesBlockBackward"/>.
     /// </summary>
     private sealed class Conv2dBatchNorm2dReLUMaxPool2dBackward() : Node(inputs: 5)
     {

@@ -153,11 +153,10 @@ public class StepScheduleTests
         loop.Schedule.StartEpoch(0, loop.Adam);
         var nextEpoch = Launches(device, () => loop.Step(BatchSize));
         var after = Launches(device, () => loop.Step(BatchSize));
-        // gather, 6 forward (each convolution with its block two, fc, the head with its loss), 8 backward (the head's weight
-        // gradients, fc, each convolution with its block three: the block's gradient sums, the convolution's backward
-        // computing its output gradient from them, its sum over chunks), Adam (which also clears the gradients, stores the
-        // loss and advances the cursor)
-        Assert.Equal(16, captured.Count);
+        // gather, 6 forward (each convolution with its block two, fc, the head with its loss), 10 backward (the head's weight
+        // gradients, fc, each block two: its gradient sums, then the convolution's output gradient; each convolution two:
+        // its partials over chunks, their sum), Adam (which also clears the gradients, stores the loss and advances the cursor)
+        Assert.Equal(18, captured.Count);
         Assert.Equal("AdamScheduledKernel", captured[^1].Kernel);
         foreach (var replayed in new[] { nextEpoch, after })
         {
