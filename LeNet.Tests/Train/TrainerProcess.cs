@@ -78,6 +78,9 @@ internal sealed partial class TrainerProcess : IDisposable
     /// <summary>Sends <paramref name="signal"/> (<see cref="Sigint"/>, <see cref="Sigterm"/>) to the process, as Ctrl-C or `kill` would.</summary>
     public void Signal(int signal)
     {
+        if ((IgnoredSignals(_process.Id) >> (signal - 1) & 1) != 0)
+            throw new InvalidOperationException($"The trainer ignores signal {signal}: it inherited that from this test process (started under " +
+                "nohup, or with & in a shell without job control; .NET keeps SIGINT and SIGQUIT ignored then). Run the tests in the foreground.");
         if (Kill(_process.Id, signal) != 0)
             throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}.");
     }
@@ -96,6 +99,15 @@ internal sealed partial class TrainerProcess : IDisposable
     {
         if (!_process.HasExited) _process.Kill(entireProcessTree: true);
         _process.Dispose();
+    }
+
+    /// <summary>The mask of signals <paramref name="pid"/> ignores (bit n − 1 for signal n), from /proc; 0 where there is no /proc.</summary>
+    private static ulong IgnoredSignals(int pid)
+    {
+        var status = $"/proc/{pid}/status";
+        if (!File.Exists(status)) return 0;
+        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        return line is null ? 0 : Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16);
     }
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
