@@ -101,13 +101,18 @@ internal sealed partial class TrainerProcess : IDisposable
         _process.Dispose();
     }
 
-    /// <summary>The mask of signals <paramref name="pid"/> ignores (bit n − 1 for signal n), from /proc; 0 where there is no /proc.</summary>
+    /// <summary>The mask of signals <paramref name="pid"/> ignores (bit n − 1 for signal n), from /proc; 0 where there is no /proc or the process has ended.</summary>
     private static ulong IgnoredSignals(int pid)
     {
-        var status = $"/proc/{pid}/status";
-        if (!File.Exists(status)) return 0;
-        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
-        return line is null ? 0 : Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16);
+        try
+        {
+            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+            return line is null ? 0 : Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
     }
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
