@@ -1,20 +1,19 @@
 using BenchmarkDotNet.Attributes;
 using LeNet.Core;
 using LeNet.Core.Autograd;
-using LeNet.Core.Backends;
-using LeNet.Core.Functional;
+using LeNet.Core.Cuda;
 using LeNet.Core.Models;
 using LeNet.Core.Optim;
+using LeNet.Core.Training;
 
 namespace LeNet.Benchmarks;
 
 /// <summary>
-/// The library's own GPU path (Device cuda: autograd over CudaBackend, as the trainer runs it): a LeNet-5 training step
-/// at batch 64 on a dataset held on the device (gather, forward, loss, backward, Adam, the loss stored aside, the
-/// position on the device as the trainer's <see cref="StepSchedule"/>; timed as <see cref="Steps"/> steps and one
-/// synchronisation), the same step captured once and replayed as a CUDA graph, and evaluation of 10,000 images at batch
-/// 1000 with the logits read back. The launches per step are counted and printed. Where no CUDA GPU is found the reason is printed and every
-/// benchmark returns at once: `dotnet run -c Release --project LeNet.Benchmarks -- --filter '*GpuTraining*'`.
+/// The library's GPU path as the trainer runs it: the one <see cref="Core.Training.TrainingStep"/> of LeNet-5 at batch 64
+/// on a dataset held on the device (timed as <see cref="Steps"/> steps and one synchronisation), launched one by one or
+/// replayed as a CUDA graph, with the head fused with its loss or not; and evaluation of 10,000 images at batch 1000 with
+/// the logits read back. The launches per step are counted and printed. Where no CUDA GPU is found the reason is printed
+/// and every benchmark returns at once: `dotnet run -c Release --project LeNet.Benchmarks -- --filter '*GpuTraining*'`.
 /// </summary>
 public class GpuTrainingBenchmarks
 {
@@ -22,100 +21,66 @@ public class GpuTrainingBenchmarks
 
     private Device? _device;
     private LeNet5 _model = null!;
-    private Adam _adam = null!;
-    private readonly Workspace _workspace = new(), _evaluationWorkspace = new();
-    private DeviceDataset _train = null!, _test = null!;
-    private Tensor _losses = null!;
-    private StepSchedule _schedule = null!;
-    private CapturedStep? _captured;
-    private float[] _logits = new float[1000 * 10];
+    private TrainingStep _step = null!;
+    private int[] _order = null!;
+    private readonly Workspace _evaluationWorkspace = new();
+    private BatchSource _test = null!;
+    private readonly float[] _logits = new float[1000 * 10];
 
-    /// <summary>
-    /// The classifier head fused with its loss (the trainer's default) or run as its four operations (what
-    /// LENET_FUSED_HEAD=0 gives): the step both ways, side by side in one run.
-    /// </summary>
+    /// <summary>The classifier head fused with its loss (the default) or run as its four operations.</summary>
     [Params(true, false)]
     public bool FusedHead { get; set; } = true;
+
+    /// <summary>Full steps replayed as a CUDA graph (the trainer's default) or launched one by one.</summary>
+    [Params(true, false)]
+    public bool CudaGraphs { get; set; } = true;
 
     [GlobalSetup]
     public void Setup()
     {
-        if (!Device.TryOpenCuda(out _device, out var reason))
+        if (!CudaDevice.TryOpen(out _device, out var reason, new CudaBackendOptions { FuseHead = FusedHead }))
         {
             Console.WriteLine($"GpuTrainingBenchmarks: {reason}");
             return;
         }
-        ((CudaBackend)_device!.Backend).FusesHead = FusedHead;
         var random = new Random(5);
-        _train = new DeviceDataset(_device!, RandomData.Values(random, TrainImages * ImageLength), Enumerable.Range(0, TrainImages).Select(_ => random.Next(10)).ToArray(), 1, 32, 32);
-        _test = new DeviceDataset(_device!, RandomData.Values(random, TestImages * ImageLength), Enumerable.Range(0, TestImages).Select(_ => random.Next(10)).ToArray(), 1, 32, 32);
+        var train = BatchSource.Create(_device!, RandomData.Values(random, TrainImages * ImageLength),
+            Enumerable.Range(0, TrainImages).Select(_ => random.Next(10)).ToArray(), 1, 32, 32);
+        _test = BatchSource.Create(_device!, RandomData.Values(random, TestImages * ImageLength),
+            Enumerable.Range(0, TestImages).Select(_ => random.Next(10)).ToArray(), 1, 32, 32);
         _model = new LeNet5(seed: 0);
         _model.To(_device!);
-        _adam = new Adam(_model.Parameters());
-        _losses = Tensor.Zeros(_device!, TrainImages / Batch);
-        _schedule = new StepSchedule(_device!, TrainImages / Batch);
-        _schedule.StartEpoch(0, _adam);
-        for (var i = 0; i < 3; i++) Step();
+        _step = Core.Training.TrainingStep.Create(_model, new Adam(_model.Parameters()), train, Batch, CudaGraphs);
+        _order = Enumerable.Range(0, TrainImages).ToArray();
+        _step.StartEpoch(_order);
+        for (var i = 0; i < 4; i++) Run();
         var backend = (CudaBackend)_device!.Backend;
-        var (before, memsetsBefore, bytesBefore) = (backend.Launches, backend.Memsets, GC.GetAllocatedBytesForCurrentThread());
-        Step();
-        var bytes = GC.GetAllocatedBytesForCurrentThread() - bytesBefore;
-        Console.WriteLine($"GpuTrainingBenchmarks: {backend.Launches - before} launches per training step, head {(FusedHead ? "fused" : "unfused")} (kernels and memsets, " +
-            $"{backend.Memsets - memsetsBefore} of them memsets), {bytes} bytes allocated on the calling thread, on {_device!.Description}.");
-        try
-        {
-            _captured = CapturedStep.Capture(_device!, Step);
-            _captured.Replay();
-            bytesBefore = GC.GetAllocatedBytesForCurrentThread();
-            Replay();
-            Console.WriteLine($"GpuTrainingBenchmarks: the step captured as a CUDA graph; a replay allocates {GC.GetAllocatedBytesForCurrentThread() - bytesBefore} bytes.");
-        }
-        catch (Kernels.Cuda.CudaGraphException exception)
-        {
-            Console.WriteLine($"GpuTrainingBenchmarks: no CUDA graph: {exception.Message}.");
-            _schedule.StartEpoch(0, _adam); // the failed capture's step was never run on the device
-        }
-        TrainingStep();
-        TrainingStepReplayed();
-        Evaluate10000();
+        var (before, memsetsBefore, bytesBefore) = (backend.Launches, backend.Memsets, GC.GetTotalAllocatedBytes(precise: true));
+        Run();
         _device.Synchronize();
+        var bytes = GC.GetTotalAllocatedBytes(precise: true) - bytesBefore;
+        Console.WriteLine($"GpuTrainingBenchmarks: {backend.Launches - before} launches per training step " +
+            $"({backend.Memsets - memsetsBefore} memsets; 0 when replayed), head {(FusedHead ? "fused" : "unfused")}, " +
+            $"{(_step.ReplaysSteps ? "replayed as a CUDA graph" : "launched")}, {bytes} bytes allocated, on {_device.Description}.");
+        TrainingStep();
+        Evaluate10000();
     }
 
-    private void Step()
+    private void Run()
     {
-        if (_schedule.Step == _schedule.StepsPerEpoch) _schedule.StartEpoch(0, _adam);
-        using var scope = _workspace.Begin();
-        var (input, labels) = _train.Batch(_schedule, Batch, Batch);
-        var loss = _model.CrossEntropyLoss(input, labels); // as the trainer: the head fused with the loss
-        if (!_adam.ClearsGradients) // as the trainer: zeroed before the first step, then by each step's Adam launch
+        if (_step.Step == _step.StepsPerEpoch)
         {
-            _adam.ZeroGrad();
-            _adam.ClearsGradients = true;
+            _step.ReadLosses();
+            _step.StartEpoch(_order);
         }
-        loss.Backward();
-        _schedule.EndStep(loss, _losses, _adam); // as the trainer: Adam's launch ends the step
-    }
-
-    private void Replay()
-    {
-        if (_schedule.Step == _schedule.StepsPerEpoch) _schedule.StartEpoch(0, _adam);
-        _captured!.Replay();
-        _schedule.CountReplayedStep();
+        _step.Run();
     }
 
     [Benchmark(OperationsPerInvoke = Steps, Description = "LeNet-5 training step, batch 64, Device cuda")]
     public void TrainingStep()
     {
         if (_device is null) return;
-        for (var i = 0; i < Steps; i++) Step();
-        _device.Synchronize();
-    }
-
-    [Benchmark(OperationsPerInvoke = Steps, Description = "LeNet-5 training step replayed as a CUDA graph, batch 64")]
-    public void TrainingStepReplayed()
-    {
-        if (_device is null || _captured is null) return;
-        for (var i = 0; i < Steps; i++) Replay();
+        for (var i = 0; i < Steps; i++) Run();
         _device.Synchronize();
     }
 

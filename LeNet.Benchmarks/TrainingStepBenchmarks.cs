@@ -1,23 +1,21 @@
 using BenchmarkDotNet.Attributes;
 using LeNet.Core;
-using LeNet.Core.Functional;
 using LeNet.Core.Models;
 using LeNet.Core.Optim;
+using LeNet.Core.Training;
 
 namespace LeNet.Benchmarks;
 
 /// <summary>
-/// One whole training step of LeNet-5 at the seed's batch of 64 (forward, loss, backward, Adam) on random data, in a
-/// workspace as the trainer runs it, on the fast CPU kernels and on the Reference kernels.
+/// One whole training step of LeNet-5 at the seed's batch of 64 (the batch copied in, forward, loss, backward, Adam) on
+/// random data: the trainer's <see cref="Core.Training.TrainingStep"/>, on the fast CPU kernels and on the Reference kernels.
 /// </summary>
 [MemoryDiagnoser]
 public class TrainingStepBenchmarks
 {
-    private LeNet5 _model = null!;
-    private Adam _optimizer = null!;
-    private Tensor _input = null!;
-    private int[] _labels = [];
-    private readonly Workspace _workspace = new();
+    private const int Images = 64 * 16;
+    private TrainingStep _step = null!;
+    private int[] _order = [];
 
     [Params("cpu", "reference")]
     public string Kernels { get; set; } = "cpu";
@@ -26,20 +24,20 @@ public class TrainingStepBenchmarks
     public void Setup()
     {
         var device = Kernels == "cpu" ? Device.Cpu : Device.CpuReference;
-        _model = new LeNet5(seed: 0);
-        _model.To(device);
-        _optimizer = new Adam(_model.Parameters());
-        (_input, _labels) = RandomData.Batch(device, 64, seed: 2);
+        var model = new LeNet5(seed: 0).To(device);
+        var random = new Random(2);
+        var data = BatchSource.Create(device, RandomData.Values(random, Images * 32 * 32),
+            Enumerable.Range(0, Images).Select(_ => random.Next(10)).ToArray(), 1, 32, 32);
+        _step = TrainingStep.Create(model, new Adam(model.Parameters()), data, batchSize: 64);
+        _order = Enumerable.Range(0, Images).ToArray();
+        _step.StartEpoch(_order);
     }
 
     [Benchmark]
     public float Step()
     {
-        using var scope = _workspace.Begin();
-        var loss = F.CrossEntropy(_model.Forward(_input), _labels);
-        _optimizer.ZeroGrad();
-        loss.Backward();
-        _optimizer.Step();
-        return loss.Item();
+        if (_step.Step == _step.StepsPerEpoch) _step.StartEpoch(_order);
+        _step.Run();
+        return _step.ReadLosses()[^1];
     }
 }

@@ -1,5 +1,3 @@
-using ILGPU;
-using ILGPU.Runtime;
 using LeNet.Core.Autograd;
 
 namespace LeNet.Core;
@@ -9,54 +7,34 @@ namespace LeNet.Core;
 /// the operations producing it so that <see cref="Backward"/> can compute gradients.
 /// </summary>
 /// <remarks>
-/// A CPU tensor keeps its elements in a managed array (<see cref="AsSpan"/>); a GPU tensor in device memory (an ILGPU
-/// view), read with <see cref="ToArray"/> or <see cref="Item"/>, which wait for the device, and written with
-/// <see cref="CopyFrom"/>.
+/// A CPU tensor keeps its elements in a managed array (<see cref="AsSpan"/>); a GPU tensor in device memory
+/// (<see cref="DeviceMemory{T}"/>), read with <see cref="ToArray"/> or <see cref="Item"/>, which wait for the device,
+/// and written with <see cref="CopyFrom"/>.
 /// </remarks>
 public sealed class Tensor
 {
     private float[]? _data;
-    private ArrayView<float> _view;
-    private MemoryBuffer? _buffer; // owns _view; its identity (and _offset) tells views apart
-    private int _offset; // where _view starts in _buffer: 0, except for a tensor packed with others (see Pack)
+    private DeviceMemory<float>? _memory;
     private readonly int[] _shape;
 
-    // The gradient buffer of an earlier backward pass, kept for the next one (see GradOrZeros).
+    // The gradient buffer of an earlier backward pass, kept for the next one (see TakeGradBuffer).
     private Tensor? _spareGrad;
 
-    private Tensor(float[] data, int[] shape, Device device)
+    // Grad is another tensor's storage (GradientTape.Pass): dropped on release, never kept as the spare.
+    private bool _gradAdopted;
+
+    private Tensor(float[]? data, DeviceMemory<float>? memory, int[] shape, Device device)
     {
-        _data = data;
-        _shape = shape;
+        (_data, _memory, _shape) = (data, memory, shape);
         Device = device;
     }
-
-    private Tensor(ArrayView<float> view, MemoryBuffer? buffer, int offset, int[] shape, Device device)
-    {
-        _view = view;
-        _buffer = buffer;
-        _offset = offset;
-        _shape = shape;
-        Device = device;
-    }
-
-    internal Tensor(Device device, ReadOnlySpan<int> shape) : this(device, shape.ToArray(), CheckedLength(shape)) { }
 
     private Tensor(Device device, int[] shape, int length)
     {
         _shape = shape;
         Device = device;
         if (device.IsCpu) _data = new float[length];
-        else (_view, _buffer) = AllocateZeroed(device, length);
-    }
-
-    // Device memory of at least one element (ILGPU refuses empty buffers), cleared on the device's stream.
-    private static (ArrayView<float>, MemoryBuffer) AllocateZeroed(Device device, int length)
-    {
-        var buffer = device.Gpu!.Accelerator.Allocate1D<float>(Math.Max(1, length));
-        var backend = (Backends.CudaBackend)device.Backend;
-        buffer.View.MemSetToZero(backend.Kernels.Stream);
-        return (buffer.View.SubView(0, length), buffer);
+        else _memory = device.Backend.Allocate<float>(length);
     }
 
     /// <summary>The sizes of the dimensions, e.g. [N, C, H, W]. A scalar has rank 0.</summary>
@@ -65,25 +43,16 @@ public sealed class Tensor
     public int Rank => _shape.Length;
 
     /// <summary>Number of elements.</summary>
-    public int Length => _data?.Length ?? (int)_view.Length;
+    public int Length => _data?.Length ?? _memory!.Length;
 
     /// <summary>The device whose backend runs operations on this tensor (see <see cref="Modules.Module.To"/>).</summary>
-    public Device Device { get; internal set; }
+    public Device Device { get; private set; }
 
     /// <summary>When true, operations on this tensor are recorded and <see cref="Grad"/> receives its gradient.</summary>
     public bool RequiresGrad { get; set; }
 
     /// <summary>Accumulated gradient of the last backward passes (for leaves), or null before any.</summary>
-    public Tensor? Grad
-    {
-        get => _grad;
-        internal set => (_grad, _gradBorrowed) = (value, false);
-    }
-
-    private Tensor? _grad;
-
-    // Grad is storage another tensor owns (see BorrowGrad): dropped on release, never kept as the spare.
-    private bool _gradBorrowed;
+    public Tensor? Grad { get; internal set; }
 
     /// <summary>The operation that produced this tensor, when it was recorded; null for leaves.</summary>
     internal Node? GradFn { get; set; }
@@ -93,10 +62,10 @@ public sealed class Tensor
     public int Size(int dimension) => _shape[dimension < 0 ? dimension + _shape.Length : dimension];
 
     /// <summary>A new tensor of zeros on the CPU.</summary>
-    public static Tensor Zeros(params ReadOnlySpan<int> shape) => new(Device.Cpu, shape);
+    public static Tensor Zeros(params ReadOnlySpan<int> shape) => Zeros(Device.Cpu, shape);
 
     /// <summary>A new tensor of zeros on the given device.</summary>
-    public static Tensor Zeros(Device device, params ReadOnlySpan<int> shape) => new(device, shape);
+    public static Tensor Zeros(Device device, params ReadOnlySpan<int> shape) => new(device, shape.ToArray(), CheckedLength(shape));
 
     public static Tensor Full(float value, params ReadOnlySpan<int> shape)
     {
@@ -106,15 +75,17 @@ public sealed class Tensor
     }
 
     /// <summary>Copies <paramref name="values"/> into a new CPU tensor of the given shape.</summary>
-    public static Tensor FromArray(ReadOnlySpan<float> values, params ReadOnlySpan<int> shape) => FromArray(Device.Cpu, values, shape);
+    public static Tensor FromArray(ReadOnlySpan<float> values, params ReadOnlySpan<int> shape) =>
+        FromArray(Device.Cpu, values, shape);
 
     /// <summary>Copies <paramref name="values"/> into a new tensor of the given shape on the given device.</summary>
     public static Tensor FromArray(Device device, ReadOnlySpan<float> values, params ReadOnlySpan<int> shape)
     {
         var length = CheckedLength(shape);
         if (values.Length != length)
-            throw new ArgumentException($"{values.Length} values do not fill a tensor of shape {Format(shape)} ({length} elements).", nameof(values));
-        if (device.IsCpu) return new Tensor(values.ToArray(), shape.ToArray(), device);
+            throw new ArgumentException(
+                $"{values.Length} values do not fill a tensor of shape {Format(shape)} ({length} elements).", nameof(values));
+        if (device.IsCpu) return new Tensor(values.ToArray(), null, shape.ToArray(), device);
         var tensor = new Tensor(device, shape.ToArray(), length);
         tensor.CopyFrom(values);
         return tensor;
@@ -125,51 +96,50 @@ public sealed class Tensor
     /// <summary>A new tensor of zeros with the shape and device of another.</summary>
     public static Tensor ZerosLike(Tensor other) => Zeros(other.Device, other._shape);
 
-    /// <summary>The elements, for reading and writing in place (CPU tensors only: a GPU tensor is read with <see cref="ToArray"/>).</summary>
+    /// <summary>The elements, for reading and writing in place (CPU tensors only: read a GPU tensor with <see cref="ToArray"/>).</summary>
     public Span<float> AsSpan() => _data ?? throw OnDevice("AsSpan()");
 
     /// <summary>The storage array itself, for backends that hand slices of it to worker threads.</summary>
     internal float[] Data => _data ?? throw OnDevice("Its host array");
 
-    /// <summary>The device memory of a GPU tensor, for the GPU backend's kernels.</summary>
-    internal ArrayView<float> View => _data is null ? _view
-        : throw new InvalidOperationException($"This tensor lives on {Device}, not on a GPU; move it with Module.To or Tensor.To first.");
+    /// <summary>The device memory of a GPU tensor, for that device's backend.</summary>
+    internal DeviceMemory<float> Memory => _memory ?? throw new InvalidOperationException(
+        $"This tensor lives on {Device}, not on a GPU; move it with Module.To or Tensor.To first.");
 
     /// <summary>A copy of the elements in a new array; for a GPU tensor this waits for the device and copies back.</summary>
     public float[] ToArray()
     {
         if (_data is not null) return (float[])_data.Clone();
-        Settle();
-        var values = new float[_view.Length];
-        if (values.Length > 0) _view.CopyToCPU(((Backends.CudaBackend)Device.Backend).Kernels.Stream, values);
+        var values = new float[_memory!.Length];
+        _memory.CopyToHost(values);
         return values;
     }
 
-    /// <summary>Copies the elements into <paramref name="destination"/> (at least <see cref="Length"/> long); waits for a GPU device.</summary>
+    /// <summary>Copies the elements into <paramref name="destination"/> (at least <see cref="Length"/> long); waits for a GPU.</summary>
     public void CopyTo(Span<float> destination)
     {
         if (destination.Length < Length)
-            throw new ArgumentException($"A destination of {destination.Length} elements cannot hold a tensor of shape {Format(_shape)}.", nameof(destination));
-        Settle();
+            throw new ArgumentException(
+                $"A destination of {destination.Length} elements cannot hold a tensor of shape {Format(_shape)}.", nameof(destination));
         if (_data is not null) _data.CopyTo(destination);
-        else if (Length > 0) _view.CopyToCPU(((Backends.CudaBackend)Device.Backend).Kernels.Stream, destination[..Length]);
+        else _memory!.CopyToHost(destination[..Length]);
     }
 
     /// <summary>
     /// Copies the elements into <paramref name="destination"/> from element <paramref name="offset"/> on, on the device
-    /// that holds both (queued on a GPU, without waiting): e.g. each step's loss into a buffer read once per log line.
+    /// that holds both (queued on a GPU, without waiting).
     /// </summary>
     public void CopyInto(Tensor destination, int offset)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        if (destination.Device.IsCpu != Device.IsCpu || destination.Device.Gpu != Device.Gpu)
-            throw new ArgumentException($"CopyInto needs both tensors on one device, not {Device} and {destination.Device}.", nameof(destination));
+        if (destination.Device.IsCpu != Device.IsCpu || destination.Device.Backend != Device.Backend && !Device.IsCpu)
+            throw new ArgumentException(
+                $"CopyInto needs both tensors on one device, not {Device} and {destination.Device}.", nameof(destination));
         if (offset < 0 || offset > destination.Length - Length)
-            throw new ArgumentOutOfRangeException(nameof(offset), offset, $"{Length} elements do not fit into {destination.Length} from element {offset}.");
-        Settle();
-        destination.Settle();
+            throw new ArgumentOutOfRangeException(nameof(offset), offset,
+                $"{Length} elements do not fit into {destination.Length} from element {offset}.");
         if (_data is not null) _data.CopyTo(destination._data.AsSpan(offset));
-        else if (Length > 0) _view.CopyTo(((Backends.CudaBackend)Device.Backend).Kernels.Stream, destination._view.SubView(offset, Length));
+        else _memory!.CopyTo(destination._memory!, offset);
     }
 
     /// <summary>The elements for reading: the storage itself on the CPU, a fresh host copy for a GPU tensor.</summary>
@@ -179,10 +149,10 @@ public sealed class Tensor
     public void CopyFrom(ReadOnlySpan<float> values)
     {
         if (values.Length != Length)
-            throw new ArgumentException($"{values.Length} values do not fill a tensor of shape {Format(_shape)} ({Length} elements).", nameof(values));
-        Uncleared = false; // every element is overwritten
+            throw new ArgumentException(
+                $"{values.Length} values do not fill a tensor of shape {Format(_shape)} ({Length} elements).", nameof(values));
         if (_data is not null) values.CopyTo(_data);
-        else if (values.Length > 0) _view.CopyFromCPU(((Backends.CudaBackend)Device.Backend).Kernels.Stream, values);
+        else _memory!.CopyFromHost(values);
     }
 
     /// <summary>A copy of this tensor's values on <paramref name="device"/> (not recorded for autograd).</summary>
@@ -192,43 +162,33 @@ public sealed class Tensor
     internal void MoveTo(Device device)
     {
         if (device == Device) return;
-        if (device.IsCpu && Device.IsCpu)
-        {
-            Device = device;
-        }
-        else
+        if (!(device.IsCpu && Device.IsCpu))
         {
             var values = _data ?? ToArray();
-            if (device.IsCpu)
-            {
-                _data = values;
-                (_view, _buffer, _offset) = (default, null, 0);
-            }
-            else
-            {
-                ((_view, _buffer), _offset) = (AllocateZeroed(device, values.Length), 0);
-                _data = null;
-            }
-            Device = device;
-            if (!device.IsCpu) CopyFrom(values);
+            (_data, _memory) = device.IsCpu
+                ? (values, (DeviceMemory<float>?)null)
+                : ((float[]?)null, device.Backend.Allocate<float>(values.Length));
+            _memory?.CopyFromHost(values);
             _spareGrad = null;
         }
+        Device = device;
         Grad?.MoveTo(device);
     }
 
     /// <summary>The value of a one-element tensor (for a GPU tensor, read back after the device finishes).</summary>
     public float Item()
     {
-        if (Length != 1) throw new InvalidOperationException($"Item() needs a tensor of one element, not shape {Format(_shape)}.");
+        if (Length != 1)
+            throw new InvalidOperationException($"Item() needs a tensor of one element, not shape {Format(_shape)}.");
         if (_data is not null) return _data[0];
-        Settle();
         Span<float> value = stackalloc float[1];
-        _view.CopyToCPU(((Backends.CudaBackend)Device.Backend).Kernels.Stream, value);
+        _memory!.CopyToHost(value);
         return value[0];
     }
 
     private InvalidOperationException OnDevice(string what) =>
-        new($"{what} is not available for a tensor on {Device}: its elements live in device memory. Copy them to the host with ToArray(), or write them with CopyFrom().");
+        new($"{what} is not available for a tensor on {Device}: its elements live in device memory. " +
+            "Copy them to the host with ToArray(), or write them with CopyFrom().");
 
     /// <summary>A tensor of another shape over the same elements (and the same storage), recorded for autograd.</summary>
     /// <remarks>One dimension may be −1: it is inferred from the others.</remarks>
@@ -254,22 +214,7 @@ public sealed class Tensor
     }
 
     /// <summary>A new tensor over the same storage with the given shape (no checks; for <see cref="Workspace"/>).</summary>
-    internal Tensor ViewAs(ReadOnlySpan<int> shape) => _data is not null ? new(_data, shape.ToArray(), Device) : new(_view, _buffer, _offset, shape.ToArray(), Device);
-
-    /// <summary>
-    /// A reused gradient buffer whose value is zero but whose memory was not cleared (<see cref="Backend.ClearForReuse"/>):
-    /// the backend's next kernel writing it overwrites instead of adding, which saves a memset per intermediate
-    /// gradient and step; any other use clears it first.
-    /// </summary>
-    internal bool Uncleared { get; set; }
-
-    /// <summary>Clears an <see cref="Uncleared"/> buffer now, before something reads it.</summary>
-    private void Settle()
-    {
-        if (!Uncleared) return;
-        Uncleared = false;
-        Device.Backend.Zero(this);
-    }
+    internal Tensor ViewAs(ReadOnlySpan<int> shape) => new(_data, _memory, shape.ToArray(), Device);
 
     /// <summary>True when this tensor has exactly this device and shape.</summary>
     internal bool Is(Device device, ReadOnlySpan<int> shape) => Device == device && shape.SequenceEqual(_shape);
@@ -277,11 +222,11 @@ public sealed class Tensor
     /// <summary>True when this tensor's elements and <paramref name="other"/>'s share memory, in part or in whole.</summary>
     internal bool Overlaps(Tensor other) => _data is not null
         ? _data == other._data
-        : _buffer is not null && _buffer == other._buffer && _offset < other._offset + other.Length && other._offset < _offset + Length;
+        : other._memory is not null && _memory!.Overlaps(other._memory);
 
     /// <summary>True when this tensor views the same storage as <paramref name="other"/> with exactly this shape.</summary>
     internal bool IsViewOf(Tensor other, ReadOnlySpan<int> shape) => Device == other.Device && shape.SequenceEqual(_shape) &&
-        (_data is not null ? _data == other._data : _buffer == other._buffer && _offset == other._offset);
+        (_data is not null ? _data == other._data : other._memory is not null && _memory!.StartsWith(other._memory));
 
     /// <summary>
     /// Moves the storage of <paramref name="tensors"/> (distinct, all on one GPU) into consecutive slices of one new
@@ -305,17 +250,17 @@ public sealed class Tensor
         foreach (var tensor in tensors)
         {
             tensor.CopyInto(flat, offset);
-            (tensor._view, tensor._buffer, tensor._offset, tensor._spareGrad) = (flat._view.SubView(offset, tensor.Length), flat._buffer, offset, null);
+            (tensor._memory, tensor._spareGrad) = (flat._memory!.Slice(offset, tensor.Length), null);
             offset += tensor.Length;
         }
         return flat;
     }
 
     /// <summary>True while this tensor's storage is a slice of <paramref name="flat"/>'s (see <see cref="Pack"/>).</summary>
-    internal bool IsPackedIn(Tensor flat) => _buffer is not null && _buffer == flat._buffer;
+    internal bool IsPackedIn(Tensor flat) => _memory is not null && flat._memory is not null && _memory.SameAllocation(flat._memory);
 
     /// <summary>A tensor sharing this one's storage but cut from the graph: no gradient flows through it.</summary>
-    public Tensor Detach() => _data is not null ? new(_data, _shape, Device) : new(_view, _buffer, _offset, _shape, Device);
+    public Tensor Detach() => new(_data, _memory, _shape, Device);
 
     /// <summary>Back-propagates from this scalar: adds ∂this/∂leaf to the <see cref="Grad"/> of every leaf that requires it.</summary>
     public void Backward() => GradientTape.Backward(this);
@@ -327,41 +272,29 @@ public sealed class Tensor
     }
 
     /// <summary>
-    /// The gradient buffer, zeroed on first use in a backward pass; backward kernels accumulate into it. An
-    /// intermediate tensor's buffer is released after its node ran (<see cref="ReleaseGrad"/>) and reused when the
-    /// same tensor gets a gradient again, as tensors in a <see cref="Workspace"/> do every step.
+    /// Gives this tensor a gradient buffer for its first writer in a backward pass (<see cref="GradientTape.Target"/>):
+    /// the one an earlier pass released (stale: to be overwritten), else a new one (zeros: to be added to).
     /// </summary>
-    internal Tensor GradOrZeros()
+    internal (Tensor Buffer, bool Stale) TakeGradBuffer()
     {
-        if (Grad is { } grad) return grad;
-        if (_spareGrad is { } spare && spare.Device == Device)
-        {
-            spare.Device.Backend.ClearForReuse(spare);
-            _spareGrad = null;
-            return Grad = spare;
-        }
-        return Grad = Zeros(Device, _shape);
+        var spare = _spareGrad is { } kept && kept.Device == Device ? kept : null;
+        _spareGrad = null;
+        Grad = spare ?? Zeros(Device, _shape);
+        return (Grad, spare is not null);
     }
 
-    /// <summary>Drops the gradient of an intermediate tensor after backward used it, keeping its buffer for reuse (unless borrowed).</summary>
+    /// <summary>Makes <paramref name="gradient"/>, storage another tensor owns, this tensor's gradient (<see cref="GradientTape.Pass"/>).</summary>
+    internal void AdoptGrad(Tensor gradient) => (Grad, _gradAdopted) = (gradient, true);
+
+    /// <summary>Drops the gradient of an intermediate tensor after backward used it, keeping its own buffer for reuse.</summary>
     internal void ReleaseGrad()
     {
-        if (!_gradBorrowed) _spareGrad = _grad;
-        Grad = null;
+        if (!_gradAdopted) _spareGrad = Grad;
+        (Grad, _gradAdopted) = (null, false);
     }
 
-    /// <summary>
-    /// Makes <paramref name="gradient"/> — storage that holds this intermediate tensor's whole gradient and belongs to
-    /// something else (a view of its reshape's gradient, a gradient computed in the forward pass) — its gradient, instead
-    /// of copying it into a buffer of its own: one launch fewer on a GPU. Only while it has none; released like any other,
-    /// but never reused as this tensor's buffer.
-    /// </summary>
-    internal void BorrowGrad(Tensor gradient)
-    {
-        if (_grad is not null || IsLeaf)
-            throw new InvalidOperationException("Only an intermediate tensor without a gradient yet can borrow one.");
-        (_grad, _gradBorrowed) = (gradient, true);
-    }
+    /// <summary>Gives a leaf a gradient buffer of its own (checkpoints restore into it).</summary>
+    internal Tensor GradOrZeros() => Grad ?? (Grad = Zeros(Device, _shape));
 
     public override string ToString() => $"Tensor{Format(_shape)} on {Device}{(RequiresGrad ? ", requires grad" : "")}";
 
@@ -390,15 +323,13 @@ public sealed class Tensor
             return this;
         }
 
-        public override void Backward(Tensor outputGrad)
+        // The input's gradient is this one reshaped: handed over without a copy where it is the first.
+        public override void Backward(Tensor outputGrad) => GradientTape.Pass(_input, Workspace.View(outputGrad, _input.Shape));
+
+        // The device's constant one must not become a gradient that later writers add to.
+        public override void BackwardFromOne(Device device)
         {
-            if (!_input.RequiresGrad) return;
-            // The input's gradient is this one reshaped: share its storage, unless the input already has a gradient to add
-            // to (or is a leaf, which keeps its own), or outputGrad was never written (an uncleared buffer means zero).
-            if (_input.Grad is null && !_input.IsLeaf && !outputGrad.Uncleared)
-                _input.BorrowGrad(Workspace.View(outputGrad, _input.Shape));
-            else
-                _input.Device.Backend.Accumulate(outputGrad, _input.GradOrZeros());
+            if (GradientTape.Target(_input) is { } target) device.Backend.AddScalar(target, 1f);
         }
     }
 }

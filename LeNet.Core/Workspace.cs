@@ -21,7 +21,7 @@ public sealed class Workspace
     private readonly Slots<Tensor> _tensors = new();
     private readonly Slots<int[]> _ints = new();
     private readonly Slots<DeviceIndices> _deviceInts = new();
-    private readonly Slots<Node> _nodes = new();
+    private readonly Slots<object> _objects = new();
     private bool _active;
 
     /// <summary>Starts an iteration: from here on, requests are served from the previous iterations' objects.</summary>
@@ -32,7 +32,7 @@ public sealed class Workspace
         _tensors.Rewind();
         _ints.Rewind();
         _deviceInts.Rewind();
-        _nodes.Rewind();
+        _objects.Rewind();
         var outer = _current;
         _current = this;
         return new Scope(this, outer);
@@ -101,7 +101,7 @@ public sealed class Workspace
         ref var slot = ref workspace._deviceInts.Next();
         if (slot.Recent is { } recent && recent.Is(device, length)) return recent.Indices;
         if (slot.Older is { } older && older.Is(device, length)) return slot.Promote().Indices;
-        return slot.Replace(DeviceIndices.Allocate(device, length)).Indices;
+        return slot.Replace(new DeviceIndices(device, Core.Indices.Allocate(device, length))).Indices;
     }
 
     private sealed class DeviceIndices(Device device, Core.Indices indices)
@@ -109,15 +109,16 @@ public sealed class Workspace
         public Core.Indices Indices { get; } = indices;
 
         public bool Is(Device other, int length) => other == device && Indices.Length == length;
-
-        public static DeviceIndices Allocate(Device device, int length) => new(device, Core.Indices.Allocate(device, length));
     }
 
     /// <summary>A graph node of this type, to be filled in by the operation that records it.</summary>
-    internal static T Node<T>() where T : Node, new()
+    internal static T Node<T>() where T : Node, new() => Object<T>();
+
+    /// <summary>An object of this type (a node, what a forward saves), to be filled in by the operation that asked.</summary>
+    internal static T Object<T>() where T : class, new()
     {
         if (_current is not { } workspace) return new T();
-        ref var slot = ref workspace._nodes.Next();
+        ref var slot = ref workspace._objects.Next();
         if (slot.Recent is T recent) return recent;
         if (slot.Older is T) return (T)slot.Promote();
         return (T)slot.Replace(new T());

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LeNet.Core;
+using LeNet.Core.Cuda;
 using static LeNet.Train.OptionParsers;
 
 namespace LeNet.Train;
@@ -22,7 +23,7 @@ internal static class DeviceOption
     public static Device Open(string name, Device cpu, string doing, TextWriter log)
     {
         if (name == "cpu") return cpu;
-        if (Device.TryOpenCuda(out var gpu, out var reason))
+        if (CudaDevice.TryOpen(out var gpu, out var reason))
         {
             if (name == "auto") log.WriteLine($"--device auto: {doing} on the GPU, {gpu!.Description}.");
             return gpu!;

@@ -3,6 +3,7 @@ using System.Text.Json;
 using LeNet.Core;
 using LeNet.Core.Autograd;
 using LeNet.Core.Modules;
+using LeNet.Core.Training;
 using LeNet.Mnist;
 
 namespace LeNet.Train;
@@ -58,58 +59,30 @@ public sealed class Evaluation
     /// <summary>Of the images of class c, the fraction predicted as c; null when the set holds none.</summary>
     public double?[] Recall { get; }
 
-    /// <summary>
-    /// The predicted class of every image of <paramref name="dataset"/>, in evaluation mode without gradients, on the
-    /// model's device (a model on a GPU gets the set uploaded there once, as a <see cref="DeviceDataset"/>).
-    /// </summary>
-    public static int[] Predict(Module model, MnistDataset dataset, int batchSize = 1000)
-    {
-        var device = model.Parameters().First().Device;
-        if (!device.IsCpu)
-            return Predict(model, new DeviceDataset(device, dataset.Images, dataset.Labels, 1, dataset.ImageSize, dataset.ImageSize), batchSize);
-        var predictions = new int[dataset.Count];
-        var wasTraining = model.Training;
-        model.Eval();
-        using (GradientTape.NoGrad())
-        {
-            var batches = new MnistBatcher(dataset, Math.Max(1, Math.Min(batchSize, dataset.Count)), shuffle: false);
-            var batch = new BatchBuffers(device, batches.BatchSize, dataset.ImageSize);
-            var workspace = new Workspace();
-            for (var b = 0; b < batches.BatchCount; b++)
-            {
-                var (input, labels) = batch.Load(batches, b);
-                var count = labels.Length;
-                using var scope = workspace.Begin();
-                var logits = model.Forward(input).AsSpan();
-                var classes = logits.Length / count;
-                for (var n = 0; n < count; n++)
-                    predictions[b * batches.BatchSize + n] = ArgMax(logits.Slice(n * classes, classes));
-            }
-        }
-        model.Train(wasTraining);
-        return predictions;
-    }
+    /// <summary>The predicted class of every image of <paramref name="dataset"/>, on the model's device.</summary>
+    public static int[] Predict(Module model, MnistDataset dataset) => Predict(model,
+        BatchSource.Create(model.Parameters().First().Device, dataset.Images, dataset.Labels, 1, dataset.ImageSize, dataset.ImageSize));
 
     /// <summary>
-    /// The predicted class of every image of a set held on a GPU device (see <see cref="DeviceDataset"/>), in file
-    /// order: batches gathered and run there; only the logits come back.
+    /// The predicted class of every image of <paramref name="images"/> in file order, in evaluation mode without
+    /// gradients, batch by batch on the source's device; only the logits come back.
     /// </summary>
-    public static int[] Predict(Module model, DeviceDataset dataset, int batchSize = 1000)
+    public static int[] Predict(Module model, BatchSource images, int batchSize = 1000)
     {
-        var predictions = new int[dataset.Count];
+        var predictions = new int[images.Count];
         var wasTraining = model.Training;
         model.Eval();
         using (GradientTape.NoGrad())
         {
-            batchSize = Math.Max(1, Math.Min(batchSize, dataset.Count));
+            batchSize = Math.Max(1, Math.Min(batchSize, images.Count));
+            images.SetOrder(Enumerable.Range(0, images.Count).ToArray());
             var workspace = new Workspace();
             float[]? logits = null;
-            for (var start = 0; start < dataset.Count; start += batchSize)
+            for (var start = 0; start < images.Count; start += batchSize)
             {
-                var count = Math.Min(batchSize, dataset.Count - start);
+                var count = Math.Min(batchSize, images.Count - start);
                 using var scope = workspace.Begin();
-                var (input, _) = dataset.Batch(start, count);
-                var output = model.Forward(input);
+                var output = model.Forward(images.Batch(start, count).Images);
                 var classes = output.Length / count;
                 logits ??= new float[batchSize * classes];
                 output.CopyTo(logits);

@@ -58,7 +58,7 @@ public static class TrainCommand
             Description = "Folder with the four MNIST-format IDX files (gzip or raw; MNIST, Fashion-MNIST, KMNIST, EMNIST digits) and an optional classes.txt; " +
                           "missing files are downloaded there as MNIST. Default: $LENET_DATA, else ./data/mnist (where the files must be the canonical MNIST).",
         };
-        var device = DeviceOption.Create("Where to train: cpu, cuda (the first NVIDIA GPU, through ILGPU; needs only the driver) or auto (the GPU when there is one, else the CPU). On a GPU each step is replayed as a CUDA graph; $LENET_CUDA_GRAPHS=0 launches its kernels one by one.",
+        var device = DeviceOption.Create("Where to train: cpu, cuda (the first NVIDIA GPU, through ILGPU; needs only the driver) or auto (the GPU when there is one, else the CPU).",
             defaults.Device);
         var kernels = new Option<string>("--kernels") { Description = "CPU kernels: cpu (SIMD, multi-core) or reference (scalar, for checking).", DefaultValueFactory = _ => defaults.Kernels };
         OneOf(kernels, "a kind of CPU kernels", "cpu", "reference");
@@ -78,8 +78,11 @@ public static class TrainCommand
                           "unless given; --epochs may be raised to train longer. Ends with the weights the uninterrupted run would have.",
         };
         var noPictures = new Option<bool>("--no-pictures") { Description = "Do not draw the loss, accuracy, confusion-matrix and misclassified-digit pictures." };
+        // On a GPU each full step is replayed as a CUDA graph; off launches its kernels one by one (docs/gpu.md).
+        var cudaGraphs = new Option<string>("--cuda-graphs") { Hidden = true, DefaultValueFactory = _ => "on" };
+        OneOf(cudaGraphs, "on or off", "on", "off");
 
-        foreach (var option in new Option[] { epochs, batchSize, learningRate, seed, model, data, device, kernels, threads, limit, testLimit, output, metrics, logEvery, resume, noPictures })
+        foreach (var option in new Option[] { epochs, batchSize, learningRate, seed, model, data, device, kernels, threads, limit, testLimit, output, metrics, logEvery, resume, noPictures, cudaGraphs })
             command.Add(option);
         command.SetAction(parse =>
         {
@@ -90,7 +93,7 @@ public static class TrainCommand
                 Kernels = parse.GetValue(kernels)!, Threads = parse.GetValue(threads),
                 Limit = parse.GetValue(limit), TestLimit = parse.GetValue(testLimit), OutputDirectory = parse.GetValue(output)!,
                 MetricsFile = parse.GetValue(metrics), LogEvery = parse.GetValue(logEvery), Resume = parse.GetValue(resume),
-                Pictures = !parse.GetValue(noPictures),
+                Pictures = !parse.GetValue(noPictures), CudaGraphs = parse.GetValue(cudaGraphs) == "on",
             };
             var given = new HashSet<string>(new Option[] { epochs, batchSize, learningRate, seed, model, data, limit, testLimit, output }
                 .Where(o => IsExplicit(parse, o)).Select(o => o.Name));

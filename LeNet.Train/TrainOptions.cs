@@ -32,13 +32,9 @@ public sealed record TrainOptions
     public string? Resume { get; init; }
     /// <summary>
     /// On a CUDA GPU, replay each full batch's step as a CUDA graph (captured at the third step) instead of launching its
-    /// kernels one by one: on an H200 a step took 208.6 µs replayed against 230.0 µs launched (benchmarks/README.md).
-    /// Default: on, unless <see cref="CudaGraphsVariable"/> is 0.
+    /// kernels one by one (the hidden option <c>--cuda-graphs off</c>; docs/gpu.md).
     /// </summary>
-    public bool CudaGraphs { get; init; } = Environment.GetEnvironmentVariable(CudaGraphsVariable) != "0";
-
-    /// <summary>The environment variable that turns <see cref="CudaGraphs"/> off (0).</summary>
-    public const string CudaGraphsVariable = "LENET_CUDA_GRAPHS";
+    public bool CudaGraphs { get; init; } = true;
 
     /// <summary>Draw the loss and accuracy curves, the confusion matrix and the misclassified digits after training.</summary>
     public bool Pictures { get; init; } = true;

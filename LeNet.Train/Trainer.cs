@@ -2,12 +2,12 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using LeNet.Core;
-using LeNet.Core.Functional;
 using LeNet.Core.Models;
 using LeNet.Core.Modules;
 using LeNet.Core.Optim;
 using LeNet.Core.Serialization;
-using Workers = LeNet.Kernels.Cpu.Workers;
+using LeNet.Core.Backends;
+using LeNet.Core.Training;
 using LeNet.Mnist;
 using LeNet.Train.Pictures;
 using LeNet.Train.Progress;
@@ -25,6 +25,7 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
 {
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { WriteIndented = true };
     private readonly TrainingProgress _progress = progress ?? new LogLinesProgress(log, options.LogEvery);
+    private readonly TrainOptions _options = options;
 
     /// <summary>
     /// Trains on <paramref name="device"/> (default: the CPU device <see cref="TrainOptions.Kernels"/> names) until done
@@ -34,243 +35,189 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
     public TrainingMetrics Run(MnistData data, TrainingCheckpoint? resume = null, Device? device = null, CancellationToken stop = default)
     {
         var total = Stopwatch.StartNew();
-        var train = options.Limit is { } limit ? data.Train.Take(limit) : data.Train;
-        var test = options.TestLimit is { } testLimit ? data.Test.Take(testLimit) : data.Test;
-        if (options.Threads is { } threads) Workers.SetThreadCount(threads);
-        device ??= options.Kernels == "reference" ? Device.CpuReference : Device.Cpu;
-        var model = ModelVariants.Create(options.Model, classes: MnistDataset.DigitClasses, seed: options.Seed);
-        model.To(device);
-        var optimizer = new Adam(model.Parameters(), options.LearningRate);
-        var where = device.IsCpu ? $"device cpu ({options.Kernels} kernels, {Workers.ThreadCount} threads)" : $"device {device.Description}";
-        log.WriteLine($"{DisplayName(options.Model)}: {model.ParameterCount():N0} trainable parameters; {where}; " +
-                      $"{train.Count:N0} training and {test.Count:N0} test images; batch {options.BatchSize}, Adam lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, seed {options.Seed}.");
-
+        var train = _options.Limit is { } limit ? data.Train.Take(limit) : data.Train;
+        var test = _options.TestLimit is { } testLimit ? data.Test.Take(testLimit) : data.Test;
+        if (_options.Threads is { } threads) CpuBackend.SetThreadCount(threads);
+        device ??= _options.Kernels == "reference" ? Device.CpuReference : Device.Cpu;
+        var model = ModelVariants.Create(_options.Model, classes: MnistDataset.DigitClasses, seed: _options.Seed).To(device);
+        var optimizer = new Adam(model.Parameters(), _options.LearningRate);
+        var where = device.IsCpu ? $"device cpu ({_options.Kernels} kernels, {CpuBackend.ThreadCount} threads)" : $"device {device.Description}";
+        log.WriteLine($"{DisplayName(_options.Model)}: {model.ParameterCount():N0} trainable parameters; {where}; " +
+                      $"{train.Count:N0} training and {test.Count:N0} test images; batch {_options.BatchSize}, " +
+                      $"Adam lr {_options.LearningRate.ToString(CultureInfo.InvariantCulture)}, seed {_options.Seed}.");
         var metrics = resume?.Metrics ?? new TrainingMetrics
         {
-            Model = options.Model, Device = options.Device, Seed = options.Seed, BatchSize = options.BatchSize,
-            LearningRate = options.LearningRate, TrainImages = train.Count, TestImages = test.Count,
+            Model = _options.Model, Device = _options.Device, Seed = _options.Seed, BatchSize = _options.BatchSize,
+            LearningRate = _options.LearningRate, TrainImages = train.Count, TestImages = test.Count,
         };
-        var previousSeconds = metrics.TotalSeconds;
-        var batches = new MnistBatcher(train, options.BatchSize, shuffle: true, seed: options.Seed);
-        var stepsPerEpoch = batches.BatchCount;
-        if (resume is not null)
+        var trainSource = BatchSource.Create(device, train.Images, train.Labels, 1, train.ImageSize, train.ImageSize);
+        using var step = TrainingStep.Create(model, optimizer, trainSource, _options.BatchSize, _options.CudaGraphs);
+        var run = new Session(this, data, train, test, step, optimizer, metrics, resume, total, stop);
+        _progress.Run(() =>
         {
-            if (resume.Step >= stepsPerEpoch)
-                throw new CheckpointException($"The checkpoint {resume.Path} stopped {resume.Step} steps into an epoch, but an epoch of this run has {stepsPerEpoch}; resume with the data and --limit of the run that wrote it.");
-            resume.Restore(model, optimizer);
-            log.WriteLine($"Resuming from {resume.Path}: {resume.Epoch} of {options.Epochs} epochs done{(resume.Step > 0 ? $" and {resume.Step} of {stepsPerEpoch} steps of epoch {resume.Epoch + 1}" : "")}, Adam step {resume.AdamSteps}.");
-        }
-        // The last state saved, for the message of a run that stops: the checkpoint it resumed from, then its own.
-        var checkpointPath = Path.Combine(options.OutputDirectory, TrainingCheckpoint.FileName);
-        var (savedPath, saved) = resume is null ? (null, null) : (resume.Path, $"{resume.Path} ({Position(resume.Epoch, resume.Step)})");
-        var unsaved = false;
-        var batch = new BatchBuffers(device, options.BatchSize, train.ImageSize);
-        var workspace = new Workspace();
-        // On a GPU the sets are uploaded once and batches gathered there; each step's loss stays on the device until a
-        // log line, the epoch's end or a stop reads the losses since the last one back in one copy (and checks them).
-        var deviceTrain = device.IsCpu ? null : new DeviceDataset(device, train.Images, train.Labels, 1, train.ImageSize, train.ImageSize);
-        var deviceTest = device.IsCpu ? null : new DeviceDataset(device, test.Images, test.Labels, 1, test.ImageSize, test.ImageSize);
-        var deviceLosses = device.IsCpu ? null : Tensor.Zeros(device, stepsPerEpoch);
-        // The GPU loop's position lives on the device (StepSchedule), so every full batch's step queues the same launches;
-        // with CUDA graphs asked for, the third is captured and each later one replayed with one driver call.
-        var schedule = device.IsCpu ? null : new StepSchedule(device, stepsPerEpoch);
-        var graphs = options.CudaGraphs && CapturedStep.IsSupported(device);
-        CapturedStep? captured = null;
-        var eagerFullSteps = 0;
-        var hostLosses = new float[stepsPerEpoch];
-        int[]? predictions = null;
-        try
-        {
-            _progress.Run(() =>
-            {
-                for (var epoch = (resume?.Epoch ?? 0) + 1; epoch <= options.Epochs; epoch++)
-                {
-                    // A run interrupted mid-epoch resumes with the next step, its loss sum and seconds carried over.
-                    var partial = resume is { Step: > 0 } && epoch == resume.Epoch + 1 ? resume : null;
-                    var firstStep = (partial?.Step ?? 0) + 1;
-                    model.Train();
-                    batches.StartEpoch(epoch - 1);
-                    _progress.EpochStarted(epoch, options.Epochs, stepsPerEpoch, train.Count);
-                    var clock = Stopwatch.StartNew();
-                    double lossSum = partial?.EpochLossSum ?? 0, earlierSeconds = partial?.EpochSeconds ?? 0;
-                    var seen = (firstStep - 1) * options.BatchSize;
-                    if (partial is not null) _progress.EpochResumed(firstStep - 1, lossSum, seen);
-                    var reported = firstStep - 1; // steps whose loss has been read and counted
-                    deviceTrain?.SetOrder(batches.Order);
-                    schedule?.StartEpoch(firstStep - 1, optimizer);
-                    for (var step = firstStep; step <= stepsPerEpoch; step++)
-                    {
-                        if (stop.IsCancellationRequested)
-                        {
-                            ReadLosses(epoch, step - 1);
-                            Interrupt(epoch, step - 1, lossSum, earlierSeconds + clock.Elapsed.TotalSeconds);
-                        }
-                        if (deviceTrain is null)
-                        {
-                            var (input, labels) = batch.Load(batches, step - 1);
-                            var value = TrainStep(model, optimizer, workspace, input, labels);
-                            if (!float.IsFinite(value)) throw Diverged(value, epoch, step);
-                            unsaved = true;
-                            reported = step;
-                            lossSum += value;
-                            seen += labels.Length;
-                            _progress.StepEnded(step, value, seen);
-                        }
-                        else
-                        {
-                            var length = batches.BatchLength(step - 1);
-                            if (captured is not null && length == options.BatchSize)
-                            {
-                                captured.Replay();
-                                schedule!.CountReplayedStep();
-                            }
-                            else if (graphs && length == options.BatchSize && eagerFullSteps >= 2)
-                            {
-                                captured = CaptureStep(device, () => DeviceTrainStep(model, optimizer, workspace, deviceTrain, schedule!, options.BatchSize, options.BatchSize, deviceLosses!));
-                                captured.Replay();
-                                log.WriteLine($"CUDA graphs: step {step} of epoch {epoch} was captured; every later step of {options.BatchSize} images replays it.");
-                            }
-                            else
-                            {
-                                DeviceTrainStep(model, optimizer, workspace, deviceTrain, schedule!, options.BatchSize, length, deviceLosses!);
-                                if (length == options.BatchSize) eagerFullSteps++;
-                            }
-                            unsaved = true;
-                            if (step % options.LogEvery == 0 || step == stepsPerEpoch) ReadLosses(epoch, step);
-                        }
-                    }
-                    var seconds = earlierSeconds + clock.Elapsed.TotalSeconds;
-                    predictions = deviceTest is null ? Evaluation.Predict(model, test) : Evaluation.Predict(model, deviceTest);
-                    var accuracy = new Evaluation(test.Labels, predictions, data.ClassNames).Accuracy;
+            for (var epoch = (resume?.Epoch ?? 0) + 1; epoch <= _options.Epochs; epoch++) run.TrainEpoch(epoch);
+        });
 
-                    // GPU: reads the losses of the steps up to `step` not yet counted (one copy, which waits for the device).
-                    void ReadLosses(int epochNumber, int step)
-                    {
-                        if (deviceLosses is null || reported >= step) return;
-                        deviceLosses.CopyTo(hostLosses);
-                        for (; reported < step; reported++)
-                        {
-                            var value = hostLosses[reported];
-                            if (!float.IsFinite(value)) throw Diverged(value, epochNumber, reported + 1);
-                            lossSum += value;
-                            seen += batches.BatchLength(reported);
-                            _progress.StepEnded(reported + 1, value, seen);
-                        }
-                    }
-                    var entry = new EpochMetrics(epoch, seconds, train.Count / seconds, lossSum / stepsPerEpoch, accuracy);
-                    metrics.Epochs.Add(entry);
-                    metrics.TrainingSeconds += seconds;
-                    metrics.FinalTestAccuracy = accuracy;
-                    metrics.TotalSeconds = previousSeconds + total.Elapsed.TotalSeconds;
-                    TrainingCheckpoint.Save(options.OutputDirectory, options, model, optimizer, epoch, metrics, data.ClassNames);
-                    (savedPath, saved, unsaved) = (checkpointPath, $"{checkpointPath} ({Position(epoch, 0)})", false);
-                    _progress.EpochEnded(entry, $"Epoch [{epoch}/{options.Epochs}] took {Invariant(seconds, "F2")} s ({Invariant(entry.ImagesPerSecond, "N0")} images/s), " +
-                                                $"mean loss {Invariant(entry.MeanLoss, "F4")}, test accuracy {Invariant(accuracy, "F2")} %");
-                }
-            });
-        }
-        finally
-        {
-            captured?.Dispose(); // the graph lives in driver memory: released at once, not at exit
-        }
-
-        TrainingDivergedException Diverged(float value, int epoch, int step) =>
-            new($"Training diverged: the loss became {value} at epoch {epoch}, step {step}, so the run stopped, " +
-                (saved is null ? "having saved nothing" : $"keeping the last checkpoint {saved}") + "; try a smaller --lr.");
-
-        // Saves the state after `stepsDone` steps of `epoch` (unless the last checkpoint holds it) and ends the run.
-        void Interrupt(int epoch, int stepsDone, double lossSum, double seconds)
-        {
-            if (unsaved)
-            {
-                metrics.TotalSeconds = previousSeconds + total.Elapsed.TotalSeconds;
-                TrainingCheckpoint.Save(options.OutputDirectory, options, model, optimizer, epoch - 1, metrics, data.ClassNames, stepsDone, lossSum, seconds);
-                (savedPath, saved) = (checkpointPath, $"{checkpointPath} ({Position(epoch - 1, stepsDone)})");
-            }
-            throw new TrainingInterruptedException($"Stopped as asked at epoch {epoch}, step {stepsDone} of {stepsPerEpoch}: " + (saved is null
-                ? "no step was completed, so nothing is saved; run it again to train."
-                : $"{(unsaved ? "saved" : "nothing new since")} the checkpoint {saved}; continue with --resume {Path.GetDirectoryName(savedPath)}."));
-        }
-
-        var evaluation = new Evaluation(test.Labels, predictions
-            ?? (deviceTest is null ? Evaluation.Predict(model, test) : Evaluation.Predict(model, deviceTest)), data.ClassNames);
+        var evaluation = new Evaluation(test.Labels, run.Predictions ?? run.Predict(), data.ClassNames);
         metrics.FinalTestAccuracy = evaluation.Accuracy;
         log.WriteLine($"Accuracy of the network on the {test.Count} test images: {Invariant(metrics.FinalTestAccuracy)} %");
 
-        Directory.CreateDirectory(options.OutputDirectory);
-        var modelPath = Path.Combine(options.OutputDirectory, "model.safetensors");
+        Directory.CreateDirectory(_options.OutputDirectory);
+        var modelPath = Path.Combine(_options.OutputDirectory, "model.safetensors");
         SafeTensors.Save(modelPath, model.StateDict(), new Dictionary<string, string>
         {
-            ["format"] = "lenet-csharp", ["format_version"] = "1", ["model"] = options.Model, ["classes"] = "10",
+            ["format"] = "lenet-csharp", ["format_version"] = "1", ["model"] = _options.Model, ["classes"] = "10",
             ["class_names"] = JsonSerializer.Serialize(data.ClassNames),
             ["input"] = $"[N, 1, {train.ImageSize}, {train.ImageSize}]",
             ["normalization"] = $"train mean {Invariant(MnistPreprocessing.TrainMean)} std {Invariant(MnistPreprocessing.TrainStd)}",
         });
-        var pictures = options.Pictures ? TrainingPictures.Draw(options.OutputDirectory, metrics, evaluation, test) : [];
-        metrics.TotalSeconds = previousSeconds + total.Elapsed.TotalSeconds;
-        var metricsPath = options.MetricsFile ?? Path.Combine(options.OutputDirectory, "metrics.json");
+        var pictures = _options.Pictures ? TrainingPictures.Draw(_options.OutputDirectory, metrics, evaluation, test) : [];
+        metrics.TotalSeconds = run.PreviousSeconds + total.Elapsed.TotalSeconds;
+        var metricsPath = _options.MetricsFile ?? Path.Combine(_options.OutputDirectory, "metrics.json");
         AtomicFile.WriteAllText(metricsPath, JsonSerializer.Serialize(metrics, JsonOptions));
         log.WriteLine($"Trained in {Invariant(metrics.TrainingSeconds, "F1")} s; model saved to {modelPath}, metrics to {metricsPath}" +
-                      (pictures.Count > 0 ? $", pictures and checkpoint to {options.OutputDirectory}." : "."));
+                      (pictures.Count > 0 ? $", pictures and checkpoint to {_options.OutputDirectory}." : "."));
         return metrics;
     }
 
     /// <summary>
-    /// One training step on a batch: forward, loss, zero the gradients, backward, optimiser step; returns the loss. The
-    /// workspace makes every step after the first reuse the previous one's tensors, so that a step allocates nothing.
+    /// One run's epochs: each shuffles the batches, runs the training step over them, reads the losses back (every step
+    /// on the CPU; at log lines, the epoch's end and a stop on a GPU, where reading waits), evaluates and checkpoints.
     /// </summary>
-    private static float TrainStep(Module model, Optimizer optimizer, Workspace workspace, Tensor input, int[] labels)
+    private sealed class Session
     {
-        using var scope = workspace.Begin();
-        var loss = F.CrossEntropy(model.Forward(input), labels);
-        optimizer.ZeroGrad();
-        loss.Backward();
-        optimizer.Step();
-        return loss.Item();
+        private readonly Trainer _trainer;
+        private readonly TrainOptions _options;
+        private readonly MnistData _data;
+        private readonly MnistDataset _test;
+        private readonly TrainingStep _step;
+        private readonly Adam _adam;
+        private readonly TrainingMetrics _metrics;
+        private readonly TrainingCheckpoint? _resume;
+        private readonly Stopwatch _total;
+        private readonly CancellationToken _stop;
+        private readonly MnistBatcher _batches;
+        private readonly BatchSource _testSource;
+        private readonly string _checkpointPath;
+        private string? _savedPath, _saved; // the last state saved: the checkpoint resumed from, then this run's own
+        private bool _unsaved;
+        private double _lossSum;
+        private int _seen;
+
+        public Session(Trainer trainer, MnistData data, MnistDataset train, MnistDataset test, TrainingStep step, Adam optimizer, TrainingMetrics metrics,
+            TrainingCheckpoint? resume, Stopwatch total, CancellationToken stop)
+        {
+            (_trainer, _options, _data, _test, _step) = (trainer, trainer._options, data, test, step);
+            (_adam, _metrics, _resume, _total, _stop) = (optimizer, metrics, resume, total, stop);
+            PreviousSeconds = metrics.TotalSeconds;
+            _batches = new MnistBatcher(train, _options.BatchSize, shuffle: true, seed: _options.Seed);
+            _testSource = BatchSource.Create(step.Data.Device, test.Images, test.Labels, 1, test.ImageSize, test.ImageSize);
+            _checkpointPath = Path.Combine(_options.OutputDirectory, TrainingCheckpoint.FileName);
+            if (resume is null) return;
+            if (resume.Step >= step.StepsPerEpoch)
+                throw new CheckpointException($"The checkpoint {resume.Path} stopped {resume.Step} steps into an epoch, but an epoch of this run " +
+                    $"has {step.StepsPerEpoch}; resume with the data and --limit of the run that wrote it.");
+            resume.Restore(step.Model, optimizer);
+            (_savedPath, _saved) = (resume.Path, $"{resume.Path} ({Position(resume.Epoch, resume.Step)})");
+            trainer.Log($"Resuming from {resume.Path}: {resume.Epoch} of {_options.Epochs} epochs done" +
+                (resume.Step > 0 ? $" and {resume.Step} of {step.StepsPerEpoch} steps of epoch {resume.Epoch + 1}" : "") +
+                $", Adam step {resume.AdamSteps}.");
+        }
+
+        public double PreviousSeconds { get; }
+
+        /// <summary>The test set's predictions after the last epoch trained, if any.</summary>
+        public int[]? Predictions { get; private set; }
+
+        public int[] Predict() => Evaluation.Predict(_step.Model, _testSource);
+
+        public void TrainEpoch(int epoch)
+        {
+            // A run interrupted mid-epoch resumes with the next step, its loss sum and seconds carried over.
+            var partial = _resume is { Step: > 0 } && epoch == _resume.Epoch + 1 ? _resume : null;
+            var firstStep = partial?.Step ?? 0;
+            var steps = _step.StepsPerEpoch;
+            _step.Model.Train();
+            _batches.StartEpoch(epoch - 1);
+            _trainer._progress.EpochStarted(epoch, _options.Epochs, steps, _batches.Dataset.Count);
+            var clock = Stopwatch.StartNew();
+            var earlierSeconds = partial?.EpochSeconds ?? 0;
+            (_lossSum, _seen) = (partial?.EpochLossSum ?? 0, firstStep * _options.BatchSize);
+            if (partial is not null) _trainer._progress.EpochResumed(firstStep, _lossSum, _seen);
+            _step.StartEpoch(_batches.Order, firstStep);
+            while (_step.Step < steps)
+            {
+                if (_stop.IsCancellationRequested)
+                {
+                    ReadLosses(epoch, firstStep);
+                    Interrupt(epoch, earlierSeconds + clock.Elapsed.TotalSeconds);
+                }
+                var replayed = _step.ReplaysSteps;
+                _step.Run();
+                _unsaved = true;
+                if (!replayed && _step.ReplaysSteps)
+                    _trainer.Log($"CUDA graphs: step {_step.Step} of epoch {epoch} was captured; every later step of {_options.BatchSize} images replays it.");
+                if (_step.IsSynchronous || _step.Step % _options.LogEvery == 0 || _step.Step == steps) ReadLosses(epoch, firstStep);
+            }
+            var seconds = earlierSeconds + clock.Elapsed.TotalSeconds;
+            Predictions = Predict();
+            var accuracy = new Evaluation(_test.Labels, Predictions, _data.ClassNames).Accuracy;
+            var entry = new EpochMetrics(epoch, seconds, _batches.Dataset.Count / seconds, _lossSum / steps, accuracy);
+            _metrics.Epochs.Add(entry);
+            _metrics.TrainingSeconds += seconds;
+            _metrics.FinalTestAccuracy = accuracy;
+            _metrics.TotalSeconds = PreviousSeconds + _total.Elapsed.TotalSeconds;
+            TrainingCheckpoint.Save(_options.OutputDirectory, _options, _step.Model, _adam, epoch, _metrics, _data.ClassNames);
+            (_savedPath, _saved, _unsaved) = (_checkpointPath, $"{_checkpointPath} ({Position(epoch, 0)})", false);
+            _trainer._progress.EpochEnded(entry, $"Epoch [{epoch}/{_options.Epochs}] took {Invariant(seconds, "F2")} s " +
+                $"({Invariant(entry.ImagesPerSecond, "N0")} images/s), mean loss {Invariant(entry.MeanLoss, "F4")}, " +
+                $"test accuracy {Invariant(accuracy, "F2")} %");
+        }
+
+        /// <summary>Counts the losses of the steps run since the last read (on a GPU one copy, which waits), checking each.</summary>
+        private void ReadLosses(int epoch, int firstStep)
+        {
+            var losses = _step.ReadLosses();
+            var first = _step.Step - losses.Length;
+            for (var i = 0; i < losses.Length; i++)
+            {
+                var value = losses[i];
+                var step = first + i + 1;
+                if (!float.IsFinite(value))
+                    throw new TrainingDivergedException($"Training diverged: the loss became {value} at epoch {epoch}, step {step}, so the run " +
+                        "stopped, " + (_saved is null ? "having saved nothing" : $"keeping the last checkpoint {_saved}") + "; try a smaller --lr.");
+                _lossSum += value;
+                _seen += _step.BatchLength(step - 1);
+                _trainer._progress.StepEnded(step, value, _seen);
+            }
+        }
+
+        // Saves the state after the steps done in `epoch` (unless the last checkpoint holds it) and ends the run.
+        private void Interrupt(int epoch, double seconds)
+        {
+            var stepsDone = _step.Step;
+            if (_unsaved)
+            {
+                _metrics.TotalSeconds = PreviousSeconds + _total.Elapsed.TotalSeconds;
+                TrainingCheckpoint.Save(_options.OutputDirectory, _options, _step.Model, _adam, epoch - 1, _metrics,
+                    _data.ClassNames, stepsDone, _lossSum, seconds);
+                (_savedPath, _saved) = (_checkpointPath, $"{_checkpointPath} ({Position(epoch - 1, stepsDone)})");
+            }
+            throw new TrainingInterruptedException($"Stopped as asked at epoch {epoch}, step {stepsDone} of {_step.StepsPerEpoch}: " + (_saved is null
+                ? "no step was completed, so nothing is saved; run it again to train."
+                : $"{(_unsaved ? "saved" : "nothing new since")} the checkpoint {_saved}; continue with --resume {Path.GetDirectoryName(_savedPath)}."));
+        }
     }
 
-    /// <summary>
-    /// The same step on a GPU device, queued without waiting: the batch of <paramref name="count"/> is gathered at the
-    /// schedule's step, and the loss stored at losses[step] on the device, to be read back with the others at the next
-    /// log line. Its launches are the same at every step of one batch size (what a captured step replays).
-    /// </summary>
-    private static void DeviceTrainStep(Module model, Optimizer optimizer, Workspace workspace, DeviceDataset data, StepSchedule schedule,
-        int batchSize, int count, Tensor losses)
-    {
-        using var scope = workspace.Begin();
-        var (input, labels) = data.Batch(schedule, batchSize, count);
-        var loss = model.CrossEntropyLoss(input, labels); // the head fused with the loss where the model and device can
-        // The optimiser clears the gradients as it steps (Optimizer.ClearsGradients, set with the run's first step).
-        if (!optimizer.ClearsGradients)
-        {
-            optimizer.ZeroGrad();
-            optimizer.ClearsGradients = true;
-        }
-        loss.Backward();
-        schedule.EndStep(loss, losses, optimizer); // the optimiser's step; with Adam, its launch also stores the loss and advances the cursor
-    }
-
-    /// <summary>Captures a step as a CUDA graph, or ends the run with one sentence saying why it could not be.</summary>
-    private static CapturedStep CaptureStep(Device device, Action step)
-    {
-        try
-        {
-            return CapturedStep.Capture(device, step);
-        }
-        catch (Kernels.Cuda.CudaGraphException exception)
-        {
-            throw new TrainingFailedException($"CUDA graphs: {exception.Message}; the run stopped there, writing nothing since its last " +
-                $"checkpoint; run with {TrainOptions.CudaGraphsVariable}=0 to launch the kernels step by step.");
-        }
-    }
+    private void Log(string line) => log.WriteLine(line);
 
     /// <summary>Where a checkpoint stands, in words: "after epoch 2", or "after step 7 of epoch 3" for an interrupted run.</summary>
     private static string Position(int epochsDone, int step) =>
         step > 0 ? $"after step {step} of epoch {epochsDone + 1}" : epochsDone > 0 ? $"after epoch {epochsDone}" : "before training";
 
     /// <summary>Accuracy in percent on a dataset, in evaluation mode and without recording gradients.</summary>
-    public static double Evaluate(Module model, MnistDataset dataset, int batchSize = 1000) =>
-        new Evaluation(dataset.Labels, Evaluation.Predict(model, dataset, batchSize), ClassNamesFile.Digits).Accuracy;
+    public static double Evaluate(Module model, MnistDataset dataset) =>
+        new Evaluation(dataset.Labels, Evaluation.Predict(model, dataset), ClassNamesFile.Digits).Accuracy;
 
     /// <summary>The name the first log line gives a variant; the seed's "LeNet-5" for the default.</summary>
     public static string DisplayName(string variant) => variant switch

@@ -4,6 +4,12 @@ namespace LeNet.Core.Autograd;
 /// Define-by-run reverse-mode autodiff: each operation on tensors that require gradients records a <see cref="Node"/>
 /// on its output; <see cref="Backward"/> orders the recorded graph topologically and replays it in reverse.
 /// </summary>
+/// <remarks>
+/// The gradient rule: a tensor without a gradient gets a buffer from its first writer in a pass — a new one, which
+/// holds zeros, or the one an earlier pass released, which holds stale values and which the first writer overwrites —
+/// and later writers add. The tape says which through <see cref="Target"/>, so no reused buffer is cleared that a
+/// kernel writes whole anyway. Leaves keep their gradients across passes (the optimiser's step zeroes them).
+/// </remarks>
 public static class GradientTape
 {
     [ThreadStatic] private static int _disabledDepth;
@@ -24,51 +30,67 @@ public static class GradientTape
         public void Dispose() => _disabledDepth--;
     }
 
-    /// <summary>True when an operation on these inputs must be recorded: taping is on and one of them requires a gradient.</summary>
-    internal static bool ShouldRecord(Tensor? a, Tensor? b = null, Tensor? c = null) =>
-        IsEnabled && (a is { RequiresGrad: true } || b is { RequiresGrad: true } || c is { RequiresGrad: true });
+    /// <summary>True when an operation on these inputs must be recorded: taping is on and one requires a gradient.</summary>
+    internal static bool ShouldRecord(Tensor? a, Tensor? b = null, Tensor? c = null, Tensor? d = null, Tensor? e = null) =>
+        IsEnabled && (a is { RequiresGrad: true } || b is { RequiresGrad: true } || c is { RequiresGrad: true }
+                      || d is { RequiresGrad: true } || e is { RequiresGrad: true });
 
-    /// <summary>
-    /// Attaches <paramref name="node"/> to <paramref name="output"/> with the inputs it read (null for an absent
-    /// optional input). Operations call it only when <see cref="ShouldRecord"/> said so.
-    /// </summary>
-    internal static void Record(Tensor output, Node node, Tensor? a, Tensor? b = null, Tensor? c = null)
+    /// <summary>Attaches <paramref name="node"/> to <paramref name="output"/> with the inputs it read (null: absent).</summary>
+    internal static void Record(Tensor output, Node node, Tensor? a, Tensor? b = null, Tensor? c = null,
+        Tensor? d = null, Tensor? e = null)
     {
-        node.Inputs[0] = a;
-        node.Inputs[1] = b;
-        node.Inputs[2] = c;
+        var inputs = node.Inputs;
+        inputs[0] = a;
+        inputs[1] = b;
+        inputs[2] = c;
+        if (inputs.Length > 3) inputs[3] = d;
+        if (inputs.Length > 4) inputs[4] = e;
         output.GradFn = node;
         output.RequiresGrad = true;
     }
 
-    /// <summary><see cref="Record(Tensor, Node, Tensor?, Tensor?, Tensor?)"/> for an operation of five inputs (its node made with room for them).</summary>
-    internal static void Record(Tensor output, Node node, Tensor? a, Tensor? b, Tensor? c, Tensor? d, Tensor? e)
+    /// <summary>
+    /// Where a node writes <paramref name="input"/>'s gradient, or null when it needs none. The first writer gets a
+    /// buffer — to overwrite when it is kept from an earlier pass, else new zeros to add to; later writers add.
+    /// </summary>
+    public static GradientTarget? Target(Tensor? input)
     {
-        Record(output, node, a, b, c);
-        node.Inputs[3] = d;
-        node.Inputs[4] = e;
+        if (input is not { RequiresGrad: true }) return null;
+        if (input.Grad is { } grad) return new GradientTarget(grad, Overwrite: false);
+        var (buffer, stale) = input.TakeGradBuffer();
+        return new GradientTarget(buffer, Overwrite: stale);
+    }
+
+    /// <summary>
+    /// Hands over a gradient of <paramref name="input"/> that a node already holds whole (a view's, or one its forward
+    /// computed): it becomes the input's gradient when it is the first, without a copy, else it is added.
+    /// </summary>
+    internal static void Pass(Tensor input, Tensor gradient)
+    {
+        if (!input.RequiresGrad) return;
+        if (input.Grad is null && !input.IsLeaf) input.AdoptGrad(gradient);
+        else input.Device.Backend.Accumulate(gradient, Target(input)!.Value);
     }
 
     internal static void Backward(Tensor root)
     {
         if (root.Length != 1)
-            throw new InvalidOperationException($"Backward() starts from a scalar, such as a loss; this tensor has shape {Tensor.Format(root.Shape)}.");
+            throw new InvalidOperationException(
+                $"Backward() starts from a scalar, such as a loss; this tensor has shape {Tensor.Format(root.Shape)}.");
         if (!root.RequiresGrad)
-            throw new InvalidOperationException("Backward() was called on a tensor that does not require a gradient: no parameter it depends on has RequiresGrad set, or it was computed inside NoGrad().");
+            throw new InvalidOperationException("Backward() was called on a tensor that does not require a gradient: " +
+                "no parameter it depends on has RequiresGrad set, or it was computed inside NoGrad().");
 
         var order = TopologicalOrder(root);
         var last = order.Count - 1; // the root: every other tensor reached is an input of something after it
-        if (root.Grad is null && root.Rank == 0 && root.GradFn is { } rootNode)
+        if (root.GradFn is { } rootNode && root.Grad is null)
         {
-            // A scalar root's gradient is 1: its node reads the device's constant one, where a fresh buffer would have
-            // to be filled with 1 first (one launch fewer per step on a GPU).
-            rootNode.Backward(root.Device.One);
+            rootNode.BackwardFromOne(root.Device);
             last--;
         }
         else
         {
-            var seed = root.GradOrZeros();
-            seed.Device.Backend.AddScalar(seed, 1f);
+            root.Device.Backend.AddScalar(Target(root)!.Value, 1f);
         }
         for (var i = last; i >= 0; i--)
         {

@@ -1,17 +1,23 @@
 namespace LeNet.Core.Autograd;
 
 /// <summary>
-/// A recorded operation: it holds what its forward saved and, given the gradient of its output, adds the gradients of
-/// its inputs into their <see cref="Tensor.Grad"/> buffers.
+/// A recorded operation: it holds what its forward saved and, given the gradient of its output, writes the gradients
+/// of its inputs into the targets the tape hands out (<see cref="GradientTape.Target"/>).
 /// </summary>
 public abstract class Node
 {
-    /// <param name="inputs">How many tensors the operation reads (three for most; a fused one may read more).</param>
+    /// <param name="inputs">How many tensors the operation reads (three for most; a block reads more).</param>
     protected Node(int inputs = 3) => Inputs = new Tensor?[inputs];
 
     /// <summary>The tensors this operation read; backward visits them after this node.</summary>
     internal Tensor?[] Inputs { get; }
 
-    /// <summary>Accumulates ∂L/∂input into each input's gradient that requires one.</summary>
+    /// <summary>Writes ∂L/∂input for each input that requires a gradient.</summary>
     public abstract void Backward(Tensor outputGrad);
+
+    /// <summary>
+    /// The backward for ∂L/∂output = 1, which starts every pass from a scalar. A node whose forward already computed
+    /// its inputs' gradients for that seed (a loss) hands them over here instead of launching anything.
+    /// </summary>
+    public virtual void BackwardFromOne(Device device) => Backward(device.One);
 }

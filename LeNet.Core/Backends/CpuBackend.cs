@@ -1,118 +1,163 @@
+using System.Numerics.Tensors;
+using LeNet.Core.Autograd;
 using LeNet.Kernels;
+using static LeNet.Core.Backends.HostGradient;
 using K = LeNet.Kernels.Cpu;
 
 namespace LeNet.Core.Backends;
 
 /// <summary>
 /// The default CPU backend: the hand-written SIMD kernels of LeNet.Kernels.Cpu, which split their work over
-/// <see cref="K.Workers"/> and reduce in a fixed order (the same results for any thread count).
+/// <see cref="K.Workers"/> and reduce in a fixed order (the same results for any thread count). The convolution block
+/// runs the convolution, then BatchNorm, ReLU and max-pooling as one fused pass each way.
 /// </summary>
-public sealed class CpuBackend : ReferenceBackend
+public sealed class CpuBackend : Backend
 {
-    public static new readonly CpuBackend Instance = new();
+    public static readonly CpuBackend Instance = new();
 
     private CpuBackend() { }
+
+    /// <summary>Threads the kernels use (the caller's included); see <see cref="K.Workers"/>.</summary>
+    public static int ThreadCount => K.Workers.ThreadCount;
+
+    /// <summary>Sets the threads the kernels use, for this process.</summary>
+    public static void SetThreadCount(int threads) => K.Workers.SetThreadCount(threads);
 
     public override void Conv2dForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in ConvShape shape) =>
         K.Conv2d.Forward(input.AsSpan(), weight.AsSpan(), Span(bias), output.AsSpan(), shape);
 
-    public override void Conv2dBackwardInput(Tensor outputGrad, Tensor weight, Tensor inputGrad, in ConvShape shape) =>
-        K.Conv2d.BackwardInput(outputGrad.AsSpan(), weight.AsSpan(), inputGrad.AsSpan(), shape);
-
-    public override void Conv2dBackwardWeight(Tensor input, Tensor outputGrad, Tensor weightGrad, in ConvShape shape) =>
-        K.Conv2d.BackwardWeight(input.AsSpan(), outputGrad.AsSpan(), weightGrad.AsSpan(), shape);
-
-    public override void Conv2dBackwardBias(Tensor outputGrad, Tensor biasGrad, in ConvShape shape) =>
-        K.Conv2d.BackwardBias(outputGrad.AsSpan(), biasGrad.AsSpan(), shape);
+    public override void Conv2dBackward(Tensor input, Tensor weight, Tensor outputGrad, GradientTarget? inputGrad,
+        GradientTarget? weightGrad, GradientTarget? biasGrad, in ConvShape shape)
+    {
+        if (inputGrad is { } i) K.Conv2d.BackwardInput(outputGrad.AsSpan(), weight.AsSpan(), Accumulator(i), shape);
+        if (weightGrad is { } w) K.Conv2d.BackwardWeight(input.AsSpan(), outputGrad.AsSpan(), Accumulator(w), shape);
+        if (biasGrad is { } b) K.Conv2d.BackwardBias(outputGrad.AsSpan(), Accumulator(b), shape);
+    }
 
     public override void MaxPool2dForward(Tensor input, Tensor output, Indices argmax, in PoolShape shape) =>
         K.MaxPool2d.Forward(input.AsSpan(), output.AsSpan(), argmax.Host, shape);
 
-    public override void MaxPool2dBackward(Tensor outputGrad, Indices argmax, Tensor inputGrad, in PoolShape shape) =>
-        K.MaxPool2d.Backward(outputGrad.AsSpan(), argmax.Host, inputGrad.AsSpan(), shape);
+    public override void MaxPool2dBackward(Tensor outputGrad, Indices argmax, GradientTarget inputGrad, in PoolShape shape) =>
+        K.MaxPool2d.Backward(outputGrad.AsSpan(), argmax.Host, Accumulator(inputGrad), shape);
 
     public override void AvgPool2dForward(Tensor input, Tensor output, in PoolShape shape) =>
         K.AvgPool2d.Forward(input.AsSpan(), output.AsSpan(), shape);
 
-    public override void AvgPool2dBackward(Tensor outputGrad, Tensor inputGrad, in PoolShape shape) =>
-        K.AvgPool2d.Backward(outputGrad.AsSpan(), inputGrad.AsSpan(), shape);
+    public override void AvgPool2dBackward(Tensor outputGrad, GradientTarget inputGrad, in PoolShape shape) =>
+        K.AvgPool2d.Backward(outputGrad.AsSpan(), Accumulator(inputGrad), shape);
 
-    public override void BatchNorm2dForwardTraining(Tensor input, Tensor gamma, Tensor beta, Tensor output, Tensor mean, Tensor invStd,
-        Tensor runningMean, Tensor runningVar, float momentum, float eps, in BatchNormShape shape) =>
+    public override void BatchNorm2dForwardTraining(Tensor input, Tensor gamma, Tensor beta, Tensor output, Tensor mean,
+        Tensor invStd, Tensor runningMean, Tensor runningVar, float momentum, float eps, in BatchNormShape shape) =>
         K.BatchNorm2d.ForwardTraining(input.AsSpan(), gamma.AsSpan(), beta.AsSpan(), output.AsSpan(), mean.AsSpan(),
             invStd.AsSpan(), runningMean.AsSpan(), runningVar.AsSpan(), momentum, eps, shape);
 
-    public override void BatchNorm2dForwardInference(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
-        float eps, Tensor output, in BatchNormShape shape) =>
+    public override void BatchNorm2dForwardInference(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean,
+        Tensor runningVar, float eps, Tensor output, in BatchNormShape shape) =>
         K.BatchNorm2d.ForwardInference(input.AsSpan(), gamma.AsSpan(), beta.AsSpan(), runningMean.AsSpan(),
             runningVar.AsSpan(), eps, output.AsSpan(), shape);
 
     public override void BatchNorm2dBackward(Tensor outputGrad, Tensor input, Tensor gamma, Tensor mean, Tensor invStd,
-        Tensor? inputGrad, Tensor? gammaGrad, Tensor? betaGrad, in BatchNormShape shape) =>
+        GradientTarget? inputGrad, GradientTarget? gammaGrad, GradientTarget? betaGrad, in BatchNormShape shape) =>
         K.BatchNorm2d.Backward(outputGrad.AsSpan(), input.AsSpan(), gamma.AsSpan(), mean.AsSpan(), invStd.AsSpan(),
-            inputGrad is null ? new float[shape.Length] : inputGrad.AsSpan(), gammaGrad is null ? new float[shape.Channels] : gammaGrad.AsSpan(),
-            betaGrad is null ? new float[shape.Channels] : betaGrad.AsSpan(), shape);
+            AccumulatorOrScratch(inputGrad, shape.Length), AccumulatorOrScratch(gammaGrad, shape.Channels),
+            AccumulatorOrScratch(betaGrad, shape.Channels), shape);
 
-    public override bool FusesBatchNormReLUMaxPool => true;
+    public override void ConvBlockForward(Tensor input, Tensor weight, Tensor? bias, Tensor gamma, Tensor beta,
+        Tensor runningMean, Tensor runningVar, Tensor pooled, ConvBlockSaved? saved, float momentum, float eps,
+        in ConvBlockShape shape)
+    {
+        var convOutput = saved?.ConvOutput ?? Workspace.Tensor(input.Device, shape.ConvOutputShape);
+        Conv2dForward(input, weight, bias, convOutput, shape.Conv);
+        if (saved is null)
+            K.BatchNorm2d.ForwardInferenceReLUMaxPool(convOutput.AsSpan(), gamma.AsSpan(), beta.AsSpan(), runningMean.AsSpan(),
+                runningVar.AsSpan(), eps, pooled.AsSpan(), Workspace.Ints(pooled.Length), shape.Pooling);
+        else
+            K.BatchNorm2d.ForwardTrainingReLUMaxPool(convOutput.AsSpan(), gamma.AsSpan(), beta.AsSpan(), pooled.AsSpan(),
+                saved.Argmax.Host, saved.Mean.AsSpan(), saved.InvStd.AsSpan(), runningMean.AsSpan(), runningVar.AsSpan(),
+                momentum, eps, shape.Pooling);
+    }
 
-    public override void BatchNorm2dReLUMaxPoolForwardTraining(Tensor input, Tensor gamma, Tensor beta, Tensor pooledOutput, Indices argmax,
-        Tensor mean, Tensor invStd, Tensor runningMean, Tensor runningVar, float momentum, float eps, in PoolShape shape) =>
-        K.BatchNorm2d.ForwardTrainingReLUMaxPool(input.AsSpan(), gamma.AsSpan(), beta.AsSpan(), pooledOutput.AsSpan(), argmax.Host,
-            mean.AsSpan(), invStd.AsSpan(), runningMean.AsSpan(), runningVar.AsSpan(), momentum, eps, shape);
-
-    public override void BatchNorm2dReLUMaxPoolForwardInference(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean,
-        Tensor runningVar, float eps, Tensor pooledOutput, Indices argmax, in PoolShape shape) =>
-        K.BatchNorm2d.ForwardInferenceReLUMaxPool(input.AsSpan(), gamma.AsSpan(), beta.AsSpan(), runningMean.AsSpan(),
-            runningVar.AsSpan(), eps, pooledOutput.AsSpan(), argmax.Host, shape);
-
-    public override void BatchNorm2dReLUMaxPoolBackward(Tensor pooledGrad, Indices argmax, Tensor pooledOutput, Tensor input, Tensor gamma, Tensor beta,
-        Tensor mean, Tensor invStd, Tensor inputGrad, Tensor gammaGrad, Tensor betaGrad, in PoolShape shape) =>
-        K.BatchNorm2d.BackwardReLUMaxPool(pooledGrad.AsSpan(), argmax.Host, pooledOutput.AsSpan(), input.AsSpan(), gamma.AsSpan(),
-            mean.AsSpan(), invStd.AsSpan(), inputGrad.AsSpan(), gammaGrad.AsSpan(), betaGrad.AsSpan(), shape);
+    public override void ConvBlockBackward(Tensor pooledGrad, Tensor input, Tensor weight, Tensor gamma, Tensor beta,
+        ConvBlockSaved saved,
+        GradientTarget? inputGrad, GradientTarget? weightGrad, GradientTarget? biasGrad, GradientTarget? gammaGrad,
+        GradientTarget? betaGrad, in ConvBlockShape shape)
+    {
+        var convGrad = Workspace.Tensor(input.Device, shape.ConvOutputShape);
+        convGrad.AsSpan().Clear();
+        K.BatchNorm2d.BackwardReLUMaxPool(pooledGrad.AsSpan(), saved.Argmax.Host, saved.Pooled.AsSpan(), saved.ConvOutput.AsSpan(),
+            gamma.AsSpan(), saved.Mean.AsSpan(), saved.InvStd.AsSpan(), convGrad.AsSpan(),
+            AccumulatorOrScratch(gammaGrad, shape.Conv.OutChannels), AccumulatorOrScratch(betaGrad, shape.Conv.OutChannels),
+            shape.Pooling);
+        Conv2dBackward(input, weight, convGrad, inputGrad, weightGrad, biasGrad, shape.Conv);
+    }
 
     public override void LinearForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in LinearShape shape) =>
         K.Linear.Forward(input.AsSpan(), weight.AsSpan(), Span(bias), output.AsSpan(), shape);
 
-    public override void LinearBackwardInput(Tensor outputGrad, Tensor weight, Tensor inputGrad, in LinearShape shape) =>
-        K.Linear.BackwardInput(outputGrad.AsSpan(), weight.AsSpan(), inputGrad.AsSpan(), shape);
-
-    public override void LinearBackwardWeight(Tensor input, Tensor outputGrad, Tensor weightGrad, in LinearShape shape) =>
-        K.Linear.BackwardWeight(input.AsSpan(), outputGrad.AsSpan(), weightGrad.AsSpan(), shape);
-
-    public override void LinearBackwardBias(Tensor outputGrad, Tensor biasGrad, in LinearShape shape) =>
-        K.Linear.BackwardBias(outputGrad.AsSpan(), biasGrad.AsSpan(), shape);
+    public override void LinearBackward(Tensor input, Tensor weight, Tensor outputGrad, GradientTarget? inputGrad,
+        GradientTarget? weightGrad, GradientTarget? biasGrad, in LinearShape shape)
+    {
+        if (inputGrad is { } i) K.Linear.BackwardInput(outputGrad.AsSpan(), weight.AsSpan(), Accumulator(i), shape);
+        if (weightGrad is { } w) K.Linear.BackwardWeight(input.AsSpan(), outputGrad.AsSpan(), Accumulator(w), shape);
+        if (biasGrad is { } b) K.Linear.BackwardBias(outputGrad.AsSpan(), Accumulator(b), shape);
+    }
 
     public override void ReLUForward(Tensor input, Tensor output) => K.ReLU.Forward(input.AsSpan(), output.AsSpan());
-    public override void ReLUBackward(Tensor input, Tensor outputGrad, Tensor inputGrad) =>
-        K.ReLU.Backward(input.AsSpan(), outputGrad.AsSpan(), inputGrad.AsSpan());
+
+    public override void ReLUBackward(Tensor input, Tensor outputGrad, GradientTarget inputGrad) =>
+        K.ReLU.Backward(input.AsSpan(), outputGrad.AsSpan(), Accumulator(inputGrad));
 
     public override void TanhForward(Tensor input, Tensor output) => K.Tanh.Forward(input.AsSpan(), output.AsSpan());
-    public override void TanhBackward(Tensor output, Tensor outputGrad, Tensor inputGrad) =>
-        K.Tanh.Backward(output.AsSpan(), outputGrad.AsSpan(), inputGrad.AsSpan());
+
+    public override void TanhBackward(Tensor output, Tensor outputGrad, GradientTarget inputGrad) =>
+        K.Tanh.Backward(output.AsSpan(), outputGrad.AsSpan(), Accumulator(inputGrad));
 
     public override void SigmoidForward(Tensor input, Tensor output) => K.Sigmoid.Forward(input.AsSpan(), output.AsSpan());
-    public override void SigmoidBackward(Tensor output, Tensor outputGrad, Tensor inputGrad) =>
-        K.Sigmoid.Backward(output.AsSpan(), outputGrad.AsSpan(), inputGrad.AsSpan());
 
-    public override void SoftmaxCrossEntropyForward(Tensor logits, Indices labels, Tensor probabilities, Tensor loss) =>
-        loss.AsSpan()[0] = K.SoftmaxCrossEntropy.Forward(logits.AsSpan(), labels.Host, probabilities.AsSpan(), logits.Size(0), logits.Size(1));
+    public override void SigmoidBackward(Tensor output, Tensor outputGrad, GradientTarget inputGrad) =>
+        K.Sigmoid.Backward(output.AsSpan(), outputGrad.AsSpan(), Accumulator(inputGrad));
 
-    public override void SoftmaxCrossEntropyBackward(Tensor probabilities, Indices labels, Tensor lossGrad, Tensor logitsGrad) =>
-        K.SoftmaxCrossEntropy.Backward(probabilities.AsSpan(), labels.Host, lossGrad.AsSpan()[0], logitsGrad.AsSpan(),
+    public override void SoftmaxCrossEntropyForward(Tensor logits, Indices labels, Tensor probabilities, Tensor loss,
+        Tensor? unitLogitsGrad)
+    {
+        var (batch, classes) = (logits.Size(0), logits.Size(1));
+        loss.AsSpan()[0] = K.SoftmaxCrossEntropy.Forward(logits.AsSpan(), labels.Host, probabilities.AsSpan(), batch, classes);
+        if (unitLogitsGrad is not null)
+            K.SoftmaxCrossEntropy.Backward(probabilities.AsSpan(), labels.Host, 1f,
+                Accumulator(new GradientTarget(unitLogitsGrad, Overwrite: true)), batch, classes);
+    }
+
+    public override void SoftmaxCrossEntropyBackward(Tensor probabilities, Indices labels, Tensor lossGrad,
+        GradientTarget logitsGrad) =>
+        K.SoftmaxCrossEntropy.Backward(probabilities.AsSpan(), labels.Host, lossGrad.AsSpan()[0], Accumulator(logitsGrad),
             probabilities.Size(0), probabilities.Size(1));
 
     public override void AdamStep(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment, int step,
-        float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled) =>
+        float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled, bool clearGradient)
+    {
         K.Adam.Step(parameter.AsSpan(), grad.AsSpan(), firstMoment.AsSpan(), secondMoment.AsSpan(), step,
             learningRate, beta1, beta2, eps, weightDecay, decoupled);
+        if (clearGradient) grad.AsSpan().Clear();
+    }
 
     public override void SgdStep(Tensor parameter, Tensor grad, Tensor? momentumBuffer, bool firstStep,
-        float learningRate, float momentum, float dampening, float weightDecay, bool nesterov) =>
+        float learningRate, float momentum, float dampening, float weightDecay, bool nesterov, bool clearGradient)
+    {
         K.Sgd.Step(parameter.AsSpan(), grad.AsSpan(), Span(momentumBuffer), firstStep, learningRate, momentum,
             dampening, weightDecay, nesterov);
+        if (clearGradient) grad.AsSpan().Clear();
+    }
 
-    public override void Accumulate(Tensor source, Tensor target) =>
-        System.Numerics.Tensors.TensorPrimitives.Add(target.AsSpan(), source.AsSpan(), target.AsSpan());
+    public override void Accumulate(Tensor source, GradientTarget target)
+    {
+        if (target.Overwrite) source.AsSpan().CopyTo(target.Tensor.AsSpan());
+        else TensorPrimitives.Add(target.Tensor.AsSpan(), source.AsSpan(), target.Tensor.AsSpan());
+    }
 
-    private static Span<float> Span(Tensor? tensor) => tensor is null ? default : tensor.AsSpan();
+    public override void AddScalar(GradientTarget target, float value)
+    {
+        foreach (ref var x in Accumulator(target)) x += value;
+    }
+
+    public override void Zero(Tensor target) => target.AsSpan().Clear();
 }

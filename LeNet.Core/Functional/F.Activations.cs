@@ -49,19 +49,19 @@ public static partial class F
     private sealed class ReLUBackward : ElementwiseBackward<ReLUBackward>
     {
         public override void Backward(Tensor outputGrad) =>
-            Input.Device.Backend.ReLUBackward(Input, outputGrad, Input.GradOrZeros());
+            Input.Device.Backend.ReLUBackward(Input, outputGrad, Target(Input)!.Value);
     }
 
     // Tanh and sigmoid differentiate through their saved output.
     private sealed class TanhBackward : ElementwiseBackward<TanhBackward>
     {
         public override void Backward(Tensor outputGrad) =>
-            Input.Device.Backend.TanhBackward(Output, outputGrad, Input.GradOrZeros());
+            Input.Device.Backend.TanhBackward(Output, outputGrad, Target(Input)!.Value);
     }
 
     private sealed class SigmoidBackward : ElementwiseBackward<SigmoidBackward>
     {
         public override void Backward(Tensor outputGrad) =>
-            Input.Device.Backend.SigmoidBackward(Output, outputGrad, Input.GradOrZeros());
+            Input.Device.Backend.SigmoidBackward(Output, outputGrad, Target(Input)!.Value);
     }
 }

@@ -52,7 +52,7 @@ public static partial class F
 
         public override void Backward(Tensor outputGrad) =>
             _input.Device.Backend.BatchNorm2dBackward(outputGrad, _input, _gamma, _mean, _invStd,
-                GradIfRequired(_input), GradIfRequired(_gamma), GradIfRequired(_beta), _shape);
+                Target(_input), Target(_gamma), Target(_beta), _shape);
     }
 
     // Training through running statistics (fine-tuning a frozen BatchNorm) has no kernel yet; say so rather than

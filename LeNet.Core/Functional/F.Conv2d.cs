@@ -11,7 +11,8 @@ public static partial class F
         var shape = ConvShapeOf(input, weight, bias, stride, padding);
         var output = Workspace.Tensor(input.Device, [shape.Batch, shape.OutChannels, shape.OutHeight, shape.OutWidth]);
         input.Device.Backend.Conv2dForward(input, weight, bias, output, shape);
-        RecordConv2d(input, weight, bias, output, shape);
+        if (GradientTape.ShouldRecord(input, weight, bias))
+            GradientTape.Record(output, Workspace.Node<Conv2dBackward>().Set(input, weight, bias, shape), input, weight, bias);
         return output;
     }
 
@@ -33,11 +34,6 @@ public static partial class F
         return shape;
     }
 
-    private static void RecordConv2d(Tensor input, Tensor weight, Tensor? bias, Tensor output, in ConvShape shape)
-    {
-        if (GradientTape.ShouldRecord(input, weight, bias))
-            GradientTape.Record(output, Workspace.Node<Conv2dBackward>().Set(input, weight, bias, shape), input, weight, bias);
-    }
 
     private sealed class Conv2dBackward : Node
     {
@@ -54,7 +50,7 @@ public static partial class F
         public override void Backward(Tensor outputGrad)
         {
             var backend = _input.Device.Backend;
-            backend.Conv2dBackward(_input, _weight, outputGrad, GradIfRequired(_input), GradIfRequired(_weight), GradIfRequired(_bias), _shape);
+            backend.Conv2dBackward(_input, _weight, outputGrad, Target(_input), Target(_weight), Target(_bias), _shape);
         }
     }
 }

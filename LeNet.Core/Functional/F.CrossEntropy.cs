@@ -18,30 +18,19 @@ public static partial class F
     public static Tensor CrossEntropy(Tensor logits, Indices labels)
     {
         RequireRank(logits, 2, "CrossEntropy logits", "[N, Classes]");
-        if (labels.Length != logits.Size(0))
-            throw new ArgumentException($"CrossEntropy got {labels.Length} labels for a batch of {logits.Size(0)} logits.");
-        if (labels.IsHost != logits.Device.IsCpu)
-            throw new ArgumentException($"The labels live {(labels.IsHost ? "in host memory" : "on a GPU")} but the logits on {logits.Device}; move them with Indices.To(device).");
-        var classes = logits.Size(1);
-        if (labels.IsHost)
-            foreach (var label in labels.Host)
-                if ((uint)label >= (uint)classes)
-                    throw new ArgumentOutOfRangeException(nameof(labels), label, $"A label lies outside the {classes} classes [0, {classes}).");
+        RequireLabels(labels, logits.Device, logits.Size(0), logits.Size(1));
         var probabilities = Workspace.Tensor(logits.Device, logits.Shape);
         var loss = Workspace.Tensor(logits.Device, []);
         var backend = logits.Device.Backend;
         if (!GradientTape.ShouldRecord(logits))
         {
-            backend.SoftmaxCrossEntropyForward(logits, labels, probabilities, loss);
+            backend.SoftmaxCrossEntropyForward(logits, labels, probabilities, loss, unitLogitsGrad: null);
             return loss;
         }
-        // Where the backend can, the forward also writes the logits' gradient for a loss gradient of 1 — what a backward
-        // pass from this loss gives them — so the backward needs no launch of its own.
-        Tensor? unitGradient = null;
-        if (backend.FusesCrossEntropyGradient)
-            backend.SoftmaxCrossEntropyForward(logits, labels, probabilities, loss, unitGradient = Workspace.Tensor(logits.Device, logits.Shape));
-        else
-            backend.SoftmaxCrossEntropyForward(logits, labels, probabilities, loss);
+        // The forward also writes the logits' gradient for a loss gradient of 1 — what a backward pass from this loss
+        // gives them — so that pass needs no launch of its own.
+        var unitGradient = Workspace.Tensor(logits.Device, logits.Shape);
+        backend.SoftmaxCrossEntropyForward(logits, labels, probabilities, loss, unitGradient);
         GradientTape.Record(loss, Workspace.Node<CrossEntropyBackward>().Set(logits, labels, probabilities, unitGradient), logits);
         return loss;
     }
@@ -49,29 +38,32 @@ public static partial class F
     // The labels array is held, not copied: callers must not change it before backward.
     private sealed class CrossEntropyBackward : Node
     {
-        private Tensor _logits = null!, _probabilities = null!;
-        private Tensor? _unitGradient;
+        private Tensor _logits = null!, _probabilities = null!, _unitGradient = null!;
         private Indices _labels;
 
-        public CrossEntropyBackward Set(Tensor logits, Indices labels, Tensor probabilities, Tensor? unitGradient)
+        public CrossEntropyBackward Set(Tensor logits, Indices labels, Tensor probabilities, Tensor unitGradient)
         {
             (_logits, _labels, _probabilities, _unitGradient) = (logits, labels, probabilities, unitGradient);
             return this;
         }
 
-        public override void Backward(Tensor outputGrad)
-        {
-            var backend = _logits.Device.Backend;
-            // Seeded with the device's constant one (GradientTape.Backward from this loss): the forward wrote the gradient.
-            if (_unitGradient is not null && ReferenceEquals(outputGrad, _logits.Device.One))
-            {
-                if (_logits.Grad is null && !_logits.IsLeaf)
-                    _logits.BorrowGrad(_unitGradient);
-                else
-                    backend.Accumulate(_unitGradient, _logits.GradOrZeros());
-            }
-            else
-                backend.SoftmaxCrossEntropyBackward(_probabilities, _labels, outputGrad, _logits.GradOrZeros());
-        }
+        public override void BackwardFromOne(Device device) => GradientTape.Pass(_logits, _unitGradient);
+
+        public override void Backward(Tensor outputGrad) =>
+            _logits.Device.Backend.SoftmaxCrossEntropyBackward(_probabilities, _labels, outputGrad, Target(_logits)!.Value);
+    }
+
+    /// <summary>Labels for a batch: one per row, on the logits' device, and (on the host, where it costs no wait) each a class.</summary>
+    private static void RequireLabels(Indices labels, Device device, int batch, int classes)
+    {
+        if (labels.Length != batch)
+            throw new ArgumentException($"CrossEntropy got {labels.Length} labels for a batch of {batch} logits.");
+        if (labels.IsHost != device.IsCpu)
+            throw new ArgumentException($"The labels live {(labels.IsHost ? "in host memory" : "on a GPU")} but the logits on " +
+                $"{device}; move them with Indices.To(device).");
+        if (labels.IsHost)
+            foreach (var label in labels.Host)
+                if ((uint)label >= (uint)classes)
+                    throw new ArgumentOutOfRangeException(nameof(labels), label, $"A label lies outside the {classes} classes [0, {classes}).");
     }
 }

@@ -16,20 +16,6 @@ public static partial class F
         return output;
     }
 
-    /// <summary>
-    /// max(Linear(input, weight, bias), 0): a linear layer and the ReLU after it as one operation (one launch each way on
-    /// a GPU, see <see cref="Backends.Backend.FusesLinearReLU"/>); the same values and gradients as F.ReLU(F.Linear(...)).
-    /// </summary>
-    public static Tensor LinearReLU(Tensor input, Tensor weight, Tensor? bias = null)
-    {
-        var shape = CheckLinear(input, weight, bias);
-        var output = Workspace.Tensor(input.Device, [shape.Batch, shape.OutFeatures]);
-        input.Device.Backend.LinearReLUForward(input, weight, bias, output, shape);
-        if (GradientTape.ShouldRecord(input, weight, bias))
-            GradientTape.Record(output, Workspace.Node<LinearReLUBackward>().Set(input, weight, bias, output, shape), input, weight, bias);
-        return output;
-    }
-
     private static LinearShape CheckLinear(Tensor input, Tensor weight, Tensor? bias)
     {
         RequireRank(input, 2, "Linear input", "[N, In]");
@@ -37,26 +23,10 @@ public static partial class F
         RequireSameDevice("Linear", input, weight, bias);
         var shape = new LinearShape(input.Size(0), input.Size(1), weight.Size(0));
         if (weight.Size(1) != shape.InFeatures)
-            throw new ArgumentException($"Linear weight {Tensor.Format(weight.Shape)} expects {weight.Size(1)} input features, but the input has {shape.InFeatures}.");
+            throw new ArgumentException($"Linear weight {Tensor.Format(weight.Shape)} expects {weight.Size(1)} input features, " +
+                $"but the input has {shape.InFeatures}.");
         if (bias is not null) RequireShape(bias, "Linear bias", shape.OutFeatures);
         return shape;
-    }
-
-    private sealed class LinearReLUBackward : Node
-    {
-        private Tensor _input = null!, _weight = null!, _output = null!;
-        private Tensor? _bias;
-        private LinearShape _shape;
-
-        public LinearReLUBackward Set(Tensor input, Tensor weight, Tensor? bias, Tensor output, LinearShape shape)
-        {
-            (_input, _weight, _bias, _output, _shape) = (input, weight, bias, output, shape);
-            return this;
-        }
-
-        public override void Backward(Tensor outputGrad) =>
-            _input.Device.Backend.LinearReLUBackward(_input, _weight, _output, outputGrad, GradIfRequired(_input), GradIfRequired(_weight),
-                GradIfRequired(_bias), _shape);
     }
 
     private sealed class LinearBackward : Node
@@ -71,10 +41,7 @@ public static partial class F
             return this;
         }
 
-        public override void Backward(Tensor outputGrad)
-        {
-            var backend = _input.Device.Backend;
-            backend.LinearBackward(_input, _weight, outputGrad, GradIfRequired(_input), GradIfRequired(_weight), GradIfRequired(_bias), _shape);
-        }
+        public override void Backward(Tensor outputGrad) =>
+            _input.Device.Backend.LinearBackward(_input, _weight, outputGrad, Target(_input), Target(_weight), Target(_bias), _shape);
     }
 }

@@ -53,7 +53,7 @@ public static partial class F
         }
 
         public override void Backward(Tensor outputGrad) =>
-            _input.Device.Backend.MaxPool2dBackward(outputGrad, _argmax, _input.GradOrZeros(), _shape);
+            _input.Device.Backend.MaxPool2dBackward(outputGrad, _argmax, Target(_input)!.Value, _shape);
     }
 
     private sealed class AvgPool2dBackward : Node
@@ -68,6 +68,6 @@ public static partial class F
         }
 
         public override void Backward(Tensor outputGrad) =>
-            _input.Device.Backend.AvgPool2dBackward(outputGrad, _input.GradOrZeros(), _shape);
+            _input.Device.Backend.AvgPool2dBackward(outputGrad, Target(_input)!.Value, _shape);
     }
 }

@@ -1,8 +1,10 @@
+using LeNet.Core.Autograd;
+
 namespace LeNet.Core.Functional;
 
 /// <summary>
 /// Differentiable operations on tensors. Each operation's forward and its backward node sit together in one file named
-/// for the operation (Functional.Conv2d.cs, ...); the device's backend runs the kernels.
+/// for the operation (F.Conv2d.cs, F.ConvBlock.cs, ...); the device's backend runs the kernels.
 /// </summary>
 public static partial class F
 {
@@ -19,14 +21,13 @@ public static partial class F
     }
 
     /// <summary>An operation's tensors must live on one device; its backend runs on the first one's.</summary>
-    private static void RequireSameDevice(string operation, Tensor first, Tensor second, Tensor? third = null)
+    private static void RequireSameDevice(string operation, Tensor first, Tensor? second, Tensor? third = null)
     {
-        if (second.Device.IsCpu == first.Device.IsCpu && second.Device.Gpu == first.Device.Gpu && (third is null || (third.Device.IsCpu == first.Device.IsCpu && third.Device.Gpu == first.Device.Gpu)))
-            return;
-        throw new ArgumentException($"{operation} got tensors on different devices ({first.Device}, {second.Device}{(third is null ? "" : ", " + third.Device)}); " +
-            "put them on one device first (Module.To, Tensor.To).");
+        if ((second is null || second.Device == first.Device) && (third is null || third.Device == first.Device)) return;
+        throw new ArgumentException($"{operation} got tensors on different devices ({first.Device}, {second?.Device}" +
+            $"{(third is null ? "" : ", " + third.Device)}); put them on one device first (Module.To, Tensor.To).");
     }
 
-    /// <summary>The gradient buffer of a tensor that requires one, else null.</summary>
-    private static Tensor? GradIfRequired(Tensor? tensor) => tensor is { RequiresGrad: true } ? tensor.GradOrZeros() : null;
+    /// <summary>Where a node writes a tensor's gradient (null: not wanted).</summary>
+    private static GradientTarget? Target(Tensor? tensor) => GradientTape.Target(tensor);
 }

@@ -4,20 +4,21 @@ using LeNet.Core.Modules;
 namespace LeNet.Core.Models;
 
 /// <summary>
-/// LeNet-5 exactly as the reference article's code: two blocks of Conv 5×5 + BatchNorm + ReLU + MaxPool 2, then
-/// fully connected 400 → 120 → 84 → classes with ReLU between, on 1×32×32 inputs. Member names match the
-/// article's PyTorch module (layer1.0.weight, fc1.bias, ...), so state dicts line up. 61,750 trainable parameters.
+/// LeNet-5 exactly as the reference article's code, written as the operations that run: two convolution blocks
+/// (Conv 5×5 + BatchNorm + ReLU + MaxPool 2), fc + ReLU (400 → 120), then the classifier head fc1 + ReLU + fc2
+/// (120 → 84 → classes) — with the loss, one operation in training. Member names match the article's PyTorch module
+/// (layer1.0.weight, fc1.bias, ...), so state dicts line up. 61,750 trainable parameters.
 /// </summary>
 public sealed class LeNet5 : Module
 {
     public LeNet5(int classes = 10, int seed = 0)
     {
         var random = new Random(seed);
-        Layer1 = RegisterModule("layer1", new Sequential(
-            new Conv2d(1, 6, 5, random), new BatchNorm2d(6), new ReLU(), new MaxPool2d(2)));
-        Layer2 = RegisterModule("layer2", new Sequential(
-            new Conv2d(6, 16, 5, random), new BatchNorm2d(16), new ReLU(), new MaxPool2d(2)));
+        Layer1 = RegisterModule("layer1", new ConvBlock(1, 6, 5, pool: 2, random));
+        Layer2 = RegisterModule("layer2", new ConvBlock(6, 16, 5, pool: 2, random));
         Fc = RegisterModule("fc", new Linear(400, 120, random));
+        // The ReLUs are registered as the article's module has them (the ONNX export walks the layers in order); the
+        // operations below apply them with the layer before.
         Relu = RegisterModule("relu", new ReLU());
         Fc1 = RegisterModule("fc1", new Linear(120, 84, random));
         Relu1 = RegisterModule("relu1", new ReLU());
@@ -26,8 +27,8 @@ public sealed class LeNet5 : Module
 
     public const string ModelName = "lenet5";
 
-    public Sequential Layer1 { get; }
-    public Sequential Layer2 { get; }
+    public ConvBlock Layer1 { get; }
+    public ConvBlock Layer2 { get; }
     public Linear Fc { get; }
     public ReLU Relu { get; }
     public Linear Fc1 { get; }
@@ -35,20 +36,16 @@ public sealed class LeNet5 : Module
     public Linear Fc2 { get; }
 
     /// <summary>input [N, 1, 32, 32] → logits [N, classes].</summary>
-    public override Tensor Forward(Tensor input) => Fc2.Forward(Fc1.ForwardReLU(Hidden(input)));
+    public override Tensor Forward(Tensor input) => Fc2.Forward(F.LinearReLU(Features(input), Fc1.Weight, Fc1.Bias));
 
-    /// <summary>
-    /// CrossEntropyLoss(Forward(input), labels), with fc1 → relu1 → fc2 and the loss as one operation
-    /// (<see cref="F.LinearReLULinearCrossEntropy"/>: two launches for a training step on a GPU instead of seven).
-    /// </summary>
+    /// <summary>CrossEntropyLoss(Forward(input), labels), the head and the loss as one operation.</summary>
     public override Tensor CrossEntropyLoss(Tensor input, Indices labels) =>
-        F.LinearReLULinearCrossEntropy(Hidden(input), Fc1.Weight, Fc1.Bias, Fc2.Weight, Fc2.Bias, labels);
+        F.HeadLoss(Features(input), Fc1.Weight, Fc1.Bias!, Fc2.Weight, Fc2.Bias!, labels);
 
-    /// <summary>layer1 → layer2 → flatten → fc → relu: the first hidden layer of the classifier, [N, 120].</summary>
-    private Tensor Hidden(Tensor input)
+    /// <summary>layer1 → layer2 → flatten → fc + relu: what the classifier head reads, [N, 120].</summary>
+    private Tensor Features(Tensor input)
     {
-        var features = Layer2.Forward(Layer1.Forward(input));
-        // Each Linear and its ReLU run as one operation where the backend fuses them.
-        return Fc.ForwardReLU(features.Reshape(features.Size(0), -1));
+        var maps = Layer2.Forward(Layer1.Forward(input));
+        return F.LinearReLU(maps.Reshape(maps.Size(0), -1), Fc.Weight, Fc.Bias);
     }
 }

@@ -22,8 +22,4 @@ public sealed class Linear : Module
     public Tensor? Bias { get; }
 
     public override Tensor Forward(Tensor input) => F.Linear(input, Weight, Bias);
-
-    /// <summary>ReLU(Forward(input)), as one fused operation where the input's backend has one (a GPU), else as two.</summary>
-    public Tensor ForwardReLU(Tensor input) =>
-        input.Device.Backend.FusesLinearReLU ? F.LinearReLU(input, Weight, Bias) : F.ReLU(Forward(input));
 }

@@ -16,9 +16,9 @@ public abstract class Module
     public abstract Tensor Forward(Tensor input);
 
     /// <summary>
-    /// The mean softmax cross-entropy of <see cref="Forward"/>'s logits against <paramref name="labels"/> (PyTorch's
-    /// CrossEntropyLoss(model(input), labels)). A model may compute it with its last layers and the loss fused where the
-    /// backend can (<see cref="Models.LeNet5"/> on a GPU); the value and gradients are the same.
+    /// The training loss: the mean softmax cross-entropy of <see cref="Forward"/>'s logits against
+    /// <paramref name="labels"/> (PyTorch's CrossEntropyLoss(model(input), labels)). A model whose last layers and the
+    /// loss form one operation declares it here (<see cref="Models.LeNet5"/>: <see cref="Functional.F.HeadLoss"/>).
     /// </summary>
     public virtual Tensor CrossEntropyLoss(Tensor input, Indices labels) => Functional.F.CrossEntropy(Forward(input), labels);
 

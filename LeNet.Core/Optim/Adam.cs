@@ -56,33 +56,16 @@ public sealed class Adam : Optimizer
 
     protected override Tensor[][] PackableState => [_firstMoments, _secondMoments];
 
-    /// <summary>
-    /// On a GPU, the schedule whose per-step table holds this optimiser's bias corrections (set by
-    /// <see cref="StepSchedule.StartEpoch"/>): each <see cref="Step"/> then reads them at the device's step cursor, so
-    /// that its launch is the same at every step. Null (the default): they are passed with the launch.
-    /// </summary>
-    public StepSchedule? Schedule { get; set; }
+    /// <summary>Counts a step taken on the device without this method (a scheduled or replayed one, see Cuda.StepSchedule).</summary>
+    internal int CountStep() => ++StepCount;
 
-    /// <summary>A step taken on the device by a replayed capture (<see cref="StepSchedule.CountReplayedStep"/>).</summary>
-    internal void CountReplayedStep() => StepCount++;
-
-    public override void Step()
+    public override void Step(bool zeroGradients = false)
     {
         if (TryPacked(out var parameters, out var grads, out var moments))
         {
-            if (Schedule is { } schedule && schedule.Device == parameters.Device)
-            {
-                schedule.RequireAdamStep(this, StepCount + 1); // refused out of turn before anything changes
-                StepCount++;
-                var (loss, losses) = schedule.TakeStepEnd(); // set by StepSchedule.EndStep(loss, losses, optimizer): ended in this launch
-                ((Backends.CudaBackend)parameters.Device.Backend).AdamScheduled(parameters, grads, moments[0], moments[1], schedule,
-                    LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled, ClearsGradients, loss, losses);
-                return;
-            }
             StepCount++;
             parameters.Device.Backend.AdamStep(parameters, grads, moments[0], moments[1], StepCount,
-                LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled);
-            if (ClearsGradients) ZeroGrad();
+                LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled, zeroGradients);
             return;
         }
         StepCount++;
@@ -91,8 +74,7 @@ public sealed class Adam : Optimizer
             var parameter = ParameterArray[i];
             if (parameter.Grad is not { } grad) continue;
             parameter.Device.Backend.AdamStep(parameter, grad, _firstMoments[i], _secondMoments[i], StepCount,
-                LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled);
+                LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled, zeroGradients);
         }
-        if (ClearsGradients) ZeroGrad();
     }
 }

@@ -32,17 +32,12 @@ public abstract class Optimizer
 
     public float LearningRate { get; set; }
 
-    /// <summary>Applies one update; parameters that have no gradient yet are skipped, as in PyTorch.</summary>
-    public abstract void Step();
-
     /// <summary>
-    /// When set, <see cref="Step"/> leaves every gradient it used at zero, as <see cref="ZeroGrad"/> would, so a loop
-    /// that zeroes before each backward may skip <see cref="ZeroGrad"/> after its first step. Adam stepping through a
-    /// <see cref="StepSchedule"/> on a GPU (the trainer's loop) writes the zeros in its update kernel as it reads each
-    /// gradient, which saves the clearing launch; every other step ends with <see cref="ZeroGrad"/>. Off by default: as
-    /// in PyTorch, a step leaves the gradients for inspection.
+    /// Applies one update; parameters that have no gradient yet are skipped, as in PyTorch. With
+    /// <paramref name="zeroGradients"/> every gradient it used is left at zero, as <see cref="ZeroGrad"/> after it would
+    /// (within the update's own launch where the device can), ready for the next backward pass to add to.
     /// </summary>
-    public bool ClearsGradients { get; set; }
+    public abstract void Step(bool zeroGradients = false);
 
     /// <summary>Zeroes every parameter's gradient in place.</summary>
     public void ZeroGrad()
@@ -63,7 +58,7 @@ public abstract class Optimizer
     /// them on first use. False on the CPU, while some parameter has no gradient, or when the tensors are not on one
     /// GPU; the caller then updates parameter by parameter.
     /// </summary>
-    protected bool TryPacked([NotNullWhen(true)] out Tensor? parameters, [NotNullWhen(true)] out Tensor? grads, out Tensor[] state)
+    internal bool TryPacked([NotNullWhen(true)] out Tensor? parameters, [NotNullWhen(true)] out Tensor? grads, out Tensor[] state)
     {
         (parameters, grads, state) = (null, null, _flatState);
         if (ParameterArray[0].Device.IsCpu) return false;

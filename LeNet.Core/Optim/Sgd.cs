@@ -24,14 +24,13 @@ public sealed class Sgd : Optimizer
 
     protected override Tensor[][] PackableState => Momentum != 0 ? [_momentumBuffers.Select(b => b!).ToArray()] : [];
 
-    public override void Step()
+    public override void Step(bool zeroGradients = false)
     {
         if (TryPacked(out var parameters, out var grads, out var buffers))
         {
             parameters.Device.Backend.SgdStep(parameters, grads, buffers.Length > 0 ? buffers[0] : null, _firstStep,
-                LearningRate, Momentum, Dampening, WeightDecay, Nesterov);
+                LearningRate, Momentum, Dampening, WeightDecay, Nesterov, zeroGradients);
             _firstStep = false;
-            if (ClearsGradients) ZeroGrad();
             return;
         }
         for (var i = 0; i < ParameterArray.Length; i++)
@@ -39,9 +38,8 @@ public sealed class Sgd : Optimizer
             var parameter = ParameterArray[i];
             if (parameter.Grad is not { } grad) continue;
             parameter.Device.Backend.SgdStep(parameter, grad, _momentumBuffers[i], _firstStep,
-                LearningRate, Momentum, Dampening, WeightDecay, Nesterov);
+                LearningRate, Momentum, Dampening, WeightDecay, Nesterov, zeroGradients);
         }
         _firstStep = false;
-        if (ClearsGradients) ZeroGrad();
     }
 }

@@ -16,9 +16,17 @@ public sealed partial class CudaKernels
     /// </summary>
     public Action<string, KernelConfig, object[]>? LaunchObserver { get; set; }
 
+    /// <summary>Kernel launches and memsets queued so far, counted as they are queued.</summary>
+    public long Launches { get; private set; }
+
+    /// <summary>Of the <see cref="Launches"/>, the memsets (<see cref="Clear"/>).</summary>
+    public long Memsets { get; private set; }
+
     /// <summary>Zeroes <paramref name="view"/> on <see cref="Stream"/> (one memset).</summary>
     public void Clear(ArrayView<float> view)
     {
+        Memsets++;
+        Launches++;
         LaunchObserver?.Invoke("memset", default, [view]);
         view.MemSetToZero(Stream);
     }
@@ -29,6 +37,7 @@ public sealed partial class CudaKernels
         var name = kernel.Method.Name;
         return (stream, config, a1, a2) =>
         {
+            Launches++;
             LaunchObserver?.Invoke(name, config, [a1, a2]);
             launch(stream, config, a1, a2);
         };
@@ -40,6 +49,7 @@ public sealed partial class CudaKernels
         var name = kernel.Method.Name;
         return (stream, config, a1, a2, a3) =>
         {
+            Launches++;
             LaunchObserver?.Invoke(name, config, [a1, a2, a3]);
             launch(stream, config, a1, a2, a3);
         };
@@ -51,6 +61,7 @@ public sealed partial class CudaKernels
         var name = kernel.Method.Name;
         return (stream, config, a1, a2, a3, a4) =>
         {
+            Launches++;
             LaunchObserver?.Invoke(name, config, [a1, a2, a3, a4]);
             launch(stream, config, a1, a2, a3, a4);
         };
@@ -62,6 +73,7 @@ public sealed partial class CudaKernels
         var name = kernel.Method.Name;
         return (stream, config, a1, a2, a3, a4, a5) =>
         {
+            Launches++;
             LaunchObserver?.Invoke(name, config, [a1, a2, a3, a4, a5]);
             launch(stream, config, a1, a2, a3, a4, a5);
         };
@@ -73,6 +85,7 @@ public sealed partial class CudaKernels
         var name = kernel.Method.Name;
         return (stream, config, a1, a2, a3, a4, a5, a6) =>
         {
+            Launches++;
             LaunchObserver?.Invoke(name, config, [a1, a2, a3, a4, a5, a6]);
             launch(stream, config, a1, a2, a3, a4, a5, a6);
         };
@@ -84,6 +97,7 @@ public sealed partial class CudaKernels
         var name = kernel.Method.Name;
         return (stream, config, a1, a2, a3, a4, a5, a6, a7) =>
         {
+            Launches++;
             LaunchObserver?.Invoke(name, config, [a1, a2, a3, a4, a5, a6, a7]);
             launch(stream, config, a1, a2, a3, a4, a5, a6, a7);
         };
@@ -95,6 +109,7 @@ public sealed partial class CudaKernels
         var name = kernel.Method.Name;
         return (stream, config, a1, a2, a3, a4, a5, a6, a7, a8) =>
         {
+            Launches++;
             LaunchObserver?.Invoke(name, config, [a1, a2, a3, a4, a5, a6, a7, a8]);
             launch(stream, config, a1, a2, a3, a4, a5, a6, a7, a8);
         };
@@ -106,6 +121,7 @@ public sealed partial class CudaKernels
         var name = kernel.Method.Name;
         return (stream, config, a1, a2, a3, a4, a5, a6, a7, a8, a9) =>
         {
+            Launches++;
             LaunchObserver?.Invoke(name, config, [a1, a2, a3, a4, a5, a6, a7, a8, a9]);
             launch(stream, config, a1, a2, a3, a4, a5, a6, a7, a8, a9);
         };
@@ -117,6 +133,7 @@ public sealed partial class CudaKernels
         var name = kernel.Method.Name;
         return (stream, config, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10) =>
         {
+            Launches++;
             LaunchObserver?.Invoke(name, config, [a1, a2, a3, a4, a5, a6, a7, a8, a9, a10]);
             launch(stream, config, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10);
         };
@@ -128,6 +145,7 @@ public sealed partial class CudaKernels
         var name = kernel.Method.Name;
         return (stream, config, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11) =>
         {
+            Launches++;
             LaunchObserver?.Invoke(name, config, [a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11]);
             launch(stream, config, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11);
         };
@@ -139,6 +157,7 @@ public sealed partial class CudaKernels
         var name = kernel.Method.Name;
         return (stream, config, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14) =>
         {
+            Launches++;
             LaunchObserver?.Invoke(name, config, [a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14]);
             launch(stream, config, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14);
         };

@@ -1,5 +1,5 @@
 using LeNet.Core;
-using LeNet.Core.Backends;
+using LeNet.Core.Cuda;
 using LeNet.Core.Functional;
 using LeNet.Core.Models;
 using LeNet.Core.Optim;
@@ -49,16 +49,11 @@ public class StepScheduleTests
             return Model.CrossEntropyLoss(input, labels);
         }
 
-        /// <summary>The trainer's GPU step: the gradients zeroed before the first, then by each step's Adam launch.</summary>
+        /// <summary>The trainer's GPU step: Adam's launch leaves the gradients at zero for the next (new ones are zeros).</summary>
         public void Step(int count)
         {
             using var scope = Workspace.Begin();
             var loss = Loss(count);
-            if (!Adam.ClearsGradients)
-            {
-                Adam.ZeroGrad();
-                Adam.ClearsGradients = true;
-            }
             loss.Backward();
             Schedule.EndStep(loss, Losses, Adam);
         }
@@ -98,7 +93,6 @@ public class StepScheduleTests
         for (var epoch = 0; epoch < 2; epoch++)
         {
             loop.Schedule.StartEpoch(0, loop.Adam);
-            Assert.Same(loop.Schedule, loop.Adam.Schedule);
             for (var step = 0; step < Steps; step++)
             {
                 Assert.Equal(step, loop.Schedule.Step);
@@ -169,7 +163,6 @@ public class StepScheduleTests
         }
 
         // The check can fail: the host-driven step passes each step's slice of the order and Adam's count itself.
-        (loop.Adam.Schedule, loop.Adam.ClearsGradients) = (null, false);
         Action hostStep(int step) => () =>
         {
             using var scope = loop.Workspace.Begin();
@@ -216,22 +209,28 @@ public class StepScheduleTests
         {
             var loss = loop.Loss(BatchSize);
             loss.Backward();
-            adam.Step();
-            // A second optimiser step within one schedule step would read the same table entry: refused.
-            var twice = Assert.Throws<InvalidOperationException>(adam.Step);
-            Assert.Contains("call StartEpoch again", twice.Message);
-            Assert.Equal(1, adam.StepCount); // the refused step changed nothing
-            schedule.EndStep(loss, losses);
+            schedule.EndStep(loss, losses, adam);
         }
+        // An optimiser step outside the schedule moves Adam past the table's entry for the next step: refused.
+        adam.Step();
+        var backend = (CudaBackend)device.Backend;
+        using (loop.Workspace.Begin())
+        {
+            var loss = loop.Loss(BatchSize);
+            loss.Backward();
+            var launches = backend.Launches;
+            var twice = Assert.Throws<InvalidOperationException>(() => schedule.EndStep(loss, losses, adam));
+            Assert.Contains("call StartEpoch again", twice.Message);
+            Assert.Equal(2, adam.StepCount); // the refused step changed nothing
+            Assert.Equal((launches, 1), (backend.Launches, schedule.Step));
+        }
+        schedule.StartEpoch(1, adam);
         adam.LearningRate = 0.01f;
         using (loop.Workspace.Begin())
         {
             var loss = loop.Loss(BatchSize);
             loss.Backward();
-            var changed = Assert.Throws<InvalidOperationException>(adam.Step);
-            Assert.Contains("learning rate", changed.Message);
-            // Through the schedule, refused the same way before anything is queued: no loss stored, the cursor where it was.
-            var backend = (CudaBackend)device.Backend;
+            // Refused before anything is queued: no loss stored, the cursor where it was.
             var launches = backend.Launches;
             var viaSchedule = Assert.Throws<InvalidOperationException>(() => schedule.EndStep(loss, losses, adam));
             Assert.Contains("learning rate", viaSchedule.Message);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using LeNet.Core;
+using LeNet.Core.Cuda;
 using LeNet.Mnist;
 using LeNet.Tests.Core;
 using LeNet.Tests.Mnist;
@@ -68,7 +69,7 @@ public partial class GpuTrainingTests
         var log = new StringWriter();
         var error = new StringWriter();
         var code = TrainCommand.Run(options, log, error);
-        if (Device.TryOpenCuda(out _, out var reason))
+        if (CudaDevice.TryOpen(out _, out var reason))
         {
             Assert.Equal(0, code);
             Assert.Contains("device cuda (", log.ToString());
@@ -107,7 +108,7 @@ public partial class GpuTrainingTests
         using var empty = new TemporaryFolder();
         var (log, error) = (new StringWriter(), new StringWriter());
         var code = EvaluateCommand.Run(TrainedModel.ModelFile, empty.Path, 100, json: false, null, log, error, device: "cuda");
-        if (Device.TryOpenCuda(out _, out var reason))
+        if (CudaDevice.TryOpen(out _, out var reason))
             Assert.Equal(1, code); // a GPU, but no data in the folder
         else
         {

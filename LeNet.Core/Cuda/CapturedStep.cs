@@ -1,7 +1,6 @@
-using LeNet.Core.Backends;
 using LeNet.Kernels.Cuda;
 
-namespace LeNet.Core;
+namespace LeNet.Core.Cuda;
 
 /// <summary>
 /// A training step captured once on a CUDA GPU and replayed as a CUDA graph: one driver call per step instead of one
@@ -17,7 +16,7 @@ public sealed class CapturedStep : IDisposable
     private CapturedStep(CudaGraph graph) => _graph = graph;
 
     /// <summary>True where steps can be captured: a CUDA GPU (not ILGPU's CPU accelerator, not the CPU).</summary>
-    public static bool IsSupported(Device device) => device.Gpu is { IsCuda: true };
+    public static bool IsSupported(Device device) => device.Backend is CudaBackend { Gpu.IsCuda: true };
 
     /// <summary>
     /// Captures what <paramref name="step"/> queues on <paramref name="device"/> (it runs the host code once; nothing runs

@@ -1,33 +1,27 @@
-using ILGPU.Runtime;
-using LeNet.Core.Backends;
-
-namespace LeNet.Core;
+namespace LeNet.Core.Cuda;
 
 /// <summary>
 /// A labelled image set held in a GPU device's memory, uploaded once, from which batches are gathered on the device by
 /// an index order (an epoch's shuffle, or file order): one launch per batch, nothing copied from the host per step.
 /// The batch tensors are reused: a batch is valid until the next call of <see cref="Batch"/> with the same size.
 /// </summary>
-public sealed class DeviceDataset
+public sealed class DeviceDataset : Training.BatchSource
 {
     private readonly Tensor _images;
     private readonly Indices _labels;
     private readonly Indices _order;
     private readonly int[] _imageShape;
     private readonly int _imageLength;
+    private readonly CudaBackend _backend;
     private (Tensor Images, Indices Labels) _full, _last;
 
     public DeviceDataset(Device device, ReadOnlySpan<float> images, int[] labels, params ReadOnlySpan<int> imageShape)
     {
         ArgumentNullException.ThrowIfNull(device);
-        ArgumentNullException.ThrowIfNull(labels);
-        if (device.Backend is not CudaBackend)
-            throw new ArgumentException($"A DeviceDataset lives on a GPU device, not on {device}; on the CPU, copy batches from the host arrays.", nameof(device));
+        _backend = device.Backend as CudaBackend ?? throw new ArgumentException(
+            $"A DeviceDataset lives on a GPU device, not on {device}; on the CPU, copy batches from the host arrays.", nameof(device));
+        _imageLength = ImageLength(images, labels, imageShape);
         _imageShape = imageShape.ToArray();
-        _imageLength = 1;
-        foreach (var d in imageShape) _imageLength *= d;
-        if (_imageLength < 1 || (long)labels.Length * _imageLength != images.Length)
-            throw new ArgumentException($"{images.Length} pixel values are not {labels.Length} images of shape {Tensor.Format(imageShape)}.", nameof(images));
         Device = device;
         Count = labels.Length;
         _images = Tensor.FromArray(device, images, labels.Length, _imageLength);
@@ -36,30 +30,23 @@ public sealed class DeviceDataset
         SetOrder(Enumerable.Range(0, Count).ToArray());
     }
 
-    public Device Device { get; }
+    public override Device Device { get; }
 
-    public int Count { get; }
+    public override int Count { get; }
 
     /// <summary>Uploads the order batches are gathered in (indices into 0..Count−1, e.g. an epoch's permutation); file order at first.</summary>
-    public void SetOrder(ReadOnlySpan<int> order)
+    public override void SetOrder(ReadOnlySpan<int> order)
     {
-        if (order.Length != Count)
-            throw new ArgumentException($"The order lists {order.Length} indices for {Count} images.", nameof(order));
-        foreach (var index in order)
-            if ((uint)index >= (uint)Count)
-                throw new ArgumentOutOfRangeException(nameof(order), index, $"An index lies outside the {Count} images.");
-        if (Count > 0) _order.View.CopyFromCPU(((CudaBackend)Device.Backend).Kernels.Stream, order);
+        CheckOrder(order);
+        _order.CopyFrom(order);
     }
 
     /// <summary>Images [count, ...imageShape] and labels [count] of order[start .. start+count), gathered on the device.</summary>
-    public (Tensor Images, Indices Labels) Batch(int start, int count)
+    public override (Tensor Images, Indices Labels) Batch(int start, int count)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(start);
-        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(start + count, Count);
+        CheckBatch(start, count);
         var target = Target(count);
-        var backend = (CudaBackend)Device.Backend;
-        backend.Gather(_images, _labels, _order.View.SubView(start, count), target.Images, target.Labels, _imageLength);
+        _backend.Gather(_images, _labels, _order.Slice(start, count), target.Images, target.Labels, _imageLength);
         return target;
     }
 
@@ -78,8 +65,7 @@ public sealed class DeviceDataset
         if ((long)schedule.Step * batchSize + count > Count)
             throw new ArgumentOutOfRangeException(nameof(count), $"Step {schedule.Step}'s batch of {count} at {batchSize} a step ends past the {Count} images.");
         var target = Target(count);
-        var backend = (CudaBackend)Device.Backend;
-        backend.GatherAtCursor(_images, _labels, _order, schedule.Cursor, batchSize, target.Images, target.Labels, _imageLength);
+        _backend.GatherAtCursor(_images, _labels, _order, schedule.Cursor, batchSize, target.Images, target.Labels, _imageLength);
         return target;
     }
 

@@ -1,0 +1,35 @@
+using LeNet.Kernels.Cuda;
+
+namespace LeNet.Core.Cuda;
+
+/// <summary>Opens GPU devices: tensors in an ILGPU accelerator's memory, operations by <see cref="CudaBackend"/>.</summary>
+public static class CudaDevice
+{
+    /// <summary>
+    /// A device on <paramref name="gpu"/> — a CUDA GPU, or ILGPU's CPU accelerator, which runs the same kernels on the
+    /// host (what the tests use where no GPU is present). The kernels are compiled here, once. The caller keeps
+    /// ownership of <paramref name="gpu"/> and disposes it after the last tensor on it is gone.
+    /// </summary>
+    public static Device Open(GpuDevice gpu, CudaBackendOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(gpu);
+        var name = gpu.IsCuda ? "cuda" : "ilgpu-cpu";
+        return new Device(name, $"{name} ({gpu.Name})", new CudaBackend(gpu, options ?? new CudaBackendOptions()), isHost: false);
+    }
+
+    /// <summary>
+    /// Opens the first CUDA GPU as a device (kept open for the life of the process). Never throws for a machine without
+    /// one: returns false and why, as a clause for the caller's sentence ("no CUDA GPU was found (...)").
+    /// </summary>
+    public static bool TryOpen(out Device? device, out string reason, CudaBackendOptions? options = null)
+    {
+        device = null;
+        if (!GpuDevice.TryCreateCuda(out var gpu, out reason)) return false;
+        device = Open(gpu!, options);
+        return true;
+    }
+
+    /// <summary>The backend of a GPU device; a clear error for any other.</summary>
+    internal static CudaBackend BackendOf(Device device) => device.Backend as CudaBackend
+        ?? throw new ArgumentException($"This needs a GPU device, not {device}.", nameof(device));
+}

@@ -1,0 +1,141 @@
+using LeNet.Core.Optim;
+using LeNet.Kernels.Cuda;
+
+namespace LeNet.Core.Cuda;
+
+/// <summary>
+/// An epoch's steps on a GPU device, with the loop's position kept in device memory: a cursor holding the current
+/// step's index, read by the batch gather (<see cref="DeviceDataset.Batch(StepSchedule, int, int)"/>) and by Adam (its
+/// bias corrections come from a per-step table written by <see cref="StartEpoch"/>), and advanced by the step's last
+/// launch, which also stores the step's loss. Every launch of a step then has the arguments of the step before, so a
+/// step can be captured once and replayed (<see cref="CapturedStep"/>); run step by step it computes bit for bit what
+/// the same loop with host-side offsets and step counts computes.
+/// </summary>
+public sealed class StepSchedule
+{
+    private readonly float[] _table;
+    private readonly CudaBackend _backend;
+    private Adam? _adam;
+    private int _firstStep, _firstAdamStep;
+    private float _learningRate;
+
+    public StepSchedule(Device device, int stepsPerEpoch)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        _backend = device.Backend as CudaBackend
+            ?? throw new ArgumentException($"A StepSchedule keeps its cursor on a GPU device, not on {device}.", nameof(device));
+        ArgumentOutOfRangeException.ThrowIfLessThan(stepsPerEpoch, 1);
+        Device = device;
+        StepsPerEpoch = stepsPerEpoch;
+        Cursor = Indices.Allocate(device, 1);
+        AdamTable = Tensor.Zeros(device, 2 * stepsPerEpoch);
+        _table = new float[2 * stepsPerEpoch];
+    }
+
+    public Device Device { get; }
+
+    public int StepsPerEpoch { get; }
+
+    /// <summary>The index (0-based) of the step the queued work has reached: what the cursor holds once that work has run.</summary>
+    public int Step { get; private set; }
+
+    internal Indices Cursor { get; }
+
+    /// <summary>Adam's (step size, √(1 − β₂ᵗ)) per step of the epoch, from <see cref="StartEpoch"/>.</summary>
+    internal Tensor AdamTable { get; }
+
+    /// <summary>
+    /// Starts an epoch at step <paramref name="firstStep"/> (0-based; more than 0 for a run resumed mid-epoch): sets the
+    /// cursor and, with an <paramref name="adam"/>, writes the bias corrections of its next steps, one per remaining step
+    /// of the epoch, for <see cref="EndStep(Tensor, Tensor, Optimizer)"/> to read.
+    /// </summary>
+    public void StartEpoch(int firstStep, Adam? adam = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(firstStep);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(firstStep, StepsPerEpoch);
+        if (adam is not null && adam.Parameters[0].Device != Device)
+            throw new ArgumentException($"The optimiser's parameters live on {adam.Parameters[0].Device}, the schedule on {Device}.", nameof(adam));
+        Step = _firstStep = firstStep;
+        Cursor.CopyFrom([firstStep]);
+        _adam = adam;
+        if (adam is null) return;
+        (_firstAdamStep, _learningRate) = (adam.StepCount + 1, adam.LearningRate);
+        var remaining = _table.AsSpan(2 * firstStep);
+        CudaKernels.AdamScheduleTable(remaining, _firstAdamStep, adam.LearningRate, adam.Beta1, adam.Beta2);
+        AdamTable.Memory.Slice(2 * firstStep, remaining.Length).CopyFromHost(remaining);
+    }
+
+    /// <summary>The step's last launch: stores <paramref name="loss"/> at losses[cursor] and advances the cursor.</summary>
+    public void EndStep(Tensor loss, Tensor losses)
+    {
+        CheckEndStep(loss, losses);
+        _backend.EndStep(loss, losses, Cursor);
+        Step++;
+    }
+
+    /// <summary>
+    /// The optimiser's step, leaving the gradients at zero, then <see cref="EndStep(Tensor, Tensor)"/>: with the Adam
+    /// this epoch was started for, in one launch — Adam's, reading its bias corrections at the cursor, whose last group
+    /// to finish stores the loss and advances the cursor — else in the optimiser's launches and one more. The same
+    /// results either way.
+    /// </summary>
+    public void EndStep(Tensor loss, Tensor losses, Optimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        CheckEndStep(loss, losses);
+        if (ReferenceEquals(optimizer, _adam) && _adam.TryPacked(out var parameters, out var grads, out var moments))
+        {
+            RequireAdamStep(_adam.StepCount + 1); // refused out of turn before anything changes
+            _adam.CountStep();
+            _backend.AdamScheduled(parameters, grads, moments[0], moments[1], this, _adam.LearningRate, _adam.Beta1, _adam.Beta2,
+                _adam.Eps, _adam.WeightDecay, _adam.Decoupled, clearGradient: true, loss, losses);
+        }
+        else
+        {
+            optimizer.Step(zeroGradients: true);
+            _backend.EndStep(loss, losses, Cursor);
+        }
+        Step++;
+    }
+
+    /// <summary>
+    /// Counts a step run by replaying a captured one (<see cref="CapturedStep.Replay"/>), whose launches advanced the
+    /// device's cursor and took Adam's step without this host code: the host's step and Adam's count follow.
+    /// </summary>
+    public void CountReplayedStep()
+    {
+        if (Step >= StepsPerEpoch)
+            throw new InvalidOperationException($"The schedule's epoch has {StepsPerEpoch} steps, all taken; call StartEpoch before the next.");
+        if (_adam is not null)
+        {
+            RequireAdamStep(_adam.StepCount + 1);
+            _adam.CountStep();
+        }
+        Step++;
+    }
+
+    /// <summary>
+    /// Checks that Adam's step <paramref name="adamStep"/> (1-based) is the one the table holds for the current step:
+    /// its count and learning rate are those <see cref="StartEpoch"/> wrote the table for.
+    /// </summary>
+    private void RequireAdamStep(int adamStep)
+    {
+        if (Step >= StepsPerEpoch)
+            throw new InvalidOperationException($"The schedule's epoch has {StepsPerEpoch} steps, all taken; call StartEpoch before the next.");
+        if (adamStep != _firstAdamStep + (Step - _firstStep) || _adam!.LearningRate != _learningRate)
+            throw new InvalidOperationException($"Adam is at step {adamStep} with learning rate {_adam!.LearningRate}, but the schedule holds step " +
+                $"{_firstAdamStep + (Step - _firstStep)} with {_learningRate} for step {Step} of the epoch; call StartEpoch again after changing either.");
+    }
+
+    private void CheckEndStep(Tensor loss, Tensor losses)
+    {
+        ArgumentNullException.ThrowIfNull(loss);
+        ArgumentNullException.ThrowIfNull(losses);
+        if (loss.Device != Device || losses.Device != Device)
+            throw new ArgumentException($"The loss and the losses must live on the schedule's device {Device}.", nameof(loss));
+        if (losses.Length < StepsPerEpoch)
+            throw new ArgumentException($"The losses hold {losses.Length} values, not one per step of the epoch ({StepsPerEpoch}).", nameof(losses));
+        if (Step >= StepsPerEpoch)
+            throw new InvalidOperationException($"The schedule's epoch has {StepsPerEpoch} steps, all taken; call StartEpoch before the next.");
+    }
+}

@@ -1,0 +1,76 @@
+using LeNet.Core.Autograd;
+using LeNet.Core.Backends;
+using LeNet.Kernels;
+
+namespace LeNet.Core.Functional;
+
+public static partial class F
+{
+    /// <summary>
+    /// MaxPool2d(ReLU(BatchNorm2d(Conv2d(input)))), the pooling window equal to its stride, as one operation: the same
+    /// values, running-statistics update and gradients as the four in turn. In training it normalises with the batch
+    /// statistics (moving the running ones); in evaluation with the running statistics.
+    /// </summary>
+    public static Tensor ConvBlock(Tensor input, Tensor weight, Tensor? bias, int stride, int padding, Tensor gamma,
+        Tensor beta, Tensor runningMean, Tensor runningVar, bool training, int pool, float momentum = 0.1f, float eps = 1e-5f)
+    {
+        var conv = ConvShapeOf(input, weight, bias, stride, padding);
+        RequireSameDevice("ConvBlock", input, gamma, runningMean);
+        var channels = conv.OutChannels;
+        RequireShape(gamma, "BatchNorm2d weight", channels);
+        RequireShape(beta, "BatchNorm2d bias", channels);
+        RequireShape(runningMean, "BatchNorm2d running mean", channels);
+        RequireShape(runningVar, "BatchNorm2d running variance", channels);
+        if (pool < 1) throw new ArgumentOutOfRangeException(nameof(pool), pool, "MaxPool2d window must be at least 1.");
+        var shape = new ConvBlockShape(conv, pool);
+        if (shape.Pooling.OutHeight < 1 || shape.Pooling.OutWidth < 1)
+            throw new ArgumentException($"MaxPool2d window {pool} does not fit the convolution's output " +
+                $"{Tensor.Format(shape.ConvOutputShape)}.");
+        if (training && shape.Norm.CountPerChannel < 2)
+            throw new ArgumentException("BatchNorm2d in training needs more than one value per channel, but the convolution's " +
+                $"output {Tensor.Format(shape.ConvOutputShape)} has one; use a larger batch or evaluation mode.");
+
+        var device = input.Device;
+        var pooled = Workspace.Tensor(device, shape.OutputShape);
+        if (!training)
+        {
+            device.Backend.ConvBlockForward(input, weight, bias, gamma, beta, runningMean, runningVar, pooled, saved: null,
+                momentum, eps, shape);
+            if (GradientTape.ShouldRecord(input, weight, bias, gamma, beta))
+                GradientTape.Record(pooled, Workspace.Node<BatchNorm2dInferenceBackward>(), input, gamma, beta);
+            return pooled;
+        }
+        var saved = Workspace.Object<ConvBlockSaved>();
+        saved.ConvOutput = Workspace.Tensor(device, shape.ConvOutputShape);
+        saved.Mean = Workspace.Tensor(device, [channels]);
+        saved.InvStd = Workspace.Tensor(device, [channels]);
+        saved.Argmax = Workspace.Indices(device, pooled.Length);
+        saved.Pooled = pooled;
+        saved.Activated = null;
+        device.Backend.ConvBlockForward(input, weight, bias, gamma, beta, runningMean, runningVar, pooled, saved, momentum, eps,
+            shape);
+        if (GradientTape.ShouldRecord(input, weight, bias, gamma, beta))
+            GradientTape.Record(pooled, Workspace.Node<ConvBlockBackward>().Set(input, weight, bias, gamma, beta, saved, shape),
+                input, weight, bias, gamma, beta);
+        return pooled;
+    }
+
+    private sealed class ConvBlockBackward() : Node(inputs: 5)
+    {
+        private Tensor _input = null!, _weight = null!, _gamma = null!, _beta = null!;
+        private Tensor? _bias;
+        private ConvBlockSaved _saved = null!;
+        private ConvBlockShape _shape;
+
+        public ConvBlockBackward Set(Tensor input, Tensor weight, Tensor? bias, Tensor gamma, Tensor beta, ConvBlockSaved saved,
+            ConvBlockShape shape)
+        {
+            (_input, _weight, _bias, _gamma, _beta, _saved, _shape) = (input, weight, bias, gamma, beta, saved, shape);
+            return this;
+        }
+
+        public override void Backward(Tensor outputGrad) =>
+            _input.Device.Backend.ConvBlockBackward(outputGrad, _input, _weight, _gamma, _beta, _saved, Target(_input),
+                Target(_weight), Target(_bias), Target(_gamma), Target(_beta), _shape);
+    }
+}

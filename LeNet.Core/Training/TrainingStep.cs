@@ -1,0 +1,95 @@
+using LeNet.Core.Modules;
+using LeNet.Core.Optim;
+
+namespace LeNet.Core.Training;
+
+/// <summary>
+/// One training step over a batch source, the same wherever it runs: the model's loss on the next batch, backward, and
+/// the optimiser's step, which leaves the gradients at zero for the next. On the CPU each step runs at once and its
+/// loss is known; on a GPU steps are queued and their losses stay on the device until <see cref="ReadLosses"/>
+/// (<see cref="Cuda.DeviceTrainingStep"/>). Used by the trainer, the benchmarks and the tests alike.
+/// </summary>
+public abstract class TrainingStep : IDisposable
+{
+    private readonly float[] _losses;
+    private int _read;
+
+    protected TrainingStep(Module model, Optimizer optimizer, BatchSource data, int batchSize)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        if (data.Count < 1) throw new ArgumentException("A training step needs at least one image.", nameof(data));
+        (Model, Optimizer, Data, BatchSize) = (model, optimizer, data, batchSize);
+        StepsPerEpoch = (data.Count + batchSize - 1) / batchSize;
+        _losses = new float[StepsPerEpoch];
+    }
+
+    /// <summary>
+    /// The training step for <paramref name="model"/> on <paramref name="data"/>'s device; on a CUDA GPU with
+    /// <paramref name="cudaGraphs"/>, full batches' steps are captured once and replayed (<see cref="Cuda.CapturedStep"/>).
+    /// </summary>
+    public static TrainingStep Create(Module model, Optimizer optimizer, BatchSource data, int batchSize, bool cudaGraphs = true)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return data.Device.Backend.CreateTrainingStep(model, optimizer, data, batchSize, cudaGraphs);
+    }
+
+    public Module Model { get; }
+    public Optimizer Optimizer { get; }
+    public BatchSource Data { get; }
+    public int BatchSize { get; }
+    public int StepsPerEpoch { get; }
+
+    /// <summary>Steps of the current epoch run (or queued) so far, resumed ones included.</summary>
+    public int Step { get; private set; }
+
+    /// <summary>True once full batches' steps are replayed from a captured one (a CUDA graph) instead of launched.</summary>
+    public bool ReplaysSteps { get; protected set; }
+
+    /// <summary>True when <see cref="Run"/> waits for its step, so reading its loss costs nothing.</summary>
+    public abstract bool IsSynchronous { get; }
+
+    /// <summary>Images in step <paramref name="step"/> (0-based) of an epoch: the batch size, or fewer for the last.</summary>
+    public int BatchLength(int step) => Math.Min(BatchSize, Data.Count - step * BatchSize);
+
+    /// <summary>Starts an epoch: its batches follow <paramref name="order"/>, from step <paramref name="firstStep"/> on (resuming).</summary>
+    public void StartEpoch(ReadOnlySpan<int> order, int firstStep = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(firstStep);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(firstStep, StepsPerEpoch);
+        Data.SetOrder(order);
+        Step = _read = firstStep;
+        OnStartEpoch(firstStep);
+    }
+
+    /// <summary>Runs (on a GPU: queues) the epoch's next step.</summary>
+    public void Run()
+    {
+        if (Step >= StepsPerEpoch)
+            throw new InvalidOperationException($"The epoch's {StepsPerEpoch} steps are all taken; call StartEpoch before the next.");
+        RunStep(Step, BatchLength(Step), _losses);
+        Step++;
+    }
+
+    /// <summary>The losses of the steps run since the last read, in order (on a GPU this waits for them).</summary>
+    public ReadOnlySpan<float> ReadLosses()
+    {
+        if (_read == Step) return [];
+        CopyLosses(_losses);
+        var losses = _losses.AsSpan(_read, Step - _read);
+        _read = Step;
+        return losses;
+    }
+
+    protected virtual void OnStartEpoch(int firstStep) { }
+
+    /// <summary>Step <paramref name="step"/> of <paramref name="count"/> images; a synchronous step writes its loss into losses[step].</summary>
+    protected abstract void RunStep(int step, int count, float[] losses);
+
+    /// <summary>Brings the losses of the steps run so far into <paramref name="losses"/> (nothing to do where they are written at once).</summary>
+    protected virtual void CopyLosses(float[] losses) { }
+
+    public virtual void Dispose() => GC.SuppressFinalize(this);
+}
