@@ -293,9 +293,6 @@ public sealed class Tensor
         (Grad, _gradAdopted) = (null, false);
     }
 
-    /// <summary>Gives a leaf a gradient buffer of its own (checkpoints restore into it).</summary>
-    internal Tensor GradOrZeros() => Grad ?? (Grad = Zeros(Device, _shape));
-
     public override string ToString() => $"Tensor{Format(_shape)} on {Device}{(RequiresGrad ? ", requires grad" : "")}";
 
     /// <summary>A shape as text, e.g. "[64, 1, 32, 32]".</summary>

@@ -1,8 +1,8 @@
 using LeNet.Core;
 using LeNet.Core.Autograd;
-using LeNet.Core.Functional;
 using LeNet.Core.Models;
 using LeNet.Core.Optim;
+using LeNet.Core.Training;
 
 namespace LeNet.Tests.Core;
 
@@ -16,37 +16,47 @@ public class AllocationTests
 {
     private static (Tensor Input, int[] Labels) RandomBatch(int batch, int seed)
     {
-        var random = new Random(seed);
-        var pixels = new float[batch * 32 * 32];
-        for (var i = 0; i < pixels.Length; i++) pixels[i] = (float)(random.NextDouble() * 2 - 1);
-        return (Tensor.FromArray(pixels, batch, 1, 32, 32), Enumerable.Range(0, batch).Select(_ => random.Next(10)).ToArray());
+        var (pixels, labels) = RandomImages(batch, seed);
+        return (Tensor.FromArray(pixels, batch, 1, 32, 32), labels);
     }
 
-    private static float Step(LeNet5 model, Adam optimizer, Workspace workspace, Tensor input, int[] labels)
+    private static (float[] Pixels, int[] Labels) RandomImages(int count, int seed)
     {
-        using var scope = workspace.Begin();
-        var loss = F.CrossEntropy(model.Forward(input), labels);
-        optimizer.ZeroGrad();
-        loss.Backward();
-        optimizer.Step();
-        return loss.Item();
+        var random = new Random(seed);
+        var pixels = new float[count * 32 * 32];
+        for (var i = 0; i < pixels.Length; i++) pixels[i] = (float)(random.NextDouble() * 2 - 1);
+        return (pixels, Enumerable.Range(0, count).Select(_ => random.Next(10)).ToArray());
+    }
+
+    /// <summary>The trainer's training step of LeNet-5 with Adam over <paramref name="images"/> random images, in file order.</summary>
+    private static (TrainingStep Step, int[] Order) TrainingStepOver(int images, int seed)
+    {
+        var model = new LeNet5(seed: seed);
+        var (pixels, labels) = RandomImages(images, 10 * seed);
+        var step = TrainingStep.Create(model, new Adam(model.Parameters()), BatchSource.Create(Device.Cpu, pixels, labels, 1, 32, 32), 64);
+        return (step, Enumerable.Range(0, images).ToArray());
+    }
+
+    /// <summary>An epoch of the step: every step run, the losses read.</summary>
+    private static float Epoch(TrainingStep step, int[] order)
+    {
+        step.StartEpoch(order);
+        while (step.Step < step.StepsPerEpoch) step.Run();
+        return step.ReadLosses()[^1];
     }
 
     [Fact]
     public void A_training_step_allocates_nothing_after_the_first()
     {
-        var model = new LeNet5(seed: 3);
-        var optimizer = new Adam(model.Parameters());
-        var workspace = new Workspace();
-        var (input, labels) = RandomBatch(64, 30);
-        for (var warm = 0; warm < 10; warm++) Step(model, optimizer, workspace, input, labels);
+        var (step, order) = TrainingStepOver(64, seed: 3); // one batch an epoch
+        for (var warm = 0; warm < 10; warm++) Epoch(step, order);
 
         var losses = new float[5];
         var allocated = new long[losses.Length];
         for (var i = 0; i < losses.Length; i++)
         {
             var before = GC.GetAllocatedBytesForCurrentThread();
-            losses[i] = Step(model, optimizer, workspace, input, labels);
+            losses[i] = Epoch(step, order);
             allocated[i] = GC.GetAllocatedBytesForCurrentThread() - before;
         }
 
@@ -57,20 +67,11 @@ public class AllocationTests
     [Fact]
     public void A_smaller_last_batch_does_not_evict_the_full_batch_buffers()
     {
-        var model = new LeNet5(seed: 4);
-        var optimizer = new Adam(model.Parameters());
-        var workspace = new Workspace();
-        var (full, fullLabels) = RandomBatch(64, 40);
-        var (last, lastLabels) = RandomBatch(17, 41);
-        for (var warm = 0; warm < 2; warm++)
-        {
-            Step(model, optimizer, workspace, full, fullLabels);
-            Step(model, optimizer, workspace, last, lastLabels);
-        }
+        var (step, order) = TrainingStepOver(64 + 17, seed: 4); // a full batch and a last one of 17
+        for (var warm = 0; warm < 2; warm++) Epoch(step, order);
 
         var before = GC.GetAllocatedBytesForCurrentThread();
-        Step(model, optimizer, workspace, full, fullLabels);
-        Step(model, optimizer, workspace, last, lastLabels);
+        Epoch(step, order);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
