@@ -6,7 +6,7 @@ using Microsoft.ML.Data;
 
 namespace LeNet.Tests.Core;
 
-/// <summary>The README's ML.NET usage of an exported model, run as written there.</summary>
+/// <summary>The ML.NET usage of an exported model that docs/onnx.md shows, run as written there.</summary>
 public class MlNetOnnxTests
 {
     [Fact]
@@ -21,7 +21,7 @@ public class MlNetOnnxTests
         var path = Path.Combine(folder.Path, "lenet5.onnx");
         OnnxExporter.Save(model, path);
 
-        // As the README shows: an input column "input" of [VectorType(1, 32, 32)] float[], ApplyOnnxModel("logits", "input", file).
+        // As docs/onnx.md shows: an input column "input" of [VectorType(1, 32, 32)] float[], ApplyOnnxModel("logits", "input", file).
         var mlContext = new MLContext(seed: 0);
         var rows = Enumerable.Range(0, count).Select(i => new Digit { Input = images.AsSpan(i * 32 * 32, 32 * 32).ToArray() });
         var data = mlContext.Data.LoadFromEnumerable(rows);
