@@ -115,9 +115,9 @@ public abstract class Backend
         in ConvBlockShape shape)
     {
         var device = input.Device;
-        var convOutput = saved?.ConvOutput ?? Workspace.Tensor(device, shape.ConvOutputShape);
+        var convOutput = saved?.ConvOutput ?? shape.ConvOutput(device);
         Conv2dForward(input, weight, bias, convOutput, shape.Conv);
-        var activated = Workspace.Tensor(device, shape.ConvOutputShape);
+        var activated = shape.ConvOutput(device);
         if (saved is null)
             BatchNorm2dForwardInference(convOutput, gamma, beta, runningMean, runningVar, eps, activated, shape.Norm);
         else
@@ -136,11 +136,11 @@ public abstract class Backend
         GradientTarget? betaGrad, in ConvBlockShape shape)
     {
         var device = input.Device;
-        var activatedGrad = Workspace.Tensor(device, shape.ConvOutputShape);
+        var activatedGrad = shape.ConvOutput(device);
         MaxPool2dBackward(pooledGrad, saved.Argmax, new GradientTarget(activatedGrad, Overwrite: true), shape.Pooling);
-        var normalizedGrad = Workspace.Tensor(device, shape.ConvOutputShape);
+        var normalizedGrad = shape.ConvOutput(device);
         ReLUBackward(saved.Activated!, activatedGrad, new GradientTarget(normalizedGrad, Overwrite: true));
-        var convGrad = Workspace.Tensor(device, shape.ConvOutputShape);
+        var convGrad = shape.ConvOutput(device);
         BatchNorm2dBackward(normalizedGrad, saved.ConvOutput, gamma, saved.Mean, saved.InvStd,
             new GradientTarget(convGrad, Overwrite: true), gammaGrad, betaGrad, shape.Norm);
         Conv2dBackward(input, weight, convGrad, inputGrad, weightGrad, biasGrad, shape.Conv);

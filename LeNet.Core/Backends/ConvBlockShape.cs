@@ -14,7 +14,13 @@ public readonly record struct ConvBlockShape(ConvShape Conv, int Pool)
     /// <summary>The batch normalisation over the convolution's output.</summary>
     public BatchNormShape Norm => new(Conv.Batch, Conv.OutChannels, Conv.OutHeight * Conv.OutWidth);
 
+    /// <summary>The convolution's output shape, for messages (the hot path asks <see cref="ConvOutput"/>).</summary>
     public int[] ConvOutputShape => [Conv.Batch, Conv.OutChannels, Conv.OutHeight, Conv.OutWidth];
 
-    public int[] OutputShape => [Conv.Batch, Conv.OutChannels, Pooling.OutHeight, Pooling.OutWidth];
+    /// <summary>A workspace tensor of the convolution's output shape [N, K, P, Q] (allocating no shape array).</summary>
+    internal Tensor ConvOutput(Device device) => Workspace.Tensor(device, [Conv.Batch, Conv.OutChannels, Conv.OutHeight, Conv.OutWidth]);
+
+    /// <summary>A workspace tensor of the block's output shape [N, K, P/w, Q/w].</summary>
+    internal Tensor Output(Device device) =>
+        Workspace.Tensor(device, [Conv.Batch, Conv.OutChannels, Pooling.OutHeight, Pooling.OutWidth]);
 }

@@ -66,7 +66,7 @@ public sealed class CpuBackend : Backend
         Tensor runningMean, Tensor runningVar, Tensor pooled, ConvBlockSaved? saved, float momentum, float eps,
         in ConvBlockShape shape)
     {
-        var convOutput = saved?.ConvOutput ?? Workspace.Tensor(input.Device, shape.ConvOutputShape);
+        var convOutput = saved?.ConvOutput ?? shape.ConvOutput(input.Device);
         Conv2dForward(input, weight, bias, convOutput, shape.Conv);
         if (saved is null)
             K.BatchNorm2d.ForwardInferenceReLUMaxPool(convOutput.AsSpan(), gamma.AsSpan(), beta.AsSpan(), runningMean.AsSpan(),
@@ -82,7 +82,7 @@ public sealed class CpuBackend : Backend
         GradientTarget? inputGrad, GradientTarget? weightGrad, GradientTarget? biasGrad, GradientTarget? gammaGrad,
         GradientTarget? betaGrad, in ConvBlockShape shape)
     {
-        var convGrad = Workspace.Tensor(input.Device, shape.ConvOutputShape);
+        var convGrad = shape.ConvOutput(input.Device);
         convGrad.AsSpan().Clear();
         K.BatchNorm2d.BackwardReLUMaxPool(pooledGrad.AsSpan(), saved.Argmax.Host, saved.Pooled.AsSpan(), saved.ConvOutput.AsSpan(),
             gamma.AsSpan(), saved.Mean.AsSpan(), saved.InvStd.AsSpan(), convGrad.AsSpan(),

@@ -98,7 +98,7 @@ public sealed class CudaBackend : Backend
         if (saved is null)
         {
             // Evaluation needs no argmax (there is no backward), so the kernel writes none.
-            var convOutput = Workspace.Tensor(input.Device, shape.ConvOutputShape);
+            var convOutput = shape.ConvOutput(input.Device);
             Conv2dForward(input, weight, bias, convOutput, shape.Conv);
             Kernels.BatchNormReluMaxPoolForwardInference(V(convOutput), V(gamma), V(beta), V(runningMean), V(runningVar), eps,
                 V(pooled), shape.Pooling);
@@ -124,7 +124,7 @@ public sealed class CudaBackend : Backend
         GradientTarget? betaGrad, in ConvBlockShape shape)
     {
         // The block's gradient sums over chunks, then the convolution output's gradient (overwritten), then the convolution's.
-        var convGrad = Workspace.Tensor(input.Device, shape.ConvOutputShape);
+        var convGrad = shape.ConvOutput(input.Device);
         Cleared(gammaGrad);
         Cleared(betaGrad);
         Kernels.BatchNormReluMaxPoolBackward(V(pooledGrad), V(saved.Argmax), V(saved.ConvOutput), V(gamma), V(beta),

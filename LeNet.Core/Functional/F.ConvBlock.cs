@@ -31,7 +31,7 @@ public static partial class F
                 $"output {Tensor.Format(shape.ConvOutputShape)} has one; use a larger batch or evaluation mode.");
 
         var device = input.Device;
-        var pooled = Workspace.Tensor(device, shape.OutputShape);
+        var pooled = shape.Output(device);
         if (!training)
         {
             device.Backend.ConvBlockForward(input, weight, bias, gamma, beta, runningMean, runningVar, pooled, saved: null,
@@ -41,7 +41,7 @@ public static partial class F
             return pooled;
         }
         var saved = Workspace.Object<ConvBlockSaved>();
-        saved.ConvOutput = Workspace.Tensor(device, shape.ConvOutputShape);
+        saved.ConvOutput = shape.ConvOutput(device);
         saved.Mean = Workspace.Tensor(device, [channels]);
         saved.InvStd = Workspace.Tensor(device, [channels]);
         saved.Argmax = Workspace.Indices(device, pooled.Length);
