@@ -11,7 +11,9 @@ public sealed class Device
     /// <summary>The CPU with the fast SIMD kernels: where tensors are made unless another device is named.</summary>
     public static readonly Device Cpu = new("cpu", "cpu", CpuBackend.Instance, isHost: true);
 
-    /// <summary>The CPU with the scalar Reference kernels, for checking the fast ones (same storage as <see cref="Cpu"/>).</summary>
+    /// <summary>
+    /// The CPU with the scalar Reference kernels, for checking the fast ones (same storage as <see cref="Cpu"/>).
+    /// </summary>
     public static readonly Device CpuReference = new("cpu-reference", "cpu-reference", ReferenceBackend.Instance, isHost: true);
 
     internal Device(string name, string description, Backend backend, bool isHost) =>

@@ -9,13 +9,17 @@ public abstract class DeviceMemory<T> where T : unmanaged
 {
     public abstract int Length { get; }
 
-    /// <summary>Copies the values into <paramref name="destination"/> (its first <see cref="Length"/>), waiting for the device.</summary>
+    /// <summary>
+    /// Copies the values into <paramref name="destination"/> (its first <see cref="Length"/>), waiting for the device.
+    /// </summary>
     public abstract void CopyToHost(Span<T> destination);
 
     /// <summary>Overwrites the values with <paramref name="source"/> (<see cref="Length"/> values).</summary>
     public abstract void CopyFromHost(ReadOnlySpan<T> source);
 
-    /// <summary>Copies the values into <paramref name="destination"/> from element <paramref name="offset"/> on, on the device.</summary>
+    /// <summary>
+    /// Copies the values into <paramref name="destination"/> from element <paramref name="offset"/> on, on the device.
+    /// </summary>
     public abstract void CopyTo(DeviceMemory<T> destination, int offset);
 
     /// <summary>Elements offset .. offset + length of this memory, sharing it.</summary>
@@ -27,6 +31,8 @@ public abstract class DeviceMemory<T> where T : unmanaged
     /// <summary>True when this memory and <paramref name="other"/> are slices of one allocation.</summary>
     public abstract bool SameAllocation(DeviceMemory<T> other);
 
-    /// <summary>True when this memory and <paramref name="other"/> start at the same element of one allocation.</summary>
+    /// <summary>
+    /// True when this memory and <paramref name="other"/> start at the same element of one allocation.
+    /// </summary>
     public abstract bool StartsWith(DeviceMemory<T> other);
 }

@@ -50,7 +50,9 @@ public readonly struct Indices
         else _memory.CopyFromHost(values);
     }
 
-    /// <summary>A copy on <paramref name="device"/> (these indices themselves when they already live in its kind of memory).</summary>
+    /// <summary>
+    /// A copy on <paramref name="device"/> (these indices themselves when they already live in its kind of memory).
+    /// </summary>
     public Indices To(Device device)
     {
         if (device.IsCpu) return _memory is null ? this : new Indices(ToArray());
@@ -60,7 +62,9 @@ public readonly struct Indices
         return copy;
     }
 
-    /// <summary>Elements start .. start + count of device indices (sharing their memory), for gathering a part.</summary>
+    /// <summary>
+    /// Elements start .. start + count of device indices (sharing their memory), for gathering a part.
+    /// </summary>
     internal Indices Slice(int start, int count) =>
         _memory is null ? new Indices(_host.AsSpan(start, count).ToArray()) : new Indices(_memory.Slice(start, count));
 

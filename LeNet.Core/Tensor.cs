@@ -45,10 +45,14 @@ public sealed class Tensor
     /// <summary>Number of elements.</summary>
     public int Length => _data?.Length ?? _memory!.Length;
 
-    /// <summary>The device whose backend runs operations on this tensor (see <see cref="Modules.Module.To"/>).</summary>
+    /// <summary>
+    /// The device whose backend runs operations on this tensor (see <see cref="Modules.Module.To"/>).
+    /// </summary>
     public Device Device { get; private set; }
 
-    /// <summary>When true, operations on this tensor are recorded and <see cref="Grad"/> receives its gradient.</summary>
+    /// <summary>
+    /// When true, operations on this tensor are recorded and <see cref="Grad"/> receives its gradient.
+    /// </summary>
     public bool RequiresGrad { get; set; }
 
     /// <summary>Accumulated gradient of the last backward passes (for leaves), or null before any.</summary>
@@ -96,7 +100,9 @@ public sealed class Tensor
     /// <summary>A new tensor of zeros with the shape and device of another.</summary>
     public static Tensor ZerosLike(Tensor other) => Zeros(other.Device, other._shape);
 
-    /// <summary>The elements, for reading and writing in place (CPU tensors only: read a GPU tensor with <see cref="ToArray"/>).</summary>
+    /// <summary>
+    /// The elements, for reading and writing in place (CPU tensors only: read a GPU tensor with <see cref="ToArray"/>).
+    /// </summary>
     public Span<float> AsSpan() => _data ?? throw OnDevice("AsSpan()");
 
     /// <summary>The storage array itself, for backends that hand slices of it to worker threads.</summary>
@@ -106,7 +112,9 @@ public sealed class Tensor
     internal DeviceMemory<float> Memory => _memory ?? throw new InvalidOperationException(
         $"This tensor lives on {Device}, not on a GPU; move it with Module.To or Tensor.To first.");
 
-    /// <summary>A copy of the elements in a new array; for a GPU tensor this waits for the device and copies back.</summary>
+    /// <summary>
+    /// A copy of the elements in a new array; for a GPU tensor this waits for the device and copies back.
+    /// </summary>
     public float[] ToArray()
     {
         if (_data is not null) return (float[])_data.Clone();
@@ -115,7 +123,9 @@ public sealed class Tensor
         return values;
     }
 
-    /// <summary>Copies the elements into <paramref name="destination"/> (at least <see cref="Length"/> long); waits for a GPU.</summary>
+    /// <summary>
+    /// Copies the elements into <paramref name="destination"/> (at least <see cref="Length"/> long); waits for a GPU.
+    /// </summary>
     public void CopyTo(Span<float> destination)
     {
         if (destination.Length < Length)
@@ -158,7 +168,9 @@ public sealed class Tensor
     /// <summary>A copy of this tensor's values on <paramref name="device"/> (not recorded for autograd).</summary>
     public Tensor To(Device device) => FromArray(device, _data ?? ToArray(), _shape);
 
-    /// <summary>Moves the storage (and any gradient) to <paramref name="device"/> in place, keeping the values.</summary>
+    /// <summary>
+    /// Moves the storage (and any gradient) to <paramref name="device"/> in place, keeping the values.
+    /// </summary>
     internal void MoveTo(Device device)
     {
         if (device == Device) return;
@@ -190,7 +202,9 @@ public sealed class Tensor
         new($"{what} is not available for a tensor on {Device}: its elements live in device memory. " +
             "Copy them to the host with ToArray(), or write them with CopyFrom().");
 
-    /// <summary>A tensor of another shape over the same elements (and the same storage), recorded for autograd.</summary>
+    /// <summary>
+    /// A tensor of another shape over the same elements (and the same storage), recorded for autograd.
+    /// </summary>
     /// <remarks>One dimension may be −1: it is inferred from the others.</remarks>
     public Tensor Reshape(params ReadOnlySpan<int> shape)
     {
@@ -213,18 +227,24 @@ public sealed class Tensor
         return view;
     }
 
-    /// <summary>A new tensor over the same storage with the given shape (no checks; for <see cref="Workspace"/>).</summary>
+    /// <summary>
+    /// A new tensor over the same storage with the given shape (no checks; for <see cref="Workspace"/>).
+    /// </summary>
     internal Tensor ViewAs(ReadOnlySpan<int> shape) => new(_data, _memory, shape.ToArray(), Device);
 
     /// <summary>True when this tensor has exactly this device and shape.</summary>
     internal bool Is(Device device, ReadOnlySpan<int> shape) => Device == device && shape.SequenceEqual(_shape);
 
-    /// <summary>True when this tensor's elements and <paramref name="other"/>'s share memory, in part or in whole.</summary>
+    /// <summary>
+    /// True when this tensor's elements and <paramref name="other"/>'s share memory, in part or in whole.
+    /// </summary>
     internal bool Overlaps(Tensor other) => _data is not null
         ? _data == other._data
         : other._memory is not null && _memory!.Overlaps(other._memory);
 
-    /// <summary>True when this tensor views the same storage as <paramref name="other"/> with exactly this shape.</summary>
+    /// <summary>
+    /// True when this tensor views the same storage as <paramref name="other"/> with exactly this shape.
+    /// </summary>
     internal bool IsViewOf(Tensor other, ReadOnlySpan<int> shape) => Device == other.Device && shape.SequenceEqual(_shape) &&
         (_data is not null ? _data == other._data : other._memory is not null && _memory!.StartsWith(other._memory));
 
@@ -256,13 +276,17 @@ public sealed class Tensor
         return flat;
     }
 
-    /// <summary>True while this tensor's storage is a slice of <paramref name="flat"/>'s (see <see cref="Pack"/>).</summary>
+    /// <summary>
+    /// True while this tensor's storage is a slice of <paramref name="flat"/>'s (see <see cref="Pack"/>).
+    /// </summary>
     internal bool IsPackedIn(Tensor flat) => _memory is not null && flat._memory is not null && _memory.SameAllocation(flat._memory);
 
     /// <summary>A tensor sharing this one's storage but cut from the graph: no gradient flows through it.</summary>
     public Tensor Detach() => new(_data, _memory, _shape, Device);
 
-    /// <summary>Back-propagates from this scalar: adds ∂this/∂leaf to the <see cref="Grad"/> of every leaf that requires it.</summary>
+    /// <summary>
+    /// Back-propagates from this scalar: adds ∂this/∂leaf to the <see cref="Grad"/> of every leaf that requires it.
+    /// </summary>
     public void Backward() => GradientTape.Backward(this);
 
     /// <summary>Sets the gradient to zero in place (keeping its storage), if there is one.</summary>
@@ -283,10 +307,15 @@ public sealed class Tensor
         return (Grad, spare is not null);
     }
 
-    /// <summary>Makes <paramref name="gradient"/>, storage another tensor owns, this tensor's gradient (<see cref="GradientTape.Pass"/>).</summary>
+    /// <summary>
+    /// Makes <paramref name="gradient"/>, storage another tensor owns, this tensor's gradient (<see
+    /// cref="GradientTape.Pass"/>).
+    /// </summary>
     internal void AdoptGrad(Tensor gradient) => (Grad, _gradAdopted) = (gradient, true);
 
-    /// <summary>Drops the gradient of an intermediate tensor after backward used it, keeping its own buffer for reuse.</summary>
+    /// <summary>
+    /// Drops the gradient of an intermediate tensor after backward used it, keeping its own buffer for reuse.
+    /// </summary>
     internal void ReleaseGrad()
     {
         if (!_gradAdopted) _spareGrad = Grad;

@@ -54,7 +54,9 @@ public sealed class Workspace
         }
     }
 
-    /// <summary>An output tensor of this shape on this device: reused inside a scope (contents undefined), else new and zeroed.</summary>
+    /// <summary>
+    /// An output tensor of this shape on this device: reused inside a scope (contents undefined), else new and zeroed.
+    /// </summary>
     internal static Tensor Tensor(Device device, ReadOnlySpan<int> shape)
     {
         if (_current is not { } workspace) return Core.Tensor.Zeros(device, shape);
@@ -93,7 +95,9 @@ public sealed class Workspace
         return slot.Replace(new int[length]);
     }
 
-    /// <summary>An index buffer of this length on this device: host memory for the CPU devices, device memory for a GPU.</summary>
+    /// <summary>
+    /// An index buffer of this length on this device: host memory for the CPU devices, device memory for a GPU.
+    /// </summary>
     internal static Indices Indices(Device device, int length)
     {
         if (device.IsCpu) return Ints(length);
@@ -114,7 +118,9 @@ public sealed class Workspace
     /// <summary>A graph node of this type, to be filled in by the operation that records it.</summary>
     internal static T Node<T>() where T : Node, new() => Object<T>();
 
-    /// <summary>An object of this type (a node, what a forward saves), to be filled in by the operation that asked.</summary>
+    /// <summary>
+    /// An object of this type (a node, what a forward saves), to be filled in by the operation that asked.
+    /// </summary>
     internal static T Object<T>() where T : class, new()
     {
         if (_current is not { } workspace) return new T();

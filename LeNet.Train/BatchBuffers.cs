@@ -12,7 +12,9 @@ internal sealed class BatchBuffers(Device device, int batchSize, int imageSize)
     private readonly (Tensor Images, int[] Labels) _full = Create(device, batchSize, imageSize);
     private (Tensor Images, int[] Labels)? _last;
 
-    /// <summary>Copies batch <paramref name="index"/> of the epoch in; returns tensors sized to its image count.</summary>
+    /// <summary>
+    /// Copies batch <paramref name="index"/> of the epoch in; returns tensors sized to its image count.
+    /// </summary>
     public (Tensor Images, int[] Labels) Load(MnistBatcher batches, int index)
     {
         var count = batches.BatchIndices(index).Length;

@@ -4,7 +4,8 @@ namespace LeNet.Train;
 
 /// <summary>
 /// The command line: <c>train</c> (also what runs when no command is named, so the bare program is the seed run),
-/// <c>evaluate</c>, <c>predict</c> and <c>export</c>; each has --help. A new command is one more line in <see cref="Create"/>.
+/// <c>evaluate</c>, <c>predict</c> and <c>export</c>; each has --help. A new command is one more line in
+/// <see cref="Create"/>.
 /// </summary>
 public static class Cli
 {

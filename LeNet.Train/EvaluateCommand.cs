@@ -6,7 +6,10 @@ using static LeNet.Train.OptionParsers;
 
 namespace LeNet.Train;
 
-/// <summary>evaluate --model FILE [--data DIR]: accuracy, per-class precision and recall, and the confusion matrix on a test set.</summary>
+/// <summary>
+/// evaluate --model FILE [--data DIR]: accuracy, per-class precision and recall, and the confusion matrix on a test
+/// set.
+/// </summary>
 public static class EvaluateCommand
 {
     public static Command Create()
@@ -38,7 +41,10 @@ public static class EvaluateCommand
         string device = "cpu") =>
         Run(modelPath, dataDirectory, testLimit, json, outputFile, log, error, note => DeviceOption.Open(device, Device.Cpu, "evaluating", note));
 
-    /// <summary>The evaluation on the device <paramref name="openDevice"/> gives (it may write a note to the writer it is handed).</summary>
+    /// <summary>
+    /// The evaluation on the device <paramref name="openDevice"/> gives (it may write a note to the writer it is
+    /// handed).
+    /// </summary>
     public static int Run(string modelPath, string? dataDirectory, int? testLimit, bool json, string? outputFile, TextWriter log, TextWriter error,
         Func<TextWriter, Device> openDevice)
     {

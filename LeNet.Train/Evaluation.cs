@@ -123,7 +123,9 @@ public sealed class Evaluation
         string Short(string name, int c) => name.Length < cell ? name : c.ToString(CultureInfo.InvariantCulture);
     }
 
-    /// <summary>The JSON form: {images, correct, accuracy, classes: [{name, precision, recall, images}], confusion}.</summary>
+    /// <summary>
+    /// The JSON form: {images, correct, accuracy, classes: [{name, precision, recall, images}], confusion}.
+    /// </summary>
     public string ToJson(string? model = null) => JsonSerializer.Serialize(new
     {
         model,

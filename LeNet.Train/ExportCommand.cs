@@ -8,7 +8,10 @@ using LeNet.Mnist;
 
 namespace LeNet.Train;
 
-/// <summary>export --model FILE --onnx OUT.onnx: the trained model as a standard ONNX file for ONNX Runtime, ML.NET and other tools.</summary>
+/// <summary>
+/// export --model FILE --onnx OUT.onnx: the trained model as a standard ONNX file for ONNX Runtime, ML.NET and other
+/// tools.
+/// </summary>
 public static class ExportCommand
 {
     public static Command Create()
@@ -25,7 +28,10 @@ public static class ExportCommand
         return command;
     }
 
-    /// <summary>Exports; user errors (no model, no such folder, a model ONNX cannot say) end in one sentence on stderr and exit code 1, with no file written.</summary>
+    /// <summary>
+    /// Exports; user errors (no model, no such folder, a model ONNX cannot say) end in one sentence on stderr and exit
+    /// code 1, with no file written.
+    /// </summary>
     public static int Run(string modelPath, string onnxPath, TextWriter log, TextWriter error)
     {
         try

@@ -3,7 +3,9 @@ using System.Globalization;
 
 namespace LeNet.Train;
 
-/// <summary>Parsers shared by the commands, each refusing a bad value with one sentence that names the option.</summary>
+/// <summary>
+/// Parsers shared by the commands, each refusing a bad value with one sentence that names the option.
+/// </summary>
 public static class OptionParsers
 {
     /// <summary>Makes an integer option accept only whole numbers of at least 1.</summary>
@@ -20,7 +22,9 @@ public static class OptionParsers
         return option;
     }
 
-    /// <summary>Accepts only one of <paramref name="choices"/>, refusing anything else in one sentence that lists them.</summary>
+    /// <summary>
+    /// Accepts only one of <paramref name="choices"/>, refusing anything else in one sentence that lists them.
+    /// </summary>
     public static Option<string> OneOf(Option<string> option, string what, params string[] choices)
     {
         option.HelpName = string.Join("|", choices);

@@ -25,7 +25,10 @@ public sealed class OutputFolder : IDisposable
     /// <summary>The folder's full path.</summary>
     public string Path { get; }
 
-    /// <summary>Claims <paramref name="folder"/> (given by <paramref name="option"/>, named in messages); every refusal is an <see cref="OptionException"/>.</summary>
+    /// <summary>
+    /// Claims <paramref name="folder"/> (given by <paramref name="option"/>, named in messages); every refusal is an
+    /// <see cref="OptionException"/>.
+    /// </summary>
     public static OutputFolder Claim(string folder, string option = "--output")
     {
         var full = System.IO.Path.GetFullPath(folder);
@@ -57,7 +60,10 @@ public sealed class OutputFolder : IDisposable
         }
     }
 
-    /// <summary>Creates and deletes a file in <paramref name="folder"/>, so that an unwritable folder is refused before any work.</summary>
+    /// <summary>
+    /// Creates and deletes a file in <paramref name="folder"/>, so that an unwritable folder is refused before any
+    /// work.
+    /// </summary>
     public static void CheckWritable(string folder, string option)
     {
         try
@@ -101,7 +107,9 @@ public sealed class OutputFolder : IDisposable
         }
     }
 
-    /// <summary>Deletes the lock file, then lets go of the lock; removes the folder if this run created it and it is empty.</summary>
+    /// <summary>
+    /// Deletes the lock file, then lets go of the lock; removes the folder if this run created it and it is empty.
+    /// </summary>
     public void Dispose()
     {
         try { File.Delete(System.IO.Path.Combine(Path, LockFileName)); }

@@ -10,7 +10,9 @@ using LeNet.Train.Images;
 
 namespace LeNet.Train;
 
-/// <summary>predict --model FILE IMAGE...: the class and the ten probabilities of each image, as text or JSON.</summary>
+/// <summary>
+/// predict --model FILE IMAGE...: the class and the ten probabilities of each image, as text or JSON.
+/// </summary>
 public static class PredictCommand
 {
     /// <summary>One image's result: its class and probabilities, or why it could not be read.</summary>
@@ -74,7 +76,10 @@ public static class PredictCommand
         return new Prediction(path, label, saved.ClassNames[label], probabilities, null);
     }
 
-    /// <summary>Softmax of the model's logits for a 28×28 MNIST-form digit, preprocessed as the test set is (to 32×32, normalised).</summary>
+    /// <summary>
+    /// Softmax of the model's logits for a 28×28 MNIST-form digit, preprocessed as the test set is (to 32×32,
+    /// normalised).
+    /// </summary>
     public static float[] Probabilities(Module model, byte[] digit)
     {
         var size = MnistPreprocessing.DefaultImageSize;

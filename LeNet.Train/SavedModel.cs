@@ -13,7 +13,10 @@ namespace LeNet.Train;
 /// </summary>
 public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<string> ClassNames)
 {
-    /// <summary>Reads <paramref name="path"/>; every problem ends in a <see cref="ModelFormatException"/> or <see cref="CheckpointException"/> of one sentence.</summary>
+    /// <summary>
+    /// Reads <paramref name="path"/>; every problem ends in a <see cref="ModelFormatException"/> or
+    /// <see cref="CheckpointException"/> of one sentence.
+    /// </summary>
     public static SavedModel Load(string path)
     {
         if (Directory.Exists(path) && File.Exists(Path.Combine(path, "model.safetensors")))
@@ -30,8 +33,8 @@ public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<stri
     }
 
     /// <summary>
-    /// Decodes the bytes of a model file or checkpoint (<paramref name="path"/> names it in messages); every problem ends in a
-    /// <see cref="ModelFormatException"/> or <see cref="CheckpointException"/> of one sentence.
+    /// Decodes the bytes of a model file or checkpoint (<paramref name="path"/> names it in messages); every problem
+    /// ends in a <see cref="ModelFormatException"/> or <see cref="CheckpointException"/> of one sentence.
     /// </summary>
     public static SavedModel Parse(byte[] bytes, string path)
     {

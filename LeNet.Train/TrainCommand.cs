@@ -9,7 +9,10 @@ using static LeNet.Train.OptionParsers;
 
 namespace LeNet.Train;
 
-/// <summary>The train command (also the root command's own action): its options, their checks, and the run with its user-facing errors.</summary>
+/// <summary>
+/// The train command (also the root command's own action): its options, their checks, and the run with its user-facing
+/// errors.
+/// </summary>
 public static class TrainCommand
 {
     public const string Description =
@@ -24,7 +27,9 @@ public static class TrainCommand
         return command;
     }
 
-    /// <summary>Adds the training options and action to <paramref name="command"/> (the train command or the root).</summary>
+    /// <summary>
+    /// Adds the training options and action to <paramref name="command"/> (the train command or the root).
+    /// </summary>
     public static void Configure(Command command)
     {
         var defaults = new TrainOptions();
@@ -105,16 +110,17 @@ public static class TrainCommand
     }
 
     /// <summary>
-    /// Runs training; user errors end in one sentence on stderr and exit code 1. With <see cref="TrainOptions.Resume"/>,
-    /// the options not in <paramref name="given"/> (the names of the options typed on the command line; null: all)
-    /// are taken from the checkpoint's run, and those given must agree with it.
+    /// Runs training; user errors end in one sentence on stderr and exit code 1. With
+    /// <see cref="TrainOptions.Resume"/>, the options not in <paramref name="given"/> (the names of the options typed
+    /// on the command line; null: all) are taken from the checkpoint's run, and those given must agree with it.
     /// </summary>
     public static int Run(TrainOptions options, TextWriter log, TextWriter error, TrainingProgress? progress = null, IReadOnlySet<string>? given = null) =>
         Run(options, log, error, CancellationToken.None, progress, given);
 
     /// <summary>
     /// As the other overload; besides, when <paramref name="stop"/> is cancelled (the command line cancels it on SIGINT
-    /// or SIGTERM), the run saves its last completed step, says so on stderr and returns <see cref="StopSignals.SigintExitCode"/>.
+    /// or SIGTERM), the run saves its last completed step, says so on stderr and returns
+    /// <see cref="StopSignals.SigintExitCode"/>.
     /// </summary>
     public static int Run(TrainOptions options, TextWriter log, TextWriter error, CancellationToken stop, TrainingProgress? progress = null, IReadOnlySet<string>? given = null)
     {
@@ -172,7 +178,10 @@ public static class TrainCommand
     private static Device ChooseDevice(TrainOptions options, TextWriter log) =>
         DeviceOption.Open(options.Device, options.Kernels == "reference" ? Device.CpuReference : Device.Cpu, "training", log);
 
-    /// <summary>The options of a resumed run: the checkpoint's recipe for each recipe option not given, the output folder the checkpoint's.</summary>
+    /// <summary>
+    /// The options of a resumed run: the checkpoint's recipe for each recipe option not given, the output folder the
+    /// checkpoint's.
+    /// </summary>
     private static TrainOptions WithRecipe(TrainOptions options, TrainingCheckpoint checkpoint, IReadOnlySet<string>? given)
     {
         if (given is null) return options;

@@ -31,12 +31,14 @@ public sealed record TrainOptions
     /// <summary>A checkpoint (folder or file) to continue from; null: start afresh.</summary>
     public string? Resume { get; init; }
     /// <summary>
-    /// On a CUDA GPU, replay each full batch's step as a CUDA graph (captured at the third step) instead of launching its
-    /// kernels one by one (the hidden option <c>--cuda-graphs off</c>; docs/gpu.md).
+    /// On a CUDA GPU, replay each full batch's step as a CUDA graph (captured at the third step) instead of launching
+    /// its kernels one by one (the hidden option <c>--cuda-graphs off</c>; docs/gpu.md).
     /// </summary>
     public bool CudaGraphs { get; init; } = true;
 
-    /// <summary>Draw the loss and accuracy curves, the confusion matrix and the misclassified digits after training.</summary>
+    /// <summary>
+    /// Draw the loss and accuracy curves, the confusion matrix and the misclassified digits after training.
+    /// </summary>
     public bool Pictures { get; init; } = true;
 
     /// <summary>

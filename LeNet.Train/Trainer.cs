@@ -28,9 +28,9 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
     private readonly TrainOptions _options = options;
 
     /// <summary>
-    /// Trains on <paramref name="device"/> (default: the CPU device <see cref="TrainOptions.Kernels"/> names) until done
-    /// or until <paramref name="stop"/> is cancelled, which saves the state after the last completed step and throws
-    /// <see cref="TrainingInterruptedException"/>.
+    /// Trains on <paramref name="device"/> (default: the CPU device <see cref="TrainOptions.Kernels"/> names) until
+    /// done or until <paramref name="stop"/> is cancelled, which saves the state after the last completed step and
+    /// throws <see cref="TrainingInterruptedException"/>.
     /// </summary>
     public TrainingMetrics Run(MnistData data, TrainingCheckpoint? resume = null, Device? device = null, CancellationToken stop = default)
     {
@@ -174,7 +174,9 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
                 $"test accuracy {Invariant(accuracy, "F2")} %");
         }
 
-        /// <summary>Counts the losses of the steps run since the last read (on a GPU one copy, which waits), checking each.</summary>
+        /// <summary>
+        /// Counts the losses of the steps run since the last read (on a GPU one copy, which waits), checking each.
+        /// </summary>
         private void ReadLosses(int epoch, int firstStep)
         {
             var losses = _step.ReadLosses();
@@ -211,7 +213,9 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
 
     private void Log(string line) => log.WriteLine(line);
 
-    /// <summary>Where a checkpoint stands, in words: "after epoch 2", or "after step 7 of epoch 3" for an interrupted run.</summary>
+    /// <summary>
+    /// Where a checkpoint stands, in words: "after epoch 2", or "after step 7 of epoch 3" for an interrupted run.
+    /// </summary>
     private static string Position(int epochsDone, int step) =>
         step > 0 ? $"after step {step} of epoch {epochsDone + 1}" : epochsDone > 0 ? $"after epoch {epochsDone}" : "before training";
 

@@ -10,11 +10,11 @@ namespace LeNet.Train;
 
 /// <summary>
 /// The full state of a training run after an epoch, or after a step when the run was interrupted, as a
-/// <see cref="Checkpoint"/> file: the model's parameters and buffers (<c>model.*</c>), Adam's moments (<c>adam.exp_avg.*</c>,
-/// <c>adam.exp_avg_sq.*</c>) and step count, the epoch and the step within the next, the recipe, and the metrics so far.
-/// The shuffling needs no stored state: each epoch's order is a pure function of the seed and the epoch
-/// (MnistBatcher.Permutation), so a resumed run sees exactly the order the first one would have, from the step it
-/// stopped at.
+/// <see cref="Checkpoint"/> file: the model's parameters and buffers (<c>model.*</c>), Adam's moments
+/// (<c>adam.exp_avg.*</c>, <c>adam.exp_avg_sq.*</c>) and step count, the epoch and the step within the next, the
+/// recipe, and the metrics so far. The shuffling needs no stored state: each epoch's order is a pure function of the
+/// seed and the epoch (MnistBatcher.Permutation), so a resumed run sees exactly the order the first one would have,
+/// from the step it stopped at.
 /// </summary>
 public sealed class TrainingCheckpoint
 {
@@ -48,7 +48,8 @@ public sealed class TrainingCheckpoint
         {
             throw new CheckpointException($"The checkpoint {path} lacks the training state this build writes ({e.Message.TrimEnd('.')}); use a checkpoint written by LeNet.Train, or train again.", e);
         }
-        // Past its checksum a file is what some writer wrote; these guard the run it would start against a writer's bug.
+        // Past its checksum a file is what some writer wrote; these guard the run it would start against a writer's
+        // bug.
         var problem = Recipe.Problem()
             ?? (Epoch < 0 || Step < 0 || AdamSteps < 0 ? $"epoch {Epoch}, step {Step} and Adam step {AdamSteps} cannot all be counts" : null)
             ?? (!double.IsFinite(EpochLossSum) || !double.IsFinite(EpochSeconds) || EpochSeconds < 0 ? "its partial epoch's loss or time is not a finite number" : null)
@@ -65,12 +66,15 @@ public sealed class TrainingCheckpoint
     public int Epoch { get; }
 
     /// <summary>
-    /// Steps completed in epoch <see cref="Epoch"/> + 1 when a run was interrupted (Ctrl-C, SIGTERM) between steps; 0 for
-    /// the checkpoint written at an epoch's end. A resumed run continues with the next step.
+    /// Steps completed in epoch <see cref="Epoch"/> + 1 when a run was interrupted (Ctrl-C, SIGTERM) between steps; 0
+    /// for the checkpoint written at an epoch's end. A resumed run continues with the next step.
     /// </summary>
     public int Step { get; }
 
-    /// <summary>The sum of the losses of those <see cref="Step"/> steps, so that the resumed epoch's mean loss is the whole epoch's.</summary>
+    /// <summary>
+    /// The sum of the losses of those <see cref="Step"/> steps, so that the resumed epoch's mean loss is the whole
+    /// epoch's.
+    /// </summary>
     public double EpochLossSum { get; }
 
     /// <summary>The training seconds those <see cref="Step"/> steps took.</summary>
@@ -78,17 +82,24 @@ public sealed class TrainingCheckpoint
 
     public int AdamSteps { get; }
 
-    /// <summary>The options of the run that wrote it that decide its weights (model, seed, batch, lr, limits, data, epochs).</summary>
+    /// <summary>
+    /// The options of the run that wrote it that decide its weights (model, seed, batch, lr, limits, data, epochs).
+    /// </summary>
     public TrainOptions Recipe { get; }
 
     /// <summary>The metrics of the epochs completed.</summary>
     public TrainingMetrics Metrics { get; }
 
-    /// <summary>The checkpoint file for <paramref name="folderOrFile"/>: the file itself, or the checkpoint in the folder.</summary>
+    /// <summary>
+    /// The checkpoint file for <paramref name="folderOrFile"/>: the file itself, or the checkpoint in the folder.
+    /// </summary>
     public static string Locate(string folderOrFile) =>
         Directory.Exists(folderOrFile) ? System.IO.Path.Combine(folderOrFile, FileName) : folderOrFile;
 
-    /// <summary>Reads the checkpoint in (or at) <paramref name="folderOrFile"/>; every problem is a <see cref="CheckpointException"/> of one sentence.</summary>
+    /// <summary>
+    /// Reads the checkpoint in (or at) <paramref name="folderOrFile"/>; every problem is a
+    /// <see cref="CheckpointException"/> of one sentence.
+    /// </summary>
     public static TrainingCheckpoint Load(string folderOrFile)
     {
         var path = Locate(folderOrFile);
@@ -97,12 +108,16 @@ public sealed class TrainingCheckpoint
         return new TrainingCheckpoint(path, Checkpoint.Load(path));
     }
 
-    /// <summary>Decodes the bytes of a checkpoint file (<paramref name="path"/> names it in messages); every problem is a <see cref="CheckpointException"/>.</summary>
+    /// <summary>
+    /// Decodes the bytes of a checkpoint file (<paramref name="path"/> names it in messages); every problem is a
+    /// <see cref="CheckpointException"/>.
+    /// </summary>
     public static TrainingCheckpoint Parse(byte[] bytes, string path) => new(path, Checkpoint.Parse(bytes, path));
 
     /// <summary>
     /// Writes the state after <paramref name="epoch"/> completed epochs, and <paramref name="step"/> steps of the next
-    /// (an interrupted run; their loss sum and seconds with them), atomically to <paramref name="folder"/>/checkpoint.lenetckpt.
+    /// (an interrupted run; their loss sum and seconds with them), atomically to
+    /// <paramref name="folder"/>/checkpoint.lenetckpt.
     /// </summary>
     public static void Save(string folder, TrainOptions options, Module model, Adam optimizer, int epoch, TrainingMetrics metrics, IReadOnlyList<string> classNames,
         int step = 0, double epochLossSum = 0, double epochSeconds = 0)
@@ -153,7 +168,10 @@ public sealed class TrainingCheckpoint
         return null;
     }
 
-    /// <summary>Puts the saved weights, buffers and optimiser state into <paramref name="model"/> and <paramref name="optimizer"/>.</summary>
+    /// <summary>
+    /// Puts the saved weights, buffers and optimiser state into <paramref name="model"/> and
+    /// <paramref name="optimizer"/>.
+    /// </summary>
     public void Restore(Module model, Adam optimizer)
     {
         var names = model.NamedParameters().Select(p => p.Name).ToArray();

@@ -30,12 +30,16 @@ public static class GradientTape
         public void Dispose() => _disabledDepth--;
     }
 
-    /// <summary>True when an operation on these inputs must be recorded: taping is on and one requires a gradient.</summary>
+    /// <summary>
+    /// True when an operation on these inputs must be recorded: taping is on and one requires a gradient.
+    /// </summary>
     internal static bool ShouldRecord(Tensor? a, Tensor? b = null, Tensor? c = null, Tensor? d = null, Tensor? e = null) =>
         IsEnabled && (a is { RequiresGrad: true } || b is { RequiresGrad: true } || c is { RequiresGrad: true }
                       || d is { RequiresGrad: true } || e is { RequiresGrad: true });
 
-    /// <summary>Attaches <paramref name="node"/> to <paramref name="output"/> with the inputs it read (null: absent).</summary>
+    /// <summary>
+    /// Attaches <paramref name="node"/> to <paramref name="output"/> with the inputs it read (null: absent).
+    /// </summary>
     internal static void Record(Tensor output, Node node, Tensor? a, Tensor? b = null, Tensor? c = null,
         Tensor? d = null, Tensor? e = null)
     {

@@ -19,14 +19,21 @@ public abstract class Backend
     public virtual DeviceMemory<T> Allocate<T>(int length) where T : unmanaged =>
         throw new NotSupportedException($"{GetType().Name} keeps tensors in host memory.");
 
-    /// <summary>Waits until every operation queued on the device has finished (nothing to wait for on the host).</summary>
+    /// <summary>
+    /// Waits until every operation queued on the device has finished (nothing to wait for on the host).
+    /// </summary>
     public virtual void Synchronize() { }
 
-    /// <summary>Labelled images served as batches on this backend's device (<see cref="BatchSource.Create"/>): here, copied from the host.</summary>
+    /// <summary>
+    /// Labelled images served as batches on this backend's device (<see cref="BatchSource.Create"/>): here, copied from
+    /// the host.
+    /// </summary>
     internal virtual BatchSource CreateBatchSource(Device device, float[] images, int[] labels, int[] imageShape) =>
         new HostBatchSource(device, images, labels, imageShape);
 
-    /// <summary>The training step on this backend's device (<see cref="TrainingStep.Create"/>): here, run at once.</summary>
+    /// <summary>
+    /// The training step on this backend's device (<see cref="TrainingStep.Create"/>): here, run at once.
+    /// </summary>
     internal virtual TrainingStep CreateTrainingStep(Module model, Optimizer optimizer, BatchSource data, int batchSize,
         bool cudaGraphs) => new HostTrainingStep(model, optimizer, data, batchSize);
 
@@ -70,7 +77,9 @@ public abstract class Backend
     public abstract void SoftmaxCrossEntropyBackward(Tensor probabilities, Indices labels, Tensor lossGrad,
         GradientTarget logitsGrad);
 
-    /// <summary>One optimiser update; with <paramref name="clearGradient"/> the gradient is left at zero (ready to add to).</summary>
+    /// <summary>
+    /// One optimiser update; with <paramref name="clearGradient"/> the gradient is left at zero (ready to add to).
+    /// </summary>
     public abstract void AdamStep(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment, int step,
         float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled, bool clearGradient);
     public abstract void SgdStep(Tensor parameter, Tensor grad, Tensor? momentumBuffer, bool firstStep,
@@ -79,7 +88,9 @@ public abstract class Backend
     /// <summary>target (+)= source, elementwise.</summary>
     public abstract void Accumulate(Tensor source, GradientTarget target);
 
-    /// <summary>target (+)= value, elementwise (the seed of a backward pass from a leaf is a gradient of one).</summary>
+    /// <summary>
+    /// target (+)= value, elementwise (the seed of a backward pass from a leaf is a gradient of one).
+    /// </summary>
     public abstract void AddScalar(GradientTarget target, float value);
 
     /// <summary>Sets every element of <paramref name="target"/> to zero.</summary>
@@ -107,8 +118,8 @@ public abstract class Backend
     }
 
     /// <summary>
-    /// pooled = MaxPool2d(ReLU(BatchNorm2d(Conv2d(input)))): in training (<paramref name="saved"/> given) with the batch
-    /// statistics, moving the running ones, and saving what the backward needs; else with the running statistics.
+    /// pooled = MaxPool2d(ReLU(BatchNorm2d(Conv2d(input)))): in training (<paramref name="saved"/> given) with the
+    /// batch statistics, moving the running ones, and saving what the backward needs; else with the running statistics.
     /// </summary>
     public virtual void ConvBlockForward(Tensor input, Tensor weight, Tensor? bias, Tensor gamma, Tensor beta,
         Tensor runningMean, Tensor runningVar, Tensor pooled, ConvBlockSaved? saved, float momentum, float eps,
@@ -129,7 +140,9 @@ public abstract class Backend
         if (saved is not null) saved.Activated = activated;
     }
 
-    /// <summary>The gradients of a convolution block from the pooled output's gradient and what its forward saved.</summary>
+    /// <summary>
+    /// The gradients of a convolution block from the pooled output's gradient and what its forward saved.
+    /// </summary>
     public virtual void ConvBlockBackward(Tensor pooledGrad, Tensor input, Tensor weight, Tensor gamma, Tensor beta,
         ConvBlockSaved saved,
         GradientTarget? inputGrad, GradientTarget? weightGrad, GradientTarget? biasGrad, GradientTarget? gammaGrad,
@@ -166,8 +179,9 @@ public abstract class Backend
 
     /// <summary>
     /// The head's gradients for the loss gradient <paramref name="lossGrad"/> (one element; null: 1, the seed of a pass
-    /// from this loss, which a fused forward prepared for). The input's is not written when <paramref name="inputGrad"/>
-    /// is null (wanted by nobody, or handed over from <see cref="HeadLossSaved.UnitInputGrad"/>).
+    /// from this loss, which a fused forward prepared for). The input's is not written when
+    /// <paramref name="inputGrad"/> is null (wanted by nobody, or handed over from
+    /// <see cref="HeadLossSaved.UnitInputGrad"/>).
     /// </summary>
     public virtual void HeadLossBackward(Tensor? lossGrad, Tensor input, Tensor firstWeight, Tensor firstBias,
         Tensor secondWeight, Tensor secondBias, Indices labels, HeadLossSaved saved, GradientTarget? inputGrad, GradientTarget? firstWeightGrad,

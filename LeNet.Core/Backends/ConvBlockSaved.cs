@@ -15,6 +15,8 @@ public sealed class ConvBlockSaved
     /// <summary>The block's output [N, K, P/w, Q/w].</summary>
     public Tensor Pooled { get; set; } = null!;
 
-    /// <summary>ReLU(BatchNorm2d(conv)) [N, K, P, Q]: set by a backend that runs the parts in turn, else null.</summary>
+    /// <summary>
+    /// ReLU(BatchNorm2d(conv)) [N, K, P, Q]: set by a backend that runs the parts in turn, else null.
+    /// </summary>
     public Tensor? Activated { get; set; }
 }

@@ -17,7 +17,9 @@ public readonly record struct ConvBlockShape(ConvShape Conv, int Pool)
     /// <summary>The convolution's output shape, for messages (the hot path asks <see cref="ConvOutput"/>).</summary>
     public int[] ConvOutputShape => [Conv.Batch, Conv.OutChannels, Conv.OutHeight, Conv.OutWidth];
 
-    /// <summary>A workspace tensor of the convolution's output shape [N, K, P, Q] (allocating no shape array).</summary>
+    /// <summary>
+    /// A workspace tensor of the convolution's output shape [N, K, P, Q] (allocating no shape array).
+    /// </summary>
     internal Tensor ConvOutput(Device device) => Workspace.Tensor(device, [Conv.Batch, Conv.OutChannels, Conv.OutHeight, Conv.OutWidth]);
 
     /// <summary>A workspace tensor of the block's output shape [N, K, P/w, Q/w].</summary>

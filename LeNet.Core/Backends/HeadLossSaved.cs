@@ -19,6 +19,8 @@ public sealed class HeadLossSaved
     /// <summary>The loss the forward wrote (where a fused backward relaunches the forward's kernel).</summary>
     public Tensor? Loss { get; set; }
 
-    /// <summary>∂loss/∂input for a loss gradient of 1, where the forward computed it (handed over in backward).</summary>
+    /// <summary>
+    /// ∂loss/∂input for a loss gradient of 1, where the forward computed it (handed over in backward).
+    /// </summary>
     public Tensor? UnitInputGrad { get; set; }
 }

@@ -19,7 +19,10 @@ internal static class HostGradient
     /// <summary>The target's elements ready to be added to, or an empty span for a gradient nobody wants.</summary>
     public static Span<float> AccumulatorOrEmpty(GradientTarget? target) => target is { } t ? Accumulator(t) : default;
 
-    /// <summary>The target's elements ready to be added to, or a scratch array of <paramref name="length"/> when nobody wants it.</summary>
+    /// <summary>
+    /// The target's elements ready to be added to, or a scratch array of <paramref name="length"/> when nobody wants
+    /// it.
+    /// </summary>
     public static Span<float> AccumulatorOrScratch(GradientTarget? target, int length) =>
         target is { } t ? Accumulator(t) : new float[length];
 

@@ -19,9 +19,10 @@ public sealed class CapturedStep : IDisposable
     public static bool IsSupported(Device device) => device.Backend is CudaBackend { Gpu.IsCuda: true };
 
     /// <summary>
-    /// Captures what <paramref name="step"/> queues on <paramref name="device"/> (it runs the host code once; nothing runs
-    /// on the device until <see cref="Replay"/>). The first capture moves the device's launches to a stream that can be
-    /// captured, for good. Throws <see cref="CudaGraphException"/> with the driver's reason if the capture fails.
+    /// Captures what <paramref name="step"/> queues on <paramref name="device"/> (it runs the host code once; nothing
+    /// runs on the device until <see cref="Replay"/>). The first capture moves the device's launches to a stream that
+    /// can be captured, for good. Throws <see cref="CudaGraphException"/> with the driver's reason if the capture
+    /// fails.
     /// </summary>
     public static CapturedStep Capture(Device device, Action step)
     {

@@ -30,7 +30,9 @@ public sealed class CudaBackend : Backend
 
     public CudaKernels Kernels { get; }
 
-    /// <summary>Kernel launches and memsets queued so far on this device (counted by the kernels as they launch).</summary>
+    /// <summary>
+    /// Kernel launches and memsets queued so far on this device (counted by the kernels as they launch).
+    /// </summary>
     public long Launches => Kernels.Launches;
 
     /// <summary>Of the <see cref="Launches"/>, the memsets (clearing a gradient buffer).</summary>
@@ -123,7 +125,8 @@ public sealed class CudaBackend : Backend
         GradientTarget? inputGrad, GradientTarget? weightGrad, GradientTarget? biasGrad, GradientTarget? gammaGrad,
         GradientTarget? betaGrad, in ConvBlockShape shape)
     {
-        // The block's gradient sums over chunks, then the convolution output's gradient (overwritten), then the convolution's.
+        // The block's gradient sums over chunks, then the convolution output's gradient (overwritten), then the
+        // convolution's.
         var convGrad = shape.ConvOutput(input.Device);
         Cleared(gammaGrad);
         Cleared(betaGrad);
@@ -149,8 +152,8 @@ public sealed class CudaBackend : Backend
 
     /// <summary>
     /// One launch for a linear layer's gradients (and its ReLU's, given its output), except where the input's and the
-    /// weight's gradient share memory (F.Linear(h, h)): groups of one launch writing one element could lose an addition,
-    /// so such a pair takes two launches in turn.
+    /// weight's gradient share memory (F.Linear(h, h)): groups of one launch writing one element could lose an
+    /// addition, so such a pair takes two launches in turn.
     /// </summary>
     private void LinearBackward(Tensor input, Tensor weight, Tensor outputGrad, GradientTarget? inputGrad,
         GradientTarget? weightGrad, GradientTarget? biasGrad, in LinearShape shape, Tensor? reluOutput)
@@ -212,7 +215,9 @@ public sealed class CudaBackend : Backend
             V(secondWeightGrad), V(secondBiasGrad), shape);
     }
 
-    /// <summary>Whether the head runs as the fused kernels: asked for, a shape they take, and no two parameters sharing memory.</summary>
+    /// <summary>
+    /// Whether the head runs as the fused kernels: asked for, a shape they take, and no two parameters sharing memory.
+    /// </summary>
     private bool FusesHead(in HeadShape shape, Tensor a, Tensor b, Tensor c, Tensor d) =>
         Options.FuseHead && CudaKernels.HeadFits(shape)
         && !(a.Overlaps(b) || a.Overlaps(c) || a.Overlaps(d) || b.Overlaps(c) || b.Overlaps(d) || c.Overlaps(d));
@@ -278,11 +283,15 @@ public sealed class CudaBackend : Backend
         Kernels.AdamScheduled(V(parameter), V(grad), V(firstMoment), V(secondMoment), V(schedule.AdamTable), V(schedule.Cursor),
             learningRate, beta1, beta2, eps, weightDecay, decoupled, clearGradient, V(loss), V(losses));
 
-    /// <summary>batchImages[b] = images[order[b]], batchLabels[b] = labels[order[b]] (<see cref="DeviceDataset"/>).</summary>
+    /// <summary>
+    /// batchImages[b] = images[order[b]], batchLabels[b] = labels[order[b]] (<see cref="DeviceDataset"/>).
+    /// </summary>
     internal void Gather(Tensor images, Indices labels, Indices order, Tensor batchImages, Indices batchLabels, int imageLength) =>
         Kernels.Gather(V(images), V(labels), V(order), V(batchImages), V(batchLabels), imageLength);
 
-    /// <summary>The batch gather at the schedule's cursor (<see cref="DeviceDataset.Batch(StepSchedule, int, int)"/>).</summary>
+    /// <summary>
+    /// The batch gather at the schedule's cursor (<see cref="DeviceDataset.Batch(StepSchedule, int, int)"/>).
+    /// </summary>
     internal void GatherAtCursor(Tensor images, Indices labels, Indices order, Indices cursor, int stride, Tensor batchImages,
         Indices batchLabels, int imageLength) =>
         Kernels.GatherAtCursor(V(images), V(labels), V(order), V(cursor), stride, V(batchImages), V(batchLabels), imageLength);

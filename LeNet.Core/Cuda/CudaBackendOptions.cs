@@ -6,7 +6,10 @@ namespace LeNet.Core.Cuda;
 /// </summary>
 public sealed record CudaBackendOptions
 {
-    /// <summary>Whether the classifier head runs fused with its loss where its shape fits (two launches a step instead of seven).</summary>
+    /// <summary>
+    /// Whether the classifier head runs fused with its loss where its shape fits (two launches a step instead of
+    /// seven).
+    /// </summary>
     public bool FuseHead { get; init; } = true;
 
     /// <summary>Whether the convolutions are compiled per shape (constants folded in) rather than generic.</summary>

@@ -2,7 +2,9 @@ using LeNet.Kernels.Cuda;
 
 namespace LeNet.Core.Cuda;
 
-/// <summary>Opens GPU devices: tensors in an ILGPU accelerator's memory, operations by <see cref="CudaBackend"/>.</summary>
+/// <summary>
+/// Opens GPU devices: tensors in an ILGPU accelerator's memory, operations by <see cref="CudaBackend"/>.
+/// </summary>
 public static class CudaDevice
 {
     /// <summary>

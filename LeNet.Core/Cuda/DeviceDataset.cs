@@ -34,14 +34,19 @@ public sealed class DeviceDataset : Training.BatchSource
 
     public override int Count { get; }
 
-    /// <summary>Uploads the order batches are gathered in (indices into 0..Count−1, e.g. an epoch's permutation); file order at first.</summary>
+    /// <summary>
+    /// Uploads the order batches are gathered in (indices into 0..Count−1, e.g. an epoch's permutation); file order at
+    /// first.
+    /// </summary>
     public override void SetOrder(ReadOnlySpan<int> order)
     {
         CheckOrder(order);
         _order.CopyFrom(order);
     }
 
-    /// <summary>Images [count, ...imageShape] and labels [count] of order[start .. start+count), gathered on the device.</summary>
+    /// <summary>
+    /// Images [count, ...imageShape] and labels [count] of order[start .. start+count), gathered on the device.
+    /// </summary>
     public override (Tensor Images, Indices Labels) Batch(int start, int count)
     {
         CheckBatch(start, count);
@@ -51,8 +56,8 @@ public sealed class DeviceDataset : Training.BatchSource
     }
 
     /// <summary>
-    /// The batch of <paramref name="count"/> images at order[step · batchSize ..], where step is the schedule's: read on
-    /// the device from its cursor, so that the launch is the same at every step (<see cref="StepSchedule"/>).
+    /// The batch of <paramref name="count"/> images at order[step · batchSize ..], where step is the schedule's: read
+    /// on the device from its cursor, so that the launch is the same at every step (<see cref="StepSchedule"/>).
     /// </summary>
     public (Tensor Images, Indices Labels) Batch(StepSchedule schedule, int batchSize, int count)
     {

@@ -36,7 +36,9 @@ public sealed class StepSchedule
 
     public int StepsPerEpoch { get; }
 
-    /// <summary>The index (0-based) of the step the queued work has reached: what the cursor holds once that work has run.</summary>
+    /// <summary>
+    /// The index (0-based) of the step the queued work has reached: what the cursor holds once that work has run.
+    /// </summary>
     public int Step { get; private set; }
 
     internal Indices Cursor { get; }
@@ -45,9 +47,9 @@ public sealed class StepSchedule
     internal Tensor AdamTable { get; }
 
     /// <summary>
-    /// Starts an epoch at step <paramref name="firstStep"/> (0-based; more than 0 for a run resumed mid-epoch): sets the
-    /// cursor and, with an <paramref name="adam"/>, writes the bias corrections of its next steps, one per remaining step
-    /// of the epoch, for <see cref="EndStep(Tensor, Tensor, Optimizer)"/> to read.
+    /// Starts an epoch at step <paramref name="firstStep"/> (0-based; more than 0 for a run resumed mid-epoch): sets
+    /// the cursor and, with an <paramref name="adam"/>, writes the bias corrections of its next steps, one per
+    /// remaining step of the epoch, for <see cref="EndStep(Tensor, Tensor, Optimizer)"/> to read.
     /// </summary>
     public void StartEpoch(int firstStep, Adam? adam = null)
     {
@@ -65,7 +67,9 @@ public sealed class StepSchedule
         AdamTable.Memory.Slice(2 * firstStep, remaining.Length).CopyFromHost(remaining);
     }
 
-    /// <summary>The step's last launch: stores <paramref name="loss"/> at losses[cursor] and advances the cursor.</summary>
+    /// <summary>
+    /// The step's last launch: stores <paramref name="loss"/> at losses[cursor] and advances the cursor.
+    /// </summary>
     public void EndStep(Tensor loss, Tensor losses)
     {
         CheckEndStep(loss, losses);

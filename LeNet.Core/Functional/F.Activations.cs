@@ -34,7 +34,9 @@ public static partial class F
         return output;
     }
 
-    /// <summary>An elementwise operation's node: it keeps its input and output (never modified in place by recorded operations).</summary>
+    /// <summary>
+    /// An elementwise operation's node: it keeps its input and output (never modified in place by recorded operations).
+    /// </summary>
     private abstract class ElementwiseBackward<TSelf> : Node where TSelf : ElementwiseBackward<TSelf>
     {
         protected Tensor Input = null!, Output = null!;

@@ -53,7 +53,9 @@ public static partial class F
             _logits.Device.Backend.SoftmaxCrossEntropyBackward(_probabilities, _labels, outputGrad, Target(_logits)!.Value);
     }
 
-    /// <summary>Labels for a batch: one per row, on the logits' device, and (on the host, where it costs no wait) each a class.</summary>
+    /// <summary>
+    /// Labels for a batch: one per row, on the logits' device, and (on the host, where it costs no wait) each a class.
+    /// </summary>
     private static void RequireLabels(Indices labels, Device device, int batch, int classes)
     {
         if (labels.Length != batch)

@@ -17,7 +17,9 @@ public static partial class F
         return output;
     }
 
-    /// <summary>Average pooling of input [N, C, H, W] with a square window; stride defaults to the window size.</summary>
+    /// <summary>
+    /// Average pooling of input [N, C, H, W] with a square window; stride defaults to the window size.
+    /// </summary>
     public static Tensor AvgPool2d(Tensor input, int kernel, int? stride = null)
     {
         var shape = PoolShapeOf(input, kernel, stride ?? kernel, "AvgPool2d", "AvgPool2d input");

@@ -56,7 +56,9 @@ public sealed class Adam : Optimizer
 
     protected override Tensor[][] PackableState => [_firstMoments, _secondMoments];
 
-    /// <summary>Counts a step taken on the device without this method (a scheduled or replayed one, see Cuda.StepSchedule).</summary>
+    /// <summary>
+    /// Counts a step taken on the device without this method (a scheduled or replayed one, see Cuda.StepSchedule).
+    /// </summary>
     internal int CountStep() => ++StepCount;
 
     public override void Step(bool zeroGradients = false)

@@ -48,7 +48,10 @@ public abstract class Optimizer
             foreach (var p in ParameterArray) p.ZeroGrad();
     }
 
-    /// <summary>The per-parameter state tensors (one array per kind, each parallel to the parameters) packed beside them; read once.</summary>
+    /// <summary>
+    /// The per-parameter state tensors (one array per kind, each parallel to the parameters) packed beside them; read
+    /// once.
+    /// </summary>
     protected virtual Tensor[][] PackableState => [];
 
     private Tensor[][] StateKinds => _stateKinds ??= PackableState;

@@ -1,6 +1,8 @@
 namespace LeNet.Core.Optim;
 
-/// <summary>Stochastic gradient descent with optional momentum, dampening, Nesterov and L2 weight decay (torch.optim.SGD).</summary>
+/// <summary>
+/// Stochastic gradient descent with optional momentum, dampening, Nesterov and L2 weight decay (torch.optim.SGD).
+/// </summary>
 public sealed class Sgd : Optimizer
 {
     private readonly Tensor?[] _momentumBuffers;

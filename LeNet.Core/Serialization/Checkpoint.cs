@@ -46,7 +46,9 @@ public sealed class Checkpoint
         Tensors.Where(t => t.Name.StartsWith(prefix, StringComparison.Ordinal))
             .ToDictionary(t => t.Name[prefix.Length..], t => (t.Shape, t.Values));
 
-    /// <summary>Writes a checkpoint atomically: a reader sees the previous complete file or this one, never a mixture.</summary>
+    /// <summary>
+    /// Writes a checkpoint atomically: a reader sees the previous complete file or this one, never a mixture.
+    /// </summary>
     public static void Save(string path, string model, IEnumerable<(string Name, Tensor Tensor)> tensors, IReadOnlyDictionary<string, string> metadata)
     {
         ArgumentException.ThrowIfNullOrEmpty(model);
@@ -101,7 +103,10 @@ public sealed class Checkpoint
         });
     }
 
-    /// <summary>Reads and checks a checkpoint; a file that cannot be used ends in a <see cref="CheckpointException"/> of one sentence.</summary>
+    /// <summary>
+    /// Reads and checks a checkpoint; a file that cannot be used ends in a <see cref="CheckpointException"/> of one
+    /// sentence.
+    /// </summary>
     public static Checkpoint Load(string path)
     {
         byte[] bytes;
@@ -114,9 +119,9 @@ public sealed class Checkpoint
     }
 
     /// <summary>
-    /// Checks and decodes the bytes of a checkpoint file; <paramref name="path"/> names it in messages. Whatever the bytes,
-    /// the result is a checkpoint or a <see cref="CheckpointException"/> of one sentence, and nothing larger than the bytes
-    /// is allocated.
+    /// Checks and decodes the bytes of a checkpoint file; <paramref name="path"/> names it in messages. Whatever the
+    /// bytes, the result is a checkpoint or a <see cref="CheckpointException"/> of one sentence, and nothing larger
+    /// than the bytes is allocated.
     /// </summary>
     public static Checkpoint Parse(byte[] bytes, string path)
     {

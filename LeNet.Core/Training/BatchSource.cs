@@ -7,7 +7,10 @@ namespace LeNet.Core.Training;
 /// </summary>
 public abstract class BatchSource
 {
-    /// <summary>The images (<paramref name="labels"/>.Length of shape <paramref name="imageShape"/>, flat) on <paramref name="device"/>.</summary>
+    /// <summary>
+    /// The images (<paramref name="labels"/>.Length of shape <paramref name="imageShape"/>, flat) on
+    /// <paramref name="device"/>.
+    /// </summary>
     public static BatchSource Create(Device device, float[] images, int[] labels, params int[] imageShape)
     {
         ArgumentNullException.ThrowIfNull(device);
@@ -18,7 +21,9 @@ public abstract class BatchSource
 
     public abstract int Count { get; }
 
-    /// <summary>The order batches are drawn in (indices into 0..Count−1, e.g. an epoch's permutation); file order at first.</summary>
+    /// <summary>
+    /// The order batches are drawn in (indices into 0..Count−1, e.g. an epoch's permutation); file order at first.
+    /// </summary>
     public abstract void SetOrder(ReadOnlySpan<int> order);
 
     /// <summary>Images [count, ...imageShape] and labels [count] of order[start .. start+count).</summary>
@@ -42,7 +47,10 @@ public abstract class BatchSource
         ArgumentOutOfRangeException.ThrowIfGreaterThan(start + count, Count);
     }
 
-    /// <summary>The length of one image of <paramref name="imageShape"/>, after checking the images fill <paramref name="labels"/>.Length of them.</summary>
+    /// <summary>
+    /// The length of one image of <paramref name="imageShape"/>, after checking the images fill
+    /// <paramref name="labels"/>.Length of them.
+    /// </summary>
     protected static int ImageLength(ReadOnlySpan<float> images, int[] labels, ReadOnlySpan<int> imageShape)
     {
         ArgumentNullException.ThrowIfNull(labels);

@@ -12,7 +12,9 @@ public static class MnistStyle
     /// <summary>Fraction of the full range above which a pixel counts as ink for the bounding box.</summary>
     private const double InkThreshold = 0.1;
 
-    /// <summary>The least contrast (out of 255) between ink and background for an image not to count as blank.</summary>
+    /// <summary>
+    /// The least contrast (out of 255) between ink and background for an image not to count as blank.
+    /// </summary>
     private const int MinimumContrast = 24;
 
     /// <summary>28×28 bytes, ink bright on black, row-major.</summary>
@@ -91,7 +93,9 @@ public static class MnistStyle
         return result;
     }
 
-    /// <summary>For each of <paramref name="outputs"/> cells, the source pixels it covers and their weights (summing to 1).</summary>
+    /// <summary>
+    /// For each of <paramref name="outputs"/> cells, the source pixels it covers and their weights (summing to 1).
+    /// </summary>
     private static List<(int Index, double Weight)>[] Weights(int inputs, int outputs)
     {
         var span = (double)inputs / outputs;

@@ -88,7 +88,9 @@ public static class TrainingPictures
         return [png, svg];
     }
 
-    /// <summary>The first misclassified test digits (up to 60), each scaled ×3 with "true → predicted" under it.</summary>
+    /// <summary>
+    /// The first misclassified test digits (up to 60), each scaled ×3 with "true → predicted" under it.
+    /// </summary>
     public static byte[] MisclassifiedGrid(Evaluation evaluation, MnistDataset test, int maximum = 60)
     {
         const int scale = 3, columns = 10, labelHeight = 34, padding = 6;

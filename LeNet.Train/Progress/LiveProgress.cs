@@ -41,10 +41,14 @@ public sealed class LiveProgress : TrainingProgress
 
     public override void EpochResumed(int stepsDone, double lossSum, int imagesDone) => (_lossSum, _resumedImages) = (lossSum, imagesDone);
 
-    /// <summary>The mean loss of the epoch's steps so far (those before a resume included), as the bar shows it.</summary>
+    /// <summary>
+    /// The mean loss of the epoch's steps so far (those before a resume included), as the bar shows it.
+    /// </summary>
     public double RunningLoss { get; private set; }
 
-    /// <summary>Images per second in this process (a resumed epoch's earlier images not counted), as the bar shows it.</summary>
+    /// <summary>
+    /// Images per second in this process (a resumed epoch's earlier images not counted), as the bar shows it.
+    /// </summary>
     public double Rate { get; private set; }
 
     public override void StepEnded(int step, float loss, int images)

@@ -2,7 +2,9 @@ using System.Globalization;
 
 namespace LeNet.Train.Progress;
 
-/// <summary>The seed's log lines: "Epoch [e/E], Step [s/S], Loss: x" every <c>logEvery</c> steps, and a line per epoch.</summary>
+/// <summary>
+/// The seed's log lines: "Epoch [e/E], Step [s/S], Loss: x" every <c>logEvery</c> steps, and a line per epoch.
+/// </summary>
 public sealed class LogLinesProgress(TextWriter log, int logEvery) : TrainingProgress
 {
     private int _epoch, _epochs, _steps;

@@ -9,7 +9,10 @@ public abstract class TrainingProgress
     /// <summary>Runs the training loop <paramref name="body"/> while the progress is shown.</summary>
     public abstract void Run(Action body);
 
-    /// <summary>Epoch <paramref name="epoch"/> of <paramref name="epochs"/> starts with <paramref name="steps"/> steps of <paramref name="images"/> images in all.</summary>
+    /// <summary>
+    /// Epoch <paramref name="epoch"/> of <paramref name="epochs"/> starts with <paramref name="steps"/> steps of
+    /// <paramref name="images"/> images in all.
+    /// </summary>
     public abstract void EpochStarted(int epoch, int epochs, int steps, int images);
 
     /// <summary>
@@ -20,7 +23,10 @@ public abstract class TrainingProgress
     {
     }
 
-    /// <summary>Step <paramref name="step"/> (1-based) ended with <paramref name="loss"/> after <paramref name="images"/> images of this epoch.</summary>
+    /// <summary>
+    /// Step <paramref name="step"/> (1-based) ended with <paramref name="loss"/> after <paramref name="images"/> images
+    /// of this epoch.
+    /// </summary>
     public abstract void StepEnded(int step, float loss, int images);
 
     /// <summary>The epoch ended; <paramref name="summary"/> is the seed's line for it.</summary>

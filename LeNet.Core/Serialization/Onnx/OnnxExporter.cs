@@ -24,14 +24,18 @@ public static class OnnxExporter
 
     private const string KnownLayers = "Conv2d, BatchNorm2d, ReLU, Tanh, Sigmoid, MaxPool2d, AvgPool2d, Flatten and Linear";
 
-    /// <summary>Writes the ONNX file at <paramref name="path"/> atomically: on any failure no file (and no partial one) is left.</summary>
+    /// <summary>
+    /// Writes the ONNX file at <paramref name="path"/> atomically: on any failure no file (and no partial one) is left.
+    /// </summary>
     public static void Save(Module model, string path, OnnxExportOptions? options = null)
     {
         var bytes = Export(model, options);
         AtomicFile.Write(path, stream => stream.Write(bytes));
     }
 
-    /// <summary>The ONNX file's bytes; throws an <see cref="OnnxExportException"/> for a model it cannot represent.</summary>
+    /// <summary>
+    /// The ONNX file's bytes; throws an <see cref="OnnxExportException"/> for a model it cannot represent.
+    /// </summary>
     public static byte[] Export(Module model, OnnxExportOptions? options = null) => BuildModel(model, options ?? new OnnxExportOptions()).ToByteArray();
 
     internal static ModelProto BuildModel(Module model, OnnxExportOptions options)
@@ -71,7 +75,9 @@ public static class OnnxExporter
         return proto;
     }
 
-    /// <summary>Appends the ONNX node(s) for one layer reading <paramref name="input"/>; returns the output's name.</summary>
+    /// <summary>
+    /// Appends the ONNX node(s) for one layer reading <paramref name="input"/>; returns the output's name.
+    /// </summary>
     private static string Emit(OnnxGraphBuilder graph, string name, Module layer, string input, string output)
     {
         string Weight(string member, Tensor tensor) => graph.Initializer(name + "." + member, tensor);

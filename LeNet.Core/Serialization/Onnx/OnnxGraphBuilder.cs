@@ -7,7 +7,10 @@ internal sealed class OnnxGraphBuilder(string name)
 {
     public GraphProto Graph { get; } = new() { Name = name };
 
-    /// <summary>Stores <paramref name="tensor"/>'s values as a float initializer named <paramref name="name"/>; returns the name.</summary>
+    /// <summary>
+    /// Stores <paramref name="tensor"/>'s values as a float initializer named <paramref name="name"/>; returns the
+    /// name.
+    /// </summary>
     public string Initializer(string name, Tensor tensor)
     {
         var proto = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
@@ -18,7 +21,9 @@ internal sealed class OnnxGraphBuilder(string name)
         return name;
     }
 
-    /// <summary>Appends node <paramref name="name"/> applying <paramref name="opType"/>; an optional input left out is "".</summary>
+    /// <summary>
+    /// Appends node <paramref name="name"/> applying <paramref name="opType"/>; an optional input left out is "".
+    /// </summary>
     public string Node(string opType, string name, string[] inputs, string output, params AttributeProto[] attributes)
     {
         var node = new NodeProto { OpType = opType, Name = name };
