@@ -19,7 +19,7 @@ public class CudaKernelBenchmarks
 
     /// <summary>18 kernels (gather, 6 forward — each convolution with its BatchNorm block two, fc, the head with its loss and
     /// row-wise backward —, 10 backward — the head's weight gradients, fc, each block two, each convolution two —, Adam)
-    /// and one memset of the activation gradients: the trainer's default (the three-launch block backward lost in H200 run 6).</summary>
+    /// and one memset of the activation gradients: the trainer's launches.</summary>
     public const int LaunchesPerStep = 19;
 
     private static readonly ConvShape Conv1 = new(Batch, 1, 32, 32, 6, 5, 5), Conv2 = new(Batch, 6, 14, 14, 16, 5, 5);
@@ -161,11 +161,6 @@ public class CudaKernelBenchmarks
     [Benchmark(OperationsPerInvoke = Repetitions)] public void Block1Backward() => Repeat(Block1Backwards);
     [Benchmark(OperationsPerInvoke = Repetitions)] public void Conv1Backward() => Repeat(Conv1Backwards);
 
-    /// <summary>Block2Backward then Conv2Backward as three launches (the convolution's output gradient computed as it is staged): compare with their sum.</summary>
-    [Benchmark(OperationsPerInvoke = Repetitions)] public void Conv2Block2Backward() => Repeat(Conv2Block2Backwards);
-
-    /// <summary>Block1Backward then Conv1Backward as three launches: compare with their sum.</summary>
-    [Benchmark(OperationsPerInvoke = Repetitions)] public void Conv1Block1Backward() => Repeat(Conv1Block1Backwards);
     [Benchmark(OperationsPerInvoke = Repetitions)] public void Adam() => Repeat(() => _k.AdamStep(_parameters, _grads, _firstMoment, _secondMoment, 1, 1e-3f, 0.9f, 0.999f, 1e-8f, 0f));
 
     /// <summary>One training step's <see cref="LaunchesPerStep"/> launches, queued back to back; one sync per 100 steps.</summary>
@@ -205,12 +200,6 @@ public class CudaKernelBenchmarks
     private void Block1Backwards() => _k.BatchNormReluMaxPoolBackward(_dP1, _argmax1, _c1, _g1, _be1, _mean1, _invStd1, _dC1, _dg1, _dbe1, Block1);
 
     private void Conv1Backwards() => _k.Conv2dBackward(_x, default, _dC1, default, _dw1, _db1, Conv1);
-
-    private void Conv2Block2Backwards() => _k.Conv2dBatchNormReluMaxPoolBackward(_p1, _w2, _c2, _dP2, _argmax2, _g2, _be2, _mean2, _invStd2,
-        _dP1, _dw2, _db2, _dg2, _dbe2, Conv2, 2);
-
-    private void Conv1Block1Backwards() => _k.Conv2dBatchNormReluMaxPoolBackward(_x, default, _c1, _dP1, _argmax1, _g1, _be1, _mean1, _invStd1,
-        default, _dw1, _db1, _dg1, _dbe1, Conv1, 2);
 
     private void Conv2Block2() => _k.Conv2dBatchNormReluMaxPoolForwardTraining(_p1, _w2, _b2, _c2, _g2, _be2, _p2, _argmax2, _mean2, _invStd2,
         _runMean2, _runVar2, 0.1f, 1e-5f, Conv2, 2);

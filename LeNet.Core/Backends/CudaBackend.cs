@@ -10,7 +10,7 @@ namespace LeNet.Core.Backends;
 /// stream, never waiting for it; only reading a tensor back (<see cref="Tensor.ToArray"/>, <see cref="Tensor.Item"/>)
 /// waits. A linear layer's gradients are one launch together, a convolution's two, BatchNorm→ReLU→MaxPool two in each
 /// direction (partial sums over chunks of planes, then the elementwise part) — a convolution with its block two forward
-/// and four backward (three with <see cref="FusesBlockBackward"/>) —, the classifier head fused with its loss one in each direction
+/// and four backward —, the classifier head fused with its loss one in each direction
 /// (<see cref="FusesHeadCrossEntropy"/>). <see cref="Launches"/> counts the launches (kernels and memsets), for the benchmarks.
 /// A gradient buffer reused in the next backward pass is not cleared (<see cref="ClearForReuse"/>): the first kernel
 /// writing it overwrites instead of adding, which saves one memset per intermediate gradient and step.
@@ -116,35 +116,6 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
         Launches += 2; // the convolution with each plane's statistics, then normalise-ReLU-pool
         Kernels.Conv2dBatchNormReluMaxPoolForwardTraining(input.View, weight.View, View(bias), convOutput.View, gamma.View, beta.View,
             pooledOutput.View, argmax.View, mean.View, invStd.View, runningMean.View, runningVar.View, momentum, eps, shape, poolKernel);
-    }
-
-    /// <summary>
-    /// Whether a convolution's backward with its BatchNorm-ReLU-MaxPool block runs as three launches, the convolution's
-    /// output gradient computed as it is staged (<see cref="CudaKernels.Conv2dBatchNormReluMaxPoolBackward"/>), where the
-    /// shapes fit: only where <see cref="GpuDevice.FusedBlockBackwardVariable"/> was 1 when the backend was made; otherwise
-    /// (the default) the block's two launches, then the convolution's two. The three launches are fewer but slower: the
-    /// convolution's groups recompute the block's gradient as they stage it (H200 run 6: 50.0 µs against 9.0 + 25.4 for
-    /// conv2's block, 28.9 against 9.3 + 14.6 for conv1's).
-    /// </summary>
-    public bool FusesBlockBackward { get; set; } = GpuDevice.FusedBlockBackward;
-
-    public override void Conv2dBatchNorm2dReLUMaxPoolBackward(Tensor input, Tensor weight, Tensor convOutput, Tensor pooledGrad, Indices argmax,
-        Tensor pooledOutput, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, Tensor? inputGrad, Tensor? weightGrad, Tensor? biasGrad,
-        Tensor? gammaGrad, Tensor? betaGrad, in ConvShape conv, in PoolShape pool)
-    {
-        if (!FusesBlockBackward || pool.Kernel != pool.Stride || !CudaKernels.BackwardFusesBlock(conv, pool.Kernel, inputGrad is not null))
-        {
-            base.Conv2dBatchNorm2dReLUMaxPoolBackward(input, weight, convOutput, pooledGrad, argmax, pooledOutput, gamma, beta, mean, invStd,
-                inputGrad, weightGrad, biasGrad, gammaGrad, betaGrad, conv, pool);
-            return;
-        }
-        Cleared(weightGrad, biasGrad);
-        Cleared(gammaGrad, betaGrad);
-        // The gradient sums with the channels' totals, then the convolution's backward (and its sum over chunks).
-        Launches += 1 + (weightGrad is null && biasGrad is null ? inputGrad is null ? 0 : 1 : 2);
-        Kernels.Conv2dBatchNormReluMaxPoolBackward(input.View, weight.View, convOutput.View, pooledGrad.View, argmax.View, gamma.View, beta.View,
-            mean.View, invStd.View, View(inputGrad), View(weightGrad), View(biasGrad), (gammaGrad ?? Scratch(gamma)).View, (betaGrad ?? Scratch(gamma)).View,
-            conv, pool.Kernel, Accumulates(inputGrad));
     }
 
     public override void BatchNorm2dReLUMaxPoolForwardInference(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean,

@@ -41,7 +41,6 @@ public sealed partial class CudaKernels
         LoadPooling();
         LoadBatchNorm2d();
         LoadFused();
-        LoadConvBlockBackward();
         LoadLinear();
         LoadActivations();
         LoadSoftmaxCrossEntropy();

@@ -51,12 +51,6 @@ public sealed class GpuDevice : IDisposable
     /// <summary>Whether CUDA backends fuse the classifier head with its loss: unless <see cref="FusedHeadVariable"/> is 0.</summary>
     public static bool FusedHead => Environment.GetEnvironmentVariable(FusedHeadVariable) != "0";
 
-    /// <summary>Set to 1, CUDA backends run a convolution block's backward as three launches instead of four (slower: H200 run 6, benchmarks/README.md step 16).</summary>
-    public const string FusedBlockBackwardVariable = "LENET_FUSED_BLOCK_BACKWARD";
-
-    /// <summary>Whether CUDA backends compute a convolution's output gradient from its block as they stage it: only where <see cref="FusedBlockBackwardVariable"/> is 1.</summary>
-    public static bool FusedBlockBackward => Environment.GetEnvironmentVariable(FusedBlockBackwardVariable) == "1";
-
     /// <summary>The level the CUDA kernels are compiled with: <see cref="OptimizationVariable"/> when set to a level, else <see cref="KernelOptimization"/>.</summary>
     public static OptimizationLevel CudaOptimization =>
         Environment.GetEnvironmentVariable(OptimizationVariable) is { } value && Enum.TryParse<OptimizationLevel>(value, ignoreCase: true, out var level)
