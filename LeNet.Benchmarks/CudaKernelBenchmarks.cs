@@ -12,7 +12,9 @@ namespace LeNet.Benchmarks;
 /// launch sequence (<see cref="LaunchesPerStep"/> launches: no host sync inside, the loss stays on the device).
 /// Where no CUDA GPU is found, <see cref="Device"/> is <see cref="NoGpu"/>, the reason is printed, and every benchmark
 /// returns at once (its time is that of an empty call, not a kernel's), so a CPU-only run does not fail: `dotnet run -c Release --project LeNet.Benchmarks -- --filter '*CudaKernel*'`.
+/// Each kernel is timed as the trainer compiles it and compiled the other ways <see cref="GpuOptions"/> allows.
 /// </summary>
+[Config(typeof(GpuOptionsColumnConfig))]
 public class CudaKernelBenchmarks
 {
     private const int Batch = 64, Repetitions = 100, DatasetSize = 60_000, ImageSize = 32 * 32;
@@ -63,17 +65,28 @@ public class CudaKernelBenchmarks
     [ParamsSource(nameof(Devices))]
     public string Device { get; set; } = "";
 
+    /// <summary>The trainer's options, then the kernels compiled once for all shapes, then at ILGPU's O2.</summary>
+    public static IEnumerable<GpuOptions> OptionSets() =>
+    [
+        GpuOptions.Default,
+        GpuOptions.Default with { SpecializeShapes = false },
+        GpuOptions.Default with { Optimization = OptimizationLevel.O2 },
+    ];
+
+    [ParamsSource(nameof(OptionSets))]
+    public GpuOptions Options { get; set; } = GpuOptions.Default;
+
     [GlobalSetup]
     public void Setup()
     {
         string reason = "none was found";
-        if (Device == NoGpu || !GpuDevice.TryCreateCuda(out _device, out reason))
+        if (Device == NoGpu || !GpuDevice.TryCreateCuda(out _device, out reason, Options))
         {
             Console.WriteLine($"CudaKernelBenchmarks: no CUDA GPU, nothing is measured ({reason}).");
             _device = null;
             return;
         }
-        _k = new CudaKernels(_device!.Accelerator);
+        _k = new CudaKernels(_device!.Accelerator, Options);
         var random = new Random(1);
 
         _parameters = Allocate(61_750, random, 0.1f);

@@ -1,10 +1,12 @@
 using BenchmarkDotNet.Attributes;
+using ILGPU;
 using LeNet.Core;
 using LeNet.Core.Autograd;
 using LeNet.Core.Backends;
 using LeNet.Core.Functional;
 using LeNet.Core.Models;
 using LeNet.Core.Optim;
+using LeNet.Kernels.Cuda;
 
 namespace LeNet.Benchmarks;
 
@@ -13,13 +15,16 @@ namespace LeNet.Benchmarks;
 /// at batch 64 on a dataset held on the device (gather, forward, loss, backward, Adam, the loss stored aside, the
 /// position on the device as the trainer's <see cref="StepSchedule"/>; timed as <see cref="Steps"/> steps and one
 /// synchronisation), the same step captured once and replayed as a CUDA graph, and evaluation of 10,000 images at batch
-/// 1000 with the logits read back. The launches per step are counted and printed. Where no CUDA GPU is found the reason is printed and every
-/// benchmark returns at once: `dotnet run -c Release --project LeNet.Benchmarks -- --filter '*GpuTraining*'`.
+/// 1000 with the logits read back, each under the trainer's <see cref="GpuOptions"/> and under each option changed alone.
+/// The launches per step are counted and printed. Where no CUDA GPU is found the reason is printed and every benchmark
+/// returns at once: `dotnet run -c Release --project LeNet.Benchmarks -- --filter '*GpuTraining*'`.
 /// </summary>
+[Config(typeof(GpuOptionsColumnConfig))]
 public class GpuTrainingBenchmarks
 {
     private const int Batch = 64, Steps = 100, TrainImages = 6_400, TestImages = 10_000, ImageLength = 32 * 32;
 
+    private GpuDevice? _gpu;
     private Device? _device;
     private LeNet5 _model = null!;
     private Adam _adam = null!;
@@ -31,21 +36,29 @@ public class GpuTrainingBenchmarks
     private float[] _logits = new float[1000 * 10];
 
     /// <summary>
-    /// The classifier head fused with its loss (the trainer's default) or run as its four operations (what
-    /// LENET_FUSED_HEAD=0 gives): the step both ways, side by side in one run.
+    /// The trainer's options, then each changed alone: the classifier head run as its four operations, the kernels
+    /// compiled once for all shapes, ILGPU's O2.
     /// </summary>
-    [Params(true, false)]
-    public bool FusedHead { get; set; } = true;
+    public static IEnumerable<GpuOptions> OptionSets() =>
+    [
+        GpuOptions.Default,
+        GpuOptions.Default with { FuseHead = false },
+        GpuOptions.Default with { SpecializeShapes = false },
+        GpuOptions.Default with { Optimization = OptimizationLevel.O2 },
+    ];
+
+    [ParamsSource(nameof(OptionSets))]
+    public GpuOptions Options { get; set; } = GpuOptions.Default;
 
     [GlobalSetup]
     public void Setup()
     {
-        if (!Device.TryOpenCuda(out _device, out var reason))
+        if (!GpuDevice.TryCreateCuda(out _gpu, out var reason, Options))
         {
             Console.WriteLine($"GpuTrainingBenchmarks: {reason}");
             return;
         }
-        ((CudaBackend)_device!.Backend).FusesHead = FusedHead;
+        _device = Device.OnGpu(_gpu!);
         var random = new Random(5);
         _train = new DeviceDataset(_device!, RandomData.Values(random, TrainImages * ImageLength), Enumerable.Range(0, TrainImages).Select(_ => random.Next(10)).ToArray(), 1, 32, 32);
         _test = new DeviceDataset(_device!, RandomData.Values(random, TestImages * ImageLength), Enumerable.Range(0, TestImages).Select(_ => random.Next(10)).ToArray(), 1, 32, 32);
@@ -60,8 +73,8 @@ public class GpuTrainingBenchmarks
         var (before, memsetsBefore, bytesBefore) = (backend.Launches, backend.Memsets, GC.GetAllocatedBytesForCurrentThread());
         Step();
         var bytes = GC.GetAllocatedBytesForCurrentThread() - bytesBefore;
-        Console.WriteLine($"GpuTrainingBenchmarks: {backend.Launches - before} launches per training step, head {(FusedHead ? "fused" : "unfused")} (kernels and memsets, " +
-            $"{backend.Memsets - memsetsBefore} of them memsets), {bytes} bytes allocated on the calling thread, on {_device!.Description}.");
+        Console.WriteLine($"GpuTrainingBenchmarks: {backend.Launches - before} launches per training step (kernels and memsets, " +
+            $"{backend.Memsets - memsetsBefore} of them memsets), {bytes} bytes allocated on the calling thread, on {_device!.Description}, {Options}.");
         try
         {
             _captured = CapturedStep.Capture(_device!, Step);
@@ -70,7 +83,7 @@ public class GpuTrainingBenchmarks
             Replay();
             Console.WriteLine($"GpuTrainingBenchmarks: the step captured as a CUDA graph; a replay allocates {GC.GetAllocatedBytesForCurrentThread() - bytesBefore} bytes.");
         }
-        catch (Kernels.Cuda.CudaGraphException exception)
+        catch (CudaGraphException exception)
         {
             Console.WriteLine($"GpuTrainingBenchmarks: no CUDA graph: {exception.Message}.");
             _schedule.StartEpoch(0, _adam); // the failed capture's step was never run on the device
@@ -79,6 +92,16 @@ public class GpuTrainingBenchmarks
         TrainingStepReplayed();
         Evaluate10000();
         _device.Synchronize();
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _captured?.Dispose();
+        _captured = null;
+        _device = null;
+        _gpu?.Dispose(); // every buffer of this case's device with it
+        _gpu = null;
     }
 
     private void Step()

@@ -22,7 +22,7 @@ public sealed class Device
     public static Device OnGpu(GpuDevice gpu)
     {
         ArgumentNullException.ThrowIfNull(gpu);
-        var kernels = new CudaKernels(gpu.Accelerator);
+        var kernels = new CudaKernels(gpu.Accelerator, gpu.Options);
         return new Device(gpu.IsCuda ? "cuda" : "ilgpu-cpu", new CudaBackend(kernels), gpu);
     }
 

@@ -250,8 +250,8 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
             Accumulates(logitsGrad));
     }
 
-    /// <summary>Whether the classifier head is fused with its loss: unless <see cref="GpuDevice.FusedHeadVariable"/> is 0 when the backend was made.</summary>
-    public bool FusesHead { get; set; } = GpuDevice.FusedHead;
+    /// <summary>Whether the classifier head is fused with its loss: the kernels' <see cref="GpuOptions.FuseHead"/> at first.</summary>
+    public bool FusesHead { get; set; } = kernels.Options.FuseHead;
 
     public override bool FusesHeadCrossEntropy(in HeadShape shape) => FusesHead && CudaKernels.HeadFits(shape);
 

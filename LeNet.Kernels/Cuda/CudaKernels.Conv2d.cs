@@ -16,7 +16,7 @@ namespace LeNet.Kernels.Cuda;
 // or per two where they pair up, its threads taking (band, weight) items), else from global memory (one thread per (chunk, weight), a chunk about
 // ChunkWork multiply-adds); the input gradient from shared memory where an image's output gradient fits (one group per
 // input plane, or per two planes where the channels pair up, each output-gradient value then read once for both), else
-// one thread per input. The training step's convolutions are compiled per shape (GpuSpecializesShapes).
+// one thread per input. The training step's convolutions are compiled per shape (GpuOptions.SpecializeShapes).
 public sealed partial class CudaKernels
 {
     /// <summary>
@@ -111,7 +111,7 @@ public sealed partial class CudaKernels
     private void LoadConv2d()
     {
         _conv2dForward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int>(Conv2dForwardKernel);
-        if (SpecializesShapes)
+        if (Options.SpecializeShapes)
         {
             // Compiled once per shape (ILGPU's SpecializedValue): the sizes become constants, so the loops over kernel
             // taps and channels have known trip counts and the index arithmetic folds.
@@ -275,12 +275,12 @@ public sealed partial class CudaKernels
         }
     }
 
-    /// <summary><see cref="Conv2dForwardStagedKernel"/> compiled for one shape (<see cref="GpuSpecializesShapes"/>).</summary>
+    /// <summary><see cref="Conv2dForwardStagedKernel"/> compiled for one shape (<see cref="GpuOptions.SpecializeShapes"/>).</summary>
     private static void Conv2dForwardStagedSpecializedKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output,
         ArrayView<float> statistics, SpecializedValue<ConvShape> shape, int hasBias, int withStatistics, SpecializedValue<int> channels) =>
         Conv2dForwardStagedKernel(input, weight, bias, output, statistics, shape.Value, hasBias, withStatistics, channels.Value);
 
-    /// <summary><see cref="Conv2dBackwardKernel"/> compiled for one shape and plan (<see cref="GpuSpecializesShapes"/>).</summary>
+    /// <summary><see cref="Conv2dBackwardKernel"/> compiled for one shape and plan (<see cref="GpuOptions.SpecializeShapes"/>).</summary>
     private static void Conv2dBackwardSpecializedKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> outputGrad,
         ArrayView<float> inputGrad, ArrayView<float> partials, SpecializedValue<ConvShape> shape, SpecializedValue<ConvBackwardPlan> plan) =>
         Conv2dBackwardKernel(input, weight, outputGrad, inputGrad, partials, shape.Value, plan.Value);
