@@ -15,9 +15,9 @@ namespace LeNet.Benchmarks;
 /// at batch 64 on a dataset held on the device (gather, forward, loss, backward, Adam, the loss stored aside, the
 /// position on the device as the trainer's <see cref="StepSchedule"/>; timed as <see cref="Steps"/> steps and one
 /// synchronisation), the same step captured once and replayed as a CUDA graph, and evaluation of 10,000 images at batch
-/// 1000 with the logits read back, each under the trainer's <see cref="GpuOptions"/> and under each option changed alone.
-/// The launches per step are counted and printed. Where no CUDA GPU is found the reason is printed and every benchmark
-/// returns at once: `dotnet run -c Release --project LeNet.Benchmarks -- --filter '*GpuTraining*'`.
+/// 1000 with the logits read back, each under the trainer's <see cref="GpuOptions"/> and under each option changed
+/// alone. The launches per step are counted and printed. Where no CUDA GPU is found the reason is printed and every
+/// benchmark returns at once: `dotnet run -c Release --project LeNet.Benchmarks -- --filter '*GpuTraining*'`.
 /// </summary>
 [Config(typeof(GpuOptionsColumnConfig))]
 public class GpuTrainingBenchmarks
@@ -73,8 +73,9 @@ public class GpuTrainingBenchmarks
         var (before, memsetsBefore, bytesBefore) = (backend.Launches, backend.Memsets, GC.GetAllocatedBytesForCurrentThread());
         Step();
         var bytes = GC.GetAllocatedBytesForCurrentThread() - bytesBefore;
-        Console.WriteLine($"GpuTrainingBenchmarks: {backend.Launches - before} launches per training step (kernels and memsets, " +
-            $"{backend.Memsets - memsetsBefore} of them memsets), {bytes} bytes allocated on the calling thread, on {_device!.Description}, {Options}.");
+        Console.WriteLine($"GpuTrainingBenchmarks: {backend.Launches - before} launches per training step " +
+            $"(kernels and memsets, {backend.Memsets - memsetsBefore} of them memsets), {bytes} bytes allocated " +
+            $"on the calling thread, on {_device!.Description}, {Options}.");
         try
         {
             _captured = CapturedStep.Capture(_device!, Step);

@@ -250,7 +250,9 @@ public sealed class CudaBackend(CudaKernels kernels) : Backend
             Accumulates(logitsGrad));
     }
 
-    /// <summary>Whether the classifier head is fused with its loss: the kernels' <see cref="GpuOptions.FuseHead"/> at first.</summary>
+    /// <summary>
+    /// Whether the classifier head is fused with its loss: the kernels' <see cref="GpuOptions.FuseHead"/> at first.
+    /// </summary>
     public bool FusesHead { get; set; } = kernels.Options.FuseHead;
 
     public override bool FusesHeadCrossEntropy(in HeadShape shape) => FusesHead && CudaKernels.HeadFits(shape);

@@ -29,8 +29,8 @@ public sealed partial class CudaKernels
     /// in shared memory and computes the filters' weight and bias partials over Chunks / Batch bands of rows; otherwise
     /// one partial per thread.
     /// </summary>
-    internal readonly record struct ConvBackwardPlan(int WeightItems, int BiasItems, int InputItems, int Chunks, int RowsPerChunk,
-        int AccumulateInput, int StagedInput, int ItemGroups, int StagedWeights);
+    internal readonly record struct ConvBackwardPlan(int WeightItems, int BiasItems, int InputItems, int Chunks,
+        int RowsPerChunk, int AccumulateInput, int StagedInput, int ItemGroups, int StagedWeights);
 
     /// <summary>
     /// Whether the backward computes <paramref name="shape"/>'s input gradient from shared memory: one image's output
@@ -89,8 +89,8 @@ public sealed partial class CudaKernels
     /// </summary>
     private int ConvSumGroupSize(int chunks) => Math.Min(GroupSize, Math.Max(64, NextPowerOfTwo(chunks) / 2));
 
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ConvShape, ConvBackwardPlan> _conv2dBackward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan> _conv2dBackward = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan> _conv2dBackwardSum = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int> _conv2dForward = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int, int, int> _conv2dForwardStaged = null!;
@@ -118,16 +118,18 @@ public sealed partial class CudaKernels
             var staged = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SpecializedValue<ConvShape>, int, int, SpecializedValue<int>>(Conv2dForwardStagedSpecializedKernel);
             _conv2dForwardStaged = (stream, config, input, weight, bias, output, statistics, shape, hasBias, withStatistics, channels) =>
                 staged(stream, config, input, weight, bias, output, statistics, SpecializedValue.New(shape), hasBias, withStatistics, SpecializedValue.New(channels));
-            var backward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                SpecializedValue<ConvShape>, SpecializedValue<ConvBackwardPlan>>(Conv2dBackwardSpecializedKernel);
+            var backward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, SpecializedValue<ConvShape>,
+                SpecializedValue<ConvBackwardPlan>>(Conv2dBackwardSpecializedKernel);
             _conv2dBackward = (stream, config, input, weight, outputGrad, inputGrad, partials, shape, plan) =>
-                backward(stream, config, input, weight, outputGrad, inputGrad, partials, SpecializedValue.New(shape), SpecializedValue.New(plan));
+                backward(stream, config, input, weight, outputGrad, inputGrad, partials, SpecializedValue.New(shape),
+                    SpecializedValue.New(plan));
         }
         else
         {
             _conv2dForwardStaged = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int, int, int>(Conv2dForwardStagedKernel);
-            _conv2dBackward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape,
-                ConvBackwardPlan>(Conv2dBackwardKernel);
+            _conv2dBackward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ConvShape, ConvBackwardPlan>(Conv2dBackwardKernel);
         }
         _conv2dBackwardSum = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan>(Conv2dBackwardSumKernel);
     }
@@ -275,14 +277,19 @@ public sealed partial class CudaKernels
         }
     }
 
-    /// <summary><see cref="Conv2dForwardStagedKernel"/> compiled for one shape (<see cref="GpuOptions.SpecializeShapes"/>).</summary>
+    /// <summary>
+    /// <see cref="Conv2dForwardStagedKernel"/> compiled for one shape (<see cref="GpuOptions.SpecializeShapes"/>).
+    /// </summary>
     private static void Conv2dForwardStagedSpecializedKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output,
         ArrayView<float> statistics, SpecializedValue<ConvShape> shape, int hasBias, int withStatistics, SpecializedValue<int> channels) =>
         Conv2dForwardStagedKernel(input, weight, bias, output, statistics, shape.Value, hasBias, withStatistics, channels.Value);
 
-    /// <summary><see cref="Conv2dBackwardKernel"/> compiled for one shape and plan (<see cref="GpuOptions.SpecializeShapes"/>).</summary>
+    /// <summary>
+    /// <see cref="Conv2dBackwardKernel"/> compiled for one shape and plan (<see cref="GpuOptions.SpecializeShapes"/>).
+    /// </summary>
     private static void Conv2dBackwardSpecializedKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> outputGrad,
-        ArrayView<float> inputGrad, ArrayView<float> partials, SpecializedValue<ConvShape> shape, SpecializedValue<ConvBackwardPlan> plan) =>
+        ArrayView<float> inputGrad, ArrayView<float> partials, SpecializedValue<ConvShape> shape,
+        SpecializedValue<ConvBackwardPlan> plan) =>
         Conv2dBackwardKernel(input, weight, outputGrad, inputGrad, partials, shape.Value, plan.Value);
 
     /// <summary>
@@ -402,8 +409,8 @@ public sealed partial class CudaKernels
         {
             if (plan.StagedInput != 0)
             {
-                // StagedInput is never 0 here; IntMax keeps a specialized kernel's constant folding from dividing by 0 in
-                // the path not taken.
+                // StagedInput is never 0 here; IntMax keeps a specialized kernel's constant folding from dividing by
+                // 0 in the path not taken.
                 StagedInputGradient(weight, outputGrad, inputGrad, stagedLarge, stagedSmall, shape, plan, Grid.IdxX,
                     IntMax(1, plan.StagedInput));
             }
@@ -413,7 +420,8 @@ public sealed partial class CudaKernels
         }
         if (plan.StagedWeights != 0)
         {
-            StagedWeightPartials(input, outputGrad, partials, stagedLarge, stagedSmall, shape, plan, itemGroup, IntMax(1, plan.StagedWeights));
+            StagedWeightPartials(input, outputGrad, partials, stagedLarge, stagedSmall, shape, plan, itemGroup,
+                IntMax(1, plan.StagedWeights));
             return;
         }
         int C = shape.InChannels, H = shape.Height, W = shape.Width, K = shape.OutChannels;
@@ -484,7 +492,8 @@ public sealed partial class CudaKernels
     /// Partials land where the direct path puts them: [item][chunk], chunk = n·bands + j.
     /// </summary>
     private static void StagedWeightPartials(ArrayView<float> input, ArrayView<float> outputGrad, ArrayView<float> partials,
-        ArrayView<float> image, ArrayView<float> gradPlane, ConvShape shape, ConvBackwardPlan plan, int group, int channels)
+        ArrayView<float> image, ArrayView<float> gradPlane, ConvShape shape, ConvBackwardPlan plan, int group,
+        int channels)
     {
         int C = shape.InChannels, H = shape.Height, W = shape.Width, K = shape.OutChannels;
         int R = shape.KernelHeight, S = shape.KernelWidth, P = shape.OutHeight, Q = shape.OutWidth, stride = shape.Stride;
@@ -497,7 +506,8 @@ public sealed partial class CudaKernels
         int bands = plan.Chunks / shape.Batch;
         if (weights > 0)
             Stage(input, n * imageLength, imageLength, image);
-        Stage(outputGrad, (n * K + k) * plane, channels * plane, gradPlane); // planes k and k + 1: consecutive in [N, K, P, Q]
+        // Planes k and k + 1: consecutive in [N, K, P, Q].
+        Stage(outputGrad, (n * K + k) * plane, channels * plane, gradPlane);
         Group.Barrier();
 
         for (int t = Group.IdxX; t < items * bands; t += Group.DimX)
@@ -549,7 +559,8 @@ public sealed partial class CudaKernels
     /// order (r, s, then k), so both give the same bits.
     /// </summary>
     private static void StagedInputGradient(ArrayView<float> weight, ArrayView<float> outputGrad, ArrayView<float> inputGrad,
-        ArrayView<float> stagedGrad, ArrayView<float> stagedFilters, ConvShape shape, ConvBackwardPlan plan, int g, int channels)
+        ArrayView<float> stagedGrad, ArrayView<float> stagedFilters, ConvShape shape, ConvBackwardPlan plan, int g,
+        int channels)
     {
         int accumulate = plan.AccumulateInput;
         int C = shape.InChannels, H = shape.Height, W = shape.Width, K = shape.OutChannels;

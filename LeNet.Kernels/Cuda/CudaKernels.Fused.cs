@@ -71,20 +71,29 @@ public sealed partial class CudaKernels
                 SpecializedValue.New(planes), SpecializedValue.New(shape), accumulate);
     }
 
-    /// <summary><see cref="BatchNormReluMaxPoolForwardTrainingKernel"/> compiled for one chunking and shape (<see cref="GpuOptions.SpecializeShapes"/>).</summary>
+    /// <summary>
+    /// <see cref="BatchNormReluMaxPoolForwardTrainingKernel"/> compiled for one chunking and shape
+    /// (<see cref="GpuOptions.SpecializeShapes"/>).
+    /// </summary>
     private static void BatchNormReluMaxPoolForwardTrainingSpecializedKernel(ArrayView<float> input, ArrayView<float> partials, ArrayView<float> gamma,
         ArrayView<float> beta, ArrayView<float> pooled, ArrayView<int> argmax, ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> runningMean,
         ArrayView<float> runningVar, float momentum, float eps, SpecializedValue<int> planesPerChunk, SpecializedValue<PoolShape> shape) =>
         BatchNormReluMaxPoolForwardTrainingKernel(input, partials, gamma, beta, pooled, argmax, mean, invStd, runningMean, runningVar, momentum, eps,
             planesPerChunk.Value, shape.Value);
 
-    /// <summary><see cref="BatchNormReluMaxPoolGradientSumsKernel"/> compiled for one chunking and shape (<see cref="GpuOptions.SpecializeShapes"/>).</summary>
+    /// <summary>
+    /// <see cref="BatchNormReluMaxPoolGradientSumsKernel"/> compiled for one chunking and shape
+    /// (<see cref="GpuOptions.SpecializeShapes"/>).
+    /// </summary>
     private static void BatchNormReluMaxPoolGradientSumsSpecializedKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input,
         ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> partials,
         SpecializedValue<int> planesPerChunk, SpecializedValue<PoolShape> shape) =>
         BatchNormReluMaxPoolGradientSumsKernel(pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, planesPerChunk.Value, shape.Value);
 
-    /// <summary><see cref="BatchNormReluMaxPoolBackwardKernel"/> compiled for one chunking and shape (<see cref="GpuOptions.SpecializeShapes"/>).</summary>
+    /// <summary>
+    /// <see cref="BatchNormReluMaxPoolBackwardKernel"/> compiled for one chunking and shape
+    /// (<see cref="GpuOptions.SpecializeShapes"/>).
+    /// </summary>
     private static void BatchNormReluMaxPoolBackwardSpecializedKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input,
         ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> partials, ArrayView<float> inputGrad,
         ArrayView<float> gammaGrad, ArrayView<float> betaGrad, SpecializedValue<int> planesPerChunk, SpecializedValue<PoolShape> shape, int accumulateInput) =>

@@ -55,8 +55,9 @@ public sealed partial class CudaKernels
     public Accelerator Accelerator { get; }
 
     /// <summary>
-    /// The options the kernels were made with: <see cref="GpuOptions.SpecializeShapes"/> decides how they are compiled
-    /// (the first launch with a new shape compiles a kernel in which its sizes are constants); the rest is for the backend.
+    /// The options the kernels were made with: <see cref="GpuOptions.SpecializeShapes"/> decides how they are
+    /// compiled (the first launch with a new shape compiles a kernel in which its sizes are constants); the rest is for
+    /// the backend.
     /// </summary>
     public GpuOptions Options { get; }
 

@@ -72,7 +72,8 @@ public sealed class GpuDevice : IDisposable
     /// (a power of two; 16 by default, so the GEMM tile is 4×4 — each barrier costs the CPU accelerator a context switch
     /// per thread, so small groups keep tests fast) and <paramref name="multiprocessors"/> groups running at once.
     /// Kernels behave as on a GPU (shared memory, barriers), only slowly. <paramref name="options"/>: null for
-    /// <see cref="GpuOptions.Default"/>; its optimisation level is not used (the CPU accelerator runs the kernels' .NET code).
+    /// <see cref="GpuOptions.Default"/>; its optimisation level is not used (the CPU accelerator runs the kernels' .NET
+    /// code).
     /// </summary>
     public static GpuDevice CreateCpu(int threadsPerGroup = 16, int multiprocessors = 2, GpuOptions? options = null)
     {

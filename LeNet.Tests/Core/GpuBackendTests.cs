@@ -518,9 +518,8 @@ public class GpuBackendTests
         var random = new Random(41);
         float[] Values(int n) => GradientCheck.Uniform(random, n).Select(v => (float)v).ToArray();
         var (x, w, b, gamma, beta, g) = (Values(5 * 2 * size * size), Values(3 * 2 * 3 * 3), Values(3), Values(3), Values(3), Values(5 * 3 * outputs * outputs));
-        (float[] Output, float[] RunningVar, float[] InputGrad, float[] WeightGrad, float[] GammaGrad, float[] BetaGrad, long Launches,
-            long BackwardLaunches)
-            Run(Device device, bool fused)
+        (float[] Output, float[] RunningVar, float[] InputGrad, float[] WeightGrad, float[] GammaGrad, float[] BetaGrad,
+            long Launches, long BackwardLaunches) Run(Device device, bool fused)
         {
             var model = new Sequential(new Conv2d(2, 3, 3, new Random(1)), new BatchNorm2d(3), new ReLU(), new MaxPool2d(2)).To(device);
             var conv = (Conv2d)((Sequential)model).Layers[0];
@@ -534,16 +533,17 @@ public class GpuBackendTests
             var backend = device.Backend as LeNet.Core.Backends.CudaBackend;
             var before = backend?.Launches ?? 0;
             var output = fused ? model.Forward(input)
-                : F.BatchNorm2dReLUMaxPool2d(F.Conv2d(input, conv.Weight, conv.Bias), norm.Weight, norm.Bias, norm.RunningMean, norm.RunningVar,
-                    training: true, kernel: 2);
+                : F.BatchNorm2dReLUMaxPool2d(F.Conv2d(input, conv.Weight, conv.Bias), norm.Weight, norm.Bias,
+                    norm.RunningMean, norm.RunningVar, training: true, kernel: 2);
             var launches = (backend?.Launches ?? 0) - before;
             // loss = Σ output · g, so ∂loss/∂output = g
             var loss = F.Linear(output.Reshape(1, -1), Tensor.FromArray(device, g, 1, 5 * 3 * outputs * outputs));
             before = backend?.Launches ?? 0;
             loss.Reshape(1).Backward();
-            var backwardLaunches = (backend?.Launches ?? 0) - before - 2; // less the seed (a fill of one) and the Linear's backward
-            return (output.ToArray(), norm.RunningVar.ToArray(), input.Grad!.ToArray(), conv.Weight.Grad!.ToArray(), norm.Weight.Grad!.ToArray(),
-                norm.Bias.Grad!.ToArray(), launches, backwardLaunches);
+            // Less the seed (a fill of one) and the Linear's backward.
+            var backwardLaunches = (backend?.Launches ?? 0) - before - 2;
+            return (output.ToArray(), norm.RunningVar.ToArray(), input.Grad!.ToArray(), conv.Weight.Grad!.ToArray(),
+                norm.Weight.Grad!.ToArray(), norm.Bias.Grad!.ToArray(), launches, backwardLaunches);
         }
         var expected = Run(Device.Cpu, fused: false);
         Assert.Contains(expected.Output, v => v == 0);
@@ -556,7 +556,7 @@ public class GpuBackendTests
             AssertClose(expected.RunningVar, actual.RunningVar, $"{name}: running variance");
             AssertClose(expected.InputGrad, actual.InputGrad, $"{name}: input gradient");
             AssertClose(expected.WeightGrad, actual.WeightGrad, $"{name}: conv weight gradient");
-            // (The conv bias's gradient is zero but for rounding — BatchNorm takes the mean out — so it is not compared.)
+            // (Not the conv bias's gradient: zero but for rounding, as BatchNorm takes the mean out.)
             AssertClose(expected.GammaGrad, actual.GammaGrad, $"{name}: gamma gradient");
             AssertClose(expected.BetaGrad, actual.BetaGrad, $"{name}: beta gradient");
         }

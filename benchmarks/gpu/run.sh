@@ -18,13 +18,15 @@ cd /tmp/app || exit 1
 mkdir -p shared && ln -sfn /tmp/app/mnist shared/mnist # where the end-to-end tests look for MNIST
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$logs/gpu.txt"
 echo "== train"
-timeout 60 ./LeNet.Train --device cuda --data mnist --output /tmp/run --no-pictures 2>&1 | tee "$logs/train-cuda.log" | grep -E "took|Accuracy|Trained|CUDA graphs"
+timeout 60 ./LeNet.Train --device cuda --data mnist --output /tmp/run --no-pictures 2>&1 | tee "$logs/train-cuda.log" \
+  | grep -E "took|Accuracy|Trained|CUDA graphs"
 save
 echo "== benchmarks"
 # The parameter's text, e.g. "GpuOptions { Optimization = O1, SpecializeShapes = True, FuseHead = True }", is part of
 # the name the filters match.
 trainer_kernels='*CudaKernelBenchmarks*Optimization = O1, SpecializeShapes = True*'
-timeout 300 ./LeNet.Benchmarks --filter '*GpuTrainingBenchmarks*' "$trainer_kernels" --inProcess --job short 2>&1 | tee "$logs/bench.log" | grep -E "launches|graph|^\|" | tail -56
+timeout 300 ./LeNet.Benchmarks --filter '*GpuTrainingBenchmarks*' "$trainer_kernels" --inProcess --job short 2>&1 \
+  | tee "$logs/bench.log" | grep -E "launches|graph|^\|" | tail -56
 save
 export LENET_TEST_GPU_ONLY=1 # the tests' CUDA cases only: CI runs the CPU accelerator's
 echo "== kernel tests"
@@ -36,5 +38,7 @@ timeout 120 ./LeNet.Tests -class LeNet.Tests.Core.GpuBackendTests -class LeNet.T
 save
 [ "${1:-}" = options ] || exit 0
 echo "== every CUDA kernel compiled once for all shapes, and at O2, beside the trainer's kernels above"
-timeout 240 ./LeNet.Benchmarks --filter '*CudaKernelBenchmarks*SpecializeShapes = False*' '*CudaKernelBenchmarks*Optimization = O2*' --inProcess --job short --artifacts /tmp/bdn-options 2>&1 | tee "$logs/bench-options.log" | grep -E "^\|" | tail -44
+timeout 240 ./LeNet.Benchmarks --filter '*CudaKernelBenchmarks*SpecializeShapes = False*' \
+  '*CudaKernelBenchmarks*Optimization = O2*' --inProcess --job short --artifacts /tmp/bdn-options 2>&1 \
+  | tee "$logs/bench-options.log" | grep -E "^\|" | tail -44
 save

@@ -68,7 +68,8 @@ public class PrimitivesSoftmaxCrossEntropyTests
         var logits = UniformFloat(rng, batch * classes, -5, 5);
         var labels = Enumerable.Range(0, batch).Select(_ => rng.Next(classes)).ToArray();
         var probabilities = new float[batch * classes];
-        float loss = LeNet.Benchmarks.Primitives.SoftmaxCrossEntropy.Forward(logits, labels, probabilities, batch, classes);
+        float loss = LeNet.Benchmarks.Primitives.SoftmaxCrossEntropy.Forward(logits, labels, probabilities, batch,
+            classes);
         var expected = new double[batch * classes];
         double expectedLoss = Ref.SoftmaxCrossEntropy.Forward<double>(Exactly(logits), labels, expected, batch, classes);
         AssertAgrees(expectedLoss, loss, "loss");

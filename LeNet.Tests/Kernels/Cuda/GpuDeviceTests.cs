@@ -1,3 +1,4 @@
+using ILGPU;
 using LeNet.Kernels.Cuda;
 
 namespace LeNet.Tests.Kernels.Cuda;
@@ -43,13 +44,15 @@ public class GpuOptionsTests
     [Fact]
     public void TheCudaOptimizationLevelIsO1UnlessTheOptionsNameAnother()
     {
-        Assert.Equal(ILGPU.OptimizationLevel.O1, new GpuOptions().Optimization);
+        Assert.Equal(OptimizationLevel.O1, new GpuOptions().Optimization);
         Assert.Equal(new GpuOptions(), GpuOptions.Default);
-        Assert.Equal(ILGPU.OptimizationLevel.O2, (GpuOptions.Default with { Optimization = ILGPU.OptimizationLevel.O2 }).Optimization);
+        Assert.Equal(OptimizationLevel.O2,
+            (GpuOptions.Default with { Optimization = OptimizationLevel.O2 }).Optimization);
         // A value that is no level is refused before any device is opened.
-        var e = Assert.Throws<ArgumentOutOfRangeException>(() => GpuDevice.TryCreateCuda(out _, out _, new GpuOptions((ILGPU.OptimizationLevel)7)));
+        var noLevel = new GpuOptions((OptimizationLevel)7);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => GpuDevice.TryCreateCuda(out _, out _, noLevel));
         Assert.Equal("Optimization", e.ParamName);
-        Assert.Throws<ArgumentOutOfRangeException>(() => GpuDevice.CreateCpu(options: new GpuOptions((ILGPU.OptimizationLevel)7)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => GpuDevice.CreateCpu(options: noLevel));
     }
 
     [Fact]
