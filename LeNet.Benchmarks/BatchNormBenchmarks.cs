@@ -1,7 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using LeNet.Kernels;
 using C = LeNet.Kernels.Cpu;
-using P = LeNet.Kernels.Primitives;
+using P = LeNet.Benchmarks.Primitives;
 using R = LeNet.Kernels.Reference;
 
 namespace LeNet.Benchmarks;

@@ -2,7 +2,7 @@ using BenchmarkDotNet.Attributes;
 using LeNet.Kernels;
 using K = LeNet.Kernels.Reference;
 using Fast = LeNet.Kernels.Cpu;
-using TP = LeNet.Kernels.Primitives;
+using TP = LeNet.Benchmarks.Primitives;
 
 namespace LeNet.Benchmarks;
 

@@ -12,14 +12,16 @@ namespace LeNet.Benchmarks;
 /// launch sequence (<see cref="LaunchesPerStep"/> launches: no host sync inside, the loss stays on the device).
 /// Where no CUDA GPU is found, <see cref="Device"/> is <see cref="NoGpu"/>, the reason is printed, and every benchmark
 /// returns at once (its time is that of an empty call, not a kernel's), so a CPU-only run does not fail: `dotnet run -c Release --project LeNet.Benchmarks -- --filter '*CudaKernel*'`.
+/// Each kernel is timed as the trainer compiles it and compiled the other ways <see cref="GpuOptions"/> allows.
 /// </summary>
+[Config(typeof(GpuOptionsColumnConfig))]
 public class CudaKernelBenchmarks
 {
     private const int Batch = 64, Repetitions = 100, DatasetSize = 60_000, ImageSize = 32 * 32;
 
     /// <summary>18 kernels (gather, 6 forward — each convolution with its BatchNorm block two, fc, the head with its loss and
     /// row-wise backward —, 10 backward — the head's weight gradients, fc, each block two, each convolution two —, Adam)
-    /// and one memset of the activation gradients: the trainer's default (the three-launch block backward lost in H200 run 6).</summary>
+    /// and one memset of the activation gradients: the trainer's launches.</summary>
     public const int LaunchesPerStep = 19;
 
     private static readonly ConvShape Conv1 = new(Batch, 1, 32, 32, 6, 5, 5), Conv2 = new(Batch, 6, 14, 14, 16, 5, 5);
@@ -63,17 +65,28 @@ public class CudaKernelBenchmarks
     [ParamsSource(nameof(Devices))]
     public string Device { get; set; } = "";
 
+    /// <summary>The trainer's options, then the kernels compiled once for all shapes, then at ILGPU's O2.</summary>
+    public static IEnumerable<GpuOptions> OptionSets() =>
+    [
+        GpuOptions.Default,
+        GpuOptions.Default with { SpecializeShapes = false },
+        GpuOptions.Default with { Optimization = OptimizationLevel.O2 },
+    ];
+
+    [ParamsSource(nameof(OptionSets))]
+    public GpuOptions Options { get; set; } = GpuOptions.Default;
+
     [GlobalSetup]
     public void Setup()
     {
         string reason = "none was found";
-        if (Device == NoGpu || !GpuDevice.TryCreateCuda(out _device, out reason))
+        if (Device == NoGpu || !GpuDevice.TryCreateCuda(out _device, out reason, Options))
         {
             Console.WriteLine($"CudaKernelBenchmarks: no CUDA GPU, nothing is measured ({reason}).");
             _device = null;
             return;
         }
-        _k = new CudaKernels(_device!.Accelerator);
+        _k = new CudaKernels(_device!.Accelerator, Options);
         var random = new Random(1);
 
         _parameters = Allocate(61_750, random, 0.1f);
@@ -161,11 +174,6 @@ public class CudaKernelBenchmarks
     [Benchmark(OperationsPerInvoke = Repetitions)] public void Block1Backward() => Repeat(Block1Backwards);
     [Benchmark(OperationsPerInvoke = Repetitions)] public void Conv1Backward() => Repeat(Conv1Backwards);
 
-    /// <summary>Block2Backward then Conv2Backward as three launches (the convolution's output gradient computed as it is staged): compare with their sum.</summary>
-    [Benchmark(OperationsPerInvoke = Repetitions)] public void Conv2Block2Backward() => Repeat(Conv2Block2Backwards);
-
-    /// <summary>Block1Backward then Conv1Backward as three launches: compare with their sum.</summary>
-    [Benchmark(OperationsPerInvoke = Repetitions)] public void Conv1Block1Backward() => Repeat(Conv1Block1Backwards);
     [Benchmark(OperationsPerInvoke = Repetitions)] public void Adam() => Repeat(() => _k.AdamStep(_parameters, _grads, _firstMoment, _secondMoment, 1, 1e-3f, 0.9f, 0.999f, 1e-8f, 0f));
 
     /// <summary>One training step's <see cref="LaunchesPerStep"/> launches, queued back to back; one sync per 100 steps.</summary>
@@ -205,12 +213,6 @@ public class CudaKernelBenchmarks
     private void Block1Backwards() => _k.BatchNormReluMaxPoolBackward(_dP1, _argmax1, _c1, _g1, _be1, _mean1, _invStd1, _dC1, _dg1, _dbe1, Block1);
 
     private void Conv1Backwards() => _k.Conv2dBackward(_x, default, _dC1, default, _dw1, _db1, Conv1);
-
-    private void Conv2Block2Backwards() => _k.Conv2dBatchNormReluMaxPoolBackward(_p1, _w2, _c2, _dP2, _argmax2, _g2, _be2, _mean2, _invStd2,
-        _dP1, _dw2, _db2, _dg2, _dbe2, Conv2, 2);
-
-    private void Conv1Block1Backwards() => _k.Conv2dBatchNormReluMaxPoolBackward(_x, default, _c1, _dP1, _argmax1, _g1, _be1, _mean1, _invStd1,
-        default, _dw1, _db1, _dg1, _dbe1, Conv1, 2);
 
     private void Conv2Block2() => _k.Conv2dBatchNormReluMaxPoolForwardTraining(_p1, _w2, _b2, _c2, _g2, _be2, _p2, _argmax2, _mean2, _invStd2,
         _runMean2, _runVar2, 0.1f, 1e-5f, Conv2, 2);

@@ -1,20 +1,23 @@
 using BenchmarkDotNet.Attributes;
+using ILGPU;
 using LeNet.Core;
 using LeNet.Core.Autograd;
 using LeNet.Core.Cuda;
 using LeNet.Core.Models;
 using LeNet.Core.Optim;
 using LeNet.Core.Training;
+using LeNet.Kernels.Cuda;
 
 namespace LeNet.Benchmarks;
 
 /// <summary>
 /// The library's GPU path as the trainer runs it: the one <see cref="Core.Training.TrainingStep"/> of LeNet-5 at batch 64
 /// on a dataset held on the device (timed as <see cref="Steps"/> steps and one synchronisation), launched one by one or
-/// replayed as a CUDA graph, with the head fused with its loss or not; and evaluation of 10,000 images at batch 1000 with
-/// the logits read back. The launches per step are counted and printed. Where no CUDA GPU is found the reason is printed
+/// replayed as a CUDA graph, under the trainer's <see cref="GpuOptions"/> and under each option changed alone; and
+/// evaluation of 10,000 images at batch 1000 with the logits read back. The launches per step are counted and printed. Where no CUDA GPU is found the reason is printed
 /// and every benchmark returns at once: `dotnet run -c Release --project LeNet.Benchmarks -- --filter '*GpuTraining*'`.
 /// </summary>
+[Config(typeof(GpuOptionsColumnConfig))]
 public class GpuTrainingBenchmarks
 {
     private const int Batch = 64, Steps = 100, TrainImages = 6_400, TestImages = 10_000, ImageLength = 32 * 32;
@@ -27,9 +30,20 @@ public class GpuTrainingBenchmarks
     private BatchSource _test = null!;
     private readonly float[] _logits = new float[1000 * 10];
 
-    /// <summary>The classifier head fused with its loss (the default) or run as its four operations.</summary>
-    [Params(true, false)]
-    public bool FusedHead { get; set; } = true;
+    /// <summary>
+    /// The trainer's options, then each changed alone: the classifier head run as its four operations, the kernels
+    /// compiled once for all shapes, ILGPU's O2.
+    /// </summary>
+    public static IEnumerable<GpuOptions> OptionSets() =>
+    [
+        GpuOptions.Default,
+        GpuOptions.Default with { FuseHead = false },
+        GpuOptions.Default with { SpecializeShapes = false },
+        GpuOptions.Default with { Optimization = OptimizationLevel.O2 },
+    ];
+
+    [ParamsSource(nameof(OptionSets))]
+    public GpuOptions Options { get; set; } = GpuOptions.Default;
 
     /// <summary>Full steps replayed as a CUDA graph (the trainer's default) or launched one by one.</summary>
     [Params(true, false)]
@@ -38,7 +52,7 @@ public class GpuTrainingBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        if (!CudaDevice.TryOpen(out _device, out var reason, new CudaBackendOptions { FuseHead = FusedHead }))
+        if (!CudaDevice.TryOpen(out _device, out var reason, Options))
         {
             Console.WriteLine($"GpuTrainingBenchmarks: {reason}");
             return;
@@ -60,7 +74,7 @@ public class GpuTrainingBenchmarks
         _device.Synchronize();
         var bytes = GC.GetTotalAllocatedBytes(precise: true) - bytesBefore;
         Console.WriteLine($"GpuTrainingBenchmarks: {backend.Launches - before} launches per training step " +
-            $"({backend.Memsets - memsetsBefore} memsets; 0 when replayed), head {(FusedHead ? "fused" : "unfused")}, " +
+            $"({backend.Memsets - memsetsBefore} memsets; 0 when replayed), {Options}, " +
             $"{(_step.ReplaysSteps ? "replayed as a CUDA graph" : "launched")}, {bytes} bytes allocated, on {_device.Description}.");
         TrainingStep();
         Evaluate10000();

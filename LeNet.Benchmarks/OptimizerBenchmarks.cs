@@ -1,6 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using C = LeNet.Kernels.Cpu;
-using P = LeNet.Kernels.Primitives;
+using P = LeNet.Benchmarks.Primitives;
 using R = LeNet.Kernels.Reference;
 
 namespace LeNet.Benchmarks;

@@ -18,15 +18,16 @@ namespace LeNet.Core.Cuda;
 /// </summary>
 public sealed class CudaBackend : Backend
 {
-    internal CudaBackend(GpuDevice gpu, CudaBackendOptions options)
+    internal CudaBackend(GpuDevice gpu)
     {
-        (Gpu, Options) = (gpu, options);
-        Kernels = new CudaKernels(gpu.Accelerator, options.SpecializeShapes);
+        Gpu = gpu;
+        Kernels = new CudaKernels(gpu.Accelerator, gpu.Options);
     }
 
     public GpuDevice Gpu { get; }
 
-    public CudaBackendOptions Options { get; }
+    /// <summary>How the kernels are compiled and whether the classifier head is fused (the GPU's options).</summary>
+    public GpuOptions Options => Gpu.Options;
 
     public CudaKernels Kernels { get; }
 

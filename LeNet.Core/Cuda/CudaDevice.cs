@@ -10,24 +10,25 @@ public static class CudaDevice
     /// <summary>
     /// A device on <paramref name="gpu"/> — a CUDA GPU, or ILGPU's CPU accelerator, which runs the same kernels on the
     /// host (what the tests use where no GPU is present). The kernels are compiled here, once. The caller keeps
-    /// ownership of <paramref name="gpu"/> and disposes it after the last tensor on it is gone.
+    /// ownership of <paramref name="gpu"/> and disposes it after the last tensor on it is gone. Its
+    /// <see cref="GpuDevice.Options"/> say how the kernels are compiled and whether the classifier head is fused.
     /// </summary>
-    public static Device Open(GpuDevice gpu, CudaBackendOptions? options = null)
+    public static Device Open(GpuDevice gpu)
     {
         ArgumentNullException.ThrowIfNull(gpu);
         var name = gpu.IsCuda ? "cuda" : "ilgpu-cpu";
-        return new Device(name, $"{name} ({gpu.Name})", new CudaBackend(gpu, options ?? new CudaBackendOptions()), isHost: false);
+        return new Device(name, $"{name} ({gpu.Name})", new CudaBackend(gpu), isHost: false);
     }
 
     /// <summary>
     /// Opens the first CUDA GPU as a device (kept open for the life of the process). Never throws for a machine without
     /// one: returns false and why, as a clause for the caller's sentence ("no CUDA GPU was found (...)").
     /// </summary>
-    public static bool TryOpen(out Device? device, out string reason, CudaBackendOptions? options = null)
+    public static bool TryOpen(out Device? device, out string reason, GpuOptions? options = null)
     {
         device = null;
-        if (!GpuDevice.TryCreateCuda(out var gpu, out reason)) return false;
-        device = Open(gpu!, options);
+        if (!GpuDevice.TryCreateCuda(out var gpu, out reason, options)) return false;
+        device = Open(gpu!);
         return true;
     }
 

@@ -16,9 +16,7 @@ namespace LeNet.Kernels.Cuda;
 // or per two where they pair up, its threads taking (band, weight) items), else from global memory (one thread per (chunk, weight), a chunk about
 // ChunkWork multiply-adds); the input gradient from shared memory where an image's output gradient fits (one group per
 // input plane, or per two planes where the channels pair up, each output-gradient value then read once for both), else
-// one thread per input. After a BatchNorm-ReLU-MaxPool block, both staged paths can compute the output gradient from
-// the block's as they stage it (CudaKernels.ConvBlockBackward.cs). The training step's convolutions are compiled per
-// shape (SpecializesShapes).
+// one thread per input. The training step's convolutions are compiled per shape (GpuOptions.SpecializeShapes).
 public sealed partial class CudaKernels
 {
     /// <summary>
@@ -29,11 +27,10 @@ public sealed partial class CudaKernels
     /// StagedInput is 1 or 2, else one input per thread), the last ItemGroups the partials. StagedWeights 1 or 2: one
     /// partial group per image and StagedWeights output channels, which stages the image and the planes' output gradient
     /// in shared memory and computes the filters' weight and bias partials over Chunks / Batch bands of rows; otherwise
-    /// one partial per thread. FromBlock 1: the output gradient is not read but computed as it is staged, from the
-    /// BatchNorm-ReLU-MaxPool block after the convolution (<see cref="ConvBlockGradient"/>; both paths staged).
+    /// one partial per thread.
     /// </summary>
-    internal readonly record struct ConvBackwardPlan(int WeightItems, int BiasItems, int InputItems, int Chunks, int RowsPerChunk, int AccumulateInput,
-        int StagedInput, int ItemGroups, int StagedWeights, int FromBlock);
+    internal readonly record struct ConvBackwardPlan(int WeightItems, int BiasItems, int InputItems, int Chunks,
+        int RowsPerChunk, int AccumulateInput, int StagedInput, int ItemGroups, int StagedWeights);
 
     /// <summary>
     /// Whether the backward computes <paramref name="shape"/>'s input gradient from shared memory: one image's output
@@ -92,7 +89,8 @@ public sealed partial class CudaKernels
     /// </summary>
     private int ConvSumGroupSize(int chunks) => Math.Min(GroupSize, Math.Max(64, NextPowerOfTwo(chunks) / 2));
 
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvBlockGradient, ConvShape, ConvBackwardPlan> _conv2dBackward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan> _conv2dBackward = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan> _conv2dBackwardSum = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int> _conv2dForward = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int, int, int> _conv2dForwardStaged = null!;
@@ -113,21 +111,25 @@ public sealed partial class CudaKernels
     private void LoadConv2d()
     {
         _conv2dForward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int>(Conv2dForwardKernel);
-        if (SpecializesShapes)
+        if (Options.SpecializeShapes)
         {
             // Compiled once per shape (ILGPU's SpecializedValue): the sizes become constants, so the loops over kernel
             // taps and channels have known trip counts and the index arithmetic folds.
             var staged = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SpecializedValue<ConvShape>, int, int, SpecializedValue<int>>(Conv2dForwardStagedSpecializedKernel);
             _conv2dForwardStaged = (stream, config, input, weight, bias, output, statistics, shape, hasBias, withStatistics, channels) =>
                 staged(stream, config, input, weight, bias, output, statistics, SpecializedValue.New(shape), hasBias, withStatistics, SpecializedValue.New(channels));
-            var backward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvBlockGradient, SpecializedValue<ConvShape>, SpecializedValue<ConvBackwardPlan>>(Conv2dBackwardSpecializedKernel);
-            _conv2dBackward = (stream, config, input, weight, outputGrad, inputGrad, partials, block, shape, plan) =>
-                backward(stream, config, input, weight, outputGrad, inputGrad, partials, block, SpecializedValue.New(shape), SpecializedValue.New(plan));
+            var backward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, SpecializedValue<ConvShape>,
+                SpecializedValue<ConvBackwardPlan>>(Conv2dBackwardSpecializedKernel);
+            _conv2dBackward = (stream, config, input, weight, outputGrad, inputGrad, partials, shape, plan) =>
+                backward(stream, config, input, weight, outputGrad, inputGrad, partials, SpecializedValue.New(shape),
+                    SpecializedValue.New(plan));
         }
         else
         {
             _conv2dForwardStaged = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, int, int, int>(Conv2dForwardStagedKernel);
-            _conv2dBackward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvBlockGradient, ConvShape, ConvBackwardPlan>(Conv2dBackwardKernel);
+            _conv2dBackward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ConvShape, ConvBackwardPlan>(Conv2dBackwardKernel);
         }
         _conv2dBackwardSum = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvShape, ConvBackwardPlan>(Conv2dBackwardSumKernel);
     }
@@ -200,17 +202,6 @@ public sealed partial class CudaKernels
     {
         ValidateConv(shape);
         SpanLength.Require(Checked(outputGrad.Length, nameof(outputGrad)), shape.OutputLength, nameof(outputGrad), shape);
-        RequireConvGradients(input, weight, inputGrad, weightGrad, biasGrad, shape);
-        LaunchConvBackward(input, weight, outputGrad, inputGrad, weightGrad, biasGrad, default, shape, accumulateInput);
-    }
-
-    /// <summary>
-    /// The checks of a convolution's backward on its gradients (each empty or of its length) and on what they need: the
-    /// weight for the input's gradient, the input for the weight's.
-    /// </summary>
-    private static void RequireConvGradients(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> inputGrad, ArrayView<float> weightGrad,
-        ArrayView<float> biasGrad, in ConvShape shape)
-    {
         SpanLength.RequireOrEmpty(Checked(inputGrad.Length, nameof(inputGrad)), shape.InputLength, nameof(inputGrad), shape);
         SpanLength.RequireOrEmpty(Checked(weightGrad.Length, nameof(weightGrad)), shape.WeightLength, nameof(weightGrad), shape);
         SpanLength.RequireOrEmpty(Checked(biasGrad.Length, nameof(biasGrad)), shape.OutChannels, nameof(biasGrad), shape);
@@ -218,17 +209,7 @@ public sealed partial class CudaKernels
             SpanLength.Require(Checked(weight.Length, nameof(weight)), shape.WeightLength, nameof(weight), shape);
         if (weightGrad.Length > 0)
             SpanLength.Require(Checked(input.Length, nameof(input)), shape.InputLength, nameof(input), shape);
-    }
 
-    /// <summary>
-    /// The backward's launches after the checks: with a block (<see cref="ConvBlockGradient.Output"/> not empty) the
-    /// output gradient is computed from it as it is staged and <paramref name="outputGrad"/> is not read (both staged
-    /// paths must take the shape: the caller checks).
-    /// </summary>
-    private void LaunchConvBackward(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> outputGrad,
-        ArrayView<float> inputGrad, ArrayView<float> weightGrad, ArrayView<float> biasGrad, ConvBlockGradient block, in ConvShape shape, bool accumulateInput)
-    {
-        bool fromBlock = block.Output.Length > 0;
         bool stagedWeights = (weightGrad.Length > 0 || biasGrad.Length > 0) && WeightGradientIsStaged(shape);
         int rowsPerChunk, chunks;
         if (stagedWeights)
@@ -259,14 +240,12 @@ public sealed partial class CudaKernels
         var config = staged || stagedWeights ? new KernelConfig(Checked(itemGroups + inputGroups, "the backward's groups"), GroupSize)
             : StrideConfig(weightItems + biasItems + inputItems);
         var plan = new ConvBackwardPlan(weightItems, biasItems, inputItems, chunks, rowsPerChunk, accumulateInput ? 1 : 0, channelsPerGroup, itemGroups,
-            weightChannels, fromBlock ? 1 : 0);
-        if (fromBlock && ((weightItems + biasItems > 0 && !stagedWeights) || (inputItems > 0 && !staged)))
-            throw new InvalidOperationException($"{shape}: the backward from a block needs both staged paths."); // callers check BackwardFusesBlock first
+            weightChannels);
         var placeholder = outputGrad;
         var partials = weightItems + biasItems > 0 ? ConvPartials(weightItems + biasItems) : placeholder;
         _conv2dBackward(Stream, config,
             OrPlaceholder(input, placeholder), OrPlaceholder(weight, placeholder), outputGrad, OrPlaceholder(inputGrad, placeholder), partials,
-            fromBlock ? block : ConvBlockGradient.None(placeholder), shape, plan);
+            shape, plan);
         if (weightItems + biasItems > 0)
             _conv2dBackwardSum(Stream, new KernelConfig((weightItems + biasItems) / chunks, ConvSumGroupSize(chunks)), partials,
                 OrPlaceholder(weightGrad, placeholder), OrPlaceholder(biasGrad, placeholder), shape, plan);
@@ -298,15 +277,20 @@ public sealed partial class CudaKernels
         }
     }
 
-    /// <summary><see cref="Conv2dForwardStagedKernel"/> compiled for one shape (<see cref="SpecializesShapes"/>).</summary>
+    /// <summary>
+    /// <see cref="Conv2dForwardStagedKernel"/> compiled for one shape (<see cref="GpuOptions.SpecializeShapes"/>).
+    /// </summary>
     private static void Conv2dForwardStagedSpecializedKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output,
         ArrayView<float> statistics, SpecializedValue<ConvShape> shape, int hasBias, int withStatistics, SpecializedValue<int> channels) =>
         Conv2dForwardStagedKernel(input, weight, bias, output, statistics, shape.Value, hasBias, withStatistics, channels.Value);
 
-    /// <summary><see cref="Conv2dBackwardKernel"/> compiled for one shape and plan (<see cref="SpecializesShapes"/>).</summary>
+    /// <summary>
+    /// <see cref="Conv2dBackwardKernel"/> compiled for one shape and plan (<see cref="GpuOptions.SpecializeShapes"/>).
+    /// </summary>
     private static void Conv2dBackwardSpecializedKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> outputGrad,
-        ArrayView<float> inputGrad, ArrayView<float> partials, ConvBlockGradient block, SpecializedValue<ConvShape> shape, SpecializedValue<ConvBackwardPlan> plan) =>
-        Conv2dBackwardKernel(input, weight, outputGrad, inputGrad, partials, block, shape.Value, plan.Value);
+        ArrayView<float> inputGrad, ArrayView<float> partials, SpecializedValue<ConvShape> shape,
+        SpecializedValue<ConvBackwardPlan> plan) =>
+        Conv2dBackwardKernel(input, weight, outputGrad, inputGrad, partials, shape.Value, plan.Value);
 
     /// <summary>
     /// One group per (image n, output channels k0 .. k0 + channels − 1, channels 1 or 2): the image and the channels'
@@ -413,7 +397,7 @@ public sealed partial class CudaKernels
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Conv2dBackwardKernel(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> outputGrad,
-        ArrayView<float> inputGrad, ArrayView<float> partials, ConvBlockGradient block, ConvShape shape, ConvBackwardPlan plan)
+        ArrayView<float> inputGrad, ArrayView<float> partials, ConvShape shape, ConvBackwardPlan plan)
     {
         var stagedLarge = SharedMemory.Allocate<float>(StagedImageCapacity);
         var stagedSmall = SharedMemory.Allocate<float>(StagedFilterCapacity);
@@ -424,14 +408,20 @@ public sealed partial class CudaKernels
         if (itemGroup < 0)
         {
             if (plan.StagedInput != 0)
-                StagedInputGradient(weight, outputGrad, inputGrad, stagedLarge, stagedSmall, block, shape, plan, Grid.IdxX, IntMax(1, plan.StagedInput)); // never 0 here; IntMax keeps a specialized kernel's constant folding from dividing by 0 in the path not taken
+            {
+                // StagedInput is never 0 here; IntMax keeps a specialized kernel's constant folding from dividing by
+                // 0 in the path not taken.
+                StagedInputGradient(weight, outputGrad, inputGrad, stagedLarge, stagedSmall, shape, plan, Grid.IdxX,
+                    IntMax(1, plan.StagedInput));
+            }
             else
                 DirectInputGradient(weight, outputGrad, inputGrad, shape, plan, Grid.IdxX * Group.DimX + Group.IdxX, inputGroups * Group.DimX);
             return;
         }
         if (plan.StagedWeights != 0)
         {
-            StagedWeightPartials(input, outputGrad, partials, stagedLarge, stagedSmall, block, shape, plan, itemGroup, IntMax(1, plan.StagedWeights));
+            StagedWeightPartials(input, outputGrad, partials, stagedLarge, stagedSmall, shape, plan, itemGroup,
+                IntMax(1, plan.StagedWeights));
             return;
         }
         int C = shape.InChannels, H = shape.Height, W = shape.Width, K = shape.OutChannels;
@@ -502,7 +492,8 @@ public sealed partial class CudaKernels
     /// Partials land where the direct path puts them: [item][chunk], chunk = n·bands + j.
     /// </summary>
     private static void StagedWeightPartials(ArrayView<float> input, ArrayView<float> outputGrad, ArrayView<float> partials,
-        ArrayView<float> image, ArrayView<float> gradPlane, ConvBlockGradient block, ConvShape shape, ConvBackwardPlan plan, int group, int channels)
+        ArrayView<float> image, ArrayView<float> gradPlane, ConvShape shape, ConvBackwardPlan plan, int group,
+        int channels)
     {
         int C = shape.InChannels, H = shape.Height, W = shape.Width, K = shape.OutChannels;
         int R = shape.KernelHeight, S = shape.KernelWidth, P = shape.OutHeight, Q = shape.OutWidth, stride = shape.Stride;
@@ -515,10 +506,8 @@ public sealed partial class CudaKernels
         int bands = plan.Chunks / shape.Batch;
         if (weights > 0)
             Stage(input, n * imageLength, imageLength, image);
-        if (plan.FromBlock != 0)
-            StageBlockGradient(block, shape, n, k, channels, gradPlane);
-        else
-            Stage(outputGrad, (n * K + k) * plane, channels * plane, gradPlane); // planes k and k + 1: consecutive in [N, K, P, Q]
+        // Planes k and k + 1: consecutive in [N, K, P, Q].
+        Stage(outputGrad, (n * K + k) * plane, channels * plane, gradPlane);
         Group.Barrier();
 
         for (int t = Group.IdxX; t < items * bands; t += Group.DimX)
@@ -570,17 +559,15 @@ public sealed partial class CudaKernels
     /// order (r, s, then k), so both give the same bits.
     /// </summary>
     private static void StagedInputGradient(ArrayView<float> weight, ArrayView<float> outputGrad, ArrayView<float> inputGrad,
-        ArrayView<float> stagedGrad, ArrayView<float> stagedFilters, ConvBlockGradient block, ConvShape shape, ConvBackwardPlan plan, int g, int channels)
+        ArrayView<float> stagedGrad, ArrayView<float> stagedFilters, ConvShape shape, ConvBackwardPlan plan, int g,
+        int channels)
     {
         int accumulate = plan.AccumulateInput;
         int C = shape.InChannels, H = shape.Height, W = shape.Width, K = shape.OutChannels;
         int R = shape.KernelHeight, S = shape.KernelWidth, P = shape.OutHeight, Q = shape.OutWidth;
         int groupsPerImage = C / channels, n = g / groupsPerImage, c0 = (g - n * groupsPerImage) * channels;
         int gradLength = K * P * Q, filter = R * S, filters = K * filter;
-        if (plan.FromBlock != 0)
-            StageBlockGradient(block, shape, n, 0, K, stagedGrad);
-        else
-            Stage(outputGrad, n * gradLength, gradLength, stagedGrad);
+        Stage(outputGrad, n * gradLength, gradLength, stagedGrad);
         // stagedFilters[cc·K·R·S + (k·R + r)·S + s] = weight[k, c0 + cc, r, s]: per channel, K rows of R·S floats, C·R·S apart.
         for (int j = Group.IdxX; j < channels * filters; j += Group.DimX)
         {

@@ -16,8 +16,7 @@ namespace LeNet.Kernels.Cuda;
 //               element it chose (argmax) passed the ReLU, the mask recomputed from the saved statistics;
 //            B: each group combines its channel's partials and accumulates inputGrad over its chunk, window by window
 //               where the windows tile the planes (LeNet's do), else element by element gathering from the windows that
-//               chose it; group (c, 0) adds gammaGrad and betaGrad. After a convolution, launch B's work moves into the
-//               convolution's backward (CudaKernels.ConvBlockBackward.cs: launch A's last group adds the totals instead).
+//               chose it; group (c, 0) adds gammaGrad and betaGrad.
 // Chunks of whole planes keep the index arithmetic to one division per element (plane, then row). The partials live in
 // one device buffer owned by these kernels, grown when a larger shape arrives; launches on one stream use it in turn.
 // Inference is one launch, one thread per pooled output.
@@ -45,7 +44,7 @@ public sealed partial class CudaKernels
     {
         _bnReluMaxPoolStatistics = Load<ArrayView<float>, ArrayView<float>, int, PoolShape>(BatchNormReluMaxPoolStatisticsKernel);
         _bnReluMaxPoolForwardInference = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>, PoolShape>(BatchNormReluMaxPoolForwardInferenceKernel);
-        if (!SpecializesShapes)
+        if (!Options.SpecializeShapes)
         {
             _bnReluMaxPoolForwardTraining = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
                 ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, int, PoolShape>(BatchNormReluMaxPoolForwardTrainingKernel);
@@ -72,20 +71,29 @@ public sealed partial class CudaKernels
                 SpecializedValue.New(planes), SpecializedValue.New(shape), accumulate);
     }
 
-    /// <summary><see cref="BatchNormReluMaxPoolForwardTrainingKernel"/> compiled for one chunking and shape (<see cref="SpecializesShapes"/>).</summary>
+    /// <summary>
+    /// <see cref="BatchNormReluMaxPoolForwardTrainingKernel"/> compiled for one chunking and shape
+    /// (<see cref="GpuOptions.SpecializeShapes"/>).
+    /// </summary>
     private static void BatchNormReluMaxPoolForwardTrainingSpecializedKernel(ArrayView<float> input, ArrayView<float> partials, ArrayView<float> gamma,
         ArrayView<float> beta, ArrayView<float> pooled, ArrayView<int> argmax, ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> runningMean,
         ArrayView<float> runningVar, float momentum, float eps, SpecializedValue<int> planesPerChunk, SpecializedValue<PoolShape> shape) =>
         BatchNormReluMaxPoolForwardTrainingKernel(input, partials, gamma, beta, pooled, argmax, mean, invStd, runningMean, runningVar, momentum, eps,
             planesPerChunk.Value, shape.Value);
 
-    /// <summary><see cref="BatchNormReluMaxPoolGradientSumsKernel"/> compiled for one chunking and shape (<see cref="SpecializesShapes"/>).</summary>
+    /// <summary>
+    /// <see cref="BatchNormReluMaxPoolGradientSumsKernel"/> compiled for one chunking and shape
+    /// (<see cref="GpuOptions.SpecializeShapes"/>).
+    /// </summary>
     private static void BatchNormReluMaxPoolGradientSumsSpecializedKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input,
         ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> partials,
         SpecializedValue<int> planesPerChunk, SpecializedValue<PoolShape> shape) =>
         BatchNormReluMaxPoolGradientSumsKernel(pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, planesPerChunk.Value, shape.Value);
 
-    /// <summary><see cref="BatchNormReluMaxPoolBackwardKernel"/> compiled for one chunking and shape (<see cref="SpecializesShapes"/>).</summary>
+    /// <summary>
+    /// <see cref="BatchNormReluMaxPoolBackwardKernel"/> compiled for one chunking and shape
+    /// (<see cref="GpuOptions.SpecializeShapes"/>).
+    /// </summary>
     private static void BatchNormReluMaxPoolBackwardSpecializedKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input,
         ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> partials, ArrayView<float> inputGrad,
         ArrayView<float> gammaGrad, ArrayView<float> betaGrad, SpecializedValue<int> planesPerChunk, SpecializedValue<PoolShape> shape, int accumulateInput) =>
@@ -386,7 +394,14 @@ public sealed partial class CudaKernels
         int C = shape.Channels, S = shape.Height * shape.Width, count = shape.Batch * S;
         float mu = mean[c], inv = invStd[c], scale = gamma[c] * inv, shift = beta[c];
 
-        var (totalDy, totalDyXhat) = ChannelGradientTotals(partials, c, chunks, scratchDy, scratchDyXhat);
+        float sumDy = 0f, sumDyXhat = 0f;
+        for (int k = Group.IdxX; k < chunks; k += Group.DimX)
+        {
+            int at = 2 * (c * chunks + k);
+            sumDy += partials[at];
+            sumDyXhat += partials[at + 1];
+        }
+        var (totalDy, totalDyXhat) = GroupReduction.Sum2(scratchDy, scratchDyXhat, sumDy, sumDyXhat);
         float meanDy = totalDy / count, meanDyXhat = totalDyXhat / count;
 
         if (PoolTilesPlane(shape))
@@ -425,23 +440,6 @@ public sealed partial class CudaKernels
             gammaGrad[c] += totalDyXhat;
             betaGrad[c] += totalDy;
         }
-    }
-
-    /// <summary>
-    /// Channel c's Σ dy and Σ dy·x̂ from its chunks' partials (launch A's), to every thread of the group: each thread adds
-    /// every Group.DimX-th chunk in order, then the group's fixed reduction, so every group that calls it gets the same bits.
-    /// </summary>
-    private static (float Dy, float DyXhat) ChannelGradientTotals(ArrayView<float> partials, int c, int chunks, ArrayView<float> scratchDy,
-        ArrayView<float> scratchDyXhat)
-    {
-        float sumDy = 0f, sumDyXhat = 0f;
-        for (int k = Group.IdxX; k < chunks; k += Group.DimX)
-        {
-            int at = 2 * (c * chunks + k);
-            sumDy += partials[at];
-            sumDyXhat += partials[at + 1];
-        }
-        return GroupReduction.Sum2(scratchDy, scratchDyXhat, sumDy, sumDyXhat);
     }
 
     /// <summary>

@@ -19,13 +19,14 @@ public sealed partial class CudaKernels
     private const int MaxStrideGroups = 4096;
 
     /// <param name="accelerator">The accelerator the kernels are compiled for and launched on.</param>
-    /// <param name="specializeShapes">Compile the convolutions once per shape (see <see cref="SpecializesShapes"/>); null:
-    /// <see cref="GpuDevice.SpecializeShapes"/>, on unless LENET_ILGPU_SPECIALIZE is 0.</param>
-    public CudaKernels(Accelerator accelerator, bool? specializeShapes = null)
+    /// <param name="options">How they are compiled and run (<see cref="GpuDevice.Options"/> for the device's); null for
+    /// <see cref="GpuOptions.Default"/>.</param>
+    public CudaKernels(Accelerator accelerator, GpuOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         Accelerator = accelerator;
-        SpecializesShapes = specializeShapes ?? GpuDevice.SpecializeShapes;
+        Options = options ?? GpuOptions.Default;
+        Options.Validate();
         Stream = accelerator.DefaultStream;
         GroupSize = LargestPowerOfTwoAtMost(Math.Min(256, accelerator.MaxNumThreadsPerGroup));
         ReductionGroupSize = LargestPowerOfTwoAtMost(Math.Min(GroupReduction.MaxGroupSize, accelerator.MaxNumThreadsPerGroup));
@@ -41,7 +42,6 @@ public sealed partial class CudaKernels
         LoadPooling();
         LoadBatchNorm2d();
         LoadFused();
-        LoadConvBlockBackward();
         LoadLinear();
         LoadActivations();
         LoadSoftmaxCrossEntropy();
@@ -55,10 +55,11 @@ public sealed partial class CudaKernels
     public Accelerator Accelerator { get; }
 
     /// <summary>
-    /// Whether the convolution kernels are compiled for each shape they meet (ILGPU's dynamic specialization: the first
-    /// launch with a new shape compiles a kernel in which its sizes are constants) rather than once for all shapes.
+    /// The options the kernels were made with: <see cref="GpuOptions.SpecializeShapes"/> decides how they are
+    /// compiled (the first launch with a new shape compiles a kernel in which its sizes are constants); the rest is for
+    /// the backend.
     /// </summary>
-    public bool SpecializesShapes { get; }
+    public GpuOptions Options { get; }
 
     /// <summary>The stream every launch is queued on (the accelerator's default stream unless set).</summary>
     public AcceleratorStream Stream { get; set; }

@@ -12,10 +12,11 @@ namespace LeNet.Kernels.Cuda;
 /// </summary>
 public sealed class GpuDevice : IDisposable
 {
-    private GpuDevice(Context context, Accelerator accelerator)
+    private GpuDevice(Context context, Accelerator accelerator, GpuOptions options)
     {
         Context = context;
         Accelerator = accelerator;
+        Options = options;
     }
 
     public Context Context { get; }
@@ -27,53 +28,24 @@ public sealed class GpuDevice : IDisposable
     /// <summary>The device's name as the driver reports it (e.g. "NVIDIA H200"), or "CPU accelerator".</summary>
     public string Name => IsCuda ? Accelerator.Name : "ILGPU CPU accelerator";
 
-    /// <summary>
-    /// The IR optimisation level the CUDA kernels are compiled with: O1, not O2. ILGPU 1.5's O2 adds a code-placement
-    /// pass that moves loop-invariant index arithmetic to its uses — into inner loops: in the convolution's PTX, two
-    /// 32-bit integer divisions landed in the innermost multiply-add loop (about 40 instructions per multiply-add). O1
-    /// leaves them where the C# computes them. Measured on an H100 (benchmarks/README.md, GPU steps); the kernels have
-    /// changed since, so benchmarks/gpu/run.sh times the step at O2 again (<see cref="OptimizationVariable"/>).
-    /// </summary>
-    public const OptimizationLevel KernelOptimization = OptimizationLevel.O1;
-
-    /// <summary>The environment variable that picks another level for an experiment (O0, O1 or O2): the benchmarks compare them.</summary>
-    public const string OptimizationVariable = "LENET_ILGPU_OPTIMIZATION";
-
-    /// <summary>The environment variable that, set to 0, compiles the convolutions once for all shapes (<see cref="CudaKernels.SpecializesShapes"/>).</summary>
-    public const string SpecializationVariable = "LENET_ILGPU_SPECIALIZE";
-
-    /// <summary>Whether new <see cref="CudaKernels"/> compile the convolutions per shape: unless <see cref="SpecializationVariable"/> is 0.</summary>
-    public static bool SpecializeShapes => Environment.GetEnvironmentVariable(SpecializationVariable) != "0";
-
-    /// <summary>Set to 0, the CUDA backend runs a classifier head and its loss as separate operations (for comparisons).</summary>
-    public const string FusedHeadVariable = "LENET_FUSED_HEAD";
-
-    /// <summary>Whether CUDA backends fuse the classifier head with its loss: unless <see cref="FusedHeadVariable"/> is 0.</summary>
-    public static bool FusedHead => Environment.GetEnvironmentVariable(FusedHeadVariable) != "0";
-
-    /// <summary>Set to 1, CUDA backends run a convolution block's backward as three launches instead of four (slower: H200 run 6, benchmarks/README.md step 16).</summary>
-    public const string FusedBlockBackwardVariable = "LENET_FUSED_BLOCK_BACKWARD";
-
-    /// <summary>Whether CUDA backends compute a convolution's output gradient from its block as they stage it: only where <see cref="FusedBlockBackwardVariable"/> is 1.</summary>
-    public static bool FusedBlockBackward => Environment.GetEnvironmentVariable(FusedBlockBackwardVariable) == "1";
-
-    /// <summary>The level the CUDA kernels are compiled with: <see cref="OptimizationVariable"/> when set to a level, else <see cref="KernelOptimization"/>.</summary>
-    public static OptimizationLevel CudaOptimization =>
-        Environment.GetEnvironmentVariable(OptimizationVariable) is { } value && Enum.TryParse<OptimizationLevel>(value, ignoreCase: true, out var level)
-        && Enum.IsDefined(level) ? level : KernelOptimization;
+    /// <summary>The options the device was opened with, for the kernels and the backend built on it.</summary>
+    public GpuOptions Options { get; }
 
     /// <summary>
     /// Opens the first CUDA GPU. Never throws for a machine without one: returns false and why, as a clause for the
     /// caller's sentence (no CUDA driver or no device: "no CUDA GPU was found (...)"; the driver refused: "the CUDA GPU
-    /// could not be opened (...)"); what to do instead is the caller's to say.
+    /// could not be opened (...)"); what to do instead is the caller's to say. <paramref name="options"/>: null for
+    /// <see cref="GpuOptions.Default"/>.
     /// </summary>
-    public static bool TryCreateCuda(out GpuDevice? device, out string reason)
+    public static bool TryCreateCuda(out GpuDevice? device, out string reason, GpuOptions? options = null)
     {
+        options ??= GpuOptions.Default;
+        options.Validate();
         device = null;
         Context? context = null;
         try
         {
-            context = Context.Create(builder => builder.Cuda().Optimize(CudaOptimization));
+            context = Context.Create(builder => builder.Cuda().Optimize(options.Optimization));
             var cudaDevices = context.GetDevices<CudaDevice>();
             if (cudaDevices.Count == 0)
             {
@@ -82,7 +54,7 @@ public sealed class GpuDevice : IDisposable
                 return false;
             }
             var accelerator = cudaDevices[0].CreateAccelerator(context);
-            device = new GpuDevice(context, accelerator);
+            device = new GpuDevice(context, accelerator, options);
             reason = "";
             return true;
         }
@@ -99,10 +71,14 @@ public sealed class GpuDevice : IDisposable
     /// ILGPU's CPU accelerator simulating a small GPU: groups of up to <paramref name="threadsPerGroup"/> threads
     /// (a power of two; 16 by default, so the GEMM tile is 4×4 — each barrier costs the CPU accelerator a context switch
     /// per thread, so small groups keep tests fast) and <paramref name="multiprocessors"/> groups running at once.
-    /// Kernels behave as on a GPU (shared memory, barriers), only slowly.
+    /// Kernels behave as on a GPU (shared memory, barriers), only slowly. <paramref name="options"/>: null for
+    /// <see cref="GpuOptions.Default"/>; its optimisation level is not used (the CPU accelerator runs the kernels' .NET
+    /// code).
     /// </summary>
-    public static GpuDevice CreateCpu(int threadsPerGroup = 16, int multiprocessors = 2)
+    public static GpuDevice CreateCpu(int threadsPerGroup = 16, int multiprocessors = 2, GpuOptions? options = null)
     {
+        options ??= GpuOptions.Default;
+        options.Validate();
         if (threadsPerGroup < 4 || (threadsPerGroup & (threadsPerGroup - 1)) != 0)
             throw new ArgumentOutOfRangeException(nameof(threadsPerGroup), threadsPerGroup, "The group size must be a power of two of at least 4.");
         if (multiprocessors < 1)
@@ -111,7 +87,7 @@ public sealed class GpuDevice : IDisposable
         var context = Context.Create(builder => builder.CPU(cpuDevice).Optimize(OptimizationLevel.O2));
         try
         {
-            return new GpuDevice(context, cpuDevice.CreateAccelerator(context));
+            return new GpuDevice(context, cpuDevice.CreateAccelerator(context), options);
         }
         catch
         {

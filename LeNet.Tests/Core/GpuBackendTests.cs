@@ -20,7 +20,7 @@ public static class GpuDevices
 
     private static readonly Lazy<Device> SimulatedDevice = new(() => CudaDevice.Open(GpuDevice.CreateCpu(threadsPerGroup: 16)));
     private static readonly Lazy<Device> SimulatedUnfusedHead = new(() =>
-        CudaDevice.Open(GpuDevice.CreateCpu(threadsPerGroup: 16), new CudaBackendOptions { FuseHead = false }));
+        CudaDevice.Open(GpuDevice.CreateCpu(threadsPerGroup: 16, options: GpuOptions.Default with { FuseHead = false })));
     private static readonly Lazy<Device?> Gpu = new(() => CudaDevice.TryOpen(out var device, out _) ? device : null);
 
     /// <summary>The simulated device, and "cuda" when a CUDA GPU opens (only it with LENET_TEST_GPU_ONLY=1, see AcceleratorFixture).</summary>

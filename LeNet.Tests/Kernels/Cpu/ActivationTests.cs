@@ -177,14 +177,14 @@ public class PrimitivesReLUTests
         var rng = new Random(11_200 + length);
         var x = UniformFloat(rng, length, -3, 3);
         var y = new float[length];
-        LeNet.Kernels.Primitives.ReLU.Forward(x, y);
+        LeNet.Benchmarks.Primitives.ReLU.Forward(x, y);
         var expected = new double[length];
         Ref.ReLU.Forward<double>(Exactly(x), expected);
         AssertAgrees(expected, y, "ReLU forward");
         var dy = UniformFloat(rng, length);
         var dx = UniformFloat(rng, length);
         var expectedDx = Exactly(dx);
-        LeNet.Kernels.Primitives.ReLU.Backward(x, dy, dx);
+        LeNet.Benchmarks.Primitives.ReLU.Backward(x, dy, dx);
         Ref.ReLU.Backward<double>(Exactly(x), Exactly(dy), expectedDx);
         AssertAgrees(expectedDx, dx, "ReLU backward");
     }

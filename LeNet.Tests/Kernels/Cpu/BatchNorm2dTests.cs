@@ -216,7 +216,8 @@ public class PrimitivesBatchNorm2dTests
         var invStd = new float[channels];
         var rm = (float[])runningMean.Clone();
         var rv = (float[])runningVar.Clone();
-        LeNet.Kernels.Primitives.BatchNorm2d.ForwardTraining(input, gamma, beta, output, mean, invStd, rm, rv, 0.1f, 1e-5f, shape);
+        LeNet.Benchmarks.Primitives.BatchNorm2d.ForwardTraining(input, gamma, beta, output, mean, invStd, rm, rv, 0.1f,
+            1e-5f, shape);
         var expected = new double[shape.Length];
         var expectedMean = new double[channels];
         var expectedInvStd = new double[channels];
@@ -228,7 +229,8 @@ public class PrimitivesBatchNorm2dTests
         AssertAgrees(expectedInvStd, invStd, "inverse std");
         AssertAgrees(expectedRv, rv, "running variance");
 
-        LeNet.Kernels.Primitives.BatchNorm2d.ForwardInference(input, gamma, beta, runningMean, runningVar, 1e-5f, output, shape);
+        LeNet.Benchmarks.Primitives.BatchNorm2d.ForwardInference(input, gamma, beta, runningMean, runningVar, 1e-5f,
+            output, shape);
         LeNet.Kernels.Reference.BatchNorm2d.ForwardInference<double>(Exactly(input), Exactly(gamma), Exactly(beta), Exactly(runningMean), Exactly(runningVar),
             1e-5f, expected, shape);
         AssertAgrees(expected, output, "inference output");
@@ -239,7 +241,8 @@ public class PrimitivesBatchNorm2dTests
         var expectedInputGrad = Exactly(inputGrad);
         var expectedGammaGrad = Exactly(gammaGrad);
         var expectedBetaGrad = Exactly(betaGrad);
-        LeNet.Kernels.Primitives.BatchNorm2d.Backward(outputGrad, input, gamma, mean, invStd, inputGrad, gammaGrad, betaGrad, shape);
+        LeNet.Benchmarks.Primitives.BatchNorm2d.Backward(outputGrad, input, gamma, mean, invStd, inputGrad, gammaGrad,
+            betaGrad, shape);
         LeNet.Kernels.Reference.BatchNorm2d.Backward<double>(Exactly(outputGrad), Exactly(input), Exactly(gamma), Exactly(mean), Exactly(invStd),
             expectedInputGrad, expectedGammaGrad, expectedBetaGrad, shape);
         AssertAgrees(expectedInputGrad, inputGrad, "input gradient");

@@ -28,7 +28,7 @@ public class Conv2dTests
         "Cpu512" => Fast.Conv2d.Forward<Vector512<float>>,
         "Cpu256" => Fast.Conv2d.Forward<Vector256<float>>,
         "Cpu128" => Fast.Conv2d.Forward<Vector128<float>>,
-        _ => LeNet.Kernels.Primitives.Conv2d.Forward,
+        _ => LeNet.Benchmarks.Primitives.Conv2d.Forward,
     };
 
     private static BackwardInputKernel BackwardInput(string implementation) => implementation switch
@@ -37,7 +37,7 @@ public class Conv2dTests
         "Cpu512" => Fast.Conv2d.BackwardInput<Vector512<float>>,
         "Cpu256" => Fast.Conv2d.BackwardInput<Vector256<float>>,
         "Cpu128" => Fast.Conv2d.BackwardInput<Vector128<float>>,
-        _ => LeNet.Kernels.Primitives.Conv2d.BackwardInput,
+        _ => LeNet.Benchmarks.Primitives.Conv2d.BackwardInput,
     };
 
     internal static void BackwardWeight(string implementation, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> weightGrad, in ConvShape shape)
@@ -48,7 +48,7 @@ public class Conv2dTests
             "Cpu512" => Fast.Conv2d.BackwardWeight<Vector512<float>>,
             "Cpu256" => Fast.Conv2d.BackwardWeight<Vector256<float>>,
             "Cpu128" => Fast.Conv2d.BackwardWeight<Vector128<float>>,
-            _ => LeNet.Kernels.Primitives.Conv2d.BackwardWeight,
+            _ => LeNet.Benchmarks.Primitives.Conv2d.BackwardWeight,
         };
         kernel(input, outputGrad, weightGrad, shape);
     }
@@ -59,7 +59,7 @@ public class Conv2dTests
         "Cpu512" => Fast.Conv2d.BackwardBias<Vector512<float>>,
         "Cpu256" => Fast.Conv2d.BackwardBias<Vector256<float>>,
         "Cpu128" => Fast.Conv2d.BackwardBias<Vector128<float>>,
-        _ => LeNet.Kernels.Primitives.Conv2d.BackwardBias,
+        _ => LeNet.Benchmarks.Primitives.Conv2d.BackwardBias,
     };
 
     internal static float[] ToFloat(double[] values) => values.Select(v => (float)v).ToArray();

@@ -26,7 +26,7 @@ public class LinearTests
         "Cpu512" => Fast.Linear.Forward<Vector512<float>>,
         "Cpu256" => Fast.Linear.Forward<Vector256<float>>,
         "Cpu128" => Fast.Linear.Forward<Vector128<float>>,
-        _ => LeNet.Kernels.Primitives.Linear.Forward,
+        _ => LeNet.Benchmarks.Primitives.Linear.Forward,
     };
 
     private static BackwardInputKernel BackwardInput(string implementation) => implementation switch
@@ -35,7 +35,7 @@ public class LinearTests
         "Cpu512" => Fast.Linear.BackwardInput<Vector512<float>>,
         "Cpu256" => Fast.Linear.BackwardInput<Vector256<float>>,
         "Cpu128" => Fast.Linear.BackwardInput<Vector128<float>>,
-        _ => LeNet.Kernels.Primitives.Linear.BackwardInput,
+        _ => LeNet.Benchmarks.Primitives.Linear.BackwardInput,
     };
 
     internal static void BackwardWeight(string implementation, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> weightGrad, in LinearShape shape)
@@ -46,7 +46,7 @@ public class LinearTests
             "Cpu512" => Fast.Linear.BackwardWeight<Vector512<float>>,
             "Cpu256" => Fast.Linear.BackwardWeight<Vector256<float>>,
             "Cpu128" => Fast.Linear.BackwardWeight<Vector128<float>>,
-            _ => LeNet.Kernels.Primitives.Linear.BackwardWeight,
+            _ => LeNet.Benchmarks.Primitives.Linear.BackwardWeight,
         };
         kernel(input, outputGrad, weightGrad, shape);
     }
@@ -57,7 +57,7 @@ public class LinearTests
         "Cpu512" => Fast.Linear.BackwardBias<Vector512<float>>,
         "Cpu256" => Fast.Linear.BackwardBias<Vector256<float>>,
         "Cpu128" => Fast.Linear.BackwardBias<Vector128<float>>,
-        _ => LeNet.Kernels.Primitives.Linear.BackwardBias,
+        _ => LeNet.Benchmarks.Primitives.Linear.BackwardBias,
     };
 
     private static void CheckAll(string implementation, LinearShape shape, int seed, bool withBias = true)

@@ -132,7 +132,8 @@ public class PrimitivesAdamTests
                 var expectedParameter = Exactly(parameter);
                 var expectedFirst = Exactly(first);
                 var expectedSecond = Exactly(second);
-                LeNet.Kernels.Primitives.Adam.Step(parameter, grad, first, second, step, 0.05f, 0.9f, 0.999f, 1e-8f, weightDecay, decoupled);
+                LeNet.Benchmarks.Primitives.Adam.Step(parameter, grad, first, second, step, 0.05f, 0.9f, 0.999f, 1e-8f,
+                    weightDecay, decoupled);
                 Ref.Adam.Step<double>(expectedParameter, Exactly(grad), expectedFirst, expectedSecond, step, 0.05f, 0.9f, 0.999f, 1e-8f, weightDecay, decoupled);
                 var update = Exactly(parameter).Select((v, i) => v - before[i]).ToArray();
                 AssertAgrees(expectedParameter.Select((v, i) => v - before[i]).ToArray(), ToFloat(update), $"update, length {length}, step {step}");

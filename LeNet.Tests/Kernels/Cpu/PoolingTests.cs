@@ -171,7 +171,7 @@ public class PrimitivesMaxPool2dTests
         for (int i = 0; i < input.Length; i++) input[i] = rng.Next(3) + (rng.Next(4) == 0 ? 0 : (float)rng.NextDouble());
         var output = new float[shape.OutputLength];
         var argmax = new int[shape.OutputLength];
-        LeNet.Kernels.Primitives.MaxPool2d.Forward(input, output, argmax, shape);
+        LeNet.Benchmarks.Primitives.MaxPool2d.Forward(input, output, argmax, shape);
         var expected = new double[shape.OutputLength];
         var expectedArgmax = new int[shape.OutputLength];
         LeNet.Kernels.Reference.MaxPool2d.Forward<double>(Exactly(input), expected, expectedArgmax, shape);
@@ -181,7 +181,7 @@ public class PrimitivesMaxPool2dTests
         var outputGrad = UniformFloat(rng, shape.OutputLength);
         var inputGrad = UniformFloat(rng, shape.InputLength);
         var expectedGrad = Exactly(inputGrad);
-        LeNet.Kernels.Primitives.MaxPool2d.Backward(outputGrad, argmax, inputGrad, shape);
+        LeNet.Benchmarks.Primitives.MaxPool2d.Backward(outputGrad, argmax, inputGrad, shape);
         LeNet.Kernels.Reference.MaxPool2d.Backward<double>(Exactly(outputGrad), argmax, expectedGrad, shape);
         AssertAgrees(expectedGrad, inputGrad, "max-pool backward");
     }

@@ -68,14 +68,15 @@ public class PrimitivesSoftmaxCrossEntropyTests
         var logits = UniformFloat(rng, batch * classes, -5, 5);
         var labels = Enumerable.Range(0, batch).Select(_ => rng.Next(classes)).ToArray();
         var probabilities = new float[batch * classes];
-        float loss = LeNet.Kernels.Primitives.SoftmaxCrossEntropy.Forward(logits, labels, probabilities, batch, classes);
+        float loss = LeNet.Benchmarks.Primitives.SoftmaxCrossEntropy.Forward(logits, labels, probabilities, batch,
+            classes);
         var expected = new double[batch * classes];
         double expectedLoss = Ref.SoftmaxCrossEntropy.Forward<double>(Exactly(logits), labels, expected, batch, classes);
         AssertAgrees(expectedLoss, loss, "loss");
         AssertAgrees(expected, probabilities, "probabilities");
         var grad = UniformFloat(rng, batch * classes);
         var expectedGrad = Exactly(grad);
-        LeNet.Kernels.Primitives.SoftmaxCrossEntropy.Backward(probabilities, labels, 1.3f, grad, batch, classes);
+        LeNet.Benchmarks.Primitives.SoftmaxCrossEntropy.Backward(probabilities, labels, 1.3f, grad, batch, classes);
         Ref.SoftmaxCrossEntropy.Backward<double>(Exactly(probabilities), labels, 1.3, expectedGrad, batch, classes);
         AssertAgrees(expectedGrad, grad, "logits gradient");
     }

@@ -102,13 +102,14 @@ public class Conv2dCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void KernelsCompiledPerShapeGiveTheBitsOfTheGenericOnes(string device)
     {
-        // LENET_ILGPU_SPECIALIZE=0 takes the generic kernels; on a GPU the specialized ones fold the sizes into constants,
-        // which must not change a single addition.
+        // SpecializeShapes false takes the generic kernels; on a GPU the specialized ones fold the sizes into
+        // constants, which must not change a single addition.
         var accelerator = fixture.Kernels(device).Accelerator;
         var results = new[] { true, false }.Select(specialize =>
         {
-            var kernels = new LeNet.Kernels.Cuda.CudaKernels(accelerator, specialize);
-            Assert.Equal(specialize, kernels.SpecializesShapes);
+            var options = new LeNet.Kernels.Cuda.GpuOptions(SpecializeShapes: specialize);
+            var kernels = new LeNet.Kernels.Cuda.CudaKernels(accelerator, options);
+            Assert.Equal(specialize, kernels.Options.SpecializeShapes);
             var rng = new Random(41_300);
             return Shapes.Select(shape =>
             {

@@ -132,7 +132,7 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
         var accelerator = fixture.Kernels(device).Accelerator;
         var results = new[] { true, false }.Select(specialize =>
         {
-            var kernels = new CudaKernels(accelerator, specialize);
+            var kernels = new CudaKernels(accelerator, new GpuOptions(SpecializeShapes: specialize));
             var rng = new Random(42_500);
             return Shapes.Select(shape =>
             {

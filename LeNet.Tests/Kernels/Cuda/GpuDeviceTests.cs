@@ -1,3 +1,4 @@
+using ILGPU;
 using LeNet.Kernels.Cuda;
 
 namespace LeNet.Tests.Kernels.Cuda;
@@ -38,24 +39,42 @@ public class GpuDeviceTests
     }
 }
 
-[Collection(nameof(LeNet.Tests.Mnist.EnvironmentVariableCollection))]
-public class GpuOptimizationVariableTests
+public class GpuOptionsTests
 {
     [Fact]
-    public void TheCudaOptimizationLevelIsO1UnlessTheVariableNamesAnother()
+    public void TheCudaOptimizationLevelIsO1UnlessTheOptionsNameAnother()
     {
-        var before = Environment.GetEnvironmentVariable(GpuDevice.OptimizationVariable);
-        try
+        Assert.Equal(OptimizationLevel.O1, new GpuOptions().Optimization);
+        Assert.Equal(new GpuOptions(), GpuOptions.Default);
+        Assert.Equal(OptimizationLevel.O2,
+            (GpuOptions.Default with { Optimization = OptimizationLevel.O2 }).Optimization);
+        // A value that is no level is refused before any device is opened.
+        var noLevel = new GpuOptions((OptimizationLevel)7);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => GpuDevice.TryCreateCuda(out _, out _, noLevel));
+        Assert.Equal("Optimization", e.ParamName);
+        Assert.Throws<ArgumentOutOfRangeException>(() => GpuDevice.CreateCpu(options: noLevel));
+    }
+
+    [Fact]
+    public void TheOptionsReachTheKernelsAndTheBackend()
+    {
+        using (var gpu = GpuDevice.CreateCpu())
         {
-            Environment.SetEnvironmentVariable(GpuDevice.OptimizationVariable, null);
-            Assert.Equal(ILGPU.OptimizationLevel.O1, GpuDevice.CudaOptimization);
-            Environment.SetEnvironmentVariable(GpuDevice.OptimizationVariable, "o2");
-            Assert.Equal(ILGPU.OptimizationLevel.O2, GpuDevice.CudaOptimization);
-            Environment.SetEnvironmentVariable(GpuDevice.OptimizationVariable, "fast");
-            Assert.Equal(ILGPU.OptimizationLevel.O1, GpuDevice.CudaOptimization);
-            Environment.SetEnvironmentVariable(GpuDevice.OptimizationVariable, "7");
-            Assert.Equal(ILGPU.OptimizationLevel.O1, GpuDevice.CudaOptimization);
+            Assert.Same(GpuOptions.Default, gpu.Options);
+            var backend = (LeNet.Core.Cuda.CudaBackend)LeNet.Core.Cuda.CudaDevice.Open(gpu).Backend;
+            Assert.Same(GpuOptions.Default, backend.Kernels.Options);
+            Assert.True(backend.Kernels.Options.SpecializeShapes);
+            Assert.True(backend.Options.FuseHead);
         }
-        finally { Environment.SetEnvironmentVariable(GpuDevice.OptimizationVariable, before); }
+        var options = new GpuOptions(SpecializeShapes: false, FuseHead: false);
+        using (var gpu = GpuDevice.CreateCpu(options: options))
+        {
+            Assert.Same(options, gpu.Options);
+            var backend = (LeNet.Core.Cuda.CudaBackend)LeNet.Core.Cuda.CudaDevice.Open(gpu).Backend;
+            Assert.Same(options, backend.Kernels.Options);
+            Assert.False(backend.Options.FuseHead);
+            Assert.Same(options, new CudaKernels(gpu.Accelerator, options).Options);
+            Assert.Same(GpuOptions.Default, new CudaKernels(gpu.Accelerator).Options);
+        }
     }
 }

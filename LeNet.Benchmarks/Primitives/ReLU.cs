@@ -1,7 +1,8 @@
 // ReLU written the obvious way with TensorPrimitives, for benchmark comparison with the hand-written Cpu kernel.
 using System.Numerics.Tensors;
+using LeNet.Kernels;
 
-namespace LeNet.Kernels.Primitives;
+namespace LeNet.Benchmarks.Primitives;
 
 /// <summary>Elementwise max(x, 0) by TensorPrimitives; same semantics as the Reference kernel.</summary>
 public static class ReLU
@@ -13,7 +14,10 @@ public static class ReLU
         TensorPrimitives.Max(input, 0f, output);
     }
 
-    /// <summary>inputGrad += outputGrad where input &gt; 0. No TensorPrimitives operation selects by a mask, so this is a plain loop.</summary>
+    /// <summary>
+    /// inputGrad += outputGrad where input &gt; 0. No TensorPrimitives operation selects by a mask, so this is a plain
+    /// loop.
+    /// </summary>
     public static void Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad)
     {
         SpanLength.RequireSame(outputGrad.Length, input.Length, nameof(outputGrad), nameof(input));

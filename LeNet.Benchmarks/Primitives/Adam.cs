@@ -1,16 +1,21 @@
-// Adam written the obvious way with TensorPrimitives (one primitive per term, in stack chunks), for benchmark comparison.
+// Adam written the obvious way with TensorPrimitives (one primitive per term, in stack chunks), for comparison with
+// the hand-written Cpu kernel.
 using System.Numerics.Tensors;
+using LeNet.Kernels;
 
-namespace LeNet.Kernels.Primitives;
+namespace LeNet.Benchmarks.Primitives;
 
-/// <summary>One Adam (or AdamW) step by TensorPrimitives; same formulation and signature as the Reference kernel.</summary>
+/// <summary>
+/// One Adam (or AdamW) step by TensorPrimitives; same formulation and signature as the Reference kernel.
+/// </summary>
 public static class Adam
 {
     private const int Chunk = 1024;
 
     /// <summary>Updates parameter, firstMoment and secondMoment in place; grad is read only.</summary>
-    public static void Step(Span<float> parameter, ReadOnlySpan<float> grad, Span<float> firstMoment, Span<float> secondMoment,
-        int step, float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled = false)
+    public static void Step(Span<float> parameter, ReadOnlySpan<float> grad, Span<float> firstMoment,
+        Span<float> secondMoment, int step, float learningRate, float beta1, float beta2, float eps, float weightDecay,
+        bool decoupled = false)
     {
         SpanLength.RequireSame(grad.Length, parameter.Length, nameof(grad), nameof(parameter));
         SpanLength.RequireSame(firstMoment.Length, parameter.Length, nameof(firstMoment), nameof(parameter));
@@ -24,7 +29,8 @@ public static class Adam
         for (int start = 0; start < parameter.Length; start += Chunk)
         {
             int n = Math.Min(Chunk, parameter.Length - start);
-            Span<float> p = parameter.Slice(start, n), m = firstMoment.Slice(start, n), v = secondMoment.Slice(start, n);
+            Span<float> p = parameter.Slice(start, n), m = firstMoment.Slice(start, n);
+            Span<float> v = secondMoment.Slice(start, n);
             Span<float> gc = g[..n], tc = t[..n];
             grad.Slice(start, n).CopyTo(gc);
             if (decoupled) TensorPrimitives.Multiply(p, 1 - learningRate * weightDecay, p);

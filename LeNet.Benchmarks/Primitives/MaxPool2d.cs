@@ -1,9 +1,13 @@
-// Max pooling written the obvious way with TensorPrimitives (IndexOfMax over each window row), for benchmark comparison.
+// Max pooling written the obvious way with TensorPrimitives (IndexOfMax over each window row), for benchmark
+// comparison.
 using System.Numerics.Tensors;
+using LeNet.Kernels;
 
-namespace LeNet.Kernels.Primitives;
+namespace LeNet.Benchmarks.Primitives;
 
-/// <summary>Max pooling over NCHW by TensorPrimitives; argmax is the first maximum on ties, as the Reference (NaN aside).</summary>
+/// <summary>
+/// Max pooling over NCHW by TensorPrimitives; argmax is the first maximum on ties, as the Reference (NaN aside).
+/// </summary>
 public static class MaxPool2d
 {
     /// <summary>Overwrites output [N,C,P,Q] and argmax (flat indices into input).</summary>
@@ -12,7 +16,8 @@ public static class MaxPool2d
         SpanLength.Require(input.Length, shape.InputLength, nameof(input), shape);
         SpanLength.Require(output.Length, shape.OutputLength, nameof(output), shape);
         SpanLength.Require(argmax.Length, shape.OutputLength, nameof(argmax), shape);
-        int H = shape.Height, W = shape.Width, P = shape.OutHeight, Q = shape.OutWidth, k = shape.Kernel, stride = shape.Stride;
+        int H = shape.Height, W = shape.Width, P = shape.OutHeight, Q = shape.OutWidth, k = shape.Kernel,
+            stride = shape.Stride;
         for (int plane = 0; plane < shape.Batch * shape.Channels; plane++)
         for (int p = 0; p < P; p++)
         for (int q = 0; q < Q; q++)
@@ -36,8 +41,11 @@ public static class MaxPool2d
         }
     }
 
-    /// <summary>inputGrad[argmax[i]] += outputGrad[i]: a scatter, which no TensorPrimitives operation does, so a plain loop.</summary>
-    public static void Backward(ReadOnlySpan<float> outputGrad, ReadOnlySpan<int> argmax, Span<float> inputGrad, in PoolShape shape)
+    /// <summary>
+    /// inputGrad[argmax[i]] += outputGrad[i]: a scatter, which no TensorPrimitives operation does, so a plain loop.
+    /// </summary>
+    public static void Backward(ReadOnlySpan<float> outputGrad, ReadOnlySpan<int> argmax, Span<float> inputGrad,
+        in PoolShape shape)
     {
         SpanLength.Require(outputGrad.Length, shape.OutputLength, nameof(outputGrad), shape);
         SpanLength.Require(argmax.Length, shape.OutputLength, nameof(argmax), shape);

@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
+using LeNet.Kernels;
 
-namespace LeNet.Kernels.Primitives;
+namespace LeNet.Benchmarks.Primitives;
 
 /// <summary>
 /// 2-D convolution, NCHW, written the obvious way with <see cref="TensorPrimitives"/>, single-threaded: each image's
@@ -12,8 +13,12 @@ public static class Conv2d
     // Per-thread patch matrix of one image, grown once per larger shape.
     [ThreadStatic] private static float[]? _patches;
 
-    /// <summary>output[n,k,p,q] = bias[k] + Σ_{c,r,s} input[n,c,p·stride+r−pad, q·stride+s−pad] · weight[k,c,r,s]. Overwrites output. An empty bias means none.</summary>
-    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output, in ConvShape shape)
+    /// <summary>
+    /// output[n,k,p,q] = bias[k] + Σ_{c,r,s} input[n,c,p·stride+r−pad, q·stride+s−pad] · weight[k,c,r,s]. Overwrites
+    /// output. An empty bias means none.
+    /// </summary>
+    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        Span<float> output, in ConvShape shape)
     {
         Validate(shape);
         SpanLength.Require(input.Length, shape.InputLength, nameof(input), shape);
@@ -36,7 +41,8 @@ public static class Conv2d
     }
 
     /// <summary>inputGrad += ∂L/∂input given outputGrad [N,K,P,Q] and weight [K,C,R,S].</summary>
-    public static void BackwardInput(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> weight, Span<float> inputGrad, in ConvShape shape)
+    public static void BackwardInput(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> weight, Span<float> inputGrad,
+        in ConvShape shape)
     {
         Validate(shape);
         SpanLength.Require(outputGrad.Length, shape.OutputLength, nameof(outputGrad), shape);
@@ -51,14 +57,16 @@ public static class Conv2d
             {
                 var patch = patchGrads.Slice(i * crs, crs);
                 for (int k = 0; k < K; k++)
-                    TensorPrimitives.MultiplyAdd(weight.Slice(k * crs, crs), outputGrad[(n * K + k) * pq + i], patch, patch);
+                    TensorPrimitives.MultiplyAdd(weight.Slice(k * crs, crs), outputGrad[(n * K + k) * pq + i], patch,
+                        patch);
             }
             ScatterAdd(patchGrads, inputGrad.Slice(n * image, image), shape);
         }
     }
 
     /// <summary>weightGrad += ∂L/∂weight given input [N,C,H,W] and outputGrad [N,K,P,Q].</summary>
-    public static void BackwardWeight(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> weightGrad, in ConvShape shape)
+    public static void BackwardWeight(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> weightGrad,
+        in ConvShape shape)
     {
         Validate(shape);
         SpanLength.Require(input.Length, shape.InputLength, nameof(input), shape);
@@ -73,7 +81,8 @@ public static class Conv2d
             {
                 var filterGrad = weightGrad.Slice(k * crs, crs);
                 for (int i = 0; i < pq; i++)
-                    TensorPrimitives.MultiplyAdd(patches.Slice(i * crs, crs), outputGrad[(n * K + k) * pq + i], filterGrad, filterGrad);
+                    TensorPrimitives.MultiplyAdd(patches.Slice(i * crs, crs), outputGrad[(n * K + k) * pq + i],
+                        filterGrad, filterGrad);
             }
         }
     }
@@ -100,7 +109,9 @@ public static class Conv2d
         return _patches.AsSpan(0, length);
     }
 
-    /// <summary>patches[p·Q + q, (c·R + r)·S + s] = image[c, p·stride + r − pad, q·stride + s − pad], zero outside.</summary>
+    /// <summary>
+    /// patches[p·Q + q, (c·R + r)·S + s] = image[c, p·stride + r − pad, q·stride + s − pad], zero outside.
+    /// </summary>
     private static void Gather(ReadOnlySpan<float> image, Span<float> patches, in ConvShape shape)
     {
         int C = shape.InChannels, H = shape.Height, W = shape.Width, R = shape.KernelHeight, S = shape.KernelWidth;
@@ -142,8 +153,12 @@ public static class Conv2d
     {
         if (shape.Batch < 1 || shape.InChannels < 1 || shape.Height < 1 || shape.Width < 1 || shape.OutChannels < 1
             || shape.KernelHeight < 1 || shape.KernelWidth < 1 || shape.Stride < 1 || shape.Padding < 0)
-            throw new ArgumentException($"{shape} is not a valid convolution: sizes and stride must be positive and padding non-negative.", nameof(shape));
-        if (shape.Height + 2 * shape.Padding < shape.KernelHeight || shape.Width + 2 * shape.Padding < shape.KernelWidth)
-            throw new ArgumentException($"{shape} is not a valid convolution: the kernel is larger than the padded input.", nameof(shape));
+            throw new ArgumentException(
+                $"{shape} is not a valid convolution: sizes and stride must be positive and padding non-negative.",
+                nameof(shape));
+        if (shape.Height + 2 * shape.Padding < shape.KernelHeight
+            || shape.Width + 2 * shape.Padding < shape.KernelWidth)
+            throw new ArgumentException(
+                $"{shape} is not a valid convolution: the kernel is larger than the padded input.", nameof(shape));
     }
 }

@@ -1,16 +1,24 @@
-// BatchNorm2d written the obvious way with TensorPrimitives over each (n, c) plane (sums in double across planes), for benchmark comparison.
+// BatchNorm2d written the obvious way with TensorPrimitives over each (n, c) plane (sums in double across planes), for
+// benchmark comparison.
 using System.Numerics.Tensors;
+using LeNet.Kernels;
 
-namespace LeNet.Kernels.Primitives;
+namespace LeNet.Benchmarks.Primitives;
 
-/// <summary>Per-channel batch normalisation over [N, C, Spatial] by TensorPrimitives; same semantics and signatures as the Reference kernel.</summary>
+/// <summary>
+/// Per-channel batch normalisation over [N, C, Spatial] by TensorPrimitives; same semantics and signatures as the
+/// Reference kernel.
+/// </summary>
 public static class BatchNorm2d
 {
     private const int Chunk = 1024;
 
-    /// <summary>Training forward: overwrites output, saves mean and invStd, updates the running statistics (unbiased variance).</summary>
-    public static void ForwardTraining(ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> output,
-        Span<float> mean, Span<float> invStd, Span<float> runningMean, Span<float> runningVar, float momentum, float eps, in BatchNormShape shape)
+    /// <summary>
+    /// Training forward: overwrites output, saves mean and invStd, updates the running statistics (unbiased variance).
+    /// </summary>
+    public static void ForwardTraining(ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
+        Span<float> output, Span<float> mean, Span<float> invStd, Span<float> runningMean, Span<float> runningVar,
+        float momentum, float eps, in BatchNormShape shape)
     {
         Check(input.Length, output.Length, gamma.Length, shape);
         int N = shape.Batch, C = shape.Channels, S = shape.Spatial;
@@ -47,7 +55,8 @@ public static class BatchNorm2d
 
     /// <summary>Evaluation forward: output = gamma·(x − runningMean)/√(runningVar + eps) + beta.</summary>
     public static void ForwardInference(ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
-        ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float eps, Span<float> output, in BatchNormShape shape)
+        ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float eps, Span<float> output,
+        in BatchNormShape shape)
     {
         Check(input.Length, output.Length, gamma.Length, shape);
         int N = shape.Batch, C = shape.Channels, S = shape.Spatial;
@@ -64,9 +73,13 @@ public static class BatchNorm2d
         }
     }
 
-    /// <summary>Training backward: gammaGrad += Σ dy·x̂, betaGrad += Σ dy, inputGrad += gamma·invStd·(dy − mean(dy) − x̂·mean(dy·x̂)).</summary>
+    /// <summary>
+    /// Training backward: gammaGrad += Σ dy·x̂, betaGrad += Σ dy, inputGrad += gamma·invStd·(dy − mean(dy) −
+    /// x̂·mean(dy·x̂)).
+    /// </summary>
     public static void Backward(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> input, ReadOnlySpan<float> gamma,
-        ReadOnlySpan<float> mean, ReadOnlySpan<float> invStd, Span<float> inputGrad, Span<float> gammaGrad, Span<float> betaGrad, in BatchNormShape shape)
+        ReadOnlySpan<float> mean, ReadOnlySpan<float> invStd, Span<float> inputGrad, Span<float> gammaGrad,
+        Span<float> betaGrad, in BatchNormShape shape)
     {
         Check(input.Length, outputGrad.Length, gamma.Length, shape);
         SpanLength.Require(inputGrad.Length, shape.Length, nameof(inputGrad), shape);
@@ -83,7 +96,8 @@ public static class BatchNorm2d
             }
             double sumDyXhat = (sumDyX - mean[c] * sumDy) * invStd[c];
             float scale = gamma[c] * invStd[c];
-            float slope = (float)(-scale * invStd[c] * (sumDyXhat / count)), constant = (float)(-scale * (sumDy / count));
+            float slope = (float)(-scale * invStd[c] * (sumDyXhat / count)),
+                constant = (float)(-scale * (sumDy / count));
             for (int n = 0; n < N; n++)
                 for (int start = 0; start < S; start += Chunk)
                 {
@@ -103,7 +117,8 @@ public static class BatchNorm2d
     private static void Check(int inputLength, int otherLength, int channels, in BatchNormShape shape)
     {
         if (shape.Batch < 1 || shape.Channels < 1 || shape.Spatial < 1)
-            throw new ArgumentException($"{shape} is not a valid batch-norm shape: all sizes must be positive.", nameof(shape));
+            throw new ArgumentException($"{shape} is not a valid batch-norm shape: all sizes must be positive.",
+                nameof(shape));
         SpanLength.Require(inputLength, shape.Length, "input", shape);
         SpanLength.Require(otherLength, shape.Length, "output", shape);
         SpanLength.Require(channels, shape.Channels, "gamma", shape);

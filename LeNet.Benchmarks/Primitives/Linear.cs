@@ -1,12 +1,19 @@
 using System.Numerics.Tensors;
+using LeNet.Kernels;
 
-namespace LeNet.Kernels.Primitives;
+namespace LeNet.Benchmarks.Primitives;
 
-/// <summary>Fully connected layer, row-major, written the obvious way with <see cref="TensorPrimitives"/> (one dot or AXPY per row pair), single-threaded: the baseline the hand-written Cpu kernels are measured against.</summary>
+/// <summary>
+/// Fully connected layer, row-major, written the obvious way with <see cref="TensorPrimitives"/> (one dot or AXPY per
+/// row pair), single-threaded: the baseline the hand-written Cpu kernels are measured against.
+/// </summary>
 public static class Linear
 {
-    /// <summary>output[n,o] = bias[o] + Σ_i input[n,i]·weight[o,i]. Overwrites output. An empty bias means none.</summary>
-    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output, in LinearShape shape)
+    /// <summary>
+    /// output[n,o] = bias[o] + Σ_i input[n,i]·weight[o,i]. Overwrites output. An empty bias means none.
+    /// </summary>
+    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        Span<float> output, in LinearShape shape)
     {
         Validate(shape);
         SpanLength.Require(input.Length, shape.InputLength, nameof(input), shape);
@@ -23,7 +30,8 @@ public static class Linear
     }
 
     /// <summary>inputGrad[n,i] += Σ_o outputGrad[n,o]·weight[o,i].</summary>
-    public static void BackwardInput(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> weight, Span<float> inputGrad, in LinearShape shape)
+    public static void BackwardInput(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> weight, Span<float> inputGrad,
+        in LinearShape shape)
     {
         Validate(shape);
         SpanLength.Require(outputGrad.Length, shape.OutputLength, nameof(outputGrad), shape);
@@ -39,7 +47,8 @@ public static class Linear
     }
 
     /// <summary>weightGrad[o,i] += Σ_n outputGrad[n,o]·input[n,i].</summary>
-    public static void BackwardWeight(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> weightGrad, in LinearShape shape)
+    public static void BackwardWeight(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> weightGrad,
+        in LinearShape shape)
     {
         Validate(shape);
         SpanLength.Require(input.Length, shape.InputLength, nameof(input), shape);
@@ -68,6 +77,7 @@ public static class Linear
     private static void Validate(in LinearShape shape)
     {
         if (shape.Batch < 1 || shape.InFeatures < 1 || shape.OutFeatures < 1)
-            throw new ArgumentException($"{shape} is not a valid linear shape: all sizes must be positive.", nameof(shape));
+            throw new ArgumentException($"{shape} is not a valid linear shape: all sizes must be positive.",
+                nameof(shape));
     }
 }

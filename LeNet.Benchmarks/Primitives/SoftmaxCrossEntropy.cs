@@ -1,13 +1,21 @@
-// Softmax cross-entropy written the obvious way with TensorPrimitives (per row: max, subtract, exp, sum, divide), for benchmark comparison.
+// Softmax cross-entropy written the obvious way with TensorPrimitives (per row: max, subtract, exp, sum, divide), for
+// benchmark comparison.
 using System.Numerics.Tensors;
+using LeNet.Kernels;
 
-namespace LeNet.Kernels.Primitives;
+namespace LeNet.Benchmarks.Primitives;
 
-/// <summary>Fused softmax and cross-entropy over logits [N, Classes] by TensorPrimitives; same semantics as the Reference kernel.</summary>
+/// <summary>
+/// Fused softmax and cross-entropy over logits [N, Classes] by TensorPrimitives; same semantics as the Reference
+/// kernel.
+/// </summary>
 public static class SoftmaxCrossEntropy
 {
-    /// <summary>Returns the mean loss; overwrites probabilities [N, Classes] with the softmax. Labels must lie in [0, Classes).</summary>
-    public static float Forward(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, Span<float> probabilities, int batch, int classes)
+    /// <summary>
+    /// Returns the mean loss; overwrites probabilities [N, Classes] with the softmax. Labels must lie in [0, Classes).
+    /// </summary>
+    public static float Forward(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, Span<float> probabilities,
+        int batch, int classes)
     {
         Validate(logits.Length, labels, probabilities.Length, batch, classes);
         double total = 0;
@@ -27,7 +35,8 @@ public static class SoftmaxCrossEntropy
     }
 
     /// <summary>logitsGrad += lossGrad·(probabilities − onehot(labels))/N.</summary>
-    public static void Backward(ReadOnlySpan<float> probabilities, ReadOnlySpan<int> labels, float lossGrad, Span<float> logitsGrad, int batch, int classes)
+    public static void Backward(ReadOnlySpan<float> probabilities, ReadOnlySpan<int> labels, float lossGrad,
+        Span<float> logitsGrad, int batch, int classes)
     {
         Validate(probabilities.Length, labels, logitsGrad.Length, batch, classes);
         float scale = lossGrad / batch;
@@ -46,6 +55,7 @@ public static class SoftmaxCrossEntropy
         SpanLength.Require(labels.Length, batch, nameof(labels), shape);
         for (int n = 0; n < batch; n++)
             if ((uint)labels[n] >= (uint)classes)
-                throw new ArgumentOutOfRangeException(nameof(labels), labels[n], $"Label {labels[n]} of example {n} is outside [0, {classes}).");
+                throw new ArgumentOutOfRangeException(nameof(labels), labels[n],
+                    $"Label {labels[n]} of example {n} is outside [0, {classes}).");
     }
 }
