@@ -14,7 +14,8 @@ public sealed class Device
     /// <summary>
     /// The CPU with the scalar Reference kernels, for checking the fast ones (same storage as <see cref="Cpu"/>).
     /// </summary>
-    public static readonly Device CpuReference = new("cpu-reference", "cpu-reference", ReferenceBackend.Instance, isHost: true);
+    public static readonly Device CpuReference = new("cpu-reference", "cpu-reference", ReferenceBackend.Instance,
+        isHost: true);
 
     internal Device(string name, string description, Backend backend, bool isHost) =>
         (Name, Description, Backend, IsCpu) = (name, description, backend, isHost);

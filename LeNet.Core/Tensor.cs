@@ -69,7 +69,8 @@ public sealed class Tensor
     public static Tensor Zeros(params ReadOnlySpan<int> shape) => Zeros(Device.Cpu, shape);
 
     /// <summary>A new tensor of zeros on the given device.</summary>
-    public static Tensor Zeros(Device device, params ReadOnlySpan<int> shape) => new(device, shape.ToArray(), CheckedLength(shape));
+    public static Tensor Zeros(Device device, params ReadOnlySpan<int> shape) =>
+        new(device, shape.ToArray(), CheckedLength(shape));
 
     public static Tensor Full(float value, params ReadOnlySpan<int> shape)
     {
@@ -88,7 +89,8 @@ public sealed class Tensor
         var length = CheckedLength(shape);
         if (values.Length != length)
             throw new ArgumentException(
-                $"{values.Length} values do not fill a tensor of shape {Format(shape)} ({length} elements).", nameof(values));
+                $"{values.Length} values do not fill a tensor of shape {Format(shape)} ({length} elements).",
+                nameof(values));
         if (device.IsCpu) return new Tensor(values.ToArray(), null, shape.ToArray(), device);
         var tensor = new Tensor(device, shape.ToArray(), length);
         tensor.CopyFrom(values);
@@ -130,7 +132,8 @@ public sealed class Tensor
     {
         if (destination.Length < Length)
             throw new ArgumentException(
-                $"A destination of {destination.Length} elements cannot hold a tensor of shape {Format(_shape)}.", nameof(destination));
+                $"A destination of {destination.Length} elements cannot hold a tensor of shape {Format(_shape)}.",
+                nameof(destination));
         if (_data is not null) _data.CopyTo(destination);
         else _memory!.CopyToHost(destination[..Length]);
     }
@@ -144,7 +147,8 @@ public sealed class Tensor
         ArgumentNullException.ThrowIfNull(destination);
         if (destination.Device.IsCpu != Device.IsCpu || destination.Device.Backend != Device.Backend && !Device.IsCpu)
             throw new ArgumentException(
-                $"CopyInto needs both tensors on one device, not {Device} and {destination.Device}.", nameof(destination));
+                $"CopyInto needs both tensors on one device, not {Device} and {destination.Device}.",
+                nameof(destination));
         if (offset < 0 || offset > destination.Length - Length)
             throw new ArgumentOutOfRangeException(nameof(offset), offset,
                 $"{Length} elements do not fit into {destination.Length} from element {offset}.");
@@ -160,7 +164,8 @@ public sealed class Tensor
     {
         if (values.Length != Length)
             throw new ArgumentException(
-                $"{values.Length} values do not fill a tensor of shape {Format(_shape)} ({Length} elements).", nameof(values));
+                $"{values.Length} values do not fill a tensor of shape {Format(_shape)} ({Length} elements).",
+                nameof(values));
         if (_data is not null) values.CopyTo(_data);
         else _memory!.CopyFromHost(values);
     }
@@ -245,7 +250,8 @@ public sealed class Tensor
     /// <summary>
     /// True when this tensor views the same storage as <paramref name="other"/> with exactly this shape.
     /// </summary>
-    internal bool IsViewOf(Tensor other, ReadOnlySpan<int> shape) => Device == other.Device && shape.SequenceEqual(_shape) &&
+    internal bool IsViewOf(Tensor other, ReadOnlySpan<int> shape) =>
+        Device == other.Device && shape.SequenceEqual(_shape) &&
         (_data is not null ? _data == other._data : other._memory is not null && _memory!.StartsWith(other._memory));
 
     /// <summary>
@@ -279,7 +285,8 @@ public sealed class Tensor
     /// <summary>
     /// True while this tensor's storage is a slice of <paramref name="flat"/>'s (see <see cref="Pack"/>).
     /// </summary>
-    internal bool IsPackedIn(Tensor flat) => _memory is not null && flat._memory is not null && _memory.SameAllocation(flat._memory);
+    internal bool IsPackedIn(Tensor flat) =>
+        _memory is not null && flat._memory is not null && _memory.SameAllocation(flat._memory);
 
     /// <summary>A tensor sharing this one's storage but cut from the graph: no gradient flows through it.</summary>
     public Tensor Detach() => new(_data, _memory, _shape, Device);
@@ -334,7 +341,8 @@ public sealed class Tensor
         {
             if (d < 0) throw new ArgumentException($"Shape {Format(shape)} has a negative dimension.");
             length *= d;
-            if (length > Array.MaxLength) throw new ArgumentException($"Shape {Format(shape)} is too large for one tensor.");
+            if (length > Array.MaxLength)
+                throw new ArgumentException($"Shape {Format(shape)} is too large for one tensor.");
         }
         return (int)length;
     }
@@ -350,7 +358,8 @@ public sealed class Tensor
         }
 
         // The input's gradient is this one reshaped: handed over without a copy where it is the first.
-        public override void Backward(Tensor outputGrad) => GradientTape.Pass(_input, Workspace.View(outputGrad, _input.Shape));
+        public override void Backward(Tensor outputGrad) =>
+            GradientTape.Pass(_input, Workspace.View(outputGrad, _input.Shape));
 
         // The device's constant one must not become a gradient that later writers add to.
         public override void BackwardFromOne(Device device)

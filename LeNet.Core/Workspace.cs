@@ -27,7 +27,9 @@ public sealed class Workspace
     /// <summary>Starts an iteration: from here on, requests are served from the previous iterations' objects.</summary>
     public Scope Begin()
     {
-        if (_active) throw new InvalidOperationException("This workspace is already in use; end the previous iteration's scope first.");
+        if (_active)
+            throw new InvalidOperationException(
+                "This workspace is already in use; end the previous iteration's scope first.");
         _active = true;
         _tensors.Rewind();
         _ints.Rewind();

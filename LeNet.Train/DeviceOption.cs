@@ -10,7 +10,11 @@ internal static class DeviceOption
 {
     public static Option<string> Create(string description, string defaultValue = "cpu")
     {
-        var option = new Option<string>("--device") { Description = description, DefaultValueFactory = _ => defaultValue };
+        var option = new Option<string>("--device")
+        {
+            Description = description,
+            DefaultValueFactory = _ => defaultValue
+        };
         OneOf(option, "a device", "cpu", "cuda", "auto");
         return option;
     }
@@ -28,7 +32,9 @@ internal static class DeviceOption
             if (name == "auto") log.WriteLine($"--device auto: {doing} on the GPU, {gpu!.Description}.");
             return gpu!;
         }
-        if (name == "cuda") throw new OptionException($"--device cuda: {reason}; run with --device cpu, or on a machine with an NVIDIA GPU and its driver.");
+        if (name == "cuda")
+            throw new OptionException(
+                $"--device cuda: {reason}; run with --device cpu, or on a machine with an NVIDIA GPU and its driver.");
         log.WriteLine($"--device auto: {reason}, so {doing} on the CPU.");
         return cpu;
     }

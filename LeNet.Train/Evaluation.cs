@@ -61,7 +61,8 @@ public sealed class Evaluation
 
     /// <summary>The predicted class of every image of <paramref name="dataset"/>, on the model's device.</summary>
     public static int[] Predict(Module model, MnistDataset dataset) => Predict(model,
-        BatchSource.Create(model.Parameters().First().Device, dataset.Images, dataset.Labels, 1, dataset.ImageSize, dataset.ImageSize));
+        BatchSource.Create(model.Parameters().First().Device, dataset.Images, dataset.Labels, 1, dataset.ImageSize,
+            dataset.ImageSize));
 
     /// <summary>
     /// The predicted class of every image of <paramref name="images"/> in file order, in evaluation mode without
@@ -112,13 +113,17 @@ public sealed class Evaluation
         writer.WriteLine();
         writer.WriteLine($"{"class".PadRight(width)}  precision   recall  images");
         for (var c = 0; c < ClassNames.Count; c++)
-            writer.WriteLine($"{ClassNames[c].PadRight(width)}  {Percent(Precision[c]),9}  {Percent(Recall[c]),7}  {Confusion[c].Sum(),6:N0}");
+            writer.WriteLine(
+                $"{ClassNames[c].PadRight(width)}  {Percent(Precision[c]),9}  {Percent(Recall[c]),7}  " +
+                $"{Confusion[c].Sum(),6:N0}");
         writer.WriteLine();
         writer.WriteLine("Confusion matrix (rows: true class, columns: predicted class):");
         var cell = Math.Max(5, Confusion.Max(r => r.Max()).ToString(CultureInfo.InvariantCulture).Length + 1);
-        writer.WriteLine(new string(' ', width) + string.Concat(ClassNames.Select((n, c) => Short(n, c).PadLeft(cell))));
+        writer.WriteLine(new string(' ', width) +
+            string.Concat(ClassNames.Select((n, c) => Short(n, c).PadLeft(cell))));
         for (var t = 0; t < ClassNames.Count; t++)
-            writer.WriteLine(ClassNames[t].PadRight(width) + string.Concat(Confusion[t].Select(v => v.ToString(CultureInfo.InvariantCulture).PadLeft(cell))));
+            writer.WriteLine(ClassNames[t].PadRight(width) +
+                string.Concat(Confusion[t].Select(v => v.ToString(CultureInfo.InvariantCulture).PadLeft(cell))));
 
         string Short(string name, int c) => name.Length < cell ? name : c.ToString(CultureInfo.InvariantCulture);
     }
@@ -132,7 +137,8 @@ public sealed class Evaluation
         images = Count,
         correct = Correct,
         accuracy = Accuracy,
-        classes = ClassNames.Select((name, c) => new { label = c, name, precision = Precision[c], recall = Recall[c], images = Confusion[c].Sum() }),
+        classes = ClassNames.Select((name, c) =>
+            new { label = c, name, precision = Precision[c], recall = Recall[c], images = Confusion[c].Sum() }),
         confusion = Confusion,
     }, new JsonSerializerOptions { WriteIndented = true });
 

@@ -16,10 +16,20 @@ public static class ExportCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "The trained model: model.safetensors (or the checkpoint) that train wrote.", Required = true };
-        var onnx = new Option<string>("--onnx") { Description = "The ONNX file to write, e.g. lenet5.onnx (its folder must exist; an existing file is replaced).", Required = true };
+        var model = new Option<string>("--model")
+        {
+            Description = "The trained model: model.safetensors (or the checkpoint) that train wrote.",
+            Required = true
+        };
+        var onnx = new Option<string>("--onnx")
+        {
+            Description =
+                "The ONNX file to write, e.g. lenet5.onnx (its folder must exist; an existing file is replaced).",
+            Required = true
+        };
         var command = new Command("export",
-            $"Exports a trained model as ONNX (opset {OnnxExporter.OpsetVersion}): input '{OnnxExporter.InputName}' [N, 1, 32, 32] float " +
+            $"Exports a trained model as ONNX (opset {OnnxExporter.OpsetVersion}): input '{OnnxExporter.InputName}' " +
+            "[N, 1, 32, 32] float " +
             $"(preprocessed as the test set), output '{OnnxExporter.OutputName}' [N, classes].")
         {
             model, onnx,
@@ -38,10 +48,13 @@ public static class ExportCommand
         {
             var target = Path.GetFullPath(onnxPath);
             if (Directory.Exists(target))
-                throw new OptionException($"--onnx {onnxPath} is a folder; give the file to write, e.g. {Path.Combine(onnxPath, "model.onnx")}.");
+                throw new OptionException(
+                    $"--onnx {onnxPath} is a folder; give the file to write, e.g. " +
+                    $"{Path.Combine(onnxPath, "model.onnx")}.");
             var folder = Path.GetDirectoryName(target)!;
             if (!Directory.Exists(folder))
-                throw new OptionException($"The folder {folder} for --onnx does not exist; create it or choose another path.");
+                throw new OptionException(
+                    $"The folder {folder} for --onnx does not exist; create it or choose another path.");
 
             var saved = SavedModel.Load(modelPath);
             var size = MnistPreprocessing.DefaultImageSize;
@@ -49,25 +62,36 @@ public static class ExportCommand
             {
                 ImageShape = [1, size, size],
                 GraphName = saved.Variant,
-                Description = $"{Trainer.DisplayName(saved.Variant)} ({saved.Variant}) exported by LeNet.Train. Input '{OnnxExporter.InputName}' [N, 1, {size}, {size}] float: " +
-                              $"28×28 digits (light on dark) as x / 255, resized bilinearly to {size}×{size}, then (x − {Invariant(MnistPreprocessing.TestMean)}) / {Invariant(MnistPreprocessing.TestStd)}. " +
-                              $"Output '{OnnxExporter.OutputName}' [N, {saved.ClassNames.Count}]: softmax gives the probabilities of the classes in class_names.",
+                Description =
+                    $"{Trainer.DisplayName(saved.Variant)} ({saved.Variant}) exported by LeNet.Train. Input " +
+                    $"'{OnnxExporter.InputName}' [N, 1, {size}, {size}] float: " +
+                              $"28×28 digits (light on dark) as x / 255, resized bilinearly to {size}×{size}, then " +
+                              $"(x − {Invariant(MnistPreprocessing.TestMean)}) / " +
+                              $"{Invariant(MnistPreprocessing.TestStd)}. " +
+                              $"Output '{OnnxExporter.OutputName}' [N, {saved.ClassNames.Count}]: softmax gives the " +
+                              "probabilities of the classes in class_names.",
                 Metadata = new Dictionary<string, string>
                 {
                     ["model"] = saved.Variant,
                     ["class_names"] = JsonSerializer.Serialize(saved.ClassNames),
                     ["input"] = $"[N, 1, {size}, {size}]",
-                    ["normalization"] = $"mean {Invariant(MnistPreprocessing.TestMean)} std {Invariant(MnistPreprocessing.TestStd)}",
+                    ["normalization"] =
+                        $"mean {Invariant(MnistPreprocessing.TestMean)} std {Invariant(MnistPreprocessing.TestStd)}",
                 },
             };
             var clock = Stopwatch.StartNew();
             OnnxExporter.Save(saved.Model, target, options);
             clock.Stop();
-            log.WriteLine($"Exported {Trainer.DisplayName(saved.Variant)} to {target} ({new FileInfo(target).Length:N0} bytes, ONNX opset {OnnxExporter.OpsetVersion}, " +
-                          $"input '{OnnxExporter.InputName}' [N, 1, {size}, {size}], output '{OnnxExporter.OutputName}' [N, {saved.ClassNames.Count}]) in {clock.Elapsed.TotalMilliseconds:F0} ms.");
+            log.WriteLine(
+                $"Exported {Trainer.DisplayName(saved.Variant)} to {target} ({new FileInfo(target).Length:N0} bytes, " +
+                $"ONNX opset {OnnxExporter.OpsetVersion}, " +
+                          $"input '{OnnxExporter.InputName}' [N, 1, {size}, {size}], output " +
+                          $"'{OnnxExporter.OutputName}' [N, {saved.ClassNames.Count}]) in " +
+                          $"{clock.Elapsed.TotalMilliseconds:F0} ms.");
             return 0;
         }
-        catch (Exception e) when (e is OptionException or OnnxExportException or ModelFormatException or CheckpointException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is OptionException or OnnxExportException or ModelFormatException
+            or CheckpointException or IOException or UnauthorizedAccessException)
         {
             error.WriteLine(e.Message);
             return 1;

@@ -37,11 +37,15 @@ public sealed class OutputFolder : IDisposable
         {
             var parent = System.IO.Path.GetDirectoryName(full);
             if (parent is null || !Directory.Exists(parent))
-                throw new OptionException($"Cannot create the folder {full} given by {option}: its parent {parent} {(File.Exists(parent) ? "is a file" : "does not exist")}; create that folder first, or choose another.");
+                throw new OptionException(
+                    $"Cannot create the folder {full} given by {option}: its parent {parent} " +
+                    $"{(File.Exists(parent) ? "is a file" : "does not exist")}; create that folder first, or choose " +
+                    "another.");
             try { Directory.CreateDirectory(full); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw new OptionException($"Cannot create the folder {full} given by {option} ({e.Message}); choose a writable folder.");
+                throw new OptionException(
+                    $"Cannot create the folder {full} given by {option} ({e.Message}); choose a writable folder.");
             }
             created = true;
         }
@@ -73,9 +77,11 @@ public sealed class OutputFolder : IDisposable
             File.WriteAllBytes(probe, []);
             File.Delete(probe);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException
+            or NotSupportedException)
         {
-            throw new OptionException($"Cannot write to the folder {folder} given by {option} ({e.Message}); choose a writable folder.");
+            throw new OptionException(
+                $"Cannot write to the folder {folder} given by {option} ({e.Message}); choose a writable folder.");
         }
     }
 
@@ -90,11 +96,14 @@ public sealed class OutputFolder : IDisposable
             try { stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
             catch (IOException) when (File.Exists(path))
             {
-                throw new OptionException($"Another training run is writing to the folder {folder} (it holds {LockFileName} there); wait for it to end, or choose another {option} folder.");
+                throw new OptionException(
+                    $"Another training run is writing to the folder {folder} (it holds {LockFileName} there); wait " +
+                    $"for it to end, or choose another {option} folder.");
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw new OptionException($"Cannot create the lock file {path} ({e.Message}); choose a writable {option} folder.");
+                throw new OptionException(
+                    $"Cannot create the lock file {path} ({e.Message}); choose a writable {option} folder.");
             }
             if (File.Exists(path) || attempt == 10)
             {
@@ -113,7 +122,10 @@ public sealed class OutputFolder : IDisposable
     public void Dispose()
     {
         try { File.Delete(System.IO.Path.Combine(Path, LockFileName)); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* the lock still ends with this process */ }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            /* the lock still ends with this process */
+        }
         _lock.Dispose();
         if (_created) RemoveIfEmpty(Path);
     }
@@ -122,8 +134,12 @@ public sealed class OutputFolder : IDisposable
     {
         try
         {
-            if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any()) Directory.Delete(folder);
+            if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any())
+                Directory.Delete(folder);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* an empty folder left behind is harmless */ }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            /* an empty folder left behind is harmless */
+        }
     }
 }

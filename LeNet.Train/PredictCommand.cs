@@ -20,19 +20,27 @@ public static class PredictCommand
 
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "The trained model: model.safetensors (or the checkpoint) that train wrote.", Required = true };
+        var model = new Option<string>("--model")
+        {
+            Description = "The trained model: model.safetensors (or the checkpoint) that train wrote.",
+            Required = true
+        };
         var json = new Option<bool>("--json") { Description = "Print the predictions as JSON." };
         var images = new Argument<string[]>("IMAGE")
         {
-            Description = "PNG, JPEG, BMP or PGM images of one digit each, of any size, dark on light or light on dark; " +
-                          "each is converted as MNIST's digits were (fitted into 20×20, centred by its centre of mass in 28×28).",
+            Description =
+                "PNG, JPEG, BMP or PGM images of one digit each, of any size, dark on light or light on dark; " +
+                          "each is converted as MNIST's digits were (fitted into 20×20, centred by its centre of " +
+                          "mass in 28×28).",
             Arity = ArgumentArity.OneOrMore,
         };
-        var command = new Command("predict", "Predicts the class of each image with a trained model and prints it with the ten probabilities.")
+        var command = new Command("predict",
+            "Predicts the class of each image with a trained model and prints it with the ten probabilities.")
         {
             model, json, images,
         };
-        command.SetAction(parse => Run(parse.GetValue(model)!, parse.GetValue(images)!, parse.GetValue(json), Console.Out, Console.Error));
+        command.SetAction(parse =>
+            Run(parse.GetValue(model)!, parse.GetValue(images)!, parse.GetValue(json), Console.Out, Console.Error));
         return command;
     }
 
@@ -40,7 +48,8 @@ public static class PredictCommand
     /// Predicts every image; an unreadable one is reported by name (on stderr, and in the JSON) while the others are
     /// still predicted. Exit code 0 when all were predicted, 1 otherwise.
     /// </summary>
-    public static int Run(string modelPath, IReadOnlyList<string> imagePaths, bool json, TextWriter log, TextWriter error)
+    public static int Run(string modelPath, IReadOnlyList<string> imagePaths, bool json, TextWriter log,
+        TextWriter error)
     {
         SavedModel saved;
         try { saved = SavedModel.Load(modelPath); }
@@ -53,14 +62,17 @@ public static class PredictCommand
         if (json)
             log.WriteLine(JsonSerializer.Serialize(predictions, new JsonSerializerOptions(JsonSerializerDefaults.Web)
             {
-                WriteIndented = true, DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+                WriteIndented = true,
+                DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
             }));
         foreach (var p in predictions)
         {
             if (p.Error is not null) error.WriteLine(p.Error);
             else if (!json)
                 log.WriteLine($"{p.Image}: {p.Name} ({Percent(p.Probabilities![p.Label!.Value])})   " +
-                              string.Join("  ", p.Probabilities.Select((v, c) => $"{saved.ClassNames[c]} {v.ToString("F4", CultureInfo.InvariantCulture)}")));
+                              string.Join("  ",
+                                  p.Probabilities.Select((v, c) =>
+                                  $"{saved.ClassNames[c]} {v.ToString("F4", CultureInfo.InvariantCulture)}")));
         }
         return predictions.All(p => p.Error is null) ? 0 : 1;
     }
@@ -84,7 +96,8 @@ public static class PredictCommand
     {
         var size = MnistPreprocessing.DefaultImageSize;
         var input = new float[size * size];
-        MnistPreprocessing.Preprocess(digit, 1, MnistStyle.Size, size, MnistPreprocessing.TestMean, MnistPreprocessing.TestStd, input);
+        MnistPreprocessing.Preprocess(digit, 1, MnistStyle.Size, size, MnistPreprocessing.TestMean,
+            MnistPreprocessing.TestStd, input);
         var wasTraining = model.Training;
         model.Eval();
         float[] logits;

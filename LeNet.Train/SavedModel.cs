@@ -22,12 +22,15 @@ public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<stri
         if (Directory.Exists(path) && File.Exists(Path.Combine(path, "model.safetensors")))
             path = Path.Combine(path, "model.safetensors");
         if (!File.Exists(path))
-            throw new ModelFormatException($"There is no model file at {path}; pass the model.safetensors (or checkpoint) that `train` wrote to its --output folder.");
+            throw new ModelFormatException(
+                $"There is no model file at {path}; pass the model.safetensors (or checkpoint) that `train` wrote to " +
+                "its --output folder.");
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ModelFormatException($"Cannot read the model file {path} ({e.Message}); check that it exists and is readable.", e);
+            throw new ModelFormatException(
+                $"Cannot read the model file {path} ({e.Message}); check that it exists and is readable.", e);
         }
         return Parse(bytes, path);
     }
@@ -48,23 +51,36 @@ public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<stri
 
         var (tensors, metadata) = SafeTensors.Parse(bytes, path);
         if (!metadata.TryGetValue("model", out var variant))
-            throw new ModelFormatException($"The model file {path} does not say which model it holds (no 'model' in its metadata); use a model.safetensors written by LeNet.Train.");
+            throw new ModelFormatException(
+                $"The model file {path} does not say which model it holds (no 'model' in its metadata); use a " +
+                "model.safetensors written by LeNet.Train.");
         var created = Create(path, variant);
         try { created.LoadStateDict(tensors); }
         catch (ArgumentException e)
         {
-            throw new ModelFormatException($"The model file {path} does not fit model {variant} ({e.Message.TrimEnd('.')}); use a model.safetensors written by LeNet.Train.", e);
+            throw new ModelFormatException(
+                $"The model file {path} does not fit model {variant} ({e.Message.TrimEnd('.')}); use a " +
+                "model.safetensors written by LeNet.Train.", e);
         }
         IReadOnlyList<string> names = ClassNamesFile.Digits;
         if (metadata.TryGetValue("class_names", out var json))
         {
-            try { names = JsonSerializer.Deserialize<string?[]>(json) is { Length: MnistDataset.DigitClasses } parsed && parsed.All(n => !string.IsNullOrEmpty(n)) ? parsed! : names; }
-            catch (JsonException) { /* an unreadable list of names is not worth refusing the weights for: the digits serve */ }
+            try
+            {
+                names = JsonSerializer.Deserialize<string?[]>(json) is { Length: MnistDataset.DigitClasses } parsed
+                    && parsed.All(n => !string.IsNullOrEmpty(n)) ? parsed! : names;
+            }
+            catch (JsonException)
+            {
+                /* an unreadable list of names is not worth refusing the weights for: the digits serve */
+            }
         }
         return new SavedModel(variant, created, names);
     }
 
     private static Module Create(string path, string variant) =>
         ModelVariants.IsKnown(variant) ? ModelVariants.Create(variant)
-            : throw new ModelFormatException($"The model file {path} holds model '{FileText.Printable(variant)}', which this build does not know (it knows {string.Join(", ", ModelVariants.Names)}); use a newer build or another model file.");
+            : throw new ModelFormatException(
+                $"The model file {path} holds model '{FileText.Printable(variant)}', which this build does not know " +
+                $"(it knows {string.Join(", ", ModelVariants.Names)}); use a newer build or another model file.");
 }

@@ -21,7 +21,8 @@ public sealed class StopSignals : IDisposable
 
     public StopSignals()
     {
-        _registrations = [PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle), PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle)];
+        _registrations = [PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle),
+            PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle)];
     }
 
     /// <summary>Cancelled by the first SIGINT or SIGTERM.</summary>

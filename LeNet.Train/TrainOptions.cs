@@ -48,12 +48,14 @@ public sealed record TrainOptions
     /// </summary>
     public string? Problem()
     {
-        static string Whole(string option, int value) => $"{option} must be a whole number of at least 1, not '{value.ToString(CultureInfo.InvariantCulture)}'.";
+        static string Whole(string option, int value) =>
+            $"{option} must be a whole number of at least 1, not '{value.ToString(CultureInfo.InvariantCulture)}'.";
         if (Epochs < 1) return Whole("--epochs", Epochs);
         if (BatchSize < 1) return Whole("--batch-size", BatchSize);
         if (!(LearningRate > 0 && float.IsFinite(LearningRate)))
             return $"--lr must be a positive number, not '{LearningRate.ToString(CultureInfo.InvariantCulture)}'.";
-        if (!ModelVariants.IsKnown(Model)) return $"--model {Model} is not a model variant; choose one of {string.Join(", ", ModelVariants.Names)}.";
+        if (!ModelVariants.IsKnown(Model))
+            return $"--model {Model} is not a model variant; choose one of {string.Join(", ", ModelVariants.Names)}.";
         if (Limit is < 1) return Whole("--limit", Limit.Value);
         if (TestLimit is < 1) return Whole("--test-limit", TestLimit.Value);
         if (Threads is < 1) return Whole("--threads", Threads.Value);

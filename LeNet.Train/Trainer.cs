@@ -23,7 +23,8 @@ namespace LeNet.Train;
 /// </summary>
 public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgress? progress = null)
 {
-    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    private static readonly JsonSerializerOptions JsonOptions =
+        new(JsonSerializerDefaults.Web) { WriteIndented = true };
     private readonly TrainingProgress _progress = progress ?? new LogLinesProgress(log, options.LogEvery);
     private readonly TrainOptions _options = options;
 
@@ -32,16 +33,19 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
     /// done or until <paramref name="stop"/> is cancelled, which saves the state after the last completed step and
     /// throws <see cref="TrainingInterruptedException"/>.
     /// </summary>
-    public TrainingMetrics Run(MnistData data, TrainingCheckpoint? resume = null, Device? device = null, CancellationToken stop = default)
+    public TrainingMetrics Run(MnistData data, TrainingCheckpoint? resume = null, Device? device = null,
+        CancellationToken stop = default)
     {
         var total = Stopwatch.StartNew();
         var train = _options.Limit is { } limit ? data.Train.Take(limit) : data.Train;
         var test = _options.TestLimit is { } testLimit ? data.Test.Take(testLimit) : data.Test;
         if (_options.Threads is { } threads) CpuBackend.SetThreadCount(threads);
         device ??= _options.Kernels == "reference" ? Device.CpuReference : Device.Cpu;
-        var model = ModelVariants.Create(_options.Model, classes: MnistDataset.DigitClasses, seed: _options.Seed).To(device);
+        var model = ModelVariants.Create(_options.Model, classes: MnistDataset.DigitClasses,
+            seed: _options.Seed).To(device);
         var optimizer = new Adam(model.Parameters(), _options.LearningRate);
-        var where = device.IsCpu ? $"device cpu ({_options.Kernels} kernels, {CpuBackend.ThreadCount} threads)" : $"device {device.Description}";
+        var where = device.IsCpu ? $"device cpu ({_options.Kernels} kernels, {CpuBackend.ThreadCount} threads)"
+            : $"device {device.Description}";
         log.WriteLine($"{DisplayName(_options.Model)}: {model.ParameterCount():N0} trainable parameters; {where}; " +
                       $"{train.Count:N0} training and {test.Count:N0} test images; batch {_options.BatchSize}, " +
                       $"Adam lr {_options.LearningRate.ToString(CultureInfo.InvariantCulture)}, seed {_options.Seed}.");
@@ -60,7 +64,8 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
 
         var evaluation = new Evaluation(test.Labels, run.Predictions ?? run.Predict(), data.ClassNames);
         metrics.FinalTestAccuracy = evaluation.Accuracy;
-        log.WriteLine($"Accuracy of the network on the {test.Count} test images: {Invariant(metrics.FinalTestAccuracy)} %");
+        log.WriteLine(
+            $"Accuracy of the network on the {test.Count} test images: {Invariant(metrics.FinalTestAccuracy)} %");
 
         Directory.CreateDirectory(_options.OutputDirectory);
         var modelPath = Path.Combine(_options.OutputDirectory, "model.safetensors");
@@ -69,13 +74,17 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
             ["format"] = "lenet-csharp", ["format_version"] = "1", ["model"] = _options.Model, ["classes"] = "10",
             ["class_names"] = JsonSerializer.Serialize(data.ClassNames),
             ["input"] = $"[N, 1, {train.ImageSize}, {train.ImageSize}]",
-            ["normalization"] = $"train mean {Invariant(MnistPreprocessing.TrainMean)} std {Invariant(MnistPreprocessing.TrainStd)}",
+            ["normalization"] =
+                $"train mean {Invariant(MnistPreprocessing.TrainMean)} std {Invariant(MnistPreprocessing.TrainStd)}",
         });
-        var pictures = _options.Pictures ? TrainingPictures.Draw(_options.OutputDirectory, metrics, evaluation, test) : [];
+        var pictures = _options.Pictures ? TrainingPictures.Draw(_options.OutputDirectory, metrics, evaluation, test)
+            : [];
         metrics.TotalSeconds = run.PreviousSeconds + total.Elapsed.TotalSeconds;
         var metricsPath = _options.MetricsFile ?? Path.Combine(_options.OutputDirectory, "metrics.json");
         AtomicFile.WriteAllText(metricsPath, JsonSerializer.Serialize(metrics, JsonOptions));
-        log.WriteLine($"Trained in {Invariant(metrics.TrainingSeconds, "F1")} s; model saved to {modelPath}, metrics to {metricsPath}" +
+        log.WriteLine(
+            $"Trained in {Invariant(metrics.TrainingSeconds, "F1")} s; model saved to {modelPath}, metrics to " +
+            $"{metricsPath}" +
                       (pictures.Count > 0 ? $", pictures and checkpoint to {_options.OutputDirectory}." : "."));
         return metrics;
     }
@@ -104,23 +113,28 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
         private double _lossSum;
         private int _seen;
 
-        public Session(Trainer trainer, MnistData data, MnistDataset train, MnistDataset test, TrainingStep step, Adam optimizer, TrainingMetrics metrics,
-            TrainingCheckpoint? resume, Stopwatch total, CancellationToken stop)
+        public Session(Trainer trainer, MnistData data, MnistDataset train, MnistDataset test, TrainingStep step,
+            Adam optimizer, TrainingMetrics metrics, TrainingCheckpoint? resume, Stopwatch total,
+            CancellationToken stop)
         {
             (_trainer, _options, _data, _test, _step) = (trainer, trainer._options, data, test, step);
             (_adam, _metrics, _resume, _total, _stop) = (optimizer, metrics, resume, total, stop);
             PreviousSeconds = metrics.TotalSeconds;
             _batches = new MnistBatcher(train, _options.BatchSize, shuffle: true, seed: _options.Seed);
-            _testSource = BatchSource.Create(step.Data.Device, test.Images, test.Labels, 1, test.ImageSize, test.ImageSize);
+            _testSource = BatchSource.Create(step.Data.Device, test.Images, test.Labels, 1, test.ImageSize,
+                test.ImageSize);
             _checkpointPath = Path.Combine(_options.OutputDirectory, TrainingCheckpoint.FileName);
             if (resume is null) return;
             if (resume.Step >= step.StepsPerEpoch)
-                throw new CheckpointException($"The checkpoint {resume.Path} stopped {resume.Step} steps into an epoch, but an epoch of this run " +
+                throw new CheckpointException(
+                    $"The checkpoint {resume.Path} stopped {resume.Step} steps into an epoch, but an epoch of this " +
+                    "run " +
                     $"has {step.StepsPerEpoch}; resume with the data and --limit of the run that wrote it.");
             resume.Restore(step.Model, optimizer);
             (_savedPath, _saved) = (resume.Path, $"{resume.Path} ({Position(resume.Epoch, resume.Step)})");
             trainer.Log($"Resuming from {resume.Path}: {resume.Epoch} of {_options.Epochs} epochs done" +
-                (resume.Step > 0 ? $" and {resume.Step} of {step.StepsPerEpoch} steps of epoch {resume.Epoch + 1}" : "") +
+                (resume.Step > 0 ? $" and {resume.Step} of {step.StepsPerEpoch} steps of epoch {resume.Epoch + 1}"
+                    : "") +
                 $", Adam step {resume.AdamSteps}.");
         }
 
@@ -156,8 +170,11 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
                 _step.Run();
                 _unsaved = true;
                 if (!replayed && _step.ReplaysSteps)
-                    _trainer.Log($"CUDA graphs: step {_step.Step} of epoch {epoch} was captured; every later step of {_options.BatchSize} images replays it.");
-                if (_step.IsSynchronous || _step.Step % _options.LogEvery == 0 || _step.Step == steps) ReadLosses(epoch, firstStep);
+                    _trainer.Log(
+                        $"CUDA graphs: step {_step.Step} of epoch {epoch} was captured; every later step of " +
+                        $"{_options.BatchSize} images replays it.");
+                if (_step.IsSynchronous || _step.Step % _options.LogEvery == 0 || _step.Step == steps)
+                    ReadLosses(epoch, firstStep);
             }
             var seconds = earlierSeconds + clock.Elapsed.TotalSeconds;
             Predictions = Predict();
@@ -167,9 +184,11 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
             _metrics.TrainingSeconds += seconds;
             _metrics.FinalTestAccuracy = accuracy;
             _metrics.TotalSeconds = PreviousSeconds + _total.Elapsed.TotalSeconds;
-            TrainingCheckpoint.Save(_options.OutputDirectory, _options, _step.Model, _adam, epoch, _metrics, _data.ClassNames);
+            TrainingCheckpoint.Save(_options.OutputDirectory, _options, _step.Model, _adam, epoch, _metrics,
+                _data.ClassNames);
             (_savedPath, _saved, _unsaved) = (_checkpointPath, $"{_checkpointPath} ({Position(epoch, 0)})", false);
-            _trainer._progress.EpochEnded(entry, $"Epoch [{epoch}/{_options.Epochs}] took {Invariant(seconds, "F2")} s " +
+            _trainer._progress.EpochEnded(entry,
+                $"Epoch [{epoch}/{_options.Epochs}] took {Invariant(seconds, "F2")} s " +
                 $"({Invariant(entry.ImagesPerSecond, "N0")} images/s), mean loss {Invariant(entry.MeanLoss, "F4")}, " +
                 $"test accuracy {Invariant(accuracy, "F2")} %");
         }
@@ -186,8 +205,11 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
                 var value = losses[i];
                 var step = first + i + 1;
                 if (!float.IsFinite(value))
-                    throw new TrainingDivergedException($"Training diverged: the loss became {value} at epoch {epoch}, step {step}, so the run " +
-                        "stopped, " + (_saved is null ? "having saved nothing" : $"keeping the last checkpoint {_saved}") + "; try a smaller --lr.");
+                    throw new TrainingDivergedException(
+                        $"Training diverged: the loss became {value} at epoch {epoch}, step {step}, so the run " +
+                        "stopped, " +
+                        (_saved is null ? "having saved nothing" : $"keeping the last checkpoint {_saved}") +
+                        "; try a smaller --lr.");
                 _lossSum += value;
                 _seen += _step.BatchLength(step - 1);
                 _trainer._progress.StepEnded(step, value, _seen);
@@ -205,9 +227,11 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
                     _data.ClassNames, stepsDone, _lossSum, seconds);
                 (_savedPath, _saved) = (_checkpointPath, $"{_checkpointPath} ({Position(epoch - 1, stepsDone)})");
             }
-            throw new TrainingInterruptedException($"Stopped as asked at epoch {epoch}, step {stepsDone} of {_step.StepsPerEpoch}: " + (_saved is null
+            throw new TrainingInterruptedException(
+                $"Stopped as asked at epoch {epoch}, step {stepsDone} of {_step.StepsPerEpoch}: " + (_saved is null
                 ? "no step was completed, so nothing is saved; run it again to train."
-                : $"{(_unsaved ? "saved" : "nothing new since")} the checkpoint {_saved}; continue with --resume {Path.GetDirectoryName(_savedPath)}."));
+                : $"{(_unsaved ? "saved" : "nothing new since")} the checkpoint {_saved}; continue with --resume " +
+                    $"{Path.GetDirectoryName(_savedPath)}."));
         }
     }
 
@@ -217,7 +241,8 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
     /// Where a checkpoint stands, in words: "after epoch 2", or "after step 7 of epoch 3" for an interrupted run.
     /// </summary>
     private static string Position(int epochsDone, int step) =>
-        step > 0 ? $"after step {step} of epoch {epochsDone + 1}" : epochsDone > 0 ? $"after epoch {epochsDone}" : "before training";
+        step > 0 ? $"after step {step} of epoch {epochsDone + 1}" : epochsDone > 0 ? $"after epoch {epochsDone}"
+            : "before training";
 
     /// <summary>Accuracy in percent on a dataset, in evaluation mode and without recording gradients.</summary>
     public static double Evaluate(Module model, MnistDataset dataset) =>
@@ -232,5 +257,6 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
         _ => variant,
     };
 
-    private static string Invariant(double value, string? format = null) => value.ToString(format, CultureInfo.InvariantCulture);
+    private static string Invariant(double value, string? format = null) =>
+        value.ToString(format, CultureInfo.InvariantCulture);
 }

@@ -32,30 +32,45 @@ public sealed class TrainingCheckpoint
             AdamSteps = Int(meta, "adam_step");
             Recipe = new TrainOptions
             {
-                Model = file.Model, Seed = Int(meta, "seed"), BatchSize = Int(meta, "batch_size"), Epochs = Int(meta, "epochs"),
+                Model = file.Model, Seed = Int(meta, "seed"), BatchSize = Int(meta, "batch_size"),
+                Epochs = Int(meta, "epochs"),
                 LearningRate = float.Parse(meta["lr"], CultureInfo.InvariantCulture),
-                Limit = meta.TryGetValue("limit", out var limit) && limit.Length > 0 ? int.Parse(limit, CultureInfo.InvariantCulture) : null,
-                TestLimit = meta.TryGetValue("test_limit", out var testLimit) && testLimit.Length > 0 ? int.Parse(testLimit, CultureInfo.InvariantCulture) : null,
+                Limit = meta.TryGetValue("limit", out var limit) && limit.Length > 0
+                    ? int.Parse(limit, CultureInfo.InvariantCulture) : null,
+                TestLimit = meta.TryGetValue("test_limit", out var testLimit) && testLimit.Length > 0
+                    ? int.Parse(testLimit, CultureInfo.InvariantCulture) : null,
                 DataDirectory = meta.TryGetValue("data", out var data) && data.Length > 0 ? data : null,
             };
             Step = meta.TryGetValue("step", out var step) ? int.Parse(step, CultureInfo.InvariantCulture) : 0;
-            EpochLossSum = meta.TryGetValue("epoch_loss_sum", out var lossSum) ? double.Parse(lossSum, CultureInfo.InvariantCulture) : 0;
-            EpochSeconds = meta.TryGetValue("epoch_seconds", out var seconds) ? double.Parse(seconds, CultureInfo.InvariantCulture) : 0;
-            Metrics = JsonSerializer.Deserialize<TrainingMetrics>(meta["metrics"], JsonOptions) ?? throw new FormatException("no metrics");
-            ClassNames = meta.TryGetValue("class_names", out var names) ? JsonSerializer.Deserialize<string[]>(names) : null;
+            EpochLossSum = meta.TryGetValue("epoch_loss_sum", out var lossSum)
+                ? double.Parse(lossSum, CultureInfo.InvariantCulture) : 0;
+            EpochSeconds = meta.TryGetValue("epoch_seconds", out var seconds)
+                ? double.Parse(seconds, CultureInfo.InvariantCulture) : 0;
+            Metrics = JsonSerializer.Deserialize<TrainingMetrics>(meta["metrics"], JsonOptions)
+                ?? throw new FormatException("no metrics");
+            ClassNames = meta.TryGetValue("class_names", out var names) ? JsonSerializer.Deserialize<string[]>(names)
+                : null;
         }
         catch (Exception e) when (e is KeyNotFoundException or FormatException or OverflowException or JsonException)
         {
-            throw new CheckpointException($"The checkpoint {path} lacks the training state this build writes ({e.Message.TrimEnd('.')}); use a checkpoint written by LeNet.Train, or train again.", e);
+            throw new CheckpointException(
+                $"The checkpoint {path} lacks the training state this build writes ({e.Message.TrimEnd('.')}); use a " +
+                "checkpoint written by LeNet.Train, or train again.", e);
         }
         // Past its checksum a file is what some writer wrote; these guard the run it would start against a writer's
         // bug.
         var problem = Recipe.Problem()
-            ?? (Epoch < 0 || Step < 0 || AdamSteps < 0 ? $"epoch {Epoch}, step {Step} and Adam step {AdamSteps} cannot all be counts" : null)
-            ?? (!double.IsFinite(EpochLossSum) || !double.IsFinite(EpochSeconds) || EpochSeconds < 0 ? "its partial epoch's loss or time is not a finite number" : null)
-            ?? (ClassNames is not null && (ClassNames.Count != MnistDataset.DigitClasses || ClassNames.Any(n => n is null)) ? "it does not hold ten class names" : null);
+            ?? (Epoch < 0 || Step < 0 || AdamSteps < 0
+                ? $"epoch {Epoch}, step {Step} and Adam step {AdamSteps} cannot all be counts" : null)
+            ?? (!double.IsFinite(EpochLossSum) || !double.IsFinite(EpochSeconds) || EpochSeconds < 0
+                ? "its partial epoch's loss or time is not a finite number" : null)
+            ?? (ClassNames is not null
+                && (ClassNames.Count != MnistDataset.DigitClasses || ClassNames.Any(n => n is null))
+                ? "it does not hold ten class names" : null);
         if (problem is not null)
-            throw new CheckpointException($"The checkpoint {path} holds training state no run can use ({problem.TrimEnd('.')}); use a checkpoint written by LeNet.Train, or train again.");
+            throw new CheckpointException(
+                $"The checkpoint {path} holds training state no run can use ({problem.TrimEnd('.')}); use a " +
+                "checkpoint written by LeNet.Train, or train again.");
     }
 
     public string Path { get; }
@@ -104,7 +119,9 @@ public sealed class TrainingCheckpoint
     {
         var path = Locate(folderOrFile);
         if (!System.IO.File.Exists(path))
-            throw new CheckpointException($"There is no checkpoint at {path}; pass --resume the --output folder of a run that completed at least one epoch.");
+            throw new CheckpointException(
+                $"There is no checkpoint at {path}; pass --resume the --output folder of a run that completed at " +
+                "least one epoch.");
         return new TrainingCheckpoint(path, Checkpoint.Load(path));
     }
 
@@ -119,8 +136,9 @@ public sealed class TrainingCheckpoint
     /// (an interrupted run; their loss sum and seconds with them), atomically to
     /// <paramref name="folder"/>/checkpoint.lenetckpt.
     /// </summary>
-    public static void Save(string folder, TrainOptions options, Module model, Adam optimizer, int epoch, TrainingMetrics metrics, IReadOnlyList<string> classNames,
-        int step = 0, double epochLossSum = 0, double epochSeconds = 0)
+    public static void Save(string folder, TrainOptions options, Module model, Adam optimizer, int epoch,
+        TrainingMetrics metrics, IReadOnlyList<string> classNames, int step = 0, double epochLossSum = 0,
+        double epochSeconds = 0)
     {
         var names = model.NamedParameters().Select(p => p.Name).ToArray();
         var tensors = model.StateDict().Select(e => ("model." + e.Name, e.Tensor))
@@ -128,14 +146,18 @@ public sealed class TrainingCheckpoint
             .Concat(names.Select((name, i) => ("adam.exp_avg_sq." + name, optimizer.SecondMoments[i])));
         var metadata = new Dictionary<string, string>
         {
-            ["format"] = "lenet-csharp-checkpoint", ["epoch"] = Invariant(epoch), ["epochs"] = Invariant(options.Epochs),
+            ["format"] = "lenet-csharp-checkpoint", ["epoch"] = Invariant(epoch),
+            ["epochs"] = Invariant(options.Epochs),
             ["step"] = Invariant(step), ["epoch_loss_sum"] = epochLossSum.ToString("R", CultureInfo.InvariantCulture),
             ["epoch_seconds"] = epochSeconds.ToString("R", CultureInfo.InvariantCulture),
-            ["adam_step"] = Invariant(optimizer.StepCount), ["seed"] = Invariant(options.Seed), ["batch_size"] = Invariant(options.BatchSize),
+            ["adam_step"] = Invariant(optimizer.StepCount), ["seed"] = Invariant(options.Seed),
+            ["batch_size"] = Invariant(options.BatchSize),
             ["lr"] = options.LearningRate.ToString("R", CultureInfo.InvariantCulture),
-            ["limit"] = options.Limit is { } limit ? Invariant(limit) : "", ["test_limit"] = options.TestLimit is { } testLimit ? Invariant(testLimit) : "",
+            ["limit"] = options.Limit is { } limit ? Invariant(limit) : "",
+            ["test_limit"] = options.TestLimit is { } testLimit ? Invariant(testLimit) : "",
             ["data"] = options.DataDirectory is { } data ? System.IO.Path.GetFullPath(data) : "",
-            ["shuffle"] = "Fisher-Yates over System.Random(seed * 1000003 + epoch), per epoch (MnistBatcher.Permutation)",
+            ["shuffle"] =
+                "Fisher-Yates over System.Random(seed * 1000003 + epoch), per epoch (MnistBatcher.Permutation)",
             ["class_names"] = JsonSerializer.Serialize(classNames),
             ["metrics"] = JsonSerializer.Serialize(metrics, JsonOptions),
         };
@@ -149,22 +171,29 @@ public sealed class TrainingCheckpoint
     public string? Disagreement(TrainOptions options)
     {
         if (options.Model != Recipe.Model)
-            return $"The checkpoint {Path} holds model {Recipe.Model}, not {options.Model}; resume with --model {Recipe.Model}, or train {options.Model} afresh without --resume.";
+            return $"The checkpoint {Path} holds model {Recipe.Model}, not {options.Model}; resume with --model " +
+                $"{Recipe.Model}, or train {options.Model} afresh without --resume.";
         (string Option, string Theirs, string Ours)[] recipe =
         [
             ("--seed", Invariant(Recipe.Seed), Invariant(options.Seed)),
             ("--batch-size", Invariant(Recipe.BatchSize), Invariant(options.BatchSize)),
-            ("--lr", Recipe.LearningRate.ToString(CultureInfo.InvariantCulture), options.LearningRate.ToString(CultureInfo.InvariantCulture)),
-            ("--limit", Recipe.Limit?.ToString(CultureInfo.InvariantCulture) ?? "all", options.Limit?.ToString(CultureInfo.InvariantCulture) ?? "all"),
-            ("--test-limit", Recipe.TestLimit?.ToString(CultureInfo.InvariantCulture) ?? "all", options.TestLimit?.ToString(CultureInfo.InvariantCulture) ?? "all"),
+            ("--lr", Recipe.LearningRate.ToString(CultureInfo.InvariantCulture),
+                options.LearningRate.ToString(CultureInfo.InvariantCulture)),
+            ("--limit", Recipe.Limit?.ToString(CultureInfo.InvariantCulture) ?? "all",
+                options.Limit?.ToString(CultureInfo.InvariantCulture) ?? "all"),
+            ("--test-limit", Recipe.TestLimit?.ToString(CultureInfo.InvariantCulture) ?? "all",
+                options.TestLimit?.ToString(CultureInfo.InvariantCulture) ?? "all"),
         ];
         foreach (var (option, theirs, ours) in recipe)
             if (theirs != ours)
-                return $"The checkpoint {Path} was written by a run with {option} {theirs}, but this run asks for {ours}; resume without {option} to continue that run, or train afresh without --resume.";
+                return $"The checkpoint {Path} was written by a run with {option} {theirs}, but this run asks for " +
+                    $"{ours}; resume without {option} to continue that run, or train afresh without --resume.";
         if (options.Epochs < Epoch)
-            return $"The checkpoint {Path} has already completed {Epoch} epochs, more than --epochs {options.Epochs}; pass --epochs {Epoch} or more.";
+            return $"The checkpoint {Path} has already completed {Epoch} epochs, more than --epochs " +
+                $"{options.Epochs}; pass --epochs {Epoch} or more.";
         if (Step > 0 && options.Epochs == Epoch)
-            return $"The checkpoint {Path} stopped {Step} steps into epoch {Epoch + 1}, beyond --epochs {options.Epochs}; pass --epochs {Epoch + 1} or more.";
+            return $"The checkpoint {Path} stopped {Step} steps into epoch {Epoch + 1}, beyond --epochs " +
+                $"{options.Epochs}; pass --epochs {Epoch + 1} or more.";
         return null;
     }
 
@@ -186,7 +215,9 @@ public sealed class TrainingCheckpoint
         }
         catch (Exception e) when (e is KeyNotFoundException or ArgumentException)
         {
-            throw new CheckpointException($"The checkpoint {Path} does not fit model {Recipe.Model} ({e.Message.TrimEnd('.')}); use a checkpoint written by this build, or train again.", e);
+            throw new CheckpointException(
+                $"The checkpoint {Path} does not fit model {Recipe.Model} ({e.Message.TrimEnd('.')}); use a " +
+                "checkpoint written by this build, or train again.", e);
         }
     }
 
@@ -194,7 +225,8 @@ public sealed class TrainingCheckpoint
     public IReadOnlyList<string>? ClassNames { get; }
 
 
-    private static int Int(IReadOnlyDictionary<string, string> meta, string key) => int.Parse(meta[key], CultureInfo.InvariantCulture);
+    private static int Int(IReadOnlyDictionary<string, string> meta, string key) =>
+        int.Parse(meta[key], CultureInfo.InvariantCulture);
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -19,4 +19,5 @@ public sealed record TrainingMetrics
 }
 
 /// <summary>One epoch: training seconds and throughput, mean training loss, and test accuracy (%) after it.</summary>
-public sealed record EpochMetrics(int Epoch, double Seconds, double ImagesPerSecond, double MeanLoss, double TestAccuracy);
+public sealed record EpochMetrics(int Epoch, double Seconds, double ImagesPerSecond, double MeanLoss,
+    double TestAccuracy);

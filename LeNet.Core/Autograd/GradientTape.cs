@@ -33,7 +33,8 @@ public static class GradientTape
     /// <summary>
     /// True when an operation on these inputs must be recorded: taping is on and one requires a gradient.
     /// </summary>
-    internal static bool ShouldRecord(Tensor? a, Tensor? b = null, Tensor? c = null, Tensor? d = null, Tensor? e = null) =>
+    internal static bool ShouldRecord(Tensor? a, Tensor? b = null, Tensor? c = null, Tensor? d = null,
+        Tensor? e = null) =>
         IsEnabled && (a is { RequiresGrad: true } || b is { RequiresGrad: true } || c is { RequiresGrad: true }
                       || d is { RequiresGrad: true } || e is { RequiresGrad: true });
 

@@ -44,7 +44,8 @@ public abstract class Backend
         GradientTarget? weightGrad, GradientTarget? biasGrad, in ConvShape shape);
 
     public abstract void MaxPool2dForward(Tensor input, Tensor output, Indices argmax, in PoolShape shape);
-    public abstract void MaxPool2dBackward(Tensor outputGrad, Indices argmax, GradientTarget inputGrad, in PoolShape shape);
+    public abstract void MaxPool2dBackward(Tensor outputGrad, Indices argmax, GradientTarget inputGrad,
+        in PoolShape shape);
     public abstract void AvgPool2dForward(Tensor input, Tensor output, in PoolShape shape);
     public abstract void AvgPool2dBackward(Tensor outputGrad, GradientTarget inputGrad, in PoolShape shape);
 
@@ -70,7 +71,8 @@ public abstract class Backend
 
     /// <summary>
     /// Writes the mean loss into <paramref name="loss"/> (one element) and the softmax into probabilities; given
-    /// <paramref name="unitLogitsGrad"/>, also ∂loss/∂logits for a loss gradient of 1 (what a pass from this loss needs).
+    /// <paramref name="unitLogitsGrad"/>, also ∂loss/∂logits for a loss gradient of 1 (what a pass from this loss
+    /// needs).
     /// </summary>
     public abstract void SoftmaxCrossEntropyForward(Tensor logits, Indices labels, Tensor probabilities, Tensor loss,
         Tensor? unitLogitsGrad);
@@ -99,7 +101,8 @@ public abstract class Backend
     // ---- Blocks: the parts in turn, unless a backend fuses them ----
 
     /// <summary>output = max(input · weightᵀ + bias, 0): a linear layer and the ReLU after it.</summary>
-    public virtual void LinearReLUForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in LinearShape shape)
+    public virtual void LinearReLUForward(Tensor input, Tensor weight, Tensor? bias, Tensor output,
+        in LinearShape shape)
     {
         LinearForward(input, weight, bias, output, shape);
         ReLUForward(output, output);
@@ -184,8 +187,9 @@ public abstract class Backend
     /// <see cref="HeadLossSaved.UnitInputGrad"/>).
     /// </summary>
     public virtual void HeadLossBackward(Tensor? lossGrad, Tensor input, Tensor firstWeight, Tensor firstBias,
-        Tensor secondWeight, Tensor secondBias, Indices labels, HeadLossSaved saved, GradientTarget? inputGrad, GradientTarget? firstWeightGrad,
-        GradientTarget? firstBiasGrad, GradientTarget? secondWeightGrad, GradientTarget? secondBiasGrad, in HeadShape shape)
+        Tensor secondWeight, Tensor secondBias, Indices labels, HeadLossSaved saved, GradientTarget? inputGrad,
+        GradientTarget? firstWeightGrad, GradientTarget? firstBiasGrad, GradientTarget? secondWeightGrad,
+        GradientTarget? secondBiasGrad, in HeadShape shape)
     {
         var device = input.Device;
         var logitsGrad = Workspace.Tensor(device, [shape.Batch, shape.Classes]);
@@ -194,6 +198,7 @@ public abstract class Backend
         var hiddenGrad = Workspace.Tensor(device, [shape.Batch, shape.Hidden]);
         LinearBackward(saved.Hidden, secondWeight, logitsGrad, new GradientTarget(hiddenGrad, Overwrite: true),
             secondWeightGrad, secondBiasGrad, shape.Second);
-        LinearReLUBackward(input, firstWeight, saved.Hidden, hiddenGrad, inputGrad, firstWeightGrad, firstBiasGrad, shape.First);
+        LinearReLUBackward(input, firstWeight, saved.Hidden, hiddenGrad, inputGrad, firstWeightGrad, firstBiasGrad,
+            shape.First);
     }
 }

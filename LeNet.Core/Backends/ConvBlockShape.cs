@@ -20,7 +20,8 @@ public readonly record struct ConvBlockShape(ConvShape Conv, int Pool)
     /// <summary>
     /// A workspace tensor of the convolution's output shape [N, K, P, Q] (allocating no shape array).
     /// </summary>
-    internal Tensor ConvOutput(Device device) => Workspace.Tensor(device, [Conv.Batch, Conv.OutChannels, Conv.OutHeight, Conv.OutWidth]);
+    internal Tensor ConvOutput(Device device) =>
+        Workspace.Tensor(device, [Conv.Batch, Conv.OutChannels, Conv.OutHeight, Conv.OutWidth]);
 
     /// <summary>A workspace tensor of the block's output shape [N, K, P/w, Q/w].</summary>
     internal Tensor Output(Device device) =>

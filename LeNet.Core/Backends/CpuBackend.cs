@@ -37,7 +37,8 @@ public sealed class CpuBackend : Backend
     public override void MaxPool2dForward(Tensor input, Tensor output, Indices argmax, in PoolShape shape) =>
         K.MaxPool2d.Forward(input.AsSpan(), output.AsSpan(), argmax.Host, shape);
 
-    public override void MaxPool2dBackward(Tensor outputGrad, Indices argmax, GradientTarget inputGrad, in PoolShape shape) =>
+    public override void MaxPool2dBackward(Tensor outputGrad, Indices argmax, GradientTarget inputGrad,
+        in PoolShape shape) =>
         K.MaxPool2d.Backward(outputGrad.AsSpan(), argmax.Host, Accumulator(inputGrad), shape);
 
     public override void AvgPool2dForward(Tensor input, Tensor output, in PoolShape shape) =>
@@ -69,12 +70,13 @@ public sealed class CpuBackend : Backend
         var convOutput = saved?.ConvOutput ?? shape.ConvOutput(input.Device);
         Conv2dForward(input, weight, bias, convOutput, shape.Conv);
         if (saved is null)
-            K.BatchNorm2d.ForwardInferenceReLUMaxPool(convOutput.AsSpan(), gamma.AsSpan(), beta.AsSpan(), runningMean.AsSpan(),
-                runningVar.AsSpan(), eps, pooled.AsSpan(), Workspace.Ints(pooled.Length), shape.Pooling);
+            K.BatchNorm2d.ForwardInferenceReLUMaxPool(convOutput.AsSpan(), gamma.AsSpan(), beta.AsSpan(),
+                runningMean.AsSpan(), runningVar.AsSpan(), eps, pooled.AsSpan(), Workspace.Ints(pooled.Length),
+                shape.Pooling);
         else
-            K.BatchNorm2d.ForwardTrainingReLUMaxPool(convOutput.AsSpan(), gamma.AsSpan(), beta.AsSpan(), pooled.AsSpan(),
-                saved.Argmax.Host, saved.Mean.AsSpan(), saved.InvStd.AsSpan(), runningMean.AsSpan(), runningVar.AsSpan(),
-                momentum, eps, shape.Pooling);
+            K.BatchNorm2d.ForwardTrainingReLUMaxPool(convOutput.AsSpan(), gamma.AsSpan(), beta.AsSpan(),
+                pooled.AsSpan(), saved.Argmax.Host, saved.Mean.AsSpan(), saved.InvStd.AsSpan(), runningMean.AsSpan(),
+                runningVar.AsSpan(), momentum, eps, shape.Pooling);
     }
 
     public override void ConvBlockBackward(Tensor pooledGrad, Tensor input, Tensor weight, Tensor gamma, Tensor beta,
@@ -84,14 +86,15 @@ public sealed class CpuBackend : Backend
     {
         var convGrad = shape.ConvOutput(input.Device);
         convGrad.AsSpan().Clear();
-        K.BatchNorm2d.BackwardReLUMaxPool(pooledGrad.AsSpan(), saved.Argmax.Host, saved.Pooled.AsSpan(), saved.ConvOutput.AsSpan(),
-            gamma.AsSpan(), saved.Mean.AsSpan(), saved.InvStd.AsSpan(), convGrad.AsSpan(),
-            AccumulatorOrScratch(gammaGrad, shape.Conv.OutChannels), AccumulatorOrScratch(betaGrad, shape.Conv.OutChannels),
-            shape.Pooling);
+        K.BatchNorm2d.BackwardReLUMaxPool(pooledGrad.AsSpan(), saved.Argmax.Host, saved.Pooled.AsSpan(),
+            saved.ConvOutput.AsSpan(), gamma.AsSpan(), saved.Mean.AsSpan(), saved.InvStd.AsSpan(), convGrad.AsSpan(),
+            AccumulatorOrScratch(gammaGrad, shape.Conv.OutChannels),
+            AccumulatorOrScratch(betaGrad, shape.Conv.OutChannels), shape.Pooling);
         Conv2dBackward(input, weight, convGrad, inputGrad, weightGrad, biasGrad, shape.Conv);
     }
 
-    public override void LinearForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in LinearShape shape) =>
+    public override void LinearForward(Tensor input, Tensor weight, Tensor? bias, Tensor output,
+        in LinearShape shape) =>
         K.Linear.Forward(input.AsSpan(), weight.AsSpan(), Span(bias), output.AsSpan(), shape);
 
     public override void LinearBackward(Tensor input, Tensor weight, Tensor outputGrad, GradientTarget? inputGrad,
@@ -112,7 +115,8 @@ public sealed class CpuBackend : Backend
     public override void TanhBackward(Tensor output, Tensor outputGrad, GradientTarget inputGrad) =>
         K.Tanh.Backward(output.AsSpan(), outputGrad.AsSpan(), Accumulator(inputGrad));
 
-    public override void SigmoidForward(Tensor input, Tensor output) => K.Sigmoid.Forward(input.AsSpan(), output.AsSpan());
+    public override void SigmoidForward(Tensor input, Tensor output) =>
+        K.Sigmoid.Forward(input.AsSpan(), output.AsSpan());
 
     public override void SigmoidBackward(Tensor output, Tensor outputGrad, GradientTarget inputGrad) =>
         K.Sigmoid.Backward(output.AsSpan(), outputGrad.AsSpan(), Accumulator(inputGrad));
@@ -121,7 +125,8 @@ public sealed class CpuBackend : Backend
         Tensor? unitLogitsGrad)
     {
         var (batch, classes) = (logits.Size(0), logits.Size(1));
-        loss.AsSpan()[0] = K.SoftmaxCrossEntropy.Forward(logits.AsSpan(), labels.Host, probabilities.AsSpan(), batch, classes);
+        loss.AsSpan()[0] = K.SoftmaxCrossEntropy.Forward(logits.AsSpan(), labels.Host, probabilities.AsSpan(), batch,
+            classes);
         if (unitLogitsGrad is not null)
             K.SoftmaxCrossEntropy.Backward(probabilities.AsSpan(), labels.Host, 1f,
                 Accumulator(new GradientTarget(unitLogitsGrad, Overwrite: true)), batch, classes);
@@ -129,8 +134,8 @@ public sealed class CpuBackend : Backend
 
     public override void SoftmaxCrossEntropyBackward(Tensor probabilities, Indices labels, Tensor lossGrad,
         GradientTarget logitsGrad) =>
-        K.SoftmaxCrossEntropy.Backward(probabilities.AsSpan(), labels.Host, lossGrad.AsSpan()[0], Accumulator(logitsGrad),
-            probabilities.Size(0), probabilities.Size(1));
+        K.SoftmaxCrossEntropy.Backward(probabilities.AsSpan(), labels.Host, lossGrad.AsSpan()[0],
+            Accumulator(logitsGrad), probabilities.Size(0), probabilities.Size(1));
 
     public override void AdamStep(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment, int step,
         float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled, bool clearGradient)

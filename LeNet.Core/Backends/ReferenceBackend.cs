@@ -21,15 +21,18 @@ public sealed class ReferenceBackend : Backend
     public override void Conv2dBackward(Tensor input, Tensor weight, Tensor outputGrad, GradientTarget? inputGrad,
         GradientTarget? weightGrad, GradientTarget? biasGrad, in ConvShape shape)
     {
-        if (inputGrad is { } i) K.Conv2d.BackwardInput<float>(outputGrad.AsSpan(), weight.AsSpan(), Accumulator(i), shape);
-        if (weightGrad is { } w) K.Conv2d.BackwardWeight<float>(input.AsSpan(), outputGrad.AsSpan(), Accumulator(w), shape);
+        if (inputGrad is { } i)
+            K.Conv2d.BackwardInput<float>(outputGrad.AsSpan(), weight.AsSpan(), Accumulator(i), shape);
+        if (weightGrad is { } w)
+            K.Conv2d.BackwardWeight<float>(input.AsSpan(), outputGrad.AsSpan(), Accumulator(w), shape);
         if (biasGrad is { } b) K.Conv2d.BackwardBias<float>(outputGrad.AsSpan(), Accumulator(b), shape);
     }
 
     public override void MaxPool2dForward(Tensor input, Tensor output, Indices argmax, in PoolShape shape) =>
         K.MaxPool2d.Forward<float>(input.AsSpan(), output.AsSpan(), argmax.Host, shape);
 
-    public override void MaxPool2dBackward(Tensor outputGrad, Indices argmax, GradientTarget inputGrad, in PoolShape shape) =>
+    public override void MaxPool2dBackward(Tensor outputGrad, Indices argmax, GradientTarget inputGrad,
+        in PoolShape shape) =>
         K.MaxPool2d.Backward<float>(outputGrad.AsSpan(), argmax.Host, Accumulator(inputGrad), shape);
 
     public override void AvgPool2dForward(Tensor input, Tensor output, in PoolShape shape) =>
@@ -40,8 +43,8 @@ public sealed class ReferenceBackend : Backend
 
     public override void BatchNorm2dForwardTraining(Tensor input, Tensor gamma, Tensor beta, Tensor output, Tensor mean,
         Tensor invStd, Tensor runningMean, Tensor runningVar, float momentum, float eps, in BatchNormShape shape) =>
-        K.BatchNorm2d.ForwardTraining<float>(input.AsSpan(), gamma.AsSpan(), beta.AsSpan(), output.AsSpan(), mean.AsSpan(),
-            invStd.AsSpan(), runningMean.AsSpan(), runningVar.AsSpan(), momentum, eps, shape);
+        K.BatchNorm2d.ForwardTraining<float>(input.AsSpan(), gamma.AsSpan(), beta.AsSpan(), output.AsSpan(),
+            mean.AsSpan(), invStd.AsSpan(), runningMean.AsSpan(), runningVar.AsSpan(), momentum, eps, shape);
 
     public override void BatchNorm2dForwardInference(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean,
         Tensor runningVar, float eps, Tensor output, in BatchNormShape shape) =>
@@ -51,32 +54,38 @@ public sealed class ReferenceBackend : Backend
     // The kernel computes all three gradients; one nobody asked for goes to scratch.
     public override void BatchNorm2dBackward(Tensor outputGrad, Tensor input, Tensor gamma, Tensor mean, Tensor invStd,
         GradientTarget? inputGrad, GradientTarget? gammaGrad, GradientTarget? betaGrad, in BatchNormShape shape) =>
-        K.BatchNorm2d.Backward<float>(outputGrad.AsSpan(), input.AsSpan(), gamma.AsSpan(), mean.AsSpan(), invStd.AsSpan(),
-            AccumulatorOrScratch(inputGrad, shape.Length), AccumulatorOrScratch(gammaGrad, shape.Channels),
-            AccumulatorOrScratch(betaGrad, shape.Channels), shape);
+        K.BatchNorm2d.Backward<float>(outputGrad.AsSpan(), input.AsSpan(), gamma.AsSpan(), mean.AsSpan(),
+            invStd.AsSpan(), AccumulatorOrScratch(inputGrad, shape.Length),
+            AccumulatorOrScratch(gammaGrad, shape.Channels), AccumulatorOrScratch(betaGrad, shape.Channels), shape);
 
-    public override void LinearForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in LinearShape shape) =>
+    public override void LinearForward(Tensor input, Tensor weight, Tensor? bias, Tensor output,
+        in LinearShape shape) =>
         K.Linear.Forward<float>(input.AsSpan(), weight.AsSpan(), Span(bias), output.AsSpan(), shape);
 
     public override void LinearBackward(Tensor input, Tensor weight, Tensor outputGrad, GradientTarget? inputGrad,
         GradientTarget? weightGrad, GradientTarget? biasGrad, in LinearShape shape)
     {
-        if (inputGrad is { } i) K.Linear.BackwardInput<float>(outputGrad.AsSpan(), weight.AsSpan(), Accumulator(i), shape);
-        if (weightGrad is { } w) K.Linear.BackwardWeight<float>(input.AsSpan(), outputGrad.AsSpan(), Accumulator(w), shape);
+        if (inputGrad is { } i)
+            K.Linear.BackwardInput<float>(outputGrad.AsSpan(), weight.AsSpan(), Accumulator(i), shape);
+        if (weightGrad is { } w)
+            K.Linear.BackwardWeight<float>(input.AsSpan(), outputGrad.AsSpan(), Accumulator(w), shape);
         if (biasGrad is { } b) K.Linear.BackwardBias<float>(outputGrad.AsSpan(), Accumulator(b), shape);
     }
 
-    public override void ReLUForward(Tensor input, Tensor output) => K.ReLU.Forward<float>(input.AsSpan(), output.AsSpan());
+    public override void ReLUForward(Tensor input, Tensor output) =>
+        K.ReLU.Forward<float>(input.AsSpan(), output.AsSpan());
 
     public override void ReLUBackward(Tensor input, Tensor outputGrad, GradientTarget inputGrad) =>
         K.ReLU.Backward<float>(input.AsSpan(), outputGrad.AsSpan(), Accumulator(inputGrad));
 
-    public override void TanhForward(Tensor input, Tensor output) => K.Tanh.Forward<float>(input.AsSpan(), output.AsSpan());
+    public override void TanhForward(Tensor input, Tensor output) =>
+        K.Tanh.Forward<float>(input.AsSpan(), output.AsSpan());
 
     public override void TanhBackward(Tensor output, Tensor outputGrad, GradientTarget inputGrad) =>
         K.Tanh.Backward<float>(output.AsSpan(), outputGrad.AsSpan(), Accumulator(inputGrad));
 
-    public override void SigmoidForward(Tensor input, Tensor output) => K.Sigmoid.Forward<float>(input.AsSpan(), output.AsSpan());
+    public override void SigmoidForward(Tensor input, Tensor output) =>
+        K.Sigmoid.Forward<float>(input.AsSpan(), output.AsSpan());
 
     public override void SigmoidBackward(Tensor output, Tensor outputGrad, GradientTarget inputGrad) =>
         K.Sigmoid.Backward<float>(output.AsSpan(), outputGrad.AsSpan(), Accumulator(inputGrad));
@@ -85,15 +94,18 @@ public sealed class ReferenceBackend : Backend
         Tensor? unitLogitsGrad)
     {
         var (batch, classes) = (logits.Size(0), logits.Size(1));
-        loss.AsSpan()[0] = K.SoftmaxCrossEntropy.Forward<float>(logits.AsSpan(), labels.Host, probabilities.AsSpan(), batch, classes);
+        loss.AsSpan()[0] = K.SoftmaxCrossEntropy.Forward<float>(logits.AsSpan(), labels.Host, probabilities.AsSpan(),
+            batch, classes);
         if (unitLogitsGrad is not null)
             SoftmaxCrossEntropyBackward(probabilities, labels, 1f, new GradientTarget(unitLogitsGrad, Overwrite: true));
     }
 
     public override void SoftmaxCrossEntropyBackward(Tensor probabilities, Indices labels, Tensor lossGrad,
-        GradientTarget logitsGrad) => SoftmaxCrossEntropyBackward(probabilities, labels, lossGrad.AsSpan()[0], logitsGrad);
+        GradientTarget logitsGrad) =>
+        SoftmaxCrossEntropyBackward(probabilities, labels, lossGrad.AsSpan()[0], logitsGrad);
 
-    private static void SoftmaxCrossEntropyBackward(Tensor probabilities, Indices labels, float lossGrad, GradientTarget logitsGrad) =>
+    private static void SoftmaxCrossEntropyBackward(Tensor probabilities, Indices labels, float lossGrad,
+        GradientTarget logitsGrad) =>
         K.SoftmaxCrossEntropy.Backward<float>(probabilities.AsSpan(), labels.Host, lossGrad, Accumulator(logitsGrad),
             probabilities.Size(0), probabilities.Size(1));
 

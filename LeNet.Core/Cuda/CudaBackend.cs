@@ -46,8 +46,9 @@ public sealed class CudaBackend : Backend
     internal override BatchSource CreateBatchSource(Device device, float[] images, int[] labels, int[] imageShape) =>
         new DeviceDataset(device, images, labels, imageShape);
 
-    internal override TrainingStep CreateTrainingStep(Module model, Optimizer optimizer, BatchSource data, int batchSize,
-        bool cudaGraphs) => new DeviceTrainingStep(model, optimizer, (DeviceDataset)data, batchSize, cudaGraphs);
+    internal override TrainingStep CreateTrainingStep(Module model, Optimizer optimizer, BatchSource data,
+        int batchSize, bool cudaGraphs) =>
+        new DeviceTrainingStep(model, optimizer, (DeviceDataset)data, batchSize, cudaGraphs);
 
     public override void Conv2dForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in ConvShape shape) =>
         Kernels.Conv2dForward(V(input), V(weight), V(bias), V(output), shape);
@@ -65,7 +66,8 @@ public sealed class CudaBackend : Backend
     public override void MaxPool2dForward(Tensor input, Tensor output, Indices argmax, in PoolShape shape) =>
         Kernels.MaxPool2dForward(V(input), V(output), V(argmax), shape);
 
-    public override void MaxPool2dBackward(Tensor outputGrad, Indices argmax, GradientTarget inputGrad, in PoolShape shape) =>
+    public override void MaxPool2dBackward(Tensor outputGrad, Indices argmax, GradientTarget inputGrad,
+        in PoolShape shape) =>
         Kernels.MaxPool2dBackward(V(outputGrad), V(argmax), V(inputGrad), shape, Accumulates(inputGrad));
 
     public override void AvgPool2dForward(Tensor input, Tensor output, in PoolShape shape) =>
@@ -81,7 +83,8 @@ public sealed class CudaBackend : Backend
 
     public override void BatchNorm2dForwardInference(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean,
         Tensor runningVar, float eps, Tensor output, in BatchNormShape shape) =>
-        Kernels.BatchNorm2dForwardInference(V(input), V(gamma), V(beta), V(runningMean), V(runningVar), eps, V(output), shape);
+        Kernels.BatchNorm2dForwardInference(V(input), V(gamma), V(beta), V(runningMean), V(runningVar), eps, V(output),
+            shape);
 
     // The kernel adds all three; a gradient nobody wants goes to a scratch tensor of the workspace.
     public override void BatchNorm2dBackward(Tensor outputGrad, Tensor input, Tensor gamma, Tensor mean, Tensor invStd,
@@ -103,21 +106,22 @@ public sealed class CudaBackend : Backend
             // Evaluation needs no argmax (there is no backward), so the kernel writes none.
             var convOutput = shape.ConvOutput(input.Device);
             Conv2dForward(input, weight, bias, convOutput, shape.Conv);
-            Kernels.BatchNormReluMaxPoolForwardInference(V(convOutput), V(gamma), V(beta), V(runningMean), V(runningVar), eps,
-                V(pooled), shape.Pooling);
+            Kernels.BatchNormReluMaxPoolForwardInference(V(convOutput), V(gamma), V(beta), V(runningMean),
+                V(runningVar), eps, V(pooled), shape.Pooling);
         }
         else if (CudaKernels.ForwardIsStaged(shape.Conv))
         {
             // The convolution computes each plane's statistics as it writes its output; then normalise-ReLU-pool.
-            Kernels.Conv2dBatchNormReluMaxPoolForwardTraining(V(input), V(weight), V(bias), V(saved.ConvOutput), V(gamma),
-                V(beta), V(pooled), V(saved.Argmax), V(saved.Mean), V(saved.InvStd), V(runningMean), V(runningVar),
-                momentum, eps, shape.Conv, shape.Pool);
+            Kernels.Conv2dBatchNormReluMaxPoolForwardTraining(V(input), V(weight), V(bias), V(saved.ConvOutput),
+                V(gamma), V(beta), V(pooled), V(saved.Argmax), V(saved.Mean), V(saved.InvStd), V(runningMean),
+                V(runningVar), momentum, eps, shape.Conv, shape.Pool);
         }
         else
         {
             Conv2dForward(input, weight, bias, saved.ConvOutput, shape.Conv);
-            Kernels.BatchNormReluMaxPoolForwardTraining(V(saved.ConvOutput), V(gamma), V(beta), V(pooled), V(saved.Argmax),
-                V(saved.Mean), V(saved.InvStd), V(runningMean), V(runningVar), momentum, eps, shape.Pooling);
+            Kernels.BatchNormReluMaxPoolForwardTraining(V(saved.ConvOutput), V(gamma), V(beta), V(pooled),
+                V(saved.Argmax), V(saved.Mean), V(saved.InvStd), V(runningMean), V(runningVar), momentum, eps,
+                shape.Pooling);
         }
     }
 
@@ -132,19 +136,21 @@ public sealed class CudaBackend : Backend
         Cleared(gammaGrad);
         Cleared(betaGrad);
         Kernels.BatchNormReluMaxPoolBackward(V(pooledGrad), V(saved.Argmax), V(saved.ConvOutput), V(gamma), V(beta),
-            V(saved.Mean), V(saved.InvStd), V(convGrad), OrScratch(gammaGrad, gamma), OrScratch(betaGrad, gamma), shape.Pooling,
-            accumulateInput: false);
+            V(saved.Mean), V(saved.InvStd), V(convGrad), OrScratch(gammaGrad, gamma), OrScratch(betaGrad, gamma),
+            shape.Pooling, accumulateInput: false);
         Conv2dBackward(input, weight, convGrad, inputGrad, weightGrad, biasGrad, shape.Conv);
     }
 
-    public override void LinearForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in LinearShape shape) =>
+    public override void LinearForward(Tensor input, Tensor weight, Tensor? bias, Tensor output,
+        in LinearShape shape) =>
         Kernels.LinearForward(V(input), V(weight), V(bias), V(output), shape);
 
     public override void LinearBackward(Tensor input, Tensor weight, Tensor outputGrad, GradientTarget? inputGrad,
         GradientTarget? weightGrad, GradientTarget? biasGrad, in LinearShape shape) =>
         LinearBackward(input, weight, outputGrad, inputGrad, weightGrad, biasGrad, shape, reluOutput: null);
 
-    public override void LinearReLUForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in LinearShape shape) =>
+    public override void LinearReLUForward(Tensor input, Tensor weight, Tensor? bias, Tensor output,
+        in LinearShape shape) =>
         Kernels.LinearForward(V(input), V(weight), V(bias), V(output), shape, relu: true);
 
     public override void LinearReLUBackward(Tensor input, Tensor weight, Tensor output, Tensor outputGrad,
@@ -186,28 +192,31 @@ public sealed class CudaBackend : Backend
         var scratch = Workspace.Tensor(device, [shape.ScratchLength]);
         var unitInputGrad = saved is { InputGradWanted: true } ? Workspace.Tensor(device, input.Shape) : null;
         Kernels.HeadForwardBackward(V(input), V(firstWeight), V(firstBias), V(secondWeight), V(secondBias), V(labels),
-            V(device.One), V(hidden), V(loss), V(scratch), V(unitInputGrad), shape, accumulateInput: false, writeLoss: true);
+            V(device.One), V(hidden), V(loss), V(scratch), V(unitInputGrad), shape, accumulateInput: false,
+            writeLoss: true);
         if (saved is not null) (saved.Scratch, saved.UnitInputGrad, saved.Loss) = (scratch, unitInputGrad, loss);
     }
 
     public override void HeadLossBackward(Tensor? lossGrad, Tensor input, Tensor firstWeight, Tensor firstBias,
-        Tensor secondWeight, Tensor secondBias, Indices labels, HeadLossSaved saved, GradientTarget? inputGrad, GradientTarget? firstWeightGrad,
-        GradientTarget? firstBiasGrad, GradientTarget? secondWeightGrad, GradientTarget? secondBiasGrad, in HeadShape shape)
+        Tensor secondWeight, Tensor secondBias, Indices labels, HeadLossSaved saved, GradientTarget? inputGrad,
+        GradientTarget? firstWeightGrad, GradientTarget? firstBiasGrad, GradientTarget? secondWeightGrad,
+        GradientTarget? secondBiasGrad, in HeadShape shape)
     {
         if (saved.Scratch is not { } scratch)
         {
-            base.HeadLossBackward(lossGrad, input, firstWeight, firstBias, secondWeight, secondBias, labels, saved, inputGrad, firstWeightGrad,
-                firstBiasGrad, secondWeightGrad, secondBiasGrad, shape);
+            base.HeadLossBackward(lossGrad, input, firstWeight, firstBias, secondWeight, secondBias, labels, saved,
+                inputGrad, firstWeightGrad, firstBiasGrad, secondWeightGrad, secondBiasGrad, shape);
             return;
         }
         if (lossGrad is not null)
         {
             // Another loss gradient than the forward's: the row kernel again, for it (the loss is already written).
-            Kernels.HeadForwardBackward(V(input), V(firstWeight), V(firstBias), V(secondWeight), V(secondBias), V(labels),
-                V(lossGrad), V(saved.Hidden), V(saved.Loss), V(scratch), V(inputGrad), shape, Accumulates(inputGrad),
-                writeLoss: false);
+            Kernels.HeadForwardBackward(V(input), V(firstWeight), V(firstBias), V(secondWeight), V(secondBias),
+                V(labels), V(lossGrad), V(saved.Hidden), V(saved.Loss), V(scratch), V(inputGrad), shape,
+                Accumulates(inputGrad), writeLoss: false);
         }
-        if (firstWeightGrad is null && firstBiasGrad is null && secondWeightGrad is null && secondBiasGrad is null) return;
+        if (firstWeightGrad is null && firstBiasGrad is null && secondWeightGrad is null && secondBiasGrad is null)
+            return;
         Cleared(firstWeightGrad);
         Cleared(firstBiasGrad);
         Cleared(secondWeightGrad);
@@ -248,26 +257,28 @@ public sealed class CudaBackend : Backend
 
     public override void SoftmaxCrossEntropyBackward(Tensor probabilities, Indices labels, Tensor lossGrad,
         GradientTarget logitsGrad) =>
-        Kernels.SoftmaxCrossEntropyBackward(V(probabilities), V(labels), V(lossGrad), V(logitsGrad), probabilities.Size(0),
-            probabilities.Size(1), Accumulates(logitsGrad));
+        Kernels.SoftmaxCrossEntropyBackward(V(probabilities), V(labels), V(lossGrad), V(logitsGrad),
+            probabilities.Size(0), probabilities.Size(1), Accumulates(logitsGrad));
 
     public override void AdamStep(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment, int step,
-        float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled, bool clearGradient) =>
+        float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled,
+        bool clearGradient) =>
         Kernels.AdamStep(V(parameter), V(grad), V(firstMoment), V(secondMoment), step, learningRate, beta1, beta2, eps,
             weightDecay, decoupled, clearGradient);
 
     public override void SgdStep(Tensor parameter, Tensor grad, Tensor? momentumBuffer, bool firstStep,
         float learningRate, float momentum, float dampening, float weightDecay, bool nesterov, bool clearGradient)
     {
-        Kernels.SgdStep(V(parameter), V(grad), V(momentumBuffer), firstStep, learningRate, momentum, dampening, weightDecay,
-            nesterov);
+        Kernels.SgdStep(V(parameter), V(grad), V(momentumBuffer), firstStep, learningRate, momentum, dampening,
+            weightDecay, nesterov);
         if (clearGradient) Zero(grad);
     }
 
     public override void Accumulate(Tensor source, GradientTarget target) =>
         Kernels.Add(V(source), V(target), Accumulates(target));
 
-    public override void AddScalar(GradientTarget target, float value) => Kernels.AddScalar(V(target), value, Accumulates(target));
+    public override void AddScalar(GradientTarget target, float value) =>
+        Kernels.AddScalar(V(target), value, Accumulates(target));
 
     public override void Zero(Tensor target)
     {
@@ -278,24 +289,27 @@ public sealed class CudaBackend : Backend
     /// Adam with its bias corrections read from the schedule's table at its cursor; the same launch ends the schedule's
     /// step (<see cref="StepSchedule.EndStep(Tensor, Tensor, Optim.Optimizer)"/>).
     /// </summary>
-    internal void AdamScheduled(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment, StepSchedule schedule,
-        float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled, bool clearGradient,
-        Tensor loss, Tensor losses) =>
-        Kernels.AdamScheduled(V(parameter), V(grad), V(firstMoment), V(secondMoment), V(schedule.AdamTable), V(schedule.Cursor),
-            learningRate, beta1, beta2, eps, weightDecay, decoupled, clearGradient, V(loss), V(losses));
+    internal void AdamScheduled(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment,
+        StepSchedule schedule, float learningRate, float beta1, float beta2, float eps, float weightDecay,
+        bool decoupled, bool clearGradient, Tensor loss, Tensor losses) =>
+        Kernels.AdamScheduled(V(parameter), V(grad), V(firstMoment), V(secondMoment), V(schedule.AdamTable),
+            V(schedule.Cursor), learningRate, beta1, beta2, eps, weightDecay, decoupled, clearGradient, V(loss),
+            V(losses));
 
     /// <summary>
     /// batchImages[b] = images[order[b]], batchLabels[b] = labels[order[b]] (<see cref="DeviceDataset"/>).
     /// </summary>
-    internal void Gather(Tensor images, Indices labels, Indices order, Tensor batchImages, Indices batchLabels, int imageLength) =>
+    internal void Gather(Tensor images, Indices labels, Indices order, Tensor batchImages, Indices batchLabels,
+        int imageLength) =>
         Kernels.Gather(V(images), V(labels), V(order), V(batchImages), V(batchLabels), imageLength);
 
     /// <summary>
     /// The batch gather at the schedule's cursor (<see cref="DeviceDataset.Batch(StepSchedule, int, int)"/>).
     /// </summary>
-    internal void GatherAtCursor(Tensor images, Indices labels, Indices order, Indices cursor, int stride, Tensor batchImages,
-        Indices batchLabels, int imageLength) =>
-        Kernels.GatherAtCursor(V(images), V(labels), V(order), V(cursor), stride, V(batchImages), V(batchLabels), imageLength);
+    internal void GatherAtCursor(Tensor images, Indices labels, Indices order, Indices cursor, int stride,
+        Tensor batchImages, Indices batchLabels, int imageLength) =>
+        Kernels.GatherAtCursor(V(images), V(labels), V(order), V(cursor), stride, V(batchImages), V(batchLabels),
+            imageLength);
 
     /// <summary>losses[cursor] = loss, cursor += 1 (<see cref="StepSchedule.EndStep(Tensor, Tensor)"/>).</summary>
     internal void EndStep(Tensor loss, Tensor losses, Indices cursor) => Kernels.EndStep(V(loss), V(losses), V(cursor));
@@ -312,7 +326,8 @@ public sealed class CudaBackend : Backend
     private static ArrayView<float> OrScratch(GradientTarget? target, Tensor like) =>
         V(target?.Tensor ?? Workspace.Tensor(like.Device, like.Shape));
 
-    internal static ArrayView<float> V(Tensor? tensor) => tensor is null ? default : ((CudaMemory<float>)tensor.Memory).View;
+    internal static ArrayView<float> V(Tensor? tensor) =>
+        tensor is null ? default : ((CudaMemory<float>)tensor.Memory).View;
 
     internal static ArrayView<float> V(GradientTarget? target) => V(target?.Tensor);
 

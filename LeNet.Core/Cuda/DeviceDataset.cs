@@ -19,7 +19,8 @@ public sealed class DeviceDataset : Training.BatchSource
     {
         ArgumentNullException.ThrowIfNull(device);
         _backend = device.Backend as CudaBackend ?? throw new ArgumentException(
-            $"A DeviceDataset lives on a GPU device, not on {device}; on the CPU, copy batches from the host arrays.", nameof(device));
+            $"A DeviceDataset lives on a GPU device, not on {device}; on the CPU, copy batches from the host arrays.",
+            nameof(device));
         _imageLength = ImageLength(images, labels, imageShape);
         _imageShape = imageShape.ToArray();
         Device = device;
@@ -63,14 +64,17 @@ public sealed class DeviceDataset : Training.BatchSource
     {
         ArgumentNullException.ThrowIfNull(schedule);
         if (schedule.Device != Device)
-            throw new ArgumentException($"The schedule lives on {schedule.Device}, the dataset on {Device}.", nameof(schedule));
+            throw new ArgumentException($"The schedule lives on {schedule.Device}, the dataset on {Device}.",
+                nameof(schedule));
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, batchSize);
         if ((long)schedule.Step * batchSize + count > Count)
-            throw new ArgumentOutOfRangeException(nameof(count), $"Step {schedule.Step}'s batch of {count} at {batchSize} a step ends past the {Count} images.");
+            throw new ArgumentOutOfRangeException(nameof(count),
+                $"Step {schedule.Step}'s batch of {count} at {batchSize} a step ends past the {Count} images.");
         var target = Target(count);
-        _backend.GatherAtCursor(_images, _labels, _order, schedule.Cursor, batchSize, target.Images, target.Labels, _imageLength);
+        _backend.GatherAtCursor(_images, _labels, _order, schedule.Cursor, batchSize, target.Images, target.Labels,
+            _imageLength);
         return target;
     }
 

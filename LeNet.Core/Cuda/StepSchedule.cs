@@ -23,7 +23,8 @@ public sealed class StepSchedule
     {
         ArgumentNullException.ThrowIfNull(device);
         _backend = device.Backend as CudaBackend
-            ?? throw new ArgumentException($"A StepSchedule keeps its cursor on a GPU device, not on {device}.", nameof(device));
+            ?? throw new ArgumentException($"A StepSchedule keeps its cursor on a GPU device, not on {device}.",
+                nameof(device));
         ArgumentOutOfRangeException.ThrowIfLessThan(stepsPerEpoch, 1);
         Device = device;
         StepsPerEpoch = stepsPerEpoch;
@@ -56,7 +57,9 @@ public sealed class StepSchedule
         ArgumentOutOfRangeException.ThrowIfNegative(firstStep);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(firstStep, StepsPerEpoch);
         if (adam is not null && adam.Parameters[0].Device != Device)
-            throw new ArgumentException($"The optimiser's parameters live on {adam.Parameters[0].Device}, the schedule on {Device}.", nameof(adam));
+            throw new ArgumentException(
+                $"The optimiser's parameters live on {adam.Parameters[0].Device}, the schedule on {Device}.",
+                nameof(adam));
         Step = _firstStep = firstStep;
         Cursor.CopyFrom([firstStep]);
         _adam = adam;
@@ -91,8 +94,8 @@ public sealed class StepSchedule
         {
             RequireAdamStep(_adam.StepCount + 1); // refused out of turn before anything changes
             _adam.CountStep();
-            _backend.AdamScheduled(parameters, grads, moments[0], moments[1], this, _adam.LearningRate, _adam.Beta1, _adam.Beta2,
-                _adam.Eps, _adam.WeightDecay, _adam.Decoupled, clearGradient: true, loss, losses);
+            _backend.AdamScheduled(parameters, grads, moments[0], moments[1], this, _adam.LearningRate, _adam.Beta1,
+                _adam.Beta2, _adam.Eps, _adam.WeightDecay, _adam.Decoupled, clearGradient: true, loss, losses);
         }
         else
         {
@@ -109,7 +112,8 @@ public sealed class StepSchedule
     public void CountReplayedStep()
     {
         if (Step >= StepsPerEpoch)
-            throw new InvalidOperationException($"The schedule's epoch has {StepsPerEpoch} steps, all taken; call StartEpoch before the next.");
+            throw new InvalidOperationException(
+                $"The schedule's epoch has {StepsPerEpoch} steps, all taken; call StartEpoch before the next.");
         if (_adam is not null)
         {
             RequireAdamStep(_adam.StepCount + 1);
@@ -125,10 +129,13 @@ public sealed class StepSchedule
     private void RequireAdamStep(int adamStep)
     {
         if (Step >= StepsPerEpoch)
-            throw new InvalidOperationException($"The schedule's epoch has {StepsPerEpoch} steps, all taken; call StartEpoch before the next.");
+            throw new InvalidOperationException(
+                $"The schedule's epoch has {StepsPerEpoch} steps, all taken; call StartEpoch before the next.");
         if (adamStep != _firstAdamStep + (Step - _firstStep) || _adam!.LearningRate != _learningRate)
-            throw new InvalidOperationException($"Adam is at step {adamStep} with learning rate {_adam!.LearningRate}, but the schedule holds step " +
-                $"{_firstAdamStep + (Step - _firstStep)} with {_learningRate} for step {Step} of the epoch; call StartEpoch again after changing either.");
+            throw new InvalidOperationException(
+                $"Adam is at step {adamStep} with learning rate {_adam!.LearningRate}, but the schedule holds step " +
+                $"{_firstAdamStep + (Step - _firstStep)} with {_learningRate} for step {Step} of the epoch; call " +
+                "StartEpoch again after changing either.");
     }
 
     private void CheckEndStep(Tensor loss, Tensor losses)
@@ -136,10 +143,14 @@ public sealed class StepSchedule
         ArgumentNullException.ThrowIfNull(loss);
         ArgumentNullException.ThrowIfNull(losses);
         if (loss.Device != Device || losses.Device != Device)
-            throw new ArgumentException($"The loss and the losses must live on the schedule's device {Device}.", nameof(loss));
+            throw new ArgumentException($"The loss and the losses must live on the schedule's device {Device}.",
+                nameof(loss));
         if (losses.Length < StepsPerEpoch)
-            throw new ArgumentException($"The losses hold {losses.Length} values, not one per step of the epoch ({StepsPerEpoch}).", nameof(losses));
+            throw new ArgumentException(
+                $"The losses hold {losses.Length} values, not one per step of the epoch ({StepsPerEpoch}).",
+                nameof(losses));
         if (Step >= StepsPerEpoch)
-            throw new InvalidOperationException($"The schedule's epoch has {StepsPerEpoch} steps, all taken; call StartEpoch before the next.");
+            throw new InvalidOperationException(
+                $"The schedule's epoch has {StepsPerEpoch} steps, all taken; call StartEpoch before the next.");
     }
 }

@@ -30,12 +30,16 @@ public static partial class F
             return output;
         }
         if (shape.CountPerChannel < 2)
-            throw new ArgumentException($"BatchNorm2d in training needs more than one value per channel, but input {Tensor.Format(input.Shape)} has one; use a larger batch or evaluation mode.");
+            throw new ArgumentException(
+                "BatchNorm2d in training needs more than one value per channel, but input " +
+                $"{Tensor.Format(input.Shape)} has one; use a larger batch or evaluation mode.");
         var mean = Workspace.Tensor(input.Device, [channels]);
         var invStd = Workspace.Tensor(input.Device, [channels]);
-        backend.BatchNorm2dForwardTraining(input, gamma, beta, output, mean, invStd, runningMean, runningVar, momentum, eps, shape);
+        backend.BatchNorm2dForwardTraining(input, gamma, beta, output, mean, invStd, runningMean, runningVar, momentum,
+            eps, shape);
         if (GradientTape.ShouldRecord(input, gamma, beta))
-            GradientTape.Record(output, Workspace.Node<BatchNorm2dBackward>().Set(input, gamma, beta, mean, invStd, shape), input, gamma, beta);
+            GradientTape.Record(output,
+                Workspace.Node<BatchNorm2dBackward>().Set(input, gamma, beta, mean, invStd, shape), input, gamma, beta);
         return output;
     }
 
@@ -44,7 +48,8 @@ public static partial class F
         private Tensor _input = null!, _gamma = null!, _beta = null!, _mean = null!, _invStd = null!;
         private BatchNormShape _shape;
 
-        public BatchNorm2dBackward Set(Tensor input, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, BatchNormShape shape)
+        public BatchNorm2dBackward Set(Tensor input, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd,
+            BatchNormShape shape)
         {
             (_input, _gamma, _beta, _mean, _invStd, _shape) = (input, gamma, beta, mean, invStd, shape);
             return this;
@@ -60,6 +65,7 @@ public static partial class F
     private sealed class BatchNorm2dInferenceBackward : Node
     {
         public override void Backward(Tensor outputGrad) => throw new NotSupportedException(
-            "Backward through BatchNorm2d in evaluation mode is not supported; call Train() on the model before computing gradients.");
+            "Backward through BatchNorm2d in evaluation mode is not supported; call Train() on the model before " +
+            "computing gradients.");
     }
 }

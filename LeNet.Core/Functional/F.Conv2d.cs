@@ -12,7 +12,8 @@ public static partial class F
         var output = Workspace.Tensor(input.Device, [shape.Batch, shape.OutChannels, shape.OutHeight, shape.OutWidth]);
         input.Device.Backend.Conv2dForward(input, weight, bias, output, shape);
         if (GradientTape.ShouldRecord(input, weight, bias))
-            GradientTape.Record(output, Workspace.Node<Conv2dBackward>().Set(input, weight, bias, shape), input, weight, bias);
+            GradientTape.Record(output, Workspace.Node<Conv2dBackward>().Set(input, weight, bias, shape), input, weight,
+                bias);
         return output;
     }
 
@@ -27,10 +28,14 @@ public static partial class F
         var shape = new ConvShape(input.Size(0), input.Size(1), input.Size(2), input.Size(3),
             weight.Size(0), weight.Size(2), weight.Size(3), stride, padding);
         if (weight.Size(1) != shape.InChannels)
-            throw new ArgumentException($"Conv2d weight {Tensor.Format(weight.Shape)} expects {weight.Size(1)} input channels, but the input has {shape.InChannels}.");
+            throw new ArgumentException(
+                $"Conv2d weight {Tensor.Format(weight.Shape)} expects {weight.Size(1)} input channels, but the input " +
+                $"has {shape.InChannels}.");
         if (bias is not null) RequireShape(bias, "Conv2d bias", shape.OutChannels);
         if (shape.OutHeight < 1 || shape.OutWidth < 1)
-            throw new ArgumentException($"Conv2d kernel {weight.Size(2)}×{weight.Size(3)} does not fit input {Tensor.Format(input.Shape)} with padding {padding}.");
+            throw new ArgumentException(
+                $"Conv2d kernel {weight.Size(2)}×{weight.Size(3)} does not fit input {Tensor.Format(input.Shape)} " +
+                $"with padding {padding}.");
         return shape;
     }
 

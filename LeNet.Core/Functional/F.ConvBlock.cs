@@ -12,7 +12,8 @@ public static partial class F
     /// statistics (moving the running ones); in evaluation with the running statistics.
     /// </summary>
     public static Tensor ConvBlock(Tensor input, Tensor weight, Tensor? bias, int stride, int padding, Tensor gamma,
-        Tensor beta, Tensor runningMean, Tensor runningVar, bool training, int pool, float momentum = 0.1f, float eps = 1e-5f)
+        Tensor beta, Tensor runningMean, Tensor runningVar, bool training, int pool, float momentum = 0.1f,
+        float eps = 1e-5f)
     {
         var conv = ConvShapeOf(input, weight, bias, stride, padding);
         RequireSameDevice("ConvBlock", input, gamma, runningMean);
@@ -27,15 +28,16 @@ public static partial class F
             throw new ArgumentException($"MaxPool2d window {pool} does not fit the convolution's output " +
                 $"{Tensor.Format(shape.ConvOutputShape)}.");
         if (training && shape.Norm.CountPerChannel < 2)
-            throw new ArgumentException("BatchNorm2d in training needs more than one value per channel, but the convolution's " +
+            throw new ArgumentException(
+                "BatchNorm2d in training needs more than one value per channel, but the convolution's " +
                 $"output {Tensor.Format(shape.ConvOutputShape)} has one; use a larger batch or evaluation mode.");
 
         var device = input.Device;
         var pooled = shape.Output(device);
         if (!training)
         {
-            device.Backend.ConvBlockForward(input, weight, bias, gamma, beta, runningMean, runningVar, pooled, saved: null,
-                momentum, eps, shape);
+            device.Backend.ConvBlockForward(input, weight, bias, gamma, beta, runningMean, runningVar, pooled,
+                saved: null, momentum, eps, shape);
             if (GradientTape.ShouldRecord(input, weight, bias, gamma, beta))
                 GradientTape.Record(pooled, Workspace.Node<BatchNorm2dInferenceBackward>(), input, gamma, beta);
             return pooled;
@@ -47,11 +49,12 @@ public static partial class F
         saved.Argmax = Workspace.Indices(device, pooled.Length);
         saved.Pooled = pooled;
         saved.Activated = null;
-        device.Backend.ConvBlockForward(input, weight, bias, gamma, beta, runningMean, runningVar, pooled, saved, momentum, eps,
-            shape);
+        device.Backend.ConvBlockForward(input, weight, bias, gamma, beta, runningMean, runningVar, pooled, saved,
+            momentum, eps, shape);
         if (GradientTape.ShouldRecord(input, weight, bias, gamma, beta))
-            GradientTape.Record(pooled, Workspace.Node<ConvBlockBackward>().Set(input, weight, bias, gamma, beta, saved, shape),
-                input, weight, bias, gamma, beta);
+            GradientTape.Record(pooled,
+                Workspace.Node<ConvBlockBackward>().Set(input, weight, bias, gamma, beta, saved, shape), input, weight,
+                bias, gamma, beta);
         return pooled;
     }
 
@@ -62,8 +65,8 @@ public static partial class F
         private ConvBlockSaved _saved = null!;
         private ConvBlockShape _shape;
 
-        public ConvBlockBackward Set(Tensor input, Tensor weight, Tensor? bias, Tensor gamma, Tensor beta, ConvBlockSaved saved,
-            ConvBlockShape shape)
+        public ConvBlockBackward Set(Tensor input, Tensor weight, Tensor? bias, Tensor gamma, Tensor beta,
+            ConvBlockSaved saved, ConvBlockShape shape)
         {
             (_input, _weight, _bias, _gamma, _beta, _saved, _shape) = (input, weight, bias, gamma, beta, saved, shape);
             return this;

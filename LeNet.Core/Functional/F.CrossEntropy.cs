@@ -31,7 +31,8 @@ public static partial class F
         // gives them — so that pass needs no launch of its own.
         var unitGradient = Workspace.Tensor(logits.Device, logits.Shape);
         backend.SoftmaxCrossEntropyForward(logits, labels, probabilities, loss, unitGradient);
-        GradientTape.Record(loss, Workspace.Node<CrossEntropyBackward>().Set(logits, labels, probabilities, unitGradient), logits);
+        GradientTape.Record(loss,
+            Workspace.Node<CrossEntropyBackward>().Set(logits, labels, probabilities, unitGradient), logits);
         return loss;
     }
 
@@ -50,7 +51,8 @@ public static partial class F
         public override void BackwardFromOne(Device device) => GradientTape.Pass(_logits, _unitGradient);
 
         public override void Backward(Tensor outputGrad) =>
-            _logits.Device.Backend.SoftmaxCrossEntropyBackward(_probabilities, _labels, outputGrad, Target(_logits)!.Value);
+            _logits.Device.Backend.SoftmaxCrossEntropyBackward(_probabilities, _labels, outputGrad,
+                Target(_logits)!.Value);
     }
 
     /// <summary>
@@ -61,11 +63,13 @@ public static partial class F
         if (labels.Length != batch)
             throw new ArgumentException($"CrossEntropy got {labels.Length} labels for a batch of {batch} logits.");
         if (labels.IsHost != device.IsCpu)
-            throw new ArgumentException($"The labels live {(labels.IsHost ? "in host memory" : "on a GPU")} but the logits on " +
+            throw new ArgumentException(
+                $"The labels live {(labels.IsHost ? "in host memory" : "on a GPU")} but the logits on " +
                 $"{device}; move them with Indices.To(device).");
         if (labels.IsHost)
             foreach (var label in labels.Host)
                 if ((uint)label >= (uint)classes)
-                    throw new ArgumentOutOfRangeException(nameof(labels), label, $"A label lies outside the {classes} classes [0, {classes}).");
+                    throw new ArgumentOutOfRangeException(nameof(labels), label,
+                        $"A label lies outside the {classes} classes [0, {classes}).");
     }
 }

@@ -12,7 +12,8 @@ public static partial class F
         var output = Workspace.Tensor(input.Device, [shape.Batch, shape.OutFeatures]);
         input.Device.Backend.LinearForward(input, weight, bias, output, shape);
         if (GradientTape.ShouldRecord(input, weight, bias))
-            GradientTape.Record(output, Workspace.Node<LinearBackward>().Set(input, weight, bias, shape), input, weight, bias);
+            GradientTape.Record(output, Workspace.Node<LinearBackward>().Set(input, weight, bias, shape), input, weight,
+                bias);
         return output;
     }
 
@@ -23,7 +24,8 @@ public static partial class F
         RequireSameDevice("Linear", input, weight, bias);
         var shape = new LinearShape(input.Size(0), input.Size(1), weight.Size(0));
         if (weight.Size(1) != shape.InFeatures)
-            throw new ArgumentException($"Linear weight {Tensor.Format(weight.Shape)} expects {weight.Size(1)} input features, " +
+            throw new ArgumentException(
+                $"Linear weight {Tensor.Format(weight.Shape)} expects {weight.Size(1)} input features, " +
                 $"but the input has {shape.InFeatures}.");
         if (bias is not null) RequireShape(bias, "Linear bias", shape.OutFeatures);
         return shape;
@@ -42,6 +44,7 @@ public static partial class F
         }
 
         public override void Backward(Tensor outputGrad) =>
-            _input.Device.Backend.LinearBackward(_input, _weight, outputGrad, Target(_input), Target(_weight), Target(_bias), _shape);
+            _input.Device.Backend.LinearBackward(_input, _weight, outputGrad, Target(_input), Target(_weight),
+                Target(_bias), _shape);
     }
 }

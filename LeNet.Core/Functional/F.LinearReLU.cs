@@ -15,7 +15,8 @@ public static partial class F
         var output = Workspace.Tensor(input.Device, [shape.Batch, shape.OutFeatures]);
         input.Device.Backend.LinearReLUForward(input, weight, bias, output, shape);
         if (GradientTape.ShouldRecord(input, weight, bias))
-            GradientTape.Record(output, Workspace.Node<LinearReLUBackward>().Set(input, weight, bias, output, shape), input, weight, bias);
+            GradientTape.Record(output, Workspace.Node<LinearReLUBackward>().Set(input, weight, bias, output, shape),
+                input, weight, bias);
         return output;
     }
 
@@ -32,7 +33,7 @@ public static partial class F
         }
 
         public override void Backward(Tensor outputGrad) =>
-            _input.Device.Backend.LinearReLUBackward(_input, _weight, _output, outputGrad, Target(_input), Target(_weight),
-                Target(_bias), _shape);
+            _input.Device.Backend.LinearReLUBackward(_input, _weight, _output, outputGrad, Target(_input),
+                Target(_weight), Target(_bias), _shape);
     }
 }

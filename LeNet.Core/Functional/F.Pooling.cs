@@ -34,8 +34,10 @@ public static partial class F
     private static PoolShape PoolShapeOf(Tensor input, int kernel, int stride, string what, string whatInput)
     {
         RequireRank(input, 4, whatInput, "[N, C, H, W]");
-        if (kernel < 1) throw new ArgumentOutOfRangeException(nameof(kernel), kernel, $"{what} window must be at least 1.");
-        if (stride < 1) throw new ArgumentOutOfRangeException(nameof(stride), stride, $"{what} stride must be at least 1.");
+        if (kernel < 1)
+            throw new ArgumentOutOfRangeException(nameof(kernel), kernel, $"{what} window must be at least 1.");
+        if (stride < 1)
+            throw new ArgumentOutOfRangeException(nameof(stride), stride, $"{what} stride must be at least 1.");
         var shape = new PoolShape(input.Size(0), input.Size(1), input.Size(2), input.Size(3), kernel, stride);
         if (shape.OutHeight < 1 || shape.OutWidth < 1)
             throw new ArgumentException($"{what} window {kernel} does not fit input {Tensor.Format(input.Shape)}.");

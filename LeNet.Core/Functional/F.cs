@@ -11,19 +11,22 @@ public static partial class F
     private static void RequireRank(Tensor tensor, int rank, string what, string layout)
     {
         if (tensor.Rank != rank)
-            throw new ArgumentException($"{what} must have rank {rank} {layout}, but has shape {Tensor.Format(tensor.Shape)}.");
+            throw new ArgumentException(
+                $"{what} must have rank {rank} {layout}, but has shape {Tensor.Format(tensor.Shape)}.");
     }
 
     private static void RequireShape(Tensor tensor, string what, params ReadOnlySpan<int> shape)
     {
         if (!tensor.Shape.SequenceEqual(shape))
-            throw new ArgumentException($"{what} must have shape {Tensor.Format(shape)}, but has {Tensor.Format(tensor.Shape)}.");
+            throw new ArgumentException(
+                $"{what} must have shape {Tensor.Format(shape)}, but has {Tensor.Format(tensor.Shape)}.");
     }
 
     /// <summary>An operation's tensors must live on one device; its backend runs on the first one's.</summary>
     private static void RequireSameDevice(string operation, Tensor first, Tensor? second, Tensor? third = null)
     {
-        if ((second is null || second.Device == first.Device) && (third is null || third.Device == first.Device)) return;
+        if ((second is null || second.Device == first.Device) && (third is null || third.Device == first.Device))
+            return;
         throw new ArgumentException($"{operation} got tensors on different devices ({first.Device}, {second?.Device}" +
             $"{(third is null ? "" : ", " + third.Device)}); put them on one device first (Module.To, Tensor.To).");
     }

@@ -16,7 +16,8 @@ public static class ModelVariants
         LeNet5.ModelName => new LeNet5(classes, seed),
         LeNet5Table.ModelName => new LeNet5Table(classes, seed),
         LeNet1998.ModelName => new LeNet1998(classes, seed),
-        _ => throw new ArgumentException($"There is no model variant '{name}'; choose one of {string.Join(", ", Names)}.", nameof(name)),
+        _ => throw new ArgumentException(
+            $"There is no model variant '{name}'; choose one of {string.Join(", ", Names)}.", nameof(name)),
     };
 
     /// <summary>One line on what each variant is, for --help and the README.</summary>

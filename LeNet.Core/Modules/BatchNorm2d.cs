@@ -10,7 +10,9 @@ public sealed class BatchNorm2d : Module
 {
     public BatchNorm2d(int channels, float eps = 1e-5f, float momentum = 0.1f)
     {
-        if (channels < 1) throw new ArgumentOutOfRangeException(nameof(channels), channels, "BatchNorm2d needs at least one channel.");
+        if (channels < 1)
+            throw new ArgumentOutOfRangeException(nameof(channels), channels,
+                "BatchNorm2d needs at least one channel.");
         (Eps, Momentum) = (eps, momentum);
         Weight = RegisterParameter("weight", Tensor.Full(1f, channels));
         Bias = RegisterParameter("bias", Tensor.Zeros(channels));

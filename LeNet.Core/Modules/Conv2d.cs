@@ -5,10 +5,13 @@ namespace LeNet.Core.Modules;
 /// <summary>2-D convolution layer: weight [out, in, k, k], bias [out]; PyTorch's default initialisation.</summary>
 public sealed class Conv2d : Module
 {
-    public Conv2d(int inChannels, int outChannels, int kernelSize, Random random, int stride = 1, int padding = 0, bool bias = true)
+    public Conv2d(int inChannels, int outChannels, int kernelSize, Random random, int stride = 1, int padding = 0,
+        bool bias = true)
     {
         if (inChannels < 1 || outChannels < 1 || kernelSize < 1)
-            throw new ArgumentException($"Conv2d needs positive channel counts and kernel size, not ({inChannels}, {outChannels}, {kernelSize}).");
+            throw new ArgumentException(
+                $"Conv2d needs positive channel counts and kernel size, not ({inChannels}, {outChannels}, " +
+                $"{kernelSize}).");
         (Stride, Padding) = (stride, padding);
         var fanIn = inChannels * kernelSize * kernelSize;
         Weight = RegisterParameter("weight", Tensor.Zeros(outChannels, inChannels, kernelSize, kernelSize));

@@ -14,7 +14,8 @@ public static class Init
     }
 
     /// <summary>U(−1/√fan_in, 1/√fan_in), PyTorch's default for Conv and Linear biases.</summary>
-    public static void BiasUniform(Tensor bias, int fanIn, Random random) => Uniform(bias, 1 / Math.Sqrt(fanIn), random);
+    public static void BiasUniform(Tensor bias, int fanIn, Random random) =>
+        Uniform(bias, 1 / Math.Sqrt(fanIn), random);
 
     /// <summary>Fills with independent draws from U(−bound, bound).</summary>
     public static void Uniform(Tensor tensor, double bound, Random random)

@@ -20,7 +20,8 @@ public abstract class Module
     /// <paramref name="labels"/> (PyTorch's CrossEntropyLoss(model(input), labels)). A model whose last layers and the
     /// loss form one operation declares it here (<see cref="Models.LeNet5"/>: <see cref="Functional.F.HeadLoss"/>).
     /// </summary>
-    public virtual Tensor CrossEntropyLoss(Tensor input, Indices labels) => Functional.F.CrossEntropy(Forward(input), labels);
+    public virtual Tensor CrossEntropyLoss(Tensor input, Indices labels) =>
+        Functional.F.CrossEntropy(Forward(input), labels);
 
     /// <summary>Sets training mode on this module and all below it.</summary>
     public Module Train(bool training = true)
@@ -48,7 +49,8 @@ public abstract class Module
     /// Parameters and buffers by name, in PyTorch's state_dict order: each module's own parameters, then its
     /// buffers, then its children in registration order. The tensors are the live ones, not copies.
     /// </summary>
-    public IReadOnlyList<(string Name, Tensor Tensor)> StateDict() => Walk(m => m._parameters.Concat(m._buffers)).ToList();
+    public IReadOnlyList<(string Name, Tensor Tensor)> StateDict() =>
+        Walk(m => m._parameters.Concat(m._buffers)).ToList();
 
     /// <summary>
     /// Copies values into this module's parameters and buffers. Every name must be present with the same shape and
@@ -68,7 +70,9 @@ public abstract class Module
         {
             var (shape, values) = state[name];
             if (!tensor.Shape.SequenceEqual(shape) || values.Length != tensor.Length)
-                throw new ArgumentException($"The saved {name} has shape {Tensor.Format(shape)}, but this model's is {Tensor.Format(tensor.Shape)}.");
+                throw new ArgumentException(
+                    $"The saved {name} has shape {Tensor.Format(shape)}, but this model's is " +
+                    $"{Tensor.Format(tensor.Shape)}.");
         }
         foreach (var (name, tensor) in own) tensor.CopyFrom(state[name].Values);
     }
@@ -118,12 +122,15 @@ public abstract class Module
     private void CheckName(string name)
     {
         if (string.IsNullOrEmpty(name) || name.Contains('.'))
-            throw new ArgumentException($"'{name}' is not a valid member name: it must be non-empty and contain no dot.");
-        if (_parameters.Any(p => p.Name == name) || _buffers.Any(b => b.Name == name) || _children.Any(c => c.Name == name))
+            throw new ArgumentException(
+                $"'{name}' is not a valid member name: it must be non-empty and contain no dot.");
+        if (_parameters.Any(p => p.Name == name) || _buffers.Any(b => b.Name == name)
+            || _children.Any(c => c.Name == name))
             throw new ArgumentException($"'{name}' is already registered on {GetType().Name}.");
     }
 
-    private IEnumerable<(string Name, Tensor Tensor)> Walk(Func<Module, IEnumerable<(string Name, Tensor Tensor)>> own, string prefix = "")
+    private IEnumerable<(string Name, Tensor Tensor)> Walk(Func<Module, IEnumerable<(string Name, Tensor Tensor)>> own,
+        string prefix = "")
     {
         foreach (var (name, tensor) in own(this)) yield return (prefix + name, tensor);
         foreach (var (name, child) in _children)

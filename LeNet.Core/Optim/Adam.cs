@@ -13,9 +13,11 @@ public sealed class Adam : Optimizer
         float eps = 1e-8f, float weightDecay = 0f, bool decoupled = false) : base(parameters, learningRate)
     {
         if (beta1 is < 0 or >= 1 || beta2 is < 0 or >= 1)
-            throw new ArgumentOutOfRangeException(nameof(beta1), $"Adam's betas must lie in [0, 1), not ({beta1}, {beta2}).");
+            throw new ArgumentOutOfRangeException(nameof(beta1),
+                $"Adam's betas must lie in [0, 1), not ({beta1}, {beta2}).");
         if (!(eps >= 0)) throw new ArgumentOutOfRangeException(nameof(eps), eps, "Adam's eps cannot be negative.");
-        if (!(weightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "Weight decay cannot be negative.");
+        if (!(weightDecay >= 0))
+            throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "Weight decay cannot be negative.");
         (Beta1, Beta2, Eps, WeightDecay, Decoupled) = (beta1, beta2, eps, weightDecay, decoupled);
         _firstMoments = Parameters.Select(Tensor.ZerosLike).ToArray();
         _secondMoments = Parameters.Select(Tensor.ZerosLike).ToArray();
@@ -42,10 +44,14 @@ public sealed class Adam : Optimizer
     {
         ArgumentOutOfRangeException.ThrowIfNegative(stepCount);
         if (firstMoments.Count != Parameters.Count || secondMoments.Count != Parameters.Count)
-            throw new ArgumentException($"Adam has {Parameters.Count} parameters, but the state holds {firstMoments.Count} first and {secondMoments.Count} second moments.");
+            throw new ArgumentException(
+                $"Adam has {Parameters.Count} parameters, but the state holds {firstMoments.Count} first and " +
+                $"{secondMoments.Count} second moments.");
         for (var i = 0; i < Parameters.Count; i++)
             if (firstMoments[i].Length != Parameters[i].Length || secondMoments[i].Length != Parameters[i].Length)
-                throw new ArgumentException($"Adam's moments of parameter {i} must hold {Parameters[i].Length} values, not {firstMoments[i].Length} and {secondMoments[i].Length}.");
+                throw new ArgumentException(
+                    $"Adam's moments of parameter {i} must hold {Parameters[i].Length} values, not " +
+                    $"{firstMoments[i].Length} and {secondMoments[i].Length}.");
         for (var i = 0; i < Parameters.Count; i++)
         {
             _firstMoments[i].CopyFrom(firstMoments[i]);

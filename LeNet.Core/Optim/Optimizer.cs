@@ -19,9 +19,11 @@ public abstract class Optimizer
     {
         ParameterArray = parameters.ToArray();
         if (ParameterArray.Length == 0) throw new ArgumentException("The optimiser was given no parameters.");
-        if (Parameters.Any(p => !p.RequiresGrad)) throw new ArgumentException("Every parameter given to an optimiser must require a gradient.");
+        if (Parameters.Any(p => !p.RequiresGrad))
+            throw new ArgumentException("Every parameter given to an optimiser must require a gradient.");
         if (!(learningRate > 0) || float.IsInfinity(learningRate))
-            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "The learning rate must be a positive finite number.");
+            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate,
+                "The learning rate must be a positive finite number.");
         LearningRate = learningRate;
     }
 
@@ -34,8 +36,8 @@ public abstract class Optimizer
 
     /// <summary>
     /// Applies one update; parameters that have no gradient yet are skipped, as in PyTorch. With
-    /// <paramref name="zeroGradients"/> every gradient it used is left at zero, as <see cref="ZeroGrad"/> after it would
-    /// (within the update's own launch where the device can), ready for the next backward pass to add to.
+    /// <paramref name="zeroGradients"/> every gradient it used is left at zero, as <see cref="ZeroGrad"/> after it
+    /// would (within the update's own launch where the device can), ready for the next backward pass to add to.
     /// </summary>
     public abstract void Step(bool zeroGradients = false);
 
@@ -61,7 +63,8 @@ public abstract class Optimizer
     /// them on first use. False on the CPU, while some parameter has no gradient, or when the tensors are not on one
     /// GPU; the caller then updates parameter by parameter.
     /// </summary>
-    internal bool TryPacked([NotNullWhen(true)] out Tensor? parameters, [NotNullWhen(true)] out Tensor? grads, out Tensor[] state)
+    internal bool TryPacked([NotNullWhen(true)] out Tensor? parameters, [NotNullWhen(true)] out Tensor? grads,
+        out Tensor[] state)
     {
         (parameters, grads, state) = (null, null, _flatState);
         if (ParameterArray[0].Device.IsCpu) return false;
@@ -80,7 +83,8 @@ public abstract class Optimizer
         for (var i = 0; i < ParameterArray.Length; i++)
         {
             var p = ParameterArray[i];
-            if (!p.IsPackedIn(_flatParameters!) || p.Grad is not { } grad || !grad.IsPackedIn(_flatGrads!)) return false;
+            if (!p.IsPackedIn(_flatParameters!) || p.Grad is not { } grad || !grad.IsPackedIn(_flatGrads!))
+                return false;
             for (var k = 0; k < kinds.Length; k++)
                 if (!kinds[k][i].IsPackedIn(_flatState[k])) return false;
         }

@@ -11,8 +11,10 @@ public sealed class Sgd : Optimizer
     public Sgd(IEnumerable<Tensor> parameters, float learningRate, float momentum = 0f, float dampening = 0f,
         float weightDecay = 0f, bool nesterov = false) : base(parameters, learningRate)
     {
-        if (!(momentum >= 0)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "Momentum cannot be negative.");
-        if (!(weightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "Weight decay cannot be negative.");
+        if (!(momentum >= 0))
+            throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "Momentum cannot be negative.");
+        if (!(weightDecay >= 0))
+            throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "Weight decay cannot be negative.");
         if (nesterov && (momentum == 0 || dampening != 0))
             throw new ArgumentException("Nesterov momentum needs a positive momentum and zero dampening.");
         (Momentum, Dampening, WeightDecay, Nesterov) = (momentum, dampening, weightDecay, nesterov);

@@ -31,18 +31,26 @@ public static class AtomicFile
             }
             catch (ArgumentOutOfRangeException e)
             {
-                throw new IOException($"it would be larger than the file system or the process's file size limit allows: {e.Message}", e);
+                throw new IOException(
+                    $"it would be larger than the file system or the process's file size limit allows: {e.Message}", e);
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not FileWriteException)
         {
-            var kept = File.Exists(full) ? $"the {Path.GetFileName(full)} that was there is unchanged" : "nothing was written there";
-            throw new FileWriteException($"Could not write {full} ({e.Message.TrimEnd('.')}), so {kept}; free some space or fix the folder's permissions, and try again.", e);
+            var kept = File.Exists(full)
+                ? $"the {Path.GetFileName(full)} that was there is unchanged"
+                : "nothing was written there";
+            throw new FileWriteException(
+                $"Could not write {full} ({e.Message.TrimEnd('.')}), so {kept}; free some space or fix the folder's " +
+                "permissions, and try again.", e);
         }
         finally
         {
             try { if (File.Exists(temporary)) File.Delete(temporary); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* the write's own error says more */ }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                /* the write's own error says more */
+            }
         }
     }
 

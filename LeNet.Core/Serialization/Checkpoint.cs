@@ -26,7 +26,8 @@ public sealed class Checkpoint
     private const int ChecksumLength = 32;
     private const int MaxHeaderBytes = 64 << 20;
 
-    private Checkpoint(string model, List<(string Name, int[] Shape, float[] Values)> tensors, Dictionary<string, string> metadata)
+    private Checkpoint(string model, List<(string Name, int[] Shape, float[] Values)> tensors,
+        Dictionary<string, string> metadata)
     {
         Model = model;
         Tensors = tensors;
@@ -49,14 +50,17 @@ public sealed class Checkpoint
     /// <summary>
     /// Writes a checkpoint atomically: a reader sees the previous complete file or this one, never a mixture.
     /// </summary>
-    public static void Save(string path, string model, IEnumerable<(string Name, Tensor Tensor)> tensors, IReadOnlyDictionary<string, string> metadata)
+    public static void Save(string path, string model, IEnumerable<(string Name, Tensor Tensor)> tensors,
+        IReadOnlyDictionary<string, string> metadata)
     {
         ArgumentException.ThrowIfNullOrEmpty(model);
-        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("Checkpoints need a little-endian machine.");
+        if (!BitConverter.IsLittleEndian)
+            throw new PlatformNotSupportedException("Checkpoints need a little-endian machine.");
         var entries = tensors.ToList();
         var names = new HashSet<string>();
         foreach (var (name, _) in entries)
-            if (!names.Add(name)) throw new ArgumentException($"The tensor name {name} appears twice.", nameof(tensors));
+            if (!names.Add(name))
+                throw new ArgumentException($"The tensor name {name} appears twice.", nameof(tensors));
 
         using var headerStream = new MemoryStream();
         using (var json = new Utf8JsonWriter(headerStream))
@@ -129,12 +133,16 @@ public sealed class Checkpoint
         var magic = Encoding.ASCII.GetBytes(Magic);
         var comparable = Math.Min(bytes.Length, magic.Length);
         if (!bytes.AsSpan(0, comparable).SequenceEqual(magic.AsSpan(0, comparable)))
-            throw new CheckpointException($"{path} is not a LeNet checkpoint (it does not begin with {Magic}); use a checkpoint written by LeNet.Train.");
+            throw new CheckpointException(
+                $"{path} is not a LeNet checkpoint (it does not begin with {Magic}); use a checkpoint written by " +
+                "LeNet.Train.");
         if (bytes.Length < 12)
             throw Truncated(path, bytes.Length, null);
         var version = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8));
         if (version != FormatVersion)
-            throw new CheckpointException($"The checkpoint {path} has format version {version}, but this build reads version {FormatVersion}; use the build that wrote it, or train again.");
+            throw new CheckpointException(
+                $"The checkpoint {path} has format version {version}, but this build reads version {FormatVersion}; " +
+                "use the build that wrote it, or train again.");
         if (bytes.Length < PrefixLength)
             throw Truncated(path, bytes.Length, null);
         var payloadLength = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(12));
@@ -142,7 +150,8 @@ public sealed class Checkpoint
             throw Corrupt(path, $"its header claims a payload of {payloadLength} bytes");
         var expectedLength = PrefixLength + payloadLength + ChecksumLength;
         if (bytes.Length < expectedLength) throw Truncated(path, bytes.Length, expectedLength);
-        if (bytes.Length > expectedLength) throw Corrupt(path, $"it has {bytes.Length - expectedLength} bytes more than its header says");
+        if (bytes.Length > expectedLength)
+            throw Corrupt(path, $"it has {bytes.Length - expectedLength} bytes more than its header says");
         var body = bytes.AsSpan(0, (int)(PrefixLength + payloadLength));
         if (!SHA256.HashData(body).AsSpan().SequenceEqual(bytes.AsSpan(body.Length, ChecksumLength)))
             throw Corrupt(path, "its SHA-256 checksum does not match its contents");
@@ -169,29 +178,35 @@ public sealed class Checkpoint
             {
                 var name = entry.GetProperty("name").GetString() ?? "";
                 // Names end up in messages (a model that does not fit names them), which must stay one line.
-                if (name.Any(char.IsControl)) throw Corrupt(path, $"the tensor name {FileText.Printable(name)} holds a control character");
+                if (name.Any(char.IsControl))
+                    throw Corrupt(path, $"the tensor name {FileText.Printable(name)} holds a control character");
                 if (!names.Add(name)) throw Corrupt(path, $"the tensor name {FileText.Printable(name)} appears twice");
                 var shape = entry.GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()).ToArray();
                 long count = 1;
                 foreach (var d in shape)
                 {
-                    if (d < 0 || (count *= d) > data.Length) throw Corrupt(path, $"tensor {name}'s shape does not fit the file");
+                    if (d < 0 || (count *= d) > data.Length)
+                        throw Corrupt(path, $"tensor {name}'s shape does not fit the file");
                 }
-                if (offset + 4 * count > data.Length) throw Corrupt(path, $"tensor {name}'s values run past the end of the file");
-                tensors.Add((name, shape, MemoryMarshal.Cast<byte, float>(data.Slice(offset, (int)(4 * count))).ToArray()));
+                if (offset + 4 * count > data.Length)
+                    throw Corrupt(path, $"tensor {name}'s values run past the end of the file");
+                tensors.Add(
+                    (name, shape, MemoryMarshal.Cast<byte, float>(data.Slice(offset, (int)(4 * count))).ToArray()));
                 offset += (int)(4 * count);
             }
             if (offset != data.Length) throw Corrupt(path, $"{data.Length - offset} bytes follow the last tensor");
             return new Checkpoint(model, tensors, metadata);
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException
+            or FormatException)
         {
             throw Corrupt(path, "its header is not the JSON this format expects", e);
         }
     }
 
     private static CheckpointException Truncated(string path, long actual, long? expected) =>
-        new($"The checkpoint {path} is truncated ({actual:N0} bytes{(expected is { } e ? $" of {e:N0}" : "")}), as by a crash or an interrupted copy; use an intact checkpoint, or train again.");
+        new($"The checkpoint {path} is truncated ({actual:N0} bytes{(expected is { } e ? $" of {e:N0}" : "")}), as " +
+            "by a crash or an interrupted copy; use an intact checkpoint, or train again.");
 
     private static CheckpointException Corrupt(string path, string why, Exception? inner = null) =>
         new($"The checkpoint {path} is corrupt ({why}); use an intact checkpoint, or train again.", inner);

@@ -15,7 +15,8 @@ public static class SafeTensors
 {
     private const long MaxHeaderBytes = 100 << 20;
 
-    public static void Save(string path, IEnumerable<(string Name, Tensor Tensor)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Save(string path, IEnumerable<(string Name, Tensor Tensor)> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
     {
         var entries = tensors.ToList();
         using var header = new MemoryStream();
@@ -56,7 +57,8 @@ public static class SafeTensors
             header.CopyTo(stream);
             foreach (var (_, tensor) in entries)
             {
-                if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("Saving needs a little-endian machine.");
+                if (!BitConverter.IsLittleEndian)
+                    throw new PlatformNotSupportedException("Saving needs a little-endian machine.");
                 stream.Write(MemoryMarshal.AsBytes(tensor.HostValues()));
             }
         });
@@ -65,7 +67,8 @@ public static class SafeTensors
     /// <summary>
     /// Reads every tensor and the metadata; any inconsistency ends in a <see cref="ModelFormatException"/>.
     /// </summary>
-    public static (Dictionary<string, (int[] Shape, float[] Values)> Tensors, Dictionary<string, string> Metadata) Load(string path)
+    public static (Dictionary<string, (int[] Shape, float[] Values)> Tensors,
+        Dictionary<string, string> Metadata) Load(string path)
     {
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
@@ -80,7 +83,8 @@ public static class SafeTensors
     /// Decodes the bytes of a safetensors file; <paramref name="path"/> names it in messages. Whatever the bytes, the
     /// result is the tensors or a <see cref="ModelFormatException"/>, and nothing larger than the bytes is allocated.
     /// </summary>
-    public static (Dictionary<string, (int[] Shape, float[] Values)> Tensors, Dictionary<string, string> Metadata) Parse(byte[] bytes, string path)
+    public static (Dictionary<string, (int[] Shape, float[] Values)> Tensors,
+        Dictionary<string, string> Metadata) Parse(byte[] bytes, string path)
     {
         ArgumentNullException.ThrowIfNull(bytes);
         if (bytes.Length < 8) throw Corrupt(path, "it is shorter than the 8-byte header length");
@@ -102,10 +106,13 @@ public static class SafeTensors
                     continue;
                 }
                 // Names end up in messages (a model that does not fit names them), which must stay one line.
-                if (property.Name.Any(char.IsControl)) throw Corrupt(path, $"the tensor name {FileText.Printable(property.Name)} holds a control character");
+                if (property.Name.Any(char.IsControl))
+                    throw Corrupt(path,
+                        $"the tensor name {FileText.Printable(property.Name)} holds a control character");
                 var entry = property.Value;
                 var dtype = entry.GetProperty("dtype").GetString();
-                if (dtype != "F32") throw Corrupt(path, $"tensor {property.Name} has dtype {dtype}; only F32 is supported");
+                if (dtype != "F32")
+                    throw Corrupt(path, $"tensor {property.Name} has dtype {dtype}; only F32 is supported");
                 var shape = entry.GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()).ToArray();
                 var offsets = entry.GetProperty("data_offsets").EnumerateArray().Select(d => d.GetInt64()).ToArray();
                 long count = 1;
@@ -115,14 +122,16 @@ public static class SafeTensors
                     count *= d;
                     if (count > data.Length) break;
                 }
-                if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] > data.Length || offsets[1] - offsets[0] != 4 * count)
+                if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] > data.Length
+                    || offsets[1] - offsets[0] != 4 * count)
                     throw Corrupt(path, $"tensor {property.Name}'s data range does not fit its shape or the file");
                 var values = MemoryMarshal.Cast<byte, float>(data[(int)offsets[0]..(int)offsets[1]]).ToArray();
                 tensors[property.Name] = (shape, values);
                 ranges.Add((offsets[0], offsets[1]));
             }
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException
+            or FormatException)
         {
             throw Corrupt(path, "its header is not valid safetensors JSON", e);
         }
@@ -133,5 +142,6 @@ public static class SafeTensors
     }
 
     private static ModelFormatException Corrupt(string path, string why, Exception? inner = null) =>
-        new($"The model file {path} is not a valid safetensors file: {why}. Use a file written by LeNet.Train, or train again.", inner);
+        new($"The model file {path} is not a valid safetensors file: {why}. Use a file written by LeNet.Train, or " +
+            "train again.", inner);
 }

@@ -36,7 +36,8 @@ public abstract class BatchSource
             throw new ArgumentException($"The order lists {order.Length} indices for {Count} images.", nameof(order));
         foreach (var index in order)
             if ((uint)index >= (uint)Count)
-                throw new ArgumentOutOfRangeException(nameof(order), index, $"An index lies outside the {Count} images.");
+                throw new ArgumentOutOfRangeException(nameof(order), index,
+                    $"An index lies outside the {Count} images.");
     }
 
     /// <summary>Checks a batch's range against the images.</summary>
@@ -57,7 +58,8 @@ public abstract class BatchSource
         var imageLength = 1;
         foreach (var d in imageShape) imageLength *= d;
         if (imageLength < 1 || (long)labels.Length * imageLength != images.Length)
-            throw new ArgumentException($"{images.Length} pixel values are not {labels.Length} images of shape {Tensor.Format(imageShape)}.",
+            throw new ArgumentException(
+                $"{images.Length} pixel values are not {labels.Length} images of shape {Tensor.Format(imageShape)}.",
                 nameof(images));
         return imageLength;
     }

@@ -28,9 +28,11 @@ public abstract class TrainingStep : IDisposable
 
     /// <summary>
     /// The training step for <paramref name="model"/> on <paramref name="data"/>'s device; on a CUDA GPU with
-    /// <paramref name="cudaGraphs"/>, full batches' steps are captured once and replayed (<see cref="Cuda.CapturedStep"/>).
+    /// <paramref name="cudaGraphs"/>, full batches' steps are captured once and replayed
+    /// (<see cref="Cuda.CapturedStep"/>).
     /// </summary>
-    public static TrainingStep Create(Module model, Optimizer optimizer, BatchSource data, int batchSize, bool cudaGraphs = true)
+    public static TrainingStep Create(Module model, Optimizer optimizer, BatchSource data, int batchSize,
+        bool cudaGraphs = true)
     {
         ArgumentNullException.ThrowIfNull(data);
         return data.Device.Backend.CreateTrainingStep(model, optimizer, data, batchSize, cudaGraphs);
@@ -75,7 +77,8 @@ public abstract class TrainingStep : IDisposable
     public void Run()
     {
         if (Step >= StepsPerEpoch)
-            throw new InvalidOperationException($"The epoch's {StepsPerEpoch} steps are all taken; call StartEpoch before the next.");
+            throw new InvalidOperationException(
+                $"The epoch's {StepsPerEpoch} steps are all taken; call StartEpoch before the next.");
         RunStep(Step, BatchLength(Step), _losses);
         Step++;
     }

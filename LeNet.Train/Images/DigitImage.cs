@@ -14,7 +14,8 @@ public static class DigitImage
     {
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException
+            or NotSupportedException)
         {
             throw new ImageException($"{path}: cannot be read ({e.Message.TrimEnd('.')}).", e);
         }
@@ -22,7 +23,10 @@ public static class DigitImage
         if (PgmReader.IsPgm(bytes))
         {
             try { return PgmReader.Read(bytes); }
-            catch (FormatException e) { throw new ImageException($"{path}: not a readable PGM image ({e.Message}).", e); }
+            catch (FormatException e)
+            {
+                throw new ImageException($"{path}: not a readable PGM image ({e.Message}).", e);
+            }
         }
         using var data = SKData.CreateCopy(bytes);
         using var codec = SKCodec.Create(data);
@@ -35,7 +39,8 @@ public static class DigitImage
     /// <summary>Luminance (ITU-R BT.601), transparent pixels composited over white.</summary>
     public static GrayImage ToGray(SKBitmap bitmap)
     {
-        using var rgba = bitmap.Copy(SKColorType.Rgba8888) ?? throw new ImageException("The image could not be converted to RGBA.");
+        using var rgba = bitmap.Copy(SKColorType.Rgba8888)
+            ?? throw new ImageException("The image could not be converted to RGBA.");
         var source = rgba.GetPixelSpan();
         var pixels = new byte[rgba.Width * rgba.Height];
         var premultiplied = rgba.AlphaType == SKAlphaType.Premul;

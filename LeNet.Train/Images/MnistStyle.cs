@@ -31,16 +31,19 @@ public static class MnistStyle
         var max = values.Max();
         if (max - background < MinimumContrast)
             throw new ImageException($"{name}: no digit found: the image is blank (one tone).");
-        for (var i = 0; i < values.Length; i++) values[i] = Math.Max(0, values[i] - background) * 255 / (max - background);
+        for (var i = 0; i < values.Length; i++)
+            values[i] = Math.Max(0, values[i] - background) * 255 / (max - background);
 
         int left = image.Width, top = image.Height, right = -1, bottom = -1;
         for (var y = 0; y < image.Height; y++)
             for (var x = 0; x < image.Width; x++)
                 if (values[y * image.Width + x] > InkThreshold * 255)
-                    (left, top, right, bottom) = (Math.Min(left, x), Math.Min(top, y), Math.Max(right, x), Math.Max(bottom, y));
+                    (left, top, right, bottom) =
+                        (Math.Min(left, x), Math.Min(top, y), Math.Max(right, x), Math.Max(bottom, y));
         int width = right - left + 1, height = bottom - top + 1;
         var scale = (double)Box / Math.Max(width, height);
-        int fittedWidth = Math.Max(1, (int)Math.Round(width * scale)), fittedHeight = Math.Max(1, (int)Math.Round(height * scale));
+        int fittedWidth = Math.Max(1, (int)Math.Round(width * scale)),
+            fittedHeight = Math.Max(1, (int)Math.Round(height * scale));
         var fitted = AreaResample(values, image.Width, left, top, width, height, fittedWidth, fittedHeight);
 
         double mass = 0, massX = 0, massY = 0;
@@ -55,7 +58,8 @@ public static class MnistStyle
         var result = new byte[Size * Size];
         for (var y = 0; y < fittedHeight; y++)
             for (var x = 0; x < fittedWidth; x++)
-                result[(y + offsetY) * Size + x + offsetX] = (byte)Math.Clamp((int)Math.Round(fitted[y * fittedWidth + x]), 0, 255);
+                result[(y + offsetY) * Size + x + offsetX] =
+                    (byte)Math.Clamp((int)Math.Round(fitted[y * fittedWidth + x]), 0, 255);
         return result;
     }
 
@@ -73,7 +77,8 @@ public static class MnistStyle
     /// The rectangle (left, top, width, height) of <paramref name="source"/> resampled to outWidth × outHeight: each
     /// output pixel is the mean of the source area it covers (fractional pixels weighted by their overlap).
     /// </summary>
-    private static double[] AreaResample(double[] source, int stride, int left, int top, int width, int height, int outWidth, int outHeight)
+    private static double[] AreaResample(double[] source, int stride, int left, int top, int width, int height,
+        int outWidth, int outHeight)
     {
         var columnWeights = Weights(width, outWidth);
         var rowWeights = Weights(height, outHeight);
@@ -82,7 +87,8 @@ public static class MnistStyle
             for (var o = 0; o < outWidth; o++)
             {
                 double sum = 0;
-                foreach (var (index, weight) in columnWeights[o]) sum += weight * source[(top + y) * stride + left + index];
+                foreach (var (index, weight) in columnWeights[o])
+                    sum += weight * source[(top + y) * stride + left + index];
                 rows[y * outWidth + o] = sum;
             }
         var result = new double[outHeight * outWidth];

@@ -8,7 +8,8 @@ namespace LeNet.Train.Images;
 /// </summary>
 public static class PgmReader
 {
-    public static bool IsPgm(ReadOnlySpan<byte> bytes) => bytes.Length >= 2 && bytes[0] == 'P' && (bytes[1] == '5' || bytes[1] == '2');
+    public static bool IsPgm(ReadOnlySpan<byte> bytes) =>
+        bytes.Length >= 2 && bytes[0] == 'P' && (bytes[1] == '5' || bytes[1] == '2');
 
     /// <exception cref="FormatException">The header or the samples are malformed or truncated.</exception>
     public static GrayImage Read(byte[] bytes)
@@ -31,17 +32,21 @@ public static class PgmReader
         position++; // exactly one whitespace byte separates the header from binary samples
         var sampleBytes = maxValue < 256 ? 1 : 2;
         if (bytes.Length - position < (long)pixels.Length * sampleBytes)
-            throw new FormatException($"it holds {Math.Max(0, bytes.Length - position)} bytes of samples, not the {pixels.Length * sampleBytes} its header promises");
+            throw new FormatException(
+                $"it holds {Math.Max(0, bytes.Length - position)} bytes of samples, not the " +
+                $"{pixels.Length * sampleBytes} its header promises");
         for (var i = 0; i < pixels.Length; i++)
         {
-            var sample = sampleBytes == 1 ? bytes[position + i] : bytes[position + 2 * i] << 8 | bytes[position + 2 * i + 1];
+            var sample = sampleBytes == 1 ? bytes[position + i]
+                : bytes[position + 2 * i] << 8 | bytes[position + 2 * i + 1];
             pixels[i] = Scale(sample, maxValue);
         }
         return new GrayImage(width, height, pixels);
     }
 
     private static byte Scale(int sample, int maxValue) =>
-        sample > maxValue ? throw new FormatException($"a sample {sample} exceeds the maximum value {maxValue}") : (byte)((sample * 255 + maxValue / 2) / maxValue);
+        sample > maxValue ? throw new FormatException($"a sample {sample} exceeds the maximum value {maxValue}")
+            : (byte)((sample * 255 + maxValue / 2) / maxValue);
 
     private static int ReadNumber(byte[] bytes, ref int position)
     {
@@ -56,7 +61,9 @@ public static class PgmReader
         long value = 0;
         while (position < bytes.Length && bytes[position] is >= (byte)'0' and <= (byte)'9' && value <= int.MaxValue)
             value = value * 10 + (bytes[position++] - '0');
-        if (position == start) throw new FormatException(position >= bytes.Length ? "it ends early" : $"'{Encoding.ASCII.GetString(bytes, position, 1)}' where a number was expected");
+        if (position == start)
+            throw new FormatException(position >= bytes.Length ? "it ends early"
+                : $"'{Encoding.ASCII.GetString(bytes, position, 1)}' where a number was expected");
         if (value > int.MaxValue) throw new FormatException("a number in it is too large");
         return (int)value;
     }

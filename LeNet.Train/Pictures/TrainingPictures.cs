@@ -16,14 +16,17 @@ public static class TrainingPictures
     public const int CurveWidth = 800, CurveHeight = 500, ConfusionSize = 720;
 
     /// <summary>Writes every picture into <paramref name="folder"/>; returns their paths.</summary>
-    public static IReadOnlyList<string> Draw(string folder, TrainingMetrics metrics, Evaluation evaluation, MnistDataset test)
+    public static IReadOnlyList<string> Draw(string folder, TrainingMetrics metrics, Evaluation evaluation,
+        MnistDataset test)
     {
         var written = new List<string>();
         var epochs = metrics.Epochs.Select(e => (double)e.Epoch).ToArray();
         written.AddRange(Save(folder, "loss", Curve(epochs, metrics.Epochs.Select(e => e.MeanLoss).ToArray(),
-            $"{metrics.Model}: mean training loss per epoch", "mean cross-entropy loss", Colors.C0), CurveWidth, CurveHeight));
+            $"{metrics.Model}: mean training loss per epoch", "mean cross-entropy loss", Colors.C0), CurveWidth,
+            CurveHeight));
         written.AddRange(Save(folder, "accuracy", Curve(epochs, metrics.Epochs.Select(e => e.TestAccuracy).ToArray(),
-            $"{metrics.Model}: test accuracy per epoch ({metrics.TestImages:N0} images)", "test accuracy (%)", Colors.C1), CurveWidth, CurveHeight));
+            $"{metrics.Model}: test accuracy per epoch ({metrics.TestImages:N0} images)", "test accuracy (%)",
+            Colors.C1), CurveWidth, CurveHeight));
         written.AddRange(Save(folder, "confusion", Confusion(evaluation, metrics.Model), ConfusionSize, ConfusionSize));
         var misclassified = Path.Combine(folder, "misclassified.png");
         AtomicFile.Write(misclassified, stream => stream.Write(MisclassifiedGrid(evaluation, test)));
@@ -63,7 +66,8 @@ public static class TrainingPictures
         for (var t = 0; t < classes; t++)
             for (var p = 0; p < classes; p++)
             {
-                var text = plot.Add.Text(evaluation.Confusion[t][p].ToString(CultureInfo.InvariantCulture), p, classes - 1 - t);
+                var text = plot.Add.Text(evaluation.Confusion[t][p].ToString(CultureInfo.InvariantCulture), p,
+                    classes - 1 - t);
                 text.LabelAlignment = Alignment.MiddleCenter;
                 text.LabelFontSize = 13;
                 text.LabelFontColor = evaluation.Confusion[t][p] > max / 2 ? Colors.Black : Colors.White;
@@ -71,7 +75,9 @@ public static class TrainingPictures
         var positions = Enumerable.Range(0, classes).Select(i => (double)i).ToArray();
         plot.Axes.Bottom.SetTicks(positions, evaluation.ClassNames.ToArray());
         plot.Axes.Left.SetTicks(positions, evaluation.ClassNames.Reverse().ToArray());
-        plot.Title($"{model}: confusion matrix, accuracy {evaluation.Accuracy.ToString("F2", CultureInfo.InvariantCulture)} %");
+        plot.Title(
+            $"{model}: confusion matrix, accuracy " +
+            $"{evaluation.Accuracy.ToString("F2", CultureInfo.InvariantCulture)} %");
         plot.XLabel("predicted class");
         plot.YLabel("true class");
         plot.Axes.SetLimits(-0.5, classes - 0.5, -0.5, classes - 0.5);
@@ -94,14 +100,16 @@ public static class TrainingPictures
     public static byte[] MisclassifiedGrid(Evaluation evaluation, MnistDataset test, int maximum = 60)
     {
         const int scale = 3, columns = 10, labelHeight = 34, padding = 6;
-        var wrong = Enumerable.Range(0, evaluation.Count).Where(i => evaluation.Labels[i] != evaluation.Predictions[i]).Take(maximum).ToArray();
+        var wrong = Enumerable.Range(0, evaluation.Count)
+            .Where(i => evaluation.Labels[i] != evaluation.Predictions[i]).Take(maximum).ToArray();
         var side = test.ImageSize * scale;
         var nameWidth = evaluation.ClassNames.Max(n => n.Length);
         var cellWidth = Math.Max(side, 8 * nameWidth + 40) + padding;
         var cellHeight = side + labelHeight + padding;
         var rows = Math.Max(1, (wrong.Length + columns - 1) / columns);
         const int titleHeight = 36;
-        using var surface = SKSurface.Create(new SKImageInfo(columns * cellWidth + padding, titleHeight + rows * cellHeight + padding));
+        using var surface = SKSurface.Create(
+            new SKImageInfo(columns * cellWidth + padding, titleHeight + rows * cellHeight + padding));
         var canvas = surface.Canvas;
         canvas.Clear(SKColors.White);
         using var typeface = SKTypeface.FromFamilyName("DejaVu Sans") ?? SKTypeface.Default;
@@ -111,7 +119,8 @@ public static class TrainingPictures
         using var red = new SKPaint { Color = new SKColor(200, 30, 30), IsAntialias = true };
         var errors = evaluation.Count - evaluation.Correct;
         canvas.DrawText(wrong.Length == 0 ? $"No misclassified digits among {evaluation.Count:N0} test images."
-            : $"Misclassified test digits: {wrong.Length} shown of {errors:N0} (true → predicted)", padding, 24, titleFont, ink);
+            : $"Misclassified test digits: {wrong.Length} shown of {errors:N0} (true → predicted)", padding, 24,
+                titleFont, ink);
 
         var pixels = new byte[side * side];
         for (var k = 0; k < wrong.Length; k++)
@@ -122,14 +131,17 @@ public static class TrainingPictures
             for (var y = 0; y < side; y++)
                 for (var x = 0; x < side; x++)
                 {
-                    var v = image[y / scale * test.ImageSize + x / scale] * MnistPreprocessing.TestStd + MnistPreprocessing.TestMean;
+                    var v = image[y / scale * test.ImageSize + x / scale] * MnistPreprocessing.TestStd +
+                        MnistPreprocessing.TestMean;
                     pixels[y * side + x] = (byte)(255 - Math.Clamp((int)MathF.Round(v * 255), 0, 255));
                 }
             using var bitmap = new SKBitmap(new SKImageInfo(side, side, SKColorType.Gray8, SKAlphaType.Opaque));
             System.Runtime.InteropServices.Marshal.Copy(pixels, 0, bitmap.GetPixels(), pixels.Length);
             int left = padding + k % columns * cellWidth, top = titleHeight + k / columns * cellHeight;
             canvas.DrawBitmap(bitmap, left + (cellWidth - padding - side) / 2, top);
-            var label = $"{evaluation.ClassNames[evaluation.Labels[index]]} → {evaluation.ClassNames[evaluation.Predictions[index]]}";
+            var label =
+                $"{evaluation.ClassNames[evaluation.Labels[index]]} → " +
+                $"{evaluation.ClassNames[evaluation.Predictions[index]]}";
             canvas.DrawText(label, left + (cellWidth - padding) / 2f, top + side + 18, SKTextAlign.Center, font, red);
         }
         using var snapshot = surface.Snapshot();

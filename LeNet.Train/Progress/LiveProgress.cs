@@ -25,7 +25,8 @@ public sealed class LiveProgress : TrainingProgress
         AnsiConsole.Progress()
             .AutoClear(false)
             .HideCompleted(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new SpinnerColumn())
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(),
+                new PercentageColumn(), new SpinnerColumn())
             .Start(context =>
             {
                 _context = context;
@@ -34,12 +35,14 @@ public sealed class LiveProgress : TrainingProgress
 
     public override void EpochStarted(int epoch, int epochs, int steps, int images)
     {
-        (_epoch, _epochs, _steps, _epochImages, _lossSum, _resumedImages, RunningLoss) = (epoch, epochs, steps, images, 0, 0, 0);
+        (_epoch, _epochs, _steps, _epochImages, _lossSum, _resumedImages, RunningLoss) =
+            (epoch, epochs, steps, images, 0, 0, 0);
         _task = _context?.AddTask(Markup.Escape($"Epoch {epoch}/{epochs}"), maxValue: steps);
         _clock.Restart();
     }
 
-    public override void EpochResumed(int stepsDone, double lossSum, int imagesDone) => (_lossSum, _resumedImages) = (lossSum, imagesDone);
+    public override void EpochResumed(int stepsDone, double lossSum, int imagesDone) =>
+        (_lossSum, _resumedImages) = (lossSum, imagesDone);
 
     /// <summary>
     /// The mean loss of the epoch's steps so far (those before a resume included), as the bar shows it.
@@ -73,10 +76,12 @@ public sealed class LiveProgress : TrainingProgress
         if (_task is null) return;
         _task.Value = _steps;
         _task.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-            $"Epoch {_epoch}/{_epochs}  loss {metrics.MeanLoss:F4}  {metrics.ImagesPerSecond:N0} images/s  test accuracy {metrics.TestAccuracy:F2} %"));
+            $"Epoch {_epoch}/{_epochs}  loss {metrics.MeanLoss:F4}  {metrics.ImagesPerSecond:N0} images/s  test " +
+            $"accuracy {metrics.TestAccuracy:F2} %"));
         _task.StopTask();
     }
 
     private static string Format(TimeSpan time) =>
-        time.TotalHours >= 1 ? $"{(int)time.TotalHours}:{time.Minutes:00}:{time.Seconds:00}" : $"{time.Minutes}:{time.Seconds:00}";
+        time.TotalHours >= 1 ? $"{(int)time.TotalHours}:{time.Minutes:00}:{time.Seconds:00}"
+            : $"{time.Minutes}:{time.Seconds:00}";
 }

@@ -11,12 +11,15 @@ public sealed class LogLinesProgress(TextWriter log, int logEvery) : TrainingPro
 
     public override void Run(Action body) => body();
 
-    public override void EpochStarted(int epoch, int epochs, int steps, int images) => (_epoch, _epochs, _steps) = (epoch, epochs, steps);
+    public override void EpochStarted(int epoch, int epochs, int steps, int images) =>
+        (_epoch, _epochs, _steps) = (epoch, epochs, steps);
 
     public override void StepEnded(int step, float loss, int images)
     {
         if (step % logEvery == 0)
-            log.WriteLine($"Epoch [{_epoch}/{_epochs}], Step [{step}/{_steps}], Loss: {loss.ToString("F4", CultureInfo.InvariantCulture)}");
+            log.WriteLine(
+                $"Epoch [{_epoch}/{_epochs}], Step [{step}/{_steps}], Loss: " +
+                $"{loss.ToString("F4", CultureInfo.InvariantCulture)}");
     }
 
     public override void EpochEnded(EpochMetrics metrics, string summary) => log.WriteLine(summary);

@@ -17,7 +17,8 @@ public abstract class TrainingProgress
 
     /// <summary>
     /// Called after <see cref="EpochStarted"/> when a run resumes mid-epoch: <paramref name="stepsDone"/> steps of
-    /// <paramref name="imagesDone"/> images, whose losses sum to <paramref name="lossSum"/>, were trained before the stop.
+    /// <paramref name="imagesDone"/> images, whose losses sum to <paramref name="lossSum"/>, were trained before the
+    /// stop.
     /// </summary>
     public virtual void EpochResumed(int stepsDone, double lossSum, int imagesDone)
     {

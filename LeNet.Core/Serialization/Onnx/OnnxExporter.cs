@@ -22,7 +22,8 @@ public static class OnnxExporter
     public const string OutputName = "logits";
     public const string BatchDimension = "N";
 
-    private const string KnownLayers = "Conv2d, BatchNorm2d, ReLU, Tanh, Sigmoid, MaxPool2d, AvgPool2d, Flatten and Linear";
+    private const string KnownLayers =
+        "Conv2d, BatchNorm2d, ReLU, Tanh, Sigmoid, MaxPool2d, AvgPool2d, Flatten and Linear";
 
     /// <summary>
     /// Writes the ONNX file at <paramref name="path"/> atomically: on any failure no file (and no partial one) is left.
@@ -36,7 +37,8 @@ public static class OnnxExporter
     /// <summary>
     /// The ONNX file's bytes; throws an <see cref="OnnxExportException"/> for a model it cannot represent.
     /// </summary>
-    public static byte[] Export(Module model, OnnxExportOptions? options = null) => BuildModel(model, options ?? new OnnxExportOptions()).ToByteArray();
+    public static byte[] Export(Module model, OnnxExportOptions? options = null) =>
+        BuildModel(model, options ?? new OnnxExportOptions()).ToByteArray();
 
     internal static ModelProto BuildModel(Module model, OnnxExportOptions options)
     {
@@ -71,7 +73,8 @@ public static class OnnxExporter
             Graph = graph.Graph,
         };
         proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OpsetVersion });
-        foreach (var (key, text) in options.Metadata) proto.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = text });
+        foreach (var (key, text) in options.Metadata)
+            proto.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = text });
         return proto;
     }
 
@@ -85,15 +88,20 @@ public static class OnnxExporter
         {
             case Conv2d conv:
                 return graph.Node("Conv", name,
-                    conv.Bias is null ? [input, Weight("weight", conv.Weight)] : [input, Weight("weight", conv.Weight), Weight("bias", conv.Bias)],
+                    conv.Bias is null
+                        ? [input, Weight("weight", conv.Weight)]
+                        : [input, Weight("weight", conv.Weight), Weight("bias", conv.Bias)],
                     output,
-                    Ints("kernel_shape", conv.Weight.Size(2), conv.Weight.Size(3)), Ints("strides", conv.Stride, conv.Stride),
-                    Ints("pads", conv.Padding, conv.Padding, conv.Padding, conv.Padding), Ints("dilations", 1, 1), Int("group", 1));
+                    Ints("kernel_shape", conv.Weight.Size(2), conv.Weight.Size(3)),
+                    Ints("strides", conv.Stride, conv.Stride),
+                    Ints("pads", conv.Padding, conv.Padding, conv.Padding, conv.Padding), Ints("dilations", 1, 1),
+                    Int("group", 1));
             case BatchNorm2d norm:
                 // Opset 13's BatchNormalization (version 9) is the inference form: (x − mean) / √(var + ε) · γ + β.
                 // ONNX's momentum weighs the old running value, PyTorch's the new one.
                 return graph.Node("BatchNormalization", name,
-                    [input, Weight("weight", norm.Weight), Weight("bias", norm.Bias), Weight("running_mean", norm.RunningMean), Weight("running_var", norm.RunningVar)],
+                    [input, Weight("weight", norm.Weight), Weight("bias", norm.Bias),
+                        Weight("running_mean", norm.RunningMean), Weight("running_var", norm.RunningVar)],
                     output, Float("epsilon", norm.Eps), Float("momentum", 1 - norm.Momentum));
             case ReLU:
                 return graph.Node("Relu", name, [input], output);
@@ -111,7 +119,9 @@ public static class OnnxExporter
                 return graph.Node("Flatten", name, [input], output, Int("axis", 1));
             case Linear linear:
                 return graph.Node("Gemm", name,
-                    linear.Bias is null ? [input, Weight("weight", linear.Weight)] : [input, Weight("weight", linear.Weight), Weight("bias", linear.Bias)],
+                    linear.Bias is null
+                        ? [input, Weight("weight", linear.Weight)]
+                        : [input, Weight("weight", linear.Weight), Weight("bias", linear.Bias)],
                     output, Float("alpha", 1), Float("beta", 1), Int("transB", 1));
             default:
                 throw new InvalidOperationException($"{layer.GetType().Name} passed Collect but has no ONNX form.");
@@ -132,9 +142,11 @@ public static class OnnxExporter
         var children = module.NamedChildren().ToList();
         if (children.Count == 0 || module.StateDict().Any(entry => !entry.Name.Contains('.')))
             throw new OnnxExportException(
-                $"The layer {(name.Length == 0 ? "" : $"'{name}' ")}of type {module.GetType().Name} has no ONNX form in this exporter, which knows {KnownLayers}; " +
+                $"The layer {(name.Length == 0 ? "" : $"'{name}' ")}of type {module.GetType().Name} has no ONNX form " +
+                $"in this exporter, which knows {KnownLayers}; " +
                 "export a model built from those.");
-        foreach (var (childName, child) in children) Collect(child, name.Length == 0 ? childName : name + "." + childName, layers);
+        foreach (var (childName, child) in children)
+            Collect(child, name.Length == 0 ? childName : name + "." + childName, layers);
     }
 
     /// <summary>
@@ -142,7 +154,8 @@ public static class OnnxExporter
     /// refuses the model when they disagree: then its Forward is not that chain (layers skipped, reordered, or
     /// combined in a way a chain cannot say). Returns where a Flatten goes and the output's shape.
     /// </summary>
-    private static (bool[] FlattenBefore, int[] OutputShape) Probe(Module model, List<(string Name, Module Layer)> layers, int[] image)
+    private static (bool[] FlattenBefore, int[] OutputShape) Probe(Module model,
+        List<(string Name, Module Layer)> layers, int[] image)
     {
         const int batch = 3;
         var random = new Random(1998);
@@ -160,7 +173,9 @@ public static class OnnxExporter
             try { expected = model.Forward(input); }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException)
             {
-                throw new OnnxExportException($"The {model.GetType().Name} does not take input {Tensor.Format([batch, .. image])} ({e.Message.TrimEnd('.')}); export it with its own image shape.", e);
+                throw new OnnxExportException(
+                    $"The {model.GetType().Name} does not take input {Tensor.Format([batch, .. image])} " +
+                    $"({e.Message.TrimEnd('.')}); export it with its own image shape.", e);
             }
             var chained = input;
             for (var i = 0; i < layers.Count; i++)
@@ -187,7 +202,8 @@ public static class OnnxExporter
     }
 
     private static OnnxExportException NotAChain(Module model, Exception? inner) => new(
-        $"The {model.GetType().Name}'s forward pass is not the chain of its layers in the order they were registered, which is the only form this exporter can write; " +
+        $"The {model.GetType().Name}'s forward pass is not the chain of its layers in the order they were " +
+        "registered, which is the only form this exporter can write; " +
         "register the layers in the order Forward applies them.", inner);
 
     /// <summary>

@@ -38,9 +38,11 @@ internal sealed class OnnxGraphBuilder(string name)
 
     public void Output(string name, IReadOnlyList<object> dimensions) => Graph.Output.Add(FloatValue(name, dimensions));
 
-    public static AttributeProto Int(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+    public static AttributeProto Int(string name, long value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
 
-    public static AttributeProto Float(string name, float value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
+    public static AttributeProto Float(string name, float value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
 
     public static AttributeProto Ints(string name, params long[] values)
     {
@@ -58,12 +60,19 @@ internal sealed class OnnxGraphBuilder(string name)
             {
                 int size => new TensorShapeProto.Types.Dimension { DimValue = size },
                 string symbol => new TensorShapeProto.Types.Dimension { DimParam = symbol },
-                _ => throw new ArgumentException($"A dimension is a size or a name, not {dimension}.", nameof(dimensions)),
+                _ => throw new ArgumentException($"A dimension is a size or a name, not {dimension}.",
+                    nameof(dimensions)),
             });
         return new ValueInfoProto
         {
             Name = name,
-            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } },
+            Type = new TypeProto
+            {
+                TensorType = new TypeProto.Types.Tensor
+                {
+                    ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape
+                }
+            },
         };
     }
 }
