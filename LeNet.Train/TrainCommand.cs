@@ -123,9 +123,8 @@ public static class TrainCommand
         {
             Description =
                 "Continue the run whose checkpoint is in this folder (or file): same model, seed, batch, lr and " +
-                "limits " +
-                          "unless given; --epochs may be raised to train longer. Ends with the weights the " +
-                          "uninterrupted run would have.",
+                "limits unless given; --epochs may be raised to train longer. Ends with the weights the " +
+                "uninterrupted run would have.",
         };
         var noPictures = new Option<bool>("--no-pictures")
         {

@@ -128,8 +128,7 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
             if (resume.Step >= step.StepsPerEpoch)
                 throw new CheckpointException(
                     $"The checkpoint {resume.Path} stopped {resume.Step} steps into an epoch, but an epoch of this " +
-                    "run " +
-                    $"has {step.StepsPerEpoch}; resume with the data and --limit of the run that wrote it.");
+                    $"run has {step.StepsPerEpoch}; resume with the data and --limit of the run that wrote it.");
             resume.Restore(step.Model, optimizer);
             (_savedPath, _saved) = (resume.Path, $"{resume.Path} ({Position(resume.Epoch, resume.Step)})");
             trainer.Log($"Resuming from {resume.Path}: {resume.Epoch} of {_options.Epochs} epochs done" +
@@ -206,8 +205,8 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
                 var step = first + i + 1;
                 if (!float.IsFinite(value))
                     throw new TrainingDivergedException(
-                        $"Training diverged: the loss became {value} at epoch {epoch}, step {step}, so the run " +
-                        "stopped, " +
+                        $"Training diverged: the loss became {value} at epoch {epoch}, step {step}, " +
+                        "so the run stopped, " +
                         (_saved is null ? "having saved nothing" : $"keeping the last checkpoint {_saved}") +
                         "; try a smaller --lr.");
                 _lossSum += value;
