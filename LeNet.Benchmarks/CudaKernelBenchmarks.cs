@@ -147,11 +147,11 @@ public class CudaKernelBenchmarks
 
     [Benchmark(OperationsPerInvoke = Repetitions)] public void Gather() => Repeat(() => _k.Gather(_images, _labels, _order.SubView(0, Batch), _x, _y, ImageSize));
     [Benchmark(OperationsPerInvoke = Repetitions)] public void Conv1Forward() => Repeat(() => _k.Conv2dForward(_x, _w1, _b1, _c1, Conv1));
-    [Benchmark(OperationsPerInvoke = Repetitions)] public void Block1Forward() => Repeat(() => _k.BatchNormReluMaxPoolForwardTraining(_c1, _g1, _be1, _p1, _argmax1, _mean1, _invStd1, _runMean1, _runVar1, 0.1f, 1e-5f, Block1));
+    [Benchmark(OperationsPerInvoke = Repetitions)] public void Block1Forward() => Repeat(() => _k.BatchNormReLUMaxPoolForwardTraining(_c1, _g1, _be1, _p1, _argmax1, _mean1, _invStd1, _runMean1, _runVar1, 0.1f, 1e-5f, Block1));
     /// <summary>Conv1 writing BatchNorm's statistics, then block 1's second launch: what a training step runs in place of Conv1Forward + Block1Forward.</summary>
     [Benchmark(OperationsPerInvoke = Repetitions)] public void Conv1Block1Forward() => Repeat(Conv1Block1);
     [Benchmark(OperationsPerInvoke = Repetitions)] public void Conv2Forward() => Repeat(() => _k.Conv2dForward(_p1, _w2, _b2, _c2, Conv2));
-    [Benchmark(OperationsPerInvoke = Repetitions)] public void Block2Forward() => Repeat(() => _k.BatchNormReluMaxPoolForwardTraining(_c2, _g2, _be2, _p2, _argmax2, _mean2, _invStd2, _runMean2, _runVar2, 0.1f, 1e-5f, Block2));
+    [Benchmark(OperationsPerInvoke = Repetitions)] public void Block2Forward() => Repeat(() => _k.BatchNormReLUMaxPoolForwardTraining(_c2, _g2, _be2, _p2, _argmax2, _mean2, _invStd2, _runMean2, _runVar2, 0.1f, 1e-5f, Block2));
     [Benchmark(OperationsPerInvoke = Repetitions)] public void Conv2Block2Forward() => Repeat(Conv2Block2);
     [Benchmark(OperationsPerInvoke = Repetitions)] public void FcForward() => Repeat(() => _k.LinearForward(_p2, _wFc, _bFc, _h1, Fc, relu: true));
     [Benchmark(OperationsPerInvoke = Repetitions)] public void SoftmaxCrossEntropy() => Repeat(() => _k.SoftmaxCrossEntropyForward(_logits, _y, _probabilities, _losses, _meanLoss, Batch, 10, _dLogits));
@@ -161,7 +161,7 @@ public class CudaKernelBenchmarks
         _k.LinearForward(_h1, _wFc1, _bFc1, _h2, Fc1, relu: true);
         _k.LinearForward(_h2, _wFc2, _bFc2, _logits, Fc2);
         _k.SoftmaxCrossEntropyForward(_logits, _y, _probabilities, _losses, _meanLoss, Batch, 10, _dLogits);
-        _k.LinearBackward(_h2, _wFc2, _dLogits, _dH2, _dwFc2, _dbFc2, Fc2, maskInputByRelu: true);
+        _k.LinearBackward(_h2, _wFc2, _dLogits, _dH2, _dwFc2, _dbFc2, Fc2, maskInputByReLU: true);
         _k.LinearBackward(_h1, _wFc1, _dH2, _dH1, _dwFc1, _dbFc1, Fc1);
     });
     /// <summary>The same as <see cref="HeadUnfused"/> by the fused head: the row kernel and the weight gradients' launch.</summary>
@@ -203,18 +203,18 @@ public class CudaKernelBenchmarks
         _k.HeadWeightGradients(_h1, _h2, _headScratch, _dwFc1, _dbFc1, _dwFc2, _dbFc2, HeadShape);
     }
 
-    private void Conv1Block1() => _k.Conv2dBatchNormReluMaxPoolForwardTraining(_x, _w1, _b1, _c1, _g1, _be1, _p1, _argmax1, _mean1, _invStd1,
+    private void Conv1Block1() => _k.Conv2dBatchNormReLUMaxPoolForwardTraining(_x, _w1, _b1, _c1, _g1, _be1, _p1, _argmax1, _mean1, _invStd1,
         _runMean1, _runVar1, 0.1f, 1e-5f, Conv1, 2);
 
-    private void Block2Backwards() => _k.BatchNormReluMaxPoolBackward(_dP2, _argmax2, _c2, _g2, _be2, _mean2, _invStd2, _dC2, _dg2, _dbe2, Block2);
+    private void Block2Backwards() => _k.BatchNormReLUMaxPoolBackward(_dP2, _argmax2, _c2, _g2, _be2, _mean2, _invStd2, _dC2, _dg2, _dbe2, Block2);
 
     private void Conv2Backwards() => _k.Conv2dBackward(_p1, _w2, _dC2, _dP1, _dw2, _db2, Conv2);
 
-    private void Block1Backwards() => _k.BatchNormReluMaxPoolBackward(_dP1, _argmax1, _c1, _g1, _be1, _mean1, _invStd1, _dC1, _dg1, _dbe1, Block1);
+    private void Block1Backwards() => _k.BatchNormReLUMaxPoolBackward(_dP1, _argmax1, _c1, _g1, _be1, _mean1, _invStd1, _dC1, _dg1, _dbe1, Block1);
 
     private void Conv1Backwards() => _k.Conv2dBackward(_x, default, _dC1, default, _dw1, _db1, Conv1);
 
-    private void Conv2Block2() => _k.Conv2dBatchNormReluMaxPoolForwardTraining(_p1, _w2, _b2, _c2, _g2, _be2, _p2, _argmax2, _mean2, _invStd2,
+    private void Conv2Block2() => _k.Conv2dBatchNormReLUMaxPoolForwardTraining(_p1, _w2, _b2, _c2, _g2, _be2, _p2, _argmax2, _mean2, _invStd2,
         _runMean2, _runVar2, 0.1f, 1e-5f, Conv2, 2);
 
     private void Repeat(Action launch)

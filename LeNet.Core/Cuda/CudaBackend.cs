@@ -106,20 +106,20 @@ public sealed class CudaBackend : Backend
             // Evaluation needs no argmax (there is no backward), so the kernel writes none.
             var convOutput = shape.ConvOutput(input.Device);
             Conv2dForward(input, weight, bias, convOutput, shape.Conv);
-            Kernels.BatchNormReluMaxPoolForwardInference(V(convOutput), V(gamma), V(beta), V(runningMean),
+            Kernels.BatchNormReLUMaxPoolForwardInference(V(convOutput), V(gamma), V(beta), V(runningMean),
                 V(runningVar), eps, V(pooled), shape.Pooling);
         }
         else if (CudaKernels.ForwardIsStaged(shape.Conv))
         {
             // The convolution computes each plane's statistics as it writes its output; then normalise-ReLU-pool.
-            Kernels.Conv2dBatchNormReluMaxPoolForwardTraining(V(input), V(weight), V(bias), V(saved.ConvOutput),
+            Kernels.Conv2dBatchNormReLUMaxPoolForwardTraining(V(input), V(weight), V(bias), V(saved.ConvOutput),
                 V(gamma), V(beta), V(pooled), V(saved.Argmax), V(saved.Mean), V(saved.InvStd), V(runningMean),
                 V(runningVar), momentum, eps, shape.Conv, shape.Pool);
         }
         else
         {
             Conv2dForward(input, weight, bias, saved.ConvOutput, shape.Conv);
-            Kernels.BatchNormReluMaxPoolForwardTraining(V(saved.ConvOutput), V(gamma), V(beta), V(pooled),
+            Kernels.BatchNormReLUMaxPoolForwardTraining(V(saved.ConvOutput), V(gamma), V(beta), V(pooled),
                 V(saved.Argmax), V(saved.Mean), V(saved.InvStd), V(runningMean), V(runningVar), momentum, eps,
                 shape.Pooling);
         }
@@ -135,7 +135,7 @@ public sealed class CudaBackend : Backend
         var convGrad = shape.ConvOutput(input.Device);
         Cleared(gammaGrad);
         Cleared(betaGrad);
-        Kernels.BatchNormReluMaxPoolBackward(V(pooledGrad), V(saved.Argmax), V(saved.ConvOutput), V(gamma), V(beta),
+        Kernels.BatchNormReLUMaxPoolBackward(V(pooledGrad), V(saved.Argmax), V(saved.ConvOutput), V(gamma), V(beta),
             V(saved.Mean), V(saved.InvStd), V(convGrad), OrScratch(gammaGrad, gamma), OrScratch(betaGrad, gamma),
             shape.Pooling, accumulateInput: false);
         Conv2dBackward(input, weight, convGrad, inputGrad, weightGrad, biasGrad, shape.Conv);
@@ -232,10 +232,10 @@ public sealed class CudaBackend : Backend
         Options.FuseHead && CudaKernels.HeadFits(shape)
         && !(a.Overlaps(b) || a.Overlaps(c) || a.Overlaps(d) || b.Overlaps(c) || b.Overlaps(d) || c.Overlaps(d));
 
-    public override void ReLUForward(Tensor input, Tensor output) => Kernels.ReluForward(V(input), V(output));
+    public override void ReLUForward(Tensor input, Tensor output) => Kernels.ReLUForward(V(input), V(output));
 
     public override void ReLUBackward(Tensor input, Tensor outputGrad, GradientTarget inputGrad) =>
-        Kernels.ReluBackward(V(input), V(outputGrad), V(inputGrad), Accumulates(inputGrad));
+        Kernels.ReLUBackward(V(input), V(outputGrad), V(inputGrad), Accumulates(inputGrad));
 
     public override void TanhForward(Tensor input, Tensor output) => Kernels.TanhForward(V(input), V(output));
 

@@ -13,21 +13,21 @@ public sealed partial class CudaKernels
 
     private void LoadActivations()
     {
-        _reluForward = Load<ArrayView<float>, ArrayView<float>>(ReluForwardKernel);
-        _reluBackward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ReluBackwardKernel);
+        _reluForward = Load<ArrayView<float>, ArrayView<float>>(ReLUForwardKernel);
+        _reluBackward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ReLUBackwardKernel);
         _tanhForward = Load<ArrayView<float>, ArrayView<float>>(TanhForwardKernel);
         _tanhBackward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(TanhBackwardKernel);
     }
 
     /// <summary>output = max(input, 0). Overwrites output; output may be input.</summary>
-    public void ReluForward(ArrayView<float> input, ArrayView<float> output)
+    public void ReLUForward(ArrayView<float> input, ArrayView<float> output)
     {
         SpanLength.RequireSame(Checked(output.Length, nameof(output)), Checked(input.Length, nameof(input)), nameof(output), nameof(input));
         _reluForward(Stream, StrideConfig(input.Length), input, output);
     }
 
     /// <summary>inputGrad += outputGrad where input &gt; 0 (without <paramref name="accumulate"/>: inputGrad = that, its old contents ignored).</summary>
-    public void ReluBackward(ArrayView<float> input, ArrayView<float> outputGrad, ArrayView<float> inputGrad, bool accumulate = true)
+    public void ReLUBackward(ArrayView<float> input, ArrayView<float> outputGrad, ArrayView<float> inputGrad, bool accumulate = true)
     {
         SpanLength.RequireSame(Checked(outputGrad.Length, nameof(outputGrad)), Checked(input.Length, nameof(input)), nameof(outputGrad), nameof(input));
         SpanLength.RequireSame(Checked(inputGrad.Length, nameof(inputGrad)), Checked(input.Length, nameof(input)), nameof(inputGrad), nameof(input));
@@ -49,14 +49,14 @@ public sealed partial class CudaKernels
         _tanhBackward(Stream, StrideConfig(output.Length), output, outputGrad, inputGrad, accumulate ? 1 : 0);
     }
 
-    private static void ReluForwardKernel(ArrayView<float> input, ArrayView<float> output)
+    private static void ReLUForwardKernel(ArrayView<float> input, ArrayView<float> output)
     {
         int total = (int)input.Length, stride = Grid.DimX * Group.DimX;
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
             output[i] = Relu(input[i]);
     }
 
-    private static void ReluBackwardKernel(ArrayView<float> input, ArrayView<float> outputGrad, ArrayView<float> inputGrad, int accumulate)
+    private static void ReLUBackwardKernel(ArrayView<float> input, ArrayView<float> outputGrad, ArrayView<float> inputGrad, int accumulate)
     {
         int total = (int)input.Length, stride = Grid.DimX * Group.DimX;
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)

@@ -347,7 +347,7 @@ public sealed partial class CudaKernels
         if (withStatistics == 0)
             return;
 
-        // The same sums as the fused BatchNorm's statistics launch (BatchNormReluMaxPoolStatisticsKernel) over a chunk of
+        // The same sums as the fused BatchNorm's statistics launch (BatchNormReLUMaxPoolStatisticsKernel) over a chunk of
         // one plane; each thread re-reads only the outputs it wrote. Two planes share the reductions' barriers (Sum2 adds
         // each as Sum would).
         var (total, totalOther) = GroupReduction.Sum2(scratch, scratchOther, planeSum, planeSumOther);

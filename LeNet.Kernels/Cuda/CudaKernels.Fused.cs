@@ -25,14 +25,14 @@ public sealed partial class CudaKernels
     /// <summary>Elements of a chunk per thread of its group, roughly (chunks are whole planes): 1024 on a 256-thread GPU group.</summary>
     internal const int ChunkElementsPerThread = 4;
 
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, PoolShape> _bnReluMaxPoolStatistics = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, PoolShape> _bnReLUMaxPoolStatistics = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
-        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, int, PoolShape> _bnReluMaxPoolForwardTraining = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>, PoolShape> _bnReluMaxPoolForwardInference = null!;
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, int, PoolShape> _bnReLUMaxPoolForwardTraining = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>, PoolShape> _bnReLUMaxPoolForwardInference = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, int, PoolShape> _bnReluMaxPoolGradientSums = null!;
+        ArrayView<float>, int, PoolShape> _bnReLUMaxPoolGradientSums = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, PoolShape, int> _bnReluMaxPoolBackward = null!;
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, PoolShape, int> _bnReLUMaxPoolBackward = null!;
 
     /// <summary>Per-(channel, chunk) partial sums between the two launches of a fused op; grown, never shrunk.</summary>
     private MemoryBuffer1D<float, Stride1D.Dense>? _fusedPartials;
@@ -42,62 +42,62 @@ public sealed partial class CudaKernels
 
     private void LoadFused()
     {
-        _bnReluMaxPoolStatistics = Load<ArrayView<float>, ArrayView<float>, int, PoolShape>(BatchNormReluMaxPoolStatisticsKernel);
-        _bnReluMaxPoolForwardInference = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>, PoolShape>(BatchNormReluMaxPoolForwardInferenceKernel);
+        _bnReLUMaxPoolStatistics = Load<ArrayView<float>, ArrayView<float>, int, PoolShape>(BatchNormReLUMaxPoolStatisticsKernel);
+        _bnReLUMaxPoolForwardInference = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>, PoolShape>(BatchNormReLUMaxPoolForwardInferenceKernel);
         if (!Options.SpecializeShapes)
         {
-            _bnReluMaxPoolForwardTraining = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
-                ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, int, PoolShape>(BatchNormReluMaxPoolForwardTrainingKernel);
-            _bnReluMaxPoolGradientSums = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, int, PoolShape>(BatchNormReluMaxPoolGradientSumsKernel);
-            _bnReluMaxPoolBackward = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, PoolShape, int>(BatchNormReluMaxPoolBackwardKernel);
+            _bnReLUMaxPoolForwardTraining = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
+                ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, int, PoolShape>(BatchNormReLUMaxPoolForwardTrainingKernel);
+            _bnReLUMaxPoolGradientSums = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, int, PoolShape>(BatchNormReLUMaxPoolGradientSumsKernel);
+            _bnReLUMaxPoolBackward = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, PoolShape, int>(BatchNormReLUMaxPoolBackwardKernel);
             return;
         }
         // The training step's fused launches compiled per shape, as the convolutions (chunk and plane sizes constant).
         var forward = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
-            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, SpecializedValue<int>, SpecializedValue<PoolShape>>(BatchNormReluMaxPoolForwardTrainingSpecializedKernel);
-        _bnReluMaxPoolForwardTraining = (stream, config, input, partials, gamma, beta, pooled, argmax, mean, invStd, runningMean, runningVar, momentum, eps, planes, shape) =>
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, SpecializedValue<int>, SpecializedValue<PoolShape>>(BatchNormReLUMaxPoolForwardTrainingSpecializedKernel);
+        _bnReLUMaxPoolForwardTraining = (stream, config, input, partials, gamma, beta, pooled, argmax, mean, invStd, runningMean, runningVar, momentum, eps, planes, shape) =>
             forward(stream, config, input, partials, gamma, beta, pooled, argmax, mean, invStd, runningMean, runningVar, momentum, eps,
                 SpecializedValue.New(planes), SpecializedValue.New(shape));
         var sums = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-            ArrayView<float>, SpecializedValue<int>, SpecializedValue<PoolShape>>(BatchNormReluMaxPoolGradientSumsSpecializedKernel);
-        _bnReluMaxPoolGradientSums = (stream, config, pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, planes, shape) =>
+            ArrayView<float>, SpecializedValue<int>, SpecializedValue<PoolShape>>(BatchNormReLUMaxPoolGradientSumsSpecializedKernel);
+        _bnReLUMaxPoolGradientSums = (stream, config, pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, planes, shape) =>
             sums(stream, config, pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, SpecializedValue.New(planes), SpecializedValue.New(shape));
         var backward = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SpecializedValue<int>, SpecializedValue<PoolShape>, int>(BatchNormReluMaxPoolBackwardSpecializedKernel);
-        _bnReluMaxPoolBackward = (stream, config, pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, inputGrad, gammaGrad, betaGrad, planes, shape, accumulate) =>
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SpecializedValue<int>, SpecializedValue<PoolShape>, int>(BatchNormReLUMaxPoolBackwardSpecializedKernel);
+        _bnReLUMaxPoolBackward = (stream, config, pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, inputGrad, gammaGrad, betaGrad, planes, shape, accumulate) =>
             backward(stream, config, pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, inputGrad, gammaGrad, betaGrad,
                 SpecializedValue.New(planes), SpecializedValue.New(shape), accumulate);
     }
 
     /// <summary>
-    /// <see cref="BatchNormReluMaxPoolForwardTrainingKernel"/> compiled for one chunking and shape
+    /// <see cref="BatchNormReLUMaxPoolForwardTrainingKernel"/> compiled for one chunking and shape
     /// (<see cref="GpuOptions.SpecializeShapes"/>).
     /// </summary>
-    private static void BatchNormReluMaxPoolForwardTrainingSpecializedKernel(ArrayView<float> input, ArrayView<float> partials, ArrayView<float> gamma,
+    private static void BatchNormReLUMaxPoolForwardTrainingSpecializedKernel(ArrayView<float> input, ArrayView<float> partials, ArrayView<float> gamma,
         ArrayView<float> beta, ArrayView<float> pooled, ArrayView<int> argmax, ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> runningMean,
         ArrayView<float> runningVar, float momentum, float eps, SpecializedValue<int> planesPerChunk, SpecializedValue<PoolShape> shape) =>
-        BatchNormReluMaxPoolForwardTrainingKernel(input, partials, gamma, beta, pooled, argmax, mean, invStd, runningMean, runningVar, momentum, eps,
+        BatchNormReLUMaxPoolForwardTrainingKernel(input, partials, gamma, beta, pooled, argmax, mean, invStd, runningMean, runningVar, momentum, eps,
             planesPerChunk.Value, shape.Value);
 
     /// <summary>
-    /// <see cref="BatchNormReluMaxPoolGradientSumsKernel"/> compiled for one chunking and shape
+    /// <see cref="BatchNormReLUMaxPoolGradientSumsKernel"/> compiled for one chunking and shape
     /// (<see cref="GpuOptions.SpecializeShapes"/>).
     /// </summary>
-    private static void BatchNormReluMaxPoolGradientSumsSpecializedKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input,
+    private static void BatchNormReLUMaxPoolGradientSumsSpecializedKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input,
         ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> partials,
         SpecializedValue<int> planesPerChunk, SpecializedValue<PoolShape> shape) =>
-        BatchNormReluMaxPoolGradientSumsKernel(pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, planesPerChunk.Value, shape.Value);
+        BatchNormReLUMaxPoolGradientSumsKernel(pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, planesPerChunk.Value, shape.Value);
 
     /// <summary>
-    /// <see cref="BatchNormReluMaxPoolBackwardKernel"/> compiled for one chunking and shape
+    /// <see cref="BatchNormReLUMaxPoolBackwardKernel"/> compiled for one chunking and shape
     /// (<see cref="GpuOptions.SpecializeShapes"/>).
     /// </summary>
-    private static void BatchNormReluMaxPoolBackwardSpecializedKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input,
+    private static void BatchNormReLUMaxPoolBackwardSpecializedKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input,
         ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> partials, ArrayView<float> inputGrad,
         ArrayView<float> gammaGrad, ArrayView<float> betaGrad, SpecializedValue<int> planesPerChunk, SpecializedValue<PoolShape> shape, int accumulateInput) =>
-        BatchNormReluMaxPoolBackwardKernel(pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, inputGrad, gammaGrad, betaGrad,
+        BatchNormReLUMaxPoolBackwardKernel(pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, inputGrad, gammaGrad, betaGrad,
             planesPerChunk.Value, shape.Value, accumulateInput);
 
     /// <summary>Whole planes per chunk of the fused kernels for <paramref name="shape"/>: about ChunkElementsPerThread·GroupSize elements, at least one plane.</summary>
@@ -128,7 +128,7 @@ public sealed partial class CudaKernels
     /// as MaxPool2dForward over the ReLU output), mean, invStd and running statistics exactly as BatchNorm2dForwardTraining.
     /// The pool's shape describes input; BatchNorm's is (N, C, H·W). Two launches over C × chunks groups.
     /// </summary>
-    public void BatchNormReluMaxPoolForwardTraining(ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> pooled, ArrayView<int> argmax,
+    public void BatchNormReLUMaxPoolForwardTraining(ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> pooled, ArrayView<int> argmax,
         ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> runningMean, ArrayView<float> runningVar, float momentum, float eps, in PoolShape shape)
     {
         ValidateFusedTraining(input, gamma, beta, pooled, argmax, mean, invStd, runningMean, runningVar, shape);
@@ -137,25 +137,25 @@ public sealed partial class CudaKernels
         lock (_fusedPartialsLock)
         {
             var partials = FusedPartials(2 * groups);
-            _bnReluMaxPoolStatistics(Stream, config, input, partials, planesPerChunk, shape);
-            _bnReluMaxPoolForwardTraining(Stream, config, input, partials, gamma, beta, pooled, argmax,
+            _bnReLUMaxPoolStatistics(Stream, config, input, partials, planesPerChunk, shape);
+            _bnReLUMaxPoolForwardTraining(Stream, config, input, partials, gamma, beta, pooled, argmax,
                 mean, invStd, runningMean, runningVar, momentum, eps, planesPerChunk, shape);
         }
     }
 
     /// <summary>
     /// convOutput = conv(input, weight) + bias (as <see cref="Conv2dForward"/>), then pooled = MaxPool(ReLU(BatchNorm(convOutput)))
-    /// in training mode (as <see cref="BatchNormReluMaxPoolForwardTraining"/>, pool window = stride = <paramref name="poolKernel"/>)
+    /// in training mode (as <see cref="BatchNormReLUMaxPoolForwardTraining"/>, pool window = stride = <paramref name="poolKernel"/>)
     /// in two launches instead of three: the staged convolution also writes each plane's statistics, which take the place of
     /// the fused block's first launch (chunks of one plane). Only for shapes the staged forward takes (<see cref="ForwardIsStaged"/>).
     /// </summary>
-    public void Conv2dBatchNormReluMaxPoolForwardTraining(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> convOutput,
+    public void Conv2dBatchNormReLUMaxPoolForwardTraining(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> convOutput,
         ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> pooled, ArrayView<int> argmax, ArrayView<float> mean, ArrayView<float> invStd,
         ArrayView<float> runningMean, ArrayView<float> runningVar, float momentum, float eps, in ConvShape conv, int poolKernel)
     {
         ValidateConv(conv);
         if (!ForwardIsStaged(conv))
-            throw new ArgumentException($"{conv} is too large for the staged convolution that computes BatchNorm's statistics; run Conv2dForward, then BatchNormReluMaxPoolForwardTraining.", nameof(conv));
+            throw new ArgumentException($"{conv} is too large for the staged convolution that computes BatchNorm's statistics; run Conv2dForward, then BatchNormReLUMaxPoolForwardTraining.", nameof(conv));
         SpanLength.Require(Checked(input.Length, nameof(input)), conv.InputLength, nameof(input), conv);
         SpanLength.Require(Checked(weight.Length, nameof(weight)), conv.WeightLength, nameof(weight), conv);
         SpanLength.RequireOrEmpty(Checked(bias.Length, nameof(bias)), conv.OutChannels, nameof(bias), conv);
@@ -167,7 +167,7 @@ public sealed partial class CudaKernels
         {
             var partials = FusedPartials(2 * groups);
             LaunchStagedForward(input, weight, bias, convOutput, partials, conv);
-            _bnReluMaxPoolForwardTraining(Stream, new KernelConfig(groups, threads), convOutput, partials, gamma, beta, pooled, argmax,
+            _bnReLUMaxPoolForwardTraining(Stream, new KernelConfig(groups, threads), convOutput, partials, gamma, beta, pooled, argmax,
                 mean, invStd, runningMean, runningVar, momentum, eps, 1, shape);
         }
     }
@@ -186,7 +186,7 @@ public sealed partial class CudaKernels
     }
 
     /// <summary>pooled = MaxPool(ReLU(BatchNorm(input))) with running statistics (evaluation); one thread per pooled output, no argmax.</summary>
-    public void BatchNormReluMaxPoolForwardInference(ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta,
+    public void BatchNormReLUMaxPoolForwardInference(ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta,
         ArrayView<float> runningMean, ArrayView<float> runningVar, float eps, ArrayView<float> pooled, in PoolShape shape)
     {
         ValidatePool(shape);
@@ -194,16 +194,16 @@ public sealed partial class CudaKernels
         SpanLength.Require(Checked(input.Length, nameof(input)), shape.InputLength, nameof(input), shape);
         SpanLength.Require(Checked(pooled.Length, nameof(pooled)), shape.OutputLength, nameof(pooled), shape);
         RequireChannels(gamma, beta, runningMean, runningVar, gamma, gamma, normShape);
-        _bnReluMaxPoolForwardInference(Stream, StrideConfig(shape.OutputLength), input, gamma, beta, runningMean, runningVar, eps, pooled, shape);
+        _bnReLUMaxPoolForwardInference(Stream, StrideConfig(shape.OutputLength), input, gamma, beta, runningMean, runningVar, eps, pooled, shape);
     }
 
     /// <summary>
-    /// The backward of <see cref="BatchNormReluMaxPoolForwardTraining"/>: from pooledGrad and argmax, the ReLU mask
+    /// The backward of <see cref="BatchNormReLUMaxPoolForwardTraining"/>: from pooledGrad and argmax, the ReLU mask
     /// (normalised value &gt; 0) and the saved mean and invStd, accumulates inputGrad, gammaGrad and betaGrad exactly as
     /// MaxPool2dBackward → ReLUBackward → BatchNorm2dBackward would. Two launches over C × chunks groups. Without
     /// <paramref name="accumulateInput"/> inputGrad is overwritten, its old contents ignored.
     /// </summary>
-    public void BatchNormReluMaxPoolBackward(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta,
+    public void BatchNormReLUMaxPoolBackward(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta,
         ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> inputGrad, ArrayView<float> gammaGrad, ArrayView<float> betaGrad, in PoolShape shape,
         bool accumulateInput = true)
     {
@@ -219,8 +219,8 @@ public sealed partial class CudaKernels
         lock (_fusedPartialsLock)
         {
             var partials = FusedPartials(2 * groups);
-            _bnReluMaxPoolGradientSums(Stream, config, pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, planesPerChunk, shape);
-            _bnReluMaxPoolBackward(Stream, config, pooledGrad, argmax, input, gamma, beta, mean, invStd, partials,
+            _bnReLUMaxPoolGradientSums(Stream, config, pooledGrad, argmax, input, gamma, beta, mean, invStd, partials, planesPerChunk, shape);
+            _bnReLUMaxPoolBackward(Stream, config, pooledGrad, argmax, input, gamma, beta, mean, invStd, partials,
                 inputGrad, gammaGrad, betaGrad, planesPerChunk, shape, accumulateInput ? 1 : 0);
         }
     }
@@ -236,7 +236,7 @@ public sealed partial class CudaKernels
     }
 
     /// <summary>Launch A of the forward: partials[2·(c·G + g)] = Σ x over the chunk, [+1] = Σ (x − chunk mean)² (two passes, as Reference).</summary>
-    private static void BatchNormReluMaxPoolStatisticsKernel(ArrayView<float> input, ArrayView<float> partials, int planesPerChunk, PoolShape shape)
+    private static void BatchNormReLUMaxPoolStatisticsKernel(ArrayView<float> input, ArrayView<float> partials, int planesPerChunk, PoolShape shape)
     {
         var scratch = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
         FusedChunkOfGroup(planesPerChunk, shape, out int c, out int g, out int chunks, out int firstPlane, out int planes);
@@ -268,7 +268,7 @@ public sealed partial class CudaKernels
 
     /// <summary>Launch B of the forward: the channel's statistics from its partials, then the chunk's pooled outputs.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void BatchNormReluMaxPoolForwardTrainingKernel(ArrayView<float> input, ArrayView<float> partials, ArrayView<float> gamma, ArrayView<float> beta,
+    private static void BatchNormReLUMaxPoolForwardTrainingKernel(ArrayView<float> input, ArrayView<float> partials, ArrayView<float> gamma, ArrayView<float> beta,
         ArrayView<float> pooled, ArrayView<int> argmax, ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> runningMean, ArrayView<float> runningVar,
         float momentum, float eps, int planesPerChunk, PoolShape shape)
     {
@@ -332,7 +332,7 @@ public sealed partial class CudaKernels
         }
     }
 
-    private static void BatchNormReluMaxPoolForwardInferenceKernel(ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta,
+    private static void BatchNormReLUMaxPoolForwardInferenceKernel(ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta,
         ArrayView<float> runningMean, ArrayView<float> runningVar, float eps, ArrayView<float> pooled, PoolShape shape)
     {
         int P = shape.OutHeight, Q = shape.OutWidth, total = shape.OutputLength, stride = Grid.DimX * Group.DimX;
@@ -351,7 +351,7 @@ public sealed partial class CudaKernels
     /// where the element argmax[o] passed the ReLU (two dependent loads per output, four times fewer outputs than elements).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void BatchNormReluMaxPoolGradientSumsKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input, ArrayView<float> gamma,
+    private static void BatchNormReLUMaxPoolGradientSumsKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input, ArrayView<float> gamma,
         ArrayView<float> beta, ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> partials, int planesPerChunk, PoolShape shape)
     {
         var scratchDy = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
@@ -384,7 +384,7 @@ public sealed partial class CudaKernels
 
     /// <summary>Launch B of the backward: the channel's Σ dy and Σ dy·x̂ from its partials, then inputGrad over the chunk.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void BatchNormReluMaxPoolBackwardKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta,
+    private static void BatchNormReLUMaxPoolBackwardKernel(ArrayView<float> pooledGrad, ArrayView<int> argmax, ArrayView<float> input, ArrayView<float> gamma, ArrayView<float> beta,
         ArrayView<float> mean, ArrayView<float> invStd, ArrayView<float> partials, ArrayView<float> inputGrad, ArrayView<float> gammaGrad, ArrayView<float> betaGrad,
         int planesPerChunk, PoolShape shape, int accumulateInput)
     {

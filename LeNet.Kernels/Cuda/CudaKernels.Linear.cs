@@ -52,14 +52,14 @@ public sealed partial class CudaKernels
 
     /// <summary>
     /// All gradients of a Linear layer in one launch; inputGrad, weightGrad, biasGrad may each be empty to skip it.
-    /// With <paramref name="maskInputByRelu"/>, the input gradient is added only where input &gt; 0: when input is a ReLU's
+    /// With <paramref name="maskInputByReLU"/>, the input gradient is added only where input &gt; 0: when input is a ReLU's
     /// output, inputGrad then receives the gradient of the ReLU's input (ReLU backward fused), since output &gt; 0 ⇔ input &gt; 0.
     /// Without <paramref name="accumulateInput"/> inputGrad is overwritten, its old contents ignored. With
     /// <paramref name="reluOutput"/> (the output of <see cref="LinearForward"/> with relu), outputGrad is the gradient of
     /// that ReLU's output and is used only where reluOutput &gt; 0: the layer's fused ReLU backward, in the same launch.
     /// </summary>
     public void LinearBackward(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> outputGrad,
-        ArrayView<float> inputGrad, ArrayView<float> weightGrad, ArrayView<float> biasGrad, in LinearShape shape, bool maskInputByRelu = false,
+        ArrayView<float> inputGrad, ArrayView<float> weightGrad, ArrayView<float> biasGrad, in LinearShape shape, bool maskInputByReLU = false,
         bool accumulateInput = true, ArrayView<float> reluOutput = default)
     {
         ValidateLinear(shape);
@@ -69,7 +69,7 @@ public sealed partial class CudaKernels
         SpanLength.RequireOrEmpty(Checked(biasGrad.Length, nameof(biasGrad)), shape.OutFeatures, nameof(biasGrad), shape);
         if (inputGrad.Length > 0)
             SpanLength.Require(Checked(weight.Length, nameof(weight)), shape.WeightLength, nameof(weight), shape);
-        if (weightGrad.Length > 0 || (inputGrad.Length > 0 && maskInputByRelu))
+        if (weightGrad.Length > 0 || (inputGrad.Length > 0 && maskInputByReLU))
             SpanLength.Require(Checked(input.Length, nameof(input)), shape.InputLength, nameof(input), shape);
         SpanLength.RequireOrEmpty(Checked(reluOutput.Length, nameof(reluOutput)), shape.OutputLength, nameof(reluOutput), shape);
 
@@ -82,7 +82,7 @@ public sealed partial class CudaKernels
         _linearBackward(Stream, new KernelConfig(inputTiles + weightTiles + biasGroups, Tile * Tile),
             OrPlaceholder(input, placeholder), OrPlaceholder(weight, placeholder), outputGrad, OrPlaceholder(reluOutput, placeholder),
             OrPlaceholder(inputGrad, placeholder), OrPlaceholder(weightGrad, placeholder), OrPlaceholder(biasGrad, placeholder),
-            shape, new LinearBackwardPlan(Tile, inputTiles, weightTiles, maskInputByRelu ? 1 : 0, accumulateInput ? 1 : 0, reluOutput.Length > 0 ? 1 : 0));
+            shape, new LinearBackwardPlan(Tile, inputTiles, weightTiles, maskInputByReLU ? 1 : 0, accumulateInput ? 1 : 0, reluOutput.Length > 0 ? 1 : 0));
     }
 
     private int TilesOf(int extent) => (extent + Tile - 1) / Tile;

@@ -81,18 +81,18 @@ internal sealed class LeNet5InDouble
         var g = TrainableNames.ToDictionary(n => n, n => new double[p[n].Length]);
         var dLogits = new double[logits.Length];
         K.SoftmaxCrossEntropy.Backward<double>(probabilities, labels, 1.0, dLogits, _batch, 10);
-        var dRelu4 = LinearBackward(relu4, dLogits, "fc2", _fc2, g);
+        var dReLU4 = LinearBackward(relu4, dLogits, "fc2", _fc2, g);
         var dFc1 = new double[fc1.Length];
-        K.ReLU.Backward<double>(fc1, dRelu4, dFc1);
-        var dRelu3 = LinearBackward(relu3, dFc1, "fc1", _fc1, g);
+        K.ReLU.Backward<double>(fc1, dReLU4, dFc1);
+        var dReLU3 = LinearBackward(relu3, dFc1, "fc1", _fc1, g);
         var dFc = new double[fc.Length];
-        K.ReLU.Backward<double>(fc, dRelu3, dFc);
+        K.ReLU.Backward<double>(fc, dReLU3, dFc);
         var dPool2 = LinearBackward(pool2, dFc, "fc", _fc, g);
 
-        var dRelu2 = new double[relu2.Length];
-        K.MaxPool2d.Backward<double>(dPool2, argmax2, dRelu2, _pool2);
+        var dReLU2 = new double[relu2.Length];
+        K.MaxPool2d.Backward<double>(dPool2, argmax2, dReLU2, _pool2);
         var dBn2 = new double[bn2.Length];
-        K.ReLU.Backward<double>(bn2, dRelu2, dBn2);
+        K.ReLU.Backward<double>(bn2, dReLU2, dBn2);
         var dConv2 = new double[conv2.Length];
         K.BatchNorm2d.Backward<double>(dBn2, conv2, p["layer2.1.weight"], mean2, invStd2, dConv2, g["layer2.1.weight"], g["layer2.1.bias"], _bn2);
         var dPool1 = new double[pool1.Length];
@@ -100,10 +100,10 @@ internal sealed class LeNet5InDouble
         K.Conv2d.BackwardWeight<double>(pool1, dConv2, g["layer2.0.weight"], _conv2);
         K.Conv2d.BackwardBias<double>(dConv2, g["layer2.0.bias"], _conv2);
 
-        var dRelu1 = new double[relu1.Length];
-        K.MaxPool2d.Backward<double>(dPool1, argmax1, dRelu1, _pool1);
+        var dReLU1 = new double[relu1.Length];
+        K.MaxPool2d.Backward<double>(dPool1, argmax1, dReLU1, _pool1);
         var dBn1 = new double[bn1.Length];
-        K.ReLU.Backward<double>(bn1, dRelu1, dBn1);
+        K.ReLU.Backward<double>(bn1, dReLU1, dBn1);
         var dConv1 = new double[conv1.Length];
         K.BatchNorm2d.Backward<double>(dBn1, conv1, p["layer1.1.weight"], mean1, invStd1, dConv1, g["layer1.1.weight"], g["layer1.1.bias"], _bn1);
         var dInput = new double[input.Length];

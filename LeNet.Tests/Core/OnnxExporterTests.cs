@@ -102,8 +102,8 @@ public class OnnxExporterTests(ITestOutputHelper output)
     {
         using var folder = new TemporaryFolder();
         var path = Path.Combine(folder.Path, "model.onnx");
-        var e = Assert.Throws<OnnxExportException>(() => OnnxExporter.Save(new ReluBeforeConvolution(), path));
-        Assert.StartsWith("The ReluBeforeConvolution's forward pass is not the chain of its layers in the order they were registered", e.Message);
+        var e = Assert.Throws<OnnxExportException>(() => OnnxExporter.Save(new ReLUBeforeConvolution(), path));
+        Assert.StartsWith("The ReLUBeforeConvolution's forward pass is not the chain of its layers in the order they were registered", e.Message);
         Assert.Empty(Directory.EnumerateFileSystemEntries(folder.Path));
     }
 
@@ -149,13 +149,13 @@ public class OnnxExporterTests(ITestOutputHelper output)
     }
 
     /// <summary>Registers a convolution, a ReLU and a Flatten, but applies the ReLU first: same shapes, other values.</summary>
-    private sealed class ReluBeforeConvolution : Module
+    private sealed class ReLUBeforeConvolution : Module
     {
         private readonly Conv2d _convolution;
         private readonly ReLU _relu;
         private readonly Flatten _flatten;
 
-        public ReluBeforeConvolution()
+        public ReLUBeforeConvolution()
         {
             _convolution = RegisterModule("conv", new Conv2d(1, 10, 32, new Random(4)));
             _relu = RegisterModule("relu", new ReLU());

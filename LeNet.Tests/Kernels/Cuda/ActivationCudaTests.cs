@@ -12,7 +12,7 @@ public class ActivationCudaTests(AcceleratorFixture fixture)
 
     [Theory]
     [MemberData(nameof(Devices))]
-    public void ReluMatchesReference(string device)
+    public void ReLUMatchesReference(string device)
     {
         var kernels = fixture.Kernels(device);
         var rng = new Random(43_000);
@@ -25,16 +25,16 @@ public class ActivationCudaTests(AcceleratorFixture fixture)
 
         using var inputBuffer = kernels.Upload(input);
         using var outputBuffer = kernels.Upload(Uniform(rng, Length));
-        kernels.ReluForward(inputBuffer.View, outputBuffer.View);
+        kernels.ReLUForward(inputBuffer.View, outputBuffer.View);
         AssertAgrees(output, kernels.Download(outputBuffer), "relu forward");
 
         using var outputGradBuffer = kernels.Upload(outputGrad);
         var prefill = Uniform(rng, Length);
         using var inputGradBuffer = kernels.Upload(prefill);
-        kernels.ReluBackward(inputBuffer.View, outputGradBuffer.View, inputGradBuffer.View);
+        kernels.ReLUBackward(inputBuffer.View, outputGradBuffer.View, inputGradBuffer.View);
         AssertAccumulated(prefill, inputGrad, kernels.Download(inputGradBuffer), "relu backward");
 
-        kernels.ReluForward(inputBuffer.View, inputBuffer.View); // in place
+        kernels.ReLUForward(inputBuffer.View, inputBuffer.View); // in place
         AssertAgrees(output, kernels.Download(inputBuffer), "relu forward in place");
     }
 

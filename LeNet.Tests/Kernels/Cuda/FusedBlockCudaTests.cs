@@ -75,7 +75,7 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
             Pooled = kernels.Upload(Uniform(new Random(1), shape.OutputLength)); // garbage: the forward overwrites
         public readonly MemoryBuffer1D<int, Stride1D.Dense> Argmax = kernels.Upload(new int[shape.OutputLength]);
 
-        public void Forward() => kernels.BatchNormReluMaxPoolForwardTraining(Input.View, Gamma.View, Beta.View, Pooled.View, Argmax.View,
+        public void Forward() => kernels.BatchNormReLUMaxPoolForwardTraining(Input.View, Gamma.View, Beta.View, Pooled.View, Argmax.View,
             Mean.View, InvStd.View, RunningMean.View, RunningVar.View, (float)Momentum, (float)Eps, shape);
 
         public void Dispose()
@@ -106,7 +106,7 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
         using var inputGradBuffer = kernels.Upload(prefill.Input);
         using var gammaGradBuffer = kernels.Upload(prefill.Gamma);
         using var betaGradBuffer = kernels.Upload(prefill.Beta);
-        kernels.BatchNormReluMaxPoolBackward(pooledGradBuffer.View, device.Argmax.View, device.Input.View, device.Gamma.View, device.Beta.View,
+        kernels.BatchNormReLUMaxPoolBackward(pooledGradBuffer.View, device.Argmax.View, device.Input.View, device.Gamma.View, device.Beta.View,
             device.Mean.View, device.InvStd.View, inputGradBuffer.View, gammaGradBuffer.View, betaGradBuffer.View, shape);
         return (kernels.Download(inputGradBuffer), kernels.Download(gammaGradBuffer), kernels.Download(betaGradBuffer),
             kernels.Download(device.Argmax), kernels.Download(device.Mean), kernels.Download(device.InvStd));
@@ -154,7 +154,7 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
 
     [Theory]
     [MemberData(nameof(DevicesAndShapes))]
-    public void TrainingForwardMatchesBatchNormThenReluThenMaxPool(string device, int shapeIndex)
+    public void TrainingForwardMatchesBatchNormThenReLUThenMaxPool(string device, int shapeIndex)
     {
         var kernels = fixture.Kernels(device);
         var shape = Shapes[shapeIndex];
@@ -187,7 +187,7 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
 
     [Theory]
     [MemberData(nameof(DevicesAndConvShapes))]
-    public void ConvolutionWithStatisticsThenTrainingForwardMatchesConvThenBatchNormThenReluThenMaxPool(string device, int shapeIndex)
+    public void ConvolutionWithStatisticsThenTrainingForwardMatchesConvThenBatchNormThenReLUThenMaxPool(string device, int shapeIndex)
     {
         var kernels = fixture.Kernels(device);
         var conv = ConvShapes[shapeIndex];
@@ -204,7 +204,7 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
         using var biasBuffer = kernels.Upload(bias);
         using var convOutput = kernels.Upload(Uniform(rng, conv.OutputLength)); // garbage: overwritten
         using var onDevice = new DeviceBlock(kernels, block, shape);
-        kernels.Conv2dBatchNormReluMaxPoolForwardTraining(inputBuffer.View, weightBuffer.View, biasBuffer.View, convOutput.View,
+        kernels.Conv2dBatchNormReLUMaxPoolForwardTraining(inputBuffer.View, weightBuffer.View, biasBuffer.View, convOutput.View,
             onDevice.Gamma.View, onDevice.Beta.View, onDevice.Pooled.View, onDevice.Argmax.View, onDevice.Mean.View, onDevice.InvStd.View,
             onDevice.RunningMean.View, onDevice.RunningVar.View, (float)Momentum, (float)Eps, conv, 2);
         AssertAgrees(block.Input, kernels.Download(convOutput), "conv block: convolution output");
@@ -223,7 +223,7 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
         var conv = new ConvShape(1, 3, 30, 30, 1, 3, 3);
         Assert.False(CudaKernels.ForwardIsStaged(conv));
         using var buffer = kernels.Zeros(conv.InputLength);
-        var e = Assert.Throws<ArgumentException>(() => kernels.Conv2dBatchNormReluMaxPoolForwardTraining(buffer.View, buffer.View, default, buffer.View,
+        var e = Assert.Throws<ArgumentException>(() => kernels.Conv2dBatchNormReLUMaxPoolForwardTraining(buffer.View, buffer.View, default, buffer.View,
             buffer.View, buffer.View, buffer.View, default, buffer.View, buffer.View, buffer.View, buffer.View, 0.1f, 1e-5f, conv, 2));
         Assert.Contains("too large for the staged convolution", e.Message);
     }
@@ -246,14 +246,14 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
         using var runningMeanBuffer = kernels.Upload(block.RunningMean);
         using var runningVarBuffer = kernels.Upload(block.RunningVar);
         using var pooledBuffer = kernels.Upload(Uniform(new Random(1), Shape.OutputLength));
-        kernels.BatchNormReluMaxPoolForwardInference(inputBuffer.View, gammaBuffer.View, betaBuffer.View, runningMeanBuffer.View, runningVarBuffer.View,
+        kernels.BatchNormReLUMaxPoolForwardInference(inputBuffer.View, gammaBuffer.View, betaBuffer.View, runningMeanBuffer.View, runningVarBuffer.View,
             (float)Eps, pooledBuffer.View, Shape);
         AssertAgrees(pooled, kernels.Download(pooledBuffer), "fused block inference");
     }
 
     [Theory]
     [MemberData(nameof(DevicesAndShapes))]
-    public void BackwardMatchesMaxPoolThenReluThenBatchNormBackward(string device, int shapeIndex)
+    public void BackwardMatchesMaxPoolThenReLUThenBatchNormBackward(string device, int shapeIndex)
     {
         var kernels = fixture.Kernels(device);
         var shape = Shapes[shapeIndex];

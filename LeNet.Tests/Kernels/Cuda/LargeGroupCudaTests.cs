@@ -116,7 +116,7 @@ public sealed class LargeGroupCudaTests : IDisposable
         using var invStdBuffer = _kernels.Zeros(2);
         using var runningMeanBuffer = _kernels.Zeros(2);
         using var runningVarBuffer = _kernels.Upload(new double[] { 1, 1 });
-        _kernels.Conv2dBatchNormReluMaxPoolForwardTraining(inputBuffer.View, weightBuffer.View, biasBuffer.View, convOutputBuffer.View, gammaBuffer.View,
+        _kernels.Conv2dBatchNormReLUMaxPoolForwardTraining(inputBuffer.View, weightBuffer.View, biasBuffer.View, convOutputBuffer.View, gammaBuffer.View,
             betaBuffer.View, pooledBuffer.View, argmaxBuffer.View, meanBuffer.View, invStdBuffer.View, runningMeanBuffer.View, runningVarBuffer.View,
             0.1f, 1e-5f, conv, 2);
         AssertAgrees(convOutput, _kernels.Download(convOutputBuffer), "64-thread staged convolution");

@@ -65,7 +65,7 @@ public class LinearCudaTests(AcceleratorFixture fixture)
 
     [Theory]
     [MemberData(nameof(Devices))]
-    public void FusedBackwardWithReluMaskMatchesLinearThenReluBackward(string device)
+    public void FusedBackwardWithReLUMaskMatchesLinearThenReLUBackward(string device)
     {
         var kernels = fixture.Kernels(device);
         var rng = new Random(47_200);
@@ -92,7 +92,7 @@ public class LinearCudaTests(AcceleratorFixture fixture)
         using var weightGradBuffer = kernels.Upload(weightPrefill);
         using var biasGradBuffer = kernels.Upload(biasPrefill);
         kernels.LinearBackward(inputBuffer.View, weightBuffer.View, outputGradBuffer.View, inputGradBuffer.View, weightGradBuffer.View, biasGradBuffer.View,
-            shape, maskInputByRelu: true);
+            shape, maskInputByReLU: true);
         AssertAccumulated(inputPrefill, preActivationGrad, kernels.Download(inputGradBuffer), "fused linear backward: pre-activation gradient");
         AssertAccumulated(weightPrefill, weightGrad, kernels.Download(weightGradBuffer), "fused linear backward: weight");
         AssertAccumulated(biasPrefill, biasGrad, kernels.Download(biasGradBuffer), "fused linear backward: bias");
@@ -100,7 +100,7 @@ public class LinearCudaTests(AcceleratorFixture fixture)
 
     [Theory]
     [MemberData(nameof(Devices))]
-    public void BackwardThroughItsOwnReluMatchesReluThenLinearBackward(string device)
+    public void BackwardThroughItsOwnReLUMatchesReLUThenLinearBackward(string device)
     {
         var kernels = fixture.Kernels(device);
         var rng = new Random(47_300);

@@ -39,7 +39,7 @@ public class OverwriteCudaTests(AcceleratorFixture fixture)
         using var input = kernels.Upload(Uniform(rng, length));      // half negative: ReLU's mask matters
         using var saved = kernels.Upload(Uniform(rng, length, 0.05, 0.95));
         using var outputGrad = kernels.Upload(Uniform(rng, length));
-        AssertOverwrites(kernels, length, (target, accumulate) => kernels.ReluBackward(input.View, outputGrad.View, target, accumulate), "ReLU backward");
+        AssertOverwrites(kernels, length, (target, accumulate) => kernels.ReLUBackward(input.View, outputGrad.View, target, accumulate), "ReLU backward");
         AssertOverwrites(kernels, length, (target, accumulate) => kernels.TanhBackward(saved.View, outputGrad.View, target, accumulate), "tanh backward");
         AssertOverwrites(kernels, length, (target, accumulate) => kernels.SigmoidBackward(saved.View, outputGrad.View, target, accumulate), "sigmoid backward");
         AssertOverwrites(kernels, length, (target, accumulate) => kernels.Add(outputGrad.View, target, accumulate), "add");
@@ -97,7 +97,7 @@ public class OverwriteCudaTests(AcceleratorFixture fixture)
         foreach (var mask in new[] { false, true })
             AssertOverwrites(kernels, linear.InputLength, (target, accumulate) =>
                 kernels.LinearBackward(features.View, linearWeight.View, linearOutputGrad.View, target, default, default, linear,
-                    maskInputByRelu: mask, accumulateInput: accumulate), $"linear input gradient (ReLU mask {mask})");
+                    maskInputByReLU: mask, accumulateInput: accumulate), $"linear input gradient (ReLU mask {mask})");
     }
 
     [Theory]
@@ -116,13 +116,13 @@ public class OverwriteCudaTests(AcceleratorFixture fixture)
         using var runningVar = kernels.Upload(Enumerable.Repeat(1.0, shape.Channels).ToArray());
         using var pooled = kernels.Zeros(shape.OutputLength);
         using var argmax = kernels.Upload(new int[shape.OutputLength]);
-        kernels.BatchNormReluMaxPoolForwardTraining(input.View, gamma.View, beta.View, pooled.View, argmax.View, mean.View, invStd.View,
+        kernels.BatchNormReLUMaxPoolForwardTraining(input.View, gamma.View, beta.View, pooled.View, argmax.View, mean.View, invStd.View,
             runningMean.View, runningVar.View, 0.1f, 1e-5f, shape);
         using var pooledGrad = kernels.Upload(Uniform(rng, shape.OutputLength));
         using var gammaGrad = kernels.Zeros(shape.Channels);
         using var betaGrad = kernels.Zeros(shape.Channels);
         AssertOverwrites(kernels, shape.InputLength, (target, accumulate) =>
-            kernels.BatchNormReluMaxPoolBackward(pooledGrad.View, argmax.View, input.View, gamma.View, beta.View, mean.View, invStd.View,
+            kernels.BatchNormReLUMaxPoolBackward(pooledGrad.View, argmax.View, input.View, gamma.View, beta.View, mean.View, invStd.View,
                 target, gammaGrad.View, betaGrad.View, shape, accumulate), "fused BatchNorm-ReLU-MaxPool input gradient");
     }
 }
