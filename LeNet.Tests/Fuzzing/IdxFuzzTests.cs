@@ -8,6 +8,7 @@ namespace LeNet.Tests.Fuzzing;
 /// The MNIST reader (IdxReader, then MnistDataset.FromIdx as the trainer calls it) on damaged files, raw and gzip:
 /// every case reads or ends in a MnistDataException naming the file, and allocates no more than the file justifies.
 /// </summary>
+[Collection(nameof(FuzzingCollection))]
 public class IdxFuzzTests
 {
     private const string Name = "fuzzed.idx";

@@ -12,6 +12,7 @@ namespace LeNet.Tests.Fuzzing;
 /// metadata names, load the weights), on damaged files: every case reads or ends in a ModelFormatException naming the
 /// file, allocating no more than the file justifies.
 /// </summary>
+[Collection(nameof(FuzzingCollection))]
 public class ModelFileFuzzTests
 {
     private const string Name = "fuzzed.safetensors";
