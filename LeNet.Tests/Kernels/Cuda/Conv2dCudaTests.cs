@@ -100,8 +100,12 @@ public class Conv2dCudaTests(AcceleratorFixture fixture)
 
     [Theory]
     [MemberData(nameof(Devices))]
-    public void KernelsCompiledPerShapeGiveTheBitsOfTheGenericOnes(string device)
+    public void OnAGpuKernelsCompiledPerShapeGiveTheBitsOfTheGenericOnes(string device)
     {
+        // ILGPU's CPU accelerator runs the per-shape kernels' .NET code, which calls the generic kernels: there the
+        // comparison would be of a kernel with itself. Only a GPU compiles them apart.
+        if (device == AcceleratorFixture.Cpu)
+            Assert.Skip("on ILGPU's CPU accelerator the per-shape kernels call the generic ones (a self-comparison)");
         // SpecializeShapes false takes the generic kernels; on a GPU the specialized ones fold the sizes into
         // constants, which must not change a single addition.
         var accelerator = fixture.Kernels(device).Accelerator;

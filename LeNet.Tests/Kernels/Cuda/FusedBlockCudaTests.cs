@@ -127,8 +127,12 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
 
     [Theory]
     [MemberData(nameof(Devices))]
-    public void KernelsCompiledPerShapeGiveTheBitsOfTheGenericOnes(string device)
+    public void OnAGpuKernelsCompiledPerShapeGiveTheBitsOfTheGenericOnes(string device)
     {
+        // ILGPU's CPU accelerator runs the per-shape kernels' .NET code, which calls the generic kernels: there the
+        // comparison would be of a kernel with itself. Only a GPU compiles them apart.
+        if (device == AcceleratorFixture.Cpu)
+            Assert.Skip("on ILGPU's CPU accelerator the per-shape kernels call the generic ones (a self-comparison)");
         var accelerator = fixture.Kernels(device).Accelerator;
         var results = new[] { true, false }.Select(specialize =>
         {
