@@ -37,6 +37,7 @@ public class Conv2dCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void ForwardMatchesReference(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(41_000);
         Assert.Equal([true, true, true, true, false, true, true], Shapes.Select(shape => LeNet.Kernels.Cuda.CudaKernels.ForwardIsStaged(shape)));
@@ -72,6 +73,7 @@ public class Conv2dCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void EachBackwardMatchesReferenceAndAccumulates(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(41_100);
         foreach (var shape in Shapes)
@@ -102,6 +104,7 @@ public class Conv2dCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void OnAGpuKernelsCompiledPerShapeGiveTheBitsOfTheGenericOnes(string device)
     {
+        AcceleratorFixture.Require(device);
         // ILGPU's CPU accelerator runs the per-shape kernels' .NET code, which calls the generic kernels: there the
         // comparison would be of a kernel with itself. Only a GPU compiles them apart.
         if (device == AcceleratorFixture.Cpu)
@@ -139,6 +142,7 @@ public class Conv2dCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void FusedBackwardMatchesTheThreeKernels(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(41_200);
         var shape = Shapes[1];

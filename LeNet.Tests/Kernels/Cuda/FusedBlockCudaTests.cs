@@ -129,6 +129,7 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void OnAGpuKernelsCompiledPerShapeGiveTheBitsOfTheGenericOnes(string device)
     {
+        AcceleratorFixture.Require(device);
         // ILGPU's CPU accelerator runs the per-shape kernels' .NET code, which calls the generic kernels: there the
         // comparison would be of a kernel with itself. Only a GPU compiles them apart.
         if (device == AcceleratorFixture.Cpu)
@@ -160,6 +161,7 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(DevicesAndShapes))]
     public void TrainingForwardMatchesBatchNormThenReluThenMaxPool(string device, int shapeIndex)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var shape = Shapes[shapeIndex];
         var block = Draw(new Random(46_000 + shapeIndex), shape);
@@ -193,6 +195,7 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(DevicesAndConvShapes))]
     public void ConvolutionWithStatisticsThenTrainingForwardMatchesConvThenBatchNormThenReluThenMaxPool(string device, int shapeIndex)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var conv = ConvShapes[shapeIndex];
         Assert.True(CudaKernels.ForwardIsStaged(conv));
@@ -236,6 +239,7 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void InferenceForwardMatchesTheComposition(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var block = Draw(new Random(46_100), Shape);
         var normalised = new double[Shape.InputLength];
@@ -259,6 +263,7 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(DevicesAndShapes))]
     public void BackwardMatchesMaxPoolThenReluThenBatchNormBackward(string device, int shapeIndex)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var shape = Shapes[shapeIndex];
         var normShape = NormShapeOf(shape);
@@ -295,6 +300,7 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void TwoRunsGiveBitIdenticalResults(string device)
     {
+        AcceleratorFixture.Require(device);
         // The shape with the most chunks per channel: partial sums combined across groups must not depend on timing.
         var kernels = fixture.Kernels(device);
         var shape = Shapes[^1];
