@@ -21,13 +21,25 @@ public static class GpuDevices
     private static readonly Lazy<Device> SimulatedDevice = new(() => CudaDevice.Open(GpuDevice.CreateCpu(threadsPerGroup: 16)));
     private static readonly Lazy<Device> SimulatedUnfusedHead = new(() =>
         CudaDevice.Open(GpuDevice.CreateCpu(threadsPerGroup: 16, options: GpuOptions.Default with { FuseHead = false })));
-    private static readonly Lazy<Device?> Gpu = new(() => CudaDevice.TryOpen(out var device, out _) ? device : null);
+    private static readonly Lazy<(Device? Device, string Reason)> Gpu =
+        new(() => CudaDevice.TryOpen(out var device, out var reason) ? (device, "") : (null, reason));
 
-    /// <summary>The simulated device, and "cuda" when a CUDA GPU opens (only it with LENET_TEST_GPU_ONLY=1, see AcceleratorFixture).</summary>
-    public static TheoryData<string> Names() => Gpu.Value is null ? new TheoryData<string>(Simulated)
-        : LeNet.Tests.Kernels.Cuda.AcceleratorFixture.GpuOnly ? new TheoryData<string>(Cuda) : new TheoryData<string>(Simulated, Cuda);
+    /// <summary>
+    /// The simulated device and "cuda"; only "cuda" with LENET_TEST_GPU_ONLY=1 (see AcceleratorFixture). Without a
+    /// CUDA GPU the "cuda" cases are skipped with the reason, or fail in GPU-only mode (<see cref="Get"/>).
+    /// </summary>
+    public static TheoryData<string> Names() => LeNet.Tests.Kernels.Cuda.AcceleratorFixture.GpuOnly
+        ? new TheoryData<string>(Cuda) : new TheoryData<string>(Simulated, Cuda);
 
-    public static Device Get(string name) => name == Cuda ? Gpu.Value ?? throw new InvalidOperationException("No CUDA GPU.") : SimulatedDevice.Value;
+    /// <summary>Called first by each test on <paramref name="name"/>: see AcceleratorFixture.Require.</summary>
+    public static void Require(string name)
+    {
+        if (name == Cuda) Get(name);
+    }
+
+    public static Device Get(string name) => name == Cuda
+        ? Gpu.Value.Device ?? throw LeNet.Tests.Kernels.Cuda.AcceleratorFixture.NoGpu(Gpu.Value.Reason)
+        : SimulatedDevice.Value;
 
     /// <summary>A simulated device made with the classifier head's fusion off (a backend option), for comparing both paths.</summary>
     public static Device UnfusedHead => SimulatedUnfusedHead.Value;
@@ -79,6 +91,7 @@ public class GpuBackendTests
     [MemberData(nameof(ModelsAndBatches))]
     public void Forward_loss_and_every_gradient_match_the_cpu_kernels(string deviceName, string modelName, int batch)
     {
+        GpuDevices.Require(deviceName);
         var device = GpuDevices.Get(deviceName);
         var cpu = ModelVariants.Create(modelName, seed: 31);
         var gpu = ModelVariants.Create(modelName, seed: 31).To(device);
@@ -112,6 +125,7 @@ public class GpuBackendTests
     [MemberData(nameof(Devices))]
     public void Training_steps_in_a_workspace_follow_the_cpu_kernels(string deviceName)
     {
+        GpuDevices.Require(deviceName);
         var device = GpuDevices.Get(deviceName);
         var cpu = new LeNet5(seed: 33);
         var gpu = new LeNet5(seed: 33).To(device);
@@ -161,6 +175,7 @@ public class GpuBackendTests
     [MemberData(nameof(Devices))]
     public void Adam_steps_match_the_cpu_kernels(string deviceName)
     {
+        GpuDevices.Require(deviceName);
         var device = GpuDevices.Get(deviceName);
         var cpu = new LeNet1998(seed: 34);
         var gpu = new LeNet1998(seed: 34).To(device);
@@ -187,6 +202,7 @@ public class GpuBackendTests
     [MemberData(nameof(Devices))]
     public void An_optimiser_on_the_gpu_steps_all_parameters_in_one_launch(string deviceName)
     {
+        GpuDevices.Require(deviceName);
         var device = GpuDevices.Get(deviceName);
         var backend = (CudaBackend)device.Backend;
         foreach (var makeOptimizer in new Func<IEnumerable<Tensor>, Optimizer>[]
@@ -223,6 +239,7 @@ public class GpuBackendTests
     [MemberData(nameof(Devices))]
     public void An_optimiser_that_clears_the_gradients_steps_as_zero_grad_after_each_step_would(string deviceName)
     {
+        GpuDevices.Require(deviceName);
         // Packed on the GPU (Adam with and without a schedule, SGD) and tensor by tensor on the CPU: the same parameters
         // bit for bit as ZeroGrad before every backward, with every gradient zero after each step.
         var gpu = GpuDevices.Get(deviceName);
@@ -262,6 +279,7 @@ public class GpuBackendTests
     [MemberData(nameof(Devices))]
     public void An_intermediate_read_twice_by_one_op_gets_both_gradients(string deviceName)
     {
+        GpuDevices.Require(deviceName);
         // F.Linear(h, h): h's gradient gets the input and the weight contribution of one backward kernel, in a reused
         // (uncleared) buffer on the second pass: the first must overwrite, the second add.
         var device = GpuDevices.Get(deviceName);
@@ -303,6 +321,7 @@ public class GpuBackendTests
     [MemberData(nameof(Devices))]
     public void A_reshaped_intermediate_also_used_directly_gets_both_gradients_in_either_order(string deviceName)
     {
+        GpuDevices.Require(deviceName);
         // h feeds a reshape (whose gradient h borrows when it has none yet) and a Linear (which adds to h's gradient):
         // b = Linear(h.Reshape, Linear(h, W)) and the swapped Linear(Linear(h, W), h.Reshape) give h's two consumers in
         // both backward orders. Without the reshape (same arithmetic) the gradients must be the same, bit for bit on one device.
@@ -339,6 +358,7 @@ public class GpuBackendTests
     [MemberData(nameof(Devices))]
     public void Cross_entropy_writes_the_logits_gradient_in_its_forward_and_backward_uses_it_only_for_a_unit_seed(string deviceName)
     {
+        GpuDevices.Require(deviceName);
         var device = GpuDevices.Get(deviceName);
         var backend = (CudaBackend)device.Backend;
         var random = new Random(43);
@@ -376,6 +396,7 @@ public class GpuBackendTests
     [MemberData(nameof(Devices))]
     public void The_head_fused_with_its_loss_gives_the_loss_and_gradients_of_its_four_operations(string deviceName)
     {
+        GpuDevices.Require(deviceName);
         var device = GpuDevices.Get(deviceName);
         var backend = (CudaBackend)device.Backend;
         var random = new Random(44);
@@ -442,6 +463,7 @@ public class GpuBackendTests
     [MemberData(nameof(Devices))]
     public void A_head_whose_parameters_share_storage_runs_its_operations_in_turn(string deviceName)
     {
+        GpuDevices.Require(deviceName);
         var device = GpuDevices.Get(deviceName);
         var backend = (CudaBackend)device.Backend;
         var random = new Random(45);
@@ -470,6 +492,7 @@ public class GpuBackendTests
     [MemberData(nameof(Devices))]
     public void Linear_and_relu_fused_give_the_values_and_gradients_of_the_two(string deviceName)
     {
+        GpuDevices.Require(deviceName);
         var random = new Random(40);
         float[] Values(int n) => GradientCheck.Uniform(random, n).Select(v => (float)v).ToArray();
         var (x, w, b, g) = (Values(7 * 11), Values(5 * 11), Values(5), Values(7 * 5));
@@ -511,6 +534,7 @@ public class GpuBackendTests
     [MemberData(nameof(DevicesAndBlockSizes))]
     public void Conv_batchnorm_relu_maxpool_fused_give_the_values_statistics_and_gradients_of_the_four(string deviceName, int size)
     {
+        GpuDevices.Require(deviceName);
         // size 9: 7×7 convolution outputs, a row and a column outside every window; size 10: 8×8, the windows tile the planes.
         int outputs = (size - 2) / 2;
         var random = new Random(41);
@@ -568,6 +592,7 @@ public class GpuBackendTests
     [MemberData(nameof(Devices))]
     public void Packed_tensors_keep_their_values_and_stay_apart(string deviceName)
     {
+        GpuDevices.Require(deviceName);
         var device = GpuDevices.Get(deviceName);
         var a = Tensor.FromArray(device, [1f, 2f, 3f], 3);
         var b = Tensor.FromArray(device, [4f, 5f, 6f], 3);
@@ -588,6 +613,7 @@ public class GpuBackendTests
     [MemberData(nameof(Devices))]
     public void Moving_a_model_to_the_gpu_and_back_keeps_every_value(string deviceName)
     {
+        GpuDevices.Require(deviceName);
         var device = GpuDevices.Get(deviceName);
         var model = new LeNet5(seed: 35);
         var before = model.StateDict().Select(e => e.Tensor.ToArray()).ToArray();
@@ -603,6 +629,7 @@ public class GpuBackendTests
     [MemberData(nameof(Devices))]
     public void A_model_on_the_gpu_saves_and_loads_as_on_the_cpu(string deviceName)
     {
+        GpuDevices.Require(deviceName);
         var device = GpuDevices.Get(deviceName);
         var folder = Directory.CreateTempSubdirectory("lenet-gpu-save-");
         try
@@ -627,6 +654,7 @@ public class GpuBackendTests
     [MemberData(nameof(Devices))]
     public void Host_only_operations_on_a_gpu_tensor_fail_with_a_sentence(string deviceName)
     {
+        GpuDevices.Require(deviceName);
         var device = GpuDevices.Get(deviceName);
         var tensor = Tensor.FromArray(device, [1f, 2f, 3f, 4f], 2, 2);
         var message = Assert.Throws<InvalidOperationException>(() => tensor.AsSpan()).Message;

@@ -63,6 +63,7 @@ public class StepScheduleTests
     [MemberData(nameof(Devices))]
     public void Scheduled_steps_compute_bit_for_bit_what_host_driven_steps_compute(string deviceName)
     {
+        GpuDevices.Require(deviceName);
         var device = GpuDevices.Get(deviceName);
         var backend = (CudaBackend)device.Backend;
         var data = Dataset(device);
@@ -134,6 +135,7 @@ public class StepScheduleTests
     [MemberData(nameof(Devices))]
     public void Every_full_step_after_two_queues_the_same_launches_with_the_same_arguments(string deviceName)
     {
+        GpuDevices.Require(deviceName);
         // What a captured step replays: the trainer captures its third full step and replays it for the full steps that
         // follow, the next epoch's included (after the eager smaller last batch). Views compare by buffer, offset and
         // length; shapes and scalars by value.
@@ -186,6 +188,7 @@ public class StepScheduleTests
     [MemberData(nameof(Devices))]
     public void A_resumed_epoch_starts_at_its_step_with_adams_count(string deviceName)
     {
+        GpuDevices.Require(deviceName);
         var loop = new ScheduledLoop(GpuDevices.Get(deviceName), seed: 42);
         loop.Schedule.StartEpoch(2, loop.Adam); // steps 2 and 3 remain, as after an interrupted run's checkpoint
         for (var step = 2; step < Steps; step++)
@@ -201,6 +204,7 @@ public class StepScheduleTests
     [MemberData(nameof(Devices))]
     public void Stepping_adam_or_the_schedule_out_of_turn_is_refused_with_a_reason(string deviceName)
     {
+        GpuDevices.Require(deviceName);
         var device = GpuDevices.Get(deviceName);
         var loop = new ScheduledLoop(device, seed: 43);
         var (adam, schedule, losses, data) = (loop.Adam, loop.Schedule, loop.Losses, loop.Data);

@@ -15,6 +15,7 @@ namespace LeNet.Tests.Fuzzing;
 /// CheckpointException (or, read as a model, a ModelFormatException) naming the file, allocating no more than the
 /// file justifies.
 /// </summary>
+[Collection(nameof(FuzzingCollection))]
 public class CheckpointFuzzTests
 {
     private const string Name = "fuzzed.lenetckpt";

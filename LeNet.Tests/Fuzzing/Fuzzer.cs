@@ -20,7 +20,10 @@ public static class Fuzzer
 
     /// <param name="name">The name the reader is given for the file; every message must contain it.</param>
     /// <param name="read">Reads the bytes as the program would (the result is discarded).</param>
-    /// <param name="allocationLimit">The most bytes this thread may allocate for one case, given its bytes.</param>
+    /// <param name="allocationLimit">
+    /// The most bytes one case may allocate, given its bytes, counted over every thread of the process: the reader
+    /// runs parallel loops. A test that runs the fuzzer must therefore run alone (<see cref="FuzzingCollection"/>).
+    /// </param>
     public static Report Run<TException>(IEnumerable<Mutation> cases, string name, Action<byte[]> read, Func<byte[], long> allocationLimit)
         where TException : Exception =>
         Run(cases, name, read, allocationLimit, typeof(TException));
@@ -38,7 +41,7 @@ public static class Fuzzer
         {
             count++;
             var limit = allocationLimit(mutation.Bytes);
-            var before = GC.GetAllocatedBytesForCurrentThread();
+            var before = GC.GetTotalAllocatedBytes(precise: true);
             try
             {
                 read(mutation.Bytes);
@@ -54,7 +57,7 @@ public static class Fuzzer
             {
                 failures.Add($"{mutation.Description}: {e.GetType().FullName}: {e.Message}");
             }
-            var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
             if (allocated > limit)
                 failures.Add($"{mutation.Description}: allocated {allocated:N0} bytes, more than the {limit:N0} a {mutation.Bytes.Length:N0}-byte file justifies");
         }

@@ -8,6 +8,7 @@ namespace LeNet.Tests.Fuzzing;
 /// The MNIST reader (IdxReader, then MnistDataset.FromIdx as the trainer calls it) on damaged files, raw and gzip:
 /// every case reads or ends in a MnistDataException naming the file, and allocates no more than the file justifies.
 /// </summary>
+[Collection(nameof(FuzzingCollection))]
 public class IdxFuzzTests
 {
     private const string Name = "fuzzed.idx";
@@ -144,7 +145,7 @@ public class IdxFuzzTests
             { "gzip cut inside its size", IdxBytes.Gzip(ImagesFile)[..^1], "the gzip stream is truncated or followed by other data" },
             { "gzip with a wrong CRC", WithWrongCrc(IdxBytes.Gzip(ImagesFile)), "the gzip stream is corrupt" },
             { "gzip followed by garbage", [.. IdxBytes.Gzip(ImagesFile), .. "garbage"u8], "the gzip stream is truncated or followed by other data" },
-            { "the gzip magic alone", [0x1f, 0x8b], "" },
+            { "the gzip magic alone", [0x1f, 0x8b], "ends inside its IDX header" },
             { "empty", [], "ends inside its IDX header" },
             { "labels where images belong", LabelsFile, "declares 1 dimensions" },
             { "not square", IdxBytes.Build(IdxReader.ImagesMagic, [Images, Side / 2, Side * 2], pixels), "only square images are supported" },

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using ILGPU;
 using ILGPU.Runtime;
 using LeNet.Kernels.Cuda;
@@ -20,24 +21,46 @@ public sealed class AcceleratorFixture : IDisposable
 {
     public const string Cpu = "cpu", Cuda = "cuda";
 
-    private static readonly Lazy<bool> CudaPresent = new(() =>
+    /// <summary>
+    /// Theory data: "cpu" and "cuda". Without a CUDA GPU the "cuda" cases are reported as skipped, with the reason
+    /// the GPU did not open (<see cref="Require"/>); with <see cref="GpuOnlyVariable"/> set to 1 (as in
+    /// benchmarks/gpu/run.sh: the GPU machine's few minutes go to the GPU; CI runs the CPU accelerator's cases) only
+    /// "cuda", which then fails where no GPU opens.
+    /// </summary>
+    public static TheoryData<string> Devices() =>
+        GpuOnly ? new TheoryData<string>(Cuda) : new TheoryData<string>(Cpu, Cuda);
+
+    /// <summary>
+    /// What a test on "cuda" does when no GPU opened: skips with <paramref name="reason"/>, or fails in GPU-only mode,
+    /// where a missing GPU must not pass for a green run.
+    /// </summary>
+    internal static Exception NoGpu(string reason)
     {
-        if (!GpuDevice.TryCreateCuda(out var device, out _))
-            return false;
+        if (GpuOnly)
+            return new InvalidOperationException($"{GpuOnlyVariable}=1, but no CUDA GPU opened: {reason}");
+        Assert.Skip($"no CUDA GPU opened: {reason}");
+        return new UnreachableException();
+    }
+
+    private static readonly Lazy<string?> CudaFailure = new(() =>
+    {
+        if (!GpuDevice.TryCreateCuda(out var device, out var reason)) return reason;
         device!.Dispose();
-        return true;
+        return null;
     });
+
+    /// <summary>
+    /// Called first by each test on <paramref name="device"/>: a "cuda" case skips (or fails, see <see cref="NoGpu"/>)
+    /// before any work when no CUDA GPU opens, and never inside a check that would take the skip for a failure.
+    /// </summary>
+    public static void Require(string device)
+    {
+        if (device == Cuda && CudaFailure.Value is { } reason) throw NoGpu(reason);
+    }
 
     private readonly Dictionary<string, (GpuDevice Device, CudaKernels Kernels)> _opened = [];
     private readonly Lock _lock = new();
-
-    /// <summary>
-    /// Theory data: "cpu", and "cuda" when a CUDA GPU is present — only "cuda" there when <see cref="GpuOnlyVariable"/>
-    /// is 1 (benchmarks/gpu/run.sh: the GPU machine's few minutes go to the GPU; CI runs the CPU accelerator's cases).
-    /// </summary>
-    public static TheoryData<string> Devices() => CudaPresent.Value
-        ? GpuOnly ? new TheoryData<string>(Cuda) : new TheoryData<string>(Cpu, Cuda)
-        : new TheoryData<string>(Cpu);
+    private string? _cudaFailure; // why the GPU did not open, so that each "cuda" case does not try again
 
     /// <summary>The environment variable that, set to 1 on a machine with a CUDA GPU, leaves out the CPU accelerator's cases.</summary>
     public const string GpuOnlyVariable = "LENET_TEST_GPU_ONLY";
@@ -53,8 +76,12 @@ public sealed class AcceleratorFixture : IDisposable
                 GpuDevice gpu;
                 if (device == Cuda)
                 {
+                    if (_cudaFailure is not null) throw NoGpu(_cudaFailure);
                     if (!GpuDevice.TryCreateCuda(out var cuda, out string reason))
-                        throw new InvalidOperationException(reason);
+                    {
+                        _cudaFailure = reason;
+                        throw NoGpu(reason);
+                    }
                     gpu = cuda!;
                 }
                 else

@@ -18,6 +18,7 @@ public class BatchNorm2dCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void TrainingForwardMatchesReference(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(45_000);
         int C = Shape.Channels;
@@ -50,6 +51,7 @@ public class BatchNorm2dCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void InferenceForwardMatchesReference(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(45_100);
         int C = Shape.Channels;
@@ -73,6 +75,7 @@ public class BatchNorm2dCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void BackwardMatchesReferenceAndAccumulates(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(45_200);
         int C = Shape.Channels;

@@ -37,6 +37,7 @@ public class Conv2dCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void ForwardMatchesReference(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(41_000);
         Assert.Equal([true, true, true, true, false, true, true], Shapes.Select(shape => LeNet.Kernels.Cuda.CudaKernels.ForwardIsStaged(shape)));
@@ -72,6 +73,7 @@ public class Conv2dCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void EachBackwardMatchesReferenceAndAccumulates(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(41_100);
         foreach (var shape in Shapes)
@@ -100,8 +102,13 @@ public class Conv2dCudaTests(AcceleratorFixture fixture)
 
     [Theory]
     [MemberData(nameof(Devices))]
-    public void KernelsCompiledPerShapeGiveTheBitsOfTheGenericOnes(string device)
+    public void OnAGpuKernelsCompiledPerShapeGiveTheBitsOfTheGenericOnes(string device)
     {
+        AcceleratorFixture.Require(device);
+        // ILGPU's CPU accelerator runs the per-shape kernels' .NET code, which calls the generic kernels: there the
+        // comparison would be of a kernel with itself. Only a GPU compiles them apart.
+        if (device == AcceleratorFixture.Cpu)
+            Assert.Skip("on ILGPU's CPU accelerator the per-shape kernels call the generic ones (a self-comparison)");
         // SpecializeShapes false takes the generic kernels; on a GPU the specialized ones fold the sizes into
         // constants, which must not change a single addition.
         var accelerator = fixture.Kernels(device).Accelerator;
@@ -135,6 +142,7 @@ public class Conv2dCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void FusedBackwardMatchesTheThreeKernels(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(41_200);
         var shape = Shapes[1];

@@ -15,6 +15,7 @@ public class ElementwiseCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void SigmoidMatchesReference(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(44_000);
         var input = Uniform(rng, Length, -6, 6);
@@ -46,6 +47,7 @@ public class ElementwiseCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void AddAndAddScalarAccumulate(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(44_100);
         var source = Uniform(rng, Length);
@@ -67,6 +69,7 @@ public class ElementwiseCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void SgdMatchesReferenceOverSeveralSteps(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         foreach (var (momentum, dampening, weightDecay, nesterov) in new[] { (0f, 0f, 0f, false), (0.9f, 0.1f, 1e-2f, false), (0.9f, 0f, 5e-3f, true) })
         {

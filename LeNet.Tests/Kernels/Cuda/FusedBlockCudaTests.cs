@@ -127,8 +127,13 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
 
     [Theory]
     [MemberData(nameof(Devices))]
-    public void KernelsCompiledPerShapeGiveTheBitsOfTheGenericOnes(string device)
+    public void OnAGpuKernelsCompiledPerShapeGiveTheBitsOfTheGenericOnes(string device)
     {
+        AcceleratorFixture.Require(device);
+        // ILGPU's CPU accelerator runs the per-shape kernels' .NET code, which calls the generic kernels: there the
+        // comparison would be of a kernel with itself. Only a GPU compiles them apart.
+        if (device == AcceleratorFixture.Cpu)
+            Assert.Skip("on ILGPU's CPU accelerator the per-shape kernels call the generic ones (a self-comparison)");
         var accelerator = fixture.Kernels(device).Accelerator;
         var results = new[] { true, false }.Select(specialize =>
         {
@@ -156,6 +161,7 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(DevicesAndShapes))]
     public void TrainingForwardMatchesBatchNormThenReLUThenMaxPool(string device, int shapeIndex)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var shape = Shapes[shapeIndex];
         var block = Draw(new Random(46_000 + shapeIndex), shape);
@@ -189,6 +195,7 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(DevicesAndConvShapes))]
     public void ConvolutionWithStatisticsThenTrainingForwardMatchesConvThenBatchNormThenReLUThenMaxPool(string device, int shapeIndex)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var conv = ConvShapes[shapeIndex];
         Assert.True(CudaKernels.ForwardIsStaged(conv));
@@ -232,6 +239,7 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void InferenceForwardMatchesTheComposition(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var block = Draw(new Random(46_100), Shape);
         var normalised = new double[Shape.InputLength];
@@ -255,6 +263,7 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(DevicesAndShapes))]
     public void BackwardMatchesMaxPoolThenReLUThenBatchNormBackward(string device, int shapeIndex)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var shape = Shapes[shapeIndex];
         var normShape = NormShapeOf(shape);
@@ -291,6 +300,7 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void TwoRunsGiveBitIdenticalResults(string device)
     {
+        AcceleratorFixture.Require(device);
         // The shape with the most chunks per channel: partial sums combined across groups must not depend on timing.
         var kernels = fixture.Kernels(device);
         var shape = Shapes[^1];

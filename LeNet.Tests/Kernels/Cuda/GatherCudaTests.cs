@@ -12,6 +12,7 @@ public class GatherCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void GathersTheBatchByTheShuffledOrder(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         const int start = 5, batch = 11;
         var (images, labels, order) = Set(new Random(44_000));
@@ -40,6 +41,7 @@ public class GatherCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void Gather_at_the_cursor_equals_gather_of_the_slice_it_points_to(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         const int stride = 6;
         var (images, labels, order) = Set(new Random(52_000));

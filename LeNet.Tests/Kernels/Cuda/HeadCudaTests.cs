@@ -89,6 +89,7 @@ public class HeadCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void ForwardBackwardAndWeightGradientsMatchReference(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(49_000);
         foreach (var shape in Shapes)
@@ -139,6 +140,7 @@ public class HeadCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void OverwritesTheInputGradientSkipsWhatIsNotAskedAndKeepsTheLossWhenTold(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(49_100);
         var shape = Shapes[0];
@@ -169,6 +171,7 @@ public class HeadCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void ALabelOutsideTheClassesGivesANaNLoss(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(49_200);
         var shape = new HeadShape(6, 8, 5, 3);

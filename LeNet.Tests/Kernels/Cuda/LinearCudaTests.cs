@@ -18,6 +18,7 @@ public class LinearCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void ForwardMatchesReference(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(47_000);
         foreach (var shape in Shapes)
@@ -44,6 +45,7 @@ public class LinearCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void EachBackwardMatchesReferenceAndAccumulates(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(47_100);
         foreach (var shape in Shapes)
@@ -67,6 +69,7 @@ public class LinearCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void FusedBackwardWithReLUMaskMatchesLinearThenReLUBackward(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(47_200);
         var shape = Shapes[0];
@@ -102,6 +105,7 @@ public class LinearCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void BackwardThroughItsOwnReLUMatchesReLUThenLinearBackward(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(47_300);
         foreach (var shape in Shapes)

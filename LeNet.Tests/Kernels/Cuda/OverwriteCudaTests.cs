@@ -33,6 +33,7 @@ public class OverwriteCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void Elementwise_backward_kernels_overwrite(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(47_000);
         const int length = 1237;
@@ -50,6 +51,7 @@ public class OverwriteCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void Softmax_cross_entropy_backward_overwrites(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(47_100);
         const int batch = 37, classes = 10;
@@ -64,6 +66,7 @@ public class OverwriteCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void Pooling_backward_overwrites(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(47_200);
         var shape = new PoolShape(3, 2, 9, 9, 3, 2); // overlapping windows, and a last row and column no window reads
@@ -80,6 +83,7 @@ public class OverwriteCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void Convolution_and_linear_input_gradients_overwrite(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(47_300);
         var conv = new ConvShape(2, 3, 11, 10, 4, 3, 3, Stride: 2, Padding: 1);
@@ -104,6 +108,7 @@ public class OverwriteCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void Fused_batchnorm_relu_maxpool_backward_overwrites(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(47_400);
         var shape = new PoolShape(5, 3, 8, 8, 2, 2);

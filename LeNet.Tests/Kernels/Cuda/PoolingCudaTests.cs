@@ -16,6 +16,7 @@ public class PoolingCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void MaxPoolMatchesReference(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(42_000);
         foreach (var shape in Shapes)
@@ -46,6 +47,7 @@ public class PoolingCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void MaxPoolKeepsTheFirstMaximumOnTies(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var shape = new PoolShape(1, 2, 4, 5, 2, 2);
         var input = new double[shape.InputLength]; // all equal: every window's first element wins
@@ -62,6 +64,7 @@ public class PoolingCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void AvgPoolMatchesReference(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(42_100);
         foreach (var shape in Shapes)

@@ -18,6 +18,7 @@ public class ScheduleCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void Adam_reading_its_step_from_the_table_at_the_cursor_is_bit_for_bit_adam_given_the_step(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(52_100);
         const int length = 301, steps = 5, firstStep = 7; // the epoch starts at Adam's step 7 (a second epoch, or a resumed run)
@@ -65,6 +66,7 @@ public class ScheduleCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void End_step_stores_the_loss_at_the_cursor_and_advances_it(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         using var loss = kernels.Zeros(1);
         using var losses = kernels.Zeros(4);
@@ -85,6 +87,7 @@ public class ScheduleCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void Adam_ending_the_step_updates_as_adam_then_stores_the_loss_at_the_cursor_and_advances_it(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(52_200);
         const int length = 1_000, steps = 3; // several groups, so the last one to finish ends the step

@@ -14,6 +14,7 @@ public class SoftmaxCrossEntropyCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void ForwardWritesProbabilitiesLossesAndTheMean(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(48_000);
         var logits = Uniform(rng, Batch * Classes, -4, 4);
@@ -38,6 +39,7 @@ public class SoftmaxCrossEntropyCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void BackwardAloneAndFusedIntoTheForwardMatchReference(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(48_100);
         var logits = Uniform(rng, Batch * Classes, -4, 4);
@@ -70,6 +72,7 @@ public class SoftmaxCrossEntropyCudaTests(AcceleratorFixture fixture)
     [MemberData(nameof(Devices))]
     public void ALabelOutOfRangeMakesTheLossNaN(string device)
     {
+        AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(48_200);
         var labels = Enumerable.Range(0, Batch).Select(_ => rng.Next(Classes)).ToArray();
