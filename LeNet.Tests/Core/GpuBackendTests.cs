@@ -35,6 +35,8 @@ public static class GpuDevices
     public static void Require(string name)
     {
         if (name == Cuda) Get(name);
+        if (name == Cuda) LeNet.Tests.Kernels.Cuda.CudaCases.RanOnGpu();
+        else LeNet.Tests.Kernels.Cuda.CudaCases.RanOnSimulator();
     }
 
     public static Device Get(string name) => name == Cuda

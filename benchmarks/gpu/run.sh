@@ -46,11 +46,13 @@ export LENET_TEST_GPU_ONLY=1 # the tests' CUDA cases only: CI runs the CPU accel
 echo "== kernel tests"
 timeout 80 ./LeNet.Tests -namespace LeNet.Tests.Kernels.Cuda 2>&1 | tee "$logs/tests-kernels.log" | tail -4
 record kernel-tests "${PIPESTATUS[0]}"
+cat cuda-cases.txt 2>/dev/null | tee -a "$logs/cuda-cases.txt" # where the cases ran (LeNet.Tests CudaCases)
 save
 if [ "${1:-}" = quick ]; then summary; exit; fi
 echo "== core tests"
 timeout 120 ./LeNet.Tests -class LeNet.Tests.Core.GpuBackendTests -class LeNet.Tests.Core.StepScheduleTests -class LeNet.Tests.Train.GpuTrainingTests 2>&1 | tee "$logs/tests-core.log" | tail -6
 record core-tests "${PIPESTATUS[0]}"
+cat cuda-cases.txt 2>/dev/null | tee -a "$logs/cuda-cases.txt"
 save
 if [ "${1:-}" != options ]; then summary; exit; fi
 echo "== every CUDA kernel compiled once for all shapes, and at O2, beside the trainer's kernels above"

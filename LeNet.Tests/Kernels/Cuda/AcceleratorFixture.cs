@@ -36,6 +36,7 @@ public sealed class AcceleratorFixture : IDisposable
     /// </summary>
     internal static Exception NoGpu(string reason)
     {
+        if (!GpuOnly) CudaCases.Skipped();
         if (GpuOnly)
             return new InvalidOperationException($"{GpuOnlyVariable}=1, but no CUDA GPU opened: {reason}");
         Assert.Skip($"no CUDA GPU opened: {reason}");
@@ -56,6 +57,8 @@ public sealed class AcceleratorFixture : IDisposable
     public static void Require(string device)
     {
         if (device == Cuda && CudaFailure.Value is { } reason) throw NoGpu(reason);
+        if (device == Cuda) CudaCases.RanOnGpu();
+        else CudaCases.RanOnSimulator();
     }
 
     private readonly Dictionary<string, (GpuDevice Device, CudaKernels Kernels)> _opened = [];
