@@ -166,7 +166,15 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
                     Interrupt(epoch, earlierSeconds + clock.Elapsed.TotalSeconds);
                 }
                 var replayed = _step.ReplaysSteps;
-                _step.Run();
+                try
+                {
+                    _step.Run();
+                }
+                catch (StepCaptureException exception)
+                {
+                    throw new TrainingFailedException($"{exception.Message}; the run stopped there, writing nothing " +
+                        "since its last checkpoint; run with --cuda-graphs off to launch the kernels step by step.");
+                }
                 _unsaved = true;
                 if (!replayed && _step.ReplaysSteps)
                     _trainer.Log(

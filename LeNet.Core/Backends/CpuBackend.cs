@@ -127,9 +127,9 @@ public sealed class CpuBackend : Backend
         var (batch, classes) = (logits.Size(0), logits.Size(1));
         loss.AsSpan()[0] = K.SoftmaxCrossEntropy.Forward(logits.AsSpan(), labels.Host, probabilities.AsSpan(), batch,
             classes);
-        if (unitLogitsGrad is not null)
-            K.SoftmaxCrossEntropy.Backward(probabilities.AsSpan(), labels.Host, 1f,
-                Accumulator(new GradientTarget(unitLogitsGrad, Overwrite: true)), batch, classes);
+        if (unitLogitsGrad is null) return;
+        unitLogitsGrad.AsSpan().Clear(); // the kernel adds
+        K.SoftmaxCrossEntropy.Backward(probabilities.AsSpan(), labels.Host, 1f, unitLogitsGrad.AsSpan(), batch, classes);
     }
 
     public override void SoftmaxCrossEntropyBackward(Tensor probabilities, Indices labels, Tensor lossGrad,

@@ -49,7 +49,7 @@ internal sealed class DeviceTrainingStep : TrainingStep
             }
             catch (CudaGraphException exception)
             {
-                throw new NotSupportedException($"CUDA graphs: {exception.Message}", exception);
+                throw new StepCaptureException($"CUDA graphs: {exception.Message}", exception);
             }
             _captured.Replay();
             ReplaysSteps = true;
