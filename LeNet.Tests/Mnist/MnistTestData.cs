@@ -1,34 +1,65 @@
+using LeNet.Mnist;
+
 namespace LeNet.Tests.Mnist;
 
 /// <summary>
-/// Where the real MNIST files are for tests: the LENET_TEST_MNIST environment variable, else the first
-/// <c>shared/mnist</c> folder found walking up from the current directory or the test binaries.
+/// Where the real MNIST files are for tests, first found of: <c>$LENET_TEST_MNIST</c>; a <c>shared/mnist</c> folder
+/// above the current directory or the test binaries (CI's, never downloaded to); <c>$LENET_DATA</c>;
+/// <c>data/mnist</c> at the repository root (where the README's first command puts it). Where none holds the four
+/// files, the library's own chain acquires them into <c>data/mnist</c> at the repository root, once per test run.
 /// </summary>
 public static class MnistTestData
 {
     public const string EnvironmentVariable = "LENET_TEST_MNIST";
 
-    private static readonly Lazy<string?> Found = new(Find);
+    // Lazy caches a failure too: every test that needs MNIST then fails with the same sentence, without a new try.
+    private static readonly Lazy<string> Found = new(() => Locate(
+        [System.IO.Directory.GetCurrentDirectory(), AppContext.BaseDirectory], Environment.GetEnvironmentVariable,
+        target => new MnistAcquirer(Console.Error.WriteLine).Acquire(target)));
 
-    /// <summary>The directory holding the four MNIST files; throws with directions when there is none.</summary>
-    public static string Directory => Found.Value ?? throw new InvalidOperationException(
-        $"No MNIST data for the tests: no shared/mnist folder above {System.IO.Directory.GetCurrentDirectory()} or {AppContext.BaseDirectory}; " +
-        $"set {EnvironmentVariable} to a directory holding the four MNIST files.");
+    public static string Directory => Found.Value;
 
-    private static string? Find()
+    /// <summary>The search above, from <paramref name="starts"/>, reading variables through <paramref name="variable"/>
+    /// and acquiring through <paramref name="acquire"/> (which returns the folder it filled).</summary>
+    internal static string Locate(IReadOnlyList<string> starts, Func<string, string?> variable,
+        Func<string, string> acquire)
     {
-        string? fromEnvironment = Environment.GetEnvironmentVariable(EnvironmentVariable);
-        if (!string.IsNullOrEmpty(fromEnvironment))
-            return Path.GetFullPath(fromEnvironment);
-        foreach (string start in new[] { System.IO.Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        if (variable(EnvironmentVariable) is { Length: > 0 } named)
+            return Complete(named) ? Path.GetFullPath(named) : throw new InvalidOperationException(
+                $"{EnvironmentVariable} names {named}, which does not hold the four MNIST files.");
+        if (Above(starts, Path.Combine("shared", "mnist"), Complete) is { } shared) return shared;
+        if (variable(MnistAcquirer.EnvironmentVariable) is { Length: > 0 } data && Complete(data))
+            return Path.GetFullPath(data);
+        var root = Above(starts, "", folder => File.Exists(Path.Combine(folder, "LeNet.sln")));
+        if (root is null)
+            throw new InvalidOperationException(
+                $"No MNIST data for the tests: no shared/mnist or repository (LeNet.sln) above " +
+                $"{string.Join(" or ", starts)}; set {EnvironmentVariable} to a folder holding the four MNIST files.");
+        var cache = Path.Combine(root, MnistAcquirer.DefaultDirectory);
+        if (Complete(cache)) return cache;
+        try
         {
-            for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
-            {
-                string candidate = Path.Combine(directory.FullName, "shared", "mnist");
-                if (System.IO.Directory.Exists(candidate))
-                    return candidate;
-            }
+            return acquire(cache);
         }
+        catch (MnistDataException ex)
+        {
+            throw new InvalidOperationException(
+                $"No MNIST data for the tests: none in ${EnvironmentVariable}, shared/mnist, " +
+                $"${MnistAcquirer.EnvironmentVariable} or {cache}, and acquiring it failed: {ex.Message}", ex);
+        }
+    }
+
+    private static bool Complete(string folder) =>
+        System.IO.Directory.Exists(folder) && MnistFiles.AllParts.All(part => MnistFiles.Find(folder, part) is not null);
+
+    private static string? Above(IEnumerable<string> starts, string relative, Func<string, bool> holds)
+    {
+        foreach (var start in starts)
+            for (var folder = new DirectoryInfo(start); folder is not null; folder = folder.Parent)
+            {
+                var candidate = Path.Combine(folder.FullName, relative);
+                if (holds(candidate)) return Path.GetFullPath(candidate);
+            }
         return null;
     }
 }
