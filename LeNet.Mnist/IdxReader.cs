@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Security.Cryptography;
+using LeNet.Core.Files;
 
 namespace LeNet.Mnist;
 
@@ -41,7 +42,11 @@ public static class IdxReader
         FileStream file;
         try
         {
-            file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+            file = ReadableFile.Open(path, MaxPayloadBytes + 4 + 4 * 255);
+        }
+        catch (FileRefusedException ex)
+        {
+            throw new MnistDataException($"{path}: cannot be read ({ex.Message}); put the IDX file itself there.", ex);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

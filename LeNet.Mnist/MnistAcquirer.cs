@@ -60,20 +60,30 @@ public sealed class MnistAcquirer
     }
 
     /// <summary>Synchronous form of <see cref="AcquireAsync"/>.</summary>
-    public string Acquire(string? directory = null, CancellationToken cancellationToken = default) =>
-        AcquireAsync(directory, cancellationToken).GetAwaiter().GetResult();
+    public string Acquire(string? directory = null, CancellationToken cancellationToken = default,
+        IReadOnlyList<MnistPart>? parts = null) =>
+        AcquireAsync(directory, cancellationToken, parts).GetAwaiter().GetResult();
 
     /// <summary>
     /// Resolves the data directory (see <see cref="ResolveDirectory"/>), fetches whichever of the four
     /// files are missing there, and returns the directory's full path.
     /// </summary>
     /// <exception cref="MnistDataException">Some file could be obtained from no source.</exception>
-    public async Task<string> AcquireAsync(string? directory = null, CancellationToken cancellationToken = default)
+    /// <param name="parts">The files needed (null: all four); evaluating needs only the test set's.</param>
+    public async Task<string> AcquireAsync(string? directory = null, CancellationToken cancellationToken = default,
+        IReadOnlyList<MnistPart>? parts = null)
     {
         string target = ResolveDirectory(directory);
-        var missing = MnistFiles.AllParts.Where(part => MnistFiles.Find(target, part) is null).ToList();
+        var missing = (parts ?? MnistFiles.AllParts).Distinct().Where(part => MnistFiles.Find(target, part) is null).ToList();
         if (missing.Count == 0)
             return target;
+        // A folder the user names (--data, LENET_DATA) may be new, but not its parents: a mistyped path must not grow a
+        // tree of folders. Only the default ./data/mnist is created whole.
+        if (target != Path.GetFullPath(DefaultDirectory)
+            && Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(target)) is { } parent
+            && !Directory.Exists(parent))
+            throw new MnistDataException($"{target}: the folder above it, {parent}, does not exist",
+                "create it first or name another --data folder (only the last part of a data folder is created).");
 
         List<string> created = CreateDirectory(target);
         var failures = new List<string>();

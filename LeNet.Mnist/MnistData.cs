@@ -18,6 +18,15 @@ public sealed class MnistData
 
     public MnistDataset Test { get; }
 
+    /// <summary>
+    /// Which dataset this is, as lowercase hex: SHA-256 over both splits' <see cref="MnistDataset.FilesSha256"/> (all
+    /// four files' contents, whatever the limits), so a checkpoint can refuse to resume on other data; null when a split
+    /// was not read from files.
+    /// </summary>
+    public string? Identity => Train.FilesSha256 is { } train && Test.FilesSha256 is { } test
+        ? Convert.ToHexStringLower(MnistDataset.Combine(train, test))
+        : null;
+
     /// <summary>The ten class names, from an optional classes.txt in <see cref="Directory"/> (see <see cref="ClassNamesFile"/>).</summary>
     public IReadOnlyList<string> ClassNames { get; }
 

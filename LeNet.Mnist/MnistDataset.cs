@@ -87,14 +87,26 @@ public sealed class MnistDataset
         for (int i = 0; i < count; i++)
             digits[i] = labels.Data[i];
         float[] pixels = MnistPreprocessing.Preprocess(images.Data, count, rows, imageSize, mean, std);
-        return new MnistDataset(pixels, digits, imageSize);
+        return new MnistDataset(pixels, digits, imageSize) { FilesSha256 = Combine(images.Sha256, labels.Sha256) };
     }
+
+    /// <summary>
+    /// SHA-256 of the images file's and the labels file's SHA-256 (of their decompressed contents, so gzip or raw alike):
+    /// which files this set came from, whatever its limit; null for a set not read from files.
+    /// </summary>
+    public byte[]? FilesSha256 { get; init; }
+
+    internal static byte[] Combine(params byte[][] hashes) =>
+        System.Security.Cryptography.SHA256.HashData(hashes.SelectMany(h => h).ToArray());
 
     /// <summary>A copy holding the first <paramref name="count"/> images (all of them if there are fewer).</summary>
     public MnistDataset Take(int count)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         count = Math.Min(count, Count);
-        return new MnistDataset(Images.AsSpan(0, count * ImageLength).ToArray(), Labels.AsSpan(0, count).ToArray(), ImageSize, Classes);
+        return new MnistDataset(Images.AsSpan(0, count * ImageLength).ToArray(), Labels.AsSpan(0, count).ToArray(), ImageSize, Classes)
+        {
+            FilesSha256 = FilesSha256,
+        };
     }
 }

