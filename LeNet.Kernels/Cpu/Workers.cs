@@ -41,10 +41,33 @@ public static unsafe class Workers
     /// <summary>Threads that run a loop, the caller's included: LENET_THREADS when set, else the processor count.</summary>
     public static int ThreadCount => _threadCount;
 
+    public const string ThreadsVariable = "LENET_THREADS";
+
+    /// <summary>The most threads a loop may use: 4 per core. More only adds switching (and 10,000 threads take a minute
+    /// to start).</summary>
+    public static int MaxThreadCount { get; } = 4 * Environment.ProcessorCount;
+
+    /// <summary>Why <see cref="ThreadsVariable"/> cannot be used, in one sentence; null when it is unset or valid. An
+    /// invalid value is not silently ignored: the kernels then use every core, and a program should refuse to run.</summary>
+    public static string? ThreadsVariableProblem { get; } =
+        Environment.GetEnvironmentVariable(ThreadsVariable) is { } text && ParseThreadCount(text) is null
+            ? ThreadCountProblem(ThreadsVariable, text)
+            : null;
+
+    /// <summary>"NAME is VALUE; it must be a whole number from 1 to MAX (4 per core)".</summary>
+    public static string ThreadCountProblem(string name, string value) =>
+        $"{name} is {value}; it must be a whole number from 1 to {MaxThreadCount} (4 per core on this machine's " +
+        $"{Environment.ProcessorCount}).";
+
+    internal static int? ParseThreadCount(string text) =>
+        int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture,
+            out var n) && n >= 1 && n <= MaxThreadCount ? n : null;
+
     /// <summary>Sets how many threads (the caller's included) run each loop; 1 runs everything on the caller's thread.</summary>
     public static void SetThreadCount(int count)
     {
-        if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "The thread count must be at least 1.");
+        if (count < 1 || count > MaxThreadCount)
+            throw new ArgumentOutOfRangeException(nameof(count), count, ThreadCountProblem("The thread count", $"{count}"));
         lock (Gate)
         {
             if (count == _threadCount) return;
@@ -167,5 +190,5 @@ public static unsafe class Workers
     }
 
     private static int DefaultThreadCount() =>
-        int.TryParse(Environment.GetEnvironmentVariable("LENET_THREADS"), out var n) && n >= 1 ? n : Environment.ProcessorCount;
+        ParseThreadCount(Environment.GetEnvironmentVariable(ThreadsVariable) ?? "") ?? Environment.ProcessorCount;
 }

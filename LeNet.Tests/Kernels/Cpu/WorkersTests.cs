@@ -82,4 +82,30 @@ public unsafe class WorkersTests
             }
         });
     }
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("0")]
+    [InlineData("-2")]
+    [InlineData("1e3")]
+    [InlineData(" 2")]
+    [InlineData("10000")]
+    [InlineData("99999999999")]
+    public void A_thread_count_that_is_not_a_whole_number_within_four_per_core_is_refused(string text)
+    {
+        Assert.Null(Workers.ParseThreadCount(text));
+        Assert.Equal($"LENET_THREADS is {text}; it must be a whole number from 1 to {4 * Environment.ProcessorCount} " +
+            $"(4 per core on this machine's {Environment.ProcessorCount}).", Workers.ThreadCountProblem("LENET_THREADS", text));
+    }
+
+    [Fact]
+    public void Four_threads_per_core_are_allowed_and_one_more_is_refused_before_any_thread_starts()
+    {
+        Assert.Equal(Workers.MaxThreadCount, Workers.ParseThreadCount($"{Workers.MaxThreadCount}"));
+        Assert.Equal(1, Workers.ParseThreadCount("1"));
+        var saved = Workers.ThreadCount;
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => Workers.SetThreadCount(Workers.MaxThreadCount + 1));
+        Assert.Contains("it must be a whole number from 1 to", error.Message);
+        Assert.Equal(saved, Workers.ThreadCount);
+    }
 }
