@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text;
 using System.Text.Json;
 using LeNet.Core.Models;
@@ -13,9 +14,15 @@ namespace LeNet.Train;
 /// </summary>
 public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<string> ClassNames)
 {
+    /// <summary>The --model option of the commands that read a trained model.</summary>
+    public static Option<string> Option() => new("--model")
+    {
+        Description = "The trained model: model.safetensors (or the checkpoint) that train wrote.", Required = true,
+    };
+
     /// <summary>
-    /// Reads <paramref name="path"/>; every problem ends in a <see cref="ModelFormatException"/> or
-    /// <see cref="CheckpointException"/> of one sentence.
+    /// Reads <paramref name="path"/> (or decodes <see cref="Parse"/>'s bytes); every problem ends in a
+    /// <see cref="ModelFormatException"/> or <see cref="CheckpointException"/> of one sentence.
     /// </summary>
     public static SavedModel Load(string path)
     {
@@ -35,10 +42,6 @@ public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<stri
         return Parse(bytes, path);
     }
 
-    /// <summary>
-    /// Decodes the bytes of a model file or checkpoint (<paramref name="path"/> names it in messages); every problem
-    /// ends in a <see cref="ModelFormatException"/> or <see cref="CheckpointException"/> of one sentence.
-    /// </summary>
     public static SavedModel Parse(byte[] bytes, string path)
     {
         if (bytes.AsSpan().StartsWith(Encoding.ASCII.GetBytes(Checkpoint.Magic)))
@@ -48,7 +51,6 @@ public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<stri
             checkpoint.Restore(model, new LeNet.Core.Optim.Adam(model.Parameters()));
             return new SavedModel(checkpoint.Recipe.Model, model, checkpoint.ClassNames ?? ClassNamesFile.Digits);
         }
-
         var (tensors, metadata) = SafeTensors.Parse(bytes, path);
         if (!metadata.TryGetValue("model", out var variant))
             throw new ModelFormatException(
@@ -72,7 +74,7 @@ public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<stri
             }
             catch (JsonException)
             {
-                /* an unreadable list of names is not worth refusing the weights for: the digits serve */
+                // An unreadable list of names is not worth refusing the weights for: the digits serve.
             }
         }
         return new SavedModel(variant, created, names);
