@@ -1,5 +1,3 @@
-using System.CommandLine;
-
 namespace LeNet.Train;
 
 /// <summary>
@@ -32,10 +30,7 @@ public static class Cli
     /// <summary>Runs <paramref name="body"/>; a user error ends in its sentence on stderr and exit code 1.</summary>
     internal static int ExitOnUserError(TextWriter error, Func<Exception, bool> isUserError, Func<int> body)
     {
-        try
-        {
-            return body();
-        }
+        try { return body(); }
         catch (Exception e) when (isUserError(e))
         {
             error.WriteLine(e.Message);

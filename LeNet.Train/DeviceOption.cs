@@ -1,5 +1,3 @@
-using System.CommandLine;
-using LeNet.Core;
 using LeNet.Core.Cuda;
 using static LeNet.Train.OptionParsers;
 

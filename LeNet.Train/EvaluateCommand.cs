@@ -1,7 +1,3 @@
-using System.CommandLine;
-using LeNet.Core;
-using LeNet.Core.Serialization;
-using LeNet.Mnist;
 using static LeNet.Train.OptionParsers;
 
 namespace LeNet.Train;

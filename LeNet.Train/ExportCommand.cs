@@ -1,10 +1,5 @@
-using System.CommandLine;
 using System.Diagnostics;
-using System.Globalization;
-using System.Text.Json;
-using LeNet.Core.Serialization;
 using LeNet.Core.Serialization.Onnx;
-using LeNet.Mnist;
 using static LeNet.Train.OptionParsers;
 
 namespace LeNet.Train;

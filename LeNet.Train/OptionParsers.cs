@@ -1,6 +1,3 @@
-using System.CommandLine;
-using System.Globalization;
-
 namespace LeNet.Train;
 
 /// <summary>Options and parsers of the commands; a bad value is refused in one sentence naming the option.</summary>

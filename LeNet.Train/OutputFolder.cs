@@ -15,20 +15,13 @@ public sealed class OutputFolder : IDisposable
     private readonly FileStream _lock;
     private readonly bool _created;
 
-    private OutputFolder(string path, FileStream lockStream, bool created)
-    {
-        Path = path;
-        _lock = lockStream;
-        _created = created;
-    }
+    private OutputFolder(string path, FileStream lockStream, bool created) =>
+        (Path, _lock, _created) = (path, lockStream, created);
 
     /// <summary>The folder's full path.</summary>
     public string Path { get; }
 
-    /// <summary>
-    /// Claims <paramref name="folder"/> (given by <paramref name="option"/>, named in messages); every refusal is an
-    /// <see cref="OptionException"/>.
-    /// </summary>
+    /// <summary>Claims <paramref name="folder"/>, named <paramref name="option"/> in any refusal.</summary>
     public static OutputFolder Claim(string folder, string option = "--output")
     {
         var full = System.IO.Path.GetFullPath(folder);
@@ -64,10 +57,7 @@ public sealed class OutputFolder : IDisposable
         }
     }
 
-    /// <summary>
-    /// Creates and deletes a file in <paramref name="folder"/>, so that an unwritable folder is refused before any
-    /// work.
-    /// </summary>
+    /// <summary>Creates and deletes a file in <paramref name="folder"/>, refusing an unwritable one early.</summary>
     public static void CheckWritable(string folder, string option)
     {
         try
@@ -116,15 +106,13 @@ public sealed class OutputFolder : IDisposable
         }
     }
 
-    /// <summary>
-    /// Deletes the lock file, then lets go of the lock; removes the folder if this run created it and it is empty.
-    /// </summary>
+    /// <summary>Deletes the lock file, then unlocks; removes the folder if this run created it, now empty.</summary>
     public void Dispose()
     {
         try { File.Delete(System.IO.Path.Combine(Path, LockFileName)); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            /* the lock still ends with this process */
+            // The lock still ends with this process.
         }
         _lock.Dispose();
         if (_created) RemoveIfEmpty(Path);
@@ -139,7 +127,7 @@ public sealed class OutputFolder : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            /* an empty folder left behind is harmless */
+            // An empty folder left behind is harmless.
         }
     }
 }

@@ -1,12 +1,6 @@
-using System.CommandLine;
-using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Serialization;
-using LeNet.Core;
 using LeNet.Core.Autograd;
 using LeNet.Core.Modules;
-using LeNet.Core.Serialization;
-using LeNet.Mnist;
 using LeNet.Train.Images;
 using static LeNet.Train.OptionParsers;
 

@@ -1,10 +1,6 @@
-using System.CommandLine;
 using System.Text;
-using System.Text.Json;
 using LeNet.Core.Models;
 using LeNet.Core.Modules;
-using LeNet.Core.Serialization;
-using LeNet.Mnist;
 
 namespace LeNet.Train;
 
@@ -64,20 +60,19 @@ public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<stri
                 $"The model file {path} does not fit model {variant} ({e.Message.TrimEnd('.')}); use a " +
                 "model.safetensors written by LeNet.Train.", e);
         }
-        IReadOnlyList<string> names = ClassNamesFile.Digits;
-        if (metadata.TryGetValue("class_names", out var json))
+        var names = metadata.TryGetValue("class_names", out var json) ? ParseClassNames(json) : null;
+        return new SavedModel(variant, created, names ?? ClassNamesFile.Digits);
+    }
+
+    // An unreadable list of names is not worth refusing the weights for: the digits serve.
+    private static IReadOnlyList<string>? ParseClassNames(string json)
+    {
+        try
         {
-            try
-            {
-                names = JsonSerializer.Deserialize<string?[]>(json) is { Length: MnistDataset.DigitClasses } parsed
-                    && parsed.All(n => !string.IsNullOrEmpty(n)) ? parsed! : names;
-            }
-            catch (JsonException)
-            {
-                // An unreadable list of names is not worth refusing the weights for: the digits serve.
-            }
+            return JsonSerializer.Deserialize<string[]>(json) is { Length: MnistDataset.DigitClasses } names
+                && names.All(n => !string.IsNullOrEmpty(n)) ? names : null;
         }
-        return new SavedModel(variant, created, names);
+        catch (JsonException) { return null; }
     }
 
     private static Module Create(string path, string variant) =>

@@ -1,9 +1,4 @@
-using System.CommandLine;
-using System.Globalization;
-using LeNet.Core;
 using LeNet.Core.Models;
-using LeNet.Core.Serialization;
-using LeNet.Mnist;
 using LeNet.Train.Progress;
 using static LeNet.Train.OptionParsers;
 
@@ -95,17 +90,10 @@ public static class TrainCommand
     /// <summary>
     /// Runs training; user errors end in one sentence on stderr and exit code 1. On a resume, the options not in
     /// <paramref name="given"/> (the names of the options typed; null: all) are taken from the checkpoint's run, and
-    /// those given must agree with it.
+    /// those given must agree with it. When <paramref name="stop"/> is cancelled (on SIGINT or SIGTERM), the run saves
+    /// its last completed step, says so on stderr and returns <see cref="StopSignals.SigintExitCode"/>.
     /// </summary>
-    public static int Run(TrainOptions options, TextWriter log, TextWriter error, TrainingProgress? progress = null,
-        IReadOnlySet<string>? given = null) =>
-        Run(options, log, error, CancellationToken.None, progress, given);
-
-    /// <summary>
-    /// When <paramref name="stop"/> is cancelled (on SIGINT or SIGTERM), the run saves its last completed step, says so
-    /// on stderr and returns <see cref="StopSignals.SigintExitCode"/>.
-    /// </summary>
-    public static int Run(TrainOptions options, TextWriter log, TextWriter error, CancellationToken stop,
+    public static int Run(TrainOptions options, TextWriter log, TextWriter error, CancellationToken stop = default,
         TrainingProgress? progress = null, IReadOnlySet<string>? given = null)
     {
         OutputFolder? output = null;
@@ -140,16 +128,11 @@ public static class TrainCommand
             new Trainer(options, log, progress).Run(mnist, checkpoint, device, stop);
             return 0;
         }
-        catch (TrainingInterruptedException e)
+        catch (Exception e) when (e is TrainingInterruptedException or OptionException or MnistDataException
+            or TrainingDivergedException or TrainingFailedException or CheckpointException or FileWriteException)
         {
             error.WriteLine(e.Message);
-            return StopSignals.SigintExitCode;
-        }
-        catch (Exception e) when (e is OptionException or MnistDataException or TrainingDivergedException
-            or TrainingFailedException or CheckpointException or FileWriteException)
-        {
-            error.WriteLine(e.Message);
-            return 1;
+            return e is TrainingInterruptedException ? StopSignals.SigintExitCode : 1;
         }
         finally
         {

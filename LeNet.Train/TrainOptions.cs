@@ -1,4 +1,3 @@
-using System.Globalization;
 using LeNet.Core.Models;
 
 namespace LeNet.Train;

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace LeNet.Train.Progress;
 
 /// <summary>The seed's log: "Epoch [e/E], Step [s/S], Loss: x" every <c>logEvery</c> steps, and epoch lines.</summary>
