@@ -119,6 +119,5 @@ public sealed class Evaluation
     }, new JsonSerializerOptions { WriteIndented = true });
 
     private static string Percent(double? value) => value is { } v ? Format(100 * v, "F2") + "%" : "–";
-
     private static string Format(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
 }

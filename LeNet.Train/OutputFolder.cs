@@ -11,7 +11,6 @@ namespace LeNet.Train;
 public sealed class OutputFolder : IDisposable
 {
     public const string LockFileName = ".lenet-train.lock";
-
     private readonly FileStream _lock;
     private readonly bool _created;
 
@@ -109,15 +108,14 @@ public sealed class OutputFolder : IDisposable
     /// <summary>Deletes the lock file, then unlocks; removes the folder if this run created it, now empty.</summary>
     public void Dispose()
     {
+        // Should the file stay, the lock still ends with this process.
         try { File.Delete(System.IO.Path.Combine(Path, LockFileName)); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // The lock still ends with this process.
-        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         _lock.Dispose();
         if (_created) RemoveIfEmpty(Path);
     }
 
+    // An empty folder that cannot be removed is harmless.
     private static void RemoveIfEmpty(string folder)
     {
         try
@@ -125,9 +123,6 @@ public sealed class OutputFolder : IDisposable
             if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any())
                 Directory.Delete(folder);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // An empty folder left behind is harmless.
-        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 }

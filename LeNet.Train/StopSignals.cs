@@ -21,7 +21,6 @@ public sealed class StopSignals : IDisposable
         PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle)];
 
     public CancellationToken Token => _source.Token;
-
     public int ExitCode => _received == (int)PosixSignal.SIGTERM ? SigtermExitCode : SigintExitCode;
 
     private void Handle(PosixSignalContext context)

@@ -7,13 +7,11 @@ namespace LeNet.Train;
 /// <summary>The train command (also the root's own action): its options, and the run with its user errors.</summary>
 public static class TrainCommand
 {
-    public const string Description =
-        "Trains a LeNet-5 variant on MNIST (the reference article's recipe by default), checkpointing every epoch, " +
-        "and writes the model, metrics.json and pictures to the output folder.";
-
     public static Command Create()
     {
-        var command = new Command("train", Description);
+        var command = new Command("train",
+            "Trains a LeNet-5 variant on MNIST (the reference article's recipe by default), checkpointing every " +
+            "epoch, and writes the model, metrics.json and pictures to the output folder.");
         Configure(command);
         return command;
     }
@@ -80,7 +78,7 @@ public static class TrainCommand
             var given = new HashSet<string>(
                 new Option[] { epochs, batchSize, learningRate, seed, model, data, limit, testLimit, output }
                 .Where(o => IsExplicit(parse, o)).Select(o => o.Name));
-            var progress = TrainingProgress.For(Console.Out, options.LogEvery, console: true);
+            var progress = TrainingProgress.For(Console.Out, options.LogEvery);
             using var signals = new StopSignals();
             var code = Run(options, Console.Out, Console.Error, signals.Token, progress, given);
             return code == StopSignals.SigintExitCode ? signals.ExitCode : code;
@@ -93,7 +91,10 @@ public static class TrainCommand
     /// those given must agree with it. When <paramref name="stop"/> is cancelled (on SIGINT or SIGTERM), the run saves
     /// its last completed step, says so on stderr and returns <see cref="StopSignals.SigintExitCode"/>.
     /// </summary>
-    public static int Run(TrainOptions options, TextWriter log, TextWriter error, CancellationToken stop = default,
+    public static int Run(TrainOptions options, TextWriter log, TextWriter error, TrainingProgress? progress = null,
+        IReadOnlySet<string>? given = null) => Run(options, log, error, CancellationToken.None, progress, given);
+
+    public static int Run(TrainOptions options, TextWriter log, TextWriter error, CancellationToken stop,
         TrainingProgress? progress = null, IReadOnlySet<string>? given = null)
     {
         OutputFolder? output = null;

@@ -218,7 +218,7 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
 
     /// <summary>Accuracy in percent on a dataset, in evaluation mode and without recording gradients.</summary>
     public static double Evaluate(Module model, MnistDataset dataset) =>
-        new Evaluation(dataset.Labels, Evaluation.Predict(model, dataset), ClassNamesFile.Digits).Accuracy;
+        Evaluation.Run(model, dataset, ClassNamesFile.Digits).Accuracy;
 
     /// <summary>The name the first log line gives a variant; the seed's "LeNet-5" for the default.</summary>
     public static string DisplayName(string variant) => variant switch

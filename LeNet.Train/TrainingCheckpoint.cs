@@ -82,14 +82,10 @@ public sealed class TrainingCheckpoint
     /// <summary>The class names the checkpoint's run used (ten, or null when the checkpoint does not say).</summary>
     public IReadOnlyList<string>? ClassNames { get; }
 
-    /// <summary>The checkpoint file: <paramref name="folderOrFile"/> itself, or the one in the folder.</summary>
-    public static string Locate(string folderOrFile) =>
-        Directory.Exists(folderOrFile) ? System.IO.Path.Combine(folderOrFile, FileName) : folderOrFile;
-
     /// <summary>Reads the checkpoint in (or at) <paramref name="folderOrFile"/>; a problem is one sentence.</summary>
     public static TrainingCheckpoint Load(string folderOrFile)
     {
-        var path = Locate(folderOrFile);
+        var path = Directory.Exists(folderOrFile) ? System.IO.Path.Combine(folderOrFile, FileName) : folderOrFile;
         if (!System.IO.File.Exists(path))
             throw new CheckpointException(
                 $"There is no checkpoint at {path}; pass --resume the --output folder of a run that completed at " +
@@ -180,6 +176,5 @@ public sealed class TrainingCheckpoint
     }
 
     private static string Text(int value) => value.ToString(Invariant);
-
     private static string Text(int? value, string none) => value is { } v ? Text(v) : none;
 }

@@ -86,7 +86,7 @@ public static class TrainingPictures
     /// <summary>The first misclassified test digits (up to 60), scaled ×3, "true → predicted" under each.</summary>
     public static byte[] MisclassifiedGrid(Evaluation evaluation, MnistDataset test, int maximum = 60)
     {
-        const int scale = 3, columns = 10, labelHeight = 34, padding = 6;
+        const int scale = 3, columns = 10, labelHeight = 34, padding = 6, titleHeight = 36;
         var wrong = Enumerable.Range(0, evaluation.Count)
             .Where(i => evaluation.Labels[i] != evaluation.Predictions[i]).Take(maximum).ToArray();
         var side = test.ImageSize * scale;
@@ -94,7 +94,6 @@ public static class TrainingPictures
         var cellWidth = Math.Max(side, 8 * nameWidth + 40) + padding;
         var cellHeight = side + labelHeight + padding;
         var rows = Math.Max(1, (wrong.Length + columns - 1) / columns);
-        const int titleHeight = 36;
         using var surface = SKSurface.Create(
             new SKImageInfo(columns * cellWidth + padding, titleHeight + rows * cellHeight + padding));
         var canvas = surface.Canvas;
@@ -104,11 +103,9 @@ public static class TrainingPictures
         using var titleFont = new SKFont(typeface, 17);
         using var ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
         using var red = new SKPaint { Color = new SKColor(200, 30, 30), IsAntialias = true };
-        var errors = evaluation.Count - evaluation.Correct;
         canvas.DrawText(wrong.Length == 0 ? $"No misclassified digits among {evaluation.Count:N0} test images."
-            : $"Misclassified test digits: {wrong.Length} shown of {errors:N0} (true → predicted)", padding, 24,
-                titleFont, ink);
-
+            : $"Misclassified test digits: {wrong.Length} shown of {evaluation.Count - evaluation.Correct:N0} " +
+                "(true → predicted)", padding, 24, titleFont, ink);
         var pixels = new byte[side * side];
         for (var k = 0; k < wrong.Length; k++)
         {

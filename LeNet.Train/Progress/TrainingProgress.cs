@@ -7,25 +7,19 @@ public abstract class TrainingProgress
 {
     /// <summary>Runs the training loop <paramref name="body"/> while the progress is shown.</summary>
     public abstract void Run(Action body);
-
     public abstract void EpochStarted(int epoch, int epochs, int steps, int images);
 
     /// <summary>After <see cref="EpochStarted"/> on a resume mid-epoch: what was trained before the stop.</summary>
-    public virtual void EpochResumed(int stepsDone, double lossSum, int imagesDone)
-    {
-    }
+    public virtual void EpochResumed(int stepsDone, double lossSum, int imagesDone) { }
 
     /// <summary>Step <paramref name="step"/> ended, <paramref name="images"/> images into its epoch.</summary>
     public abstract void StepEnded(int step, float loss, int images);
-
     /// <summary>The epoch ended; <paramref name="summary"/> is the seed's line for it.</summary>
     public abstract void EpochEnded(EpochMetrics metrics, string summary);
 
-    /// <summary>The live bar when <paramref name="console"/> is the real, unredirected one; else log lines.</summary>
-    public static TrainingProgress For(TextWriter log, int logEvery, bool console)
-    {
-        var interactive = console && !Console.IsOutputRedirected && !Console.IsErrorRedirected
-            && Spectre.Console.AnsiConsole.Profile.Capabilities.Interactive;
-        return interactive ? new LiveProgress() : new LogLinesProgress(log, logEvery);
-    }
+    /// <summary>The live bar on an interactive console (neither output redirected), else log lines.</summary>
+    public static TrainingProgress For(TextWriter log, int logEvery) =>
+        !Console.IsOutputRedirected && !Console.IsErrorRedirected
+            && Spectre.Console.AnsiConsole.Profile.Capabilities.Interactive
+            ? new LiveProgress() : new LogLinesProgress(log, logEvery);
 }
