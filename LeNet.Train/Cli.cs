@@ -1,11 +1,8 @@
-using System.CommandLine;
-
 namespace LeNet.Train;
 
 /// <summary>
 /// The command line: <c>train</c> (also what runs when no command is named, so the bare program is the seed run),
-/// <c>evaluate</c>, <c>predict</c> and <c>export</c>; each has --help. A new command is one more line in
-/// <see cref="Create"/>.
+/// <c>evaluate</c>, <c>predict</c> and <c>export</c>.
 /// </summary>
 public static class Cli
 {
@@ -13,10 +10,7 @@ public static class Cli
     {
         var root = new RootCommand("LeNet-5 on MNIST from scratch in C#. With no command, trains (see `train --help`).")
         {
-            TrainCommand.Create(),
-            EvaluateCommand.Create(),
-            PredictCommand.Create(),
-            ExportCommand.Create(),
+            TrainCommand.Create(), EvaluateCommand.Create(), PredictCommand.Create(), ExportCommand.Create(),
         };
         TrainCommand.Configure(root);
         return root;
@@ -27,12 +21,20 @@ public static class Cli
     {
         error ??= Console.Error;
         var parse = Create().Parse(args);
-        if (parse.Errors.Count > 0)
+        if (parse.Errors.Count == 0) return parse.Invoke();
+        foreach (var e in parse.Errors) error.WriteLine(e.Message);
+        error.WriteLine("Run with --help to see the options.");
+        return 2;
+    }
+
+    /// <summary>Runs <paramref name="body"/>; a user error ends in its sentence on stderr and exit code 1.</summary>
+    internal static int ExitOnUserError(TextWriter error, Func<Exception, bool> isUserError, Func<int> body)
+    {
+        try { return body(); }
+        catch (Exception e) when (isUserError(e))
         {
-            foreach (var e in parse.Errors) error.WriteLine(e.Message);
-            error.WriteLine("Run with --help to see the options.");
-            return 2;
+            error.WriteLine(e.Message);
+            return 1;
         }
-        return parse.Invoke();
     }
 }

@@ -1,5 +1,3 @@
-using System.CommandLine;
-using LeNet.Core;
 using LeNet.Core.Cuda;
 using static LeNet.Train.OptionParsers;
 
@@ -8,21 +6,12 @@ namespace LeNet.Train;
 /// <summary>--device for the commands that run a model: cpu, cuda (the first NVIDIA GPU) or auto.</summary>
 internal static class DeviceOption
 {
-    public static Option<string> Create(string description, string defaultValue = "cpu")
-    {
-        var option = new Option<string>("--device")
-        {
-            Description = description,
-            DefaultValueFactory = _ => defaultValue
-        };
-        OneOf(option, "a device", "cpu", "cuda", "auto");
-        return option;
-    }
+    public static Option<string> Create(string description, string defaultValue = "cpu") =>
+        OneOf(Described("--device", description, defaultValue), "a device", "cpu", "cuda", "auto");
 
     /// <summary>
     /// The device <paramref name="name"/> names: <paramref name="cpu"/>, the first CUDA GPU (or one sentence saying why
-    /// there is none), or for auto the GPU when one opens, else the CPU, saying on <paramref name="log"/> which and why
-    /// ("--device auto: no CUDA GPU was found (…), so evaluating on the CPU.").
+    /// there is none), or for auto the GPU when one opens, else the CPU, saying which and why.
     /// </summary>
     public static Device Open(string name, Device cpu, string doing, TextWriter log)
     {

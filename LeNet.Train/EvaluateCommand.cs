@@ -1,37 +1,19 @@
-using System.CommandLine;
-using LeNet.Core;
-using LeNet.Core.Serialization;
-using LeNet.Mnist;
 using static LeNet.Train.OptionParsers;
 
 namespace LeNet.Train;
 
-/// <summary>
-/// evaluate --model FILE [--data DIR]: accuracy, per-class precision and recall, and the confusion matrix on a test
-/// set.
-/// </summary>
+/// <summary>evaluate --model FILE [--data DIR]: accuracy, precision, recall and confusions on a test set.</summary>
 public static class EvaluateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model")
-        {
-            Description = "The trained model: model.safetensors (or the checkpoint) that train wrote.",
-            Required = true
-        };
-        var data = new Option<string?>("--data")
-        {
-            Description =
-                "Folder with the MNIST-format test files (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; gzip or " +
-                "raw) and an optional classes.txt. " +
-                          "Default: $LENET_DATA, else ./data/mnist, downloading MNIST there if needed.",
-        };
-        var testLimit = Positive(new Option<int?>("--test-limit")
-        {
-            Description = "Evaluate on the first N test images only."
-        });
-        var json = new Option<bool>("--json") { Description = "Print the result as JSON instead of tables." };
-        var output = new Option<string?>("--output") { Description = "Also write the JSON to this file." };
+        var model = SavedModel.Option();
+        var data = Described<string?>("--data",
+            "Folder with the MNIST-format test files (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; gzip or raw) " +
+            "and an optional classes.txt. Default: $LENET_DATA, else ./data/mnist, downloading MNIST there if needed.");
+        var testLimit = Positive(Described<int?>("--test-limit", "Evaluate on the first N test images only."));
+        var json = Described<bool>("--json", "Print the result as JSON instead of tables.");
+        var output = Described<string?>("--output", "Also write the JSON to this file.");
         var device = DeviceOption.Create(
             "Where to run the model: cpu, cuda (the first NVIDIA GPU) or auto (the GPU when there is one, else the " +
             "CPU).");
@@ -56,24 +38,20 @@ public static class EvaluateCommand
         Run(modelPath, dataDirectory, testLimit, json, outputFile, log, error,
             note => DeviceOption.Open(device, Device.Cpu, "evaluating", note));
 
-    /// <summary>
-    /// The evaluation on the device <paramref name="openDevice"/> gives (it may write a note to the writer it is
-    /// handed).
-    /// </summary>
+    /// <summary>The evaluation on the device <paramref name="openDevice"/> gives (it may write a note).</summary>
     public static int Run(string modelPath, string? dataDirectory, int? testLimit, bool json, string? outputFile,
-        TextWriter log, TextWriter error, Func<TextWriter, Device> openDevice)
-    {
-        try
+        TextWriter log, TextWriter error, Func<TextWriter, Device> openDevice) =>
+        Cli.ExitOnUserError(error, e => e is OptionException or MnistDataException or ModelFormatException
+            or CheckpointException or IOException or UnauthorizedAccessException, () =>
         {
             var saved = SavedModel.Load(modelPath);
             // With --json, standard output carries only the JSON: a note on the device goes to standard error.
             var device = openDevice(json ? error : log);
-            var directory = new MnistAcquirer(log: json ? null
-                : message => log.WriteLine(message)).Acquire(dataDirectory);
+            var directory = new MnistAcquirer(log: json ? null : message => log.WriteLine(message))
+                .Acquire(dataDirectory);
             var test = MnistDataset.Load(directory, train: false, testLimit,
                 verifyChecksums: string.IsNullOrWhiteSpace(dataDirectory));
-            if (testLimit > test.Count)
-                throw new OptionException($"--test-limit {testLimit} exceeds the {test.Count} test images.");
+            OptionException.ThrowIfAbove("--test-limit", testLimit, test.Count, "test");
             // The data's own class names win; a folder without classes.txt takes those the model was trained with.
             var classNames = File.Exists(Path.Combine(directory, ClassNamesFile.FileName))
                 ? ClassNamesFile.Load(directory) : saved.ClassNames;
@@ -85,18 +63,10 @@ public static class EvaluateCommand
             else
             {
                 var on = device.IsCpu ? "" : $", on {device.Description}";
-                log.WriteLine(
-                    $"{Trainer.DisplayName(saved.Variant)} from {Path.GetFullPath(modelPath)} on the test set in " +
-                    $"{directory}{on}:");
+                log.WriteLine($"{Trainer.DisplayName(saved.Variant)} from {Path.GetFullPath(modelPath)} on the test " +
+                    $"set in {directory}{on}:");
                 evaluation.WriteTable(log);
             }
             return 0;
-        }
-        catch (Exception e) when (e is OptionException or MnistDataException or ModelFormatException
-                                      or CheckpointException or IOException or UnauthorizedAccessException)
-        {
-            error.WriteLine(e.Message);
-            return 1;
-        }
-    }
+        });
 }

@@ -1,10 +1,6 @@
-using System.Globalization;
-using System.Text.Json;
-using LeNet.Core;
 using LeNet.Core.Autograd;
 using LeNet.Core.Modules;
 using LeNet.Core.Training;
-using LeNet.Mnist;
 
 namespace LeNet.Train;
 
@@ -18,44 +14,30 @@ public sealed class Evaluation
     {
         if (labels.Length != predictions.Length)
             throw new ArgumentException($"{labels.Length} labels but {predictions.Length} predictions.");
-        Labels = labels;
-        Predictions = predictions;
-        ClassNames = classNames;
+        (Labels, Predictions, ClassNames) = (labels, predictions, classNames);
         var classes = classNames.Count;
         Confusion = new int[classes][];
         for (var c = 0; c < classes; c++) Confusion[c] = new int[classes];
         for (var i = 0; i < labels.Length; i++) Confusion[labels[i]][predictions[i]]++;
         Correct = Enumerable.Range(0, classes).Sum(c => Confusion[c][c]);
-        Precision = new double?[classes];
-        Recall = new double?[classes];
-        for (var c = 0; c < classes; c++)
-        {
-            var predicted = Enumerable.Range(0, classes).Sum(t => Confusion[t][c]);
-            var actual = Confusion[c].Sum();
-            Precision[c] = predicted == 0 ? null : (double)Confusion[c][c] / predicted;
-            Recall[c] = actual == 0 ? null : (double)Confusion[c][c] / actual;
-        }
+        Precision = Enumerable.Range(0, classes)
+            .Select(c => Ratio(Confusion[c][c], Enumerable.Range(0, classes).Sum(t => Confusion[t][c]))).ToArray();
+        Recall = Enumerable.Range(0, classes).Select(c => Ratio(Confusion[c][c], Confusion[c].Sum())).ToArray();
+
+        static double? Ratio(int part, int whole) => whole == 0 ? null : (double)part / whole;
     }
 
     public int[] Labels { get; }
-
     public int[] Predictions { get; }
-
     public IReadOnlyList<string> ClassNames { get; }
-
     public int Count => Labels.Length;
-
     public int Correct { get; }
-
     /// <summary>Percent correct.</summary>
     public double Accuracy => Count == 0 ? 0 : 100.0 * Correct / Count;
-
     /// <summary>[true class][predicted class] → count.</summary>
     public int[][] Confusion { get; }
-
     /// <summary>Of the images predicted as c, the fraction that are c; null when none was predicted as c.</summary>
     public double?[] Precision { get; }
-
     /// <summary>Of the images of class c, the fraction predicted as c; null when the set holds none.</summary>
     public double?[] Recall { get; }
 
@@ -65,8 +47,8 @@ public sealed class Evaluation
             dataset.ImageSize));
 
     /// <summary>
-    /// The predicted class of every image of <paramref name="images"/> in file order, in evaluation mode without
-    /// gradients, batch by batch on the source's device; only the logits come back.
+    /// The predicted class of every image in file order, in evaluation mode without gradients, batch by batch on the
+    /// source's device; only the logits come back.
     /// </summary>
     public static int[] Predict(Module model, BatchSource images, int batchSize = 1000)
     {
@@ -113,8 +95,7 @@ public sealed class Evaluation
         writer.WriteLine();
         writer.WriteLine($"{"class".PadRight(width)}  precision   recall  images");
         for (var c = 0; c < ClassNames.Count; c++)
-            writer.WriteLine(
-                $"{ClassNames[c].PadRight(width)}  {Percent(Precision[c]),9}  {Percent(Recall[c]),7}  " +
+            writer.WriteLine($"{ClassNames[c].PadRight(width)}  {Percent(Precision[c]),9}  {Percent(Recall[c]),7}  " +
                 $"{Confusion[c].Sum(),6:N0}");
         writer.WriteLine();
         writer.WriteLine("Confusion matrix (rows: true class, columns: predicted class):");
@@ -128,21 +109,15 @@ public sealed class Evaluation
         string Short(string name, int c) => name.Length < cell ? name : c.ToString(CultureInfo.InvariantCulture);
     }
 
-    /// <summary>
-    /// The JSON form: {images, correct, accuracy, classes: [{name, precision, recall, images}], confusion}.
-    /// </summary>
+    /// <summary>The JSON form: {model, images, correct, accuracy, classes: [...], confusion}.</summary>
     public string ToJson(string? model = null) => JsonSerializer.Serialize(new
     {
-        model,
-        images = Count,
-        correct = Correct,
-        accuracy = Accuracy,
+        model, images = Count, correct = Correct, accuracy = Accuracy,
         classes = ClassNames.Select((name, c) =>
             new { label = c, name, precision = Precision[c], recall = Recall[c], images = Confusion[c].Sum() }),
         confusion = Confusion,
     }, new JsonSerializerOptions { WriteIndented = true });
 
     private static string Percent(double? value) => value is { } v ? Format(100 * v, "F2") + "%" : "–";
-
     private static string Format(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
 }

@@ -1,36 +1,21 @@
-using System.CommandLine;
 using System.Diagnostics;
-using System.Globalization;
-using System.Text.Json;
-using LeNet.Core.Serialization;
 using LeNet.Core.Serialization.Onnx;
-using LeNet.Mnist;
+using static LeNet.Train.OptionParsers;
 
 namespace LeNet.Train;
 
-/// <summary>
-/// export --model FILE --onnx OUT.onnx: the trained model as a standard ONNX file for ONNX Runtime, ML.NET and other
-/// tools.
-/// </summary>
+/// <summary>export --model FILE --onnx OUT.onnx: the trained model as ONNX, for ONNX Runtime, ML.NET, ...</summary>
 public static class ExportCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model")
-        {
-            Description = "The trained model: model.safetensors (or the checkpoint) that train wrote.",
-            Required = true
-        };
-        var onnx = new Option<string>("--onnx")
-        {
-            Description =
-                "The ONNX file to write, e.g. lenet5.onnx (its folder must exist; an existing file is replaced).",
-            Required = true
-        };
+        var model = SavedModel.Option();
+        var onnx = Described<string>("--onnx",
+            "The ONNX file to write, e.g. lenet5.onnx (its folder must exist; an existing file is replaced).");
+        onnx.Required = true;
         var command = new Command("export",
             $"Exports a trained model as ONNX (opset {OnnxExporter.OpsetVersion}): input '{OnnxExporter.InputName}' " +
-            "[N, 1, 32, 32] float " +
-            $"(preprocessed as the test set), output '{OnnxExporter.OutputName}' [N, classes].")
+            $"[N, 1, 32, 32] float (preprocessed as the test set), output '{OnnxExporter.OutputName}' [N, classes].")
         {
             model, onnx,
         };
@@ -42,41 +27,35 @@ public static class ExportCommand
     /// Exports; user errors (no model, no such folder, a model ONNX cannot say) end in one sentence on stderr and exit
     /// code 1, with no file written.
     /// </summary>
-    public static int Run(string modelPath, string onnxPath, TextWriter log, TextWriter error)
-    {
-        try
+    public static int Run(string modelPath, string onnxPath, TextWriter log, TextWriter error) =>
+        Cli.ExitOnUserError(error, e => e is OptionException or OnnxExportException or ModelFormatException
+            or CheckpointException or IOException or UnauthorizedAccessException, () =>
         {
             var target = Path.GetFullPath(onnxPath);
             if (Directory.Exists(target))
-                throw new OptionException(
-                    $"--onnx {onnxPath} is a folder; give the file to write, e.g. " +
+                throw new OptionException($"--onnx {onnxPath} is a folder; give the file to write, e.g. " +
                     $"{Path.Combine(onnxPath, "model.onnx")}.");
             var folder = Path.GetDirectoryName(target)!;
             if (!Directory.Exists(folder))
                 throw new OptionException(
                     $"The folder {folder} for --onnx does not exist; create it or choose another path.");
-
             var saved = SavedModel.Load(modelPath);
             var size = MnistPreprocessing.DefaultImageSize;
+            var (mean, std) = (Invariant(MnistPreprocessing.TestMean), Invariant(MnistPreprocessing.TestStd));
             var options = new OnnxExportOptions
             {
                 ImageShape = [1, size, size],
                 GraphName = saved.Variant,
                 Description =
                     $"{Trainer.DisplayName(saved.Variant)} ({saved.Variant}) exported by LeNet.Train. Input " +
-                    $"'{OnnxExporter.InputName}' [N, 1, {size}, {size}] float: " +
-                              $"28×28 digits (light on dark) as x / 255, resized bilinearly to {size}×{size}, then " +
-                              $"(x − {Invariant(MnistPreprocessing.TestMean)}) / " +
-                              $"{Invariant(MnistPreprocessing.TestStd)}. " +
-                              $"Output '{OnnxExporter.OutputName}' [N, {saved.ClassNames.Count}]: softmax gives the " +
-                              "probabilities of the classes in class_names.",
+                    $"'{OnnxExporter.InputName}' [N, 1, {size}, {size}] float: 28×28 digits (light on dark) as " +
+                    $"x / 255, resized bilinearly to {size}×{size}, then (x − {mean}) / {std}. Output " +
+                    $"'{OnnxExporter.OutputName}' [N, {saved.ClassNames.Count}]: softmax gives the probabilities of " +
+                    "the classes in class_names.",
                 Metadata = new Dictionary<string, string>
                 {
-                    ["model"] = saved.Variant,
-                    ["class_names"] = JsonSerializer.Serialize(saved.ClassNames),
-                    ["input"] = $"[N, 1, {size}, {size}]",
-                    ["normalization"] =
-                        $"mean {Invariant(MnistPreprocessing.TestMean)} std {Invariant(MnistPreprocessing.TestStd)}",
+                    ["model"] = saved.Variant, ["class_names"] = JsonSerializer.Serialize(saved.ClassNames),
+                    ["input"] = $"[N, 1, {size}, {size}]", ["normalization"] = $"mean {mean} std {std}",
                 },
             };
             var clock = Stopwatch.StartNew();
@@ -84,19 +63,11 @@ public static class ExportCommand
             clock.Stop();
             log.WriteLine(
                 $"Exported {Trainer.DisplayName(saved.Variant)} to {target} ({new FileInfo(target).Length:N0} bytes, " +
-                $"ONNX opset {OnnxExporter.OpsetVersion}, " +
-                          $"input '{OnnxExporter.InputName}' [N, 1, {size}, {size}], output " +
-                          $"'{OnnxExporter.OutputName}' [N, {saved.ClassNames.Count}]) in " +
-                          $"{clock.Elapsed.TotalMilliseconds:F0} ms.");
+                $"ONNX opset {OnnxExporter.OpsetVersion}, input '{OnnxExporter.InputName}' [N, 1, {size}, {size}], " +
+                $"output '{OnnxExporter.OutputName}' [N, {saved.ClassNames.Count}]) in " +
+                $"{clock.Elapsed.TotalMilliseconds:F0} ms.");
             return 0;
-        }
-        catch (Exception e) when (e is OptionException or OnnxExportException or ModelFormatException
-            or CheckpointException or IOException or UnauthorizedAccessException)
-        {
-            error.WriteLine(e.Message);
-            return 1;
-        }
-    }
+        });
 
     private static string Invariant(float value) => value.ToString(CultureInfo.InvariantCulture);
 }

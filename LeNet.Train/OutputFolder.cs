@@ -11,24 +11,16 @@ namespace LeNet.Train;
 public sealed class OutputFolder : IDisposable
 {
     public const string LockFileName = ".lenet-train.lock";
-
     private readonly FileStream _lock;
     private readonly bool _created;
 
-    private OutputFolder(string path, FileStream lockStream, bool created)
-    {
-        Path = path;
-        _lock = lockStream;
-        _created = created;
-    }
+    private OutputFolder(string path, FileStream lockStream, bool created) =>
+        (Path, _lock, _created) = (path, lockStream, created);
 
     /// <summary>The folder's full path.</summary>
     public string Path { get; }
 
-    /// <summary>
-    /// Claims <paramref name="folder"/> (given by <paramref name="option"/>, named in messages); every refusal is an
-    /// <see cref="OptionException"/>.
-    /// </summary>
+    /// <summary>Claims <paramref name="folder"/>, named <paramref name="option"/> in any refusal.</summary>
     public static OutputFolder Claim(string folder, string option = "--output")
     {
         var full = System.IO.Path.GetFullPath(folder);
@@ -64,10 +56,7 @@ public sealed class OutputFolder : IDisposable
         }
     }
 
-    /// <summary>
-    /// Creates and deletes a file in <paramref name="folder"/>, so that an unwritable folder is refused before any
-    /// work.
-    /// </summary>
+    /// <summary>Creates and deletes a file in <paramref name="folder"/>, refusing an unwritable one early.</summary>
     public static void CheckWritable(string folder, string option)
     {
         try
@@ -116,20 +105,17 @@ public sealed class OutputFolder : IDisposable
         }
     }
 
-    /// <summary>
-    /// Deletes the lock file, then lets go of the lock; removes the folder if this run created it and it is empty.
-    /// </summary>
+    /// <summary>Deletes the lock file, then unlocks; removes the folder if this run created it, now empty.</summary>
     public void Dispose()
     {
+        // Should the file stay, the lock still ends with this process.
         try { File.Delete(System.IO.Path.Combine(Path, LockFileName)); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            /* the lock still ends with this process */
-        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         _lock.Dispose();
         if (_created) RemoveIfEmpty(Path);
     }
 
+    // An empty folder that cannot be removed is harmless.
     private static void RemoveIfEmpty(string folder)
     {
         try
@@ -137,9 +123,6 @@ public sealed class OutputFolder : IDisposable
             if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any())
                 Directory.Delete(folder);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            /* an empty folder left behind is harmless */
-        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 }

@@ -1,37 +1,31 @@
-using System.CommandLine;
-using System.Globalization;
-using System.Text.Json;
-using LeNet.Core;
+using System.Text.Json.Serialization;
 using LeNet.Core.Autograd;
 using LeNet.Core.Modules;
-using LeNet.Core.Serialization;
-using LeNet.Mnist;
 using LeNet.Train.Images;
+using static LeNet.Train.OptionParsers;
 
 namespace LeNet.Train;
 
-/// <summary>
-/// predict --model FILE IMAGE...: the class and the ten probabilities of each image, as text or JSON.
-/// </summary>
+/// <summary>predict --model FILE IMAGE...: the class and ten probabilities of each image, as text or JSON.</summary>
 public static class PredictCommand
 {
     /// <summary>One image's result: its class and probabilities, or why it could not be read.</summary>
     public sealed record Prediction(string Image, int? Label, string? Name, float[]? Probabilities, string? Error);
 
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
     public static Command Create()
     {
-        var model = new Option<string>("--model")
-        {
-            Description = "The trained model: model.safetensors (or the checkpoint) that train wrote.",
-            Required = true
-        };
-        var json = new Option<bool>("--json") { Description = "Print the predictions as JSON." };
+        var model = SavedModel.Option();
+        var json = Described<bool>("--json", "Print the predictions as JSON.");
         var images = new Argument<string[]>("IMAGE")
         {
-            Description =
-                "PNG, JPEG, BMP or PGM images of one digit each, of any size, dark on light or light on dark; " +
-                          "each is converted as MNIST's digits were (fitted into 20×20, centred by its centre of " +
-                          "mass in 28×28).",
+            Description = "PNG, JPEG, BMP or PGM images of one digit each, of any size, dark on light or light on " +
+                "dark; each is converted as MNIST's digits were (fitted into 20×20, centred by its centre of mass " +
+                "in 28×28).",
             Arity = ArgumentArity.OneOrMore,
         };
         var command = new Command("predict",
@@ -49,35 +43,23 @@ public static class PredictCommand
     /// still predicted. Exit code 0 when all were predicted, 1 otherwise.
     /// </summary>
     public static int Run(string modelPath, IReadOnlyList<string> imagePaths, bool json, TextWriter log,
-        TextWriter error)
-    {
-        SavedModel saved;
-        try { saved = SavedModel.Load(modelPath); }
-        catch (Exception e) when (e is ModelFormatException or CheckpointException)
+        TextWriter error) =>
+        Cli.ExitOnUserError(error, e => e is ModelFormatException or CheckpointException, () =>
         {
-            error.WriteLine(e.Message);
-            return 1;
-        }
-        var predictions = imagePaths.Select(path => Predict(saved, path)).ToList();
-        if (json)
-            log.WriteLine(JsonSerializer.Serialize(predictions, new JsonSerializerOptions(JsonSerializerDefaults.Web)
+            var saved = SavedModel.Load(modelPath);
+            var predictions = imagePaths.Select(path => Predict(saved, path)).ToList();
+            if (json) log.WriteLine(JsonSerializer.Serialize(predictions, JsonOptions));
+            foreach (var p in predictions)
             {
-                WriteIndented = true,
-                DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
-            }));
-        foreach (var p in predictions)
-        {
-            if (p.Error is not null) error.WriteLine(p.Error);
-            else if (!json)
-                log.WriteLine($"{p.Image}: {p.Name} ({Percent(p.Probabilities![p.Label!.Value])})   " +
-                              string.Join("  ",
-                                  p.Probabilities.Select((v, c) =>
-                                  $"{saved.ClassNames[c]} {v.ToString("F4", CultureInfo.InvariantCulture)}")));
-        }
-        return predictions.All(p => p.Error is null) ? 0 : 1;
-    }
+                if (p.Error is not null) error.WriteLine(p.Error);
+                else if (!json)
+                    log.WriteLine($"{p.Image}: {p.Name} ({Percent(p.Probabilities![p.Label!.Value])})   " +
+                        string.Join("  ", p.Probabilities.Select((v, c) =>
+                            $"{saved.ClassNames[c]} {v.ToString("F4", CultureInfo.InvariantCulture)}")));
+            }
+            return predictions.All(p => p.Error is null) ? 0 : 1;
+        });
 
-    /// <summary>The image at <paramref name="path"/> converted to MNIST form and classified.</summary>
     public static Prediction Predict(SavedModel saved, string path)
     {
         byte[] digit;
@@ -88,10 +70,7 @@ public static class PredictCommand
         return new Prediction(path, label, saved.ClassNames[label], probabilities, null);
     }
 
-    /// <summary>
-    /// Softmax of the model's logits for a 28×28 MNIST-form digit, preprocessed as the test set is (to 32×32,
-    /// normalised).
-    /// </summary>
+    /// <summary>Softmax of the model's logits for a 28×28 MNIST-form digit, preprocessed as the test set is.</summary>
     public static float[] Probabilities(Module model, byte[] digit)
     {
         var size = MnistPreprocessing.DefaultImageSize;

@@ -1,9 +1,6 @@
 using System.Text;
-using System.Text.Json;
 using LeNet.Core.Models;
 using LeNet.Core.Modules;
-using LeNet.Core.Serialization;
-using LeNet.Mnist;
 
 namespace LeNet.Train;
 
@@ -13,9 +10,15 @@ namespace LeNet.Train;
 /// </summary>
 public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<string> ClassNames)
 {
+    /// <summary>The --model option of the commands that read a trained model.</summary>
+    public static Option<string> Option() => new("--model")
+    {
+        Description = "The trained model: model.safetensors (or the checkpoint) that train wrote.", Required = true,
+    };
+
     /// <summary>
-    /// Reads <paramref name="path"/>; every problem ends in a <see cref="ModelFormatException"/> or
-    /// <see cref="CheckpointException"/> of one sentence.
+    /// Reads <paramref name="path"/> (or decodes <see cref="Parse"/>'s bytes); every problem ends in a
+    /// <see cref="ModelFormatException"/> or <see cref="CheckpointException"/> of one sentence.
     /// </summary>
     public static SavedModel Load(string path)
     {
@@ -35,10 +38,6 @@ public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<stri
         return Parse(bytes, path);
     }
 
-    /// <summary>
-    /// Decodes the bytes of a model file or checkpoint (<paramref name="path"/> names it in messages); every problem
-    /// ends in a <see cref="ModelFormatException"/> or <see cref="CheckpointException"/> of one sentence.
-    /// </summary>
     public static SavedModel Parse(byte[] bytes, string path)
     {
         if (bytes.AsSpan().StartsWith(Encoding.ASCII.GetBytes(Checkpoint.Magic)))
@@ -48,7 +47,6 @@ public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<stri
             checkpoint.Restore(model, new LeNet.Core.Optim.Adam(model.Parameters()));
             return new SavedModel(checkpoint.Recipe.Model, model, checkpoint.ClassNames ?? ClassNamesFile.Digits);
         }
-
         var (tensors, metadata) = SafeTensors.Parse(bytes, path);
         if (!metadata.TryGetValue("model", out var variant))
             throw new ModelFormatException(
@@ -62,20 +60,19 @@ public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<stri
                 $"The model file {path} does not fit model {variant} ({e.Message.TrimEnd('.')}); use a " +
                 "model.safetensors written by LeNet.Train.", e);
         }
-        IReadOnlyList<string> names = ClassNamesFile.Digits;
-        if (metadata.TryGetValue("class_names", out var json))
+        var names = metadata.TryGetValue("class_names", out var json) ? ParseClassNames(json) : null;
+        return new SavedModel(variant, created, names ?? ClassNamesFile.Digits);
+    }
+
+    // An unreadable list of names is not worth refusing the weights for: the digits serve.
+    private static IReadOnlyList<string>? ParseClassNames(string json)
+    {
+        try
         {
-            try
-            {
-                names = JsonSerializer.Deserialize<string?[]>(json) is { Length: MnistDataset.DigitClasses } parsed
-                    && parsed.All(n => !string.IsNullOrEmpty(n)) ? parsed! : names;
-            }
-            catch (JsonException)
-            {
-                /* an unreadable list of names is not worth refusing the weights for: the digits serve */
-            }
+            return JsonSerializer.Deserialize<string[]>(json) is { Length: MnistDataset.DigitClasses } names
+                && names.All(n => !string.IsNullOrEmpty(n)) ? names : null;
         }
-        return new SavedModel(variant, created, names);
+        catch (JsonException) { return null; }
     }
 
     private static Module Create(string path, string variant) =>

@@ -3,35 +3,24 @@ using System.Runtime.InteropServices;
 namespace LeNet.Train;
 
 /// <summary>
-/// Turns the first SIGINT (Ctrl-C) or SIGTERM into a request to stop: the process is not terminated,
-/// <see cref="Token"/> is cancelled, and the training loop, which checks it between steps, saves a checkpoint of the
-/// last completed step and ends. A second signal is left to its default action, ending the process at once (every file
-/// is written atomically, so even then none is left half-written).
+/// Turns the first SIGINT (Ctrl-C) or SIGTERM into a request to stop: the process is not terminated, the token is
+/// cancelled, and the training loop, which checks it between steps, saves a checkpoint of the last completed step and
+/// ends. A second signal is left to its default action, ending the process at once (every file is written
+/// atomically, so even then none is left half-written).
 /// </summary>
 public sealed class StopSignals : IDisposable
 {
-    /// <summary>
-    /// The exit codes of a run stopped by SIGINT and by SIGTERM: 128 + the signal's number, as shells report them.
-    /// </summary>
+    /// <summary>128 + the signal's number, as shells report a process it ended.</summary>
     public const int SigintExitCode = 130, SigtermExitCode = 143;
 
     private readonly CancellationTokenSource _source = new();
     private readonly PosixSignalRegistration[] _registrations;
     private int _received;
 
-    public StopSignals()
-    {
-        _registrations = [PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle),
-            PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle)];
-    }
+    public StopSignals() => _registrations = [PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle),
+        PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle)];
 
-    /// <summary>Cancelled by the first SIGINT or SIGTERM.</summary>
     public CancellationToken Token => _source.Token;
-
-    /// <summary>
-    /// The exit code for the signal received: <see cref="SigtermExitCode"/> for SIGTERM, else
-    /// <see cref="SigintExitCode"/>.
-    /// </summary>
     public int ExitCode => _received == (int)PosixSignal.SIGTERM ? SigtermExitCode : SigintExitCode;
 
     private void Handle(PosixSignalContext context)

@@ -1,4 +1,3 @@
-using System.Globalization;
 using LeNet.Core.Models;
 
 namespace LeNet.Train;
@@ -10,41 +9,31 @@ public sealed record TrainOptions
     public int BatchSize { get; init; } = 64;
     public float LearningRate { get; init; } = 0.001f;
     public int Seed { get; init; }
-    /// <summary>The model variant (see LeNet.Core.Models.ModelVariants): lenet5, lenet5-table or lenet1998.</summary>
     public string Model { get; init; } = "lenet5";
     /// <summary>Folder holding (or to receive) the MNIST files; null: LENET_DATA, then ./data/mnist.</summary>
     public string? DataDirectory { get; init; }
     public string Device { get; init; } = "cpu";
-    /// <summary>Which CPU kernels run: "cpu" (SIMD, the default) or "reference" (the scalar oracle).</summary>
+    /// <summary>Which CPU kernels run: "cpu" (SIMD) or "reference" (the scalar oracle).</summary>
     public string Kernels { get; init; } = "cpu";
     /// <summary>Threads the CPU kernels use; null: LENET_THREADS, else the processor count.</summary>
     public int? Threads { get; init; }
-    /// <summary>Train on the first N training images only; null: all 60,000.</summary>
+    /// <summary>Train on the first N training images only; null: all.</summary>
     public int? Limit { get; init; }
-    /// <summary>Evaluate on the first N test images only; null: all 10,000.</summary>
+    /// <summary>Evaluate on the first N test images only; null: all.</summary>
     public int? TestLimit { get; init; }
     public string OutputDirectory { get; init; } = "output";
     /// <summary>Where the metrics JSON goes; null: metrics.json in the output folder.</summary>
     public string? MetricsFile { get; init; }
-    /// <summary>A loss line every this many steps, as the article's 400.</summary>
     public int LogEvery { get; init; } = 400;
     /// <summary>A checkpoint (folder or file) to continue from; null: start afresh.</summary>
     public string? Resume { get; init; }
-    /// <summary>
-    /// On a CUDA GPU, replay each full batch's step as a CUDA graph (captured at the third step) instead of launching
-    /// its kernels one by one (the hidden option <c>--cuda-graphs off</c>; docs/gpu.md).
-    /// </summary>
+    /// <summary>On a GPU, replay each full step as a CUDA graph (hidden <c>--cuda-graphs</c>; docs/gpu.md).</summary>
     public bool CudaGraphs { get; init; } = true;
-
-    /// <summary>
-    /// Draw the loss and accuracy curves, the confusion matrix and the misclassified digits after training.
-    /// </summary>
     public bool Pictures { get; init; } = true;
 
     /// <summary>
-    /// The first value no run can use, as one sentence naming its option (the command line's own wording), or null.
-    /// The command line refuses these as it parses; this catches them from any source: a program calling
-    /// <see cref="TrainCommand.Run"/>, or the recipe a checkpoint carries into a resumed run.
+    /// The first value no run can use, as one sentence naming its option, or null. The command line refuses these as it
+    /// parses; this catches them from a program calling <see cref="TrainCommand.Run"/> or a checkpoint's recipe.
     /// </summary>
     public string? Problem()
     {

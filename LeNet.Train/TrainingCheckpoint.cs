@@ -1,10 +1,5 @@
-using System.Globalization;
-using System.Text.Json;
-using LeNet.Core;
 using LeNet.Core.Modules;
 using LeNet.Core.Optim;
-using LeNet.Core.Serialization;
-using LeNet.Mnist;
 
 namespace LeNet.Train;
 
@@ -26,30 +21,25 @@ public sealed class TrainingCheckpoint
         Path = path;
         File = file;
         var meta = file.Metadata;
+        string? Value(string key) => meta.TryGetValue(key, out var value) ? value : null;
+        int? Count(string key) => Value(key) is { Length: > 0 } text ? int.Parse(text, Invariant) : null;
         try
         {
-            Epoch = Int(meta, "epoch");
-            AdamSteps = Int(meta, "adam_step");
+            Epoch = int.Parse(meta["epoch"], Invariant);
+            AdamSteps = int.Parse(meta["adam_step"], Invariant);
             Recipe = new TrainOptions
             {
-                Model = file.Model, Seed = Int(meta, "seed"), BatchSize = Int(meta, "batch_size"),
-                Epochs = Int(meta, "epochs"),
-                LearningRate = float.Parse(meta["lr"], CultureInfo.InvariantCulture),
-                Limit = meta.TryGetValue("limit", out var limit) && limit.Length > 0
-                    ? int.Parse(limit, CultureInfo.InvariantCulture) : null,
-                TestLimit = meta.TryGetValue("test_limit", out var testLimit) && testLimit.Length > 0
-                    ? int.Parse(testLimit, CultureInfo.InvariantCulture) : null,
-                DataDirectory = meta.TryGetValue("data", out var data) && data.Length > 0 ? data : null,
+                Model = file.Model, Seed = int.Parse(meta["seed"], Invariant),
+                BatchSize = int.Parse(meta["batch_size"], Invariant), Epochs = int.Parse(meta["epochs"], Invariant),
+                LearningRate = float.Parse(meta["lr"], Invariant), Limit = Count("limit"),
+                TestLimit = Count("test_limit"), DataDirectory = Value("data") is { Length: > 0 } data ? data : null,
             };
-            Step = meta.TryGetValue("step", out var step) ? int.Parse(step, CultureInfo.InvariantCulture) : 0;
-            EpochLossSum = meta.TryGetValue("epoch_loss_sum", out var lossSum)
-                ? double.Parse(lossSum, CultureInfo.InvariantCulture) : 0;
-            EpochSeconds = meta.TryGetValue("epoch_seconds", out var seconds)
-                ? double.Parse(seconds, CultureInfo.InvariantCulture) : 0;
+            Step = Value("step") is { } step ? int.Parse(step, Invariant) : 0;
+            EpochLossSum = Value("epoch_loss_sum") is { } lossSum ? double.Parse(lossSum, Invariant) : 0;
+            EpochSeconds = Value("epoch_seconds") is { } seconds ? double.Parse(seconds, Invariant) : 0;
             Metrics = JsonSerializer.Deserialize<TrainingMetrics>(meta["metrics"], JsonOptions)
                 ?? throw new FormatException("no metrics");
-            ClassNames = meta.TryGetValue("class_names", out var names) ? JsonSerializer.Deserialize<string[]>(names)
-                : null;
+            ClassNames = Value("class_names") is { } names ? JsonSerializer.Deserialize<string[]>(names) : null;
         }
         catch (Exception e) when (e is KeyNotFoundException or FormatException or OverflowException or JsonException)
         {
@@ -57,8 +47,7 @@ public sealed class TrainingCheckpoint
                 $"The checkpoint {path} lacks the training state this build writes ({e.Message.TrimEnd('.')}); use a " +
                 "checkpoint written by LeNet.Train, or train again.", e);
         }
-        // Past its checksum a file is what some writer wrote; these guard the run it would start against a writer's
-        // bug.
+        // Past its checksum a file is what some writer wrote; these guard the run it starts against a writer's bug.
         var problem = Recipe.Problem()
             ?? (Epoch < 0 || Step < 0 || AdamSteps < 0
                 ? $"epoch {Epoch}, step {Step} and Adam step {AdamSteps} cannot all be counts" : null)
@@ -73,51 +62,30 @@ public sealed class TrainingCheckpoint
                 "checkpoint written by LeNet.Train, or train again.");
     }
 
+    private static CultureInfo Invariant => CultureInfo.InvariantCulture;
+
     public string Path { get; }
-
     public Checkpoint File { get; }
-
     /// <summary>Epochs completed when the checkpoint was written.</summary>
     public int Epoch { get; }
-
     /// <summary>
-    /// Steps completed in epoch <see cref="Epoch"/> + 1 when a run was interrupted (Ctrl-C, SIGTERM) between steps; 0
-    /// for the checkpoint written at an epoch's end. A resumed run continues with the next step.
+    /// Steps completed in epoch <see cref="Epoch"/> + 1 when a run was interrupted between steps (0 at an epoch's end),
+    /// with their loss sum and seconds, so that the resumed epoch's mean loss and time are the whole epoch's.
     /// </summary>
     public int Step { get; }
-
-    /// <summary>
-    /// The sum of the losses of those <see cref="Step"/> steps, so that the resumed epoch's mean loss is the whole
-    /// epoch's.
-    /// </summary>
     public double EpochLossSum { get; }
-
-    /// <summary>The training seconds those <see cref="Step"/> steps took.</summary>
     public double EpochSeconds { get; }
-
     public int AdamSteps { get; }
-
-    /// <summary>
-    /// The options of the run that wrote it that decide its weights (model, seed, batch, lr, limits, data, epochs).
-    /// </summary>
+    /// <summary>The options that decide the weights (model, seed, batch, lr, limits, data, epochs).</summary>
     public TrainOptions Recipe { get; }
-
-    /// <summary>The metrics of the epochs completed.</summary>
     public TrainingMetrics Metrics { get; }
+    /// <summary>The class names the checkpoint's run used (ten, or null when the checkpoint does not say).</summary>
+    public IReadOnlyList<string>? ClassNames { get; }
 
-    /// <summary>
-    /// The checkpoint file for <paramref name="folderOrFile"/>: the file itself, or the checkpoint in the folder.
-    /// </summary>
-    public static string Locate(string folderOrFile) =>
-        Directory.Exists(folderOrFile) ? System.IO.Path.Combine(folderOrFile, FileName) : folderOrFile;
-
-    /// <summary>
-    /// Reads the checkpoint in (or at) <paramref name="folderOrFile"/>; every problem is a
-    /// <see cref="CheckpointException"/> of one sentence.
-    /// </summary>
+    /// <summary>Reads the checkpoint in (or at) <paramref name="folderOrFile"/>; a problem is one sentence.</summary>
     public static TrainingCheckpoint Load(string folderOrFile)
     {
-        var path = Locate(folderOrFile);
+        var path = Directory.Exists(folderOrFile) ? System.IO.Path.Combine(folderOrFile, FileName) : folderOrFile;
         if (!System.IO.File.Exists(path))
             throw new CheckpointException(
                 $"There is no checkpoint at {path}; pass --resume the --output folder of a run that completed at " +
@@ -125,16 +93,11 @@ public sealed class TrainingCheckpoint
         return new TrainingCheckpoint(path, Checkpoint.Load(path));
     }
 
-    /// <summary>
-    /// Decodes the bytes of a checkpoint file (<paramref name="path"/> names it in messages); every problem is a
-    /// <see cref="CheckpointException"/>.
-    /// </summary>
     public static TrainingCheckpoint Parse(byte[] bytes, string path) => new(path, Checkpoint.Parse(bytes, path));
 
     /// <summary>
-    /// Writes the state after <paramref name="epoch"/> completed epochs, and <paramref name="step"/> steps of the next
-    /// (an interrupted run; their loss sum and seconds with them), atomically to
-    /// <paramref name="folder"/>/checkpoint.lenetckpt.
+    /// Writes the state after <paramref name="epoch"/> completed epochs and <paramref name="step"/> steps of the next
+    /// (an interrupted run) atomically to <paramref name="folder"/>/checkpoint.lenetckpt.
     /// </summary>
     public static void Save(string folder, TrainOptions options, Module model, Adam optimizer, int epoch,
         TrainingMetrics metrics, IReadOnlyList<string> classNames, int step = 0, double epochLossSum = 0,
@@ -146,15 +109,12 @@ public sealed class TrainingCheckpoint
             .Concat(names.Select((name, i) => ("adam.exp_avg_sq." + name, optimizer.SecondMoments[i])));
         var metadata = new Dictionary<string, string>
         {
-            ["format"] = "lenet-csharp-checkpoint", ["epoch"] = Invariant(epoch),
-            ["epochs"] = Invariant(options.Epochs),
-            ["step"] = Invariant(step), ["epoch_loss_sum"] = epochLossSum.ToString("R", CultureInfo.InvariantCulture),
-            ["epoch_seconds"] = epochSeconds.ToString("R", CultureInfo.InvariantCulture),
-            ["adam_step"] = Invariant(optimizer.StepCount), ["seed"] = Invariant(options.Seed),
-            ["batch_size"] = Invariant(options.BatchSize),
-            ["lr"] = options.LearningRate.ToString("R", CultureInfo.InvariantCulture),
-            ["limit"] = options.Limit is { } limit ? Invariant(limit) : "",
-            ["test_limit"] = options.TestLimit is { } testLimit ? Invariant(testLimit) : "",
+            ["format"] = "lenet-csharp-checkpoint", ["epoch"] = Text(epoch), ["epochs"] = Text(options.Epochs),
+            ["step"] = Text(step), ["epoch_loss_sum"] = epochLossSum.ToString("R", Invariant),
+            ["epoch_seconds"] = epochSeconds.ToString("R", Invariant), ["adam_step"] = Text(optimizer.StepCount),
+            ["seed"] = Text(options.Seed), ["batch_size"] = Text(options.BatchSize),
+            ["lr"] = options.LearningRate.ToString("R", Invariant), ["limit"] = Text(options.Limit, ""),
+            ["test_limit"] = Text(options.TestLimit, ""),
             ["data"] = options.DataDirectory is { } data ? System.IO.Path.GetFullPath(data) : "",
             ["shuffle"] =
                 "Fisher-Yates over System.Random(seed * 1000003 + epoch), per epoch (MnistBatcher.Permutation)",
@@ -165,8 +125,8 @@ public sealed class TrainingCheckpoint
     }
 
     /// <summary>
-    /// Checks that <paramref name="options"/> continue this checkpoint's run (the same model, seed, batch, rate and
-    /// limits; the epochs may grow) and returns the first sentence of disagreement, or null.
+    /// The first sentence of disagreement between <paramref name="options"/> and this checkpoint's run (the same model,
+    /// seed, batch, rate and limits; the epochs may grow), or null.
     /// </summary>
     public string? Disagreement(TrainOptions options)
     {
@@ -175,14 +135,11 @@ public sealed class TrainingCheckpoint
                 $"{Recipe.Model}, or train {options.Model} afresh without --resume.";
         (string Option, string Theirs, string Ours)[] recipe =
         [
-            ("--seed", Invariant(Recipe.Seed), Invariant(options.Seed)),
-            ("--batch-size", Invariant(Recipe.BatchSize), Invariant(options.BatchSize)),
-            ("--lr", Recipe.LearningRate.ToString(CultureInfo.InvariantCulture),
-                options.LearningRate.ToString(CultureInfo.InvariantCulture)),
-            ("--limit", Recipe.Limit?.ToString(CultureInfo.InvariantCulture) ?? "all",
-                options.Limit?.ToString(CultureInfo.InvariantCulture) ?? "all"),
-            ("--test-limit", Recipe.TestLimit?.ToString(CultureInfo.InvariantCulture) ?? "all",
-                options.TestLimit?.ToString(CultureInfo.InvariantCulture) ?? "all"),
+            ("--seed", Text(Recipe.Seed), Text(options.Seed)),
+            ("--batch-size", Text(Recipe.BatchSize), Text(options.BatchSize)),
+            ("--lr", Recipe.LearningRate.ToString(Invariant), options.LearningRate.ToString(Invariant)),
+            ("--limit", Text(Recipe.Limit, "all"), Text(options.Limit, "all")),
+            ("--test-limit", Text(Recipe.TestLimit, "all"), Text(options.TestLimit, "all")),
         ];
         foreach (var (option, theirs, ours) in recipe)
             if (theirs != ours)
@@ -197,10 +154,7 @@ public sealed class TrainingCheckpoint
         return null;
     }
 
-    /// <summary>
-    /// Puts the saved weights, buffers and optimiser state into <paramref name="model"/> and
-    /// <paramref name="optimizer"/>.
-    /// </summary>
+    /// <summary>Puts the saved weights, buffers and optimiser state into <paramref name="model"/> and Adam.</summary>
     public void Restore(Module model, Adam optimizer)
     {
         var names = model.NamedParameters().Select(p => p.Name).ToArray();
@@ -221,12 +175,6 @@ public sealed class TrainingCheckpoint
         }
     }
 
-    /// <summary>The class names the checkpoint's run used (ten, or null when the checkpoint does not say).</summary>
-    public IReadOnlyList<string>? ClassNames { get; }
-
-
-    private static int Int(IReadOnlyDictionary<string, string> meta, string key) =>
-        int.Parse(meta[key], CultureInfo.InvariantCulture);
-
-    private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
+    private static string Text(int value) => value.ToString(Invariant);
+    private static string Text(int? value, string none) => value is { } v ? Text(v) : none;
 }

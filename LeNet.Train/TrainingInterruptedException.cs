@@ -1,7 +1,4 @@
 namespace LeNet.Train;
 
-/// <summary>
-/// The run was asked to stop (Ctrl-C, SIGTERM) and did, after saving its last completed step; the message says where
-/// and how to resume.
-/// </summary>
+/// <summary>Stopped as asked (Ctrl-C, SIGTERM) after saving its last step; the message says how to resume.</summary>
 public sealed class TrainingInterruptedException(string message) : Exception(message);

@@ -3,13 +3,11 @@ using SkiaSharp;
 namespace LeNet.Train.Images;
 
 /// <summary>
-/// Reads a PNG, JPEG, BMP (or GIF, WebP) file through SkiaSharp, or a PGM through <see cref="PgmReader"/>, as
-/// grayscale.
+/// Reads a PNG, JPEG, BMP (or GIF, WebP) file through SkiaSharp, or a PGM, as grayscale; a file that cannot be read, is
+/// empty, or is not an image in a known format is an <see cref="ImageException"/>.
 /// </summary>
 public static class DigitImage
 {
-    /// <exception cref="ImageException">The file cannot be read, is empty, or is not an image in a known
-    /// format.</exception>
     public static GrayImage Load(string path)
     {
         byte[] bytes;

@@ -8,17 +8,12 @@ namespace LeNet.Train.Images;
 public static class MnistStyle
 {
     public const int Size = 28, Box = 20;
-
-    /// <summary>Fraction of the full range above which a pixel counts as ink for the bounding box.</summary>
+    // A pixel above this fraction of the range is ink for the bounding box; an image whose ink is less than
+    // MinimumContrast (of 255) above its background is blank.
     private const double InkThreshold = 0.1;
-
-    /// <summary>
-    /// The least contrast (out of 255) between ink and background for an image not to count as blank.
-    /// </summary>
     private const int MinimumContrast = 24;
 
-    /// <summary>28×28 bytes, ink bright on black, row-major.</summary>
-    /// <exception cref="ImageException">The image has no ink: it is of one tone.</exception>
+    /// <summary>28×28 bytes, ink bright on black, row-major; an image of one tone is an ImageException.</summary>
     public static byte[] Convert(GrayImage image, string name)
     {
         var values = new double[image.Pixels.Length];
@@ -74,8 +69,8 @@ public static class MnistStyle
     }
 
     /// <summary>
-    /// The rectangle (left, top, width, height) of <paramref name="source"/> resampled to outWidth × outHeight: each
-    /// output pixel is the mean of the source area it covers (fractional pixels weighted by their overlap).
+    /// The rectangle (left, top, width, height) resampled to outWidth × outHeight: each output pixel is the mean of
+    /// the source area it covers (fractional pixels weighted by their overlap).
     /// </summary>
     private static double[] AreaResample(double[] source, int stride, int left, int top, int width, int height,
         int outWidth, int outHeight)
@@ -99,9 +94,7 @@ public static class MnistStyle
         return result;
     }
 
-    /// <summary>
-    /// For each of <paramref name="outputs"/> cells, the source pixels it covers and their weights (summing to 1).
-    /// </summary>
+    /// <summary>For each output cell, the source pixels it covers and their weights (summing to 1).</summary>
     private static List<(int Index, double Weight)>[] Weights(int inputs, int outputs)
     {
         var span = (double)inputs / outputs;

@@ -17,9 +17,8 @@ public static class PgmReader
         if (!IsPgm(bytes)) throw new FormatException("not a PGM file (no P2 or P5 magic)");
         var plain = bytes[1] == '2';
         var position = 2;
-        var width = ReadNumber(bytes, ref position);
-        var height = ReadNumber(bytes, ref position);
-        var maxValue = ReadNumber(bytes, ref position);
+        int width = ReadNumber(bytes, ref position), height = ReadNumber(bytes, ref position),
+            maxValue = ReadNumber(bytes, ref position);
         if (width < 1 || height < 1) throw new FormatException($"its size is {width}×{height}");
         if ((long)width * height > 1 << 28) throw new FormatException($"its size {width}×{height} is too large");
         if (maxValue is < 1 or > 65535) throw new FormatException($"its maximum value {maxValue} is outside 1..65535");

@@ -1,6 +1,3 @@
-using System.Globalization;
-using LeNet.Core.Serialization;
-using LeNet.Mnist;
 using ScottPlot;
 using SkiaSharp;
 
@@ -15,23 +12,19 @@ public static class TrainingPictures
 {
     public const int CurveWidth = 800, CurveHeight = 500, ConfusionSize = 720;
 
-    /// <summary>Writes every picture into <paramref name="folder"/>; returns their paths.</summary>
-    public static IReadOnlyList<string> Draw(string folder, TrainingMetrics metrics, Evaluation evaluation,
-        MnistDataset test)
+    /// <summary>Writes every picture into <paramref name="folder"/>.</summary>
+    public static void Draw(string folder, TrainingMetrics metrics, Evaluation evaluation, MnistDataset test)
     {
-        var written = new List<string>();
         var epochs = metrics.Epochs.Select(e => (double)e.Epoch).ToArray();
-        written.AddRange(Save(folder, "loss", Curve(epochs, metrics.Epochs.Select(e => e.MeanLoss).ToArray(),
+        Save(folder, "loss", Curve(epochs, metrics.Epochs.Select(e => e.MeanLoss).ToArray(),
             $"{metrics.Model}: mean training loss per epoch", "mean cross-entropy loss", Colors.C0), CurveWidth,
-            CurveHeight));
-        written.AddRange(Save(folder, "accuracy", Curve(epochs, metrics.Epochs.Select(e => e.TestAccuracy).ToArray(),
+            CurveHeight);
+        Save(folder, "accuracy", Curve(epochs, metrics.Epochs.Select(e => e.TestAccuracy).ToArray(),
             $"{metrics.Model}: test accuracy per epoch ({metrics.TestImages:N0} images)", "test accuracy (%)",
-            Colors.C1), CurveWidth, CurveHeight));
-        written.AddRange(Save(folder, "confusion", Confusion(evaluation, metrics.Model), ConfusionSize, ConfusionSize));
-        var misclassified = Path.Combine(folder, "misclassified.png");
-        AtomicFile.Write(misclassified, stream => stream.Write(MisclassifiedGrid(evaluation, test)));
-        written.Add(misclassified);
-        return written;
+            Colors.C1), CurveWidth, CurveHeight);
+        Save(folder, "confusion", Confusion(evaluation, metrics.Model), ConfusionSize, ConfusionSize);
+        AtomicFile.Write(Path.Combine(folder, "misclassified.png"),
+            stream => stream.Write(MisclassifiedGrid(evaluation, test)));
     }
 
     private static Plot Curve(double[] epochs, double[] values, string title, string label, Color color)
@@ -66,17 +59,16 @@ public static class TrainingPictures
         for (var t = 0; t < classes; t++)
             for (var p = 0; p < classes; p++)
             {
-                var text = plot.Add.Text(evaluation.Confusion[t][p].ToString(CultureInfo.InvariantCulture), p,
-                    classes - 1 - t);
+                var count = evaluation.Confusion[t][p];
+                var text = plot.Add.Text(count.ToString(CultureInfo.InvariantCulture), p, classes - 1 - t);
                 text.LabelAlignment = Alignment.MiddleCenter;
                 text.LabelFontSize = 13;
-                text.LabelFontColor = evaluation.Confusion[t][p] > max / 2 ? Colors.Black : Colors.White;
+                text.LabelFontColor = count > max / 2 ? Colors.Black : Colors.White;
             }
         var positions = Enumerable.Range(0, classes).Select(i => (double)i).ToArray();
         plot.Axes.Bottom.SetTicks(positions, evaluation.ClassNames.ToArray());
         plot.Axes.Left.SetTicks(positions, evaluation.ClassNames.Reverse().ToArray());
-        plot.Title(
-            $"{model}: confusion matrix, accuracy " +
+        plot.Title($"{model}: confusion matrix, accuracy " +
             $"{evaluation.Accuracy.ToString("F2", CultureInfo.InvariantCulture)} %");
         plot.XLabel("predicted class");
         plot.YLabel("true class");
@@ -84,22 +76,17 @@ public static class TrainingPictures
         return plot;
     }
 
-    private static IEnumerable<string> Save(string folder, string name, Plot plot, int width, int height)
+    private static void Save(string folder, string name, Plot plot, int width, int height)
     {
-        var png = Path.Combine(folder, name + ".png");
-        var svg = Path.Combine(folder, name + ".svg");
         var bytes = plot.GetImageBytes(width, height, ImageFormat.Png);
-        AtomicFile.Write(png, stream => stream.Write(bytes));
-        AtomicFile.WriteAllText(svg, plot.GetSvgXml(width, height));
-        return [png, svg];
+        AtomicFile.Write(Path.Combine(folder, name + ".png"), stream => stream.Write(bytes));
+        AtomicFile.WriteAllText(Path.Combine(folder, name + ".svg"), plot.GetSvgXml(width, height));
     }
 
-    /// <summary>
-    /// The first misclassified test digits (up to 60), each scaled ×3 with "true → predicted" under it.
-    /// </summary>
+    /// <summary>The first misclassified test digits (up to 60), scaled ×3, "true → predicted" under each.</summary>
     public static byte[] MisclassifiedGrid(Evaluation evaluation, MnistDataset test, int maximum = 60)
     {
-        const int scale = 3, columns = 10, labelHeight = 34, padding = 6;
+        const int scale = 3, columns = 10, labelHeight = 34, padding = 6, titleHeight = 36;
         var wrong = Enumerable.Range(0, evaluation.Count)
             .Where(i => evaluation.Labels[i] != evaluation.Predictions[i]).Take(maximum).ToArray();
         var side = test.ImageSize * scale;
@@ -107,7 +94,6 @@ public static class TrainingPictures
         var cellWidth = Math.Max(side, 8 * nameWidth + 40) + padding;
         var cellHeight = side + labelHeight + padding;
         var rows = Math.Max(1, (wrong.Length + columns - 1) / columns);
-        const int titleHeight = 36;
         using var surface = SKSurface.Create(
             new SKImageInfo(columns * cellWidth + padding, titleHeight + rows * cellHeight + padding));
         var canvas = surface.Canvas;
@@ -117,11 +103,9 @@ public static class TrainingPictures
         using var titleFont = new SKFont(typeface, 17);
         using var ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
         using var red = new SKPaint { Color = new SKColor(200, 30, 30), IsAntialias = true };
-        var errors = evaluation.Count - evaluation.Correct;
         canvas.DrawText(wrong.Length == 0 ? $"No misclassified digits among {evaluation.Count:N0} test images."
-            : $"Misclassified test digits: {wrong.Length} shown of {errors:N0} (true → predicted)", padding, 24,
-                titleFont, ink);
-
+            : $"Misclassified test digits: {wrong.Length} shown of {evaluation.Count - evaluation.Correct:N0} " +
+                "(true → predicted)", padding, 24, titleFont, ink);
         var pixels = new byte[side * side];
         for (var k = 0; k < wrong.Length; k++)
         {
@@ -139,8 +123,7 @@ public static class TrainingPictures
             System.Runtime.InteropServices.Marshal.Copy(pixels, 0, bitmap.GetPixels(), pixels.Length);
             int left = padding + k % columns * cellWidth, top = titleHeight + k / columns * cellHeight;
             canvas.DrawBitmap(bitmap, left + (cellWidth - padding - side) / 2, top);
-            var label =
-                $"{evaluation.ClassNames[evaluation.Labels[index]]} → " +
+            var label = $"{evaluation.ClassNames[evaluation.Labels[index]]} → " +
                 $"{evaluation.ClassNames[evaluation.Predictions[index]]}";
             canvas.DrawText(label, left + (cellWidth - padding) / 2f, top + side + 18, SKTextAlign.Center, font, red);
         }

@@ -1,12 +1,11 @@
 using System.Diagnostics;
-using System.Globalization;
 using Spectre.Console;
 
 namespace LeNet.Train.Progress;
 
 /// <summary>
-/// A live bar per epoch on an interactive console (Spectre.Console): the running loss, images/s and the time left
-/// for the whole run; a finished epoch's bar keeps its summary.
+/// A live bar per epoch (Spectre.Console): the running loss, images/s and the time left for the whole run; a finished
+/// epoch's bar keeps its summary.
 /// </summary>
 public sealed class LiveProgress : TrainingProgress
 {
@@ -22,9 +21,7 @@ public sealed class LiveProgress : TrainingProgress
     private double _secondsDone;
 
     public override void Run(Action body) =>
-        AnsiConsole.Progress()
-            .AutoClear(false)
-            .HideCompleted(false)
+        AnsiConsole.Progress().AutoClear(false).HideCompleted(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(),
                 new PercentageColumn(), new SpinnerColumn())
             .Start(context =>
@@ -44,14 +41,9 @@ public sealed class LiveProgress : TrainingProgress
     public override void EpochResumed(int stepsDone, double lossSum, int imagesDone) =>
         (_lossSum, _resumedImages) = (lossSum, imagesDone);
 
-    /// <summary>
-    /// The mean loss of the epoch's steps so far (those before a resume included), as the bar shows it.
-    /// </summary>
+    /// <summary>The mean loss of the epoch's steps so far, those before a resume included, as shown.</summary>
     public double RunningLoss { get; private set; }
-
-    /// <summary>
-    /// Images per second in this process (a resumed epoch's earlier images not counted), as the bar shows it.
-    /// </summary>
+    /// <summary>Images per second in this process (not a resumed epoch's earlier images), as shown.</summary>
     public double Rate { get; private set; }
 
     public override void StepEnded(int step, float loss, int images)
@@ -62,11 +54,10 @@ public sealed class LiveProgress : TrainingProgress
         Rate = (_imagesDone + images - _resumedImages) / Math.Max(_secondsDone + seconds, 1e-9);
         if (_task is null) return;
         _task.Value = step;
-        var rate = Rate;
         var imagesLeft = (long)(_epochImages - images) + (long)(_epochs - _epoch) * _epochImages;
-        var left = TimeSpan.FromSeconds(imagesLeft / Math.Max(rate, 1e-9));
+        var left = TimeSpan.FromSeconds(imagesLeft / Math.Max(Rate, 1e-9));
         _task.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-            $"Epoch {_epoch}/{_epochs}  loss {RunningLoss:F4}  {rate:N0} images/s  {Format(left)} left"));
+            $"Epoch {_epoch}/{_epochs}  loss {RunningLoss:F4}  {Rate:N0} images/s  {Format(left)} left"));
     }
 
     public override void EpochEnded(EpochMetrics metrics, string summary)

@@ -1,10 +1,6 @@
-using System.Globalization;
-
 namespace LeNet.Train.Progress;
 
-/// <summary>
-/// The seed's log lines: "Epoch [e/E], Step [s/S], Loss: x" every <c>logEvery</c> steps, and a line per epoch.
-/// </summary>
+/// <summary>The seed's log: "Epoch [e/E], Step [s/S], Loss: x" every <c>logEvery</c> steps, and epoch lines.</summary>
 public sealed class LogLinesProgress(TextWriter log, int logEvery) : TrainingProgress
 {
     private int _epoch, _epochs, _steps;
@@ -17,8 +13,7 @@ public sealed class LogLinesProgress(TextWriter log, int logEvery) : TrainingPro
     public override void StepEnded(int step, float loss, int images)
     {
         if (step % logEvery == 0)
-            log.WriteLine(
-                $"Epoch [{_epoch}/{_epochs}], Step [{step}/{_steps}], Loss: " +
+            log.WriteLine($"Epoch [{_epoch}/{_epochs}], Step [{step}/{_steps}], Loss: " +
                 $"{loss.ToString("F4", CultureInfo.InvariantCulture)}");
     }
 
