@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using LeNet.Core.Autograd;
 using LeNet.Core.Modules;
+using LeNet.Core.Files;
 using LeNet.Train.Images;
 using static LeNet.Train.OptionParsers;
 
@@ -21,6 +22,11 @@ public static class PredictCommand
     {
         var model = SavedModel.Option();
         var json = Described<bool>("--json", "Print the predictions as JSON.");
+        var maxMegapixels = Parsed(Described("--max-megapixels",
+            "The largest image read, in megapixels (its header is checked before decoding).",
+            DigitImage.DefaultMaxMegapixels), "a positive number", text =>
+            double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value > 0
+                && double.IsFinite(value) ? value : null);
         var images = new Argument<string[]>("IMAGE")
         {
             Description = "PNG, JPEG, BMP or PGM images of one digit each, of any size, dark on light or light on " +
@@ -31,10 +37,11 @@ public static class PredictCommand
         var command = new Command("predict",
             "Predicts the class of each image with a trained model and prints it with the ten probabilities.")
         {
-            model, json, images,
+            model, json, maxMegapixels, images,
         };
         command.SetAction(parse =>
-            Run(parse.GetValue(model)!, parse.GetValue(images)!, parse.GetValue(json), Console.Out, Console.Error));
+            Run(parse.GetValue(model)!, parse.GetValue(images)!, parse.GetValue(json), Console.Out, Console.Error,
+                parse.GetValue(maxMegapixels)));
         return command;
     }
 
@@ -43,27 +50,28 @@ public static class PredictCommand
     /// still predicted. Exit code 0 when all were predicted, 1 otherwise.
     /// </summary>
     public static int Run(string modelPath, IReadOnlyList<string> imagePaths, bool json, TextWriter log,
-        TextWriter error) =>
+        TextWriter error, double maxMegapixels = DigitImage.DefaultMaxMegapixels) =>
         Cli.ExitOnUserError(error, e => e is ModelFormatException or CheckpointException, () =>
         {
             var saved = SavedModel.Load(modelPath);
-            var predictions = imagePaths.Select(path => Predict(saved, path)).ToList();
+            var predictions = imagePaths.Select(path => Predict(saved, path, maxMegapixels)).ToList();
             if (json) log.WriteLine(JsonSerializer.Serialize(predictions, JsonOptions));
             foreach (var p in predictions)
             {
                 if (p.Error is not null) error.WriteLine(p.Error);
                 else if (!json)
-                    log.WriteLine($"{p.Image}: {p.Name} ({Percent(p.Probabilities![p.Label!.Value])})   " +
+                    log.WriteLine($"{SafeText.Escape(p.Image)}: {p.Name} ({Percent(p.Probabilities![p.Label!.Value])})   " +
                         string.Join("  ", p.Probabilities.Select((v, c) =>
                             $"{saved.ClassNames[c]} {v.ToString("F4", CultureInfo.InvariantCulture)}")));
             }
             return predictions.All(p => p.Error is null) ? 0 : 1;
         });
 
-    public static Prediction Predict(SavedModel saved, string path)
+    public static Prediction Predict(SavedModel saved, string path,
+        double maxMegapixels = DigitImage.DefaultMaxMegapixels)
     {
         byte[] digit;
-        try { digit = MnistStyle.Convert(DigitImage.Load(path), path); }
+        try { digit = MnistStyle.Convert(DigitImage.Load(path, maxMegapixels), SafeText.Escape(path)); }
         catch (ImageException e) { return new Prediction(path, null, null, null, e.Message); }
         var probabilities = Probabilities(saved.Model, digit);
         var label = Evaluation.ArgMax(probabilities);

@@ -43,7 +43,7 @@ public static partial class ReadableFile
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (Directory.Exists(path)) throw new FileRefusedException("it is a folder, not a file");
-        if (!File.Exists(path)) throw new FileNotFoundException($"there is no file {path}", path);
+        if (!File.Exists(path)) throw new FileNotFoundException("there is no such file", path);
         if (Kind(path) is { } kind && kind != FileKind.Regular)
             throw new FileRefusedException($"it is {Describe(kind)}, not a regular file");
         var length = new FileInfo(File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? path).Length;

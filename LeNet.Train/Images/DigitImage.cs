@@ -1,3 +1,4 @@
+using LeNet.Core.Files;
 using SkiaSharp;
 
 namespace LeNet.Train.Images;
@@ -8,37 +9,68 @@ namespace LeNet.Train.Images;
 /// </summary>
 public static class DigitImage
 {
-    public static GrayImage Load(string path)
+    /// <summary>The default bound on an image's pixels, read from its header before anything is decoded: a 389 KB PNG
+    /// can declare 20000×20000 and take gigabytes to decode.</summary>
+    public const double DefaultMaxMegapixels = 40;
+
+    // A digit photo is a few megabytes; an image file above this is not one, whatever its pixel count.
+    private const long MaxFileBytes = 256L << 20;
+
+    public static GrayImage Load(string path, double maxMegapixels = DefaultMaxMegapixels)
     {
+        var shown = SafeText.Escape(path);
         byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
+        try { bytes = ReadableFile.ReadAllBytes(path, MaxFileBytes); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException
             or NotSupportedException)
         {
-            throw new ImageException($"{path}: cannot be read ({e.Message.TrimEnd('.')}).", e);
+            throw new ImageException($"{shown}: cannot be read ({e.Message.TrimEnd('.')}).", e);
         }
-        if (bytes.Length == 0) throw new ImageException($"{path}: the file is empty.");
+        return Decode(bytes, shown, maxMegapixels);
+    }
+
+    /// <summary>Decodes an image file's <paramref name="bytes"/>; <paramref name="shown"/> names it in messages.</summary>
+    public static GrayImage Decode(byte[] bytes, string shown, double maxMegapixels = DefaultMaxMegapixels)
+    {
+        if (bytes.Length == 0) throw new ImageException($"{shown}: the file is empty.");
         if (PgmReader.IsPgm(bytes))
         {
-            try { return PgmReader.Read(bytes); }
+            try { return PgmReader.Read(bytes, size => CheckSize(shown, size.Width, size.Height, maxMegapixels)); }
             catch (FormatException e)
             {
-                throw new ImageException($"{path}: not a readable PGM image ({e.Message}).", e);
+                throw new ImageException($"{shown}: not a readable PGM image ({e.Message}).", e);
             }
         }
         using var data = SKData.CreateCopy(bytes);
-        using var codec = SKCodec.Create(data);
-        using var bitmap = codec is null ? null : SKBitmap.Decode(codec);
-        if (bitmap is null || bitmap.Width < 1 || bitmap.Height < 1)
-            throw new ImageException($"{path}: not a readable PNG, JPEG, BMP or PGM image.");
+        using var codec = SKCodec.Create(data)
+            ?? throw new ImageException($"{shown}: not a readable PNG, JPEG, BMP or PGM image.");
+        CheckSize(shown, codec.Info.Width, codec.Info.Height, maxMegapixels);
+        // Decoded straight into RGBA with unpremultiplied alpha: one buffer of 4 bytes a pixel, no second copy.
+        var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        using var bitmap = new SKBitmap();
+        if (!bitmap.TryAllocPixels(info))
+            throw new ImageException($"{shown}: {info.Width}×{info.Height} pixels do not fit in memory.");
+        if (codec.GetPixels(info, bitmap.GetPixels()) is not (SKCodecResult.Success or SKCodecResult.IncompleteInput))
+            throw new ImageException($"{shown}: not a readable PNG, JPEG, BMP or PGM image.");
         return ToGray(bitmap);
+    }
+
+    private static void CheckSize(string shown, int width, int height, double maxMegapixels)
+    {
+        if (width < 1 || height < 1) throw new ImageException($"{shown}: its header declares {width}×{height} pixels.");
+        var megapixels = (double)width * height / 1e6;
+        if (megapixels > maxMegapixels)
+            throw new ImageException(
+                $"{shown}: the image is {width}×{height} ({megapixels:0.#} megapixels), more than the " +
+                $"{maxMegapixels:0.#} allowed; pass --max-megapixels to raise the limit.");
     }
 
     /// <summary>Luminance (ITU-R BT.601), transparent pixels composited over white.</summary>
     public static GrayImage ToGray(SKBitmap bitmap)
     {
-        using var rgba = bitmap.Copy(SKColorType.Rgba8888)
+        using var converted = bitmap.ColorType == SKColorType.Rgba8888 ? null : bitmap.Copy(SKColorType.Rgba8888)
             ?? throw new ImageException("The image could not be converted to RGBA.");
+        var rgba = converted ?? bitmap;
         var source = rgba.GetPixelSpan();
         var pixels = new byte[rgba.Width * rgba.Height];
         var premultiplied = rgba.AlphaType == SKAlphaType.Premul;

@@ -12,7 +12,8 @@ public static class PgmReader
         bytes.Length >= 2 && bytes[0] == 'P' && (bytes[1] == '5' || bytes[1] == '2');
 
     /// <exception cref="FormatException">The header or the samples are malformed or truncated.</exception>
-    public static GrayImage Read(byte[] bytes)
+    /// <param name="checkSize">Sees the header's size before any pixel is allocated, and throws to refuse it.</param>
+    public static GrayImage Read(byte[] bytes, Action<(int Width, int Height)>? checkSize = null)
     {
         if (!IsPgm(bytes)) throw new FormatException("not a PGM file (no P2 or P5 magic)");
         var plain = bytes[1] == '2';
@@ -22,6 +23,7 @@ public static class PgmReader
         if (width < 1 || height < 1) throw new FormatException($"its size is {width}×{height}");
         if ((long)width * height > 1 << 28) throw new FormatException($"its size {width}×{height} is too large");
         if (maxValue is < 1 or > 65535) throw new FormatException($"its maximum value {maxValue} is outside 1..65535");
+        checkSize?.Invoke((width, height));
         var pixels = new byte[width * height];
         if (plain)
         {
