@@ -4,7 +4,6 @@ namespace LeNet.Core.Functional;
 
 public static partial class F
 {
-    /// <summary>max(x, 0), elementwise.</summary>
     public static Tensor ReLU(Tensor input)
     {
         var output = Workspace.Tensor(input.Device, input.Shape);
@@ -14,7 +13,6 @@ public static partial class F
         return output;
     }
 
-    /// <summary>tanh(x), elementwise.</summary>
     public static Tensor Tanh(Tensor input)
     {
         var output = Workspace.Tensor(input.Device, input.Shape);
@@ -24,7 +22,6 @@ public static partial class F
         return output;
     }
 
-    /// <summary>1/(1 + e^−x), elementwise.</summary>
     public static Tensor Sigmoid(Tensor input)
     {
         var output = Workspace.Tensor(input.Device, input.Shape);
@@ -34,9 +31,7 @@ public static partial class F
         return output;
     }
 
-    /// <summary>
-    /// An elementwise operation's node: it keeps its input and output (never modified in place by recorded operations).
-    /// </summary>
+    // Keeps the input and output: recorded operations never modify them in place.
     private abstract class ElementwiseBackward<TSelf> : Node where TSelf : ElementwiseBackward<TSelf>
     {
         protected Tensor Input = null!, Output = null!;

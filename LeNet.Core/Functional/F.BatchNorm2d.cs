@@ -6,8 +6,8 @@ namespace LeNet.Core.Functional;
 public static partial class F
 {
     /// <summary>
-    /// Batch normalisation of input [N, C, H, W] per channel. In training it normalises with the batch statistics and
-    /// moves runningMean/runningVar in place (momentum, unbiased variance); otherwise it uses the running statistics.
+    /// Per channel of input [N, C, H, W]. In training it normalises with the batch statistics and moves
+    /// runningMean/runningVar in place (momentum, unbiased variance); otherwise it uses the running statistics.
     /// </summary>
     public static Tensor BatchNorm2d(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
         bool training, float momentum = 0.1f, float eps = 1e-5f)

@@ -5,7 +5,7 @@ namespace LeNet.Core.Functional;
 
 public static partial class F
 {
-    /// <summary>2-D convolution: input [N, C, H, W], weight [K, C, R, S], bias [K] or null → [N, K, P, Q].</summary>
+    /// <summary>Input [N, C, H, W], weight [K, C, R, S], bias [K] or null → [N, K, P, Q].</summary>
     public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0)
     {
         var shape = ConvShapeOf(input, weight, bias, stride, padding);
@@ -17,7 +17,7 @@ public static partial class F
         return output;
     }
 
-    /// <summary>The convolution's shape, after checking every argument (one sentence for each mistake).</summary>
+    // Checks every argument, one sentence for each mistake.
     private static ConvShape ConvShapeOf(Tensor input, Tensor weight, Tensor? bias, int stride, int padding)
     {
         RequireRank(input, 4, "Conv2d input", "[N, C, H, W]");
@@ -39,7 +39,6 @@ public static partial class F
         return shape;
     }
 
-
     private sealed class Conv2dBackward : Node
     {
         private Tensor _input = null!, _weight = null!;
@@ -52,10 +51,7 @@ public static partial class F
             return this;
         }
 
-        public override void Backward(Tensor outputGrad)
-        {
-            var backend = _input.Device.Backend;
-            backend.Conv2dBackward(_input, _weight, outputGrad, Target(_input), Target(_weight), Target(_bias), _shape);
-        }
+        public override void Backward(Tensor outputGrad) => _input.Device.Backend.Conv2dBackward(_input, _weight,
+            outputGrad, Target(_input), Target(_weight), Target(_bias), _shape);
     }
 }

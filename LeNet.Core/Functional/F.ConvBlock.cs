@@ -7,9 +7,8 @@ namespace LeNet.Core.Functional;
 public static partial class F
 {
     /// <summary>
-    /// MaxPool2d(ReLU(BatchNorm2d(Conv2d(input)))), the pooling window equal to its stride, as one operation: the same
-    /// values, running-statistics update and gradients as the four in turn. In training it normalises with the batch
-    /// statistics (moving the running ones); in evaluation with the running statistics.
+    /// MaxPool2d(ReLU(BatchNorm2d(Conv2d(input)))), pooling window = stride, as one operation: the same values,
+    /// running-statistics update and gradients as the four in turn.
     /// </summary>
     public static Tensor ConvBlock(Tensor input, Tensor weight, Tensor? bias, int stride, int padding, Tensor gamma,
         Tensor beta, Tensor runningMean, Tensor runningVar, bool training, int pool, float momentum = 0.1f,
@@ -31,7 +30,6 @@ public static partial class F
             throw new ArgumentException(
                 "BatchNorm2d in training needs more than one value per channel, but the convolution's " +
                 $"output {Tensor.Format(shape.ConvOutputShape)} has one; use a larger batch or evaluation mode.");
-
         var device = input.Device;
         var pooled = shape.Output(device);
         if (!training)

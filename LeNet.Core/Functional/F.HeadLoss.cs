@@ -7,9 +7,8 @@ namespace LeNet.Core.Functional;
 public static partial class F
 {
     /// <summary>
-    /// CrossEntropy(Linear(ReLU(Linear(input, firstWeight, firstBias)), secondWeight, secondBias), labels): a
-    /// classifier head and its loss (LeNet-5's fc1 → relu1 → fc2 → CrossEntropyLoss) as one operation. The same loss
-    /// and gradients as the four in turn (up to rounding where a backend fuses them: one launch each way on a GPU).
+    /// CrossEntropy(Linear(ReLU(Linear(input, firstWeight, firstBias)), secondWeight, secondBias), labels) as one
+    /// operation, LeNet-5's classifier head and loss: as the four in turn up to rounding where a backend fuses them.
     /// </summary>
     public static Tensor HeadLoss(Tensor input, Tensor firstWeight, Tensor firstBias, Tensor secondWeight,
         Tensor secondBias, Indices labels)

@@ -5,7 +5,7 @@ namespace LeNet.Core.Functional;
 
 public static partial class F
 {
-    /// <summary>Fully connected layer: input [N, In], weight [Out, In], bias [Out] or null → [N, Out].</summary>
+    /// <summary>Input [N, In], weight [Out, In], bias [Out] or null → [N, Out].</summary>
     public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null)
     {
         var shape = CheckLinear(input, weight, bias);

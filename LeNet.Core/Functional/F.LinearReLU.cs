@@ -5,10 +5,7 @@ namespace LeNet.Core.Functional;
 
 public static partial class F
 {
-    /// <summary>
-    /// max(Linear(input, weight, bias), 0): a linear layer and the ReLU after it as one operation (one launch each way
-    /// on a GPU); the same values and gradients as F.ReLU(F.Linear(...)).
-    /// </summary>
+    /// <summary>F.ReLU(F.Linear(...)) fused (one launch each way on a GPU): the same values and gradients.</summary>
     public static Tensor LinearReLU(Tensor input, Tensor weight, Tensor? bias = null)
     {
         var shape = CheckLinear(input, weight, bias);

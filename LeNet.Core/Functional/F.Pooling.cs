@@ -5,7 +5,7 @@ namespace LeNet.Core.Functional;
 
 public static partial class F
 {
-    /// <summary>Max pooling of input [N, C, H, W] with a square window; stride defaults to the window size.</summary>
+    /// <summary>Input [N, C, H, W], a square window; stride defaults to the window size.</summary>
     public static Tensor MaxPool2d(Tensor input, int kernel, int? stride = null)
     {
         var shape = PoolShapeOf(input, kernel, stride ?? kernel, "MaxPool2d", "MaxPool2d input");
@@ -17,9 +17,7 @@ public static partial class F
         return output;
     }
 
-    /// <summary>
-    /// Average pooling of input [N, C, H, W] with a square window; stride defaults to the window size.
-    /// </summary>
+    /// <summary>Input [N, C, H, W], a square window; stride defaults to the window size.</summary>
     public static Tensor AvgPool2d(Tensor input, int kernel, int? stride = null)
     {
         var shape = PoolShapeOf(input, kernel, stride ?? kernel, "AvgPool2d", "AvgPool2d input");
