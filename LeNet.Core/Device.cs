@@ -39,6 +39,5 @@ public sealed class Device
     }
 
     public void Synchronize() => Backend.Synchronize();
-
     public override string ToString() => Name;
 }

@@ -187,7 +187,6 @@ public sealed class Tensor
 
     // No checks: for Workspace.
     internal Tensor ViewAs(ReadOnlySpan<int> shape) => new(_data, _memory, shape.ToArray(), Device);
-
     internal bool Is(Device device, ReadOnlySpan<int> shape) => Device == device && shape.SequenceEqual(_shape);
 
     // True when the elements share memory, in part or in whole.
@@ -229,10 +228,8 @@ public sealed class Tensor
 
     /// <summary>Shares this tensor's storage, cut from the graph.</summary>
     public Tensor Detach() => new(_data, _memory, _shape, Device);
-
     /// <summary>From this scalar: adds ∂this/∂leaf to the Grad of every leaf that requires it.</summary>
     public void Backward() => GradientTape.Backward(this);
-
     public void ZeroGrad() => Grad?.Device.Backend.Zero(Grad);
 
     // The gradient buffer for the first writer in a backward pass: the one an earlier pass released (stale: to be
@@ -256,7 +253,6 @@ public sealed class Tensor
     }
 
     public override string ToString() => $"Tensor{Format(_shape)} on {Device}{(RequiresGrad ? ", requires grad" : "")}";
-
     /// <summary>E.g. "[64, 1, 32, 32]".</summary>
     public static string Format(ReadOnlySpan<int> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
 

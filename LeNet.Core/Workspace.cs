@@ -76,8 +76,7 @@ public sealed class Workspace
     // A reused tensor is a fresh output: it must not carry the graph or a gradient of the previous iteration.
     private static Tensor Recycled(Tensor tensor)
     {
-        tensor.GradFn = null;
-        tensor.RequiresGrad = false;
+        (tensor.GradFn, tensor.RequiresGrad) = (null, false);
         if (tensor.Grad is not null) tensor.ReleaseGrad();
         return tensor;
     }
@@ -104,7 +103,6 @@ public sealed class Workspace
     private sealed class DeviceIndices(Device device, Core.Indices indices)
     {
         public Core.Indices Indices { get; } = indices;
-
         public bool Is(Device other, int length) => other == device && Indices.Length == length;
     }
 
@@ -137,8 +135,7 @@ public sealed class Workspace
 
     private struct Slot<T> where T : class
     {
-        public T? Recent;
-        public T? Older;
+        public T? Recent, Older;
 
         public T Promote()
         {

@@ -39,13 +39,10 @@ public static class GradientTape
         Tensor? d = null, Tensor? e = null)
     {
         var inputs = node.Inputs;
-        inputs[0] = a;
-        inputs[1] = b;
-        inputs[2] = c;
+        (inputs[0], inputs[1], inputs[2]) = (a, b, c);
         if (inputs.Length > 3) inputs[3] = d;
         if (inputs.Length > 4) inputs[4] = e;
-        output.GradFn = node;
-        output.RequiresGrad = true;
+        (output.GradFn, output.RequiresGrad) = (node, true);
     }
 
     /// <summary>Where a node writes the input's gradient, or null when it needs none.</summary>

@@ -12,8 +12,8 @@ public static partial class F
         var output = Workspace.Tensor(input.Device, [shape.Batch, shape.OutChannels, shape.OutHeight, shape.OutWidth]);
         input.Device.Backend.Conv2dForward(input, weight, bias, output, shape);
         if (GradientTape.ShouldRecord(input, weight, bias))
-            GradientTape.Record(output, Workspace.Node<Conv2dBackward>().Set(input, weight, bias, shape), input, weight,
-                bias);
+            GradientTape.Record(output, Workspace.Node<Conv2dBackward>().Set((input, weight, bias, shape)), input,
+                weight, bias);
         return output;
     }
 
@@ -39,19 +39,14 @@ public static partial class F
         return shape;
     }
 
-    private sealed class Conv2dBackward : Node
+    private sealed class Conv2dBackward
+        : SavingNode<Conv2dBackward, (Tensor Input, Tensor Weight, Tensor? Bias, ConvShape Shape)>
     {
-        private Tensor _input = null!, _weight = null!;
-        private Tensor? _bias;
-        private ConvShape _shape;
-
-        public Conv2dBackward Set(Tensor input, Tensor weight, Tensor? bias, ConvShape shape)
+        public override void Backward(Tensor outputGrad)
         {
-            (_input, _weight, _bias, _shape) = (input, weight, bias, shape);
-            return this;
+            var (input, weight, bias, shape) = Saved;
+            input.Device.Backend.Conv2dBackward(input, weight, outputGrad, Target(input), Target(weight), Target(bias),
+                shape);
         }
-
-        public override void Backward(Tensor outputGrad) => _input.Device.Backend.Conv2dBackward(_input, _weight,
-            outputGrad, Target(_input), Target(_weight), Target(_bias), _shape);
     }
 }

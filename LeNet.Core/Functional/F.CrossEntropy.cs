@@ -29,27 +29,18 @@ public static partial class F
         var unitGradient = Workspace.Tensor(logits.Device, logits.Shape);
         backend.SoftmaxCrossEntropyForward(logits, labels, probabilities, loss, unitGradient);
         GradientTape.Record(loss,
-            Workspace.Node<CrossEntropyBackward>().Set(logits, labels, probabilities, unitGradient), logits);
+            Workspace.Node<CrossEntropyBackward>().Set((logits, labels, probabilities, unitGradient)), logits);
         return loss;
     }
 
     // The labels array is held, not copied: callers must not change it before backward.
-    private sealed class CrossEntropyBackward : Node
+    private sealed class CrossEntropyBackward : SavingNode<CrossEntropyBackward,
+        (Tensor Logits, Indices Labels, Tensor Probabilities, Tensor UnitGradient)>
     {
-        private Tensor _logits = null!, _probabilities = null!, _unitGradient = null!;
-        private Indices _labels;
-
-        public CrossEntropyBackward Set(Tensor logits, Indices labels, Tensor probabilities, Tensor unitGradient)
-        {
-            (_logits, _labels, _probabilities, _unitGradient) = (logits, labels, probabilities, unitGradient);
-            return this;
-        }
-
-        public override void BackwardFromOne(Device device) => GradientTape.Pass(_logits, _unitGradient);
-
+        public override void BackwardFromOne(Device device) => GradientTape.Pass(Saved.Logits, Saved.UnitGradient);
         public override void Backward(Tensor outputGrad) =>
-            _logits.Device.Backend.SoftmaxCrossEntropyBackward(_probabilities, _labels, outputGrad,
-                Target(_logits)!.Value);
+            Saved.Logits.Device.Backend.SoftmaxCrossEntropyBackward(Saved.Probabilities, Saved.Labels, outputGrad,
+                Target(Saved.Logits)!.Value);
     }
 
     // One per row, on the logits' device, and (on the host, where it costs no wait) each a class.

@@ -31,5 +31,18 @@ public static partial class F
             $"{(third is null ? "" : ", " + third.Device)}); put them on one device first (Module.To, Tensor.To).");
     }
 
+    // A node keeping what its forward saved; the workspace hands the same node out again, so Set refills it.
+    private abstract class SavingNode<TSelf, TSaved>(int inputs = 3) : Node(inputs)
+        where TSelf : SavingNode<TSelf, TSaved>
+    {
+        protected TSaved Saved = default!;
+
+        public TSelf Set(TSaved saved)
+        {
+            Saved = saved;
+            return (TSelf)this;
+        }
+    }
+
     private static GradientTarget? Target(Tensor? tensor) => GradientTape.Target(tensor);
 }

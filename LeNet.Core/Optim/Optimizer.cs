@@ -48,7 +48,6 @@ public abstract class Optimizer
 
     // The per-parameter state (one array per kind, parallel to the parameters) packed beside them; read once.
     protected virtual Tensor[][] PackableState => [];
-
     private Tensor[][] StateKinds => _stateKinds ??= PackableState;
 
     // The parameters, the gradients and each PackableState as flat tensors over one buffer each, packed on first use.
