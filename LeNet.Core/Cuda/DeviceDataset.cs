@@ -8,8 +8,7 @@ namespace LeNet.Core.Cuda;
 public sealed class DeviceDataset : Training.BatchSource
 {
     private readonly Tensor _images;
-    private readonly Indices _labels;
-    private readonly Indices _order;
+    private readonly Indices _labels, _order;
     private readonly int[] _imageShape;
     private readonly int _imageLength;
     private readonly CudaBackend _backend;
@@ -23,8 +22,7 @@ public sealed class DeviceDataset : Training.BatchSource
             nameof(device));
         _imageLength = ImageLength(images, labels, imageShape);
         _imageShape = imageShape.ToArray();
-        Device = device;
-        Count = labels.Length;
+        (Device, Count) = (device, labels.Length);
         _images = Tensor.FromArray(device, images, labels.Length, _imageLength);
         _labels = new Indices(labels).To(device);
         _order = Indices.Allocate(device, labels.Length);
@@ -32,22 +30,14 @@ public sealed class DeviceDataset : Training.BatchSource
     }
 
     public override Device Device { get; }
-
     public override int Count { get; }
 
-    /// <summary>
-    /// Uploads the order batches are gathered in (indices into 0..Count−1, e.g. an epoch's permutation); file order at
-    /// first.
-    /// </summary>
     public override void SetOrder(ReadOnlySpan<int> order)
     {
         CheckOrder(order);
         _order.CopyFrom(order);
     }
 
-    /// <summary>
-    /// Images [count, ...imageShape] and labels [count] of order[start .. start+count), gathered on the device.
-    /// </summary>
     public override (Tensor Images, Indices Labels) Batch(int start, int count)
     {
         CheckBatch(start, count);
@@ -57,8 +47,8 @@ public sealed class DeviceDataset : Training.BatchSource
     }
 
     /// <summary>
-    /// The batch of <paramref name="count"/> images at order[step · batchSize ..], where step is the schedule's: read
-    /// on the device from its cursor, so that the launch is the same at every step (<see cref="StepSchedule"/>).
+    /// The batch at order[step · batchSize ..], step read on the device from the schedule's cursor, so that the launch
+    /// is the same at every step.
     /// </summary>
     public (Tensor Images, Indices Labels) Batch(StepSchedule schedule, int batchSize, int count)
     {

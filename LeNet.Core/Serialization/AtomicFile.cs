@@ -47,10 +47,7 @@ public static class AtomicFile
         finally
         {
             try { if (File.Exists(temporary)) File.Delete(temporary); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                /* the write's own error says more */
-            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // the error says more
         }
     }
 

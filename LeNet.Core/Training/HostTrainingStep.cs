@@ -11,7 +11,6 @@ internal sealed class HostTrainingStep(Module model, Optimizer optimizer, BatchS
     : TrainingStep(model, optimizer, data, batchSize)
 {
     private readonly Workspace _workspace = new();
-
     public override bool IsSynchronous => true;
 
     protected override void RunStep(int step, int count, float[] losses)
