@@ -42,7 +42,6 @@ public sealed class ReferenceBackend : Backend
         Tensor invStd, Tensor runningMean, Tensor runningVar, float momentum, float eps, in BatchNormShape shape) =>
         K.BatchNorm2d.ForwardTraining<float>(input.AsSpan(), gamma.AsSpan(), beta.AsSpan(), output.AsSpan(),
             mean.AsSpan(), invStd.AsSpan(), runningMean.AsSpan(), runningVar.AsSpan(), momentum, eps, shape);
-
     public override void BatchNorm2dForwardInference(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean,
         Tensor runningVar, float eps, Tensor output, in BatchNormShape shape) =>
         K.BatchNorm2d.ForwardInference<float>(input.AsSpan(), gamma.AsSpan(), beta.AsSpan(), runningMean.AsSpan(),

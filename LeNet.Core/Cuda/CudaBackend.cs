@@ -10,11 +10,10 @@ using LeNet.Kernels.Cuda;
 namespace LeNet.Core.Cuda;
 
 /// <summary>
-/// The GPU backend: each operation launches ILGPU kernels (<see cref="CudaKernels"/>) on the device's stream without
-/// waiting; only reading a tensor back waits. A gradient the tape says to overwrite is passed to kernels as such, so
-/// no buffer is cleared that a kernel writes whole. Fused: a linear layer with its ReLU (one launch each way), the
-/// convolution block (two launches forward, four backward) and the classifier head with its loss (one each way, where
-/// <see cref="CudaKernels.HeadFits"/>).
+/// Each operation launches ILGPU kernels on the device's stream without waiting; only reading a tensor back waits. A
+/// gradient to overwrite is passed to kernels as such, so no buffer is cleared that a kernel writes whole. Fused: a
+/// linear layer with its ReLU (one launch each way), the convolution block (two launches forward, four backward) and
+/// the classifier head with its loss (one each way, where <see cref="CudaKernels.HeadFits"/>).
 /// </summary>
 public sealed class CudaBackend : Backend
 {
@@ -135,8 +134,7 @@ public sealed class CudaBackend : Backend
         LinearBackward(input, weight, outputGrad, inputGrad, weightGrad, biasGrad, shape, reluOutput: output);
 
     // One launch for a linear layer's gradients (and its ReLU's, given its output), except where the input's and the
-    // weight's gradient share memory (F.Linear(h, h)): groups of one launch writing one element could lose an
-    // addition, so such a pair takes two launches in turn.
+    // weight's share memory (F.Linear(h, h)): two groups of one launch could race on an element, so two launches.
     private void LinearBackward(Tensor input, Tensor weight, Tensor outputGrad, GradientTarget? inputGrad,
         GradientTarget? weightGrad, GradientTarget? biasGrad, in LinearShape shape, Tensor? reluOutput)
     {

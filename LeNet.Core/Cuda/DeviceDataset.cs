@@ -1,9 +1,8 @@
 namespace LeNet.Core.Cuda;
 
 /// <summary>
-/// A labelled image set held in a GPU device's memory, uploaded once, from which batches are gathered on the device by
-/// an index order (an epoch's shuffle, or file order): one launch per batch, nothing copied from the host per step.
-/// The batch tensors are reused: a batch is valid until the next call of <see cref="Batch"/> with the same size.
+/// A labelled image set uploaded once to a GPU, batches gathered on the device by an index order: one launch per
+/// batch, nothing copied per step. Batch tensors are reused: valid until the next <see cref="Batch"/> of that size.
 /// </summary>
 public sealed class DeviceDataset : Training.BatchSource
 {

@@ -17,9 +17,7 @@ public abstract class BatchSource
     public abstract Device Device { get; }
     public abstract int Count { get; }
 
-    /// <summary>
-    /// The order batches are drawn in (indices into 0..Count−1, e.g. an epoch's permutation); file order at first.
-    /// </summary>
+    /// <summary>Indices into 0..Count−1 (e.g. an epoch's permutation); file order at first.</summary>
     public abstract void SetOrder(ReadOnlySpan<int> order);
 
     /// <summary>Images [count, ...imageShape] and labels [count] of order[start .. start+count).</summary>

@@ -6,8 +6,7 @@ namespace LeNet.Core.Training;
 /// <summary>
 /// One training step over a batch source, the same wherever it runs: the model's loss on the next batch, backward, and
 /// the optimiser's step, which leaves the gradients at zero for the next. On the CPU each step runs at once and its
-/// loss is known; on a GPU steps are queued and their losses stay on the device until <see cref="ReadLosses"/>
-/// (<see cref="Cuda.DeviceTrainingStep"/>). Used by the trainer, the benchmarks and the tests alike.
+/// loss is known; on a GPU steps are queued and their losses stay on the device until <see cref="ReadLosses"/>.
 /// </summary>
 public abstract class TrainingStep : IDisposable
 {
