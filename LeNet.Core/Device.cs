@@ -4,16 +4,14 @@ namespace LeNet.Core;
 
 /// <summary>
 /// Where a tensor's storage lives and which backend runs its operations: the CPU (host memory, SIMD or Reference
-/// kernels) or a GPU (device memory; opened with <c>Cuda.CudaDevice</c>).
+/// kernels) or a GPU (device memory; opened with Cuda.CudaDevice).
 /// </summary>
 public sealed class Device
 {
-    /// <summary>The CPU with the fast SIMD kernels: where tensors are made unless another device is named.</summary>
+    /// <summary>Where tensors are made unless another device is named.</summary>
     public static readonly Device Cpu = new("cpu", "cpu", CpuBackend.Instance, isHost: true);
 
-    /// <summary>
-    /// The CPU with the scalar Reference kernels, for checking the fast ones (same storage as <see cref="Cpu"/>).
-    /// </summary>
+    /// <summary>The scalar Reference kernels, for checking the fast ones; same storage as Cpu.</summary>
     public static readonly Device CpuReference = new("cpu-reference", "cpu-reference", ReferenceBackend.Instance,
         isHost: true);
 
@@ -21,22 +19,15 @@ public sealed class Device
         (Name, Description, Backend, IsCpu) = (name, description, backend, isHost);
 
     public string Name { get; }
-
-    /// <summary>Maps each operation on tensors of this device to kernels.</summary>
     public Backend Backend { get; }
-
-    /// <summary>A description for logs: "cpu", or the GPU's name.</summary>
+    /// <summary>For logs: "cpu", or the GPU's name.</summary>
     public string Description { get; }
-
-    /// <summary>True for devices whose tensors live in host memory (so moving between them is a relabelling).</summary>
+    /// <summary>True where tensors live in host memory, so moving between such devices is a relabelling.</summary>
     public bool IsCpu { get; }
 
     private Tensor? _one;
 
-    /// <summary>
-    /// The scalar 1 on this device, made once and never written: the gradient a scalar loss's node receives in a
-    /// backward pass (<see cref="Autograd.Node.BackwardFromOne"/>).
-    /// </summary>
+    // Made once and never written: the gradient a scalar loss's node receives in a backward pass.
     internal Tensor One
     {
         get
@@ -47,8 +38,6 @@ public sealed class Device
         }
     }
 
-    /// <summary>Waits until every operation queued on this device has finished (a no-op on the CPU).</summary>
     public void Synchronize() => Backend.Synchronize();
-
     public override string ToString() => Name;
 }

@@ -3,15 +3,14 @@ using LeNet.Core.Autograd;
 namespace LeNet.Core;
 
 /// <summary>
-/// Lets a loop that repeats the same computation — a training step, an evaluation batch — reuse the tensors, saved
+/// Lets a loop that repeats the same computation (a training step, an evaluation batch) reuse the tensors, saved
 /// indices and graph nodes of one iteration in the next, so that in steady state it allocates nothing.
 /// </summary>
 /// <remarks>
-/// Inside <see cref="Begin"/>'s scope, each operation's n-th request for an output is served by the object that
-/// served the n-th request of the previous iteration, when its shape matches (two shapes are kept per slot, so a
-/// last, smaller batch does not evict the full-batch buffers). The price: a tensor produced inside the scope is
-/// valid only until the same request in the next iteration overwrites it; copy out what must outlive it
-/// (<see cref="Tensor.Item"/>, <see cref="Tensor.ToArray"/>). Without a scope, operations allocate as usual.
+/// Inside Begin's scope, the n-th request for an output is served by the object that served the n-th request of the
+/// previous iteration, when its shape matches (two shapes are kept per slot, so a last, smaller batch does not evict
+/// the full-batch buffers). The price: a tensor produced inside the scope is valid only until the same request in the
+/// next iteration overwrites it; copy out what must outlive it. Without a scope, operations allocate as usual.
 /// A workspace belongs to one thread at a time.
 /// </remarks>
 public sealed class Workspace
@@ -24,7 +23,6 @@ public sealed class Workspace
     private readonly Slots<object> _objects = new();
     private bool _active;
 
-    /// <summary>Starts an iteration: from here on, requests are served from the previous iterations' objects.</summary>
     public Scope Begin()
     {
         if (_active)
@@ -40,7 +38,7 @@ public sealed class Workspace
         return new Scope(this, outer);
     }
 
-    /// <summary>Ends an iteration (restoring any outer workspace).</summary>
+    /// <summary>Ends an iteration, restoring any outer workspace.</summary>
     public readonly struct Scope : IDisposable
     {
         private readonly Workspace _workspace;
@@ -56,9 +54,7 @@ public sealed class Workspace
         }
     }
 
-    /// <summary>
-    /// An output tensor of this shape on this device: reused inside a scope (contents undefined), else new and zeroed.
-    /// </summary>
+    // Inside a scope the contents are undefined; outside, a new tensor of zeros.
     internal static Tensor Tensor(Device device, ReadOnlySpan<int> shape)
     {
         if (_current is not { } workspace) return Core.Tensor.Zeros(device, shape);
@@ -68,7 +64,6 @@ public sealed class Workspace
         return slot.Replace(Core.Tensor.Zeros(device, shape));
     }
 
-    /// <summary>A tensor viewing <paramref name="source"/>'s storage with another shape.</summary>
     internal static Tensor View(Tensor source, ReadOnlySpan<int> shape)
     {
         if (_current is not { } workspace) return source.ViewAs(shape);
@@ -81,13 +76,11 @@ public sealed class Workspace
     // A reused tensor is a fresh output: it must not carry the graph or a gradient of the previous iteration.
     private static Tensor Recycled(Tensor tensor)
     {
-        tensor.GradFn = null;
-        tensor.RequiresGrad = false;
+        (tensor.GradFn, tensor.RequiresGrad) = (null, false);
         if (tensor.Grad is not null) tensor.ReleaseGrad();
         return tensor;
     }
 
-    /// <summary>An index buffer of this length (saved argmax and the like).</summary>
     internal static int[] Ints(int length)
     {
         if (_current is not { } workspace) return new int[length];
@@ -97,9 +90,6 @@ public sealed class Workspace
         return slot.Replace(new int[length]);
     }
 
-    /// <summary>
-    /// An index buffer of this length on this device: host memory for the CPU devices, device memory for a GPU.
-    /// </summary>
     internal static Indices Indices(Device device, int length)
     {
         if (device.IsCpu) return Ints(length);
@@ -113,16 +103,12 @@ public sealed class Workspace
     private sealed class DeviceIndices(Device device, Core.Indices indices)
     {
         public Core.Indices Indices { get; } = indices;
-
         public bool Is(Device other, int length) => other == device && Indices.Length == length;
     }
 
-    /// <summary>A graph node of this type, to be filled in by the operation that records it.</summary>
     internal static T Node<T>() where T : Node, new() => Object<T>();
 
-    /// <summary>
-    /// An object of this type (a node, what a forward saves), to be filled in by the operation that asked.
-    /// </summary>
+    // A node or what a forward saves, to be filled in by the operation that asked.
     internal static T Object<T>() where T : class, new()
     {
         if (_current is not { } workspace) return new T();
@@ -132,7 +118,7 @@ public sealed class Workspace
         return (T)slot.Replace(new T());
     }
 
-    /// <summary>The objects handed out in request order, two per request position.</summary>
+    // The objects handed out in request order, two per request position.
     private sealed class Slots<T> where T : class
     {
         private Slot<T>[] _slots = new Slot<T>[64];
@@ -149,8 +135,7 @@ public sealed class Workspace
 
     private struct Slot<T> where T : class
     {
-        public T? Recent;
-        public T? Older;
+        public T? Recent, Older;
 
         public T Promote()
         {

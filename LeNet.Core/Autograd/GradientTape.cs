@@ -1,20 +1,20 @@
 namespace LeNet.Core.Autograd;
 
 /// <summary>
-/// Define-by-run reverse-mode autodiff: each operation on tensors that require gradients records a <see cref="Node"/>
-/// on its output; <see cref="Backward"/> orders the recorded graph topologically and replays it in reverse.
+/// Define-by-run reverse-mode autodiff: each operation on tensors that require gradients records a Node on its output;
+/// Backward orders the recorded graph topologically and replays it in reverse.
 /// </summary>
 /// <remarks>
-/// The gradient rule: a tensor without a gradient gets a buffer from its first writer in a pass — a new one, which
-/// holds zeros, or the one an earlier pass released, which holds stale values and which the first writer overwrites —
-/// and later writers add. The tape says which through <see cref="Target"/>, so no reused buffer is cleared that a
-/// kernel writes whole anyway. Leaves keep their gradients across passes (the optimiser's step zeroes them).
+/// The gradient rule: a tensor without a gradient gets a buffer from its first writer in a pass (a new one, which
+/// holds zeros, or the one an earlier pass released, which holds stale values and which the first writer overwrites),
+/// and later writers add. The tape says which through Target, so no reused buffer is cleared that a kernel writes
+/// whole anyway. Leaves keep their gradients across passes (the optimiser's step zeroes them).
 /// </remarks>
 public static class GradientTape
 {
     [ThreadStatic] private static int _disabledDepth;
 
-    /// <summary>True unless inside a <see cref="NoGrad"/> scope on this thread.</summary>
+    /// <summary>Per thread.</summary>
     public static bool IsEnabled => _disabledDepth == 0;
 
     /// <summary>Within the returned scope nothing is recorded (evaluation, optimiser updates). Scopes nest.</summary>
@@ -24,40 +24,28 @@ public static class GradientTape
         return new NoGradScope();
     }
 
-    /// <summary>Ends a <see cref="NoGrad"/> scope.</summary>
     public readonly struct NoGradScope : IDisposable
     {
         public void Dispose() => _disabledDepth--;
     }
 
-    /// <summary>
-    /// True when an operation on these inputs must be recorded: taping is on and one requires a gradient.
-    /// </summary>
     internal static bool ShouldRecord(Tensor? a, Tensor? b = null, Tensor? c = null, Tensor? d = null,
         Tensor? e = null) =>
         IsEnabled && (a is { RequiresGrad: true } || b is { RequiresGrad: true } || c is { RequiresGrad: true }
                       || d is { RequiresGrad: true } || e is { RequiresGrad: true });
 
-    /// <summary>
-    /// Attaches <paramref name="node"/> to <paramref name="output"/> with the inputs it read (null: absent).
-    /// </summary>
+    // The inputs the node read; null: absent.
     internal static void Record(Tensor output, Node node, Tensor? a, Tensor? b = null, Tensor? c = null,
         Tensor? d = null, Tensor? e = null)
     {
         var inputs = node.Inputs;
-        inputs[0] = a;
-        inputs[1] = b;
-        inputs[2] = c;
+        (inputs[0], inputs[1], inputs[2]) = (a, b, c);
         if (inputs.Length > 3) inputs[3] = d;
         if (inputs.Length > 4) inputs[4] = e;
-        output.GradFn = node;
-        output.RequiresGrad = true;
+        (output.GradFn, output.RequiresGrad) = (node, true);
     }
 
-    /// <summary>
-    /// Where a node writes <paramref name="input"/>'s gradient, or null when it needs none. The first writer gets a
-    /// buffer — to overwrite when it is kept from an earlier pass, else new zeros to add to; later writers add.
-    /// </summary>
+    /// <summary>Where a node writes the input's gradient, or null when it needs none.</summary>
     public static GradientTarget? Target(Tensor? input)
     {
         if (input is not { RequiresGrad: true }) return null;
@@ -66,10 +54,8 @@ public static class GradientTape
         return new GradientTarget(buffer, Overwrite: stale);
     }
 
-    /// <summary>
-    /// Hands over a gradient of <paramref name="input"/> that a node already holds whole (a view's, or one its forward
-    /// computed): it becomes the input's gradient when it is the first, without a copy, else it is added.
-    /// </summary>
+    // Hands over a gradient a node already holds whole (a view's, or one its forward computed): it becomes the input's
+    // gradient when it is the first, without a copy, else it is added.
     internal static void Pass(Tensor input, Tensor gradient)
     {
         if (!input.RequiresGrad) return;
@@ -93,10 +79,7 @@ public static class GradientTape
             rootNode.BackwardFromOne(root.Device);
             last--;
         }
-        else
-        {
-            root.Device.Backend.AddScalar(Target(root)!.Value, 1f);
-        }
+        else root.Device.Backend.AddScalar(Target(root)!.Value, 1f);
         for (var i = last; i >= 0; i--)
         {
             var tensor = order[i];
@@ -113,7 +96,7 @@ public static class GradientTape
     [ThreadStatic] private static HashSet<Tensor>? _visited;
     [ThreadStatic] private static Stack<(Tensor Tensor, bool Expanded)>? _stack;
 
-    /// <summary>Tensors reachable from root through recorded nodes, inputs before outputs (iterative DFS).</summary>
+    // Inputs before outputs (iterative DFS).
     private static List<Tensor> TopologicalOrder(Tensor root)
     {
         var order = _order ??= [];

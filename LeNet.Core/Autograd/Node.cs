@@ -2,14 +2,14 @@ namespace LeNet.Core.Autograd;
 
 /// <summary>
 /// A recorded operation: it holds what its forward saved and, given the gradient of its output, writes the gradients
-/// of its inputs into the targets the tape hands out (<see cref="GradientTape.Target"/>).
+/// of its inputs into the targets the tape hands out.
 /// </summary>
 public abstract class Node
 {
-    /// <param name="inputs">How many tensors the operation reads (three for most; a block reads more).</param>
+    /// <param name="inputs">Three for most operations; a block reads more.</param>
     protected Node(int inputs = 3) => Inputs = new Tensor?[inputs];
 
-    /// <summary>The tensors this operation read; backward visits them after this node.</summary>
+    // Backward visits them after this node.
     internal Tensor?[] Inputs { get; }
 
     /// <summary>Writes ∂L/∂input for each input that requires a gradient.</summary>

@@ -9,59 +9,42 @@ namespace LeNet.Core.Backends;
 /// <summary>
 /// Maps each tensor operation to the kernels of one device. Forward methods overwrite their outputs; backward methods
 /// write each gradient into a <see cref="GradientTarget"/> (overwriting or adding, as the tape says); what a forward
-/// saves for its backward is an explicit argument. Every backend implements every operation: the blocks (a convolution
-/// block, a linear layer with its ReLU, a classifier head with its loss) compose the parts here, and a backend with a
-/// fused kernel overrides them.
+/// saves for its backward is an explicit argument. The blocks compose the parts here; a backend with a fused kernel
+/// overrides them.
 /// </summary>
 public abstract class Backend
 {
-    /// <summary>Device memory for a tensor or indices of this backend's device (GPU backends only).</summary>
+    /// <summary>Device memory on this backend's device (GPU backends only).</summary>
     public virtual DeviceMemory<T> Allocate<T>(int length) where T : unmanaged =>
         throw new NotSupportedException($"{GetType().Name} keeps tensors in host memory.");
 
-    /// <summary>
-    /// Waits until every operation queued on the device has finished (nothing to wait for on the host).
-    /// </summary>
+    /// <summary>Waits until every operation queued on the device has finished (none on the host).</summary>
     public virtual void Synchronize() { }
 
-    /// <summary>
-    /// Labelled images served as batches on this backend's device (<see cref="BatchSource.Create"/>): here, copied from
-    /// the host.
-    /// </summary>
     internal virtual BatchSource CreateBatchSource(Device device, float[] images, int[] labels, int[] imageShape) =>
         new HostBatchSource(device, images, labels, imageShape);
 
-    /// <summary>
-    /// The training step on this backend's device (<see cref="TrainingStep.Create"/>): here, run at once.
-    /// </summary>
     internal virtual TrainingStep CreateTrainingStep(Module model, Optimizer optimizer, BatchSource data, int batchSize,
         bool cudaGraphs) => new HostTrainingStep(model, optimizer, data, batchSize);
 
     public abstract void Conv2dForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in ConvShape shape);
-
-    /// <summary>The wanted gradients of a convolution (null: not wanted).</summary>
+    // Backward methods: a null target is a gradient nobody wants.
     public abstract void Conv2dBackward(Tensor input, Tensor weight, Tensor outputGrad, GradientTarget? inputGrad,
         GradientTarget? weightGrad, GradientTarget? biasGrad, in ConvShape shape);
-
     public abstract void MaxPool2dForward(Tensor input, Tensor output, Indices argmax, in PoolShape shape);
     public abstract void MaxPool2dBackward(Tensor outputGrad, Indices argmax, GradientTarget inputGrad,
         in PoolShape shape);
     public abstract void AvgPool2dForward(Tensor input, Tensor output, in PoolShape shape);
     public abstract void AvgPool2dBackward(Tensor outputGrad, GradientTarget inputGrad, in PoolShape shape);
-
     public abstract void BatchNorm2dForwardTraining(Tensor input, Tensor gamma, Tensor beta, Tensor output, Tensor mean,
         Tensor invStd, Tensor runningMean, Tensor runningVar, float momentum, float eps, in BatchNormShape shape);
     public abstract void BatchNorm2dForwardInference(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean,
         Tensor runningVar, float eps, Tensor output, in BatchNormShape shape);
     public abstract void BatchNorm2dBackward(Tensor outputGrad, Tensor input, Tensor gamma, Tensor mean, Tensor invStd,
         GradientTarget? inputGrad, GradientTarget? gammaGrad, GradientTarget? betaGrad, in BatchNormShape shape);
-
     public abstract void LinearForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in LinearShape shape);
-
-    /// <summary>The wanted gradients of a linear layer (null: not wanted).</summary>
     public abstract void LinearBackward(Tensor input, Tensor weight, Tensor outputGrad, GradientTarget? inputGrad,
         GradientTarget? weightGrad, GradientTarget? biasGrad, in LinearShape shape);
-
     public abstract void ReLUForward(Tensor input, Tensor output);
     public abstract void ReLUBackward(Tensor input, Tensor outputGrad, GradientTarget inputGrad);
     public abstract void TanhForward(Tensor input, Tensor output);
@@ -69,19 +52,13 @@ public abstract class Backend
     public abstract void SigmoidForward(Tensor input, Tensor output);
     public abstract void SigmoidBackward(Tensor output, Tensor outputGrad, GradientTarget inputGrad);
 
-    /// <summary>
-    /// Writes the mean loss into <paramref name="loss"/> (one element) and the softmax into probabilities; given
-    /// <paramref name="unitLogitsGrad"/>, also ∂loss/∂logits for a loss gradient of 1 (what a pass from this loss
-    /// needs).
-    /// </summary>
+    // Given unitLogitsGrad, also writes ∂loss/∂logits for a loss gradient of 1 (what a pass from this loss needs).
     public abstract void SoftmaxCrossEntropyForward(Tensor logits, Indices labels, Tensor probabilities, Tensor loss,
         Tensor? unitLogitsGrad);
     public abstract void SoftmaxCrossEntropyBackward(Tensor probabilities, Indices labels, Tensor lossGrad,
         GradientTarget logitsGrad);
 
-    /// <summary>
-    /// One optimiser update; with <paramref name="clearGradient"/> the gradient is left at zero (ready to add to).
-    /// </summary>
+    // Optimiser updates: with clearGradient the gradient is left at zero (ready to add to).
     public abstract void AdamStep(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment, int step,
         float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled, bool clearGradient);
     public abstract void SgdStep(Tensor parameter, Tensor grad, Tensor? momentumBuffer, bool firstStep,
@@ -90,17 +67,14 @@ public abstract class Backend
     /// <summary>target (+)= source, elementwise.</summary>
     public abstract void Accumulate(Tensor source, GradientTarget target);
 
-    /// <summary>
-    /// target (+)= value, elementwise (the seed of a backward pass from a leaf is a gradient of one).
-    /// </summary>
+    /// <summary>target (+)= value (the seed of a backward pass from a leaf is a gradient of one).</summary>
     public abstract void AddScalar(GradientTarget target, float value);
 
-    /// <summary>Sets every element of <paramref name="target"/> to zero.</summary>
     public abstract void Zero(Tensor target);
 
     // ---- Blocks: the parts in turn, unless a backend fuses them ----
 
-    /// <summary>output = max(input · weightᵀ + bias, 0): a linear layer and the ReLU after it.</summary>
+    /// <summary>output = max(input · weightᵀ + bias, 0).</summary>
     public virtual void LinearReLUForward(Tensor input, Tensor weight, Tensor? bias, Tensor output,
         in LinearShape shape)
     {
@@ -108,10 +82,7 @@ public abstract class Backend
         ReLUForward(output, output);
     }
 
-    /// <summary>
-    /// The gradients of <see cref="LinearReLUForward"/> from its <paramref name="output"/> (the ReLU passes a gradient
-    /// where its output is positive, which is where its input was).
-    /// </summary>
+    // From the block's output: the ReLU passes a gradient where its output is positive, which is where its input was.
     public virtual void LinearReLUBackward(Tensor input, Tensor weight, Tensor output, Tensor outputGrad,
         GradientTarget? inputGrad, GradientTarget? weightGrad, GradientTarget? biasGrad, in LinearShape shape)
     {
@@ -120,10 +91,8 @@ public abstract class Backend
         LinearBackward(input, weight, preActivationGrad, inputGrad, weightGrad, biasGrad, shape);
     }
 
-    /// <summary>
-    /// pooled = MaxPool2d(ReLU(BatchNorm2d(Conv2d(input)))): in training (<paramref name="saved"/> given) with the
-    /// batch statistics, moving the running ones, and saving what the backward needs; else with the running statistics.
-    /// </summary>
+    // pooled = MaxPool2d(ReLU(BatchNorm2d(Conv2d(input)))): in training (saved given) with the batch statistics,
+    // moving the running ones, and saving what the backward needs; else with the running statistics.
     public virtual void ConvBlockForward(Tensor input, Tensor weight, Tensor? bias, Tensor gamma, Tensor beta,
         Tensor runningMean, Tensor runningVar, Tensor pooled, ConvBlockSaved? saved, float momentum, float eps,
         in ConvBlockShape shape)
@@ -143,13 +112,9 @@ public abstract class Backend
         if (saved is not null) saved.Activated = activated;
     }
 
-    /// <summary>
-    /// The gradients of a convolution block from the pooled output's gradient and what its forward saved.
-    /// </summary>
     public virtual void ConvBlockBackward(Tensor pooledGrad, Tensor input, Tensor weight, Tensor gamma, Tensor beta,
-        ConvBlockSaved saved,
-        GradientTarget? inputGrad, GradientTarget? weightGrad, GradientTarget? biasGrad, GradientTarget? gammaGrad,
-        GradientTarget? betaGrad, in ConvBlockShape shape)
+        ConvBlockSaved saved, GradientTarget? inputGrad, GradientTarget? weightGrad, GradientTarget? biasGrad,
+        GradientTarget? gammaGrad, GradientTarget? betaGrad, in ConvBlockShape shape)
     {
         var device = input.Device;
         var activatedGrad = shape.ConvOutput(device);
@@ -162,10 +127,7 @@ public abstract class Backend
         Conv2dBackward(input, weight, convGrad, inputGrad, weightGrad, biasGrad, shape.Conv);
     }
 
-    /// <summary>
-    /// loss = CrossEntropy(Linear(ReLU(Linear(input, firstWeight, firstBias)), secondWeight, secondBias), labels), the
-    /// mean over the batch; in training (<paramref name="saved"/> given) saving what the backward needs.
-    /// </summary>
+    // loss = CrossEntropy(Linear(ReLU(Linear(input))), labels), the mean over the batch; saved: for the backward.
     public virtual void HeadLossForward(Tensor input, Tensor firstWeight, Tensor firstBias, Tensor secondWeight,
         Tensor secondBias, Indices labels, Tensor loss, HeadLossSaved? saved, in HeadShape shape)
     {
@@ -180,12 +142,8 @@ public abstract class Backend
         (saved.Logits, saved.Probabilities) = (logits, probabilities);
     }
 
-    /// <summary>
-    /// The head's gradients for the loss gradient <paramref name="lossGrad"/> (one element; null: 1, the seed of a pass
-    /// from this loss, which a fused forward prepared for). The input's is not written when
-    /// <paramref name="inputGrad"/> is null (wanted by nobody, or handed over from
-    /// <see cref="HeadLossSaved.UnitInputGrad"/>).
-    /// </summary>
+    // A null lossGrad means 1 (the seed of a pass from this loss, which a fused forward prepared for); a null inputGrad
+    // is wanted by nobody or handed over from HeadLossSaved.UnitInputGrad.
     public virtual void HeadLossBackward(Tensor? lossGrad, Tensor input, Tensor firstWeight, Tensor firstBias,
         Tensor secondWeight, Tensor secondBias, Indices labels, HeadLossSaved saved, GradientTarget? inputGrad,
         GradientTarget? firstWeightGrad, GradientTarget? firstBiasGrad, GradientTarget? secondWeightGrad,

@@ -7,9 +7,9 @@ using K = LeNet.Kernels.Cpu;
 namespace LeNet.Core.Backends;
 
 /// <summary>
-/// The default CPU backend: the hand-written SIMD kernels of LeNet.Kernels.Cpu, which split their work over
-/// <see cref="K.Workers"/> and reduce in a fixed order (the same results for any thread count). The convolution block
-/// runs the convolution, then BatchNorm, ReLU and max-pooling as one fused pass each way.
+/// The default CPU backend: the SIMD kernels of LeNet.Kernels.Cpu, which split their work over <see cref="K.Workers"/>
+/// and reduce in a fixed order (the same results for any thread count). The convolution block runs the convolution,
+/// then BatchNorm, ReLU and max-pooling as one fused pass each way.
 /// </summary>
 public sealed class CpuBackend : Backend
 {
@@ -17,15 +17,12 @@ public sealed class CpuBackend : Backend
 
     private CpuBackend() { }
 
-    /// <summary>Threads the kernels use (the caller's included); see <see cref="K.Workers"/>.</summary>
+    /// <summary>Threads the kernels use (the caller's included), for this process.</summary>
     public static int ThreadCount => K.Workers.ThreadCount;
-
-    /// <summary>Sets the threads the kernels use, for this process.</summary>
     public static void SetThreadCount(int threads) => K.Workers.SetThreadCount(threads);
 
     public override void Conv2dForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in ConvShape shape) =>
         K.Conv2d.Forward(input.AsSpan(), weight.AsSpan(), Span(bias), output.AsSpan(), shape);
-
     public override void Conv2dBackward(Tensor input, Tensor weight, Tensor outputGrad, GradientTarget? inputGrad,
         GradientTarget? weightGrad, GradientTarget? biasGrad, in ConvShape shape)
     {
@@ -36,14 +33,11 @@ public sealed class CpuBackend : Backend
 
     public override void MaxPool2dForward(Tensor input, Tensor output, Indices argmax, in PoolShape shape) =>
         K.MaxPool2d.Forward(input.AsSpan(), output.AsSpan(), argmax.Host, shape);
-
     public override void MaxPool2dBackward(Tensor outputGrad, Indices argmax, GradientTarget inputGrad,
-        in PoolShape shape) =>
-        K.MaxPool2d.Backward(outputGrad.AsSpan(), argmax.Host, Accumulator(inputGrad), shape);
+        in PoolShape shape) => K.MaxPool2d.Backward(outputGrad.AsSpan(), argmax.Host, Accumulator(inputGrad), shape);
 
     public override void AvgPool2dForward(Tensor input, Tensor output, in PoolShape shape) =>
         K.AvgPool2d.Forward(input.AsSpan(), output.AsSpan(), shape);
-
     public override void AvgPool2dBackward(Tensor outputGrad, GradientTarget inputGrad, in PoolShape shape) =>
         K.AvgPool2d.Backward(outputGrad.AsSpan(), Accumulator(inputGrad), shape);
 
@@ -51,12 +45,10 @@ public sealed class CpuBackend : Backend
         Tensor invStd, Tensor runningMean, Tensor runningVar, float momentum, float eps, in BatchNormShape shape) =>
         K.BatchNorm2d.ForwardTraining(input.AsSpan(), gamma.AsSpan(), beta.AsSpan(), output.AsSpan(), mean.AsSpan(),
             invStd.AsSpan(), runningMean.AsSpan(), runningVar.AsSpan(), momentum, eps, shape);
-
     public override void BatchNorm2dForwardInference(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean,
         Tensor runningVar, float eps, Tensor output, in BatchNormShape shape) =>
         K.BatchNorm2d.ForwardInference(input.AsSpan(), gamma.AsSpan(), beta.AsSpan(), runningMean.AsSpan(),
             runningVar.AsSpan(), eps, output.AsSpan(), shape);
-
     public override void BatchNorm2dBackward(Tensor outputGrad, Tensor input, Tensor gamma, Tensor mean, Tensor invStd,
         GradientTarget? inputGrad, GradientTarget? gammaGrad, GradientTarget? betaGrad, in BatchNormShape shape) =>
         K.BatchNorm2d.Backward(outputGrad.AsSpan(), input.AsSpan(), gamma.AsSpan(), mean.AsSpan(), invStd.AsSpan(),
@@ -80,9 +72,8 @@ public sealed class CpuBackend : Backend
     }
 
     public override void ConvBlockBackward(Tensor pooledGrad, Tensor input, Tensor weight, Tensor gamma, Tensor beta,
-        ConvBlockSaved saved,
-        GradientTarget? inputGrad, GradientTarget? weightGrad, GradientTarget? biasGrad, GradientTarget? gammaGrad,
-        GradientTarget? betaGrad, in ConvBlockShape shape)
+        ConvBlockSaved saved, GradientTarget? inputGrad, GradientTarget? weightGrad, GradientTarget? biasGrad,
+        GradientTarget? gammaGrad, GradientTarget? betaGrad, in ConvBlockShape shape)
     {
         var convGrad = shape.ConvOutput(input.Device);
         convGrad.AsSpan().Clear();
@@ -94,9 +85,7 @@ public sealed class CpuBackend : Backend
     }
 
     public override void LinearForward(Tensor input, Tensor weight, Tensor? bias, Tensor output,
-        in LinearShape shape) =>
-        K.Linear.Forward(input.AsSpan(), weight.AsSpan(), Span(bias), output.AsSpan(), shape);
-
+        in LinearShape shape) => K.Linear.Forward(input.AsSpan(), weight.AsSpan(), Span(bias), output.AsSpan(), shape);
     public override void LinearBackward(Tensor input, Tensor weight, Tensor outputGrad, GradientTarget? inputGrad,
         GradientTarget? weightGrad, GradientTarget? biasGrad, in LinearShape shape)
     {
@@ -106,18 +95,15 @@ public sealed class CpuBackend : Backend
     }
 
     public override void ReLUForward(Tensor input, Tensor output) => K.ReLU.Forward(input.AsSpan(), output.AsSpan());
-
     public override void ReLUBackward(Tensor input, Tensor outputGrad, GradientTarget inputGrad) =>
         K.ReLU.Backward(input.AsSpan(), outputGrad.AsSpan(), Accumulator(inputGrad));
 
     public override void TanhForward(Tensor input, Tensor output) => K.Tanh.Forward(input.AsSpan(), output.AsSpan());
-
     public override void TanhBackward(Tensor output, Tensor outputGrad, GradientTarget inputGrad) =>
         K.Tanh.Backward(output.AsSpan(), outputGrad.AsSpan(), Accumulator(inputGrad));
 
     public override void SigmoidForward(Tensor input, Tensor output) =>
         K.Sigmoid.Forward(input.AsSpan(), output.AsSpan());
-
     public override void SigmoidBackward(Tensor output, Tensor outputGrad, GradientTarget inputGrad) =>
         K.Sigmoid.Backward(output.AsSpan(), outputGrad.AsSpan(), Accumulator(inputGrad));
 
@@ -129,7 +115,8 @@ public sealed class CpuBackend : Backend
             classes);
         if (unitLogitsGrad is null) return;
         unitLogitsGrad.AsSpan().Clear(); // the kernel adds
-        K.SoftmaxCrossEntropy.Backward(probabilities.AsSpan(), labels.Host, 1f, unitLogitsGrad.AsSpan(), batch, classes);
+        K.SoftmaxCrossEntropy.Backward(probabilities.AsSpan(), labels.Host, 1f, unitLogitsGrad.AsSpan(), batch,
+            classes);
     }
 
     public override void SoftmaxCrossEntropyBackward(Tensor probabilities, Indices labels, Tensor lossGrad,

@@ -17,7 +17,6 @@ public sealed class ReferenceBackend : Backend
 
     public override void Conv2dForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in ConvShape shape) =>
         K.Conv2d.Forward<float>(input.AsSpan(), weight.AsSpan(), Span(bias), output.AsSpan(), shape);
-
     public override void Conv2dBackward(Tensor input, Tensor weight, Tensor outputGrad, GradientTarget? inputGrad,
         GradientTarget? weightGrad, GradientTarget? biasGrad, in ConvShape shape)
     {
@@ -30,14 +29,12 @@ public sealed class ReferenceBackend : Backend
 
     public override void MaxPool2dForward(Tensor input, Tensor output, Indices argmax, in PoolShape shape) =>
         K.MaxPool2d.Forward<float>(input.AsSpan(), output.AsSpan(), argmax.Host, shape);
-
     public override void MaxPool2dBackward(Tensor outputGrad, Indices argmax, GradientTarget inputGrad,
         in PoolShape shape) =>
         K.MaxPool2d.Backward<float>(outputGrad.AsSpan(), argmax.Host, Accumulator(inputGrad), shape);
 
     public override void AvgPool2dForward(Tensor input, Tensor output, in PoolShape shape) =>
         K.AvgPool2d.Forward<float>(input.AsSpan(), output.AsSpan(), shape);
-
     public override void AvgPool2dBackward(Tensor outputGrad, GradientTarget inputGrad, in PoolShape shape) =>
         K.AvgPool2d.Backward<float>(outputGrad.AsSpan(), Accumulator(inputGrad), shape);
 
@@ -45,7 +42,6 @@ public sealed class ReferenceBackend : Backend
         Tensor invStd, Tensor runningMean, Tensor runningVar, float momentum, float eps, in BatchNormShape shape) =>
         K.BatchNorm2d.ForwardTraining<float>(input.AsSpan(), gamma.AsSpan(), beta.AsSpan(), output.AsSpan(),
             mean.AsSpan(), invStd.AsSpan(), runningMean.AsSpan(), runningVar.AsSpan(), momentum, eps, shape);
-
     public override void BatchNorm2dForwardInference(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean,
         Tensor runningVar, float eps, Tensor output, in BatchNormShape shape) =>
         K.BatchNorm2d.ForwardInference<float>(input.AsSpan(), gamma.AsSpan(), beta.AsSpan(), runningMean.AsSpan(),
@@ -61,7 +57,6 @@ public sealed class ReferenceBackend : Backend
     public override void LinearForward(Tensor input, Tensor weight, Tensor? bias, Tensor output,
         in LinearShape shape) =>
         K.Linear.Forward<float>(input.AsSpan(), weight.AsSpan(), Span(bias), output.AsSpan(), shape);
-
     public override void LinearBackward(Tensor input, Tensor weight, Tensor outputGrad, GradientTarget? inputGrad,
         GradientTarget? weightGrad, GradientTarget? biasGrad, in LinearShape shape)
     {
@@ -74,19 +69,16 @@ public sealed class ReferenceBackend : Backend
 
     public override void ReLUForward(Tensor input, Tensor output) =>
         K.ReLU.Forward<float>(input.AsSpan(), output.AsSpan());
-
     public override void ReLUBackward(Tensor input, Tensor outputGrad, GradientTarget inputGrad) =>
         K.ReLU.Backward<float>(input.AsSpan(), outputGrad.AsSpan(), Accumulator(inputGrad));
 
     public override void TanhForward(Tensor input, Tensor output) =>
         K.Tanh.Forward<float>(input.AsSpan(), output.AsSpan());
-
     public override void TanhBackward(Tensor output, Tensor outputGrad, GradientTarget inputGrad) =>
         K.Tanh.Backward<float>(output.AsSpan(), outputGrad.AsSpan(), Accumulator(inputGrad));
 
     public override void SigmoidForward(Tensor input, Tensor output) =>
         K.Sigmoid.Forward<float>(input.AsSpan(), output.AsSpan());
-
     public override void SigmoidBackward(Tensor output, Tensor outputGrad, GradientTarget inputGrad) =>
         K.Sigmoid.Backward<float>(output.AsSpan(), outputGrad.AsSpan(), Accumulator(inputGrad));
 

@@ -12,17 +12,15 @@ namespace LeNet.Core.Cuda;
 public sealed class CapturedStep : IDisposable
 {
     private readonly CudaGraph _graph;
-
     private CapturedStep(CudaGraph graph) => _graph = graph;
 
-    /// <summary>True where steps can be captured: a CUDA GPU (not ILGPU's CPU accelerator, not the CPU).</summary>
+    /// <summary>A CUDA GPU, not ILGPU's CPU accelerator nor the CPU.</summary>
     public static bool IsSupported(Device device) => device.Backend is CudaBackend { Gpu.IsCuda: true };
 
     /// <summary>
-    /// Captures what <paramref name="step"/> queues on <paramref name="device"/> (it runs the host code once; nothing
-    /// runs on the device until <see cref="Replay"/>). The first capture moves the device's launches to a stream that
-    /// can be captured, for good. Throws <see cref="CudaGraphException"/> with the driver's reason if the capture
-    /// fails.
+    /// Runs <paramref name="step"/>'s host code once; nothing runs on the device until <see cref="Replay"/>. The first
+    /// capture moves the device's launches to a stream that can be captured, for good. A failed capture throws
+    /// <see cref="CudaGraphException"/> with the driver's reason.
     /// </summary>
     public static CapturedStep Capture(Device device, Action step)
     {
@@ -37,6 +35,5 @@ public sealed class CapturedStep : IDisposable
 
     /// <summary>Queues the captured step once more (not waiting for it).</summary>
     public void Replay() => _graph.Launch();
-
     public void Dispose() => _graph.Dispose();
 }

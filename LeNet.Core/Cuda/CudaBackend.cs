@@ -10,11 +10,10 @@ using LeNet.Kernels.Cuda;
 namespace LeNet.Core.Cuda;
 
 /// <summary>
-/// The GPU backend: each operation launches ILGPU kernels (<see cref="CudaKernels"/>) on the device's stream without
-/// waiting; only reading a tensor back waits. A gradient the tape says to overwrite is passed to kernels as such, so
-/// no buffer is cleared that a kernel writes whole. Fused: a linear layer with its ReLU (one launch each way), the
-/// convolution block (two launches forward, four backward) and the classifier head with its loss (one each way, where
-/// <see cref="CudaKernels.HeadFits"/>).
+/// Each operation launches ILGPU kernels on the device's stream without waiting; only reading a tensor back waits. A
+/// gradient to overwrite is passed to kernels as such, so no buffer is cleared that a kernel writes whole. Fused: a
+/// linear layer with its ReLU (one launch each way), the convolution block (two launches forward, four backward) and
+/// the classifier head with its loss (one each way, where <see cref="CudaKernels.HeadFits"/>).
 /// </summary>
 public sealed class CudaBackend : Backend
 {
@@ -25,22 +24,13 @@ public sealed class CudaBackend : Backend
     }
 
     public GpuDevice Gpu { get; }
-
-    /// <summary>How the kernels are compiled and whether the classifier head is fused (the GPU's options).</summary>
     public GpuOptions Options => Gpu.Options;
-
     public CudaKernels Kernels { get; }
 
-    /// <summary>
-    /// Kernel launches and memsets queued so far on this device (counted by the kernels as they launch).
-    /// </summary>
+    /// <summary>Kernel launches and memsets queued so far on this device; of those, the memsets.</summary>
     public long Launches => Kernels.Launches;
-
-    /// <summary>Of the <see cref="Launches"/>, the memsets (clearing a gradient buffer).</summary>
     public long Memsets => Kernels.Memsets;
-
     public override DeviceMemory<T> Allocate<T>(int length) => CudaMemory<T>.Allocate(Kernels, length);
-
     public override void Synchronize() => Kernels.Synchronize();
 
     internal override BatchSource CreateBatchSource(Device device, float[] images, int[] labels, int[] imageShape) =>
@@ -52,27 +42,23 @@ public sealed class CudaBackend : Backend
 
     public override void Conv2dForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in ConvShape shape) =>
         Kernels.Conv2dForward(V(input), V(weight), V(bias), V(output), shape);
-
     public override void Conv2dBackward(Tensor input, Tensor weight, Tensor outputGrad, GradientTarget? inputGrad,
         GradientTarget? weightGrad, GradientTarget? biasGrad, in ConvShape shape)
     {
         if (inputGrad is null && weightGrad is null && biasGrad is null) return;
-        Cleared(weightGrad);
-        Cleared(biasGrad);
+        Cleared(weightGrad, biasGrad);
         Kernels.Conv2dBackward(V(input), V(weight), V(outputGrad),
             V(inputGrad), V(weightGrad), V(biasGrad), shape, Accumulates(inputGrad));
     }
 
     public override void MaxPool2dForward(Tensor input, Tensor output, Indices argmax, in PoolShape shape) =>
         Kernels.MaxPool2dForward(V(input), V(output), V(argmax), shape);
-
     public override void MaxPool2dBackward(Tensor outputGrad, Indices argmax, GradientTarget inputGrad,
         in PoolShape shape) =>
         Kernels.MaxPool2dBackward(V(outputGrad), V(argmax), V(inputGrad), shape, Accumulates(inputGrad));
 
     public override void AvgPool2dForward(Tensor input, Tensor output, in PoolShape shape) =>
         Kernels.AvgPool2dForward(V(input), V(output), shape);
-
     public override void AvgPool2dBackward(Tensor outputGrad, GradientTarget inputGrad, in PoolShape shape) =>
         Kernels.AvgPool2dBackward(V(outputGrad), V(inputGrad), shape, Accumulates(inputGrad));
 
@@ -80,7 +66,6 @@ public sealed class CudaBackend : Backend
         Tensor invStd, Tensor runningMean, Tensor runningVar, float momentum, float eps, in BatchNormShape shape) =>
         Kernels.BatchNorm2dForwardTraining(V(input), V(gamma), V(beta), V(output), V(mean), V(invStd), V(runningMean),
             V(runningVar), momentum, eps, shape);
-
     public override void BatchNorm2dForwardInference(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean,
         Tensor runningVar, float eps, Tensor output, in BatchNormShape shape) =>
         Kernels.BatchNorm2dForwardInference(V(input), V(gamma), V(beta), V(runningMean), V(runningVar), eps, V(output),
@@ -90,9 +75,7 @@ public sealed class CudaBackend : Backend
     public override void BatchNorm2dBackward(Tensor outputGrad, Tensor input, Tensor gamma, Tensor mean, Tensor invStd,
         GradientTarget? inputGrad, GradientTarget? gammaGrad, GradientTarget? betaGrad, in BatchNormShape shape)
     {
-        Cleared(inputGrad);
-        Cleared(gammaGrad);
-        Cleared(betaGrad);
+        Cleared(inputGrad, gammaGrad, betaGrad);
         Kernels.BatchNorm2dBackward(V(outputGrad), V(input), V(gamma), V(mean), V(invStd), OrScratch(inputGrad, input),
             OrScratch(gammaGrad, gamma), OrScratch(betaGrad, gamma), shape);
     }
@@ -126,15 +109,12 @@ public sealed class CudaBackend : Backend
     }
 
     public override void ConvBlockBackward(Tensor pooledGrad, Tensor input, Tensor weight, Tensor gamma, Tensor beta,
-        ConvBlockSaved saved,
-        GradientTarget? inputGrad, GradientTarget? weightGrad, GradientTarget? biasGrad, GradientTarget? gammaGrad,
-        GradientTarget? betaGrad, in ConvBlockShape shape)
+        ConvBlockSaved saved, GradientTarget? inputGrad, GradientTarget? weightGrad, GradientTarget? biasGrad,
+        GradientTarget? gammaGrad, GradientTarget? betaGrad, in ConvBlockShape shape)
     {
-        // The block's gradient sums over chunks, then the convolution output's gradient (overwritten), then the
-        // convolution's.
+        // The block's gradient sums over chunks, then the convolution output's gradient (overwritten), then the conv's.
         var convGrad = shape.ConvOutput(input.Device);
-        Cleared(gammaGrad);
-        Cleared(betaGrad);
+        Cleared(gammaGrad, betaGrad);
         Kernels.BatchNormReLUMaxPoolBackward(V(pooledGrad), V(saved.Argmax), V(saved.ConvOutput), V(gamma), V(beta),
             V(saved.Mean), V(saved.InvStd), V(convGrad), OrScratch(gammaGrad, gamma), OrScratch(betaGrad, gamma),
             shape.Pooling, accumulateInput: false);
@@ -142,26 +122,19 @@ public sealed class CudaBackend : Backend
     }
 
     public override void LinearForward(Tensor input, Tensor weight, Tensor? bias, Tensor output,
-        in LinearShape shape) =>
-        Kernels.LinearForward(V(input), V(weight), V(bias), V(output), shape);
-
+        in LinearShape shape) => Kernels.LinearForward(V(input), V(weight), V(bias), V(output), shape);
     public override void LinearBackward(Tensor input, Tensor weight, Tensor outputGrad, GradientTarget? inputGrad,
         GradientTarget? weightGrad, GradientTarget? biasGrad, in LinearShape shape) =>
         LinearBackward(input, weight, outputGrad, inputGrad, weightGrad, biasGrad, shape, reluOutput: null);
 
     public override void LinearReLUForward(Tensor input, Tensor weight, Tensor? bias, Tensor output,
-        in LinearShape shape) =>
-        Kernels.LinearForward(V(input), V(weight), V(bias), V(output), shape, relu: true);
-
+        in LinearShape shape) => Kernels.LinearForward(V(input), V(weight), V(bias), V(output), shape, relu: true);
     public override void LinearReLUBackward(Tensor input, Tensor weight, Tensor output, Tensor outputGrad,
         GradientTarget? inputGrad, GradientTarget? weightGrad, GradientTarget? biasGrad, in LinearShape shape) =>
         LinearBackward(input, weight, outputGrad, inputGrad, weightGrad, biasGrad, shape, reluOutput: output);
 
-    /// <summary>
-    /// One launch for a linear layer's gradients (and its ReLU's, given its output), except where the input's and the
-    /// weight's gradient share memory (F.Linear(h, h)): groups of one launch writing one element could lose an
-    /// addition, so such a pair takes two launches in turn.
-    /// </summary>
+    // One launch for a linear layer's gradients (and its ReLU's, given its output), except where the input's and the
+    // weight's share memory (F.Linear(h, h)): two groups of one launch could race on an element, so two launches.
     private void LinearBackward(Tensor input, Tensor weight, Tensor outputGrad, GradientTarget? inputGrad,
         GradientTarget? weightGrad, GradientTarget? biasGrad, in LinearShape shape, Tensor? reluOutput)
     {
@@ -172,8 +145,7 @@ public sealed class CudaBackend : Backend
             LinearBackward(input, weight, outputGrad, null, weightGrad, biasGrad, shape, reluOutput);
             return;
         }
-        Cleared(weightGrad);
-        Cleared(biasGrad);
+        Cleared(weightGrad, biasGrad);
         Kernels.LinearBackward(V(input), V(weight), V(outputGrad), V(inputGrad), V(weightGrad), V(biasGrad), shape,
             accumulateInput: Accumulates(inputGrad), reluOutput: V(reluOutput));
     }
@@ -208,42 +180,32 @@ public sealed class CudaBackend : Backend
                 inputGrad, firstWeightGrad, firstBiasGrad, secondWeightGrad, secondBiasGrad, shape);
             return;
         }
+        // Another loss gradient than the forward's: the row kernel again, for it (the loss is already written).
         if (lossGrad is not null)
-        {
-            // Another loss gradient than the forward's: the row kernel again, for it (the loss is already written).
             Kernels.HeadForwardBackward(V(input), V(firstWeight), V(firstBias), V(secondWeight), V(secondBias),
                 V(labels), V(lossGrad), V(saved.Hidden), V(saved.Loss), V(scratch), V(inputGrad), shape,
                 Accumulates(inputGrad), writeLoss: false);
-        }
         if (firstWeightGrad is null && firstBiasGrad is null && secondWeightGrad is null && secondBiasGrad is null)
             return;
-        Cleared(firstWeightGrad);
-        Cleared(firstBiasGrad);
-        Cleared(secondWeightGrad);
-        Cleared(secondBiasGrad);
+        Cleared(firstWeightGrad, firstBiasGrad, secondWeightGrad, secondBiasGrad);
         Kernels.HeadWeightGradients(V(input), V(saved.Hidden), V(scratch), V(firstWeightGrad), V(firstBiasGrad),
             V(secondWeightGrad), V(secondBiasGrad), shape);
     }
 
-    /// <summary>
-    /// Whether the head runs as the fused kernels: asked for, a shape they take, and no two parameters sharing memory.
-    /// </summary>
+    // The head runs as the fused kernels where asked for, on a shape they take, with no two parameters sharing memory.
     private bool FusesHead(in HeadShape shape, Tensor a, Tensor b, Tensor c, Tensor d) =>
         Options.FuseHead && CudaKernels.HeadFits(shape)
         && !(a.Overlaps(b) || a.Overlaps(c) || a.Overlaps(d) || b.Overlaps(c) || b.Overlaps(d) || c.Overlaps(d));
 
     public override void ReLUForward(Tensor input, Tensor output) => Kernels.ReLUForward(V(input), V(output));
-
     public override void ReLUBackward(Tensor input, Tensor outputGrad, GradientTarget inputGrad) =>
         Kernels.ReLUBackward(V(input), V(outputGrad), V(inputGrad), Accumulates(inputGrad));
 
     public override void TanhForward(Tensor input, Tensor output) => Kernels.TanhForward(V(input), V(output));
-
     public override void TanhBackward(Tensor output, Tensor outputGrad, GradientTarget inputGrad) =>
         Kernels.TanhBackward(V(output), V(outputGrad), V(inputGrad), Accumulates(inputGrad));
 
     public override void SigmoidForward(Tensor input, Tensor output) => Kernels.SigmoidForward(V(input), V(output));
-
     public override void SigmoidBackward(Tensor output, Tensor outputGrad, GradientTarget inputGrad) =>
         Kernels.SigmoidBackward(V(output), V(outputGrad), V(inputGrad), Accumulates(inputGrad));
 
@@ -276,7 +238,6 @@ public sealed class CudaBackend : Backend
 
     public override void Accumulate(Tensor source, GradientTarget target) =>
         Kernels.Add(V(source), V(target), Accumulates(target));
-
     public override void AddScalar(GradientTarget target, float value) =>
         Kernels.AddScalar(V(target), value, Accumulates(target));
 
@@ -285,10 +246,7 @@ public sealed class CudaBackend : Backend
         if (target.Length > 0) Kernels.Clear(V(target));
     }
 
-    /// <summary>
-    /// Adam with its bias corrections read from the schedule's table at its cursor; the same launch ends the schedule's
-    /// step (<see cref="StepSchedule.EndStep(Tensor, Tensor, Optim.Optimizer)"/>).
-    /// </summary>
+    /// <summary>Adam with its bias corrections read at the schedule's cursor; the same launch ends the step.</summary>
     internal void AdamScheduled(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment,
         StepSchedule schedule, float learningRate, float beta1, float beta2, float eps, float weightDecay,
         bool decoupled, bool clearGradient, Tensor loss, Tensor losses) =>
@@ -296,31 +254,26 @@ public sealed class CudaBackend : Backend
             V(schedule.Cursor), learningRate, beta1, beta2, eps, weightDecay, decoupled, clearGradient, V(loss),
             V(losses));
 
-    /// <summary>
-    /// batchImages[b] = images[order[b]], batchLabels[b] = labels[order[b]] (<see cref="DeviceDataset"/>).
-    /// </summary>
+    /// <summary>batchImages[b] = images[order[b]], batchLabels[b] = labels[order[b]].</summary>
     internal void Gather(Tensor images, Indices labels, Indices order, Tensor batchImages, Indices batchLabels,
-        int imageLength) =>
-        Kernels.Gather(V(images), V(labels), V(order), V(batchImages), V(batchLabels), imageLength);
+        int imageLength) => Kernels.Gather(V(images), V(labels), V(order), V(batchImages), V(batchLabels), imageLength);
 
-    /// <summary>
-    /// The batch gather at the schedule's cursor (<see cref="DeviceDataset.Batch(StepSchedule, int, int)"/>).
-    /// </summary>
     internal void GatherAtCursor(Tensor images, Indices labels, Indices order, Indices cursor, int stride,
         Tensor batchImages, Indices batchLabels, int imageLength) =>
         Kernels.GatherAtCursor(V(images), V(labels), V(order), V(cursor), stride, V(batchImages), V(batchLabels),
             imageLength);
 
-    /// <summary>losses[cursor] = loss, cursor += 1 (<see cref="StepSchedule.EndStep(Tensor, Tensor)"/>).</summary>
+    /// <summary>losses[cursor] = loss, cursor += 1.</summary>
     internal void EndStep(Tensor loss, Tensor losses, Indices cursor) => Kernels.EndStep(V(loss), V(losses), V(cursor));
 
     /// <summary>False for a target to overwrite: the kernel about to run writes it whole.</summary>
     private static bool Accumulates(GradientTarget? target) => target is not { Overwrite: true };
 
-    /// <summary>Clears a target to overwrite before a kernel that only adds to it.</summary>
-    private void Cleared(GradientTarget? target)
+    /// <summary>Clears, in turn, each target to overwrite before a kernel that only adds to it.</summary>
+    private void Cleared(params ReadOnlySpan<GradientTarget?> targets)
     {
-        if (target is { Overwrite: true } t) Zero(t.Tensor);
+        foreach (var target in targets)
+            if (target is { Overwrite: true } t) Zero(t.Tensor);
     }
 
     private static ArrayView<float> OrScratch(GradientTarget? target, Tensor like) =>
@@ -328,8 +281,6 @@ public sealed class CudaBackend : Backend
 
     internal static ArrayView<float> V(Tensor? tensor) =>
         tensor is null ? default : ((CudaMemory<float>)tensor.Memory).View;
-
     internal static ArrayView<float> V(GradientTarget? target) => V(target?.Tensor);
-
     internal static ArrayView<int> V(Indices indices) => ((CudaMemory<int>)indices.Memory).View;
 }

@@ -2,16 +2,13 @@ using LeNet.Kernels.Cuda;
 
 namespace LeNet.Core.Cuda;
 
-/// <summary>
-/// Opens GPU devices: tensors in an ILGPU accelerator's memory, operations by <see cref="CudaBackend"/>.
-/// </summary>
+/// <summary>Opens GPU devices: tensors in an ILGPU accelerator's memory, run by <see cref="CudaBackend"/>.</summary>
 public static class CudaDevice
 {
     /// <summary>
-    /// A device on <paramref name="gpu"/> — a CUDA GPU, or ILGPU's CPU accelerator, which runs the same kernels on the
-    /// host (what the tests use where no GPU is present). The kernels are compiled here, once. The caller keeps
-    /// ownership of <paramref name="gpu"/> and disposes it after the last tensor on it is gone. Its
-    /// <see cref="GpuDevice.Options"/> say how the kernels are compiled and whether the classifier head is fused.
+    /// A device on a CUDA GPU, or on ILGPU's CPU accelerator, which runs the same kernels on the host (what the tests
+    /// use where no GPU is present). The kernels are compiled here, once. The caller keeps ownership of
+    /// <paramref name="gpu"/> and disposes it after the last tensor on it is gone.
     /// </summary>
     public static Device Open(GpuDevice gpu)
     {
@@ -21,8 +18,8 @@ public static class CudaDevice
     }
 
     /// <summary>
-    /// Opens the first CUDA GPU as a device (kept open for the life of the process). Never throws for a machine without
-    /// one: returns false and why, as a clause for the caller's sentence ("no CUDA GPU was found (...)").
+    /// Opens the first CUDA GPU for the life of the process. Never throws for a machine without one: returns false and
+    /// why, as a clause for the caller's sentence ("no CUDA GPU was found (...)").
     /// </summary>
     public static bool TryOpen(out Device? device, out string reason, GpuOptions? options = null)
     {
@@ -31,8 +28,4 @@ public static class CudaDevice
         device = Open(gpu!);
         return true;
     }
-
-    /// <summary>The backend of a GPU device; a clear error for any other.</summary>
-    internal static CudaBackend BackendOf(Device device) => device.Backend as CudaBackend
-        ?? throw new ArgumentException($"This needs a GPU device, not {device}.", nameof(device));
 }

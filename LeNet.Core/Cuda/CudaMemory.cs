@@ -17,9 +17,7 @@ internal sealed class CudaMemory<T> : DeviceMemory<T> where T : unmanaged
     private CudaMemory(MemoryBuffer buffer, ArrayView<T> view, long offset, CudaKernels kernels) =>
         (_buffer, View, _offset, _kernels) = (buffer, view, offset, kernels);
 
-    /// <summary>
-    /// New memory of <paramref name="length"/> zeros (ILGPU refuses empty buffers: one element, none viewed).
-    /// </summary>
+    /// <summary>Zeros; ILGPU refuses empty buffers, so an empty memory holds one element, none viewed.</summary>
     public static CudaMemory<T> Allocate(CudaKernels kernels, int length)
     {
         var buffer = kernels.Accelerator.Allocate1D<T>(Math.Max(1, length));
@@ -28,7 +26,6 @@ internal sealed class CudaMemory<T> : DeviceMemory<T> where T : unmanaged
     }
 
     public ArrayView<T> View { get; }
-
     public override int Length => (int)View.Length;
 
     public override void CopyToHost(Span<T> destination)

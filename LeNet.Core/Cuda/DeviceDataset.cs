@@ -1,15 +1,13 @@
 namespace LeNet.Core.Cuda;
 
 /// <summary>
-/// A labelled image set held in a GPU device's memory, uploaded once, from which batches are gathered on the device by
-/// an index order (an epoch's shuffle, or file order): one launch per batch, nothing copied from the host per step.
-/// The batch tensors are reused: a batch is valid until the next call of <see cref="Batch"/> with the same size.
+/// A labelled image set uploaded once to a GPU, batches gathered on the device by an index order: one launch per
+/// batch, nothing copied per step. Batch tensors are reused: valid until the next <see cref="Batch"/> of that size.
 /// </summary>
 public sealed class DeviceDataset : Training.BatchSource
 {
     private readonly Tensor _images;
-    private readonly Indices _labels;
-    private readonly Indices _order;
+    private readonly Indices _labels, _order;
     private readonly int[] _imageShape;
     private readonly int _imageLength;
     private readonly CudaBackend _backend;
@@ -23,8 +21,7 @@ public sealed class DeviceDataset : Training.BatchSource
             nameof(device));
         _imageLength = ImageLength(images, labels, imageShape);
         _imageShape = imageShape.ToArray();
-        Device = device;
-        Count = labels.Length;
+        (Device, Count) = (device, labels.Length);
         _images = Tensor.FromArray(device, images, labels.Length, _imageLength);
         _labels = new Indices(labels).To(device);
         _order = Indices.Allocate(device, labels.Length);
@@ -32,22 +29,14 @@ public sealed class DeviceDataset : Training.BatchSource
     }
 
     public override Device Device { get; }
-
     public override int Count { get; }
 
-    /// <summary>
-    /// Uploads the order batches are gathered in (indices into 0..Count−1, e.g. an epoch's permutation); file order at
-    /// first.
-    /// </summary>
     public override void SetOrder(ReadOnlySpan<int> order)
     {
         CheckOrder(order);
         _order.CopyFrom(order);
     }
 
-    /// <summary>
-    /// Images [count, ...imageShape] and labels [count] of order[start .. start+count), gathered on the device.
-    /// </summary>
     public override (Tensor Images, Indices Labels) Batch(int start, int count)
     {
         CheckBatch(start, count);
@@ -57,8 +46,8 @@ public sealed class DeviceDataset : Training.BatchSource
     }
 
     /// <summary>
-    /// The batch of <paramref name="count"/> images at order[step · batchSize ..], where step is the schedule's: read
-    /// on the device from its cursor, so that the launch is the same at every step (<see cref="StepSchedule"/>).
+    /// The batch at order[step · batchSize ..], step read on the device from the schedule's cursor, so that the launch
+    /// is the same at every step.
     /// </summary>
     public (Tensor Images, Indices Labels) Batch(StepSchedule schedule, int batchSize, int count)
     {

@@ -30,7 +30,6 @@ internal sealed class DeviceTrainingStep : TrainingStep
     }
 
     public override bool IsSynchronous => false;
-
     protected override void OnStartEpoch(int firstStep) => _schedule.StartEpoch(firstStep, Optimizer as Adam);
 
     protected override void RunStep(int step, int count, float[] losses)
@@ -43,10 +42,7 @@ internal sealed class DeviceTrainingStep : TrainingStep
         }
         else if (_graphs && full && _eagerFullSteps >= 2)
         {
-            try
-            {
-                _captured = CapturedStep.Capture(_data.Device, () => Queue(count));
-            }
+            try { _captured = CapturedStep.Capture(_data.Device, () => Queue(count)); }
             catch (CudaGraphException exception)
             {
                 throw new StepCaptureException($"CUDA graphs: {exception.Message}", exception);

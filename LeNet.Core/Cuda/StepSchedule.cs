@@ -26,32 +26,23 @@ public sealed class StepSchedule
             ?? throw new ArgumentException($"A StepSchedule keeps its cursor on a GPU device, not on {device}.",
                 nameof(device));
         ArgumentOutOfRangeException.ThrowIfLessThan(stepsPerEpoch, 1);
-        Device = device;
-        StepsPerEpoch = stepsPerEpoch;
+        (Device, StepsPerEpoch) = (device, stepsPerEpoch);
         Cursor = Indices.Allocate(device, 1);
         AdamTable = Tensor.Zeros(device, 2 * stepsPerEpoch);
         _table = new float[2 * stepsPerEpoch];
     }
 
     public Device Device { get; }
-
     public int StepsPerEpoch { get; }
 
-    /// <summary>
-    /// The index (0-based) of the step the queued work has reached: what the cursor holds once that work has run.
-    /// </summary>
+    /// <summary>The step (0-based) the queued work has reached: what the cursor holds once that work has run.</summary>
     public int Step { get; private set; }
-
     internal Indices Cursor { get; }
 
     /// <summary>Adam's (step size, √(1 − β₂ᵗ)) per step of the epoch, from <see cref="StartEpoch"/>.</summary>
     internal Tensor AdamTable { get; }
 
-    /// <summary>
-    /// Starts an epoch at step <paramref name="firstStep"/> (0-based; more than 0 for a run resumed mid-epoch): sets
-    /// the cursor and, with an <paramref name="adam"/>, writes the bias corrections of its next steps, one per
-    /// remaining step of the epoch, for <see cref="EndStep(Tensor, Tensor, Optimizer)"/> to read.
-    /// </summary>
+    /// <summary>Sets the cursor and, with Adam, writes the bias corrections of the epoch's remaining steps.</summary>
     public void StartEpoch(int firstStep, Adam? adam = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(firstStep);
@@ -70,9 +61,7 @@ public sealed class StepSchedule
         AdamTable.Memory.Slice(2 * firstStep, remaining.Length).CopyFromHost(remaining);
     }
 
-    /// <summary>
-    /// The step's last launch: stores <paramref name="loss"/> at losses[cursor] and advances the cursor.
-    /// </summary>
+    /// <summary>The step's last launch: stores the loss at losses[cursor] and advances the cursor.</summary>
     public void EndStep(Tensor loss, Tensor losses)
     {
         CheckEndStep(loss, losses);
@@ -82,8 +71,8 @@ public sealed class StepSchedule
 
     /// <summary>
     /// The optimiser's step, leaving the gradients at zero, then <see cref="EndStep(Tensor, Tensor)"/>: with the Adam
-    /// this epoch was started for, in one launch — Adam's, reading its bias corrections at the cursor, whose last group
-    /// to finish stores the loss and advances the cursor — else in the optimiser's launches and one more. The same
+    /// this epoch was started for, in one launch (Adam's, reading its bias corrections at the cursor, whose last group
+    /// to finish stores the loss and advances the cursor), else in the optimiser's launches and one more; the same
     /// results either way.
     /// </summary>
     public void EndStep(Tensor loss, Tensor losses, Optimizer optimizer)
@@ -92,8 +81,7 @@ public sealed class StepSchedule
         CheckEndStep(loss, losses);
         if (ReferenceEquals(optimizer, _adam) && _adam.TryPacked(out var parameters, out var grads, out var moments))
         {
-            RequireAdamStep(_adam.StepCount + 1); // refused out of turn before anything changes
-            _adam.CountStep();
+            CountAdamStep();
             _backend.AdamScheduled(parameters, grads, moments[0], moments[1], this, _adam.LearningRate, _adam.Beta1,
                 _adam.Beta2, _adam.Eps, _adam.WeightDecay, _adam.Decoupled, clearGradient: true, loss, losses);
         }
@@ -105,37 +93,25 @@ public sealed class StepSchedule
         Step++;
     }
 
-    /// <summary>
-    /// Counts a step run by replaying a captured one (<see cref="CapturedStep.Replay"/>), whose launches advanced the
-    /// device's cursor and took Adam's step without this host code: the host's step and Adam's count follow.
-    /// </summary>
+    /// <summary>A replayed step advanced the cursor on the device: the host's step and Adam's count follow.</summary>
     public void CountReplayedStep()
     {
-        if (Step >= StepsPerEpoch)
-            throw new InvalidOperationException(
-                $"The schedule's epoch has {StepsPerEpoch} steps, all taken; call StartEpoch before the next.");
-        if (_adam is not null)
-        {
-            RequireAdamStep(_adam.StepCount + 1);
-            _adam.CountStep();
-        }
+        ThrowIfEpochDone();
+        if (_adam is not null) CountAdamStep();
         Step++;
     }
 
-    /// <summary>
-    /// Checks that Adam's step <paramref name="adamStep"/> (1-based) is the one the table holds for the current step:
-    /// its count and learning rate are those <see cref="StartEpoch"/> wrote the table for.
-    /// </summary>
-    private void RequireAdamStep(int adamStep)
+    // Adam's next step and learning rate must be those StartEpoch wrote the table for (callers checked the epoch);
+    // one out of turn is refused before anything changes.
+    private void CountAdamStep()
     {
-        if (Step >= StepsPerEpoch)
+        var adamStep = _adam!.StepCount + 1;
+        if (adamStep != _firstAdamStep + (Step - _firstStep) || _adam.LearningRate != _learningRate)
             throw new InvalidOperationException(
-                $"The schedule's epoch has {StepsPerEpoch} steps, all taken; call StartEpoch before the next.");
-        if (adamStep != _firstAdamStep + (Step - _firstStep) || _adam!.LearningRate != _learningRate)
-            throw new InvalidOperationException(
-                $"Adam is at step {adamStep} with learning rate {_adam!.LearningRate}, but the schedule holds step " +
+                $"Adam is at step {adamStep} with learning rate {_adam.LearningRate}, but the schedule holds step " +
                 $"{_firstAdamStep + (Step - _firstStep)} with {_learningRate} for step {Step} of the epoch; call " +
                 "StartEpoch again after changing either.");
+        _adam.CountStep();
     }
 
     private void CheckEndStep(Tensor loss, Tensor losses)
@@ -149,6 +125,11 @@ public sealed class StepSchedule
             throw new ArgumentException(
                 $"The losses hold {losses.Length} values, not one per step of the epoch ({StepsPerEpoch}).",
                 nameof(losses));
+        ThrowIfEpochDone();
+    }
+
+    private void ThrowIfEpochDone()
+    {
         if (Step >= StepsPerEpoch)
             throw new InvalidOperationException(
                 $"The schedule's epoch has {StepsPerEpoch} steps, all taken; call StartEpoch before the next.");

@@ -4,66 +4,50 @@ namespace LeNet.Core.Functional;
 
 public static partial class F
 {
-    /// <summary>max(x, 0), elementwise.</summary>
     public static Tensor ReLU(Tensor input)
     {
         var output = Workspace.Tensor(input.Device, input.Shape);
         input.Device.Backend.ReLUForward(input, output);
         if (GradientTape.ShouldRecord(input))
-            GradientTape.Record(output, Workspace.Node<ReLUBackward>().Set(input, output), input);
+            GradientTape.Record(output, Workspace.Node<ReLUBackward>().Set((input, output)), input);
         return output;
     }
 
-    /// <summary>tanh(x), elementwise.</summary>
     public static Tensor Tanh(Tensor input)
     {
         var output = Workspace.Tensor(input.Device, input.Shape);
         input.Device.Backend.TanhForward(input, output);
         if (GradientTape.ShouldRecord(input))
-            GradientTape.Record(output, Workspace.Node<TanhBackward>().Set(input, output), input);
+            GradientTape.Record(output, Workspace.Node<TanhBackward>().Set((input, output)), input);
         return output;
     }
 
-    /// <summary>1/(1 + e^−x), elementwise.</summary>
     public static Tensor Sigmoid(Tensor input)
     {
         var output = Workspace.Tensor(input.Device, input.Shape);
         input.Device.Backend.SigmoidForward(input, output);
         if (GradientTape.ShouldRecord(input))
-            GradientTape.Record(output, Workspace.Node<SigmoidBackward>().Set(input, output), input);
+            GradientTape.Record(output, Workspace.Node<SigmoidBackward>().Set((input, output)), input);
         return output;
     }
 
-    /// <summary>
-    /// An elementwise operation's node: it keeps its input and output (never modified in place by recorded operations).
-    /// </summary>
-    private abstract class ElementwiseBackward<TSelf> : Node where TSelf : ElementwiseBackward<TSelf>
-    {
-        protected Tensor Input = null!, Output = null!;
-
-        public TSelf Set(Tensor input, Tensor output)
-        {
-            (Input, Output) = (input, output);
-            return (TSelf)this;
-        }
-    }
-
-    private sealed class ReLUBackward : ElementwiseBackward<ReLUBackward>
+    // An elementwise node keeps its input and output: recorded operations never modify them in place.
+    private sealed class ReLUBackward : SavingNode<ReLUBackward, (Tensor Input, Tensor Output)>
     {
         public override void Backward(Tensor outputGrad) =>
-            Input.Device.Backend.ReLUBackward(Input, outputGrad, Target(Input)!.Value);
+            Saved.Input.Device.Backend.ReLUBackward(Saved.Input, outputGrad, Target(Saved.Input)!.Value);
     }
 
     // Tanh and sigmoid differentiate through their saved output.
-    private sealed class TanhBackward : ElementwiseBackward<TanhBackward>
+    private sealed class TanhBackward : SavingNode<TanhBackward, (Tensor Input, Tensor Output)>
     {
         public override void Backward(Tensor outputGrad) =>
-            Input.Device.Backend.TanhBackward(Output, outputGrad, Target(Input)!.Value);
+            Saved.Input.Device.Backend.TanhBackward(Saved.Output, outputGrad, Target(Saved.Input)!.Value);
     }
 
-    private sealed class SigmoidBackward : ElementwiseBackward<SigmoidBackward>
+    private sealed class SigmoidBackward : SavingNode<SigmoidBackward, (Tensor Input, Tensor Output)>
     {
         public override void Backward(Tensor outputGrad) =>
-            Input.Device.Backend.SigmoidBackward(Output, outputGrad, Target(Input)!.Value);
+            Saved.Input.Device.Backend.SigmoidBackward(Saved.Output, outputGrad, Target(Saved.Input)!.Value);
     }
 }

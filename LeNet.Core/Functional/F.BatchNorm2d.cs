@@ -6,8 +6,8 @@ namespace LeNet.Core.Functional;
 public static partial class F
 {
     /// <summary>
-    /// Batch normalisation of input [N, C, H, W] per channel. In training it normalises with the batch statistics and
-    /// moves runningMean/runningVar in place (momentum, unbiased variance); otherwise it uses the running statistics.
+    /// Per channel of input [N, C, H, W]. In training it normalises with the batch statistics and moves
+    /// runningMean/runningVar in place (momentum, unbiased variance); otherwise it uses the running statistics.
     /// </summary>
     public static Tensor BatchNorm2d(Tensor input, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
         bool training, float momentum = 0.1f, float eps = 1e-5f)
@@ -38,26 +38,20 @@ public static partial class F
         backend.BatchNorm2dForwardTraining(input, gamma, beta, output, mean, invStd, runningMean, runningVar, momentum,
             eps, shape);
         if (GradientTape.ShouldRecord(input, gamma, beta))
-            GradientTape.Record(output,
-                Workspace.Node<BatchNorm2dBackward>().Set(input, gamma, beta, mean, invStd, shape), input, gamma, beta);
+            GradientTape.Record(output, Workspace.Node<BatchNorm2dBackward>().Set((input, gamma, beta, mean, invStd,
+                shape)), input, gamma, beta);
         return output;
     }
 
-    private sealed class BatchNorm2dBackward : Node
+    private sealed class BatchNorm2dBackward : SavingNode<BatchNorm2dBackward,
+        (Tensor Input, Tensor Gamma, Tensor Beta, Tensor Mean, Tensor InvStd, BatchNormShape Shape)>
     {
-        private Tensor _input = null!, _gamma = null!, _beta = null!, _mean = null!, _invStd = null!;
-        private BatchNormShape _shape;
-
-        public BatchNorm2dBackward Set(Tensor input, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd,
-            BatchNormShape shape)
+        public override void Backward(Tensor outputGrad)
         {
-            (_input, _gamma, _beta, _mean, _invStd, _shape) = (input, gamma, beta, mean, invStd, shape);
-            return this;
+            var (input, gamma, beta, mean, invStd, shape) = Saved;
+            input.Device.Backend.BatchNorm2dBackward(outputGrad, input, gamma, mean, invStd,
+                Target(input), Target(gamma), Target(beta), shape);
         }
-
-        public override void Backward(Tensor outputGrad) =>
-            _input.Device.Backend.BatchNorm2dBackward(outputGrad, _input, _gamma, _mean, _invStd,
-                Target(_input), Target(_gamma), Target(_beta), _shape);
     }
 
     // Training through running statistics (fine-tuning a frozen BatchNorm) has no kernel yet; say so rather than

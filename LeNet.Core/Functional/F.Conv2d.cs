@@ -5,19 +5,19 @@ namespace LeNet.Core.Functional;
 
 public static partial class F
 {
-    /// <summary>2-D convolution: input [N, C, H, W], weight [K, C, R, S], bias [K] or null → [N, K, P, Q].</summary>
+    /// <summary>Input [N, C, H, W], weight [K, C, R, S], bias [K] or null → [N, K, P, Q].</summary>
     public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0)
     {
         var shape = ConvShapeOf(input, weight, bias, stride, padding);
         var output = Workspace.Tensor(input.Device, [shape.Batch, shape.OutChannels, shape.OutHeight, shape.OutWidth]);
         input.Device.Backend.Conv2dForward(input, weight, bias, output, shape);
         if (GradientTape.ShouldRecord(input, weight, bias))
-            GradientTape.Record(output, Workspace.Node<Conv2dBackward>().Set(input, weight, bias, shape), input, weight,
-                bias);
+            GradientTape.Record(output, Workspace.Node<Conv2dBackward>().Set((input, weight, bias, shape)), input,
+                weight, bias);
         return output;
     }
 
-    /// <summary>The convolution's shape, after checking every argument (one sentence for each mistake).</summary>
+    // Checks every argument, one sentence for each mistake.
     private static ConvShape ConvShapeOf(Tensor input, Tensor weight, Tensor? bias, int stride, int padding)
     {
         RequireRank(input, 4, "Conv2d input", "[N, C, H, W]");
@@ -39,23 +39,14 @@ public static partial class F
         return shape;
     }
 
-
-    private sealed class Conv2dBackward : Node
+    private sealed class Conv2dBackward
+        : SavingNode<Conv2dBackward, (Tensor Input, Tensor Weight, Tensor? Bias, ConvShape Shape)>
     {
-        private Tensor _input = null!, _weight = null!;
-        private Tensor? _bias;
-        private ConvShape _shape;
-
-        public Conv2dBackward Set(Tensor input, Tensor weight, Tensor? bias, ConvShape shape)
-        {
-            (_input, _weight, _bias, _shape) = (input, weight, bias, shape);
-            return this;
-        }
-
         public override void Backward(Tensor outputGrad)
         {
-            var backend = _input.Device.Backend;
-            backend.Conv2dBackward(_input, _weight, outputGrad, Target(_input), Target(_weight), Target(_bias), _shape);
+            var (input, weight, bias, shape) = Saved;
+            input.Device.Backend.Conv2dBackward(input, weight, outputGrad, Target(input), Target(weight), Target(bias),
+                shape);
         }
     }
 }

@@ -7,9 +7,8 @@ namespace LeNet.Core.Functional;
 public static partial class F
 {
     /// <summary>
-    /// MaxPool2d(ReLU(BatchNorm2d(Conv2d(input)))), the pooling window equal to its stride, as one operation: the same
-    /// values, running-statistics update and gradients as the four in turn. In training it normalises with the batch
-    /// statistics (moving the running ones); in evaluation with the running statistics.
+    /// MaxPool2d(ReLU(BatchNorm2d(Conv2d(input)))), pooling window = stride, as one operation: the same values,
+    /// running-statistics update and gradients as the four in turn.
     /// </summary>
     public static Tensor ConvBlock(Tensor input, Tensor weight, Tensor? bias, int stride, int padding, Tensor gamma,
         Tensor beta, Tensor runningMean, Tensor runningVar, bool training, int pool, float momentum = 0.1f,
@@ -31,7 +30,6 @@ public static partial class F
             throw new ArgumentException(
                 "BatchNorm2d in training needs more than one value per channel, but the convolution's " +
                 $"output {Tensor.Format(shape.ConvOutputShape)} has one; use a larger batch or evaluation mode.");
-
         var device = input.Device;
         var pooled = shape.Output(device);
         if (!training)
@@ -53,27 +51,19 @@ public static partial class F
             momentum, eps, shape);
         if (GradientTape.ShouldRecord(input, weight, bias, gamma, beta))
             GradientTape.Record(pooled,
-                Workspace.Node<ConvBlockBackward>().Set(input, weight, bias, gamma, beta, saved, shape), input, weight,
-                bias, gamma, beta);
+                Workspace.Node<ConvBlockBackward>().Set((input, weight, bias, gamma, beta, saved, shape)), input,
+                weight, bias, gamma, beta);
         return pooled;
     }
 
-    private sealed class ConvBlockBackward() : Node(inputs: 5)
+    private sealed class ConvBlockBackward() : SavingNode<ConvBlockBackward, (Tensor Input, Tensor Weight,
+        Tensor? Bias, Tensor Gamma, Tensor Beta, ConvBlockSaved Block, ConvBlockShape Shape)>(inputs: 5)
     {
-        private Tensor _input = null!, _weight = null!, _gamma = null!, _beta = null!;
-        private Tensor? _bias;
-        private ConvBlockSaved _saved = null!;
-        private ConvBlockShape _shape;
-
-        public ConvBlockBackward Set(Tensor input, Tensor weight, Tensor? bias, Tensor gamma, Tensor beta,
-            ConvBlockSaved saved, ConvBlockShape shape)
+        public override void Backward(Tensor outputGrad)
         {
-            (_input, _weight, _bias, _gamma, _beta, _saved, _shape) = (input, weight, bias, gamma, beta, saved, shape);
-            return this;
+            var (input, weight, bias, gamma, beta, block, shape) = Saved;
+            input.Device.Backend.ConvBlockBackward(outputGrad, input, weight, gamma, beta, block, Target(input),
+                Target(weight), Target(bias), Target(gamma), Target(beta), shape);
         }
-
-        public override void Backward(Tensor outputGrad) =>
-            _input.Device.Backend.ConvBlockBackward(outputGrad, _input, _weight, _gamma, _beta, _saved, Target(_input),
-                Target(_weight), Target(_bias), Target(_gamma), Target(_beta), _shape);
     }
 }

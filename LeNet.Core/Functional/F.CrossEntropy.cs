@@ -5,16 +5,13 @@ namespace LeNet.Core.Functional;
 public static partial class F
 {
     /// <summary>
-    /// Softmax cross-entropy of logits [N, Classes] against integer labels, averaged over the batch — PyTorch's
-    /// CrossEntropyLoss. Returns a scalar tensor.
+    /// Softmax cross-entropy of logits [N, Classes] against integer labels, averaged over the batch (PyTorch's
+    /// CrossEntropyLoss): a scalar.
     /// </summary>
     public static Tensor CrossEntropy(Tensor logits, int[] labels) => CrossEntropy(logits, new Indices(labels));
 
     /// <inheritdoc cref="CrossEntropy(Tensor, int[])"/>
-    /// <remarks>
-    /// Labels on a GPU device (for logits on it) are not checked on the host — that would wait for the device; a label
-    /// outside [0, Classes) gives a NaN loss there.
-    /// </remarks>
+    /// <remarks>GPU labels go unchecked (that would wait for the device): one outside [0, Classes) gives NaN.</remarks>
     public static Tensor CrossEntropy(Tensor logits, Indices labels)
     {
         RequireRank(logits, 2, "CrossEntropy logits", "[N, Classes]");
@@ -27,37 +24,26 @@ public static partial class F
             backend.SoftmaxCrossEntropyForward(logits, labels, probabilities, loss, unitLogitsGrad: null);
             return loss;
         }
-        // The forward also writes the logits' gradient for a loss gradient of 1 — what a backward pass from this loss
-        // gives them — so that pass needs no launch of its own.
+        // The forward also writes the logits' gradient for a loss gradient of 1 (what a backward pass from this loss
+        // gives them), so that pass needs no launch of its own.
         var unitGradient = Workspace.Tensor(logits.Device, logits.Shape);
         backend.SoftmaxCrossEntropyForward(logits, labels, probabilities, loss, unitGradient);
         GradientTape.Record(loss,
-            Workspace.Node<CrossEntropyBackward>().Set(logits, labels, probabilities, unitGradient), logits);
+            Workspace.Node<CrossEntropyBackward>().Set((logits, labels, probabilities, unitGradient)), logits);
         return loss;
     }
 
     // The labels array is held, not copied: callers must not change it before backward.
-    private sealed class CrossEntropyBackward : Node
+    private sealed class CrossEntropyBackward : SavingNode<CrossEntropyBackward,
+        (Tensor Logits, Indices Labels, Tensor Probabilities, Tensor UnitGradient)>
     {
-        private Tensor _logits = null!, _probabilities = null!, _unitGradient = null!;
-        private Indices _labels;
-
-        public CrossEntropyBackward Set(Tensor logits, Indices labels, Tensor probabilities, Tensor unitGradient)
-        {
-            (_logits, _labels, _probabilities, _unitGradient) = (logits, labels, probabilities, unitGradient);
-            return this;
-        }
-
-        public override void BackwardFromOne(Device device) => GradientTape.Pass(_logits, _unitGradient);
-
+        public override void BackwardFromOne(Device device) => GradientTape.Pass(Saved.Logits, Saved.UnitGradient);
         public override void Backward(Tensor outputGrad) =>
-            _logits.Device.Backend.SoftmaxCrossEntropyBackward(_probabilities, _labels, outputGrad,
-                Target(_logits)!.Value);
+            Saved.Logits.Device.Backend.SoftmaxCrossEntropyBackward(Saved.Probabilities, Saved.Labels, outputGrad,
+                Target(Saved.Logits)!.Value);
     }
 
-    /// <summary>
-    /// Labels for a batch: one per row, on the logits' device, and (on the host, where it costs no wait) each a class.
-    /// </summary>
+    // One per row, on the logits' device, and (on the host, where it costs no wait) each a class.
     private static void RequireLabels(Indices labels, Device device, int batch, int classes)
     {
         if (labels.Length != batch)

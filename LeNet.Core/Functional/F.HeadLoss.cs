@@ -7,9 +7,8 @@ namespace LeNet.Core.Functional;
 public static partial class F
 {
     /// <summary>
-    /// CrossEntropy(Linear(ReLU(Linear(input, firstWeight, firstBias)), secondWeight, secondBias), labels): a
-    /// classifier head and its loss (LeNet-5's fc1 → relu1 → fc2 → CrossEntropyLoss) as one operation. The same loss
-    /// and gradients as the four in turn (up to rounding where a backend fuses them: one launch each way on a GPU).
+    /// CrossEntropy(Linear(ReLU(Linear(input, firstWeight, firstBias)), secondWeight, secondBias), labels) as one
+    /// operation, LeNet-5's classifier head and loss: as the four in turn up to rounding where a backend fuses them.
     /// </summary>
     public static Tensor HeadLoss(Tensor input, Tensor firstWeight, Tensor firstBias, Tensor secondWeight,
         Tensor secondBias, Indices labels)
@@ -39,41 +38,30 @@ public static partial class F
             null);
         device.Backend.HeadLossForward(input, firstWeight, firstBias, secondWeight, secondBias, labels, loss, saved,
             shape);
-        GradientTape.Record(loss, Workspace.Node<HeadLossBackward>().Set(input, firstWeight, firstBias, secondWeight,
-            secondBias, labels, saved, shape), input, firstWeight, firstBias, secondWeight, secondBias);
+        GradientTape.Record(loss, Workspace.Node<HeadLossBackward>().Set((input, firstWeight, firstBias, secondWeight,
+            secondBias, labels, saved, shape)), input, firstWeight, firstBias, secondWeight, secondBias);
         return loss;
     }
 
-    private sealed class HeadLossBackward() : Node(inputs: 5)
+    private sealed class HeadLossBackward() : SavingNode<HeadLossBackward, (Tensor Input, Tensor FirstWeight,
+        Tensor FirstBias, Tensor SecondWeight, Tensor SecondBias, Indices Labels, HeadLossSaved Head, HeadShape Shape)>(
+        inputs: 5)
     {
-        private Tensor _input = null!, _firstWeight = null!, _firstBias = null!, _secondWeight = null!,
-            _secondBias = null!;
-        private Indices _labels;
-        private HeadLossSaved _saved = null!;
-        private HeadShape _shape;
-
-        public HeadLossBackward Set(Tensor input, Tensor firstWeight, Tensor firstBias, Tensor secondWeight,
-            Tensor secondBias, Indices labels, HeadLossSaved saved, HeadShape shape)
-        {
-            (_input, _firstWeight, _firstBias, _secondWeight, _secondBias) = (input, firstWeight, firstBias,
-                secondWeight, secondBias);
-            (_labels, _saved, _shape) = (labels, saved, shape);
-            return this;
-        }
-
         public override void Backward(Tensor outputGrad) => Run(outputGrad);
 
         // The seed of a pass from this loss: where the forward computed the input's gradient for it, it is handed over.
         public override void BackwardFromOne(Device device)
         {
-            if (_saved.UnitInputGrad is { } unit) GradientTape.Pass(_input, unit);
+            if (Saved.Head.UnitInputGrad is { } unit) GradientTape.Pass(Saved.Input, unit);
             Run(lossGrad: null);
         }
 
-        private void Run(Tensor? lossGrad) =>
-            _input.Device.Backend.HeadLossBackward(lossGrad, _input, _firstWeight, _firstBias, _secondWeight,
-                _secondBias, _labels, _saved,
-                lossGrad is null && _saved.UnitInputGrad is not null ? null : Target(_input), Target(_firstWeight),
-                Target(_firstBias), Target(_secondWeight), Target(_secondBias), _shape);
+        private void Run(Tensor? lossGrad)
+        {
+            var (input, firstWeight, firstBias, secondWeight, secondBias, labels, head, shape) = Saved;
+            input.Device.Backend.HeadLossBackward(lossGrad, input, firstWeight, firstBias, secondWeight, secondBias,
+                labels, head, lossGrad is null && head.UnitInputGrad is not null ? null : Target(input),
+                Target(firstWeight), Target(firstBias), Target(secondWeight), Target(secondBias), shape);
+        }
     }
 }

@@ -5,15 +5,15 @@ namespace LeNet.Core.Functional;
 
 public static partial class F
 {
-    /// <summary>Fully connected layer: input [N, In], weight [Out, In], bias [Out] or null → [N, Out].</summary>
+    /// <summary>Input [N, In], weight [Out, In], bias [Out] or null → [N, Out].</summary>
     public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null)
     {
         var shape = CheckLinear(input, weight, bias);
         var output = Workspace.Tensor(input.Device, [shape.Batch, shape.OutFeatures]);
         input.Device.Backend.LinearForward(input, weight, bias, output, shape);
         if (GradientTape.ShouldRecord(input, weight, bias))
-            GradientTape.Record(output, Workspace.Node<LinearBackward>().Set(input, weight, bias, shape), input, weight,
-                bias);
+            GradientTape.Record(output, Workspace.Node<LinearBackward>().Set((input, weight, bias, shape)), input,
+                weight, bias);
         return output;
     }
 
@@ -31,20 +31,14 @@ public static partial class F
         return shape;
     }
 
-    private sealed class LinearBackward : Node
+    private sealed class LinearBackward
+        : SavingNode<LinearBackward, (Tensor Input, Tensor Weight, Tensor? Bias, LinearShape Shape)>
     {
-        private Tensor _input = null!, _weight = null!;
-        private Tensor? _bias;
-        private LinearShape _shape;
-
-        public LinearBackward Set(Tensor input, Tensor weight, Tensor? bias, LinearShape shape)
+        public override void Backward(Tensor outputGrad)
         {
-            (_input, _weight, _bias, _shape) = (input, weight, bias, shape);
-            return this;
+            var (input, weight, bias, shape) = Saved;
+            input.Device.Backend.LinearBackward(input, weight, outputGrad, Target(input), Target(weight), Target(bias),
+                shape);
         }
-
-        public override void Backward(Tensor outputGrad) =>
-            _input.Device.Backend.LinearBackward(_input, _weight, outputGrad, Target(_input), Target(_weight),
-                Target(_bias), _shape);
     }
 }

@@ -5,35 +5,26 @@ namespace LeNet.Core.Functional;
 
 public static partial class F
 {
-    /// <summary>
-    /// max(Linear(input, weight, bias), 0): a linear layer and the ReLU after it as one operation (one launch each way
-    /// on a GPU); the same values and gradients as F.ReLU(F.Linear(...)).
-    /// </summary>
+    /// <summary>F.ReLU(F.Linear(...)) fused (one launch each way on a GPU): the same values and gradients.</summary>
     public static Tensor LinearReLU(Tensor input, Tensor weight, Tensor? bias = null)
     {
         var shape = CheckLinear(input, weight, bias);
         var output = Workspace.Tensor(input.Device, [shape.Batch, shape.OutFeatures]);
         input.Device.Backend.LinearReLUForward(input, weight, bias, output, shape);
         if (GradientTape.ShouldRecord(input, weight, bias))
-            GradientTape.Record(output, Workspace.Node<LinearReLUBackward>().Set(input, weight, bias, output, shape),
+            GradientTape.Record(output, Workspace.Node<LinearReLUBackward>().Set((input, weight, bias, output, shape)),
                 input, weight, bias);
         return output;
     }
 
-    private sealed class LinearReLUBackward : Node
+    private sealed class LinearReLUBackward : SavingNode<LinearReLUBackward,
+        (Tensor Input, Tensor Weight, Tensor? Bias, Tensor Output, LinearShape Shape)>
     {
-        private Tensor _input = null!, _weight = null!, _output = null!;
-        private Tensor? _bias;
-        private LinearShape _shape;
-
-        public LinearReLUBackward Set(Tensor input, Tensor weight, Tensor? bias, Tensor output, LinearShape shape)
+        public override void Backward(Tensor outputGrad)
         {
-            (_input, _weight, _bias, _output, _shape) = (input, weight, bias, output, shape);
-            return this;
+            var (input, weight, bias, output, shape) = Saved;
+            input.Device.Backend.LinearReLUBackward(input, weight, output, outputGrad, Target(input), Target(weight),
+                Target(bias), shape);
         }
-
-        public override void Backward(Tensor outputGrad) =>
-            _input.Device.Backend.LinearReLUBackward(_input, _weight, _output, outputGrad, Target(_input),
-                Target(_weight), Target(_bias), _shape);
     }
 }

@@ -5,7 +5,7 @@ namespace LeNet.Core.Functional;
 
 public static partial class F
 {
-    /// <summary>Max pooling of input [N, C, H, W] with a square window; stride defaults to the window size.</summary>
+    /// <summary>Input [N, C, H, W], a square window; stride defaults to the window size.</summary>
     public static Tensor MaxPool2d(Tensor input, int kernel, int? stride = null)
     {
         var shape = PoolShapeOf(input, kernel, stride ?? kernel, "MaxPool2d", "MaxPool2d input");
@@ -13,20 +13,18 @@ public static partial class F
         var argmax = Workspace.Indices(input.Device, shape.OutputLength);
         input.Device.Backend.MaxPool2dForward(input, output, argmax, shape);
         if (GradientTape.ShouldRecord(input))
-            GradientTape.Record(output, Workspace.Node<MaxPool2dBackward>().Set(input, argmax, shape), input);
+            GradientTape.Record(output, Workspace.Node<MaxPool2dBackward>().Set((input, argmax, shape)), input);
         return output;
     }
 
-    /// <summary>
-    /// Average pooling of input [N, C, H, W] with a square window; stride defaults to the window size.
-    /// </summary>
+    /// <summary>Input [N, C, H, W], a square window; stride defaults to the window size.</summary>
     public static Tensor AvgPool2d(Tensor input, int kernel, int? stride = null)
     {
         var shape = PoolShapeOf(input, kernel, stride ?? kernel, "AvgPool2d", "AvgPool2d input");
         var output = Workspace.Tensor(input.Device, [shape.Batch, shape.Channels, shape.OutHeight, shape.OutWidth]);
         input.Device.Backend.AvgPool2dForward(input, output, shape);
         if (GradientTape.ShouldRecord(input))
-            GradientTape.Record(output, Workspace.Node<AvgPool2dBackward>().Set(input, shape), input);
+            GradientTape.Record(output, Workspace.Node<AvgPool2dBackward>().Set((input, shape)), input);
         return output;
     }
 
@@ -44,34 +42,16 @@ public static partial class F
         return shape;
     }
 
-    private sealed class MaxPool2dBackward : Node
+    private sealed class MaxPool2dBackward
+        : SavingNode<MaxPool2dBackward, (Tensor Input, Indices Argmax, PoolShape Shape)>
     {
-        private Tensor _input = null!;
-        private Indices _argmax;
-        private PoolShape _shape;
-
-        public MaxPool2dBackward Set(Tensor input, Indices argmax, PoolShape shape)
-        {
-            (_input, _argmax, _shape) = (input, argmax, shape);
-            return this;
-        }
-
-        public override void Backward(Tensor outputGrad) =>
-            _input.Device.Backend.MaxPool2dBackward(outputGrad, _argmax, Target(_input)!.Value, _shape);
+        public override void Backward(Tensor outputGrad) => Saved.Input.Device.Backend.MaxPool2dBackward(outputGrad,
+            Saved.Argmax, Target(Saved.Input)!.Value, Saved.Shape);
     }
 
-    private sealed class AvgPool2dBackward : Node
+    private sealed class AvgPool2dBackward : SavingNode<AvgPool2dBackward, (Tensor Input, PoolShape Shape)>
     {
-        private Tensor _input = null!;
-        private PoolShape _shape;
-
-        public AvgPool2dBackward Set(Tensor input, PoolShape shape)
-        {
-            (_input, _shape) = (input, shape);
-            return this;
-        }
-
         public override void Backward(Tensor outputGrad) =>
-            _input.Device.Backend.AvgPool2dBackward(outputGrad, Target(_input)!.Value, _shape);
+            Saved.Input.Device.Backend.AvgPool2dBackward(outputGrad, Target(Saved.Input)!.Value, Saved.Shape);
     }
 }

@@ -4,7 +4,7 @@ namespace LeNet.Core.Functional;
 
 /// <summary>
 /// Differentiable operations on tensors. Each operation's forward and its backward node sit together in one file named
-/// for the operation (F.Conv2d.cs, F.ConvBlock.cs, ...); the device's backend runs the kernels.
+/// for the operation; the device's backend runs the kernels.
 /// </summary>
 public static partial class F
 {
@@ -22,7 +22,7 @@ public static partial class F
                 $"{what} must have shape {Tensor.Format(shape)}, but has {Tensor.Format(tensor.Shape)}.");
     }
 
-    /// <summary>An operation's tensors must live on one device; its backend runs on the first one's.</summary>
+    // The operation's backend is the first tensor's device's.
     private static void RequireSameDevice(string operation, Tensor first, Tensor? second, Tensor? third = null)
     {
         if ((second is null || second.Device == first.Device) && (third is null || third.Device == first.Device))
@@ -31,6 +31,18 @@ public static partial class F
             $"{(third is null ? "" : ", " + third.Device)}); put them on one device first (Module.To, Tensor.To).");
     }
 
-    /// <summary>Where a node writes a tensor's gradient (null: not wanted).</summary>
+    // A node keeping what its forward saved; the workspace hands the same node out again, so Set refills it.
+    private abstract class SavingNode<TSelf, TSaved>(int inputs = 3) : Node(inputs)
+        where TSelf : SavingNode<TSelf, TSaved>
+    {
+        protected TSaved Saved = default!;
+
+        public TSelf Set(TSaved saved)
+        {
+            Saved = saved;
+            return (TSelf)this;
+        }
+    }
+
     private static GradientTarget? Target(Tensor? tensor) => GradientTape.Target(tensor);
 }

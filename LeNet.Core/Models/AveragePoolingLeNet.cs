@@ -20,10 +20,9 @@ public abstract class AveragePoolingLeNet : Module
             new Linear(120, 84, random), activation(), new Linear(84, classes, random)));
     }
 
-    /// <summary>The convolutions: [N, 1, 32, 32] → [N, 120].</summary>
+    /// <summary>[N, 1, 32, 32] → [N, 120].</summary>
     public Sequential Features { get; }
-
-    /// <summary>The fully connected layers: [N, 120] → logits [N, classes].</summary>
+    /// <summary>[N, 120] → logits [N, classes].</summary>
     public Sequential Classifier { get; }
 
     public override Tensor Forward(Tensor input) => Classifier.Forward(Features.Forward(input));

@@ -4,10 +4,9 @@ using LeNet.Core.Modules;
 namespace LeNet.Core.Models;
 
 /// <summary>
-/// LeNet-5 exactly as the reference article's code, written as the operations that run: two convolution blocks
-/// (Conv 5×5 + BatchNorm + ReLU + MaxPool 2), fc + ReLU (400 → 120), then the classifier head fc1 + ReLU + fc2
-/// (120 → 84 → classes) — with the loss, one operation in training. Member names match the article's PyTorch module
-/// (layer1.0.weight, fc1.bias, ...), so state dicts line up. 61,750 trainable parameters.
+/// LeNet-5 exactly as the reference article's code, written as the operations that run: two convolution blocks, fc +
+/// ReLU (400 → 120), then the classifier head fc1 + ReLU + fc2 (120 → 84 → classes), with the loss one operation in
+/// training. Member names match the article's PyTorch module, so state dicts line up.
 /// </summary>
 public sealed class LeNet5 : Module
 {
@@ -19,30 +18,26 @@ public sealed class LeNet5 : Module
         Fc = RegisterModule("fc", new Linear(400, 120, random));
         // The ReLUs are registered as the article's module has them (the ONNX export walks the layers in order); the
         // operations below apply them with the layer before.
-        Relu = RegisterModule("relu", new ReLU());
+        RegisterModule("relu", new ReLU());
         Fc1 = RegisterModule("fc1", new Linear(120, 84, random));
-        Relu1 = RegisterModule("relu1", new ReLU());
+        RegisterModule("relu1", new ReLU());
         Fc2 = RegisterModule("fc2", new Linear(84, classes, random));
     }
 
     public const string ModelName = "lenet5";
-
     public ConvBlock Layer1 { get; }
     public ConvBlock Layer2 { get; }
     public Linear Fc { get; }
-    public ReLU Relu { get; }
     public Linear Fc1 { get; }
-    public ReLU Relu1 { get; }
     public Linear Fc2 { get; }
 
     /// <summary>input [N, 1, 32, 32] → logits [N, classes].</summary>
     public override Tensor Forward(Tensor input) => Fc2.Forward(F.LinearReLU(Features(input), Fc1.Weight, Fc1.Bias));
 
-    /// <summary>CrossEntropyLoss(Forward(input), labels), the head and the loss as one operation.</summary>
     public override Tensor CrossEntropyLoss(Tensor input, Indices labels) =>
         F.HeadLoss(Features(input), Fc1.Weight, Fc1.Bias!, Fc2.Weight, Fc2.Bias!, labels);
 
-    /// <summary>layer1 → layer2 → flatten → fc + relu: what the classifier head reads, [N, 120].</summary>
+    // layer1 → layer2 → flatten → fc + relu: what the classifier head reads, [N, 120].
     private Tensor Features(Tensor input)
     {
         var maps = Layer2.Forward(Layer1.Forward(input));

@@ -2,15 +2,13 @@ using LeNet.Core.Modules;
 
 namespace LeNet.Core.Models;
 
-/// <summary>The model variants by the names the command line and saved files use (<c>--model lenet5</c> ...).</summary>
+/// <summary>The model variants by the names the command line and saved files use (--model lenet5 ...).</summary>
 public static class ModelVariants
 {
-    /// <summary>Every variant's name, the default first.</summary>
+    /// <summary>The default first.</summary>
     public static IReadOnlyList<string> Names { get; } = [LeNet5.ModelName, LeNet5Table.ModelName, LeNet1998.ModelName];
-
     public static bool IsKnown(string name) => Names.Contains(name);
 
-    /// <summary>A freshly initialised model of variant <paramref name="name"/>.</summary>
     public static Module Create(string name, int classes = 10, int seed = 0) => name switch
     {
         LeNet5.ModelName => new LeNet5(classes, seed),
@@ -20,7 +18,7 @@ public static class ModelVariants
             $"There is no model variant '{name}'; choose one of {string.Join(", ", Names)}.", nameof(name)),
     };
 
-    /// <summary>One line on what each variant is, for --help and the README.</summary>
+    /// <summary>One line for --help and the README.</summary>
     public static string Describe(string name) => name switch
     {
         LeNet5.ModelName => "the reference article's code: Conv+BatchNorm+ReLU+MaxPool ×2, FC 400→120→84→10",

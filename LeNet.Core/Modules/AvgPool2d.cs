@@ -2,7 +2,6 @@ using LeNet.Core.Functional;
 
 namespace LeNet.Core.Modules;
 
-/// <summary>Average pooling with a square window; stride defaults to the window.</summary>
 public sealed class AvgPool2d(int kernelSize, int? stride = null) : Module
 {
     public int KernelSize { get; } = kernelSize;

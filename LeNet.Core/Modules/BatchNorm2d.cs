@@ -2,10 +2,7 @@ using LeNet.Core.Functional;
 
 namespace LeNet.Core.Modules;
 
-/// <summary>
-/// Batch normalisation over [N, C, H, W]: weight (γ, ones) and bias (β, zeros) are parameters, running_mean (zeros)
-/// and running_var (ones) are buffers; momentum 0.1 and eps 1e-5 as PyTorch.
-/// </summary>
+/// <summary>Over [N, C, H, W]; PyTorch's names, initial values, momentum and eps.</summary>
 public sealed class BatchNorm2d : Module
 {
     public BatchNorm2d(int channels, float eps = 1e-5f, float momentum = 0.1f)

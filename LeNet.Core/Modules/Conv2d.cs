@@ -2,7 +2,7 @@ using LeNet.Core.Functional;
 
 namespace LeNet.Core.Modules;
 
-/// <summary>2-D convolution layer: weight [out, in, k, k], bias [out]; PyTorch's default initialisation.</summary>
+/// <summary>Weight [out, in, k, k], bias [out]; PyTorch's default initialisation.</summary>
 public sealed class Conv2d : Module
 {
     public Conv2d(int inChannels, int outChannels, int kernelSize, Random random, int stride = 1, int padding = 0,

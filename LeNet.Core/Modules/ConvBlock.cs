@@ -3,9 +3,8 @@ using LeNet.Core.Functional;
 namespace LeNet.Core.Modules;
 
 /// <summary>
-/// Conv2d → BatchNorm2d → ReLU → MaxPool2d (window = stride), run as one operation (<see cref="F.ConvBlock"/>). Its
-/// parts are child modules named "0" to "3", as the same layers in a PyTorch Sequential, so state dicts line up
-/// (layer1.0.weight, layer1.1.running_mean, ...).
+/// Conv2d → BatchNorm2d → ReLU → MaxPool2d (window = stride), run as one operation (F.ConvBlock). Its parts are
+/// children named "0" to "3", as in a PyTorch Sequential, so state dicts line up (layer1.1.running_mean, ...).
 /// </summary>
 public sealed class ConvBlock : Module
 {
@@ -22,7 +21,6 @@ public sealed class ConvBlock : Module
     public ReLU Activation { get; }
     public MaxPool2d Pool { get; }
 
-    /// <summary>The four parts in order.</summary>
     public IReadOnlyList<Module> Layers => [Conv, Norm, Activation, Pool];
 
     public override Tensor Forward(Tensor input) =>

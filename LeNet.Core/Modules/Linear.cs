@@ -2,7 +2,7 @@ using LeNet.Core.Functional;
 
 namespace LeNet.Core.Modules;
 
-/// <summary>Fully connected layer: weight [out, in], bias [out]; PyTorch's default initialisation.</summary>
+/// <summary>Weight [out, in], bias [out]; PyTorch's default initialisation.</summary>
 public sealed class Linear : Module
 {
     public Linear(int inFeatures, int outFeatures, Random random, bool bias = true)

@@ -10,20 +10,18 @@ public abstract class Module
     private readonly List<(string Name, Tensor Tensor)> _buffers = [];
     private readonly List<(string Name, Module Module)> _children = [];
 
-    /// <summary>True in training mode (the default), false after <see cref="Eval"/>.</summary>
     public bool Training { get; private set; } = true;
 
     public abstract Tensor Forward(Tensor input);
 
     /// <summary>
-    /// The training loss: the mean softmax cross-entropy of <see cref="Forward"/>'s logits against
-    /// <paramref name="labels"/> (PyTorch's CrossEntropyLoss(model(input), labels)). A model whose last layers and the
-    /// loss form one operation declares it here (<see cref="Models.LeNet5"/>: <see cref="Functional.F.HeadLoss"/>).
+    /// PyTorch's CrossEntropyLoss(model(input), labels). A model whose last layers and the loss form one operation
+    /// declares it here (LeNet5: F.HeadLoss).
     /// </summary>
     public virtual Tensor CrossEntropyLoss(Tensor input, Indices labels) =>
         Functional.F.CrossEntropy(Forward(input), labels);
 
-    /// <summary>Sets training mode on this module and all below it.</summary>
+    /// <summary>Sets the mode on this module and all below it.</summary>
     public Module Train(bool training = true)
     {
         Training = training;
@@ -31,31 +29,21 @@ public abstract class Module
         return this;
     }
 
-    /// <summary>Sets evaluation mode on this module and all below it.</summary>
     public Module Eval() => Train(false);
-
     public IEnumerable<(string Name, Tensor Tensor)> NamedParameters() => Walk(m => m._parameters);
-
     public IEnumerable<Tensor> Parameters() => NamedParameters().Select(p => p.Tensor);
-
     public IEnumerable<(string Name, Tensor Tensor)> NamedBuffers() => Walk(m => m._buffers);
-
     public IEnumerable<(string Name, Module Module)> NamedChildren() => _children;
-
-    /// <summary>Number of trainable parameter values.</summary>
     public int ParameterCount() => Parameters().Sum(p => p.Length);
 
     /// <summary>
-    /// Parameters and buffers by name, in PyTorch's state_dict order: each module's own parameters, then its
-    /// buffers, then its children in registration order. The tensors are the live ones, not copies.
+    /// The live tensors in PyTorch's state_dict order: each module's own parameters, then its buffers, then its
+    /// children in registration order.
     /// </summary>
     public IReadOnlyList<(string Name, Tensor Tensor)> StateDict() =>
         Walk(m => m._parameters.Concat(m._buffers)).ToList();
 
-    /// <summary>
-    /// Copies values into this module's parameters and buffers. Every name must be present with the same shape and
-    /// no extra names may appear; on any mismatch nothing is changed.
-    /// </summary>
+    /// <summary>Every name must be present with its shape, and no other; on any mismatch nothing changes.</summary>
     public void LoadStateDict(IReadOnlyDictionary<string, (int[] Shape, float[] Values)> state)
     {
         var own = StateDict();
@@ -78,10 +66,8 @@ public abstract class Module
     }
 
     /// <summary>
-    /// Puts every parameter and buffer (and their gradients) on <paramref name="device"/>, so that the operations
-    /// and optimiser steps on them run there. Between the CPU devices this keeps the storage and only changes which
-    /// kernels run; to or from a GPU it copies the values into the other memory. Create the optimiser afterwards, so
-    /// that its state lives on the same device.
+    /// Moves every parameter, buffer and gradient in place; between the CPU devices only the kernels change. Create
+    /// the optimiser afterwards, so that its state lives on the same device.
     /// </summary>
     public Module To(Device device)
     {
@@ -90,7 +76,6 @@ public abstract class Module
         return this;
     }
 
-    /// <summary>Zeroes the gradients of all parameters in place.</summary>
     public void ZeroGrad()
     {
         foreach (var p in Parameters()) p.ZeroGrad();

@@ -13,7 +13,6 @@ public sealed class Sequential : Module
     }
 
     public IReadOnlyList<Module> Layers => _layers;
-
     public override Tensor Forward(Tensor input)
     {
         foreach (var layer in _layers) input = layer.Forward(input);

@@ -1,8 +1,8 @@
 namespace LeNet.Core.Optim;
 
 /// <summary>
-/// Adam (Kingma and Ba) with PyTorch's defaults and formulation: β = (0.9, 0.999), eps 1e-8 added after the square
-/// root, bias correction, optional L2 weight decay — or decoupled weight decay (AdamW) when <c>decoupled</c> is set.
+/// Adam with PyTorch's defaults and formulation: eps added after the square root, bias correction, optional L2 weight
+/// decay, or decoupled weight decay (AdamW) when decoupled is set.
 /// </summary>
 public sealed class Adam : Optimizer
 {
@@ -28,17 +28,14 @@ public sealed class Adam : Optimizer
     public float Eps { get; }
     public float WeightDecay { get; }
     public bool Decoupled { get; }
-
-    /// <summary>Number of steps taken (PyTorch keeps one per parameter; all parameters here step together).</summary>
+    /// <summary>PyTorch keeps one per parameter; all parameters here step together.</summary>
     public int StepCount { get; private set; }
-
     public IReadOnlyList<Tensor> FirstMoments => _firstMoments;
     public IReadOnlyList<Tensor> SecondMoments => _secondMoments;
 
     /// <summary>
-    /// Restores the state <see cref="StepCount"/>, <see cref="FirstMoments"/> and <see cref="SecondMoments"/> describe
-    /// (e.g. from a checkpoint), so that the next <see cref="Step"/> is the one an uninterrupted run would take.
-    /// Every moment must have its parameter's length; on any mismatch nothing is changed.
+    /// From a checkpoint, so that the next Step is the one an uninterrupted run would take. Every moment must have its
+    /// parameter's length; on any mismatch nothing is changed.
     /// </summary>
     public void LoadState(int stepCount, IReadOnlyList<float[]> firstMoments, IReadOnlyList<float[]> secondMoments)
     {
@@ -62,17 +59,14 @@ public sealed class Adam : Optimizer
 
     protected override Tensor[][] PackableState => [_firstMoments, _secondMoments];
 
-    /// <summary>
-    /// Counts a step taken on the device without this method (a scheduled or replayed one, see Cuda.StepSchedule).
-    /// </summary>
+    // Counts a step taken on the device without this method (a scheduled or replayed one, see Cuda.StepSchedule).
     internal int CountStep() => ++StepCount;
 
     public override void Step(bool zeroGradients = false)
     {
         if (TryPacked(out var parameters, out var grads, out var moments))
         {
-            StepCount++;
-            parameters.Device.Backend.AdamStep(parameters, grads, moments[0], moments[1], StepCount,
+            parameters.Device.Backend.AdamStep(parameters, grads, moments[0], moments[1], ++StepCount,
                 LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled, zeroGradients);
             return;
         }

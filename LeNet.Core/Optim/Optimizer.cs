@@ -5,9 +5,9 @@ namespace LeNet.Core.Optim;
 /// <summary>Updates a fixed list of parameters from their accumulated gradients.</summary>
 /// <remarks>
 /// On a GPU the parameters, their gradients and each per-parameter state (e.g. Adam's moments) are packed into one
-/// buffer each at the first step where every parameter has a gradient (<see cref="TryPacked"/>): from then on a step
-/// is one launch over the flat buffers and <see cref="ZeroGrad"/> one memset, instead of one of each per tensor.
-/// The tensors stay the same objects, each a slice of its buffer; moving one to another device unpacks it.
+/// buffer each at the first step where every parameter has a gradient: from then on a step is one launch over the flat
+/// buffers and ZeroGrad one memset, instead of one of each per tensor. The tensors stay the same objects, each a slice
+/// of its buffer; moving one to another device unpacks it.
 /// </remarks>
 public abstract class Optimizer
 {
@@ -28,20 +28,16 @@ public abstract class Optimizer
     }
 
     public IReadOnlyList<Tensor> Parameters => ParameterArray;
-
-    /// <summary>The parameters as an array, so that the update loops enumerate without allocating.</summary>
+    // An array, so that the update loops enumerate without allocating.
     protected Tensor[] ParameterArray { get; }
-
     public float LearningRate { get; set; }
 
     /// <summary>
-    /// Applies one update; parameters that have no gradient yet are skipped, as in PyTorch. With
-    /// <paramref name="zeroGradients"/> every gradient it used is left at zero, as <see cref="ZeroGrad"/> after it
-    /// would (within the update's own launch where the device can), ready for the next backward pass to add to.
+    /// Parameters that have no gradient yet are skipped, as in PyTorch. With zeroGradients every gradient it used is
+    /// left at zero, as ZeroGrad after it would (within the update's own launch where the device can).
     /// </summary>
     public abstract void Step(bool zeroGradients = false);
 
-    /// <summary>Zeroes every parameter's gradient in place.</summary>
     public void ZeroGrad()
     {
         if (TryPacked(out _, out var grads, out _))
@@ -50,19 +46,13 @@ public abstract class Optimizer
             foreach (var p in ParameterArray) p.ZeroGrad();
     }
 
-    /// <summary>
-    /// The per-parameter state tensors (one array per kind, each parallel to the parameters) packed beside them; read
-    /// once.
-    /// </summary>
+    // The per-parameter state (one array per kind, parallel to the parameters) packed beside them; read once.
     protected virtual Tensor[][] PackableState => [];
-
     private Tensor[][] StateKinds => _stateKinds ??= PackableState;
 
-    /// <summary>
-    /// The parameters, the gradients and each <see cref="PackableState"/> as flat tensors over one buffer each, packing
-    /// them on first use. False on the CPU, while some parameter has no gradient, or when the tensors are not on one
-    /// GPU; the caller then updates parameter by parameter.
-    /// </summary>
+    // The parameters, the gradients and each PackableState as flat tensors over one buffer each, packed on first use.
+    // False on the CPU, while some parameter has no gradient, or when the tensors are not on one GPU; the caller then
+    // updates parameter by parameter.
     internal bool TryPacked([NotNullWhen(true)] out Tensor? parameters, [NotNullWhen(true)] out Tensor? grads,
         out Tensor[] state)
     {

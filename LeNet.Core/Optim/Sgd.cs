@@ -1,8 +1,6 @@
 namespace LeNet.Core.Optim;
 
-/// <summary>
-/// Stochastic gradient descent with optional momentum, dampening, Nesterov and L2 weight decay (torch.optim.SGD).
-/// </summary>
+/// <summary>torch.optim.SGD: optional momentum, dampening, Nesterov and L2 weight decay.</summary>
 public sealed class Sgd : Optimizer
 {
     private readonly Tensor?[] _momentumBuffers;
@@ -25,7 +23,6 @@ public sealed class Sgd : Optimizer
     public float Dampening { get; }
     public float WeightDecay { get; }
     public bool Nesterov { get; }
-
     protected override Tensor[][] PackableState => Momentum != 0 ? [_momentumBuffers.Select(b => b!).ToArray()] : [];
 
     public override void Step(bool zeroGradients = false)

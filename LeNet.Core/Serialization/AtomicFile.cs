@@ -1,9 +1,8 @@
 namespace LeNet.Core.Serialization;
 
 /// <summary>
-/// Writes a file so that readers see either the old complete file or the new complete one: the content goes to a
-/// uniquely named temporary file in the same folder, is flushed to disk, and is then renamed over the target. When
-/// that fails (disk full, permission denied, a target that cannot be replaced), the temporary file is removed, the
+/// Readers see either the old complete file or the new one: the content goes to a uniquely named temporary file in
+/// the same folder, is flushed to disk, then renamed over the target. On failure the temporary file is removed, the
 /// file that was there is untouched, and a <see cref="FileWriteException"/> says so.
 /// </summary>
 public static class AtomicFile
@@ -15,9 +14,8 @@ public static class AtomicFile
         var temporary = Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
         {
-            // The content is composed in memory first, so that an exception from the file itself can be told from one
-            // of the caller's: .NET reports a write past the process's file size limit (EFBIG) as an
-            // ArgumentOutOfRangeException, which is a failed write here, not a caller's bug.
+            // Composed in memory first, so that the file's exceptions are told from the caller's: .NET reports a write
+            // past the file size limit (EFBIG) as an ArgumentOutOfRangeException, a failed write here, not a bug.
             using var content = new MemoryStream();
             write(content);
             try
@@ -47,10 +45,7 @@ public static class AtomicFile
         finally
         {
             try { if (File.Exists(temporary)) File.Delete(temporary); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                /* the write's own error says more */
-            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // the error says more
         }
     }
 

@@ -27,19 +27,13 @@ public sealed class Checkpoint
     private const int MaxHeaderBytes = 64 << 20;
 
     private Checkpoint(string model, List<(string Name, int[] Shape, float[] Values)> tensors,
-        Dictionary<string, string> metadata)
-    {
-        Model = model;
-        Tensors = tensors;
-        Metadata = metadata;
-    }
+        Dictionary<string, string> metadata) => (Model, Tensors, Metadata) = (model, tensors, metadata);
 
     /// <summary>The model variant the tensors belong to, e.g. <c>lenet5</c>.</summary>
     public string Model { get; }
 
     /// <summary>The tensors in the order they were saved.</summary>
     public IReadOnlyList<(string Name, int[] Shape, float[] Values)> Tensors { get; }
-
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
     /// <summary>The tensors whose names start with <paramref name="prefix"/>, keyed by the rest of the name.</summary>
@@ -47,9 +41,6 @@ public sealed class Checkpoint
         Tensors.Where(t => t.Name.StartsWith(prefix, StringComparison.Ordinal))
             .ToDictionary(t => t.Name[prefix.Length..], t => (t.Shape, t.Values));
 
-    /// <summary>
-    /// Writes a checkpoint atomically: a reader sees the previous complete file or this one, never a mixture.
-    /// </summary>
     public static void Save(string path, string model, IEnumerable<(string Name, Tensor Tensor)> tensors,
         IReadOnlyDictionary<string, string> metadata)
     {
@@ -107,10 +98,6 @@ public sealed class Checkpoint
         });
     }
 
-    /// <summary>
-    /// Reads and checks a checkpoint; a file that cannot be used ends in a <see cref="CheckpointException"/> of one
-    /// sentence.
-    /// </summary>
     public static Checkpoint Load(string path)
     {
         byte[] bytes;
@@ -123,9 +110,8 @@ public sealed class Checkpoint
     }
 
     /// <summary>
-    /// Checks and decodes the bytes of a checkpoint file; <paramref name="path"/> names it in messages. Whatever the
-    /// bytes, the result is a checkpoint or a <see cref="CheckpointException"/> of one sentence, and nothing larger
-    /// than the bytes is allocated.
+    /// <paramref name="path"/> names the file in messages. Whatever the bytes, the result is a checkpoint or a
+    /// <see cref="CheckpointException"/> of one sentence, and nothing larger than the bytes is allocated.
     /// </summary>
     public static Checkpoint Parse(byte[] bytes, string path)
     {
@@ -136,15 +122,13 @@ public sealed class Checkpoint
             throw new CheckpointException(
                 $"{path} is not a LeNet checkpoint (it does not begin with {Magic}); use a checkpoint written by " +
                 "LeNet.Train.");
-        if (bytes.Length < 12)
-            throw Truncated(path, bytes.Length, null);
+        if (bytes.Length < 12) throw Truncated(path, bytes.Length, null);
         var version = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8));
         if (version != FormatVersion)
             throw new CheckpointException(
                 $"The checkpoint {path} has format version {version}, but this build reads version {FormatVersion}; " +
                 "use the build that wrote it, or train again.");
-        if (bytes.Length < PrefixLength)
-            throw Truncated(path, bytes.Length, null);
+        if (bytes.Length < PrefixLength) throw Truncated(path, bytes.Length, null);
         var payloadLength = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(12));
         if (payloadLength < 4 || payloadLength > Array.MaxLength)
             throw Corrupt(path, $"its header claims a payload of {payloadLength} bytes");
@@ -184,10 +168,8 @@ public sealed class Checkpoint
                 var shape = entry.GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()).ToArray();
                 long count = 1;
                 foreach (var d in shape)
-                {
                     if (d < 0 || (count *= d) > data.Length)
                         throw Corrupt(path, $"tensor {name}'s shape does not fit the file");
-                }
                 if (offset + 4 * count > data.Length)
                     throw Corrupt(path, $"tensor {name}'s values run past the end of the file");
                 tensors.Add(

@@ -64,9 +64,6 @@ public static class SafeTensors
         });
     }
 
-    /// <summary>
-    /// Reads every tensor and the metadata; any inconsistency ends in a <see cref="ModelFormatException"/>.
-    /// </summary>
     public static (Dictionary<string, (int[] Shape, float[] Values)> Tensors,
         Dictionary<string, string> Metadata) Load(string path)
     {
@@ -80,8 +77,8 @@ public static class SafeTensors
     }
 
     /// <summary>
-    /// Decodes the bytes of a safetensors file; <paramref name="path"/> names it in messages. Whatever the bytes, the
-    /// result is the tensors or a <see cref="ModelFormatException"/>, and nothing larger than the bytes is allocated.
+    /// <paramref name="path"/> names the file in messages. Whatever the bytes, the result is the tensors or a
+    /// <see cref="ModelFormatException"/>, and nothing larger than the bytes is allocated.
     /// </summary>
     public static (Dictionary<string, (int[] Shape, float[] Values)> Tensors,
         Dictionary<string, string> Metadata) Parse(byte[] bytes, string path)

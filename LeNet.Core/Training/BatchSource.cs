@@ -7,10 +7,7 @@ namespace LeNet.Core.Training;
 /// </summary>
 public abstract class BatchSource
 {
-    /// <summary>
-    /// The images (<paramref name="labels"/>.Length of shape <paramref name="imageShape"/>, flat) on
-    /// <paramref name="device"/>.
-    /// </summary>
+    /// <summary>The images (labels.Length of shape <paramref name="imageShape"/>, flat) on the device.</summary>
     public static BatchSource Create(Device device, float[] images, int[] labels, params int[] imageShape)
     {
         ArgumentNullException.ThrowIfNull(device);
@@ -18,18 +15,14 @@ public abstract class BatchSource
     }
 
     public abstract Device Device { get; }
-
     public abstract int Count { get; }
 
-    /// <summary>
-    /// The order batches are drawn in (indices into 0..Count−1, e.g. an epoch's permutation); file order at first.
-    /// </summary>
+    /// <summary>Indices into 0..Count−1 (e.g. an epoch's permutation); file order at first.</summary>
     public abstract void SetOrder(ReadOnlySpan<int> order);
 
     /// <summary>Images [count, ...imageShape] and labels [count] of order[start .. start+count).</summary>
     public abstract (Tensor Images, Indices Labels) Batch(int start, int count);
 
-    /// <summary>Checks an order before it is used: a permutation's length, each index within the images.</summary>
     protected void CheckOrder(ReadOnlySpan<int> order)
     {
         if (order.Length != Count)
@@ -40,7 +33,6 @@ public abstract class BatchSource
                     $"An index lies outside the {Count} images.");
     }
 
-    /// <summary>Checks a batch's range against the images.</summary>
     protected void CheckBatch(int start, int count)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(start);
@@ -48,10 +40,7 @@ public abstract class BatchSource
         ArgumentOutOfRangeException.ThrowIfGreaterThan(start + count, Count);
     }
 
-    /// <summary>
-    /// The length of one image of <paramref name="imageShape"/>, after checking the images fill
-    /// <paramref name="labels"/>.Length of them.
-    /// </summary>
+    /// <summary>The length of one image, after checking the images fill labels.Length of them.</summary>
     protected static int ImageLength(ReadOnlySpan<float> images, int[] labels, ReadOnlySpan<int> imageShape)
     {
         ArgumentNullException.ThrowIfNull(labels);

@@ -1,8 +1,6 @@
 namespace LeNet.Core.Training;
 
-/// <summary>
-/// Batches copied from host arrays into reused tensors: one pair for full batches, one for a last, smaller one.
-/// </summary>
+/// <summary>Batches copied from host arrays into reused tensors: one pair for full batches, one for the last.</summary>
 internal sealed class HostBatchSource : BatchSource
 {
     private readonly float[] _images;

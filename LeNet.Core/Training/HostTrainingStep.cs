@@ -3,15 +3,11 @@ using LeNet.Core.Optim;
 
 namespace LeNet.Core.Training;
 
-/// <summary>
-/// The training step on the CPU: each runs at once, reusing the previous step's tensors through a workspace, so that a
-/// step allocates nothing once warm.
-/// </summary>
+/// <summary>Each step runs at once, reusing the last step's tensors (a workspace): no allocation once warm.</summary>
 internal sealed class HostTrainingStep(Module model, Optimizer optimizer, BatchSource data, int batchSize)
     : TrainingStep(model, optimizer, data, batchSize)
 {
     private readonly Workspace _workspace = new();
-
     public override bool IsSynchronous => true;
 
     protected override void RunStep(int step, int count, float[] losses)

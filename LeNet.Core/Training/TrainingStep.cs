@@ -6,8 +6,7 @@ namespace LeNet.Core.Training;
 /// <summary>
 /// One training step over a batch source, the same wherever it runs: the model's loss on the next batch, backward, and
 /// the optimiser's step, which leaves the gradients at zero for the next. On the CPU each step runs at once and its
-/// loss is known; on a GPU steps are queued and their losses stay on the device until <see cref="ReadLosses"/>
-/// (<see cref="Cuda.DeviceTrainingStep"/>). Used by the trainer, the benchmarks and the tests alike.
+/// loss is known; on a GPU steps are queued and their losses stay on the device until <see cref="ReadLosses"/>.
 /// </summary>
 public abstract class TrainingStep : IDisposable
 {
@@ -26,11 +25,7 @@ public abstract class TrainingStep : IDisposable
         _losses = new float[StepsPerEpoch];
     }
 
-    /// <summary>
-    /// The training step for <paramref name="model"/> on <paramref name="data"/>'s device; on a CUDA GPU with
-    /// <paramref name="cudaGraphs"/>, full batches' steps are captured once and replayed
-    /// (<see cref="Cuda.CapturedStep"/>).
-    /// </summary>
+    /// <summary>On a CUDA GPU with cudaGraphs, full batches' steps are captured once and replayed.</summary>
     public static TrainingStep Create(Module model, Optimizer optimizer, BatchSource data, int batchSize,
         bool cudaGraphs = true)
     {
@@ -47,23 +42,16 @@ public abstract class TrainingStep : IDisposable
     /// <summary>Steps of the current epoch run (or queued) so far, resumed ones included.</summary>
     public int Step { get; private set; }
 
-    /// <summary>
-    /// True once full batches' steps are replayed from a captured one (a CUDA graph) instead of launched.
-    /// </summary>
+    /// <summary>True once full batches' steps are replayed from a captured one (a CUDA graph).</summary>
     public bool ReplaysSteps { get; protected set; }
 
     /// <summary>True when <see cref="Run"/> waits for its step, so reading its loss costs nothing.</summary>
     public abstract bool IsSynchronous { get; }
 
-    /// <summary>
-    /// Images in step <paramref name="step"/> (0-based) of an epoch: the batch size, or fewer for the last.
-    /// </summary>
+    /// <summary>Images in step <paramref name="step"/> (0-based): the batch size, or fewer for the last.</summary>
     public int BatchLength(int step) => Math.Min(BatchSize, Data.Count - step * BatchSize);
 
-    /// <summary>
-    /// Starts an epoch: its batches follow <paramref name="order"/>, from step <paramref name="firstStep"/> on
-    /// (resuming).
-    /// </summary>
+    /// <summary>Batches follow <paramref name="order"/>, from step <paramref name="firstStep"/> on.</summary>
     public void StartEpoch(ReadOnlySpan<int> order, int firstStep = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(firstStep);
@@ -95,16 +83,10 @@ public abstract class TrainingStep : IDisposable
 
     protected virtual void OnStartEpoch(int firstStep) { }
 
-    /// <summary>
-    /// Step <paramref name="step"/> of <paramref name="count"/> images; a synchronous step writes its loss into
-    /// losses[step].
-    /// </summary>
+    /// <summary>A synchronous step writes its loss into losses[step].</summary>
     protected abstract void RunStep(int step, int count, float[] losses);
 
-    /// <summary>
-    /// Brings the losses of the steps run so far into <paramref name="losses"/> (nothing to do where they are written
-    /// at once).
-    /// </summary>
+    /// <summary>Brings the losses of the steps run so far in (nothing to do where they are written at once).</summary>
     protected virtual void CopyLosses(float[] losses) { }
 
     public virtual void Dispose() => GC.SuppressFinalize(this);

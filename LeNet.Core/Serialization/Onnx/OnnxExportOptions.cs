@@ -12,8 +12,6 @@ public sealed record OnnxExportOptions
     /// <summary>A line on the model and its expected input, stored as the model's doc_string.</summary>
     public string? Description { get; init; }
 
-    /// <summary>
-    /// Key-value pairs stored as the model's metadata_props (ONNX Runtime: ModelMetadata.CustomMetadataMap).
-    /// </summary>
+    /// <summary>Stored as the model's metadata_props (ONNX Runtime: ModelMetadata.CustomMetadataMap).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
 }

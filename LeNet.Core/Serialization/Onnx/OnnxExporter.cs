@@ -25,18 +25,14 @@ public static class OnnxExporter
     private const string KnownLayers =
         "Conv2d, BatchNorm2d, ReLU, Tanh, Sigmoid, MaxPool2d, AvgPool2d, Flatten and Linear";
 
-    /// <summary>
-    /// Writes the ONNX file at <paramref name="path"/> atomically: on any failure no file (and no partial one) is left.
-    /// </summary>
+    /// <summary>Written atomically: on any failure no file (and no partial one) is left.</summary>
     public static void Save(Module model, string path, OnnxExportOptions? options = null)
     {
         var bytes = Export(model, options);
         AtomicFile.Write(path, stream => stream.Write(bytes));
     }
 
-    /// <summary>
-    /// The ONNX file's bytes; throws an <see cref="OnnxExportException"/> for a model it cannot represent.
-    /// </summary>
+    /// <summary>Throws an <see cref="OnnxExportException"/> for a model it cannot represent.</summary>
     public static byte[] Export(Module model, OnnxExportOptions? options = null) =>
         BuildModel(model, options ?? new OnnxExportOptions()).ToByteArray();
 
@@ -78,60 +74,41 @@ public static class OnnxExporter
         return proto;
     }
 
-    /// <summary>
-    /// Appends the ONNX node(s) for one layer reading <paramref name="input"/>; returns the output's name.
-    /// </summary>
+    /// <summary>Appends the ONNX node(s) for one layer; returns the output's name.</summary>
     private static string Emit(OnnxGraphBuilder graph, string name, Module layer, string input, string output)
     {
         string Weight(string member, Tensor tensor) => graph.Initializer(name + "." + member, tensor);
-        switch (layer)
+        string[] WeightAndBias(Tensor weight, Tensor? bias) =>
+            bias is null ? [input, Weight("weight", weight)] : [input, Weight("weight", weight), Weight("bias", bias)];
+        return layer switch
         {
-            case Conv2d conv:
-                return graph.Node("Conv", name,
-                    conv.Bias is null
-                        ? [input, Weight("weight", conv.Weight)]
-                        : [input, Weight("weight", conv.Weight), Weight("bias", conv.Bias)],
-                    output,
-                    Ints("kernel_shape", conv.Weight.Size(2), conv.Weight.Size(3)),
-                    Ints("strides", conv.Stride, conv.Stride),
-                    Ints("pads", conv.Padding, conv.Padding, conv.Padding, conv.Padding), Ints("dilations", 1, 1),
-                    Int("group", 1));
-            case BatchNorm2d norm:
-                // Opset 13's BatchNormalization (version 9) is the inference form: (x − mean) / √(var + ε) · γ + β.
-                // ONNX's momentum weighs the old running value, PyTorch's the new one.
-                return graph.Node("BatchNormalization", name,
-                    [input, Weight("weight", norm.Weight), Weight("bias", norm.Bias),
-                        Weight("running_mean", norm.RunningMean), Weight("running_var", norm.RunningVar)],
-                    output, Float("epsilon", norm.Eps), Float("momentum", 1 - norm.Momentum));
-            case ReLU:
-                return graph.Node("Relu", name, [input], output);
-            case Tanh:
-                return graph.Node("Tanh", name, [input], output);
-            case Sigmoid:
-                return graph.Node("Sigmoid", name, [input], output);
-            case MaxPool2d pool:
-                return graph.Node("MaxPool", name, [input], output,
-                    Ints("kernel_shape", pool.KernelSize, pool.KernelSize), Ints("strides", pool.Stride, pool.Stride));
-            case AvgPool2d pool:
-                return graph.Node("AveragePool", name, [input], output,
-                    Ints("kernel_shape", pool.KernelSize, pool.KernelSize), Ints("strides", pool.Stride, pool.Stride));
-            case Flatten:
-                return graph.Node("Flatten", name, [input], output, Int("axis", 1));
-            case Linear linear:
-                return graph.Node("Gemm", name,
-                    linear.Bias is null
-                        ? [input, Weight("weight", linear.Weight)]
-                        : [input, Weight("weight", linear.Weight), Weight("bias", linear.Bias)],
-                    output, Float("alpha", 1), Float("beta", 1), Int("transB", 1));
-            default:
-                throw new InvalidOperationException($"{layer.GetType().Name} passed Collect but has no ONNX form.");
-        }
+            Conv2d conv => graph.Node("Conv", name, WeightAndBias(conv.Weight, conv.Bias), output,
+                Ints("kernel_shape", conv.Weight.Size(2), conv.Weight.Size(3)),
+                Ints("strides", conv.Stride, conv.Stride),
+                Ints("pads", conv.Padding, conv.Padding, conv.Padding, conv.Padding), Ints("dilations", 1, 1),
+                Int("group", 1)),
+            // Opset 13's BatchNormalization (version 9) is the inference form: (x − mean) / √(var + ε) · γ + β.
+            // ONNX's momentum weighs the old running value, PyTorch's the new one.
+            BatchNorm2d norm => graph.Node("BatchNormalization", name,
+                [input, Weight("weight", norm.Weight), Weight("bias", norm.Bias),
+                    Weight("running_mean", norm.RunningMean), Weight("running_var", norm.RunningVar)],
+                output, Float("epsilon", norm.Eps), Float("momentum", 1 - norm.Momentum)),
+            ReLU => graph.Node("Relu", name, [input], output),
+            Tanh => graph.Node("Tanh", name, [input], output),
+            Sigmoid => graph.Node("Sigmoid", name, [input], output),
+            MaxPool2d pool => graph.Node("MaxPool", name, [input], output,
+                Ints("kernel_shape", pool.KernelSize, pool.KernelSize), Ints("strides", pool.Stride, pool.Stride)),
+            AvgPool2d pool => graph.Node("AveragePool", name, [input], output,
+                Ints("kernel_shape", pool.KernelSize, pool.KernelSize), Ints("strides", pool.Stride, pool.Stride)),
+            Flatten => graph.Node("Flatten", name, [input], output, Int("axis", 1)),
+            Linear linear => graph.Node("Gemm", name, WeightAndBias(linear.Weight, linear.Bias), output,
+                Float("alpha", 1), Float("beta", 1), Int("transB", 1)),
+            _ => throw new InvalidOperationException($"{layer.GetType().Name} passed Collect but has no ONNX form."),
+        };
     }
 
-    /// <summary>
-    /// The layers in registration order, containers opened; a module that is neither a known layer nor a pure
-    /// container (children only, no weights of its own) is refused.
-    /// </summary>
+    // The layers in registration order, containers opened; a module that is neither a known layer nor a pure container
+    // (children only, no weights of its own) is refused.
     private static void Collect(Module module, string name, List<(string Name, Module Layer)> layers)
     {
         if (module is Conv2d or BatchNorm2d or ReLU or Tanh or Sigmoid or MaxPool2d or AvgPool2d or Flatten or Linear)
@@ -143,17 +120,14 @@ public static class OnnxExporter
         if (children.Count == 0 || module.StateDict().Any(entry => !entry.Name.Contains('.')))
             throw new OnnxExportException(
                 $"The layer {(name.Length == 0 ? "" : $"'{name}' ")}of type {module.GetType().Name} has no ONNX form " +
-                $"in this exporter, which knows {KnownLayers}; " +
-                "export a model built from those.");
+                $"in this exporter, which knows {KnownLayers}; export a model built from those.");
         foreach (var (childName, child) in children)
             Collect(child, name.Length == 0 ? childName : name + "." + childName, layers);
     }
 
-    /// <summary>
-    /// Runs a random probe batch through the model and through the chain of its layers (in evaluation mode) and
-    /// refuses the model when they disagree: then its Forward is not that chain (layers skipped, reordered, or
-    /// combined in a way a chain cannot say). Returns where a Flatten goes and the output's shape.
-    /// </summary>
+    // Runs a random probe batch through the model and through the chain of its layers (in evaluation mode) and refuses
+    // the model when they disagree: then its Forward is not that chain (layers skipped, reordered, or combined in a way
+    // a chain cannot say).
     private static (bool[] FlattenBefore, int[] OutputShape) Probe(Module model,
         List<(string Name, Module Layer)> layers, int[] image)
     {
@@ -203,13 +177,11 @@ public static class OnnxExporter
 
     private static OnnxExportException NotAChain(Module model, Exception? inner) => new(
         $"The {model.GetType().Name}'s forward pass is not the chain of its layers in the order they were " +
-        "registered, which is the only form this exporter can write; " +
-        "register the layers in the order Forward applies them.", inner);
+        "registered, which is the only form this exporter can write; register the layers in the order Forward " +
+        "applies them.", inner);
 
-    /// <summary>
-    /// Normwise relative agreement within 1e-3: the same layers fused or not round differently (~1e-6), while a
-    /// layer out of place changes the output at order one.
-    /// </summary>
+    // Normwise relative agreement within 1e-3: the same layers fused or not round differently (~1e-6), while a layer
+    // out of place changes the output at order one.
     private static bool Close(float[] expected, float[] actual)
     {
         double difference = 0, norm = 0;

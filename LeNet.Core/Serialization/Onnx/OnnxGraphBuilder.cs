@@ -7,10 +7,7 @@ internal sealed class OnnxGraphBuilder(string name)
 {
     public GraphProto Graph { get; } = new() { Name = name };
 
-    /// <summary>
-    /// Stores <paramref name="tensor"/>'s values as a float initializer named <paramref name="name"/>; returns the
-    /// name.
-    /// </summary>
+    /// <summary>Stores the tensor's values as a float initializer; returns its name.</summary>
     public string Initializer(string name, Tensor tensor)
     {
         var proto = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
@@ -21,9 +18,7 @@ internal sealed class OnnxGraphBuilder(string name)
         return name;
     }
 
-    /// <summary>
-    /// Appends node <paramref name="name"/> applying <paramref name="opType"/>; an optional input left out is "".
-    /// </summary>
+    /// <summary>Appends a node; an optional input left out is "". Returns the output's name.</summary>
     public string Node(string opType, string name, string[] inputs, string output, params AttributeProto[] attributes)
     {
         var node = new NodeProto { OpType = opType, Name = name };
@@ -35,12 +30,10 @@ internal sealed class OnnxGraphBuilder(string name)
     }
 
     public void Input(string name, IReadOnlyList<object> dimensions) => Graph.Input.Add(FloatValue(name, dimensions));
-
     public void Output(string name, IReadOnlyList<object> dimensions) => Graph.Output.Add(FloatValue(name, dimensions));
 
     public static AttributeProto Int(string name, long value) =>
         new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
-
     public static AttributeProto Float(string name, float value) =>
         new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
 
@@ -63,16 +56,7 @@ internal sealed class OnnxGraphBuilder(string name)
                 _ => throw new ArgumentException($"A dimension is a size or a name, not {dimension}.",
                     nameof(dimensions)),
             });
-        return new ValueInfoProto
-        {
-            Name = name,
-            Type = new TypeProto
-            {
-                TensorType = new TypeProto.Types.Tensor
-                {
-                    ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape
-                }
-            },
-        };
+        var tensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape };
+        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = tensorType } };
     }
 }
