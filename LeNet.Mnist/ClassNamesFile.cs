@@ -33,8 +33,8 @@ public static class ClassNamesFile
         if (names.Count != MnistDataset.DigitClasses || names.Any(n => n.Length == 0))
             throw new MnistDataException($"{path}: holds {names.Count(n => n.Length > 0)} class names on {names.Count} lines, but the labels are 0..9; write exactly ten names, one per line in label order, or remove the file.");
         for (var i = 0; i < names.Count; i++)
-            if (SafeText.ClassNameProblem(names[i]) is { } problem)
-                throw new MnistDataException($"{path}: the name on line {i + 1} cannot be a class name ({problem}); write names of at most {SafeText.MaxClassNameLength} printable characters, or remove the file.");
+            if (FileText.ClassNameProblem(names[i]) is { } problem)
+                throw new MnistDataException($"{path}: the name on line {i + 1} cannot be a class name ({problem}); write names of at most {FileText.MaxClassNameLength} printable characters, or remove the file.");
         return names;
     }
 }

@@ -60,7 +60,7 @@ public static class PredictCommand
             {
                 if (p.Error is not null) error.WriteLine(p.Error);
                 else if (!json)
-                    log.WriteLine($"{SafeText.Escape(p.Image)}: {p.Name} ({Percent(p.Probabilities![p.Label!.Value])})   " +
+                    log.WriteLine($"{FileText.Escape(p.Image)}: {p.Name} ({Percent(p.Probabilities![p.Label!.Value])})   " +
                         string.Join("  ", p.Probabilities.Select((v, c) =>
                             $"{saved.ClassNames[c]} {v.ToString("F4", CultureInfo.InvariantCulture)}")));
             }
@@ -71,7 +71,7 @@ public static class PredictCommand
         double maxMegapixels = DigitImage.DefaultMaxMegapixels)
     {
         byte[] digit;
-        try { digit = MnistStyle.Convert(DigitImage.Load(path, maxMegapixels), SafeText.Escape(path)); }
+        try { digit = MnistStyle.Convert(DigitImage.Load(path, maxMegapixels), FileText.Escape(path)); }
         catch (ImageException e) { return new Prediction(path, null, null, null, e.Message); }
         var probabilities = Probabilities(saved.Model, digit);
         var label = Evaluation.ArgMax(probabilities);

@@ -1,3 +1,4 @@
+using LeNet.Core.Files;
 using System.Text;
 using LeNet.Core.Models;
 using LeNet.Core.Modules;

@@ -18,7 +18,7 @@ public static class DigitImage
 
     public static GrayImage Load(string path, double maxMegapixels = DefaultMaxMegapixels)
     {
-        var shown = SafeText.Escape(path);
+        var shown = FileText.Escape(path);
         byte[] bytes;
         try { bytes = ReadableFile.ReadAllBytes(path, MaxFileBytes); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException

@@ -8,7 +8,7 @@ namespace LeNet.Core.Files;
 /// else printed from a file or a path goes through <see cref="Escape"/>, so no escape sequence, carriage return or
 /// newline from a file can clear a screen, retitle a window or forge a line.
 /// </summary>
-public static class SafeText
+public static class FileText
 {
     public const int MaxClassNameLength = 64;
 
@@ -32,10 +32,18 @@ public static class SafeText
         var escaped = new StringBuilder(text.Length + 16);
         for (var i = 0; i < text.Length; i++)
         {
-            if (Unprintable(text, i)) escaped.Append(CultureInfo.InvariantCulture, $"\\u{(int)text[i]:X4}");
+            if (Unprintable(text, i)) escaped.Append(CultureInfo.InvariantCulture, $"\\u{(int)text[i]:x4}");
             else escaped.Append(text[i]);
         }
         return escaped.ToString();
+    }
+
+    /// <summary><see cref="Escape"/>d and cut to 64 characters: a name or value from a file quoted in a one-line
+    /// message.</summary>
+    public static string Printable(string text)
+    {
+        var escaped = Escape(text);
+        return escaped.Length <= 64 ? escaped : escaped[..64] + "…";
     }
 
     private static int FirstUnprintable(string text)

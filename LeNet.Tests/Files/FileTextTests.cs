@@ -5,7 +5,7 @@ using LeNet.Tests.Mnist;
 namespace LeNet.Tests.Files;
 
 /// <summary>Text from files before it reaches a terminal (issue 19, points 5 and 9).</summary>
-public class SafeTextTests
+public class FileTextTests
 {
     public static TheoryData<string, string> BadNames => new()
     {
@@ -22,21 +22,21 @@ public class SafeTextTests
     [Theory]
     [MemberData(nameof(BadNames))]
     public void Unprintable_or_overlong_class_names_are_refused_with_the_reason(string name, string reason) =>
-        Assert.Contains(reason, SafeText.ClassNameProblem(name));
+        Assert.Contains(reason, FileText.ClassNameProblem(name));
 
     [Theory]
     [InlineData("T-shirt/top")]
     [InlineData("Ankle boot")]
     [InlineData("お")]
     [InlineData("😀 happy")]
-    public void Printable_names_of_any_script_are_accepted(string name) => Assert.Null(SafeText.ClassNameProblem(name));
+    public void Printable_names_of_any_script_are_accepted(string name) => Assert.Null(FileText.ClassNameProblem(name));
 
     [Fact]
     public void Escape_writes_control_characters_as_code_points_and_leaves_printable_text_alone()
     {
-        Assert.Equal("\\u001B[2Jdigit\\u000A7", SafeText.Escape("\u001b[2Jdigit\n7"));
-        Assert.Equal("😀 plain/path-1.png", SafeText.Escape("😀 plain/path-1.png"));
-        Assert.Equal("a\\uD800b", SafeText.Escape("a\uD800b"));
+        Assert.Equal("\\u001b[2Jdigit\\u000a7", FileText.Escape("\u001b[2Jdigit\n7"));
+        Assert.Equal("😀 plain/path-1.png", FileText.Escape("😀 plain/path-1.png"));
+        Assert.Equal("a\\ud800b", FileText.Escape("a\uD800b"));
     }
 
     [Fact]
