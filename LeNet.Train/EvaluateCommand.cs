@@ -48,7 +48,7 @@ public static class EvaluateCommand
             // With --json, standard output carries only the JSON: a note on the device goes to standard error.
             var device = openDevice(json ? error : log);
             var directory = new MnistAcquirer(log: json ? null : message => log.WriteLine(message))
-                .Acquire(dataDirectory);
+                .Acquire(dataDirectory, parts: [MnistPart.TestImages, MnistPart.TestLabels]);
             var test = MnistDataset.Load(directory, train: false, testLimit,
                 verifyChecksums: string.IsNullOrWhiteSpace(dataDirectory));
             OptionException.ThrowIfAbove("--test-limit", testLimit, test.Count, "test");

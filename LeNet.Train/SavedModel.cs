@@ -30,7 +30,12 @@ public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<stri
                 $"There is no model file at {path}; pass the model.safetensors (or checkpoint) that `train` wrote to " +
                 "its --output folder.");
         byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
+        try { bytes = ReadableFile.ReadAllBytes(path, MaxFileBytes); }
+        catch (FileRefusedException e)
+        {
+            throw new ModelFormatException(
+                $"Cannot read the model file {path} ({e.Message}); pass the model.safetensors that train wrote.", e);
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new ModelFormatException(
@@ -49,6 +54,10 @@ public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<stri
             return new SavedModel(checkpoint.Recipe.Model, model, checkpoint.ClassNames ?? ClassNamesFile.Digits);
         }
         var (tensors, metadata) = SafeTensors.Parse(bytes, path);
+        if (metadata.TryGetValue("format_version", out var version) && version != FormatVersion)
+            throw new ModelFormatException(
+                $"The model file {path} has format version '{FileText.Printable(version)}', but this build reads " +
+                $"version {FormatVersion}; use the build that wrote it, or train again.");
         if (!metadata.TryGetValue("model", out var variant))
             throw new ModelFormatException(
                 $"The model file {path} does not say which model it holds (no 'model' in its metadata); use a " +
@@ -61,20 +70,33 @@ public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<stri
                 $"The model file {path} does not fit model {variant} ({e.Message.TrimEnd('.')}); use a " +
                 "model.safetensors written by LeNet.Train.", e);
         }
-        var names = metadata.TryGetValue("class_names", out var json) ? ParseClassNames(json) : null;
+        var names = metadata.TryGetValue("class_names", out var json) ? ParseClassNames(json, path) : null;
         return new SavedModel(variant, created, names ?? ClassNamesFile.Digits);
     }
 
-    // An unreadable list of names is not worth refusing the weights for: the digits serve.
-    private static IReadOnlyList<string>? ParseClassNames(string json)
+    /// <summary>The model's ten class names, each checked (<see cref="FileText.ClassNameProblem"/>): they are printed
+    /// by evaluate and predict, so a name with an escape sequence would reach the terminal.</summary>
+    internal static IReadOnlyList<string> ParseClassNames(string json, string path)
     {
-        try
-        {
-            return JsonSerializer.Deserialize<string[]>(json) is { Length: MnistDataset.DigitClasses } names
-                && names.All(n => !string.IsNullOrEmpty(n)) ? names : null;
-        }
-        catch (JsonException) { return null; }
+        string[]? names;
+        try { names = JsonSerializer.Deserialize<string[]>(json); }
+        catch (JsonException) { names = null; }
+        if (names is not { Length: MnistDataset.DigitClasses })
+            throw new ModelFormatException(
+                $"The model file {path} does not hold a list of {MnistDataset.DigitClasses} class names in its " +
+                "metadata; use a model.safetensors written by LeNet.Train.");
+        for (var i = 0; i < names.Length; i++)
+            if (FileText.ClassNameProblem(names[i] ?? "") is { } problem)
+                throw new ModelFormatException(
+                    $"The model file {path} has a class name that cannot be printed (class {i}: {problem}); use a " +
+                    "model.safetensors written by LeNet.Train.");
+        return names;
     }
+
+    private const string FormatVersion = "1";
+
+    // A model or a checkpoint (the model and Adam's moments): a few megabytes at most for LeNet.
+    private const long MaxFileBytes = 1L << 30;
 
     private static Module Create(string path, string variant) =>
         ModelVariants.IsKnown(variant) ? ModelVariants.Create(variant)

@@ -105,6 +105,12 @@ public static class TrainCommand
             {
                 checkpoint = TrainingCheckpoint.Load(resume);
                 options = WithRecipe(options, checkpoint, given);
+                // The run's own data folder, gone: never re-created and filled with a download it may not have used.
+                if (options.DataDirectory is { } recorded && recorded == checkpoint.Recipe.DataDirectory
+                    && !Directory.Exists(recorded))
+                    throw new OptionException(
+                        $"The checkpoint {checkpoint.Path} was trained on the data in {recorded}, which no longer " +
+                        "exists; pass --data with a folder holding the same files.");
                 if (checkpoint.Disagreement(options) is { } disagreement) throw new OptionException(disagreement);
             }
             if (options.Problem() is { } problem) throw new OptionException(problem);
@@ -122,6 +128,11 @@ public static class TrainCommand
             log.WriteLine(
                 $"MNIST from {mnist.Directory}: loaded, {(verified ? "verified" : "checked")} and preprocessed in " +
                 $"{clock.Elapsed.TotalSeconds:F1} s.");
+            if (checkpoint?.DataIdentity is { } theirs && mnist.Identity is { } ours && theirs != ours)
+                throw new OptionException(
+                    $"The checkpoint {checkpoint.Path} was written by a run on other data than the files in " +
+                    $"{mnist.Directory} (their SHA-256 differ); resume with the --data of that run, or train afresh " +
+                    "without --resume.");
             OptionException.ThrowIfAbove("--limit", options.Limit, mnist.Train.Count, "training");
             OptionException.ThrowIfAbove("--test-limit", options.TestLimit, mnist.Test.Count, "test");
             OptionException.ThrowIfAbove("--batch-size", options.BatchSize, options.Limit ?? mnist.Train.Count,

@@ -1,3 +1,4 @@
+using LeNet.Core.Backends;
 using LeNet.Core.Models;
 
 namespace LeNet.Train;
@@ -48,6 +49,9 @@ public sealed record TrainOptions
         if (Limit is < 1) return Whole("--limit", Limit.Value);
         if (TestLimit is < 1) return Whole("--test-limit", TestLimit.Value);
         if (Threads is < 1) return Whole("--threads", Threads.Value);
+        if (Threads > CpuBackend.MaxThreadCount)
+            return CpuBackend.ThreadCountProblem("--threads", Threads.Value.ToString(CultureInfo.InvariantCulture));
+        if (Threads is null && CpuBackend.ThreadsVariableProblem is { } variable) return variable;
         if (LogEvery < 1) return Whole("--log-every", LogEvery);
         return null;
     }

@@ -1,3 +1,4 @@
+using LeNet.Core.Files;
 using System.Diagnostics;
 using LeNet.Core.Backends;
 using LeNet.Core.Models;
@@ -74,14 +75,30 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
             ["normalization"] =
                 $"train mean {Invariant(MnistPreprocessing.TrainMean)} std {Invariant(MnistPreprocessing.TrainStd)}",
         });
-        if (_options.Pictures) TrainingPictures.Draw(_options.OutputDirectory, metrics, evaluation, test);
+        var pictures = _options.Pictures && DrawPictures(metrics, evaluation, test);
         metrics.TotalSeconds = run.PreviousSeconds + total.Elapsed.TotalSeconds;
         var metricsPath = _options.MetricsFile ?? Path.Combine(_options.OutputDirectory, "metrics.json");
         AtomicFile.WriteAllText(metricsPath, JsonSerializer.Serialize(metrics, JsonOptions));
         log.WriteLine($"Trained in {Invariant(metrics.TrainingSeconds, "F1")} s; model saved to {modelPath}, metrics " +
             $"to {metricsPath}" +
-            (_options.Pictures ? $", pictures and checkpoint to {_options.OutputDirectory}." : "."));
+            (pictures ? $", pictures and checkpoint to {_options.OutputDirectory}." : "."));
         return metrics;
+    }
+
+    // The pictures are a view of a run that has trained: one that cannot be drawn is a warning, never the run's end.
+    private bool DrawPictures(TrainingMetrics metrics, Evaluation evaluation, MnistDataset test)
+    {
+        try
+        {
+            TrainingPictures.Draw(_options.OutputDirectory, metrics, evaluation, test);
+            return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            log.WriteLine($"Warning: the pictures could not be drawn ({FileText.Printable(e.Message)}); the model and " +
+                "metrics are saved as usual.");
+            return false;
+        }
     }
 
     /// <summary>
@@ -162,7 +179,7 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
             metrics.FinalTestAccuracy = accuracy;
             metrics.TotalSeconds = PreviousSeconds + total.Elapsed.TotalSeconds;
             TrainingCheckpoint.Save(Options.OutputDirectory, Options, step.Model, adam, epoch, metrics,
-                data.ClassNames);
+                data.ClassNames, data.Identity);
             (_savedPath, _saved, _unsaved) = (CheckpointPath, $"{CheckpointPath} ({Position(epoch, 0)})", false);
             trainer._progress.EpochEnded(entry,
                 $"Epoch [{epoch}/{Options.Epochs}] took {Invariant(seconds, "F2")} s " +
@@ -198,7 +215,7 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
             {
                 metrics.TotalSeconds = PreviousSeconds + total.Elapsed.TotalSeconds;
                 TrainingCheckpoint.Save(Options.OutputDirectory, Options, step.Model, adam, epoch - 1, metrics,
-                    data.ClassNames, stepsDone, _lossSum, seconds);
+                    data.ClassNames, data.Identity, stepsDone, _lossSum, seconds);
                 (_savedPath, _saved) = (CheckpointPath, $"{CheckpointPath} ({Position(epoch - 1, stepsDone)})");
             }
             throw new TrainingInterruptedException(

@@ -1,3 +1,4 @@
+using LeNet.Core.Files;
 using LeNet.Core.Modules;
 using LeNet.Core.Optim;
 
@@ -22,22 +23,25 @@ public sealed class TrainingCheckpoint
         File = file;
         var meta = file.Metadata;
         string? Value(string key) => meta.TryGetValue(key, out var value) ? value : null;
+        string Required(string key) => Value(key) ?? throw new FormatException($"it has no '{key}'");
         int? Count(string key) => Value(key) is { Length: > 0 } text ? int.Parse(text, Invariant) : null;
         try
         {
-            Epoch = int.Parse(meta["epoch"], Invariant);
-            AdamSteps = int.Parse(meta["adam_step"], Invariant);
+            Epoch = int.Parse(Required("epoch"), Invariant);
+            AdamSteps = int.Parse(Required("adam_step"), Invariant);
             Recipe = new TrainOptions
             {
-                Model = file.Model, Seed = int.Parse(meta["seed"], Invariant),
-                BatchSize = int.Parse(meta["batch_size"], Invariant), Epochs = int.Parse(meta["epochs"], Invariant),
-                LearningRate = float.Parse(meta["lr"], Invariant), Limit = Count("limit"),
+                Model = file.Model, Seed = int.Parse(Required("seed"), Invariant),
+                BatchSize = int.Parse(Required("batch_size"), Invariant),
+                Epochs = int.Parse(Required("epochs"), Invariant),
+                LearningRate = float.Parse(Required("lr"), Invariant), Limit = Count("limit"),
                 TestLimit = Count("test_limit"), DataDirectory = Value("data") is { Length: > 0 } data ? data : null,
             };
             Step = Value("step") is { } step ? int.Parse(step, Invariant) : 0;
             EpochLossSum = Value("epoch_loss_sum") is { } lossSum ? double.Parse(lossSum, Invariant) : 0;
             EpochSeconds = Value("epoch_seconds") is { } seconds ? double.Parse(seconds, Invariant) : 0;
-            Metrics = JsonSerializer.Deserialize<TrainingMetrics>(meta["metrics"], JsonOptions)
+            DataIdentity = Value("data_sha256") is { Length: > 0 } identity ? identity : null;
+            Metrics = JsonSerializer.Deserialize<TrainingMetrics>(Required("metrics"), JsonOptions)
                 ?? throw new FormatException("no metrics");
             ClassNames = Value("class_names") is { } names ? JsonSerializer.Deserialize<string[]>(names) : null;
         }
@@ -55,7 +59,9 @@ public sealed class TrainingCheckpoint
                 ? "its partial epoch's loss or time is not a finite number" : null)
             ?? (ClassNames is not null
                 && (ClassNames.Count != MnistDataset.DigitClasses || ClassNames.Any(n => n is null))
-                ? "it does not hold ten class names" : null);
+                ? "it does not hold ten class names" : null)
+            ?? (ClassNames?.Select(n => FileText.ClassNameProblem(n)).FirstOrDefault(p => p is not null) is { } name
+                ? $"a class name cannot be printed: {name}" : null);
         if (problem is not null)
             throw new CheckpointException(
                 $"The checkpoint {path} holds training state no run can use ({problem.TrimEnd('.')}); use a " +
@@ -81,6 +87,8 @@ public sealed class TrainingCheckpoint
     public TrainingMetrics Metrics { get; }
     /// <summary>The class names the checkpoint's run used (ten, or null when the checkpoint does not say).</summary>
     public IReadOnlyList<string>? ClassNames { get; }
+    /// <summary>The run's data (MnistData.Identity: SHA-256 of its four files); null for older checkpoints.</summary>
+    public string? DataIdentity { get; }
 
     /// <summary>Reads the checkpoint in (or at) <paramref name="folderOrFile"/>; a problem is one sentence.</summary>
     public static TrainingCheckpoint Load(string folderOrFile)
@@ -100,8 +108,8 @@ public sealed class TrainingCheckpoint
     /// (an interrupted run) atomically to <paramref name="folder"/>/checkpoint.lenetckpt.
     /// </summary>
     public static void Save(string folder, TrainOptions options, Module model, Adam optimizer, int epoch,
-        TrainingMetrics metrics, IReadOnlyList<string> classNames, int step = 0, double epochLossSum = 0,
-        double epochSeconds = 0)
+        TrainingMetrics metrics, IReadOnlyList<string> classNames, string? dataIdentity = null, int step = 0,
+        double epochLossSum = 0, double epochSeconds = 0)
     {
         var names = model.NamedParameters().Select(p => p.Name).ToArray();
         var tensors = model.StateDict().Select(e => ("model." + e.Name, e.Tensor))
@@ -116,6 +124,7 @@ public sealed class TrainingCheckpoint
             ["lr"] = options.LearningRate.ToString("R", Invariant), ["limit"] = Text(options.Limit, ""),
             ["test_limit"] = Text(options.TestLimit, ""),
             ["data"] = options.DataDirectory is { } data ? System.IO.Path.GetFullPath(data) : "",
+            ["data_sha256"] = dataIdentity ?? "",
             ["shuffle"] =
                 "Fisher-Yates over System.Random(seed * 1000003 + epoch), per epoch (MnistBatcher.Permutation)",
             ["class_names"] = JsonSerializer.Serialize(classNames),

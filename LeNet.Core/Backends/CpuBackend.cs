@@ -20,6 +20,10 @@ public sealed class CpuBackend : Backend
     /// <summary>Threads the kernels use (the caller's included), for this process.</summary>
     public static int ThreadCount => K.Workers.ThreadCount;
     public static void SetThreadCount(int threads) => K.Workers.SetThreadCount(threads);
+    public static int MaxThreadCount => K.Workers.MaxThreadCount;
+    /// <summary>Why LENET_THREADS cannot be used, in one sentence; null when unset or valid.</summary>
+    public static string? ThreadsVariableProblem => K.Workers.ThreadsVariableProblem;
+    public static string ThreadCountProblem(string name, string value) => K.Workers.ThreadCountProblem(name, value);
 
     public override void Conv2dForward(Tensor input, Tensor weight, Tensor? bias, Tensor output, in ConvShape shape) =>
         K.Conv2d.Forward(input.AsSpan(), weight.AsSpan(), Span(bias), output.AsSpan(), shape);

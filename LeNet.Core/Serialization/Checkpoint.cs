@@ -102,10 +102,10 @@ public sealed class Checkpoint
     public static Checkpoint Load(string path)
     {
         byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
+        try { bytes = ReadableFile.ReadAllBytes(path, MaxFileBytes); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new CheckpointException($"Cannot read the checkpoint {path}: {e.Message}", e);
+            throw new CheckpointException($"Cannot read the checkpoint {path} ({e.Message.TrimEnd('.')}).", e);
         }
         return Parse(bytes, path);
     }
@@ -173,8 +173,12 @@ public sealed class Checkpoint
                         throw Corrupt(path, $"tensor {name}'s shape does not fit the file");
                 if (offset + 4 * count > data.Length)
                     throw Corrupt(path, $"tensor {name}'s values run past the end of the file");
-                tensors.Add(
-                    (name, shape, MemoryMarshal.Cast<byte, float>(data.Slice(offset, (int)(4 * count))).ToArray()));
+                var values = MemoryMarshal.Cast<byte, float>(data.Slice(offset, (int)(4 * count))).ToArray();
+                // A checkpoint is only written after a step whose loss was finite, so this is a damaged file, not a
+                // learning rate to lower.
+                if (SafeTensors.NonFinite(values) is { } at)
+                    throw Corrupt(path, $"tensor {name} holds {values[at]} at element {at}");
+                tensors.Add((name, shape, values));
                 offset += (int)(4 * count);
             }
             if (offset != data.Length) throw Corrupt(path, $"{data.Length - offset} bytes follow the last tensor");
@@ -186,6 +190,9 @@ public sealed class Checkpoint
             throw Corrupt(path, "its header is not the JSON this format expects", e);
         }
     }
+
+    // A checkpoint is the model and Adam's two moments: about a megabyte for LeNet; a file past this is not one.
+    private const long MaxFileBytes = 1L << 30;
 
     private static CheckpointException Truncated(string path, long actual, long? expected) =>
         new($"The checkpoint {path} is truncated ({actual:N0} bytes{(expected is { } e ? $" of {e:N0}" : "")}), as " +

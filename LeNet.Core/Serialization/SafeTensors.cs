@@ -69,10 +69,10 @@ public static class SafeTensors
         Dictionary<string, string> Metadata) Load(string path)
     {
         byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
+        try { bytes = ReadableFile.ReadAllBytes(path, MaxFileBytes); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ModelFormatException($"Cannot read the model file {path}: {e.Message}", e);
+            throw new ModelFormatException($"Cannot read the model file {path} ({e.Message.TrimEnd('.')}).", e);
         }
         return Parse(bytes, path);
     }
@@ -88,7 +88,12 @@ public static class SafeTensors
         if (bytes.Length < 8) throw Corrupt(path, "it is shorter than the 8-byte header length");
         var headerLength = BinaryPrimitives.ReadInt64LittleEndian(bytes);
         if (headerLength < 2 || headerLength > MaxHeaderBytes || headerLength > bytes.Length - 8)
-            throw Corrupt(path, $"its header claims {headerLength} bytes, but the file has {bytes.Length}");
+            throw bytes[0] == OnnxFirstByte
+                ? new ModelFormatException($"The model file {path} is an ONNX model (as export --onnx writes), " +
+                    "which is for other runtimes; pass the model.safetensors that train wrote.")
+                : Corrupt(path, $"its first 8 bytes give a header of {headerLength:N0} bytes, but " +
+                    (headerLength < 2 || headerLength > MaxHeaderBytes ? "a header must be 2 to " +
+                        $"{MaxHeaderBytes:N0} bytes" : $"only {bytes.Length - 8:N0} bytes follow them"));
         var data = bytes.AsSpan(8 + (int)headerLength);
         var tensors = new Dictionary<string, (int[], float[])>();
         var metadata = new Dictionary<string, string>();
@@ -124,6 +129,10 @@ public static class SafeTensors
                     || offsets[1] - offsets[0] != 4 * count)
                     throw Corrupt(path, $"tensor {property.Name}'s data range does not fit its shape or the file");
                 var values = MemoryMarshal.Cast<byte, float>(data[(int)offsets[0]..(int)offsets[1]]).ToArray();
+                if (NonFinite(values) is { } at)
+                    throw new ModelFormatException($"The model file {path} holds {values[at]} at element {at} of " +
+                        $"tensor {property.Name}; a model with weights that are not finite numbers cannot predict, so " +
+                        "use a model from a run that did not diverge.");
                 tensors[property.Name] = (shape, values);
                 ranges.Add((offsets[0], offsets[1]));
             }
@@ -137,6 +146,20 @@ public static class SafeTensors
         for (var i = 1; i < ranges.Count; i++)
             if (ranges[i].Begin < ranges[i - 1].End) throw Corrupt(path, "two tensors overlap");
         return (tensors, metadata);
+    }
+
+    // An ONNX file is a protobuf ModelProto, whose first field is ir_version (field 1, varint): the byte 0x08.
+    private const byte OnnxFirstByte = 0x08;
+
+    // LeNet's models are a few hundred kilobytes; a file past this is not one of them.
+    private const long MaxFileBytes = 256L << 20;
+
+    /// <summary>The index of the first NaN or infinity in <paramref name="values"/>, or null.</summary>
+    internal static int? NonFinite(ReadOnlySpan<float> values)
+    {
+        for (var i = 0; i < values.Length; i++)
+            if (!float.IsFinite(values[i])) return i;
+        return null;
     }
 
     private static ModelFormatException Corrupt(string path, string why, Exception? inner = null) =>

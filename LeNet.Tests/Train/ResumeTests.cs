@@ -112,7 +112,8 @@ public class ResumeTests
         Directory.GetFiles(folder, "*", SearchOption.AllDirectories).ToDictionary(f => f, f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))));
 
     /// <summary>The built LeNet.Train beside the tests (the test project references it), run with `dotnet`.</summary>
-    internal static Process StartTrainer(IEnumerable<string> arguments)
+    internal static Process StartTrainer(IEnumerable<string> arguments,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var program = Path.Combine(AppContext.BaseDirectory, "LeNet.Train.dll");
         Assert.True(File.Exists(program), $"{program} is missing: build LeNet.Tests, which copies LeNet.Train beside it.");
@@ -122,6 +123,7 @@ public class ResumeTests
         };
         start.ArgumentList.Add(program);
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         return Process.Start(start)!;
     }
 }
