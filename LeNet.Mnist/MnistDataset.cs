@@ -99,6 +99,50 @@ public sealed class MnistDataset
     internal static byte[] Combine(params byte[][] hashes) =>
         System.Security.Cryptography.SHA256.HashData(hashes.SelectMany(h => h).ToArray());
 
+    /// <summary>
+    /// Holds out <paramref name="count"/> images for validation, the same share of every class (largest remainders
+    /// settle the rounding), chosen within each class by a Fisher–Yates shuffle of <c>new Random(seed)</c>; both parts
+    /// keep file order. The same seed and set give the same split on any machine, so a checkpoint needs only the seed.
+    /// </summary>
+    public (MnistDataset Train, MnistDataset Validation) SplitValidation(int count, int seed)
+    {
+        if (count < 1 || count >= Count)
+            throw new ArgumentOutOfRangeException(nameof(count), count,
+                $"A validation set must hold from 1 to {Count - 1} of the {Count} images.");
+        var byClass = Enumerable.Range(0, Classes).Select(c => new List<int>()).ToArray();
+        for (var i = 0; i < Count; i++) byClass[Labels[i]].Add(i);
+        var exact = byClass.Select(members => (double)count * members.Count / Count).ToArray();
+        var taken = exact.Select(e => (int)Math.Floor(e)).ToArray();
+        foreach (var c in Enumerable.Range(0, Classes).OrderByDescending(c => exact[c] - taken[c]).ThenBy(c => c)
+                     .Take(count - taken.Sum()))
+            taken[c]++;
+        var random = new Random(seed);
+        var held = new bool[Count];
+        for (var c = 0; c < Classes; c++)
+        {
+            var members = byClass[c].ToArray();
+            for (var i = members.Length - 1; i > 0; i--)
+            {
+                var j = random.Next(i + 1);
+                (members[i], members[j]) = (members[j], members[i]);
+            }
+            foreach (var index in members.AsSpan(0, taken[c])) held[index] = true;
+        }
+        return (Select(i => !held[i]), Select(i => held[i]));
+    }
+
+    private MnistDataset Select(Func<int, bool> keep)
+    {
+        var indices = Enumerable.Range(0, Count).Where(keep).ToArray();
+        var images = new float[indices.Length * ImageLength];
+        for (var k = 0; k < indices.Length; k++)
+            Images.AsSpan(indices[k] * ImageLength, ImageLength).CopyTo(images.AsSpan(k * ImageLength));
+        return new MnistDataset(images, indices.Select(i => Labels[i]).ToArray(), ImageSize, Classes)
+        {
+            FilesSha256 = FilesSha256,
+        };
+    }
+
     /// <summary>A copy holding the first <paramref name="count"/> images (all of them if there are fewer).</summary>
     public MnistDataset Take(int count)
     {
