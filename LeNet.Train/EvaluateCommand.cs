@@ -13,7 +13,8 @@ public static class EvaluateCommand
             "and an optional classes.txt. Default: $LENET_DATA, else ./data/mnist, downloading MNIST there if needed.");
         var testLimit = Positive(Described<int?>("--test-limit", "Evaluate on the first N test images only."));
         var json = Described<bool>("--json", "Print the result as JSON instead of tables.");
-        var output = Described<string?>("--output", "Also write the JSON to this file.");
+        var output = NamingAPath(Described<string?>("--output",
+            "Also write the JSON to this file (- or /dev/stdout: print it, as --json)."), "file");
         var device = DeviceOption.Create(
             "Where to run the model: cpu, cuda (the first NVIDIA GPU) or auto (the GPU when there is one, else the " +
             "CPU).");
@@ -44,6 +45,9 @@ public static class EvaluateCommand
         Cli.ExitOnUserError(error, e => e is OptionException or MnistDataException or ModelFormatException
             or CheckpointException or IOException or UnauthorizedAccessException, () =>
         {
+            // --output - (or /dev/stdout) is standard output, the log here: the JSON is printed there once, as --json.
+            if (outputFile is not null && AtomicFile.IsStandardOutput(outputFile)) (json, outputFile) = (true, null);
+            if (outputFile is not null) OutputFolder.CheckFile(outputFile, "--output");
             var saved = SavedModel.Load(modelPath);
             // With --json, standard output carries only the JSON: a note on the device goes to standard error.
             var device = openDevice(json ? error : log);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using LeNet.Core.Files;
 using LeNet.Core.Serialization.Onnx;
 using static LeNet.Train.OptionParsers;
 
@@ -10,8 +11,8 @@ public static class ExportCommand
     public static Command Create()
     {
         var model = SavedModel.Option();
-        var onnx = Described<string>("--onnx",
-            "The ONNX file to write, e.g. lenet5.onnx (its folder must exist; an existing file is replaced).");
+        var onnx = NamingAPath(Described<string>("--onnx",
+            "The ONNX file to write, e.g. lenet5.onnx (its folder must exist; an existing file is replaced)."), "file");
         onnx.Required = true;
         var command = new Command("export",
             $"Exports a trained model as ONNX (opset {OnnxExporter.OpsetVersion}): input '{OnnxExporter.InputName}' " +
@@ -31,14 +32,20 @@ public static class ExportCommand
         Cli.ExitOnUserError(error, e => e is OptionException or OnnxExportException or ModelFormatException
             or CheckpointException or IOException or UnauthorizedAccessException, () =>
         {
-            var target = Path.GetFullPath(onnxPath);
+            var toStandardOutput = AtomicFile.IsStandardOutput(onnxPath);
+            var target = toStandardOutput ? onnxPath : Path.GetFullPath(onnxPath);
             if (Directory.Exists(target))
                 throw new OptionException($"--onnx {onnxPath} is a folder; give the file to write, e.g. " +
                     $"{Path.Combine(onnxPath, "model.onnx")}.");
             var folder = Path.GetDirectoryName(target)!;
-            if (!Directory.Exists(folder))
+            if (!toStandardOutput && !Directory.Exists(folder))
                 throw new OptionException(
                     $"The folder {folder} for --onnx does not exist; create it or choose another path.");
+            OutputFolder.CheckFile(onnxPath, "--onnx");
+            var modelFile = Directory.Exists(modelPath) ? Path.Combine(modelPath, "model.safetensors") : modelPath;
+            if (!toStandardOutput && SameFile(target, modelFile))
+                throw new OptionException($"--onnx {onnxPath} is the model file itself; name another file for the " +
+                    "ONNX export, so that the model is not overwritten.");
             var saved = SavedModel.Load(modelPath);
             var size = MnistPreprocessing.DefaultImageSize;
             var (mean, std) = (Invariant(MnistPreprocessing.TestMean), Invariant(MnistPreprocessing.TestStd));
@@ -59,15 +66,22 @@ public static class ExportCommand
                 },
             };
             var clock = Stopwatch.StartNew();
-            OnnxExporter.Save(saved.Model, target, options);
+            var bytes = OnnxExporter.Export(saved.Model, options);
+            AtomicFile.Write(target, stream => stream.Write(bytes));
             clock.Stop();
-            log.WriteLine(
-                $"Exported {Trainer.DisplayName(saved.Variant)} to {target} ({new FileInfo(target).Length:N0} bytes, " +
+            // The ONNX file itself may be what standard output carries.
+            (toStandardOutput ? error : log).WriteLine(
+                $"Exported {Trainer.DisplayName(saved.Variant)} to {target} ({bytes.Length:N0} bytes, " +
                 $"ONNX opset {OnnxExporter.OpsetVersion}, input '{OnnxExporter.InputName}' [N, 1, {size}, {size}], " +
                 $"output '{OnnxExporter.OutputName}' [N, {saved.ClassNames.Count}]) in " +
                 $"{clock.Elapsed.TotalMilliseconds:F0} ms.");
             return 0;
         });
+
+    // Two spellings of one file: the same full path, or (links followed, Linux) the same device and inode.
+    private static bool SameFile(string first, string second) =>
+        Path.GetFullPath(first) == Path.GetFullPath(second)
+        || ReadableFile.Identity(first) is { } identity && identity == ReadableFile.Identity(second);
 
     private static string Invariant(float value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -46,6 +46,18 @@ public static class OptionParsers
         return option;
     }
 
+    /// <summary>Refuses an empty path (<c>--output ""</c>), which names no <paramref name="what"/> (file or
+    /// folder).</summary>
+    public static Option<T> NamingAPath<T>(Option<T> option, string what)
+    {
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<T>() is string path && string.IsNullOrWhiteSpace(path))
+                r.AddError($"{option.Name} is empty; name the {what} to write to.");
+        });
+        return option;
+    }
+
     /// <summary>True when the user typed <paramref name="option"/> (rather than its default applying).</summary>
     public static bool IsExplicit(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
 }

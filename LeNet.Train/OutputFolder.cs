@@ -1,3 +1,6 @@
+using LeNet.Core.Files;
+using static LeNet.Core.Files.ReadableFile;
+
 namespace LeNet.Train;
 
 /// <summary>
@@ -7,6 +10,9 @@ namespace LeNet.Train;
 /// Windows), held until <see cref="Dispose"/>, which deletes the file; the operating system drops the lock of a
 /// process that dies, so a lock file left by a killed run does not block the next one. A second run on the same
 /// folder is refused in one sentence. Disposing also removes the folder again if this run created it and left it empty.
+/// The lock file is never written through a link: anything but a regular file at its name is refused, and the file
+/// opened is checked to be the one in the folder before a byte is written (docs/reliability.md). Once locked, the
+/// temporary files that writes killed midway left (<see cref="AtomicFile.IsTemporaryName"/>) are removed.
 /// </summary>
 public sealed class OutputFolder : IDisposable
 {
@@ -23,6 +29,8 @@ public sealed class OutputFolder : IDisposable
     /// <summary>Claims <paramref name="folder"/>, named <paramref name="option"/> in any refusal.</summary>
     public static OutputFolder Claim(string folder, string option = "--output")
     {
+        if (string.IsNullOrWhiteSpace(folder))
+            throw new OptionException($"{option} is empty; name the folder to write to.");
         var full = System.IO.Path.GetFullPath(folder);
         var created = false;
         if (!Directory.Exists(full))
@@ -46,6 +54,7 @@ public sealed class OutputFolder : IDisposable
         {
             CheckWritable(full, option);
             lockStream = Lock(full, option);
+            RemoveStaleTemporaries(full);
             return new OutputFolder(full, lockStream, created);
         }
         catch
@@ -74,6 +83,19 @@ public sealed class OutputFolder : IDisposable
         }
     }
 
+    /// <summary>
+    /// Refuses, before any work, an output file named by <paramref name="option"/> that <see cref="AtomicFile"/> would
+    /// not write (a folder, a link, a missing folder, ...) or whose folder cannot be written.
+    /// </summary>
+    public static void CheckFile(string file, string option)
+    {
+        if (AtomicFile.Refusal(file) is { } refusal)
+            throw new OptionException($"Cannot write {FileText.Escape(file)} (for {option}): {refusal}.");
+        // A device, a FIFO or a standard stream is written straight through, not by a file created beside it.
+        if (!AtomicFile.IsWrittenThrough(file))
+            CheckWritable(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(file))!, option);
+    }
+
     private static FileStream Lock(string folder, string option)
     {
         var path = System.IO.Path.Combine(folder, LockFileName);
@@ -81,6 +103,7 @@ public sealed class OutputFolder : IDisposable
         // would lock a file no longer in the folder, so it checks and tries again.
         for (var attempt = 0; ; attempt++)
         {
+            RefuseUnlessRegular(path, option);
             FileStream stream;
             try { stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
             catch (IOException) when (File.Exists(path))
@@ -94,14 +117,56 @@ public sealed class OutputFolder : IDisposable
                 throw new OptionException(
                     $"Cannot create the lock file {path} ({e.Message}); choose a writable {option} folder.");
             }
+            // The name may have been swapped for a link between the check and the open: the file opened must be the
+            // one now in the folder, not a link's target, before anything is written to it.
+            if (Identity(stream.SafeFileHandle) is { } opened && opened != Identity(path, followLinks: false))
+            {
+                stream.Dispose();
+                RefuseUnlessRegular(path, option);
+                if (attempt < 10) continue;
+                throw new OptionException(
+                    $"The lock file {path} keeps being replaced while this run opens it; choose another {option} " +
+                    "folder.");
+            }
             if (File.Exists(path) || attempt == 10)
             {
+                stream.SetLength(0);
                 using var writer = new StreamWriter(stream, leaveOpen: true);
                 writer.Write($"LeNet.Train, process {Environment.ProcessId}, since {DateTime.UtcNow:O}\n");
                 writer.Flush();
                 return stream;
             }
             stream.Dispose();
+        }
+    }
+
+    // A link or a special file at the lock's name is not a lock a run left: it is refused, and its target untouched.
+    private static void RefuseUnlessRegular(string path, string option)
+    {
+        var entry = new FileInfo(path);
+        var what = entry.LinkTarget is { } target ? $"a symbolic link (to {FileText.Escape(target)})"
+            : Directory.Exists(path) ? "a folder"
+            : Kind(path, followLinks: false) is { } kind and not FileKind.Regular ? "not a regular file"
+            : null;
+        if (what is not null)
+            throw new OptionException(
+                $"The lock file {path} is {what}, which a run never writes through; remove it, or choose another " +
+                $"{option} folder.");
+    }
+
+    // Only this program's own naming, and only regular files: a kill -9 during a write leaves these behind, and a run
+    // that holds the lock knows that no write of its own is under way.
+    private static void RemoveStaleTemporaries(string folder)
+    {
+        foreach (var file in Directory.EnumerateFiles(folder))
+        {
+            if (!AtomicFile.IsTemporaryName(System.IO.Path.GetFileName(file))) continue;
+            try
+            {
+                if (new FileInfo(file).LinkTarget is null && Kind(file, followLinks: false) is null or FileKind.Regular)
+                    File.Delete(file);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // harmless where it stays
         }
     }
 

@@ -43,10 +43,11 @@ public static class TrainCommand
             "Threads for the CPU kernels. Default: $LENET_THREADS, else all cores."));
         var limit = Positive(Described<int?>("--limit", "Train on the first N training images only."));
         var testLimit = Positive(Described<int?>("--test-limit", "Evaluate on the first N test images only."));
-        var output = Described("--output",
+        var output = NamingAPath(Described("--output",
             "Folder for the model (model.safetensors), the checkpoint, metrics.json and the pictures. Default: " +
-            "output, or the --resume folder.", defaults.OutputDirectory);
-        var metrics = Described<string?>("--metrics", "Write the metrics JSON here instead of <output>/metrics.json.");
+            "output, or the --resume folder.", defaults.OutputDirectory), "folder");
+        var metrics = NamingAPath(
+            Described<string?>("--metrics", "Write the metrics JSON here instead of <output>/metrics.json."), "file");
         var logEvery = Positive(Described("--log-every",
             "Print the loss every N steps (when the output is not an interactive console).", defaults.LogEvery));
         var resume = Described<string?>("--resume",
@@ -117,8 +118,11 @@ public static class TrainCommand
             var device = DeviceOption.Open(options.Device,
                 options.Kernels == "reference" ? Device.CpuReference : Device.Cpu, "training", log);
             output = OutputFolder.Claim(options.OutputDirectory);
-            if (options.MetricsFile is { } metricsFile)
-                OutputFolder.CheckWritable(Path.GetDirectoryName(Path.GetFullPath(metricsFile))!, "--metrics");
+            // Files that would be refused at the end (a link, a folder in the way) are refused before any work.
+            foreach (var name in new[] { "model.safetensors", TrainingCheckpoint.FileName })
+                OutputFolder.CheckFile(Path.Combine(output.Path, name), "--output");
+            if (options.MetricsFile is { } metricsFile) OutputFolder.CheckFile(metricsFile, "--metrics");
+            else OutputFolder.CheckFile(Path.Combine(output.Path, "metrics.json"), "--output");
             var clock = System.Diagnostics.Stopwatch.StartNew();
             // The default folders must hold the canonical MNIST (checksums verified); a folder named with --data may
             // hold any dataset in MNIST format (format checked, checksums not).

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace LeNet.Core.Files;
 
@@ -53,7 +54,7 @@ public static partial class ReadableFile
     private static FileRefusedException TooLarge(long length, long maxBytes) =>
         new($"it holds {length:N0} bytes, more than the {maxBytes:N0} a file of its kind may have");
 
-    internal enum FileKind { Regular, Directory, Fifo, CharacterDevice, BlockDevice, Socket, Link, Other }
+    public enum FileKind { Regular, Directory, Fifo, CharacterDevice, BlockDevice, Socket, Link, Other }
 
     private static string Describe(FileKind kind) => kind switch
     {
@@ -64,10 +65,35 @@ public static partial class ReadableFile
         _ => "not a regular file",
     };
 
-    /// <summary>The kind of what <paramref name="path"/> names, links followed; null where the system cannot say
-    /// (no statx: not Linux). .NET tells files from folders only, so Linux's statx, whose layout is the same on
-    /// every architecture, gives the type bits of st_mode.</summary>
-    internal static FileKind? Kind(string path)
+    /// <summary>The kind of what <paramref name="path"/> names, links followed unless <paramref name="followLinks"/>
+    /// is false (then a link is <see cref="FileKind.Link"/>); null where it does not exist or the system cannot say (no
+    /// statx: not Linux). .NET tells files from folders only, so Linux's statx, whose layout is the same on every
+    /// architecture, gives the type bits of st_mode.</summary>
+    public static FileKind? Kind(string path, bool followLinks = true) =>
+        Stat(AtCurrentDirectory, path, followLinks ? 0 : AtSymlinkNoFollow) is { } stat ? stat.Kind : null;
+
+    /// <summary>The device and inode of what <paramref name="path"/> names (links followed unless
+    /// <paramref name="followLinks"/> is false), which tell two spellings of one file; null as for
+    /// <see cref="Kind"/>.</summary>
+    public static (ulong Device, ulong Inode)? Identity(string path, bool followLinks = true) =>
+        Stat(AtCurrentDirectory, path, followLinks ? 0 : AtSymlinkNoFollow) is { } stat ? stat.Identity : null;
+
+    /// <summary>The device and inode of the file <paramref name="handle"/> has open.</summary>
+    public static (ulong Device, ulong Inode)? Identity(SafeFileHandle handle)
+    {
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            return Stat((int)handle.DangerousGetHandle(), "", AtEmptyPath) is { } stat ? stat.Identity : null;
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
+    private static (FileKind Kind, (ulong, ulong) Identity)? Stat(int directory, string path, int flags)
     {
         if (!OperatingSystem.IsLinux()) return null;
         Span<byte> buffer = stackalloc byte[256];
@@ -76,7 +102,7 @@ public static partial class ReadableFile
             unsafe
             {
                 fixed (byte* statx = buffer)
-                    if (Statx(AtCurrentDirectory, path, 0, StatxType, statx) != 0) return null;
+                    if (Statx(directory, path, flags, StatxType | StatxInode, statx) != 0) return null;
             }
         }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
@@ -84,7 +110,7 @@ public static partial class ReadableFile
             return null;
         }
         var mode = BitConverter.ToUInt16(buffer[28..]);
-        return (mode & 0xF000) switch
+        var kind = (mode & 0xF000) switch
         {
             0x8000 => FileKind.Regular,
             0x4000 => FileKind.Directory,
@@ -95,10 +121,14 @@ public static partial class ReadableFile
             0xA000 => FileKind.Link,
             _ => FileKind.Other,
         };
+        // stx_ino at 32; stx_dev_major and stx_dev_minor at 136 and 140.
+        var device = (ulong)BitConverter.ToUInt32(buffer[136..]) << 32 | BitConverter.ToUInt32(buffer[140..]);
+        return (kind, (device, BitConverter.ToUInt64(buffer[32..])));
     }
 
     private const int AtCurrentDirectory = -100;
-    private const uint StatxType = 1;
+    private const int AtSymlinkNoFollow = 0x100, AtEmptyPath = 0x1000;
+    private const uint StatxType = 1, StatxInode = 0x100;
 
     [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8)]
     private static unsafe partial int Statx(int directory, string path, int flags, uint mask, byte* buffer);
