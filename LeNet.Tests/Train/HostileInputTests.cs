@@ -104,6 +104,22 @@ public class HostileInputTests
     }
 
     [Fact]
+    public void A_folder_given_as_an_image_is_called_a_folder_and_the_other_images_are_still_predicted()
+    {
+        using var folder = new TemporaryFolder();
+        var errors = new StringWriter();
+        var log = new StringWriter();
+        var digit = Path.Combine(folder.Path, "seven.pgm");
+        File.WriteAllText(digit, "P2 4 4 255 0 0 0 0 0 255 255 0 0 0 255 0 0 0 255 0");
+
+        var code = PredictCommand.Run(TrainedModel.ModelFile, [folder.Path, digit], false, log, errors);
+
+        Assert.Equal(1, code);
+        Assert.Equal($"{folder.Path}: cannot be read (it is a folder, not a file).", errors.ToString().Trim());
+        Assert.StartsWith($"{digit}: ", log.ToString());
+    }
+
+    [Fact]
     public void A_checkpoint_is_a_fifo_or_holds_a_nan_and_is_refused_without_talk_of_learning_rates()
     {
         Assert.SkipUnless(HostileFiles.Supported, "FIFOs need a Unix system");
