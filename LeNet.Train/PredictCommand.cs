@@ -33,6 +33,12 @@ public static class PredictCommand
         {
             model, json, images,
         };
+        // An image list takes any name, so a mistyped option (--jsno) would be read as a picture that is not there.
+        images.Validators.Add(r =>
+        {
+            foreach (var token in r.Tokens.Select(t => t.Value).Where(v => v.StartsWith("--") && !File.Exists(v)))
+                r.AddError(Cli.Unrecognized(token, command));
+        });
         command.SetAction(parse =>
             Run(parse.GetValue(model)!, parse.GetValue(images)!, parse.GetValue(json), Console.Out, Console.Error));
         return command;
