@@ -12,7 +12,7 @@ public static class Cli
     public const string ProgramName = "LeNet.Train";
     public const string QuietOption = "--quiet";
 
-    /// <param name="helpWidth">Where help wraps; null: the terminal's width up to 100, or 100 when not a terminal.</param>
+    /// <param name="helpWidth">Where help wraps; null: the terminal's width up to 100 (100 when not a terminal).</param>
     public static RootCommand Create(int? helpWidth = null)
     {
         var root = new RootCommand(
@@ -38,8 +38,8 @@ public static class Cli
     public static bool IsQuiet(ParseResult parse) => parse.GetValue<bool>(QuietOption);
 
     /// <summary>
-    /// Parses and runs; a command line that cannot run ends in its sentences on stderr (a mistyped name with the nearest
-    /// one) and exit code 2.
+    /// Parses and runs; a command line that cannot run ends in its sentences on stderr (a mistyped name with the
+    /// nearest one) and exit code 2.
     /// </summary>
     public static int Run(string[] args, TextWriter? error = null, TextWriter? output = null)
     {
@@ -83,8 +83,8 @@ public static class Cli
         (NearestName.To(token, KnownNames(command)) is { } nearest ? $" Did you mean '{nearest}'?" : "");
 
     /// <summary>
-    /// The names <paramref name="command"/> knows: its visible subcommands and options, its parents' recursive ones, and
-    /// at the root train's, which the root takes but does not list.
+    /// The names <paramref name="command"/> knows: its visible subcommands and options, its parents' recursive ones,
+    /// and at the root train's, which the root takes but does not list.
     /// </summary>
     private static IEnumerable<string> KnownNames(Command command)
     {

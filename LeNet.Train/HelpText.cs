@@ -47,7 +47,8 @@ internal static class HelpText
         ],
         ["predict"] =
         [
-            ("The class of a digit and the ten probabilities", $"{P} predict --model output/model.safetensors digit.png"),
+            ("The class of a digit and the ten probabilities",
+                $"{P} predict --model output/model.safetensors digit.png"),
             ("Several pictures at once, as JSON", $"{P} predict --model output/model.safetensors scans/*.png --json"),
         ],
         ["export"] =
@@ -67,8 +68,8 @@ internal static class HelpText
     public static CommandLineAction Action(int width) => new HelpAction(width);
 
     /// <summary>
-    /// Writes <paramref name="command"/>'s help: what it does, its usage, its arguments, its commands before its options
-    /// (the root lists only its own, not train's), train's architectures, and the examples.
+    /// Writes <paramref name="command"/>'s help: what it does, its usage, its arguments, its commands before its
+    /// options (the root lists only its own, not train's), train's architectures, and the examples.
     /// </summary>
     public static void Write(Command command, TextWriter output, int width)
     {
@@ -104,7 +105,7 @@ internal static class HelpText
         output.WriteLine();
     }
 
-    /// <summary>Two columns, the second wrapped; a first column too wide for a row puts its text on the next line.</summary>
+    /// <summary>Two columns, the second wrapped; a first column too wide puts its text on the next line.</summary>
     private static IEnumerable<string> Columns(IEnumerable<(string First, string Second)> rows, int width)
     {
         var list = rows.ToList();

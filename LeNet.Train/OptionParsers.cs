@@ -8,7 +8,7 @@ public static class OptionParsers
     public static Option<T> Described<T>(string name, string description, T defaultValue) =>
         new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
 
-    /// <summary>Help shows <c>--lr &lt;RATE&gt;</c> rather than the option's own name, saying what goes there.</summary>
+    /// <summary>Help shows <c>--lr &lt;RATE&gt;</c>, saying what goes there, rather than the option's name.</summary>
     public static Option<T> Placeholder<T>(Option<T> option, string helpName)
     {
         option.HelpName = helpName;

@@ -25,6 +25,13 @@ public class HelpTests
         Assert.Equal(File.ReadAllText(snapshot), help);
     }
 
+    [Fact]
+    public void The_readme_shows_the_root_help_as_it_is()
+    {
+        var readme = File.ReadAllText(Path.Combine(SourceFolder(), "..", "..", "README.md")).ReplaceLineEndings("\n");
+        Assert.Contains("```\n" + Help(["--help"]).ReplaceLineEndings("\n").TrimEnd() + "\n```", readme);
+    }
+
     [Theory]
     [MemberData(nameof(Commands))]
     public void Help_COMMAND_prints_what_COMMAND_help_prints(string command)

@@ -78,8 +78,8 @@ public sealed class LiveProgress(IAnsiConsole? console = null) : TrainingProgres
         _imagesBefore += _epochImages - _resumedImages;
         Rate = _window.Rate ?? metrics.ImagesPerSecond;
         // As the plain epoch line: two decimals for the accuracy, as the final line has too.
-        Status = Invariant($"loss {metrics.MeanLoss:F4}  {metrics.ImagesPerSecond:N0} img/s  {metrics.Seconds:F2} s  ") +
-            Invariant($"test {metrics.TestAccuracy:F2} %");
+        Status = Invariant($"loss {metrics.MeanLoss:F4}  {metrics.ImagesPerSecond:N0} img/s  ") +
+            Invariant($"{metrics.Seconds:F2} s  test {metrics.TestAccuracy:F2} %");
         if (_task is null) return;
         _task.Value = _steps;
         _task.Tag = Status;
@@ -92,7 +92,7 @@ public sealed class LiveProgress(IAnsiConsole? console = null) : TrainingProgres
         time.TotalHours >= 1 ? $"{(int)time.TotalHours}:{time.Minutes:00}:{time.Seconds:00}"
             : $"{time.Minutes}:{time.Seconds:00}";
 
-    /// <summary>The text the progress keeps in each task's tag: step, loss, speed and time left, or the summary.</summary>
+    /// <summary>The text kept in each task's tag: step, loss, speed and time left, or the summary.</summary>
     private sealed class StatusColumn : ProgressColumn
     {
         public override IRenderable Render(RenderOptions options, ProgressTask task, TimeSpan deltaTime) =>

@@ -11,7 +11,7 @@ public sealed class ThroughputWindow(double warmUpSeconds = 0.5, double windowSe
     private double? _firstStep;
     private (double Seconds, long Images) _last;
 
-    /// <summary>A step ended at <paramref name="seconds"/> on the run's clock, <paramref name="images"/> images in.</summary>
+    /// <summary>A step ended at <paramref name="seconds"/> on the run's clock, <paramref name="images"/> in.</summary>
     public void Add(double seconds, long images)
     {
         _firstStep ??= seconds;
