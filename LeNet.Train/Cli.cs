@@ -12,7 +12,7 @@ public static class Cli
     public const string ProgramName = "LeNet.Train";
     public const string QuietOption = "--quiet";
 
-    /// <param name="helpWidth">Where help wraps; null: the terminal's width up to 100 (100 when not a terminal).</param>
+    /// <param name="helpWidth">Where help wraps; null: the terminal's width up to 100, else 100.</param>
     public static RootCommand Create(int? helpWidth = null)
     {
         var root = new RootCommand(

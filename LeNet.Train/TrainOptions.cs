@@ -9,7 +9,7 @@ public sealed record TrainOptions
     public int BatchSize { get; init; } = 64;
     public float LearningRate { get; init; } = 0.001f;
     public int Seed { get; init; }
-    /// <summary>The architecture (--arch), one of <see cref="ModelVariants"/>; checkpoints store it as "model".</summary>
+    /// <summary>The architecture (--arch), one of <see cref="ModelVariants"/>; checkpoints call it "model".</summary>
     public string Model { get; init; } = "lenet5";
     /// <summary>Folder holding (or to receive) the MNIST files; null: LENET_DATA, then ./data/mnist.</summary>
     public string? DataDirectory { get; init; }
