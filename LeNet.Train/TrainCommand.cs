@@ -41,8 +41,13 @@ public static class TrainCommand
         arch.CompletionSources.Add([.. ModelVariants.Names]);
         // --model once named the architecture here; it now means a trained model file, in every command.
         var oldModel = new Option<string>("--model") { Hidden = true };
-        oldModel.Validators.Add(r => r.AddError($"--model names a trained model file (for evaluate, predict and " +
-            $"export); to choose the architecture to train, use {ArchOption} {r.GetValueOrDefault<string>()}."));
+        oldModel.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<string>();
+            var use = ModelVariants.IsKnown(value) ? value : $"with one of {string.Join(", ", ModelVariants.Names)}";
+            r.AddError("--model names a trained model file (for evaluate, predict and export); to choose the " +
+                $"architecture to train, use {ArchOption} {use}.");
+        });
         var data = Placeholder(Described<string?>("--data",
             "Folder with the four MNIST-format IDX files (gzip or raw; MNIST, Fashion-MNIST, KMNIST, EMNIST digits) " +
             "and an optional classes.txt; missing files are downloaded there as MNIST. Default: ./data/mnist."), "DIR");

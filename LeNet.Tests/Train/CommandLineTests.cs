@@ -27,6 +27,7 @@ public class CommandLineTests
     [InlineData("train --arch vgg", "--arch vgg is not an architecture")]
     [InlineData("train --model lenet5", "--model names a trained model file (for evaluate, predict and export); to choose the architecture to train, use --arch lenet5.")]
     [InlineData("--model lenet1998", "to choose the architecture to train, use --arch lenet1998.")]
+    [InlineData("train --model output/model.safetensors", "use --arch with one of lenet5, lenet5-table, lenet1998.")]
     [InlineData("evaluate", "Option '--model' is required.")]
     [InlineData("evaluate --model m --test-limit 0", "--test-limit must be a whole number of at least 1")]
     [InlineData("evaluate --model m --device tpu", "--device tpu is not a device; choose one of cpu, cuda, auto.")]
