@@ -8,13 +8,14 @@ public static class EvaluateCommand
     public static Command Create()
     {
         var model = SavedModel.Option();
-        var data = Described<string?>("--data",
+        var data = Placeholder(Described<string?>("--data",
             "Folder with the MNIST-format test files (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; gzip or raw) " +
-            "and an optional classes.txt. Default: $LENET_DATA, else ./data/mnist, downloading MNIST there if needed.");
-        var testLimit = Positive(Described<int?>("--test-limit", "Evaluate on the first N test images only."));
+            "and an optional classes.txt. Default: ./data/mnist, downloading MNIST there if needed."), "DIR");
+        var testLimit = Positive(Placeholder(
+            Described<int?>("--test-limit", "Evaluate on the first N test images only."), "N"));
         var json = Described<bool>("--json", "Print the result as JSON instead of tables.");
-        var output = NamingAPath(Described<string?>("--output",
-            "Also write the JSON to this file (- or /dev/stdout: print it, as --json)."), "file");
+        var output = Placeholder(NamingAPath(Described<string?>("--output",
+            "Also write the JSON to this file (- or /dev/stdout: print it, as --json)."), "file"), "FILE");
         var device = DeviceOption.Create(
             "Where to run the model: cpu, cuda (the first NVIDIA GPU) or auto (the GPU when there is one, else the " +
             "CPU).");
@@ -26,22 +27,23 @@ public static class EvaluateCommand
         };
         command.SetAction(parse =>
             Run(parse.GetValue(model)!, parse.GetValue(data), parse.GetValue(testLimit), parse.GetValue(json),
-            parse.GetValue(output), Console.Out, Console.Error, parse.GetValue(device)!));
+            parse.GetValue(output), Console.Out, Console.Error, parse.GetValue(device)!, Cli.IsQuiet(parse)));
         return command;
     }
 
     /// <summary>
     /// Runs the evaluation on the device <paramref name="device"/> names (cpu, cuda or auto); user errors end in one
-    /// sentence on stderr and exit code 1, a missing GPU before the data is read.
+    /// sentence on stderr and exit code 1, a missing GPU before the data is read. Notes (the device chosen, a download)
+    /// go to stderr too, unless <paramref name="quiet"/>, so that stdout holds the result alone.
     /// </summary>
     public static int Run(string modelPath, string? dataDirectory, int? testLimit, bool json, string? outputFile,
-        TextWriter log, TextWriter error, string device = "cpu") =>
+        TextWriter log, TextWriter error, string device = "cpu", bool quiet = false) =>
         Run(modelPath, dataDirectory, testLimit, json, outputFile, log, error,
-            note => DeviceOption.Open(device, Device.Cpu, "evaluating", note));
+            note => DeviceOption.Open(device, Device.Cpu, "evaluating", note), quiet);
 
     /// <summary>The evaluation on the device <paramref name="openDevice"/> gives (it may write a note).</summary>
     public static int Run(string modelPath, string? dataDirectory, int? testLimit, bool json, string? outputFile,
-        TextWriter log, TextWriter error, Func<TextWriter, Device> openDevice) =>
+        TextWriter log, TextWriter error, Func<TextWriter, Device> openDevice, bool quiet = false) =>
         Cli.ExitOnUserError(error, e => e is OptionException or MnistDataException or ModelFormatException
             or CheckpointException or IOException or UnauthorizedAccessException, () =>
         {
@@ -49,9 +51,9 @@ public static class EvaluateCommand
             if (outputFile is not null && AtomicFile.IsStandardOutput(outputFile)) (json, outputFile) = (true, null);
             if (outputFile is not null) OutputFolder.CheckFile(outputFile, "--output");
             var saved = SavedModel.Load(modelPath);
-            // With --json, standard output carries only the JSON: a note on the device goes to standard error.
-            var device = openDevice(json ? error : log);
-            var directory = new MnistAcquirer(log: json ? null : message => log.WriteLine(message))
+            var notes = quiet ? TextWriter.Null : error;
+            var device = openDevice(notes);
+            var directory = new MnistAcquirer(log: message => notes.WriteLine(message))
                 .Acquire(dataDirectory, parts: [MnistPart.TestImages, MnistPart.TestLabels]);
             var test = MnistDataset.Load(directory, train: false, testLimit,
                 verifyChecksums: string.IsNullOrWhiteSpace(dataDirectory));

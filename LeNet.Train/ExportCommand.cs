@@ -11,8 +11,9 @@ public static class ExportCommand
     public static Command Create()
     {
         var model = SavedModel.Option();
-        var onnx = NamingAPath(Described<string>("--onnx",
-            "The ONNX file to write, e.g. lenet5.onnx (its folder must exist; an existing file is replaced)."), "file");
+        var onnx = Placeholder(NamingAPath(Described<string>("--onnx",
+            "The ONNX file to write, e.g. lenet5.onnx (its folder must exist; an existing file is replaced)."), "file"),
+            "FILE");
         onnx.Required = true;
         var command = new Command("export",
             $"Exports a trained model as ONNX (opset {OnnxExporter.OpsetVersion}): input '{OnnxExporter.InputName}' " +
@@ -20,7 +21,9 @@ public static class ExportCommand
         {
             model, onnx,
         };
-        command.SetAction(parse => Run(parse.GetValue(model)!, parse.GetValue(onnx)!, Console.Out, Console.Error));
+        // Quiet: the file is the result; the line saying where it went is left out.
+        command.SetAction(parse => Run(parse.GetValue(model)!, parse.GetValue(onnx)!,
+            Cli.IsQuiet(parse) ? TextWriter.Null : Console.Out, Console.Error));
         return command;
     }
 

@@ -8,6 +8,13 @@ public static class OptionParsers
     public static Option<T> Described<T>(string name, string description, T defaultValue) =>
         new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
 
+    /// <summary>Help shows <c>--lr &lt;RATE&gt;</c>, saying what goes there, rather than the option's name.</summary>
+    public static Option<T> Placeholder<T>(Option<T> option, string helpName)
+    {
+        option.HelpName = helpName;
+        return option;
+    }
+
     /// <summary>Makes an integer option accept only whole numbers of at least 1.</summary>
     public static Option<T> Positive<T>(Option<T> option) => Parsed(option, "a whole number of at least 1",
         text => int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= 1

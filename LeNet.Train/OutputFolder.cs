@@ -89,6 +89,11 @@ public sealed class OutputFolder : IDisposable
     /// </summary>
     public static void CheckFile(string file, string option)
     {
+        // Like --output, the file's folder may be new when only its last part is missing: it is made here.
+        var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(file));
+        if (!string.IsNullOrWhiteSpace(file) && !AtomicFile.IsWrittenThrough(file) && folder is not null
+            && !Directory.Exists(folder) && Directory.Exists(System.IO.Path.GetDirectoryName(folder)))
+            CheckWritable(folder, option);
         if (AtomicFile.Refusal(file) is { } refusal)
             throw new OptionException($"Cannot write {FileText.Escape(file)} (for {option}): {refusal}.");
         // A device, a FIFO or a standard stream is written straight through, not by a file created beside it.

@@ -22,9 +22,9 @@ public static class PredictCommand
     {
         var model = SavedModel.Option();
         var json = Described<bool>("--json", "Print the predictions as JSON.");
-        var maxMegapixels = Parsed(Described("--max-megapixels",
+        var maxMegapixels = Parsed(Placeholder(Described("--max-megapixels",
             "The largest image read, in megapixels (its header is checked before decoding).",
-            DigitImage.DefaultMaxMegapixels), "a positive number", text =>
+            DigitImage.DefaultMaxMegapixels), "MP"), "a positive number", text =>
             double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value > 0
                 && double.IsFinite(value) ? value : null);
         var images = new Argument<string[]>("IMAGE")
@@ -39,6 +39,12 @@ public static class PredictCommand
         {
             model, json, maxMegapixels, images,
         };
+        // An image list takes any name, so a mistyped option (--jsno) would be read as a picture that is not there.
+        images.Validators.Add(r =>
+        {
+            foreach (var token in r.Tokens.Select(t => t.Value).Where(v => v.StartsWith("--") && !File.Exists(v)))
+                r.AddError(Cli.Unrecognized(token, command));
+        });
         command.SetAction(parse =>
             Run(parse.GetValue(model)!, parse.GetValue(images)!, parse.GetValue(json), Console.Out, Console.Error,
                 parse.GetValue(maxMegapixels)));

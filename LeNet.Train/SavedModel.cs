@@ -15,6 +15,7 @@ public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<stri
     public static Option<string> Option() => new("--model")
     {
         Description = "The trained model: model.safetensors (or the checkpoint) that train wrote.", Required = true,
+        HelpName = "FILE",
     };
 
     /// <summary>

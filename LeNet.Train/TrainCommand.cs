@@ -7,69 +7,94 @@ namespace LeNet.Train;
 /// <summary>The train command (also the root's own action): its options, and the run with its user errors.</summary>
 public static class TrainCommand
 {
+    /// <summary>The option naming the architecture (a model variant of <see cref="ModelVariants"/>).</summary>
+    public const string ArchOption = "--arch";
+
     public static Command Create()
     {
         var command = new Command("train",
-            "Trains a LeNet-5 variant on MNIST (the reference article's recipe by default), checkpointing every " +
+            "Trains a LeNet-5 architecture on MNIST (the reference article's recipe by default), checkpointing every " +
             "epoch, and writes the model, metrics.json and pictures to the output folder.");
         Configure(command);
         return command;
     }
 
-    /// <summary>Adds the training options and action to the train command or the root.</summary>
+    /// <summary>
+    /// Adds the training options and action to the train command or the root; on the root they are hidden, so that its
+    /// help lists the commands, yet the bare program still trains (the seed run) and takes train's options.
+    /// </summary>
     public static void Configure(Command command)
     {
         var defaults = new TrainOptions();
-        var epochs = Positive(Described("--epochs", "Number of passes over the training set.", defaults.Epochs));
-        var batchSize = Positive(Described("--batch-size", "Images per training step.", defaults.BatchSize));
-        var learningRate = Parsed(Described("--lr", "Adam learning rate.", defaults.LearningRate), "a positive number",
-            text => float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value > 0
-                && float.IsFinite(value) ? value : null);
-        var seed = Described("--seed", "Seed of the initial weights and of the shuffling.", defaults.Seed);
-        var model = Allowing(Described("--model", "Model variant: " + string.Join("; ",
-                ModelVariants.Names.Select(n => $"{n} ({ModelVariants.Describe(n)})")) + ".", defaults.Model),
-            "a model variant", ModelVariants.Names);
-        var data = Described<string?>("--data",
+        var epochs = Positive(Placeholder(
+            Described("--epochs", "Number of passes over the training set.", defaults.Epochs), "N"));
+        var batchSize = Positive(Placeholder(
+            Described("--batch-size", "Images per training step.", defaults.BatchSize), "N"));
+        var learningRate = Parsed(Placeholder(Described("--lr", "Adam learning rate.", defaults.LearningRate), "RATE"),
+            "a positive number", text => float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture,
+                out var value) && value > 0 && float.IsFinite(value) ? value : null);
+        var seed = Placeholder(
+            Described("--seed", "Seed of the initial weights and of the shuffling.", defaults.Seed), "N");
+        var arch = Allowing(Placeholder(Described(ArchOption, "The architecture to train: " +
+            string.Join(", ", ModelVariants.Names) + " (below).", defaults.Model), "ARCH"),
+            "an architecture", ModelVariants.Names);
+        arch.CompletionSources.Add([.. ModelVariants.Names]);
+        // --model once named the architecture here; it now means a trained model file, in every command.
+        var oldModel = new Option<string>("--model") { Hidden = true };
+        oldModel.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<string>();
+            var use = ModelVariants.IsKnown(value) ? value : $"with one of {string.Join(", ", ModelVariants.Names)}";
+            r.AddError("--model names a trained model file (for evaluate, predict and export); to choose the " +
+                $"architecture to train, use {ArchOption} {use}.");
+        });
+        var data = Placeholder(Described<string?>("--data",
             "Folder with the four MNIST-format IDX files (gzip or raw; MNIST, Fashion-MNIST, KMNIST, EMNIST digits) " +
-            "and an optional classes.txt; missing files are downloaded there as MNIST. Default: $LENET_DATA, else " +
-            "./data/mnist (where the files must be the canonical MNIST).");
+            "and an optional classes.txt; missing files are downloaded there as MNIST. Default: ./data/mnist."), "DIR");
         var device = DeviceOption.Create(
-            "Where to train: cpu, cuda (the first NVIDIA GPU, through ILGPU; needs only the driver) or auto (the GPU " +
-            "when there is one, else the CPU).", defaults.Device);
+            "Where to train: cpu, cuda (the first NVIDIA GPU) or auto (the GPU when there is one, else the CPU).",
+            defaults.Device);
         var kernels = OneOf(Described("--kernels",
                 "CPU kernels: cpu (SIMD, multi-core) or reference (scalar, for checking).", defaults.Kernels),
             "a kind of CPU kernels", "cpu", "reference");
-        var threads = Positive(Described<int?>("--threads",
-            "Threads for the CPU kernels. Default: $LENET_THREADS, else all cores."));
-        var limit = Positive(Described<int?>("--limit", "Train on the first N training images only."));
-        var testLimit = Positive(Described<int?>("--test-limit", "Evaluate on the first N test images only."));
-        var output = NamingAPath(Described("--output",
-            "Folder for the model (model.safetensors), the checkpoint, metrics.json and the pictures. Default: " +
-            "output, or the --resume folder.", defaults.OutputDirectory), "folder");
-        var metrics = NamingAPath(
-            Described<string?>("--metrics", "Write the metrics JSON here instead of <output>/metrics.json."), "file");
-        var logEvery = Positive(Described("--log-every",
-            "Print the loss every N steps (when the output is not an interactive console).", defaults.LogEvery));
-        var resume = Described<string?>("--resume",
-            "Continue the run whose checkpoint is in this folder (or file): same model, seed, batch, lr and limits " +
-            "unless given; --epochs may be raised to train longer. Ends with the weights the uninterrupted run " +
-            "would have.");
+        var threads = Positive(Placeholder(Described<int?>("--threads",
+            "Threads for the CPU kernels (the results are the same for any number). Default: all cores."), "N"));
+        var limit = Positive(Placeholder(Described<int?>("--limit", "Train on the first N training images only."),
+            "N"));
+        var testLimit = Positive(Placeholder(
+            Described<int?>("--test-limit", "Evaluate on the first N test images only."), "N"));
+        var output = Placeholder(NamingAPath(Described("--output",
+            "Folder for the model (model.safetensors), the checkpoint, metrics.json and the pictures; with --resume, " +
+            "the resumed folder.", defaults.OutputDirectory), "folder"), "DIR");
+        var metrics = Placeholder(NamingAPath(
+            Described<string?>("--metrics", "Write the metrics JSON here instead of <DIR>/metrics.json."), "file"),
+            "FILE");
+        var logEvery = Positive(Placeholder(Described("--log-every",
+            "Print the loss every N steps (when the output is not a terminal).", defaults.LogEvery), "N"));
+        var resume = Placeholder(Described<string?>("--resume",
+            "Continue the run whose checkpoint is in this folder (or file): same architecture, seed, batch, lr and " +
+            "limits unless given; --epochs may be raised to train longer. Ends with the weights the uninterrupted " +
+            "run would have."), "DIR");
         var noPictures = Described<bool>("--no-pictures",
             "Do not draw the loss, accuracy, confusion-matrix and misclassified-digit pictures.");
         // On a GPU each full step is replayed as a CUDA graph; off launches its kernels one by one (docs/gpu.md).
         var cudaGraphs = OneOf(new Option<string>("--cuda-graphs") { Hidden = true, DefaultValueFactory = _ => "on" },
             "on or off", "on", "off");
 
-        foreach (var option in new Option[] { epochs, batchSize, learningRate, seed, model, data, device, kernels,
-            threads, limit, testLimit, output, metrics, logEvery, resume, noPictures, cudaGraphs })
+        var all = new Option[] { arch, epochs, batchSize, learningRate, seed, data, device, kernels, threads, limit,
+            testLimit, output, metrics, logEvery, resume, noPictures, cudaGraphs, oldModel };
+        foreach (var option in all)
+        {
+            if (command is RootCommand) option.Hidden = true;
             command.Add(option);
+        }
         command.SetAction(parse =>
         {
             var options = new TrainOptions
             {
                 Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batchSize),
                 LearningRate = parse.GetValue(learningRate), Seed = parse.GetValue(seed),
-                Model = parse.GetValue(model)!, DataDirectory = parse.GetValue(data), Device = parse.GetValue(device)!,
+                Model = parse.GetValue(arch)!, DataDirectory = parse.GetValue(data), Device = parse.GetValue(device)!,
                 Kernels = parse.GetValue(kernels)!, Threads = parse.GetValue(threads), Limit = parse.GetValue(limit),
                 TestLimit = parse.GetValue(testLimit), OutputDirectory = parse.GetValue(output)!,
                 MetricsFile = parse.GetValue(metrics), LogEvery = parse.GetValue(logEvery),
@@ -77,11 +102,14 @@ public static class TrainCommand
                 CudaGraphs = parse.GetValue(cudaGraphs) == "on",
             };
             var given = new HashSet<string>(
-                new Option[] { epochs, batchSize, learningRate, seed, model, data, limit, testLimit, output }
+                new Option[] { epochs, batchSize, learningRate, seed, arch, data, limit, testLimit, output }
                 .Where(o => IsExplicit(parse, o)).Select(o => o.Name));
-            var progress = TrainingProgress.For(Console.Out, options.LogEvery);
+            // Quiet: only errors, on stderr; the results are the files and the exit code.
+            var quiet = Cli.IsQuiet(parse);
+            var log = quiet ? TextWriter.Null : Console.Out;
+            var progress = TrainingProgress.For(log, options.LogEvery, quiet);
             using var signals = new StopSignals();
-            var code = Run(options, Console.Out, Console.Error, signals.Token, progress, given);
+            var code = Run(options, log, Console.Error, signals.Token, progress, given);
             return code == StopSignals.SigintExitCode ? signals.ExitCode : code;
         });
     }
@@ -165,7 +193,7 @@ public static class TrainCommand
         bool Given(string name) => given.Contains(name);
         return options with
         {
-            Model = Given("--model") ? options.Model : recipe.Model,
+            Model = Given(ArchOption) ? options.Model : recipe.Model,
             Seed = Given("--seed") ? options.Seed : recipe.Seed,
             BatchSize = Given("--batch-size") ? options.BatchSize : recipe.BatchSize,
             LearningRate = Given("--lr") ? options.LearningRate : recipe.LearningRate,

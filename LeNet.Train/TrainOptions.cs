@@ -10,6 +10,7 @@ public sealed record TrainOptions
     public int BatchSize { get; init; } = 64;
     public float LearningRate { get; init; } = 0.001f;
     public int Seed { get; init; }
+    /// <summary>The architecture (--arch), one of <see cref="ModelVariants"/>; checkpoints call it "model".</summary>
     public string Model { get; init; } = "lenet5";
     /// <summary>Folder holding (or to receive) the MNIST files; null: LENET_DATA, then ./data/mnist.</summary>
     public string? DataDirectory { get; init; }
@@ -45,7 +46,7 @@ public sealed record TrainOptions
         if (!(LearningRate > 0 && float.IsFinite(LearningRate)))
             return $"--lr must be a positive number, not '{LearningRate.ToString(CultureInfo.InvariantCulture)}'.";
         if (!ModelVariants.IsKnown(Model))
-            return $"--model {Model} is not a model variant; choose one of {string.Join(", ", ModelVariants.Names)}.";
+            return $"--arch {Model} is not an architecture; choose one of {string.Join(", ", ModelVariants.Names)}.";
         if (Limit is < 1) return Whole("--limit", Limit.Value);
         if (TestLimit is < 1) return Whole("--test-limit", TestLimit.Value);
         if (Threads is < 1) return Whole("--threads", Threads.Value);

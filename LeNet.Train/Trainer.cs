@@ -62,8 +62,9 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
 
         var evaluation = new Evaluation(test.Labels, run.Predictions ?? run.Predict(), data.ClassNames);
         metrics.FinalTestAccuracy = evaluation.Accuracy;
-        log.WriteLine(
-            $"Accuracy of the network on the {test.Count} test images: {Invariant(metrics.FinalTestAccuracy)} %");
+        // Two decimals, as each epoch's line: the article's 99.02 % reads the same, and 96.2 % becomes 96.20 %.
+        var final = Invariant(metrics.FinalTestAccuracy, "F2");
+        log.WriteLine($"Accuracy of the network on the {test.Count} test images: {final} %");
 
         Directory.CreateDirectory(_options.OutputDirectory);
         var modelPath = Path.Combine(_options.OutputDirectory, "model.safetensors");

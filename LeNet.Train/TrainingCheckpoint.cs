@@ -140,7 +140,7 @@ public sealed class TrainingCheckpoint
     public string? Disagreement(TrainOptions options)
     {
         if (options.Model != Recipe.Model)
-            return $"The checkpoint {Path} holds model {Recipe.Model}, not {options.Model}; resume with --model " +
+            return $"The checkpoint {Path} holds model {Recipe.Model}, not {options.Model}; resume with --arch " +
                 $"{Recipe.Model}, or train {options.Model} afresh without --resume.";
         (string Option, string Theirs, string Ours)[] recipe =
         [

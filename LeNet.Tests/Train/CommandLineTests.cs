@@ -22,9 +22,12 @@ public class CommandLineTests
     [InlineData("--device tpu", "--device tpu is not a device; choose one of cpu, cuda, auto.")]
     [InlineData("--kernels fast", "--kernels fast is not a kind of CPU kernels; choose one of cpu, reference.")]
     [InlineData("--frobnicate", "--frobnicate")]
-    [InlineData("--model lenet7", "--model lenet7 is not a model variant; choose one of lenet5, lenet5-table, lenet1998.")]
+    [InlineData("--arch lenet7", "--arch lenet7 is not an architecture; choose one of lenet5, lenet5-table, lenet1998.")]
     [InlineData("train --epochs 0", "--epochs must be a whole number of at least 1")]
-    [InlineData("train --model vgg", "--model vgg is not a model variant")]
+    [InlineData("train --arch vgg", "--arch vgg is not an architecture")]
+    [InlineData("train --model lenet5", "--model names a trained model file (for evaluate, predict and export); to choose the architecture to train, use --arch lenet5.")]
+    [InlineData("--model lenet1998", "to choose the architecture to train, use --arch lenet1998.")]
+    [InlineData("train --model output/model.safetensors", "use --arch with one of lenet5, lenet5-table, lenet1998.")]
     [InlineData("evaluate", "Option '--model' is required.")]
     [InlineData("evaluate --model m --test-limit 0", "--test-limit must be a whole number of at least 1")]
     [InlineData("evaluate --model m --device tpu", "--device tpu is not a device; choose one of cpu, cuda, auto.")]
@@ -48,7 +51,7 @@ public class CommandLineTests
 
     [Theory]
     [InlineData("", "LeNet-5 on MNIST from scratch in C#. With no command, trains")]
-    [InlineData("train", "Trains a LeNet-5 variant on MNIST")]
+    [InlineData("train", "Trains a LeNet-5 architecture on MNIST")]
     [InlineData("evaluate", "Evaluates a trained model on a test set: accuracy, per-class precision and recall, and the confusion matrix")]
     [InlineData("predict", "Predicts the class of each image with a trained model")]
     public void Every_command_has_help_that_says_what_it_does(string command, string description)
@@ -58,10 +61,10 @@ public class CommandLineTests
         var code = Cli.Create().Parse(arguments).Invoke(new System.CommandLine.InvocationConfiguration { Output = output });
         Assert.Equal(0, code);
         var help = output.ToString();
-        Assert.Contains(description, help.ReplaceLineEndings(" "));
+        Assert.Contains(description, System.Text.RegularExpressions.Regex.Replace(help, @"\s+", " "));
         Assert.Contains("Usage:", help);
         Assert.Contains("--help", help);
-        if (command is "" or "train") Assert.Contains("--resume", help);
+        if (command is "train") Assert.Contains("--resume", help);
         if (command == "") Assert.Contains("evaluate", help);
     }
 
@@ -81,7 +84,7 @@ public class CommandLineTests
     {
         var error = new StringWriter();
         Assert.Equal(2, Cli.Run(["--epochs", "0", "--output", "never-created"], error));
-        Assert.Equal(["--epochs must be a whole number of at least 1, not '0'.", "Run with --help to see the options."], error.ToString().TrimEnd().Split(Environment.NewLine));
+        Assert.Equal(["--epochs must be a whole number of at least 1, not '0'.", "Run 'LeNet.Train --help' to see the commands and options."], error.ToString().TrimEnd().Split(Environment.NewLine));
         Assert.False(Directory.Exists("never-created"));
     }
 
@@ -94,7 +97,7 @@ public class CommandLineTests
         { "lr -1", "--lr must be a positive number, not '-1'." },
         { "lr NaN", "--lr must be a positive number, not 'NaN'." },
         { "lr infinite", "--lr must be a positive number, not 'Infinity'." },
-        { "model", "--model vgg16 is not a model variant; choose one of lenet5, lenet5-table, lenet1998." },
+        { "model", "--arch vgg16 is not an architecture; choose one of lenet5, lenet5-table, lenet1998." },
         { "limit", "--limit must be a whole number of at least 1, not '0'." },
         { "threads", "--threads must be a whole number of at least 1, not '-2'." },
     };

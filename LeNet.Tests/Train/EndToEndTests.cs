@@ -43,7 +43,9 @@ public partial class EndToEndTests
         Assert.InRange(accuracy, 85.0, 100.0);
         Assert.Equal("cpu", root.GetProperty("device").GetString());
         Assert.True(root.GetProperty("totalSeconds").GetDouble() >= root.GetProperty("trainingSeconds").GetDouble());
-        Assert.EndsWith($" {accuracy.ToString(System.Globalization.CultureInfo.InvariantCulture)} %", final);
+        // Two decimals, as in the epoch lines.
+        Assert.EndsWith($" {accuracy.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)} %", final);
+        Assert.Contains($"test accuracy {accuracy.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)} %", lines.Last(l => l.StartsWith("Epoch [2/2] took", StringComparison.Ordinal)));
 
         // The saved model reproduces the reported accuracy.
         var (tensors, metadata) = SafeTensors.Load(Path.Combine(options.OutputDirectory, "model.safetensors"));

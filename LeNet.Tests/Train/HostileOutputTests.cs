@@ -95,7 +95,7 @@ public class HostileOutputTests
     {
         var error = new StringWriter();
         Assert.Equal(2, Cli.Run(arguments, error));
-        Assert.Equal([sentence, "Run with --help to see the options."],
+        Assert.Equal([sentence, $"Run 'LeNet.Train {arguments[0]} --help' to see its options."],
             error.ToString().TrimEnd().Split(Environment.NewLine));
     }
 
@@ -105,7 +105,8 @@ public class HostileOutputTests
         using var folder = new TemporaryFolder();
         var output = Path.Combine(folder.Path, "out");
         var inTheWay = Directory.CreateDirectory(Path.Combine(folder.Path, "metrics")).FullName;
-        var missing = Path.Combine(folder.Path, "nowhere", "metrics.json");
+        // Only the last part of the file's folder may be missing (as for --output): two levels are a typo.
+        var missing = Path.Combine(folder.Path, "nowhere", "deeper", "metrics.json");
 
         foreach (var (metrics, clause) in new[]
         {
@@ -119,7 +120,7 @@ public class HostileOutputTests
             // No data read, no step taken: the log is empty and the output folder made for the run is gone again.
             Assert.Empty(log.ToString());
             Assert.False(Directory.Exists(output));
-            Assert.False(Directory.Exists(Path.GetDirectoryName(missing)));
+            Assert.False(Directory.Exists(Path.Combine(folder.Path, "nowhere")));
         }
     }
 

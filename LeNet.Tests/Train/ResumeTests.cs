@@ -71,7 +71,7 @@ public class ResumeTests
         { "truncated", "is truncated (" },
         { "corrupt", "is corrupt (its SHA-256 checksum does not match its contents)" },
         { "version", "has format version 7, but this build reads version 1" },
-        { "model", "holds model lenet5, not lenet1998; resume with --model lenet5, or train lenet1998 afresh without --resume." },
+        { "model", "holds model lenet5, not lenet1998; resume with --arch lenet5, or train lenet1998 afresh without --resume." },
         { "seed", "was written by a run with --seed 0, but this run asks for 9" },
         { "missing", "There is no checkpoint at " },
     };
@@ -98,7 +98,7 @@ public class ResumeTests
             Model = damage == "model" ? "lenet1998" : "lenet5", Seed = damage == "seed" ? 9 : 0,
         };
         var error = new StringWriter();
-        var code = TrainCommand.Run(options, TextWriter.Null, error, given: new HashSet<string> { "--model", "--seed" });
+        var code = TrainCommand.Run(options, TextWriter.Null, error, given: new HashSet<string> { "--arch", "--seed" });
 
         Assert.Equal(1, code);
         var message = error.ToString().TrimEnd();

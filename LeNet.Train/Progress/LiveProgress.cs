@@ -1,29 +1,32 @@
 using System.Diagnostics;
 using Spectre.Console;
+using Spectre.Console.Rendering;
 
 namespace LeNet.Train.Progress;
 
 /// <summary>
-/// A live bar per epoch (Spectre.Console): the running loss, images/s and the time left for the whole run; a finished
-/// epoch's bar keeps its summary.
+/// A live bar per epoch (Spectre.Console): the step within the epoch, the running loss, images/s and the time left for
+/// the whole run, once the speed is known; a finished epoch's row keeps its summary and test accuracy.
 /// </summary>
-public sealed class LiveProgress : TrainingProgress
+public sealed class LiveProgress(IAnsiConsole? console = null) : TrainingProgress
 {
     private ProgressContext? _context;
     private ProgressTask? _task;
-    private readonly Stopwatch _clock = new();
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly ThroughputWindow _window = new();
     private int _epoch, _epochs, _steps, _epochImages;
     private double _lossSum;
-    // Images of this epoch trained before a resume: not part of this process's rate.
+    // Images trained in this process before this epoch, for the window, which counts this process's images only.
+    private long _imagesBefore;
     private int _resumedImages;
-    // Images trained and seconds spent in this process, for the rate that predicts the time left.
-    private long _imagesDone;
-    private double _secondsDone;
+    // Seconds between an epoch's last step and the next epoch's first (evaluation, checkpoint): part of the time left.
+    private double _pauseSeconds, _lastStepAt = double.NaN;
 
     public override void Run(Action body) =>
-        AnsiConsole.Progress().AutoClear(false).HideCompleted(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(),
-                new PercentageColumn(), new SpinnerColumn())
+        (console ?? AnsiConsole.Console).Progress().AutoClear(false).HideCompleted(false)
+            // A short bar leaves the status room on one line of an 80-column terminal.
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 15 },
+                new StatusColumn())
             .Start(context =>
             {
                 _context = context;
@@ -32,10 +35,13 @@ public sealed class LiveProgress : TrainingProgress
 
     public override void EpochStarted(int epoch, int epochs, int steps, int images)
     {
+        if (!double.IsNaN(_lastStepAt)) _pauseSeconds = _clock.Elapsed.TotalSeconds - _lastStepAt;
+        _window.Pause();
         (_epoch, _epochs, _steps, _epochImages, _lossSum, _resumedImages, RunningLoss) =
             (epoch, epochs, steps, images, 0, 0, 0);
+        Status = $"0/{steps}";
         _task = _context?.AddTask(Markup.Escape($"Epoch {epoch}/{epochs}"), maxValue: steps);
-        _clock.Restart();
+        if (_task is not null) _task.Tag = Status;
     }
 
     public override void EpochResumed(int stepsDone, double lossSum, int imagesDone) =>
@@ -43,36 +49,53 @@ public sealed class LiveProgress : TrainingProgress
 
     /// <summary>The mean loss of the epoch's steps so far, those before a resume included, as shown.</summary>
     public double RunningLoss { get; private set; }
-    /// <summary>Images per second in this process (not a resumed epoch's earlier images), as shown.</summary>
+    /// <summary>Images per second over the last seconds of this process's steps, as shown; 0 until known.</summary>
     public double Rate { get; private set; }
+    /// <summary>The time left for the whole run, as shown; null until the speed is known.</summary>
+    public TimeSpan? Left { get; private set; }
+    /// <summary>The text beside the current epoch's bar.</summary>
+    public string Status { get; private set; } = "";
 
     public override void StepEnded(int step, float loss, int images)
     {
         _lossSum += loss;
         RunningLoss = _lossSum / step;
-        var seconds = _clock.Elapsed.TotalSeconds;
-        Rate = (_imagesDone + images - _resumedImages) / Math.Max(_secondsDone + seconds, 1e-9);
+        _lastStepAt = _clock.Elapsed.TotalSeconds;
+        _window.Add(_lastStepAt, _imagesBefore + images - _resumedImages);
+        Rate = _window.Rate ?? Rate;
+        // The evaluations still to come (this epoch's included) take about as long as the last one did.
+        var imagesLeft = (long)(_epochImages - images) + (long)(_epochs - _epoch) * _epochImages;
+        Left = Rate > 0 ? TimeSpan.FromSeconds(imagesLeft / Rate + (_epochs - _epoch + 1) * _pauseSeconds) : null;
+        Status = Invariant($"{step}/{_steps}  loss {RunningLoss:F4}  ") + (Left is { } left
+            ? Invariant($"{Rate:N0} img/s  {Format(left)} left") : "measuring speed");
         if (_task is null) return;
         _task.Value = step;
-        var imagesLeft = (long)(_epochImages - images) + (long)(_epochs - _epoch) * _epochImages;
-        var left = TimeSpan.FromSeconds(imagesLeft / Math.Max(Rate, 1e-9));
-        _task.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-            $"Epoch {_epoch}/{_epochs}  loss {RunningLoss:F4}  {Rate:N0} images/s  {Format(left)} left"));
+        _task.Tag = Status;
     }
 
     public override void EpochEnded(EpochMetrics metrics, string summary)
     {
-        _imagesDone += _epochImages;
-        _secondsDone += metrics.Seconds;
+        _imagesBefore += _epochImages - _resumedImages;
+        Rate = _window.Rate ?? metrics.ImagesPerSecond;
+        // As the plain epoch line: two decimals for the accuracy, as the final line has too.
+        Status = Invariant($"loss {metrics.MeanLoss:F4}  {metrics.ImagesPerSecond:N0} img/s  ") +
+            Invariant($"{metrics.Seconds:F2} s  test {metrics.TestAccuracy:F2} %");
         if (_task is null) return;
         _task.Value = _steps;
-        _task.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-            $"Epoch {_epoch}/{_epochs}  loss {metrics.MeanLoss:F4}  {metrics.ImagesPerSecond:N0} images/s  test " +
-            $"accuracy {metrics.TestAccuracy:F2} %"));
+        _task.Tag = Status;
         _task.StopTask();
     }
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 
     private static string Format(TimeSpan time) =>
         time.TotalHours >= 1 ? $"{(int)time.TotalHours}:{time.Minutes:00}:{time.Seconds:00}"
             : $"{time.Minutes}:{time.Seconds:00}";
+
+    /// <summary>The text kept in each task's tag: step, loss, speed and time left, or the summary.</summary>
+    private sealed class StatusColumn : ProgressColumn
+    {
+        public override IRenderable Render(RenderOptions options, ProgressTask task, TimeSpan deltaTime) =>
+            new Text(task.Tag as string ?? "");
+    }
 }

@@ -17,9 +17,20 @@ public abstract class TrainingProgress
     /// <summary>The epoch ended; <paramref name="summary"/> is the seed's line for it.</summary>
     public abstract void EpochEnded(EpochMetrics metrics, string summary);
 
-    /// <summary>The live bar on an interactive console (neither output redirected), else log lines.</summary>
-    public static TrainingProgress For(TextWriter log, int logEvery) =>
-        !Console.IsOutputRedirected && !Console.IsErrorRedirected
-            && Spectre.Console.AnsiConsole.Profile.Capabilities.Interactive
+    /// <summary>
+    /// The live bar on an interactive terminal, else (output redirected, TERM=dumb, NO_COLOR set, or quiet) log lines,
+    /// which a quiet run sends nowhere.
+    /// </summary>
+    public static TrainingProgress For(TextWriter log, int logEvery, bool quiet = false) =>
+        !quiet && WantsLiveBar(Console.IsOutputRedirected || Console.IsErrorRedirected,
+            Spectre.Console.AnsiConsole.Profile.Capabilities.Interactive, Environment.GetEnvironmentVariable("TERM"),
+            Environment.GetEnvironmentVariable("NO_COLOR"))
             ? new LiveProgress() : new LogLinesProgress(log, logEvery);
+
+    /// <summary>
+    /// Whether a terminal can show the live bar: not redirected, interactive, not a dumb terminal, and not asked for
+    /// plain output by NO_COLOR (no-color.org: set and not empty).
+    /// </summary>
+    public static bool WantsLiveBar(bool redirected, bool interactive, string? term, string? noColor) =>
+        !redirected && interactive && term != "dumb" && string.IsNullOrEmpty(noColor);
 }
