@@ -9,7 +9,8 @@ namespace LeNet.Core.Backends;
 /// <summary>
 /// The default CPU backend: the SIMD kernels of LeNet.Kernels.Cpu, which split their work over <see cref="K.Workers"/>
 /// and reduce in a fixed order (the same results for any thread count). The convolution block runs the convolution,
-/// then BatchNorm, ReLU and max-pooling as one fused pass each way.
+/// then BatchNorm, ReLU and max-pooling as one fused pass each way in training; in evaluation BatchNorm is folded into
+/// the convolution and each image's convolution, ReLU and pooling run together.
 /// </summary>
 public sealed class CpuBackend : Backend
 {
@@ -63,16 +64,19 @@ public sealed class CpuBackend : Backend
         Tensor runningMean, Tensor runningVar, Tensor pooled, ConvBlockSaved? saved, float momentum, float eps,
         in ConvBlockShape shape)
     {
-        var convOutput = saved?.ConvOutput ?? shape.ConvOutput(input.Device);
-        Conv2dForward(input, weight, bias, convOutput, shape.Conv);
         if (saved is null)
-            K.BatchNorm2d.ForwardInferenceReLUMaxPool(convOutput.AsSpan(), gamma.AsSpan(), beta.AsSpan(),
-                runningMean.AsSpan(), runningVar.AsSpan(), eps, pooled.AsSpan(), Workspace.Ints(pooled.Length),
-                shape.Pooling);
-        else
-            K.BatchNorm2d.ForwardTrainingReLUMaxPool(convOutput.AsSpan(), gamma.AsSpan(), beta.AsSpan(),
-                pooled.AsSpan(), saved.Argmax.Host, saved.Mean.AsSpan(), saved.InvStd.AsSpan(), runningMean.AsSpan(),
-                runningVar.AsSpan(), momentum, eps, shape.Pooling);
+        {
+            // Evaluation: BatchNorm folded into the convolution (from the current tensors, every call), conv + ReLU +
+            // pool per image, no convolution output tensor.
+            K.Conv2d.ForwardBatchNormReLUMaxPool(input.AsSpan(), weight.AsSpan(), Span(bias), gamma.AsSpan(),
+                beta.AsSpan(), runningMean.AsSpan(), runningVar.AsSpan(), eps, pooled.AsSpan(), shape.Conv, shape.Pool);
+            return;
+        }
+        var convOutput = saved.ConvOutput;
+        Conv2dForward(input, weight, bias, convOutput, shape.Conv);
+        K.BatchNorm2d.ForwardTrainingReLUMaxPool(convOutput.AsSpan(), gamma.AsSpan(), beta.AsSpan(),
+            pooled.AsSpan(), saved.Argmax.Host, saved.Mean.AsSpan(), saved.InvStd.AsSpan(), runningMean.AsSpan(),
+            runningVar.AsSpan(), momentum, eps, shape.Pooling);
     }
 
     public override void ConvBlockBackward(Tensor pooledGrad, Tensor input, Tensor weight, Tensor gamma, Tensor beta,

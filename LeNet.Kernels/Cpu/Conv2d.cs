@@ -16,7 +16,7 @@ namespace LeNet.Kernels.Cpu;
 /// few channels, in rows with the positions in the lanes (<see cref="ConvRows.TapsTile"/>), over fixed parts of
 /// <see cref="ImagesPerPart"/> images, the parts added in order.
 /// </summary>
-public static unsafe class Conv2d
+public static unsafe partial class Conv2d
 {
     /// <summary>Images per part of a batch reduction: fixed, so the summation order never depends on the thread count.</summary>
     internal const int ImagesPerPart = 8;
@@ -198,41 +198,48 @@ public static unsafe class Conv2d
                 Workers.Run(shape.Batch, &state, &ForwardImageIm2Col<TV>);
                 return;
             }
-            int K = shape.OutChannels, taps = shape.InChannels * shape.KernelHeight * shape.KernelWidth;
-            state.Conv = new Implicit
-            {
-                Channels = shape.InChannels, Height = shape.Height, Width = shape.Width, PadH = shape.Padding, PadW = shape.Padding,
-                R = shape.KernelHeight, S = shape.KernelWidth, OutChannels = K, Bias = state.Bias,
-            };
-            Plan<TV>(ref state.Conv, engine);
-            if (!state.Conv.Lanes)
-            {
-                // weightRcs[k, (r·C + c)·S + s] = weight[k, c, r, s]
-                int C = shape.InChannels, R = shape.KernelHeight, S = shape.KernelWidth;
-                float* weightRcs = GemmScratch.Get(ref _packedWeight, K * taps);
-                for (int k = 0; k < K; k++)
-                for (int r = 0, tap = 0; r < R; r++)
-                for (int c = 0; c < C; c++)
-                for (int t = 0; t < S; t++, tap++)
-                    weightRcs[(nint)k * taps + tap] = w[(((nint)k * C + c) * R + r) * S + t];
-                state.Conv.Panels = PackPanels(weightRcs, K, taps);
-            }
-            else
-            {
-                // packed[(r·C + c)·S + s, k] = weight[k, c, r, s]
-                int ld = state.Conv.PackedLd, C = shape.InChannels, R = shape.KernelHeight, S = shape.KernelWidth;
-                float* packed = GemmScratch.Get(ref _packedWeight, taps * ld);
-                for (int r = 0, tap = 0; r < R; r++)
-                for (int c = 0; c < C; c++)
-                for (int t = 0; t < S; t++, tap++)
-                {
-                    float* row = packed + (nint)tap * ld;
-                    for (int k = 0; k < K; k++) row[k] = w[(((nint)k * C + c) * R + r) * S + t];
-                    for (int k = K; k < ld; k++) row[k] = 0;
-                }
-                state.Conv.Packed = packed;
-            }
+            PrepareImplicit<TV>(ref state, w, engine);
             Workers.Run(shape.Batch, &state, &ImplicitImage<TV>);
+        }
+    }
+
+    /// <summary>Stride 1: plans the engine of state's convolution and packs <paramref name="w"/> [K, C, R, S] for it (caller's scratch).</summary>
+    private static void PrepareImplicit<TV>(ref State state, float* w, Engine engine) where TV : struct
+    {
+        ref readonly var shape = ref state.Shape;
+        int K = shape.OutChannels, taps = shape.InChannels * shape.KernelHeight * shape.KernelWidth;
+        state.Conv = new Implicit
+        {
+            Channels = shape.InChannels, Height = shape.Height, Width = shape.Width, PadH = shape.Padding, PadW = shape.Padding,
+            R = shape.KernelHeight, S = shape.KernelWidth, OutChannels = K, Bias = state.Bias,
+        };
+        Plan<TV>(ref state.Conv, engine);
+        if (!state.Conv.Lanes)
+        {
+            // weightRcs[k, (r·C + c)·S + s] = weight[k, c, r, s]
+            int C = shape.InChannels, R = shape.KernelHeight, S = shape.KernelWidth;
+            float* weightRcs = GemmScratch.Get(ref _packedWeight, K * taps);
+            for (int k = 0; k < K; k++)
+            for (int r = 0, tap = 0; r < R; r++)
+            for (int c = 0; c < C; c++)
+            for (int t = 0; t < S; t++, tap++)
+                weightRcs[(nint)k * taps + tap] = w[(((nint)k * C + c) * R + r) * S + t];
+            state.Conv.Panels = PackPanels(weightRcs, K, taps);
+        }
+        else
+        {
+            // packed[(r·C + c)·S + s, k] = weight[k, c, r, s]
+            int ld = state.Conv.PackedLd, C = shape.InChannels, R = shape.KernelHeight, S = shape.KernelWidth;
+            float* packed = GemmScratch.Get(ref _packedWeight, taps * ld);
+            for (int r = 0, tap = 0; r < R; r++)
+            for (int c = 0; c < C; c++)
+            for (int t = 0; t < S; t++, tap++)
+            {
+                float* row = packed + (nint)tap * ld;
+                for (int k = 0; k < K; k++) row[k] = w[(((nint)k * C + c) * R + r) * S + t];
+                for (int k = K; k < ld; k++) row[k] = 0;
+            }
+            state.Conv.Packed = packed;
         }
     }
 
@@ -244,6 +251,12 @@ public static unsafe class Conv2d
     private static void ImplicitImage<TV>(void* raw, int n) where TV : struct
     {
         var s = (State*)raw;
+        ImplicitImage<TV>(s, n, s->Output + (nint)n * s->Conv.OutChannels * s->Conv.OutHeight * s->Conv.OutWidth);
+    }
+
+    /// <summary>Image n of state's stride-1 convolution into output [K, P, Q].</summary>
+    private static void ImplicitImage<TV>(State* s, int n, float* output) where TV : struct
+    {
         ref readonly var conv = ref s->Conv;
         int C = conv.Channels, H = conv.Height, W = conv.Width, R = conv.R, S = conv.S, K = conv.OutChannels;
         int P = conv.OutHeight, Q = conv.OutWidth, padH = conv.PadH, padW = conv.PadW, Hp = H + 2 * padH, Wp = W + 2 * padW, plane = Hp * Wp;
@@ -258,7 +271,6 @@ public static unsafe class Conv2d
         // Taps in (r, c, s) order, so that the kernel rows that read inside the image are one run of taps.
         int* offsets = TapOffsets(C, R, S, plane, Wp, rowsFirst: true);
 
-        float* output = s->Output + (nint)n * K * P * Q;
         if (conv.Lanes)
         {
             switch (conv.LaneWidth * 10 + conv.LaneVectors)
@@ -411,6 +423,12 @@ public static unsafe class Conv2d
     private static void ForwardImageIm2Col<TV>(void* raw, int n) where TV : struct
     {
         var s = (State*)raw;
+        ForwardImageIm2Col<TV>(s, n, s->Output + (nint)n * s->Shape.OutChannels * s->Shape.OutHeight * s->Shape.OutWidth);
+    }
+
+    /// <summary>Image n of state's convolution (any stride) into output [K, P, Q], through im2col.</summary>
+    private static void ForwardImageIm2Col<TV>(State* s, int n, float* output) where TV : struct
+    {
         ref readonly var shape = ref s->Shape;
         int crs = shape.InChannels * shape.KernelHeight * shape.KernelWidth, pq = shape.OutHeight * shape.OutWidth;
         int ldCol = Gemm.RoundUp(pq, 2 * Count<TV>());
@@ -418,7 +436,6 @@ public static unsafe class Conv2d
         Im2Col.Gather<TV>(s->Input + (nint)n * shape.InChannels * shape.Height * shape.Width, col, ldCol, ldCol, shape);
         int* offsets = (int*)GemmScratch.Get(ref _tapOffsets, crs);
         for (int row = 0; row < crs; row++) offsets[row] = row * ldCol;
-        float* output = s->Output + (nint)n * shape.OutChannels * pq;
         if (s->Bias != null)
             for (int k = 0; k < shape.OutChannels; k++) Fill<TV>(output + (nint)k * pq, s->Bias[k], pq);
         Gemm.MultiplyInPlaceB<TV>(shape.OutChannels, pq, crs, s->Weight, crs, col, offsets, output, pq, accumulate: s->Bias != null);
