@@ -173,7 +173,7 @@ public class CheckpointFuzzTests
         { "a tensor named twice", "\"name\":\"model.fc1.bias\"", "\"name\":\"model.fc2.bias\"", "appears twice" },
         { "a metadata key given twice", "\"epoch\":\"1\"", "\"epoch\":\"1\",\"epoch\":\"2\"", "appears twice" },
         { "a line break in a tensor name", "\"name\":\"model.fc1.bias\"", "\"name\":\"model.fc1\\nbias\"", "control character" },
-        { "an unknown model", "\"model\":\"lenet5\"", "\"model\":\"resnet\"", "--model resnet is not a model variant" },
+        { "an unknown model", "\"model\":\"lenet5\"", "\"model\":\"resnet\"", "--arch resnet is not an architecture" },
         { "a negative epoch", "\"epoch\":\"1\"", "\"epoch\":\"-1\"", "cannot all be counts" },
         { "no epochs to train", "\"epochs\":\"3\"", "\"epochs\":\"0\"", "--epochs must be a whole number of at least 1" },
         { "batch size 0", "\"batch_size\":\"64\"", "\"batch_size\":\"0\"", "--batch-size must be a whole number of at least 1" },

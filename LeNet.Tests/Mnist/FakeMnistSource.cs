@@ -27,7 +27,12 @@ public sealed class FakeMnistSource(Func<MnistPart, byte[]> content, int failAft
         return Task.CompletedTask;
     }
 
-    /// <summary>The real gzip file from the shared test data.</summary>
-    public static byte[] RealFile(MnistPart part) =>
-        File.ReadAllBytes(MnistFiles.Find(MnistTestData.Directory, part) ?? throw new FileNotFoundException(part.ToString()));
+    /// <summary>The real file from the test data, gzip-compressed as the mirrors serve it (the test data may hold it raw,
+    /// as npm's package does on a machine without ../shared).</summary>
+    public static byte[] RealFile(MnistPart part)
+    {
+        var bytes = File.ReadAllBytes(MnistFiles.Find(MnistTestData.Directory, part)
+            ?? throw new FileNotFoundException(part.ToString()));
+        return bytes is [0x1f, 0x8b, ..] ? bytes : IdxBytes.Gzip(bytes);
+    }
 }
