@@ -19,7 +19,7 @@ public static class TrainingPictures
         Save(folder, "loss", Curve(epochs, metrics.Epochs.Select(e => e.MeanLoss).ToArray(),
             $"{metrics.Model}: mean training loss per epoch", "mean cross-entropy loss", Colors.C0), CurveWidth,
             CurveHeight);
-        Save(folder, "accuracy", Curve(epochs, metrics.Epochs.Select(e => e.TestAccuracy).ToArray(),
+        Save(folder, "accuracy", Curve(epochs, metrics.Epochs.Select(e => e.TestAccuracy ?? double.NaN).ToArray(),
             $"{metrics.Model}: test accuracy per epoch ({metrics.TestImages:N0} images)", "test accuracy (%)",
             Colors.C1), CurveWidth, CurveHeight);
         Save(folder, "confusion", Confusion(evaluation, metrics.Model), ConfusionSize, ConfusionSize);

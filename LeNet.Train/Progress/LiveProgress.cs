@@ -79,7 +79,9 @@ public sealed class LiveProgress(IAnsiConsole? console = null) : TrainingProgres
         Rate = _window.Rate ?? metrics.ImagesPerSecond;
         // As the plain epoch line: two decimals for the accuracy, as the final line has too.
         Status = Invariant($"loss {metrics.MeanLoss:F4}  {metrics.ImagesPerSecond:N0} img/s  ") +
-            Invariant($"{metrics.Seconds:F2} s  test {metrics.TestAccuracy:F2} %");
+            Invariant($"{metrics.Seconds:F2} s") + (metrics.ValidationAccuracy is { } validation
+                ? Invariant($"  val {validation:F2} %") : "") + (metrics.TestAccuracy is { } test
+                ? Invariant($"  test {test:F2} %") : "");
         if (_task is null) return;
         _task.Value = _steps;
         _task.Tag = Status;
