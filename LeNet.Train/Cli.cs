@@ -4,8 +4,8 @@ namespace LeNet.Train;
 
 /// <summary>
 /// The command line: <c>train</c> (also what runs when no command is named, so the bare program is the seed run),
-/// <c>evaluate</c>, <c>predict</c>, <c>export</c> and <c>help</c>. Results go to stdout, diagnostics to stderr; exit
-/// code 0 on success, 1 for a problem met while running, 2 for a command line that cannot run.
+/// <c>evaluate</c>, <c>predict</c>, <c>export</c>, <c>summary</c> and <c>help</c>. Results go to stdout, diagnostics
+/// to stderr; exit code 0 on success, 1 for a problem met while running, 2 for a command line that cannot run.
 /// </summary>
 public static class Cli
 {
@@ -21,7 +21,10 @@ public static class Cli
             HelpName = ProgramName,
         };
         foreach (var command in new[]
-            { TrainCommand.Create(), EvaluateCommand.Create(), PredictCommand.Create(), ExportCommand.Create() })
+            {
+                TrainCommand.Create(), EvaluateCommand.Create(), PredictCommand.Create(), ExportCommand.Create(),
+                SummaryCommand.Create(),
+            })
             root.Add(command);
         root.Add(new Option<bool>(QuietOption)
         {

@@ -19,6 +19,7 @@ internal static class HelpText
         ["evaluate"] = "Measure a trained model on a test set: accuracy, per class, confusion matrix.",
         ["predict"] = "Classify digit images with a trained model.",
         ["export"] = "Write a trained model as an ONNX file.",
+        ["summary"] = "Show a model's layers, output shapes, parameters and multiply-adds.",
         ["help"] = "Show the help of the program or of one command.",
     };
 
@@ -56,6 +57,12 @@ internal static class HelpText
             ("The trained model as ONNX, for ONNX Runtime or ML.NET",
                 $"{P} export --model output/model.safetensors --onnx lenet5.onnx"),
             ("From a checkpoint of a run still in progress", $"{P} export --model output --onnx snapshot.onnx"),
+        ],
+        ["summary"] =
+        [
+            ("The layers of LeNet-5 as torchinfo shows them", $"{P} summary"),
+            ("The layers of a trained model, whichever architecture it has",
+                $"{P} summary --model output/model.safetensors"),
         ],
         ["help"] =
         [
