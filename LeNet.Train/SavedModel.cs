@@ -51,7 +51,7 @@ public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<stri
         {
             var checkpoint = TrainingCheckpoint.Parse(bytes, path);
             var model = Create(path, checkpoint.Recipe.Model);
-            checkpoint.Restore(model, new LeNet.Core.Optim.Adam(model.Parameters()));
+            checkpoint.Restore(model, optimizer: null);
             return new SavedModel(checkpoint.Recipe.Model, model, checkpoint.ClassNames ?? ClassNamesFile.Digits);
         }
         var (tensors, metadata) = SafeTensors.Parse(bytes, path);

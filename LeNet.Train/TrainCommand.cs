@@ -1,4 +1,5 @@
 using LeNet.Core.Models;
+using LeNet.Core.Optim;
 using LeNet.Train.Progress;
 using static LeNet.Train.OptionParsers;
 
@@ -30,7 +31,8 @@ public static class TrainCommand
             Described("--epochs", "Number of passes over the training set.", defaults.Epochs), "N"));
         var batchSize = Positive(Placeholder(
             Described("--batch-size", "Images per training step.", defaults.BatchSize), "N"));
-        var learningRate = Parsed(Placeholder(Described("--lr", "Adam learning rate.", defaults.LearningRate), "RATE"),
+        var learningRate = Parsed(Placeholder(Described("--lr",
+            "The learning rate (onecycle's peak).", defaults.LearningRate), "RATE"),
             "a positive number", text => float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture,
                 out var value) && value > 0 && float.IsFinite(value) ? value : null);
         var seed = Placeholder(
@@ -80,9 +82,51 @@ public static class TrainCommand
         // On a GPU each full step is replayed as a CUDA graph; off launches its kernels one by one (docs/gpu.md).
         var cudaGraphs = OneOf(new Option<string>("--cuda-graphs") { Hidden = true, DefaultValueFactory = _ => "on" },
             "on or off", "on", "off");
+        var validation = Positive(Placeholder(Described<int>("--validation",
+            "Hold out N training images (the same share of every class, chosen by --seed) and report training and " +
+            "validation loss and accuracy every epoch; the test set is then evaluated at the end only."), "N"));
+        var testEveryEpoch = Described<bool>("--test-every-epoch",
+            "Evaluate the test set after every epoch (the default when nothing is held out, as in the seed run).");
+        var optimizer = OneOf(Described("--optimizer", "The optimiser.", defaults.Optimizer), "an optimiser",
+            [.. TrainOptions.Optimizers]);
+        var momentum = Parsed(Placeholder(Described<float>("--momentum", "SGD's momentum (default 0)."), "M"),
+            "a number in [0, 1)", text => Number(text) is { } value && value is >= 0 and < 1 ? value : null);
+        var nesterov = Described<bool>("--nesterov", "SGD with Nesterov momentum.");
+        var weightDecay = Parsed(Placeholder(Described<float?>("--weight-decay",
+            "Weight decay: L2 for adam and sgd, decoupled for adamw. Default: 0.01 for adamw, else 0."), "W"),
+            "a number of at least 0", text => Number(text) is { } value && value >= 0 ? (float?)value : null);
+        var betas = Parsed(Placeholder(Described<(float, float)>("--betas",
+            "Adam's and AdamW's two decay rates, as B1,B2.", defaults.Betas), "B1,B2"),
+            "two numbers in [0, 1) as B1,B2", text => text.Split(',') is [var b1, var b2]
+                && Number(b1) is { } one && Number(b2) is { } two && one is >= 0 and < 1 && two is >= 0 and < 1
+                ? (one, two) : null);
+        var schedule = OneOf(Described("--schedule",
+            "How the learning rate changes over the run, per step: constant; step (times --gamma every " +
+            "--step-epochs epochs); cosine (down to 0); onecycle (up to --lr and down, as PyTorch's OneCycleLR).",
+            defaults.Schedule), "a schedule", [.. LearningRateSchedule.Names]);
+        var warmup = Positive(Placeholder(Described<int>("--warmup",
+            "Raise the rate linearly over the first N steps, then follow the schedule."), "N"));
+        var stepEpochs = Positive(Placeholder(Described("--step-epochs",
+            "step schedule: epochs between two decays.", defaults.StepEpochs), "N"));
+        var gamma = Parsed(Placeholder(Described("--gamma", "step schedule: the factor of each decay.",
+            defaults.Gamma), "G"), "a positive number", text => Number(text) is { } value && value > 0 ? value : null);
+        var patience = Positive(Placeholder(Described<int?>("--patience",
+            "Stop after N epochs without improvement of the validation accuracy (without --validation: of the " +
+            "mean training loss)."), "N"));
+        var target = Parsed(Placeholder(Described<double?>("--target-accuracy",
+            "Stop once the validation accuracy (without --validation: the test accuracy) reaches X percent."), "X"),
+            "a percentage above 0 and at most 100",
+            text => Number(text) is { } value && value is > 0 and <= 100 ? (double?)value : null);
+        var overwrite = Described<bool>("--overwrite",
+            "Train afresh into a folder that holds another run's model, replacing it.");
+        var augment = Described<bool>("--augment",
+            "Distort every training image at random each epoch (shift ±2 px, rotation ±10°, scale 0.9-1.1), on " +
+            "the device that trains.");
 
-        var all = new Option[] { arch, epochs, batchSize, learningRate, seed, data, device, kernels, threads, limit,
-            testLimit, output, metrics, logEvery, resume, noPictures, cudaGraphs, oldModel };
+        var all = new Option[] { arch, epochs, batchSize, learningRate, optimizer, momentum, nesterov, weightDecay,
+            betas, schedule, warmup, stepEpochs, gamma, augment, seed, validation, testEveryEpoch, patience, target,
+            data, device, kernels, threads, limit, testLimit, output, overwrite, metrics, logEvery, resume,
+            noPictures, cudaGraphs, oldModel };
         foreach (var option in all)
         {
             if (command is RootCommand) option.Hidden = true;
@@ -99,10 +143,19 @@ public static class TrainCommand
                 TestLimit = parse.GetValue(testLimit), OutputDirectory = parse.GetValue(output)!,
                 MetricsFile = parse.GetValue(metrics), LogEvery = parse.GetValue(logEvery),
                 Resume = parse.GetValue(resume), Pictures = !parse.GetValue(noPictures),
-                CudaGraphs = parse.GetValue(cudaGraphs) == "on",
+                CudaGraphs = parse.GetValue(cudaGraphs) == "on", Optimizer = parse.GetValue(optimizer)!,
+                Momentum = parse.GetValue(momentum), Nesterov = parse.GetValue(nesterov),
+                WeightDecay = parse.GetValue(weightDecay), Betas = parse.GetValue(betas),
+                Schedule = parse.GetValue(schedule)!, Warmup = parse.GetValue(warmup),
+                StepEpochs = parse.GetValue(stepEpochs), Gamma = parse.GetValue(gamma),
+                Validation = parse.GetValue(validation),
+                TestEveryEpoch = parse.GetValue(testEveryEpoch) ? true : null, Patience = parse.GetValue(patience),
+                TargetAccuracy = parse.GetValue(target), Overwrite = parse.GetValue(overwrite),
+                Augment = parse.GetValue(augment),
             };
             var given = new HashSet<string>(
-                new Option[] { epochs, batchSize, learningRate, seed, arch, data, limit, testLimit, output }
+                new Option[] { epochs, batchSize, learningRate, seed, arch, data, limit, testLimit, output, optimizer,
+                    momentum, nesterov, weightDecay, betas, schedule, warmup, stepEpochs, gamma, validation, augment }
                 .Where(o => IsExplicit(parse, o)).Select(o => o.Name));
             // Quiet: only errors, on stderr; the results are the files and the exit code.
             var quiet = Cli.IsQuiet(parse);
@@ -146,6 +199,7 @@ public static class TrainCommand
             var device = DeviceOption.Open(options.Device,
                 options.Kernels == "reference" ? Device.CpuReference : Device.Cpu, "training", log);
             output = OutputFolder.Claim(options.OutputDirectory);
+            if (checkpoint is null) ClaimForNewRun(output.Path, options.Overwrite);
             // Files that would be refused at the end (a link, a folder in the way) are refused before any work.
             foreach (var name in new[] { "model.safetensors", TrainingCheckpoint.FileName })
                 OutputFolder.CheckFile(Path.Combine(output.Path, name), "--output");
@@ -167,7 +221,11 @@ public static class TrainCommand
                     "without --resume.");
             OptionException.ThrowIfAbove("--limit", options.Limit, mnist.Train.Count, "training");
             OptionException.ThrowIfAbove("--test-limit", options.TestLimit, mnist.Test.Count, "test");
-            OptionException.ThrowIfAbove("--batch-size", options.BatchSize, options.Limit ?? mnist.Train.Count,
+            var trainCount = options.Limit ?? mnist.Train.Count;
+            if (options.Validation >= trainCount)
+                throw new OptionException($"--validation {options.Validation} holds out every training image; " +
+                    $"the run has {trainCount:N0}, so hold out fewer.");
+            OptionException.ThrowIfAbove("--batch-size", options.BatchSize, trainCount - options.Validation,
                 "training");
             new Trainer(options, log, progress).Run(mnist, checkpoint, device, stop);
             return 0;
@@ -183,6 +241,32 @@ public static class TrainCommand
             output?.Dispose();
         }
     }
+
+    /// <summary>
+    /// A new run never silently replaces another's model: a folder holding one is refused unless
+    /// <paramref name="overwrite"/>, which removes the old run's best model and live log first, so that what the
+    /// folder holds afterwards is this run's alone.
+    /// </summary>
+    private static void ClaimForNewRun(string folder, bool overwrite)
+    {
+        var theirs = new[] { Trainer.ModelFileName, TrainingCheckpoint.FileName, Trainer.BestModelFileName }
+            .FirstOrDefault(name => File.Exists(Path.Combine(folder, name)));
+        if (theirs is null) return;
+        if (!overwrite)
+            throw new OptionException(
+                $"The folder {folder} holds another run's model ({theirs}); continue that run with --resume " +
+                $"{folder}, replace it with --overwrite, or choose another --output.");
+        foreach (var name in new[] { Trainer.BestModelFileName, MetricsCsv.FileName })
+        {
+            var path = Path.Combine(folder, name);
+            if (File.Exists(path) && !new FileInfo(path).Attributes.HasFlag(FileAttributes.ReparsePoint))
+                File.Delete(path);
+        }
+    }
+
+    private static float? Number(string text) =>
+        float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && float.IsFinite(value)
+            ? value : null;
 
     /// <summary>A resumed run's options: the checkpoint's recipe for each one not given, and its folder.</summary>
     private static TrainOptions WithRecipe(TrainOptions options, TrainingCheckpoint checkpoint,
@@ -201,6 +285,17 @@ public static class TrainCommand
             TestLimit = Given("--test-limit") ? options.TestLimit : recipe.TestLimit,
             Epochs = Given("--epochs") ? options.Epochs : recipe.Epochs,
             DataDirectory = Given("--data") ? options.DataDirectory : recipe.DataDirectory,
+            Optimizer = Given("--optimizer") ? options.Optimizer : recipe.Optimizer,
+            Momentum = Given("--momentum") ? options.Momentum : recipe.Momentum,
+            Nesterov = Given("--nesterov") ? options.Nesterov : recipe.Nesterov,
+            WeightDecay = Given("--weight-decay") ? options.WeightDecay : recipe.WeightDecay,
+            Betas = Given("--betas") ? options.Betas : recipe.Betas,
+            Schedule = Given("--schedule") ? options.Schedule : recipe.Schedule,
+            Warmup = Given("--warmup") ? options.Warmup : recipe.Warmup,
+            StepEpochs = Given("--step-epochs") ? options.StepEpochs : recipe.StepEpochs,
+            Gamma = Given("--gamma") ? options.Gamma : recipe.Gamma,
+            Validation = Given("--validation") ? options.Validation : recipe.Validation,
+            Augment = Given("--augment") ? options.Augment : recipe.Augment,
             OutputDirectory = Given("--output") ? options.OutputDirectory
                 : Path.GetDirectoryName(Path.GetFullPath(checkpoint.Path))!,
         };

@@ -1,5 +1,6 @@
 using LeNet.Core.Backends;
 using LeNet.Core.Models;
+using LeNet.Core.Optim;
 
 namespace LeNet.Train;
 
@@ -33,6 +34,41 @@ public sealed record TrainOptions
     public bool CudaGraphs { get; init; } = true;
     public bool Pictures { get; init; } = true;
 
+    /// <summary>adam, adamw or sgd (<see cref="Optimizers"/>).</summary>
+    public string Optimizer { get; init; } = "adam";
+    /// <summary>Adam's and AdamW's (β₁, β₂).</summary>
+    public (float Beta1, float Beta2) Betas { get; init; } = (0.9f, 0.999f);
+    /// <summary>SGD's momentum (0: plain SGD).</summary>
+    public float Momentum { get; init; }
+    public bool Nesterov { get; init; }
+    /// <summary>Weight decay; null: the optimiser's PyTorch default (0.01 for AdamW, else 0).</summary>
+    public float? WeightDecay { get; init; }
+    /// <summary>The learning-rate schedule, one of <see cref="LearningRateSchedule.Names"/>.</summary>
+    public string Schedule { get; init; } = "constant";
+    /// <summary>Steps of linear warmup before the schedule.</summary>
+    public int Warmup { get; init; }
+    /// <summary>step schedule: epochs between two decays, and the factor of each.</summary>
+    public int StepEpochs { get; init; } = 1;
+    public float Gamma { get; init; } = 0.1f;
+    /// <summary>Training images held out (seeded, stratified) to validate on every epoch; 0: none.</summary>
+    public int Validation { get; init; }
+    /// <summary>Evaluate the test set after every epoch; null: only when nothing is held out (the seed run does).</summary>
+    public bool? TestEveryEpoch { get; init; }
+    /// <summary>Stop after this many epochs without improvement of the monitored metric.</summary>
+    public int? Patience { get; init; }
+    /// <summary>Stop once the monitored accuracy (validation, else test) reaches this many percent.</summary>
+    public double? TargetAccuracy { get; init; }
+    /// <summary>Train into a folder that holds another run's model, replacing it.</summary>
+    public bool Overwrite { get; init; }
+    /// <summary>Random affine distortions of every training image (shift, rotation, scale).</summary>
+    public bool Augment { get; init; }
+
+    public static readonly IReadOnlyList<string> Optimizers = ["adam", "adamw", "sgd"];
+
+    /// <summary>The weight decay the run uses.</summary>
+    public float EffectiveWeightDecay => WeightDecay ?? (Optimizer == "adamw" ? 0.01f : 0f);
+    public bool EvaluatesTestEveryEpoch => TestEveryEpoch ?? Validation == 0;
+
     /// <summary>
     /// The first value no run can use, as one sentence naming its option, or null. The command line refuses these as it
     /// parses; this catches them from a program calling <see cref="TrainCommand.Run"/> or a checkpoint's recipe.
@@ -54,6 +90,33 @@ public sealed record TrainOptions
             return CpuBackend.ThreadCountProblem("--threads", Threads.Value.ToString(CultureInfo.InvariantCulture));
         if (Threads is null && CpuBackend.ThreadsVariableProblem is { } variable) return variable;
         if (LogEvery < 1) return Whole("--log-every", LogEvery);
+        if (!Optimizers.Contains(Optimizer))
+            return $"--optimizer {Optimizer} is not an optimiser; choose one of {string.Join(", ", Optimizers)}.";
+        if (!(Betas.Beta1 is >= 0 and < 1) || !(Betas.Beta2 is >= 0 and < 1))
+            return $"--betas must be two numbers in [0, 1), not '{Number(Betas.Beta1)},{Number(Betas.Beta2)}'.";
+        if (!(Momentum is >= 0 and < 1)) return $"--momentum must lie in [0, 1), not '{Number(Momentum)}'.";
+        if (Optimizer != "sgd" && (Momentum != 0 || Nesterov))
+            return $"--momentum and --nesterov are SGD's; with --optimizer {Optimizer} use --betas.";
+        if (Nesterov && Momentum == 0) return "--nesterov needs a positive --momentum.";
+        if (WeightDecay is { } decay && !(decay >= 0 && float.IsFinite(decay)))
+            return $"--weight-decay must be a number of at least 0, not '{Number(decay)}'.";
+        if (!LearningRateSchedule.Names.Contains(Schedule))
+            return $"--schedule {Schedule} is not a schedule; choose one of " +
+                $"{string.Join(", ", LearningRateSchedule.Names)}.";
+        if (Warmup < 0) return Whole("--warmup", Warmup);
+        if (Warmup > 0 && Schedule == "onecycle")
+            return "--warmup does not apply to --schedule onecycle, which warms up by itself (its first 30 % of steps).";
+        if (StepEpochs < 1) return Whole("--step-epochs", StepEpochs);
+        if (!(Gamma > 0 && float.IsFinite(Gamma))) return $"--gamma must be a positive number, not '{Number(Gamma)}'.";
+        if (Validation < 0) return Whole("--validation", Validation);
+        if (Patience is < 1) return Whole("--patience", Patience.Value);
+        if (TargetAccuracy is { } target && !(target is > 0 and <= 100))
+            return $"--target-accuracy must be a percentage above 0 and at most 100, not '{Number(target)}'.";
+        if (TargetAccuracy is not null && Validation == 0 && !EvaluatesTestEveryEpoch)
+            return "--target-accuracy needs an accuracy to watch: hold images out with --validation, or add " +
+                "--test-every-epoch.";
         return null;
+
+        static string Number(double value) => value.ToString(CultureInfo.InvariantCulture);
     }
 }

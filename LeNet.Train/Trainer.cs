@@ -25,57 +25,61 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
     private readonly TrainOptions _options = options;
 
     /// <summary>
-    /// Trains on <paramref name="device"/> (default: the CPU the options name) until done or until
-    /// <paramref name="stop"/> is cancelled, which saves the state and throws TrainingInterruptedException.
+    /// Trains on <paramref name="device"/> (default: the CPU the options name) until done, stopped early (patience,
+    /// target accuracy) or until <paramref name="stop"/> is cancelled, which saves the state and throws
+    /// TrainingInterruptedException.
     /// </summary>
     public TrainingMetrics Run(MnistData data, TrainingCheckpoint? resume = null, Device? device = null,
         CancellationToken stop = default)
     {
         var total = Stopwatch.StartNew();
-        var train = _options.Limit is { } limit ? data.Train.Take(limit) : data.Train;
+        var all = _options.Limit is { } limit ? data.Train.Take(limit) : data.Train;
+        var (train, validation) = _options.Validation > 0 ? all.SplitValidation(_options.Validation, _options.Seed)
+            : (all, null);
         var test = _options.TestLimit is { } testLimit ? data.Test.Take(testLimit) : data.Test;
         if (_options.Threads is { } threads) CpuBackend.SetThreadCount(threads);
         device ??= _options.Kernels == "reference" ? Device.CpuReference : Device.Cpu;
-        var model = ModelVariants.Create(_options.Model, classes: MnistDataset.DigitClasses,
-            seed: _options.Seed).To(device);
-        var optimizer = new Adam(model.Parameters(), _options.LearningRate);
+        var model = ModelVariants.Create(_options.Model, classes: data.ClassNames.Count, seed: _options.Seed)
+            .To(device);
+        var optimizer = CreateOptimizer(model);
         var where = device.IsCpu ? $"device cpu ({_options.Kernels} kernels, {CpuBackend.ThreadCount} threads)"
             : $"device {device.Description}";
         log.WriteLine($"{DisplayName(_options.Model)}: {model.ParameterCount():N0} trainable parameters; {where}; " +
-            $"{train.Count:N0} training and {test.Count:N0} test images; batch {_options.BatchSize}, " +
-            $"Adam lr {_options.LearningRate.ToString(CultureInfo.InvariantCulture)}, seed {_options.Seed}.");
+            $"{train.Count:N0} training " + (validation is null ? "" : $"(and {validation.Count:N0} validation) ") +
+            $"and {test.Count:N0} test images; batch {_options.BatchSize}, {Recipe()}, seed {_options.Seed}.");
+        foreach (var line in ModelSummary.Of(model, 1, train.ImageSize, train.ImageSize).CompactLines())
+            log.WriteLine(line);
         var metrics = resume?.Metrics ?? new TrainingMetrics
         {
             Model = _options.Model, Device = _options.Device, Seed = _options.Seed, BatchSize = _options.BatchSize,
             LearningRate = _options.LearningRate, TrainImages = train.Count, TestImages = test.Count,
+            Optimizer = _options.Optimizer, Schedule = _options.Schedule, ValidationImages = validation?.Count ?? 0,
         };
         var trainSource = BatchSource.Create(device, train.Images, train.Labels, 1, train.ImageSize, train.ImageSize);
         using var step = TrainingStep.Create(model, optimizer, trainSource, _options.BatchSize, _options.CudaGraphs);
-        var run = new Session(this, data, test, step, optimizer, metrics, resume, total, stop, metrics.TotalSeconds,
-            new MnistBatcher(train, _options.BatchSize, shuffle: true, seed: _options.Seed),
-            BatchSource.Create(step.Data.Device, test.Images, test.Labels, 1, test.ImageSize, test.ImageSize));
+        step.Schedule = CreateSchedule(step.StepsPerEpoch);
+        Directory.CreateDirectory(_options.OutputDirectory);
+        using var csv = MetricsCsv.Open(Path.Combine(_options.OutputDirectory, MetricsCsv.FileName),
+            append: resume is not null);
+        var run = new Session(this, data, test, validation, step, optimizer, metrics, resume, total, stop,
+            metrics.TotalSeconds, new MnistBatcher(train, _options.BatchSize, shuffle: true, seed: _options.Seed), csv);
         run.Resume();
         _progress.Run(() =>
         {
-            for (var epoch = (resume?.Epoch ?? 0) + 1; epoch <= _options.Epochs; epoch++) run.TrainEpoch(epoch);
+            for (var epoch = (resume?.Epoch ?? 0) + 1; epoch <= _options.Epochs && metrics.StopReason is null; epoch++)
+                run.TrainEpoch(epoch);
         });
+        if (metrics.StopReason is { } reason) log.WriteLine(reason);
 
-        var evaluation = new Evaluation(test.Labels, run.Predictions ?? run.Predict(), data.ClassNames);
-        metrics.FinalTestAccuracy = evaluation.Accuracy;
+        var evaluation = run.LastTest ?? run.Evaluate(test);
+        (metrics.FinalTestAccuracy, metrics.FinalTestLoss) = (evaluation.Accuracy, Finite(evaluation.Loss));
         // Two decimals, as each epoch's line: the article's 99.02 % reads the same, and 96.2 % becomes 96.20 %.
         var final = Invariant(metrics.FinalTestAccuracy, "F2");
         log.WriteLine($"Accuracy of the network on the {test.Count} test images: {final} %");
 
         Directory.CreateDirectory(_options.OutputDirectory);
-        var modelPath = Path.Combine(_options.OutputDirectory, "model.safetensors");
-        SafeTensors.Save(modelPath, model.StateDict(), new Dictionary<string, string>
-        {
-            ["format"] = "lenet-csharp", ["format_version"] = "1", ["model"] = _options.Model, ["classes"] = "10",
-            ["class_names"] = JsonSerializer.Serialize(data.ClassNames),
-            ["input"] = $"[N, 1, {train.ImageSize}, {train.ImageSize}]",
-            ["normalization"] =
-                $"train mean {Invariant(MnistPreprocessing.TrainMean)} std {Invariant(MnistPreprocessing.TrainStd)}",
-        });
+        var modelPath = Path.Combine(_options.OutputDirectory, ModelFileName);
+        SaveModel(modelPath, model, data, train.ImageSize);
         var pictures = _options.Pictures && DrawPictures(metrics, evaluation, test);
         metrics.TotalSeconds = run.PreviousSeconds + total.Elapsed.TotalSeconds;
         var metricsPath = _options.MetricsFile ?? Path.Combine(_options.OutputDirectory, "metrics.json");
@@ -85,6 +89,52 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
             (pictures ? $", pictures and checkpoint to {_options.OutputDirectory}." : "."));
         return metrics;
     }
+
+    public const string ModelFileName = "model.safetensors", BestModelFileName = "best.safetensors";
+
+    private Optimizer CreateOptimizer(Module model)
+    {
+        var (rate, decay, (beta1, beta2)) = (_options.LearningRate, _options.EffectiveWeightDecay, _options.Betas);
+        return _options.Optimizer == "sgd"
+            ? new Sgd(model.Parameters(), rate, _options.Momentum, weightDecay: decay, nesterov: _options.Nesterov)
+            : new Adam(model.Parameters(), rate, beta1, beta2, weightDecay: decay,
+                decoupled: _options.Optimizer == "adamw");
+    }
+
+    // The seed's constant rate needs no schedule: the optimiser's own rate is used as it always was.
+    private LearningRateSchedule? CreateSchedule(int stepsPerEpoch) =>
+        _options.Schedule == "constant" && _options.Warmup == 0 ? null
+            : LearningRateSchedule.Create(_options.Schedule, _options.LearningRate, _options.Epochs * stepsPerEpoch,
+                _options.Warmup, stepsPerEpoch, _options.StepEpochs, _options.Gamma);
+
+    // How the first line names the optimiser and its rate: the seed's "Adam lr 0.001", then what differs from it.
+    private string Recipe()
+    {
+        var name = _options.Optimizer switch { "adamw" => "AdamW", "sgd" => "SGD", _ => "Adam" };
+        var text = $"{name} lr {Invariant(_options.LearningRate)}";
+        if (_options.Optimizer == "sgd" && _options.Momentum > 0)
+            text += $" momentum {Invariant(_options.Momentum)}" + (_options.Nesterov ? " (Nesterov)" : "");
+        if (_options.Optimizer != "sgd" && _options.Betas != (0.9f, 0.999f))
+            text += $" betas ({Invariant(_options.Betas.Beta1)}, {Invariant(_options.Betas.Beta2)})";
+        if (_options.EffectiveWeightDecay > 0) text += $" weight decay {Invariant(_options.EffectiveWeightDecay)}";
+        if (_options.Schedule != "constant") text += $", {_options.Schedule} schedule";
+        if (_options.Warmup > 0) text += $", {_options.Warmup} warmup steps";
+        return _options.Augment ? text + ", augmented" : text;
+    }
+
+    // The model file predict, evaluate and export read: the weights and what a reader needs to use them.
+    private void SaveModel(string path, Module model, MnistData data, int imageSize) =>
+        SafeTensors.Save(path, model.StateDict(), new Dictionary<string, string>
+        {
+            ["format"] = "lenet-csharp", ["format_version"] = "1", ["model"] = _options.Model,
+            ["classes"] = data.ClassNames.Count.ToString(CultureInfo.InvariantCulture),
+            ["class_names"] = JsonSerializer.Serialize(data.ClassNames),
+            ["input"] = $"[N, 1, {imageSize}, {imageSize}]",
+            ["normalization"] =
+                $"train mean {Invariant(MnistPreprocessing.TrainMean)} std {Invariant(MnistPreprocessing.TrainStd)}",
+        });
+
+    private static double? Finite(double value) => double.IsFinite(value) ? value : null;
 
     // The pictures are a view of a run that has trained: one that cannot be drawn is a warning, never the run's end.
     private bool DrawPictures(TrainingMetrics metrics, Evaluation evaluation, MnistDataset test)
@@ -104,24 +154,37 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
 
     /// <summary>
     /// One run's epochs: each shuffles the batches, runs the training step over them, reads the losses back (every step
-    /// on the CPU; at log lines, the epoch's end and a stop on a GPU, where reading waits), evaluates and checkpoints.
+    /// on the CPU; at log lines, the epoch's end and a stop on a GPU, where reading waits), evaluates (validation, and
+    /// the test set when asked), keeps the best model, decides whether to stop early, and checkpoints.
     /// </summary>
-    private sealed class Session(Trainer trainer, MnistData data, MnistDataset test, TrainingStep step, Adam adam,
-        TrainingMetrics metrics, TrainingCheckpoint? resume, Stopwatch total, CancellationToken stop,
-        double previousSeconds, MnistBatcher batches, BatchSource testSource)
+    private sealed class Session(Trainer trainer, MnistData data, MnistDataset test, MnistDataset? validation,
+        TrainingStep step, Optimizer optimizer, TrainingMetrics metrics, TrainingCheckpoint? resume, Stopwatch total,
+        CancellationToken stop, double previousSeconds, MnistBatcher batches, MetricsCsv csv)
     {
+        // Training accuracy is measured in evaluation mode on this many training images, as validation is.
+        private const int TrainAccuracyImages = 10_000;
+        private readonly BatchSource _test = Source(step.Data.Device, test);
+        private readonly BatchSource? _validation = validation is null ? null : Source(step.Data.Device, validation);
+        private readonly MnistDataset? _trainSample = validation is null ? null
+            : batches.Dataset.Take(Math.Min(TrainAccuracyImages, batches.Dataset.Count));
+        private readonly Stopwatch _clock = new();
         private string? _savedPath, _saved; // the last state saved: the checkpoint resumed from, then this run's own
         private bool _unsaved;
-        private double _lossSum;
-        private int _seen;
+        private double _lossSum, _pointSum, _earlierSeconds;
+        private int _seen, _pointSteps;
 
         private TrainOptions Options => trainer._options;
         private string CheckpointPath => Path.Combine(Options.OutputDirectory, TrainingCheckpoint.FileName);
+        private int PointEvery => Math.Max(1, step.StepsPerEpoch / 100);
         public double PreviousSeconds => previousSeconds;
-        /// <summary>The test set's predictions after the last epoch trained, if any.</summary>
-        public int[]? Predictions { get; private set; }
+        /// <summary>The test set's evaluation after the last epoch trained, when it was evaluated then.</summary>
+        public Evaluation? LastTest { get; private set; }
 
-        public int[] Predict() => Evaluation.Predict(step.Model, testSource);
+        private static BatchSource Source(Device device, MnistDataset set) =>
+            BatchSource.Create(device, set.Images, set.Labels, 1, set.ImageSize, set.ImageSize);
+
+        public Evaluation Evaluate(MnistDataset set, BatchSource? source = null) =>
+            Evaluation.Run(step.Model, source ?? Source(step.Data.Device, set), set.Labels, data.ClassNames);
 
         public void Resume()
         {
@@ -130,11 +193,12 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
                 throw new CheckpointException(
                     $"The checkpoint {resume.Path} stopped {resume.Step} steps into an epoch, but an epoch of this " +
                     $"run has {step.StepsPerEpoch}; resume with the data and --limit of the run that wrote it.");
-            resume.Restore(step.Model, adam);
+            resume.Restore(step.Model, optimizer);
             (_savedPath, _saved) = (resume.Path, $"{resume.Path} ({Position(resume.Epoch, resume.Step)})");
             trainer.Log($"Resuming from {resume.Path}: {resume.Epoch} of {Options.Epochs} epochs done" +
                 (resume.Step > 0 ? $" and {resume.Step} of {step.StepsPerEpoch} steps of epoch {resume.Epoch + 1}"
-                    : "") + $", Adam step {resume.AdamSteps}.");
+                    : "") + $", {metrics.Optimizer switch { "sgd" => "SGD", "adamw" => "AdamW", _ => "Adam" }} " +
+                $"step {resume.OptimizerSteps}.");
         }
 
         public void TrainEpoch(int epoch)
@@ -146,17 +210,17 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
             step.Model.Train();
             batches.StartEpoch(epoch - 1);
             trainer._progress.EpochStarted(epoch, Options.Epochs, steps, batches.Dataset.Count);
-            var clock = Stopwatch.StartNew();
-            var earlierSeconds = partial?.EpochSeconds ?? 0;
-            (_lossSum, _seen) = (partial?.EpochLossSum ?? 0, firstStep * Options.BatchSize);
+            _clock.Restart();
+            _earlierSeconds = partial?.EpochSeconds ?? 0;
+            (_lossSum, _seen, _pointSum, _pointSteps) = (partial?.EpochLossSum ?? 0, firstStep * Options.BatchSize, 0, 0);
             if (partial is not null) trainer._progress.EpochResumed(firstStep, _lossSum, _seen);
-            step.StartEpoch(batches.Order, firstStep);
+            step.StartEpoch(batches.Order, firstStep, epoch - 1);
             while (step.Step < steps)
             {
                 if (stop.IsCancellationRequested)
                 {
                     ReadLosses(epoch);
-                    Interrupt(epoch, earlierSeconds + clock.Elapsed.TotalSeconds);
+                    Interrupt(epoch, _earlierSeconds + _clock.Elapsed.TotalSeconds);
                 }
                 var replayed = step.ReplaysSteps;
                 try { step.Run(); }
@@ -171,21 +235,72 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
                         $"{Options.BatchSize} images replays it.");
                 if (step.IsSynchronous || step.Step % Options.LogEvery == 0 || step.Step == steps) ReadLosses(epoch);
             }
-            var seconds = earlierSeconds + clock.Elapsed.TotalSeconds;
-            Predictions = Predict();
-            var accuracy = new Evaluation(test.Labels, Predictions, data.ClassNames).Accuracy;
-            var entry = new EpochMetrics(epoch, seconds, batches.Dataset.Count / seconds, _lossSum / steps, accuracy);
+            var seconds = _earlierSeconds + _clock.Elapsed.TotalSeconds;
+            var entry = Measure(epoch, seconds);
             metrics.Epochs.Add(entry);
             metrics.TrainingSeconds += seconds;
-            metrics.FinalTestAccuracy = accuracy;
+            if (entry.TestAccuracy is { } testAccuracy) metrics.FinalTestAccuracy = testAccuracy;
+            KeepBest(entry);
+            metrics.StopReason = StopReason(entry);
             metrics.TotalSeconds = PreviousSeconds + total.Elapsed.TotalSeconds;
-            TrainingCheckpoint.Save(Options.OutputDirectory, Options, step.Model, adam, epoch, metrics,
+            TrainingCheckpoint.Save(Options.OutputDirectory, Options, step.Model, optimizer, epoch, metrics,
                 data.ClassNames, data.Identity);
             (_savedPath, _saved, _unsaved) = (CheckpointPath, $"{CheckpointPath} ({Position(epoch, 0)})", false);
-            trainer._progress.EpochEnded(entry,
-                $"Epoch [{epoch}/{Options.Epochs}] took {Invariant(seconds, "F2")} s " +
-                $"({Invariant(entry.ImagesPerSecond, "N0")} images/s), mean loss {Invariant(entry.MeanLoss, "F4")}, " +
-                $"test accuracy {Invariant(accuracy, "F2")} %");
+            csv.Epoch(entry, steps, batches.Dataset.Count);
+            trainer._progress.EpochEnded(entry, Summary(entry));
+        }
+
+        // The epoch's entry: validation (and the training sample) when held out, the test set when asked each epoch.
+        private EpochMetrics Measure(int epoch, double seconds)
+        {
+            LastTest = Options.EvaluatesTestEveryEpoch ? Evaluate(test, _test) : null;
+            var held = _validation is null ? null : Evaluate(validation!, _validation);
+            return new EpochMetrics(epoch, seconds, batches.Dataset.Count / seconds, _lossSum / step.StepsPerEpoch,
+                LastTest?.Accuracy)
+            {
+                TrainAccuracy = _trainSample is null ? null : Evaluate(_trainSample).Accuracy,
+                ValidationLoss = held?.Loss, ValidationAccuracy = held?.Accuracy,
+                LearningRate = step.Schedule?.RateAt(epoch * step.StepsPerEpoch - 1) ?? Options.LearningRate,
+            };
+        }
+
+        // The seed's line ("…, mean loss x, test accuracy y %"); held-out images add training and validation figures.
+        private string Summary(EpochMetrics entry)
+        {
+            var line = $"Epoch [{entry.Epoch}/{Options.Epochs}] took {Invariant(entry.Seconds, "F2")} s " +
+                $"({Invariant(entry.ImagesPerSecond, "N0")} images/s), mean loss {Invariant(entry.MeanLoss, "F4")}";
+            if (entry.ValidationAccuracy is { } held)
+                line += $", train accuracy {Invariant(entry.TrainAccuracy!.Value, "F2")} %, validation loss " +
+                    $"{Invariant(entry.ValidationLoss!.Value, "F4")}, accuracy {Invariant(held, "F2")} %";
+            if (entry.TestAccuracy is { } tested) line += $", test accuracy {Invariant(tested, "F2")} %";
+            if (metrics.BestEpoch == entry.Epoch && Options.Validation > 0) line += " (best)";
+            return line;
+        }
+
+        // The monitored metric: validation accuracy when images are held out (higher is better), else the epoch's
+        // mean training loss (lower is better). The best epoch's model is best.safetensors.
+        private double Monitored(EpochMetrics e) => e.ValidationAccuracy ?? -e.MeanLoss;
+
+        private void KeepBest(EpochMetrics entry)
+        {
+            var best = metrics.Epochs.FirstOrDefault(e => e.Epoch == metrics.BestEpoch);
+            if (best is not null && Monitored(entry) <= Monitored(best)) return;
+            metrics.BestEpoch = entry.Epoch;
+            trainer.SaveModel(Path.Combine(Options.OutputDirectory, BestModelFileName), step.Model, data,
+                batches.Dataset.ImageSize);
+        }
+
+        private string? StopReason(EpochMetrics entry)
+        {
+            var monitored = entry.ValidationAccuracy is null ? "the mean training loss" : "the validation accuracy";
+            if (Options.TargetAccuracy is { } target && (entry.ValidationAccuracy ?? entry.TestAccuracy) is { } reached
+                && reached >= target)
+                return $"Stopped after epoch {entry.Epoch}: {(entry.ValidationAccuracy is null ? "test" : "validation")} " +
+                    $"accuracy {Invariant(reached, "F2")} % reached the target {Invariant(target)} %.";
+            if (Options.Patience is { } patience && entry.Epoch - metrics.BestEpoch >= patience)
+                return $"Stopped after epoch {entry.Epoch}: {monitored} has not improved for {patience} epochs " +
+                    $"(the best was epoch {metrics.BestEpoch}, kept in {BestModelFileName}).";
+            return null;
         }
 
         // Counts the losses of the steps run since the last read (on a GPU one copy, which waits), checking each.
@@ -193,6 +308,7 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
         {
             var losses = step.ReadLosses();
             var first = step.Step - losses.Length;
+            var steps = step.StepsPerEpoch;
             for (var i = 0; i < losses.Length; i++)
             {
                 var (value, number) = (losses[i], first + i + 1);
@@ -204,6 +320,16 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
                         "; try a smaller --lr.");
                 _lossSum += value;
                 _seen += step.BatchLength(number - 1);
+                (_pointSum, _pointSteps) = (_pointSum + value, _pointSteps + 1);
+                var runStep = (epoch - 1) * steps + number;
+                var rate = step.Schedule?.RateAt(runStep - 1) ?? Options.LearningRate;
+                if (number % PointEvery == 0 || number == steps)
+                {
+                    metrics.Steps.Add(new StepPoint(runStep, epoch, _pointSum / _pointSteps, rate));
+                    (_pointSum, _pointSteps) = (0, 0);
+                }
+                if (number % Options.LogEvery == 0)
+                    csv.Step(epoch, number, runStep, _seen, _earlierSeconds + _clock.Elapsed.TotalSeconds, value, rate);
                 trainer._progress.StepEnded(number, value, _seen);
             }
         }
@@ -215,7 +341,7 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
             if (_unsaved)
             {
                 metrics.TotalSeconds = PreviousSeconds + total.Elapsed.TotalSeconds;
-                TrainingCheckpoint.Save(Options.OutputDirectory, Options, step.Model, adam, epoch - 1, metrics,
+                TrainingCheckpoint.Save(Options.OutputDirectory, Options, step.Model, optimizer, epoch - 1, metrics,
                     data.ClassNames, data.Identity, stepsDone, _lossSum, seconds);
                 (_savedPath, _saved) = (CheckpointPath, $"{CheckpointPath} ({Position(epoch - 1, stepsDone)})");
             }
@@ -246,6 +372,8 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
         LeNet1998.ModelName => "LeNet-5 (1998, tanh)",
         _ => variant,
     };
+
+    private static string Invariant(float value) => value.ToString(CultureInfo.InvariantCulture);
 
     private static string Invariant(double value, string? format = null) =>
         value.ToString(format, CultureInfo.InvariantCulture);

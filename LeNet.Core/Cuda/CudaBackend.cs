@@ -248,11 +248,10 @@ public sealed class CudaBackend : Backend
 
     /// <summary>Adam with its bias corrections read at the schedule's cursor; the same launch ends the step.</summary>
     internal void AdamScheduled(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment,
-        StepSchedule schedule, float learningRate, float beta1, float beta2, float eps, float weightDecay,
-        bool decoupled, bool clearGradient, Tensor loss, Tensor losses) =>
+        StepSchedule schedule, float beta1, float beta2, float eps, float weightDecay, bool decoupled,
+        bool clearGradient, Tensor loss, Tensor losses) =>
         Kernels.AdamScheduled(V(parameter), V(grad), V(firstMoment), V(secondMoment), V(schedule.AdamTable),
-            V(schedule.Cursor), learningRate, beta1, beta2, eps, weightDecay, decoupled, clearGradient, V(loss),
-            V(losses));
+            V(schedule.Cursor), beta1, beta2, eps, weightDecay, decoupled, clearGradient, V(loss), V(losses));
 
     /// <summary>batchImages[b] = images[order[b]], batchLabels[b] = labels[order[b]].</summary>
     internal void Gather(Tensor images, Indices labels, Indices order, Tensor batchImages, Indices batchLabels,

@@ -30,7 +30,21 @@ internal sealed class DeviceTrainingStep : TrainingStep
     }
 
     public override bool IsSynchronous => false;
-    protected override void OnStartEpoch(int firstStep) => _schedule.StartEpoch(firstStep, Optimizer as Adam);
+    // Adam reads each step's rate from the schedule's table; another optimiser takes its rate as a launch argument, so
+    // with a changing rate its steps are launched one by one rather than replayed.
+    protected override void OnStartEpoch(int firstStep)
+    {
+        if (Schedule is not { } rates || Optimizer is not Adam)
+        {
+            _schedule.StartEpoch(firstStep, Optimizer as Adam);
+            return;
+        }
+        var first = Epoch * StepsPerEpoch;
+        _schedule.StartEpoch(firstStep, (Adam)Optimizer,
+            Enumerable.Range(firstStep, StepsPerEpoch - firstStep).Select(k => rates.RateAt(first + k)).ToArray());
+    }
+
+    private bool Replays => _graphs && (Schedule is null || Optimizer is Adam);
 
     protected override void RunStep(int step, int count, float[] losses)
     {
@@ -40,7 +54,7 @@ internal sealed class DeviceTrainingStep : TrainingStep
             _captured.Replay();
             _schedule.CountReplayedStep();
         }
-        else if (_graphs && full && _eagerFullSteps >= 2)
+        else if (Replays && full && _eagerFullSteps >= 2)
         {
             try { _captured = CapturedStep.Capture(_data.Device, () => Queue(count)); }
             catch (CudaGraphException exception)

@@ -17,7 +17,8 @@ public sealed class StepSchedule
     private readonly CudaBackend _backend;
     private Adam? _adam;
     private int _firstStep, _firstAdamStep;
-    private float _learningRate;
+    private float _learningRate; // NaN when the rates came from a schedule
+    private readonly float[] _rates;
 
     public StepSchedule(Device device, int stepsPerEpoch)
     {
@@ -28,8 +29,9 @@ public sealed class StepSchedule
         ArgumentOutOfRangeException.ThrowIfLessThan(stepsPerEpoch, 1);
         (Device, StepsPerEpoch) = (device, stepsPerEpoch);
         Cursor = Indices.Allocate(device, 1);
-        AdamTable = Tensor.Zeros(device, 2 * stepsPerEpoch);
-        _table = new float[2 * stepsPerEpoch];
+        AdamTable = Tensor.Zeros(device, CudaKernels.ScheduleStride * stepsPerEpoch);
+        _table = new float[CudaKernels.ScheduleStride * stepsPerEpoch];
+        _rates = new float[stepsPerEpoch];
     }
 
     public Device Device { get; }
@@ -39,11 +41,14 @@ public sealed class StepSchedule
     public int Step { get; private set; }
     internal Indices Cursor { get; }
 
-    /// <summary>Adam's (step size, √(1 − β₂ᵗ)) per step of the epoch, from <see cref="StartEpoch"/>.</summary>
+    /// <summary>Adam's (step size, √(1 − β₂ᵗ), 1 − rate·λ) per step of the epoch, from <see cref="StartEpoch"/>.</summary>
     internal Tensor AdamTable { get; }
 
-    /// <summary>Sets the cursor and, with Adam, writes the bias corrections of the epoch's remaining steps.</summary>
-    public void StartEpoch(int firstStep, Adam? adam = null)
+    /// <summary>
+    /// Sets the cursor and, with Adam, writes the scalars of the epoch's remaining steps: at Adam's own learning rate,
+    /// or at <paramref name="rates"/>[i] for step firstStep + i when given (a schedule's; one per remaining step).
+    /// </summary>
+    public void StartEpoch(int firstStep, Adam? adam = null, ReadOnlySpan<float> rates = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(firstStep);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(firstStep, StepsPerEpoch);
@@ -55,10 +60,17 @@ public sealed class StepSchedule
         Cursor.CopyFrom([firstStep]);
         _adam = adam;
         if (adam is null) return;
-        (_firstAdamStep, _learningRate) = (adam.StepCount + 1, adam.LearningRate);
-        var remaining = _table.AsSpan(2 * firstStep);
-        CudaKernels.AdamScheduleTable(remaining, _firstAdamStep, adam.LearningRate, adam.Beta1, adam.Beta2);
-        AdamTable.Memory.Slice(2 * firstStep, remaining.Length).CopyFromHost(remaining);
+        var steps = StepsPerEpoch - firstStep;
+        if (!rates.IsEmpty && rates.Length != steps)
+            throw new ArgumentException($"{rates.Length} rates given for the epoch's {steps} remaining steps.",
+                nameof(rates));
+        (_firstAdamStep, _learningRate) = (adam.StepCount + 1, rates.IsEmpty ? adam.LearningRate : float.NaN);
+        if (rates.IsEmpty) _rates.AsSpan(0, steps).Fill(adam.LearningRate);
+        else rates.CopyTo(_rates);
+        var remaining = _table.AsSpan(CudaKernels.ScheduleStride * firstStep);
+        CudaKernels.AdamScheduleTable(remaining, _firstAdamStep, _rates.AsSpan(0, steps), adam.Beta1, adam.Beta2,
+            adam.WeightDecay);
+        AdamTable.Memory.Slice(CudaKernels.ScheduleStride * firstStep, remaining.Length).CopyFromHost(remaining);
     }
 
     /// <summary>The step's last launch: stores the loss at losses[cursor] and advances the cursor.</summary>
@@ -82,8 +94,8 @@ public sealed class StepSchedule
         if (ReferenceEquals(optimizer, _adam) && _adam.TryPacked(out var parameters, out var grads, out var moments))
         {
             CountAdamStep();
-            _backend.AdamScheduled(parameters, grads, moments[0], moments[1], this, _adam.LearningRate, _adam.Beta1,
-                _adam.Beta2, _adam.Eps, _adam.WeightDecay, _adam.Decoupled, clearGradient: true, loss, losses);
+            _backend.AdamScheduled(parameters, grads, moments[0], moments[1], this, _adam.Beta1, _adam.Beta2,
+                _adam.Eps, _adam.WeightDecay, _adam.Decoupled, clearGradient: true, loss, losses);
         }
         else
         {
@@ -106,7 +118,8 @@ public sealed class StepSchedule
     private void CountAdamStep()
     {
         var adamStep = _adam!.StepCount + 1;
-        if (adamStep != _firstAdamStep + (Step - _firstStep) || _adam.LearningRate != _learningRate)
+        if (adamStep != _firstAdamStep + (Step - _firstStep)
+            || !float.IsNaN(_learningRate) && _adam.LearningRate != _learningRate)
             throw new InvalidOperationException(
                 $"Adam is at step {adamStep} with learning rate {_adam.LearningRate}, but the schedule holds step " +
                 $"{_firstAdamStep + (Step - _firstStep)} with {_learningRate} for step {Step} of the epoch; call " +

@@ -28,34 +28,18 @@ public sealed class Adam : Optimizer
     public float Eps { get; }
     public float WeightDecay { get; }
     public bool Decoupled { get; }
-    /// <summary>PyTorch keeps one per parameter; all parameters here step together.</summary>
-    public int StepCount { get; private set; }
     public IReadOnlyList<Tensor> FirstMoments => _firstMoments;
     public IReadOnlyList<Tensor> SecondMoments => _secondMoments;
 
-    /// <summary>
-    /// From a checkpoint, so that the next Step is the one an uninterrupted run would take. Every moment must have its
-    /// parameter's length; on any mismatch nothing is changed.
-    /// </summary>
-    public void LoadState(int stepCount, IReadOnlyList<float[]> firstMoments, IReadOnlyList<float[]> secondMoments)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(stepCount);
-        if (firstMoments.Count != Parameters.Count || secondMoments.Count != Parameters.Count)
-            throw new ArgumentException(
-                $"Adam has {Parameters.Count} parameters, but the state holds {firstMoments.Count} first and " +
-                $"{secondMoments.Count} second moments.");
-        for (var i = 0; i < Parameters.Count; i++)
-            if (firstMoments[i].Length != Parameters[i].Length || secondMoments[i].Length != Parameters[i].Length)
-                throw new ArgumentException(
-                    $"Adam's moments of parameter {i} must hold {Parameters[i].Length} values, not " +
-                    $"{firstMoments[i].Length} and {secondMoments[i].Length}.");
-        for (var i = 0; i < Parameters.Count; i++)
+    public override IReadOnlyList<(string Name, IReadOnlyList<Tensor> Tensors)> State =>
+        [("exp_avg", _firstMoments), ("exp_avg_sq", _secondMoments)];
+
+    /// <summary>From a checkpoint: <see cref="Optimizer.LoadState"/> with the two kinds of moments.</summary>
+    public void LoadState(int stepCount, IReadOnlyList<float[]> firstMoments, IReadOnlyList<float[]> secondMoments) =>
+        LoadState(stepCount, new Dictionary<string, IReadOnlyList<float[]>>
         {
-            _firstMoments[i].CopyFrom(firstMoments[i]);
-            _secondMoments[i].CopyFrom(secondMoments[i]);
-        }
-        StepCount = stepCount;
-    }
+            ["exp_avg"] = firstMoments, ["exp_avg_sq"] = secondMoments,
+        });
 
     protected override Tensor[][] PackableState => [_firstMoments, _secondMoments];
 

@@ -31,6 +31,38 @@ public abstract class Optimizer
     // An array, so that the update loops enumerate without allocating.
     protected Tensor[] ParameterArray { get; }
     public float LearningRate { get; set; }
+    /// <summary>Steps taken so far (PyTorch keeps one per parameter; all parameters here step together).</summary>
+    public int StepCount { get; protected set; }
+
+    /// <summary>
+    /// The per-parameter state by PyTorch's names (Adam: exp_avg, exp_avg_sq; SGD with momentum: momentum_buffer), each
+    /// list parallel to <see cref="Parameters"/>: what a checkpoint saves beside <see cref="StepCount"/>.
+    /// </summary>
+    public abstract IReadOnlyList<(string Name, IReadOnlyList<Tensor> Tensors)> State { get; }
+
+    /// <summary>
+    /// From a checkpoint, so that the next Step is the one an uninterrupted run would take. Every kind of
+    /// <see cref="State"/> must be given, each value with its parameter's length; on any mismatch nothing changes.
+    /// </summary>
+    public void LoadState(int stepCount, IReadOnlyDictionary<string, IReadOnlyList<float[]>> state)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(stepCount);
+        foreach (var (name, tensors) in State)
+        {
+            if (!state.TryGetValue(name, out var values))
+                throw new ArgumentException($"The optimiser state lacks {name}.");
+            if (values.Count != tensors.Count)
+                throw new ArgumentException(
+                    $"The optimiser has {tensors.Count} parameters, but the state holds {values.Count} {name}.");
+            for (var i = 0; i < tensors.Count; i++)
+                if (values[i].Length != tensors[i].Length)
+                    throw new ArgumentException(
+                        $"{name} of parameter {i} must hold {tensors[i].Length} values, not {values[i].Length}.");
+        }
+        foreach (var (name, tensors) in State)
+            for (var i = 0; i < tensors.Count; i++) tensors[i].CopyFrom(state[name][i]);
+        StepCount = stepCount;
+    }
 
     /// <summary>
     /// Parameters that have no gradient yet are skipped, as in PyTorch. With zeroGradients every gradient it used is

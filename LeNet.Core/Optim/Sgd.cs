@@ -4,7 +4,6 @@ namespace LeNet.Core.Optim;
 public sealed class Sgd : Optimizer
 {
     private readonly Tensor?[] _momentumBuffers;
-    private bool _firstStep = true;
 
     public Sgd(IEnumerable<Tensor> parameters, float learningRate, float momentum = 0f, float dampening = 0f,
         float weightDecay = 0f, bool nesterov = false) : base(parameters, learningRate)
@@ -23,24 +22,27 @@ public sealed class Sgd : Optimizer
     public float Dampening { get; }
     public float WeightDecay { get; }
     public bool Nesterov { get; }
+    public override IReadOnlyList<(string Name, IReadOnlyList<Tensor> Tensors)> State =>
+        Momentum != 0 ? [("momentum_buffer", _momentumBuffers.Select(b => b!).ToArray())] : [];
+
     protected override Tensor[][] PackableState => Momentum != 0 ? [_momentumBuffers.Select(b => b!).ToArray()] : [];
 
     public override void Step(bool zeroGradients = false)
     {
         if (TryPacked(out var parameters, out var grads, out var buffers))
         {
-            parameters.Device.Backend.SgdStep(parameters, grads, buffers.Length > 0 ? buffers[0] : null, _firstStep,
-                LearningRate, Momentum, Dampening, WeightDecay, Nesterov, zeroGradients);
-            _firstStep = false;
+            parameters.Device.Backend.SgdStep(parameters, grads, buffers.Length > 0 ? buffers[0] : null,
+                StepCount == 0, LearningRate, Momentum, Dampening, WeightDecay, Nesterov, zeroGradients);
+            StepCount++;
             return;
         }
         for (var i = 0; i < ParameterArray.Length; i++)
         {
             var parameter = ParameterArray[i];
             if (parameter.Grad is not { } grad) continue;
-            parameter.Device.Backend.SgdStep(parameter, grad, _momentumBuffers[i], _firstStep,
+            parameter.Device.Backend.SgdStep(parameter, grad, _momentumBuffers[i], StepCount == 0,
                 LearningRate, Momentum, Dampening, WeightDecay, Nesterov, zeroGradients);
         }
-        _firstStep = false;
+        StepCount++;
     }
 }

@@ -42,6 +42,18 @@ public abstract class TrainingStep : IDisposable
     /// <summary>Steps of the current epoch run (or queued) so far, resumed ones included.</summary>
     public int Step { get; private set; }
 
+    /// <summary>The current epoch, 0 for the first (from <see cref="StartEpoch"/>).</summary>
+    public int Epoch { get; private set; }
+
+    /// <summary>
+    /// When set, step k of the run (counted over epochs: Epoch · StepsPerEpoch + Step) uses the schedule's rate k,
+    /// whatever the optimiser's own rate was; unset, the optimiser's rate is left alone. Set before an epoch starts.
+    /// </summary>
+    public LearningRateSchedule? Schedule { get; set; }
+
+    /// <summary>The learning rate the next step uses.</summary>
+    public float LearningRate => Schedule?.RateAt(Epoch * StepsPerEpoch + Step) ?? Optimizer.LearningRate;
+
     /// <summary>True once full batches' steps are replayed from a captured one (a CUDA graph).</summary>
     public bool ReplaysSteps { get; protected set; }
 
@@ -51,13 +63,17 @@ public abstract class TrainingStep : IDisposable
     /// <summary>Images in step <paramref name="step"/> (0-based): the batch size, or fewer for the last.</summary>
     public int BatchLength(int step) => Math.Min(BatchSize, Data.Count - step * BatchSize);
 
-    /// <summary>Batches follow <paramref name="order"/>, from step <paramref name="firstStep"/> on.</summary>
-    public void StartEpoch(ReadOnlySpan<int> order, int firstStep = 0)
+    /// <summary>
+    /// Epoch <paramref name="epoch"/> (0-based) starts: its batches follow <paramref name="order"/>, from step
+    /// <paramref name="firstStep"/> on.
+    /// </summary>
+    public void StartEpoch(ReadOnlySpan<int> order, int firstStep = 0, int epoch = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(firstStep);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(firstStep, StepsPerEpoch);
+        ArgumentOutOfRangeException.ThrowIfNegative(epoch);
         Data.SetOrder(order);
-        Step = _read = firstStep;
+        (Step, _read, Epoch) = (firstStep, firstStep, epoch);
         OnStartEpoch(firstStep);
     }
 
@@ -67,6 +83,7 @@ public abstract class TrainingStep : IDisposable
         if (Step >= StepsPerEpoch)
             throw new InvalidOperationException(
                 $"The epoch's {StepsPerEpoch} steps are all taken; call StartEpoch before the next.");
+        if (Schedule is not null) Optimizer.LearningRate = LearningRate;
         RunStep(Step, BatchLength(Step), _losses);
         Step++;
     }

@@ -44,16 +44,19 @@ public sealed partial class CudaKernels
     {
         int total = (int)parameter.Length, stride = Grid.DimX * Group.DimX;
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
-            AdamUpdate(parameter, grad, firstMoment, secondMoment, i, a, a.StepSize, a.BiasCorrection2Sqrt);
+            AdamUpdate(parameter, grad, firstMoment, secondMoment, i, a, a.StepSize, a.BiasCorrection2Sqrt, a.Decay);
     }
 
-    /// <summary>One element's update, as Reference.Adam.Step; the step size and √(1 − β₂ᵗ) come from the caller.</summary>
+    /// <summary>
+    /// One element's update, as Reference.Adam.Step; the step size, √(1 − β₂ᵗ) and AdamW's decay factor 1 − lr·λ come
+    /// from the caller.
+    /// </summary>
     private static void AdamUpdate(ArrayView<float> parameter, ArrayView<float> grad, ArrayView<float> firstMoment, ArrayView<float> secondMoment,
-        int i, AdamScalars a, float stepSize, float biasCorrection2Sqrt)
+        int i, AdamScalars a, float stepSize, float biasCorrection2Sqrt, float decay)
     {
         float p = parameter[i], g = grad[i];
         if (a.Decoupled != 0)
-            p *= a.Decay;
+            p *= decay;
         else
             g += a.WeightDecay * p;
         float m = a.Beta1 * firstMoment[i] + (1f - a.Beta1) * g;

@@ -52,19 +52,27 @@ public sealed partial class CudaKernels
         GatherFrom(images, labels, order, cursor[0] * stride, batchImages, batchLabels, imageSize);
 
     /// <summary>
-    /// The Adam step scalars of steps t, t+1, ... (t = <paramref name="firstStep"/>, 1-based) as
-    /// <see cref="AdamScheduled"/> reads them: pairs (learning rate / (1 − β₁ᵗ), √(1 − β₂ᵗ)) in <paramref name="table"/>,
-    /// computed exactly as <see cref="AdamStep"/> computes them.
+    /// The Adam step scalars of steps t, t+1, ... (t = <paramref name="firstStep"/>, 1-based), one step per rate of
+    /// <paramref name="rates"/> (a learning-rate schedule's), as <see cref="AdamScheduled"/> reads them: triples
+    /// (rate / (1 − β₁ᵗ), √(1 − β₂ᵗ), 1 − rate · weight decay) in <paramref name="table"/>, computed exactly as
+    /// <see cref="AdamStep"/> computes them.
     /// </summary>
-    public static void AdamScheduleTable(Span<float> table, int firstStep, float learningRate, float beta1, float beta2)
+    public static void AdamScheduleTable(Span<float> table, int firstStep, ReadOnlySpan<float> rates, float beta1, float beta2,
+        float weightDecay)
     {
         if (firstStep < 1)
             throw new ArgumentOutOfRangeException(nameof(firstStep), firstStep, "Adam's step count starts at 1 (it is the t in the bias corrections 1 − βᵗ).");
-        if (table.Length % 2 != 0)
-            throw new ArgumentException($"The table holds pairs of scalars; {table.Length} values are not whole pairs.", nameof(table));
-        for (int i = 0; i < table.Length / 2; i++)
-            (table[2 * i], table[2 * i + 1]) = AdamCorrections(firstStep + i, learningRate, beta1, beta2);
+        if (table.Length != ScheduleStride * rates.Length)
+            throw new ArgumentException($"The table holds {ScheduleStride} scalars per step: {ScheduleStride * rates.Length} for {rates.Length} rates, not {table.Length}.", nameof(table));
+        for (int i = 0; i < rates.Length; i++)
+        {
+            (table[ScheduleStride * i], table[ScheduleStride * i + 1]) = AdamCorrections(firstStep + i, rates[i], beta1, beta2);
+            table[ScheduleStride * i + 2] = 1f - rates[i] * weightDecay;
+        }
     }
+
+    /// <summary>Scalars per step in the table <see cref="AdamScheduleTable"/> writes.</summary>
+    public const int ScheduleStride = 3;
 
     /// <summary>As Reference.Adam.Step&lt;float&gt;: the step size lr / (1 − β₁ᵗ) and √(1 − β₂ᵗ), in float.</summary>
     private static (float StepSize, float BiasCorrection2Sqrt) AdamCorrections(int step, float learningRate, float beta1, float beta2)
@@ -75,14 +83,14 @@ public sealed partial class CudaKernels
     }
 
     /// <summary>
-    /// <see cref="AdamStep"/> whose step-dependent scalars are read on the device: the pair at
-    /// <paramref name="schedule"/>[2·cursor[0]] (see <see cref="AdamScheduleTable"/>). The other hyperparameters are
+    /// <see cref="AdamStep"/> whose step-dependent scalars are read on the device: the triple at
+    /// <paramref name="schedule"/>[3·cursor[0]] (see <see cref="AdamScheduleTable"/>). The other hyperparameters are
     /// the same at every step. With <paramref name="clearGradient"/> the gradient is zeroed after it is read, as in <see cref="AdamStep"/>.
     /// Given a <paramref name="loss"/> (one element) and <paramref name="losses"/>, the launch also ends the step as
     /// <see cref="EndStep"/> does: losses[cursor[0]] = loss[0], then cursor[0] += 1, once every group has read the cursor.
     /// </summary>
     public void AdamScheduled(ArrayView<float> parameter, ArrayView<float> grad, ArrayView<float> firstMoment, ArrayView<float> secondMoment,
-        ArrayView<float> schedule, ArrayView<int> cursor, float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled = false,
+        ArrayView<float> schedule, ArrayView<int> cursor, float beta1, float beta2, float eps, float weightDecay, bool decoupled = false,
         bool clearGradient = false, ArrayView<float> loss = default, ArrayView<float> losses = default)
     {
         bool endStep = loss.Length > 0 || losses.Length > 0;
@@ -93,15 +101,15 @@ public sealed partial class CudaKernels
         SpanLength.RequireSame(Checked(firstMoment.Length, nameof(firstMoment)), length, nameof(firstMoment), nameof(parameter));
         SpanLength.RequireSame(Checked(secondMoment.Length, nameof(secondMoment)), length, nameof(secondMoment), nameof(parameter));
         RequireCursor(cursor);
-        if (schedule.Length < 2 || schedule.Length % 2 != 0)
-            throw new ArgumentException($"The schedule holds a pair of scalars per step; {schedule.Length} values are not.", nameof(schedule));
+        if (schedule.Length < ScheduleStride || schedule.Length % ScheduleStride != 0)
+            throw new ArgumentException($"The schedule holds {ScheduleStride} scalars per step; {schedule.Length} values are not.", nameof(schedule));
         if (length == 0)
         {
             if (endStep)
                 EndStep(loss, losses, cursor);
             return;
         }
-        var scalars = new AdamScalars(beta1, beta2, eps, weightDecay, 0f, 0f, 1f - learningRate * weightDecay, decoupled ? 1 : 0, clearGradient ? 1 : 0,
+        var scalars = new AdamScalars(beta1, beta2, eps, weightDecay, 0f, 0f, 0f, decoupled ? 1 : 0, clearGradient ? 1 : 0,
             endStep ? 1 : 0);
         _adamScheduled(Stream, StrideConfig(length), parameter, grad, firstMoment, secondMoment, schedule, cursor, scalars,
             endStep ? loss : schedule, endStep ? losses : schedule, _adamGroupsDone.View);
@@ -111,11 +119,11 @@ public sealed partial class CudaKernels
         ArrayView<float> schedule, ArrayView<int> cursor, AdamScalars a, ArrayView<float> loss, ArrayView<float> losses, ArrayView<int> groupsDone)
     {
         var isLast = SharedMemory.Allocate<int>(1);
-        int at = 2 * cursor[0];
-        float stepSize = schedule[at], biasCorrection2Sqrt = schedule[at + 1];
+        int step = cursor[0], at = ScheduleStride * step;
+        float stepSize = schedule[at], biasCorrection2Sqrt = schedule[at + 1], decay = schedule[at + 2];
         int total = (int)parameter.Length, stride = Grid.DimX * Group.DimX;
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
-            AdamUpdate(parameter, grad, firstMoment, secondMoment, i, a, stepSize, biasCorrection2Sqrt);
+            AdamUpdate(parameter, grad, firstMoment, secondMoment, i, a, stepSize, biasCorrection2Sqrt, decay);
         if (a.EndStep == 0)
             return;
         // Every group has read the cursor before it is counted, so the last one counted may advance it.
@@ -127,8 +135,8 @@ public sealed partial class CudaKernels
         if (isLast[0] != 0 && Group.IdxX == 0)
         {
             MemoryFence.DeviceLevel();
-            losses[at / 2] = loss[0];
-            cursor[0] = at / 2 + 1;
+            losses[step] = loss[0];
+            cursor[0] = step + 1;
             groupsDone[0] = 0;
         }
     }

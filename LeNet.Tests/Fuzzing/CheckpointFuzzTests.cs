@@ -183,7 +183,7 @@ public class CheckpointFuzzTests
         { "three class names", "\"class_names\":\"[", "\"class_names\":\"[\\\"a\\\"]\",\"x\":\"[", "ten class names" },
         { "class names that are not JSON", "\"class_names\":\"[", "\"class_names\":\"nope\",\"x\":\"[", "lacks the training state" },
         { "metrics that are null", "\"metrics\":\"", "\"metrics\":\"null\",\"x\":\"", "lacks the training state" },
-        { "a step count past 2^31", "\"adam_step\":\"", "\"adam_step\":\"2147483648\",\"x\":\"", "lacks the training state" },
+        { "a step count past 2^31", "\"optimizer_step\":\"", "\"optimizer_step\":\"2147483648\",\"x\":\"", "lacks the training state" },
         { "a shape past 2^31", "\"shape\":[10]", "\"shape\":[2147483648]", "is corrupt" },
         { "a negative shape", "\"shape\":[10]", "\"shape\":[-10]", "is corrupt" },
         { "JSON nested 1000 deep", "\"metadata\":{", "\"deep\":" + new string('[', 1000) + new string(']', 1000) + ",\"metadata\":{", "is corrupt" },

@@ -198,7 +198,7 @@ public partial class GpuTrainingTests
         Assert.Throws<TrainingInterruptedException>(() =>
             new Trainer(Recipe(folder.Path), TextWriter.Null, new StopAfter(2, 2, stop)).Run(data, null, device, stop.Token));
         var checkpoint = TrainingCheckpoint.Load(folder.Path);
-        Assert.Equal((1, 2, 6), (checkpoint.Epoch, checkpoint.Step, checkpoint.AdamSteps)); // 4 steps, then 2 of epoch 2
+        Assert.Equal((1, 2, 6), (checkpoint.Epoch, checkpoint.Step, checkpoint.OptimizerSteps)); // 4 steps, then 2 of epoch 2
         new Trainer(Recipe(folder.Path), TextWriter.Null).Run(data, checkpoint, device, cancel);
 
         Assert.Equal(File.ReadAllBytes(Path.Combine(whole.Path, "model.safetensors")), File.ReadAllBytes(Path.Combine(folder.Path, "model.safetensors")));

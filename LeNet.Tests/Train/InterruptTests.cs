@@ -92,14 +92,16 @@ public class InterruptTests
         Assert.Equal($"Stopped as asked at epoch {epoch}, step {step} of 10: saved the checkpoint {checkpoint} (after step {step} of epoch {epoch}); " +
                      $"continue with --resume {folder.Path}.", message);
         var saved = TrainingCheckpoint.Load(folder.Path);
-        Assert.Equal((epochsDone, stepsDone, 10 * epochsDone + stepsDone), (saved.Epoch, saved.Step, saved.AdamSteps));
+        Assert.Equal((epochsDone, stepsDone, 10 * epochsDone + stepsDone), (saved.Epoch, saved.Step, saved.OptimizerSteps));
         Assert.Equal(epochsDone, saved.Metrics.Epochs.Count);
         Assert.False(File.Exists(Path.Combine(folder.Path, "model.safetensors")), "a stopped run has no final model");
-        Assert.Equal([TrainingCheckpoint.FileName], Directory.GetFileSystemEntries(folder.Path).Select(Path.GetFileName));
+        // Beside the checkpoint only what completed epochs leave: the best model so far and the live log.
+        string[] expected = epochsDone == 0 ? [TrainingCheckpoint.FileName] : [TrainingCheckpoint.FileName, Trainer.BestModelFileName, MetricsCsv.FileName];
+        Assert.Equal(expected.Order(), Directory.GetFileSystemEntries(folder.Path).Select(Path.GetFileName).Order());
 
         var log = Resume(folder.Path);
 
-        Assert.Contains($"Resuming from {checkpoint}: {epochsDone} of 3 epochs done and {stepsDone} of 10 steps of epoch {epoch}, Adam step {saved.AdamSteps}.", log);
+        Assert.Contains($"Resuming from {checkpoint}: {epochsDone} of 3 epochs done and {stepsDone} of 10 steps of epoch {epoch}, Adam step {saved.OptimizerSteps}.", log);
         Assert.Equal(Uninterrupted.Value.Model, File.ReadAllBytes(Path.Combine(folder.Path, "model.safetensors")));
         // The interrupted epoch's mean loss is the whole epoch's: the loss sum of its first steps was carried over.
         using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder.Path, "metrics.json")));
@@ -223,9 +225,11 @@ public class InterruptTests
         Assert.Matches(@"^Stopped as asked at epoch [12], step \d+ of 100: (saved|nothing new since) the checkpoint .+; continue with --resume .+\.$", errors.TrimEnd());
         Assert.DoesNotContain("   at ", errors);
         var saved = TrainingCheckpoint.Load(output);
-        Assert.True(saved.AdamSteps >= 1 && saved.AdamSteps < 200, $"saved after {saved.AdamSteps} steps");
-        Assert.Equal(100 * saved.Epoch + saved.Step, saved.AdamSteps);
-        Assert.Equal([TrainingCheckpoint.FileName], Directory.GetFileSystemEntries(output).Select(Path.GetFileName));
+        Assert.True(saved.OptimizerSteps >= 1 && saved.OptimizerSteps < 200, $"saved after {saved.OptimizerSteps} steps");
+        Assert.Equal(100 * saved.Epoch + saved.Step, saved.OptimizerSteps);
+        // A loss line was printed, so the live log has its row; a completed epoch also left the best model so far.
+        string[] expected = saved.Epoch == 0 ? [TrainingCheckpoint.FileName, MetricsCsv.FileName] : [TrainingCheckpoint.FileName, Trainer.BestModelFileName, MetricsCsv.FileName];
+        Assert.Equal(expected.Order(), Directory.GetFileSystemEntries(output).Select(Path.GetFileName).Order());
 
         // Resumed as `train --resume DIR` resumes: the recipe from the checkpoint.
         var (resumed, resumeErrors) = ResumeCommand(output, cancel);

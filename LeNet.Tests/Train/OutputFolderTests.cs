@@ -82,7 +82,7 @@ public class OutputFolderTests
         first.Signal(TrainerProcess.Sigint);
         var (firstCode, _, firstErrors) = await first.WaitForExit(cancel);
         Assert.True(firstCode == StopSignals.SigintExitCode, firstErrors);
-        Assert.True(TrainingCheckpoint.Load(folder.Path).AdamSteps > 0);
+        Assert.True(TrainingCheckpoint.Load(folder.Path).OptimizerSteps > 0);
         Assert.False(File.Exists(Path.Combine(folder.Path, OutputFolder.LockFileName)));
     }
 }

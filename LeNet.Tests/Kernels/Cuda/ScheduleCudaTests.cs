@@ -31,8 +31,10 @@ public class ScheduleCudaTests(AcceleratorFixture fixture)
             using var scheduledMoments = kernels.Zeros(2 * length);
             using var givenMoments = kernels.Zeros(2 * length);
             using var grad = kernels.Zeros(length);
-            var table = new float[2 * steps];
-            CudaKernels.AdamScheduleTable(table, firstStep, lr, beta1, beta2);
+            // A rate per step, as a learning-rate schedule gives: each step must update with its own.
+            var rates = Enumerable.Range(0, steps).Select(k => lr * (k + 1) / steps).ToArray();
+            var table = new float[CudaKernels.ScheduleStride * steps];
+            CudaKernels.AdamScheduleTable(table, firstStep, rates, beta1, beta2, weightDecay);
             using var tableBuffer = kernels.Upload(table.Select(v => (double)v).ToArray());
             using var cursor = kernels.Upload(new int[1]);
             for (var k = 0; k < steps; k++)
@@ -40,9 +42,9 @@ public class ScheduleCudaTests(AcceleratorFixture fixture)
                 grad.View.CopyFromCPU(Uniform(rng, length).Select(v => (float)v).ToArray());
                 cursor.View.CopyFromCPU([k]);
                 kernels.AdamScheduled(scheduledParameters.View, grad.View, scheduledMoments.View.SubView(0, length), scheduledMoments.View.SubView(length, length),
-                    tableBuffer.View, cursor.View, lr, beta1, beta2, eps, weightDecay, decoupled);
+                    tableBuffer.View, cursor.View, beta1, beta2, eps, weightDecay, decoupled);
                 kernels.AdamStep(givenParameters.View, grad.View, givenMoments.View.SubView(0, length), givenMoments.View.SubView(length, length),
-                    firstStep + k, lr, beta1, beta2, eps, weightDecay, decoupled);
+                    firstStep + k, rates[k], beta1, beta2, eps, weightDecay, decoupled);
             }
             Assert.Equal(kernels.Download(givenParameters), kernels.Download(scheduledParameters));
             Assert.Equal(kernels.Download(givenMoments), kernels.Download(scheduledMoments));
@@ -51,15 +53,18 @@ public class ScheduleCudaTests(AcceleratorFixture fixture)
     }
 
     [Fact]
-    public void The_table_holds_each_steps_step_size_and_second_bias_correction()
+    public void The_table_holds_each_steps_step_size_second_bias_correction_and_decay()
     {
-        var table = new float[6];
-        CudaKernels.AdamScheduleTable(table, 1, 1e-3f, 0.9f, 0.999f);
+        var table = new float[9];
+        float[] rates = [1e-3f, 1e-3f, 5e-4f];
+        CudaKernels.AdamScheduleTable(table, 1, rates, 0.9f, 0.999f, 0.01f);
         Assert.Equal(1e-3f / (1f - 0.9f), table[0], 6);
         Assert.Equal(MathF.Sqrt(1f - 0.999f), table[1], 6);
-        Assert.Equal(1e-3f / (1f - 0.9f * 0.9f * 0.9f), table[4], 6);
-        Assert.Throws<ArgumentOutOfRangeException>(() => CudaKernels.AdamScheduleTable(table, 0, 1e-3f, 0.9f, 0.999f));
-        Assert.Throws<ArgumentException>(() => CudaKernels.AdamScheduleTable(new float[3], 1, 1e-3f, 0.9f, 0.999f));
+        Assert.Equal(1f - 1e-3f * 0.01f, table[2]);
+        Assert.Equal(5e-4f / (1f - 0.9f * 0.9f * 0.9f), table[6], 6);
+        Assert.Equal(1f - 5e-4f * 0.01f, table[8]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => CudaKernels.AdamScheduleTable(table, 0, rates, 0.9f, 0.999f, 0));
+        Assert.Throws<ArgumentException>(() => CudaKernels.AdamScheduleTable(new float[6], 1, rates, 0.9f, 0.999f, 0));
     }
 
     [Theory]
@@ -98,8 +103,8 @@ public class ScheduleCudaTests(AcceleratorFixture fixture)
         using var endingMoments = kernels.Zeros(2 * length);
         using var plainMoments = kernels.Zeros(2 * length);
         using var grad = kernels.Zeros(length);
-        var table = new float[2 * (steps + 1)];
-        CudaKernels.AdamScheduleTable(table, 1, lr, beta1, beta2);
+        var table = new float[CudaKernels.ScheduleStride * (steps + 1)];
+        CudaKernels.AdamScheduleTable(table, 1, Enumerable.Repeat(lr, steps + 1).ToArray(), beta1, beta2, 0f);
         using var tableBuffer = kernels.Upload(table.Select(v => (double)v).ToArray());
         using var cursor = kernels.Upload([1]);
         using var plainCursor = kernels.Upload([1]);
@@ -110,9 +115,9 @@ public class ScheduleCudaTests(AcceleratorFixture fixture)
             grad.View.CopyFromCPU(Uniform(rng, length).Select(v => (float)v).ToArray());
             loss.View.CopyFromCPU([0.5f + k]);
             kernels.AdamScheduled(ending.View, grad.View, endingMoments.View.SubView(0, length), endingMoments.View.SubView(length, length),
-                tableBuffer.View, cursor.View, lr, beta1, beta2, eps, 0f, loss: loss.View, losses: losses.View);
+                tableBuffer.View, cursor.View, beta1, beta2, eps, 0f, loss: loss.View, losses: losses.View);
             kernels.AdamScheduled(plain.View, grad.View, plainMoments.View.SubView(0, length), plainMoments.View.SubView(length, length),
-                tableBuffer.View, plainCursor.View, lr, beta1, beta2, eps, 0f);
+                tableBuffer.View, plainCursor.View, beta1, beta2, eps, 0f);
             plainCursor.View.CopyFromCPU([k + 2]);
         }
         Assert.Equal(kernels.Download(plain), kernels.Download(ending));
@@ -120,7 +125,7 @@ public class ScheduleCudaTests(AcceleratorFixture fixture)
         Assert.Equal([0, 0.5, 1.5, 2.5], kernels.Download(losses));
         Assert.Equal([steps + 1], kernels.Download(cursor));
         Assert.Throws<ArgumentException>(() => kernels.AdamScheduled(ending.View, grad.View, endingMoments.View.SubView(0, length),
-            endingMoments.View.SubView(length, length), tableBuffer.View, cursor.View, lr, beta1, beta2, eps, 0f, loss: losses.View, losses: losses.View));
+            endingMoments.View.SubView(length, length), tableBuffer.View, cursor.View, beta1, beta2, eps, 0f, loss: losses.View, losses: losses.View));
     }
 
     [Fact]
