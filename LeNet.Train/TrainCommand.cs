@@ -155,8 +155,7 @@ public static class TrainCommand
             // The default folders must hold the canonical MNIST (checksums verified); a folder named with --data may
             // hold any dataset in MNIST format (format checked, checksums not).
             var verified = options.DataDirectory is null;
-            var mnist = MnistData.Load(options.DataDirectory,
-                acquirer: new MnistAcquirer(log: message => log.WriteLine(message)), verifyChecksums: verified);
+            var mnist = DataFolder.Load(options.DataDirectory, message => log.WriteLine(message), verified);
             log.WriteLine(
                 $"MNIST from {mnist.Directory}: loaded, {(verified ? "verified" : "checked")} and preprocessed in " +
                 $"{clock.Elapsed.TotalSeconds:F1} s.");
