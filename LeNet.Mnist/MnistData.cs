@@ -27,7 +27,10 @@ public sealed class MnistData
         ? Convert.ToHexStringLower(MnistDataset.Combine(train, test))
         : null;
 
-    /// <summary>The ten class names, from an optional classes.txt in <see cref="Directory"/> (see <see cref="ClassNamesFile"/>).</summary>
+    /// <summary>
+    /// The class names in label order: MNIST's ten from an optional classes.txt in <see cref="Directory"/> (see
+    /// <see cref="ClassNamesFile"/>), or an image-folder dataset's, one per class folder.
+    /// </summary>
     public IReadOnlyList<string> ClassNames { get; }
 
     /// <summary>

@@ -9,6 +9,9 @@ public sealed class MnistDataset
     /// <summary>MNIST labels are the digits 0..9.</summary>
     public const int DigitClasses = 10;
 
+    /// <summary>The most classes a dataset may have: an IDX labels file holds one byte per label.</summary>
+    public const int MaxClasses = 256;
+
     public MnistDataset(float[] images, int[] labels, int imageSize, int classes = DigitClasses)
     {
         ArgumentNullException.ThrowIfNull(images);
@@ -56,9 +59,15 @@ public sealed class MnistDataset
             std ?? (train ? MnistPreprocessing.TrainStd : MnistPreprocessing.TestStd));
     }
 
-    /// <summary>Checks that decoded images and labels belong together and preprocesses them.</summary>
-    public static MnistDataset FromIdx(IdxFile images, IdxFile labels, int? limit, int imageSize, float mean, float std)
+    /// <summary>
+    /// Checks that decoded images and labels belong together and preprocesses them; every label must be below
+    /// <paramref name="classes"/> (MNIST's ten digits unless an image-folder dataset says otherwise).
+    /// </summary>
+    public static MnistDataset FromIdx(IdxFile images, IdxFile labels, int? limit, int imageSize, float mean, float std,
+        int classes = DigitClasses)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(classes, MaxClasses);
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(labels);
         if (limit is < 0)
@@ -72,9 +81,11 @@ public sealed class MnistDataset
             throw new MnistDataException($"{images.Name} holds {images.Count:N0} images but {labels.Name} holds {labels.Count:N0} labels; use an images file and a labels file of the same split.");
 
         // Every label is checked, not just the kept ones: a damaged file should not pass because of a limit.
-        int bad = labels.Data.AsSpan().IndexOfAnyInRange((byte)DigitClasses, byte.MaxValue);
+        int bad = classes == MaxClasses ? -1 : labels.Data.AsSpan().IndexOfAnyInRange((byte)classes, byte.MaxValue);
         if (bad >= 0)
-            throw new MnistDataException($"{labels.Name}: label {bad} is {labels.Data[bad]}, but MNIST labels are digits 0..9; use a labels file of a 10-class dataset.");
+            throw new MnistDataException($"{labels.Name}: label {bad} is {labels.Data[bad]}, " +
+                (classes == DigitClasses ? "but MNIST labels are digits 0..9; use a labels file of a 10-class dataset."
+                : $"but the dataset has {classes} classes (0..{classes - 1}); use the labels file written with it."));
         int count = Math.Min(images.Count, limit ?? int.MaxValue);
         // Preprocessing turns each image into imageSize² floats whatever its own size. Refusing images under half that
         // side, and sets whose floats would not fit in one array, keeps the floats within 16 times the file's bytes, so
@@ -87,7 +98,10 @@ public sealed class MnistDataset
         for (int i = 0; i < count; i++)
             digits[i] = labels.Data[i];
         float[] pixels = MnistPreprocessing.Preprocess(images.Data, count, rows, imageSize, mean, std);
-        return new MnistDataset(pixels, digits, imageSize) { FilesSha256 = Combine(images.Sha256, labels.Sha256) };
+        return new MnistDataset(pixels, digits, imageSize, classes)
+        {
+            FilesSha256 = Combine(images.Sha256, labels.Sha256),
+        };
     }
 
     /// <summary>

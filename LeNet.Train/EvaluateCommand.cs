@@ -53,14 +53,9 @@ public static class EvaluateCommand
             var saved = SavedModel.Load(modelPath);
             var notes = quiet ? TextWriter.Null : error;
             var device = openDevice(notes);
-            var directory = new MnistAcquirer(log: message => notes.WriteLine(message))
-                .Acquire(dataDirectory, parts: [MnistPart.TestImages, MnistPart.TestLabels]);
-            var test = MnistDataset.Load(directory, train: false, testLimit,
-                verifyChecksums: string.IsNullOrWhiteSpace(dataDirectory));
+            var (directory, test, classNames) = DataFolder.LoadTest(dataDirectory, testLimit, saved.ClassNames,
+                message => notes.WriteLine(message));
             OptionException.ThrowIfAbove("--test-limit", testLimit, test.Count, "test");
-            // The data's own class names win; a folder without classes.txt takes those the model was trained with.
-            var classNames = File.Exists(Path.Combine(directory, ClassNamesFile.FileName))
-                ? ClassNamesFile.Load(directory) : saved.ClassNames;
             var evaluation = Evaluation.Run(device.IsCpu ? saved.Model : saved.Model.To(device), test, classNames);
             var text = evaluation.ToJson(saved.Variant);
             if (outputFile is not null) AtomicFile.WriteAllText(outputFile, text);

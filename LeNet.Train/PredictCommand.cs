@@ -7,7 +7,8 @@ using static LeNet.Train.OptionParsers;
 
 namespace LeNet.Train;
 
-/// <summary>predict --model FILE IMAGE...: the class and ten probabilities of each image, as text or JSON.</summary>
+/// <summary>predict --model FILE IMAGE...: the class of each image and the probability of every class the model
+/// knows (ten for MNIST, one per folder for an image-folder model), as text or JSON.</summary>
 public static class PredictCommand
 {
     /// <summary>One image's result: its class and probabilities, or why it could not be read.</summary>
@@ -35,7 +36,7 @@ public static class PredictCommand
             Arity = ArgumentArity.OneOrMore,
         };
         var command = new Command("predict",
-            "Predicts the class of each image with a trained model and prints it with the ten probabilities.")
+            "Predicts the class of each image with a trained model and prints the probability of each class.")
         {
             model, json, maxMegapixels, images,
         };

@@ -50,9 +50,10 @@ public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<stri
         if (bytes.AsSpan().StartsWith(Encoding.ASCII.GetBytes(Checkpoint.Magic)))
         {
             var checkpoint = TrainingCheckpoint.Parse(bytes, path);
-            var model = Create(path, checkpoint.Recipe.Model);
+            var classNames = checkpoint.ClassNames ?? ClassNamesFile.Digits;
+            var model = Create(path, checkpoint.Recipe.Model, classNames.Count);
             checkpoint.Restore(model, optimizer: null);
-            return new SavedModel(checkpoint.Recipe.Model, model, checkpoint.ClassNames ?? ClassNamesFile.Digits);
+            return new SavedModel(checkpoint.Recipe.Model, model, classNames);
         }
         var (tensors, metadata) = SafeTensors.Parse(bytes, path);
         if (metadata.TryGetValue("format_version", out var version) && version != FormatVersion)
@@ -63,28 +64,32 @@ public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<stri
             throw new ModelFormatException(
                 $"The model file {path} does not say which model it holds (no 'model' in its metadata); use a " +
                 "model.safetensors written by LeNet.Train.");
-        var created = Create(path, variant);
+        // The class names say how many outputs the model has (MNIST's ten digits when a file names none); the weights
+        // must then fit that many, which LoadStateDict checks shape by shape.
+        var names = metadata.TryGetValue("class_names", out var json) ? ParseClassNames(json, path)
+            : ClassNamesFile.Digits;
+        var created = Create(path, variant, names.Count);
         try { created.LoadStateDict(tensors); }
         catch (ArgumentException e)
         {
             throw new ModelFormatException(
-                $"The model file {path} does not fit model {variant} ({e.Message.TrimEnd('.')}); use a " +
-                "model.safetensors written by LeNet.Train.", e);
+                $"The model file {path} does not fit model {variant} with {names.Count} classes, one per class name " +
+                $"({e.Message.TrimEnd('.')}); use a model.safetensors written by LeNet.Train.", e);
         }
-        var names = metadata.TryGetValue("class_names", out var json) ? ParseClassNames(json, path) : null;
-        return new SavedModel(variant, created, names ?? ClassNamesFile.Digits);
+        return new SavedModel(variant, created, names);
     }
 
-    /// <summary>The model's ten class names, each checked (<see cref="FileText.ClassNameProblem"/>): they are printed
-    /// by evaluate and predict, so a name with an escape sequence would reach the terminal.</summary>
+    /// <summary>The model's class names, 2 to <see cref="MnistDataset.MaxClasses"/> of them, each checked
+    /// (<see cref="FileText.ClassNameProblem"/>): they are printed by evaluate and predict, so a name with an escape
+    /// sequence would reach the terminal.</summary>
     internal static IReadOnlyList<string> ParseClassNames(string json, string path)
     {
         string[]? names;
         try { names = JsonSerializer.Deserialize<string[]>(json); }
         catch (JsonException) { names = null; }
-        if (names is not { Length: MnistDataset.DigitClasses })
+        if (names is not { Length: >= 2 and <= MnistDataset.MaxClasses })
             throw new ModelFormatException(
-                $"The model file {path} does not hold a list of {MnistDataset.DigitClasses} class names in its " +
+                $"The model file {path} does not hold a list of class names (2 to {MnistDataset.MaxClasses}) in its " +
                 "metadata; use a model.safetensors written by LeNet.Train.");
         for (var i = 0; i < names.Length; i++)
             if (FileText.ClassNameProblem(names[i] ?? "") is { } problem)
@@ -99,8 +104,8 @@ public sealed record SavedModel(string Variant, Module Model, IReadOnlyList<stri
     // A model or a checkpoint (the model and Adam's moments): a few megabytes at most for LeNet.
     private const long MaxFileBytes = 1L << 30;
 
-    private static Module Create(string path, string variant) =>
-        ModelVariants.IsKnown(variant) ? ModelVariants.Create(variant)
+    private static Module Create(string path, string variant, int classes) =>
+        ModelVariants.IsKnown(variant) ? ModelVariants.Create(variant, classes)
             : throw new ModelFormatException(
                 $"The model file {path} holds model '{FileText.Printable(variant)}', which this build does not know " +
                 $"(it knows {string.Join(", ", ModelVariants.Names)}); use a newer build or another model file.");

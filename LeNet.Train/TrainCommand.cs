@@ -1,5 +1,6 @@
 using LeNet.Core.Models;
 using LeNet.Core.Optim;
+using LeNet.Train.Images;
 using LeNet.Train.Progress;
 using static LeNet.Train.OptionParsers;
 
@@ -209,11 +210,11 @@ public static class TrainCommand
             // The default folders must hold the canonical MNIST (checksums verified); a folder named with --data may
             // hold any dataset in MNIST format (format checked, checksums not).
             var verified = options.DataDirectory is null;
-            var mnist = MnistData.Load(options.DataDirectory,
-                acquirer: new MnistAcquirer(log: message => log.WriteLine(message)), verifyChecksums: verified);
-            log.WriteLine(
-                $"MNIST from {mnist.Directory}: loaded, {(verified ? "verified" : "checked")} and preprocessed in " +
-                $"{clock.Elapsed.TotalSeconds:F1} s.");
+            var mnist = DataFolder.Load(options.DataDirectory, message => log.WriteLine(message), verified);
+            if (options.DataDirectory is null || !ImageFolderData.IsImageFolder(options.DataDirectory))
+                log.WriteLine(
+                    $"MNIST from {mnist.Directory}: loaded, {(verified ? "verified" : "checked")} and preprocessed " +
+                    $"in {clock.Elapsed.TotalSeconds:F1} s.");
             if (checkpoint?.DataIdentity is { } theirs && mnist.Identity is { } ours && theirs != ours)
                 throw new OptionException(
                     $"The checkpoint {checkpoint.Path} was written by a run on other data than the files in " +

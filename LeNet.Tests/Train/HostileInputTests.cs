@@ -49,8 +49,9 @@ public class HostileInputTests
     public static TheoryData<string, string, string> BadMetadata => new()
     {
         { "a newer format", "version:2", "has format version '2', but this build reads version 1" },
-        { "malformed class names", "names:[\"0\",", "does not hold a list of 10 class names" },
-        { "nine class names", "names:[\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\"]", "list of 10 class names" },
+        { "malformed class names", "names:[\"0\",", "does not hold a list of class names (2 to 256)" },
+        { "nine class names", "names:[\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\"]",
+            "does not fit model lenet5 with 9 classes, one per class name" },
         { "an escape sequence", "names:[\"\\u001b[2J\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]",
             "class 0: it holds the unprintable character U+001B" },
         { "a 30,000-character name", "names:[\"" + new string('x', 30_000) + "\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]",

@@ -16,9 +16,15 @@ public static class DigitImage
     // A digit photo is a few megabytes; an image file above this is not one, whatever its pixel count.
     private const long MaxFileBytes = 256L << 20;
 
-    public static GrayImage Load(string path, double maxMegapixels = DefaultMaxMegapixels)
+    /// <summary>What an image over the bound is told to do, where the command has a --max-megapixels.</summary>
+    public const string RaiseTheLimit = "pass --max-megapixels to raise the limit";
+
+    /// <summary>Reads and decodes <paramref name="path"/>; messages name it as <paramref name="shown"/> (printable
+    /// text, the escaped path by default) and end an image over the bound with <paramref name="tooLarge"/>.</summary>
+    public static GrayImage Load(string path, double maxMegapixels = DefaultMaxMegapixels, string? shown = null,
+        string tooLarge = RaiseTheLimit)
     {
-        var shown = FileText.Escape(path);
+        shown ??= FileText.Escape(path);
         byte[] bytes;
         try { bytes = ReadableFile.ReadAllBytes(path, MaxFileBytes); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException
@@ -26,16 +32,21 @@ public static class DigitImage
         {
             throw new ImageException($"{shown}: cannot be read ({e.Message.TrimEnd('.')}).", e);
         }
-        return Decode(bytes, shown, maxMegapixels);
+        return Decode(bytes, shown, maxMegapixels, tooLarge);
     }
 
     /// <summary>Decodes an image file's <paramref name="bytes"/>; <paramref name="shown"/> names it in messages.</summary>
-    public static GrayImage Decode(byte[] bytes, string shown, double maxMegapixels = DefaultMaxMegapixels)
+    public static GrayImage Decode(byte[] bytes, string shown, double maxMegapixels = DefaultMaxMegapixels,
+        string tooLarge = RaiseTheLimit)
     {
         if (bytes.Length == 0) throw new ImageException($"{shown}: the file is empty.");
         if (PgmReader.IsPgm(bytes))
         {
-            try { return PgmReader.Read(bytes, size => CheckSize(shown, size.Width, size.Height, maxMegapixels)); }
+            try
+            {
+                return PgmReader.Read(bytes,
+                    size => CheckSize(shown, size.Width, size.Height, maxMegapixels, tooLarge));
+            }
             catch (FormatException e)
             {
                 throw new ImageException($"{shown}: not a readable PGM image ({e.Message}).", e);
@@ -44,7 +55,7 @@ public static class DigitImage
         using var data = SKData.CreateCopy(bytes);
         using var codec = SKCodec.Create(data)
             ?? throw new ImageException($"{shown}: not a readable PNG, JPEG, BMP or PGM image.");
-        CheckSize(shown, codec.Info.Width, codec.Info.Height, maxMegapixels);
+        CheckSize(shown, codec.Info.Width, codec.Info.Height, maxMegapixels, tooLarge);
         // Decoded straight into RGBA with unpremultiplied alpha: one buffer of 4 bytes a pixel, no second copy.
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var bitmap = new SKBitmap();
@@ -55,14 +66,14 @@ public static class DigitImage
         return ToGray(bitmap);
     }
 
-    private static void CheckSize(string shown, int width, int height, double maxMegapixels)
+    private static void CheckSize(string shown, int width, int height, double maxMegapixels, string tooLarge)
     {
         if (width < 1 || height < 1) throw new ImageException($"{shown}: its header declares {width}×{height} pixels.");
         var megapixels = (double)width * height / 1e6;
         if (megapixels > maxMegapixels)
             throw new ImageException(
                 $"{shown}: the image is {width}×{height} ({megapixels:0.#} megapixels), more than the " +
-                $"{maxMegapixels:0.#} allowed; pass --max-megapixels to raise the limit.");
+                $"{maxMegapixels:0.#} allowed; {tooLarge}.");
     }
 
     /// <summary>Luminance (ITU-R BT.601), transparent pixels composited over white.</summary>
