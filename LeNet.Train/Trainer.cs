@@ -55,6 +55,7 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
             LearningRate = _options.LearningRate, TrainImages = train.Count, TestImages = test.Count,
             Optimizer = _options.Optimizer, Schedule = _options.Schedule, ValidationImages = validation?.Count ?? 0,
         };
+        metrics.StopReason = null; // a resumed run was asked to go on, whatever stopped it before
         var trainSource = BatchSource.Create(device, train.Images, train.Labels, 1, train.ImageSize, train.ImageSize);
         using var step = TrainingStep.Create(model, optimizer, trainSource, _options.BatchSize, _options.CudaGraphs);
         step.Schedule = CreateSchedule(step.StepsPerEpoch);
@@ -241,7 +242,7 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
             metrics.TrainingSeconds += seconds;
             if (entry.TestAccuracy is { } testAccuracy) metrics.FinalTestAccuracy = testAccuracy;
             KeepBest(entry);
-            metrics.StopReason = StopReason(entry);
+            metrics.StopReason = EarlyStopping.StopReason(Options, metrics, entry);
             metrics.TotalSeconds = PreviousSeconds + total.Elapsed.TotalSeconds;
             TrainingCheckpoint.Save(Options.OutputDirectory, Options, step.Model, optimizer, epoch, metrics,
                 data.ClassNames, data.Identity);
@@ -277,30 +278,14 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
             return line;
         }
 
-        // The monitored metric: validation accuracy when images are held out (higher is better), else the epoch's
-        // mean training loss (lower is better). The best epoch's model is best.safetensors.
-        private double Monitored(EpochMetrics e) => e.ValidationAccuracy ?? -e.MeanLoss;
-
+        // The best epoch's model is best.safetensors, written when the monitored metric improves.
         private void KeepBest(EpochMetrics entry)
         {
-            var best = metrics.Epochs.FirstOrDefault(e => e.Epoch == metrics.BestEpoch);
-            if (best is not null && Monitored(entry) <= Monitored(best)) return;
+            if (!EarlyStopping.Improves(entry, metrics.Epochs.FirstOrDefault(e => e.Epoch == metrics.BestEpoch)))
+                return;
             metrics.BestEpoch = entry.Epoch;
             trainer.SaveModel(Path.Combine(Options.OutputDirectory, BestModelFileName), step.Model, data,
                 batches.Dataset.ImageSize);
-        }
-
-        private string? StopReason(EpochMetrics entry)
-        {
-            var monitored = entry.ValidationAccuracy is null ? "the mean training loss" : "the validation accuracy";
-            if (Options.TargetAccuracy is { } target && (entry.ValidationAccuracy ?? entry.TestAccuracy) is { } reached
-                && reached >= target)
-                return $"Stopped after epoch {entry.Epoch}: {(entry.ValidationAccuracy is null ? "test" : "validation")} " +
-                    $"accuracy {Invariant(reached, "F2")} % reached the target {Invariant(target)} %.";
-            if (Options.Patience is { } patience && entry.Epoch - metrics.BestEpoch >= patience)
-                return $"Stopped after epoch {entry.Epoch}: {monitored} has not improved for {patience} epochs " +
-                    $"(the best was epoch {metrics.BestEpoch}, kept in {BestModelFileName}).";
-            return null;
         }
 
         // Counts the losses of the steps run since the last read (on a GPU one copy, which waits), checking each.

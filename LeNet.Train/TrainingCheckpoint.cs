@@ -187,8 +187,8 @@ public sealed class TrainingCheckpoint
                     $"{ours}; resume without {option} to continue that run, or train afresh without --resume.";
         // cosine and onecycle spread over the run's steps: more epochs would change every rate already used.
         if (options.Epochs != Recipe.Epochs && Recipe.Schedule is "cosine" or "onecycle")
-            return $"The checkpoint {Path} follows a {Recipe.Schedule} schedule over {Recipe.Epochs} epochs, which " +
-                $"more epochs would change; resume with --epochs {Recipe.Epochs}.";
+            return $"The checkpoint {Path} follows a {Recipe.Schedule} schedule fitted to --epochs {Recipe.Epochs}, " +
+                $"which more epochs would change; resume with --epochs {Recipe.Epochs}.";
         if (options.Epochs < Epoch)
             return $"The checkpoint {Path} has already completed {Epoch} epochs, more than --epochs " +
                 $"{options.Epochs}; pass --epochs {Epoch} or more.";

@@ -24,7 +24,8 @@ public sealed record TrainingMetrics
     public double? FinalTestLoss { get; set; }
     /// <summary>The epoch whose model is best.safetensors: the best validation accuracy, else the lowest loss.</summary>
     public int? BestEpoch { get; set; }
-    /// <summary>Why the run ended: "epochs", "patience", "target accuracy".</summary>
+    /// <summary>The sentence saying why the run stopped early (patience, target accuracy); null when it ran every
+    /// epoch.</summary>
     public string? StopReason { get; set; }
     /// <summary>Training time of all epochs (excluding data loading and evaluation).</summary>
     public double TrainingSeconds { get; set; }
