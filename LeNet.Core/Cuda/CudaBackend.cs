@@ -262,6 +262,16 @@ public sealed class CudaBackend : Backend
         Kernels.GatherAtCursor(V(images), V(labels), V(order), V(cursor), stride, V(batchImages), V(batchLabels),
             imageLength);
 
+    internal void Augment(Tensor images, Indices labels, Indices order, Tensor batchImages, Indices batchLabels,
+        int size, Augmentation augmentation, Indices seedAndEpoch) =>
+        Kernels.Augment(V(images), V(labels), V(order), V(batchImages), V(batchLabels), size, augmentation,
+            V(seedAndEpoch));
+
+    internal void AugmentAtCursor(Tensor images, Indices labels, Indices order, Indices cursor, int stride,
+        Tensor batchImages, Indices batchLabels, int size, Augmentation augmentation, Indices seedAndEpoch) =>
+        Kernels.AugmentAtCursor(V(images), V(labels), V(order), V(cursor), stride, V(batchImages), V(batchLabels), size,
+            augmentation, V(seedAndEpoch));
+
     /// <summary>losses[cursor] = loss, cursor += 1.</summary>
     internal void EndStep(Tensor loss, Tensor losses, Indices cursor) => Kernels.EndStep(V(loss), V(losses), V(cursor));
 

@@ -3,6 +3,7 @@ namespace LeNet.Core.Cuda;
 /// <summary>
 /// A labelled image set uploaded once to a GPU, batches gathered on the device by an index order: one launch per
 /// batch, nothing copied per step. Batch tensors are reused: valid until the next <see cref="Batch"/> of that size.
+/// With an augmentation the gather distorts each image as it copies it, in the same one launch.
 /// </summary>
 public sealed class DeviceDataset : Training.BatchSource
 {
@@ -12,8 +13,10 @@ public sealed class DeviceDataset : Training.BatchSource
     private readonly int _imageLength;
     private readonly CudaBackend _backend;
     private (Tensor Images, Indices Labels) _full, _last;
+    private Indices _seedAndEpoch; // what the augmenting gather reads its draw's seed and epoch from, once set
 
     public DeviceDataset(Device device, ReadOnlySpan<float> images, int[] labels, params ReadOnlySpan<int> imageShape)
+        : base(imageShape)
     {
         ArgumentNullException.ThrowIfNull(device);
         _backend = device.Backend as CudaBackend ?? throw new ArgumentException(
@@ -41,7 +44,11 @@ public sealed class DeviceDataset : Training.BatchSource
     {
         CheckBatch(start, count);
         var target = Target(count);
-        _backend.Gather(_images, _labels, _order.Slice(start, count), target.Images, target.Labels, _imageLength);
+        if (Augmentation is { } augmentation)
+            _backend.Augment(_images, _labels, _order.Slice(start, count), target.Images, target.Labels, ImageSide,
+                augmentation, _seedAndEpoch);
+        else
+            _backend.Gather(_images, _labels, _order.Slice(start, count), target.Images, target.Labels, _imageLength);
         return target;
     }
 
@@ -62,9 +69,20 @@ public sealed class DeviceDataset : Training.BatchSource
             throw new ArgumentOutOfRangeException(nameof(count),
                 $"Step {schedule.Step}'s batch of {count} at {batchSize} a step ends past the {Count} images.");
         var target = Target(count);
-        _backend.GatherAtCursor(_images, _labels, _order, schedule.Cursor, batchSize, target.Images, target.Labels,
-            _imageLength);
+        if (Augmentation is { } augmentation)
+            _backend.AugmentAtCursor(_images, _labels, _order, schedule.Cursor, batchSize, target.Images, target.Labels,
+                ImageSide, augmentation, _seedAndEpoch);
+        else
+            _backend.GatherAtCursor(_images, _labels, _order, schedule.Cursor, batchSize, target.Images, target.Labels,
+                _imageLength);
         return target;
+    }
+
+    protected override void OnDrawChanged()
+    {
+        if (Augmentation is null) return;
+        if (_seedAndEpoch.Length == 0) _seedAndEpoch = Indices.Allocate(Device, 2);
+        _seedAndEpoch.CopyFrom([AugmentationSeed, Epoch]);
     }
 
     // The reused batch tensors for a batch of `count`: the full size, and one other (an epoch's smaller last batch).

@@ -1,6 +1,9 @@
 namespace LeNet.Core.Training;
 
-/// <summary>Batches copied from host arrays into reused tensors: one pair for full batches, one for the last.</summary>
+/// <summary>
+/// Batches copied from host arrays into reused tensors: one pair for full batches, one for the last. With an
+/// augmentation the images are distorted as they are copied (the SIMD kernel, across the CPU kernels' workers).
+/// </summary>
 internal sealed class HostBatchSource : BatchSource
 {
     private readonly float[] _images;
@@ -8,7 +11,7 @@ internal sealed class HostBatchSource : BatchSource
     private readonly int _imageLength;
     private (Tensor Images, int[] Labels) _full, _last;
 
-    public HostBatchSource(Device device, float[] images, int[] labels, int[] imageShape)
+    public HostBatchSource(Device device, float[] images, int[] labels, int[] imageShape) : base(imageShape)
     {
         _imageLength = ImageLength(images, labels, imageShape);
         (Device, _images, _labels, _imageShape) = (device, images, labels, imageShape);
@@ -33,12 +36,14 @@ internal sealed class HostBatchSource : BatchSource
         if (target.Labels?.Length != count)
             target = (Tensor.Zeros(Device, [count, .. _imageShape]), new int[count]);
         var images = target.Images.AsSpan();
-        for (var k = 0; k < count; k++)
-        {
-            var index = _order[start + k];
-            _images.AsSpan(index * _imageLength, _imageLength).CopyTo(images.Slice(k * _imageLength, _imageLength));
-            target.Labels[k] = _labels[index];
-        }
+        var indices = _order.AsSpan(start, count);
+        if (Augmentation is { } augmentation)
+            Kernels.Cpu.Augment.Apply(_images, indices, images, ImageSide, augmentation, AugmentationSeed, Epoch);
+        else
+            for (var k = 0; k < count; k++)
+                _images.AsSpan(indices[k] * _imageLength, _imageLength)
+                    .CopyTo(images.Slice(k * _imageLength, _imageLength));
+        for (var k = 0; k < count; k++) target.Labels[k] = _labels[indices[k]];
         return (target.Images, target.Labels);
     }
 }

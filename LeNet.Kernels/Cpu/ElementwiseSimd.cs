@@ -91,6 +91,12 @@ internal unsafe interface IElementwiseSimd<TV> where TV : struct
     static abstract TV AddInt32(TV a, TV b);
     static abstract void StoreInt32(int* destination, TV value);
 
+    static abstract TV Floor(TV a);
+    static abstract TV Min(TV a, TV b);
+    static abstract TV Max(TV a, TV b);
+    /// <summary>source[indices[lane]] per lane, the indices held as whole float values (exact below 2²⁴).</summary>
+    static abstract TV Gather(float* source, TV indices);
+
     /// <summary>Splits the 2·Count consecutive values lo, hi into their even- and odd-indexed ones.</summary>
     static abstract void Deinterleave(TV lo, TV hi, out TV even, out TV odd);
 }
@@ -118,6 +124,13 @@ internal unsafe struct ElementwiseSimd512 : IElementwiseSimd<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> SequenceInt32(int start, int step) => Vector512.CreateSequence(start, step).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> AddInt32(Vector512<float> a, Vector512<float> b) => (a.AsInt32() + b.AsInt32()).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreInt32(int* destination, Vector512<float> value) => value.AsInt32().Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Floor(Vector512<float> a) => Vector512.Floor(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Min(Vector512<float> a, Vector512<float> b) => Vector512.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Gather(float* source, Vector512<float> indices) => Vector512.Create(
+        ElementwiseSimd256.Gather(source, indices.GetLower()), ElementwiseSimd256.Gather(source, indices.GetUpper()));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Deinterleave(Vector512<float> lo, Vector512<float> hi, out Vector512<float> even, out Vector512<float> odd)
@@ -160,6 +173,17 @@ internal unsafe struct ElementwiseSimd256 : IElementwiseSimd<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> SequenceInt32(int start, int step) => Vector256.CreateSequence(start, step).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> AddInt32(Vector256<float> a, Vector256<float> b) => (a.AsInt32() + b.AsInt32()).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreInt32(int* destination, Vector256<float> value) => value.AsInt32().Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Floor(Vector256<float> a) => Vector256.Floor(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Min(Vector256<float> a, Vector256<float> b) => Vector256.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Gather(float* source, Vector256<float> indices)
+    {
+        if (Avx2.IsSupported) return Avx2.GatherVector256(source, Vector256.ConvertToInt32(indices), 4);
+        return Vector256.Create(ElementwiseSimd128.Gather(source, indices.GetLower()),
+            ElementwiseSimd128.Gather(source, indices.GetUpper()));
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Deinterleave(Vector256<float> lo, Vector256<float> hi, out Vector256<float> even, out Vector256<float> odd)
@@ -206,6 +230,17 @@ internal unsafe struct ElementwiseSimd128 : IElementwiseSimd<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> SequenceInt32(int start, int step) => Vector128.CreateSequence(start, step).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> AddInt32(Vector128<float> a, Vector128<float> b) => (a.AsInt32() + b.AsInt32()).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreInt32(int* destination, Vector128<float> value) => value.AsInt32().Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Floor(Vector128<float> a) => Vector128.Floor(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Min(Vector128<float> a, Vector128<float> b) => Vector128.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Max(Vector128<float> a, Vector128<float> b) => Vector128.Max(a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Gather(float* source, Vector128<float> indices)
+    {
+        var at = Vector128.ConvertToInt32(indices);
+        if (Avx2.IsSupported) return Avx2.GatherVector128(source, at, 4);
+        return Vector128.Create(source[at[0]], source[at[1]], source[at[2]], source[at[3]]);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Deinterleave(Vector128<float> lo, Vector128<float> hi, out Vector128<float> even, out Vector128<float> odd)

@@ -36,15 +36,21 @@ public sealed partial class CudaKernels
     public void GatherAtCursor(ArrayView<float> images, ArrayView<int> labels, ArrayView<int> order, ArrayView<int> cursor, int stride,
         ArrayView<float> batchImages, ArrayView<int> batchLabels, int imageSize)
     {
-        if (stride < 1)
-            throw new ArgumentOutOfRangeException(nameof(stride), stride, "The stride between batches is at least one image.");
-        RequireCursor(cursor);
         int batch = CheckGather(images, labels, batchImages, batchLabels, imageSize);
-        if (batch > order.Length)
-            throw new ArgumentException($"A batch of {batch} cannot be gathered by an order of {order.Length} indices.", nameof(order));
+        CheckAtCursor(order, cursor, stride, batch);
         if (batch == 0)
             return;
         _gatherAt(Stream, StrideConfig((long)batch * imageSize), images, labels, order, cursor, stride, batchImages, batchLabels, imageSize);
+    }
+
+    /// <summary>The checks of a batch read at the cursor: a stride, a one-index cursor, an order the batch fits in.</summary>
+    private static void CheckAtCursor(ArrayView<int> order, ArrayView<int> cursor, int stride, int batch)
+    {
+        if (stride < 1)
+            throw new ArgumentOutOfRangeException(nameof(stride), stride, "The stride between batches is at least one image.");
+        RequireCursor(cursor);
+        if (batch > order.Length)
+            throw new ArgumentException($"A batch of {batch} cannot be gathered by an order of {order.Length} indices.", nameof(order));
     }
 
     private static void GatherAtCursorKernel(ArrayView<float> images, ArrayView<int> labels, ArrayView<int> order, ArrayView<int> cursor, int stride,

@@ -48,6 +48,7 @@ public sealed partial class CudaKernels
         LoadHead();
         LoadAdam();
         LoadGather();
+        LoadAugment();
         LoadSchedule();
         LoadElementwise();
     }

@@ -35,11 +35,14 @@ public class AllocationTests
     }
 
     /// <summary>The trainer's training step of LeNet-5 with Adam over <paramref name="images"/> random images, in file order.</summary>
-    private static (TrainingStep Step, int[] Order) TrainingStepOver(int images, int seed)
+    private static (TrainingStep Step, int[] Order) TrainingStepOver(int images, int seed,
+        LeNet.Kernels.Augmentation? augmentation = null)
     {
         var model = new LeNet5(seed: seed);
         var (pixels, labels) = RandomImages(images, 10 * seed);
-        var step = TrainingStep.Create(model, new Adam(model.Parameters()), BatchSource.Create(Device.Cpu, pixels, labels, 1, 32, 32), 64);
+        var source = BatchSource.Create(Device.Cpu, pixels, labels, 1, 32, 32);
+        source.SetAugmentation(augmentation, seed);
+        var step = TrainingStep.Create(model, new Adam(model.Parameters()), source, 64);
         return (step, Enumerable.Range(0, images).ToArray());
     }
 
@@ -71,6 +74,21 @@ public class AllocationTests
 
         Assert.True(allocated.All(bytes => bytes == 0), $"Bytes allocated by each step: {string.Join(", ", allocated)}.");
         Assert.True(losses[^1] < losses[0], $"Training on one batch must lower its loss: {string.Join(", ", losses)}.");
+    }
+
+    [Fact]
+    public void An_augmented_training_step_allocates_nothing_after_the_first()
+    {
+        var (step, order) = TrainingStepOver(64 + 17, seed: 6, new LeNet.Kernels.Augmentation(-1f, Noise: 0.1f));
+        for (var warm = 0; warm < 2; warm++) Epoch(step, order);
+
+        for (var epoch = 3; epoch < 6; epoch++)
+        {
+            var before = AllocatedBytes();
+            step.Data.SetEpoch(epoch);
+            Epoch(step, order);
+            Assert.Equal(0, AllocatedBytes() - before);
+        }
     }
 
     [Fact]
