@@ -53,7 +53,8 @@ public static class TrainCommand
         });
         var data = Placeholder(Described<string?>("--data",
             "Folder with the four MNIST-format IDX files (gzip or raw; MNIST, Fashion-MNIST, KMNIST, EMNIST digits) " +
-            "and an optional classes.txt; missing files are downloaded there as MNIST. Default: ./data/mnist."), "DIR");
+            "and an optional classes.txt, missing files downloaded there as MNIST; or an image folder, " +
+            "train/<class>/*.png and test/<class>/*.png. Default: ./data/mnist."), "DIR");
         var device = DeviceOption.Create(
             "Where to train: cpu, cuda (the first NVIDIA GPU) or auto (the GPU when there is one, else the CPU).",
             defaults.Device);
@@ -200,12 +201,13 @@ public static class TrainCommand
             var device = DeviceOption.Open(options.Device,
                 options.Kernels == "reference" ? Device.CpuReference : Device.Cpu, "training", log);
             output = OutputFolder.Claim(options.OutputDirectory);
-            if (checkpoint is null) ClaimForNewRun(output.Path, options.Overwrite);
             // Files that would be refused at the end (a link, a folder in the way) are refused before any work.
-            foreach (var name in new[] { "model.safetensors", TrainingCheckpoint.FileName })
+            foreach (var name in new[] { Trainer.ModelFileName, TrainingCheckpoint.FileName, Trainer.BestModelFileName,
+                MetricsCsv.FileName })
                 OutputFolder.CheckFile(Path.Combine(output.Path, name), "--output");
             if (options.MetricsFile is { } metricsFile) OutputFolder.CheckFile(metricsFile, "--metrics");
             else OutputFolder.CheckFile(Path.Combine(output.Path, "metrics.json"), "--output");
+            if (checkpoint is null) ClaimForNewRun(output.Path, options.Overwrite);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             // The default folders must hold the canonical MNIST (checksums verified); a folder named with --data may
             // hold any dataset in MNIST format (format checked, checksums not).

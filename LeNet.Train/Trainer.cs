@@ -5,6 +5,7 @@ using LeNet.Core.Models;
 using LeNet.Core.Modules;
 using LeNet.Core.Optim;
 using LeNet.Core.Training;
+using LeNet.Kernels;
 using LeNet.Train.Pictures;
 using LeNet.Train.Progress;
 
@@ -57,6 +58,10 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
         };
         metrics.StopReason = null; // a resumed run was asked to go on, whatever stopped it before
         var trainSource = BatchSource.Create(device, train.Images, train.Labels, 1, train.ImageSize, train.ImageSize);
+        // Distorted where the batch is gathered, on the training device; the background is a blank pixel normalised.
+        if (_options.Augment)
+            trainSource.SetAugmentation(new Augmentation(-MnistPreprocessing.TrainMean / MnistPreprocessing.TrainStd),
+                _options.Seed);
         using var step = TrainingStep.Create(model, optimizer, trainSource, _options.BatchSize, _options.CudaGraphs);
         step.Schedule = CreateSchedule(step.StepsPerEpoch);
         Directory.CreateDirectory(_options.OutputDirectory);
@@ -215,6 +220,7 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
             _earlierSeconds = partial?.EpochSeconds ?? 0;
             (_lossSum, _seen, _pointSum, _pointSteps) = (partial?.EpochLossSum ?? 0, firstStep * Options.BatchSize, 0, 0);
             if (partial is not null) trainer._progress.EpochResumed(firstStep, _lossSum, _seen);
+            step.Data.SetEpoch(epoch - 1);
             step.StartEpoch(batches.Order, firstStep, epoch - 1);
             while (step.Step < steps)
             {
@@ -238,14 +244,20 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
             }
             var seconds = _earlierSeconds + _clock.Elapsed.TotalSeconds;
             var entry = Measure(epoch, seconds);
-            metrics.Epochs.Add(entry);
             metrics.TrainingSeconds += seconds;
             if (entry.TestAccuracy is { } testAccuracy) metrics.FinalTestAccuracy = testAccuracy;
-            KeepBest(entry);
+            var best = metrics.Epochs.FirstOrDefault(e => e.Epoch == metrics.BestEpoch);
+            var improved = EarlyStopping.Improves(entry, best);
+            if (improved) metrics.BestEpoch = epoch;
             metrics.StopReason = EarlyStopping.StopReason(Options, metrics, entry);
             metrics.TotalSeconds = PreviousSeconds + total.Elapsed.TotalSeconds;
+            metrics.Epochs.Add(entry);
             TrainingCheckpoint.Save(Options.OutputDirectory, Options, step.Model, optimizer, epoch, metrics,
                 data.ClassNames, data.Identity);
+            // After the checkpoint, which records the best epoch: a failed write leaves the two in step.
+            if (improved)
+                trainer.SaveModel(Path.Combine(Options.OutputDirectory, BestModelFileName), step.Model, data,
+                    batches.Dataset.ImageSize);
             (_savedPath, _saved, _unsaved) = (CheckpointPath, $"{CheckpointPath} ({Position(epoch, 0)})", false);
             csv.Epoch(entry, steps, batches.Dataset.Count);
             trainer._progress.EpochEnded(entry, Summary(entry));
@@ -276,16 +288,6 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
             if (entry.TestAccuracy is { } tested) line += $", test accuracy {Invariant(tested, "F2")} %";
             if (metrics.BestEpoch == entry.Epoch && Options.Validation > 0) line += " (best)";
             return line;
-        }
-
-        // The best epoch's model is best.safetensors, written when the monitored metric improves.
-        private void KeepBest(EpochMetrics entry)
-        {
-            if (!EarlyStopping.Improves(entry, metrics.Epochs.FirstOrDefault(e => e.Epoch == metrics.BestEpoch)))
-                return;
-            metrics.BestEpoch = entry.Epoch;
-            trainer.SaveModel(Path.Combine(Options.OutputDirectory, BestModelFileName), step.Model, data,
-                batches.Dataset.ImageSize);
         }
 
         // Counts the losses of the steps run since the last read (on a GPU one copy, which waits), checking each.

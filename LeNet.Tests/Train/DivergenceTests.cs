@@ -36,18 +36,20 @@ public class DivergenceTests
         Assert.Equal($"Training diverged: the loss became NaN at epoch 2, step {step}, so the run stopped, keeping the last checkpoint {checkpoint} (after epoch 1); try a smaller --lr.",
             error.Message);
         Assert.Equal(before, File.ReadAllBytes(checkpoint));
-        Assert.Equal([TrainingCheckpoint.FileName], Directory.GetFileSystemEntries(folder.Path).Select(Path.GetFileName));
+        // Beside the checkpoint only what the completed first epoch left: its model as the best so far, the live log.
+        Assert.Equal([Trainer.BestModelFileName, TrainingCheckpoint.FileName, MetricsCsv.FileName], Directory.GetFileSystemEntries(folder.Path).Select(Path.GetFileName).Order());
     }
 
     [Fact]
     public void A_learning_rate_of_1e10_diverges_and_the_command_exits_1_leaving_the_folder_as_it_was()
     {
         using var folder = new TemporaryFolder();
-        // The folder holds another run's checkpoint and model, which a diverged run must not touch.
+        // The folder holds another run's checkpoint and model, which a diverged run must not touch, even when asked to
+        // replace them: it replaces them only with a model of its own.
         foreach (var name in new[] { TrainingCheckpoint.FileName, "model.safetensors" })
             File.Copy(Path.Combine(TrainedModel.Directory, name), Path.Combine(folder.Path, name));
         var before = Directory.GetFiles(folder.Path).ToDictionary(f => f, File.ReadAllBytes);
-        var options = new TrainOptions { DataDirectory = MnistTestData.Directory, Limit = 640, TestLimit = 100, Epochs = 2, LearningRate = 1e10f, OutputDirectory = folder.Path };
+        var options = new TrainOptions { DataDirectory = MnistTestData.Directory, Limit = 640, TestLimit = 100, Epochs = 2, LearningRate = 1e10f, OutputDirectory = folder.Path, Overwrite = true };
         var (log, error) = (new StringWriter(), new StringWriter());
 
         var code = TrainCommand.Run(options, log, error);
