@@ -6,15 +6,23 @@ namespace LeNet.Train;
 
 /// <summary>
 /// A model's predictions on a labelled set, summarised: accuracy, per-class precision and recall, and the confusion
-/// matrix (rows: true class, columns: predicted class).
+/// matrix (rows: true class, columns: predicted class); from logits (<see cref="Run(Module, BatchSource, int[],
+/// IReadOnlyList{string}, int)"/>) also the mean loss and each prediction's confidence.
 /// </summary>
 public sealed class Evaluation
 {
+    /// <summary>From predictions alone: no loss (NaN) and no confidence (empty).</summary>
     public Evaluation(int[] labels, int[] predictions, IReadOnlyList<string> classNames)
+        : this(labels, predictions, classNames, [], double.NaN)
+    {
+    }
+
+    private Evaluation(int[] labels, int[] predictions, IReadOnlyList<string> classNames, float[] confidence,
+        double loss)
     {
         if (labels.Length != predictions.Length)
             throw new ArgumentException($"{labels.Length} labels but {predictions.Length} predictions.");
-        (Labels, Predictions, ClassNames) = (labels, predictions, classNames);
+        (Labels, Predictions, ClassNames, Confidence, Loss) = (labels, predictions, classNames, confidence, loss);
         var classes = classNames.Count;
         Confusion = new int[classes][];
         for (var c = 0; c < classes; c++) Confusion[c] = new int[classes];
@@ -29,6 +37,10 @@ public sealed class Evaluation
 
     public int[] Labels { get; }
     public int[] Predictions { get; }
+    /// <summary>Per image, the softmax probability of the predicted class; empty when built from predictions.</summary>
+    public float[] Confidence { get; }
+    /// <summary>Mean cross-entropy in nats; NaN when built from predictions (or over no images).</summary>
+    public double Loss { get; }
     public IReadOnlyList<string> ClassNames { get; }
     public int Count => Labels.Length;
     public int Correct { get; }
@@ -42,17 +54,60 @@ public sealed class Evaluation
     public double?[] Recall { get; }
 
     /// <summary>The predicted class of every image of <paramref name="dataset"/>, on the model's device.</summary>
-    public static int[] Predict(Module model, MnistDataset dataset) => Predict(model,
-        BatchSource.Create(model.Parameters().First().Device, dataset.Images, dataset.Labels, 1, dataset.ImageSize,
-            dataset.ImageSize));
+    public static int[] Predict(Module model, MnistDataset dataset) => Predict(model, Source(model, dataset));
 
-    /// <summary>
-    /// The predicted class of every image in file order, in evaluation mode without gradients, batch by batch on the
-    /// source's device; only the logits come back.
-    /// </summary>
+    private static BatchSource Source(Module model, MnistDataset dataset) => BatchSource.Create(
+        model.Parameters().First().Device, dataset.Images, dataset.Labels, 1, dataset.ImageSize, dataset.ImageSize);
+
+    /// <summary>The predicted class of every image in file order (see <see cref="ForEachBatch"/>).</summary>
     public static int[] Predict(Module model, BatchSource images, int batchSize = 1000)
     {
         var predictions = new int[images.Count];
+        ForEachBatch(model, images, batchSize, (start, logits, classes) =>
+        {
+            for (var n = 0; n < logits.Length / classes; n++)
+                predictions[start + n] = ArgMax(logits.Slice(n * classes, classes));
+        });
+        return predictions;
+    }
+
+    /// <summary>
+    /// The model on every image of <paramref name="images"/>: predictions, each one's softmax probability and the mean
+    /// cross-entropy against <paramref name="labels"/> (in file order, one per image).
+    /// </summary>
+    public static Evaluation Run(Module model, BatchSource images, int[] labels, IReadOnlyList<string> classNames,
+        int batchSize = 1000)
+    {
+        if (labels.Length != images.Count)
+            throw new ArgumentException($"{labels.Length} labels for {images.Count} images.", nameof(labels));
+        var predictions = new int[images.Count];
+        var confidence = new float[images.Count];
+        var lossSum = 0.0;
+        ForEachBatch(model, images, batchSize, (start, logits, classes) =>
+        {
+            for (var n = 0; n < logits.Length / classes; n++)
+            {
+                var row = logits.Slice(n * classes, classes);
+                var best = ArgMax(row);
+                // log-softmax in double, shifted by the largest logit so that no exponential overflows.
+                double max = row[best], sum = 0;
+                foreach (var logit in row) sum += Math.Exp(logit - max);
+                lossSum += max + Math.Log(sum) - row[labels[start + n]];
+                (predictions[start + n], confidence[start + n]) = (best, (float)(1 / sum));
+            }
+        });
+        return new Evaluation(labels, predictions, classNames, confidence,
+            images.Count == 0 ? double.NaN : lossSum / images.Count);
+    }
+
+    private delegate void BatchLogits(int start, ReadOnlySpan<float> logits, int classes);
+
+    /// <summary>
+    /// Runs the model over the images in file order, in evaluation mode without gradients, batch by batch on the
+    /// source's device; only the logits [count, classes] come back, into one buffer reused for every batch.
+    /// </summary>
+    private static void ForEachBatch(Module model, BatchSource images, int batchSize, BatchLogits visit)
+    {
         var wasTraining = model.Training;
         model.Eval();
         using (GradientTape.NoGrad())
@@ -69,16 +124,16 @@ public sealed class Evaluation
                 var classes = output.Length / count;
                 logits ??= new float[batchSize * classes];
                 output.CopyTo(logits);
-                for (var n = 0; n < count; n++)
-                    predictions[start + n] = ArgMax(logits.AsSpan(n * classes, classes));
+                visit(start, logits.AsSpan(0, count * classes), classes);
             }
         }
         model.Train(wasTraining);
-        return predictions;
     }
 
+    /// <summary>Predictions, confidences and loss on every image of <paramref name="dataset"/>, on the model's device.
+    /// </summary>
     public static Evaluation Run(Module model, MnistDataset dataset, IReadOnlyList<string> classNames) =>
-        new(dataset.Labels, Predict(model, dataset), classNames);
+        Run(model, Source(model, dataset), dataset.Labels, classNames);
 
     public static int ArgMax(ReadOnlySpan<float> values)
     {
