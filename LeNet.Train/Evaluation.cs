@@ -18,9 +18,15 @@ public sealed class Evaluation
     {
     }
 
-    private Evaluation(int[] labels, int[] predictions, IReadOnlyList<string> classNames, float[] confidence,
+    /// <summary>
+    /// From predictions with each one's confidence (one per image, or empty) and the mean loss (NaN: unknown), as a
+    /// run that computed them elsewhere gives them.
+    /// </summary>
+    public Evaluation(int[] labels, int[] predictions, IReadOnlyList<string> classNames, float[] confidence,
         double loss)
     {
+        if (confidence.Length != 0 && confidence.Length != labels.Length)
+            throw new ArgumentException($"{confidence.Length} confidences for {labels.Length} images.");
         if (labels.Length != predictions.Length)
             throw new ArgumentException($"{labels.Length} labels but {predictions.Length} predictions.");
         (Labels, Predictions, ClassNames, Confidence, Loss) = (labels, predictions, classNames, confidence, loss);
@@ -199,7 +205,8 @@ public sealed class Evaluation
 
     /// <summary>
     /// The JSON form, every rate a fraction: {model, images, correct, accuracy, loss, classes: [{label, name,
-    /// precision, recall, f1, images}], macro and weighted: {precision, recall, f1}, confusion}; null where a rate is undefined.
+    /// precision, recall, f1, images}], macro and weighted: {precision, recall, f1}, confusion}; null where a rate is
+    /// undefined.
     /// </summary>
     public string ToJson(string? model = null) => JsonSerializer.Serialize(new
     {
