@@ -2,7 +2,8 @@ using static LeNet.Train.OptionParsers;
 
 namespace LeNet.Train;
 
-/// <summary>evaluate --model FILE [--data DIR]: accuracy, precision, recall and confusions on a test set.</summary>
+/// <summary>evaluate --model FILE [--data DIR]: accuracy, loss, precision, recall, F1 and confusions on a test set.
+/// </summary>
 public static class EvaluateCommand
 {
     public static Command Create()
@@ -20,8 +21,8 @@ public static class EvaluateCommand
             "Where to run the model: cpu, cuda (the first NVIDIA GPU) or auto (the GPU when there is one, else the " +
             "CPU).");
         var command = new Command("evaluate",
-            "Evaluates a trained model on a test set: accuracy, per-class precision and recall, and the confusion " +
-            "matrix, as tables or JSON.")
+            "Evaluates a trained model on a test set: accuracy and mean loss, per-class precision, recall and F1 " +
+            "with their macro and weighted averages, and the confusion matrix, as tables (percent) or JSON (fractions).")
         {
             model, data, testLimit, json, output, device,
         };

@@ -5,9 +5,10 @@ using LeNet.Core.Training;
 namespace LeNet.Train;
 
 /// <summary>
-/// A model's predictions on a labelled set, summarised: accuracy, per-class precision and recall, and the confusion
-/// matrix (rows: true class, columns: predicted class); from logits (<see cref="Run(Module, BatchSource, int[],
-/// IReadOnlyList{string}, int)"/>) also the mean loss and each prediction's confidence.
+/// A model's predictions on a labelled set, summarised: accuracy, per-class precision, recall and F1 with their macro
+/// and weighted averages, and the confusion matrix (rows: true class, columns: predicted class); from logits
+/// (<see cref="Run(Module, BatchSource, int[], IReadOnlyList{string}, int)"/>) also the mean loss and each prediction's
+/// confidence.
 /// </summary>
 public sealed class Evaluation
 {
@@ -17,9 +18,15 @@ public sealed class Evaluation
     {
     }
 
-    private Evaluation(int[] labels, int[] predictions, IReadOnlyList<string> classNames, float[] confidence,
+    /// <summary>
+    /// From predictions with each one's confidence (one per image, or empty) and the mean loss (NaN: unknown), as a
+    /// run that computed them elsewhere gives them.
+    /// </summary>
+    public Evaluation(int[] labels, int[] predictions, IReadOnlyList<string> classNames, float[] confidence,
         double loss)
     {
+        if (confidence.Length != 0 && confidence.Length != labels.Length)
+            throw new ArgumentException($"{confidence.Length} confidences for {labels.Length} images.");
         if (labels.Length != predictions.Length)
             throw new ArgumentException($"{labels.Length} labels but {predictions.Length} predictions.");
         (Labels, Predictions, ClassNames, Confidence, Loss) = (labels, predictions, classNames, confidence, loss);
@@ -30,21 +37,36 @@ public sealed class Evaluation
         Correct = Enumerable.Range(0, classes).Sum(c => Confusion[c][c]);
         Precision = Enumerable.Range(0, classes)
             .Select(c => Ratio(Confusion[c][c], Enumerable.Range(0, classes).Sum(t => Confusion[t][c]))).ToArray();
-        Recall = Enumerable.Range(0, classes).Select(c => Ratio(Confusion[c][c], Confusion[c].Sum())).ToArray();
+        Support = Confusion.Select(row => row.Sum()).ToArray();
+        Recall = Enumerable.Range(0, classes).Select(c => Ratio(Confusion[c][c], Support[c])).ToArray();
+        // 2·TP / (2·TP + FP + FN), the harmonic mean of precision and recall, and 0 (not undefined) for a class that
+        // has images but was never predicted, as scikit-learn gives it.
+        F1 = Enumerable.Range(0, classes).Select(c =>
+            Ratio(2 * Confusion[c][c], Support[c] + Enumerable.Range(0, classes).Sum(t => Confusion[t][c]))).ToArray();
+        // Averages over the classes the set holds; a never-predicted class among them counts with precision 0.
+        var present = Enumerable.Range(0, classes).Where(c => Support[c] > 0).ToArray();
+        Macro = Average(_ => 1);
+        Weighted = Average(c => Support[c]);
 
         static double? Ratio(int part, int whole) => whole == 0 ? null : (double)part / whole;
+        (double, double, double) Average(Func<int, double> weight)
+        {
+            var total = present.Sum(weight);
+            double Mean(double?[] values) => present.Sum(c => weight(c) * (values[c] ?? 0)) / total;
+            return (Mean(Precision), Mean(Recall), Mean(F1));
+        }
     }
 
     public int[] Labels { get; }
     public int[] Predictions { get; }
     /// <summary>Per image, the softmax probability of the predicted class; empty when built from predictions.</summary>
     public float[] Confidence { get; }
-    /// <summary>Mean cross-entropy over the images, in nats; NaN when built from predictions (or of no images).</summary>
+    /// <summary>Mean cross-entropy in nats; NaN when built from predictions (or over no images).</summary>
     public double Loss { get; }
     public IReadOnlyList<string> ClassNames { get; }
     public int Count => Labels.Length;
     public int Correct { get; }
-    /// <summary>Percent correct.</summary>
+    /// <summary>Percent correct (as the trainer's log and metrics give it; the JSON form gives the fraction).</summary>
     public double Accuracy => Count == 0 ? 0 : 100.0 * Correct / Count;
     /// <summary>[true class][predicted class] → count.</summary>
     public int[][] Confusion { get; }
@@ -52,6 +74,16 @@ public sealed class Evaluation
     public double?[] Precision { get; }
     /// <summary>Of the images of class c, the fraction predicted as c; null when the set holds none.</summary>
     public double?[] Recall { get; }
+    /// <summary>Per class, the harmonic mean of precision and recall; null when the class is neither held nor
+    /// predicted.</summary>
+    public double?[] F1 { get; }
+    /// <summary>The images of each true class.</summary>
+    public int[] Support { get; }
+    /// <summary>Precision, recall and F1 averaged over the classes the set holds, each class alike (NaN: none held).
+    /// </summary>
+    public (double Precision, double Recall, double F1) Macro { get; }
+    /// <summary>The same averages weighted by each class's images.</summary>
+    public (double Precision, double Recall, double F1) Weighted { get; }
 
     /// <summary>The predicted class of every image of <paramref name="dataset"/>, on the model's device.</summary>
     public static int[] Predict(Module model, MnistDataset dataset) => Predict(model, Source(model, dataset));
@@ -142,16 +174,21 @@ public sealed class Evaluation
         return best;
     }
 
-    /// <summary>The console form: accuracy, a per-class table, then the confusion matrix.</summary>
+    /// <summary>
+    /// The console form: accuracy and loss, a per-class table in percent with the macro and weighted averages, then
+    /// the confusion matrix.
+    /// </summary>
     public void WriteTable(TextWriter writer)
     {
-        var width = Math.Max(5, ClassNames.Max(n => n.Length));
-        writer.WriteLine($"Accuracy on {Count:N0} images: {Format(Accuracy, "F2")} % ({Correct:N0} correct)");
+        var width = Math.Max(8, ClassNames.Max(n => n.Length));
+        var loss = double.IsNaN(Loss) ? "" : $", mean loss {Format(Loss, "F4")} (cross-entropy)";
+        writer.WriteLine($"Accuracy on {Count:N0} images: {Format(Accuracy, "F2")} % ({Correct:N0} correct){loss}");
         writer.WriteLine();
-        writer.WriteLine($"{"class".PadRight(width)}  precision   recall  images");
+        writer.WriteLine($"{"class".PadRight(width)}  precision %  recall %    F1 %  images");
         for (var c = 0; c < ClassNames.Count; c++)
-            writer.WriteLine($"{ClassNames[c].PadRight(width)}  {Percent(Precision[c]),9}  {Percent(Recall[c]),7}  " +
-                $"{Confusion[c].Sum(),6:N0}");
+            Row(ClassNames[c], Precision[c], Recall[c], F1[c], Support[c]);
+        Row("macro", Macro.Precision, Macro.Recall, Macro.F1, Count);
+        Row("weighted", Weighted.Precision, Weighted.Recall, Weighted.F1, Count);
         writer.WriteLine();
         writer.WriteLine("Confusion matrix (rows: true class, columns: predicted class):");
         var cell = Math.Max(5, Confusion.Max(r => r.Max()).ToString(CultureInfo.InvariantCulture).Length + 1);
@@ -161,18 +198,33 @@ public sealed class Evaluation
             writer.WriteLine(ClassNames[t].PadRight(width) +
                 string.Concat(Confusion[t].Select(v => v.ToString(CultureInfo.InvariantCulture).PadLeft(cell))));
 
+        void Row(string name, double? precision, double? recall, double? f1, int images) => writer.WriteLine(
+            $"{name.PadRight(width)}  {Percent(precision),11}  {Percent(recall),8}  {Percent(f1),6}  {images,6:N0}");
         string Short(string name, int c) => name.Length < cell ? name : c.ToString(CultureInfo.InvariantCulture);
     }
 
-    /// <summary>The JSON form: {model, images, correct, accuracy, classes: [...], confusion}.</summary>
+    /// <summary>
+    /// The JSON form, every rate a fraction: {model, images, correct, accuracy, loss, classes: [{label, name,
+    /// precision, recall, f1, images}], macro and weighted: {precision, recall, f1}, confusion}; null where a rate is
+    /// undefined.
+    /// </summary>
     public string ToJson(string? model = null) => JsonSerializer.Serialize(new
     {
-        model, images = Count, correct = Correct, accuracy = Accuracy,
+        model, images = Count, correct = Correct, accuracy = Number((double)Correct / Count), loss = Number(Loss),
         classes = ClassNames.Select((name, c) =>
-            new { label = c, name, precision = Precision[c], recall = Recall[c], images = Confusion[c].Sum() }),
+            new { label = c, name, precision = Precision[c], recall = Recall[c], f1 = F1[c], images = Support[c] }),
+        macro = Averages(Macro),
+        weighted = Averages(Weighted),
         confusion = Confusion,
     }, new JsonSerializerOptions { WriteIndented = true });
 
-    private static string Percent(double? value) => value is { } v ? Format(100 * v, "F2") + "%" : "–";
+    private static object Averages((double Precision, double Recall, double F1) average) => new
+    {
+        precision = Number(average.Precision), recall = Number(average.Recall), f1 = Number(average.F1),
+    };
+
+    // JSON has no NaN: an undefined mean (no images, a loss not computed) is null.
+    private static double? Number(double value) => double.IsNaN(value) ? null : value;
+    private static string Percent(double? value) => value is { } v ? Format(100 * v, "F2") : "–";
     private static string Format(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
 }

@@ -16,7 +16,7 @@ internal static class HelpText
     private static readonly Dictionary<string, string> Summaries = new()
     {
         ["train"] = "Train a model on MNIST; the default command (with no options, the seed run).",
-        ["evaluate"] = "Measure a trained model on a test set: accuracy, per class, confusion matrix.",
+        ["evaluate"] = "Measure a trained model on a test set: accuracy, loss, per class, confusion matrix.",
         ["predict"] = "Classify digit images with a trained model.",
         ["export"] = "Write a trained model as an ONNX file.",
         ["summary"] = "Show a model's layers, output shapes, parameters and multiply-adds.",
@@ -42,9 +42,10 @@ internal static class HelpText
         ],
         ["evaluate"] =
         [
-            ("Accuracy, precision and recall per class, and the confusion matrix",
+            ("Accuracy and loss, precision, recall and F1 per class, and the confusion matrix",
                 $"{P} evaluate --model output/model.safetensors"),
-            ("The same as JSON, for a script", $"{P} evaluate --model output/model.safetensors --json --quiet"),
+            ("The same as JSON (rates as fractions), for a script",
+                $"{P} evaluate --model output/model.safetensors --json --quiet"),
         ],
         ["predict"] =
         [

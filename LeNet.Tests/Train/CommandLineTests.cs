@@ -52,7 +52,7 @@ public class CommandLineTests
     [Theory]
     [InlineData("", "LeNet-5 on MNIST from scratch in C#. With no command, trains")]
     [InlineData("train", "Trains a LeNet-5 architecture on MNIST")]
-    [InlineData("evaluate", "Evaluates a trained model on a test set: accuracy, per-class precision and recall, and the confusion matrix")]
+    [InlineData("evaluate", "Evaluates a trained model on a test set: accuracy and mean loss, per-class precision, recall and F1")]
     [InlineData("predict", "Predicts the class of each image with a trained model")]
     public void Every_command_has_help_that_says_what_it_does(string command, string description)
     {

@@ -42,7 +42,8 @@ public class EvaluateTests
         Assert.Equal(Images, root.GetProperty("images").GetInt32());
         var correct = Enumerable.Range(0, 10).Sum(c => confusion[c, c]);
         Assert.Equal(correct, root.GetProperty("correct").GetInt32());
-        Assert.Equal(100.0 * correct / Images, root.GetProperty("accuracy").GetDouble(), 12);
+        Assert.Equal((double)correct / Images, root.GetProperty("accuracy").GetDouble(), 12);
+        Assert.InRange(root.GetProperty("loss").GetDouble(), 0.01, 1.0);
         Assert.InRange(correct, Images * 80 / 100, Images);
         var matrix = root.GetProperty("confusion").EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetInt32()).ToArray()).ToArray();
         for (var t = 0; t < 10; t++)
@@ -58,6 +59,7 @@ public class EvaluateTests
             Assert.Equal((double)confusion[c, c] / row, classes[c].GetProperty("recall").GetDouble(), 12);
             if (column == 0) Assert.Equal(JsonValueKind.Null, classes[c].GetProperty("precision").ValueKind);
             else Assert.Equal((double)confusion[c, c] / column, classes[c].GetProperty("precision").GetDouble(), 12);
+            Assert.Equal(2.0 * confusion[c, c] / (row + column), classes[c].GetProperty("f1").GetDouble(), 12);
         }
 
         // The console form says the same.

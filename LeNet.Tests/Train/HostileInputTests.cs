@@ -256,7 +256,7 @@ public class HostileInputTests
     {
         using var folder = new TemporaryFolder();
         var output = Path.Combine(folder.Path, "run");
-        Directory.CreateDirectory(Path.Combine(output, "loss.png")); // a folder where the picture goes
+        Directory.CreateDirectory(Path.Combine(output, "curves.png")); // a folder where the picture goes
         var log = new StringWriter();
         var options = new TrainOptions
         {
