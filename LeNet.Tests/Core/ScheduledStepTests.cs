@@ -1,5 +1,6 @@
 using LeNet.Core;
 using LeNet.Core.Models;
+using LeNet.Core.Modules;
 using LeNet.Core.Optim;
 using LeNet.Core.Training;
 
@@ -18,7 +19,7 @@ public class ScheduledStepTests
     public static TheoryData<string, string> DevicesAndOptimisers()
     {
         var data = new TheoryData<string, string>();
-        foreach (var device in new[] { "cpu" }.Concat(GpuDevices.Names().Select(n => (string)n[0])))
+        foreach (var device in new[] { "cpu" }.Concat(GpuDevices.Names().Select(row => row.Data)))
             foreach (var optimizer in new[] { "adam", "adamw", "sgd" })
                 data.Add(device, optimizer);
         return data;

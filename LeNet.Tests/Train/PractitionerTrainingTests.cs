@@ -26,8 +26,8 @@ public class PractitionerTrainingTests
     };
 
     private static TrainingMetrics Train(TrainOptions options, TextWriter? log = null, TrainingProgress? progress = null,
-        TrainingCheckpoint? resume = null, CancellationToken stop = default) =>
-        new Trainer(options, log ?? TextWriter.Null, progress).Run(Data.Value, resume, stop: stop);
+        TrainingCheckpoint? resume = null) =>
+        new Trainer(options, log ?? TextWriter.Null, progress).Run(Data.Value, resume, stop: TestContext.Current.CancellationToken);
 
     /// <summary>Asks the run to stop when step <c>step</c> of epoch <c>epoch</c> has ended.</summary>
     private sealed class StopAfter(int epoch, int step, CancellationTokenSource stop) : TrainingProgress
@@ -61,7 +61,8 @@ public class PractitionerTrainingTests
 
         using var folder = new TemporaryFolder();
         using (var stop = new CancellationTokenSource())
-            Assert.Throws<TrainingInterruptedException>(() => Train(Options(folder.Path), progress: new StopAfter(2, 4, stop), stop: stop.Token));
+            Assert.Throws<TrainingInterruptedException>(() =>
+                new Trainer(Options(folder.Path), TextWriter.Null, new StopAfter(2, 4, stop)).Run(Data.Value, stop: stop.Token));
         var checkpoint = TrainingCheckpoint.Load(folder.Path);
         Assert.Equal((1, 4, 14), (checkpoint.Epoch, checkpoint.Step, checkpoint.OptimizerSteps));
         Assert.Equal((optimizer, schedule), (checkpoint.Recipe.Optimizer, checkpoint.Recipe.Schedule));
@@ -231,12 +232,12 @@ public class PractitionerTrainingTests
         var options = Recipe(folder.Path) with { Epochs = 1 };
         var error = new StringWriter();
 
-        Assert.Equal(1, TrainCommand.Run(options, TextWriter.Null, error));
+        Assert.Equal(1, TrainCommand.Run(options, TextWriter.Null, error, TestContext.Current.CancellationToken));
         Assert.Equal($"The folder {folder.Path} holds another run's model (model.safetensors); continue that run with --resume {folder.Path}, " +
             "replace it with --overwrite, or choose another --output.", error.ToString().TrimEnd());
         Assert.Equal("theirs", File.ReadAllText(Path.Combine(folder.Path, "model.safetensors")));
 
-        Assert.Equal(0, TrainCommand.Run(options with { Overwrite = true }, TextWriter.Null, error));
+        Assert.Equal(0, TrainCommand.Run(options with { Overwrite = true }, TextWriter.Null, error, TestContext.Current.CancellationToken));
         Assert.NotEqual("their best", File.ReadAllText(Path.Combine(folder.Path, Trainer.BestModelFileName)));
         SavedModel.Load(Path.Combine(folder.Path, "model.safetensors"));
     }
@@ -265,7 +266,7 @@ public class PractitionerTrainingTests
     {
         using var folder = new TemporaryFolder();
         var error = new StringWriter();
-        Assert.Equal(1, TrainCommand.Run(Recipe(folder.Path) with { Validation = 704 }, TextWriter.Null, error));
+        Assert.Equal(1, TrainCommand.Run(Recipe(folder.Path) with { Validation = 704 }, TextWriter.Null, error, TestContext.Current.CancellationToken));
         Assert.Equal("--validation 704 holds out every training image; the run has 704, so hold out fewer.", error.ToString().TrimEnd());
     }
 
@@ -276,7 +277,7 @@ public class PractitionerTrainingTests
         Train(Recipe(folder.Path) with { Epochs = 1, Schedule = "cosine" });
         var error = new StringWriter();
         var code = TrainCommand.Run(new TrainOptions { Resume = folder.Path, Epochs = 2, Pictures = false }, TextWriter.Null, error,
-            given: new HashSet<string> { "--epochs" });
+            TestContext.Current.CancellationToken, given: new HashSet<string> { "--epochs" });
         Assert.Equal(1, code);
         Assert.Contains("follows a cosine schedule fitted to --epochs 1, which more epochs would change; resume with --epochs 1.", error.ToString());
     }
