@@ -97,11 +97,9 @@ public static class TrainCommand
         var weightDecay = Parsed(Placeholder(Described<float?>("--weight-decay",
             "Weight decay: L2 for adam and sgd, decoupled for adamw. Default: 0.01 for adamw, else 0."), "W"),
             "a number of at least 0", text => Number(text) is { } value && value >= 0 ? (float?)value : null);
-        var betas = Parsed(Placeholder(Described<(float, float)>("--betas",
-            "Adam's and AdamW's two decay rates, as B1,B2.", defaults.Betas), "B1,B2"),
-            "two numbers in [0, 1) as B1,B2", text => text.Split(',') is [var b1, var b2]
-                && Number(b1) is { } one && Number(b2) is { } two && one is >= 0 and < 1 && two is >= 0 and < 1
-                ? (one, two) : null);
+        var betas = Parsed(Placeholder(Described("--betas", "Adam's and AdamW's two decay rates, as B1,B2.",
+            Invariant($"{defaults.Betas.Beta1},{defaults.Betas.Beta2}")), "B1,B2"),
+            "two numbers in [0, 1) as B1,B2", text => Betas(text) is not null ? text : null);
         var schedule = OneOf(Described("--schedule",
             "How the learning rate changes over the run, per step: constant; step (times --gamma every " +
             "--step-epochs epochs); cosine (down to 0); onecycle (up to --lr and down, as PyTorch's OneCycleLR).",
@@ -147,7 +145,7 @@ public static class TrainCommand
                 Resume = parse.GetValue(resume), Pictures = !parse.GetValue(noPictures),
                 CudaGraphs = parse.GetValue(cudaGraphs) == "on", Optimizer = parse.GetValue(optimizer)!,
                 Momentum = parse.GetValue(momentum), Nesterov = parse.GetValue(nesterov),
-                WeightDecay = parse.GetValue(weightDecay), Betas = parse.GetValue(betas),
+                WeightDecay = parse.GetValue(weightDecay), Betas = Betas(parse.GetValue(betas)!)!.Value,
                 Schedule = parse.GetValue(schedule)!, Warmup = parse.GetValue(warmup),
                 StepEpochs = parse.GetValue(stepEpochs), Gamma = parse.GetValue(gamma),
                 Validation = parse.GetValue(validation),
@@ -266,6 +264,12 @@ public static class TrainCommand
                 File.Delete(path);
         }
     }
+
+    private static (float, float)? Betas(string text) => text.Split(',') is [var b1, var b2]
+        && Number(b1) is { } one && Number(b2) is { } two && one is >= 0 and < 1 && two is >= 0 and < 1
+        ? (one, two) : null;
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 
     private static float? Number(string text) =>
         float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && float.IsFinite(value)
