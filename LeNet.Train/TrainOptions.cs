@@ -93,13 +93,13 @@ public sealed record TrainOptions
         if (!Optimizers.Contains(Optimizer))
             return $"--optimizer {Optimizer} is not an optimiser; choose one of {string.Join(", ", Optimizers)}.";
         if (!(Betas.Beta1 is >= 0 and < 1) || !(Betas.Beta2 is >= 0 and < 1))
-            return $"--betas must be two numbers in [0, 1), not '{Number(Betas.Beta1)},{Number(Betas.Beta2)}'.";
-        if (!(Momentum is >= 0 and < 1)) return $"--momentum must lie in [0, 1), not '{Number(Momentum)}'.";
+            return $"--betas must be two numbers in [0, 1), not '{Single(Betas.Beta1)},{Single(Betas.Beta2)}'.";
+        if (!(Momentum is >= 0 and < 1)) return $"--momentum must lie in [0, 1), not '{Single(Momentum)}'.";
         if (Optimizer != "sgd" && (Momentum != 0 || Nesterov))
             return $"--momentum and --nesterov are SGD's; with --optimizer {Optimizer} use --betas.";
         if (Nesterov && Momentum == 0) return "--nesterov needs a positive --momentum.";
         if (WeightDecay is { } decay && !(decay >= 0 && float.IsFinite(decay)))
-            return $"--weight-decay must be a number of at least 0, not '{Number(decay)}'.";
+            return $"--weight-decay must be a number of at least 0, not '{Single(decay)}'.";
         if (!LearningRateSchedule.Names.Contains(Schedule))
             return $"--schedule {Schedule} is not a schedule; choose one of " +
                 $"{string.Join(", ", LearningRateSchedule.Names)}.";
@@ -107,7 +107,7 @@ public sealed record TrainOptions
         if (Warmup > 0 && Schedule == "onecycle")
             return "--warmup does not apply to --schedule onecycle, which warms up by itself (its first 30 % of steps).";
         if (StepEpochs < 1) return Whole("--step-epochs", StepEpochs);
-        if (!(Gamma > 0 && float.IsFinite(Gamma))) return $"--gamma must be a positive number, not '{Number(Gamma)}'.";
+        if (!(Gamma > 0 && float.IsFinite(Gamma))) return $"--gamma must be a positive number, not '{Single(Gamma)}'.";
         if (Validation < 0) return Whole("--validation", Validation);
         if (Patience is < 1) return Whole("--patience", Patience.Value);
         if (TargetAccuracy is { } target && !(target is > 0 and <= 100))
@@ -118,5 +118,6 @@ public sealed record TrainOptions
         return null;
 
         static string Number(double value) => value.ToString(CultureInfo.InvariantCulture);
+        static string Single(float value) => value.ToString(CultureInfo.InvariantCulture);
     }
 }
