@@ -180,7 +180,7 @@ public class CheckpointFuzzTests
         { "a NaN learning rate", "\"lr\":\"0.001\"", "\"lr\":\"NaN\"", "--lr must be a positive number" },
         { "an infinite learning rate", "\"lr\":\"0.001\"", "\"lr\":\"Infinity\"", "--lr must be a positive number" },
         { "a negative limit", "\"limit\":\"640\"", "\"limit\":\"-640\"", "--limit must be a whole number of at least 1" },
-        { "three class names", "\"class_names\":\"[", "\"class_names\":\"[\\\"a\\\"]\",\"x\":\"[", "ten class names" },
+        { "one class name", "\"class_names\":\"[", "\"class_names\":\"[\\\"a\\\"]\",\"x\":\"[", "a class name for each of two or more classes" },
         { "class names that are not JSON", "\"class_names\":\"[", "\"class_names\":\"nope\",\"x\":\"[", "lacks the training state" },
         { "metrics that are null", "\"metrics\":\"", "\"metrics\":\"null\",\"x\":\"", "lacks the training state" },
         { "a step count past 2^31", "\"optimizer_step\":\"", "\"optimizer_step\":\"2147483648\",\"x\":\"", "lacks the training state" },

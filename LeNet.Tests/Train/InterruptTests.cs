@@ -14,7 +14,7 @@ namespace LeNet.Tests.Train;
 public class InterruptTests
 {
     /// <summary>The first 6,400 training and 100 test images, as the trainer loads them.</summary>
-    private static readonly Lazy<MnistData> Data = new(() => new MnistData(MnistTestData.Directory,
+    internal static readonly Lazy<MnistData> Data = new(() => new MnistData(MnistTestData.Directory,
         MnistDataset.Load(MnistTestData.Directory, train: true, limit: 6400, verifyChecksums: false),
         MnistDataset.Load(MnistTestData.Directory, train: false, limit: 100, verifyChecksums: false)));
 
@@ -44,7 +44,7 @@ public class InterruptTests
     }
 
     /// <summary>Asks the run to stop when step <c>step</c> of epoch <c>epoch</c> has ended, as a signal arriving then would.</summary>
-    private sealed class StopAfter(int epoch, int step, CancellationTokenSource stop) : TrainingProgress
+    internal sealed class StopAfter(int epoch, int step, CancellationTokenSource stop) : TrainingProgress
     {
         private int _epoch;
 

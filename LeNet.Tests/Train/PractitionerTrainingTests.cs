@@ -13,10 +13,7 @@ namespace LeNet.Tests.Train;
 /// </summary>
 public class PractitionerTrainingTests
 {
-    /// <summary>The first 6,400 training and 100 test images, as the trainer loads them.</summary>
-    private static readonly Lazy<MnistData> Data = new(() => new MnistData(MnistTestData.Directory,
-        MnistDataset.Load(MnistTestData.Directory, train: true, limit: 6400, verifyChecksums: false),
-        MnistDataset.Load(MnistTestData.Directory, train: false, limit: 100, verifyChecksums: false)));
+    private static Lazy<MnistData> Data => InterruptTests.Data;
 
     /// <summary>704 images of which 64 held out: 10 steps of 64 per epoch, 3 epochs.</summary>
     private static TrainOptions Recipe(string output) => new()
@@ -28,19 +25,6 @@ public class PractitionerTrainingTests
     private static TrainingMetrics Train(TrainOptions options, TextWriter? log = null, TrainingProgress? progress = null,
         TrainingCheckpoint? resume = null) =>
         new Trainer(options, log ?? TextWriter.Null, progress).Run(Data.Value, resume, stop: TestContext.Current.CancellationToken);
-
-    /// <summary>Asks the run to stop when step <c>step</c> of epoch <c>epoch</c> has ended.</summary>
-    private sealed class StopAfter(int epoch, int step, CancellationTokenSource stop) : TrainingProgress
-    {
-        private int _epoch;
-        public override void Run(Action body) => body();
-        public override void EpochStarted(int epoch1, int epochs, int steps, int images) => _epoch = epoch1;
-        public override void StepEnded(int step1, float loss, int images)
-        {
-            if (_epoch == epoch && step1 == step) stop.Cancel();
-        }
-        public override void EpochEnded(EpochMetrics metrics, string summary) { }
-    }
 
     public static TheoryData<string, string> OptimisersAndSchedules() => new()
     {
@@ -62,7 +46,7 @@ public class PractitionerTrainingTests
         using var folder = new TemporaryFolder();
         using (var stop = new CancellationTokenSource())
             Assert.Throws<TrainingInterruptedException>(() =>
-                new Trainer(Options(folder.Path), TextWriter.Null, new StopAfter(2, 4, stop)).Run(Data.Value, stop: stop.Token));
+                new Trainer(Options(folder.Path), TextWriter.Null, new InterruptTests.StopAfter(2, 4, stop)).Run(Data.Value, stop: stop.Token));
         var checkpoint = TrainingCheckpoint.Load(folder.Path);
         Assert.Equal((1, 4, 14), (checkpoint.Epoch, checkpoint.Step, checkpoint.OptimizerSteps));
         Assert.Equal((optimizer, schedule), (checkpoint.Recipe.Optimizer, checkpoint.Recipe.Schedule));
