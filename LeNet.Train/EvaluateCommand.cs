@@ -57,7 +57,10 @@ public static class EvaluateCommand
             var (directory, test, classNames) = DataFolder.LoadTest(dataDirectory, testLimit, saved.ClassNames,
                 message => notes.WriteLine(message));
             OptionException.ThrowIfAbove("--test-limit", testLimit, test.Count, "test");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             var evaluation = Evaluation.Run(device.IsCpu ? saved.Model : saved.Model.To(device), test, classNames);
+            notes.WriteLine($"Evaluated {test.Count:N0} images in {clock.Elapsed.TotalSeconds:F2} s " +
+                $"({test.Count / clock.Elapsed.TotalSeconds:N0} images/s, batches of 1,000, first call included).");
             var text = evaluation.ToJson(saved.Variant);
             if (outputFile is not null) AtomicFile.WriteAllText(outputFile, text);
             if (json)
