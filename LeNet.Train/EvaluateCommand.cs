@@ -59,8 +59,10 @@ public static class EvaluateCommand
             OptionException.ThrowIfAbove("--test-limit", testLimit, test.Count, "test");
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var evaluation = Evaluation.Run(device.IsCpu ? saved.Model : saved.Model.To(device), test, classNames);
-            notes.WriteLine($"Evaluated {test.Count:N0} images in {clock.Elapsed.TotalSeconds:F2} s " +
-                $"({test.Count / clock.Elapsed.TotalSeconds:N0} images/s, batches of 1,000, first call included).");
+            // A note for a person reading the table; a script asking for JSON gets the JSON alone.
+            if (!json)
+                notes.WriteLine($"Evaluated {test.Count:N0} images in {clock.Elapsed.TotalSeconds:F2} s " +
+                    $"({test.Count / clock.Elapsed.TotalSeconds:N0} images/s, batches of 1,000, first call included).");
             var text = evaluation.ToJson(saved.Variant);
             if (outputFile is not null) AtomicFile.WriteAllText(outputFile, text);
             if (json)
