@@ -185,6 +185,7 @@ public static class TrainCommand
         TrainingProgress? progress = null, IReadOnlySet<string>? given = null)
     {
         OutputFolder? output = null;
+        Task? warmUp = null;
         try
         {
             TrainingCheckpoint? checkpoint = null;
@@ -215,6 +216,7 @@ public static class TrainCommand
             // The default folders must hold the canonical MNIST (checksums verified); a folder named with --data may
             // hold any dataset in MNIST format (format checked, checksums not).
             var verified = options.DataDirectory is null;
+            warmUp = Trainer.WarmUp(options, device);
             var mnist = DataFolder.Load(options.DataDirectory, message => log.WriteLine(message), verified);
             if (options.DataDirectory is null || !ImageFolderData.IsImageFolder(options.DataDirectory))
                 log.WriteLine(
@@ -233,6 +235,7 @@ public static class TrainCommand
                     $"the run has {trainCount:N0}, so hold out fewer.");
             OptionException.ThrowIfAbove("--batch-size", options.BatchSize, trainCount - options.Validation,
                 "training");
+            warmUp.GetAwaiter().GetResult();
             new Trainer(options, log, progress).Run(mnist, checkpoint, device, stop);
             return 0;
         }
@@ -244,6 +247,9 @@ public static class TrainCommand
         }
         finally
         {
+            // A run that ended early still waits for its warm-up, which uses the kernels' threads; its own failure, if
+            // any, says nothing about the run and is not reported.
+            if (warmUp is not null) ((IAsyncResult)warmUp).AsyncWaitHandle.WaitOne();
             output?.Dispose();
         }
     }

@@ -98,13 +98,36 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
 
     public const string ModelFileName = "model.safetensors", BestModelFileName = "best.safetensors";
 
-    private Optimizer CreateOptimizer(Module model)
+    private Optimizer CreateOptimizer(Module model) => CreateOptimizer(_options, model);
+
+    private static Optimizer CreateOptimizer(TrainOptions options, Module model)
     {
-        var (rate, decay, (beta1, beta2)) = (_options.LearningRate, _options.EffectiveWeightDecay, _options.Betas);
-        return _options.Optimizer == "sgd"
-            ? new Sgd(model.Parameters(), rate, _options.Momentum, weightDecay: decay, nesterov: _options.Nesterov)
+        var (rate, decay, (beta1, beta2)) = (options.LearningRate, options.EffectiveWeightDecay, options.Betas);
+        return options.Optimizer == "sgd"
+            ? new Sgd(model.Parameters(), rate, options.Momentum, weightDecay: decay, nesterov: options.Nesterov)
             : new Adam(model.Parameters(), rate, beta1, beta2, weightDecay: decay,
-                decoupled: _options.Optimizer == "adamw");
+                decoupled: options.Optimizer == "adamw");
+    }
+
+    /// <summary>
+    /// Compiles the CPU training step's and evaluation's code while the data loads, so that the first epoch runs at
+    /// the speed of the others: two steps and an evaluation batch of a throwaway model on blank images. Nothing of it
+    /// is kept; the run's own model, optimiser and shuffling are made afterwards from their seeds.
+    /// </summary>
+    public static Task WarmUp(TrainOptions options, Device device)
+    {
+        if (!device.IsCpu) return Task.CompletedTask;
+        if (options.Threads is { } threads) CpuBackend.SetThreadCount(threads);
+        return Task.Run(() =>
+        {
+            var batch = options.BatchSize;
+            var model = ModelVariants.Create(options.Model, seed: options.Seed).To(device);
+            var source = BatchSource.Create(device, new float[2 * batch * 32 * 32], new int[2 * batch], 1, 32, 32);
+            using var step = TrainingStep.Create(model, CreateOptimizer(options, model), source, batch);
+            step.StartEpoch(Enumerable.Range(0, 2 * batch).ToArray());
+            while (step.Step < step.StepsPerEpoch) step.Run();
+            Evaluation.Predict(model, source, batch);
+        });
     }
 
     // The seed's constant rate needs no schedule: the optimiser's own rate is used as it always was.
