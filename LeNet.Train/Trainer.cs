@@ -122,7 +122,9 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
         {
             var batch = options.BatchSize;
             var model = ModelVariants.Create(options.Model, seed: options.Seed).To(device);
-            var source = BatchSource.Create(device, new float[2 * batch * 32 * 32], new int[2 * batch], 1, 32, 32);
+            const int side = MnistPreprocessing.DefaultImageSize;
+            var source = BatchSource.Create(device, new float[2 * batch * side * side], new int[2 * batch], 1, side,
+                side);
             using var step = TrainingStep.Create(model, CreateOptimizer(options, model), source, batch);
             step.StartEpoch(Enumerable.Range(0, 2 * batch).ToArray());
             while (step.Step < step.StepsPerEpoch) step.Run();
@@ -196,6 +198,7 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
         private readonly BatchSource? _validation = validation is null ? null : Source(step.Data.Device, validation);
         private readonly MnistDataset? _trainSample = validation is null ? null
             : batches.Dataset.Take(Math.Min(TrainAccuracyImages, batches.Dataset.Count));
+        private BatchSource? _trainSampleSource; // made once: on a GPU a source is an upload
         private readonly Stopwatch _clock = new();
         private string? _savedPath, _saved; // the last state saved: the checkpoint resumed from, then this run's own
         private bool _unsaved;
@@ -294,7 +297,8 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
             return new EpochMetrics(epoch, seconds, batches.Dataset.Count / seconds, _lossSum / step.StepsPerEpoch,
                 LastTest?.Accuracy)
             {
-                TrainAccuracy = _trainSample is null ? null : Evaluate(_trainSample).Accuracy,
+                TrainAccuracy = _trainSample is null ? null
+                    : Evaluate(_trainSample, _trainSampleSource ??= Source(step.Data.Device, _trainSample)).Accuracy,
                 ValidationLoss = held?.Loss, ValidationAccuracy = held?.Accuracy,
                 LearningRate = step.Schedule?.RateAt(epoch * step.StepsPerEpoch - 1) ?? Options.LearningRate,
             };
