@@ -39,6 +39,8 @@ public static class MnistTestData
         if (Complete(cache)) return cache;
         try
         {
+            // The README's default folder: its parent is made as the trainer makes it for a run without --data.
+            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(cache)!);
             return acquire(cache);
         }
         catch (MnistDataException ex)
