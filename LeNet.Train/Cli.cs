@@ -23,7 +23,7 @@ public static class Cli
         foreach (var command in new[]
             {
                 TrainCommand.Create(), EvaluateCommand.Create(), PredictCommand.Create(), ExportCommand.Create(),
-                SummaryCommand.Create(),
+                SummaryCommand.Create(), Serve.ServeCommand.Create(),
             })
             root.Add(command);
         root.Add(new Option<bool>(QuietOption)

@@ -2,6 +2,7 @@ using LeNet.Core.Models;
 using LeNet.Core.Optim;
 using LeNet.Train.Images;
 using LeNet.Train.Progress;
+using LeNet.Train.Serve;
 using static LeNet.Train.OptionParsers;
 
 namespace LeNet.Train;
@@ -126,10 +127,19 @@ public static class TrainCommand
             "Distort every training image at random each epoch (shift ±2 px, rotation ±10°, scale 0.9-1.1), on " +
             "the device that trains.");
 
+        var serve = Parsed(new Option<int?>("--serve")
+        {
+            Description = "Serve a live page of the run at http://127.0.0.1:PORT (5000 when no port is given): " +
+                "loss and accuracy curves, and a canvas predicting with the weights as they train.",
+            HelpName = "PORT", Arity = ArgumentArity.ZeroOrOne,
+        }, "a port from 0 to 65535", text => text == "" ? ServeCommand.DefaultPort
+            : int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port <= 65535
+                ? port : null);
+
         var all = new Option[] { recipe, arch, epochs, batchSize, learningRate, optimizer, momentum, nesterov, weightDecay,
             betas, schedule, warmup, stepEpochs, gamma, augment, seed, validation, testEveryEpoch, patience, target,
             data, device, kernels, threads, limit, testLimit, output, overwrite, metrics, logEvery, resume,
-            noPictures, cudaGraphs, oldModel };
+            noPictures, serve, cudaGraphs, oldModel };
         foreach (var option in all)
         {
             if (command is RootCommand) option.Hidden = true;
@@ -154,7 +164,7 @@ public static class TrainCommand
                 Validation = parse.GetValue(validation),
                 TestEveryEpoch = parse.GetValue(testEveryEpoch) ? true : null, Patience = parse.GetValue(patience),
                 TargetAccuracy = parse.GetValue(target), Overwrite = parse.GetValue(overwrite),
-                Augment = parse.GetValue(augment),
+                Augment = parse.GetValue(augment), ServePort = parse.GetValue(serve),
             };
             if (parse.GetValue(recipe) == "fast") options = Fast(options, o => IsExplicit(parse, o), batchSize, epochs,
                 schedule, learningRate);
@@ -186,6 +196,7 @@ public static class TrainCommand
     {
         OutputFolder? output = null;
         Task? warmUp = null;
+        WebServer? server = null;
         try
         {
             TrainingCheckpoint? checkpoint = null;
@@ -212,6 +223,15 @@ public static class TrainCommand
             if (options.MetricsFile is { } metricsFile) OutputFolder.CheckFile(metricsFile, "--metrics");
             else OutputFolder.CheckFile(Path.Combine(output.Path, "metrics.json"), "--output");
             if (checkpoint is null) ClaimForNewRun(output.Path, options.Overwrite);
+            if (options.ServePort is { } port)
+            {
+                var live = new LiveTraining(progress ?? new LogLinesProgress(log, options.LogEvery),
+                    ServeCommand.DefaultMaxMegapixels);
+                progress = live;
+                server = WebServer.StartAsync(ServeCommand.DefaultHost, port, () => live.Predictor, () => live.Info,
+                    live).GetAwaiter().GetResult();
+                log.WriteLine($"Watch it learn at {server.Address}");
+            }
             var clock = System.Diagnostics.Stopwatch.StartNew();
             // The default folders must hold the canonical MNIST (checksums verified); a folder named with --data may
             // hold any dataset in MNIST format (format checked, checksums not).
@@ -237,6 +257,11 @@ public static class TrainCommand
                 "training");
             warmUp.GetAwaiter().GetResult();
             new Trainer(options, log, progress).Run(mnist, checkpoint, device, stop);
+            if (server is not null && !stop.IsCancellationRequested)
+            {
+                log.WriteLine($"The page at {server.Address} stays open with the trained model; Ctrl-C stops it.");
+                stop.WaitHandle.WaitOne();
+            }
             return 0;
         }
         catch (Exception e) when (e is TrainingInterruptedException or OptionException or MnistDataException
@@ -251,6 +276,7 @@ public static class TrainCommand
             // any, says nothing about the run and is not reported.
             if (warmUp is not null) ((IAsyncResult)warmUp).AsyncWaitHandle.WaitOne();
             output?.Dispose();
+            server?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
     }
 

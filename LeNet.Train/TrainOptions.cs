@@ -62,6 +62,8 @@ public sealed record TrainOptions
     public bool Overwrite { get; init; }
     /// <summary>Random affine distortions of every training image (shift, rotation, scale).</summary>
     public bool Augment { get; init; }
+    /// <summary>Serve the live page on this loopback port while training (train --serve [PORT]); null: no page.</summary>
+    public int? ServePort { get; init; }
 
     public static readonly IReadOnlyList<string> Optimizers = ["adam", "adamw", "sgd"];
 

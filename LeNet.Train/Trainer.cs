@@ -70,6 +70,8 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
         var run = new Session(this, data, test, validation, step, optimizer, metrics, resume, total, stop,
             metrics.TotalSeconds, new MnistBatcher(train, _options.BatchSize, shuffle: true, seed: _options.Seed), csv);
         run.Resume();
+        _progress.RunStarted(_options.Model, model, data.ClassNames, _options.Epochs, step.StepsPerEpoch,
+            (resume?.Epoch ?? 0) + 1, resume?.Step ?? 0);
         _progress.Run(() =>
         {
             for (var epoch = (resume?.Epoch ?? 0) + 1; epoch <= _options.Epochs && metrics.StopReason is null; epoch++)
@@ -82,6 +84,7 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
         // Two decimals, as each epoch's line: the article's 99.02 % reads the same, and 96.2 % becomes 96.20 %.
         var final = Invariant(metrics.FinalTestAccuracy, "F2");
         log.WriteLine($"Accuracy of the network on the {test.Count} test images: {final} %");
+        _progress.RunEnded(model, metrics.FinalTestAccuracy, metrics.StopReason);
 
         Directory.CreateDirectory(_options.OutputDirectory);
         var modelPath = Path.Combine(_options.OutputDirectory, ModelFileName);
@@ -267,6 +270,7 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
                     trainer.Log($"CUDA graphs: step {step.Step} of epoch {epoch} was captured; every later step of " +
                         $"{Options.BatchSize} images replays it.");
                 if (step.IsSynchronous || step.Step % Options.LogEvery == 0 || step.Step == steps) ReadLosses(epoch);
+                trainer._progress.BetweenSteps(step.Model);
             }
             var seconds = _earlierSeconds + _clock.Elapsed.TotalSeconds;
             var entry = Measure(epoch, seconds);
@@ -339,7 +343,9 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
                 var rate = step.Schedule?.RateAt(runStep - 1) ?? Options.LearningRate;
                 if (number % PointEvery == 0 || number == steps)
                 {
-                    metrics.Steps.Add(new StepPoint(runStep, epoch, _pointSum / _pointSteps, rate));
+                    var point = new StepPoint(runStep, epoch, _pointSum / _pointSteps, rate);
+                    metrics.Steps.Add(point);
+                    trainer._progress.PointAdded(point);
                     (_pointSum, _pointSteps) = (0, 0);
                 }
                 if (number % Options.LogEvery == 0)

@@ -17,6 +17,19 @@ public abstract class TrainingProgress
     /// <summary>The epoch ended; <paramref name="summary"/> is the seed's line for it.</summary>
     public abstract void EpochEnded(EpochMetrics metrics, string summary);
 
+    /// <summary>Before the first step: the model trained (its weights as initialised or resumed) and the run's size.</summary>
+    public virtual void RunStarted(string variant, LeNet.Core.Modules.Module model, IReadOnlyList<string> classNames,
+        int epochs, int stepsPerEpoch, int firstEpoch, int firstStep) { }
+
+    /// <summary>A point of the loss curve was recorded (one per 1 % of an epoch).</summary>
+    public virtual void PointAdded(StepPoint point) { }
+
+    /// <summary>On the training thread between two steps, where the model's weights are whole.</summary>
+    public virtual void BetweenSteps(LeNet.Core.Modules.Module model) { }
+
+    /// <summary>After the final test evaluation, with the trained model.</summary>
+    public virtual void RunEnded(LeNet.Core.Modules.Module model, double testAccuracy, string? stopReason) { }
+
     /// <summary>
     /// The live bar on an interactive terminal, else (output redirected, TERM=dumb, NO_COLOR set, or quiet) log lines,
     /// which a quiet run sends nowhere.
