@@ -27,7 +27,7 @@ public class ImageFuzzTests
     }
 
     /// <summary>A real PNG whose IHDR now declares <paramref name="size"/>², its checksum made right again.</summary>
-    private static byte[] PngBomb(int size)
+    internal static byte[] PngBomb(int size)
     {
         var png = Encoded(SKEncodedImageFormat.Png);
         BinaryPrimitives.WriteInt32BigEndian(png.AsSpan(16), size);

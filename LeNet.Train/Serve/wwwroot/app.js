@@ -190,11 +190,16 @@ function makeCharts() {
     scales: { x: { time: false }, rate: { auto: true } },
     series: [{ label: "step" }, { label: "loss", stroke: "#2563eb", width: 1.5 },
       { label: "learning rate", stroke: "#f59e0b", width: 1.2, scale: "rate" }],
-    axes: [{ label: "step" }, { label: "loss" }, { side: 1, scale: "rate", label: "rate", grid: { show: false } }],
+    axes: [{ label: "step" }, { label: "loss" }, { side: 1, scale: "rate", label: "learning rate", size: 70,
+      grid: { show: false }, values: (u, values) => values.map(v => v.toExponential(1)) }],
+    legend: { live: false },
   }, run.steps, $("loss-chart"));
   accuracyPlot = new uPlot({
     title: "Accuracy per epoch (%)", width: chartWidth("accuracy-chart"), height: 240,
-    scales: { x: { time: false } },
+    // Accuracy in percent: the range hugs the points (at most 100), so that the last tenths are visible.
+    scales: { x: { time: false }, y: { range: (u, min, max) => min == null ? [0, 100]
+      : [Math.max(0, Math.floor(min - 1)), Math.min(100, Math.ceil(max + 0.5))] } },
+    legend: { live: false },
     series: [{ label: "epoch" }, { label: "test", stroke: "#2563eb", width: 2, points: { show: true } },
       { label: "validation", stroke: "#10b981", width: 2, points: { show: true } },
       { label: "train", stroke: "#9ca3af", width: 1.5, points: { show: true } }],
