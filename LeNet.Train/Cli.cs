@@ -9,7 +9,21 @@ namespace LeNet.Train;
 /// </summary>
 public static class Cli
 {
-    public const string ProgramName = "LeNet.Train";
+    /// <summary>The command of the installed .NET tool (ToolCommandName in LeNet.Train.csproj).</summary>
+    public const string ToolCommandName = "lenet";
+
+    /// <summary>
+    /// The program as help and messages name it, for the way it was started: <see cref="ToolCommandName"/> when the
+    /// process is the installed tool's command, else LeNet.Train (the project, its build or a self-contained publish).
+    /// </summary>
+    public static string ProgramName { get; } = NameFor(Environment.ProcessPath);
+
+    /// <summary>The program's name when <paramref name="processPath"/> is the process's executable.</summary>
+    public static string NameFor(string? processPath) =>
+        Path.GetFileName(processPath) is ToolCommandName
+            || string.Equals(Path.GetFileName(processPath), ToolCommandName + ".exe", StringComparison.OrdinalIgnoreCase)
+            ? ToolCommandName : "LeNet.Train";
+
     public const string QuietOption = "--quiet";
 
     /// <param name="helpWidth">Where help wraps; null: the terminal's width up to 100, else 100.</param>

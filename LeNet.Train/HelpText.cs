@@ -10,7 +10,7 @@ namespace LeNet.Train;
 /// </summary>
 internal static class HelpText
 {
-    private const string P = Cli.ProgramName;
+    private static string P => Cli.ProgramName;
 
     /// <summary>What each command does, in the root's list of commands (their own help says more).</summary>
     private static readonly Dictionary<string, string> Summaries = new()

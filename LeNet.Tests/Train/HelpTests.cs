@@ -99,6 +99,17 @@ public class HelpTests
         Assert.Contains("<IMAGE>...", Help(["predict", "--help"]));
     }
 
+    [Theory]
+    [InlineData("/home/me/.dotnet/tools/lenet", "lenet")]
+    [InlineData("lenet.exe", "lenet")]
+    [InlineData("/work/LeNet.Train/bin/Release/net10.0/LeNet.Train", "LeNet.Train")]
+    [InlineData("/usr/share/dotnet/dotnet", "LeNet.Train")]
+    [InlineData("/work/LeNet.Tests/bin/Debug/net10.0/LeNet.Tests", "LeNet.Train")]
+    [InlineData("/tmp/lenet-publish/lenet.sh", "LeNet.Train")]
+    [InlineData(null, "LeNet.Train")]
+    public void The_program_is_named_lenet_only_when_started_as_the_installed_tools_command(string? process, string name) =>
+        Assert.Equal(name, Cli.NameFor(process));
+
     [Fact]
     public void Help_goes_to_stdout_with_exit_code_0_even_after_a_bad_option()
     {

@@ -22,7 +22,7 @@ public class PredictTests
     /// One test digit of each class, taken from test images the shared model has not seen in training
     /// (never trained on) and that it classifies with confidence in their own MNIST form.
     /// </summary>
-    private static List<(int Index, int Label, byte[] Digit)> Digits()
+    internal static List<(int Index, int Label, byte[] Digit)> Digits()
     {
         var saved = SavedModel.Load(TrainedModel.ModelFile);
         var (pixels, labels) = TestDigits.Value;
@@ -149,7 +149,7 @@ public class PredictTests
     /// The digit (bright ink on black, 28×28) drawn bilinearly at <paramref name="scale"/>× with its top-left corner at
     /// (left, top) on a width × height canvas, as dark blue ink on cream paper; returns the three channels.
     /// </summary>
-    private static (byte[] Red, byte[] Green, byte[] Blue) Draw(byte[] digit, double scale, int width, int height, int left, int top)
+    internal static (byte[] Red, byte[] Green, byte[] Blue) Draw(byte[] digit, double scale, int width, int height, int left, int top)
     {
         var (red, green, blue) = (new byte[width * height], new byte[width * height], new byte[width * height]);
         for (var y = 0; y < height; y++)
@@ -173,7 +173,7 @@ public class PredictTests
         return (1 - fy) * ((1 - fx) * At(x0, y0) + fx * At(x0 + 1, y0)) + fy * ((1 - fx) * At(x0, y0 + 1) + fx * At(x0 + 1, y0 + 1));
     }
 
-    private static byte[] Encode(byte[] red, byte[] green, byte[] blue, int width, int height, SKEncodedImageFormat format)
+    internal static byte[] Encode(byte[] red, byte[] green, byte[] blue, int width, int height, SKEncodedImageFormat format)
     {
         using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));
         for (var y = 0; y < height; y++)
