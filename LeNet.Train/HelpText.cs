@@ -52,6 +52,8 @@ internal static class HelpText
             ("The class of a digit and the ten probabilities",
                 $"{P} predict --model output/model.safetensors digit.png"),
             ("Several pictures at once, as JSON", $"{P} predict --model output/model.safetensors scans/*.png --json"),
+            ("What the model saw: each picture's 28×28 digit as a PNG in seen/",
+                $"{P} predict --model output/model.safetensors photo.jpg --save-preprocessed seen"),
         ],
         ["export"] =
         [

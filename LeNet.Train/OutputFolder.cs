@@ -29,26 +29,7 @@ public sealed class OutputFolder : IDisposable
     /// <summary>Claims <paramref name="folder"/>, named <paramref name="option"/> in any refusal.</summary>
     public static OutputFolder Claim(string folder, string option = "--output")
     {
-        if (string.IsNullOrWhiteSpace(folder))
-            throw new OptionException($"{option} is empty; name the folder to write to.");
-        var full = System.IO.Path.GetFullPath(folder);
-        var created = false;
-        if (!Directory.Exists(full))
-        {
-            var parent = System.IO.Path.GetDirectoryName(full);
-            if (parent is null || !Directory.Exists(parent))
-                throw new OptionException(
-                    $"Cannot create the folder {full} given by {option}: its parent {parent} " +
-                    $"{(File.Exists(parent) ? "is a file" : "does not exist")}; create that folder first, or choose " +
-                    "another.");
-            try { Directory.CreateDirectory(full); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new OptionException(
-                    $"Cannot create the folder {full} given by {option} ({e.Message}); choose a writable folder.");
-            }
-            created = true;
-        }
+        var (full, created) = Create(folder, option);
         FileStream? lockStream = null;
         try
         {
@@ -63,6 +44,35 @@ public sealed class OutputFolder : IDisposable
             if (created) RemoveIfEmpty(full);
             throw;
         }
+    }
+
+    /// <summary>
+    /// The full path of <paramref name="folder"/> (named <paramref name="option"/> in any refusal), created when it is
+    /// missing and its parent exists (a mistyped parent is refused rather than silently created); created tells
+    /// whether this call made it. A file, or a special file, where the folder should be is refused.
+    /// </summary>
+    public static (string Full, bool Created) Create(string folder, string option)
+    {
+        if (string.IsNullOrWhiteSpace(folder))
+            throw new OptionException($"{option} is empty; name the folder to write to.");
+        var full = System.IO.Path.GetFullPath(folder);
+        if (Directory.Exists(full)) return (full, false);
+        if (File.Exists(full) || new FileInfo(full).LinkTarget is not null)
+            throw new OptionException($"Cannot create the folder {full} given by {option}: a file of that name is " +
+                "there; name a folder, or move the file.");
+        var parent = System.IO.Path.GetDirectoryName(full);
+        if (parent is null || !Directory.Exists(parent))
+            throw new OptionException(
+                $"Cannot create the folder {full} given by {option}: its parent {parent} " +
+                $"{(File.Exists(parent) ? "is a file" : "does not exist")}; create that folder first, or choose " +
+                "another.");
+        try { Directory.CreateDirectory(full); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new OptionException(
+                $"Cannot create the folder {full} given by {option} ({e.Message}); choose a writable folder.");
+        }
+        return (full, true);
     }
 
     /// <summary>Creates and deletes a file in <paramref name="folder"/>, refusing an unwritable one early.</summary>

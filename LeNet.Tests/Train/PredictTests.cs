@@ -136,6 +136,85 @@ public class PredictTests
     }
 
     [Fact]
+    public void Save_preprocessed_writes_the_digit_the_model_saw_for_each_image_as_a_png_named_after_it()
+    {
+        using var folder = new TemporaryFolder();
+        var digits = Digits();
+        var (a, b) = (Directory.CreateDirectory(Path.Combine(folder.Path, "a")).FullName,
+            Directory.CreateDirectory(Path.Combine(folder.Path, "b")).FullName);
+        // Two pictures whose names differ only in case, one whose name has a space and a '#', and a blank one.
+        string[] images = [Path.Combine(a, "seven.pgm"), Path.Combine(b, "Seven.pgm"), Path.Combine(a, "my digit #3.pgm"), Path.Combine(a, "blank.pgm")];
+        for (var i = 0; i < 3; i++)
+        {
+            var (_, green, _) = Draw(digits[i].Digit, 2, 70, 64, 3 + i, 2);
+            File.WriteAllBytes(images[i], Pgm(green, 70, 64));
+        }
+        File.WriteAllBytes(images[3], Pgm(Enumerable.Repeat((byte)200, 30 * 20).ToArray(), 30, 20));
+        var seen = Path.Combine(folder.Path, "seen");
+        var (log, error) = (new StringWriter(), new StringWriter());
+
+        Assert.Equal(1, PredictCommand.Run(TrainedModel.ModelFile, images, json: false, log, error, saveFolder: seen));
+
+        string[] names = ["seven-28x28.png", "Seven-2-28x28.png", "my_digit__3-28x28.png"];
+        Assert.Equal(names.Order(StringComparer.Ordinal), Directory.GetFiles(seen).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        for (var i = 0; i < 3; i++)
+        {
+            var saved = DigitImage.Load(Path.Combine(seen, names[i]));
+            Assert.Equal((MnistStyle.Size, MnistStyle.Size), (saved.Width, saved.Height));
+            Assert.Equal(MnistStyle.Convert(DigitImage.Load(images[i]), images[i]), saved.Pixels);
+        }
+        Assert.Equal(3, log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Equal([$"{images[3]}: no digit found: the image is blank (one tone).", $"Wrote the 28×28 digits the model saw to {seen}."],
+            error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+
+        // Again, quietly: the same files, replaced, and no note.
+        error = new StringWriter();
+        Assert.Equal(0, PredictCommand.Run(TrainedModel.ModelFile, images[..3], json: true, TextWriter.Null, error, saveFolder: seen, quiet: true));
+        Assert.Empty(error.ToString());
+        Assert.Equal(3, Directory.GetFiles(seen).Length);
+    }
+
+    [Fact]
+    public void Save_preprocessed_refuses_a_file_or_a_folder_whose_parent_is_missing_before_predicting()
+    {
+        using var folder = new TemporaryFolder();
+        var image = Path.Combine(folder.Path, "digit.pgm");
+        var (_, green, _) = Draw(Digits()[1].Digit, 2, 60, 60, 2, 2);
+        File.WriteAllBytes(image, Pgm(green, 60, 60));
+        var file = Path.Combine(folder.Path, "seen");
+        File.WriteAllText(file, "a file where the folder should be");
+        var missing = Path.Combine(folder.Path, "typo", "seen");
+        foreach (var (target, expected) in new[]
+            {
+                (file, $"Cannot create the folder {file} given by --save-preprocessed: a file of that name is there; name a folder, or move the file."),
+                (missing, $"Cannot create the folder {missing} given by --save-preprocessed: its parent {Path.Combine(folder.Path, "typo")} does not exist; create that folder first, or choose another."),
+            })
+        {
+            var (log, error) = (new StringWriter(), new StringWriter());
+            Assert.Equal(1, PredictCommand.Run(TrainedModel.ModelFile, [image], json: false, log, error, saveFolder: target));
+            Assert.Equal(expected, error.ToString().TrimEnd());
+            Assert.Empty(log.ToString());
+        }
+        Assert.Equal("a file where the folder should be", File.ReadAllText(file));
+        Assert.False(Directory.Exists(Path.Combine(folder.Path, "typo")));
+
+        var parseError = new StringWriter();
+        Assert.Equal(2, Cli.Run(["predict", "--model", TrainedModel.ModelFile, "--save-preprocessed", " ", image], parseError, TextWriter.Null));
+        Assert.StartsWith("--save-preprocessed is empty; name the folder to write to.", parseError.ToString());
+    }
+
+    [Theory]
+    [InlineData("scans/seven.jpg", "seven-28x28.png")]
+    [InlineData("my digit #3.PNG", "my_digit__3-28x28.png")]
+    [InlineData("ziffer-ä.v2.bmp", "ziffer-ä.v2-28x28.png")]
+    [InlineData("a\tb\u0001c.pgm", "a_b_c-28x28.png")]
+    [InlineData(".hidden.png", "hidden-28x28.png")]
+    [InlineData(".png", "image-28x28.png")]
+    [InlineData("seven-28x28.png", "seven-28x28-28x28.png")]
+    public void A_saved_digit_is_named_after_its_image_with_only_safe_characters(string image, string expected) =>
+        Assert.Equal(expected, PredictCommand.PreprocessedName(image, new HashSet<string>()));
+
+    [Fact]
     public void A_plain_pgm_and_a_sixteen_bit_pgm_read_as_the_same_picture()
     {
         var plain = PgmReader.Read(Encoding.ASCII.GetBytes("P2\n# a comment\n3 2\n10\n0 5 10\n10 5 0\n"));
