@@ -20,6 +20,7 @@ internal static class HelpText
         ["predict"] = "Classify digit images with a trained model.",
         ["export"] = "Write a trained model as an ONNX file.",
         ["summary"] = "Show a model's layers, output shapes, parameters and multiply-adds.",
+        ["serve"] = "Serve a page to draw digits for a trained model, and an HTTP prediction API.",
         ["help"] = "Show the help of the program or of one command.",
     };
 
@@ -66,6 +67,15 @@ internal static class HelpText
             ("The layers of LeNet-5 as torchinfo shows them", $"{P} summary"),
             ("The layers of a trained model, whichever architecture it has",
                 $"{P} summary --model output/model.safetensors"),
+        ],
+        ["serve"] =
+        [
+            ("The drawing page and the API at http://127.0.0.1:5000",
+                $"{P} serve --model output/model.safetensors"),
+            ("A prediction from a script, as predict --json answers",
+                "curl --data-binary @digit.png -H 'Content-Type: image/png' http://127.0.0.1:5000/api/predict"),
+            ("Watch a run learn in the browser, drawing against its weights as they change",
+                $"{P} train --serve"),
         ],
         ["help"] =
         [

@@ -135,22 +135,7 @@ public static class PredictCommand
     }
 
     /// <summary>Softmax of the model's logits for a 28×28 MNIST-form digit, preprocessed as the test set is.</summary>
-    public static float[] Probabilities(Module model, byte[] digit)
-    {
-        var size = MnistPreprocessing.DefaultImageSize;
-        var input = new float[size * size];
-        MnistPreprocessing.Preprocess(digit, 1, MnistStyle.Size, size, MnistPreprocessing.TestMean,
-            MnistPreprocessing.TestStd, input);
-        var wasTraining = model.Training;
-        model.Eval();
-        float[] logits;
-        using (GradientTape.NoGrad()) logits = model.Forward(Tensor.FromArray(input, 1, 1, size, size)).ToArray();
-        model.Train(wasTraining);
-        var max = logits.Max();
-        var exponentials = logits.Select(v => MathF.Exp(v - max)).ToArray();
-        var sum = exponentials.Sum();
-        return exponentials.Select(v => v / sum).ToArray();
-    }
+    public static float[] Probabilities(Module model, byte[] digit) => Serve.Predictor.Probabilities(model, [digit])[0];
 
     private static string Percent(float value) => (100 * value).ToString("F1", CultureInfo.InvariantCulture) + " %";
 }

@@ -13,7 +13,7 @@ public class HelpTests
 {
     private const int Width = 100;
 
-    public static TheoryData<string> Commands => new() { "", "train", "evaluate", "predict", "export", "summary", "help" };
+    public static TheoryData<string> Commands => new() { "", "train", "evaluate", "predict", "export", "summary", "serve", "help" };
 
     [Theory]
     [MemberData(nameof(Commands))]
@@ -48,7 +48,7 @@ public class HelpTests
         var (commands, options) = (help.IndexOf("\nCommands:", StringComparison.Ordinal),
             help.IndexOf("\nOptions:", StringComparison.Ordinal));
         Assert.InRange(commands, 0, options);
-        foreach (var name in new[] { "train", "evaluate", "predict", "export", "summary", "help" })
+        foreach (var name in new[] { "train", "evaluate", "predict", "export", "summary", "serve", "help" })
             Assert.Matches($@"\n  {name} +\S", help[commands..options]);
         Assert.DoesNotContain("--epochs", help);
         Assert.Contains("--quiet", help[options..]);

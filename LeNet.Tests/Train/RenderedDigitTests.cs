@@ -178,16 +178,17 @@ public class RenderedDigitTests
     }
 
     [Fact]
-    public void A_large_photo_converts_in_well_under_a_second()
+    public void A_large_photo_is_read_as_its_smaller_self()
     {
-        // 1000×1000 with everything at once; the conversion takes about 6 ms in a Release build (4 ms before it
-        // looked for the digit), 280×280 about 2 ms. The bound only catches a conversion gone slow by far.
+        // 1000 pixels a side is averaged down before the digit is looked for (its speed is in benchmarks/README.md, step 24):
+        // the 28×28 must be the one the original size gives, up to resampling.
         var sample = Samples.Where(s => s.Subset == "photo").MaxBy(s => s.Image.Width * s.Image.Height)!;
-        var large = Scaled(sample.Image, 1000, 1000);
-        MnistStyle.Convert(large, sample.Name);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        MnistStyle.Convert(large, sample.Name);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(0.5), $"1000×1000 took {clock.Elapsed.TotalMilliseconds:F0} ms");
+        var original = MnistStyle.Convert(sample.Image, sample.Name);
+        var scale = 1000.0 / Math.Max(sample.Image.Width, sample.Image.Height);
+        var large = MnistStyle.Convert(Scaled(sample.Image, (int)Math.Round(sample.Image.Width * scale),
+            (int)Math.Round(sample.Image.Height * scale)), sample.Name);
+        var difference = original.Zip(large, (a, b) => Math.Abs(a - b)).Average();
+        Assert.True(difference < 16, $"The 1000×1000 version differs by {difference:F1} levels on average.");
     }
 
     /// <summary>The picture resized (nearest pixel) to width × height.</summary>

@@ -53,21 +53,29 @@ public sealed class Predictor(Module model, IReadOnlyList<string> classNames, do
         return answers;
     }
 
-    /// <summary>Softmax of the model's logits for MNIST-form digits, preprocessed as the test set is, in one batch.</summary>
+    /// <summary>The probabilities of a batch of MNIST-form digits, under the lock.</summary>
     public float[][] Probabilities(IReadOnlyList<byte[]> digits)
+    {
+        lock (_gate) return Probabilities(model, digits);
+    }
+
+    /// <summary>
+    /// Softmax of <paramref name="model"/>'s logits for 28×28 MNIST-form digits, preprocessed as the test set is, in
+    /// one batch in evaluation mode (the model's mode is restored): predict's and the server's one path.
+    /// </summary>
+    public static float[][] Probabilities(Module model, IReadOnlyList<byte[]> digits)
     {
         var size = MnistPreprocessing.DefaultImageSize;
         var input = new float[digits.Count * size * size];
         for (var i = 0; i < digits.Count; i++)
             MnistPreprocessing.Preprocess(digits[i], 1, MnistStyle.Size, size, MnistPreprocessing.TestMean,
                 MnistPreprocessing.TestStd, input.AsSpan(i * size * size, size * size));
+        var wasTraining = model.Training;
+        model.Eval();
         float[] logits;
-        lock (_gate)
-        {
-            model.Eval();
-            using (GradientTape.NoGrad())
-                logits = model.Forward(Tensor.FromArray(input, digits.Count, 1, size, size)).ToArray();
-        }
+        using (GradientTape.NoGrad())
+            logits = model.Forward(Tensor.FromArray(input, digits.Count, 1, size, size)).ToArray();
+        model.Train(wasTraining);
         var classes = logits.Length / digits.Count;
         return Enumerable.Range(0, digits.Count).Select(i => Softmax(logits.AsSpan(i * classes, classes))).ToArray();
     }

@@ -41,7 +41,7 @@ public sealed class ServePageTests
         var (playwright, browser) = await Browser.LaunchAsync();
         using var driver = playwright;
         await using var chromium = browser;
-        var saved = SavedModel.Load(TrainedModel.ModelFile);
+        var saved = SavedModel.Load(FastTrainedModel.ModelFile); // the fast recipe on all of MNIST: about 99 %
         await using var server = await WebServer.StartAsync("127.0.0.1", 0,
             () => new Predictor(saved.Model, saved.ClassNames, 16),
             () => ModelInfo.Of(saved.Variant, saved.Model, saved.ClassNames, 90.2, 500, training: false));
@@ -72,7 +72,7 @@ public sealed class ServePageTests
                     Path = Path.Combine(Browser.Screenshots, "serve-drawn-3.png"), FullPage = true,
                 });
         }
-        Assert.True(right.Count >= 9, $"Right: {string.Join(", ", right)} of 0-9.");
+        Assert.True(right.Count == 10, $"Right: {string.Join(", ", right)} of 0-9.");
 
         await page.ClickAsync("#clear");
         Assert.Equal("?", await page.Locator("#guess").TextContentAsync());
