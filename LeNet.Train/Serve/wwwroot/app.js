@@ -213,6 +213,17 @@ function makeCharts() {
 
 const seconds = s => s >= 90 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${s.toFixed(0)} s`;
 
+// The charts are redrawn at most four times a second, however fast the steps come: the page shares the machine with
+// the run it shows.
+let redrawing = null;
+function redraw() {
+  redrawing ??= setTimeout(() => {
+    redrawing = null;
+    lossPlot.setData(run.steps);
+    accuracyPlot.setData(run.epochs);
+  }, 250);
+}
+
 function onEvent(event) {
   if (event.type === "start") {
     run.steps.forEach(a => a.length = 0);
@@ -223,7 +234,7 @@ function onEvent(event) {
     run.steps[0].push(event.step);
     run.steps[1].push(event.loss);
     run.steps[2].push(event.rate);
-    lossPlot.setData(run.steps);
+    redraw();
     $("progress-fill").style.width = `${(100 * event.fraction).toFixed(1)}%`;
     $("progress-text").textContent = `Epoch ${event.epoch} of ${run.total} · step ${number(event.step)} · ` +
       `${(100 * event.fraction).toFixed(0)} % · loss ${event.loss?.toFixed(4) ?? "not finite"}` +
@@ -233,7 +244,7 @@ function onEvent(event) {
     run.epochs[1].push(event.testAccuracy);
     run.epochs[2].push(event.validationAccuracy);
     run.epochs[3].push(event.trainAccuracy);
-    accuracyPlot.setData(run.epochs);
+    redraw();
     const held = event.testAccuracy ?? event.validationAccuracy;
     if (held != null) $("model-facts").textContent = `${percent(held)} ${event.testAccuracy != null ? "test" :
       "validation"} accuracy after epoch ${event.epoch} · training now`;
