@@ -1,6 +1,8 @@
+using System.Runtime.InteropServices;
 using LeNet.Core.Autograd;
 using LeNet.Core.Files;
 using LeNet.Core.Modules;
+using LeNet.Kernels.Cpu;
 using LeNet.Train.Images;
 
 namespace LeNet.Train.Serve;
@@ -11,8 +13,8 @@ public sealed record WebPrediction(string Image, int? Label, string? Name, float
 
 /// <summary>
 /// A model answering web requests: images are decoded and converted in parallel on the callers' threads, the forward
-/// pass runs one batch at a time under a lock (a model's buffers are not for two threads at once), and the weights
-/// can be replaced between two batches (the live page during training).
+/// pass runs one batch at a time under a lock (a model's buffers are not for two threads at once), on the caller's
+/// thread alone, and the weights can be replaced between two batches (the live page during training).
 /// </summary>
 public sealed class Predictor(Module model, IReadOnlyList<string> classNames, double maxMegapixels)
 {
@@ -62,12 +64,7 @@ public sealed class Predictor(Module model, IReadOnlyList<string> classNames, do
             MnistPreprocessing.Preprocess(digits[i], 1, MnistStyle.Size, size, MnistPreprocessing.TestMean,
                 MnistPreprocessing.TestStd, input.AsSpan(i * size * size, size * size));
         float[] logits;
-        lock (_gate)
-        {
-            model.Eval();
-            using (GradientTape.NoGrad())
-                logits = model.Forward(Tensor.FromArray(input, digits.Count, 1, size, size)).ToArray();
-        }
+        lock (_gate) logits = Forward(input, digits.Count);
         var classes = logits.Length / digits.Count;
         return Enumerable.Range(0, digits.Count).Select(i => Softmax(logits.AsSpan(i * classes, classes))).ToArray();
     }
@@ -76,6 +73,37 @@ public sealed class Predictor(Module model, IReadOnlyList<string> classNames, do
     public void Load(IReadOnlyDictionary<string, (int[] Shape, float[] Values)> state)
     {
         lock (_gate) model.LoadStateDict(state);
+    }
+
+    /// <summary>The logits of <paramref name="count"/> preprocessed images; the caller holds <see cref="_gate"/>.</summary>
+    private unsafe float[] Forward(float[] input, int count)
+    {
+        var pass = new ForwardPass(model, input, count);
+        var handle = GCHandle.Alloc(pass);
+        // The pass runs as the one part of a kernel loop, so that every loop inside it runs on this thread (the rule
+        // of Workers.Run for nested calls). Split over the kernels' worker thread, a pass of one image gains nothing,
+        // and that thread then spins for milliseconds waiting for the next loop: under load it took half the
+        // server's CPU from the requests (benchmarks/serve.md). During training it also leaves the workers to the
+        // training steps.
+        try { Workers.Run(1, (void*)GCHandle.ToIntPtr(handle), &ForwardPass.Run); }
+        finally { handle.Free(); }
+        return pass.Logits!;
+    }
+
+    private sealed class ForwardPass(Module model, float[] input, int count)
+    {
+        public float[]? Logits;
+
+        public static unsafe void Run(void* state, int part) =>
+            ((ForwardPass)GCHandle.FromIntPtr((nint)state).Target!).Run();
+
+        private void Run()
+        {
+            var size = MnistPreprocessing.DefaultImageSize;
+            model.Eval();
+            using (GradientTape.NoGrad())
+                Logits = model.Forward(Tensor.FromArray(input, count, 1, size, size)).ToArray();
+        }
     }
 
     private static float[] Softmax(ReadOnlySpan<float> logits)
