@@ -95,9 +95,9 @@ for (var round = 1; round <= o.Rounds; round++)
     results.Add((round, $"(c) {o.Batch}-image multipart, {o.Clients} clients", multi));
     Console.WriteLine("  " + multi);
     Memory($"round {round}, after (c)");
-    await Task.Delay(TimeSpan.FromSeconds(o.Pause));
-    Memory($"round {round}, after a {o.Pause} s pause");
 }
+await Task.Delay(TimeSpan.FromSeconds(o.Pause));
+Memory($"after a {o.Pause} s pause, idle");
 
 // ---- The report -------------------------------------------------------------------------------------------------
 Console.WriteLine();
@@ -114,10 +114,15 @@ if (memory.Count > 0)
     Console.WriteLine("| server memory | VmRSS MiB | VmHWM MiB |");
     Console.WriteLine("|---|---|---|");
     foreach (var (when, rss, peak) in memory) Console.WriteLine($"| {when} | {rss / 1024.0:F1} | {peak / 1024.0:F1} |");
-    var pauses = memory.Where(m => m.When.Contains("pause", StringComparison.Ordinal)).ToList();
-    if (pauses.Count >= 2)
-        Console.WriteLine($"Growth from round 1's pause to round {pauses.Count}'s: " +
-            $"{(pauses[^1].RssKb - pauses[0].RssKb) / 1024.0:+0.0;-0.0} MiB");
+    // The same point of the first and the last round: a leak grows with every round, the GC's heap does not.
+    foreach (var phase in new[] { "(b)", "(c)" })
+    {
+        var rounds = memory.Where(m => m.When.EndsWith($"after {phase}", StringComparison.Ordinal)).ToList();
+        if (rounds.Count >= 2)
+            Console.WriteLine($"VmRSS after {phase}, round 1 to round {rounds.Count}: {rounds[0].RssKb / 1024.0:F1} → " +
+                $"{rounds[^1].RssKb / 1024.0:F1} MiB ({(rounds[^1].RssKb - rounds[0].RssKb) / 1024.0:+0.0;-0.0}); " +
+                $"range {rounds.Min(m => m.RssKb) / 1024.0:F1}–{rounds.Max(m => m.RssKb) / 1024.0:F1} MiB");
+    }
 }
 var errors = results.Sum(r => r.Result.Errors);
 Console.WriteLine(errors == 0 ? "No error." : $"{errors} errors.");
@@ -133,7 +138,7 @@ internal sealed record Options(string Mnist, string? Model, string? Url, int? Pi
     public const string Usage =
         "usage: LoadTest (--model FILE [--server LeNet.Train.dll] | --url http://HOST:PORT [--pid PID]) [--mnist DIR]\n" +
         "         [--sizes 28[,56,...]] [--digits 1000] [--clients 16] [--requests 20000] [--warmup 2000]\n" +
-        "         [--batch 64] [--batches 50] [--rounds 2] [--pause 10]\n" +
+        "         [--batch 64] [--batches 50] [--rounds 5] [--pause 10]\n" +
         "       LoadTest --export DIR [--mnist DIR] [--sizes ...] [--digits N]   (PNG files for wrk, no load)";
 
     public static Options Parse(string[] args)
@@ -155,7 +160,7 @@ internal sealed record Options(string Mnist, string? Model, string? Url, int? Pi
             Text("server") ?? "LeNet.Train/bin/Release/net10.0/LeNet.Train.dll",
             (Text("sizes") ?? "28").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(),
             Number("digits", 1000), Number("clients", 16), Number("requests", 20000), Number("warmup", 2000, 0),
-            Number("batch", 64), Number("batches", 50), Number("rounds", 2), Number("pause", 10, 0), Text("export"));
+            Number("batch", 64), Number("batches", 50), Number("rounds", 5), Number("pause", 10, 0), Text("export"));
         if (values.Count > 0) throw new ArgumentException($"unknown option --{values.Keys.First()}");
         if (options.Export is null && (options.Model is null) == (options.Url is null))
             throw new ArgumentException("give --model (the server is started here) or --url (a running server)");

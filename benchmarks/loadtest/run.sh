@@ -3,7 +3,7 @@
 #   benchmarks/loadtest/run.sh [MNIST_DIR] [MODEL.safetensors]
 # builds the server and the load test (Release), trains a model with --recipe fast when none is given, then
 #   1. LoadTest on 28×28 PNGs, RUNS times (default 3), each with a fresh server;
-#   2. LoadTest on PNGs of 28, 56, 140 and 280 px (the drawing page's canvas is 280), once;
+#   2. LoadTest on PNGs of 28, 56, 140 and 280 px (the drawing page's canvas is 280), once, 2 rounds;
 #   3. wrk (when installed) against a fresh server: 16 connections, 10 s, RUNS times, its memory before and after.
 # Environment: RUNS (3), REQUESTS (20000), CLIENTS (16), WRK_SECONDS (10).
 set -euo pipefail
@@ -37,7 +37,7 @@ for run in $(seq "$runs"); do
 done
 echo "== LoadTest, PNGs of 28, 56, 140 and 280 px"
 dotnet "$loadtest" --model "$model" --mnist "$mnist" --server "$server" --clients "$clients" --requests "$requests" \
-  --sizes 28,56,140,280
+  --sizes 28,56,140,280 --rounds 2
 
 if ! command -v wrk >/dev/null; then echo "== wrk is not installed (apt-get install -y wrk): skipped"; exit 0; fi
 echo "== wrk, 28×28 PNG, $clients connections, 2 threads"
