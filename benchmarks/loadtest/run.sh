@@ -22,8 +22,8 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== $(lscpu | grep 'Model name' | sed 's/  */ /g'), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC'), load: $(uptime | sed 's/.*load average: //')"
-dotnet build LeNet.Train -c Release -nologo -v quiet | grep -E 'Warn|rror' || true
-dotnet build benchmarks/loadtest -c Release -nologo -v quiet | grep -E 'Warn|rror' || true
+dotnet build LeNet.Train -c Release -nologo -v quiet
+dotnet build benchmarks/loadtest -c Release -nologo -v quiet
 server=LeNet.Train/bin/Release/net10.0/LeNet.Train.dll
 loadtest=benchmarks/loadtest/bin/Release/net10.0/LoadTest.dll
 if [[ -z $model ]]; then
