@@ -119,6 +119,16 @@ public static unsafe class Workers
         }
     }
 
+    /// <summary>Runs <paramref name="body"/> with every loop inside it on the calling thread (as a loop's part does):
+    /// for work too small to be worth waking the workers, such as a server's single image.</summary>
+    public static void OnThisThread(Action body)
+    {
+        var outer = _insideRun;
+        _insideRun = true;
+        try { body(); }
+        finally { _insideRun = outer; }
+    }
+
     private static void RunSerially(int parts, void* state, delegate*<void*, int, void> body)
     {
         var outer = _insideRun;

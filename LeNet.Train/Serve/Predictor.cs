@@ -1,6 +1,7 @@
 using LeNet.Core.Autograd;
 using LeNet.Core.Files;
 using LeNet.Core.Modules;
+using LeNet.Kernels.Cpu;
 using LeNet.Train.Images;
 
 namespace LeNet.Train.Serve;
@@ -11,8 +12,8 @@ public sealed record WebPrediction(string Image, int? Label, string? Name, float
 
 /// <summary>
 /// A model answering web requests: images are decoded and converted in parallel on the callers' threads, the forward
-/// pass runs one batch at a time under a lock (a model's buffers are not for two threads at once), and the weights
-/// can be replaced between two batches (the live page during training).
+/// pass runs one batch at a time under a lock (a model's buffers are not for two threads at once), on the caller's
+/// thread alone, and the weights can be replaced between two batches (the live page during training).
 /// </summary>
 public sealed class Predictor(Module model, IReadOnlyList<string> classNames, double maxMegapixels)
 {
@@ -72,9 +73,15 @@ public sealed class Predictor(Module model, IReadOnlyList<string> classNames, do
                 MnistPreprocessing.TestStd, input.AsSpan(i * size * size, size * size));
         var wasTraining = model.Training;
         model.Eval();
-        float[] logits;
-        using (GradientTape.NoGrad())
-            logits = model.Forward(Tensor.FromArray(input, digits.Count, 1, size, size)).ToArray();
+        float[] logits = [];
+        // On this thread alone: split over the kernels' worker thread, a pass of a few images gains nothing, and that
+        // thread then spins waiting for the next loop; under load it took half the server's CPU from the requests
+        // (benchmarks/serve.md). During training it also leaves the workers to the training steps.
+        Workers.OnThisThread(() =>
+        {
+            using (GradientTape.NoGrad())
+                logits = model.Forward(Tensor.FromArray(input, digits.Count, 1, size, size)).ToArray();
+        });
         model.Train(wasTraining);
         var classes = logits.Length / digits.Count;
         return Enumerable.Range(0, digits.Count).Select(i => Softmax(logits.AsSpan(i * classes, classes))).ToArray();
