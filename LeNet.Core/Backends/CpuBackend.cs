@@ -22,6 +22,8 @@ public sealed class CpuBackend : Backend
     public static int ThreadCount => K.Workers.ThreadCount;
     public static void SetThreadCount(int threads) => K.Workers.SetThreadCount(threads);
     public static int MaxThreadCount => K.Workers.MaxThreadCount;
+    /// <summary>Runs <paramref name="body"/> with its kernels on the calling thread alone (work too small to share).</summary>
+    public static void OnThisThread(Action body) => K.Workers.OnThisThread(body);
     /// <summary>Why LENET_THREADS cannot be used, in one sentence; null when unset or valid.</summary>
     public static string? ThreadsVariableProblem => K.Workers.ThreadsVariableProblem;
     public static string ThreadCountProblem(string name, string value) => K.Workers.ThreadCountProblem(name, value);

@@ -1,7 +1,7 @@
 using LeNet.Core.Autograd;
 using LeNet.Core.Files;
 using LeNet.Core.Modules;
-using LeNet.Kernels.Cpu;
+using LeNet.Core.Backends;
 using LeNet.Train.Images;
 
 namespace LeNet.Train.Serve;
@@ -77,7 +77,7 @@ public sealed class Predictor(Module model, IReadOnlyList<string> classNames, do
         // On this thread alone: split over the kernels' worker thread, a pass of a few images gains nothing, and that
         // thread then spins waiting for the next loop; under load it took half the server's CPU from the requests
         // (benchmarks/serve.md). During training it also leaves the workers to the training steps.
-        Workers.OnThisThread(() =>
+        CpuBackend.OnThisThread(() =>
         {
             using (GradientTape.NoGrad())
                 logits = model.Forward(Tensor.FromArray(input, digits.Count, 1, size, size)).ToArray();

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Reflection;
+using System.Text;
 using LeNet.Core.Files;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -77,8 +78,28 @@ public sealed class WebServer : IAsyncDisposable
             throw new OptionException($"Cannot listen on {host}:{port} ({e.Message.TrimEnd('.')}); choose another " +
                 "--port, or stop the program that uses it.");
         }
-        var bound = app.Urls.First();
-        return new WebServer(app, new Uri(bound.Replace("0.0.0.0", "127.0.0.1").Replace("[::]", "[::1]")));
+        var bound = new Uri(app.Urls.First().Replace("0.0.0.0", "127.0.0.1").Replace("[::]", "[::1]"));
+        await WarmUpAsync(bound);
+        return new WebServer(app, bound);
+    }
+
+    /// <summary>
+    /// One request of each kind before the server is announced: their code is compiled now (fully optimised, as
+    /// LeNet.Train compiles everything), not on the cores of a training run when the page first asks.
+    /// </summary>
+    private static async Task WarmUpAsync(Uri address)
+    {
+        using var client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
+        try
+        {
+            foreach (var path in new[] { "/health", "/api/model", "/", "/assets/app.js" })
+                (await client.GetAsync(path)).Dispose();
+            using var blank = new ByteArrayContent([]);
+            blank.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("image/png");
+            (await client.PostAsync("/api/predict", blank)).Dispose();
+        }
+        catch (HttpRequestException) { } // a server that cannot be reached from here (a firewall) still serves
+        catch (TaskCanceledException) { }
     }
 
     public async ValueTask DisposeAsync()
@@ -179,10 +200,17 @@ public sealed class WebServer : IAsyncDisposable
         using var subscription = live.Subscribe();
         try
         {
-            await foreach (var json in subscription.Events.ReadAllAsync(context.RequestAborted))
+            // The events so far in one write, at most four writes a second: a run sends about a hundred an epoch, and
+            // each write wakes threads on the cores that train.
+            var events = subscription.Events;
+            var text = new StringBuilder();
+            while (await events.WaitToReadAsync(context.RequestAborted))
             {
-                await response.WriteAsync($"data: {json}\n\n", context.RequestAborted);
+                while (events.TryRead(out var json)) text.Append("data: ").Append(json).Append("\n\n");
+                await response.WriteAsync(text.ToString(), context.RequestAborted);
                 await response.Body.FlushAsync(context.RequestAborted);
+                text.Clear();
+                await Task.Delay(250, context.RequestAborted);
             }
         }
         catch (OperationCanceledException) { } // the page went away

@@ -2,7 +2,7 @@
 # What the live page costs a training run: the seed recipe for EPOCHS epochs, alternating a run without --serve, one
 # whose event stream is read and whose drawing is predicted ten times a second (as the page does while someone draws),
 # and the same with the page open in headless chromium. Prints each run's training seconds and the median ratios.
-# Usage: benchmarks/serve/overhead.sh MNIST_DIR [ROUNDS=3] [EPOCHS=5]
+# Usage: [DRAW=0] benchmarks/serve/overhead.sh MNIST_DIR [ROUNDS=3] [EPOCHS=5]   (DRAW=0: nobody draws)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 data=${1:?MNIST folder}; pairs=${2:-3}; epochs=${3:-5}
@@ -35,12 +35,19 @@ run() {
     curl -s -N "http://127.0.0.1:$port/api/events" >/dev/null &
   fi
   watcher=$!
-  ( while true; do
-      curl -s -o /dev/null --data-binary @"$work/digit.pgm" -H 'Content-Type: image/x-portable-graymap' \
-        "http://127.0.0.1:$port/api/predict?seen=1"
-      sleep 0.1
-    done ) &
-  drawer=$!
+  # One client on one kept-alive connection, as a browser sends: a curl started ten times a second would itself cost
+  # the run more than the server does.
+  [ "${DRAW:-1}" = 1 ] || { python3 -c "import time; time.sleep(1e6)" & drawer=$!; }
+  [ "${DRAW:-1}" = 1 ] && python3 - "$port" "$work/digit.pgm" <<'EOF' &
+import http.client, sys, time
+connection = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+body = open(sys.argv[2], "rb").read()
+while True:
+    connection.request("POST", "/api/predict?seen=1", body, {"Content-Type": "image/x-portable-graymap"})
+    connection.getresponse().read()
+    time.sleep(0.1)
+EOF
+  [ "${DRAW:-1}" = 1 ] && drawer=$!
   until grep -q "stays open" "$work/served.log"; do sleep 0.2; done
   kill "$drawer" "$watcher"; kill -TERM "$trainer"; wait "$trainer" || true
   seconds "$work/run.json"

@@ -179,7 +179,7 @@ async function loadModel() {
 }
 
 // ---- Training ---------------------------------------------------------------------------------------------------
-const run = { steps: [[], [], []], epochs: [[], [], [], []], total: 0 };
+const run = { steps: [[], [], []], epochs: [[], [], [], []], total: 0, last: null };
 let lossPlot, accuracyPlot;
 
 function chartWidth(id) { return Math.max(300, $(id).clientWidth || 480); }
@@ -213,7 +213,7 @@ function makeCharts() {
 
 const seconds = s => s >= 90 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${s.toFixed(0)} s`;
 
-// The charts are redrawn at most four times a second, however fast the steps come: the page shares the machine with
+// The charts and the progress are redrawn at most twice a second, however fast the steps come: the page shares the machine with
 // the run it shows.
 let redrawing = null;
 function redraw() {
@@ -221,7 +221,13 @@ function redraw() {
     redrawing = null;
     lossPlot.setData(run.steps);
     accuracyPlot.setData(run.epochs);
-  }, 250);
+    const last = run.last;
+    if (!last || document.body.dataset.trained) return;
+    $("progress-fill").style.width = `${(100 * last.fraction).toFixed(1)}%`;
+    $("progress-text").textContent = `Epoch ${last.epoch} of ${run.total} · step ${number(last.step)} · ` +
+      `${(100 * last.fraction).toFixed(0)} % · loss ${last.loss?.toFixed(4) ?? "not finite"}` +
+      (last.remaining != null ? ` · ${seconds(last.remaining)} left` : "");
+  }, 500);
 }
 
 function onEvent(event) {
@@ -234,11 +240,8 @@ function onEvent(event) {
     run.steps[0].push(event.step);
     run.steps[1].push(event.loss);
     run.steps[2].push(event.rate);
+    run.last = event;
     redraw();
-    $("progress-fill").style.width = `${(100 * event.fraction).toFixed(1)}%`;
-    $("progress-text").textContent = `Epoch ${event.epoch} of ${run.total} · step ${number(event.step)} · ` +
-      `${(100 * event.fraction).toFixed(0)} % · loss ${event.loss?.toFixed(4) ?? "not finite"}` +
-      (event.remaining != null ? ` · ${seconds(event.remaining)} left` : "");
   } else if (event.type === "epoch") {
     run.epochs[0].push(event.epoch);
     run.epochs[1].push(event.testAccuracy);
