@@ -17,7 +17,7 @@ public class TypoTests
     [InlineData("export --model m --onnx a.onnx --quite", "Unrecognized command or argument '--quite'. Did you mean '--quiet'?", "Run 'LeNet.Train export --help' to see its options.")]
     [InlineData("help trian", "There is no command 'trian'; did you mean 'train'?", "Run 'LeNet.Train help' to see the commands.")]
     [InlineData("train --frobnicate", "Unrecognized command or argument '--frobnicate'.", "Run 'LeNet.Train train --help' to see its options.")]
-    [InlineData("help frob", "There is no command 'frob'; the commands are train, evaluate, predict, export, summary, help.", "Run 'LeNet.Train help' to see the commands.")]
+    [InlineData("help frob", "There is no command 'frob'; the commands are train, evaluate, predict, export, summary, serve, help.", "Run 'LeNet.Train help' to see the commands.")]
     public void A_mistyped_name_is_refused_with_the_nearest_one_and_exit_code_2(string arguments, string sentence, string hint)
     {
         var (output, error) = (new StringWriter(), new StringWriter());
