@@ -1,3 +1,4 @@
+using LeNet.Core.Files;
 using LeNet.Core.Models;
 using LeNet.Core.Modules;
 
@@ -30,8 +31,9 @@ public sealed record ModelInfo(string Model, IReadOnlyList<string> Classes, long
         try
         {
             var path = Path.Combine(folder, "metrics.json");
-            if (!File.Exists(path) || new FileInfo(path).Length > 16 << 20) return null;
-            using var json = JsonDocument.Parse(File.ReadAllBytes(path));
+            if (!File.Exists(path)) return null;
+            // Read as every file here is: a FIFO, a device or a huge file is refused, not waited on.
+            using var json = JsonDocument.Parse(ReadableFile.ReadAllBytes(path, 16 << 20));
             var root = json.RootElement;
             return root.TryGetProperty("finalTestAccuracy", out var accuracy) && accuracy.TryGetDouble(out var value)
                 && double.IsFinite(value) && value is >= 0 and <= 100

@@ -249,6 +249,21 @@ public sealed class ServeApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public void The_accuracy_beside_a_model_is_read_only_from_a_regular_file_of_sane_size()
+    {
+        Assert.SkipUnless(LeNet.Tests.Files.HostileFiles.Supported, "no FIFOs on this system");
+        using var folder = new TemporaryFolder();
+        var model = Path.Combine(folder.Path, "model.safetensors");
+        File.Copy(TrainedModel.ModelFile, model);
+        File.WriteAllText(Path.Combine(folder.Path, "metrics.json"), """{"finalTestAccuracy": 98.5, "testImages": 10000}""");
+        Assert.Equal((98.5, 10000), ModelInfo.RecordedAccuracy(model));
+        // A FIFO in its place (a writer would never come) is not waited on: the page shows no accuracy.
+        File.Delete(Path.Combine(folder.Path, "metrics.json"));
+        LeNet.Tests.Files.HostileFiles.Fifo(Path.Combine(folder.Path, "metrics.json"));
+        Assert.Null(LeNet.Tests.Files.HostileFiles.WithinTenSeconds(() => ModelInfo.RecordedAccuracy(model)));
+    }
+
+    [Fact]
     public void Serve_refuses_a_missing_model_in_one_sentence()
     {
         var error = new StringWriter();
