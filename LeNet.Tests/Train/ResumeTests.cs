@@ -119,10 +119,9 @@ public class ResumeTests
     {
         var program = Path.Combine(AppContext.BaseDirectory, "LeNet.Train.dll");
         Assert.True(File.Exists(program), $"{program} is missing: build LeNet.Tests, which copies LeNet.Train beside it.");
-        var start = new ProcessStartInfo(Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet")
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
+        var (launcher, launcherArguments) = TrainerProcess.Launcher();
+        var start = new ProcessStartInfo(launcher) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in launcherArguments) start.ArgumentList.Add(argument);
         start.ArgumentList.Add(program);
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;

@@ -43,15 +43,31 @@ internal sealed partial class TrainerProcess : IDisposable
     public static TrainerProcess StartWithFileSizeLimit(int kilobytes, IEnumerable<string> arguments)
     {
         var program = Path.Combine(AppContext.BaseDirectory, "LeNet.Train.dll");
-        var dotnet = Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet";
+        var (launcher, launcherArguments) = Launcher();
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add("-c");
         start.ArgumentList.Add($"ulimit -f {kilobytes} && trap '' XFSZ && exec \"$0\" \"$@\"");
-        start.ArgumentList.Add(dotnet);
+        start.ArgumentList.Add(launcher);
+        foreach (var argument in launcherArguments) start.ArgumentList.Add(argument);
         start.ArgumentList.Add(program);
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
         start.Environment["DOTNET_EnableWriteXorExecute"] = "0";
         return new TrainerProcess(Process.Start(start)!);
+    }
+
+    /// <summary>
+    /// The program that starts <c>dotnet</c> (the one running these tests when known) and its first arguments. A test
+    /// process started with SIGINT ignored (under nohup, or by a CI runner that starts jobs with &amp; in a shell without
+    /// job control) passes that on to every child, and .NET then keeps ignoring it, as a shell's background job should:
+    /// the trainer is then started through coreutils' <c>env --default-signal=INT</c>, so that it meets Ctrl-C as it
+    /// does in a terminal.
+    /// </summary>
+    public static (string Program, string[] Arguments) Launcher()
+    {
+        var dotnet = Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet";
+        return (IgnoredSignals(Environment.ProcessId) >> (Sigint - 1) & 1) != 0
+            ? ("env", ["--default-signal=INT", dotnet])
+            : (dotnet, []);
     }
 
     public int Id => _process.Id;
@@ -80,7 +96,8 @@ internal sealed partial class TrainerProcess : IDisposable
     {
         if ((IgnoredSignals(_process.Id) >> (signal - 1) & 1) != 0)
             throw new InvalidOperationException($"The trainer ignores signal {signal}: it inherited that from this test process (started under " +
-                "nohup, or with & in a shell without job control; .NET keeps SIGINT and SIGQUIT ignored then). Run the tests in the foreground.");
+                "nohup, or with & in a shell without job control; .NET keeps SIGINT and SIGQUIT ignored then), and env --default-signal=INT " +
+                "did not restore it (coreutils older than 8.31?). Run the tests in the foreground.");
         if (Kill(_process.Id, signal) != 0)
             throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}.");
     }
