@@ -200,17 +200,20 @@ public sealed class WebServer : IAsyncDisposable
         using var subscription = live.Subscribe();
         try
         {
-            // The events so far in one write, at most four writes a second: a run sends about a hundred an epoch, and
-            // each write wakes threads on the cores that train.
+            // The events so far as one message (a JSON array), at most one a second: a run makes about a hundred an
+            // epoch, and each message wakes the browser, which shares the cores with the run.
             var events = subscription.Events;
             var text = new StringBuilder();
             while (await events.WaitToReadAsync(context.RequestAborted))
             {
-                while (events.TryRead(out var json)) text.Append("data: ").Append(json).Append("\n\n");
+                text.Append("data: [");
+                while (events.TryRead(out var json)) text.Append(json).Append(',');
+                if (text[^1] == ',') text.Length--;
+                text.Append("]\n\n");
                 await response.WriteAsync(text.ToString(), context.RequestAborted);
                 await response.Body.FlushAsync(context.RequestAborted);
                 text.Clear();
-                await Task.Delay(250, context.RequestAborted);
+                await Task.Delay(1000, context.RequestAborted);
             }
         }
         catch (OperationCanceledException) { } // the page went away

@@ -179,7 +179,7 @@ async function loadModel() {
 }
 
 // ---- Training ---------------------------------------------------------------------------------------------------
-const run = { steps: [[], [], []], epochs: [[], [], [], []], total: 0, last: null };
+const run = { steps: [[], [], []], epochs: [[], [], [], []], total: 0, last: null, newEpoch: false };
 let lossPlot, accuracyPlot;
 
 function chartWidth(id) { return Math.max(300, $(id).clientWidth || 480); }
@@ -213,21 +213,27 @@ function makeCharts() {
 
 const seconds = s => s >= 90 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${s.toFixed(0)} s`;
 
-// The charts and the progress are redrawn at most twice a second, however fast the steps come: the page shares the machine with
-// the run it shows.
-let redrawing = null;
+// The charts and the progress are redrawn once per batch of events (the server sends at most one a second), in the next
+// animation frame, which a hidden page does not get: the page shares the machine with the run it shows, and each wakeup
+// of the browser takes the cores from the run for a moment.
+let redrawing = false;
 function redraw() {
-  redrawing ??= setTimeout(() => {
-    redrawing = null;
+  if (redrawing) return;
+  redrawing = true;
+  requestAnimationFrame(() => {
+    redrawing = false;
     lossPlot.setData(run.steps);
-    accuracyPlot.setData(run.epochs);
+    if (run.newEpoch) accuracyPlot.setData(run.epochs);
+    run.newEpoch = false;
+    // While training, the drawing is predicted again with each batch: the answer changes as the weights learn.
+    if (state.drawn && !document.body.dataset.trained) predictPad();
     const last = run.last;
     if (!last || document.body.dataset.trained) return;
     $("progress-fill").style.width = `${(100 * last.fraction).toFixed(1)}%`;
     $("progress-text").textContent = `Epoch ${last.epoch} of ${run.total} · step ${number(last.step)} · ` +
       `${(100 * last.fraction).toFixed(0)} % · loss ${last.loss?.toFixed(4) ?? "not finite"}` +
       (last.remaining != null ? ` · ${seconds(last.remaining)} left` : "");
-  }, 500);
+  });
 }
 
 function onEvent(event) {
@@ -247,6 +253,7 @@ function onEvent(event) {
     run.epochs[1].push(event.testAccuracy);
     run.epochs[2].push(event.validationAccuracy);
     run.epochs[3].push(event.trainAccuracy);
+    run.newEpoch = true;
     redraw();
     const held = event.testAccuracy ?? event.validationAccuracy;
     if (held != null) $("model-facts").textContent = `${percent(held)} ${event.testAccuracy != null ? "test" :
@@ -265,12 +272,11 @@ function watch() {
   makeCharts();
   const source = new EventSource("/api/events");
   source.onmessage = message => {
-    const event = JSON.parse(message.data);
-    onEvent(event);
-    if (event.type === "end") source.close();
+    for (const event of JSON.parse(message.data)) {
+      onEvent(event);
+      if (event.type === "end") source.close();
+    }
   };
-  // While training, the drawing is predicted again every second: the answer changes as the weights learn.
-  setInterval(() => { if (state.drawn && !document.body.dataset.trained) predictPad(); }, 1000);
 }
 
 // ---- Start --------------------------------------------------------------------------------------------------------
