@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using LeNet.Train;
 using LeNet.Train.Serve;
@@ -181,6 +182,19 @@ public sealed class ServePageTests
             {
                 Path = Path.Combine(Browser.Screenshots, "serve-trained.png"), FullPage = true,
             });
+
+            // The stream read by a client that comes after the end: the whole run, each message a JSON array of events,
+            // and then the end of the stream.
+            using var client = new HttpClient();
+            var stream = await client.GetStringAsync(new Uri(address, "/api/events"), TestContext.Current.CancellationToken);
+            var messages = stream.Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+            Assert.All(messages, m => Assert.StartsWith("data: [", m));
+            var events = messages.SelectMany(m => JsonDocument.Parse(m["data: ".Length..]).RootElement.EnumerateArray()).ToList();
+            var types = events.Select(e => e.GetProperty("type").GetString()).ToList();
+            Assert.Equal(["start", .. Enumerable.Repeat("step", 3 * 94), "end"], types.Where(t => t != "epoch"));
+            Assert.Equal(3, types.Count(t => t == "epoch"));
+            var steps = events.Where(e => e.GetProperty("type").GetString() == "step").Select(e => e.GetProperty("step").GetInt32());
+            Assert.Equal(Enumerable.Range(1, 3 * 94), steps);
         }
         finally
         {
