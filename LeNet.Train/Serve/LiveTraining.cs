@@ -18,7 +18,13 @@ public sealed class LiveTraining(TrainingProgress inner, double maxMegapixels) :
     private static readonly long RefreshTicks = Stopwatch.Frequency / 4, WantedTicks = 3 * Stopwatch.Frequency;
 
     private readonly object _gate = new();
-    private readonly List<string> _history = [];
+    // What a page opened late is sent: every event but the steps, and the steps at an even stride that doubles whenever
+    // more than MaxSteps would be kept, so that a long run's history stays a few megabytes. Open pages get every event.
+    private readonly List<(string Json, int Step)> _history = [];
+    private int _stepsPublished, _stride = 1, _historySteps;
+
+    /// <summary>The most step events kept for pages opened late (a 1,000-epoch run makes 100,000).</summary>
+    public const int MaxSteps = 10_000;
     private readonly List<Channel<string>> _pages = [];
     private readonly Stopwatch _clock = new();
     private long _lastAsked = long.MinValue / 2, _lastCopied = long.MinValue / 2;
@@ -46,7 +52,7 @@ public sealed class LiveTraining(TrainingProgress inner, double maxMegapixels) :
         var channel = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
         lock (_gate)
         {
-            foreach (var e in _history) channel.Writer.TryWrite(e);
+            foreach (var (json, _) in _history) channel.Writer.TryWrite(json);
             if (Ended) channel.Writer.TryComplete();
             else _pages.Add(channel);
         }
@@ -97,7 +103,7 @@ public sealed class LiveTraining(TrainingProgress inner, double maxMegapixels) :
         var total = _epochs * _steps;
         var elapsed = _clock.Elapsed.TotalSeconds;
         var done = point.Step - _firstStep;
-        Publish(new
+        Publish(step: true, new
         {
             type = "step", step = point.Step, epoch = point.Epoch, loss = Finite(point.Loss),
             rate = point.LearningRate, fraction = (double)point.Step / total, elapsed,
@@ -140,12 +146,24 @@ public sealed class LiveTraining(TrainingProgress inner, double maxMegapixels) :
         }
     }
 
-    private void Publish(object value)
+    private void Publish(object value) => Publish(step: false, value);
+
+    private void Publish(bool step, object value)
     {
         var json = JsonSerializer.Serialize(value, JsonOptions);
         lock (_gate)
         {
-            _history.Add(json);
+            if (!step) _history.Add((json, -1));
+            else if (_stepsPublished++ % _stride == 0)
+            {
+                _history.Add((json, _stepsPublished - 1));
+                if (++_historySteps > MaxSteps)
+                {
+                    _stride *= 2;
+                    _history.RemoveAll(e => e.Step >= 0 && e.Step % _stride != 0);
+                    _historySteps = _history.Count(e => e.Step >= 0);
+                }
+            }
             foreach (var page in _pages) page.Writer.TryWrite(json);
         }
     }
