@@ -17,14 +17,15 @@ public sealed class LiveTraining(TrainingProgress inner, double maxMegapixels) :
     // The copy is refreshed at most this often, and only while predictions were asked for in the last few seconds.
     private static readonly long RefreshTicks = Stopwatch.Frequency / 4, WantedTicks = 3 * Stopwatch.Frequency;
 
+    /// <summary>The most step events kept for pages opened late (a 1,000-epoch run makes 100,000).</summary>
+    public const int MaxSteps = 10_000;
+
     private readonly object _gate = new();
     // What a page opened late is sent: every event but the steps, and the steps at an even stride that doubles whenever
     // more than MaxSteps would be kept, so that a long run's history stays a few megabytes. Open pages get every event.
+    // A step is kept with its number among the steps published (-1 for other events).
     private readonly List<(string Json, int Step)> _history = [];
-    private int _stepsPublished, _stride = 1, _historySteps;
-
-    /// <summary>The most step events kept for pages opened late (a 1,000-epoch run makes 100,000).</summary>
-    public const int MaxSteps = 10_000;
+    private int _stepsPublished, _stride = 1;
     private readonly List<Channel<string>> _pages = [];
     private readonly Stopwatch _clock = new();
     private long _lastAsked = long.MinValue / 2, _lastCopied = long.MinValue / 2;
@@ -103,12 +104,12 @@ public sealed class LiveTraining(TrainingProgress inner, double maxMegapixels) :
         var total = _epochs * _steps;
         var elapsed = _clock.Elapsed.TotalSeconds;
         var done = point.Step - _firstStep;
-        Publish(step: true, new
+        Publish(new
         {
             type = "step", step = point.Step, epoch = point.Epoch, loss = Finite(point.Loss),
             rate = point.LearningRate, fraction = (double)point.Step / total, elapsed,
             remaining = done > 0 ? elapsed * (total - point.Step) / done : (double?)null,
-        });
+        }, step: true);
     }
 
     public override void BetweenSteps(Module model)
@@ -146,9 +147,7 @@ public sealed class LiveTraining(TrainingProgress inner, double maxMegapixels) :
         }
     }
 
-    private void Publish(object value) => Publish(step: false, value);
-
-    private void Publish(bool step, object value)
+    private void Publish(object value, bool step = false)
     {
         var json = JsonSerializer.Serialize(value, JsonOptions);
         lock (_gate)
@@ -157,11 +156,11 @@ public sealed class LiveTraining(TrainingProgress inner, double maxMegapixels) :
             else if (_stepsPublished++ % _stride == 0)
             {
                 _history.Add((json, _stepsPublished - 1));
-                if (++_historySteps > MaxSteps)
+                // The steps kept are the multiples of the stride below the count published.
+                if ((_stepsPublished + _stride - 1) / _stride > MaxSteps)
                 {
                     _stride *= 2;
                     _history.RemoveAll(e => e.Step >= 0 && e.Step % _stride != 0);
-                    _historySteps = _history.Count(e => e.Step >= 0);
                 }
             }
             foreach (var page in _pages) page.Writer.TryWrite(json);
