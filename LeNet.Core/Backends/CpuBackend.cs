@@ -85,12 +85,11 @@ public sealed class CpuBackend : Backend
         ConvBlockSaved saved, GradientTarget? inputGrad, GradientTarget? weightGrad, GradientTarget? biasGrad,
         GradientTarget? gammaGrad, GradientTarget? betaGrad, in ConvBlockShape shape)
     {
-        var convGrad = shape.ConvOutput(input.Device);
-        convGrad.AsSpan().Clear();
+        var convGrad = shape.ConvOutput(input.Device); // scratch: the kernel writes every element
         K.BatchNorm2d.BackwardReLUMaxPool(pooledGrad.AsSpan(), saved.Argmax.Host, saved.Pooled.AsSpan(),
             saved.ConvOutput.AsSpan(), gamma.AsSpan(), saved.Mean.AsSpan(), saved.InvStd.AsSpan(), convGrad.AsSpan(),
             AccumulatorOrScratch(gammaGrad, shape.Conv.OutChannels),
-            AccumulatorOrScratch(betaGrad, shape.Conv.OutChannels), shape.Pooling);
+            AccumulatorOrScratch(betaGrad, shape.Conv.OutChannels), shape.Pooling, accumulateInputGrad: false);
         Conv2dBackward(input, weight, convGrad, inputGrad, weightGrad, biasGrad, shape.Conv);
     }
 
@@ -135,12 +134,9 @@ public sealed class CpuBackend : Backend
             Accumulator(logitsGrad), probabilities.Size(0), probabilities.Size(1));
 
     public override void AdamStep(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment, int step,
-        float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled, bool clearGradient)
-    {
+        float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled, bool clearGradient) =>
         K.Adam.Step(parameter.AsSpan(), grad.AsSpan(), firstMoment.AsSpan(), secondMoment.AsSpan(), step,
-            learningRate, beta1, beta2, eps, weightDecay, decoupled);
-        if (clearGradient) grad.AsSpan().Clear();
-    }
+            learningRate, beta1, beta2, eps, weightDecay, decoupled, clearGradient);
 
     public override void SgdStep(Tensor parameter, Tensor grad, Tensor? momentumBuffer, bool firstStep,
         float learningRate, float momentum, float dampening, float weightDecay, bool nesterov, bool clearGradient)

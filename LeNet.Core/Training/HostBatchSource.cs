@@ -2,7 +2,7 @@ namespace LeNet.Core.Training;
 
 /// <summary>
 /// Batches copied from host arrays into reused tensors: one pair for full batches, one for the last. With an
-/// augmentation the images are distorted as they are copied (the SIMD kernel, across the CPU kernels' workers).
+/// augmentation the images are distorted as they are copied; either way across the CPU kernels' workers.
 /// </summary>
 internal sealed class HostBatchSource : BatchSource
 {
@@ -40,9 +40,7 @@ internal sealed class HostBatchSource : BatchSource
         if (Augmentation is { } augmentation)
             Kernels.Cpu.Augment.Apply(_images, indices, images, ImageSide, augmentation, AugmentationSeed, Epoch);
         else
-            for (var k = 0; k < count; k++)
-                _images.AsSpan(indices[k] * _imageLength, _imageLength)
-                    .CopyTo(images.Slice(k * _imageLength, _imageLength));
+            Kernels.Cpu.Gather.Rows(_images, indices, images, _imageLength);
         for (var k = 0; k < count; k++) target.Labels[k] = _labels[indices[k]];
         return (target.Images, target.Labels);
     }

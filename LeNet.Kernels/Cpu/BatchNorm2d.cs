@@ -24,7 +24,7 @@ public static unsafe class BatchNorm2d
         public PoolShape Pool;
         public int Channels, Spatial, Planes, PlanesPerPart;
         public float Eps;
-        public bool Inference;
+        public bool Inference, Overwrite;
     }
 
     /// <summary>
@@ -187,13 +187,15 @@ public static unsafe class BatchNorm2d
     /// Backward of <see cref="ForwardTrainingReLUMaxPool"/>. Takes the pooled-output gradient [N, C, P, Q], the argmax
     /// and pooledOutput that forward wrote, its input (the BatchNorm input) [N, C, H, W], gamma, and the saved mean
     /// and invStd; accumulates (+=) into inputGrad [N, C, H, W], gammaGrad and betaGrad [C] what
-    /// <see cref="MaxPool2d.Backward"/>, <see cref="ReLU.Backward"/> and <see cref="Backward"/> in turn would add.
+    /// <see cref="MaxPool2d.Backward"/>, <see cref="ReLU.Backward"/> and <see cref="Backward"/> in turn would add; with
+    /// <paramref name="accumulateInputGrad"/> false it overwrites inputGrad instead (whatever it held), so a caller's
+    /// scratch needs no clearing pass.
     /// Only argmax positions whose pooled output is positive pass a gradient through ReLU (the pooled value is the ReLU
     /// output there), so the BatchNorm sums run over those alone and the dense pass is one affine map of the input.
     /// </summary>
     public static void BackwardReLUMaxPool(ReadOnlySpan<float> pooledGrad, ReadOnlySpan<int> argmax, ReadOnlySpan<float> pooledOutput,
         ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> mean, ReadOnlySpan<float> invStd,
-        Span<float> inputGrad, Span<float> gammaGrad, Span<float> betaGrad, in PoolShape shape)
+        Span<float> inputGrad, Span<float> gammaGrad, Span<float> betaGrad, in PoolShape shape, bool accumulateInputGrad = true)
     {
         var normShape = ValidateFused(shape);
         SpanLength.Require(pooledGrad.Length, shape.OutputLength, nameof(pooledGrad), shape);
@@ -212,6 +214,7 @@ public static unsafe class BatchNorm2d
                 PooledGrad = dp, Argmax = index, Pooled = pooled, Input = x, Gamma = g, Mean = m, InvStd = inv, InputGrad = dx,
                 Partials = partials, Channel = partials + 2 * shape.Batch * shape.Channels, Pool = shape,
                 Channels = shape.Channels, Spatial = normShape.Spatial, Planes = shape.Batch * shape.Channels,
+                Overwrite = !accumulateInputGrad,
             };
             int parts = MaxPool2d.SplitPlanes(pass.Planes, shape.InputLength, out pass.PlanesPerPart);
             Workers.Run(parts, &pass, &PooledGradientSumsPart);
@@ -575,12 +578,22 @@ public static unsafe class BatchNorm2d
             float scale = (float)pass->Channel[3 * c], slope = (float)pass->Channel[3 * c + 1], constant = (float)pass->Channel[3 * c + 2];
             TV m = TS.Splat(mean), vSlope = TS.Splat(slope), vConstant = TS.Splat(constant);
             float* x = pass->Input + (long)plane * S, dx = pass->InputGrad + (long)plane * S;
-            // Every position: the mean terms, an affine map of the input.
+            // Every position: the mean terms, an affine map of the input (written over dx, or added to it).
             int i = 0;
-            for (; i <= S - TS.Count; i += TS.Count)
-                TS.Store(dx + i, TS.Add(TS.Load(dx + i), TS.MultiplyAdd(TS.Subtract(TS.Load(x + i), m), vSlope, vConstant)));
-            for (; i < S; i++)
-                dx[i] += MathF.FusedMultiplyAdd(x[i] - mean, slope, constant);
+            if (pass->Overwrite)
+            {
+                for (; i <= S - TS.Count; i += TS.Count)
+                    TS.Store(dx + i, TS.MultiplyAdd(TS.Subtract(TS.Load(x + i), m), vSlope, vConstant));
+                for (; i < S; i++)
+                    dx[i] = MathF.FusedMultiplyAdd(x[i] - mean, slope, constant);
+            }
+            else
+            {
+                for (; i <= S - TS.Count; i += TS.Count)
+                    TS.Store(dx + i, TS.Add(TS.Load(dx + i), TS.MultiplyAdd(TS.Subtract(TS.Load(x + i), m), vSlope, vConstant)));
+                for (; i < S; i++)
+                    dx[i] += MathF.FusedMultiplyAdd(x[i] - mean, slope, constant);
+            }
             // Positions that won their window with a positive output: the direct term scale·dy.
             int first = plane * S;
             float* pooled = pass->Pooled, pooledGrad = pass->PooledGrad, inputGrad = pass->InputGrad;

@@ -156,7 +156,15 @@ public class FusedBatchNormReLUMaxPoolTests
 
     [Theory]
     [MemberData(nameof(WidthsAndShapes))]
-    public void Backward_accumulates_what_the_composition_of_reference_backwards_gives(int width, int shapeIndex) => AtWidth(width, () =>
+    public void Backward_accumulates_what_the_composition_of_reference_backwards_gives(int width, int shapeIndex) =>
+        CheckBackward(width, shapeIndex, accumulateInputGrad: true);
+
+    [Theory]
+    [MemberData(nameof(WidthsAndShapes))]
+    public void Backward_without_accumulation_overwrites_whatever_the_input_gradient_held(int width, int shapeIndex) =>
+        CheckBackward(width, shapeIndex, accumulateInputGrad: false);
+
+    private static void CheckBackward(int width, int shapeIndex, bool accumulateInputGrad) => AtWidth(width, () =>
     {
         var shape = Shapes[shapeIndex];
         var norm = Norm(shape);
@@ -181,12 +189,14 @@ public class FusedBatchNormReLUMaxPoolTests
         var inputGrad = UniformFloat(rng, shape.InputLength);
         var gammaGrad = UniformFloat(rng, C);
         var betaGrad = UniformFloat(rng, C);
-        var expectedInputGrad = Exactly(inputGrad);
+        // Overwritten: the expected input gradient starts at zero, and what the buffer held (NaN here) must not show.
+        var expectedInputGrad = accumulateInputGrad ? Exactly(inputGrad) : new double[shape.InputLength];
+        if (!accumulateInputGrad) Array.Fill(inputGrad, float.NaN);
         var expectedGammaGrad = Exactly(gammaGrad);
         var expectedBetaGrad = Exactly(betaGrad);
 
         CpuKernels.BatchNorm2d.BackwardReLUMaxPool(pooledGrad, argmax, ToFloat(pooled), data.Input, data.Gamma, ToFloat(mean), ToFloat(invStd),
-            inputGrad, gammaGrad, betaGrad, shape);
+            inputGrad, gammaGrad, betaGrad, shape, accumulateInputGrad);
 
         var reluGrad = new double[shape.InputLength];
         Ref.MaxPool2d.Backward<double>(Exactly(pooledGrad), argmax, reluGrad, shape);

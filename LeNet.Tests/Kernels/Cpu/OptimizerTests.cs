@@ -55,6 +55,33 @@ public class OptimizerTests
         }
     });
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(256)]
+    [InlineData(128)]
+    public void Adam_clearing_the_gradient_updates_exactly_as_without_and_leaves_it_zero(int width) => AtWidth(width, () =>
+    {
+        // 48,000 + 17: several parts across the workers and a tail shorter than a vector.
+        var rng = new Random(10_520 + width);
+        const int length = 48_017;
+        var parameter = UniformFloat(rng, length);
+        var grad = GradientLike(rng, parameter);
+        float[] kept = [.. parameter], keptGrad = [.. grad], first = new float[length], second = new float[length];
+        float[] cleared = [.. parameter], clearedFirst = new float[length], clearedSecond = new float[length];
+        for (int step = 1; step <= 2; step++)
+        {
+            float[] clearedGrad = [.. keptGrad];
+            CpuKernels.Adam.Step(kept, keptGrad, first, second, step, 0.05f, 0.9f, 0.999f, 1e-8f, 0.01f);
+            CpuKernels.Adam.Step(cleared, clearedGrad, clearedFirst, clearedSecond, step, 0.05f, 0.9f, 0.999f, 1e-8f, 0.01f,
+                clearGradient: true);
+            Assert.Equal(kept, cleared);
+            Assert.Equal(first, clearedFirst);
+            Assert.Equal(second, clearedSecond);
+            Assert.All(clearedGrad, g => Assert.Equal(0f, g));
+        }
+        Assert.NotEqual(parameter, kept);
+    });
+
     public static TheoryData<int, string> WidthsAndSgdVariants()
     {
         var data = new TheoryData<int, string>();
