@@ -14,6 +14,7 @@ dotnet build "$repo/LeNet.Train" -c Release -nologo -v q >/dev/null
 echo "| round | ours: epoch s | ours: test acc % | libtorch (TorchSharp): epoch s | libtorch: test acc % |"
 echo "|---|---|---|---|---|"
 for round in $(seq 1 "$rounds"); do
+  rm -rf "$out/ours"
   dotnet "$repo/LeNet.Train/bin/Release/net10.0/LeNet.Train.dll" --data "$shared/mnist" --epochs 1 --threads "$threads" \
     --output "$out/ours" --no-pictures > "$out/ours.log"
   ours_s=$(grep -oP 'Epoch \[1/1\] took \K[0-9.]+' "$out/ours.log")

@@ -9,9 +9,12 @@ namespace LeNet.Kernels.Cpu;
 /// partials in part order afterwards, so results never depend on which thread ran which part.
 /// </summary>
 /// <remarks>
-/// The caller waits for parts, not for threads: a worker the operating system has not scheduled yet simply claims
-/// nothing, and the caller runs the parts itself. Claims go through one 64-bit ticket (loop generation in the high
-/// half, next part in the low half), so a worker that wakes late can never claim a part of a loop that has ended.
+/// Each thread first claims the parts of its own block (thread i of T: parts i·n/T to (i+1)·n/T), so that successive
+/// loops over a batch give a thread the same images and their data stays in that core's cache; then it takes what is
+/// left of the other blocks. The caller waits for parts, not for threads: a worker the operating system has not
+/// scheduled yet claims nothing, and the others run its block. A block's claims go through its own 64-bit counter
+/// (loop generation in the high half, next part in the low half), so a worker that wakes late can never claim a part
+/// of a loop that has ended.
 /// </remarks>
 public static unsafe class Workers
 {
@@ -19,12 +22,16 @@ public static unsafe class Workers
     private static Thread[] _threads = [];
     private static int _threadCount;
 
-    // The loop being run, published before its ticket.
+    // The loop being run, published before its ticket (the generation, shifted left 32 bits, that wakes the workers).
     private static void* _state;
     private static delegate*<void*, int, void> _body;
     private static int _parts;
     private static int _completed;
     private static long _ticket;
+    // Per thread (the caller's first), the claim counter of its block, 128 bytes apart so that claims in different
+    // blocks do not share a cache line.
+    private static long[] _counters = [];
+    private const int CounterStride = 16;
     private static ExceptionDispatchInfo? _error;
     private static volatile bool _stopping;
 
@@ -32,7 +39,6 @@ public static unsafe class Workers
     private static readonly object Sleep = new();
     private static int _sleepers;
     private const int SpinIterations = 20_000;
-    private const long Closed = int.MaxValue;
 
     [ThreadStatic] private static bool _insideRun;
 
@@ -73,12 +79,13 @@ public static unsafe class Workers
             if (count == _threadCount) return;
             StopThreads();
             _threadCount = count;
+            _counters = new long[count * CounterStride];
             _threads = new Thread[count - 1];
             for (var i = 0; i < _threads.Length; i++)
             {
                 _threads[i] = new Thread(WorkerLoop) { IsBackground = true, Name = $"LeNet worker {i + 1}" };
                 // The worker waits for the loop after the current one, however late it starts running.
-                _threads[i].Start(Generation(Volatile.Read(ref _ticket)));
+                _threads[i].Start((i + 1, Generation(Volatile.Read(ref _ticket))));
             }
         }
     }
@@ -97,9 +104,12 @@ public static unsafe class Workers
         }
         try
         {
-            var generation = Generation(_ticket) + 1;
-            // Close the ticket before touching the loop's fields; then publish them, then open it at part 0.
-            Volatile.Write(ref _ticket, generation << 32 | Closed);
+            // 32 bits of generation, wrapping (after 4·10⁹ loops, a day or two of training) as the ticket's half does.
+            var generation = (Generation(_ticket) + 1) & 0xFFFF_FFFF;
+            // Move every block counter to the new generation before touching the loop's fields (a late worker of the
+            // last loop then claims nothing), publish the fields, then the ticket that wakes the workers.
+            for (var i = 0; i < _threadCount; i++)
+                Volatile.Write(ref _counters[i * CounterStride], generation << 32 | (uint)BlockStart(i, parts));
             _state = state;
             _body = body;
             _parts = parts;
@@ -107,7 +117,7 @@ public static unsafe class Workers
             _error = null;
             Volatile.Write(ref _ticket, generation << 32);
             lock (Sleep) if (_sleepers > 0) Monitor.PulseAll(Sleep);
-            ClaimParts(generation);
+            ClaimParts(generation, 0);
             var spin = new SpinWait();
             while (Volatile.Read(ref _completed) != parts) spin.SpinOnce(sleep1Threshold: -1);
             _error?.Throw();
@@ -137,38 +147,41 @@ public static unsafe class Workers
         finally { _insideRun = outer; }
     }
 
-    /// <summary>Claims and runs parts of loop <paramref name="generation"/> until none is left.</summary>
-    private static void ClaimParts(long generation)
+    /// <summary>The first part of thread <paramref name="thread"/>'s block (the end of the last block at ThreadCount).</summary>
+    private static int BlockStart(int thread, int parts) => (int)((long)parts * thread / _threadCount);
+
+    /// <summary>Claims and runs parts of loop <paramref name="generation"/>, its own block's first, until none is left.</summary>
+    private static void ClaimParts(long generation, int self)
     {
         _insideRun = true;
         try
         {
-            while (true)
+            var threads = _threadCount;
+            for (int k = 0, block = self; k < threads; k++, block = block + 1 == threads ? 0 : block + 1)
             {
-                var ticket = Volatile.Read(ref _ticket);
-                var parts = Volatile.Read(ref _parts);
-                var part = (int)(ticket & 0xFFFF_FFFF);
-                if (Generation(ticket) != generation) return;
-                if (part == Closed)
+                ref var counter = ref _counters[block * CounterStride];
+                while (true)
                 {
-                    // The caller is still publishing this loop (a few stores): wait for it to open.
-                    Thread.SpinWait(1);
-                    continue;
+                    var claim = Volatile.Read(ref counter);
+                    if (Generation(claim) != generation) return; // the loop has ended
+                    // Read after the counter: if _parts is already the next loop's, the counter has moved on and the
+                    // exchange below fails.
+                    var part = (int)(claim & 0xFFFF_FFFF);
+                    if (part >= BlockStart(block + 1, Volatile.Read(ref _parts))) break;
+                    if (Interlocked.CompareExchange(ref counter, claim + 1, claim) != claim) continue;
+                    // The claim succeeded, so this loop cannot end before the part is done: its fields are still ours.
+                    try { _body(_state, part); }
+                    catch (Exception e) { Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(e), null); }
+                    Interlocked.Increment(ref _completed);
                 }
-                if (part >= parts) return;
-                if (Interlocked.CompareExchange(ref _ticket, ticket + 1, ticket) != ticket) continue;
-                // The claim succeeded, so this loop cannot end before the part is done: its fields are still ours.
-                try { _body(_state, part); }
-                catch (Exception e) { Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(e), null); }
-                Interlocked.Increment(ref _completed);
             }
         }
         finally { _insideRun = false; }
     }
 
-    private static void WorkerLoop(object? startGeneration)
+    private static void WorkerLoop(object? start)
     {
-        var seen = (long)startGeneration!;
+        var (self, seen) = ((int, long))start!;
         while (true)
         {
             for (var spins = 0; Generation(Volatile.Read(ref _ticket)) == seen; spins++)
@@ -183,7 +196,7 @@ public static unsafe class Workers
             }
             seen = Generation(Volatile.Read(ref _ticket));
             if (_stopping) return;
-            ClaimParts(seen);
+            ClaimParts(seen, self);
         }
     }
 
@@ -193,7 +206,7 @@ public static unsafe class Workers
     {
         if (_threads.Length == 0) return;
         _stopping = true;
-        Volatile.Write(ref _ticket, (Generation(_ticket) + 1) << 32 | Closed);
+        Volatile.Write(ref _ticket, ((Generation(_ticket) + 1) & 0xFFFF_FFFF) << 32);
         lock (Sleep) Monitor.PulseAll(Sleep);
         foreach (var thread in _threads) thread.Join();
         _stopping = false;

@@ -109,3 +109,75 @@ public unsafe class WorkersTests
         Assert.Equal(saved, Workers.ThreadCount);
     }
 }
+
+/// <summary>Block claiming at other thread counts, and a worker that stalls: the others take its block.</summary>
+[Collection(ElementwiseThreadCountCollection.Name)]
+public unsafe class WorkersBlockTests
+{
+    private struct Record
+    {
+        public int* Hits;
+        public int* Threads;
+        public int Caller;
+    }
+
+    private static void RecordPart(void* state, int part)
+    {
+        var record = (Record*)state;
+        Interlocked.Increment(ref record->Hits[part]);
+        record->Threads[part] = Environment.CurrentManagedThreadId;
+    }
+
+    [Theory]
+    [InlineData(2, 1)]
+    [InlineData(2, 3)]
+    [InlineData(3, 2)]   // fewer parts than threads: some blocks are empty
+    [InlineData(3, 64)]
+    [InlineData(5, 7)]
+    [InlineData(5, 1000)]
+    public void Every_part_runs_exactly_once_at_any_thread_count(int threads, int parts) =>
+        ElementwiseTestSupport.WithThreads(threads, () =>
+        {
+            var hits = new int[parts];
+            var ran = new int[parts];
+            for (var repeat = 0; repeat < 50; repeat++)
+            {
+                Array.Clear(hits);
+                fixed (int* h = hits, t = ran)
+                {
+                    var record = new Record { Hits = h, Threads = t };
+                    Workers.Run(parts, &record, &RecordPart);
+                }
+                Assert.All(hits, count => Assert.Equal(1, count));
+            }
+        });
+
+    private static void StallOffTheCaller(void* state, int part)
+    {
+        var record = (Record*)state;
+        // The first part a worker claims (from its own block) takes long: the caller must not wait for the rest.
+        if (Environment.CurrentManagedThreadId != record->Caller && Interlocked.Increment(ref *record->Hits) == 1)
+            Thread.Sleep(300);
+        record->Threads[part] = Environment.CurrentManagedThreadId;
+    }
+
+    [Fact]
+    public void The_caller_takes_over_the_block_of_a_worker_that_stalls()
+    {
+        const int parts = 64;
+        ElementwiseTestSupport.WithThreads(2, () =>
+        {
+            var ran = new int[parts];
+            var stalls = new int[1];
+            fixed (int* t = ran, s = stalls)
+            {
+                var record = new Record { Hits = s, Threads = t, Caller = Environment.CurrentManagedThreadId };
+                Workers.Run(parts, &record, &StallOffTheCaller);
+            }
+            Assert.All(ran, thread => Assert.NotEqual(0, thread));
+            // The worker ran at most the part it stalled in (none if it woke after the caller had finished).
+            Assert.True(ran.Count(thread => thread != Environment.CurrentManagedThreadId) <= 1,
+                $"the worker ran {ran.Count(thread => thread != Environment.CurrentManagedThreadId)} parts");
+        });
+    }
+}
