@@ -85,6 +85,7 @@ public static unsafe partial class Conv2d
                 Pooled = y, Window = window, Implicit = shape.Stride == 1 && engine != Engine.Im2Col,
             };
             if (block.Implicit) PrepareImplicit<TV>(ref block.Conv, folded, engine);
+            block.Conv.Conv.ChannelsLast = block.Implicit && block.Conv.Conv.Lanes;
             // The pooling's width is chosen here, on the caller's thread, where a test's width override is visible.
             switch (Math.Min(Count<TV>() * 32, ElementwiseSimd.WidthFor(pool.OutWidth)))
             {
@@ -102,12 +103,70 @@ public static unsafe partial class Conv2d
         ref readonly var shape = ref block->Conv.Shape;
         int K = shape.OutChannels, P = shape.OutHeight, Q = shape.OutWidth, window = block->Window;
         int pooledHeight = P / window, pooledWidth = Q / window;
+        ref readonly var conv = ref block->Conv.Conv;
+        float* pooled = block->Pooled + (nint)n * K * pooledHeight * pooledWidth;
+        if (conv.ChannelsLast)
+        {
+            // The lanes engine's tiles as they are: each window's max is a few vector compares over the channels.
+            float* tiles = GemmScratch.Get(ref _blockImage, conv.PackedLd * P * Q);
+            ImplicitImage<TV>(&block->Conv, n, tiles);
+            switch (conv.LaneWidth * 10 + conv.LaneVectors)
+            {
+                case 161: ReLUMaxPoolChannelsLast<Vector512<float>, ElementwiseSimd512, ConvLanes.OneVector>(tiles, conv, window, pooled); break;
+                case 162: ReLUMaxPoolChannelsLast<Vector512<float>, ElementwiseSimd512, ConvLanes.TwoVectors>(tiles, conv, window, pooled); break;
+                case 81: ReLUMaxPoolChannelsLast<Vector256<float>, ElementwiseSimd256, ConvLanes.OneVector>(tiles, conv, window, pooled); break;
+                case 82: ReLUMaxPoolChannelsLast<Vector256<float>, ElementwiseSimd256, ConvLanes.TwoVectors>(tiles, conv, window, pooled); break;
+                case 41: ReLUMaxPoolChannelsLast<Vector128<float>, ElementwiseSimd128, ConvLanes.OneVector>(tiles, conv, window, pooled); break;
+                default: ReLUMaxPoolChannelsLast<Vector128<float>, ElementwiseSimd128, ConvLanes.TwoVectors>(tiles, conv, window, pooled); break;
+            }
+            return;
+        }
         float* image = GemmScratch.Get(ref _blockImage, K * P * Q);
         if (block->Implicit) ImplicitImage<TV>(&block->Conv, n, image);
         else ForwardImageIm2Col<TV>(&block->Conv, n, image);
-        float* pooled = block->Pooled + (nint)n * K * pooledHeight * pooledWidth;
         for (int k = 0; k < K; k++)
             ReLUMaxPoolPlane<TP, TS>(image + (nint)k * P * Q, P, Q, window, pooled + (nint)k * pooledHeight * pooledWidth);
+    }
+
+    /// <summary>
+    /// From the lanes engine's channels-last tiles [K / block][P][Q][block] without the bias: pooled[k, i, j] =
+    /// ReLU(max over the window of the tiles + bias[k]). The bias is added after the max (rounding is monotone, so the
+    /// max of the sums is the sum of the max) and the window is compared in <see cref="ReLUMaxPoolPlane"/>'s order:
+    /// the same bits as the planar path.
+    /// </summary>
+    [SkipLocalsInit]
+    private static void ReLUMaxPoolChannelsLast<TL, TS, TN>(float* tiles, in Implicit conv, int window, float* pooled)
+        where TL : struct where TS : IElementwiseSimd<TL> where TN : struct, ConvLanes.IVectorCount
+    {
+        int K = conv.OutChannels, P = conv.OutHeight, Q = conv.OutWidth, width = TS.Count, block = TN.Value * width;
+        int pooledHeight = P / window, pooledWidth = Q / window, pooledPlane = pooledHeight * pooledWidth;
+        float* bias = stackalloc float[32];
+        float* lanes = stackalloc float[32];
+        for (int k0 = 0; k0 < K; k0 += block)
+        {
+            int channels = Math.Min(block, K - k0);
+            for (int c = 0; c < block; c++) bias[c] = c < channels ? conv.Bias[k0 + c] : 0;
+            float* plane = tiles + (nint)(k0 / block) * P * Q * block;
+            for (int i = 0; i < pooledHeight; i++)
+            for (int j = 0; j < pooledWidth; j++)
+            {
+                float* corner = plane + ((nint)i * window * Q + j * window) * block;
+                for (int v = 0; v < TN.Value; v++)
+                {
+                    var max = TS.Load(corner + v * width);
+                    for (int r = 0; r < window; r++)
+                    for (int t = 0; t < window; t++)
+                    {
+                        if (r == 0 && t == 0) continue;
+                        var x = TS.Load(corner + ((nint)r * Q + t) * block + v * width);
+                        max = TS.Select(TS.GreaterThan(x, max), x, max);
+                    }
+                    max = TS.Add(max, TS.Load(bias + v * width));
+                    TS.Store(lanes + v * width, TS.Select(TS.LessThan(max, TS.Zero), TS.Zero, max));
+                }
+                for (int c = 0; c < channels; c++) pooled[(nint)(k0 + c) * pooledPlane + i * pooledWidth + j] = lanes[c];
+            }
+        }
     }
 
     /// <summary>

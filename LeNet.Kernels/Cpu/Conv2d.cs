@@ -101,6 +101,9 @@ public static unsafe partial class Conv2d
         public float* Bias;     // null for none
         public int PackedLd, LaneWidth, LaneVectors, TileRows;
         public bool Lanes, Rows, Accumulate;
+        // The lanes engine writes its tiles as they are, [K / block][P][Q][block] (channels last, no bias), for the
+        // evaluation block to pool from (Conv2d.BatchNormReLUMaxPool.cs).
+        public bool ChannelsLast;
         public readonly int OutHeight => Height + 2 * PadH - R + 1;
         public readonly int OutWidth => Width + 2 * PadW - S + 1;
         public readonly int Taps => Channels * R * S;
@@ -403,6 +406,12 @@ public static unsafe partial class Conv2d
                 var (low, high) = conv.TapRows(p);
                 int first = low * tapsPerRow, length = Math.Max(0, high - low + 1) * tapsPerRow;
                 int rows = Math.Min(tileRows, Q - q0);
+                if (conv.ChannelsLast)
+                {
+                    ConvLanes.PositionsTile<TL, TN>(rows, length, image + p * Wp + q0, offsets + first, conv.Packed + (nint)first * ld + k0, ld,
+                        output + (((nint)(k0 / block) * P + p) * Q + q0) * block, block);
+                    continue;
+                }
                 ConvLanes.PositionsTile<TL, TN>(rows, length, image + p * Wp + q0, offsets + first, conv.Packed + (nint)first * ld + k0, ld, tile, block);
                 for (int k = 0; k < channels; k++)
                 {

@@ -142,6 +142,67 @@ public class ConvBatchNormReLUMaxPoolTests
             Assert.True(Math.Abs(fused[i] - unfused[i]) <= 1e-5 * scale, $"output {i}: fused {fused[i]}, unfused {unfused[i]}.");
     }
 
+    /// <summary>
+    /// The lanes engine pools from its channels-last tiles and adds the bias after the max: the same bits as its own
+    /// convolution (with the folded weights and bias) followed by ReLU and max pooling, at every width.
+    /// </summary>
+    [Theory]
+    [InlineData(512)]
+    [InlineData(256)]
+    [InlineData(128)]
+    public void The_lanes_engine_gives_the_bits_of_its_convolution_then_ReLU_and_pooling(int width) => AtWidth(width == 512 ? 0 : width, () =>
+    {
+        foreach (int shapeIndex in new[] { 1, 3, 4, 5, 7 })
+        {
+            var (shape, window, withBias) = Shapes[shapeIndex];
+            var data = Draw(shape, withBias, 40_000 + shapeIndex);
+            int K = shape.OutChannels, taps = shape.InChannels * shape.KernelHeight * shape.KernelWidth;
+            // The folding exactly as the kernel does it.
+            var weight = new float[shape.WeightLength];
+            var bias = new float[K];
+            for (int k = 0; k < K; k++)
+            {
+                float scale = data.Gamma[k] * (float)(1 / Math.Sqrt((double)data.RunningVar[k] + Eps));
+                for (int t = 0; t < taps; t++) weight[k * taps + t] = data.Weight[k * taps + t] * scale;
+                bias[k] = MathF.FusedMultiplyAdd((withBias ? data.Bias[k] : 0) - data.RunningMean[k], scale, data.Beta[k]);
+            }
+            var conv = new float[shape.OutputLength];
+            var pooled = new float[Pool(shape, window).OutputLength];
+            var lanes = Fast.Conv2d.Engine.Lanes;
+            switch (width)
+            {
+                case 512:
+                    Fast.Conv2d.Forward<Vector512<float>>(data.Input, weight, bias, conv, shape, lanes);
+                    Fast.Conv2d.ForwardBatchNormReLUMaxPool<Vector512<float>>(data.Input, data.Weight, data.Bias, data.Gamma, data.Beta,
+                        data.RunningMean, data.RunningVar, Eps, pooled, shape, window, lanes);
+                    break;
+                case 256:
+                    Fast.Conv2d.Forward<Vector256<float>>(data.Input, weight, bias, conv, shape, lanes);
+                    Fast.Conv2d.ForwardBatchNormReLUMaxPool<Vector256<float>>(data.Input, data.Weight, data.Bias, data.Gamma, data.Beta,
+                        data.RunningMean, data.RunningVar, Eps, pooled, shape, window, lanes);
+                    break;
+                default:
+                    Fast.Conv2d.Forward<Vector128<float>>(data.Input, weight, bias, conv, shape, lanes);
+                    Fast.Conv2d.ForwardBatchNormReLUMaxPool<Vector128<float>>(data.Input, data.Weight, data.Bias, data.Gamma, data.Beta,
+                        data.RunningMean, data.RunningVar, Eps, pooled, shape, window, lanes);
+                    break;
+            }
+            int P = shape.OutHeight, Q = shape.OutWidth, pooledHeight = P / window, pooledWidth = Q / window;
+            for (int plane = 0; plane < shape.Batch * K; plane++)
+            for (int i = 0; i < pooledHeight; i++)
+            for (int j = 0; j < pooledWidth; j++)
+            {
+                float max = conv[(plane * P + i * window) * Q + j * window];
+                for (int r = 0; r < window; r++)
+                for (int t = 0; t < window; t++)
+                    if (conv[(plane * P + i * window + r) * Q + j * window + t] > max) max = conv[(plane * P + i * window + r) * Q + j * window + t];
+                float expected = max < 0 ? 0 : max, actual = pooled[(plane * pooledHeight + i) * pooledWidth + j];
+                Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(actual),
+                    $"{shape} window {window} at {width} bits, plane {plane} ({i}, {j}): {actual} where the convolution then ReLU and pooling give {expected}.");
+            }
+        }
+    });
+
     [Fact]
     public void Refuses_a_window_larger_than_the_output() =>
         Assert.Throws<ArgumentException>(() => Fast.Conv2d.ForwardBatchNormReLUMaxPool(new float[36], new float[4], [], [1], [0], [0], [1],
