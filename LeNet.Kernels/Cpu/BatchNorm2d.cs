@@ -1,6 +1,7 @@
 // Batch normalisation over [N, C, Spatial] by (n, c) planes: per-plane mean and squared deviations (two passes over a plane in cache, blocks flushed to double), merged per channel in plane order (Chan's formula), then SIMD normalise; planes split across Workers. Also fused with ReLU and k×k max pooling.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace LeNet.Kernels.Cpu;
 
@@ -475,6 +476,25 @@ public static unsafe class BatchNorm2d
             // on each other (one chain is bound by the add latency); the chains are combined in a fixed order.
             float sumDy0 = 0, sumDy1 = 0, sumDy2 = 0, sumDy3 = 0, centered0 = 0, centered1 = 0, centered2 = 0, centered3 = 0;
             int first = plane * S, o = plane * pooledPlane, end4 = o + (pooledPlane & ~3), last = (plane + 1) * pooledPlane;
+            if (Avx2.IsSupported && Fma.IsSupported)
+            {
+                // The four chains as the four lanes of a vector: the same operations on the same values in the same order.
+                Vector128<float> sums = Vector128<float>.Zero, centered = Vector128<float>.Zero, vMu = Vector128.Create(mu);
+                Vector128<int> low = Vector128.Create(first), span = Vector128.Create(S);
+                for (; o < end4; o += 4)
+                {
+                    var index = Vector128.Load(argmax + o);
+                    // Unsigned (index − first) < S in every lane, as CheckedArgmax requires of each.
+                    if (!Vector128.LessThanAll((index - low).AsUInt32(), span.AsUInt32()))
+                        for (int j = 0; j < 4; j++) CheckedArgmax(argmax, o + j, first, S, plane);
+                    var keep = Vector128.GreaterThan(Vector128.Load(pooled + o), Vector128<float>.Zero);
+                    var g = Vector128.Load(pooledGrad + o) & keep;
+                    sums += g;
+                    centered = Fma.MultiplyAdd(g, Avx2.GatherVector128(x, index, 4) - vMu, centered);
+                }
+                (sumDy0, sumDy1, sumDy2, sumDy3) = (sums[0], sums[1], sums[2], sums[3]);
+                (centered0, centered1, centered2, centered3) = (centered[0], centered[1], centered[2], centered[3]);
+            }
             for (; o < end4; o += 4)
             {
                 float g0 = PassedGradient(pooled[o], pooledGrad[o]), g1 = PassedGradient(pooled[o + 1], pooledGrad[o + 1]);
