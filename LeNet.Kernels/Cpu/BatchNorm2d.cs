@@ -25,7 +25,7 @@ public static unsafe class BatchNorm2d
         public PoolShape Pool;
         public int Channels, Spatial, Planes, PlanesPerPart;
         public float Eps;
-        public bool Inference, Overwrite;
+        public bool Inference, Overwrite, Gather;
     }
 
     /// <summary>
@@ -216,6 +216,8 @@ public static unsafe class BatchNorm2d
                 Partials = partials, Channel = partials + 2 * shape.Batch * shape.Channels, Pool = shape,
                 Channels = shape.Channels, Spatial = normShape.Spatial, Planes = shape.Batch * shape.Channels,
                 Overwrite = !accumulateInputGrad,
+                // Chosen on the caller's thread, where a test's width override is visible (128 bits: the scalar loop).
+                Gather = Avx2.IsSupported && Fma.IsSupported && ElementwiseSimd.Width >= 256,
             };
             int parts = MaxPool2d.SplitPlanes(pass.Planes, shape.InputLength, out pass.PlanesPerPart);
             Workers.Run(parts, &pass, &PooledGradientSumsPart);
@@ -476,7 +478,7 @@ public static unsafe class BatchNorm2d
             // on each other (one chain is bound by the add latency); the chains are combined in a fixed order.
             float sumDy0 = 0, sumDy1 = 0, sumDy2 = 0, sumDy3 = 0, centered0 = 0, centered1 = 0, centered2 = 0, centered3 = 0;
             int first = plane * S, o = plane * pooledPlane, end4 = o + (pooledPlane & ~3), last = (plane + 1) * pooledPlane;
-            if (Avx2.IsSupported && Fma.IsSupported)
+            if (pass->Gather)
             {
                 // The four chains as the four lanes of a vector: the same operations on the same values in the same order.
                 Vector128<float> sums = Vector128<float>.Zero, centered = Vector128<float>.Zero, vMu = Vector128.Create(mu);

@@ -210,6 +210,35 @@ public class FusedBatchNormReLUMaxPoolTests
         AssertAgrees(expectedBetaGrad, betaGrad, $"beta gradient {shape}");
     });
 
+    /// <summary>The backward's gradient sums run as vector lanes with a gather at 256 and 512 bits and as scalar chains
+    /// at 128: the same operations in the same order, so the same bits.</summary>
+    [Fact]
+    public void Backward_gives_the_same_bits_at_every_width()
+    {
+        var shape = new PoolShape(5, 6, 28, 28, 2, 2);
+        var rng = new Random(10_280);
+        var input = UniformFloat(rng, shape.InputLength, -2, 3);
+        var gamma = UniformFloat(rng, 6, 0.5, 1.5);
+        var beta = UniformFloat(rng, 6);
+        var pooledGrad = UniformFloat(rng, shape.OutputLength);
+        var pooled = new float[shape.OutputLength];
+        var argmax = new int[shape.OutputLength];
+        var stats = new float[24];
+        CpuKernels.BatchNorm2d.ForwardTrainingReLUMaxPool(input, gamma, beta, pooled, argmax, stats.AsSpan(0, 6), stats.AsSpan(6, 6),
+            stats.AsSpan(12, 6), stats.AsSpan(18, 6), 0.1f, 1e-5f, shape);
+        float[] Backward(int width)
+        {
+            var grads = new float[shape.InputLength + 12];
+            AtWidth(width, () => CpuKernels.BatchNorm2d.BackwardReLUMaxPool(pooledGrad, argmax, pooled, input, gamma, stats.AsSpan(0, 6),
+                stats.AsSpan(6, 6), grads.AsSpan(0, shape.InputLength), grads.AsSpan(shape.InputLength, 6),
+                grads.AsSpan(shape.InputLength + 6, 6), shape, accumulateInputGrad: false));
+            return grads;
+        }
+        var scalar = Backward(128);
+        Assert.Equal(scalar, Backward(256));
+        Assert.Equal(scalar, Backward(0));
+    }
+
     [Fact]
     public void Overlapping_windows_and_bad_argmax_are_rejected()
     {
