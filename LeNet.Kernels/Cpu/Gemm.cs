@@ -72,8 +72,13 @@ public static unsafe class Gemm
     [ThreadStatic] private static float[]? _packedA, _packedB;
 
     /// <summary>The serial GEMM on pointers (no checks): the building block of the kernels.</summary>
+    /// <remarks>
+    /// B's packing scratch is sized for at least <paramref name="scratchN"/> columns: a parallel GEMM gives every part
+    /// the largest part's width, so that a thread that takes over another's part (of another size) never has to grow
+    /// its scratch, and a warm step allocates nothing whichever thread ran which part.
+    /// </remarks>
     internal static void Multiply<TV>(bool transposeA, bool transposeB, int m, int n, int k,
-        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate) where TV : struct
+        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int scratchN = 0) where TV : struct
     {
         if (m <= 0 || n <= 0) return;
         if (k <= 0)
@@ -83,8 +88,9 @@ public static unsafe class Gemm
         }
         int nr = 2 * Count<TV>();
         int kcMax = Math.Min(k, KC);
-        float* packedA = GemmScratch.Get(ref _packedA, RoundUp(Math.Min(m, MC), MR) * kcMax);
-        float* packedB = GemmScratch.Get(ref _packedB, RoundUp(Math.Min(n, NC), nr) * kcMax);
+        // A's panels at their largest (MC × KC, 96 KB) from the first call: batches of any size reuse them.
+        float* packedA = GemmScratch.Get(ref _packedA, RoundUp(MC, MR) * KC);
+        float* packedB = GemmScratch.Get(ref _packedB, RoundUp(Math.Min(Math.Max(n, scratchN), NC), nr) * kcMax);
         for (int jc = 0; jc < n; jc += NC)
         {
             int nc = Math.Min(NC, n - jc);
@@ -113,7 +119,7 @@ public static unsafe class Gemm
         where TV : struct
     {
         if (m <= 0 || n <= 0) return;
-        float* packedA = GemmScratch.Get(ref _packedA, RoundUp(Math.Min(m, MC), MR) * Math.Min(k, KC));
+        float* packedA = GemmScratch.Get(ref _packedA, RoundUp(MC, MR) * KC); // as Multiply: one size for every call
         for (int pc = 0; pc < k; pc += KC)
         {
             int kc = Math.Min(KC, k - pc);
@@ -393,6 +399,6 @@ public static unsafe class Gemm
         float* a = s->TransposeA ? s->A + i0 : s->A + (nint)i0 * s->Lda;
         float* b = s->TransposeB ? s->B + (nint)j0 * s->Ldb : s->B + j0;
         Multiply<TV>(s->TransposeA, s->TransposeB, rows, columns, s->K, a, s->Lda, b, s->Ldb,
-            s->C + (nint)i0 * s->Ldc + j0, s->Ldc, s->Accumulate);
+            s->C + (nint)i0 * s->Ldc + j0, s->Ldc, s->Accumulate, scratchN: s->ColumnStep);
     }
 }
