@@ -121,13 +121,6 @@ public unsafe class WorkersBlockTests
         public int Caller;
     }
 
-    private static void RecordPart(void* state, int part)
-    {
-        var record = (Record*)state;
-        Interlocked.Increment(ref record->Hits[part]);
-        record->Threads[part] = Environment.CurrentManagedThreadId;
-    }
-
     [Theory]
     [InlineData(2, 1)]
     [InlineData(2, 3)]
@@ -136,21 +129,7 @@ public unsafe class WorkersBlockTests
     [InlineData(5, 7)]
     [InlineData(5, 1000)]
     public void Every_part_runs_exactly_once_at_any_thread_count(int threads, int parts) =>
-        ElementwiseTestSupport.WithThreads(threads, () =>
-        {
-            var hits = new int[parts];
-            var ran = new int[parts];
-            for (var repeat = 0; repeat < 50; repeat++)
-            {
-                Array.Clear(hits);
-                fixed (int* h = hits, t = ran)
-                {
-                    var record = new Record { Hits = h, Threads = t };
-                    Workers.Run(parts, &record, &RecordPart);
-                }
-                Assert.All(hits, count => Assert.Equal(1, count));
-            }
-        });
+        ElementwiseTestSupport.WithThreads(threads, () => new WorkersTests().Every_part_runs_exactly_once(parts));
 
     private static void StallOffTheCaller(void* state, int part)
     {
