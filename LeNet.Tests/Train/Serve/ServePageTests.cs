@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using LeNet.Train;
+using LeNet.Train.Progress;
 using LeNet.Train.Serve;
 using Microsoft.Playwright;
 
@@ -140,7 +141,9 @@ public sealed class ServePageTests
             OutputDirectory = folder.Path, Pictures = false, LogEvery = 1000, ServePort = 0,
         };
         var error = new StringWriter();
-        var training = Task.Run(() => TrainCommand.Run(options, synchronizedLog, error, stop.Token));
+        // The run waits at step 40 of its first epoch until the page has been looked at, however fast the machine.
+        using var held = new HeldProgress(new LogLinesProgress(synchronizedLog, options.LogEvery), heldEpoch: 1, heldStep: 40);
+        var training = Task.Run(() => TrainCommand.Run(options, synchronizedLog, error, stop.Token, held));
         try
         {
             Uri? address = null;
@@ -155,14 +158,16 @@ public sealed class ServePageTests
             Assert.True(address is not null, "No address: " + log + error);
             var page = await OpenAsync(browser, address);
             Assert.False(await page.Locator("#training").IsHiddenAsync());
+            Assert.True(held.Reached.Wait(TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken),
+                "The run never reached step 40: " + log + error);
             await page.WaitForFunctionAsync("() => run.steps[0].length > 0");
             var early = await page.EvaluateAsync<int>("() => run.steps[0].length");
-            Assert.False(await page.EvaluateAsync<bool>("() => document.body.dataset.trained === 'true'"),
-                "The run ended before the page could watch it grow; make it longer.");
+            Assert.False(await page.EvaluateAsync<bool>("() => document.body.dataset.trained === 'true'"));
 
             // Drawn during training: predicted with the weights of the moment.
             await Browser.DrawAsync(page, 1);
             await GuessAsync(page);
+            held.Release();
             await page.WaitForFunctionAsync("() => run.epochs[0].length >= 1");
             await page.ScreenshotAsync(new PageScreenshotOptions
             {
@@ -198,10 +203,48 @@ public sealed class ServePageTests
         }
         finally
         {
+            held.Release();
             stop.Cancel();
             Assert.Equal(0, await training);
         }
         Assert.Contains("stays open with the trained model", log.ToString());
         Assert.True(File.Exists(Path.Combine(folder.Path, "model.safetensors")));
+    }
+
+    /// <summary>The log lines of a run that stops at one step until <see cref="Release"/> is called.</summary>
+    private sealed class HeldProgress(TrainingProgress inner, int heldEpoch, int heldStep) : TrainingProgress, IDisposable
+    {
+        private readonly ManualResetEventSlim _released = new();
+        private int _epoch;
+
+        /// <summary>Set once the run waits at the held step (every earlier step is on the page by then).</summary>
+        public ManualResetEventSlim Reached { get; } = new();
+
+        public void Release() => _released.Set();
+
+        public override void Run(Action body) => inner.Run(body);
+
+        public override void EpochStarted(int epoch, int epochs, int steps, int images)
+        {
+            _epoch = epoch;
+            inner.EpochStarted(epoch, epochs, steps, images);
+        }
+
+        public override void StepEnded(int step, float loss, int images)
+        {
+            inner.StepEnded(step, loss, images);
+            if (_epoch != heldEpoch || step != heldStep) return;
+            Reached.Set();
+            // Bounded, so that a test that fails before releasing still ends.
+            _released.Wait(TimeSpan.FromMinutes(5));
+        }
+
+        public override void EpochEnded(EpochMetrics metrics, string summary) => inner.EpochEnded(metrics, summary);
+
+        public void Dispose()
+        {
+            _released.Dispose();
+            Reached.Dispose();
+        }
     }
 }
