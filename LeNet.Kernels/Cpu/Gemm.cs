@@ -7,9 +7,10 @@ namespace LeNet.Kernels.Cpu;
 
 /// <summary>
 /// Single-precision GEMM, row-major with leading dimensions, BLIS style: C[M×N] (+)= op(A)[M×K] · op(B)[K×N].
-/// op(A) is packed into panels of <see cref="MR"/> rows and op(B) into panels of NR = 2 vectors of columns (packing
-/// does the transposes); one register-blocked micro-kernel computes an MR×NR tile of C along K, vectorised along N.
-/// K is blocked by <see cref="KC"/>, M by <see cref="MC"/> and N by <see cref="NC"/> to keep the packed blocks in cache.
+/// op(B) is packed into panels of NR = 2 vectors of columns (packing does its transpose) and op(A) read in place
+/// (a convolution's weights are packed into panels of <see cref="MR"/> rows instead); a register-blocked micro-kernel
+/// computes an MR×NR tile of C along K, vectorised along N. K is blocked by <see cref="KC"/>, M by <see cref="MC"/>
+/// and N by <see cref="NC"/> to keep the blocks in cache.
 /// </summary>
 public static unsafe class Gemm
 {
@@ -88,9 +89,9 @@ public static unsafe class Gemm
         }
         int nr = 2 * Count<TV>();
         int kcMax = Math.Min(k, KC);
-        // A's panels at their largest (MC × KC, 96 KB) from the first call: batches of any size reuse them.
-        float* packedA = GemmScratch.Get(ref _packedA, RoundUp(MC, MR) * KC);
         float* packedB = GemmScratch.Get(ref _packedB, RoundUp(Math.Min(Math.Max(n, scratchN), NC), nr) * kcMax);
+        // op(A)'s element (i, p) is read in place at a[i·rowStep + p·depthStep]: a block of MC × KC stays in L2.
+        nint rowStep = transposeA ? 1 : lda, depthStep = transposeA ? lda : 1;
         for (int jc = 0; jc < n; jc += NC)
         {
             int nc = Math.Min(NC, n - jc);
@@ -100,11 +101,10 @@ public static unsafe class Gemm
                 PackB<TV>(transposeB, transposeB ? b + (nint)jc * ldb + pc : b + (nint)pc * ldb + jc, ldb, kc, nc, packedB);
                 bool add = accumulate || pc > 0;
                 for (int ic = 0; ic < m; ic += MC)
-                {
-                    int mc = Math.Min(MC, m - ic);
-                    PackA(transposeA, transposeA ? a + (nint)pc * lda + ic : a + (nint)ic * lda + pc, lda, mc, kc, packedA);
-                    Block<TV>(mc, nc, kc, packedA, packedB, PanelRows<TV>.Offsets, packed: true, c + (nint)ic * ldc + jc, ldc, add);
-                }
+                for (int jr = 0; jr < nc; jr += nr)
+                for (int ir = ic; ir < Math.Min(m, ic + MC); ir += MR)
+                    MicroKernelInPlaceA<TV>(kc, a + ir * rowStep + pc * depthStep, rowStep, depthStep, packedB + (nint)jr * kc,
+                        c + (nint)ir * ldc + jc + jr, ldc, Math.Min(MR, m - ir), Math.Min(nr, nc - jr), add);
             }
         }
     }
@@ -119,7 +119,8 @@ public static unsafe class Gemm
         where TV : struct
     {
         if (m <= 0 || n <= 0) return;
-        float* packedA = GemmScratch.Get(ref _packedA, RoundUp(MC, MR) * KC); // as Multiply: one size for every call
+        // A's panels at their largest (MC × KC, 96 KB) from the first call: batches of any size reuse them.
+        float* packedA = GemmScratch.Get(ref _packedA, RoundUp(MC, MR) * KC);
         for (int pc = 0; pc < k; pc += KC)
         {
             int kc = Math.Min(KC, k - pc);
@@ -128,32 +129,19 @@ public static unsafe class Gemm
             {
                 int mc = Math.Min(MC, m - ic);
                 PackA(false, a + (nint)ic * lda + pc, lda, mc, kc, packedA);
-                Block<TV>(mc, n, kc, packedA, b, bRowOffsets + pc, packed: false, c + (nint)ic * ldc, ldc, add);
+                Block<TV>(mc, n, kc, packedA, b, bRowOffsets + pc, c + (nint)ic * ldc, ldc, add);
             }
         }
     }
 
-    /// <summary>Row offsets p·NR of a packed B panel, for every p &lt; KC.</summary>
-    private static class PanelRows<TV> where TV : struct
-    {
-        public static readonly int* Offsets = Create();
-
-        private static int* Create()
-        {
-            var offsets = (int*)System.Runtime.InteropServices.NativeMemory.Alloc(KC, sizeof(int)); // lives as long as the process
-            for (int p = 0; p < KC; p++) offsets[p] = p * 2 * Count<TV>();
-            return offsets;
-        }
-    }
-
-    /// <summary>All micro-tiles of one block. B panel j starts at b + j·NR·kc when packed, else at b + j·NR.</summary>
-    private static void Block<TV>(int mc, int nc, int kc, float* packedA, float* b, int* bRowOffsets, bool packed, float* c, int ldc, bool accumulate)
+    /// <summary>All micro-tiles of one block of packed A panels against B in place, B's panel j from b + j·NR.</summary>
+    private static void Block<TV>(int mc, int nc, int kc, float* packedA, float* b, int* bRowOffsets, float* c, int ldc, bool accumulate)
         where TV : struct
     {
         int nr = 2 * Count<TV>();
         for (int jr = 0; jr < nc; jr += nr)
         {
-            float* panelB = packed ? b + (nint)jr * kc : b + jr;
+            float* panelB = b + jr;
             int columns = Math.Min(nr, nc - jr);
             for (int ir = 0; ir < mc; ir += MR)
                 MicroKernel<TV>(kc, packedA + ir * kc, panelB, bRowOffsets, c + (nint)ir * ldc + jr, ldc,
@@ -192,6 +180,49 @@ public static unsafe class Gemm
             c50 = MultiplyAdd(ai, b0, c50); c51 = MultiplyAdd(ai, b1, c51);
             a += MR;
         }
+        StoreTile(c, ldc, rows, columns, accumulate, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+    }
+
+    /// <summary>
+    /// One MR×NR tile from op(A) read in place, its element (i, p) at a[i·rowStep + p·depthStep] (rows past
+    /// <paramref name="rows"/> read row rows − 1 again), and a packed B panel: C (+)= Σ_p a(i, p) · b[p·NR + j].
+    /// </summary>
+    [SkipLocalsInit]
+    private static void MicroKernelInPlaceA<TV>(int kc, float* a, nint rowStep, nint depthStep, float* b, float* c, int ldc,
+        int rows, int columns, bool accumulate) where TV : struct
+    {
+        int width = Count<TV>(), nr = 2 * width;
+        float* a1 = a + Math.Min(1, rows - 1) * rowStep, a2 = a + Math.Min(2, rows - 1) * rowStep;
+        float* a3 = a + Math.Min(3, rows - 1) * rowStep, a4 = a + Math.Min(4, rows - 1) * rowStep;
+        float* a5 = a + Math.Min(5, rows - 1) * rowStep;
+        TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        TV c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        nint at = 0;
+        for (int p = 0; p < kc; p++, at += depthStep, b += nr)
+        {
+            TV b0 = Load<TV>(b), b1 = Load<TV>(b + width);
+            TV ai = Broadcast<TV>(a[at]);
+            c00 = MultiplyAdd(ai, b0, c00); c01 = MultiplyAdd(ai, b1, c01);
+            ai = Broadcast<TV>(a1[at]);
+            c10 = MultiplyAdd(ai, b0, c10); c11 = MultiplyAdd(ai, b1, c11);
+            ai = Broadcast<TV>(a2[at]);
+            c20 = MultiplyAdd(ai, b0, c20); c21 = MultiplyAdd(ai, b1, c21);
+            ai = Broadcast<TV>(a3[at]);
+            c30 = MultiplyAdd(ai, b0, c30); c31 = MultiplyAdd(ai, b1, c31);
+            ai = Broadcast<TV>(a4[at]);
+            c40 = MultiplyAdd(ai, b0, c40); c41 = MultiplyAdd(ai, b1, c41);
+            ai = Broadcast<TV>(a5[at]);
+            c50 = MultiplyAdd(ai, b0, c50); c51 = MultiplyAdd(ai, b1, c51);
+        }
+        StoreTile(c, ldc, rows, columns, accumulate, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+    }
+
+    /// <summary>An MR×NR tile of accumulators onto C (+=, or =): whole rows as vectors, an edge tile through the stack.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreTile<TV>(float* c, int ldc, int rows, int columns, bool accumulate, TV c00, TV c01, TV c10, TV c11,
+        TV c20, TV c21, TV c30, TV c31, TV c40, TV c41, TV c50, TV c51) where TV : struct
+    {
+        int width = Count<TV>();
         if (rows == MR && columns == 2 * width)
         {
             StoreRow(c, width, c00, c01, accumulate);
@@ -202,7 +233,6 @@ public static unsafe class Gemm
             StoreRow(c + 5 * ldc, width, c50, c51, accumulate);
             return;
         }
-        // An edge tile: spill to the stack, then store the part that lies inside C.
         int nr = 2 * width;
         float* tile = stackalloc float[MR * 32];
         Store(tile, c00); Store(tile + width, c01);
