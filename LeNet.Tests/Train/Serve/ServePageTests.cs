@@ -162,7 +162,8 @@ public sealed class ServePageTests
                 "The run never reached step 40: " + log + error);
             await page.WaitForFunctionAsync("() => run.steps[0].length > 0");
             var early = await page.EvaluateAsync<int>("() => run.steps[0].length");
-            Assert.False(await page.EvaluateAsync<bool>("() => document.body.dataset.trained === 'true'"));
+            Assert.False(await page.EvaluateAsync<bool>("() => document.body.dataset.trained === 'true'"),
+                "The page says trained while the run is held at step 40.");
 
             // Drawn during training: predicted with the weights of the moment.
             await Browser.DrawAsync(page, 1);
@@ -217,7 +218,7 @@ public sealed class ServePageTests
         private readonly ManualResetEventSlim _released = new();
         private int _epoch;
 
-        /// <summary>Set once the run waits at the held step (every earlier step is on the page by then).</summary>
+        /// <summary>Set once the run waits at the held step (its points up to that step have been published).</summary>
         public ManualResetEventSlim Reached { get; } = new();
 
         public void Release() => _released.Set();
