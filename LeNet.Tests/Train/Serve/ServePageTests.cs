@@ -16,12 +16,21 @@ public sealed class ServePageTests
 {
     private static readonly PageGotoOptions Loaded = new() { WaitUntil = WaitUntilState.Load };
 
-    private static async Task<IPage> OpenAsync(IBrowser browser, Uri address)
+    private static async Task<IPage> OpenAsync(IBrowser browser, Uri address, bool slowCanvas = false)
     {
         var page = await browser.NewPageAsync(new BrowserNewPageOptions
         {
             ViewportSize = new ViewportSize { Width = 1100, Height = 1000 },
         });
+        // A loaded machine, made certain: the pad's PNG arrives 150 ms after it is asked for, so an answer to an
+        // older drawing shows up as one instead of depending on how busy the machine is.
+        if (slowCanvas)
+            await page.AddInitScriptAsync(@"{
+                const toBlob = HTMLCanvasElement.prototype.toBlob;
+                HTMLCanvasElement.prototype.toBlob = function (callback, ...rest) {
+                    toBlob.call(this, blob => setTimeout(() => callback(blob), 150), ...rest);
+                };
+            }");
         var errors = new List<string>();
         page.PageError += (_, message) => errors.Add(message);
         await page.GotoAsync(address.ToString(), Loaded);
@@ -47,7 +56,7 @@ public sealed class ServePageTests
         await using var server = await WebServer.StartAsync("127.0.0.1", 0,
             () => new Predictor(saved.Model, saved.ClassNames, 16),
             () => ModelInfo.Of(saved.Variant, saved.Model, saved.ClassNames, 90.2, 500, training: false));
-        var page = await OpenAsync(browser, server.Address);
+        var page = await OpenAsync(browser, server.Address, slowCanvas: true);
         Assert.Contains("61,750 parameters", await page.Locator("#model-facts").TextContentAsync());
         Assert.Contains("90.20 % on 500 test images", await page.Locator("#model-facts").TextContentAsync());
         Assert.Equal(7, await page.Locator("#layers tbody tr").CountAsync());
@@ -58,6 +67,12 @@ public sealed class ServePageTests
             await page.ClickAsync("#clear");
             await Browser.DrawAsync(page, digit);
             var guess = await GuessAsync(page);
+            // The guess shown is the answer to the pad as it is now, not to a stroke before the last.
+            Assert.Equal(await page.EvaluateAsync<string>(@"async () => {
+                const blob = await new Promise(done => pad.toBlob(done, 'image/png'));
+                const response = await fetch('/api/predict', { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: blob });
+                return (await response.json())[0].name;
+            }"), guess);
             if (guess == digit.ToString()) right.Add(digit);
             // The bars are the probabilities: ten of them, summing to 100 %, the largest the guess's.
             var percents = (await page.Locator(".bar .pct").AllTextContentsAsync())
@@ -77,6 +92,13 @@ public sealed class ServePageTests
         Assert.True(right.Count == 10, $"Right: {string.Join(", ", right)} of 0-9.");
 
         await page.ClickAsync("#clear");
+        Assert.Equal("?", await page.Locator("#guess").TextContentAsync());
+        Assert.Equal(0, await page.Locator(".bar.top").CountAsync());
+
+        // Cleared while its answer is on the way: the answer, when it comes, is not shown on the empty pad.
+        await Browser.DrawAsync(page, 7);
+        await page.ClickAsync("#clear");
+        await page.WaitForFunctionAsync("() => !state.busy && !state.again");
         Assert.Equal("?", await page.Locator("#guess").TextContentAsync());
         Assert.Equal(0, await page.Locator(".bar.top").CountAsync());
     }

@@ -4,13 +4,17 @@
 
 const $ = id => document.getElementById(id);
 const pad = $("pad"), ink = pad.getContext("2d");
-const state = { drawing: false, drawn: false, busy: false, again: false, last: null, classes: [], training: false };
+const state = {
+  drawing: false, drawn: false, busy: false, again: false, last: null, classes: [], training: false,
+  shown: 0, // bumped when the pad is cleared or replaced: an answer to an older picture is dropped
+};
 
 // ---- Drawing -------------------------------------------------------------------------------------------------
 function clearPad() {
   ink.fillStyle = "black";
   ink.fillRect(0, 0, pad.width, pad.height);
   state.drawn = false;
+  state.shown++;
   showAnswer(null, "Draw a digit to see the prediction.");
 }
 
@@ -60,6 +64,7 @@ async function useFile(file) {
     ink.drawImage(bitmap, (pad.width - w) / 2, (pad.height - h) / 2, w, h);
   } catch { /* a format the browser cannot show (PGM): the server still reads it */ }
   state.drawn = false; // the file itself is predicted, not its picture on the pad
+  state.shown++;
   send(file, file.type || "application/octet-stream", file.name);
 }
 
@@ -77,19 +82,24 @@ frame.addEventListener("drop", e => {
 function predictPad() {
   if (!state.drawn) return;
   if (state.busy) { state.again = true; return; }
-  pad.toBlob(blob => send(blob, "image/png", "drawing.png"), "image/png");
+  // Busy from here, not from the blob's arrival: toBlob is asynchronous, and a second drawing event before it calls
+  // back must wait its turn (else two requests race and the older answer can land last).
+  state.busy = true;
+  const shown = state.shown;
+  pad.toBlob(blob => send(blob, "image/png", "drawing.png", shown), "image/png");
 }
 
-async function send(body, type, name) {
+async function send(body, type, name, shown = state.shown) {
   state.busy = true;
   try {
     const response = await fetch(`/api/predict?seen=1&name=${encodeURIComponent(name)}`,
       { method: "POST", headers: { "Content-Type": type }, body });
     const json = await response.json();
+    if (shown !== state.shown) return; // the pad was cleared or replaced while this was in flight
     if (response.ok) showAnswer(json[0]);
     else showAnswer(json.predictions?.[0] ?? null, json.error ?? `The server answered ${response.status}.`);
   } catch (error) {
-    showAnswer(null, `The server cannot be reached (${error.message}).`);
+    if (shown === state.shown) showAnswer(null, `The server cannot be reached (${error.message}).`);
   } finally {
     state.busy = false;
     if (state.again) { state.again = false; predictPad(); }
