@@ -118,6 +118,8 @@ public static unsafe partial class Conv2d
     [ThreadStatic] private static float[]? _partials, _packedWeight, _weightPanels;
     // Per-thread scratch: zero-padded images, the row offsets of the kernel taps, transposed output gradients.
     [ThreadStatic] private static float[]? _paddedImage, _tapOffsets, _outputGradRows;
+    // The shape whose tap offsets _tapOffsets holds (default: none), so that the images of a loop compute them once.
+    [ThreadStatic] private static (int C, int R, int S, int Plane, int Wp, bool RowsFirst) _tapOffsetsShape;
 
     /// <summary>
     /// Vector lanes for <paramref name="channels"/> channels at width TV: the width (TV's or half of it) and the vectors
@@ -357,7 +359,10 @@ public static unsafe partial class Conv2d
     /// </summary>
     private static int* TapOffsets(int C, int R, int S, int plane, int Wp, bool rowsFirst)
     {
+        var held = _tapOffsets;
         int* offsets = (int*)GemmScratch.Get(ref _tapOffsets, C * R * S);
+        if (held == _tapOffsets && _tapOffsetsShape == (C, R, S, plane, Wp, rowsFirst)) return offsets;
+        _tapOffsetsShape = (C, R, S, plane, Wp, rowsFirst);
         for (int c = 0; c < C; c++)
         for (int r = 0; r < R; r++)
         for (int t = 0; t < S; t++)
@@ -444,6 +449,7 @@ public static unsafe partial class Conv2d
         float* col = GemmScratch.Get(ref _col, crs * ldCol);
         Im2Col.Gather<TV>(s->Input + (nint)n * shape.InChannels * shape.Height * shape.Width, col, ldCol, ldCol, shape);
         int* offsets = (int*)GemmScratch.Get(ref _tapOffsets, crs);
+        _tapOffsetsShape = default;
         for (int row = 0; row < crs; row++) offsets[row] = row * ldCol;
         if (s->Bias != null)
             for (int k = 0; k < shape.OutChannels; k++) Fill<TV>(output + (nint)k * pq, s->Bias[k], pq);
