@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using static LeNet.Kernels.Cpu.SimdVector;
 
 namespace LeNet.Kernels.Cpu;
@@ -593,7 +594,13 @@ public static unsafe partial class Conv2d
         for (int i = 0; i < count; i++)
         {
             float* source = s->Output + (nint)(first + i) * K * PQ, target = gradT + (nint)i * PQ * ld;
-            for (int pq = 0; pq < PQ; pq++, target += ld)
+            int pq = 0;
+            // Eight positions × eight channels at a time through registers (ld is a multiple of 8 at every lane width).
+            if (Avx.IsSupported && ld % 8 == 0)
+                for (; pq + 8 <= PQ; pq += 8)
+                    for (int k0 = 0; k0 < ld; k0 += 8)
+                        Gemm.Transpose8x8(source + (nint)k0 * PQ + pq, PQ, target + (nint)pq * ld + k0, ld, Math.Clamp(K - k0, 0, 8));
+            for (target += (nint)pq * ld; pq < PQ; pq++, target += ld)
             {
                 int k = 0;
                 for (; k < K; k++) target[k] = source[(nint)k * PQ + pq];

@@ -362,14 +362,13 @@ public static unsafe class Gemm
         }
     }
 
-    /// <summary>target[i·ldTarget + j] = source[j·ldSource + i] for i, j &lt; 8, in registers (AVX).</summary>
+    /// <summary>target[i·ldTarget + j] = source[j·ldSource + i] for i, j &lt; 8, in registers (AVX); source rows from
+    /// <paramref name="rows"/> on are read as zeros.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(float* source, int ldSource, float* target, int ldTarget)
+    internal static void Transpose8x8(float* source, int ldSource, float* target, int ldTarget, int rows = 8)
     {
-        Vector256<float> r0 = Avx.LoadVector256(source), r1 = Avx.LoadVector256(source + ldSource);
-        Vector256<float> r2 = Avx.LoadVector256(source + 2 * ldSource), r3 = Avx.LoadVector256(source + 3 * ldSource);
-        Vector256<float> r4 = Avx.LoadVector256(source + 4 * ldSource), r5 = Avx.LoadVector256(source + 5 * ldSource);
-        Vector256<float> r6 = Avx.LoadVector256(source + 6 * ldSource), r7 = Avx.LoadVector256(source + 7 * ldSource);
+        Vector256<float> Row(int i) => i < rows ? Avx.LoadVector256(source + i * ldSource) : Vector256<float>.Zero;
+        Vector256<float> r0 = Row(0), r1 = Row(1), r2 = Row(2), r3 = Row(3), r4 = Row(4), r5 = Row(5), r6 = Row(6), r7 = Row(7);
         Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
         Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
         Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
