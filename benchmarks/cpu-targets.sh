@@ -49,15 +49,21 @@ echo
 grep -E 'Accuracy of the network|Trained in' "$out/seed.log" | sed 's/ model saved.*//; s/^/    /'
 
 echo
-echo "### Inference: InferenceBenchmarks (batch 64) between two ONNX Runtime runs (2 threads, batch 64)"
+echo "### Inference: ONNX Runtime (2 threads, batch 64) and InferenceBenchmarks.TenThousandImages (batch 64), alternating"
 echo
 dotnet "$train" export --model "$out/seed/model.safetensors" --onnx "$out/lenet5.onnx" --quiet
 ort() { "$shared/anchors/ort/run.sh" "$out/lenet5.onnx" --batch 64 --threads 2 --passes 5 | grep '^RESULT ' |
   grep -oP '"images_per_s":\K[0-9.]+'; }
-echo "ONNX Runtime before: $(ort) images/s"
-echo
-(cd "$repo" && dotnet run -c Release --no-build --project LeNet.Benchmarks -- --filter '*InferenceBenchmarks*' \
-  --warmupCount 3 --iterationCount 10 --launchCount 1) | grep -E '^\| (Method|TenThousand|Unfolded|Folded)' |
-  grep -v '| 1000 ' || true
-echo
-echo "ONNX Runtime after: $(ort) images/s"
+# Ours as a user runs it (the model's forward in evaluation mode): microseconds per image at batch 64.
+ours() { (cd "$repo" && dotnet run -c Release --no-build --project LeNet.Benchmarks -- \
+  --filter '*InferenceBenchmarks.TenThousandImages*' --warmupCount 3 --iterationCount 10 --launchCount 1) |
+  grep -E '^\| TenThousandImages +\| 64 ' | awk -F'|' '{print $4}' |
+  awk '{v = $1; if ($2 == "ns") v /= 1000; if ($2 == "ms") v *= 1000; print v}'; }
+echo "| round | ONNX Runtime: images/s | ours: us per image | ours: images/s | ours / ONNX Runtime |"
+echo "|---|---|---|---|---|"
+for round in $(seq 1 "$rounds"); do
+  o=$(ort)
+  us=$(ours)
+  echo "| $round | $o | $us | $(awk -v u="$us" 'BEGIN {printf "%.0f", 1e6 / u}') |" \
+    "$(awk -v u="$us" -v o="$o" 'BEGIN {printf "%.2f", 1e6 / u / o}') |"
+done
