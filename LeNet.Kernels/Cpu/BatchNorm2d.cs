@@ -26,6 +26,8 @@ public static unsafe class BatchNorm2d
         public int Channels, Spatial, Planes, PlanesPerPart;
         public float Eps;
         public bool Inference, Overwrite, Gather;
+        // The vector width (bits) of the backward's direct term over 2×2 windows of stride 2; 0: the scalar scatter.
+        public int DirectWidth;
     }
 
     /// <summary>
@@ -218,6 +220,7 @@ public static unsafe class BatchNorm2d
                 Overwrite = !accumulateInputGrad,
                 // Chosen on the caller's thread, where a test's width override is visible (128 bits: the scalar loop).
                 Gather = Avx2.IsSupported && Fma.IsSupported && ElementwiseSimd.Width >= 256,
+                DirectWidth = DirectTermWidth(shape),
             };
             int parts = MaxPool2d.SplitPlanes(pass.Planes, shape.InputLength, out pass.PlanesPerPart);
             Workers.Run(parts, &pass, &PooledGradientSumsPart);
@@ -617,12 +620,99 @@ public static unsafe class BatchNorm2d
                     dx[i] += MathF.FusedMultiplyAdd(x[i] - mean, slope, constant);
             }
             // Positions that won their window with a positive output: the direct term scale·dy.
-            int first = plane * S;
-            float* pooled = pass->Pooled, pooledGrad = pass->PooledGrad, inputGrad = pass->InputGrad;
-            int* argmax = pass->Argmax;
-            for (int o = plane * pooledPlane; o < (plane + 1) * pooledPlane; o++)
-                inputGrad[CheckedArgmax(argmax, o, first, S, plane)] += scale * PassedGradient(pooled[o], pooledGrad[o]);
+            switch (pass->DirectWidth)
+            {
+                case 512: DirectTerm<Vector512<float>, ElementwiseSimd512>(pass, plane, scale); break;
+                case 256: DirectTerm<Vector256<float>, ElementwiseSimd256>(pass, plane, scale); break;
+                case 128: DirectTerm<Vector128<float>, ElementwiseSimd128>(pass, plane, scale); break;
+                default: DirectTermScalar(pass, plane, scale, 0, pass->Pool.OutHeight); break;
+            }
         }
+    }
+
+    /// <summary>Set on a thread, its backward passes use the scalar direct term (tests compare the two).</summary>
+    [ThreadStatic] internal static bool ScalarDirectTerm;
+
+    /// <summary>The widest width whose lanes fit in a pooled row of at least 8, for 2×2 windows of stride 2; else 0 (scalar).</summary>
+    private static int DirectTermWidth(in PoolShape shape)
+    {
+        // Below 8 outputs a row (bn2's 5) the overlapping vectors and the row's checks cost more than the scatter.
+        if (ScalarDirectTerm || shape.Kernel != 2 || shape.Stride != 2 || shape.OutWidth < 8) return 0;
+        return ElementwiseSimd.WidthFor(shape.OutWidth);
+    }
+
+    /// <summary>inputGrad[argmax[o]] += scale · (pooled[o] &gt; 0 ? pooledGrad[o] : 0) for the pooled rows from
+    /// <paramref name="row"/> to <paramref name="end"/> of <paramref name="plane"/>.</summary>
+    private static void DirectTermScalar(Pass* pass, int plane, float scale, int row, int end)
+    {
+        int S = pass->Spatial, pooledWidth = pass->Pool.OutWidth, pooledPlane = pass->Pool.OutHeight * pooledWidth;
+        int first = plane * S;
+        float* pooled = pass->Pooled, pooledGrad = pass->PooledGrad, inputGrad = pass->InputGrad;
+        int* argmax = pass->Argmax;
+        for (int o = plane * pooledPlane + row * pooledWidth; o < plane * pooledPlane + end * pooledWidth; o++)
+            inputGrad[CheckedArgmax(argmax, o, first, S, plane)] += scale * PassedGradient(pooled[o], pooledGrad[o]);
+    }
+
+    /// <summary>
+    /// <see cref="DirectTermScalar"/> for 2×2 windows of stride 2, TS.Count pooled outputs at a time: each output's
+    /// winner is one of four positions of its window, so the four position masks, interleaved, select which of the
+    /// window's two input rows' positions add scale·dy; no scatter. The same additions as the scalar loop, so the same
+    /// bits. A row's last vector overlaps the one before it, its repeated lanes masked off. A pooled row whose argmax
+    /// is not in its own window (never so for forward's) is left to the scalar loop, which refuses one outside the plane.
+    /// </summary>
+    private static void DirectTerm<TV, TS>(Pass* pass, int plane, float scale) where TV : struct where TS : IElementwiseSimd<TV>
+    {
+        int W = pass->Pool.Width, pooledHeight = pass->Pool.OutHeight, pooledWidth = pass->Pool.OutWidth, count = TS.Count;
+        int first = plane * pass->Spatial, pooledFirst = plane * pooledHeight * pooledWidth;
+        TV vScale = TS.Splat(scale), one = TS.SplatInt32(1), down = TS.SplatInt32(W), downRight = TS.SplatInt32(W + 1);
+        for (int i = 0; i < pooledHeight; i++)
+        {
+            int* argmax = pass->Argmax + pooledFirst + i * pooledWidth;
+            int corner = first + 2 * i * W; // the input index of window (i, 0)'s top-left position
+            bool inWindows = true;
+            for (int j = 0; ; j += count)
+            {
+                if (j > pooledWidth - count) j = pooledWidth - count;
+                TV a = TS.LoadInt32(argmax + j), topLeft = TS.SequenceInt32(corner + 2 * j, 2);
+                TV hit = TS.Or(TS.Or(TS.EqualsInt32(a, topLeft), TS.EqualsInt32(a, TS.AddInt32(topLeft, one))),
+                    TS.Or(TS.EqualsInt32(a, TS.AddInt32(topLeft, down)), TS.EqualsInt32(a, TS.AddInt32(topLeft, downRight))));
+                if (!TS.All(hit)) { inWindows = false; break; }
+                if (j == pooledWidth - count) break;
+            }
+            if (!inWindows)
+            {
+                DirectTermScalar(pass, plane, scale, i, i + 1);
+                continue;
+            }
+            float* pooled = pass->Pooled + pooledFirst + i * pooledWidth, pooledGrad = pass->PooledGrad + pooledFirst + i * pooledWidth;
+            float* top = pass->InputGrad + corner, bottom = top + W;
+            for (int j = 0, done = 0; ; j += count)
+            {
+                if (j > pooledWidth - count) j = pooledWidth - count;
+                TV fresh = TS.LanesFrom(done - j); // lanes an overlapping last vector repeats are off
+                TV a = TS.LoadInt32(argmax + j), topLeft = TS.SequenceInt32(corner + 2 * j, 2);
+                TV passed = TS.Select(TS.GreaterThan(TS.Load(pooled + j), TS.Zero), TS.Load(pooledGrad + j), TS.Zero);
+                TV add = TS.Multiply(vScale, passed);
+                TS.Interleave(add, add, out var addLo, out var addHi);
+                TS.Interleave(TS.Select(fresh, TS.EqualsInt32(a, topLeft), TS.Zero),
+                    TS.Select(fresh, TS.EqualsInt32(a, TS.AddInt32(topLeft, one)), TS.Zero), out var topLo, out var topHi);
+                TS.Interleave(TS.Select(fresh, TS.EqualsInt32(a, TS.AddInt32(topLeft, down)), TS.Zero),
+                    TS.Select(fresh, TS.EqualsInt32(a, TS.AddInt32(topLeft, downRight)), TS.Zero), out var bottomLo, out var bottomHi);
+                AddWhere<TV, TS>(top + 2 * j, topLo, topHi, addLo, addHi);
+                AddWhere<TV, TS>(bottom + 2 * j, bottomLo, bottomHi, addLo, addHi);
+                done = j + count;
+                if (j == pooledWidth - count) break;
+            }
+        }
+    }
+
+    /// <summary>row[k] += add[k] where mask[k], over two vectors; other positions keep their bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddWhere<TV, TS>(float* row, TV maskLo, TV maskHi, TV addLo, TV addHi) where TV : struct where TS : IElementwiseSimd<TV>
+    {
+        TV lo = TS.Load(row), hi = TS.Load(row + TS.Count);
+        TS.Store(row, TS.Select(maskLo, TS.Add(lo, addLo), lo));
+        TS.Store(row + TS.Count, TS.Select(maskHi, TS.Add(hi, addHi), hi));
     }
 
     // ---- checks ----

@@ -99,6 +99,16 @@ internal unsafe interface IElementwiseSimd<TV> where TV : struct
 
     /// <summary>Splits the 2·Count consecutive values lo, hi into their even- and odd-indexed ones.</summary>
     static abstract void Deinterleave(TV lo, TV hi, out TV even, out TV odd);
+    /// <summary>The inverse of <see cref="Deinterleave"/>: lo = a₀ b₀ a₁ b₁ … of the lower halves, hi of the upper.</summary>
+    static abstract void Interleave(TV a, TV b, out TV lo, out TV hi);
+    /// <summary>The ints at source, as the bits of a float vector (for the *Int32 operations).</summary>
+    static abstract TV LoadInt32(int* source);
+    /// <summary>All-ones lanes where the ints of a and b are equal.</summary>
+    static abstract TV EqualsInt32(TV a, TV b);
+    /// <summary>All-ones lanes from lane <paramref name="first"/> on.</summary>
+    static abstract TV LanesFrom(int first);
+    /// <summary>Whether every lane of <paramref name="mask"/> is all ones.</summary>
+    static abstract bool All(TV mask);
 }
 
 internal unsafe struct ElementwiseSimd512 : IElementwiseSimd<Vector512<float>>
@@ -146,6 +156,28 @@ internal unsafe struct ElementwiseSimd512 : IElementwiseSimd<Vector512<float>>
             ElementwiseSimd256.Deinterleave(hi.GetLower(), hi.GetUpper(), out var evenHi, out var oddHi);
             even = Vector512.Create(evenLo, evenHi);
             odd = Vector512.Create(oddLo, oddHi);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> LoadInt32(int* source) => Vector512.Load(source).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> EqualsInt32(Vector512<float> a, Vector512<float> b) => Vector512.Equals(a.AsInt32(), b.AsInt32()).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> LanesFrom(int first) => Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(first)).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool All(Vector512<float> mask) => Vector512.EqualsAll(mask.AsInt32(), Vector512<int>.AllBitsSet);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Interleave(Vector512<float> a, Vector512<float> b, out Vector512<float> lo, out Vector512<float> hi)
+    {
+        if (Avx512F.IsSupported)
+        {
+            lo = Avx512F.PermuteVar16x32x2(a, Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), b);
+            hi = Avx512F.PermuteVar16x32x2(a, Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), b);
+        }
+        else
+        {
+            ElementwiseSimd256.Interleave(a.GetLower(), b.GetLower(), out var l0, out var l1);
+            ElementwiseSimd256.Interleave(a.GetUpper(), b.GetUpper(), out var h0, out var h1);
+            lo = Vector512.Create(l0, l1);
+            hi = Vector512.Create(h0, h1);
         }
     }
 }
@@ -205,6 +237,31 @@ internal unsafe struct ElementwiseSimd256 : IElementwiseSimd<Vector256<float>>
             odd = Vector256.Create(oddLo, oddHi);
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> LoadInt32(int* source) => Vector256.Load(source).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> EqualsInt32(Vector256<float> a, Vector256<float> b) => Vector256.Equals(a.AsInt32(), b.AsInt32()).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> LanesFrom(int first) => Vector256.GreaterThanOrEqual(Vector256<int>.Indices, Vector256.Create(first)).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool All(Vector256<float> mask) => Vector256.EqualsAll(mask.AsInt32(), Vector256<int>.AllBitsSet);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Interleave(Vector256<float> a, Vector256<float> b, out Vector256<float> lo, out Vector256<float> hi)
+    {
+        if (Avx.IsSupported)
+        {
+            // Pairs within each 128-bit half, then the halves put in order.
+            var low = Avx.UnpackLow(a, b);
+            var high = Avx.UnpackHigh(a, b);
+            lo = Avx.Permute2x128(low, high, 0x20);
+            hi = Avx.Permute2x128(low, high, 0x31);
+        }
+        else
+        {
+            ElementwiseSimd128.Interleave(a.GetLower(), b.GetLower(), out var l0, out var l1);
+            ElementwiseSimd128.Interleave(a.GetUpper(), b.GetUpper(), out var h0, out var h1);
+            lo = Vector256.Create(l0, l1);
+            hi = Vector256.Create(h0, h1);
+        }
+    }
 }
 
 internal unsafe struct ElementwiseSimd128 : IElementwiseSimd<Vector128<float>>
@@ -254,6 +311,26 @@ internal unsafe struct ElementwiseSimd128 : IElementwiseSimd<Vector128<float>>
         {
             even = Vector128.Create(lo.GetElement(0), lo.GetElement(2), hi.GetElement(0), hi.GetElement(2));
             odd = Vector128.Create(lo.GetElement(1), lo.GetElement(3), hi.GetElement(1), hi.GetElement(3));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> LoadInt32(int* source) => Vector128.Load(source).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> EqualsInt32(Vector128<float> a, Vector128<float> b) => Vector128.Equals(a.AsInt32(), b.AsInt32()).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> LanesFrom(int first) => Vector128.GreaterThanOrEqual(Vector128<int>.Indices, Vector128.Create(first)).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool All(Vector128<float> mask) => Vector128.EqualsAll(mask.AsInt32(), Vector128<int>.AllBitsSet);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Interleave(Vector128<float> a, Vector128<float> b, out Vector128<float> lo, out Vector128<float> hi)
+    {
+        if (Sse.IsSupported)
+        {
+            lo = Sse.UnpackLow(a, b);
+            hi = Sse.UnpackHigh(a, b);
+        }
+        else
+        {
+            lo = Vector128.Create(a.GetElement(0), b.GetElement(0), a.GetElement(1), b.GetElement(1));
+            hi = Vector128.Create(a.GetElement(2), b.GetElement(2), a.GetElement(3), b.GetElement(3));
         }
     }
 }

@@ -239,6 +239,62 @@ public class FusedBatchNormReLUMaxPoolTests
         Assert.Equal(scalar, Backward(0));
     }
 
+    /// <summary>The direct term (scale·dy added at each window's winner) runs as vector masks over 2×2 windows; it must
+    /// give the scalar scatter's bits: rows whose last vector overlaps, odd sizes, both modes, and a row whose argmax
+    /// points elsewhere in the plane (left to the scalar loop).</summary>
+    [Theory]
+    [InlineData(512)]
+    [InlineData(256)]
+    [InlineData(128)]
+    public void The_vector_direct_term_gives_the_scalar_scatters_bits(int width)
+    {
+        PoolShape[] shapes =
+        [
+            // Pooled rows of 14 (LeNet's bn1), 8, 10 with an odd row and column left over, 17 and 18; rows under 8
+            // outputs (bn2's 5) stay scalar.
+            new(3, 2, 28, 28, 2, 2), new(2, 3, 16, 16, 2, 2), new(2, 2, 19, 21, 2, 2), new(1, 2, 34, 34, 2, 2),
+            new(1, 1, 32, 36, 2, 2), new(2, 1, 10, 10, 2, 2),
+        ];
+        foreach (var shape in shapes)
+        foreach (var accumulate in new[] { false, true })
+        {
+            var rng = new Random(10_290 + shape.Width);
+            var input = UniformFloat(rng, shape.InputLength, -2, 3);
+            var gamma = UniformFloat(rng, shape.Channels, 0.5, 1.5);
+            var beta = UniformFloat(rng, shape.Channels);
+            var pooledGrad = UniformFloat(rng, shape.OutputLength);
+            var start = UniformFloat(rng, shape.InputLength);
+            var pooled = new float[shape.OutputLength];
+            var argmax = new int[shape.OutputLength];
+            var stats = new float[4 * shape.Channels];
+            var c = shape.Channels;
+            CpuKernels.BatchNorm2d.ForwardTrainingReLUMaxPool(input, gamma, beta, pooled, argmax, stats.AsSpan(0, c),
+                stats.AsSpan(c, c), stats.AsSpan(2 * c, c), stats.AsSpan(3 * c, c), 0.1f, 1e-5f, shape);
+            // Output 1 of plane 0 points at its neighbour's window: valid for the scalar loop, not a window's own.
+            argmax[1] = argmax[0];
+            float[] Backward(bool scalar)
+            {
+                var grads = new float[shape.InputLength + 2 * c];
+                start.CopyTo(grads, 0);
+                AtWidth(width, () =>
+                {
+                    CpuKernels.BatchNorm2d.ScalarDirectTerm = scalar;
+                    try
+                    {
+                        CpuKernels.BatchNorm2d.BackwardReLUMaxPool(pooledGrad, argmax, pooled, input, gamma,
+                            stats.AsSpan(0, c), stats.AsSpan(c, c), grads.AsSpan(0, shape.InputLength),
+                            grads.AsSpan(shape.InputLength, c), grads.AsSpan(shape.InputLength + c, c), shape, accumulate);
+                    }
+                    finally { CpuKernels.BatchNorm2d.ScalarDirectTerm = false; }
+                });
+                return grads;
+            }
+            var expected = Backward(scalar: true);
+            Assert.True(expected.AsSpan(0, shape.InputLength).ToArray().Any(g => g != 0), $"{shape}: no gradient");
+            Assert.Equal(expected, Backward(scalar: false));
+        }
+    }
+
     [Fact]
     public void Overlapping_windows_and_bad_argmax_are_rejected()
     {
