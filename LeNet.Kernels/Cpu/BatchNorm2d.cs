@@ -633,7 +633,8 @@ public static unsafe class BatchNorm2d
     /// <summary>Set on a thread, its backward passes use the scalar direct term (tests compare the two).</summary>
     [ThreadStatic] internal static bool ScalarDirectTerm;
 
-    /// <summary>The widest width whose lanes fit in a pooled row of at least 8, for 2×2 windows of stride 2; else 0 (scalar).</summary>
+    /// <summary>The widest width whose lanes fit in a pooled row of at least 8, for 2×2 windows of stride 2; else 0
+    /// (the scalar loop).</summary>
     private static int DirectTermWidth(in PoolShape shape)
     {
         // Below 8 outputs a row (bn2's 5) the overlapping vectors and the row's checks cost more than the scatter.
@@ -658,11 +659,14 @@ public static unsafe class BatchNorm2d
     /// winner is one of four positions of its window, so the four position masks, interleaved, select which of the
     /// window's two input rows' positions add scale·dy; no scatter. The same additions as the scalar loop, so the same
     /// bits. A row's last vector overlaps the one before it, its repeated lanes masked off. A pooled row whose argmax
-    /// is not in its own window (never so for forward's) is left to the scalar loop, which refuses one outside the plane.
+    /// is not in its own window (never so for forward's) is left to the scalar loop, which refuses one outside the
+    /// plane.
     /// </summary>
-    private static void DirectTerm<TV, TS>(Pass* pass, int plane, float scale) where TV : struct where TS : IElementwiseSimd<TV>
+    private static void DirectTerm<TV, TS>(Pass* pass, int plane, float scale)
+        where TV : struct where TS : IElementwiseSimd<TV>
     {
-        int W = pass->Pool.Width, pooledHeight = pass->Pool.OutHeight, pooledWidth = pass->Pool.OutWidth, count = TS.Count;
+        int W = pass->Pool.Width, pooledHeight = pass->Pool.OutHeight, pooledWidth = pass->Pool.OutWidth;
+        int count = TS.Count;
         int first = plane * pass->Spatial, pooledFirst = plane * pooledHeight * pooledWidth;
         TV vScale = TS.Splat(scale), one = TS.SplatInt32(1), down = TS.SplatInt32(W), downRight = TS.SplatInt32(W + 1);
         for (int i = 0; i < pooledHeight; i++)
@@ -675,7 +679,8 @@ public static unsafe class BatchNorm2d
                 if (j > pooledWidth - count) j = pooledWidth - count;
                 TV a = TS.LoadInt32(argmax + j), topLeft = TS.SequenceInt32(corner + 2 * j, 2);
                 TV hit = TS.Or(TS.Or(TS.EqualsInt32(a, topLeft), TS.EqualsInt32(a, TS.AddInt32(topLeft, one))),
-                    TS.Or(TS.EqualsInt32(a, TS.AddInt32(topLeft, down)), TS.EqualsInt32(a, TS.AddInt32(topLeft, downRight))));
+                    TS.Or(TS.EqualsInt32(a, TS.AddInt32(topLeft, down)),
+                        TS.EqualsInt32(a, TS.AddInt32(topLeft, downRight))));
                 if (!TS.All(hit)) { inWindows = false; break; }
                 if (j == pooledWidth - count) break;
             }
@@ -684,7 +689,8 @@ public static unsafe class BatchNorm2d
                 DirectTermScalar(pass, plane, scale, i, i + 1);
                 continue;
             }
-            float* pooled = pass->Pooled + pooledFirst + i * pooledWidth, pooledGrad = pass->PooledGrad + pooledFirst + i * pooledWidth;
+            float* pooled = pass->Pooled + pooledFirst + i * pooledWidth;
+            float* pooledGrad = pass->PooledGrad + pooledFirst + i * pooledWidth;
             float* top = pass->InputGrad + corner, bottom = top + W;
             for (int j = 0, done = 0; ; j += count)
             {
@@ -695,9 +701,11 @@ public static unsafe class BatchNorm2d
                 TV add = TS.Multiply(vScale, passed);
                 TS.Interleave(add, add, out var addLo, out var addHi);
                 TS.Interleave(TS.Select(fresh, TS.EqualsInt32(a, topLeft), TS.Zero),
-                    TS.Select(fresh, TS.EqualsInt32(a, TS.AddInt32(topLeft, one)), TS.Zero), out var topLo, out var topHi);
+                    TS.Select(fresh, TS.EqualsInt32(a, TS.AddInt32(topLeft, one)), TS.Zero),
+                    out var topLo, out var topHi);
                 TS.Interleave(TS.Select(fresh, TS.EqualsInt32(a, TS.AddInt32(topLeft, down)), TS.Zero),
-                    TS.Select(fresh, TS.EqualsInt32(a, TS.AddInt32(topLeft, downRight)), TS.Zero), out var bottomLo, out var bottomHi);
+                    TS.Select(fresh, TS.EqualsInt32(a, TS.AddInt32(topLeft, downRight)), TS.Zero),
+                    out var bottomLo, out var bottomHi);
                 AddWhere<TV, TS>(top + 2 * j, topLo, topHi, addLo, addHi);
                 AddWhere<TV, TS>(bottom + 2 * j, bottomLo, bottomHi, addLo, addHi);
                 done = j + count;
@@ -708,7 +716,8 @@ public static unsafe class BatchNorm2d
 
     /// <summary>row[k] += add[k] where mask[k], over two vectors; other positions keep their bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddWhere<TV, TS>(float* row, TV maskLo, TV maskHi, TV addLo, TV addHi) where TV : struct where TS : IElementwiseSimd<TV>
+    private static void AddWhere<TV, TS>(float* row, TV maskLo, TV maskHi, TV addLo, TV addHi)
+        where TV : struct where TS : IElementwiseSimd<TV>
     {
         TV lo = TS.Load(row), hi = TS.Load(row + TS.Count);
         TS.Store(row, TS.Select(maskLo, TS.Add(lo, addLo), lo));
