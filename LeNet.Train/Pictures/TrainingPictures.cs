@@ -85,8 +85,10 @@ public static class TrainingPictures
             if (metrics.BestEpoch is { } best)
             {
                 // Named in the legend: a label on the axis would cover the title above or the epoch's tick below.
+                // Best by what EarlyStopping monitors, which is not the test accuracy drawn beside it.
                 var line = panel.Add.VerticalLine(best, 1.5f, Colors.Black.WithAlpha(0.6), LinePattern.Dashed);
-                line.LegendText = $"best: epoch {best}";
+                line.LegendText = epochs.Any(e => e.ValidationAccuracy is not null)
+                    ? $"best validation accuracy: epoch {best}" : $"lowest training loss: epoch {best}";
             }
             panel.ShowLegend(Alignment.UpperRight);
         }
