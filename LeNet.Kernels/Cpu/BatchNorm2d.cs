@@ -625,7 +625,7 @@ public static unsafe class BatchNorm2d
                 case 512: DirectTerm<Vector512<float>, ElementwiseSimd512>(pass, plane, scale); break;
                 case 256: DirectTerm<Vector256<float>, ElementwiseSimd256>(pass, plane, scale); break;
                 case 128: DirectTerm<Vector128<float>, ElementwiseSimd128>(pass, plane, scale); break;
-                default: DirectTermScalar(pass, plane, scale, 0, pass->Pool.OutHeight); break;
+                default: DirectTermScalar(pass, plane, scale, 0, pooledPlane); break;
             }
         }
     }
@@ -642,25 +642,24 @@ public static unsafe class BatchNorm2d
         return ElementwiseSimd.WidthFor(shape.OutWidth);
     }
 
-    /// <summary>inputGrad[argmax[o]] += scale · (pooled[o] &gt; 0 ? pooledGrad[o] : 0) for the pooled rows from
-    /// <paramref name="row"/> to <paramref name="end"/> of <paramref name="plane"/>.</summary>
-    private static void DirectTermScalar(Pass* pass, int plane, float scale, int row, int end)
+    /// <summary>inputGrad[argmax[o]] += scale · (pooled[o] &gt; 0 ? pooledGrad[o] : 0) for the outputs
+    /// <paramref name="from"/> to <paramref name="to"/> (exclusive) of <paramref name="plane"/>, in order.</summary>
+    private static void DirectTermScalar(Pass* pass, int plane, float scale, int from, int to)
     {
-        int S = pass->Spatial, pooledWidth = pass->Pool.OutWidth, pooledPlane = pass->Pool.OutHeight * pooledWidth;
-        int first = plane * S;
+        int S = pass->Spatial, pooledFirst = plane * pass->Pool.OutHeight * pass->Pool.OutWidth, first = plane * S;
         float* pooled = pass->Pooled, pooledGrad = pass->PooledGrad, inputGrad = pass->InputGrad;
         int* argmax = pass->Argmax;
-        for (int o = plane * pooledPlane + row * pooledWidth; o < plane * pooledPlane + end * pooledWidth; o++)
+        for (int o = pooledFirst + from; o < pooledFirst + to; o++)
             inputGrad[CheckedArgmax(argmax, o, first, S, plane)] += scale * PassedGradient(pooled[o], pooledGrad[o]);
     }
 
     /// <summary>
     /// <see cref="DirectTermScalar"/> for 2×2 windows of stride 2, TS.Count pooled outputs at a time: each output's
     /// winner is one of four positions of its window, so the four position masks, interleaved, select which of the
-    /// window's two input rows' positions add scale·dy; no scatter. The same additions as the scalar loop, so the same
-    /// bits. A row's last vector overlaps the one before it, its repeated lanes masked off. A pooled row whose argmax
-    /// is not in its own window (never so for forward's) is left to the scalar loop, which refuses one outside the
-    /// plane.
+    /// window's two input rows' positions add scale·dy; no scatter. The same additions in the same order as the scalar
+    /// loop, so the same bits. A row's last vector overlaps the one before it, its repeated lanes masked off. From a
+    /// vector with an argmax outside its own window (never so for forward's) the row's rest is left to the scalar loop,
+    /// which refuses one outside the plane.
     /// </summary>
     private static void DirectTerm<TV, TS>(Pass* pass, int plane, float scale)
         where TV : struct where TS : IElementwiseSimd<TV>
@@ -671,40 +670,31 @@ public static unsafe class BatchNorm2d
         TV vScale = TS.Splat(scale), one = TS.SplatInt32(1), down = TS.SplatInt32(W), downRight = TS.SplatInt32(W + 1);
         for (int i = 0; i < pooledHeight; i++)
         {
-            int* argmax = pass->Argmax + pooledFirst + i * pooledWidth;
-            int corner = first + 2 * i * W; // the input index of window (i, 0)'s top-left position
-            bool inWindows = true;
-            for (int j = 0; ; j += count)
-            {
-                if (j > pooledWidth - count) j = pooledWidth - count;
-                TV a = TS.LoadInt32(argmax + j), topLeft = TS.SequenceInt32(corner + 2 * j, 2);
-                TV hit = TS.Or(TS.Or(TS.EqualsInt32(a, topLeft), TS.EqualsInt32(a, TS.AddInt32(topLeft, one))),
-                    TS.Or(TS.EqualsInt32(a, TS.AddInt32(topLeft, down)),
-                        TS.EqualsInt32(a, TS.AddInt32(topLeft, downRight))));
-                if (!TS.All(hit)) { inWindows = false; break; }
-                if (j == pooledWidth - count) break;
-            }
-            if (!inWindows)
-            {
-                DirectTermScalar(pass, plane, scale, i, i + 1);
-                continue;
-            }
-            float* pooled = pass->Pooled + pooledFirst + i * pooledWidth;
-            float* pooledGrad = pass->PooledGrad + pooledFirst + i * pooledWidth;
+            // corner: the input index of window (i, 0)'s top-left position.
+            int row = i * pooledWidth, corner = first + 2 * i * W;
+            int* argmax = pass->Argmax + pooledFirst + row;
+            float* pooled = pass->Pooled + pooledFirst + row, pooledGrad = pass->PooledGrad + pooledFirst + row;
             float* top = pass->InputGrad + corner, bottom = top + W;
             for (int j = 0, done = 0; ; j += count)
             {
                 if (j > pooledWidth - count) j = pooledWidth - count;
-                TV fresh = TS.LanesFrom(done - j); // lanes an overlapping last vector repeats are off
                 TV a = TS.LoadInt32(argmax + j), topLeft = TS.SequenceInt32(corner + 2 * j, 2);
+                TV topLeftWins = TS.EqualsInt32(a, topLeft);
+                TV topRightWins = TS.EqualsInt32(a, TS.AddInt32(topLeft, one));
+                TV bottomLeftWins = TS.EqualsInt32(a, TS.AddInt32(topLeft, down));
+                TV bottomRightWins = TS.EqualsInt32(a, TS.AddInt32(topLeft, downRight));
+                if (!TS.All(TS.Or(TS.Or(topLeftWins, topRightWins), TS.Or(bottomLeftWins, bottomRightWins))))
+                {
+                    DirectTermScalar(pass, plane, scale, row + done, row + pooledWidth);
+                    break;
+                }
+                TV fresh = TS.LanesFrom(done - j); // lanes an overlapping last vector repeats are off
                 TV passed = TS.Select(TS.GreaterThan(TS.Load(pooled + j), TS.Zero), TS.Load(pooledGrad + j), TS.Zero);
                 TV add = TS.Multiply(vScale, passed);
                 TS.Interleave(add, add, out var addLo, out var addHi);
-                TS.Interleave(TS.Select(fresh, TS.EqualsInt32(a, topLeft), TS.Zero),
-                    TS.Select(fresh, TS.EqualsInt32(a, TS.AddInt32(topLeft, one)), TS.Zero),
+                TS.Interleave(TS.Select(fresh, topLeftWins, TS.Zero), TS.Select(fresh, topRightWins, TS.Zero),
                     out var topLo, out var topHi);
-                TS.Interleave(TS.Select(fresh, TS.EqualsInt32(a, TS.AddInt32(topLeft, down)), TS.Zero),
-                    TS.Select(fresh, TS.EqualsInt32(a, TS.AddInt32(topLeft, downRight)), TS.Zero),
+                TS.Interleave(TS.Select(fresh, bottomLeftWins, TS.Zero), TS.Select(fresh, bottomRightWins, TS.Zero),
                     out var bottomLo, out var bottomHi);
                 AddWhere<TV, TS>(top + 2 * j, topLo, topHi, addLo, addHi);
                 AddWhere<TV, TS>(bottom + 2 * j, bottomLo, bottomHi, addLo, addHi);

@@ -595,7 +595,7 @@ public static unsafe partial class Conv2d
         {
             float* source = s->Output + (nint)(first + i) * K * PQ, target = gradT + (nint)i * PQ * ld;
             int pq = 0;
-            // Eight positions × eight channels at a time through registers (ld is a multiple of 8 at every lane width).
+            // Eight positions × eight channels at a time through registers, where ld is a multiple of 8.
             if (Avx.IsSupported && ld % 8 == 0)
                 for (; pq + 8 <= PQ; pq += 8)
                     for (int k0 = 0; k0 < ld; k0 += 8)

@@ -270,8 +270,11 @@ public class FusedBatchNormReLUMaxPoolTests
             var c = shape.Channels;
             CpuKernels.BatchNorm2d.ForwardTrainingReLUMaxPool(input, gamma, beta, pooled, argmax, stats.AsSpan(0, c),
                 stats.AsSpan(c, c), stats.AsSpan(2 * c, c), stats.AsSpan(3 * c, c), 0.1f, 1e-5f, shape);
-            // Output 1 of plane 0 points at its neighbour's window: valid for the scalar loop, not a window's own.
+            // Output 1 of plane 0 points at its neighbour's window: valid for the scalar loop, not a window's own;
+            // so does the last output of the second row, which a row's later vector meets.
             argmax[1] = argmax[0];
+            var pooledWidth = shape.OutWidth;
+            argmax[2 * pooledWidth - 1] = argmax[2 * pooledWidth - 2];
             float[] Backward(bool scalar)
             {
                 var grads = new float[shape.InputLength + 2 * c];
