@@ -42,4 +42,48 @@ internal static unsafe class KernelThreadAllocations
             Thread.Yield(); // more workers than cores must still get their turn
         }
     }
+
+    private struct Turns
+    {
+        public int Arrived, Next;
+        public long Deadline;
+    }
+
+    private static Action? _turnAction;
+
+    /// <summary>
+    /// Runs <paramref name="action"/> once on each kernel thread, one thread after another, every loop inside it on
+    /// that thread: each thread's scratch is then sized for what the action does. (Left to the loops, a worker the
+    /// operating system has not scheduled claims no part, and may first size its scratch many batches later.)
+    /// </summary>
+    public static void OnEveryThread(Action action)
+    {
+        var threads = Workers.ThreadCount;
+        var turns = new Turns { Deadline = Environment.TickCount64 + 30_000 };
+        _turnAction = action;
+        try { Workers.Run(threads, &turns, &TakeTurn); }
+        finally { _turnAction = null; }
+        if (turns.Next != threads) throw new InvalidOperationException($"Only {turns.Next} of {threads} kernel threads ran.");
+    }
+
+    private static void TakeTurn(void* state, int part)
+    {
+        var turns = (Turns*)state;
+        Interlocked.Increment(ref turns->Arrived);
+        // Every part begun first (so each holds a thread of its own), then each in part order.
+        WaitFor(turns, () => Volatile.Read(ref turns->Arrived) >= Workers.ThreadCount);
+        WaitFor(turns, () => Volatile.Read(ref turns->Next) == part);
+        _turnAction!();
+        Volatile.Write(ref turns->Next, part + 1);
+    }
+
+    private static void WaitFor(Turns* turns, Func<bool> done)
+    {
+        while (!done())
+        {
+            if (Environment.TickCount64 > turns->Deadline)
+                throw new TimeoutException("A kernel worker thread did not take its turn within 30 seconds.");
+            Thread.Yield();
+        }
+    }
 }
