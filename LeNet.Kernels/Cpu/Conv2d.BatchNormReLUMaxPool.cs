@@ -86,6 +86,7 @@ public static unsafe partial class Conv2d
             };
             if (block.Implicit) PrepareImplicit<TV>(ref block.Conv, folded, engine);
             block.Conv.Conv.ChannelsLast = block.Implicit && block.Conv.Conv.Lanes;
+            block.Conv.Conv.KeepWide = block.Implicit && !block.Conv.Conv.Lanes && !block.Conv.Conv.Rows;
             // The pooling's width is chosen here, on the caller's thread, where a test's width override is visible.
             switch (Math.Min(Count<TV>() * 32, ElementwiseSimd.WidthFor(pool.OutWidth)))
             {
@@ -121,11 +122,22 @@ public static unsafe partial class Conv2d
             }
             return;
         }
+        if (conv.KeepWide)
+        {
+            // The GEMM engine's rows as they are, Wp apart with the columns past Q unused; the bias after the max.
+            ImplicitImage<TV>(&block->Conv, n, null);
+            int Wp = conv.Width + 2 * conv.PadW;
+            float* wide = GemmScratch.Get(ref _col, K * P * Wp);
+            for (int k = 0; k < K; k++)
+                ReLUMaxPoolPlane<TP, TS>(wide + (nint)k * P * Wp, P, Q, Wp, window, conv.Bias != null ? conv.Bias[k] : 0,
+                    pooled + (nint)k * pooledHeight * pooledWidth);
+            return;
+        }
         float* image = GemmScratch.Get(ref _blockImage, K * P * Q);
         if (block->Implicit) ImplicitImage<TV>(&block->Conv, n, image);
         else ForwardImageIm2Col<TV>(&block->Conv, n, image);
         for (int k = 0; k < K; k++)
-            ReLUMaxPoolPlane<TP, TS>(image + (nint)k * P * Q, P, Q, window, pooled + (nint)k * pooledHeight * pooledWidth);
+            ReLUMaxPoolPlane<TP, TS>(image + (nint)k * P * Q, P, Q, Q, window, null, pooled + (nint)k * pooledHeight * pooledWidth);
     }
 
     /// <summary>
@@ -170,19 +182,25 @@ public static unsafe partial class Conv2d
     }
 
     /// <summary>
-    /// output[i, j] = ReLU(max of plane's window·window block at (i·window, j·window)), which equals the max of the
-    /// ReLUs (ReLU does not decrease). 2×2 windows with rows of at least TS.Count outputs run in SIMD (even and odd
-    /// columns deinterleaved; a last, overlapping chunk covers the row's tail); others are scalar.
+    /// output[i, j] = ReLU(max of the plane's window·window block at (i·window, j·window) + bias), which equals the
+    /// max of the ReLUs (ReLU does not decrease); the plane's rows are rowStride apart. The bias is added after the
+    /// max, which gives the bits of adding it before (rounding is monotone). 2×2 windows with rows of at least
+    /// TS.Count outputs run in SIMD (even and odd columns deinterleaved; a last, overlapping chunk covers the row's
+    /// tail); others are scalar.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ReLUMaxPoolPlane<TP, TS>(float* plane, int P, int Q, int window, float* output) where TP : struct where TS : IElementwiseSimd<TP>
+    private static void ReLUMaxPoolPlane<TP, TS>(float* plane, int P, int Q, int rowStride, int window, float? bias, float* output)
+        where TP : struct where TS : IElementwiseSimd<TP>
     {
         int pooledHeight = P / window, pooledWidth = Q / window;
+        bool addBias = bias.HasValue;
+        float biasValue = bias ?? 0;
         if (window == 2 && pooledWidth >= TS.Count)
         {
+            var biasVector = TS.Splat(biasValue);
             for (int i = 0; i < pooledHeight; i++)
             {
-                float* top = plane + 2 * i * Q, bottom = top + Q, row = output + i * pooledWidth;
+                float* top = plane + 2 * i * rowStride, bottom = top + rowStride, row = output + i * pooledWidth;
                 for (int j = 0; ; j += TS.Count)
                 {
                     if (j > pooledWidth - TS.Count) j = pooledWidth - TS.Count;
@@ -191,6 +209,7 @@ public static unsafe partial class Conv2d
                     var max = TS.Select(TS.GreaterThan(b, a), b, a);
                     max = TS.Select(TS.GreaterThan(c, max), c, max);
                     max = TS.Select(TS.GreaterThan(d, max), d, max);
+                    if (addBias) max = TS.Add(max, biasVector);
                     TS.Store(row + j, TS.Select(TS.LessThan(max, TS.Zero), TS.Zero, max));
                     if (j == pooledWidth - TS.Count) break;
                 }
@@ -200,12 +219,12 @@ public static unsafe partial class Conv2d
         for (int i = 0; i < pooledHeight; i++)
         for (int j = 0; j < pooledWidth; j++)
         {
-            float* corner = plane + i * window * Q + j * window;
+            float* corner = plane + i * window * rowStride + j * window;
             float max = corner[0];
             for (int r = 0; r < window; r++)
             for (int t = 0; t < window; t++)
-                if (corner[r * Q + t] > max) max = corner[r * Q + t];
-            output[i * pooledWidth + j] = ReLU.Apply(max);
+                if (corner[r * rowStride + t] > max) max = corner[r * rowStride + t];
+            output[i * pooledWidth + j] = ReLU.Apply(addBias ? max + biasValue : max);
         }
     }
 }

@@ -105,6 +105,9 @@ public static unsafe partial class Conv2d
         // The lanes engine writes its tiles as they are, [K / block][P][Q][block] (channels last, no bias), for the
         // evaluation block to pool from (Conv2d.BatchNormReLUMaxPool.cs).
         public bool ChannelsLast;
+        // The GEMM engine leaves its result [K, P, Wp] (no bias) in the thread's wide scratch (WideScratch) instead of
+        // compacting it into the output, for the evaluation block to pool from in place.
+        public bool KeepWide;
         public readonly int OutHeight => Height + 2 * PadH - R + 1;
         public readonly int OutWidth => Width + 2 * PadW - S + 1;
         public readonly int Taps => Channels * R * S;
@@ -310,6 +313,7 @@ public static unsafe partial class Conv2d
                 Gemm.MicroKernel<TV>(length, conv.Panels + (nint)i0 * taps + first * Gemm.MR, image + j0, offsets + first,
                     wide + (nint)i0 * positions + j0, positions, Math.Min(Gemm.MR, K - i0), columns, accumulate: false, Count<TV>());
         }
+        if (conv.KeepWide) return;
         for (int k = 0; k < K; k++)
         {
             float bias = conv.Bias != null ? conv.Bias[k] : 0;

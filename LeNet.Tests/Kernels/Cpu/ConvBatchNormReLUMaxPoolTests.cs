@@ -143,16 +143,26 @@ public class ConvBatchNormReLUMaxPoolTests
     }
 
     /// <summary>
-    /// The lanes engine pools from its channels-last tiles and adds the bias after the max: the same bits as its own
-    /// convolution (with the folded weights and bias) followed by ReLU and max pooling, at every width.
+    /// The lanes engine pools from its channels-last tiles and the GEMM engine from its rows as they are (Wp apart),
+    /// both adding the bias after the max, and the rows engine from a compacted convolution: the same bits as the
+    /// engine's own convolution (with the folded weights and bias) followed by ReLU and max pooling, at every width.
     /// </summary>
     [Theory]
-    [InlineData(512)]
-    [InlineData(256)]
-    [InlineData(128)]
-    public void The_lanes_engine_gives_the_bits_of_its_convolution_then_ReLU_and_pooling(int width) => AtWidth(width == 512 ? 0 : width, () =>
+    [InlineData(512, "Lanes")]
+    [InlineData(256, "Lanes")]
+    [InlineData(128, "Lanes")]
+    [InlineData(512, "Gemm")]
+    [InlineData(256, "Gemm")]
+    [InlineData(128, "Gemm")]
+    [InlineData(512, "Rows")]
+    [InlineData(256, "Rows")]
+    [InlineData(128, "Rows")]
+    public void Each_engine_gives_the_bits_of_its_convolution_then_ReLU_and_pooling(int width, string engine) =>
+        AtWidth(width == 512 ? 0 : width, () =>
     {
-        foreach (int shapeIndex in new[] { 1, 3, 4, 5, 7 })
+        // LeNet's blocks, odd sizes with padding (an odd last row and column no window covers), a row shorter than a
+        // vector, two vectors of channels, windows of 3 and 5 (pooled the planar way).
+        foreach (int shapeIndex in new[] { 0, 1, 2, 3, 4, 5, 7 })
         {
             var (shape, window, withBias) = Shapes[shapeIndex];
             var data = Draw(shape, withBias, 40_000 + shapeIndex);
@@ -168,23 +178,23 @@ public class ConvBatchNormReLUMaxPoolTests
             }
             var conv = new float[shape.OutputLength];
             var pooled = new float[Pool(shape, window).OutputLength];
-            var lanes = Fast.Conv2d.Engine.Lanes;
+            var which = Enum.Parse<Fast.Conv2d.Engine>(engine);
             switch (width)
             {
                 case 512:
-                    Fast.Conv2d.Forward<Vector512<float>>(data.Input, weight, bias, conv, shape, lanes);
+                    Fast.Conv2d.Forward<Vector512<float>>(data.Input, weight, bias, conv, shape, which);
                     Fast.Conv2d.ForwardBatchNormReLUMaxPool<Vector512<float>>(data.Input, data.Weight, data.Bias, data.Gamma, data.Beta,
-                        data.RunningMean, data.RunningVar, Eps, pooled, shape, window, lanes);
+                        data.RunningMean, data.RunningVar, Eps, pooled, shape, window, which);
                     break;
                 case 256:
-                    Fast.Conv2d.Forward<Vector256<float>>(data.Input, weight, bias, conv, shape, lanes);
+                    Fast.Conv2d.Forward<Vector256<float>>(data.Input, weight, bias, conv, shape, which);
                     Fast.Conv2d.ForwardBatchNormReLUMaxPool<Vector256<float>>(data.Input, data.Weight, data.Bias, data.Gamma, data.Beta,
-                        data.RunningMean, data.RunningVar, Eps, pooled, shape, window, lanes);
+                        data.RunningMean, data.RunningVar, Eps, pooled, shape, window, which);
                     break;
                 default:
-                    Fast.Conv2d.Forward<Vector128<float>>(data.Input, weight, bias, conv, shape, lanes);
+                    Fast.Conv2d.Forward<Vector128<float>>(data.Input, weight, bias, conv, shape, which);
                     Fast.Conv2d.ForwardBatchNormReLUMaxPool<Vector128<float>>(data.Input, data.Weight, data.Bias, data.Gamma, data.Beta,
-                        data.RunningMean, data.RunningVar, Eps, pooled, shape, window, lanes);
+                        data.RunningMean, data.RunningVar, Eps, pooled, shape, window, which);
                     break;
             }
             int P = shape.OutHeight, Q = shape.OutWidth, pooledHeight = P / window, pooledWidth = Q / window;
