@@ -122,6 +122,10 @@ public static unsafe partial class Conv2d
     [ThreadStatic] private static float[]? _partials, _packedWeight, _weightPanels;
     // Per-thread scratch: zero-padded images, the row offsets of the kernel taps, transposed output gradients.
     [ThreadStatic] private static float[]? _paddedImage, _tapOffsets, _outputGradRows;
+    // Per thread: a zero-padded image whose zeros are kept from one image to the next (only its interior is
+    // rewritten) while the geometry it was cleared for, held beside it, stays the same.
+    [ThreadStatic] private static float[]? _borderedImage;
+    [ThreadStatic] private static (float[]? Buffer, int C, int H, int W, int PadH, int PadW, int Slack) _borderedFor;
     // The shape whose tap offsets _tapOffsets holds (default: none), so that the images of a loop compute them once.
     [ThreadStatic] private static (int C, int R, int S, int Plane, int Wp, bool RowsFirst) _tapOffsetsShape;
 
@@ -273,9 +277,14 @@ public static unsafe partial class Conv2d
         // The GEMM reads B rows up to RoundUp(positions, NR): past the padded image by at most S + NR, kept zero; the
         // rows engine reads one row past the last output row's, up to RoundUp(Q, NR / 2): at most S + Wp + NR.
         int imageLength = C * plane, slack = S + Wp + nr;
-        float* image = GemmScratch.Get(ref _paddedImage, imageLength + slack);
-        PadImage<TV>(s->Input + (nint)n * C * H * W, image, C, H, W, padH, padW);
-        new Span<float>(image + imageLength, slack).Clear();
+        float* image;
+        if (padH == 0 && padW == 0)
+        {
+            image = GemmScratch.Get(ref _paddedImage, imageLength + slack);
+            Copy<TV>(image, s->Input + (nint)n * C * H * W, imageLength);
+            new Span<float>(image + imageLength, slack).Clear();
+        }
+        else image = BorderedImage<TV>(s->Input + (nint)n * C * H * W, C, H, W, padH, padW, slack);
 
         // Taps in (r, c, s) order, so that the kernel rows that read inside the image are one run of taps.
         int* offsets = TapOffsets(C, R, S, plane, Wp, rowsFirst: true);
@@ -381,6 +390,25 @@ public static unsafe partial class Conv2d
         float* panels = GemmScratch.Get(ref _weightPanels, RoundUp(rows, Gemm.MR) * taps);
         Gemm.PackA(false, matrix, taps, rows, taps, panels);
         return panels;
+    }
+
+    /// <summary>
+    /// This thread's zero-padded copy of one image, [C, H + 2·padH, W + 2·padW] followed by <paramref name="slack"/>
+    /// zeros: cleared when the geometry changes, else only the interior is written (nothing writes to the zeros).
+    /// </summary>
+    private static float* BorderedImage<TV>(float* source, int C, int H, int W, int padH, int padW, int slack) where TV : struct
+    {
+        int Hp = H + 2 * padH, Wp = W + 2 * padW, plane = Hp * Wp;
+        float* image = GemmScratch.Get(ref _borderedImage, C * plane + slack);
+        if (_borderedFor != (_borderedImage, C, H, W, padH, padW, slack))
+        {
+            new Span<float>(image, C * plane + slack).Clear();
+            _borderedFor = (_borderedImage, C, H, W, padH, padW, slack);
+        }
+        for (int c = 0; c < C; c++)
+        for (int h = 0; h < H; h++)
+            Copy<TV>(image + (nint)c * plane + (h + padH) * Wp + padW, source + ((nint)c * H + h) * W, W);
+        return image;
     }
 
     /// <summary>image[c, h + padH, w + padW] = source[c, h, w], zero elsewhere in [C, H + 2·padH, W + 2·padW].</summary>

@@ -209,4 +209,35 @@ public class Conv2dTests
             AssertAgrees(weightGrad, weightGradF, $"{name} backward weight");
         }
     }
+
+    /// <summary>
+    /// A thread keeps its zero-padded image's zeros from one image to the next while the geometry stays the same: a
+    /// second geometry whose image covers the first one's border must make the first clear its buffer again when it
+    /// comes back. Everything on the calling thread, so each call reuses the buffer of the one before.
+    /// </summary>
+    [Theory]
+    [InlineData("Gemm")]
+    [InlineData("Rows")]
+    [InlineData("Lanes")]
+    public void A_padded_image_buffer_reused_across_calls_and_geometries_keeps_each_result_exact(string engine) =>
+        Fast.Workers.OnThisThread(() =>
+        {
+            var first = new ConvShape(2, 2, 6, 6, 3, 3, 3, Padding: 2);
+            var second = new ConvShape(2, 2, 8, 8, 3, 3, 3, Padding: 1);
+            var forced = Enum.Parse<Fast.Conv2d.Engine>(engine);
+            int seed = 0;
+            foreach (var shape in new[] { first, first, second, first })
+            {
+                var rng = new Random(500 + seed++);
+                // Inputs far from zero, so that a stale value where a zero belongs cannot hide in the tolerance.
+                var input = Uniform(rng, shape.InputLength, 5, 9);
+                var weight = Uniform(rng, shape.WeightLength);
+                var bias = Uniform(rng, shape.OutChannels);
+                var output = new double[shape.OutputLength];
+                Reference.Conv2d.Forward<double>(input, weight, bias, output, shape);
+                var outputF = new float[shape.OutputLength];
+                Fast.Conv2d.Forward<Vector256<float>>(ToFloat(input), ToFloat(weight), ToFloat(bias), outputF, shape, forced);
+                AssertAgrees(output, outputF, $"{engine} {shape}, call {seed}");
+            }
+        });
 }
