@@ -28,15 +28,19 @@ epochs() { grep -oP 'Epoch \[\d+/\d+\] took \K[0-9.]+' "$1" | tr '\n' ' '; }
 echo
 echo "### One thread against two: \`LeNet.Train train --epochs 3 --threads T\`, alternating"
 echo
-echo "| round | 1 thread: epochs s | 2 threads: epochs s |"
-echo "|---|---|---|"
+# The median of a list of numbers: median 1.2 1.1 1.3
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+echo "| round | 1 thread: epochs s | 2 threads: epochs s | 1 thread / 2 threads (medians) |"
+echo "|---|---|---|---|"
 for round in $(seq 1 "$rounds"); do
   for t in 1 2; do
     rm -rf "$out/threads"
     dotnet "$train" train --data "$shared/mnist" --epochs 3 --threads "$t" --output "$out/threads" --no-pictures \
       > "$out/threads-$t.log"
   done
-  echo "| $round | $(epochs "$out/threads-1.log") | $(epochs "$out/threads-2.log") |"
+  one=$(median $(epochs "$out/threads-1.log")) two=$(median $(epochs "$out/threads-2.log"))
+  echo "| $round | $(epochs "$out/threads-1.log") | $(epochs "$out/threads-2.log") |" \
+    "$(awk -v a="$one" -v b="$two" 'BEGIN {printf "%.2f", a / b}') |"
 done
 
 echo

@@ -11,8 +11,8 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
 dotnet build "$repo/LeNet.Train" -c Release -nologo -v q >/dev/null
-echo "| round | ours: epoch s | ours: test acc % | libtorch (TorchSharp): epoch s | libtorch: test acc % |"
-echo "|---|---|---|---|---|"
+echo "| round | ours: epoch s | ours: test acc % | libtorch (TorchSharp): epoch s | libtorch: test acc % | libtorch / ours |"
+echo "|---|---|---|---|---|---|"
 for round in $(seq 1 "$rounds"); do
   rm -rf "$out/ours"
   dotnet "$repo/LeNet.Train/bin/Release/net10.0/LeNet.Train.dll" --data "$shared/mnist" --epochs 1 --threads "$threads" \
@@ -23,5 +23,6 @@ for round in $(seq 1 "$rounds"); do
   torch_json=$(grep '^RESULT ' "$out/torch.log" | sed 's/^RESULT //')
   torch_s=$(echo "$torch_json" | grep -oP '"epoch_s":\[\K[0-9.]+' || echo "?")
   torch_acc=$(echo "$torch_json" | grep -oP '"test_acc":\K[0-9.]+' || echo "?")
-  echo "| $round | $ours_s | $ours_acc | $torch_s | $torch_acc |"
+  ratio=$(awk -v t="$torch_s" -v o="$ours_s" 'BEGIN {if (t + 0 > 0 && o + 0 > 0) printf "%.2f", t / o; else print "?"}')
+  echo "| $round | $ours_s | $ours_acc | $torch_s | $torch_acc | $ratio |"
 done
