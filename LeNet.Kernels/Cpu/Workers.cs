@@ -35,10 +35,11 @@ public static unsafe class Workers
     private static ExceptionDispatchInfo? _error;
     private static volatile bool _stopping;
 
-    // Workers spin for a while after a loop (the next one usually follows within microseconds), then sleep here.
+    // Workers spin for a while after a loop (the next one usually follows within microseconds), then sleep here. They
+    // and the caller poll at the finest grain (one SpinWait unit): a coarser one delays each loop's start and end.
     private static readonly object Sleep = new();
     private static int _sleepers;
-    private const int SpinIterations = 20_000;
+    private const int FinePolls = 400_000;
 
     [ThreadStatic] private static bool _insideRun;
 
@@ -118,6 +119,10 @@ public static unsafe class Workers
             Volatile.Write(ref _ticket, generation << 32);
             lock (Sleep) if (_sleepers > 0) Monitor.PulseAll(Sleep);
             ClaimParts(generation, 0);
+            // A part usually ends within microseconds: poll at the finest grain for a while (SpinWait's backoff polls
+            // about a microsecond apart and soon yields the core), unless threads outnumber the cores; then back off.
+            int polls = _threadCount <= Environment.ProcessorCount ? FinePolls : 0;
+            while (Volatile.Read(ref _completed) != parts && polls-- > 0) Thread.SpinWait(1);
             var spin = new SpinWait();
             while (Volatile.Read(ref _completed) != parts) spin.SpinOnce(sleep1Threshold: -1);
             _error?.Throw();
@@ -186,7 +191,7 @@ public static unsafe class Workers
         {
             for (var spins = 0; Generation(Volatile.Read(ref _ticket)) == seen; spins++)
             {
-                if (spins < SpinIterations) { Thread.SpinWait(20); continue; }
+                if (spins < FinePolls) { Thread.SpinWait(1); continue; }
                 lock (Sleep)
                 {
                     _sleepers++;
