@@ -129,15 +129,16 @@ public static unsafe partial class Conv2d
             int Wp = conv.Width + 2 * conv.PadW;
             float* wide = GemmScratch.Get(ref _col, K * P * Wp);
             for (int k = 0; k < K; k++)
-                ReLUMaxPoolPlane<TP, TS>(wide + (nint)k * P * Wp, P, Q, Wp, window, conv.Bias != null ? conv.Bias[k] : 0,
-                    pooled + (nint)k * pooledHeight * pooledWidth);
+                ReLUMaxPoolPlane<TP, TS>(wide + (nint)k * P * Wp, P, Q, Wp, window,
+                    conv.Bias != null ? conv.Bias[k] : 0, pooled + (nint)k * pooledHeight * pooledWidth);
             return;
         }
         float* image = GemmScratch.Get(ref _blockImage, K * P * Q);
         if (block->Implicit) ImplicitImage<TV>(&block->Conv, n, image);
         else ForwardImageIm2Col<TV>(&block->Conv, n, image);
         for (int k = 0; k < K; k++)
-            ReLUMaxPoolPlane<TP, TS>(image + (nint)k * P * Q, P, Q, Q, window, null, pooled + (nint)k * pooledHeight * pooledWidth);
+            ReLUMaxPoolPlane<TP, TS>(image + (nint)k * P * Q, P, Q, Q, window, null,
+                pooled + (nint)k * pooledHeight * pooledWidth);
     }
 
     /// <summary>
@@ -189,8 +190,8 @@ public static unsafe partial class Conv2d
     /// tail); others are scalar.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ReLUMaxPoolPlane<TP, TS>(float* plane, int P, int Q, int rowStride, int window, float? bias, float* output)
-        where TP : struct where TS : IElementwiseSimd<TP>
+    private static void ReLUMaxPoolPlane<TP, TS>(float* plane, int P, int Q, int rowStride, int window, float? bias,
+        float* output) where TP : struct where TS : IElementwiseSimd<TP>
     {
         int pooledHeight = P / window, pooledWidth = Q / window;
         bool addBias = bias.HasValue;

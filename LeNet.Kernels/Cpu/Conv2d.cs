@@ -396,7 +396,8 @@ public static unsafe partial class Conv2d
     /// This thread's zero-padded copy of one image, [C, H + 2·padH, W + 2·padW] followed by <paramref name="slack"/>
     /// zeros: cleared when the geometry changes, else only the interior is written (nothing writes to the zeros).
     /// </summary>
-    private static float* BorderedImage<TV>(float* source, int C, int H, int W, int padH, int padW, int slack) where TV : struct
+    private static float* BorderedImage<TV>(float* source, int C, int H, int W, int padH, int padW, int slack)
+        where TV : struct
     {
         int Hp = H + 2 * padH, Wp = W + 2 * padW, plane = Hp * Wp;
         float* image = GemmScratch.Get(ref _borderedImage, C * plane + slack);

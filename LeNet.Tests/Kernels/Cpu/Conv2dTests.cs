@@ -236,7 +236,8 @@ public class Conv2dTests
                 var output = new double[shape.OutputLength];
                 Reference.Conv2d.Forward<double>(input, weight, bias, output, shape);
                 var outputF = new float[shape.OutputLength];
-                Fast.Conv2d.Forward<Vector256<float>>(ToFloat(input), ToFloat(weight), ToFloat(bias), outputF, shape, forced);
+                Fast.Conv2d.Forward<Vector256<float>>(ToFloat(input), ToFloat(weight), ToFloat(bias), outputF, shape,
+                    forced);
                 AssertAgrees(output, outputF, $"{engine} {shape}, call {seed}");
             }
         });
