@@ -105,7 +105,7 @@ public static unsafe partial class Conv2d
         // The lanes engine writes its tiles as they are, [K / block][P][Q][block] (channels last, no bias), for the
         // evaluation block to pool from (Conv2d.BatchNormReLUMaxPool.cs).
         public bool ChannelsLast;
-        // The GEMM engine leaves its result [K, P, Wp] (no bias) in the thread's wide scratch (WideScratch) instead of
+        // The GEMM engine leaves its result [K, P, Wp] (no bias) in the thread's wide scratch (_col) instead of
         // compacting it into the output, for the evaluation block to pool from in place.
         public bool KeepWide;
         public readonly int OutHeight => Height + 2 * PadH - R + 1;
