@@ -281,7 +281,7 @@ public static unsafe partial class Conv2d
         if (padH == 0 && padW == 0)
         {
             image = GemmScratch.Get(ref _paddedImage, imageLength + slack);
-            Copy<TV>(image, s->Input + (nint)n * C * H * W, imageLength);
+            PadImage<TV>(s->Input + (nint)n * C * H * W, image, C, H, W, 0, 0);
             new Span<float>(image + imageLength, slack).Clear();
         }
         else image = BorderedImage<TV>(s->Input + (nint)n * C * H * W, C, H, W, padH, padW, slack);
@@ -399,16 +399,14 @@ public static unsafe partial class Conv2d
     private static float* BorderedImage<TV>(float* source, int C, int H, int W, int padH, int padW, int slack)
         where TV : struct
     {
-        int Hp = H + 2 * padH, Wp = W + 2 * padW, plane = Hp * Wp;
+        int plane = (H + 2 * padH) * (W + 2 * padW);
         float* image = GemmScratch.Get(ref _borderedImage, C * plane + slack);
         if (_borderedFor != (_borderedImage, C, H, W, padH, padW, slack))
         {
             new Span<float>(image, C * plane + slack).Clear();
             _borderedFor = (_borderedImage, C, H, W, padH, padW, slack);
         }
-        for (int c = 0; c < C; c++)
-        for (int h = 0; h < H; h++)
-            Copy<TV>(image + (nint)c * plane + (h + padH) * Wp + padW, source + ((nint)c * H + h) * W, W);
+        CopyInterior<TV>(source, image, C, H, W, padH, padW);
         return image;
     }
 
@@ -422,6 +420,14 @@ public static unsafe partial class Conv2d
             return;
         }
         new Span<float>(image, C * plane).Clear();
+        CopyInterior<TV>(source, image, C, H, W, padH, padW);
+    }
+
+    /// <summary>image[c, h + padH, w + padW] = source[c, h, w]; the padding is left as it is.</summary>
+    private static void CopyInterior<TV>(float* source, float* image, int C, int H, int W, int padH, int padW)
+        where TV : struct
+    {
+        int Wp = W + 2 * padW, plane = (H + 2 * padH) * Wp;
         for (int c = 0; c < C; c++)
         for (int h = 0; h < H; h++)
             Copy<TV>(image + (nint)c * plane + (h + padH) * Wp + padW, source + ((nint)c * H + h) * W, W);
