@@ -34,35 +34,17 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
         CancellationToken stop = default)
     {
         var total = Stopwatch.StartNew();
-        var all = _options.Limit is { } limit ? data.Train.Take(limit) : data.Train;
-        var (train, validation) = _options.Validation > 0 ? all.SplitValidation(_options.Validation, _options.Seed)
-            : (all, null);
-        var test = _options.TestLimit is { } testLimit ? data.Test.Take(testLimit) : data.Test;
+        var (train, validation, test) = Datasets(data);
         if (_options.Threads is { } threads) CpuBackend.SetThreadCount(threads);
         device ??= _options.Kernels == "reference" ? Device.CpuReference : Device.Cpu;
         var model = ModelVariants.Create(_options.Model, classes: data.ClassNames.Count, seed: _options.Seed)
             .To(device);
         var optimizer = CreateOptimizer(model);
-        var where = device.IsCpu ? $"device cpu ({_options.Kernels} kernels, {CpuBackend.ThreadCount} threads)"
-            : $"device {device.Description}";
-        log.WriteLine($"{DisplayName(_options.Model)}: {model.ParameterCount():N0} trainable parameters; {where}; " +
-            $"{train.Count:N0} training " + (validation is null ? "" : $"(and {validation.Count:N0} validation) ") +
-            $"and {test.Count:N0} test images; batch {_options.BatchSize}, {Recipe()}, seed {_options.Seed}.");
-        foreach (var line in ModelSummary.Of(model, 1, train.ImageSize, train.ImageSize).CompactLines())
-            log.WriteLine(line);
-        var metrics = resume?.Metrics ?? new TrainingMetrics
-        {
-            Model = _options.Model, Device = _options.Device, Seed = _options.Seed, BatchSize = _options.BatchSize,
-            LearningRate = _options.LearningRate, TrainImages = train.Count, TestImages = test.Count,
-            Optimizer = _options.Optimizer, Schedule = _options.Schedule, ValidationImages = validation?.Count ?? 0,
-        };
+        LogStart(model, device, train, validation, test);
+        var metrics = resume?.Metrics ?? NewMetrics(train, validation, test);
         metrics.StopReason = null; // a resumed run was asked to go on, whatever stopped it before
-        var trainSource = BatchSource.Create(device, train.Images, train.Labels, 1, train.ImageSize, train.ImageSize);
-        // Distorted where the batch is gathered, on the training device; the background is a blank pixel normalised.
-        if (_options.Augment)
-            trainSource.SetAugmentation(new Augmentation(-MnistPreprocessing.TrainMean / MnistPreprocessing.TrainStd),
-                _options.Seed);
-        using var step = TrainingStep.Create(model, optimizer, trainSource, _options.BatchSize, _options.CudaGraphs);
+        using var step = TrainingStep.Create(model, optimizer, TrainingSource(device, train), _options.BatchSize,
+            _options.CudaGraphs);
         step.Schedule = CreateSchedule(step.StepsPerEpoch);
         Directory.CreateDirectory(_options.OutputDirectory);
         using var csv = MetricsCsv.Open(Path.Combine(_options.OutputDirectory, MetricsCsv.FileName),
@@ -70,15 +52,63 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
         var run = new Session(this, data, test, validation, step, optimizer, metrics, resume, total, stop,
             metrics.TotalSeconds, new MnistBatcher(train, _options.BatchSize, shuffle: true, seed: _options.Seed), csv);
         run.Resume();
-        _progress.RunStarted(_options.Model, model, data.ClassNames, _options.Epochs, step.StepsPerEpoch,
-            (resume?.Epoch ?? 0) + 1, resume?.Step ?? 0);
+        var firstEpoch = (resume?.Epoch ?? 0) + 1;
+        _progress.RunStarted(_options.Model, model, data.ClassNames, _options.Epochs, step.StepsPerEpoch, firstEpoch,
+            resume?.Step ?? 0);
         _progress.Run(() =>
         {
-            for (var epoch = (resume?.Epoch ?? 0) + 1; epoch <= _options.Epochs && metrics.StopReason is null; epoch++)
+            for (var epoch = firstEpoch; epoch <= _options.Epochs && metrics.StopReason is null; epoch++)
                 run.TrainEpoch(epoch);
         });
         if (metrics.StopReason is { } reason) log.WriteLine(reason);
+        Finish(run, model, metrics, data, train.ImageSize, test, total);
+        return metrics;
+    }
 
+    // The training images (less those held out for validation, chosen by the seed) and the test images, as limited.
+    private (MnistDataset Train, MnistDataset? Validation, MnistDataset Test) Datasets(MnistData data)
+    {
+        var all = _options.Limit is { } limit ? data.Train.Take(limit) : data.Train;
+        var (train, validation) = _options.Validation > 0 ? all.SplitValidation(_options.Validation, _options.Seed)
+            : (all, null);
+        return (train, validation, _options.TestLimit is { } testLimit ? data.Test.Take(testLimit) : data.Test);
+    }
+
+    // The first lines: the model, where it trains, on what, and the recipe; then the model's layers.
+    private void LogStart(Module model, Device device, MnistDataset train, MnistDataset? validation,
+        MnistDataset test)
+    {
+        var where = device.IsCpu ? $"device cpu ({_options.Kernels} kernels, {CpuBackend.ThreadCount} threads)"
+            : $"device {device.Description}";
+        log.WriteLine($"{DisplayName(_options.Model)}: {model.ParameterCount():N0} trainable parameters; {where}; " +
+            $"{train.Count:N0} training " + (validation is null ? "" : $"(and {validation.Count:N0} validation) ") +
+            $"and {test.Count:N0} test images; batch {_options.BatchSize}, {Recipe()}, seed {_options.Seed}.");
+        foreach (var line in ModelSummary.Of(model, 1, train.ImageSize, train.ImageSize).CompactLines())
+            log.WriteLine(line);
+    }
+
+    private TrainingMetrics NewMetrics(MnistDataset train, MnistDataset? validation, MnistDataset test) => new()
+    {
+        Model = _options.Model, Device = _options.Device, Seed = _options.Seed, BatchSize = _options.BatchSize,
+        LearningRate = _options.LearningRate, TrainImages = train.Count, TestImages = test.Count,
+        Optimizer = _options.Optimizer, Schedule = _options.Schedule, ValidationImages = validation?.Count ?? 0,
+    };
+
+    // The training batches, gathered on the training device and, with --augment, distorted there (the background
+    // a blank pixel normalised).
+    private BatchSource TrainingSource(Device device, MnistDataset train)
+    {
+        var source = BatchSource.Create(device, train.Images, train.Labels, 1, train.ImageSize, train.ImageSize);
+        if (_options.Augment)
+            source.SetAugmentation(new Augmentation(-MnistPreprocessing.TrainMean / MnistPreprocessing.TrainStd),
+                _options.Seed);
+        return source;
+    }
+
+    // The end of a run: the final test accuracy, the model, the pictures and the metrics file.
+    private void Finish(Session run, Module model, TrainingMetrics metrics, MnistData data, int imageSize,
+        MnistDataset test, Stopwatch total)
+    {
         var evaluation = run.LastTest ?? run.Evaluate(test);
         (metrics.FinalTestAccuracy, metrics.FinalTestLoss) = (evaluation.Accuracy, Finite(evaluation.Loss));
         // Two decimals, as each epoch's line: the article's 99.02 % reads the same, and 96.2 % becomes 96.20 %.
@@ -88,7 +118,7 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
 
         Directory.CreateDirectory(_options.OutputDirectory);
         var modelPath = Path.Combine(_options.OutputDirectory, ModelFileName);
-        SaveModel(modelPath, model, data, train.ImageSize);
+        SaveModel(modelPath, model, data, imageSize);
         var pictures = _options.Pictures && DrawPictures(metrics, evaluation, test);
         metrics.TotalSeconds = run.PreviousSeconds + total.Elapsed.TotalSeconds;
         var metricsPath = _options.MetricsFile ?? Path.Combine(_options.OutputDirectory, "metrics.json");
@@ -96,7 +126,6 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
         log.WriteLine($"Trained in {Invariant(metrics.TrainingSeconds, "F1")} s; model saved to {modelPath}, metrics " +
             $"to {metricsPath}" +
             (pictures ? $", pictures and checkpoint to {_options.OutputDirectory}." : "."));
-        return metrics;
     }
 
     public const string ModelFileName = "model.safetensors", BestModelFileName = "best.safetensors";
