@@ -53,7 +53,7 @@ public sealed partial class CudaKernels
     {
         int total = (int)input.Length, stride = Grid.DimX * Group.DimX;
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
-            output[i] = Relu(input[i]);
+            output[i] = ReLU(input[i]);
     }
 
     private static void ReLUBackwardKernel(ArrayView<float> input, ArrayView<float> outputGrad, ArrayView<float> inputGrad, int accumulate)

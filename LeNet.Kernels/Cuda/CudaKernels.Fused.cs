@@ -318,12 +318,12 @@ public sealed partial class CudaKernels
     {
         int H = shape.Height, W = shape.Width;
         best = (plane * H + p * shape.Stride) * W + q * shape.Stride;
-        max = Relu(scale * (input[best] - mu) + shift);
+        max = ReLU(scale * (input[best] - mu) + shift);
         for (int r = 0; r < shape.Kernel; r++)
         for (int s = 0; s < shape.Kernel; s++)
         {
             int i = (plane * H + p * shape.Stride + r) * W + q * shape.Stride + s;
-            float value = Relu(scale * (input[i] - mu) + shift);
+            float value = ReLU(scale * (input[i] - mu) + shift);
             if (value > max || float.IsNaN(value))
             {
                 max = value;
@@ -474,5 +474,5 @@ public sealed partial class CudaKernels
         return sum;
     }
 
-    private static float Relu(float value) => value > 0f || float.IsNaN(value) ? value : 0f;
+    private static float ReLU(float value) => value > 0f || float.IsNaN(value) ? value : 0f;
 }

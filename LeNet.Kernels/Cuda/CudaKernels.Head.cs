@@ -132,7 +132,7 @@ public sealed partial class CudaKernels
         int parts = SplitDots(vectors, 0, weight, pitch, 1, H, I, partials);
         for (int j = thread; j < H; j += threads)
         {
-            float h = Relu(SumParts(partials, j, H, parts) + firstBias[j]);
+            float h = ReLU(SumParts(partials, j, H, parts) + firstBias[j]);
             vectors[atHidden + j] = h;
             hidden[n * H + j] = h;
         }

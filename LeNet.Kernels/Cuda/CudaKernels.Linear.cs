@@ -101,7 +101,7 @@ public sealed partial class CudaKernels
         if (n < N && o < O)
         {
             float value = hasBias != 0 ? sum + bias[o] : sum;
-            output[n * O + o] = relu != 0 ? Relu(value) : value;
+            output[n * O + o] = relu != 0 ? ReLU(value) : value;
         }
     }
 
