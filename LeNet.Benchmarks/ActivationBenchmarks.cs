@@ -5,7 +5,10 @@ using R = LeNet.Kernels.Reference;
 
 namespace LeNet.Benchmarks;
 
-/// <summary>ReLU (Reference vs Cpu vs Primitives), Tanh and Sigmoid (Reference vs Cpu) on LeNet-5's activation shapes at batch 64.</summary>
+/// <summary>
+/// ReLU (Reference vs Cpu vs Primitives), Tanh and Sigmoid (Reference vs Cpu) on LeNet-5's activation shapes at batch
+/// 64.
+/// </summary>
 [MemoryDiagnoser]
 public class ActivationBenchmarks
 {

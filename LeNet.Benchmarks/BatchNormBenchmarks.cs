@@ -6,11 +6,14 @@ using R = LeNet.Kernels.Reference;
 
 namespace LeNet.Benchmarks;
 
-/// <summary>LeNet-5's two BatchNorms at batch 64: Reference vs Cpu vs Primitives, plus the fused BatchNorm–ReLU–max-pool.</summary>
+/// <summary>
+/// LeNet-5's two BatchNorms at batch 64: Reference vs Cpu vs Primitives, plus the fused BatchNorm–ReLU–max-pool.
+/// </summary>
 [MemoryDiagnoser]
 public class BatchNormBenchmarks
 {
-    private float[] _input = [], _output = [], _outputGrad = [], _inputGrad = [], _gamma = [], _beta = [], _mean = [], _invStd = [],
+    private float[] _input = [], _output = [], _outputGrad = [], _inputGrad = [], _gamma = [], _beta = [],
+        _mean = [], _invStd = [],
         _runningMean = [], _runningVar = [], _gammaGrad = [], _betaGrad = [], _pooled = [], _pooledGrad = [];
     private int[] _argmax = [];
     private BatchNormShape _shape;
@@ -41,23 +44,39 @@ public class BatchNormBenchmarks
         _pooled = new float[_pool.OutputLength];
         _pooledGrad = RandomData.Values(random, _pool.OutputLength);
         _argmax = new int[_pool.OutputLength];
-        C.BatchNorm2d.ForwardTraining(_input, _gamma, _beta, _output, _mean, _invStd, _runningMean, _runningVar, 0.1f, 1e-5f, _shape);
-        C.BatchNorm2d.ForwardTrainingReLUMaxPool(_input, _gamma, _beta, _pooled, _argmax, _mean, _invStd, _runningMean, _runningVar, 0.1f, 1e-5f, _pool);
+        C.BatchNorm2d.ForwardTraining(_input, _gamma, _beta, _output, _mean, _invStd, _runningMean,
+            _runningVar, 0.1f, 1e-5f, _shape);
+        C.BatchNorm2d.ForwardTrainingReLUMaxPool(_input, _gamma, _beta, _pooled, _argmax, _mean, _invStd, _runningMean,
+            _runningVar, 0.1f, 1e-5f, _pool);
     }
 
-    [Benchmark] public void ReferenceForwardTraining() => R.BatchNorm2d.ForwardTraining<float>(_input, _gamma, _beta, _output, _mean, _invStd, _runningMean, _runningVar, 0.1f, 1e-5f, _shape);
-    [Benchmark] public void CpuForwardTraining() => C.BatchNorm2d.ForwardTraining(_input, _gamma, _beta, _output, _mean, _invStd, _runningMean, _runningVar, 0.1f, 1e-5f, _shape);
-    [Benchmark] public void PrimitivesForwardTraining() => P.BatchNorm2d.ForwardTraining(_input, _gamma, _beta, _output, _mean, _invStd, _runningMean, _runningVar, 0.1f, 1e-5f, _shape);
+    [Benchmark] public void ReferenceForwardTraining() => R.BatchNorm2d.ForwardTraining<float>(_input, _gamma, _beta,
+        _output, _mean, _invStd, _runningMean, _runningVar, 0.1f, 1e-5f, _shape);
+    [Benchmark] public void CpuForwardTraining() => C.BatchNorm2d.ForwardTraining(_input, _gamma, _beta, _output, _mean,
+        _invStd, _runningMean, _runningVar, 0.1f, 1e-5f, _shape);
+    [Benchmark] public void PrimitivesForwardTraining() => P.BatchNorm2d.ForwardTraining(_input, _gamma, _beta, _output,
+        _mean, _invStd, _runningMean, _runningVar, 0.1f, 1e-5f, _shape);
 
-    [Benchmark] public void ReferenceForwardInference() => R.BatchNorm2d.ForwardInference<float>(_input, _gamma, _beta, _runningMean, _runningVar, 1e-5f, _output, _shape);
-    [Benchmark] public void CpuForwardInference() => C.BatchNorm2d.ForwardInference(_input, _gamma, _beta, _runningMean, _runningVar, 1e-5f, _output, _shape);
-    [Benchmark] public void PrimitivesForwardInference() => P.BatchNorm2d.ForwardInference(_input, _gamma, _beta, _runningMean, _runningVar, 1e-5f, _output, _shape);
+    [Benchmark] public void ReferenceForwardInference() => R.BatchNorm2d.ForwardInference<float>(_input, _gamma, _beta,
+        _runningMean, _runningVar, 1e-5f, _output, _shape);
+    [Benchmark] public void CpuForwardInference() => C.BatchNorm2d.ForwardInference(_input, _gamma, _beta, _runningMean,
+        _runningVar, 1e-5f, _output, _shape);
+    [Benchmark] public void PrimitivesForwardInference() => P.BatchNorm2d.ForwardInference(_input, _gamma, _beta,
+        _runningMean, _runningVar, 1e-5f, _output, _shape);
 
-    [Benchmark] public void ReferenceBackward() => R.BatchNorm2d.Backward<float>(_outputGrad, _input, _gamma, _mean, _invStd, _inputGrad, _gammaGrad, _betaGrad, _shape);
-    [Benchmark] public void CpuBackward() => C.BatchNorm2d.Backward(_outputGrad, _input, _gamma, _mean, _invStd, _inputGrad, _gammaGrad, _betaGrad, _shape);
-    [Benchmark] public void PrimitivesBackward() => P.BatchNorm2d.Backward(_outputGrad, _input, _gamma, _mean, _invStd, _inputGrad, _gammaGrad, _betaGrad, _shape);
+    [Benchmark] public void ReferenceBackward() => R.BatchNorm2d.Backward<float>(_outputGrad, _input, _gamma, _mean,
+        _invStd, _inputGrad, _gammaGrad, _betaGrad, _shape);
+    [Benchmark] public void CpuBackward() => C.BatchNorm2d.Backward(_outputGrad, _input, _gamma, _mean, _invStd,
+        _inputGrad, _gammaGrad, _betaGrad, _shape);
+    [Benchmark] public void PrimitivesBackward() => P.BatchNorm2d.Backward(_outputGrad, _input, _gamma, _mean, _invStd,
+        _inputGrad, _gammaGrad, _betaGrad, _shape);
 
-    /// <summary>BatchNorm, ReLU and 2×2 max pooling in one pass over the normalised values (compare with the three Cpu kernels' sum).</summary>
-    [Benchmark] public void CpuForwardTrainingReLUMaxPool() => C.BatchNorm2d.ForwardTrainingReLUMaxPool(_input, _gamma, _beta, _pooled, _argmax, _mean, _invStd, _runningMean, _runningVar, 0.1f, 1e-5f, _pool);
-    [Benchmark] public void CpuBackwardReLUMaxPool() => C.BatchNorm2d.BackwardReLUMaxPool(_pooledGrad, _argmax, _pooled, _input, _gamma, _mean, _invStd, _inputGrad, _gammaGrad, _betaGrad, _pool);
+    /// <summary>
+    /// BatchNorm, ReLU and 2×2 max pooling in one pass over the normalised values (compare with the three Cpu kernels'
+    /// sum).
+    /// </summary>
+    [Benchmark] public void CpuForwardTrainingReLUMaxPool() => C.BatchNorm2d.ForwardTrainingReLUMaxPool(_input, _gamma,
+        _beta, _pooled, _argmax, _mean, _invStd, _runningMean, _runningVar, 0.1f, 1e-5f, _pool);
+    [Benchmark] public void CpuBackwardReLUMaxPool() => C.BatchNorm2d.BackwardReLUMaxPool(_pooledGrad, _argmax, _pooled,
+        _input, _gamma, _mean, _invStd, _inputGrad, _gammaGrad, _betaGrad, _pool);
 }

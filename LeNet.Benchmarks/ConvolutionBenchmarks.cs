@@ -14,7 +14,8 @@ namespace LeNet.Benchmarks;
 [MemoryDiagnoser]
 public class ConvolutionBenchmarks
 {
-    private float[] _input = [], _weight = [], _bias = [], _output = [], _inputGrad = [], _weightGrad = [], _biasGrad = [];
+    private float[] _input = [], _weight = [], _bias = [], _output = [], _inputGrad = [],
+        _weightGrad = [], _biasGrad = [];
     private ConvShape _shape;
 
     /// <summary>conv1: 1→6 channels on 32×32; conv2: 6→16 channels on 14×14.</summary>
@@ -36,8 +37,10 @@ public class ConvolutionBenchmarks
     }
 
     [Benchmark] public void ReferenceForward() => K.Conv2d.Forward<float>(_input, _weight, _bias, _output, _shape);
-    [Benchmark] public void ReferenceBackwardInput() => K.Conv2d.BackwardInput<float>(_output, _weight, _inputGrad, _shape);
-    [Benchmark] public void ReferenceBackwardWeight() => K.Conv2d.BackwardWeight<float>(_input, _output, _weightGrad, _shape);
+    [Benchmark] public void ReferenceBackwardInput() => K.Conv2d.BackwardInput<float>(_output,
+        _weight, _inputGrad, _shape);
+    [Benchmark] public void ReferenceBackwardWeight() => K.Conv2d.BackwardWeight<float>(_input,
+        _output, _weightGrad, _shape);
     [Benchmark] public void ReferenceBackwardBias() => K.Conv2d.BackwardBias<float>(_output, _biasGrad, _shape);
 
     [Benchmark] public void CpuForward() => Fast.Conv2d.Forward(_input, _weight, _bias, _output, _shape);
@@ -47,6 +50,7 @@ public class ConvolutionBenchmarks
 
     [Benchmark] public void PrimitivesForward() => TP.Conv2d.Forward(_input, _weight, _bias, _output, _shape);
     [Benchmark] public void PrimitivesBackwardInput() => TP.Conv2d.BackwardInput(_output, _weight, _inputGrad, _shape);
-    [Benchmark] public void PrimitivesBackwardWeight() => TP.Conv2d.BackwardWeight(_input, _output, _weightGrad, _shape);
+    [Benchmark] public void PrimitivesBackwardWeight() => TP.Conv2d.BackwardWeight(_input,
+        _output, _weightGrad, _shape);
     [Benchmark] public void PrimitivesBackwardBias() => TP.Conv2d.BackwardBias(_output, _biasGrad, _shape);
 }

@@ -23,8 +23,11 @@ public class GemmBenchmarks
         _c = new float[M * N];
     }
 
-    [Benchmark] public void Vector512OneCore() => Gemm.Multiply<Vector512<float>>(false, false, M, N, K, _a, K, _b, N, _c, N, false, parallel: false);
-    [Benchmark] public void Vector256OneCore() => Gemm.Multiply<Vector256<float>>(false, false, M, N, K, _a, K, _b, N, _c, N, false, parallel: false);
-    [Benchmark] public void Vector128OneCore() => Gemm.Multiply<Vector128<float>>(false, false, M, N, K, _a, K, _b, N, _c, N, false, parallel: false);
+    [Benchmark] public void Vector512OneCore() => Gemm.Multiply<Vector512<float>>(false, false, M, N, K, _a, K, _b, N,
+        _c, N, false, parallel: false);
+    [Benchmark] public void Vector256OneCore() => Gemm.Multiply<Vector256<float>>(false, false, M, N, K, _a, K, _b, N,
+        _c, N, false, parallel: false);
+    [Benchmark] public void Vector128OneCore() => Gemm.Multiply<Vector128<float>>(false, false, M, N, K, _a, K, _b, N,
+        _c, N, false, parallel: false);
     [Benchmark] public void AllCores() => Gemm.MultiplyParallel(false, false, M, N, K, _a, K, _b, N, _c, N, false);
 }

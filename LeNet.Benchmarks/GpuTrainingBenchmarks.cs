@@ -11,11 +11,12 @@ using LeNet.Kernels.Cuda;
 namespace LeNet.Benchmarks;
 
 /// <summary>
-/// The library's GPU path as the trainer runs it: the one <see cref="Core.Training.TrainingStep"/> of LeNet-5 at batch 64
-/// on a dataset held on the device (timed as <see cref="Steps"/> steps and one synchronisation), launched one by one or
-/// replayed as a CUDA graph, under the trainer's <see cref="GpuOptions"/> and under each option changed alone; and
-/// evaluation of 10,000 images at batch 1000 with the logits read back. The launches per step are counted and printed. Where no CUDA GPU is found the reason is printed
-/// and every benchmark returns at once: `dotnet run -c Release --project LeNet.Benchmarks -- --filter '*GpuTraining*'`.
+/// The library's GPU path as the trainer runs it: the one <see cref="Core.Training.TrainingStep"/> of LeNet-5 at batch
+/// 64 on a dataset held on the device (timed as <see cref="Steps"/> steps and one synchronisation), launched one by one
+/// or replayed as a CUDA graph, under the trainer's <see cref="GpuOptions"/> and under each option changed alone; and
+/// evaluation of 10,000 images at batch 1000 with the logits read back. The launches per step are counted and printed.
+/// Where no CUDA GPU is found the reason is printed and every benchmark returns at once: `dotnet run -c Release
+/// --project LeNet.Benchmarks -- --filter '*GpuTraining*'`.
 /// </summary>
 [Config(typeof(GpuOptionsColumnConfig))]
 public class GpuTrainingBenchmarks
@@ -69,13 +70,15 @@ public class GpuTrainingBenchmarks
         _step.StartEpoch(_order);
         for (var i = 0; i < 4; i++) Run();
         var backend = (CudaBackend)_device!.Backend;
-        var (before, memsetsBefore, bytesBefore) = (backend.Launches, backend.Memsets, GC.GetTotalAllocatedBytes(precise: true));
+        var (before, memsetsBefore, bytesBefore) = (backend.Launches, backend.Memsets,
+            GC.GetTotalAllocatedBytes(precise: true));
         Run();
         _device.Synchronize();
         var bytes = GC.GetTotalAllocatedBytes(precise: true) - bytesBefore;
         Console.WriteLine($"GpuTrainingBenchmarks: {backend.Launches - before} launches per training step " +
             $"({backend.Memsets - memsetsBefore} memsets; 0 when replayed), {Options}, " +
-            $"{(_step.ReplaysSteps ? "replayed as a CUDA graph" : "launched")}, {bytes} bytes allocated, on {_device.Description}.");
+            $"{(_step.ReplaysSteps ? "replayed as a CUDA graph" : "launched")}, {bytes} bytes allocated, on " +
+                $"{_device.Description}.");
         TrainingStep();
         Evaluate10000();
     }

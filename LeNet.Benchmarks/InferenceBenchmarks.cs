@@ -77,34 +77,44 @@ public class InferenceBenchmarks
         {
             int n = pixels.Length / (32 * 32);
             Block(pixels, _model.Layer1, new ConvShape(n, 1, 32, 32, 6, 5, 5), _conv1, _pooled1, _argmax1, folded);
-            Block(_pooled1.AsSpan(0, n * 6 * 14 * 14), _model.Layer2, new ConvShape(n, 6, 14, 14, 16, 5, 5), _conv2, _pooled2,
+            Block(_pooled1.AsSpan(0, n * 6 * 14 * 14), _model.Layer2, new ConvShape(n, 6, 14, 14, 16,
+                5, 5), _conv2, _pooled2,
                 _argmax2, folded);
-            Linear(_pooled2.AsSpan(0, n * 400), _model.Fc, _hidden.AsSpan(0, n * 120), new LinearShape(n, 400, 120), relu: true);
-            Linear(_hidden.AsSpan(0, n * 120), _model.Fc1, _hidden1.AsSpan(0, n * 84), new LinearShape(n, 120, 84), relu: true);
-            Linear(_hidden1.AsSpan(0, n * 84), _model.Fc2, _logits.AsSpan(0, n * 10), new LinearShape(n, 84, 10), relu: false);
+            Linear(_pooled2.AsSpan(0, n * 400), _model.Fc, _hidden.AsSpan(0, n * 120),
+                new LinearShape(n, 400, 120), relu: true);
+            Linear(_hidden.AsSpan(0, n * 120), _model.Fc1, _hidden1.AsSpan(0, n * 84),
+                new LinearShape(n, 120, 84), relu: true);
+            Linear(_hidden1.AsSpan(0, n * 84), _model.Fc2, _logits.AsSpan(0, n * 10),
+                new LinearShape(n, 84, 10), relu: false);
             sum += _logits[0];
         }
         return sum;
     }
 
-    private static void Block(ReadOnlySpan<float> input, ConvBlock block, ConvShape shape, float[] conv, float[] pooled, int[] argmax,
+    private static void Block(ReadOnlySpan<float> input, ConvBlock block, ConvShape shape, float[] conv,
+        float[] pooled, int[] argmax,
         bool folded)
     {
-        var (norm, pooledLength) = (block.Norm, shape.Batch * shape.OutChannels * (shape.OutHeight / 2) * (shape.OutWidth / 2));
+        var (norm, pooledLength) = (block.Norm,
+            shape.Batch * shape.OutChannels * (shape.OutHeight / 2) * (shape.OutWidth / 2));
         if (folded)
         {
-            K.Conv2d.ForwardBatchNormReLUMaxPool(input, block.Conv.Weight.AsSpan(), block.Conv.Bias!.AsSpan(), norm.Weight.AsSpan(),
-                norm.Bias.AsSpan(), norm.RunningMean.AsSpan(), norm.RunningVar.AsSpan(), norm.Eps, pooled.AsSpan(0, pooledLength), shape, 2);
+            K.Conv2d.ForwardBatchNormReLUMaxPool(input, block.Conv.Weight.AsSpan(),
+                block.Conv.Bias!.AsSpan(), norm.Weight.AsSpan(),
+                norm.Bias.AsSpan(), norm.RunningMean.AsSpan(), norm.RunningVar.AsSpan(), norm.Eps,
+                    pooled.AsSpan(0, pooledLength), shape, 2);
             return;
         }
         var convOutput = conv.AsSpan(0, shape.OutputLength);
         K.Conv2d.Forward(input, block.Conv.Weight.AsSpan(), block.Conv.Bias!.AsSpan(), convOutput, shape);
-        K.BatchNorm2d.ForwardInferenceReLUMaxPool(convOutput, norm.Weight.AsSpan(), norm.Bias.AsSpan(), norm.RunningMean.AsSpan(),
+        K.BatchNorm2d.ForwardInferenceReLUMaxPool(convOutput, norm.Weight.AsSpan(), norm.Bias.AsSpan(),
+            norm.RunningMean.AsSpan(),
             norm.RunningVar.AsSpan(), norm.Eps, pooled.AsSpan(0, pooledLength), argmax.AsSpan(0, pooledLength),
             new PoolShape(shape.Batch, shape.OutChannels, shape.OutHeight, shape.OutWidth, 2, 2));
     }
 
-    private static void Linear(ReadOnlySpan<float> input, Linear layer, Span<float> output, LinearShape shape, bool relu)
+    private static void Linear(ReadOnlySpan<float> input, Linear layer, Span<float> output,
+        LinearShape shape, bool relu)
     {
         K.Linear.Forward(input, layer.Weight.AsSpan(), layer.Bias!.AsSpan(), output, shape);
         if (relu) K.ReLU.Forward(output, output);

@@ -14,7 +14,8 @@ namespace LeNet.Benchmarks;
 [MemoryDiagnoser]
 public class LinearBenchmarks
 {
-    private float[] _input = [], _weight = [], _bias = [], _output = [], _inputGrad = [], _weightGrad = [], _biasGrad = [];
+    private float[] _input = [], _weight = [], _bias = [], _output = [], _inputGrad = [],
+        _weightGrad = [], _biasGrad = [];
     private LinearShape _shape;
 
     /// <summary>fc: 400→120, fc1: 120→84, fc2: 84→10.</summary>
@@ -41,8 +42,10 @@ public class LinearBenchmarks
     }
 
     [Benchmark] public void ReferenceForward() => K.Linear.Forward<float>(_input, _weight, _bias, _output, _shape);
-    [Benchmark] public void ReferenceBackwardInput() => K.Linear.BackwardInput<float>(_output, _weight, _inputGrad, _shape);
-    [Benchmark] public void ReferenceBackwardWeight() => K.Linear.BackwardWeight<float>(_input, _output, _weightGrad, _shape);
+    [Benchmark] public void ReferenceBackwardInput() => K.Linear.BackwardInput<float>(_output,
+        _weight, _inputGrad, _shape);
+    [Benchmark] public void ReferenceBackwardWeight() => K.Linear.BackwardWeight<float>(_input,
+        _output, _weightGrad, _shape);
     [Benchmark] public void ReferenceBackwardBias() => K.Linear.BackwardBias<float>(_output, _biasGrad, _shape);
 
     [Benchmark] public void CpuForward() => Fast.Linear.Forward(_input, _weight, _bias, _output, _shape);
@@ -52,6 +55,7 @@ public class LinearBenchmarks
 
     [Benchmark] public void PrimitivesForward() => TP.Linear.Forward(_input, _weight, _bias, _output, _shape);
     [Benchmark] public void PrimitivesBackwardInput() => TP.Linear.BackwardInput(_output, _weight, _inputGrad, _shape);
-    [Benchmark] public void PrimitivesBackwardWeight() => TP.Linear.BackwardWeight(_input, _output, _weightGrad, _shape);
+    [Benchmark] public void PrimitivesBackwardWeight() => TP.Linear.BackwardWeight(_input,
+        _output, _weightGrad, _shape);
     [Benchmark] public void PrimitivesBackwardBias() => TP.Linear.BackwardBias(_output, _biasGrad, _shape);
 }

@@ -5,7 +5,10 @@ using R = LeNet.Kernels.Reference;
 
 namespace LeNet.Benchmarks;
 
-/// <summary>Softmax cross-entropy over [batch, 10] logits (training batch 64, evaluation batch 1000): Reference vs Cpu vs Primitives.</summary>
+/// <summary>
+/// Softmax cross-entropy over [batch, 10] logits (training batch 64, evaluation batch 1000): Reference vs Cpu vs
+/// Primitives.
+/// </summary>
 [MemoryDiagnoser]
 public class LossBenchmarks
 {
@@ -26,10 +29,15 @@ public class LossBenchmarks
         C.SoftmaxCrossEntropy.Forward(_logits, _labels, _probabilities, Batch, 10);
     }
 
-    [Benchmark] public float ReferenceForward() => R.SoftmaxCrossEntropy.Forward<float>(_logits, _labels, _probabilities, Batch, 10);
+    [Benchmark] public float ReferenceForward() => R.SoftmaxCrossEntropy.Forward<float>(_logits, _labels,
+        _probabilities, Batch, 10);
     [Benchmark] public float CpuForward() => C.SoftmaxCrossEntropy.Forward(_logits, _labels, _probabilities, Batch, 10);
-    [Benchmark] public float PrimitivesForward() => P.SoftmaxCrossEntropy.Forward(_logits, _labels, _probabilities, Batch, 10);
-    [Benchmark] public void ReferenceBackward() => R.SoftmaxCrossEntropy.Backward<float>(_probabilities, _labels, 1f, _logitsGrad, Batch, 10);
-    [Benchmark] public void CpuBackward() => C.SoftmaxCrossEntropy.Backward(_probabilities, _labels, 1f, _logitsGrad, Batch, 10);
-    [Benchmark] public void PrimitivesBackward() => P.SoftmaxCrossEntropy.Backward(_probabilities, _labels, 1f, _logitsGrad, Batch, 10);
+    [Benchmark] public float PrimitivesForward() => P.SoftmaxCrossEntropy.Forward(_logits, _labels,
+        _probabilities, Batch, 10);
+    [Benchmark] public void ReferenceBackward() => R.SoftmaxCrossEntropy.Backward<float>(_probabilities, _labels, 1f,
+        _logitsGrad, Batch, 10);
+    [Benchmark] public void CpuBackward() => C.SoftmaxCrossEntropy.Backward(_probabilities, _labels, 1f,
+        _logitsGrad, Batch, 10);
+    [Benchmark] public void PrimitivesBackward() => P.SoftmaxCrossEntropy.Backward(_probabilities, _labels, 1f,
+        _logitsGrad, Batch, 10);
 }

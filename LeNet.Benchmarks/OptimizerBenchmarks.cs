@@ -5,7 +5,10 @@ using R = LeNet.Kernels.Reference;
 
 namespace LeNet.Benchmarks;
 
-/// <summary>One Adam step (and one SGD-with-momentum step) over LeNet-5's 61,750 parameters (14 tensors, one call each): Reference vs Cpu vs Primitives.</summary>
+/// <summary>
+/// One Adam step (and one SGD-with-momentum step) over LeNet-5's 61,750 parameters (14 tensors, one call each):
+/// Reference vs Cpu vs Primitives.
+/// </summary>
 [MemoryDiagnoser]
 public class OptimizerBenchmarks
 {

@@ -6,7 +6,9 @@ using R = LeNet.Kernels.Reference;
 
 namespace LeNet.Benchmarks;
 
-/// <summary>LeNet-5's two 2×2 max pools at batch 64 (and average pooling on the same shapes): Reference vs Cpu vs Primitives.</summary>
+/// <summary>
+/// LeNet-5's two 2×2 max pools at batch 64 (and average pooling on the same shapes): Reference vs Cpu vs Primitives.
+/// </summary>
 [MemoryDiagnoser]
 public class PoolingBenchmarks
 {
@@ -35,7 +37,8 @@ public class PoolingBenchmarks
     [Benchmark] public void CpuMaxForward() => C.MaxPool2d.Forward(_input, _output, _argmax, _shape);
     [Benchmark] public void PrimitivesMaxForward() => P.MaxPool2d.Forward(_input, _output, _argmax, _shape);
 
-    [Benchmark] public void ReferenceMaxBackward() => R.MaxPool2d.Backward<float>(_outputGrad, _argmax, _inputGrad, _shape);
+    [Benchmark] public void ReferenceMaxBackward() => R.MaxPool2d.Backward<float>(_outputGrad,
+        _argmax, _inputGrad, _shape);
     [Benchmark] public void CpuMaxBackward() => C.MaxPool2d.Backward(_outputGrad, _argmax, _inputGrad, _shape);
     [Benchmark] public void PrimitivesMaxBackward() => P.MaxPool2d.Backward(_outputGrad, _argmax, _inputGrad, _shape);
 

@@ -8,7 +8,8 @@ namespace LeNet.Benchmarks;
 
 /// <summary>
 /// One whole training step of LeNet-5 at the seed's batch of 64 (the batch copied in, forward, loss, backward, Adam) on
-/// random data: the trainer's <see cref="Core.Training.TrainingStep"/>, on the fast CPU kernels and on the Reference kernels.
+/// random data: the trainer's <see cref="Core.Training.TrainingStep"/>, on the fast CPU kernels and on the Reference
+/// kernels.
 /// </summary>
 [MemoryDiagnoser]
 public class TrainingStepBenchmarks

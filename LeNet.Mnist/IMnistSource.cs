@@ -1,6 +1,8 @@
 namespace LeNet.Mnist;
 
-/// <summary>A place the MNIST files can be fetched from: a download mirror, a package registry, a test double.</summary>
+/// <summary>
+/// A place the MNIST files can be fetched from: a download mirror, a package registry, a test double.
+/// </summary>
 public interface IMnistSource
 {
     /// <summary>Says what the source is, briefly, for progress and error messages (e.g. the mirror's URL).</summary>

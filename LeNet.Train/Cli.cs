@@ -21,7 +21,8 @@ public static class Cli
     /// <summary>The program's name when <paramref name="processPath"/> is the process's executable.</summary>
     public static string NameFor(string? processPath) =>
         Path.GetFileName(processPath) is ToolCommandName
-            || string.Equals(Path.GetFileName(processPath), ToolCommandName + ".exe", StringComparison.OrdinalIgnoreCase)
+            || string.Equals(Path.GetFileName(processPath), ToolCommandName + ".exe",
+                StringComparison.OrdinalIgnoreCase)
             ? ToolCommandName : "LeNet.Train";
 
     public const string QuietOption = "--quiet";

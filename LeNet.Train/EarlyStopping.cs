@@ -7,7 +7,9 @@ namespace LeNet.Train;
 /// </summary>
 public static class EarlyStopping
 {
-    /// <summary>True when <paramref name="candidate"/> improves on <paramref name="best"/> (or there is none yet).</summary>
+    /// <summary>
+    /// True when <paramref name="candidate"/> improves on <paramref name="best"/> (or there is none yet).
+    /// </summary>
     public static bool Improves(EpochMetrics candidate, EpochMetrics? best) =>
         best is null || Score(candidate) > Score(best);
 
@@ -21,12 +23,13 @@ public static class EarlyStopping
     {
         if (options.TargetAccuracy is { } target && (latest.ValidationAccuracy ?? latest.TestAccuracy) is { } reached
             && reached >= target)
-            return $"Stopped after epoch {latest.Epoch}: the {(latest.ValidationAccuracy is null ? "test" : "validation")} " +
+            return $"Stopped after epoch {latest.Epoch}: the " +
+                $"{(latest.ValidationAccuracy is null ? "test" : "validation")} " +
                 $"accuracy {Text(reached, "F2")} % reached the target {Text(target)} %.";
         if (options.Patience is { } patience && metrics.BestEpoch is { } best && latest.Epoch - best >= patience)
             return $"Stopped after epoch {latest.Epoch}: " +
-                $"{(latest.ValidationAccuracy is null ? "the mean training loss" : "the validation accuracy")} has not " +
-                $"improved for {patience} epoch{(patience == 1 ? "" : "s")}; the best, epoch {best}, is in " +
+                $"{(latest.ValidationAccuracy is null ? "the mean training loss" : "the validation accuracy")} " +
+                $"has not improved for {patience} epoch{(patience == 1 ? "" : "s")}; the best, epoch {best}, is in " +
                 $"{Trainer.BestModelFileName}.";
         return null;
     }

@@ -22,7 +22,8 @@ public static class EvaluateCommand
             "CPU).");
         var command = new Command("evaluate",
             "Evaluates a trained model on a test set: accuracy and mean loss, per-class precision, recall and F1 " +
-            "with their macro and weighted averages, and the confusion matrix, as tables (percent) or JSON (fractions).")
+            "with their macro and weighted averages, and the confusion matrix, as tables " +
+                "(percent) or JSON (fractions).")
         {
             model, data, testLimit, json, output, device,
         };

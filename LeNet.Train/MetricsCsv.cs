@@ -25,7 +25,9 @@ public sealed class MetricsCsv : IDisposable
         return new MetricsCsv(path, append);
     }
 
-    /// <summary>A log step's row: the step's own loss and learning rate, the images and seconds into its epoch.</summary>
+    /// <summary>
+    /// A log step's row: the step's own loss and learning rate, the images and seconds into its epoch.
+    /// </summary>
     public void Step(int epoch, int step, int runStep, int images, double seconds, double loss, double rate) =>
         Write(Row("step", epoch, step, runStep, images, seconds, loss, rate, null, null, null, null,
             seconds > 0 ? images / seconds : null));

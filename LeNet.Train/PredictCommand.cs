@@ -84,7 +84,8 @@ public static class PredictCommand
             {
                 if (p.Error is not null) error.WriteLine(p.Error);
                 else if (!json)
-                    log.WriteLine($"{FileText.Escape(p.Image)}: {p.Name} ({Percent(p.Probabilities![p.Label!.Value])})   " +
+                    log.WriteLine($"{FileText.Escape(p.Image)}: {p.Name} " +
+                        $"({Percent(p.Probabilities![p.Label!.Value])})   " +
                         string.Join("  ", p.Probabilities.Select((v, c) =>
                             $"{saved.ClassNames[c]} {v.ToString("F4", CultureInfo.InvariantCulture)}")));
             }

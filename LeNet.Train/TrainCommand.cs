@@ -136,7 +136,8 @@ public static class TrainCommand
             : int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port <= 65535
                 ? port : null);
 
-        var all = new Option[] { recipe, arch, epochs, batchSize, learningRate, optimizer, momentum, nesterov, weightDecay,
+        var all = new Option[] { recipe, arch, epochs, batchSize, learningRate, optimizer,
+            momentum, nesterov, weightDecay,
             betas, schedule, warmup, stepEpochs, gamma, augment, seed, validation, testEveryEpoch, patience, target,
             data, device, kernels, threads, limit, testLimit, output, overwrite, metrics, logEvery, resume,
             noPictures, serve, cudaGraphs, oldModel };

@@ -52,7 +52,9 @@ public sealed record TrainOptions
     public float Gamma { get; init; } = 0.1f;
     /// <summary>Training images held out (seeded, stratified) to validate on every epoch; 0: none.</summary>
     public int Validation { get; init; }
-    /// <summary>Evaluate the test set after every epoch; null: only when nothing is held out (the seed run does).</summary>
+    /// <summary>
+    /// Evaluate the test set after every epoch; null: only when nothing is held out (the seed run does).
+    /// </summary>
     public bool? TestEveryEpoch { get; init; }
     /// <summary>Stop after this many epochs without improvement of the monitored metric.</summary>
     public int? Patience { get; init; }
@@ -62,7 +64,9 @@ public sealed record TrainOptions
     public bool Overwrite { get; init; }
     /// <summary>Random affine distortions of every training image (shift, rotation, scale).</summary>
     public bool Augment { get; init; }
-    /// <summary>Serve the live page on this loopback port while training (train --serve [PORT]); null: no page.</summary>
+    /// <summary>
+    /// Serve the live page on this loopback port while training (train --serve [PORT]); null: no page.
+    /// </summary>
     public int? ServePort { get; init; }
 
     public static readonly IReadOnlyList<string> Optimizers = ["adam", "adamw", "sgd"];
@@ -107,7 +111,8 @@ public sealed record TrainOptions
                 $"{string.Join(", ", LearningRateSchedule.Names)}.";
         if (Warmup < 0) return Whole("--warmup", Warmup);
         if (Warmup > 0 && Schedule == "onecycle")
-            return "--warmup does not apply to --schedule onecycle, which warms up by itself (its first 30 % of steps).";
+            return "--warmup does not apply to --schedule onecycle, which warms up by itself (its " +
+                "first 30 % of steps).";
         if (StepEpochs < 1) return Whole("--step-epochs", StepEpochs);
         if (!(Gamma > 0 && float.IsFinite(Gamma))) return $"--gamma must be a positive number, not '{Single(Gamma)}'.";
         if (Validation < 0) return Whole("--validation", Validation);

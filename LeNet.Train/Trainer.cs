@@ -209,7 +209,8 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            log.WriteLine($"Warning: the pictures could not be drawn ({FileText.Printable(e.Message)}); the model and " +
+            log.WriteLine("Warning: the pictures could not be drawn " +
+                $"({FileText.Printable(e.Message)}); the model and " +
                 "metrics are saved as usual.");
             return false;
         }
@@ -276,7 +277,8 @@ public sealed class Trainer(TrainOptions options, TextWriter log, TrainingProgre
             trainer._progress.EpochStarted(epoch, Options.Epochs, steps, batches.Dataset.Count);
             _clock.Restart();
             _earlierSeconds = partial?.EpochSeconds ?? 0;
-            (_lossSum, _seen, _pointSum, _pointSteps) = (partial?.EpochLossSum ?? 0, firstStep * Options.BatchSize, 0, 0);
+            (_lossSum, _seen, _pointSum, _pointSteps) = (partial?.EpochLossSum ?? 0,
+                firstStep * Options.BatchSize, 0, 0);
             if (partial is not null) trainer._progress.EpochResumed(firstStep, _lossSum, _seen);
             step.Data.SetEpoch(epoch - 1);
             step.StartEpoch(batches.Order, firstStep, epoch - 1);

@@ -9,9 +9,10 @@ namespace LeNet.Train;
 /// <see cref="Checkpoint"/> file: the model's parameters and buffers (<c>model.*</c>), the optimiser's state by
 /// PyTorch's names (<c>adam.exp_avg.*</c>, <c>adam.exp_avg_sq.*</c>; <c>sgd.momentum_buffer.*</c>) and step count, the
 /// epoch and the step within the next, the recipe, and the metrics so far. The learning-rate schedule and the
-/// validation split are pure functions of the recipe and the step count, so they need no state of their own. The shuffling needs no stored state: each epoch's order is a pure function of the
-/// seed and the epoch (MnistBatcher.Permutation), so a resumed run sees exactly the order the first one would have,
-/// from the step it stopped at.
+/// validation split are pure functions of the recipe and the step count, so they need no state of their own. The
+/// shuffling needs no stored state: each epoch's order is a pure function of the seed and the epoch
+/// (MnistBatcher.Permutation), so a resumed run sees exactly the order the first one would have, from the step it
+/// stopped at.
 /// </summary>
 public sealed class TrainingCheckpoint
 {

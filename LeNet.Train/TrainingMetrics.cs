@@ -1,6 +1,8 @@
 namespace LeNet.Train;
 
-/// <summary>What a run writes to its metrics JSON: the recipe, one entry per epoch, the loss curve, then the totals.</summary>
+/// <summary>
+/// What a run writes to its metrics JSON: the recipe, one entry per epoch, the loss curve, then the totals.
+/// </summary>
 public sealed record TrainingMetrics
 {
     public required string Model { get; init; }
@@ -22,7 +24,9 @@ public sealed record TrainingMetrics
     public double FinalTestAccuracy { get; set; }
     /// <summary>Mean cross-entropy on the test set at the end.</summary>
     public double? FinalTestLoss { get; set; }
-    /// <summary>The epoch whose model is best.safetensors: the best validation accuracy, else the lowest loss.</summary>
+    /// <summary>
+    /// The epoch whose model is best.safetensors: the best validation accuracy, else the lowest loss.
+    /// </summary>
     public int? BestEpoch { get; set; }
     /// <summary>The sentence saying why the run stopped early (patience, target accuracy); null when it ran every
     /// epoch.</summary>
@@ -47,5 +51,7 @@ public sealed record EpochMetrics(int Epoch, double Seconds, double ImagesPerSec
     public double LearningRate { get; init; }
 }
 
-/// <summary>The mean training loss of the steps since the previous point, at step <c>Step</c> (counted over the run).</summary>
+/// <summary>
+/// The mean training loss of the steps since the previous point, at step <c>Step</c> (counted over the run).
+/// </summary>
 public sealed record StepPoint(int Step, int Epoch, double Loss, double LearningRate);

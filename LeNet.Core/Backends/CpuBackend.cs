@@ -22,7 +22,9 @@ public sealed class CpuBackend : Backend
     public static int ThreadCount => K.Workers.ThreadCount;
     public static void SetThreadCount(int threads) => K.Workers.SetThreadCount(threads);
     public static int MaxThreadCount => K.Workers.MaxThreadCount;
-    /// <summary>Runs <paramref name="body"/> with its kernels on the calling thread alone (work too small to share).</summary>
+    /// <summary>
+    /// Runs <paramref name="body"/> with its kernels on the calling thread alone (work too small to share).
+    /// </summary>
     public static void OnThisThread(Action body) => K.Workers.OnThisThread(body);
     /// <summary>Why LENET_THREADS cannot be used, in one sentence; null when unset or valid.</summary>
     public static string? ThreadsVariableProblem => K.Workers.ThreadsVariableProblem;
@@ -134,7 +136,8 @@ public sealed class CpuBackend : Backend
             Accumulator(logitsGrad), probabilities.Size(0), probabilities.Size(1));
 
     public override void AdamStep(Tensor parameter, Tensor grad, Tensor firstMoment, Tensor secondMoment, int step,
-        float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled, bool clearGradient) =>
+        float learningRate, float beta1, float beta2, float eps, float weightDecay,
+            bool decoupled, bool clearGradient) =>
         K.Adam.Step(parameter.AsSpan(), grad.AsSpan(), firstMoment.AsSpan(), secondMoment.AsSpan(), step,
             learningRate, beta1, beta2, eps, weightDecay, decoupled, clearGradient);
 

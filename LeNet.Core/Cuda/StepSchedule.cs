@@ -41,7 +41,9 @@ public sealed class StepSchedule
     public int Step { get; private set; }
     internal Indices Cursor { get; }
 
-    /// <summary>Adam's (step size, √(1 − β₂ᵗ), 1 − rate·λ) per step of the epoch, from <see cref="StartEpoch"/>.</summary>
+    /// <summary>
+    /// Adam's (step size, √(1 − β₂ᵗ), 1 − rate·λ) per step of the epoch, from <see cref="StartEpoch"/>.
+    /// </summary>
     internal Tensor AdamTable { get; }
 
     /// <summary>

@@ -131,8 +131,8 @@ public static class SafeTensors
                 var values = MemoryMarshal.Cast<byte, float>(data[(int)offsets[0]..(int)offsets[1]]).ToArray();
                 if (NonFinite(values) is { } at)
                     throw new ModelFormatException($"The model file {path} holds {values[at]} at element {at} of " +
-                        $"tensor {property.Name}; a model with weights that are not finite numbers cannot predict, so " +
-                        "use a model from a run that did not diverge.");
+                        $"tensor {property.Name}; a model with weights that are not finite " +
+                        "numbers cannot predict, so use a model from a run that did not diverge.");
                 tensors[property.Name] = (shape, values);
                 ranges.Add((offsets[0], offsets[1]));
             }

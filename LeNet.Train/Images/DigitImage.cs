@@ -35,7 +35,9 @@ public static class DigitImage
         return Decode(bytes, shown, maxMegapixels, tooLarge);
     }
 
-    /// <summary>Decodes an image file's <paramref name="bytes"/>; <paramref name="shown"/> names it in messages.</summary>
+    /// <summary>
+    /// Decodes an image file's <paramref name="bytes"/>; <paramref name="shown"/> names it in messages.
+    /// </summary>
     public static GrayImage Decode(byte[] bytes, string shown, double maxMegapixels = DefaultMaxMegapixels,
         string tooLarge = RaiseTheLimit)
     {

@@ -17,7 +17,9 @@ public abstract class TrainingProgress
     /// <summary>The epoch ended; <paramref name="summary"/> is the seed's line for it.</summary>
     public abstract void EpochEnded(EpochMetrics metrics, string summary);
 
-    /// <summary>Before the first step: the model trained (its weights as initialised or resumed) and the run's size.</summary>
+    /// <summary>
+    /// Before the first step: the model trained (its weights as initialised or resumed) and the run's size.
+    /// </summary>
     public virtual void RunStarted(string variant, LeNet.Core.Modules.Module model, IReadOnlyList<string> classNames,
         int epochs, int stepsPerEpoch, int firstEpoch, int firstStep) { }
 

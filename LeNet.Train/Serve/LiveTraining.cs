@@ -47,7 +47,9 @@ public sealed class LiveTraining(TrainingProgress inner, double maxMegapixels) :
     /// <summary>Called by the page's predictions: the copy is kept fresh while someone draws.</summary>
     public void Asked() => Volatile.Write(ref _lastAsked, Stopwatch.GetTimestamp());
 
-    /// <summary>Every event so far, and a reader of the ones to come; dispose the subscription when the page leaves.</summary>
+    /// <summary>
+    /// Every event so far, and a reader of the ones to come; dispose the subscription when the page leaves.
+    /// </summary>
     public Subscription Subscribe()
     {
         var channel = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });

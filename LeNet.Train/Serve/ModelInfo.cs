@@ -22,8 +22,8 @@ public sealed record ModelInfo(string Model, IReadOnlyList<string> Classes, long
     }
 
     /// <summary>
-    /// The final test accuracy that the run which wrote <paramref name="modelPath"/> recorded in the metrics.json beside
-    /// it; null when there is none or it cannot be read (the page then shows no accuracy).
+    /// The final test accuracy that the run which wrote <paramref name="modelPath"/> recorded in the metrics.json
+    /// beside it; null when there is none or it cannot be read (the page then shows no accuracy).
     /// </summary>
     public static (double Accuracy, int Images)? RecordedAccuracy(string modelPath)
     {

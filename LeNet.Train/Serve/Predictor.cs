@@ -6,7 +6,9 @@ using LeNet.Train.Images;
 
 namespace LeNet.Train.Serve;
 
-/// <summary>One image's answer on the web: predict --json's fields, and the 28×28 the model saw (base64) when asked.</summary>
+/// <summary>
+/// One image's answer on the web: predict --json's fields, and the 28×28 the model saw (base64) when asked.
+/// </summary>
 public sealed record WebPrediction(string Image, int? Label, string? Name, float[]? Probabilities, string? Error,
     byte[]? Seen = null);
 
@@ -22,7 +24,9 @@ public sealed class Predictor(Module model, IReadOnlyList<string> classNames, do
     public IReadOnlyList<string> ClassNames => classNames;
     public double MaxMegapixels => maxMegapixels;
 
-    /// <summary>Predicts every image; one that cannot be read is answered with its error, the others still are.</summary>
+    /// <summary>
+    /// Predicts every image; one that cannot be read is answered with its error, the others still are.
+    /// </summary>
     public WebPrediction[] Predict(IReadOnlyList<(string Name, byte[] Bytes)> images, bool withSeen)
     {
         var digits = new byte[]?[images.Count];

@@ -13,7 +13,9 @@ public static class ServeCommand
 {
     public const int DefaultPort = 5000;
     public const string DefaultHost = "127.0.0.1";
-    /// <summary>A server decodes for anyone who asks: a smaller bound than predict's (a phone photo is 12 MP).</summary>
+    /// <summary>
+    /// A server decodes for anyone who asks: a smaller bound than predict's (a phone photo is 12 MP).
+    /// </summary>
     public const double DefaultMaxMegapixels = 16;
 
     public static Option<int> PortOption(string name, string description) =>

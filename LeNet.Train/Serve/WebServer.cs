@@ -108,7 +108,9 @@ public sealed class WebServer : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    /// <summary>An IP address, or "localhost" (loopback); other host names are refused, since a server binds an address.</summary>
+    /// <summary>
+    /// An IP address, or "localhost" (loopback); other host names are refused, since a server binds an address.
+    /// </summary>
     public static IPAddress ParseHost(string host) =>
         host == "localhost" ? IPAddress.Loopback
             : IPAddress.TryParse(host, out var address) ? address
@@ -138,7 +140,8 @@ public sealed class WebServer : IAsyncDisposable
             var headers = context.Response.Headers;
             headers.XContentTypeOptions = "nosniff";
             headers.ContentSecurityPolicy =
-                "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'";
+                "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; " +
+                    "frame-ancestors 'none'";
             return next(context);
         });
         app.MapGet("/", () => Asset("index.html"));
@@ -148,14 +151,16 @@ public sealed class WebServer : IAsyncDisposable
             : Problem(StatusCodes.Status503ServiceUnavailable, "The model is not ready yet: training is starting."));
         app.MapPost("/api/predict", (Delegate)((HttpContext context) => Predict(context, predictor, live)));
         app.MapGet("/api/events", (Delegate)((HttpContext context) => live is null
-            ? Task.FromResult(Problem(StatusCodes.Status404NotFound, "No training run is served here; train with --serve to watch one."))
+            ? Task.FromResult(Problem(StatusCodes.Status404NotFound,
+                "No training run is served here; train with --serve to watch one."))
             : Events(context, live)));
     }
 
     private static async Task<IResult> Predict(HttpContext context, Func<Predictor?> predictor, LiveTraining? live)
     {
         if (predictor() is not { } model)
-            return Problem(StatusCodes.Status503ServiceUnavailable, "The model is not ready yet: training is starting.");
+            return Problem(StatusCodes.Status503ServiceUnavailable,
+                "The model is not ready yet: training is starting.");
         live?.Asked();
         var request = context.Request;
         var type = request.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
@@ -187,7 +192,8 @@ public sealed class WebServer : IAsyncDisposable
         var seen = request.Query["seen"] is ["1" or "true"];
         var predictions = model.Predict(images, seen);
         return predictions.FirstOrDefault(p => p.Error is not null) is { } failed
-            ? Results.Json(new { error = failed.Error, predictions }, JsonOptions, statusCode: StatusCodes.Status400BadRequest)
+            ? Results.Json(new { error = failed.Error, predictions }, JsonOptions,
+                statusCode: StatusCodes.Status400BadRequest)
             : Results.Json(predictions, JsonOptions);
     }
 
