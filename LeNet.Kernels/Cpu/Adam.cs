@@ -4,7 +4,8 @@ using System.Runtime.Intrinsics;
 
 namespace LeNet.Kernels.Cpu;
 
-/// <summary>One Adam (or, with decoupled = true, AdamW) step over a flat parameter span, PyTorch's formulation (as the Reference kernel).</summary>
+/// <summary>One Adam (or, with decoupled = true, AdamW) step over a flat parameter span, PyTorch's formulation (as the
+/// Reference kernel).</summary>
 public static unsafe class Adam
 {
     private struct Pass
@@ -15,7 +16,8 @@ public static unsafe class Adam
         public bool Decoupled, ClearGradient;
     }
 
-    /// <summary>Elements per part: a whole number of vectors at every width, enough work to be worth a hand-off.</summary>
+    /// <summary>Elements per part: a whole number of vectors at every width, enough work to be worth a
+    /// hand-off.</summary>
     private const int PartLength = 8192;
 
     /// <summary>
@@ -33,7 +35,8 @@ public static unsafe class Adam
         SpanLength.RequireSame(firstMoment.Length, parameter.Length, nameof(firstMoment), nameof(parameter));
         SpanLength.RequireSame(secondMoment.Length, parameter.Length, nameof(secondMoment), nameof(parameter));
         if (step < 1)
-            throw new ArgumentOutOfRangeException(nameof(step), step, "Adam's step count starts at 1 (it is the t in the bias corrections 1 − βᵗ).");
+            throw new ArgumentOutOfRangeException(nameof(step), step,
+                "Adam's step count starts at 1 (it is the t in the bias corrections 1 − βᵗ).");
 
         fixed (float* p = parameter, g = grad, m = firstMoment, v = secondMoment)
         {
@@ -65,11 +68,13 @@ public static unsafe class Adam
 
     private static void Run<TV, TS>(Pass* pass, int start, int length) where TV : struct where TS : IElementwiseSimd<TV>
     {
-        float* p = pass->Parameter + start, g = pass->Grad + start, m = pass->FirstMoment + start, v = pass->SecondMoment + start;
+        float* p = pass->Parameter + start, g = pass->Grad + start, m = pass->FirstMoment + start,
+            v = pass->SecondMoment + start;
         bool clear = pass->ClearGradient;
         bool decoupled = pass->Decoupled, l2 = !decoupled && pass->WeightDecay != 0;
         float beta1 = pass->Beta1, beta2 = pass->Beta2, oneMinusBeta1 = 1 - beta1, oneMinusBeta2 = 1 - beta2;
-        TV vBeta1 = TS.Splat(beta1), vBeta2 = TS.Splat(beta2), vOneMinusBeta1 = TS.Splat(oneMinusBeta1), vOneMinusBeta2 = TS.Splat(oneMinusBeta2);
+        TV vBeta1 = TS.Splat(beta1), vBeta2 = TS.Splat(beta2), vOneMinusBeta1 = TS.Splat(oneMinusBeta1),
+            vOneMinusBeta2 = TS.Splat(oneMinusBeta2);
         TV vEps = TS.Splat(pass->Eps), vDecay = TS.Splat(pass->Decay), vWeightDecay = TS.Splat(pass->WeightDecay);
         TV vInverseCorrection2 = TS.Splat(pass->InverseCorrection2), vNegativeStep = TS.Splat(-pass->StepSize);
         int i = 0;
@@ -80,13 +85,15 @@ public static unsafe class Adam
             if (decoupled) parameter = TS.Multiply(parameter, vDecay);
             else if (l2) gradient = TS.MultiplyAdd(vWeightDecay, parameter, gradient);
             TV first = TS.MultiplyAdd(vBeta1, TS.Load(m + i), TS.Multiply(vOneMinusBeta1, gradient));
-            TV second = TS.MultiplyAdd(vBeta2, TS.Load(v + i), TS.Multiply(TS.Multiply(vOneMinusBeta2, gradient), gradient));
+            TV second = TS.MultiplyAdd(vBeta2, TS.Load(v + i),
+                TS.Multiply(TS.Multiply(vOneMinusBeta2, gradient), gradient));
             TV denominator = TS.MultiplyAdd(TS.Sqrt(second), vInverseCorrection2, vEps);
             TS.Store(m + i, first);
             TS.Store(v + i, second);
             TS.Store(p + i, TS.MultiplyAdd(vNegativeStep, TS.Divide(first, denominator), parameter));
         }
-        float eps = pass->Eps, decay = pass->Decay, weightDecay = pass->WeightDecay, inverseCorrection2 = pass->InverseCorrection2, negativeStep = -pass->StepSize;
+        float eps = pass->Eps, decay = pass->Decay, weightDecay = pass->WeightDecay,
+            inverseCorrection2 = pass->InverseCorrection2, negativeStep = -pass->StepSize;
         for (; i < length; i++)
         {
             float parameter = p[i], gradient = g[i];

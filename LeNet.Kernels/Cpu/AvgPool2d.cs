@@ -1,4 +1,5 @@
-// Average pooling over NCHW planes: 2×2 stride 2 forward deinterleaves row pairs into SIMD lanes, other windows and backward scalar; planes split across Workers.
+// Average pooling over NCHW planes: 2×2 stride 2 forward deinterleaves row pairs into SIMD lanes, other windows and
+// backward scalar; planes split across Workers.
 using System.Runtime.Intrinsics;
 
 namespace LeNet.Kernels.Cpu;
@@ -50,7 +51,8 @@ public static unsafe class AvgPool2d
     {
         var pass = (Pass*)state;
         ref readonly PoolShape shape = ref pass->Shape;
-        int H = shape.Height, W = shape.Width, P = shape.OutHeight, Q = shape.OutWidth, k = shape.Kernel, stride = shape.Stride;
+        int H = shape.Height, W = shape.Width, P = shape.OutHeight, Q = shape.OutWidth, k = shape.Kernel,
+            stride = shape.Stride;
         float windowSize = k * k;
         int end = Math.Min(pass->Planes, (part + 1) * pass->PlanesPerPart);
         for (int plane = part * pass->PlanesPerPart; plane < end; plane++)
@@ -66,7 +68,8 @@ public static unsafe class AvgPool2d
                     {
                         if (q > Q - TS.Count) q = Q - TS.Count;
                         TS.Deinterleave(TS.Load(top + 2 * q), TS.Load(top + 2 * q + TS.Count), out var a, out var b);
-                        TS.Deinterleave(TS.Load(bottom + 2 * q), TS.Load(bottom + 2 * q + TS.Count), out var c, out var d);
+                        TS.Deinterleave(TS.Load(bottom + 2 * q), TS.Load(bottom + 2 * q + TS.Count),
+                            out var c, out var d);
                         // Summed in window order, as the Reference does.
                         TS.Store(y + p * Q + q, TS.Divide(TS.Add(TS.Add(TS.Add(a, b), c), d), size));
                         if (q == Q - TS.Count) break;
@@ -91,7 +94,8 @@ public static unsafe class AvgPool2d
     {
         var pass = (Pass*)state;
         ref readonly PoolShape shape = ref pass->Shape;
-        int H = shape.Height, W = shape.Width, P = shape.OutHeight, Q = shape.OutWidth, k = shape.Kernel, stride = shape.Stride;
+        int H = shape.Height, W = shape.Width, P = shape.OutHeight, Q = shape.OutWidth, k = shape.Kernel,
+            stride = shape.Stride;
         float windowSize = k * k;
         int end = Math.Min(pass->Planes, (part + 1) * pass->PlanesPerPart);
         for (int plane = part * pass->PlanesPerPart; plane < end; plane++)

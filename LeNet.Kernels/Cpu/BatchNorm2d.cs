@@ -1,4 +1,6 @@
-// Batch normalisation over [N, C, Spatial] by (n, c) planes: per-plane mean and squared deviations (two passes over a plane in cache, blocks flushed to double), merged per channel in plane order (Chan's formula), then SIMD normalise; planes split across Workers. Also fused with ReLU and k×k max pooling.
+// Batch normalisation over [N, C, Spatial] by (n, c) planes: per-plane mean and squared deviations (two passes over a
+// plane in cache, blocks flushed to double), merged per channel in plane order (Chan's formula), then SIMD normalise;
+// planes split across Workers. Also fused with ReLU and k×k max pooling.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -6,14 +8,15 @@ using System.Runtime.Intrinsics.X86;
 namespace LeNet.Kernels.Cpu;
 
 /// <summary>
-/// Per-channel batch normalisation over [N, C, Spatial], PyTorch semantics (as the Reference kernel): training normalises
-/// with the batch mean and biased variance and moves the running variance with the unbiased one; evaluation uses running
-/// statistics. Statistics are exact to float rounding and bit-identical for any thread count: every plane's partials
-/// are computed on their own and merged in plane order.
+/// Per-channel batch normalisation over [N, C, Spatial], PyTorch semantics (as the Reference kernel): training
+/// normalises with the batch mean and biased variance and moves the running variance with the unbiased one; evaluation
+/// uses running statistics. Statistics are exact to float rounding and bit-identical for any thread count: every
+/// plane's partials are computed on their own and merged in plane order.
 /// </summary>
 public static unsafe class BatchNorm2d
 {
-    /// <summary>Partial sums are flushed from float vectors to double every this many values, bounding float rounding.</summary>
+    /// <summary>Partial sums are flushed from float vectors to double every this many values, bounding float
+    /// rounding.</summary>
     private const int Block = 1024;
 
     private struct Pass
@@ -21,7 +24,8 @@ public static unsafe class BatchNorm2d
         public float* Input, Output, OutputGrad, InputGrad, Gamma, Beta, Mean, InvStd, RunningVar, Pooled, PooledGrad;
         public int* Argmax;
         public double* Partials;   // two per plane
-        public double* Channel;    // per channel: scale, input coefficient, constant (backward) or inverse std (inference)
+        public double* Channel;    // per channel: scale, input coefficient, constant (backward) or inverse std
+                                   // (inference)
         public PoolShape Pool;
         public int Channels, Spatial, Planes, PlanesPerPart;
         public float Eps;
@@ -32,17 +36,20 @@ public static unsafe class BatchNorm2d
 
     /// <summary>
     /// Training forward. Overwrites output, saves mean[c] and invStd[c] = 1/√(var_biased + eps) for backward, and
-    /// updates runningMean/runningVar in place: r = (1 − momentum)·r + momentum·batchStat (variance unbiased: ·n/(n−1)).
+    /// updates runningMean/runningVar in place: r = (1 − momentum)·r + momentum·batchStat (variance unbiased:
+    /// ·n/(n−1)).
     /// </summary>
-    public static void ForwardTraining(ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> output,
-        Span<float> mean, Span<float> invStd, Span<float> runningMean, Span<float> runningVar, float momentum, float eps, in BatchNormShape shape)
+    public static void ForwardTraining(ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
+        Span<float> output, Span<float> mean, Span<float> invStd, Span<float> runningMean, Span<float> runningVar,
+        float momentum, float eps, in BatchNormShape shape)
     {
         ValidateTraining(shape);
         SpanLength.Require(input.Length, shape.Length, nameof(input), shape);
         SpanLength.Require(output.Length, shape.Length, nameof(output), shape);
         RequireChannels(gamma, beta, mean, invStd, runningMean, runningVar, shape);
         var scratch = ElementwiseScratch.Rent(2 * shape.Batch * shape.Channels);
-        fixed (float* x = input, y = output, g = gamma, b = beta, m = mean, inv = invStd, rm = runningMean, rv = runningVar)
+        fixed (float* x = input, y = output, g = gamma, b = beta, m = mean, inv = invStd, rm = runningMean,
+            rv = runningVar)
         fixed (double* partials = scratch)
         {
             var pass = new Pass
@@ -62,9 +69,11 @@ public static unsafe class BatchNorm2d
         ElementwiseScratch.Return(scratch);
     }
 
-    /// <summary>Evaluation forward: output = gamma·(x − runningMean)/√(runningVar + eps) + beta. Overwrites output.</summary>
+    /// <summary>Evaluation forward: output = gamma·(x − runningMean)/√(runningVar + eps) + beta. Overwrites
+    /// output.</summary>
     public static void ForwardInference(ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
-        ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float eps, Span<float> output, in BatchNormShape shape)
+        ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float eps, Span<float> output,
+        in BatchNormShape shape)
     {
         Validate(shape);
         SpanLength.Require(input.Length, shape.Length, nameof(input), shape);
@@ -92,7 +101,8 @@ public static unsafe class BatchNorm2d
     /// gammaGrad += Σ dy·x̂, betaGrad += Σ dy, inputGrad += gamma·invStd·(dy − mean(dy) − x̂·mean(dy·x̂)).
     /// </summary>
     public static void Backward(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> input, ReadOnlySpan<float> gamma,
-        ReadOnlySpan<float> mean, ReadOnlySpan<float> invStd, Span<float> inputGrad, Span<float> gammaGrad, Span<float> betaGrad, in BatchNormShape shape)
+        ReadOnlySpan<float> mean, ReadOnlySpan<float> invStd, Span<float> inputGrad, Span<float> gammaGrad,
+        Span<float> betaGrad, in BatchNormShape shape)
     {
         Validate(shape);
         SpanLength.Require(outputGrad.Length, shape.Length, nameof(outputGrad), shape);
@@ -100,7 +110,8 @@ public static unsafe class BatchNorm2d
         SpanLength.Require(inputGrad.Length, shape.Length, nameof(inputGrad), shape);
         RequireChannels(gamma, mean, invStd, gammaGrad, betaGrad, gammaGrad, shape);
         var scratch = ElementwiseScratch.Rent(2 * shape.Batch * shape.Channels + 3 * shape.Channels);
-        fixed (float* dy = outputGrad, x = input, g = gamma, m = mean, inv = invStd, dx = inputGrad, dg = gammaGrad, db = betaGrad)
+        fixed (float* dy = outputGrad, x = input, g = gamma, m = mean, inv = invStd, dx = inputGrad, dg = gammaGrad,
+            db = betaGrad)
         fixed (double* partials = scratch)
         {
             var pass = new Pass
@@ -128,15 +139,16 @@ public static unsafe class BatchNorm2d
     }
 
     /// <summary>
-    /// Training forward fused with ReLU and max pooling (kernel = stride = k, as <paramref name="shape"/> says): the same
-    /// statistics, mean, invStd and running-statistics update as <see cref="ForwardTraining"/>, but instead of the
+    /// Training forward fused with ReLU and max pooling (kernel = stride = k, as <paramref name="shape"/> says): the
+    /// same statistics, mean, invStd and running-statistics update as <see cref="ForwardTraining"/>, but instead of the
     /// normalised [N, C, H, W] it writes only pooledOutput [N, C, P, Q] = maxpool(relu(batchnorm(input))) and argmax
     /// (flat indices into input), bit-identical to running <see cref="ForwardTraining"/>, <see cref="ReLU.Forward"/>
-    /// and <see cref="MaxPool2d.Forward"/> in turn (ReLU's zeros tie, so an all-negative window points at its first element).
+    /// and <see cref="MaxPool2d.Forward"/> in turn (ReLU's zeros tie, so an all-negative window points at its first
+    /// element).
     /// </summary>
-    public static void ForwardTrainingReLUMaxPool(ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
-        Span<float> pooledOutput, Span<int> argmax, Span<float> mean, Span<float> invStd, Span<float> runningMean, Span<float> runningVar,
-        float momentum, float eps, in PoolShape shape)
+    public static void ForwardTrainingReLUMaxPool(ReadOnlySpan<float> input, ReadOnlySpan<float> gamma,
+        ReadOnlySpan<float> beta, Span<float> pooledOutput, Span<int> argmax, Span<float> mean, Span<float> invStd,
+        Span<float> runningMean, Span<float> runningVar, float momentum, float eps, in PoolShape shape)
     {
         var normShape = ValidateFused(shape);
         ValidateTraining(normShape);
@@ -145,14 +157,16 @@ public static unsafe class BatchNorm2d
         SpanLength.Require(argmax.Length, shape.OutputLength, nameof(argmax), shape);
         RequireChannels(gamma, beta, mean, invStd, runningMean, runningVar, normShape);
         var scratch = ElementwiseScratch.Rent(2 * shape.Batch * shape.Channels);
-        fixed (float* x = input, y = pooledOutput, g = gamma, b = beta, m = mean, inv = invStd, rm = runningMean, rv = runningVar)
+        fixed (float* x = input, y = pooledOutput, g = gamma, b = beta, m = mean, inv = invStd, rm = runningMean,
+            rv = runningVar)
         fixed (int* index = argmax)
         fixed (double* partials = scratch)
         {
             var pass = new Pass
             {
-                Input = x, Pooled = y, Argmax = index, Gamma = g, Beta = b, Mean = m, InvStd = inv, Partials = partials, Pool = shape,
-                Channels = shape.Channels, Spatial = normShape.Spatial, Planes = shape.Batch * shape.Channels,
+                Input = x, Pooled = y, Argmax = index, Gamma = g, Beta = b, Mean = m, InvStd = inv, Partials = partials,
+                Pool = shape, Channels = shape.Channels, Spatial = normShape.Spatial,
+                Planes = shape.Batch * shape.Channels,
             };
             int parts = MaxPool2d.SplitPlanes(pass.Planes, shape.InputLength, out pass.PlanesPerPart);
             Statistics(&pass, parts, normShape, rm, rv, momentum, eps);
@@ -163,10 +177,12 @@ public static unsafe class BatchNorm2d
 
     /// <summary>
     /// Evaluation forward fused with ReLU and max pooling (kernel = stride): pooledOutput [N, C, P, Q] and argmax as
-    /// <see cref="ForwardInference"/>, <see cref="ReLU.Forward"/> and <see cref="MaxPool2d.Forward"/> in turn would write them.
+    /// <see cref="ForwardInference"/>, <see cref="ReLU.Forward"/> and <see cref="MaxPool2d.Forward"/> in turn would
+    /// write them.
     /// </summary>
-    public static void ForwardInferenceReLUMaxPool(ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
-        ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float eps, Span<float> pooledOutput, Span<int> argmax, in PoolShape shape)
+    public static void ForwardInferenceReLUMaxPool(ReadOnlySpan<float> input, ReadOnlySpan<float> gamma,
+        ReadOnlySpan<float> beta, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float eps,
+        Span<float> pooledOutput, Span<int> argmax, in PoolShape shape)
     {
         var normShape = ValidateFused(shape);
         SpanLength.Require(input.Length, shape.InputLength, nameof(input), shape);
@@ -178,8 +194,9 @@ public static unsafe class BatchNorm2d
         {
             var pass = new Pass
             {
-                Input = x, Pooled = y, Argmax = index, Gamma = g, Beta = b, Mean = rm, RunningVar = rv, Eps = eps, Inference = true,
-                Pool = shape, Channels = shape.Channels, Spatial = normShape.Spatial, Planes = shape.Batch * shape.Channels,
+                Input = x, Pooled = y, Argmax = index, Gamma = g, Beta = b, Mean = rm, RunningVar = rv, Eps = eps,
+                Inference = true, Pool = shape, Channels = shape.Channels, Spatial = normShape.Spatial,
+                Planes = shape.Batch * shape.Channels,
             };
             int parts = MaxPool2d.SplitPlanes(pass.Planes, shape.InputLength, out pass.PlanesPerPart);
             RunNormalizeReLUPool(&pass, parts, shape.OutWidth);
@@ -196,9 +213,10 @@ public static unsafe class BatchNorm2d
     /// Only argmax positions whose pooled output is positive pass a gradient through ReLU (the pooled value is the ReLU
     /// output there), so the BatchNorm sums run over those alone and the dense pass is one affine map of the input.
     /// </summary>
-    public static void BackwardReLUMaxPool(ReadOnlySpan<float> pooledGrad, ReadOnlySpan<int> argmax, ReadOnlySpan<float> pooledOutput,
-        ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> mean, ReadOnlySpan<float> invStd,
-        Span<float> inputGrad, Span<float> gammaGrad, Span<float> betaGrad, in PoolShape shape, bool accumulateInputGrad = true)
+    public static void BackwardReLUMaxPool(ReadOnlySpan<float> pooledGrad, ReadOnlySpan<int> argmax,
+        ReadOnlySpan<float> pooledOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> gamma,
+        ReadOnlySpan<float> mean, ReadOnlySpan<float> invStd, Span<float> inputGrad, Span<float> gammaGrad,
+        Span<float> betaGrad, in PoolShape shape, bool accumulateInputGrad = true)
     {
         var normShape = ValidateFused(shape);
         SpanLength.Require(pooledGrad.Length, shape.OutputLength, nameof(pooledGrad), shape);
@@ -208,16 +226,17 @@ public static unsafe class BatchNorm2d
         SpanLength.Require(inputGrad.Length, shape.InputLength, nameof(inputGrad), shape);
         RequireChannels(gamma, mean, invStd, gammaGrad, betaGrad, gammaGrad, normShape);
         var scratch = ElementwiseScratch.Rent(2 * shape.Batch * shape.Channels + 3 * shape.Channels);
-        fixed (float* dp = pooledGrad, pooled = pooledOutput, x = input, g = gamma, m = mean, inv = invStd, dx = inputGrad, dg = gammaGrad, db = betaGrad)
+        fixed (float* dp = pooledGrad, pooled = pooledOutput, x = input, g = gamma, m = mean, inv = invStd,
+            dx = inputGrad, dg = gammaGrad, db = betaGrad)
         fixed (int* index = argmax)
         fixed (double* partials = scratch)
         {
             var pass = new Pass
             {
-                PooledGrad = dp, Argmax = index, Pooled = pooled, Input = x, Gamma = g, Mean = m, InvStd = inv, InputGrad = dx,
-                Partials = partials, Channel = partials + 2 * shape.Batch * shape.Channels, Pool = shape,
-                Channels = shape.Channels, Spatial = normShape.Spatial, Planes = shape.Batch * shape.Channels,
-                Overwrite = !accumulateInputGrad,
+                PooledGrad = dp, Argmax = index, Pooled = pooled, Input = x, Gamma = g, Mean = m, InvStd = inv,
+                InputGrad = dx, Partials = partials, Channel = partials + 2 * shape.Batch * shape.Channels,
+                Pool = shape, Channels = shape.Channels, Spatial = normShape.Spatial,
+                Planes = shape.Batch * shape.Channels, Overwrite = !accumulateInputGrad,
                 // Chosen on the caller's thread, where a test's width override is visible (128 bits: the scalar loop).
                 Gather = Avx2.IsSupported && Fma.IsSupported && ElementwiseSimd.Width >= 256,
                 DirectWidth = DirectTermWidth(shape),
@@ -237,8 +256,10 @@ public static unsafe class BatchNorm2d
 
     // ---- statistics ----
 
-    /// <summary>Per-plane partials in parallel, then per channel (serially, in plane order) mean, invStd and running statistics.</summary>
-    private static void Statistics(Pass* pass, int parts, in BatchNormShape shape, float* runningMean, float* runningVar, float momentum, float eps)
+    /// <summary>Per-plane partials in parallel, then per channel (serially, in plane order) mean, invStd and running
+    /// statistics.</summary>
+    private static void Statistics(Pass* pass, int parts, in BatchNormShape shape, float* runningMean,
+        float* runningVar, float momentum, float eps)
     {
         switch (ElementwiseSimd.Width)
         {
@@ -254,7 +275,8 @@ public static unsafe class BatchNorm2d
             for (int n = 0; n < N; n++)
                 meanSum += pass->Partials[2 * (n * C + c)];
             double mu = meanSum / N;
-            // Chan et al.: the squared deviations about the channel mean are each plane's own plus S·(plane mean − mean)².
+            // Chan et al.: the squared deviations about the channel mean are each plane's own plus
+            // S·(plane mean − mean)².
             double squares = 0;
             for (int n = 0; n < N; n++)
             {
@@ -270,7 +292,8 @@ public static unsafe class BatchNorm2d
         }
     }
 
-    private static void PlaneStatisticsPart<TV, TS>(void* state, int part) where TV : struct where TS : IElementwiseSimd<TV>
+    private static void PlaneStatisticsPart<TV, TS>(void* state, int part)
+        where TV : struct where TS : IElementwiseSimd<TV>
     {
         var pass = (Pass*)state;
         int S = pass->Spatial;
@@ -315,7 +338,8 @@ public static unsafe class BatchNorm2d
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float BlockSquaredDeviations<TV, TS>(float* x, int length, float center) where TV : struct where TS : IElementwiseSimd<TV>
+    private static float BlockSquaredDeviations<TV, TS>(float* x, int length, float center)
+        where TV : struct where TS : IElementwiseSimd<TV>
     {
         TV acc0 = TS.Zero, acc1 = TS.Zero, m = TS.Splat(center);
         int i = 0;
@@ -343,7 +367,8 @@ public static unsafe class BatchNorm2d
 
     // ---- normalisation ----
 
-    /// <summary>The per-channel map y = (x − mean)·scale + beta, scale = gamma·invStd (from running variance in evaluation).</summary>
+    /// <summary>The per-channel map y = (x − mean)·scale + beta, scale = gamma·invStd (from running variance in
+    /// evaluation).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void ChannelMap(Pass* pass, int c, out float mean, out float scale, out float beta)
     {
@@ -381,7 +406,8 @@ public static unsafe class BatchNorm2d
         }
     }
 
-    private static void NormalizeReLUPoolPart<TV, TS>(void* state, int part) where TV : struct where TS : IElementwiseSimd<TV>
+    private static void NormalizeReLUPoolPart<TV, TS>(void* state, int part)
+        where TV : struct where TS : IElementwiseSimd<TV>
     {
         var pass = (Pass*)state;
         int S = pass->Spatial, pooledPlane = pass->Pool.OutHeight * pass->Pool.OutWidth;
@@ -390,7 +416,8 @@ public static unsafe class BatchNorm2d
         {
             ChannelMap(pass, plane % pass->Channels, out float mean, out float scale, out float beta);
             MaxPool2d.PoolPlane<TV, TS, NormalizeReLUMap<TV, TS>>(pass->Input + (long)plane * S, plane * S, pass->Pool,
-                pass->Pooled + (long)plane * pooledPlane, pass->Argmax + (long)plane * pooledPlane, new NormalizeReLUMap<TV, TS>(mean, scale, beta));
+                pass->Pooled + (long)plane * pooledPlane, pass->Argmax + (long)plane * pooledPlane,
+                new NormalizeReLUMap<TV, TS>(mean, scale, beta));
         }
     }
 
@@ -405,7 +432,8 @@ public static unsafe class BatchNorm2d
         private readonly float _mean = mean, _scale = scale, _beta = beta;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public TV Apply(TV value) => TS.MultiplyAdd(TS.Subtract(value, TS.Splat(_mean)), TS.Splat(_scale), TS.Splat(_beta));
+        public TV Apply(TV value) =>
+            TS.MultiplyAdd(TS.Subtract(value, TS.Splat(_mean)), TS.Splat(_scale), TS.Splat(_beta));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public float Apply(float value) => MathF.FusedMultiplyAdd(value - _mean, _scale, _beta);
@@ -430,7 +458,8 @@ public static unsafe class BatchNorm2d
 
     // ---- backward ----
 
-    private static void GradientSumsPart<TV, TS>(void* state, int part) where TV : struct where TS : IElementwiseSimd<TV>
+    private static void GradientSumsPart<TV, TS>(void* state, int part)
+        where TV : struct where TS : IElementwiseSimd<TV>
     {
         var pass = (Pass*)state;
         int S = pass->Spatial;
@@ -479,12 +508,16 @@ public static unsafe class BatchNorm2d
             float mu = mean[plane % C];
             // One plane's winners: at most S/4 terms, summed in four interleaved chains so that the adds do not wait
             // on each other (one chain is bound by the add latency); the chains are combined in a fixed order.
-            float sumDy0 = 0, sumDy1 = 0, sumDy2 = 0, sumDy3 = 0, centered0 = 0, centered1 = 0, centered2 = 0, centered3 = 0;
-            int first = plane * S, o = plane * pooledPlane, end4 = o + (pooledPlane & ~3), last = (plane + 1) * pooledPlane;
+            float sumDy0 = 0, sumDy1 = 0, sumDy2 = 0, sumDy3 = 0, centered0 = 0, centered1 = 0, centered2 = 0,
+                centered3 = 0;
+            int first = plane * S, o = plane * pooledPlane, end4 = o + (pooledPlane & ~3),
+                last = (plane + 1) * pooledPlane;
             if (pass->Gather)
             {
-                // The four chains as the four lanes of a vector: the same operations on the same values in the same order.
-                Vector128<float> sums = Vector128<float>.Zero, centered = Vector128<float>.Zero, vMu = Vector128.Create(mu);
+                // The four chains as the four lanes of a vector: the same operations on the same values in the same
+                // order.
+                Vector128<float> sums = Vector128<float>.Zero, centered = Vector128<float>.Zero,
+                    vMu = Vector128.Create(mu);
                 Vector128<int> low = Vector128.Create(first), span = Vector128.Create(S);
                 for (; o < end4; o += 4)
                 {
@@ -502,13 +535,18 @@ public static unsafe class BatchNorm2d
             }
             for (; o < end4; o += 4)
             {
-                float g0 = PassedGradient(pooled[o], pooledGrad[o]), g1 = PassedGradient(pooled[o + 1], pooledGrad[o + 1]);
-                float g2 = PassedGradient(pooled[o + 2], pooledGrad[o + 2]), g3 = PassedGradient(pooled[o + 3], pooledGrad[o + 3]);
+                float g0 = PassedGradient(pooled[o], pooledGrad[o]),
+                    g1 = PassedGradient(pooled[o + 1], pooledGrad[o + 1]);
+                float g2 = PassedGradient(pooled[o + 2], pooledGrad[o + 2]),
+                    g3 = PassedGradient(pooled[o + 3], pooledGrad[o + 3]);
                 sumDy0 += g0; sumDy1 += g1; sumDy2 += g2; sumDy3 += g3;
                 centered0 = MathF.FusedMultiplyAdd(g0, x[CheckedArgmax(argmax, o, first, S, plane)] - mu, centered0);
-                centered1 = MathF.FusedMultiplyAdd(g1, x[CheckedArgmax(argmax, o + 1, first, S, plane)] - mu, centered1);
-                centered2 = MathF.FusedMultiplyAdd(g2, x[CheckedArgmax(argmax, o + 2, first, S, plane)] - mu, centered2);
-                centered3 = MathF.FusedMultiplyAdd(g3, x[CheckedArgmax(argmax, o + 3, first, S, plane)] - mu, centered3);
+                centered1 = MathF.FusedMultiplyAdd(g1, x[CheckedArgmax(argmax, o + 1, first, S, plane)] - mu,
+                    centered1);
+                centered2 = MathF.FusedMultiplyAdd(g2, x[CheckedArgmax(argmax, o + 2, first, S, plane)] - mu,
+                    centered2);
+                centered3 = MathF.FusedMultiplyAdd(g3, x[CheckedArgmax(argmax, o + 3, first, S, plane)] - mu,
+                    centered3);
             }
             for (; o < last; o++)
             {
@@ -522,8 +560,9 @@ public static unsafe class BatchNorm2d
     }
 
     /// <summary>
-    /// The gradient ReLU lets through at a window's winner: pooledGrad where the pooled output is positive, else exactly 0
-    /// (even for a NaN gradient, as the Reference's masked add). Branch-free: the sign is random, so a branch mispredicts half the time.
+    /// The gradient ReLU lets through at a window's winner: pooledGrad where the pooled output is positive, else
+    /// exactly 0 (even for a NaN gradient, as the Reference's masked add). Branch-free: the sign is random, so a branch
+    /// mispredicts half the time.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float PassedGradient(float pooled, float pooledGrad)
@@ -537,13 +576,16 @@ public static unsafe class BatchNorm2d
     {
         int i = argmax[o];
         if ((uint)(i - first) >= (uint)planeLength)
-            throw new ArgumentException($"argmax[{o}] = {i} is outside input plane {plane}; pass the argmax that forward wrote.", nameof(argmax));
+            throw new ArgumentException(
+                $"argmax[{o}] = {i} is outside input plane {plane}; pass the argmax that forward wrote.",
+                nameof(argmax));
         return i;
     }
 
     /// <summary>
-    /// Merges the per-plane gradient sums per channel in plane order, accumulates gammaGrad and betaGrad, and leaves per
-    /// channel: scale = gamma·invStd, the input coefficient −scale·invStd·mean(dy·x̂) and the constant −scale·mean(dy).
+    /// Merges the per-plane gradient sums per channel in plane order, accumulates gammaGrad and betaGrad, and leaves
+    /// per channel: scale = gamma·invStd, the input coefficient −scale·invStd·mean(dy·x̂) and the constant
+    /// −scale·mean(dy).
     /// </summary>
     private static void BackwardCoefficients(Pass* pass, int batch, float* gammaGrad, float* betaGrad)
     {
@@ -577,13 +619,16 @@ public static unsafe class BatchNorm2d
         {
             int c = plane % pass->Channels;
             float mean = pass->Mean[c];
-            float scale = (float)pass->Channel[3 * c], slope = (float)pass->Channel[3 * c + 1], constant = (float)pass->Channel[3 * c + 2];
+            float scale = (float)pass->Channel[3 * c], slope = (float)pass->Channel[3 * c + 1],
+                constant = (float)pass->Channel[3 * c + 2];
             TV m = TS.Splat(mean), vScale = TS.Splat(scale), vSlope = TS.Splat(slope), vConstant = TS.Splat(constant);
-            float* x = pass->Input + (long)plane * S, dy = pass->OutputGrad + (long)plane * S, dx = pass->InputGrad + (long)plane * S;
+            float* x = pass->Input + (long)plane * S, dy = pass->OutputGrad + (long)plane * S,
+                dx = pass->InputGrad + (long)plane * S;
             int i = 0;
             for (; i <= S - TS.Count; i += TS.Count)
             {
-                var t = TS.MultiplyAdd(TS.Subtract(TS.Load(x + i), m), vSlope, TS.MultiplyAdd(TS.Load(dy + i), vScale, vConstant));
+                var t = TS.MultiplyAdd(TS.Subtract(TS.Load(x + i), m), vSlope,
+                    TS.MultiplyAdd(TS.Load(dy + i), vScale, vConstant));
                 TS.Store(dx + i, TS.Add(TS.Load(dx + i), t));
             }
             for (; i < S; i++)
@@ -591,7 +636,8 @@ public static unsafe class BatchNorm2d
         }
     }
 
-    private static void PooledInputGradPart<TV, TS>(void* state, int part) where TV : struct where TS : IElementwiseSimd<TV>
+    private static void PooledInputGradPart<TV, TS>(void* state, int part)
+        where TV : struct where TS : IElementwiseSimd<TV>
     {
         var pass = (Pass*)state;
         int S = pass->Spatial, pooledPlane = pass->Pool.OutHeight * pass->Pool.OutWidth;
@@ -600,7 +646,8 @@ public static unsafe class BatchNorm2d
         {
             int c = plane % pass->Channels;
             float mean = pass->Mean[c];
-            float scale = (float)pass->Channel[3 * c], slope = (float)pass->Channel[3 * c + 1], constant = (float)pass->Channel[3 * c + 2];
+            float scale = (float)pass->Channel[3 * c], slope = (float)pass->Channel[3 * c + 1],
+                constant = (float)pass->Channel[3 * c + 2];
             TV m = TS.Splat(mean), vSlope = TS.Splat(slope), vConstant = TS.Splat(constant);
             float* x = pass->Input + (long)plane * S, dx = pass->InputGrad + (long)plane * S;
             // Every position: the mean terms, an affine map of the input (written over dx, or added to it).
@@ -615,7 +662,8 @@ public static unsafe class BatchNorm2d
             else
             {
                 for (; i <= S - TS.Count; i += TS.Count)
-                    TS.Store(dx + i, TS.Add(TS.Load(dx + i), TS.MultiplyAdd(TS.Subtract(TS.Load(x + i), m), vSlope, vConstant)));
+                    TS.Store(dx + i,
+                        TS.Add(TS.Load(dx + i), TS.MultiplyAdd(TS.Subtract(TS.Load(x + i), m), vSlope, vConstant)));
                 for (; i < S; i++)
                     dx[i] += MathF.FusedMultiplyAdd(x[i] - mean, slope, constant);
             }
@@ -716,11 +764,14 @@ public static unsafe class BatchNorm2d
 
     // ---- checks ----
 
-    private static void RequireChannels(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> c, ReadOnlySpan<float> d,
-        ReadOnlySpan<float> e, ReadOnlySpan<float> f, in BatchNormShape shape,
-        [CallerArgumentExpression(nameof(a))] string aName = "", [CallerArgumentExpression(nameof(b))] string bName = "",
-        [CallerArgumentExpression(nameof(c))] string cName = "", [CallerArgumentExpression(nameof(d))] string dName = "",
-        [CallerArgumentExpression(nameof(e))] string eName = "", [CallerArgumentExpression(nameof(f))] string fName = "")
+    private static void RequireChannels(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> c,
+        ReadOnlySpan<float> d, ReadOnlySpan<float> e, ReadOnlySpan<float> f, in BatchNormShape shape,
+        [CallerArgumentExpression(nameof(a))] string aName = "",
+        [CallerArgumentExpression(nameof(b))] string bName = "",
+        [CallerArgumentExpression(nameof(c))] string cName = "",
+        [CallerArgumentExpression(nameof(d))] string dName = "",
+        [CallerArgumentExpression(nameof(e))] string eName = "",
+        [CallerArgumentExpression(nameof(f))] string fName = "")
     {
         SpanLength.Require(a.Length, shape.Channels, aName, shape);
         SpanLength.Require(b.Length, shape.Channels, bName, shape);
@@ -733,21 +784,27 @@ public static unsafe class BatchNorm2d
     private static void Validate(in BatchNormShape shape)
     {
         if (shape.Batch < 1 || shape.Channels < 1 || shape.Spatial < 1)
-            throw new ArgumentException($"{shape} is not a valid batch-norm shape: all sizes must be positive.", nameof(shape));
+            throw new ArgumentException($"{shape} is not a valid batch-norm shape: all sizes must be positive.",
+                nameof(shape));
     }
 
     private static void ValidateTraining(in BatchNormShape shape)
     {
         Validate(shape);
         if (shape.CountPerChannel < 2)
-            throw new ArgumentException($"{shape} has one value per channel; training batch normalisation needs more than one (the unbiased variance divides by n − 1).", nameof(shape));
+            throw new ArgumentException(
+                $"{shape} has one value per channel; training batch normalisation needs more than one (the unbiased " +
+                    "variance divides by n − 1).",
+                nameof(shape));
     }
 
     private static BatchNormShape ValidateFused(in PoolShape shape)
     {
         MaxPool2d.Validate(shape);
         if (shape.Stride != shape.Kernel)
-            throw new ArgumentException($"{shape}: the fused BatchNorm–ReLU–max-pool kernels need non-overlapping windows (stride = kernel).", nameof(shape));
+            throw new ArgumentException(
+                $"{shape}: the fused BatchNorm–ReLU–max-pool kernels need non-overlapping windows (stride = kernel).",
+                nameof(shape));
         return new BatchNormShape(shape.Batch, shape.Channels, shape.Height * shape.Width);
     }
 }

@@ -12,7 +12,8 @@ public static unsafe partial class Conv2d
     // The caller's folded weight [K, C, R, S] followed by the folded bias [K]; each thread's conv output of one image.
     [ThreadStatic] private static float[]? _foldedWeight, _blockImage;
 
-    /// <summary>What an image of the fused evaluation block needs: the convolution's state and where it pools to.</summary>
+    /// <summary>What an image of the fused evaluation block needs: the convolution's state and where it pools
+    /// to.</summary>
     private struct InferenceBlock
     {
         public State Conv;
@@ -26,37 +27,40 @@ public static unsafe partial class Conv2d
     /// BatchNorm in evaluation mode ((y − runningMean)·gamma/√(runningVar + eps) + beta), window = stride: what
     /// <see cref="Forward"/>, <see cref="BatchNorm2d.ForwardInference"/>, <see cref="ReLU.Forward"/> and
     /// <see cref="MaxPool2d.Forward"/> compute in turn, up to rounding (the scale is folded into the weights before the
-    /// sums instead of applied after them). An empty bias means none. Overwrites pooledOutput [N, K, P/window, Q/window].
+    /// sums instead of applied after them). An empty bias means none. Overwrites pooledOutput
+    /// [N, K, P/window, Q/window].
     /// </summary>
-    public static void ForwardBatchNormReLUMaxPool(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
-        ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float eps,
-        Span<float> pooledOutput, in ConvShape shape, int window)
+    public static void ForwardBatchNormReLUMaxPool(ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, ReadOnlySpan<float> runningMean,
+        ReadOnlySpan<float> runningVar, float eps, Span<float> pooledOutput, in ConvShape shape, int window)
     {
         switch (Dispatch)
         {
             case 512:
-                ForwardBatchNormReLUMaxPool<Vector512<float>>(input, weight, bias, gamma, beta, runningMean, runningVar, eps, pooledOutput,
-                    shape, window, Engine.Auto);
+                ForwardBatchNormReLUMaxPool<Vector512<float>>(input, weight, bias, gamma, beta, runningMean, runningVar,
+                    eps, pooledOutput, shape, window, Engine.Auto);
                 break;
             case 256:
-                ForwardBatchNormReLUMaxPool<Vector256<float>>(input, weight, bias, gamma, beta, runningMean, runningVar, eps, pooledOutput,
-                    shape, window, Engine.Auto);
+                ForwardBatchNormReLUMaxPool<Vector256<float>>(input, weight, bias, gamma, beta, runningMean, runningVar,
+                    eps, pooledOutput, shape, window, Engine.Auto);
                 break;
             default:
-                ForwardBatchNormReLUMaxPool<Vector128<float>>(input, weight, bias, gamma, beta, runningMean, runningVar, eps, pooledOutput,
-                    shape, window, Engine.Auto);
+                ForwardBatchNormReLUMaxPool<Vector128<float>>(input, weight, bias, gamma, beta, runningMean, runningVar,
+                    eps, pooledOutput, shape, window, Engine.Auto);
                 break;
         }
     }
 
-    internal static void ForwardBatchNormReLUMaxPool<TV>(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
-        ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float eps,
-        Span<float> pooledOutput, in ConvShape shape, int window, Engine engine) where TV : struct
+    internal static void ForwardBatchNormReLUMaxPool<TV>(ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, ReadOnlySpan<float> runningMean,
+        ReadOnlySpan<float> runningVar, float eps, Span<float> pooledOutput, in ConvShape shape, int window,
+        Engine engine) where TV : struct
     {
         Validate(shape);
         var pool = new PoolShape(shape.Batch, shape.OutChannels, shape.OutHeight, shape.OutWidth, window, window);
         if (window < 1 || window > shape.OutHeight || window > shape.OutWidth)
-            throw new ArgumentException($"Pooling window {window} does not fit the convolution's output {shape.OutHeight}×{shape.OutWidth}.",
+            throw new ArgumentException(
+                $"Pooling window {window} does not fit the convolution's output {shape.OutHeight}×{shape.OutWidth}.",
                 nameof(window));
         int K = shape.OutChannels, taps = shape.InChannels * shape.KernelHeight * shape.KernelWidth;
         SpanLength.Require(input.Length, shape.InputLength, nameof(input), shape);
@@ -67,14 +71,16 @@ public static unsafe partial class Conv2d
         SpanLength.Require(runningMean.Length, K, nameof(runningMean), shape);
         SpanLength.Require(runningVar.Length, K, nameof(runningVar), shape);
         SpanLength.Require(pooledOutput.Length, pool.OutputLength, nameof(pooledOutput), shape);
-        fixed (float* x = input, w = weight, b = bias, g = gamma, be = beta, mean = runningMean, variance = runningVar, y = pooledOutput)
+        fixed (float* x = input, w = weight, b = bias, g = gamma, be = beta, mean = runningMean, variance = runningVar,
+            y = pooledOutput)
         {
             // Folded from the tensors as they are now, on every call (K·C·R·S multiplies, 2,400 for LeNet's conv2): a
             // training step or a loaded checkpoint between two evaluations can never leave a stale copy behind.
             float* folded = GemmScratch.Get(ref _foldedWeight, K * taps + K), foldedBias = folded + (nint)K * taps;
             for (int k = 0; k < K; k++)
             {
-                // The scale exactly as BatchNorm2d's evaluation pass computes it, so that only the order of roundings differs.
+                // The scale exactly as BatchNorm2d's evaluation pass computes it, so that only the order of roundings
+                // differs.
                 float scale = g[k] * (float)(1 / Math.Sqrt((double)variance[k] + eps));
                 for (int t = 0; t < taps; t++) folded[(nint)k * taps + t] = w[(nint)k * taps + t] * scale;
                 foldedBias[k] = MathF.FusedMultiplyAdd((bias.IsEmpty ? 0 : b[k]) - mean[k], scale, be[k]);
@@ -90,15 +96,23 @@ public static unsafe partial class Conv2d
             // The pooling's width is chosen here, on the caller's thread, where a test's width override is visible.
             switch (Math.Min(Count<TV>() * 32, ElementwiseSimd.WidthFor(pool.OutWidth)))
             {
-                case 512: Workers.Run(shape.Batch, &block, &InferenceImage<TV, Vector512<float>, ElementwiseSimd512>); break;
-                case 256: Workers.Run(shape.Batch, &block, &InferenceImage<TV, Vector256<float>, ElementwiseSimd256>); break;
-                default: Workers.Run(shape.Batch, &block, &InferenceImage<TV, Vector128<float>, ElementwiseSimd128>); break;
+                case 512:
+                    Workers.Run(shape.Batch, &block, &InferenceImage<TV, Vector512<float>, ElementwiseSimd512>);
+                    break;
+                case 256:
+                    Workers.Run(shape.Batch, &block, &InferenceImage<TV, Vector256<float>, ElementwiseSimd256>);
+                    break;
+                default:
+                    Workers.Run(shape.Batch, &block, &InferenceImage<TV, Vector128<float>, ElementwiseSimd128>);
+                    break;
             }
         }
     }
 
-    /// <summary>Image n: the folded convolution into this thread's scratch, then ReLU and max pooling plane by plane.</summary>
-    private static void InferenceImage<TV, TP, TS>(void* raw, int n) where TV : struct where TP : struct where TS : IElementwiseSimd<TP>
+    /// <summary>Image n: the folded convolution into this thread's scratch, then ReLU and max pooling plane by
+    /// plane.</summary>
+    private static void InferenceImage<TV, TP, TS>(void* raw, int n)
+        where TV : struct where TP : struct where TS : IElementwiseSimd<TP>
     {
         var block = (InferenceBlock*)raw;
         ref readonly var shape = ref block->Conv.Shape;
@@ -113,12 +127,30 @@ public static unsafe partial class Conv2d
             ImplicitImage<TV>(&block->Conv, n, tiles);
             switch (conv.LaneWidth * 10 + conv.LaneVectors)
             {
-                case 161: ReLUMaxPoolChannelsLast<Vector512<float>, ElementwiseSimd512, ConvLanes.OneVector>(tiles, conv, window, pooled); break;
-                case 162: ReLUMaxPoolChannelsLast<Vector512<float>, ElementwiseSimd512, ConvLanes.TwoVectors>(tiles, conv, window, pooled); break;
-                case 81: ReLUMaxPoolChannelsLast<Vector256<float>, ElementwiseSimd256, ConvLanes.OneVector>(tiles, conv, window, pooled); break;
-                case 82: ReLUMaxPoolChannelsLast<Vector256<float>, ElementwiseSimd256, ConvLanes.TwoVectors>(tiles, conv, window, pooled); break;
-                case 41: ReLUMaxPoolChannelsLast<Vector128<float>, ElementwiseSimd128, ConvLanes.OneVector>(tiles, conv, window, pooled); break;
-                default: ReLUMaxPoolChannelsLast<Vector128<float>, ElementwiseSimd128, ConvLanes.TwoVectors>(tiles, conv, window, pooled); break;
+                case 161:
+                    ReLUMaxPoolChannelsLast<Vector512<float>, ElementwiseSimd512, ConvLanes.OneVector>(tiles, conv,
+                        window, pooled);
+                    break;
+                case 162:
+                    ReLUMaxPoolChannelsLast<Vector512<float>, ElementwiseSimd512, ConvLanes.TwoVectors>(tiles, conv,
+                        window, pooled);
+                    break;
+                case 81:
+                    ReLUMaxPoolChannelsLast<Vector256<float>, ElementwiseSimd256, ConvLanes.OneVector>(tiles, conv,
+                        window, pooled);
+                    break;
+                case 82:
+                    ReLUMaxPoolChannelsLast<Vector256<float>, ElementwiseSimd256, ConvLanes.TwoVectors>(tiles, conv,
+                        window, pooled);
+                    break;
+                case 41:
+                    ReLUMaxPoolChannelsLast<Vector128<float>, ElementwiseSimd128, ConvLanes.OneVector>(tiles, conv,
+                        window, pooled);
+                    break;
+                default:
+                    ReLUMaxPoolChannelsLast<Vector128<float>, ElementwiseSimd128, ConvLanes.TwoVectors>(tiles, conv,
+                        window, pooled);
+                    break;
             }
             return;
         }
@@ -177,7 +209,8 @@ public static unsafe partial class Conv2d
                     max = TS.Add(max, TS.Load(bias + v * width));
                     TS.Store(lanes + v * width, TS.Select(TS.LessThan(max, TS.Zero), TS.Zero, max));
                 }
-                for (int c = 0; c < channels; c++) pooled[(nint)(k0 + c) * pooledPlane + i * pooledWidth + j] = lanes[c];
+                for (int c = 0; c < channels; c++)
+                    pooled[(nint)(k0 + c) * pooledPlane + i * pooledWidth + j] = lanes[c];
             }
         }
     }

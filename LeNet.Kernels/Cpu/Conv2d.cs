@@ -19,11 +19,14 @@ namespace LeNet.Kernels.Cpu;
 /// </summary>
 public static unsafe partial class Conv2d
 {
-    /// <summary>Images per part of a batch reduction: fixed, so the summation order never depends on the thread count.</summary>
+    /// <summary>Images per part of a batch reduction: fixed, so the summation order never depends on the thread
+    /// count.</summary>
     internal const int ImagesPerPart = 8;
 
-    /// <summary>output[n,k,p,q] = bias[k] + Σ_{c,r,s} input[n,c,p·stride+r−pad, q·stride+s−pad] · weight[k,c,r,s]. Overwrites output. An empty bias means none.</summary>
-    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output, in ConvShape shape)
+    /// <summary>output[n,k,p,q] = bias[k] + Σ_{c,r,s} input[n,c,p·stride+r−pad, q·stride+s−pad] · weight[k,c,r,s].
+    /// Overwrites output. An empty bias means none.</summary>
+    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        Span<float> output, in ConvShape shape)
     {
         switch (Dispatch)
         {
@@ -34,7 +37,8 @@ public static unsafe partial class Conv2d
     }
 
     /// <summary>inputGrad += ∂L/∂input given outputGrad [N,K,P,Q] and weight [K,C,R,S].</summary>
-    public static void BackwardInput(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> weight, Span<float> inputGrad, in ConvShape shape)
+    public static void BackwardInput(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> weight, Span<float> inputGrad,
+        in ConvShape shape)
     {
         switch (Dispatch)
         {
@@ -45,7 +49,8 @@ public static unsafe partial class Conv2d
     }
 
     /// <summary>weightGrad += ∂L/∂weight given input [N,C,H,W] and outputGrad [N,K,P,Q].</summary>
-    public static void BackwardWeight(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> weightGrad, in ConvShape shape)
+    public static void BackwardWeight(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> weightGrad,
+        in ConvShape shape)
     {
         switch (Dispatch)
         {
@@ -71,13 +76,16 @@ public static unsafe partial class Conv2d
     {
         /// <summary>The one that spends the larger share of its multiply-adds on wanted outputs.</summary>
         Auto,
-        /// <summary>Stride 1: the packed GEMM with B read in place from the padded image (output channels in MR rows).</summary>
+        /// <summary>Stride 1: the packed GEMM with B read in place from the padded image (output channels in MR
+        /// rows).</summary>
         Gemm,
-        /// <summary>Stride 1: <see cref="ConvLanes"/>, output channels in the vector lanes, positions broadcast.</summary>
+        /// <summary>Stride 1: <see cref="ConvLanes"/>, output channels in the vector lanes, positions
+        /// broadcast.</summary>
         Lanes,
         /// <summary>Any stride: im2col (forward) or col2im (input gradient) around the packed GEMM.</summary>
         Im2Col,
-        /// <summary>Stride 1: <see cref="Gemm.MicroKernel{TV}"/> with output channels in MR rows and two output rows of one vector of positions each.</summary>
+        /// <summary>Stride 1: <see cref="Gemm.MicroKernel{TV}"/> with output channels in MR rows and two output rows of
+        /// one vector of positions each.</summary>
         Rows,
     }
 
@@ -92,13 +100,16 @@ public static unsafe partial class Conv2d
 
     /// <summary>
     /// A stride-1 convolution of one image [Channels, Height, Width], zero-padded by PadH rows and PadW columns, with
-    /// R×S taps, into [OutChannels, OutHeight, OutWidth]: the forward pass, and the input gradient as a full correlation.
+    /// R×S taps, into [OutChannels, OutHeight, OutWidth]: the forward pass, and the input gradient as a full
+    /// correlation.
     /// </summary>
     private struct Implicit
     {
         public int Channels, Height, Width, PadH, PadW, R, S, OutChannels;
-        public float* Panels;   // [OutChannels, Taps] with taps in (r, c, s) order, packed in panels of Gemm.MR rows (Gemm.PackA), for the GEMM engine
-        public float* Packed;   // [Taps, PackedLd] in (r, c, s) order, the weight transposed, lanes past OutChannels zero, for the lanes engine
+        public float* Panels;   // [OutChannels, Taps] with taps in (r, c, s) order, packed in panels of Gemm.MR rows
+                                // (Gemm.PackA), for the GEMM engine
+        public float* Packed;   // [Taps, PackedLd] in (r, c, s) order, the weight transposed, lanes past OutChannels
+                                // zero, for the lanes engine
         public float* Bias;     // null for none
         public int PackedLd, LaneWidth, LaneVectors, TileRows;
         public bool Lanes, Rows, Accumulate;
@@ -112,13 +123,16 @@ public static unsafe partial class Conv2d
         public readonly int OutWidth => Width + 2 * PadW - S + 1;
         public readonly int Taps => Channels * R * S;
 
-        /// <summary>The kernel rows r that output row p reads from inside the image (not from zero padding): low ..= high.</summary>
-        public readonly (int Low, int High) TapRows(int p) => (Math.Max(0, PadH - p), Math.Min(R - 1, PadH + Height - 1 - p));
+        /// <summary>The kernel rows r that output row p reads from inside the image (not from zero padding):
+        /// low ..= high.</summary>
+        public readonly (int Low, int High) TapRows(int p) =>
+            (Math.Max(0, PadH - p), Math.Min(R - 1, PadH + Height - 1 - p));
     }
 
     // Per-thread scratch: the im2col matrix of one image or its gradient, and the GEMM engine's wide output.
     [ThreadStatic] private static float[]? _col;
-    // The caller's per-part partial sums of a reduction, and its packed weights (only the calling thread of a kernel uses these).
+    // The caller's per-part partial sums of a reduction, and its packed weights (only the calling thread of a kernel
+    // uses these).
     [ThreadStatic] private static float[]? _partials, _packedWeight, _weightPanels;
     // Per-thread scratch: zero-padded images, the row offsets of the kernel taps, transposed output gradients.
     [ThreadStatic] private static float[]? _paddedImage, _tapOffsets, _outputGradRows;
@@ -130,8 +144,8 @@ public static unsafe partial class Conv2d
     [ThreadStatic] private static (int C, int R, int S, int Plane, int Wp, bool RowsFirst) _tapOffsetsShape;
 
     /// <summary>
-    /// Vector lanes for <paramref name="channels"/> channels at width TV: the width (TV's or half of it) and the vectors
-    /// per tile (1 or 2) that waste the fewest lanes, and the share of lanes that hold a channel.
+    /// Vector lanes for <paramref name="channels"/> channels at width TV: the width (TV's or half of it) and the
+    /// vectors per tile (1 or 2) that waste the fewest lanes, and the share of lanes that hold a channel.
     /// </summary>
     private static (int Width, int Vectors, int Padded, double Share) LaneLayout<TV>(int channels) where TV : struct
     {
@@ -162,7 +176,8 @@ public static unsafe partial class Conv2d
         long gemmTapRows = 0;
         for (int j0 = 0; j0 < positions; j0 += nr)
         {
-            int low = conv.TapRows(Math.Min(conv.OutHeight - 1, (Math.Min(positions, j0 + nr) - 1) / Wp)).Low, high = conv.TapRows(j0 / Wp).High;
+            int low = conv.TapRows(Math.Min(conv.OutHeight - 1, (Math.Min(positions, j0 + nr) - 1) / Wp)).Low,
+                high = conv.TapRows(j0 / Wp).High;
             gemmTapRows += Math.Max(0, high - low + 1);
         }
         double gemm = (double)RoundUp(conv.OutChannels, Gemm.MR) * nr * gemmTapRows * conv.Channels * conv.S;
@@ -175,7 +190,8 @@ public static unsafe partial class Conv2d
             tapRows += Math.Max(0, high - low + 1);
         }
         // Fewer than 8 accumulators cannot hide the multiply-add latency.
-        double lanes = conv.OutChannels / share * Q * tapRows * conv.Channels * conv.S / Math.Min(1.0, rows * vectors / 8.0);
+        double lanes = conv.OutChannels / share * Q * tapRows * conv.Channels * conv.S /
+            Math.Min(1.0, rows * vectors / 8.0);
         // Rows: output rows in pairs, each pair reading the kernel rows either of them reads inside the image.
         long pairTapRows = 0;
         for (int p = 0; p < conv.OutHeight; p += 2)
@@ -183,7 +199,8 @@ public static unsafe partial class Conv2d
             int low = conv.TapRows(Math.Min(conv.OutHeight - 1, p + 1)).Low, high = conv.TapRows(p).High;
             pairTapRows += Math.Max(0, high - low + 1);
         }
-        double rowsCost = (double)RoundUp(conv.OutChannels, Gemm.MR) * 2 * RoundUp(Q, Count<TV>()) * pairTapRows * conv.Channels * conv.S;
+        double rowsCost = (double)RoundUp(conv.OutChannels, Gemm.MR) * 2 * RoundUp(Q, Count<TV>()) * pairTapRows *
+            conv.Channels * conv.S;
         conv.Rows = engine == Engine.Rows || (engine == Engine.Auto && rowsCost < Math.Min(lanes, gemm));
         conv.Lanes = !conv.Rows && (engine == Engine.Lanes || (engine == Engine.Auto && lanes <= gemm));
         conv.LaneWidth = width;
@@ -192,11 +209,12 @@ public static unsafe partial class Conv2d
         conv.TileRows = rows;
     }
 
-    internal static void Forward<TV>(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output, in ConvShape shape)
+    internal static void Forward<TV>(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        Span<float> output, in ConvShape shape)
         where TV : struct => Forward<TV>(input, weight, bias, output, shape, Engine.Auto);
 
-    internal static void Forward<TV>(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output, in ConvShape shape,
-        Engine engine) where TV : struct
+    internal static void Forward<TV>(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        Span<float> output, in ConvShape shape, Engine engine) where TV : struct
     {
         Validate(shape);
         SpanLength.Require(input.Length, shape.InputLength, nameof(input), shape);
@@ -216,15 +234,16 @@ public static unsafe partial class Conv2d
         }
     }
 
-    /// <summary>Stride 1: plans the engine of state's convolution and packs <paramref name="w"/> [K, C, R, S] for it (caller's scratch).</summary>
+    /// <summary>Stride 1: plans the engine of state's convolution and packs <paramref name="w"/> [K, C, R, S] for it
+    /// (caller's scratch).</summary>
     private static void PrepareImplicit<TV>(ref State state, float* w, Engine engine) where TV : struct
     {
         ref readonly var shape = ref state.Shape;
         int K = shape.OutChannels, taps = shape.InChannels * shape.KernelHeight * shape.KernelWidth;
         state.Conv = new Implicit
         {
-            Channels = shape.InChannels, Height = shape.Height, Width = shape.Width, PadH = shape.Padding, PadW = shape.Padding,
-            R = shape.KernelHeight, S = shape.KernelWidth, OutChannels = K, Bias = state.Bias,
+            Channels = shape.InChannels, Height = shape.Height, Width = shape.Width, PadH = shape.Padding,
+            PadW = shape.Padding, R = shape.KernelHeight, S = shape.KernelWidth, OutChannels = K, Bias = state.Bias,
         };
         Plan<TV>(ref state.Conv, engine);
         if (!state.Conv.Lanes)
@@ -272,7 +291,8 @@ public static unsafe partial class Conv2d
     {
         ref readonly var conv = ref s->Conv;
         int C = conv.Channels, H = conv.Height, W = conv.Width, R = conv.R, S = conv.S, K = conv.OutChannels;
-        int P = conv.OutHeight, Q = conv.OutWidth, padH = conv.PadH, padW = conv.PadW, Hp = H + 2 * padH, Wp = W + 2 * padW, plane = Hp * Wp;
+        int P = conv.OutHeight, Q = conv.OutWidth, padH = conv.PadH, padW = conv.PadW, Hp = H + 2 * padH,
+            Wp = W + 2 * padW, plane = Hp * Wp;
         int taps = conv.Taps, positions = P * Wp, nr = 2 * Count<TV>();
         // The GEMM reads B rows up to RoundUp(positions, NR): past the padded image by at most S + NR, kept zero; the
         // rows engine reads one row past the last output row's, up to RoundUp(Q, NR / 2): at most S + Wp + NR.
@@ -319,8 +339,9 @@ public static unsafe partial class Conv2d
             int low = conv.TapRows(Math.Min(P - 1, (j0 + columns - 1) / Wp)).Low, high = conv.TapRows(j0 / Wp).High;
             int first = low * tapsPerRow, length = Math.Max(0, high - low + 1) * tapsPerRow;
             for (int i0 = 0; i0 < K; i0 += Gemm.MR)
-                Gemm.MicroKernel<TV>(length, conv.Panels + (nint)i0 * taps + first * Gemm.MR, image + j0, offsets + first,
-                    wide + (nint)i0 * positions + j0, positions, Math.Min(Gemm.MR, K - i0), columns, accumulate: false, Count<TV>());
+                Gemm.MicroKernel<TV>(length, conv.Panels + (nint)i0 * taps + first * Gemm.MR, image + j0,
+                    offsets + first, wide + (nint)i0 * positions + j0, positions, Math.Min(Gemm.MR, K - i0), columns,
+                    accumulate: false, Count<TV>());
         }
         if (conv.KeepWide) return;
         for (int k = 0; k < K; k++)
@@ -335,11 +356,14 @@ public static unsafe partial class Conv2d
         }
     }
 
-    /// <summary>The rows engine on one padded image: pairs of output rows × one vector of positions × MR channels, reading only the kernel rows either output row reads inside the image.</summary>
+    /// <summary>The rows engine on one padded image: pairs of output rows × one vector of positions × MR channels,
+    /// reading only the kernel rows either output row reads inside the image.</summary>
     [SkipLocalsInit]
-    private static void RowsImage<TV>(in Implicit conv, float* image, int Wp, int* offsets, float* output) where TV : struct
+    private static void RowsImage<TV>(in Implicit conv, float* image, int Wp, int* offsets, float* output)
+        where TV : struct
     {
-        int K = conv.OutChannels, P = conv.OutHeight, Q = conv.OutWidth, taps = conv.Taps, tapsPerRow = conv.Channels * conv.S;
+        int K = conv.OutChannels, P = conv.OutHeight, Q = conv.OutWidth, taps = conv.Taps,
+            tapsPerRow = conv.Channels * conv.S;
         int width = Count<TV>(), nr = 2 * width;
         float* tile = stackalloc float[Gemm.MR * 32];
         for (int p0 = 0; p0 < P; p0 += 2)
@@ -353,12 +377,13 @@ public static unsafe partial class Conv2d
                 for (int i0 = 0; i0 < K; i0 += Gemm.MR)
                 {
                     // The micro-tile's second vector of positions is the next output row, Wp further in the image.
-                    Gemm.MicroKernel<TV>(length, conv.Panels + (nint)i0 * taps + first * Gemm.MR, image + p0 * Wp + q0, offsets + first,
-                        tile, nr, Gemm.MR, nr, accumulate: false, Wp);
+                    Gemm.MicroKernel<TV>(length, conv.Panels + (nint)i0 * taps + first * Gemm.MR, image + p0 * Wp + q0,
+                        offsets + first, tile, nr, Gemm.MR, nr, accumulate: false, Wp);
                     for (int i = 0; i < Math.Min(Gemm.MR, K - i0); i++)
                     for (int v = 0; v < pairRows; v++)
                     {
-                        float* target = output + ((nint)(i0 + i) * P + p0 + v) * Q + q0, source = tile + i * nr + v * width;
+                        float* target = output + ((nint)(i0 + i) * P + p0 + v) * Q + q0,
+                            source = tile + i * nr + v * width;
                         if (conv.Accumulate) AddTo<TV>(target, source, columns);
                         else CopyAdd<TV>(target, source, conv.Bias != null ? conv.Bias[i0 + i] : 0, columns);
                     }
@@ -384,7 +409,8 @@ public static unsafe partial class Conv2d
         return offsets;
     }
 
-    /// <summary>A [rows, taps] matrix packed into panels of <see cref="Gemm.MR"/> rows (zero rows past the last), in per-thread scratch.</summary>
+    /// <summary>A [rows, taps] matrix packed into panels of <see cref="Gemm.MR"/> rows (zero rows past the last), in
+    /// per-thread scratch.</summary>
     private static float* PackPanels(float* matrix, int rows, int taps)
     {
         float* panels = GemmScratch.Get(ref _weightPanels, RoundUp(rows, Gemm.MR) * taps);
@@ -410,8 +436,10 @@ public static unsafe partial class Conv2d
         return image;
     }
 
-    /// <summary>image[c, h + padH, w + padW] = source[c, h, w], zero elsewhere in [C, H + 2·padH, W + 2·padW].</summary>
-    private static void PadImage<TV>(float* source, float* image, int C, int H, int W, int padH, int padW) where TV : struct
+    /// <summary>image[c, h + padH, w + padW] = source[c, h, w], zero elsewhere in
+    /// [C, H + 2·padH, W + 2·padW].</summary>
+    private static void PadImage<TV>(float* source, float* image, int C, int H, int W, int padH, int padW)
+        where TV : struct
     {
         int Hp = H + 2 * padH, Wp = W + 2 * padW, plane = Hp * Wp;
         if (padH == 0 && padW == 0)
@@ -433,7 +461,8 @@ public static unsafe partial class Conv2d
             Copy<TV>(image + (nint)c * plane + (h + padH) * Wp + padW, source + ((nint)c * H + h) * W, W);
     }
 
-    /// <summary>The lanes engine on one padded image: tiles of up to TileRows positions of one output row, per block of channels.</summary>
+    /// <summary>The lanes engine on one padded image: tiles of up to TileRows positions of one output row, per block of
+    /// channels.</summary>
     [SkipLocalsInit]
     private static void LanesImage<TL, TN>(in Implicit conv, float* image, int Wp, int* offsets, float* output)
         where TL : struct where TN : struct, ConvLanes.IVectorCount
@@ -453,11 +482,13 @@ public static unsafe partial class Conv2d
                 int rows = Math.Min(tileRows, Q - q0);
                 if (conv.ChannelsLast)
                 {
-                    ConvLanes.PositionsTile<TL, TN>(rows, length, image + p * Wp + q0, offsets + first, conv.Packed + (nint)first * ld + k0, ld,
+                    ConvLanes.PositionsTile<TL, TN>(rows, length, image + p * Wp + q0, offsets + first,
+                        conv.Packed + (nint)first * ld + k0, ld,
                         output + (((nint)(k0 / block) * P + p) * Q + q0) * block, block);
                     continue;
                 }
-                ConvLanes.PositionsTile<TL, TN>(rows, length, image + p * Wp + q0, offsets + first, conv.Packed + (nint)first * ld + k0, ld, tile, block);
+                ConvLanes.PositionsTile<TL, TN>(rows, length, image + p * Wp + q0, offsets + first,
+                    conv.Packed + (nint)first * ld + k0, ld, tile, block);
                 for (int k = 0; k < channels; k++)
                 {
                     float* target = output + ((nint)(k0 + k) * P + p) * Q + q0, source = tile + k;
@@ -473,11 +504,13 @@ public static unsafe partial class Conv2d
         }
     }
 
-    /// <summary>Any stride: the image's im2col matrix [CRS, PQ] (rows padded to whole NR panels), multiplied in place.</summary>
+    /// <summary>Any stride: the image's im2col matrix [CRS, PQ] (rows padded to whole NR panels), multiplied in
+    /// place.</summary>
     private static void ForwardImageIm2Col<TV>(void* raw, int n) where TV : struct
     {
         var s = (State*)raw;
-        ForwardImageIm2Col<TV>(s, n, s->Output + (nint)n * s->Shape.OutChannels * s->Shape.OutHeight * s->Shape.OutWidth);
+        ForwardImageIm2Col<TV>(s, n,
+            s->Output + (nint)n * s->Shape.OutChannels * s->Shape.OutHeight * s->Shape.OutWidth);
     }
 
     /// <summary>Image n of state's convolution (any stride) into output [K, P, Q], through im2col.</summary>
@@ -493,26 +526,29 @@ public static unsafe partial class Conv2d
         for (int row = 0; row < crs; row++) offsets[row] = row * ldCol;
         if (s->Bias != null)
             for (int k = 0; k < shape.OutChannels; k++) Fill<TV>(output + (nint)k * pq, s->Bias[k], pq);
-        Gemm.MultiplyInPlaceB<TV>(shape.OutChannels, pq, crs, s->Weight, crs, col, offsets, output, pq, accumulate: s->Bias != null);
+        Gemm.MultiplyInPlaceB<TV>(shape.OutChannels, pq, crs, s->Weight, crs, col, offsets, output, pq,
+            accumulate: s->Bias != null);
     }
 
-    internal static void BackwardInput<TV>(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> weight, Span<float> inputGrad, in ConvShape shape)
+    internal static void BackwardInput<TV>(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> weight,
+        Span<float> inputGrad, in ConvShape shape)
         where TV : struct => BackwardInput<TV>(outputGrad, weight, inputGrad, shape, Engine.Auto);
 
     /// <summary>
     /// At stride 1 with padding below the kernel size, the input gradient is a full correlation: a stride-1 convolution
-    /// of the output gradient, zero-padded by R − 1 − pad and S − 1 − pad, with the weight flipped in both taps and with
-    /// its channel axes swapped, accumulated onto inputGrad; it runs on the forward pass's engines. Otherwise
+    /// of the output gradient, zero-padded by R − 1 − pad and S − 1 − pad, with the weight flipped in both taps and
+    /// with its channel axes swapped, accumulated onto inputGrad; it runs on the forward pass's engines. Otherwise
     /// col2im(Wᵀ·outputGrad_n) per image.
     /// </summary>
-    internal static void BackwardInput<TV>(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> weight, Span<float> inputGrad, in ConvShape shape,
-        Engine engine) where TV : struct
+    internal static void BackwardInput<TV>(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> weight,
+        Span<float> inputGrad, in ConvShape shape, Engine engine) where TV : struct
     {
         Validate(shape);
         SpanLength.Require(outputGrad.Length, shape.OutputLength, nameof(outputGrad), shape);
         SpanLength.Require(weight.Length, shape.WeightLength, nameof(weight), shape);
         SpanLength.Require(inputGrad.Length, shape.InputLength, nameof(inputGrad), shape);
-        int C = shape.InChannels, K = shape.OutChannels, R = shape.KernelHeight, S = shape.KernelWidth, pad = shape.Padding;
+        int C = shape.InChannels, K = shape.OutChannels, R = shape.KernelHeight, S = shape.KernelWidth,
+            pad = shape.Padding;
         fixed (float* dy = outputGrad, w = weight, dx = inputGrad)
         {
             var state = new State { Shape = shape, Output = dy, Weight = w, Input = dx };
@@ -526,8 +562,8 @@ public static unsafe partial class Conv2d
                 Shape = shape, Input = dy, Output = dx,
                 Conv = new Implicit
                 {
-                    Channels = K, Height = shape.OutHeight, Width = shape.OutWidth, PadH = R - 1 - pad, PadW = S - 1 - pad,
-                    R = R, S = S, OutChannels = C, Accumulate = true,
+                    Channels = K, Height = shape.OutHeight, Width = shape.OutWidth, PadH = R - 1 - pad,
+                    PadW = S - 1 - pad, R = R, S = S, OutChannels = C, Accumulate = true,
                 },
             };
             Plan<TV>(ref state.Conv, engine);
@@ -567,7 +603,8 @@ public static unsafe partial class Conv2d
         Im2Col.ScatterAdd<TV>(colGrad, pq, s->Input + (nint)n * shape.InChannels * shape.Height * shape.Width, shape);
     }
 
-    internal static void BackwardWeight<TV>(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> weightGrad, in ConvShape shape)
+    internal static void BackwardWeight<TV>(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad,
+        Span<float> weightGrad, in ConvShape shape)
         where TV : struct => BackwardWeight<TV>(input, outputGrad, weightGrad, shape, Engine.Auto);
 
     /// <summary>
@@ -575,8 +612,8 @@ public static unsafe partial class Conv2d
     /// engine: output channels in the lanes, taps broadcast (<see cref="ConvLanes.TapsTile"/>). Auto takes the one
     /// that computes fewer lane multiply-adds.
     /// </summary>
-    internal static void BackwardWeight<TV>(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> weightGrad, in ConvShape shape,
-        Engine engine) where TV : struct
+    internal static void BackwardWeight<TV>(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad,
+        Span<float> weightGrad, in ConvShape shape, Engine engine) where TV : struct
     {
         Validate(shape);
         SpanLength.Require(input.Length, shape.InputLength, nameof(input), shape);
@@ -585,10 +622,12 @@ public static unsafe partial class Conv2d
         int parts = (shape.Batch + ImagesPerPart - 1) / ImagesPerPart, length = shape.WeightLength;
         float* partials = GemmScratch.Get(ref _partials, parts * length);
         var (width, vectors, padded, _) = LaneLayout<TV>(shape.OutChannels);
-        bool rows = shape.Stride == 1 && (engine == Engine.Gemm || engine == Engine.Rows || (engine == Engine.Auto && RowsWeightGradCost<TV>(shape) < (double)padded * shape.OutHeight * shape.OutWidth));
+        bool rows = shape.Stride == 1 && (engine == Engine.Gemm || engine == Engine.Rows || (engine == Engine.Auto &&
+            RowsWeightGradCost<TV>(shape) < (double)padded * shape.OutHeight * shape.OutWidth));
         fixed (float* x = input, dy = outputGrad, dw = weightGrad)
         {
-            var state = new State { Shape = shape, Input = x, Output = dy, Partials = partials, LaneWidth = width, LaneVectors = vectors };
+            var state = new State { Shape = shape, Input = x, Output = dy, Partials = partials, LaneWidth = width,
+                LaneVectors = vectors };
             if (rows) Workers.Run(parts, &state, &BackwardWeightRowsPart<TV>);
             else Workers.Run(parts, &state, &BackwardWeightPart<TV>);
             AddPartials<TV>(partials, parts, length, dw);
@@ -615,10 +654,12 @@ public static unsafe partial class Conv2d
     }
 
     [SkipLocalsInit]
-    private static void BackwardWeightPart<TV, TL, TN>(State* s, int part) where TV : struct where TL : struct where TN : struct, ConvLanes.IVectorCount
+    private static void BackwardWeightPart<TV, TL, TN>(State* s, int part)
+        where TV : struct where TL : struct where TN : struct, ConvLanes.IVectorCount
     {
         ref readonly var shape = ref s->Shape;
-        int C = shape.InChannels, H = shape.Height, W = shape.Width, R = shape.KernelHeight, S = shape.KernelWidth, K = shape.OutChannels;
+        int C = shape.InChannels, H = shape.Height, W = shape.Width, R = shape.KernelHeight, S = shape.KernelWidth,
+            K = shape.OutChannels;
         int P = shape.OutHeight, Q = shape.OutWidth, PQ = P * Q, stride = shape.Stride, pad = shape.Padding;
         int Hp = H + 2 * pad, Wp = W + 2 * pad, plane = Hp * Wp, imageLength = C * plane, taps = C * R * S;
         int first = part * ImagesPerPart, count = Math.Min(shape.Batch, first + ImagesPerPart) - first;
@@ -638,7 +679,8 @@ public static unsafe partial class Conv2d
             if (Avx.IsSupported && ld % 8 == 0)
                 for (; pq + 8 <= PQ; pq += 8)
                     for (int k0 = 0; k0 < ld; k0 += 8)
-                        Gemm.Transpose8x8(source + (nint)k0 * PQ + pq, PQ, target + (nint)pq * ld + k0, ld, Math.Clamp(K - k0, 0, 8));
+                        Gemm.Transpose8x8(source + (nint)k0 * PQ + pq, PQ, target + (nint)pq * ld + k0, ld,
+                            Math.Clamp(K - k0, 0, 8));
             for (target += (nint)pq * ld; pq < PQ; pq++, target += ld)
             {
                 int k = 0;
@@ -658,7 +700,8 @@ public static unsafe partial class Conv2d
             for (int t0 = 0; t0 < taps; t0 += tileRows)
             {
                 int rows = Math.Min(tileRows, taps - t0);
-                ConvLanes.TapsTile<TL, TN>(rows, count, images, imageLength, offsets + t0, P, Q, stride * Wp, stride, gradT + k0, ld, tile, block);
+                ConvLanes.TapsTile<TL, TN>(rows, count, images, imageLength, offsets + t0, P, Q, stride * Wp, stride,
+                    gradT + k0, ld, tile, block);
                 for (int k = 0; k < channels; k++)
                 {
                     float* target = partial + (nint)(k0 + k) * taps + t0, source = tile + k;
@@ -668,9 +711,11 @@ public static unsafe partial class Conv2d
         }
     }
 
-    /// <summary>Lane multiply-adds per tap of the rows engine: channels padded to whole tiles, output rows widened to the padded image's rows.</summary>
+    /// <summary>Lane multiply-adds per tap of the rows engine: channels padded to whole tiles, output rows widened to
+    /// the padded image's rows.</summary>
     private static double RowsWeightGradCost<TV>(in ConvShape shape) where TV : struct =>
-        (double)RoundUp(shape.OutChannels, ConvRows.Rows) * RoundUp(shape.OutHeight * (shape.Width + 2 * shape.Padding), Count<TV>());
+        (double)RoundUp(shape.OutChannels, ConvRows.Rows) *
+            RoundUp(shape.OutHeight * (shape.Width + 2 * shape.Padding), Count<TV>());
 
     /// <summary>
     /// One part of a stride-1 weight gradient with <see cref="ConvRows.TapsTile"/>: the part's images zero-padded side
@@ -681,7 +726,8 @@ public static unsafe partial class Conv2d
     {
         var s = (State*)raw;
         ref readonly var shape = ref s->Shape;
-        int C = shape.InChannels, H = shape.Height, W = shape.Width, R = shape.KernelHeight, S = shape.KernelWidth, K = shape.OutChannels;
+        int C = shape.InChannels, H = shape.Height, W = shape.Width, R = shape.KernelHeight, S = shape.KernelWidth,
+            K = shape.OutChannels;
         int P = shape.OutHeight, Q = shape.OutWidth, PQ = P * Q, pad = shape.Padding, width = Count<TV>();
         int Hp = H + 2 * pad, Wp = W + 2 * pad, plane = Hp * Wp, taps = C * R * S;
         int first = part * ImagesPerPart, count = Math.Min(shape.Batch, first + ImagesPerPart) - first;
@@ -702,7 +748,8 @@ public static unsafe partial class Conv2d
         for (int i = 0; i < count; i++)
         for (int k = 0; k < K; k++)
         {
-            float* source = s->Output + ((nint)(first + i) * K + k) * PQ, target = grad + (nint)i * gradImageStride + (nint)k * length;
+            float* source = s->Output + ((nint)(first + i) * K + k) * PQ,
+                target = grad + (nint)i * gradImageStride + (nint)k * length;
             for (int p = 0; p < P; p++) Copy<TV>(target + p * Wp, source + p * Q, Q);
         }
 
@@ -717,14 +764,16 @@ public static unsafe partial class Conv2d
             for (int t0 = 0; t0 < taps; t0 += tileTaps)
             {
                 int n = Math.Min(tileTaps, taps - t0);
-                ConvRows.TapsTile<TV>(n, count, images, imageStride, offsets + t0, grad + (nint)k0 * length, length, gradImageStride, length, tile, 4);
+                ConvRows.TapsTile<TV>(n, count, images, imageStride, offsets + t0, grad + (nint)k0 * length, length,
+                    gradImageStride, length, tile, 4);
                 for (int k = 0; k < channels; k++)
                     for (int t = 0; t < n; t++) partial[(nint)(k0 + k) * taps + t0 + t] = tile[k * 4 + t];
             }
         }
     }
 
-    internal static void BackwardBias<TV>(ReadOnlySpan<float> outputGrad, Span<float> biasGrad, in ConvShape shape) where TV : struct
+    internal static void BackwardBias<TV>(ReadOnlySpan<float> outputGrad, Span<float> biasGrad, in ConvShape shape)
+        where TV : struct
     {
         Validate(shape);
         SpanLength.Require(outputGrad.Length, shape.OutputLength, nameof(outputGrad), shape);
@@ -764,8 +813,12 @@ public static unsafe partial class Conv2d
     {
         if (shape.Batch < 1 || shape.InChannels < 1 || shape.Height < 1 || shape.Width < 1 || shape.OutChannels < 1
             || shape.KernelHeight < 1 || shape.KernelWidth < 1 || shape.Stride < 1 || shape.Padding < 0)
-            throw new ArgumentException($"{shape} is not a valid convolution: sizes and stride must be positive and padding non-negative.", nameof(shape));
-        if (shape.Height + 2 * shape.Padding < shape.KernelHeight || shape.Width + 2 * shape.Padding < shape.KernelWidth)
-            throw new ArgumentException($"{shape} is not a valid convolution: the kernel is larger than the padded input.", nameof(shape));
+            throw new ArgumentException(
+                $"{shape} is not a valid convolution: sizes and stride must be positive and padding non-negative.",
+                nameof(shape));
+        if (shape.Height + 2 * shape.Padding < shape.KernelHeight
+            || shape.Width + 2 * shape.Padding < shape.KernelWidth)
+            throw new ArgumentException(
+                $"{shape} is not a valid convolution: the kernel is larger than the padded input.", nameof(shape));
     }
 }

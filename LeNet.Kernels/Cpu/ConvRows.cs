@@ -9,14 +9,16 @@ namespace LeNet.Kernels.Cpu;
 /// channels × up to four kernel taps of accumulators, each a vector of partial sums over positions, every operand a
 /// plain vector load (the output gradient rows widened to the padded image's row length, the image read in place at
 /// the tap's offset), reduced across the lanes only once at the end. It suits few output channels and a long
-/// reduction (LeNet's conv1: 6 channels, 25 taps, 784 positions per image), where channels in the lanes would waste them.
+/// reduction (LeNet's conv1: 6 channels, 25 taps, 784 positions per image), where channels in the lanes would waste
+/// them.
 /// </summary>
 internal static unsafe class ConvRows
 {
     /// <summary>Output channels per tile: rows of the widened output gradient, zero past the real channels.</summary>
     public const int Rows = 6;
 
-    /// <summary>Taps per tile: 6·taps accumulators, the taps' image vectors and one gradient vector must fit the registers (32 with AVX-512, else 16).</summary>
+    /// <summary>Taps per tile: 6·taps accumulators, the taps' image vectors and one gradient vector must fit the
+    /// registers (32 with AVX-512, else 16).</summary>
     public static int MaxTaps => Avx512F.IsSupported ? 4 : 2;
 
     /// <summary>
@@ -24,27 +26,44 @@ internal static unsafe class ConvRows
     /// image[i·imageStride + tapOffsets[t] + j] for k &lt; <see cref="Rows"/>, t &lt; taps; length a multiple of TV's
     /// width. Each sum is taken in lanes j mod width, images and j in order, then across the lanes in a fixed order.
     /// </summary>
-    public static void TapsTile<TV>(int taps, int images, float* image, int imageStride, int* tapOffsets, float* grad, int ldGrad, int gradImageStride,
-        int length, float* result, int ldResult) where TV : struct
+    public static void TapsTile<TV>(int taps, int images, float* image, int imageStride, int* tapOffsets, float* grad,
+        int ldGrad, int gradImageStride, int length, float* result, int ldResult) where TV : struct
     {
         switch (taps)
         {
-            case 1: TapsTile<TV, ConvLanes.R1>(images, image, imageStride, tapOffsets, grad, ldGrad, gradImageStride, length, result, ldResult); break;
-            case 2: TapsTile<TV, ConvLanes.R2>(images, image, imageStride, tapOffsets, grad, ldGrad, gradImageStride, length, result, ldResult); break;
-            case 3: TapsTile<TV, ConvLanes.R3>(images, image, imageStride, tapOffsets, grad, ldGrad, gradImageStride, length, result, ldResult); break;
-            case 4: TapsTile<TV, ConvLanes.R4>(images, image, imageStride, tapOffsets, grad, ldGrad, gradImageStride, length, result, ldResult); break;
+            case 1:
+                TapsTile<TV, ConvLanes.R1>(images, image, imageStride, tapOffsets, grad, ldGrad, gradImageStride,
+                    length, result, ldResult);
+                break;
+            case 2:
+                TapsTile<TV, ConvLanes.R2>(images, image, imageStride, tapOffsets, grad, ldGrad, gradImageStride,
+                    length, result, ldResult);
+                break;
+            case 3:
+                TapsTile<TV, ConvLanes.R3>(images, image, imageStride, tapOffsets, grad, ldGrad, gradImageStride,
+                    length, result, ldResult);
+                break;
+            case 4:
+                TapsTile<TV, ConvLanes.R4>(images, image, imageStride, tapOffsets, grad, ldGrad, gradImageStride,
+                    length, result, ldResult);
+                break;
             default: throw new ArgumentOutOfRangeException(nameof(taps), taps, "A tile has 1 to 4 taps.");
         }
     }
 
-    private static void TapsTile<TV, TT>(int images, float* image, int imageStride, int* tapOffsets, float* grad, int ldGrad, int gradImageStride,
-        int length, float* result, int ldResult) where TV : struct where TT : struct, ConvLanes.IRowCount
+    private static void TapsTile<TV, TT>(int images, float* image, int imageStride, int* tapOffsets, float* grad,
+        int ldGrad, int gradImageStride, int length, float* result, int ldResult)
+        where TV : struct where TT : struct, ConvLanes.IRowCount
     {
         int width = Count<TV>();
-        nint o0 = tapOffsets[0], o1 = TT.Value > 1 ? tapOffsets[1] : o0, o2 = TT.Value > 2 ? tapOffsets[2] : o0, o3 = TT.Value > 3 ? tapOffsets[3] : o0;
-        TV c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
-        TV c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default, c32 = default, c33 = default;
-        TV c40 = default, c41 = default, c42 = default, c43 = default, c50 = default, c51 = default, c52 = default, c53 = default;
+        nint o0 = tapOffsets[0], o1 = TT.Value > 1 ? tapOffsets[1] : o0, o2 = TT.Value > 2 ? tapOffsets[2] : o0,
+            o3 = TT.Value > 3 ? tapOffsets[3] : o0;
+        TV c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default,
+            c13 = default;
+        TV c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default, c32 = default,
+            c33 = default;
+        TV c40 = default, c41 = default, c42 = default, c43 = default, c50 = default, c51 = default, c52 = default,
+            c53 = default;
         for (int i = 0; i < images; i++)
         {
             float* x = image + (nint)i * imageStride, g = grad + (nint)i * gradImageStride;
@@ -95,7 +114,8 @@ internal static unsafe class ConvRows
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow<TV, TT>(float* row, TV v0, TV v1, TV v2, TV v3) where TV : struct where TT : struct, ConvLanes.IRowCount
+    private static void StoreRow<TV, TT>(float* row, TV v0, TV v1, TV v2, TV v3)
+        where TV : struct where TT : struct, ConvLanes.IRowCount
     {
         row[0] = Sum(v0);
         if (TT.Value > 1) row[1] = Sum(v1);

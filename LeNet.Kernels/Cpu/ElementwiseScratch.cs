@@ -22,7 +22,8 @@ internal static class ElementwiseScratch
         return new double[Math.Max(length, 256)];
     }
 
-    /// <summary>Gives a buffer back: into an empty slot, else in place of a smaller one (so the large one survives).</summary>
+    /// <summary>Gives a buffer back: into an empty slot, else in place of a smaller one (so the large one
+    /// survives).</summary>
     public static void Return(double[] buffer)
     {
         for (int i = 0; i < Slots.Length; i++)
@@ -31,7 +32,8 @@ internal static class ElementwiseScratch
         for (int i = 0; i < Slots.Length; i++)
         {
             var held = Volatile.Read(ref Slots[i]);
-            if (held is not null && held.Length < buffer.Length && Interlocked.CompareExchange(ref Slots[i], buffer, held) == held)
+            if (held is not null && held.Length < buffer.Length &&
+                Interlocked.CompareExchange(ref Slots[i], buffer, held) == held)
                 return;
         }
     }

@@ -13,7 +13,8 @@ namespace LeNet.Kernels.Cpu;
 /// </summary>
 internal static class ElementwiseSimd
 {
-    /// <summary>Per-thread override of the vector width in bits (512, 256 or 128); 0 means "the widest accelerated".</summary>
+    /// <summary>Per-thread override of the vector width in bits (512, 256 or 128); 0 means "the widest
+    /// accelerated".</summary>
     [ThreadStatic] internal static int WidthOverride;
 
     private static readonly int Widest =
@@ -22,7 +23,8 @@ internal static class ElementwiseSimd
     /// <summary>The width the calling thread's kernels use, in bits.</summary>
     public static int Width => WidthOverride != 0 ? Math.Min(WidthOverride, Widest) : Widest;
 
-    /// <summary>The widest width, no wider than <see cref="Width"/>, whose float count fits in <paramref name="count"/> (128 at least).</summary>
+    /// <summary>The widest width, no wider than <see cref="Width"/>, whose float count fits in <paramref name="count"/>
+    /// (128 at least).</summary>
     public static int WidthFor(int count)
     {
         int width = Width;
@@ -37,14 +39,17 @@ internal static class ElementwiseSimd
     /// </summary>
     public const int MinParallelElements = 1 << 16;
 
-    /// <summary>How many parts to split <paramref name="items"/> independent items (planes, chunks) holding <paramref name="elements"/> values into.</summary>
+    /// <summary>How many parts to split <paramref name="items"/> independent items (planes, chunks) holding
+    /// <paramref name="elements"/> values into.</summary>
     public static int Parts(int items, long elements) =>
         Workers.ThreadCount == 1 || elements < MinParallelElements ? 1 : Math.Min(items, Workers.ThreadCount * 4);
 
-    /// <summary>Flat elementwise passes split into chunks of this many floats (a multiple of every vector width).</summary>
+    /// <summary>Flat elementwise passes split into chunks of this many floats (a multiple of every vector
+    /// width).</summary>
     public const int Chunk = 16 * 1024;
 
-    /// <summary>Parts for a flat pass over <paramref name="length"/> values, each <paramref name="chunk"/> long (the last shorter).</summary>
+    /// <summary>Parts for a flat pass over <paramref name="length"/> values, each <paramref name="chunk"/> long (the
+    /// last shorter).</summary>
     public static int FlatParts(int length, out int chunk)
     {
         if (Workers.ThreadCount == 1 || length < MinParallelElements)
@@ -99,7 +104,8 @@ internal unsafe interface IElementwiseSimd<TV> where TV : struct
 
     /// <summary>Splits the 2·Count consecutive values lo, hi into their even- and odd-indexed ones.</summary>
     static abstract void Deinterleave(TV lo, TV hi, out TV even, out TV odd);
-    /// <summary>The inverse of <see cref="Deinterleave"/>: lo = a₀ b₀ a₁ b₁ … of the lower halves, hi of the upper.</summary>
+    /// <summary>The inverse of <see cref="Deinterleave"/>: lo = a₀ b₀ a₁ b₁ … of the lower halves, hi of the
+    /// upper.</summary>
     static abstract void Interleave(TV a, TV b, out TV lo, out TV hi);
     /// <summary>The ints at source, as the bits of a float vector (for the *Int32 operations).</summary>
     static abstract TV LoadInt32(int* source);
@@ -115,35 +121,61 @@ internal unsafe struct ElementwiseSimd512 : IElementwiseSimd<Vector512<float>>
 {
     public static int Count => Vector512<float>.Count;
     public static Vector512<float> Zero => Vector512<float>.Zero;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Splat(float value) => Vector512.Create(value);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(float* source) => Vector512.Load(source);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* destination, Vector512<float> value) => value.Store(destination);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Subtract(Vector512<float> a, Vector512<float> b) => a - b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Multiply(Vector512<float> a, Vector512<float> b) => a * b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Divide(Vector512<float> a, Vector512<float> b) => a / b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> MultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Sqrt(Vector512<float> a) => Vector512.Sqrt(a);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> GreaterThan(Vector512<float> a, Vector512<float> b) => Vector512.GreaterThan(a, b);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> LessThan(Vector512<float> a, Vector512<float> b) => Vector512.LessThan(a, b);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> IsNaN(Vector512<float> a) => ~Vector512.Equals(a, a);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Or(Vector512<float> a, Vector512<float> b) => a | b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Select(Vector512<float> mask, Vector512<float> ifTrue, Vector512<float> ifFalse) => Vector512.ConditionalSelect(mask, ifTrue, ifFalse);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Splat(float value) => Vector512.Create(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load(float* source) => Vector512.Load(source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(float* destination, Vector512<float> value) => value.Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Subtract(Vector512<float> a, Vector512<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Multiply(Vector512<float> a, Vector512<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Divide(Vector512<float> a, Vector512<float> b) => a / b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> MultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) =>
+        Vector512.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Sqrt(Vector512<float> a) => Vector512.Sqrt(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> GreaterThan(Vector512<float> a, Vector512<float> b) => Vector512.GreaterThan(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> LessThan(Vector512<float> a, Vector512<float> b) => Vector512.LessThan(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> IsNaN(Vector512<float> a) => ~Vector512.Equals(a, a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Or(Vector512<float> a, Vector512<float> b) => a | b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Select(Vector512<float> mask, Vector512<float> ifTrue, Vector512<float> ifFalse) =>
+        Vector512.ConditionalSelect(mask, ifTrue, ifFalse);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> a) => Vector512.Sum(a);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> SplatInt32(int value) => Vector512.Create(value).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> SequenceInt32(int start, int step) => Vector512.CreateSequence(start, step).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> AddInt32(Vector512<float> a, Vector512<float> b) => (a.AsInt32() + b.AsInt32()).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreInt32(int* destination, Vector512<float> value) => value.AsInt32().Store(destination);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Floor(Vector512<float> a) => Vector512.Floor(a);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Min(Vector512<float> a, Vector512<float> b) => Vector512.Min(a, b);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> SplatInt32(int value) => Vector512.Create(value).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> SequenceInt32(int start, int step) =>
+        Vector512.CreateSequence(start, step).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> AddInt32(Vector512<float> a, Vector512<float> b) =>
+        (a.AsInt32() + b.AsInt32()).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreInt32(int* destination, Vector512<float> value) => value.AsInt32().Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Floor(Vector512<float> a) => Vector512.Floor(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Min(Vector512<float> a, Vector512<float> b) => Vector512.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Gather(float* source, Vector512<float> indices) => Vector512.Create(
         ElementwiseSimd256.Gather(source, indices.GetLower()), ElementwiseSimd256.Gather(source, indices.GetUpper()));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Deinterleave(Vector512<float> lo, Vector512<float> hi, out Vector512<float> even, out Vector512<float> odd)
+    public static void Deinterleave(Vector512<float> lo, Vector512<float> hi, out Vector512<float> even,
+        out Vector512<float> odd)
     {
         if (Avx512F.IsSupported)
         {
@@ -159,18 +191,27 @@ internal unsafe struct ElementwiseSimd512 : IElementwiseSimd<Vector512<float>>
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> LoadInt32(int* source) => Vector512.Load(source).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> EqualsInt32(Vector512<float> a, Vector512<float> b) => Vector512.Equals(a.AsInt32(), b.AsInt32()).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> LanesFrom(int first) => Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(first)).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool All(Vector512<float> mask) => Vector512.EqualsAll(mask.AsInt32(), Vector512<int>.AllBitsSet);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> LoadInt32(int* source) => Vector512.Load(source).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> EqualsInt32(Vector512<float> a, Vector512<float> b) =>
+        Vector512.Equals(a.AsInt32(), b.AsInt32()).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> LanesFrom(int first) =>
+        Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(first)).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool All(Vector512<float> mask) => Vector512.EqualsAll(mask.AsInt32(), Vector512<int>.AllBitsSet);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Interleave(Vector512<float> a, Vector512<float> b, out Vector512<float> lo, out Vector512<float> hi)
+    public static void Interleave(Vector512<float> a, Vector512<float> b, out Vector512<float> lo,
+        out Vector512<float> hi)
     {
         if (Avx512F.IsSupported)
         {
-            lo = Avx512F.PermuteVar16x32x2(a, Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), b);
-            hi = Avx512F.PermuteVar16x32x2(a, Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), b);
+            lo = Avx512F.PermuteVar16x32x2(a,
+                Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), b);
+            hi = Avx512F.PermuteVar16x32x2(a,
+                Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), b);
         }
         else
         {
@@ -186,28 +227,53 @@ internal unsafe struct ElementwiseSimd256 : IElementwiseSimd<Vector256<float>>
 {
     public static int Count => Vector256<float>.Count;
     public static Vector256<float> Zero => Vector256<float>.Zero;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Splat(float value) => Vector256.Create(value);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(float* source) => Vector256.Load(source);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* destination, Vector256<float> value) => value.Store(destination);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Subtract(Vector256<float> a, Vector256<float> b) => a - b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Multiply(Vector256<float> a, Vector256<float> b) => a * b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Divide(Vector256<float> a, Vector256<float> b) => a / b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Sqrt(Vector256<float> a) => Vector256.Sqrt(a);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> GreaterThan(Vector256<float> a, Vector256<float> b) => Vector256.GreaterThan(a, b);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> LessThan(Vector256<float> a, Vector256<float> b) => Vector256.LessThan(a, b);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> IsNaN(Vector256<float> a) => ~Vector256.Equals(a, a);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Or(Vector256<float> a, Vector256<float> b) => a | b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Select(Vector256<float> mask, Vector256<float> ifTrue, Vector256<float> ifFalse) => Vector256.ConditionalSelect(mask, ifTrue, ifFalse);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Splat(float value) => Vector256.Create(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load(float* source) => Vector256.Load(source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(float* destination, Vector256<float> value) => value.Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Subtract(Vector256<float> a, Vector256<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Multiply(Vector256<float> a, Vector256<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Divide(Vector256<float> a, Vector256<float> b) => a / b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
+        Vector256.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Sqrt(Vector256<float> a) => Vector256.Sqrt(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> GreaterThan(Vector256<float> a, Vector256<float> b) => Vector256.GreaterThan(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LessThan(Vector256<float> a, Vector256<float> b) => Vector256.LessThan(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> IsNaN(Vector256<float> a) => ~Vector256.Equals(a, a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Or(Vector256<float> a, Vector256<float> b) => a | b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Select(Vector256<float> mask, Vector256<float> ifTrue, Vector256<float> ifFalse) =>
+        Vector256.ConditionalSelect(mask, ifTrue, ifFalse);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> a) => Vector256.Sum(a);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> SplatInt32(int value) => Vector256.Create(value).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> SequenceInt32(int start, int step) => Vector256.CreateSequence(start, step).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> AddInt32(Vector256<float> a, Vector256<float> b) => (a.AsInt32() + b.AsInt32()).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreInt32(int* destination, Vector256<float> value) => value.AsInt32().Store(destination);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Floor(Vector256<float> a) => Vector256.Floor(a);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Min(Vector256<float> a, Vector256<float> b) => Vector256.Min(a, b);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> SplatInt32(int value) => Vector256.Create(value).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> SequenceInt32(int start, int step) =>
+        Vector256.CreateSequence(start, step).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> AddInt32(Vector256<float> a, Vector256<float> b) =>
+        (a.AsInt32() + b.AsInt32()).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreInt32(int* destination, Vector256<float> value) => value.AsInt32().Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Floor(Vector256<float> a) => Vector256.Floor(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Min(Vector256<float> a, Vector256<float> b) => Vector256.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Gather(float* source, Vector256<float> indices)
@@ -218,7 +284,8 @@ internal unsafe struct ElementwiseSimd256 : IElementwiseSimd<Vector256<float>>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Deinterleave(Vector256<float> lo, Vector256<float> hi, out Vector256<float> even, out Vector256<float> odd)
+    public static void Deinterleave(Vector256<float> lo, Vector256<float> hi, out Vector256<float> even,
+        out Vector256<float> odd)
     {
         if (Avx2.IsSupported)
         {
@@ -238,13 +305,20 @@ internal unsafe struct ElementwiseSimd256 : IElementwiseSimd<Vector256<float>>
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> LoadInt32(int* source) => Vector256.Load(source).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> EqualsInt32(Vector256<float> a, Vector256<float> b) => Vector256.Equals(a.AsInt32(), b.AsInt32()).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> LanesFrom(int first) => Vector256.GreaterThanOrEqual(Vector256<int>.Indices, Vector256.Create(first)).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool All(Vector256<float> mask) => Vector256.EqualsAll(mask.AsInt32(), Vector256<int>.AllBitsSet);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LoadInt32(int* source) => Vector256.Load(source).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> EqualsInt32(Vector256<float> a, Vector256<float> b) =>
+        Vector256.Equals(a.AsInt32(), b.AsInt32()).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LanesFrom(int first) =>
+        Vector256.GreaterThanOrEqual(Vector256<int>.Indices, Vector256.Create(first)).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool All(Vector256<float> mask) => Vector256.EqualsAll(mask.AsInt32(), Vector256<int>.AllBitsSet);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Interleave(Vector256<float> a, Vector256<float> b, out Vector256<float> lo, out Vector256<float> hi)
+    public static void Interleave(Vector256<float> a, Vector256<float> b, out Vector256<float> lo,
+        out Vector256<float> hi)
     {
         if (Avx.IsSupported)
         {
@@ -268,28 +342,53 @@ internal unsafe struct ElementwiseSimd128 : IElementwiseSimd<Vector128<float>>
 {
     public static int Count => Vector128<float>.Count;
     public static Vector128<float> Zero => Vector128<float>.Zero;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Splat(float value) => Vector128.Create(value);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Load(float* source) => Vector128.Load(source);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* destination, Vector128<float> value) => value.Store(destination);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Add(Vector128<float> a, Vector128<float> b) => a + b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Subtract(Vector128<float> a, Vector128<float> b) => a - b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Multiply(Vector128<float> a, Vector128<float> b) => a * b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Divide(Vector128<float> a, Vector128<float> b) => a / b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.FusedMultiplyAdd(a, b, c);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Sqrt(Vector128<float> a) => Vector128.Sqrt(a);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> GreaterThan(Vector128<float> a, Vector128<float> b) => Vector128.GreaterThan(a, b);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> LessThan(Vector128<float> a, Vector128<float> b) => Vector128.LessThan(a, b);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> IsNaN(Vector128<float> a) => ~Vector128.Equals(a, a);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Or(Vector128<float> a, Vector128<float> b) => a | b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Select(Vector128<float> mask, Vector128<float> ifTrue, Vector128<float> ifFalse) => Vector128.ConditionalSelect(mask, ifTrue, ifFalse);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Splat(float value) => Vector128.Create(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Load(float* source) => Vector128.Load(source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(float* destination, Vector128<float> value) => value.Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Add(Vector128<float> a, Vector128<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Subtract(Vector128<float> a, Vector128<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Multiply(Vector128<float> a, Vector128<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Divide(Vector128<float> a, Vector128<float> b) => a / b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) =>
+        Vector128.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Sqrt(Vector128<float> a) => Vector128.Sqrt(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> GreaterThan(Vector128<float> a, Vector128<float> b) => Vector128.GreaterThan(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> LessThan(Vector128<float> a, Vector128<float> b) => Vector128.LessThan(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> IsNaN(Vector128<float> a) => ~Vector128.Equals(a, a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Or(Vector128<float> a, Vector128<float> b) => a | b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Select(Vector128<float> mask, Vector128<float> ifTrue, Vector128<float> ifFalse) =>
+        Vector128.ConditionalSelect(mask, ifTrue, ifFalse);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector128<float> a) => Vector128.Sum(a);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> SplatInt32(int value) => Vector128.Create(value).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> SequenceInt32(int start, int step) => Vector128.CreateSequence(start, step).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> AddInt32(Vector128<float> a, Vector128<float> b) => (a.AsInt32() + b.AsInt32()).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreInt32(int* destination, Vector128<float> value) => value.AsInt32().Store(destination);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Floor(Vector128<float> a) => Vector128.Floor(a);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Min(Vector128<float> a, Vector128<float> b) => Vector128.Min(a, b);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Max(Vector128<float> a, Vector128<float> b) => Vector128.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> SplatInt32(int value) => Vector128.Create(value).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> SequenceInt32(int start, int step) =>
+        Vector128.CreateSequence(start, step).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> AddInt32(Vector128<float> a, Vector128<float> b) =>
+        (a.AsInt32() + b.AsInt32()).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreInt32(int* destination, Vector128<float> value) => value.AsInt32().Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Floor(Vector128<float> a) => Vector128.Floor(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Min(Vector128<float> a, Vector128<float> b) => Vector128.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Max(Vector128<float> a, Vector128<float> b) => Vector128.Max(a, b);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Gather(float* source, Vector128<float> indices)
@@ -300,7 +399,8 @@ internal unsafe struct ElementwiseSimd128 : IElementwiseSimd<Vector128<float>>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Deinterleave(Vector128<float> lo, Vector128<float> hi, out Vector128<float> even, out Vector128<float> odd)
+    public static void Deinterleave(Vector128<float> lo, Vector128<float> hi, out Vector128<float> even,
+        out Vector128<float> odd)
     {
         if (Sse.IsSupported)
         {
@@ -314,13 +414,20 @@ internal unsafe struct ElementwiseSimd128 : IElementwiseSimd<Vector128<float>>
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> LoadInt32(int* source) => Vector128.Load(source).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> EqualsInt32(Vector128<float> a, Vector128<float> b) => Vector128.Equals(a.AsInt32(), b.AsInt32()).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> LanesFrom(int first) => Vector128.GreaterThanOrEqual(Vector128<int>.Indices, Vector128.Create(first)).AsSingle();
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool All(Vector128<float> mask) => Vector128.EqualsAll(mask.AsInt32(), Vector128<int>.AllBitsSet);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> LoadInt32(int* source) => Vector128.Load(source).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> EqualsInt32(Vector128<float> a, Vector128<float> b) =>
+        Vector128.Equals(a.AsInt32(), b.AsInt32()).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> LanesFrom(int first) =>
+        Vector128.GreaterThanOrEqual(Vector128<int>.Indices, Vector128.Create(first)).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool All(Vector128<float> mask) => Vector128.EqualsAll(mask.AsInt32(), Vector128<int>.AllBitsSet);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Interleave(Vector128<float> a, Vector128<float> b, out Vector128<float> lo, out Vector128<float> hi)
+    public static void Interleave(Vector128<float> a, Vector128<float> b, out Vector128<float> lo,
+        out Vector128<float> hi)
     {
         if (Sse.IsSupported)
         {
@@ -335,7 +442,8 @@ internal unsafe struct ElementwiseSimd128 : IElementwiseSimd<Vector128<float>>
     }
 }
 
-/// <summary>A per-element map applied to values as a kernel loads them (identity, or BatchNorm then ReLU in the fused pooling).</summary>
+/// <summary>A per-element map applied to values as a kernel loads them (identity, or BatchNorm then ReLU in the fused
+/// pooling).</summary>
 internal interface IElementwiseTransform<TV> where TV : struct
 {
     TV Apply(TV value);

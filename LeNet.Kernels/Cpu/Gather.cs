@@ -21,7 +21,8 @@ public static unsafe class Gather
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rowLength);
         if ((long)rows.Length * rowLength != target.Length)
             throw new ArgumentException(
-                $"target has length {target.Length}, but {rows.Length} rows of {rowLength} need {(long)rows.Length * rowLength}.",
+                $"target has length {target.Length}, but {rows.Length} rows of {rowLength} need " +
+                    $"{(long)rows.Length * rowLength}.",
                 nameof(target));
         long sourceRows = source.Length / rowLength;
         foreach (var row in rows)

@@ -27,30 +27,52 @@ public static unsafe class Gemm
     {
         switch (Dispatch)
         {
-            case 512: Multiply<Vector512<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, parallel: false); break;
-            case 256: Multiply<Vector256<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, parallel: false); break;
-            default: Multiply<Vector128<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, parallel: false); break;
+            case 512:
+                Multiply<Vector512<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate,
+                    parallel: false);
+                break;
+            case 256:
+                Multiply<Vector256<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate,
+                    parallel: false);
+                break;
+            default:
+                Multiply<Vector128<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate,
+                    parallel: false);
+                break;
         }
     }
 
-    /// <summary>Like <see cref="Multiply"/>, but tiles of C are computed in parallel by <see cref="Workers"/>. Each element of C is summed in the same order either way.</summary>
+    /// <summary>Like <see cref="Multiply"/>, but tiles of C are computed in parallel by <see cref="Workers"/>. Each
+    /// element of C is summed in the same order either way.</summary>
     public static void MultiplyParallel(bool transposeA, bool transposeB, int m, int n, int k,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool accumulate)
     {
         switch (Dispatch)
         {
-            case 512: Multiply<Vector512<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, parallel: true); break;
-            case 256: Multiply<Vector256<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, parallel: true); break;
-            default: Multiply<Vector128<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, parallel: true); break;
+            case 512:
+                Multiply<Vector512<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate,
+                    parallel: true);
+                break;
+            case 256:
+                Multiply<Vector256<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate,
+                    parallel: true);
+                break;
+            default:
+                Multiply<Vector128<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate,
+                    parallel: true);
+                break;
         }
     }
 
-    /// <summary>The GEMM at one vector width TV; checks that the spans hold the matrices their dimensions describe.</summary>
+    /// <summary>The GEMM at one vector width TV; checks that the spans hold the matrices their dimensions
+    /// describe.</summary>
     internal static void Multiply<TV>(bool transposeA, bool transposeB, int m, int n, int k,
-        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool accumulate, bool parallel)
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool accumulate,
+        bool parallel)
         where TV : struct
     {
-        if (m < 0 || n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(m), "Matrix dimensions must be non-negative.");
+        if (m < 0 || n < 0 || k < 0)
+            throw new ArgumentOutOfRangeException(nameof(m), "Matrix dimensions must be non-negative.");
         if (m == 0 || n == 0) return;
         RequireMatrix(a.Length, transposeA ? k : m, transposeA ? m : k, lda, nameof(a));
         RequireMatrix(b.Length, transposeB ? n : k, transposeB ? k : n, ldb, nameof(b));
@@ -65,9 +87,13 @@ public static unsafe class Gemm
     private static void RequireMatrix(int length, int rows, int columns, int leadingDimension, string name)
     {
         if (leadingDimension < columns)
-            throw new ArgumentException($"The leading dimension of {name} is {leadingDimension}, less than its {columns} columns.", name);
+            throw new ArgumentException(
+                $"The leading dimension of {name} is {leadingDimension}, less than its {columns} columns.", name);
         if (rows > 0 && columns > 0 && (long)(rows - 1) * leadingDimension + columns > length)
-            throw new ArgumentException($"{name} has length {length}, too short for {rows}×{columns} with leading dimension {leadingDimension}.", name);
+            throw new ArgumentException(
+                $"{name} has length {length}, too short for {rows}×{columns} with leading " +
+                    $"dimension {leadingDimension}.",
+                name);
     }
 
     [ThreadStatic] private static float[]? _packedA, _packedB;
@@ -98,13 +124,15 @@ public static unsafe class Gemm
             for (int pc = 0; pc < k; pc += KC)
             {
                 int kc = Math.Min(KC, k - pc);
-                PackB<TV>(transposeB, transposeB ? b + (nint)jc * ldb + pc : b + (nint)pc * ldb + jc, ldb, kc, nc, packedB);
+                PackB<TV>(transposeB, transposeB ? b + (nint)jc * ldb + pc : b + (nint)pc * ldb + jc, ldb, kc, nc,
+                    packedB);
                 bool add = accumulate || pc > 0;
                 for (int ic = 0; ic < m; ic += MC)
                 for (int jr = 0; jr < nc; jr += nr)
                 for (int ir = ic; ir < Math.Min(m, ic + MC); ir += MR)
-                    MicroKernelInPlaceA<TV>(kc, a + ir * rowStep + pc * depthStep, rowStep, depthStep, packedB + (nint)jr * kc,
-                        c + (nint)ir * ldc + jc + jr, ldc, Math.Min(MR, m - ir), Math.Min(nr, nc - jr), add);
+                    MicroKernelInPlaceA<TV>(kc, a + ir * rowStep + pc * depthStep, rowStep, depthStep,
+                        packedB + (nint)jr * kc, c + (nint)ir * ldc + jc + jr, ldc, Math.Min(MR, m - ir),
+                        Math.Min(nr, nc - jr), add);
             }
         }
     }
@@ -115,7 +143,8 @@ public static unsafe class Gemm
     /// should be finite). For operands built in scratch (an im2col matrix) or read straight from an image (an implicit
     /// convolution, where the offsets step through channels and kernel taps), this saves the copy into panels.
     /// </summary>
-    internal static void MultiplyInPlaceB<TV>(int m, int n, int k, float* a, int lda, float* b, int* bRowOffsets, float* c, int ldc, bool accumulate)
+    internal static void MultiplyInPlaceB<TV>(int m, int n, int k, float* a, int lda, float* b, int* bRowOffsets,
+        float* c, int ldc, bool accumulate)
         where TV : struct
     {
         if (m <= 0 || n <= 0) return;
@@ -134,8 +163,10 @@ public static unsafe class Gemm
         }
     }
 
-    /// <summary>All micro-tiles of one block of packed A panels against B in place, B's panel j from b + j·NR.</summary>
-    private static void Block<TV>(int mc, int nc, int kc, float* packedA, float* b, int* bRowOffsets, float* c, int ldc, bool accumulate)
+    /// <summary>All micro-tiles of one block of packed A panels against B in place, B's panel j from
+    /// b + j·NR.</summary>
+    private static void Block<TV>(int mc, int nc, int kc, float* packedA, float* b, int* bRowOffsets, float* c, int ldc,
+        bool accumulate)
         where TV : struct
     {
         int nr = 2 * Count<TV>();
@@ -156,8 +187,8 @@ public static unsafe class Gemm
     /// the row length of an image for a convolution that puts two output rows of positions in one tile.
     /// </summary>
     [SkipLocalsInit]
-    internal static void MicroKernel<TV>(int kc, float* a, float* b, int* bRowOffsets, float* c, int ldc, int rows, int columns, bool accumulate,
-        nint secondVector) where TV : struct
+    internal static void MicroKernel<TV>(int kc, float* a, float* b, int* bRowOffsets, float* c, int ldc, int rows,
+        int columns, bool accumulate, nint secondVector) where TV : struct
     {
         int width = Count<TV>();
         TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
@@ -188,8 +219,8 @@ public static unsafe class Gemm
     /// <paramref name="rows"/> read row rows − 1 again), and a packed B panel: C (+)= Σ_p a(i, p) · b[p·NR + j].
     /// </summary>
     [SkipLocalsInit]
-    private static void MicroKernelInPlaceA<TV>(int kc, float* a, nint rowStep, nint depthStep, float* b, float* c, int ldc,
-        int rows, int columns, bool accumulate) where TV : struct
+    private static void MicroKernelInPlaceA<TV>(int kc, float* a, nint rowStep, nint depthStep, float* b, float* c,
+        int ldc, int rows, int columns, bool accumulate) where TV : struct
     {
         int width = Count<TV>(), nr = 2 * width;
         float* a1 = a + Math.Min(1, rows - 1) * rowStep, a2 = a + Math.Min(2, rows - 1) * rowStep;
@@ -217,10 +248,11 @@ public static unsafe class Gemm
         StoreTile(c, ldc, rows, columns, accumulate, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
     }
 
-    /// <summary>An MR×NR tile of accumulators onto C (+=, or =): whole rows as vectors, an edge tile through the stack.</summary>
+    /// <summary>An MR×NR tile of accumulators onto C (+=, or =): whole rows as vectors, an edge tile through the
+    /// stack.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreTile<TV>(float* c, int ldc, int rows, int columns, bool accumulate, TV c00, TV c01, TV c10, TV c11,
-        TV c20, TV c21, TV c30, TV c31, TV c40, TV c41, TV c50, TV c51) where TV : struct
+    private static void StoreTile<TV>(float* c, int ldc, int rows, int columns, bool accumulate, TV c00, TV c01, TV c10,
+        TV c11, TV c20, TV c21, TV c30, TV c31, TV c40, TV c41, TV c50, TV c51) where TV : struct
     {
         int width = Count<TV>();
         if (rows == MR && columns == 2 * width)
@@ -313,7 +345,8 @@ public static unsafe class Gemm
             int columns = Math.Min(nr, nc - jr);
             if (transpose)
             {
-                // Rows of B are columns of op(B): read them in step, eight at a time, so that the writes are contiguous.
+                // Rows of B are columns of op(B): read them in step, eight at a time, so that the writes are
+                // contiguous.
                 int j = 0;
                 for (; j + 8 <= columns; j += 8)
                 {
@@ -368,11 +401,16 @@ public static unsafe class Gemm
     internal static void Transpose8x8(float* source, int ldSource, float* target, int ldTarget, int rows = 8)
     {
         Vector256<float> Row(int i) => i < rows ? Avx.LoadVector256(source + i * ldSource) : Vector256<float>.Zero;
-        Vector256<float> r0 = Row(0), r1 = Row(1), r2 = Row(2), r3 = Row(3), r4 = Row(4), r5 = Row(5), r6 = Row(6), r7 = Row(7);
-        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
-        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
-        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
-        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE), u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Vector256<float> r0 = Row(0), r1 = Row(1), r2 = Row(2), r3 = Row(3), r4 = Row(4), r5 = Row(5), r6 = Row(6),
+            r7 = Row(7);
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3),
+            t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7),
+            t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44),
+            u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE), u6 = Avx.Shuffle(t5, t7, 0x44),
+            u7 = Avx.Shuffle(t5, t7, 0xEE);
         Avx.Store(target, Avx.Permute2x128(u0, u4, 0x20));
         Avx.Store(target + ldTarget, Avx.Permute2x128(u1, u5, 0x20));
         Avx.Store(target + 2 * ldTarget, Avx.Permute2x128(u2, u6, 0x20));
@@ -392,10 +430,12 @@ public static unsafe class Gemm
         public float* A, B, C;
     }
 
-    /// <summary>Below this many multiply-adds a GEMM runs on one thread: handing out parts costs more than it saves.</summary>
+    /// <summary>Below this many multiply-adds a GEMM runs on one thread: handing out parts costs more than it
+    /// saves.</summary>
     internal const long ParallelThreshold = 32_768;
 
-    /// <summary>Splits C into one tile per thread (whole NR panels along N when there are enough, else MR rows along M).</summary>
+    /// <summary>Splits C into one tile per thread (whole NR panels along N when there are enough, else MR rows along
+    /// M).</summary>
     internal static void MultiplyParallel<TV>(bool transposeA, bool transposeB, int m, int n, int k,
         float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate) where TV : struct
     {

@@ -10,7 +10,8 @@ namespace LeNet.Kernels.Cpu;
 /// </summary>
 internal static unsafe class GemmScratch
 {
-    /// <summary>A 64-byte aligned pointer to at least <paramref name="length"/> floats held in <paramref name="slot"/>.</summary>
+    /// <summary>A 64-byte aligned pointer to at least <paramref name="length"/> floats held in
+    /// <paramref name="slot"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float* Get(ref float[]? slot, int length)
     {

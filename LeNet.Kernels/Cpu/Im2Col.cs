@@ -3,14 +3,17 @@ using static LeNet.Kernels.Cpu.SimdVector;
 namespace LeNet.Kernels.Cpu;
 
 /// <summary>
-/// The im2col matrix of one image [C, H, W]: col[(c·R + r)·S + s, p·Q + q] = image[c, p·stride + r − pad, q·stride + s − pad]
-/// (zero outside the image), rows ldCol apart; and its adjoint, the scatter-add of such a matrix back onto an image.
+/// The im2col matrix of one image [C, H, W]: col[(c·R + r)·S + s, p·Q + q] = image[c, p·stride + r − pad,
+/// q·stride + s − pad] (zero outside the image), rows ldCol apart; and its adjoint, the scatter-add of such a matrix
+/// back onto an image.
 /// With stride 1 every output row of a col row is one contiguous run of the image row, so both are block copies/adds.
 /// </summary>
 internal static unsafe class Im2Col
 {
-    /// <summary>Writes the im2col matrix of <paramref name="image"/> into col, rows ldCol apart; columns PQ .. rowLength of each row are zeroed.</summary>
-    public static void Gather<TV>(float* image, float* col, int ldCol, int rowLength, in ConvShape shape) where TV : struct
+    /// <summary>Writes the im2col matrix of <paramref name="image"/> into col, rows ldCol apart; columns
+    /// PQ .. rowLength of each row are zeroed.</summary>
+    public static void Gather<TV>(float* image, float* col, int ldCol, int rowLength, in ConvShape shape)
+        where TV : struct
     {
         int H = shape.Height, W = shape.Width, R = shape.KernelHeight, S = shape.KernelWidth;
         int P = shape.OutHeight, Q = shape.OutWidth, stride = shape.Stride, pad = shape.Padding, PQ = P * Q;
@@ -41,7 +44,8 @@ internal static unsafe class Im2Col
         }
     }
 
-    /// <summary>image += the adjoint of <see cref="Gather{TV}"/> applied to col: each col element added onto the image element it was read from.</summary>
+    /// <summary>image += the adjoint of <see cref="Gather{TV}"/> applied to col: each col element added onto the image
+    /// element it was read from.</summary>
     public static void ScatterAdd<TV>(float* col, int ldCol, float* image, in ConvShape shape) where TV : struct
     {
         int H = shape.Height, W = shape.Width, R = shape.KernelHeight, S = shape.KernelWidth;
@@ -66,7 +70,8 @@ internal static unsafe class Im2Col
         }
     }
 
-    /// <summary>The output columns q whose input column q·stride + s − pad lies inside [0, W): qLow ..= qHigh (empty if qLow &gt; qHigh).</summary>
+    /// <summary>The output columns q whose input column q·stride + s − pad lies inside [0, W): qLow ..= qHigh (empty if
+    /// qLow &gt; qHigh).</summary>
     private static (int Low, int High) ValidColumns(int s, int Q, int W, int stride, int pad)
     {
         int low = pad - s > 0 ? (pad - s + stride - 1) / stride : 0;

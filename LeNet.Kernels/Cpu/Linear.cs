@@ -3,11 +3,14 @@ using static LeNet.Kernels.Cpu.SimdVector;
 
 namespace LeNet.Kernels.Cpu;
 
-/// <summary>Fully connected layer, row-major [N, In] · [Out, In]ᵀ, on the packed <see cref="Gemm"/> split into tiles of C across the workers.</summary>
+/// <summary>Fully connected layer, row-major [N, In] · [Out, In]ᵀ, on the packed <see cref="Gemm"/> split into tiles of
+/// C across the workers.</summary>
 public static unsafe class Linear
 {
-    /// <summary>output[n,o] = bias[o] + Σ_i input[n,i]·weight[o,i]. Overwrites output. An empty bias means none.</summary>
-    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output, in LinearShape shape)
+    /// <summary>output[n,o] = bias[o] + Σ_i input[n,i]·weight[o,i]. Overwrites output. An empty bias means
+    /// none.</summary>
+    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        Span<float> output, in LinearShape shape)
     {
         switch (Dispatch)
         {
@@ -18,7 +21,8 @@ public static unsafe class Linear
     }
 
     /// <summary>inputGrad[n,i] += Σ_o outputGrad[n,o]·weight[o,i].</summary>
-    public static void BackwardInput(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> weight, Span<float> inputGrad, in LinearShape shape)
+    public static void BackwardInput(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> weight, Span<float> inputGrad,
+        in LinearShape shape)
     {
         switch (Dispatch)
         {
@@ -29,7 +33,8 @@ public static unsafe class Linear
     }
 
     /// <summary>weightGrad[o,i] += Σ_n outputGrad[n,o]·input[n,i].</summary>
-    public static void BackwardWeight(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> weightGrad, in LinearShape shape)
+    public static void BackwardWeight(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> weightGrad,
+        in LinearShape shape)
     {
         switch (Dispatch)
         {
@@ -50,7 +55,8 @@ public static unsafe class Linear
         }
     }
 
-    internal static void Forward<TV>(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output, in LinearShape shape)
+    internal static void Forward<TV>(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        Span<float> output, in LinearShape shape)
         where TV : struct
     {
         Validate(shape);
@@ -64,13 +70,15 @@ public static unsafe class Linear
             // The bias goes in first; the product is then accumulated onto it.
             if (!bias.IsEmpty)
                 for (int row = 0; row < n; row++)
-                    new ReadOnlySpan<float>(b, outFeatures).CopyTo(new Span<float>(y + (nint)row * outFeatures, outFeatures));
-            Gemm.MultiplyParallel<TV>(false, true, n, outFeatures, inFeatures, x, inFeatures, w, inFeatures, y, outFeatures,
-                accumulate: !bias.IsEmpty);
+                    new ReadOnlySpan<float>(b, outFeatures).CopyTo(
+                        new Span<float>(y + (nint)row * outFeatures, outFeatures));
+            Gemm.MultiplyParallel<TV>(false, true, n, outFeatures, inFeatures, x, inFeatures, w, inFeatures, y,
+                outFeatures, accumulate: !bias.IsEmpty);
         }
     }
 
-    internal static void BackwardInput<TV>(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> weight, Span<float> inputGrad, in LinearShape shape)
+    internal static void BackwardInput<TV>(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> weight,
+        Span<float> inputGrad, in LinearShape shape)
         where TV : struct
     {
         Validate(shape);
@@ -79,10 +87,12 @@ public static unsafe class Linear
         SpanLength.Require(inputGrad.Length, shape.InputLength, nameof(inputGrad), shape);
         int inFeatures = shape.InFeatures, outFeatures = shape.OutFeatures;
         fixed (float* dy = outputGrad, w = weight, dx = inputGrad)
-            Gemm.MultiplyParallel<TV>(false, false, shape.Batch, inFeatures, outFeatures, dy, outFeatures, w, inFeatures, dx, inFeatures, accumulate: true);
+            Gemm.MultiplyParallel<TV>(false, false, shape.Batch, inFeatures, outFeatures, dy, outFeatures, w,
+                inFeatures, dx, inFeatures, accumulate: true);
     }
 
-    internal static void BackwardWeight<TV>(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> weightGrad, in LinearShape shape)
+    internal static void BackwardWeight<TV>(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad,
+        Span<float> weightGrad, in LinearShape shape)
         where TV : struct
     {
         Validate(shape);
@@ -92,10 +102,12 @@ public static unsafe class Linear
         int inFeatures = shape.InFeatures, outFeatures = shape.OutFeatures;
         // Each element of weightGrad is one dot product over the batch, summed in the same order whatever the tiling.
         fixed (float* x = input, dy = outputGrad, dw = weightGrad)
-            Gemm.MultiplyParallel<TV>(true, false, outFeatures, inFeatures, shape.Batch, dy, outFeatures, x, inFeatures, dw, inFeatures, accumulate: true);
+            Gemm.MultiplyParallel<TV>(true, false, outFeatures, inFeatures, shape.Batch, dy, outFeatures, x, inFeatures,
+                dw, inFeatures, accumulate: true);
     }
 
-    internal static void BackwardBias<TV>(ReadOnlySpan<float> outputGrad, Span<float> biasGrad, in LinearShape shape) where TV : struct
+    internal static void BackwardBias<TV>(ReadOnlySpan<float> outputGrad, Span<float> biasGrad, in LinearShape shape)
+        where TV : struct
     {
         Validate(shape);
         SpanLength.Require(outputGrad.Length, shape.OutputLength, nameof(outputGrad), shape);
@@ -110,6 +122,7 @@ public static unsafe class Linear
     private static void Validate(in LinearShape shape)
     {
         if (shape.Batch < 1 || shape.InFeatures < 1 || shape.OutFeatures < 1)
-            throw new ArgumentException($"{shape} is not a valid linear shape: all sizes must be positive.", nameof(shape));
+            throw new ArgumentException($"{shape} is not a valid linear shape: all sizes must be positive.",
+                nameof(shape));
     }
 }

@@ -1,4 +1,5 @@
-// Max pooling over NCHW planes: 2×2 stride 2 deinterleaves row pairs into SIMD lanes (window order kept), other windows scalar; planes split across Workers.
+// Max pooling over NCHW planes: 2×2 stride 2 deinterleaves row pairs into SIMD lanes (window order kept), other windows
+// scalar; planes split across Workers.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -28,7 +29,8 @@ public static unsafe class MaxPool2d
         fixed (float* x = input, y = output)
         fixed (int* index = argmax)
         {
-            var pass = new Pass { Input = x, Output = y, Argmax = index, Shape = shape, Planes = shape.Batch * shape.Channels };
+            var pass = new Pass { Input = x, Output = y, Argmax = index, Shape = shape,
+                Planes = shape.Batch * shape.Channels };
             int parts = SplitPlanes(pass.Planes, shape.InputLength, out pass.PlanesPerPart);
             switch (ElementwiseSimd.WidthFor(shape.OutWidth))
             {
@@ -39,8 +41,10 @@ public static unsafe class MaxPool2d
         }
     }
 
-    /// <summary>inputGrad[argmax[i]] += outputGrad[i]. Each argmax must lie in its own output's input plane (as forward writes it).</summary>
-    public static void Backward(ReadOnlySpan<float> outputGrad, ReadOnlySpan<int> argmax, Span<float> inputGrad, in PoolShape shape)
+    /// <summary>inputGrad[argmax[i]] += outputGrad[i]. Each argmax must lie in its own output's input plane (as forward
+    /// writes it).</summary>
+    public static void Backward(ReadOnlySpan<float> outputGrad, ReadOnlySpan<int> argmax, Span<float> inputGrad,
+        in PoolShape shape)
     {
         Validate(shape);
         SpanLength.Require(outputGrad.Length, shape.OutputLength, nameof(outputGrad), shape);
@@ -49,13 +53,15 @@ public static unsafe class MaxPool2d
         fixed (float* dy = outputGrad, dx = inputGrad)
         fixed (int* index = argmax)
         {
-            var pass = new Pass { Input = dy, Output = dx, Argmax = index, Shape = shape, Planes = shape.Batch * shape.Channels };
+            var pass = new Pass { Input = dy, Output = dx, Argmax = index, Shape = shape,
+                Planes = shape.Batch * shape.Channels };
             int parts = SplitPlanes(pass.Planes, shape.InputLength, out pass.PlanesPerPart);
             Workers.Run(parts, &pass, &BackwardPart);
         }
     }
 
-    /// <summary>Parts of whole planes for a pass touching <paramref name="elements"/> values; the planes each part takes.</summary>
+    /// <summary>Parts of whole planes for a pass touching <paramref name="elements"/> values; the planes each part
+    /// takes.</summary>
     internal static int SplitPlanes(int planes, long elements, out int planesPerPart)
     {
         int parts = ElementwiseSimd.Parts(planes, elements);
@@ -90,19 +96,23 @@ public static unsafe class MaxPool2d
                 int i = argmax[o];
                 // Bounds (and no race with another part's plane): forward only ever writes indices in the same plane.
                 if ((uint)(i - first) >= (uint)planeIn)
-                    throw new ArgumentException($"argmax[{o}] = {i} is outside input plane {plane}; pass the argmax that forward wrote.", nameof(argmax));
+                    throw new ArgumentException(
+                        $"argmax[{o}] = {i} is outside input plane {plane}; pass the argmax that forward wrote.",
+                        nameof(argmax));
                 dx[i] += dy[o];
             }
         }
     }
 
     /// <summary>
-    /// Pools one [H, W] plane (after applying <paramref name="transform"/> to each value) into [P, Q] output and argmax.
+    /// Pools one [H, W] plane (after applying <paramref name="transform"/> to each value) into [P, Q] output and
+    /// argmax.
     /// <paramref name="planeOffset"/> is the plane's flat offset in the whole input, added to the saved indices.
     /// 2×2 stride 2 rows of at least TS.Count outputs run in SIMD (a last, overlapping chunk covers the row's tail).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void PoolPlane<TV, TS, TF>(float* plane, int planeOffset, in PoolShape shape, float* output, int* argmax, TF transform)
+    internal static void PoolPlane<TV, TS, TF>(float* plane, int planeOffset, in PoolShape shape, float* output,
+        int* argmax, TF transform)
         where TV : struct where TS : IElementwiseSimd<TV> where TF : struct, IElementwiseTransform<TV>
     {
         int W = shape.Width, P = shape.OutHeight, Q = shape.OutWidth, k = shape.Kernel, stride = shape.Stride;
@@ -119,9 +129,12 @@ public static unsafe class MaxPool2d
                 for (int q = 0; ; q += TS.Count)
                 {
                     if (q > Q - TS.Count) q = Q - TS.Count;
-                    TS.Deinterleave(transform.Apply(TS.Load(top + 2 * q)), transform.Apply(TS.Load(top + 2 * q + TS.Count)), out var a, out var b);
-                    TS.Deinterleave(transform.Apply(TS.Load(bottom + 2 * q)), transform.Apply(TS.Load(bottom + 2 * q + TS.Count)), out var c, out var d);
-                    // The Reference scan in window order: strictly greater keeps the first maximum; a NaN always takes over.
+                    TS.Deinterleave(transform.Apply(TS.Load(top + 2 * q)),
+                        transform.Apply(TS.Load(top + 2 * q + TS.Count)), out var a, out var b);
+                    TS.Deinterleave(transform.Apply(TS.Load(bottom + 2 * q)),
+                        transform.Apply(TS.Load(bottom + 2 * q + TS.Count)), out var c, out var d);
+                    // The Reference scan in window order: strictly greater keeps the first maximum; a NaN always takes
+                    // over.
                     var max = a;
                     var offset = TS.Zero;
                     var take = TS.Or(TS.GreaterThan(b, max), TS.IsNaN(b));
@@ -134,7 +147,8 @@ public static unsafe class MaxPool2d
                     max = TS.Select(take, d, max);
                     offset = TS.Select(take, belowRight, offset);
                     TS.Store(output + p * Q + q, max);
-                    TS.StoreInt32(argmax + p * Q + q, TS.AddInt32(TS.AddInt32(offset, evenColumns), TS.SplatInt32(rowIndex + 2 * q)));
+                    TS.StoreInt32(argmax + p * Q + q,
+                        TS.AddInt32(TS.AddInt32(offset, evenColumns), TS.SplatInt32(rowIndex + 2 * q)));
                     if (q == Q - TS.Count) break;
                 }
             }
@@ -167,6 +181,8 @@ public static unsafe class MaxPool2d
     {
         if (shape.Batch < 1 || shape.Channels < 1 || shape.Kernel < 1 || shape.Stride < 1
             || shape.Height < shape.Kernel || shape.Width < shape.Kernel)
-            throw new ArgumentException($"{shape} is not a valid pooling: sizes and stride must be positive and the window must fit the input.", nameof(shape));
+            throw new ArgumentException(
+                $"{shape} is not a valid pooling: sizes and stride must be positive and the window must fit the input.",
+                nameof(shape));
     }
 }

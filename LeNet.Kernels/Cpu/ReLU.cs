@@ -1,9 +1,11 @@
-// Flat elementwise max(x, 0) and its masked backward; vectorised (512/256/128-bit), chunks split across Workers when large.
+// Flat elementwise max(x, 0) and its masked backward; vectorised (512/256/128-bit), chunks split across Workers when
+// large.
 using System.Runtime.Intrinsics;
 
 namespace LeNet.Kernels.Cpu;
 
-/// <summary>Elementwise max(x, 0), a NaN propagating; the gradient at exactly 0 is 0 (as Reference and PyTorch).</summary>
+/// <summary>Elementwise max(x, 0), a NaN propagating; the gradient at exactly 0 is 0 (as Reference and
+/// PyTorch).</summary>
 public static unsafe class ReLU
 {
     private struct Pass
@@ -47,7 +49,8 @@ public static unsafe class ReLU
         }
     }
 
-    /// <summary>x &lt; 0 ? 0 : x: a NaN fails the comparison and passes through, as IEEE maximum would let it.</summary>
+    /// <summary>x &lt; 0 ? 0 : x: a NaN fails the comparison and passes through, as IEEE maximum would let
+    /// it.</summary>
     internal static float Apply(float x) => x < 0 ? 0 : x;
 
     private static void ForwardPart<TV, TS>(void* state, int part) where TV : struct where TS : IElementwiseSimd<TV>

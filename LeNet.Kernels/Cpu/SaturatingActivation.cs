@@ -1,10 +1,12 @@
 // Shared pass of the activations whose derivative is a function of their output (tanh, logistic): forward by a
-// TensorPrimitives call per chunk, backward inputGrad += outputGrad·f'(output) in SIMD; chunks across Workers when large.
+// TensorPrimitives call per chunk, backward inputGrad += outputGrad·f'(output) in SIMD; chunks across Workers when
+// large.
 using System.Runtime.Intrinsics;
 
 namespace LeNet.Kernels.Cpu;
 
-/// <summary>An activation y = f(x) whose derivative is written in terms of y, so backward needs only the saved output.</summary>
+/// <summary>An activation y = f(x) whose derivative is written in terms of y, so backward needs only the saved
+/// output.</summary>
 internal interface IActivationOfOutput
 {
     /// <summary>output = f(input), elementwise (output may alias input).</summary>

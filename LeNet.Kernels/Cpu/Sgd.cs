@@ -3,7 +3,8 @@ using System.Runtime.Intrinsics;
 
 namespace LeNet.Kernels.Cpu;
 
-/// <summary>One step of stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay (PyTorch's torch.optim.SGD, as the Reference kernel).</summary>
+/// <summary>One step of stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay
+/// (PyTorch's torch.optim.SGD, as the Reference kernel).</summary>
 public static unsafe class Sgd
 {
     private struct Pass
@@ -26,14 +27,17 @@ public static unsafe class Sgd
         if (useMomentum)
             SpanLength.RequireSame(momentumBuffer.Length, parameter.Length, nameof(momentumBuffer), nameof(parameter));
         if (nesterov && (momentum <= 0 || dampening != 0))
-            throw new ArgumentException("Nesterov momentum needs a positive momentum and zero dampening (as torch.optim.SGD requires).", nameof(nesterov));
+            throw new ArgumentException(
+                "Nesterov momentum needs a positive momentum and zero dampening (as torch.optim.SGD requires).",
+                nameof(nesterov));
 
         fixed (float* p = parameter, g = grad, b = momentumBuffer)
         {
             var pass = new Pass
             {
-                Parameter = p, Grad = g, Buffer = useMomentum ? b : null, Length = parameter.Length, LearningRate = learningRate,
-                Momentum = momentum, Dampening = dampening, WeightDecay = weightDecay, FirstStep = firstStep, Nesterov = nesterov,
+                Parameter = p, Grad = g, Buffer = useMomentum ? b : null, Length = parameter.Length,
+                LearningRate = learningRate, Momentum = momentum, Dampening = dampening, WeightDecay = weightDecay,
+                FirstStep = firstStep, Nesterov = nesterov,
             };
             switch (ElementwiseSimd.Width)
             {
@@ -48,9 +52,12 @@ public static unsafe class Sgd
     {
         float* p = pass->Parameter, g = pass->Grad, buffer = pass->Buffer;
         int length = pass->Length;
-        bool decay = pass->WeightDecay != 0, useMomentum = buffer != null, first = pass->FirstStep, nesterov = pass->Nesterov;
-        float momentum = pass->Momentum, keep = 1 - pass->Dampening, weightDecay = pass->WeightDecay, negativeRate = -pass->LearningRate;
-        TV vMomentum = TS.Splat(momentum), vKeep = TS.Splat(keep), vWeightDecay = TS.Splat(weightDecay), vNegativeRate = TS.Splat(negativeRate);
+        bool decay = pass->WeightDecay != 0, useMomentum = buffer != null, first = pass->FirstStep,
+            nesterov = pass->Nesterov;
+        float momentum = pass->Momentum, keep = 1 - pass->Dampening, weightDecay = pass->WeightDecay,
+            negativeRate = -pass->LearningRate;
+        TV vMomentum = TS.Splat(momentum), vKeep = TS.Splat(keep), vWeightDecay = TS.Splat(weightDecay),
+            vNegativeRate = TS.Splat(negativeRate);
         int i = 0;
         for (; i <= length - TS.Count; i += TS.Count)
         {
@@ -58,7 +65,8 @@ public static unsafe class Sgd
             if (decay) gradient = TS.MultiplyAdd(vWeightDecay, parameter, gradient);
             if (useMomentum)
             {
-                TV velocity = first ? gradient : TS.MultiplyAdd(vMomentum, TS.Load(buffer + i), TS.Multiply(vKeep, gradient));
+                TV velocity = first ? gradient
+                    : TS.MultiplyAdd(vMomentum, TS.Load(buffer + i), TS.Multiply(vKeep, gradient));
                 TS.Store(buffer + i, velocity);
                 gradient = nesterov ? TS.MultiplyAdd(vMomentum, velocity, gradient) : velocity;
             }

@@ -10,7 +10,8 @@ namespace LeNet.Kernels.Cpu;
 /// </summary>
 internal static unsafe class SimdVector
 {
-    /// <summary>The width the public kernels use: 512 where accelerated, else 256, else 128 (software where need be).</summary>
+    /// <summary>The width the public kernels use: 512 where accelerated, else 256, else 128 (software where need
+    /// be).</summary>
     public static readonly int Dispatch =
         Vector512.IsHardwareAccelerated ? 512 : Vector256.IsHardwareAccelerated ? 256 : 128;
 
@@ -37,8 +38,10 @@ internal static unsafe class SimdVector
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Broadcast<TV>(float value) where TV : struct
     {
-        if (typeof(TV) == typeof(Vector512<float>)) return Unsafe.BitCast<Vector512<float>, TV>(Vector512.Create(value));
-        if (typeof(TV) == typeof(Vector256<float>)) return Unsafe.BitCast<Vector256<float>, TV>(Vector256.Create(value));
+        if (typeof(TV) == typeof(Vector512<float>))
+            return Unsafe.BitCast<Vector512<float>, TV>(Vector512.Create(value));
+        if (typeof(TV) == typeof(Vector256<float>))
+            return Unsafe.BitCast<Vector256<float>, TV>(Vector256.Create(value));
         return Unsafe.BitCast<Vector128<float>, TV>(Vector128.Create(value));
     }
 
@@ -48,22 +51,28 @@ internal static unsafe class SimdVector
     {
         if (typeof(TV) == typeof(Vector512<float>))
             return Unsafe.BitCast<Vector512<float>, TV>(Vector512.FusedMultiplyAdd(
-                Unsafe.BitCast<TV, Vector512<float>>(a), Unsafe.BitCast<TV, Vector512<float>>(b), Unsafe.BitCast<TV, Vector512<float>>(c)));
+                Unsafe.BitCast<TV, Vector512<float>>(a), Unsafe.BitCast<TV, Vector512<float>>(b),
+                Unsafe.BitCast<TV, Vector512<float>>(c)));
         if (typeof(TV) == typeof(Vector256<float>))
             return Unsafe.BitCast<Vector256<float>, TV>(Vector256.FusedMultiplyAdd(
-                Unsafe.BitCast<TV, Vector256<float>>(a), Unsafe.BitCast<TV, Vector256<float>>(b), Unsafe.BitCast<TV, Vector256<float>>(c)));
+                Unsafe.BitCast<TV, Vector256<float>>(a), Unsafe.BitCast<TV, Vector256<float>>(b),
+                Unsafe.BitCast<TV, Vector256<float>>(c)));
         return Unsafe.BitCast<Vector128<float>, TV>(Vector128.FusedMultiplyAdd(
-            Unsafe.BitCast<TV, Vector128<float>>(a), Unsafe.BitCast<TV, Vector128<float>>(b), Unsafe.BitCast<TV, Vector128<float>>(c)));
+            Unsafe.BitCast<TV, Vector128<float>>(a), Unsafe.BitCast<TV, Vector128<float>>(b),
+            Unsafe.BitCast<TV, Vector128<float>>(c)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Add<TV>(TV a, TV b) where TV : struct
     {
         if (typeof(TV) == typeof(Vector512<float>))
-            return Unsafe.BitCast<Vector512<float>, TV>(Unsafe.BitCast<TV, Vector512<float>>(a) + Unsafe.BitCast<TV, Vector512<float>>(b));
+            return Unsafe.BitCast<Vector512<float>, TV>(Unsafe.BitCast<TV, Vector512<float>>(a) +
+                Unsafe.BitCast<TV, Vector512<float>>(b));
         if (typeof(TV) == typeof(Vector256<float>))
-            return Unsafe.BitCast<Vector256<float>, TV>(Unsafe.BitCast<TV, Vector256<float>>(a) + Unsafe.BitCast<TV, Vector256<float>>(b));
-        return Unsafe.BitCast<Vector128<float>, TV>(Unsafe.BitCast<TV, Vector128<float>>(a) + Unsafe.BitCast<TV, Vector128<float>>(b));
+            return Unsafe.BitCast<Vector256<float>, TV>(Unsafe.BitCast<TV, Vector256<float>>(a) +
+                Unsafe.BitCast<TV, Vector256<float>>(b));
+        return Unsafe.BitCast<Vector128<float>, TV>(Unsafe.BitCast<TV, Vector128<float>>(a) +
+            Unsafe.BitCast<TV, Vector128<float>>(b));
     }
 
     /// <summary>The sum of the lanes, in a fixed order.</summary>
@@ -75,7 +84,8 @@ internal static unsafe class SimdVector
         return Vector128.Sum(Unsafe.BitCast<TV, Vector128<float>>(value));
     }
 
-    /// <summary>destination[i] += source[i] for i &lt; length; tails in narrower vectors, so that short rows stay vectorised.</summary>
+    /// <summary>destination[i] += source[i] for i &lt; length; tails in narrower vectors, so that short rows stay
+    /// vectorised.</summary>
     public static void AddTo<TV>(float* destination, float* source, int length) where TV : struct
     {
         int width = Count<TV>(), i = 0;
@@ -94,7 +104,8 @@ internal static unsafe class SimdVector
         for (; i < length; i++) destination[i] += source[i];
     }
 
-    /// <summary>destination[i] = source[i] for i &lt; length (not overlapping); a short copy inline, the last vector overlapping the one before.</summary>
+    /// <summary>destination[i] = source[i] for i &lt; length (not overlapping); a short copy inline, the last vector
+    /// overlapping the one before.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Copy<TV>(float* destination, float* source, int length) where TV : struct
     {
@@ -139,7 +150,8 @@ internal static unsafe class SimdVector
         for (; i < length; i++) destination[i] = value;
     }
 
-    /// <summary>Σ source[i] for i &lt; length, in a fixed order (so the same input always gives the same bits).</summary>
+    /// <summary>Σ source[i] for i &lt; length, in a fixed order (so the same input always gives the same
+    /// bits).</summary>
     public static float Sum<TV>(float* source, int length) where TV : struct
     {
         int width = Count<TV>(), i = 0;

@@ -7,7 +7,8 @@ namespace LeNet.Kernels.Cpu;
 public static class Tanh
 {
     /// <summary>output = tanh(input). Overwrites output; output may alias input.</summary>
-    public static void Forward(ReadOnlySpan<float> input, Span<float> output) => SaturatingActivation<Function>.Forward(input, output);
+    public static void Forward(ReadOnlySpan<float> input, Span<float> output) =>
+        SaturatingActivation<Function>.Forward(input, output);
 
     /// <summary>inputGrad += outputGrad·(1 − output²).</summary>
     public static void Backward(ReadOnlySpan<float> output, ReadOnlySpan<float> outputGrad, Span<float> inputGrad) =>

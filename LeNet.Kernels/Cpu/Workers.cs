@@ -45,7 +45,8 @@ public static unsafe class Workers
 
     static Workers() => SetThreadCount(DefaultThreadCount());
 
-    /// <summary>Threads that run a loop, the caller's included: LENET_THREADS when set, else the processor count.</summary>
+    /// <summary>Threads that run a loop, the caller's included: LENET_THREADS when set, else the processor
+    /// count.</summary>
     public static int ThreadCount => _threadCount;
 
     public const string ThreadsVariable = "LENET_THREADS";
@@ -55,7 +56,8 @@ public static unsafe class Workers
     public static int MaxThreadCount { get; } = 4 * Environment.ProcessorCount;
 
     /// <summary>Why <see cref="ThreadsVariable"/> cannot be used, in one sentence; null when it is unset or valid. An
-    /// invalid value is not silently ignored: the kernels then use every core, and a program should refuse to run.</summary>
+    /// invalid value is not silently ignored: the kernels then use every core, and a program should refuse to
+    /// run.</summary>
     public static string? ThreadsVariableProblem { get; } =
         Environment.GetEnvironmentVariable(ThreadsVariable) is { } text && ParseThreadCount(text) is null
             ? ThreadCountProblem(ThreadsVariable, text)
@@ -70,11 +72,13 @@ public static unsafe class Workers
         int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture,
             out var n) && n >= 1 && n <= MaxThreadCount ? n : null;
 
-    /// <summary>Sets how many threads (the caller's included) run each loop; 1 runs everything on the caller's thread.</summary>
+    /// <summary>Sets how many threads (the caller's included) run each loop; 1 runs everything on the caller's
+    /// thread.</summary>
     public static void SetThreadCount(int count)
     {
         if (count < 1 || count > MaxThreadCount)
-            throw new ArgumentOutOfRangeException(nameof(count), count, ThreadCountProblem("The thread count", $"{count}"));
+            throw new ArgumentOutOfRangeException(nameof(count), count,
+                ThreadCountProblem("The thread count", $"{count}"));
         lock (Gate)
         {
             if (count == _threadCount) return;
@@ -152,10 +156,12 @@ public static unsafe class Workers
         finally { _insideRun = outer; }
     }
 
-    /// <summary>The first part of thread <paramref name="thread"/>'s block (the end of the last block at ThreadCount).</summary>
+    /// <summary>The first part of thread <paramref name="thread"/>'s block (the end of the last block at
+    /// ThreadCount).</summary>
     private static int BlockStart(int thread, int parts) => (int)((long)parts * thread / _threadCount);
 
-    /// <summary>Claims and runs parts of loop <paramref name="generation"/>, its own block's first, until none is left.</summary>
+    /// <summary>Claims and runs parts of loop <paramref name="generation"/>, its own block's first, until none is
+    /// left.</summary>
     private static void ClaimParts(long generation, int self)
     {
         _insideRun = true;
@@ -176,7 +182,10 @@ public static unsafe class Workers
                     if (Interlocked.CompareExchange(ref counter, claim + 1, claim) != claim) continue;
                     // The claim succeeded, so this loop cannot end before the part is done: its fields are still ours.
                     try { _body(_state, part); }
-                    catch (Exception e) { Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(e), null); }
+                    catch (Exception e)
+                    {
+                        Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(e), null);
+                    }
                     Interlocked.Increment(ref _completed);
                 }
             }

@@ -41,7 +41,10 @@ public sealed unsafe class CudaGraph : IDisposable
     {
         ArgumentNullException.ThrowIfNull(work);
         if (stream is not CudaStream cuda || cuda.StreamPtr == 0)
-            throw new ArgumentException("Only a stream made by CreateCaptureStream can be captured (not the default stream, not a CPU accelerator's).", nameof(stream));
+            throw new ArgumentException(
+                "Only a stream made by CreateCaptureStream can be captured (not the default stream, not " +
+                    "a CPU accelerator's).",
+                nameof(stream));
         cuda.Accelerator.Bind();
         var driver = Driver.Instance;
         Check(driver.BeginCapture(cuda.StreamPtr, CaptureModeRelaxed), "begin capturing the stream");
@@ -54,9 +57,13 @@ public sealed unsafe class CudaGraph : IDisposable
         {
             driver.EndCapture(cuda.StreamPtr, &graph);
             if (graph != 0) driver.GraphDestroy(graph);
-            throw new CudaGraphException($"the step failed while it was being captured ({exception.GetType().Name}: {exception.Message.TrimEnd('.')})", exception);
+            throw new CudaGraphException(
+                $"the step failed while it was being captured ({exception.GetType().Name}: " +
+                    $"{exception.Message.TrimEnd('.')})",
+                exception);
         }
-        Check(driver.EndCapture(cuda.StreamPtr, &graph), "end the capture (the captured work waited for the device, allocated, or used another stream)");
+        Check(driver.EndCapture(cuda.StreamPtr, &graph),
+            "end the capture (the captured work waited for the device, allocated, or used another stream)");
         nint exec = 0;
         var instantiated = driver.GraphInstantiate(&exec, graph, 0);
         if (instantiated != 0)
@@ -87,7 +94,8 @@ public sealed unsafe class CudaGraph : IDisposable
     private static void Check(int result, string what)
     {
         if (result == 0) return;
-        throw new CudaGraphException($"the CUDA driver could not {what}: {Driver.Instance.ErrorName(result)} (error {result})", null);
+        throw new CudaGraphException(
+            $"the CUDA driver could not {what}: {Driver.Instance.ErrorName(result)} (error {result})", null);
     }
 
     /// <summary>The driver's graph entry points, looked up once in libcuda (the driver ILGPU itself uses).</summary>
@@ -101,7 +109,8 @@ public sealed unsafe class CudaGraph : IDisposable
 
         private Driver()
         {
-            if (!NativeLibrary.TryLoad("libcuda.so.1", out _library) && !NativeLibrary.TryLoad("libcuda.so", out _library)
+            if (!NativeLibrary.TryLoad("libcuda.so.1", out _library)
+                && !NativeLibrary.TryLoad("libcuda.so", out _library)
                 && !NativeLibrary.TryLoad("nvcuda.dll", out _library))
                 throw new CudaGraphException("the CUDA driver library (libcuda) could not be loaded", null);
             BeginCaptureFn = (delegate* unmanaged<nint, int, int>)Export("cuStreamBeginCapture_v2");
@@ -115,7 +124,8 @@ public sealed unsafe class CudaGraph : IDisposable
 
         private nint Export(string name) => NativeLibrary.TryGetExport(_library, name, out var address)
             ? address
-            : throw new CudaGraphException($"the CUDA driver has no {name} (CUDA graphs need a driver for CUDA 11.4 or later)", null);
+            : throw new CudaGraphException(
+                $"the CUDA driver has no {name} (CUDA graphs need a driver for CUDA 11.4 or later)", null);
 
         private readonly delegate* unmanaged<nint, int, int> BeginCaptureFn;
         private readonly delegate* unmanaged<nint, nint*, int> EndCaptureFn;
@@ -135,10 +145,12 @@ public sealed unsafe class CudaGraph : IDisposable
         public string ErrorName(int result)
         {
             byte* name = null;
-            return ErrorNameFn(result, &name) == 0 && name != null ? Marshal.PtrToStringAnsi((nint)name) ?? "?" : "an unknown error";
+            return ErrorNameFn(result, &name) == 0 && name != null
+                ? Marshal.PtrToStringAnsi((nint)name) ?? "?" : "an unknown error";
         }
     }
 }
 
-/// <summary>A CUDA graph could not be captured, instantiated or launched; the message is a clause ("the CUDA driver could not ...").</summary>
+/// <summary>A CUDA graph could not be captured, instantiated or launched; the message is a clause ("the CUDA driver
+/// could not ...").</summary>
 public sealed class CudaGraphException(string message, Exception? inner) : Exception(message, inner);

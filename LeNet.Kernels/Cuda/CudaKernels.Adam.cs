@@ -12,7 +12,8 @@ public sealed partial class CudaKernels
     internal readonly record struct AdamScalars(float Beta1, float Beta2, float Eps, float WeightDecay, float StepSize,
         float BiasCorrection2Sqrt, float Decay, int Decoupled, int ClearGradient, int EndStep = 0);
 
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamScalars> _adam = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, AdamScalars> _adam = null!;
 
     private void LoadAdam() =>
         _adam = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamScalars>(AdamKernel);
@@ -22,15 +23,19 @@ public sealed partial class CudaKernels
     /// <paramref name="clearGradient"/> the gradient is zeroed after it is read, ready for the next step's
     /// accumulating backward, which saves a separate clearing launch.
     /// </summary>
-    public void AdamStep(ArrayView<float> parameter, ArrayView<float> grad, ArrayView<float> firstMoment, ArrayView<float> secondMoment,
-        int step, float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled = false, bool clearGradient = false)
+    public void AdamStep(ArrayView<float> parameter, ArrayView<float> grad, ArrayView<float> firstMoment,
+        ArrayView<float> secondMoment, int step, float learningRate, float beta1, float beta2, float eps,
+        float weightDecay, bool decoupled = false, bool clearGradient = false)
     {
         int length = Checked(parameter.Length, nameof(parameter));
         SpanLength.RequireSame(Checked(grad.Length, nameof(grad)), length, nameof(grad), nameof(parameter));
-        SpanLength.RequireSame(Checked(firstMoment.Length, nameof(firstMoment)), length, nameof(firstMoment), nameof(parameter));
-        SpanLength.RequireSame(Checked(secondMoment.Length, nameof(secondMoment)), length, nameof(secondMoment), nameof(parameter));
+        SpanLength.RequireSame(Checked(firstMoment.Length, nameof(firstMoment)), length, nameof(firstMoment),
+            nameof(parameter));
+        SpanLength.RequireSame(Checked(secondMoment.Length, nameof(secondMoment)), length, nameof(secondMoment),
+            nameof(parameter));
         if (step < 1)
-            throw new ArgumentOutOfRangeException(nameof(step), step, "Adam's step count starts at 1 (it is the t in the bias corrections 1 − βᵗ).");
+            throw new ArgumentOutOfRangeException(nameof(step), step,
+                "Adam's step count starts at 1 (it is the t in the bias corrections 1 − βᵗ).");
         if (length == 0)
             return;
 
@@ -40,7 +45,8 @@ public sealed partial class CudaKernels
         _adam(Stream, StrideConfig(length), parameter, grad, firstMoment, secondMoment, scalars);
     }
 
-    private static void AdamKernel(ArrayView<float> parameter, ArrayView<float> grad, ArrayView<float> firstMoment, ArrayView<float> secondMoment, AdamScalars a)
+    private static void AdamKernel(ArrayView<float> parameter, ArrayView<float> grad, ArrayView<float> firstMoment,
+        ArrayView<float> secondMoment, AdamScalars a)
     {
         int total = (int)parameter.Length, stride = Grid.DimX * Group.DimX;
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
@@ -51,8 +57,8 @@ public sealed partial class CudaKernels
     /// One element's update, as Reference.Adam.Step; the step size, √(1 − β₂ᵗ) and AdamW's decay factor 1 − lr·λ come
     /// from the caller.
     /// </summary>
-    private static void AdamUpdate(ArrayView<float> parameter, ArrayView<float> grad, ArrayView<float> firstMoment, ArrayView<float> secondMoment,
-        int i, AdamScalars a, float stepSize, float biasCorrection2Sqrt, float decay)
+    private static void AdamUpdate(ArrayView<float> parameter, ArrayView<float> grad, ArrayView<float> firstMoment,
+        ArrayView<float> secondMoment, int i, AdamScalars a, float stepSize, float biasCorrection2Sqrt, float decay)
     {
         float p = parameter[i], g = grad[i];
         if (a.Decoupled != 0)

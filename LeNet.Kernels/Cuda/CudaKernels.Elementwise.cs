@@ -9,13 +9,16 @@ namespace LeNet.Kernels.Cuda;
 public sealed partial class CudaKernels
 {
     /// <summary>The scalars of one SGD step, as Reference.Sgd.Step takes them.</summary>
-    internal readonly record struct SgdScalars(float LearningRate, float Momentum, float Dampening, float WeightDecay, int FirstStep, int Nesterov);
+    internal readonly record struct SgdScalars(float LearningRate, float Momentum, float Dampening, float WeightDecay,
+        int FirstStep, int Nesterov);
 
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>> _sigmoidForward = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> _sigmoidBackward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        int> _sigmoidBackward = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int> _add = null!;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, float, int> _addScalar = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdScalars> _sgd = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        SgdScalars> _sgd = null!;
 
     private void LoadElementwise()
     {
@@ -29,22 +32,27 @@ public sealed partial class CudaKernels
     /// <summary>output = 1/(1 + e^−input). Overwrites output; output may be input.</summary>
     public void SigmoidForward(ArrayView<float> input, ArrayView<float> output)
     {
-        SpanLength.RequireSame(Checked(output.Length, nameof(output)), Checked(input.Length, nameof(input)), nameof(output), nameof(input));
+        SpanLength.RequireSame(Checked(output.Length, nameof(output)), Checked(input.Length, nameof(input)),
+            nameof(output), nameof(input));
         _sigmoidForward(Stream, StrideConfig(input.Length), input, output);
     }
 
     /// <summary>inputGrad += outputGrad·output·(1 − output), from the saved output.</summary>
-    public void SigmoidBackward(ArrayView<float> output, ArrayView<float> outputGrad, ArrayView<float> inputGrad, bool accumulate = true)
+    public void SigmoidBackward(ArrayView<float> output, ArrayView<float> outputGrad, ArrayView<float> inputGrad,
+        bool accumulate = true)
     {
-        SpanLength.RequireSame(Checked(outputGrad.Length, nameof(outputGrad)), Checked(output.Length, nameof(output)), nameof(outputGrad), nameof(output));
-        SpanLength.RequireSame(Checked(inputGrad.Length, nameof(inputGrad)), Checked(output.Length, nameof(output)), nameof(inputGrad), nameof(output));
+        SpanLength.RequireSame(Checked(outputGrad.Length, nameof(outputGrad)), Checked(output.Length, nameof(output)),
+            nameof(outputGrad), nameof(output));
+        SpanLength.RequireSame(Checked(inputGrad.Length, nameof(inputGrad)), Checked(output.Length, nameof(output)),
+            nameof(inputGrad), nameof(output));
         _sigmoidBackward(Stream, StrideConfig(output.Length), output, outputGrad, inputGrad, accumulate ? 1 : 0);
     }
 
     /// <summary>target += source, elementwise (without <paramref name="accumulate"/>: target = source).</summary>
     public void Add(ArrayView<float> source, ArrayView<float> target, bool accumulate = true)
     {
-        SpanLength.RequireSame(Checked(target.Length, nameof(target)), Checked(source.Length, nameof(source)), nameof(target), nameof(source));
+        SpanLength.RequireSame(Checked(target.Length, nameof(target)), Checked(source.Length, nameof(source)),
+            nameof(target), nameof(source));
         if (target.Length > 0) _add(Stream, StrideConfig(target.Length), source, target, accumulate ? 1 : 0);
     }
 
@@ -60,18 +68,22 @@ public sealed partial class CudaKernels
     /// momentum·buf + (1 − dampening)·g and g = nesterov ? g + momentum·buf : buf; then p −= lr·g. An empty
     /// momentumBuffer means no momentum.
     /// </summary>
-    public void SgdStep(ArrayView<float> parameter, ArrayView<float> grad, ArrayView<float> momentumBuffer, bool firstStep,
-        float learningRate, float momentum, float dampening, float weightDecay, bool nesterov)
+    public void SgdStep(ArrayView<float> parameter, ArrayView<float> grad, ArrayView<float> momentumBuffer,
+        bool firstStep, float learningRate, float momentum, float dampening, float weightDecay, bool nesterov)
     {
         int length = Checked(parameter.Length, nameof(parameter));
         SpanLength.RequireSame(Checked(grad.Length, nameof(grad)), length, nameof(grad), nameof(parameter));
         if (momentum != 0f)
-            SpanLength.RequireSame(Checked(momentumBuffer.Length, nameof(momentumBuffer)), length, nameof(momentumBuffer), nameof(parameter));
+            SpanLength.RequireSame(Checked(momentumBuffer.Length, nameof(momentumBuffer)), length,
+                nameof(momentumBuffer), nameof(parameter));
         if (nesterov && (momentum <= 0f || dampening != 0f))
-            throw new ArgumentException("Nesterov momentum needs a positive momentum and zero dampening (as torch.optim.SGD requires).", nameof(nesterov));
+            throw new ArgumentException(
+                "Nesterov momentum needs a positive momentum and zero dampening (as torch.optim.SGD requires).",
+                nameof(nesterov));
         if (length == 0)
             return;
-        var scalars = new SgdScalars(learningRate, momentum, dampening, weightDecay, firstStep ? 1 : 0, nesterov ? 1 : 0);
+        var scalars = new SgdScalars(learningRate, momentum, dampening, weightDecay, firstStep ? 1 : 0,
+            nesterov ? 1 : 0);
         _sgd(Stream, StrideConfig(length), parameter, grad, OrPlaceholder(momentumBuffer, grad), scalars);
     }
 
@@ -86,7 +98,8 @@ public sealed partial class CudaKernels
         }
     }
 
-    private static void SigmoidBackwardKernel(ArrayView<float> output, ArrayView<float> outputGrad, ArrayView<float> inputGrad, int accumulate)
+    private static void SigmoidBackwardKernel(ArrayView<float> output, ArrayView<float> outputGrad,
+        ArrayView<float> inputGrad, int accumulate)
     {
         int total = (int)output.Length, stride = Grid.DimX * Group.DimX;
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
@@ -107,7 +120,8 @@ public sealed partial class CudaKernels
             Put(target, i, value, accumulate);
     }
 
-    private static void SgdKernel(ArrayView<float> parameter, ArrayView<float> grad, ArrayView<float> momentumBuffer, SgdScalars s)
+    private static void SgdKernel(ArrayView<float> parameter, ArrayView<float> grad,
+        ArrayView<float> momentumBuffer, SgdScalars s)
     {
         int total = (int)parameter.Length, stride = Grid.DimX * Group.DimX;
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)

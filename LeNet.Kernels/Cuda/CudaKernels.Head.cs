@@ -14,90 +14,117 @@ namespace LeNet.Kernels.Cuda;
 // bias gradients from what the first left (tiled GEMMs over the batch, as the Linear backward's).
 public sealed partial class CudaKernels
 {
-    /// <summary>InputGradient: 0 none, 1 added to inputGrad, 2 overwriting it. WriteLoss 1: the mean loss is written.</summary>
+    /// <summary>InputGradient: 0 none, 1 added to inputGrad, 2 overwriting it. WriteLoss 1: the mean loss is
+    /// written.</summary>
     internal readonly record struct HeadRowsPlan(int InputGradient, int WriteLoss);
 
-    /// <summary>Groups: [0, FirstTiles) first-weight tiles, then SecondTiles second-weight tiles, then BiasGroups; Biases: bit 0 first bias, bit 1 second.</summary>
-    internal readonly record struct HeadWeightsPlan(int Tile, int FirstTiles, int SecondTiles, int BiasGroups, int Biases);
+    /// <summary>Groups: [0, FirstTiles) first-weight tiles, then SecondTiles second-weight tiles, then BiasGroups;
+    /// Biases: bit 0 first bias, bit 1 second.</summary>
+    internal readonly record struct HeadWeightsPlan(int Tile, int FirstTiles, int SecondTiles,
+        int BiasGroups, int Biases);
 
-    /// <summary>Floats of shared memory for the staged first weight (Hidden rows of In + 1: the padding avoids bank conflicts).</summary>
+    /// <summary>Floats of shared memory for the staged first weight (Hidden rows of In + 1: the padding avoids bank
+    /// conflicts).</summary>
     internal const int HeadStagedWeightCapacity = 10240;
 
-    /// <summary>Floats of shared memory for one row's vectors: input, hidden, logits and hidden gradient (In + 2·Hidden + Classes).</summary>
+    /// <summary>Floats of shared memory for one row's vectors: input, hidden, logits and hidden gradient
+    /// (In + 2·Hidden + Classes).</summary>
     internal const int HeadRowCapacity = 640;
 
-    /// <summary>Floats of shared memory for the split dot products' partials (at least the group size and every output count).</summary>
+    /// <summary>Floats of shared memory for the split dot products' partials (at least the group size and every output
+    /// count).</summary>
     internal const int HeadPartialCapacity = 1024;
 
-    /// <summary>Whether <see cref="HeadForwardBackward"/> takes <paramref name="shape"/>: its first weight and a row's vectors fit shared memory (LeNet-5's do).</summary>
+    /// <summary>Whether <see cref="HeadForwardBackward"/> takes <paramref name="shape"/>: its first weight and a row's
+    /// vectors fit shared memory (LeNet-5's do).</summary>
     public static bool HeadFits(in HeadShape shape) =>
         shape.Batch > 0 && shape.InFeatures > 0 && shape.Hidden > 0 && shape.Classes > 0
         && (long)shape.Hidden * (shape.InFeatures + 1) <= HeadStagedWeightCapacity
         && (long)shape.InFeatures + 2L * shape.Hidden + shape.Classes <= HeadRowCapacity
         && Math.Max(shape.InFeatures, Math.Max(shape.Hidden, shape.Classes)) <= HeadPartialCapacity;
 
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, HeadShape, HeadRowsPlan> _headRows = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, HeadShape, HeadWeightsPlan> _headWeights = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<int>, ArrayView<float>, ArrayView<float>, HeadShape, HeadRowsPlan> _headRows = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, HeadShape,
+        HeadWeightsPlan> _headWeights = null!;
 
     // The count of rows' groups done, for the one that finishes last to add the losses (it resets the count to 0).
     private MemoryBuffer1D<int, Stride1D.Dense> _headRowsDone = null!;
 
     private void LoadHead()
     {
-        _headRows = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, HeadShape, HeadRowsPlan>(HeadRowsKernel);
-        _headWeights = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, HeadShape, HeadWeightsPlan>(HeadWeightsKernel);
+        _headRows = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>,
+            ArrayView<float>, HeadShape, HeadRowsPlan>(HeadRowsKernel);
+        _headWeights = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, HeadShape, HeadWeightsPlan>(HeadWeightsKernel);
         _headRowsDone = Accelerator.Allocate1D<int>(1);
         _headRowsDone.View.MemSetToZero(Stream);
     }
 
     /// <summary>
-    /// The head's forward and its row-wise backward in one launch, one group per row n: hidden[n] = max(input[n]·firstWeightᵀ
-    /// + firstBias, 0); logits = hidden[n]·secondWeightᵀ + secondBias; losses (scratch's tail) [n] = −log softmax(logits)[labels[n]];
-    /// then, for a loss gradient g = lossGrad[0] (read on the device), the logits' gradient g·(softmax − onehot)/N and the
-    /// hidden layer's (through the ReLU) into scratch (<see cref="HeadShape.ScratchLength"/>), and the input's into
-    /// inputGrad (added, or overwriting it without <paramref name="accumulateInput"/>; empty: not computed). With
-    /// <paramref name="writeLoss"/>, loss[0] = the mean of the losses (PyTorch's CrossEntropyLoss). A label outside
-    /// [0, Classes) gives a NaN loss (it cannot be reported from the device).
+    /// The head's forward and its row-wise backward in one launch, one group per row n:
+    /// hidden[n] = max(input[n]·firstWeightᵀ + firstBias, 0); logits = hidden[n]·secondWeightᵀ + secondBias; losses
+    /// (scratch's tail) [n] = −log softmax(logits)[labels[n]]; then, for a loss gradient g = lossGrad[0] (read on the
+    /// device), the logits' gradient g·(softmax − onehot)/N and the hidden layer's (through the ReLU) into scratch
+    /// (<see cref="HeadShape.ScratchLength"/>), and the input's into inputGrad (added, or overwriting it without
+    /// <paramref name="accumulateInput"/>; empty: not computed). With <paramref name="writeLoss"/>, loss[0] = the mean
+    /// of the losses (PyTorch's CrossEntropyLoss). A label outside [0, Classes) gives a NaN loss (it cannot be reported
+    /// from the device).
     /// </summary>
-    public void HeadForwardBackward(ArrayView<float> input, ArrayView<float> firstWeight, ArrayView<float> firstBias, ArrayView<float> secondWeight,
-        ArrayView<float> secondBias, ArrayView<int> labels, ArrayView<float> lossGrad, ArrayView<float> hidden, ArrayView<float> loss,
-        ArrayView<float> scratch, ArrayView<float> inputGrad, in HeadShape shape, bool accumulateInput = true, bool writeLoss = true)
+    public void HeadForwardBackward(ArrayView<float> input, ArrayView<float> firstWeight, ArrayView<float> firstBias,
+        ArrayView<float> secondWeight, ArrayView<float> secondBias, ArrayView<int> labels, ArrayView<float> lossGrad,
+        ArrayView<float> hidden, ArrayView<float> loss, ArrayView<float> scratch, ArrayView<float> inputGrad,
+        in HeadShape shape, bool accumulateInput = true, bool writeLoss = true)
     {
         if (!HeadFits(shape))
-            throw new ArgumentException($"{shape} does not fit the fused head (see HeadFits): apply its layers and the loss one by one.", nameof(shape));
+            throw new ArgumentException(
+                $"{shape} does not fit the fused head (see HeadFits): apply its layers and the loss one by one.",
+                nameof(shape));
         SpanLength.Require(Checked(input.Length, nameof(input)), shape.InputLength, nameof(input), shape);
-        SpanLength.Require(Checked(firstWeight.Length, nameof(firstWeight)), shape.First.WeightLength, nameof(firstWeight), shape);
+        SpanLength.Require(Checked(firstWeight.Length, nameof(firstWeight)), shape.First.WeightLength,
+            nameof(firstWeight), shape);
         SpanLength.Require(Checked(firstBias.Length, nameof(firstBias)), shape.Hidden, nameof(firstBias), shape);
-        SpanLength.Require(Checked(secondWeight.Length, nameof(secondWeight)), shape.Second.WeightLength, nameof(secondWeight), shape);
+        SpanLength.Require(Checked(secondWeight.Length, nameof(secondWeight)), shape.Second.WeightLength,
+            nameof(secondWeight), shape);
         SpanLength.Require(Checked(secondBias.Length, nameof(secondBias)), shape.Classes, nameof(secondBias), shape);
         SpanLength.Require(Checked(labels.Length, nameof(labels)), shape.Batch, nameof(labels), shape);
         SpanLength.Require(Checked(lossGrad.Length, nameof(lossGrad)), 1, nameof(lossGrad), shape);
         SpanLength.Require(Checked(hidden.Length, nameof(hidden)), shape.HiddenLength, nameof(hidden), shape);
         SpanLength.Require(Checked(loss.Length, nameof(loss)), 1, nameof(loss), shape);
         SpanLength.Require(Checked(scratch.Length, nameof(scratch)), shape.ScratchLength, nameof(scratch), shape);
-        SpanLength.RequireOrEmpty(Checked(inputGrad.Length, nameof(inputGrad)), shape.InputLength, nameof(inputGrad), shape);
+        SpanLength.RequireOrEmpty(Checked(inputGrad.Length, nameof(inputGrad)), shape.InputLength,
+            nameof(inputGrad), shape);
         var plan = new HeadRowsPlan(inputGrad.Length == 0 ? 0 : accumulateInput ? 1 : 2, writeLoss ? 1 : 0);
-        _headRows(Stream, new KernelConfig(shape.Batch, GroupSize), input, firstWeight, firstBias, secondWeight, secondBias, labels, lossGrad,
-            hidden, loss, _headRowsDone.View, scratch, OrPlaceholder(inputGrad, input), shape, plan);
+        _headRows(Stream, new KernelConfig(shape.Batch, GroupSize), input, firstWeight, firstBias, secondWeight,
+            secondBias, labels, lossGrad, hidden, loss, _headRowsDone.View, scratch,
+            OrPlaceholder(inputGrad, input), shape, plan);
     }
 
     /// <summary>
-    /// The head's weight and bias gradients from what <see cref="HeadForwardBackward"/> left in hidden and scratch, added
-    /// to each of firstWeightGrad [Hidden, In], firstBiasGrad, secondWeightGrad [Classes, Hidden], secondBiasGrad that is
-    /// not empty; one launch.
+    /// The head's weight and bias gradients from what <see cref="HeadForwardBackward"/> left in hidden and scratch,
+    /// added to each of firstWeightGrad [Hidden, In], firstBiasGrad, secondWeightGrad [Classes, Hidden], secondBiasGrad
+    /// that is not empty; one launch.
     /// </summary>
-    public void HeadWeightGradients(ArrayView<float> input, ArrayView<float> hidden, ArrayView<float> scratch, ArrayView<float> firstWeightGrad,
-        ArrayView<float> firstBiasGrad, ArrayView<float> secondWeightGrad, ArrayView<float> secondBiasGrad, in HeadShape shape)
+    public void HeadWeightGradients(ArrayView<float> input, ArrayView<float> hidden, ArrayView<float> scratch,
+        ArrayView<float> firstWeightGrad, ArrayView<float> firstBiasGrad, ArrayView<float> secondWeightGrad,
+        ArrayView<float> secondBiasGrad, in HeadShape shape)
     {
         if (!HeadFits(shape))
             throw new ArgumentException($"{shape} does not fit the fused head (see HeadFits).", nameof(shape));
         SpanLength.Require(Checked(input.Length, nameof(input)), shape.InputLength, nameof(input), shape);
         SpanLength.Require(Checked(hidden.Length, nameof(hidden)), shape.HiddenLength, nameof(hidden), shape);
         SpanLength.Require(Checked(scratch.Length, nameof(scratch)), shape.ScratchLength, nameof(scratch), shape);
-        SpanLength.RequireOrEmpty(Checked(firstWeightGrad.Length, nameof(firstWeightGrad)), shape.First.WeightLength, nameof(firstWeightGrad), shape);
-        SpanLength.RequireOrEmpty(Checked(firstBiasGrad.Length, nameof(firstBiasGrad)), shape.Hidden, nameof(firstBiasGrad), shape);
-        SpanLength.RequireOrEmpty(Checked(secondWeightGrad.Length, nameof(secondWeightGrad)), shape.Second.WeightLength, nameof(secondWeightGrad), shape);
-        SpanLength.RequireOrEmpty(Checked(secondBiasGrad.Length, nameof(secondBiasGrad)), shape.Classes, nameof(secondBiasGrad), shape);
+        SpanLength.RequireOrEmpty(Checked(firstWeightGrad.Length, nameof(firstWeightGrad)), shape.First.WeightLength,
+            nameof(firstWeightGrad), shape);
+        SpanLength.RequireOrEmpty(Checked(firstBiasGrad.Length, nameof(firstBiasGrad)), shape.Hidden,
+            nameof(firstBiasGrad), shape);
+        SpanLength.RequireOrEmpty(Checked(secondWeightGrad.Length, nameof(secondWeightGrad)), shape.Second.WeightLength,
+            nameof(secondWeightGrad), shape);
+        SpanLength.RequireOrEmpty(Checked(secondBiasGrad.Length, nameof(secondBiasGrad)), shape.Classes,
+            nameof(secondBiasGrad), shape);
         int firstTiles = firstWeightGrad.Length > 0 ? TilesOf(shape.Hidden) * TilesOf(shape.InFeatures) : 0;
         int secondTiles = secondWeightGrad.Length > 0 ? TilesOf(shape.Classes) * TilesOf(shape.Hidden) : 0;
         int biases = (firstBiasGrad.Length > 0 ? 1 : 0) | (secondBiasGrad.Length > 0 ? 2 : 0);
@@ -105,14 +132,16 @@ public sealed partial class CudaKernels
         if (firstTiles + secondTiles + biasGroups == 0)
             return;
         var placeholder = scratch;
-        _headWeights(Stream, new KernelConfig(firstTiles + secondTiles + biasGroups, Tile * Tile), input, hidden, scratch,
-            OrPlaceholder(firstWeightGrad, placeholder), OrPlaceholder(firstBiasGrad, placeholder), OrPlaceholder(secondWeightGrad, placeholder),
-            OrPlaceholder(secondBiasGrad, placeholder), shape, new HeadWeightsPlan(Tile, firstTiles, secondTiles, biasGroups, biases));
+        _headWeights(Stream, new KernelConfig(firstTiles + secondTiles + biasGroups, Tile * Tile), input, hidden,
+            scratch, OrPlaceholder(firstWeightGrad, placeholder), OrPlaceholder(firstBiasGrad, placeholder),
+            OrPlaceholder(secondWeightGrad, placeholder), OrPlaceholder(secondBiasGrad, placeholder), shape,
+            new HeadWeightsPlan(Tile, firstTiles, secondTiles, biasGroups, biases));
     }
 
-    private static void HeadRowsKernel(ArrayView<float> input, ArrayView<float> firstWeight, ArrayView<float> firstBias, ArrayView<float> secondWeight,
-        ArrayView<float> secondBias, ArrayView<int> labels, ArrayView<float> lossGrad, ArrayView<float> hidden, ArrayView<float> loss,
-        ArrayView<int> rowsDone, ArrayView<float> scratch, ArrayView<float> inputGrad, HeadShape shape, HeadRowsPlan plan)
+    private static void HeadRowsKernel(ArrayView<float> input, ArrayView<float> firstWeight, ArrayView<float> firstBias,
+        ArrayView<float> secondWeight, ArrayView<float> secondBias, ArrayView<int> labels, ArrayView<float> lossGrad,
+        ArrayView<float> hidden, ArrayView<float> loss, ArrayView<int> rowsDone, ArrayView<float> scratch,
+        ArrayView<float> inputGrad, HeadShape shape, HeadRowsPlan plan)
     {
         var weight = SharedMemory.Allocate<float>(HeadStagedWeightCapacity);
         var vectors = SharedMemory.Allocate<float>(HeadRowCapacity);
@@ -120,7 +149,8 @@ public sealed partial class CudaKernels
         var isLast = SharedMemory.Allocate<int>(1);
         int N = shape.Batch, I = shape.InFeatures, H = shape.Hidden, C = shape.Classes, pitch = I + 1, rowPitch = C + H;
         int n = Grid.IdxX, thread = Group.IdxX, threads = Group.DimX;
-        // vectors: the input row [0, I), hidden [I, I + H), logits [I + H, I + H + C), hidden gradient [I + H + C, I + 2H + C).
+        // vectors: the input row [0, I), hidden [I, I + H), logits [I + H, I + H + C), hidden gradient [I + H + C,
+        // I + 2H + C).
         int atHidden = I, atLogits = I + H, atHiddenGrad = I + H + C;
 
         StageRows(firstWeight, weight, H, I, pitch);
@@ -144,7 +174,8 @@ public sealed partial class CudaKernels
             vectors[atLogits + j] = SumParts(partials, j, C, parts) + secondBias[j];
         Group.Barrier();
 
-        // Softmax, loss and the logits' gradient g·(p − onehot)/N, by the first warp: lane l takes classes l, l + warp size, ...
+        // Softmax, loss and the logits' gradient g·(p − onehot)/N, by the first warp: lane l takes classes l, l + warp
+        // size, ...
         if (Warp.WarpIdx == 0)
             SoftmaxRow(vectors, atLogits, C, labels[n], lossGrad[0] / N, scratch, n * rowPitch, N * rowPitch + n);
         Group.Barrier();
@@ -169,7 +200,8 @@ public sealed partial class CudaKernels
 
         if (plan.WriteLoss == 0)
             return;
-        // The last group to finish adds the rows' losses, in row order per thread and then by GroupReduction's fixed tree.
+        // The last group to finish adds the rows' losses, in row order per thread and then by GroupReduction's fixed
+        // tree.
         MemoryFence.DeviceLevel();
         Group.Barrier();
         if (thread == 0)
@@ -194,7 +226,8 @@ public sealed partial class CudaKernels
     /// −log p[label] (NaN for a label outside the classes) at scratch[lossAt] and the gradient scale·(p − onehot) in
     /// place of the logits and at scratch[gradAt ..]. Max and sum are warp reductions, broadcast from the first lane.
     /// </summary>
-    private static void SoftmaxRow(ArrayView<float> vectors, int at, int classes, int label, float scale, ArrayView<float> scratch, int gradAt, int lossAt)
+    private static void SoftmaxRow(ArrayView<float> vectors, int at, int classes, int label, float scale,
+        ArrayView<float> scratch, int gradAt, int lossAt)
     {
         int lane = Warp.LaneIdx;
         float max = float.NegativeInfinity;
@@ -208,7 +241,8 @@ public sealed partial class CudaKernels
             sumExp += DeviceMath.Exp(vectors[at + j] - max);
         sumExp = Warp.Shuffle(GroupReduction.WarpSum(sumExp), 0);
         if (lane == 0)
-            scratch[lossAt] = (uint)label < (uint)classes ? DeviceMath.Log(sumExp) - (vectors[at + label] - max) : float.NaN;
+            scratch[lossAt] = (uint)label < (uint)classes
+                ? DeviceMath.Log(sumExp) - (vectors[at + label] - max) : float.NaN;
         Warp.Barrier(); // the label's logit is read before its place takes the gradient
         float inverse = 1f / sumExp;
         for (int j = lane; j < classes; j += Warp.WarpSize)
@@ -230,13 +264,18 @@ public sealed partial class CudaKernels
         for (int e = Group.IdxX; e < total; e += 8 * threads)
         {
             float v0 = source[e];
-            float v1 = Staged(source, e + threads, total), v2 = Staged(source, e + 2 * threads, total), v3 = Staged(source, e + 3 * threads, total);
-            float v4 = Staged(source, e + 4 * threads, total), v5 = Staged(source, e + 5 * threads, total), v6 = Staged(source, e + 6 * threads, total);
+            float v1 = Staged(source, e + threads, total), v2 = Staged(source, e + 2 * threads, total),
+                v3 = Staged(source, e + 3 * threads, total);
+            float v4 = Staged(source, e + 4 * threads, total), v5 = Staged(source, e + 5 * threads, total),
+                v6 = Staged(source, e + 6 * threads, total);
             float v7 = Staged(source, e + 7 * threads, total);
             Stage(target, e, v0, total, columns, pitch); Stage(target, e + threads, v1, total, columns, pitch);
-            Stage(target, e + 2 * threads, v2, total, columns, pitch); Stage(target, e + 3 * threads, v3, total, columns, pitch);
-            Stage(target, e + 4 * threads, v4, total, columns, pitch); Stage(target, e + 5 * threads, v5, total, columns, pitch);
-            Stage(target, e + 6 * threads, v6, total, columns, pitch); Stage(target, e + 7 * threads, v7, total, columns, pitch);
+            Stage(target, e + 2 * threads, v2, total, columns, pitch);
+            Stage(target, e + 3 * threads, v3, total, columns, pitch);
+            Stage(target, e + 4 * threads, v4, total, columns, pitch);
+            Stage(target, e + 5 * threads, v5, total, columns, pitch);
+            Stage(target, e + 6 * threads, v6, total, columns, pitch);
+            Stage(target, e + 7 * threads, v7, total, columns, pitch);
         }
     }
 
@@ -249,17 +288,18 @@ public sealed partial class CudaKernels
     }
 
     /// <summary>
-    /// The partial sums of outputs[j] = Σ_{k &lt; depth} vector[at + k] · matrix[j·jStride + k·kStride] for j &lt; outputs:
-    /// each output's depth is cut into parts, a thread takes
+    /// The partial sums of outputs[j] = Σ_{k &lt; depth} vector[at + k] · matrix[j·jStride + k·kStride] for
+    /// j &lt; outputs: each output's depth is cut into parts, a thread takes
     /// one (output, part) and leaves its partial at partials[part·outputs + j]. Returns the number of parts; the caller
     /// adds them with <see cref="SumParts"/> after nothing more than this call's closing barrier.
     /// </summary>
-    private static int SplitDots(ArrayView<float> vector, int at, ArrayView<float> matrix, int jStride, int kStride, int outputs, int depth,
-        ArrayView<float> partials)
+    private static int SplitDots(ArrayView<float> vector, int at, ArrayView<float> matrix, int jStride, int kStride,
+        int outputs, int depth, ArrayView<float> partials)
     {
         // Parts: as many as the group has threads per output, but no more than about √depth, so that the adding of the
         // partials does not take longer than the dot products.
-        int threads = Group.DimX, parts = IntMax(1, IntMin(threads / outputs, SquareRootAbove(depth))), chunk = (depth + parts - 1) / parts;
+        int threads = Group.DimX, parts = IntMax(1, IntMin(threads / outputs, SquareRootAbove(depth))),
+            chunk = (depth + parts - 1) / parts;
         for (int item = Group.IdxX; item < parts * outputs; item += threads)
         {
             int j = item % outputs, part = item / outputs;
@@ -290,28 +330,33 @@ public sealed partial class CudaKernels
         return sum;
     }
 
-    private static void HeadWeightsKernel(ArrayView<float> input, ArrayView<float> hidden, ArrayView<float> scratch, ArrayView<float> firstWeightGrad,
-        ArrayView<float> firstBiasGrad, ArrayView<float> secondWeightGrad, ArrayView<float> secondBiasGrad, HeadShape shape, HeadWeightsPlan plan)
+    private static void HeadWeightsKernel(ArrayView<float> input, ArrayView<float> hidden, ArrayView<float> scratch,
+        ArrayView<float> firstWeightGrad, ArrayView<float> firstBiasGrad, ArrayView<float> secondWeightGrad,
+        ArrayView<float> secondBiasGrad, HeadShape shape, HeadWeightsPlan plan)
     {
         var tileA = SharedMemory.Allocate<float>(MaxTile * SlabPitchA);
         var tileB = SharedMemory.Allocate<float>(SlabTiles * MaxTile * SlabPitchB);
-        int N = shape.Batch, I = shape.InFeatures, H = shape.Hidden, C = shape.Classes, rowPitch = C + H, tile = plan.Tile;
+        int N = shape.Batch, I = shape.InFeatures, H = shape.Hidden, C = shape.Classes, rowPitch = C + H,
+            tile = plan.Tile;
         int group = Grid.IdxX, ty = Group.IdxX / tile, tx = Group.IdxX % tile;
         var hiddenGrad = scratch.SubView(C, scratch.Length - C);
         if (group < plan.FirstTiles)
         {
             int across = (I + tile - 1) / tile, row0 = group / across * tile, col0 = group % across * tile;
             // firstWeightGrad[j, i] = Σ_n dhidden[n, j] · input[n, i]: A(j, n) = hiddenGrad[n·rowPitch + j].
-            float sum = TileProduct(tileA, tileB, hiddenGrad, 1, rowPitch, hiddenGrad, 0, input, I, 1, H, I, N, row0, col0, tile);
+            float sum = TileProduct(tileA, tileB, hiddenGrad, 1, rowPitch, hiddenGrad, 0, input, I, 1, H, I, N,
+                row0, col0, tile);
             int j = row0 + ty, i = col0 + tx;
             if (j < H && i < I)
                 firstWeightGrad[j * I + i] += sum;
         }
         else if (group < plan.FirstTiles + plan.SecondTiles)
         {
-            int t = group - plan.FirstTiles, across = (H + tile - 1) / tile, row0 = t / across * tile, col0 = t % across * tile;
+            int t = group - plan.FirstTiles, across = (H + tile - 1) / tile, row0 = t / across * tile,
+                col0 = t % across * tile;
             // secondWeightGrad[c, j] = Σ_n dlogits[n, c] · hidden[n, j].
-            float sum = TileProduct(tileA, tileB, scratch, 1, rowPitch, scratch, 0, hidden, H, 1, C, H, N, row0, col0, tile);
+            float sum = TileProduct(tileA, tileB, scratch, 1, rowPitch, scratch, 0, hidden, H, 1, C, H, N,
+                row0, col0, tile);
             int c = row0 + ty, j = col0 + tx;
             if (c < C && j < H)
                 secondWeightGrad[c * H + j] += sum;

@@ -10,9 +10,9 @@ public sealed partial class CudaKernels
 {
     /// <summary>
     /// Called before each launch and memset queued by these kernels, with the kernel's method name ("memset" for a
-    /// clear), its launch configuration and its arguments (views, shapes, scalars; boxed). For tests and debugging, e.g.
-    /// checking that two training steps queue the same launches with the same arguments (what a replayed CUDA graph
-    /// needs); null (the default) costs nothing.
+    /// clear), its launch configuration and its arguments (views, shapes, scalars; boxed). For tests and debugging,
+    /// e.g. checking that two training steps queue the same launches with the same arguments (what a replayed CUDA
+    /// graph needs); null (the default) costs nothing.
     /// </summary>
     public Action<string, KernelConfig, object[]>? LaunchObserver { get; set; }
 
@@ -31,7 +31,8 @@ public sealed partial class CudaKernels
         view.MemSetToZero(Stream);
     }
 
-    private Action<AcceleratorStream, KernelConfig, T1, T2> Load<T1, T2>(Action<T1, T2> kernel) where T1 : struct where T2 : struct
+    private Action<AcceleratorStream, KernelConfig, T1, T2> Load<T1, T2>(Action<T1, T2> kernel)
+        where T1 : struct where T2 : struct
     {
         var launch = Accelerator.LoadKernel(kernel);
         var name = kernel.Method.Name;
@@ -43,7 +44,8 @@ public sealed partial class CudaKernels
         };
     }
 
-    private Action<AcceleratorStream, KernelConfig, T1, T2, T3> Load<T1, T2, T3>(Action<T1, T2, T3> kernel) where T1 : struct where T2 : struct where T3 : struct
+    private Action<AcceleratorStream, KernelConfig, T1, T2, T3> Load<T1, T2, T3>(Action<T1, T2, T3> kernel)
+        where T1 : struct where T2 : struct where T3 : struct
     {
         var launch = Accelerator.LoadKernel(kernel);
         var name = kernel.Method.Name;
@@ -55,7 +57,8 @@ public sealed partial class CudaKernels
         };
     }
 
-    private Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4> Load<T1, T2, T3, T4>(Action<T1, T2, T3, T4> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct
+    private Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4> Load<T1, T2, T3, T4>(Action<T1, T2, T3, T4> kernel)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct
     {
         var launch = Accelerator.LoadKernel(kernel);
         var name = kernel.Method.Name;
@@ -67,7 +70,9 @@ public sealed partial class CudaKernels
         };
     }
 
-    private Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5> Load<T1, T2, T3, T4, T5>(Action<T1, T2, T3, T4, T5> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct
+    private Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5> Load<T1, T2, T3, T4, T5>(
+        Action<T1, T2, T3, T4, T5> kernel)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct
     {
         var launch = Accelerator.LoadKernel(kernel);
         var name = kernel.Method.Name;
@@ -79,7 +84,9 @@ public sealed partial class CudaKernels
         };
     }
 
-    private Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6> Load<T1, T2, T3, T4, T5, T6>(Action<T1, T2, T3, T4, T5, T6> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct
+    private Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6> Load<T1, T2, T3, T4, T5, T6>(
+        Action<T1, T2, T3, T4, T5, T6> kernel)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct
     {
         var launch = Accelerator.LoadKernel(kernel);
         var name = kernel.Method.Name;
@@ -91,7 +98,10 @@ public sealed partial class CudaKernels
         };
     }
 
-    private Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7> Load<T1, T2, T3, T4, T5, T6, T7>(Action<T1, T2, T3, T4, T5, T6, T7> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct
+    private Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7> Load<T1, T2, T3, T4, T5, T6, T7>(
+        Action<T1, T2, T3, T4, T5, T6, T7> kernel)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct
+        where T7 : struct
     {
         var launch = Accelerator.LoadKernel(kernel);
         var name = kernel.Method.Name;
@@ -103,7 +113,10 @@ public sealed partial class CudaKernels
         };
     }
 
-    private Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8> Load<T1, T2, T3, T4, T5, T6, T7, T8>(Action<T1, T2, T3, T4, T5, T6, T7, T8> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct where T8 : struct
+    private Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8> Load<T1, T2, T3, T4, T5, T6, T7,
+        T8>(Action<T1, T2, T3, T4, T5, T6, T7, T8> kernel)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct
+        where T7 : struct where T8 : struct
     {
         var launch = Accelerator.LoadKernel(kernel);
         var name = kernel.Method.Name;
@@ -115,7 +128,10 @@ public sealed partial class CudaKernels
         };
     }
 
-    private Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8, T9> Load<T1, T2, T3, T4, T5, T6, T7, T8, T9>(Action<T1, T2, T3, T4, T5, T6, T7, T8, T9> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct where T8 : struct where T9 : struct
+    private Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8, T9> Load<T1, T2, T3, T4, T5, T6, T7,
+        T8, T9>(Action<T1, T2, T3, T4, T5, T6, T7, T8, T9> kernel)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct
+        where T7 : struct where T8 : struct where T9 : struct
     {
         var launch = Accelerator.LoadKernel(kernel);
         var name = kernel.Method.Name;
@@ -127,7 +143,10 @@ public sealed partial class CudaKernels
         };
     }
 
-    private Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10> Load<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10>(Action<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct where T8 : struct where T9 : struct where T10 : struct
+    private Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10> Load<T1, T2, T3, T4, T5,
+        T6, T7, T8, T9, T10>(Action<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10> kernel)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct
+        where T7 : struct where T8 : struct where T9 : struct where T10 : struct
     {
         var launch = Accelerator.LoadKernel(kernel);
         var name = kernel.Method.Name;
@@ -139,7 +158,10 @@ public sealed partial class CudaKernels
         };
     }
 
-    private Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11> Load<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11>(Action<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct where T8 : struct where T9 : struct where T10 : struct where T11 : struct
+    private Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11> Load<T1, T2, T3, T4,
+        T5, T6, T7, T8, T9, T10, T11>(Action<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11> kernel)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct
+        where T7 : struct where T8 : struct where T9 : struct where T10 : struct where T11 : struct
     {
         var launch = Accelerator.LoadKernel(kernel);
         var name = kernel.Method.Name;
@@ -151,7 +173,12 @@ public sealed partial class CudaKernels
         };
     }
 
-    private Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14> Load<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14>(Action<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14> kernel) where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct where T8 : struct where T9 : struct where T10 : struct where T11 : struct where T12 : struct where T13 : struct where T14 : struct
+    private Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13,
+        T14> Load<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14>(
+        Action<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14> kernel)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct
+        where T7 : struct where T8 : struct where T9 : struct where T10 : struct where T11 : struct where T12 : struct
+        where T13 : struct where T14 : struct
     {
         var launch = Accelerator.LoadKernel(kernel);
         var name = kernel.Method.Name;

@@ -7,21 +7,28 @@ namespace LeNet.Kernels.Cuda;
 // input element gathering from the windows that contain it (no scatter, no atomics; overlapping windows are fine).
 public sealed partial class CudaKernels
 {
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, PoolShape> _maxPoolForward = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, PoolShape, int> _maxPoolBackward = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, PoolShape> _avgPoolForward = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, PoolShape, int> _avgPoolBackward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>,
+        PoolShape> _maxPoolForward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, PoolShape,
+        int> _maxPoolBackward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>,
+        PoolShape> _avgPoolForward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, PoolShape,
+        int> _avgPoolBackward = null!;
 
     private void LoadPooling()
     {
         _maxPoolForward = Load<ArrayView<float>, ArrayView<float>, ArrayView<int>, PoolShape>(MaxPoolForwardKernel);
-        _maxPoolBackward = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, PoolShape, int>(MaxPoolBackwardKernel);
+        _maxPoolBackward = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, PoolShape, int>(
+            MaxPoolBackwardKernel);
         _avgPoolForward = Load<ArrayView<float>, ArrayView<float>, PoolShape>(AvgPoolForwardKernel);
         _avgPoolBackward = Load<ArrayView<float>, ArrayView<float>, PoolShape, int>(AvgPoolBackwardKernel);
     }
 
-    /// <summary>Overwrites output [N,C,P,Q] with each window's maximum and argmax with its flat input index (first one on ties).</summary>
-    public void MaxPool2dForward(ArrayView<float> input, ArrayView<float> output, ArrayView<int> argmax, in PoolShape shape)
+    /// <summary>Overwrites output [N,C,P,Q] with each window's maximum and argmax with its flat input index (first one
+    /// on ties).</summary>
+    public void MaxPool2dForward(ArrayView<float> input, ArrayView<float> output, ArrayView<int> argmax,
+        in PoolShape shape)
     {
         ValidatePool(shape);
         SpanLength.Require(Checked(input.Length, nameof(input)), shape.InputLength, nameof(input), shape);
@@ -30,14 +37,18 @@ public sealed partial class CudaKernels
         _maxPoolForward(Stream, StrideConfig(shape.OutputLength), input, output, argmax, shape);
     }
 
-    /// <summary>inputGrad[argmax[o]] += outputGrad[o] for every output o (without <paramref name="accumulate"/>, inputGrad's old contents are ignored).</summary>
-    public void MaxPool2dBackward(ArrayView<float> outputGrad, ArrayView<int> argmax, ArrayView<float> inputGrad, in PoolShape shape, bool accumulate = true)
+    /// <summary>inputGrad[argmax[o]] += outputGrad[o] for every output o (without <paramref name="accumulate"/>,
+    /// inputGrad's old contents are ignored).</summary>
+    public void MaxPool2dBackward(ArrayView<float> outputGrad, ArrayView<int> argmax, ArrayView<float> inputGrad,
+        in PoolShape shape, bool accumulate = true)
     {
         ValidatePool(shape);
-        SpanLength.Require(Checked(outputGrad.Length, nameof(outputGrad)), shape.OutputLength, nameof(outputGrad), shape);
+        SpanLength.Require(Checked(outputGrad.Length, nameof(outputGrad)), shape.OutputLength,
+            nameof(outputGrad), shape);
         SpanLength.Require(Checked(argmax.Length, nameof(argmax)), shape.OutputLength, nameof(argmax), shape);
         SpanLength.Require(Checked(inputGrad.Length, nameof(inputGrad)), shape.InputLength, nameof(inputGrad), shape);
-        _maxPoolBackward(Stream, StrideConfig(shape.InputLength), outputGrad, argmax, inputGrad, shape, accumulate ? 1 : 0);
+        _maxPoolBackward(Stream, StrideConfig(shape.InputLength), outputGrad, argmax, inputGrad, shape,
+            accumulate ? 1 : 0);
     }
 
     /// <summary>Overwrites output [N,C,P,Q] with each window's mean.</summary>
@@ -49,16 +60,20 @@ public sealed partial class CudaKernels
         _avgPoolForward(Stream, StrideConfig(shape.OutputLength), input, output, shape);
     }
 
-    /// <summary>inputGrad += outputGrad spread evenly over each window (without <paramref name="accumulate"/>, inputGrad's old contents are ignored).</summary>
-    public void AvgPool2dBackward(ArrayView<float> outputGrad, ArrayView<float> inputGrad, in PoolShape shape, bool accumulate = true)
+    /// <summary>inputGrad += outputGrad spread evenly over each window (without <paramref name="accumulate"/>,
+    /// inputGrad's old contents are ignored).</summary>
+    public void AvgPool2dBackward(ArrayView<float> outputGrad, ArrayView<float> inputGrad, in PoolShape shape,
+        bool accumulate = true)
     {
         ValidatePool(shape);
-        SpanLength.Require(Checked(outputGrad.Length, nameof(outputGrad)), shape.OutputLength, nameof(outputGrad), shape);
+        SpanLength.Require(Checked(outputGrad.Length, nameof(outputGrad)), shape.OutputLength,
+            nameof(outputGrad), shape);
         SpanLength.Require(Checked(inputGrad.Length, nameof(inputGrad)), shape.InputLength, nameof(inputGrad), shape);
         _avgPoolBackward(Stream, StrideConfig(shape.InputLength), outputGrad, inputGrad, shape, accumulate ? 1 : 0);
     }
 
-    private static void MaxPoolForwardKernel(ArrayView<float> input, ArrayView<float> output, ArrayView<int> argmax, PoolShape shape)
+    private static void MaxPoolForwardKernel(ArrayView<float> input, ArrayView<float> output, ArrayView<int> argmax,
+        PoolShape shape)
     {
         int H = shape.Height, W = shape.Width, P = shape.OutHeight, Q = shape.OutWidth;
         int total = shape.OutputLength, stride = Grid.DimX * Group.DimX;
@@ -83,21 +98,25 @@ public sealed partial class CudaKernels
         }
     }
 
-    private static void MaxPoolBackwardKernel(ArrayView<float> outputGrad, ArrayView<int> argmax, ArrayView<float> inputGrad, PoolShape shape, int accumulate)
+    private static void MaxPoolBackwardKernel(ArrayView<float> outputGrad, ArrayView<int> argmax,
+        ArrayView<float> inputGrad, PoolShape shape, int accumulate)
     {
         int total = shape.InputLength, stride = Grid.DimX * Group.DimX;
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
             Put(inputGrad, i, MaxPoolGradientAt(outputGrad, argmax, i, shape), accumulate);
     }
 
-    /// <summary>Σ outputGrad[o] over the windows o that contain input element i and chose it as their maximum.</summary>
+    /// <summary>Σ outputGrad[o] over the windows o that contain input element i and chose it as their
+    /// maximum.</summary>
     internal static float MaxPoolGradientAt(ArrayView<float> outputGrad, ArrayView<int> argmax, int i, PoolShape shape)
     {
         int H = shape.Height, W = shape.Width, P = shape.OutHeight, Q = shape.OutWidth;
         int w = i % W, h = i / W % H, plane = i / (H * W);
         // Windows p with p·stride ≤ h < p·stride + kernel.
-        int pFirst = h < shape.Kernel ? 0 : (h - shape.Kernel) / shape.Stride + 1, pLast = IntMin(h / shape.Stride, P - 1);
-        int qFirst = w < shape.Kernel ? 0 : (w - shape.Kernel) / shape.Stride + 1, qLast = IntMin(w / shape.Stride, Q - 1);
+        int pFirst = h < shape.Kernel ? 0 : (h - shape.Kernel) / shape.Stride + 1,
+            pLast = IntMin(h / shape.Stride, P - 1);
+        int qFirst = w < shape.Kernel ? 0 : (w - shape.Kernel) / shape.Stride + 1,
+            qLast = IntMin(w / shape.Stride, Q - 1);
         float sum = 0f;
         for (int p = pFirst; p <= pLast; p++)
         for (int q = qFirst; q <= qLast; q++)
@@ -125,7 +144,8 @@ public sealed partial class CudaKernels
         }
     }
 
-    private static void AvgPoolBackwardKernel(ArrayView<float> outputGrad, ArrayView<float> inputGrad, PoolShape shape, int accumulate)
+    private static void AvgPoolBackwardKernel(ArrayView<float> outputGrad, ArrayView<float> inputGrad,
+        PoolShape shape, int accumulate)
     {
         int H = shape.Height, W = shape.Width, P = shape.OutHeight, Q = shape.OutWidth;
         int total = shape.InputLength, stride = Grid.DimX * Group.DimX;
@@ -133,8 +153,10 @@ public sealed partial class CudaKernels
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
         {
             int w = i % W, h = i / W % H, plane = i / (H * W);
-            int pFirst = h < shape.Kernel ? 0 : (h - shape.Kernel) / shape.Stride + 1, pLast = IntMin(h / shape.Stride, P - 1);
-            int qFirst = w < shape.Kernel ? 0 : (w - shape.Kernel) / shape.Stride + 1, qLast = IntMin(w / shape.Stride, Q - 1);
+            int pFirst = h < shape.Kernel ? 0 : (h - shape.Kernel) / shape.Stride + 1,
+                pLast = IntMin(h / shape.Stride, P - 1);
+            int qFirst = w < shape.Kernel ? 0 : (w - shape.Kernel) / shape.Stride + 1,
+                qLast = IntMin(w / shape.Stride, Q - 1);
             float sum = 0f;
             for (int p = pFirst; p <= pLast; p++)
             for (int q = qFirst; q <= qLast; q++)
@@ -151,6 +173,8 @@ public sealed partial class CudaKernels
     {
         if (shape.Batch < 1 || shape.Channels < 1 || shape.Kernel < 1 || shape.Stride < 1
             || shape.Height < shape.Kernel || shape.Width < shape.Kernel)
-            throw new ArgumentException($"{shape} is not a valid pooling: sizes and stride must be positive and the window must fit the input.", nameof(shape));
+            throw new ArgumentException(
+                $"{shape} is not a valid pooling: sizes and stride must be positive and the window must fit the input.",
+                nameof(shape));
     }
 }

@@ -12,49 +12,59 @@ namespace LeNet.Kernels.Cuda;
 // bit those of Gather, AdamStep and a copy.
 public sealed partial class CudaKernels
 {
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, ArrayView<float>, ArrayView<int>, int> _gatherAt = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, AdamScalars, ArrayView<float>, ArrayView<float>, ArrayView<int>> _adamScheduled = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>,
+        int, ArrayView<float>, ArrayView<int>, int> _gatherAt = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<int>, AdamScalars, ArrayView<float>, ArrayView<float>,
+        ArrayView<int>> _adamScheduled = null!;
 
     // The count of Adam's groups done, for the one that finishes last to end the step (it resets the count to 0).
     private MemoryBuffer1D<int, Stride1D.Dense> _adamGroupsDone = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>> _endStep = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>,
+        ArrayView<int>> _endStep = null!;
 
     private void LoadSchedule()
     {
-        _gatherAt = Load<ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, ArrayView<float>, ArrayView<int>, int>(GatherAtCursorKernel);
-        _adamScheduled = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, AdamScalars, ArrayView<float>, ArrayView<float>, ArrayView<int>>(AdamScheduledKernel);
+        _gatherAt = Load<ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, ArrayView<float>,
+            ArrayView<int>, int>(GatherAtCursorKernel);
+        _adamScheduled = Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<int>, AdamScalars, ArrayView<float>, ArrayView<float>, ArrayView<int>>(AdamScheduledKernel);
         _adamGroupsDone = Accelerator.Allocate1D<int>(1);
         _adamGroupsDone.View.MemSetToZero(Stream);
         _endStep = Load<ArrayView<float>, ArrayView<float>, ArrayView<int>>(EndStepKernel);
     }
 
     /// <summary>
-    /// As <see cref="Gather"/> with order.SubView(cursor[0] · <paramref name="stride"/>, batch): the batch's start is read
-    /// on the device. Neither the cursor nor the indices are checked there: cursor[0] · stride + batch must not exceed
-    /// order's length.
+    /// As <see cref="Gather"/> with order.SubView(cursor[0] · <paramref name="stride"/>, batch): the batch's start is
+    /// read on the device. Neither the cursor nor the indices are checked there: cursor[0] · stride + batch must not
+    /// exceed order's length.
     /// </summary>
-    public void GatherAtCursor(ArrayView<float> images, ArrayView<int> labels, ArrayView<int> order, ArrayView<int> cursor, int stride,
-        ArrayView<float> batchImages, ArrayView<int> batchLabels, int imageSize)
+    public void GatherAtCursor(ArrayView<float> images, ArrayView<int> labels, ArrayView<int> order,
+        ArrayView<int> cursor, int stride, ArrayView<float> batchImages, ArrayView<int> batchLabels, int imageSize)
     {
         int batch = CheckGather(images, labels, batchImages, batchLabels, imageSize);
         CheckAtCursor(order, cursor, stride, batch);
         if (batch == 0)
             return;
-        _gatherAt(Stream, StrideConfig((long)batch * imageSize), images, labels, order, cursor, stride, batchImages, batchLabels, imageSize);
+        _gatherAt(Stream, StrideConfig((long)batch * imageSize), images, labels, order, cursor, stride, batchImages,
+            batchLabels, imageSize);
     }
 
-    /// <summary>The checks of a batch read at the cursor: a stride, a one-index cursor, an order the batch fits in.</summary>
+    /// <summary>The checks of a batch read at the cursor: a stride, a one-index cursor, an order the batch fits
+    /// in.</summary>
     private static void CheckAtCursor(ArrayView<int> order, ArrayView<int> cursor, int stride, int batch)
     {
         if (stride < 1)
-            throw new ArgumentOutOfRangeException(nameof(stride), stride, "The stride between batches is at least one image.");
+            throw new ArgumentOutOfRangeException(nameof(stride), stride,
+                "The stride between batches is at least one image.");
         RequireCursor(cursor);
         if (batch > order.Length)
-            throw new ArgumentException($"A batch of {batch} cannot be gathered by an order of {order.Length} indices.", nameof(order));
+            throw new ArgumentException($"A batch of {batch} cannot be gathered by an order of {order.Length} indices.",
+                nameof(order));
     }
 
-    private static void GatherAtCursorKernel(ArrayView<float> images, ArrayView<int> labels, ArrayView<int> order, ArrayView<int> cursor, int stride,
-        ArrayView<float> batchImages, ArrayView<int> batchLabels, int imageSize) =>
+    private static void GatherAtCursorKernel(ArrayView<float> images, ArrayView<int> labels, ArrayView<int> order,
+        ArrayView<int> cursor, int stride, ArrayView<float> batchImages, ArrayView<int> batchLabels, int imageSize) =>
         GatherFrom(images, labels, order, cursor[0] * stride, batchImages, batchLabels, imageSize);
 
     /// <summary>
@@ -63,16 +73,21 @@ public sealed partial class CudaKernels
     /// (rate / (1 − β₁ᵗ), √(1 − β₂ᵗ), 1 − rate · weight decay) in <paramref name="table"/>, computed exactly as
     /// <see cref="AdamStep"/> computes them.
     /// </summary>
-    public static void AdamScheduleTable(Span<float> table, int firstStep, ReadOnlySpan<float> rates, float beta1, float beta2,
-        float weightDecay)
+    public static void AdamScheduleTable(Span<float> table, int firstStep, ReadOnlySpan<float> rates, float beta1,
+        float beta2, float weightDecay)
     {
         if (firstStep < 1)
-            throw new ArgumentOutOfRangeException(nameof(firstStep), firstStep, "Adam's step count starts at 1 (it is the t in the bias corrections 1 − βᵗ).");
+            throw new ArgumentOutOfRangeException(nameof(firstStep), firstStep,
+                "Adam's step count starts at 1 (it is the t in the bias corrections 1 − βᵗ).");
         if (table.Length != ScheduleStride * rates.Length)
-            throw new ArgumentException($"The table holds {ScheduleStride} scalars per step: {ScheduleStride * rates.Length} for {rates.Length} rates, not {table.Length}.", nameof(table));
+            throw new ArgumentException(
+                $"The table holds {ScheduleStride} scalars per step: {ScheduleStride * rates.Length} for " +
+                    $"{rates.Length} rates, not {table.Length}.",
+                nameof(table));
         for (int i = 0; i < rates.Length; i++)
         {
-            (table[ScheduleStride * i], table[ScheduleStride * i + 1]) = AdamCorrections(firstStep + i, rates[i], beta1, beta2);
+            (table[ScheduleStride * i], table[ScheduleStride * i + 1]) =
+                AdamCorrections(firstStep + i, rates[i], beta1, beta2);
             table[ScheduleStride * i + 2] = 1f - rates[i] * weightDecay;
         }
     }
@@ -81,7 +96,8 @@ public sealed partial class CudaKernels
     public const int ScheduleStride = 3;
 
     /// <summary>As Reference.Adam.Step&lt;float&gt;: the step size lr / (1 − β₁ᵗ) and √(1 − β₂ᵗ), in float.</summary>
-    private static (float StepSize, float BiasCorrection2Sqrt) AdamCorrections(int step, float learningRate, float beta1, float beta2)
+    private static (float StepSize, float BiasCorrection2Sqrt) AdamCorrections(int step, float learningRate,
+        float beta1, float beta2)
     {
         float biasCorrection1 = 1f - MathF.Pow(beta1, step);
         float biasCorrection2Sqrt = MathF.Sqrt(1f - MathF.Pow(beta2, step));
@@ -91,38 +107,45 @@ public sealed partial class CudaKernels
     /// <summary>
     /// <see cref="AdamStep"/> whose step-dependent scalars are read on the device: the triple at
     /// <paramref name="schedule"/>[3·cursor[0]] (see <see cref="AdamScheduleTable"/>). The other hyperparameters are
-    /// the same at every step. With <paramref name="clearGradient"/> the gradient is zeroed after it is read, as in <see cref="AdamStep"/>.
-    /// Given a <paramref name="loss"/> (one element) and <paramref name="losses"/>, the launch also ends the step as
-    /// <see cref="EndStep"/> does: losses[cursor[0]] = loss[0], then cursor[0] += 1, once every group has read the cursor.
+    /// the same at every step. With <paramref name="clearGradient"/> the gradient is zeroed after it is read, as in
+    /// <see cref="AdamStep"/>. Given a <paramref name="loss"/> (one element) and <paramref name="losses"/>, the launch
+    /// also ends the step as <see cref="EndStep"/> does: losses[cursor[0]] = loss[0], then cursor[0] += 1, once every
+    /// group has read the cursor.
     /// </summary>
-    public void AdamScheduled(ArrayView<float> parameter, ArrayView<float> grad, ArrayView<float> firstMoment, ArrayView<float> secondMoment,
-        ArrayView<float> schedule, ArrayView<int> cursor, float beta1, float beta2, float eps, float weightDecay, bool decoupled = false,
-        bool clearGradient = false, ArrayView<float> loss = default, ArrayView<float> losses = default)
+    public void AdamScheduled(ArrayView<float> parameter, ArrayView<float> grad, ArrayView<float> firstMoment,
+        ArrayView<float> secondMoment, ArrayView<float> schedule, ArrayView<int> cursor, float beta1, float beta2,
+        float eps, float weightDecay, bool decoupled = false, bool clearGradient = false,
+        ArrayView<float> loss = default, ArrayView<float> losses = default)
     {
         bool endStep = loss.Length > 0 || losses.Length > 0;
         if (endStep)
             CheckEndStep(loss, losses);
         int length = Checked(parameter.Length, nameof(parameter));
         SpanLength.RequireSame(Checked(grad.Length, nameof(grad)), length, nameof(grad), nameof(parameter));
-        SpanLength.RequireSame(Checked(firstMoment.Length, nameof(firstMoment)), length, nameof(firstMoment), nameof(parameter));
-        SpanLength.RequireSame(Checked(secondMoment.Length, nameof(secondMoment)), length, nameof(secondMoment), nameof(parameter));
+        SpanLength.RequireSame(Checked(firstMoment.Length, nameof(firstMoment)), length, nameof(firstMoment),
+            nameof(parameter));
+        SpanLength.RequireSame(Checked(secondMoment.Length, nameof(secondMoment)), length, nameof(secondMoment),
+            nameof(parameter));
         RequireCursor(cursor);
         if (schedule.Length < ScheduleStride || schedule.Length % ScheduleStride != 0)
-            throw new ArgumentException($"The schedule holds {ScheduleStride} scalars per step; {schedule.Length} values are not.", nameof(schedule));
+            throw new ArgumentException(
+                $"The schedule holds {ScheduleStride} scalars per step; {schedule.Length} values are not.",
+                nameof(schedule));
         if (length == 0)
         {
             if (endStep)
                 EndStep(loss, losses, cursor);
             return;
         }
-        var scalars = new AdamScalars(beta1, beta2, eps, weightDecay, 0f, 0f, 0f, decoupled ? 1 : 0, clearGradient ? 1 : 0,
-            endStep ? 1 : 0);
-        _adamScheduled(Stream, StrideConfig(length), parameter, grad, firstMoment, secondMoment, schedule, cursor, scalars,
-            endStep ? loss : schedule, endStep ? losses : schedule, _adamGroupsDone.View);
+        var scalars = new AdamScalars(beta1, beta2, eps, weightDecay, 0f, 0f, 0f, decoupled ? 1 : 0,
+            clearGradient ? 1 : 0, endStep ? 1 : 0);
+        _adamScheduled(Stream, StrideConfig(length), parameter, grad, firstMoment, secondMoment, schedule, cursor,
+            scalars, endStep ? loss : schedule, endStep ? losses : schedule, _adamGroupsDone.View);
     }
 
-    private static void AdamScheduledKernel(ArrayView<float> parameter, ArrayView<float> grad, ArrayView<float> firstMoment, ArrayView<float> secondMoment,
-        ArrayView<float> schedule, ArrayView<int> cursor, AdamScalars a, ArrayView<float> loss, ArrayView<float> losses, ArrayView<int> groupsDone)
+    private static void AdamScheduledKernel(ArrayView<float> parameter, ArrayView<float> grad,
+        ArrayView<float> firstMoment, ArrayView<float> secondMoment, ArrayView<float> schedule, ArrayView<int> cursor,
+        AdamScalars a, ArrayView<float> loss, ArrayView<float> losses, ArrayView<int> groupsDone)
     {
         var isLast = SharedMemory.Allocate<int>(1);
         int step = cursor[0], at = ScheduleStride * step;

@@ -8,13 +8,17 @@ namespace LeNet.Kernels.Cuda;
 // device; it can also write the logits' gradient in the same launch, so a training step needs no separate backward.
 public sealed partial class CudaKernels
 {
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int> _softmaxCrossEntropyForward = null!;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int> _softmaxCrossEntropyBackward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int> _softmaxCrossEntropyForward = null!;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>,
+        ArrayView<float>, int, int, int> _softmaxCrossEntropyBackward = null!;
 
     private void LoadSoftmaxCrossEntropy()
     {
-        _softmaxCrossEntropyForward = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int>(SoftmaxCrossEntropyForwardKernel);
-        _softmaxCrossEntropyBackward = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>(SoftmaxCrossEntropyBackwardKernel);
+        _softmaxCrossEntropyForward = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, int, int, float, int>(SoftmaxCrossEntropyForwardKernel);
+        _softmaxCrossEntropyBackward = Load<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int,
+            int, int>(SoftmaxCrossEntropyBackwardKernel);
     }
 
     /// <summary>
@@ -24,17 +28,20 @@ public sealed partial class CudaKernels
     /// fused into the forward (without <paramref name="accumulateGradient"/> it overwrites logitsGrad instead). A label
     /// outside [0, Classes) cannot be reported from the device: its loss is NaN.
     /// </summary>
-    public void SoftmaxCrossEntropyForward(ArrayView<float> logits, ArrayView<int> labels, ArrayView<float> probabilities,
-        ArrayView<float> losses, ArrayView<float> meanLoss, int batch, int classes, ArrayView<float> logitsGrad = default, float lossGrad = 1f,
-        bool accumulateGradient = true)
+    public void SoftmaxCrossEntropyForward(ArrayView<float> logits, ArrayView<int> labels,
+        ArrayView<float> probabilities, ArrayView<float> losses, ArrayView<float> meanLoss, int batch, int classes,
+        ArrayView<float> logitsGrad = default, float lossGrad = 1f, bool accumulateGradient = true)
     {
-        ValidateSoftmax(logits.Length, nameof(logits), labels, probabilities.Length, nameof(probabilities), batch, classes);
+        ValidateSoftmax(logits.Length, nameof(logits), labels, probabilities.Length, nameof(probabilities),
+            batch, classes);
         var shape = (Batch: batch, Classes: classes);
         SpanLength.Require(Checked(losses.Length, nameof(losses)), batch, nameof(losses), shape);
         SpanLength.Require(Checked(meanLoss.Length, nameof(meanLoss)), 1, nameof(meanLoss), shape);
-        SpanLength.RequireOrEmpty(Checked(logitsGrad.Length, nameof(logitsGrad)), batch * classes, nameof(logitsGrad), shape);
-        _softmaxCrossEntropyForward(Stream, new KernelConfig(1, ReductionGroupSize), logits, labels, probabilities, losses, meanLoss,
-            OrPlaceholder(logitsGrad, probabilities), batch, classes, lossGrad, logitsGrad.Length == 0 ? 0 : accumulateGradient ? 1 : 2);
+        SpanLength.RequireOrEmpty(Checked(logitsGrad.Length, nameof(logitsGrad)), batch * classes,
+            nameof(logitsGrad), shape);
+        _softmaxCrossEntropyForward(Stream, new KernelConfig(1, ReductionGroupSize), logits, labels, probabilities,
+            losses, meanLoss, OrPlaceholder(logitsGrad, probabilities), batch, classes, lossGrad,
+            logitsGrad.Length == 0 ? 0 : accumulateGradient ? 1 : 2);
     }
 
     /// <summary>
@@ -42,16 +49,20 @@ public sealed partial class CudaKernels
     /// element), so a backward pass seeded there needs no round trip to the host. Without <paramref name="accumulate"/>
     /// logitsGrad is overwritten, its old contents ignored.
     /// </summary>
-    public void SoftmaxCrossEntropyBackward(ArrayView<float> probabilities, ArrayView<int> labels, ArrayView<float> lossGrad, ArrayView<float> logitsGrad, int batch, int classes,
-        bool accumulate = true)
+    public void SoftmaxCrossEntropyBackward(ArrayView<float> probabilities, ArrayView<int> labels,
+        ArrayView<float> lossGrad, ArrayView<float> logitsGrad, int batch, int classes, bool accumulate = true)
     {
-        ValidateSoftmax(probabilities.Length, nameof(probabilities), labels, logitsGrad.Length, nameof(logitsGrad), batch, classes);
-        SpanLength.Require(Checked(lossGrad.Length, nameof(lossGrad)), 1, nameof(lossGrad), (Batch: batch, Classes: classes));
-        _softmaxCrossEntropyBackward(Stream, StrideConfig((long)batch * classes), probabilities, labels, lossGrad, logitsGrad, batch, classes, accumulate ? 1 : 0);
+        ValidateSoftmax(probabilities.Length, nameof(probabilities), labels, logitsGrad.Length, nameof(logitsGrad),
+            batch, classes);
+        SpanLength.Require(Checked(lossGrad.Length, nameof(lossGrad)), 1, nameof(lossGrad),
+            (Batch: batch, Classes: classes));
+        _softmaxCrossEntropyBackward(Stream, StrideConfig((long)batch * classes), probabilities, labels, lossGrad,
+            logitsGrad, batch, classes, accumulate ? 1 : 0);
     }
 
-    private static void SoftmaxCrossEntropyForwardKernel(ArrayView<float> logits, ArrayView<int> labels, ArrayView<float> probabilities,
-        ArrayView<float> losses, ArrayView<float> meanLoss, ArrayView<float> logitsGrad, int batch, int classes, float lossGrad, int writeGradient)
+    private static void SoftmaxCrossEntropyForwardKernel(ArrayView<float> logits, ArrayView<int> labels,
+        ArrayView<float> probabilities, ArrayView<float> losses, ArrayView<float> meanLoss, ArrayView<float> logitsGrad,
+        int batch, int classes, float lossGrad, int writeGradient)
     {
         // writeGradient: 0 none, 1 added to logitsGrad, 2 overwriting it.
         var scratch = SharedMemory.Allocate<float>(GroupReduction.ScratchLength);
@@ -87,15 +98,18 @@ public sealed partial class CudaKernels
             meanLoss[0] = total / batch;
     }
 
-    private static void SoftmaxCrossEntropyBackwardKernel(ArrayView<float> probabilities, ArrayView<int> labels, ArrayView<float> lossGrad, ArrayView<float> logitsGrad, int batch, int classes, int accumulate)
+    private static void SoftmaxCrossEntropyBackwardKernel(ArrayView<float> probabilities, ArrayView<int> labels,
+        ArrayView<float> lossGrad, ArrayView<float> logitsGrad, int batch, int classes, int accumulate)
     {
         int total = batch * classes, stride = Grid.DimX * Group.DimX;
         float scale = lossGrad[0] / batch;
         for (int i = Grid.IdxX * Group.DimX + Group.IdxX; i < total; i += stride)
-            Put(logitsGrad, i, scale * (i % classes == labels[i / classes] ? probabilities[i] - 1f : probabilities[i]), accumulate);
+            Put(logitsGrad, i, scale * (i % classes == labels[i / classes] ? probabilities[i] - 1f : probabilities[i]),
+                accumulate);
     }
 
-    private static void ValidateSoftmax(long matrixLength, string matrixName, ArrayView<int> labels, long otherLength, string otherName, int batch, int classes)
+    private static void ValidateSoftmax(long matrixLength, string matrixName, ArrayView<int> labels, long otherLength,
+        string otherName, int batch, int classes)
     {
         if (batch < 1)
             throw new ArgumentOutOfRangeException(nameof(batch), batch, "The batch must hold at least one example.");

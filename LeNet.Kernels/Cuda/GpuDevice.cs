@@ -60,7 +60,8 @@ public sealed class GpuDevice : IDisposable
         }
         catch (Exception exception) when (exception is not OutOfMemoryException)
         {
-            // A missing or broken driver surfaces as DllNotFoundException, CudaException, TypeInitializationException...
+            // A missing or broken driver surfaces as DllNotFoundException, CudaException,
+            // TypeInitializationException...
             context?.Dispose();
             reason = $"the CUDA GPU could not be opened ({exception.GetType().Name}: {exception.Message.TrimEnd('.')})";
             return false;
@@ -69,9 +70,9 @@ public sealed class GpuDevice : IDisposable
 
     /// <summary>
     /// ILGPU's CPU accelerator simulating a small GPU: groups of up to <paramref name="threadsPerGroup"/> threads
-    /// (a power of two; 16 by default, so the GEMM tile is 4×4 — each barrier costs the CPU accelerator a context switch
-    /// per thread, so small groups keep tests fast) and <paramref name="multiprocessors"/> groups running at once.
-    /// Kernels behave as on a GPU (shared memory, barriers), only slowly. <paramref name="options"/>: null for
+    /// (a power of two; 16 by default, so the GEMM tile is 4×4 — each barrier costs the CPU accelerator a context
+    /// switch per thread, so small groups keep tests fast) and <paramref name="multiprocessors"/> groups running at
+    /// once. Kernels behave as on a GPU (shared memory, barriers), only slowly. <paramref name="options"/>: null for
     /// <see cref="GpuOptions.Default"/>; its optimisation level is not used (the CPU accelerator runs the kernels' .NET
     /// code).
     /// </summary>
@@ -80,10 +81,13 @@ public sealed class GpuDevice : IDisposable
         options ??= GpuOptions.Default;
         options.Validate();
         if (threadsPerGroup < 4 || (threadsPerGroup & (threadsPerGroup - 1)) != 0)
-            throw new ArgumentOutOfRangeException(nameof(threadsPerGroup), threadsPerGroup, "The group size must be a power of two of at least 4.");
+            throw new ArgumentOutOfRangeException(nameof(threadsPerGroup), threadsPerGroup,
+                "The group size must be a power of two of at least 4.");
         if (multiprocessors < 1)
-            throw new ArgumentOutOfRangeException(nameof(multiprocessors), multiprocessors, "At least one multiprocessor is needed.");
-        var cpuDevice = new CPUDevice(numThreadsPerWarp: 4, numWarpsPerMultiprocessor: threadsPerGroup / 4, numMultiprocessors: multiprocessors);
+            throw new ArgumentOutOfRangeException(nameof(multiprocessors), multiprocessors,
+                "At least one multiprocessor is needed.");
+        var cpuDevice = new CPUDevice(numThreadsPerWarp: 4, numWarpsPerMultiprocessor: threadsPerGroup / 4,
+            numMultiprocessors: multiprocessors);
         var context = Context.Create(builder => builder.CPU(cpuDevice).Optimize(OptimizationLevel.O2));
         try
         {

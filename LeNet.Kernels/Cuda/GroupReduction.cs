@@ -15,7 +15,8 @@ internal static class GroupReduction
     /// <summary>The largest group any reduction kernel launches.</summary>
     public const int MaxGroupSize = 1024;
 
-    /// <summary>One slot per warp, then one for the broadcast total (kept apart, so a following sum may start at once).</summary>
+    /// <summary>One slot per warp, then one for the broadcast total (kept apart, so a following sum may start at
+    /// once).</summary>
     public const int ScratchLength = MaxGroupSize + 1;
 
     /// <summary>Σ value over the group's threads, returned to every thread.</summary>
@@ -35,7 +36,8 @@ internal static class GroupReduction
     public static float SumToFirst(ArrayView<float> scratch, float value) => Fold(scratch, value);
 
     /// <summary>Two sums at once, sharing barriers: (Σ first, Σ second) to every thread.</summary>
-    public static (float First, float Second) Sum2(ArrayView<float> scratchFirst, ArrayView<float> scratchSecond, float first, float second)
+    public static (float First, float Second) Sum2(ArrayView<float> scratchFirst, ArrayView<float> scratchSecond,
+        float first, float second)
     {
         first = WarpSum(first);
         second = WarpSum(second);
@@ -69,7 +71,8 @@ internal static class GroupReduction
         return Warp.WarpIdx == 0 ? WarpSum(LaneShare(scratch)) : 0f;
     }
 
-    /// <summary>In the first warp: lane l's share of the warps' sums in scratch, warps l, l + warp size, ... added in order.</summary>
+    /// <summary>In the first warp: lane l's share of the warps' sums in scratch, warps l, l + warp size, ... added in
+    /// order.</summary>
     private static float LaneShare(ArrayView<float> scratch)
     {
         int warps = Group.DimX / Warp.WarpSize;

@@ -2,7 +2,8 @@ using System.Numerics;
 
 namespace LeNet.Kernels.Reference;
 
-/// <summary>One Adam (or, with decoupled = true, AdamW) step over a flat parameter span, PyTorch's formulation.</summary>
+/// <summary>One Adam (or, with decoupled = true, AdamW) step over a flat parameter span, PyTorch's
+/// formulation.</summary>
 public static class Adam
 {
     /// <summary>
@@ -19,7 +20,8 @@ public static class Adam
         SpanLength.RequireSame(firstMoment.Length, parameter.Length, nameof(firstMoment), nameof(parameter));
         SpanLength.RequireSame(secondMoment.Length, parameter.Length, nameof(secondMoment), nameof(parameter));
         if (step < 1)
-            throw new ArgumentOutOfRangeException(nameof(step), step, "Adam's step count starts at 1 (it is the t in the bias corrections 1 − βᵗ).");
+            throw new ArgumentOutOfRangeException(nameof(step), step,
+                "Adam's step count starts at 1 (it is the t in the bias corrections 1 − βᵗ).");
 
         T t = T.CreateChecked(step);
         T biasCorrection1 = T.One - T.Pow(beta1, t);

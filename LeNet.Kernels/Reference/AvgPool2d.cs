@@ -52,6 +52,8 @@ public static class AvgPool2d
     {
         if (shape.Batch < 1 || shape.Channels < 1 || shape.Kernel < 1 || shape.Stride < 1
             || shape.Height < shape.Kernel || shape.Width < shape.Kernel)
-            throw new ArgumentException($"{shape} is not a valid pooling: sizes and stride must be positive and the window must fit the input.", nameof(shape));
+            throw new ArgumentException(
+                $"{shape} is not a valid pooling: sizes and stride must be positive and the window must fit the input.",
+                nameof(shape));
     }
 }

@@ -10,15 +10,20 @@ public static class BatchNorm2d
 {
     /// <summary>
     /// Training forward. Overwrites output, saves mean[c] and invStd[c] = 1/√(var_biased + eps) for backward, and
-    /// updates runningMean/runningVar in place: r = (1 − momentum)·r + momentum·batchStat (variance unbiased: ·n/(n−1)).
+    /// updates runningMean/runningVar in place: r = (1 − momentum)·r + momentum·batchStat (variance unbiased:
+    /// ·n/(n−1)).
     /// </summary>
-    public static void ForwardTraining<T>(ReadOnlySpan<T> input, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, Span<T> output,
-        Span<T> mean, Span<T> invStd, Span<T> runningMean, Span<T> runningVar, T momentum, T eps, in BatchNormShape shape)
+    public static void ForwardTraining<T>(ReadOnlySpan<T> input, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
+        Span<T> output, Span<T> mean, Span<T> invStd, Span<T> runningMean, Span<T> runningVar, T momentum, T eps,
+        in BatchNormShape shape)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validate(shape);
         if (shape.CountPerChannel < 2)
-            throw new ArgumentException($"{shape} has one value per channel; training batch normalisation needs more than one (the unbiased variance divides by n − 1).", nameof(shape));
+            throw new ArgumentException(
+                $"{shape} has one value per channel; training batch normalisation needs more than one (the unbiased " +
+                    "variance divides by n − 1).",
+                nameof(shape));
         SpanLength.Require(input.Length, shape.Length, nameof(input), shape);
         SpanLength.Require(gamma.Length, shape.Channels, nameof(gamma), shape);
         SpanLength.Require(beta.Length, shape.Channels, nameof(beta), shape);
@@ -64,7 +69,8 @@ public static class BatchNorm2d
         }
     }
 
-    /// <summary>Evaluation forward: output = gamma·(x − runningMean)/√(runningVar + eps) + beta. Overwrites output.</summary>
+    /// <summary>Evaluation forward: output = gamma·(x − runningMean)/√(runningVar + eps) + beta. Overwrites
+    /// output.</summary>
     public static void ForwardInference<T>(ReadOnlySpan<T> input, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
         ReadOnlySpan<T> runningMean, ReadOnlySpan<T> runningVar, T eps, Span<T> output, in BatchNormShape shape)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -95,7 +101,8 @@ public static class BatchNorm2d
     /// gammaGrad += Σ dy·x̂, betaGrad += Σ dy, inputGrad += gamma·invStd·(dy − mean(dy) − x̂·mean(dy·x̂)).
     /// </summary>
     public static void Backward<T>(ReadOnlySpan<T> outputGrad, ReadOnlySpan<T> input, ReadOnlySpan<T> gamma,
-        ReadOnlySpan<T> mean, ReadOnlySpan<T> invStd, Span<T> inputGrad, Span<T> gammaGrad, Span<T> betaGrad, in BatchNormShape shape)
+        ReadOnlySpan<T> mean, ReadOnlySpan<T> invStd, Span<T> inputGrad, Span<T> gammaGrad, Span<T> betaGrad,
+        in BatchNormShape shape)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validate(shape);
@@ -139,6 +146,7 @@ public static class BatchNorm2d
     private static void Validate(in BatchNormShape shape)
     {
         if (shape.Batch < 1 || shape.Channels < 1 || shape.Spatial < 1)
-            throw new ArgumentException($"{shape} is not a valid batch-norm shape: all sizes must be positive.", nameof(shape));
+            throw new ArgumentException($"{shape} is not a valid batch-norm shape: all sizes must be positive.",
+                nameof(shape));
     }
 }

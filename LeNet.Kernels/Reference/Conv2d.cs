@@ -5,8 +5,10 @@ namespace LeNet.Kernels.Reference;
 /// <summary>Direct convolution, NCHW layout, scalar loops: the oracle the fast kernels are checked against.</summary>
 public static class Conv2d
 {
-    /// <summary>output[n,k,p,q] = bias[k] + Σ_{c,r,s} input[n,c,p·stride+r−pad, q·stride+s−pad] · weight[k,c,r,s]. Overwrites output. An empty bias means none.</summary>
-    public static void Forward<T>(ReadOnlySpan<T> input, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, Span<T> output, in ConvShape shape)
+    /// <summary>output[n,k,p,q] = bias[k] + Σ_{c,r,s} input[n,c,p·stride+r−pad, q·stride+s−pad] · weight[k,c,r,s].
+    /// Overwrites output. An empty bias means none.</summary>
+    public static void Forward<T>(ReadOnlySpan<T> input, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, Span<T> output,
+        in ConvShape shape)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validate(shape);
@@ -40,7 +42,8 @@ public static class Conv2d
     }
 
     /// <summary>inputGrad += ∂L/∂input given outputGrad [N,K,P,Q] and weight [K,C,R,S].</summary>
-    public static void BackwardInput<T>(ReadOnlySpan<T> outputGrad, ReadOnlySpan<T> weight, Span<T> inputGrad, in ConvShape shape)
+    public static void BackwardInput<T>(ReadOnlySpan<T> outputGrad, ReadOnlySpan<T> weight, Span<T> inputGrad,
+        in ConvShape shape)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validate(shape);
@@ -73,7 +76,8 @@ public static class Conv2d
     }
 
     /// <summary>weightGrad += ∂L/∂weight given input [N,C,H,W] and outputGrad [N,K,P,Q].</summary>
-    public static void BackwardWeight<T>(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> weightGrad, in ConvShape shape)
+    public static void BackwardWeight<T>(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> weightGrad,
+        in ConvShape shape)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validate(shape);
@@ -128,8 +132,12 @@ public static class Conv2d
     {
         if (shape.Batch < 1 || shape.InChannels < 1 || shape.Height < 1 || shape.Width < 1 || shape.OutChannels < 1
             || shape.KernelHeight < 1 || shape.KernelWidth < 1 || shape.Stride < 1 || shape.Padding < 0)
-            throw new ArgumentException($"{shape} is not a valid convolution: sizes and stride must be positive and padding non-negative.", nameof(shape));
-        if (shape.Height + 2 * shape.Padding < shape.KernelHeight || shape.Width + 2 * shape.Padding < shape.KernelWidth)
-            throw new ArgumentException($"{shape} is not a valid convolution: the kernel is larger than the padded input.", nameof(shape));
+            throw new ArgumentException(
+                $"{shape} is not a valid convolution: sizes and stride must be positive and padding non-negative.",
+                nameof(shape));
+        if (shape.Height + 2 * shape.Padding < shape.KernelHeight
+            || shape.Width + 2 * shape.Padding < shape.KernelWidth)
+            throw new ArgumentException(
+                $"{shape} is not a valid convolution: the kernel is larger than the padded input.", nameof(shape));
     }
 }

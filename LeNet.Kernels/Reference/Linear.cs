@@ -5,8 +5,10 @@ namespace LeNet.Kernels.Reference;
 /// <summary>Fully connected layer, row-major: output = input · weightᵀ + bias.</summary>
 public static class Linear
 {
-    /// <summary>output[n,o] = bias[o] + Σ_i input[n,i]·weight[o,i]. Overwrites output. An empty bias means none.</summary>
-    public static void Forward<T>(ReadOnlySpan<T> input, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, Span<T> output, in LinearShape shape)
+    /// <summary>output[n,o] = bias[o] + Σ_i input[n,i]·weight[o,i]. Overwrites output. An empty bias means
+    /// none.</summary>
+    public static void Forward<T>(ReadOnlySpan<T> input, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, Span<T> output,
+        in LinearShape shape)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validate(shape);
@@ -27,7 +29,8 @@ public static class Linear
     }
 
     /// <summary>inputGrad[n,i] += Σ_o outputGrad[n,o]·weight[o,i].</summary>
-    public static void BackwardInput<T>(ReadOnlySpan<T> outputGrad, ReadOnlySpan<T> weight, Span<T> inputGrad, in LinearShape shape)
+    public static void BackwardInput<T>(ReadOnlySpan<T> outputGrad, ReadOnlySpan<T> weight, Span<T> inputGrad,
+        in LinearShape shape)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validate(shape);
@@ -47,7 +50,8 @@ public static class Linear
     }
 
     /// <summary>weightGrad[o,i] += Σ_n outputGrad[n,o]·input[n,i].</summary>
-    public static void BackwardWeight<T>(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> weightGrad, in LinearShape shape)
+    public static void BackwardWeight<T>(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> weightGrad,
+        in LinearShape shape)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validate(shape);
@@ -87,6 +91,7 @@ public static class Linear
     private static void Validate(in LinearShape shape)
     {
         if (shape.Batch < 1 || shape.InFeatures < 1 || shape.OutFeatures < 1)
-            throw new ArgumentException($"{shape} is not a valid linear shape: all sizes must be positive.", nameof(shape));
+            throw new ArgumentException($"{shape} is not a valid linear shape: all sizes must be positive.",
+                nameof(shape));
     }
 }

@@ -2,7 +2,8 @@ using System.Numerics;
 
 namespace LeNet.Kernels.Reference;
 
-/// <summary>Max pooling over NCHW; forward saves, per output, the flat input index of the maximum (first one on ties).</summary>
+/// <summary>Max pooling over NCHW; forward saves, per output, the flat input index of the maximum (first one on
+/// ties).</summary>
 public static class MaxPool2d
 {
     /// <summary>Overwrites output [N,C,P,Q] and argmax (same length; flat indices into input).</summary>
@@ -39,7 +40,8 @@ public static class MaxPool2d
     }
 
     /// <summary>inputGrad[argmax[i]] += outputGrad[i].</summary>
-    public static void Backward<T>(ReadOnlySpan<T> outputGrad, ReadOnlySpan<int> argmax, Span<T> inputGrad, in PoolShape shape)
+    public static void Backward<T>(ReadOnlySpan<T> outputGrad, ReadOnlySpan<int> argmax, Span<T> inputGrad,
+        in PoolShape shape)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validate(shape);
@@ -55,6 +57,8 @@ public static class MaxPool2d
     {
         if (shape.Batch < 1 || shape.Channels < 1 || shape.Kernel < 1 || shape.Stride < 1
             || shape.Height < shape.Kernel || shape.Width < shape.Kernel)
-            throw new ArgumentException($"{shape} is not a valid pooling: sizes and stride must be positive and the window must fit the input.", nameof(shape));
+            throw new ArgumentException(
+                $"{shape} is not a valid pooling: sizes and stride must be positive and the window must fit the input.",
+                nameof(shape));
     }
 }

@@ -2,7 +2,8 @@ using System.Numerics;
 
 namespace LeNet.Kernels.Reference;
 
-/// <summary>One step of stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay (PyTorch's torch.optim.SGD).</summary>
+/// <summary>One step of stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay
+/// (PyTorch's torch.optim.SGD).</summary>
 public static class Sgd
 {
     /// <summary>
@@ -18,7 +19,9 @@ public static class Sgd
         if (useMomentum)
             SpanLength.RequireSame(momentumBuffer.Length, parameter.Length, nameof(momentumBuffer), nameof(parameter));
         if (nesterov && (momentum <= T.Zero || dampening != T.Zero))
-            throw new ArgumentException("Nesterov momentum needs a positive momentum and zero dampening (as torch.optim.SGD requires).", nameof(nesterov));
+            throw new ArgumentException(
+                "Nesterov momentum needs a positive momentum and zero dampening (as torch.optim.SGD requires).",
+                nameof(nesterov));
 
         for (int i = 0; i < parameter.Length; i++)
         {

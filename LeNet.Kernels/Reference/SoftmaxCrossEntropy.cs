@@ -2,14 +2,16 @@ using System.Numerics;
 
 namespace LeNet.Kernels.Reference;
 
-/// <summary>Fused softmax and cross-entropy over logits [N, Classes] with integer labels, mean over the batch (PyTorch's CrossEntropyLoss).</summary>
+/// <summary>Fused softmax and cross-entropy over logits [N, Classes] with integer labels, mean over the batch
+/// (PyTorch's CrossEntropyLoss).</summary>
 public static class SoftmaxCrossEntropy
 {
     /// <summary>
     /// Returns the mean loss −(1/N)·Σ_n log softmax(logits[n])[label[n]], computed with log-sum-exp (max subtracted).
     /// Overwrites probabilities [N, Classes] with the softmax, saved for backward. Labels must lie in [0, Classes).
     /// </summary>
-    public static T Forward<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> probabilities, int batch, int classes)
+    public static T Forward<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> probabilities,
+        int batch, int classes)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validate(logits.Length, nameof(logits), labels, probabilities.Length, nameof(probabilities), batch, classes);
@@ -40,10 +42,12 @@ public static class SoftmaxCrossEntropy
     }
 
     /// <summary>logitsGrad += lossGrad·(probabilities − onehot(labels))/N.</summary>
-    public static void Backward<T>(ReadOnlySpan<T> probabilities, ReadOnlySpan<int> labels, T lossGrad, Span<T> logitsGrad, int batch, int classes)
+    public static void Backward<T>(ReadOnlySpan<T> probabilities, ReadOnlySpan<int> labels, T lossGrad,
+        Span<T> logitsGrad, int batch, int classes)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Validate(probabilities.Length, nameof(probabilities), labels, logitsGrad.Length, nameof(logitsGrad), batch, classes);
+        Validate(probabilities.Length, nameof(probabilities), labels, logitsGrad.Length, nameof(logitsGrad),
+            batch, classes);
 
         T scale = lossGrad / T.CreateChecked(batch);
         for (int n = 0; n < batch; n++)
@@ -54,7 +58,8 @@ public static class SoftmaxCrossEntropy
         }
     }
 
-    private static void Validate(int matrixLength, string matrixName, ReadOnlySpan<int> labels, int otherLength, string otherName, int batch, int classes)
+    private static void Validate(int matrixLength, string matrixName, ReadOnlySpan<int> labels, int otherLength,
+        string otherName, int batch, int classes)
     {
         if (batch < 1)
             throw new ArgumentOutOfRangeException(nameof(batch), batch, "The batch must hold at least one example.");
@@ -66,6 +71,7 @@ public static class SoftmaxCrossEntropy
         SpanLength.Require(labels.Length, batch, nameof(labels), shape);
         for (int n = 0; n < batch; n++)
             if ((uint)labels[n] >= (uint)classes)
-                throw new ArgumentOutOfRangeException(nameof(labels), labels[n], $"Label {labels[n]} of example {n} is outside [0, {classes}).");
+                throw new ArgumentOutOfRangeException(nameof(labels), labels[n],
+                    $"Label {labels[n]} of example {n} is outside [0, {classes}).");
     }
 }

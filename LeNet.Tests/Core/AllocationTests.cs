@@ -34,7 +34,9 @@ public class AllocationTests
         return (pixels, Enumerable.Range(0, count).Select(_ => random.Next(10)).ToArray());
     }
 
-    /// <summary>The trainer's training step of LeNet-5 with Adam over <paramref name="images"/> random images, in file order.</summary>
+    /// <summary>
+    /// The trainer's training step of LeNet-5 with Adam over <paramref name="images"/> random images, in file order.
+    /// </summary>
     private static (TrainingStep Step, int[] Order) TrainingStepOver(int images, int seed,
         LeNet.Kernels.Augmentation? augmentation = null)
     {
@@ -82,7 +84,8 @@ public class AllocationTests
             allocated[i] = AllocatedBytes() - before;
         }
 
-        Assert.True(allocated.All(bytes => bytes == 0), $"Bytes allocated by each step: {string.Join(", ", allocated)}.");
+        Assert.True(allocated.All(bytes => bytes == 0),
+            $"Bytes allocated by each step: {string.Join(", ", allocated)}.");
         Assert.True(losses[^1] < losses[0], $"Training on one batch must lower its loss: {string.Join(", ", losses)}.");
     }
 

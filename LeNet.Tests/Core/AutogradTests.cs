@@ -14,7 +14,8 @@ public class AutogradTests
         return t;
     }
 
-    private static Tensor Loss(Tensor input, Tensor weight, int[] labels) => F.CrossEntropy(F.Linear(input, weight), labels);
+    private static Tensor Loss(Tensor input, Tensor weight, int[] labels) =>
+        F.CrossEntropy(F.Linear(input, weight), labels);
 
     [Fact]
     public void Gradients_accumulate_across_backward_passes_until_zeroed()
@@ -61,7 +62,8 @@ public class AutogradTests
         var loss = Loss(input, weight, labels);
         loss.Grad = Tensor.FromArray([2f]);
         loss.Backward();
-        for (var i = 0; i < fromConstant.Length; i++) Assert.Equal(3 * fromConstant[i], weight.Grad!.ToArray()[i], 1e-6);
+        for (var i = 0; i < fromConstant.Length; i++)
+            Assert.Equal(3 * fromConstant[i], weight.Grad!.ToArray()[i], 1e-6);
         Assert.Equal(1f, Device.Cpu.One.Item());
     }
 
@@ -121,7 +123,8 @@ public class AutogradTests
         weight.RequiresGrad = true;
         var output = F.Linear(Tensor.Full(1f, 1, 3), weight);
         Assert.Contains("scalar", Assert.Throws<InvalidOperationException>(output.Backward).Message);
-        Assert.Contains("does not require a gradient", Assert.Throws<InvalidOperationException>(() => Tensor.Scalar(1f).Backward()).Message);
+        Assert.Contains("does not require a gradient",
+            Assert.Throws<InvalidOperationException>(() => Tensor.Scalar(1f).Backward()).Message);
     }
 
     [Fact]

@@ -17,7 +17,8 @@ public class CheckpointTests
     private static string Write(TemporaryFolder folder, string name = "c.lenetckpt")
     {
         var path = Path.Combine(folder.Path, name);
-        Checkpoint.Save(path, "lenet5", Tensors, new Dictionary<string, string> { ["epoch"] = "3", ["note"] = "ünïcode ✓" });
+        Checkpoint.Save(path, "lenet5", Tensors,
+            new Dictionary<string, string> { ["epoch"] = "3", ["note"] = "ünïcode ✓" });
         return path;
     }
 
@@ -32,12 +33,14 @@ public class CheckpointTests
         for (var i = 0; i < Tensors.Length; i++)
         {
             Assert.Equal(Tensors[i].Item2.Shape.ToArray(), loaded.Tensors[i].Shape);
-            Assert.Equal(Tensors[i].Item2.ToArray().Select(BitConverter.SingleToInt32Bits), loaded.Tensors[i].Values.Select(BitConverter.SingleToInt32Bits));
+            Assert.Equal(Tensors[i].Item2.ToArray().Select(BitConverter.SingleToInt32Bits),
+                loaded.Tensors[i].Values.Select(BitConverter.SingleToInt32Bits));
         }
         Assert.Equal("ünïcode ✓", loaded.Metadata["note"]);
         Assert.Equal(["bias", "weight"], loaded.WithPrefix("model.").Keys.Order(StringComparer.Ordinal));
         Assert.Equal(["c.lenetckpt"], Directory.GetFiles(folder.Path).Select(Path.GetFileName));
-        // The layout: magic, version 1, then the payload length that accounts for every byte but the 20 before and 32 after.
+        // The layout: magic, version 1, then the payload length that accounts for every byte but the 20 before and 32
+        // after.
         var bytes = File.ReadAllBytes(path);
         Assert.Equal("LENETCKP"u8.ToArray(), bytes[..8]);
         Assert.Equal(1u, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8)));
@@ -74,10 +77,14 @@ public class CheckpointTests
             bytes[position] ^= 0x10;
             File.WriteAllBytes(path, bytes);
             var error = Assert.Throws<CheckpointException>(() => Checkpoint.Load(path));
-            Assert.Equal($"The checkpoint {path} is corrupt (its SHA-256 checksum does not match its contents); use an intact checkpoint, or train again.", error.Message);
+            Assert.Equal(
+                $"The checkpoint {path} is corrupt (its SHA-256 checksum does not match its contents); use an intact " +
+                    "checkpoint, or train again.",
+                error.Message);
         }
         File.WriteAllBytes(path, [.. original, 0]);
-        Assert.Contains("is corrupt (it has 1 bytes more than its header says)", Assert.Throws<CheckpointException>(() => Checkpoint.Load(path)).Message);
+        Assert.Contains("is corrupt (it has 1 bytes more than its header says)",
+            Assert.Throws<CheckpointException>(() => Checkpoint.Load(path)).Message);
     }
 
     [Fact]
@@ -89,7 +96,10 @@ public class CheckpointTests
         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), 2);
         File.WriteAllBytes(path, bytes);
         var error = Assert.Throws<CheckpointException>(() => Checkpoint.Load(path));
-        Assert.Equal($"The checkpoint {path} has format version 2, but this build reads version 1; use the build that wrote it, or train again.", error.Message);
+        Assert.Equal(
+            $"The checkpoint {path} has format version 2, but this build reads version 1; use the build that " +
+                "wrote it, or train again.",
+            error.Message);
     }
 
     [Fact]
@@ -99,6 +109,9 @@ public class CheckpointTests
         var path = Path.Combine(folder.Path, "model.safetensors");
         SafeTensors.Save(path, Tensors.Take(2));
         var error = Assert.Throws<CheckpointException>(() => Checkpoint.Load(path));
-        Assert.Equal($"{path} is not a LeNet checkpoint (it does not begin with LENETCKP); use a checkpoint written by LeNet.Train.", error.Message);
+        Assert.Equal(
+            $"{path} is not a LeNet checkpoint (it does not begin with LENETCKP); use a checkpoint " +
+                "written by LeNet.Train.",
+            error.Message);
     }
 }

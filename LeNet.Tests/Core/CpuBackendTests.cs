@@ -13,13 +13,16 @@ public class CpuBackendTests
     {
         var random = new Random(seed);
         var pixels = GradientCheck.Uniform(random, batch * 32 * 32).Select(v => (float)(2 * v)).ToArray();
-        return (Tensor.FromArray(device, pixels, batch, 1, 32, 32), Enumerable.Range(0, batch).Select(_ => random.Next(10)).ToArray());
+        return (Tensor.FromArray(device, pixels, batch, 1, 32, 32),
+            Enumerable.Range(0, batch).Select(_ => random.Next(10)).ToArray());
     }
 
     private static void AssertClose(float[] expected, float[] actual, string what, double tolerance = 1e-4)
     {
-        var error = GradientCheck.RelativeError(expected.Select(v => (double)v).ToArray(), actual.Select(v => (double)v).ToArray());
-        Assert.True(error < tolerance, $"{what}: the fast kernels differ from the Reference kernels by relative error {error:E3}.");
+        var error = GradientCheck.RelativeError(expected.Select(v => (double)v).ToArray(),
+            actual.Select(v => (double)v).ToArray());
+        Assert.True(error < tolerance,
+            $"{what}: the fast kernels differ from the Reference kernels by relative error {error:E3}.");
     }
 
     [Theory]

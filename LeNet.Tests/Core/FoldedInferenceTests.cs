@@ -24,12 +24,14 @@ public class FoldedInferenceTests(ITestOutputHelper output)
     private static Tensor UnfusedBlock(Tensor input, ConvBlock block)
     {
         var conv = F.Conv2d(input, block.Conv.Weight, block.Conv.Bias, block.Conv.Stride, block.Conv.Padding);
-        var norm = F.BatchNorm2d(conv, block.Norm.Weight, block.Norm.Bias, block.Norm.RunningMean, block.Norm.RunningVar,
-            training: false, block.Norm.Momentum, block.Norm.Eps);
+        var norm = F.BatchNorm2d(conv, block.Norm.Weight, block.Norm.Bias, block.Norm.RunningMean,
+            block.Norm.RunningVar, training: false, block.Norm.Momentum, block.Norm.Eps);
         return F.MaxPool2d(F.ReLU(norm), block.Pool.KernelSize);
     }
 
-    /// <summary>The evaluation-mode forward with every op of the blocks on its own: nothing folded, nothing fused.</summary>
+    /// <summary>
+    /// The evaluation-mode forward with every op of the blocks on its own: nothing folded, nothing fused.
+    /// </summary>
     private static Tensor UnfusedForward(LeNet5 model, Tensor input)
     {
         var maps = UnfusedBlock(UnfusedBlock(input, model.Layer1), model.Layer2);
@@ -37,7 +39,9 @@ public class FoldedInferenceTests(ITestOutputHelper output)
         return F.Linear(F.ReLU(F.Linear(features, model.Fc1.Weight, model.Fc1.Bias)), model.Fc2.Weight, model.Fc2.Bias);
     }
 
-    /// <summary>Largest |fused − unfused| over the batch relative to its largest |logit|, and whether the argmaxes agree.</summary>
+    /// <summary>
+    /// Largest |fused − unfused| over the batch relative to its largest |logit|, and whether the argmaxes agree.
+    /// </summary>
     private static (double Difference, int Disagreements) Compare(float[] fused, float[] unfused, int classes)
     {
         double largest = unfused.Max(Math.Abs), difference = 0;
@@ -75,12 +79,14 @@ public class FoldedInferenceTests(ITestOutputHelper output)
             {
                 int count = Math.Min(64, test.Count - start);
                 using var scope = workspace.Begin();
-                var input = Tensor.FromArray(test.Images.AsSpan(start * test.ImageLength, count * test.ImageLength), count, 1, 32, 32);
+                var input = Tensor.FromArray(test.Images.AsSpan(start * test.ImageLength, count * test.ImageLength),
+                    count, 1, 32, 32);
                 var fused = model.Forward(input).ToArray();
                 var unfused = UnfusedForward(model, input).ToArray();
                 var (difference, disagree) = Compare(fused, unfused, 10);
                 largestDifference = Math.Max(largestDifference, difference);
-                largestAbsolute = Math.Max(largestAbsolute, fused.Zip(unfused, (a, b) => (double)Math.Abs(a - b)).Max());
+                largestAbsolute = Math.Max(largestAbsolute,
+                    fused.Zip(unfused, (a, b) => (double)Math.Abs(a - b)).Max());
                 disagreements += disagree;
             }
         output.WriteLine($"{test.Count} images: largest |fused − unfused| logit {largestAbsolute:E3} " +
@@ -96,7 +102,8 @@ public class FoldedInferenceTests(ITestOutputHelper output)
         var sgd = new Sgd(model.Parameters(), 0.05f, momentum: 0.9f);
         var random = new Random(32);
         Tensor Images(int count) => Tensor.FromArray(
-            Enumerable.Range(0, count * 32 * 32).Select(_ => (float)(2 * random.NextDouble() - 1)).ToArray(), count, 1, 32, 32);
+            Enumerable.Range(0, count * 32 * 32).Select(_ => (float)(2 * random.NextDouble() - 1)).ToArray(),
+            count, 1, 32, 32);
         var probe = Images(17);
         for (int round = 0; round < 3; round++)
         {
@@ -104,7 +111,8 @@ public class FoldedInferenceTests(ITestOutputHelper output)
             model.Train();
             for (int step = 0; step < 3; step++)
             {
-                var loss = F.CrossEntropy(model.Forward(Images(32)), Enumerable.Range(0, 32).Select(_ => random.Next(10)).ToArray());
+                var loss = F.CrossEntropy(model.Forward(Images(32)),
+                    Enumerable.Range(0, 32).Select(_ => random.Next(10)).ToArray());
                 sgd.ZeroGrad();
                 loss.Backward();
                 sgd.Step();
@@ -115,7 +123,8 @@ public class FoldedInferenceTests(ITestOutputHelper output)
             var unfused = UnfusedForward(model, probe).ToArray();
             var (difference, disagreements) = Compare(fused, unfused, 10);
             Assert.True(difference < LogitTolerance && disagreements == 0,
-                $"round {round}: fused and unfused logits differ by {difference:E3} of the largest, {disagreements} predictions.");
+                $"round {round}: fused and unfused logits differ by {difference:E3} of the largest, " +
+                    $"{disagreements} predictions.");
         }
     }
 }

@@ -18,9 +18,11 @@ public static class GpuDevices
 {
     public const string Simulated = "ilgpu-cpu", Cuda = "cuda";
 
-    private static readonly Lazy<Device> SimulatedDevice = new(() => CudaDevice.Open(GpuDevice.CreateCpu(threadsPerGroup: 16)));
+    private static readonly Lazy<Device> SimulatedDevice = new(() =>
+        CudaDevice.Open(GpuDevice.CreateCpu(threadsPerGroup: 16)));
     private static readonly Lazy<Device> SimulatedUnfusedHead = new(() =>
-        CudaDevice.Open(GpuDevice.CreateCpu(threadsPerGroup: 16, options: GpuOptions.Default with { FuseHead = false })));
+        CudaDevice.Open(GpuDevice.CreateCpu(threadsPerGroup: 16,
+            options: GpuOptions.Default with { FuseHead = false })));
     private static readonly Lazy<(Device? Device, string Reason)> Gpu =
         new(() => CudaDevice.TryOpen(out var device, out var reason) ? (device, "") : (null, reason));
 
@@ -43,7 +45,9 @@ public static class GpuDevices
         ? Gpu.Value.Device ?? throw LeNet.Tests.Kernels.Cuda.AcceleratorFixture.NoGpu(Gpu.Value.Reason)
         : SimulatedDevice.Value;
 
-    /// <summary>A simulated device made with the classifier head's fusion off (a backend option), for comparing both paths.</summary>
+    /// <summary>
+    /// A simulated device made with the classifier head's fusion off (a backend option), for comparing both paths.
+    /// </summary>
     public static Device UnfusedHead => SimulatedUnfusedHead.Value;
 }
 
@@ -72,8 +76,10 @@ public class GpuBackendTests
 
     private static void AssertClose(float[] expected, float[] actual, string what, double tolerance = 1e-4)
     {
-        var error = GradientCheck.RelativeError(expected.Select(v => (double)v).ToArray(), actual.Select(v => (double)v).ToArray());
-        Assert.True(error < tolerance, $"{what}: the GPU backend differs from the CPU kernels by relative error {error:E3}.");
+        var error = GradientCheck.RelativeError(expected.Select(v => (double)v).ToArray(),
+            actual.Select(v => (double)v).ToArray());
+        Assert.True(error < tolerance,
+            $"{what}: the GPU backend differs from the CPU kernels by relative error {error:E3}.");
     }
 
     public static TheoryData<string, string, int> ModelsAndBatches()
@@ -143,10 +149,12 @@ public class GpuBackendTests
             var (before, memsetsBefore) = (backend.Launches, backend.Memsets);
             float gpuLoss;
             using (workspace.Begin())
-                gpuLoss = Step(gpu, gpuSgd, Tensor.FromArray(device, pixels, 4, 1, 32, 32), new Indices(labels).To(device));
+                gpuLoss = Step(gpu, gpuSgd, Tensor.FromArray(device, pixels, 4, 1, 32, 32),
+                    new Indices(labels).To(device));
             launchesPerStep.Add(backend.Launches - before);
             memsetsPerStep.Add(backend.Memsets - memsetsBefore);
-            Assert.True(Math.Abs(gpuLoss - cpuLoss) < 1e-3 * Math.Max(1, Math.Abs(cpuLoss)), $"step {step}: loss {gpuLoss} on {device}, {cpuLoss} on the CPU.");
+            Assert.True(Math.Abs(gpuLoss - cpuLoss) < 1e-3 * Math.Max(1, Math.Abs(cpuLoss)),
+                $"step {step}: loss {gpuLoss} on {device}, {cpuLoss} on the CPU.");
         }
         foreach (var ((name, expected), (_, actual)) in cpu.StateDict().Zip(gpu.StateDict()))
             AssertClose(expected.ToArray(), actual.ToArray(), name, 1e-3);
@@ -155,13 +163,14 @@ public class GpuBackendTests
         // over all the parameters' gradients at once (packed by the optimiser).
         Assert.All(launchesPerStep.Skip(1), n => Assert.Equal(launchesPerStep[1], n));
         Assert.Equal([1L, 1L], memsetsPerStep.Skip(1));
-        // Few launches: each convolution with its fused block two forward (the convolution writes BatchNorm's statistics)
-        // and four backward, Linear+ReLU as one each way, Adam and ZeroGrad one each; softmax-CE writes the logits'
-        // gradient in its forward (the loss's gradient is the device's constant one) and the flatten's input borrows
-        // its gradient's storage, so neither needs a backward launch.
+        // Few launches: each convolution with its fused block two forward (the convolution writes BatchNorm's
+        // statistics) and four backward, Linear+ReLU as one each way, Adam and ZeroGrad one each; softmax-CE writes the
+        // logits' gradient in its forward (the loss's gradient is the device's constant one) and the flatten's input
+        // borrows its gradient's storage, so neither needs a backward launch.
         Assert.True(launchesPerStep[1] <= 21, $"{launchesPerStep[1]} launches per step");
 
-        // No atomics anywhere (partial sums are added in a fixed order): the same steps again give the same weights bit for bit.
+        // No atomics anywhere (partial sums are added in a fixed order): the same steps again give the same weights bit
+        // for bit.
         var again = new LeNet5(seed: 33).To(device);
         var againSgd = new Sgd(again.Parameters(), 0.05f, momentum: 0.9f);
         for (var step = 0; step < 3; step++)
@@ -170,7 +179,8 @@ public class GpuBackendTests
             using (workspace.Begin())
                 Step(again, againSgd, Tensor.FromArray(device, pixels, 4, 1, 32, 32), new Indices(labels).To(device));
         }
-        Assert.Equal(gpu.StateDict().Select(e => e.Tensor.ToArray()), again.StateDict().Select(e => e.Tensor.ToArray()));
+        Assert.Equal(gpu.StateDict().Select(e => e.Tensor.ToArray()),
+            again.StateDict().Select(e => e.Tensor.ToArray()));
     }
 
     [Theory]
@@ -190,14 +200,15 @@ public class GpuBackendTests
             Step(cpu, cpuAdam, Tensor.FromArray(pixels, 3, 1, 32, 32), labels);
             Step(gpu, gpuAdam, Tensor.FromArray(device, pixels, 3, 1, 32, 32), new Indices(labels).To(device));
         }
-        // The Adam kernel itself agrees with Reference to 1e-4 (AdamCudaTests); here the wiring is checked. Adam divides
-        // each gradient element by its own magnitude, so a rounding-level difference in a near-zero gradient can move
-        // that weight by up to lr on one path and not the other: 1e-3 of the weights' norm. A parameter not stepped,
-        // or stepped twice, differs by about lr in every element (~1e-2 of the norm).
+        // The Adam kernel itself agrees with Reference to 1e-4 (AdamCudaTests); here the wiring is checked. Adam
+        // divides each gradient element by its own magnitude, so a rounding-level difference in a near-zero gradient
+        // can move that weight by up to lr on one path and not the other: 1e-3 of the weights' norm. A parameter not
+        // stepped, or stepped twice, differs by about lr in every element (~1e-2 of the norm).
         foreach (var ((name, expected), (_, actual)) in cpu.StateDict().Zip(gpu.StateDict()))
             AssertClose(expected.ToArray(), actual.ToArray(), name, 1e-3);
         for (var i = 0; i < cpuAdam.Parameters.Count; i++)
-            AssertClose(cpuAdam.SecondMoments[i].ToArray(), gpuAdam.SecondMoments[i].ToArray(), $"second moment {i}", 1e-3);
+            AssertClose(cpuAdam.SecondMoments[i].ToArray(), gpuAdam.SecondMoments[i].ToArray(), $"second moment {i}",
+                1e-3);
     }
 
     [Theory]
@@ -218,7 +229,8 @@ public class GpuBackendTests
             {
                 var (pixels, labels) = Batch(3, 500 + step);
                 Step(cpu, cpuOptimizer, Tensor.FromArray(pixels, 3, 1, 32, 32), labels);
-                var loss = F.CrossEntropy(gpu.Forward(Tensor.FromArray(device, pixels, 3, 1, 32, 32)), new Indices(labels).To(device));
+                var loss = F.CrossEntropy(gpu.Forward(Tensor.FromArray(device, pixels, 3, 1, 32, 32)),
+                    new Indices(labels).To(device));
                 var before = backend.Launches;
                 gpuOptimizer.ZeroGrad();
                 // Before the first step no gradient exists yet: nothing to clear. Afterwards they are one buffer.
@@ -242,13 +254,16 @@ public class GpuBackendTests
     public void An_optimiser_that_clears_the_gradients_steps_as_zero_grad_after_each_step_would(string deviceName)
     {
         GpuDevices.Require(deviceName);
-        // Packed on the GPU (Adam with and without a schedule, SGD) and tensor by tensor on the CPU: the same parameters
-        // bit for bit as ZeroGrad before every backward, with every gradient zero after each step.
+        // Packed on the GPU (Adam with and without a schedule, SGD) and tensor by tensor on the CPU: the same
+        // parameters bit for bit as ZeroGrad before every backward, with every gradient zero after each step.
         var gpu = GpuDevices.Get(deviceName);
         var backend = (CudaBackend)gpu.Backend;
-        foreach (var (device, kind) in new[] { (gpu, "adam"), (gpu, "scheduled adam"), (gpu, "sgd"), (Device.Cpu, "adam"), (Device.Cpu, "sgd") })
+        foreach (var (device, kind) in new[] { (gpu, "adam"), (gpu, "scheduled adam"), (gpu, "sgd"),
+            (Device.Cpu, "adam"), (Device.Cpu, "sgd") })
         {
-            Optimizer Make(Module model) => kind == "sgd" ? new Sgd(model.Parameters(), 0.05f, momentum: 0.9f) : new Adam(model.Parameters(), 1e-3f);
+            Optimizer Make(Module model) =>
+                kind == "sgd" ? new Sgd(model.Parameters(), 0.05f, momentum: 0.9f)
+                    : new Adam(model.Parameters(), 1e-3f);
             var (zeroing, clearing) = (new LeNet5(seed: 38).To(device), new LeNet5(seed: 38).To(device));
             var (zeroingOptimizer, clearingOptimizer) = (Make(zeroing), Make(clearing));
             var schedule = kind == "scheduled adam" ? new StepSchedule(device, 3) : null;
@@ -257,7 +272,9 @@ public class GpuBackendTests
             for (var step = 0; step < 3; step++)
             {
                 var (pixels, labels) = Batch(3, 600 + step);
-                Tensor Loss(Module model) => F.CrossEntropy(model.Forward(Tensor.FromArray(device, pixels, 3, 1, 32, 32)), new Indices(labels).To(device));
+                Tensor Loss(Module model) =>
+                    F.CrossEntropy(model.Forward(Tensor.FromArray(device, pixels, 3, 1, 32, 32)),
+                        new Indices(labels).To(device));
                 var zeroingLoss = Loss(zeroing);
                 zeroingOptimizer.ZeroGrad();
                 zeroingLoss.Backward();
@@ -268,11 +285,14 @@ public class GpuBackendTests
                 var (launches, memsets) = (backend.Launches, backend.Memsets);
                 if (schedule is not null) schedule.EndStep(loss, losses!, clearingOptimizer);
                 else clearingOptimizer.Step(zeroGradients: true);
-                // On the GPU, packed: Adam clears in its one launch (the scheduled one also ends the step); SGD adds a memset.
+                // On the GPU, packed: Adam clears in its one launch (the scheduled one also ends the step); SGD adds a
+                // memset.
                 if (!device.IsCpu)
-                    Assert.Equal(kind == "sgd" ? (2L, 1L) : (1L, 0L), (backend.Launches - launches, backend.Memsets - memsets));
+                    Assert.Equal(kind == "sgd" ? (2L, 1L) : (1L, 0L),
+                        (backend.Launches - launches, backend.Memsets - memsets));
                 Assert.All(clearing.Parameters(), p => Assert.All(p.Grad!.ToArray(), g => Assert.Equal(0f, g)));
-                Assert.Equal(zeroing.Parameters().SelectMany(p => p.ToArray()), clearing.Parameters().SelectMany(p => p.ToArray()));
+                Assert.Equal(zeroing.Parameters().SelectMany(p => p.ToArray()),
+                    clearing.Parameters().SelectMany(p => p.ToArray()));
             }
         }
     }
@@ -307,7 +327,8 @@ public class GpuBackendTests
         // the same time could lose additions (a race a GPU showed, H200 run 5, and ILGPU's CPU accelerator does not).
         var kernels = ((CudaBackend)device.Backend).Kernels;
         var linearBackwards = new List<object[]>();
-        kernels.LaunchObserver = (kernel, _, arguments) => { if (kernel == "LinearBackwardKernel") linearBackwards.Add(arguments); };
+        kernels.LaunchObserver =
+            (kernel, _, arguments) => { if (kernel == "LinearBackwardKernel") linearBackwards.Add(arguments); };
         try
         {
             AssertClose(expected, Gradient(device, gpuWorkspace), "observed pass");
@@ -326,10 +347,12 @@ public class GpuBackendTests
         GpuDevices.Require(deviceName);
         // h feeds a reshape (whose gradient h borrows when it has none yet) and a Linear (which adds to h's gradient):
         // b = Linear(h.Reshape, Linear(h, W)) and the swapped Linear(Linear(h, W), h.Reshape) give h's two consumers in
-        // both backward orders. Without the reshape (same arithmetic) the gradients must be the same, bit for bit on one device.
+        // both backward orders. Without the reshape (same arithmetic) the gradients must be the same, bit for bit on
+        // one device.
         var device = GpuDevices.Get(deviceName);
         var random = new Random(42);
-        var (x, w) = (GradientCheck.Uniform(random, 12).Select(v => (float)v).ToArray(), GradientCheck.Uniform(random, 36).Select(v => (float)v).ToArray());
+        var (x, w) = (GradientCheck.Uniform(random, 12).Select(v => (float)v).ToArray(),
+            GradientCheck.Uniform(random, 36).Select(v => (float)v).ToArray());
         float[] Gradient(Device on, Workspace workspace, bool reshape, bool swap)
         {
             using var scope = workspace.Begin();
@@ -350,7 +373,8 @@ public class GpuBackendTests
             for (var pass = 0; pass < 3; pass++)
             {
                 Assert.Equal(expected, Gradient(Device.Cpu, cpuWorkspace, reshape: true, swap));
-                Assert.Equal(Gradient(device, new Workspace(), reshape: false, swap), Gradient(device, gpuWorkspace, reshape: true, swap));
+                Assert.Equal(Gradient(device, new Workspace(), reshape: false, swap),
+                    Gradient(device, gpuWorkspace, reshape: true, swap));
                 AssertClose(expected, Gradient(device, gpuWorkspace, reshape: true, swap), $"swap {swap}, pass {pass}");
             }
         }
@@ -358,20 +382,24 @@ public class GpuBackendTests
 
     [Theory]
     [MemberData(nameof(Devices))]
-    public void Cross_entropy_writes_the_logits_gradient_in_its_forward_and_backward_uses_it_only_for_a_unit_seed(string deviceName)
+    public void Cross_entropy_writes_the_logits_gradient_in_its_forward_and_backward_uses_it_only_for_a_unit_seed(
+        string deviceName)
     {
         GpuDevices.Require(deviceName);
         var device = GpuDevices.Get(deviceName);
         var backend = (CudaBackend)device.Backend;
         var random = new Random(43);
-        var (x, w) = (GradientCheck.Uniform(random, 4 * 5).Select(v => (float)v).ToArray(), GradientCheck.Uniform(random, 3 * 5).Select(v => (float)v).ToArray());
+        var (x, w) = (GradientCheck.Uniform(random, 4 * 5).Select(v => (float)v).ToArray(),
+            GradientCheck.Uniform(random, 3 * 5).Select(v => (float)v).ToArray());
         int[] labels = [2, 0, 1, 1];
         (float[] WeightGrad, float[]? LogitsLeafGrad, long BackwardLaunches) Run(Device on, int mode)
         {
             var weight = Tensor.FromArray(on, w, 3, 5);
             weight.RequiresGrad = true;
             // mode 0: loss.Backward() (the unit seed); 1: a [1] root (a seed buffer); 2: the logits a leaf.
-            var logits = mode == 2 ? Tensor.FromArray(on, F.Linear(Tensor.FromArray(x, 4, 5), Tensor.FromArray(w, 3, 5)).ToArray(), 4, 3) : F.Linear(Tensor.FromArray(on, x, 4, 5), weight);
+            var logits = mode == 2
+                ? Tensor.FromArray(on, F.Linear(Tensor.FromArray(x, 4, 5), Tensor.FromArray(w, 3, 5)).ToArray(), 4, 3)
+                : F.Linear(Tensor.FromArray(on, x, 4, 5), weight);
             if (mode == 2) logits.RequiresGrad = true;
             var loss = F.CrossEntropy(logits, new Indices(labels).To(on));
             var before = (on.Backend as CudaBackend)?.Launches ?? 0;
@@ -387,8 +415,8 @@ public class GpuBackendTests
             AssertClose(expected.WeightGrad, actual.WeightGrad, $"mode {mode}: weight gradient");
             if (mode == 2) AssertClose(expected.LogitsLeafGrad!, actual.LogitsLeafGrad!, "a leaf's logits gradient");
         }
-        // The unit seed: only the Linear backward launches; a seed buffer: the fill, softmax-CE backward and Linear backward
-        // (the reshape's input borrows the filled buffer).
+        // The unit seed: only the Linear backward launches; a seed buffer: the fill, softmax-CE backward and Linear
+        // backward (the reshape's input borrows the filled buffer).
         Assert.Equal(1, Run(device, 0).BackwardLaunches);
         Assert.Equal(3, Run(device, 1).BackwardLaunches);
         Assert.Equal(1, Run(device, 2).BackwardLaunches); // a leaf keeps its own gradient: the forward's is added to it
@@ -402,13 +430,16 @@ public class GpuBackendTests
         var device = GpuDevices.Get(deviceName);
         var backend = (CudaBackend)device.Backend;
         var random = new Random(44);
-        float[] Values(int n, double scale = 1) => GradientCheck.Uniform(random, n).Select(v => (float)(scale * v)).ToArray();
+        float[] Values(int n, double scale = 1) =>
+            GradientCheck.Uniform(random, n).Select(v => (float)(scale * v)).ToArray();
         const int N = 6, In = 12, Hidden = 9, Classes = 5;
-        var (x, w0, w1, b1, w2, b2) = (Values(N * 7), Values(In * 7), Values(Hidden * In, 0.5), Values(Hidden, 0.2), Values(Classes * Hidden), Values(Classes));
+        var (x, w0, w1, b1, w2, b2) = (Values(N * 7), Values(In * 7), Values(Hidden * In, 0.5), Values(Hidden, 0.2),
+            Values(Classes * Hidden), Values(Classes));
         var labels = Enumerable.Range(0, N).Select(_ => random.Next(Classes)).ToArray();
 
-        // The head's input is a Linear's output (its gradient borrowed from the fused forward) or a leaf (added to its own);
-        // the loss seeds the backward with 1, or passes through a Tanh first (another gradient: the row kernel runs again).
+        // The head's input is a Linear's output (its gradient borrowed from the fused forward) or a leaf (added to its
+        // own); the loss seeds the backward with 1, or passes through a Tanh first (another gradient: the row kernel
+        // runs again).
         (float Loss, float[][] Grads, long Forward, long Backward) Run(Device on, bool fused, bool leafInput, bool tanh)
         {
             Tensor Parameter(float[] values, params int[] shape)
@@ -417,9 +448,11 @@ public class GpuBackendTests
                 tensor.RequiresGrad = true;
                 return tensor;
             }
-            var (pre, first, firstBias, second, secondBias) = (Parameter(w0, In, 7), Parameter(w1, Hidden, In), Parameter(b1, Hidden),
-                Parameter(w2, Classes, Hidden), Parameter(b2, Classes));
-            var leaf = leafInput ? Parameter(F.Linear(Tensor.FromArray(x, N, 7), Tensor.FromArray(w0, In, 7)).ToArray(), N, In) : null;
+            var (pre, first, firstBias, second, secondBias) = (Parameter(w0, In, 7), Parameter(w1, Hidden, In),
+                Parameter(b1, Hidden), Parameter(w2, Classes, Hidden), Parameter(b2, Classes));
+            var leaf = leafInput
+                ? Parameter(F.Linear(Tensor.FromArray(x, N, 7), Tensor.FromArray(w0, In, 7)).ToArray(), N, In)
+                : null;
             var input = leaf ?? F.Linear(Tensor.FromArray(on, x, N, 7), pre);
             var onLabels = new Indices(labels).To(on);
             var launches = (on.Backend as CudaBackend)?.Launches ?? 0;
@@ -430,7 +463,8 @@ public class GpuBackendTests
             launches = (on.Backend as CudaBackend)?.Launches ?? 0;
             root.Backward();
             var backward = ((on.Backend as CudaBackend)?.Launches ?? 0) - launches;
-            float[][] grads = [(leaf ?? pre).Grad!.ToArray(), first.Grad!.ToArray(), firstBias.Grad!.ToArray(), second.Grad!.ToArray(), secondBias.Grad!.ToArray()];
+            float[][] grads = [(leaf ?? pre).Grad!.ToArray(), first.Grad!.ToArray(), firstBias.Grad!.ToArray(),
+                second.Grad!.ToArray(), secondBias.Grad!.ToArray()];
             return (loss.Item(), grads, forward, backward);
         }
 
@@ -441,13 +475,15 @@ public class GpuBackendTests
             var what = $"{(leafInput ? "leaf" : "intermediate")} input, {(tanh ? "through a Tanh" : "unit seed")}";
             var expected = Run(Device.Cpu, fused: false, leafInput, tanh);
             var actual = Run(device, fused: true, leafInput, tanh);
-            Assert.True(Math.Abs(expected.Loss - actual.Loss) < 1e-5 * Math.Abs(expected.Loss), $"{what}: loss {actual.Loss} on {device}, {expected.Loss} on the CPU.");
-            string[] names = [leafInput ? "input" : "the Linear before", "first weight", "first bias", "second weight", "second bias"];
+            Assert.True(Math.Abs(expected.Loss - actual.Loss) < 1e-5 * Math.Abs(expected.Loss),
+                $"{what}: loss {actual.Loss} on {device}, {expected.Loss} on the CPU.");
+            string[] names = [leafInput ? "input" : "the Linear before", "first weight", "first bias", "second weight",
+                "second bias"];
             for (var i = 0; i < names.Length; i++)
                 AssertClose(expected.Grads[i], actual.Grads[i], $"{what}: gradient of {names[i]}");
-            // One launch forward; backward the weight gradients' launch, and: the Linear before's backward; for a leaf, the
-            // forward's input gradient added to the leaf's; through a Tanh, its backward and the row kernel again (which adds
-            // straight into a leaf's gradient).
+            // One launch forward; backward the weight gradients' launch, and: the Linear before's backward; for a leaf,
+            // the forward's input gradient added to the leaf's; through a Tanh, its backward and the row kernel again
+            // (which adds straight into a leaf's gradient).
             Assert.Equal(1, actual.Forward);
             Assert.Equal(1 + (leafInput && tanh ? 0 : 1) + (tanh ? 2 : 0), actual.Backward);
         }
@@ -477,9 +513,11 @@ public class GpuBackendTests
             var (weight, bias) = (Tensor.FromArray(on, w, 6, 6), Tensor.FromArray(on, b, 6));
             weight.RequiresGrad = bias.RequiresGrad = true;
             var launches = (on.Backend as CudaBackend)?.Launches ?? 0;
-            var loss = F.HeadLoss(Tensor.FromArray(on, x, 4, 6), weight, bias, weight, bias, new Indices([1, 5, 0, 3]).To(on));
+            var loss = F.HeadLoss(Tensor.FromArray(on, x, 4, 6), weight, bias, weight, bias,
+                new Indices([1, 5, 0, 3]).To(on));
             loss.Backward();
-            return (loss.Item(), weight.Grad!.ToArray(), bias.Grad!.ToArray(), ((on.Backend as CudaBackend)?.Launches ?? 0) - launches);
+            return (loss.Item(), weight.Grad!.ToArray(), bias.Grad!.ToArray(),
+                ((on.Backend as CudaBackend)?.Launches ?? 0) - launches);
         }
         var expected = Run(Device.Cpu);
         var actual = Run(device);
@@ -534,15 +572,19 @@ public class GpuBackendTests
 
     [Theory]
     [MemberData(nameof(DevicesAndBlockSizes))]
-    public void Conv_batchnorm_relu_maxpool_fused_give_the_values_statistics_and_gradients_of_the_four(string deviceName, int size)
+    public void Conv_batchnorm_relu_maxpool_fused_give_the_values_statistics_and_gradients_of_the_four(
+        string deviceName, int size)
     {
         GpuDevices.Require(deviceName);
-        // size 9: 7×7 convolution outputs, a row and a column outside every window; size 10: 8×8, the windows tile the planes.
+        // size 9: 7×7 convolution outputs, a row and a column outside every window; size 10: 8×8, the windows tile the
+        // planes.
         int outputs = (size - 2) / 2;
         var random = new Random(41);
         float[] Values(int n) => GradientCheck.Uniform(random, n).Select(v => (float)v).ToArray();
-        var (x, w, b, gamma, beta, g) = (Values(5 * 2 * size * size), Values(3 * 2 * 3 * 3), Values(3), Values(3), Values(3), Values(5 * 3 * outputs * outputs));
-        (float[] Output, float[] RunningVar, float[] InputGrad, float[] WeightGrad, float[] BiasGrad, float[] GammaGrad, float[] BetaGrad, long Launches, long BackwardLaunches)
+        var (x, w, b, gamma, beta, g) = (Values(5 * 2 * size * size), Values(3 * 2 * 3 * 3), Values(3), Values(3),
+            Values(3), Values(5 * 3 * outputs * outputs));
+        (float[] Output, float[] RunningVar, float[] InputGrad, float[] WeightGrad, float[] BiasGrad, float[] GammaGrad,
+            float[] BetaGrad, long Launches, long BackwardLaunches)
             Run(Device device, bool fused)
         {
             var block = new ConvBlock(2, 3, 3, pool: 2, new Random(1)).To(device);
@@ -556,29 +598,33 @@ public class GpuBackendTests
             var backend = device.Backend as CudaBackend;
             var before = backend?.Launches ?? 0;
             var output = fused ? block.Forward(input)
-                : F.MaxPool2d(F.ReLU(F.BatchNorm2d(F.Conv2d(input, conv.Weight, conv.Bias), norm.Weight, norm.Bias, norm.RunningMean,
-                    norm.RunningVar, training: true)), 2);
+                : F.MaxPool2d(F.ReLU(F.BatchNorm2d(F.Conv2d(input, conv.Weight, conv.Bias), norm.Weight, norm.Bias,
+                    norm.RunningMean, norm.RunningVar, training: true)), 2);
             var launches = (backend?.Launches ?? 0) - before;
             // loss = Σ output · g, so ∂loss/∂output = g
             var loss = F.Linear(output.Reshape(1, -1), Tensor.FromArray(device, g, 1, 5 * 3 * outputs * outputs));
             before = backend?.Launches ?? 0;
             loss.Reshape(1).Backward();
-            var backwardLaunches = (backend?.Launches ?? 0) - before - 2; // less the seed (a fill of one) and the Linear's backward
-            return (output.ToArray(), norm.RunningVar.ToArray(), input.Grad!.ToArray(), conv.Weight.Grad!.ToArray(), conv.Bias.Grad!.ToArray(),
+            var backwardLaunches = (backend?.Launches ?? 0) - before - 2; // less the seed (a fill of one) and the
+                                                                          // Linear's backward
+            return (output.ToArray(), norm.RunningVar.ToArray(), input.Grad!.ToArray(), conv.Weight.Grad!.ToArray(),
+                conv.Bias.Grad!.ToArray(),
                 norm.Weight.Grad!.ToArray(), norm.Bias.Grad!.ToArray(), launches, backwardLaunches);
         }
         var expected = Run(Device.Cpu, fused: false);
         Assert.Contains(expected.Output, v => v == 0);
         Assert.Contains(expected.Output, v => v > 0);
         var device = GpuDevices.Get(deviceName);
-        foreach (var (on, fused, name) in new[] { (Device.Cpu, true, "CPU"), (Device.CpuReference, true, "Reference"), (device, false, $"{deviceName} unfused"), (device, true, deviceName) })
+        foreach (var (on, fused, name) in new[] { (Device.Cpu, true, "CPU"), (Device.CpuReference, true, "Reference"),
+            (device, false, $"{deviceName} unfused"), (device, true, deviceName) })
         {
             var actual = Run(on, fused);
             AssertClose(expected.Output, actual.Output, $"{name}: output");
             AssertClose(expected.RunningVar, actual.RunningVar, $"{name}: running variance");
             AssertClose(expected.InputGrad, actual.InputGrad, $"{name}: input gradient");
             AssertClose(expected.WeightGrad, actual.WeightGrad, $"{name}: conv weight gradient");
-            // (The conv bias's gradient is zero but for rounding — BatchNorm takes the mean out — so it is not compared.)
+            // (The conv bias's gradient is zero but for rounding — BatchNorm takes the mean out — so it is not
+            // compared.)
             AssertClose(expected.GammaGrad, actual.GammaGrad, $"{name}: gamma gradient");
             AssertClose(expected.BetaGrad, actual.BetaGrad, $"{name}: beta gradient");
         }
@@ -640,11 +686,13 @@ public class GpuBackendTests
             var gpu = new LeNet5(seed: 36).To(device);
             SafeTensors.Save(Path.Combine(folder.FullName, "cpu.safetensors"), cpu.StateDict());
             SafeTensors.Save(Path.Combine(folder.FullName, "gpu.safetensors"), gpu.StateDict());
-            Assert.Equal(File.ReadAllBytes(Path.Combine(folder.FullName, "cpu.safetensors")), File.ReadAllBytes(Path.Combine(folder.FullName, "gpu.safetensors")));
+            Assert.Equal(File.ReadAllBytes(Path.Combine(folder.FullName, "cpu.safetensors")),
+                File.ReadAllBytes(Path.Combine(folder.FullName, "gpu.safetensors")));
 
             var other = new LeNet5(seed: 99).To(device);
             other.LoadStateDict(SafeTensors.Load(Path.Combine(folder.FullName, "cpu.safetensors")).Tensors);
-            Assert.Equal(cpu.StateDict().Select(e => e.Tensor.ToArray()), other.StateDict().Select(e => e.Tensor.ToArray()));
+            Assert.Equal(cpu.StateDict().Select(e => e.Tensor.ToArray()),
+                other.StateDict().Select(e => e.Tensor.ToArray()));
         }
         finally
         {

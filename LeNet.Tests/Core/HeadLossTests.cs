@@ -6,7 +6,10 @@ using LeNet.Tests.Kernels;
 
 namespace LeNet.Tests.Core;
 
-/// <summary>Module.CrossEntropyLoss on the CPU: the model's forward, then the loss, exactly (the fused head is a GPU path, tested in GpuBackendTests).</summary>
+/// <summary>
+/// Module.CrossEntropyLoss on the CPU: the model's forward, then the loss, exactly (the fused head is a GPU path,
+/// tested in GpuBackendTests).
+/// </summary>
 public class HeadLossTests
 {
     [Theory]

@@ -63,7 +63,8 @@ internal static unsafe class KernelThreadAllocations
         _turnAction = action;
         try { Workers.Run(threads, &turns, &TakeTurn); }
         finally { _turnAction = null; }
-        if (turns.Next != threads) throw new InvalidOperationException($"Only {turns.Next} of {threads} kernel threads ran.");
+        if (turns.Next != threads)
+            throw new InvalidOperationException($"Only {turns.Next} of {threads} kernel threads ran.");
     }
 
     private static void TakeTurn(void* state, int part)

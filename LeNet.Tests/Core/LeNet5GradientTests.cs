@@ -5,7 +5,9 @@ using LeNet.Tests.Kernels;
 
 namespace LeNet.Tests.Core;
 
-/// <summary>The whole LeNet-5 forward → loss: its backward against finite differences, and Core's autograd against it.</summary>
+/// <summary>
+/// The whole LeNet-5 forward → loss: its backward against finite differences, and Core's autograd against it.
+/// </summary>
 public class LeNet5GradientTests
 {
     private const int Batch = 3;
@@ -18,7 +20,8 @@ public class LeNet5GradientTests
         foreach (var (name, tensor) in model.NamedParameters().Where(p => p.Name.Contains(".1.")))
         {
             var span = tensor.AsSpan();
-            for (var i = 0; i < span.Length; i++) span[i] = (float)(name.EndsWith("weight") ? 0.5 + random.NextDouble() : random.NextDouble() - 0.5);
+            for (var i = 0; i < span.Length; i++)
+                span[i] = (float)(name.EndsWith("weight") ? 0.5 + random.NextDouble() : random.NextDouble() - 0.5);
         }
         var input = GradientCheck.Uniform(random, Batch * 32 * 32).Select(v => (double)(float)v).ToArray();
         var labels = Enumerable.Range(0, Batch).Select(_ => random.Next(10)).ToArray();
@@ -40,7 +43,8 @@ public class LeNet5GradientTests
             var values = net.Parameters[name];
             var indices = values.Length <= 32 ? Enumerable.Range(0, values.Length).ToArray()
                 : Enumerable.Range(0, 24).Select(_ => random.Next(values.Length)).Distinct().ToArray();
-            var numerical = indices.Select(i => GradientCheck.NumericalAt(values, i, () => net.Loss(input, labels))).ToArray();
+            var numerical = indices.Select(i => GradientCheck.NumericalAt(values, i, () => net.Loss(input, labels)))
+                .ToArray();
             var analytic = indices.Select(i => gradients[name][i]).ToArray();
             if (FeedsBatchNorm(name))
             {
@@ -62,7 +66,8 @@ public class LeNet5GradientTests
     public void Core_autograd_in_float_matches_the_double_oracle()
     {
         var (model, input, labels) = Setup(seed: 21);
-        var (expectedLoss, expectedGradients, expectedInputGrad) = new LeNet5InDouble(model, Batch).LossAndGradients(input, labels);
+        var (expectedLoss, expectedGradients, expectedInputGrad) = new LeNet5InDouble(model, Batch)
+            .LossAndGradients(input, labels);
 
         var x = Tensor.FromArray(input.Select(v => (float)v).ToArray(), Batch, 1, 32, 32);
         x.RequiresGrad = true;
@@ -81,8 +86,10 @@ public class LeNet5GradientTests
             var error = GradientCheck.RelativeError(actual, expectedGradients[name]);
             Assert.True(error < 1e-4, $"{name}: Core's float gradient differs from the double oracle by {error:E2}.");
         }
-        var inputError = GradientCheck.RelativeError(x.Grad!.ToArray().Select(v => (double)v).ToArray(), expectedInputGrad);
-        Assert.True(inputError < 1e-4, $"input: Core's float gradient differs from the double oracle by {inputError:E2}.");
+        var inputError = GradientCheck.RelativeError(x.Grad!.ToArray().Select(v => (double)v).ToArray(),
+            expectedInputGrad);
+        Assert.True(inputError < 1e-4,
+            $"input: Core's float gradient differs from the double oracle by {inputError:E2}.");
     }
 
     private static bool FeedsBatchNorm(string parameter) => parameter is "layer1.0.bias" or "layer2.0.bias";

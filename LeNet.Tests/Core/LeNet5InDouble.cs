@@ -27,7 +27,8 @@ internal sealed class LeNet5InDouble
     public LeNet5InDouble(LeNet5 model, int batch)
     {
         _batch = batch;
-        Parameters = model.NamedParameters().ToDictionary(p => p.Name, p => p.Tensor.ToArray().Select(v => (double)v).ToArray());
+        Parameters = model.NamedParameters()
+            .ToDictionary(p => p.Name, p => p.Tensor.ToArray().Select(v => (double)v).ToArray());
         _conv1 = new ConvShape(batch, 1, 32, 32, 6, 5, 5);
         _bn1 = new BatchNormShape(batch, 6, 28 * 28);
         _pool1 = new PoolShape(batch, 6, 28, 28, 2, 2);
@@ -43,14 +44,18 @@ internal sealed class LeNet5InDouble
 
     public Dictionary<string, double[]> Parameters { get; }
 
-    /// <summary>Mean cross-entropy of the batch, with batch statistics in BatchNorm (running statistics are scratch).</summary>
+    /// <summary>
+    /// Mean cross-entropy of the batch, with batch statistics in BatchNorm (running statistics are scratch).
+    /// </summary>
     public double Loss(double[] input, int[] labels) => Run(input, labels, backward: false).Loss;
 
     /// <summary>The loss and ∂loss/∂ of every trainable parameter and of the input.</summary>
-    public (double Loss, Dictionary<string, double[]> Gradients, double[] InputGrad) LossAndGradients(double[] input, int[] labels) =>
+    public (double Loss, Dictionary<string, double[]> Gradients, double[] InputGrad) LossAndGradients(double[] input,
+        int[] labels) =>
         Run(input, labels, backward: true);
 
-    private (double Loss, Dictionary<string, double[]> Gradients, double[] InputGrad) Run(double[] input, int[] labels, bool backward)
+    private (double Loss, Dictionary<string, double[]> Gradients, double[] InputGrad) Run(double[] input, int[] labels,
+        bool backward)
     {
         var p = Parameters;
         var conv1 = new double[_conv1.OutputLength];
@@ -94,7 +99,8 @@ internal sealed class LeNet5InDouble
         var dBn2 = new double[bn2.Length];
         K.ReLU.Backward<double>(bn2, dReLU2, dBn2);
         var dConv2 = new double[conv2.Length];
-        K.BatchNorm2d.Backward<double>(dBn2, conv2, p["layer2.1.weight"], mean2, invStd2, dConv2, g["layer2.1.weight"], g["layer2.1.bias"], _bn2);
+        K.BatchNorm2d.Backward<double>(dBn2, conv2, p["layer2.1.weight"], mean2, invStd2, dConv2, g["layer2.1.weight"],
+            g["layer2.1.bias"], _bn2);
         var dPool1 = new double[pool1.Length];
         K.Conv2d.BackwardInput<double>(dConv2, p["layer2.0.weight"], dPool1, _conv2);
         K.Conv2d.BackwardWeight<double>(pool1, dConv2, g["layer2.0.weight"], _conv2);
@@ -105,7 +111,8 @@ internal sealed class LeNet5InDouble
         var dBn1 = new double[bn1.Length];
         K.ReLU.Backward<double>(bn1, dReLU1, dBn1);
         var dConv1 = new double[conv1.Length];
-        K.BatchNorm2d.Backward<double>(dBn1, conv1, p["layer1.1.weight"], mean1, invStd1, dConv1, g["layer1.1.weight"], g["layer1.1.bias"], _bn1);
+        K.BatchNorm2d.Backward<double>(dBn1, conv1, p["layer1.1.weight"], mean1, invStd1, dConv1, g["layer1.1.weight"],
+            g["layer1.1.bias"], _bn1);
         var dInput = new double[input.Length];
         K.Conv2d.BackwardInput<double>(dConv1, p["layer1.0.weight"], dInput, _conv1);
         K.Conv2d.BackwardWeight<double>(input, dConv1, g["layer1.0.weight"], _conv1);
@@ -113,14 +120,16 @@ internal sealed class LeNet5InDouble
         return (loss, g, dInput);
     }
 
-    private static (double[] Output, double[] Mean, double[] InvStd) BatchNorm(double[] input, double[] gamma, double[] beta, BatchNormShape shape)
+    private static (double[] Output, double[] Mean, double[] InvStd) BatchNorm(double[] input, double[] gamma,
+        double[] beta, BatchNormShape shape)
     {
         var output = new double[input.Length];
         var mean = new double[shape.Channels];
         var invStd = new double[shape.Channels];
         var runningMean = new double[shape.Channels];
         var runningVar = Enumerable.Repeat(1.0, shape.Channels).ToArray();
-        K.BatchNorm2d.ForwardTraining<double>(input, gamma, beta, output, mean, invStd, runningMean, runningVar, 0.1, 1e-5, shape);
+        K.BatchNorm2d.ForwardTraining<double>(input, gamma, beta, output, mean, invStd, runningMean, runningVar, 0.1,
+            1e-5, shape);
         return (output, mean, invStd);
     }
 
@@ -138,7 +147,8 @@ internal sealed class LeNet5InDouble
         return output;
     }
 
-    private double[] LinearBackward(double[] input, double[] outputGrad, string name, LinearShape shape, Dictionary<string, double[]> g)
+    private double[] LinearBackward(double[] input, double[] outputGrad, string name, LinearShape shape,
+        Dictionary<string, double[]> g)
     {
         var inputGrad = new double[shape.InputLength];
         K.Linear.BackwardInput<double>(outputGrad, Parameters[name + ".weight"], inputGrad, shape);

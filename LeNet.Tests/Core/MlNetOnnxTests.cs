@@ -21,9 +21,11 @@ public class MlNetOnnxTests
         var path = Path.Combine(folder.Path, "lenet5.onnx");
         OnnxExporter.Save(model, path);
 
-        // As docs/onnx.md shows: an input column "input" of [VectorType(1, 32, 32)] float[], ApplyOnnxModel("logits", "input", file).
+        // As docs/onnx.md shows: an input column "input" of [VectorType(1, 32, 32)] float[], ApplyOnnxModel("logits",
+        // "input", file).
         var mlContext = new MLContext(seed: 0);
-        var rows = Enumerable.Range(0, count).Select(i => new Digit { Input = images.AsSpan(i * 32 * 32, 32 * 32).ToArray() });
+        var rows = Enumerable.Range(0, count)
+            .Select(i => new Digit { Input = images.AsSpan(i * 32 * 32, 32 * 32).ToArray() });
         var data = mlContext.Data.LoadFromEnumerable(rows);
         using var transformer = mlContext.Transforms.ApplyOnnxModel("logits", "input", path).Fit(data);
         var theirs = mlContext.Data.CreateEnumerable<Scores>(transformer.Transform(data), reuseRowObject: false)

@@ -15,7 +15,8 @@ public class ModelVariantTests
     {
         var model = ModelVariants.Create(name);
         Assert.Equal(expected, model.ParameterCount());
-        Assert.Equal(expected, model.NamedParameters().Sum(p => p.Tensor.Shape.ToArray().Aggregate(1, (a, b) => a * b)));
+        Assert.Equal(expected,
+            model.NamedParameters().Sum(p => p.Tensor.Shape.ToArray().Aggregate(1, (a, b) => a * b)));
     }
 
     [Fact]
@@ -27,9 +28,11 @@ public class ModelVariantTests
             var state = model.StateDict().Select(e => $"{e.Name} {Tensor.Format(e.Tensor.Shape)}").ToArray();
             string[] expected =
             [
-                "features.0.weight [6, 1, 5, 5]", "features.0.bias [6]", "features.3.weight [16, 6, 5, 5]", "features.3.bias [16]",
+                "features.0.weight [6, 1, 5, 5]", "features.0.bias [6]",
+                "features.3.weight [16, 6, 5, 5]", "features.3.bias [16]",
                 "features.6.weight [120, 16, 5, 5]", "features.6.bias [120]",
-                "classifier.0.weight [84, 120]", "classifier.0.bias [84]", "classifier.2.weight [10, 84]", "classifier.2.bias [10]",
+                "classifier.0.weight [84, 120]", "classifier.0.bias [84]",
+                "classifier.2.weight [10, 84]", "classifier.2.bias [10]",
             ];
             Assert.Equal(expected, state);
             Assert.Empty(model.NamedBuffers());
@@ -46,9 +49,11 @@ public class ModelVariantTests
         Assert.IsType<AvgPool2d>(paper.Features.Layers[2]);
         Assert.IsType<Tanh>(paper.Classifier.Layers[1]);
         // The same seed draws the same weights in the same order, so only the activations tell them apart.
-        Assert.Equal(table.StateDict().SelectMany(e => e.Tensor.ToArray()), paper.StateDict().SelectMany(e => e.Tensor.ToArray()));
+        Assert.Equal(table.StateDict().SelectMany(e => e.Tensor.ToArray()),
+            paper.StateDict().SelectMany(e => e.Tensor.ToArray()));
 
-        var input = Tensor.FromArray(Kernels.GradientCheck.Uniform(new Random(5), 2 * 32 * 32).Select(v => (float)v).ToArray(), 2, 1, 32, 32);
+        var input = Tensor.FromArray(
+            Kernels.GradientCheck.Uniform(new Random(5), 2 * 32 * 32).Select(v => (float)v).ToArray(), 2, 1, 32, 32);
         var a = table.Forward(input);
         var b = paper.Forward(input);
         Assert.Equal([2, 10], a.Shape.ToArray());

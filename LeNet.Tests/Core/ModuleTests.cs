@@ -11,7 +11,8 @@ public class ModuleTests
     {
         var model = new LeNet5();
         Assert.Equal(61_750, model.ParameterCount());
-        var outsideBatchNorm = model.NamedParameters().Where(p => !IsBatchNorm(model, p.Name)).Sum(p => p.Tensor.Length);
+        var outsideBatchNorm = model.NamedParameters().Where(p => !IsBatchNorm(model, p.Name))
+            .Sum(p => p.Tensor.Length);
         Assert.Equal(61_706, outsideBatchNorm);
     }
 
@@ -25,7 +26,8 @@ public class ModuleTests
             "layer1.1.weight [6]", "layer1.1.bias [6]", "layer1.1.running_mean [6]", "layer1.1.running_var [6]",
             "layer2.0.weight [16, 6, 5, 5]", "layer2.0.bias [16]",
             "layer2.1.weight [16]", "layer2.1.bias [16]", "layer2.1.running_mean [16]", "layer2.1.running_var [16]",
-            "fc.weight [120, 400]", "fc.bias [120]", "fc1.weight [84, 120]", "fc1.bias [84]", "fc2.weight [10, 84]", "fc2.bias [10]",
+            "fc.weight [120, 400]", "fc.bias [120]", "fc1.weight [84, 120]", "fc1.bias [84]",
+            "fc2.weight [10, 84]", "fc2.bias [10]",
         ];
         Assert.Equal(expected, state);
     }
@@ -40,7 +42,8 @@ public class ModuleTests
         Assert.NotEqual(a.Fc.Weight.ToArray(), c.Fc.Weight.ToArray());
 
         // Kaiming-uniform with a = √5 and the bias rule both give U(−1/√fan_in, 1/√fan_in).
-        foreach (var (layer, fanIn) in new (Module, int)[] { (a.Layer1.Layers[0], 25), (a.Layer2.Layers[0], 150), (a.Fc, 400), (a.Fc1, 120), (a.Fc2, 84) })
+        foreach (var (layer, fanIn) in new (Module, int)[] { (a.Layer1.Layers[0], 25), (a.Layer2.Layers[0], 150),
+            (a.Fc, 400), (a.Fc1, 120), (a.Fc2, 84) })
         {
             var bound = 1 / MathF.Sqrt(fanIn);
             foreach (var (name, tensor) in layer.NamedParameters())
@@ -50,7 +53,8 @@ public class ModuleTests
                 if (values.Length >= 100)
                 {
                     // A uniform draw fills its range: the extremes come close to the bound and the mean is near 0.
-                    Assert.True(values.Max() > 0.9f * bound && values.Min() < -0.9f * bound, $"{name} does not span ±{bound}");
+                    Assert.True(values.Max() > 0.9f * bound && values.Min() < -0.9f * bound,
+                        $"{name} does not span ±{bound}");
                     Assert.InRange(values.Average(), -0.1 * bound, 0.1 * bound);
                 }
             }
@@ -69,7 +73,8 @@ public class ModuleTests
         var model = new LeNet5();
         Assert.True(model.Layer2.Layers[1].Training);
         model.Eval();
-        Assert.All(new Module[] { model, model.Layer1, model.Layer1.Layers[1], model.Layer2.Layers[1], model.Fc2 }, m => Assert.False(m.Training));
+        Assert.All(new Module[] { model, model.Layer1, model.Layer1.Layers[1], model.Layer2.Layers[1], model.Fc2 }, m =>
+            Assert.False(m.Training));
         model.Train();
         Assert.True(model.Layer2.Layers[1].Training);
     }
@@ -79,7 +84,8 @@ public class ModuleTests
     {
         var random = new Random(3);
         var batchNorm = new BatchNorm2d(3);
-        var input = Tensor.FromArray(Enumerable.Range(0, 4 * 3 * 5 * 5).Select(_ => (float)(random.NextDouble() * 4 + 2)).ToArray(), 4, 3, 5, 5);
+        var input = Tensor.FromArray(
+            Enumerable.Range(0, 4 * 3 * 5 * 5).Select(_ => (float)(random.NextDouble() * 4 + 2)).ToArray(), 4, 3, 5, 5);
 
         var trained = batchNorm.Forward(input).ToArray();
         // Training output is normalised per channel with the batch's own statistics.
@@ -106,7 +112,8 @@ public class ModuleTests
         for (var i = 0; i < values.Length; i++)
         {
             var c = i / 25 % 3;
-            var expected = (values[i] - batchNorm.RunningMean.AsSpan()[c]) / MathF.Sqrt(batchNorm.RunningVar.AsSpan()[c] + 1e-5f);
+            var expected = (values[i] - batchNorm.RunningMean.AsSpan()[c])
+                / MathF.Sqrt(batchNorm.RunningVar.AsSpan()[c] + 1e-5f);
             Assert.Equal(expected, evaluated[i], 1e-4);
         }
         Assert.Equal(runningMeanBefore, batchNorm.RunningMean.ToArray());
@@ -125,15 +132,18 @@ public class ModuleTests
         var before = fresh.Fc.Weight.ToArray();
         var missing = new Dictionary<string, (int[], float[])>(state);
         missing.Remove("fc2.bias");
-        Assert.Contains("missing fc2.bias", Assert.Throws<ArgumentException>(() => fresh.LoadStateDict(missing)).Message);
+        Assert.Contains("missing fc2.bias",
+            Assert.Throws<ArgumentException>(() => fresh.LoadStateDict(missing)).Message);
         var wrongShape = new Dictionary<string, (int[], float[])>(state) { ["fc2.bias"] = ([5], new float[5]) };
         Assert.Contains("fc2.bias", Assert.Throws<ArgumentException>(() => fresh.LoadStateDict(wrongShape)).Message);
         Assert.Equal(before, fresh.Fc.Weight.ToArray());
     }
 
     private static bool IsBatchNorm(LeNet5 model, string parameterName) =>
-        parameterName.StartsWith("layer1.1.", StringComparison.Ordinal) || parameterName.StartsWith("layer2.1.", StringComparison.Ordinal);
+        parameterName.StartsWith("layer1.1.", StringComparison.Ordinal)
+            || parameterName.StartsWith("layer2.1.", StringComparison.Ordinal);
 
     private static double[] ChannelValues(float[] values, int batch, int channels, int spatial, int channel) =>
-        Enumerable.Range(0, batch).SelectMany(n => values.Skip((n * channels + channel) * spatial).Take(spatial)).Select(v => (double)v).ToArray();
+        Enumerable.Range(0, batch).SelectMany(n => values.Skip((n * channels + channel) * spatial).Take(spatial))
+            .Select(v => (double)v).ToArray();
 }

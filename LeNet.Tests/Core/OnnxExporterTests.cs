@@ -29,8 +29,10 @@ public class OnnxExporterTests(ITestOutputHelper output)
         Assert.True(model.Training, "export must leave the model's mode as it was");
         var batch7 = OnnxRuntimeLogits.Run(session, images, 7);
         var batch1 = OnnxRuntimeLogits.Run(session, images.AsMemory(0, 32 * 32), 1);
-        output.WriteLine($"{variant}: max relative difference {OnnxRuntimeLogits.MaxRelativeDifference(ours, batch7, 10):E2} at batch 7, " +
-                         $"{OnnxRuntimeLogits.MaxRelativeDifference(ours[..10], batch1, 10):E2} at batch 1");
+        output.WriteLine(
+            $"{variant}: max relative difference " +
+                $"{OnnxRuntimeLogits.MaxRelativeDifference(ours, batch7, 10):E2} at batch 7, " +
+            $"{OnnxRuntimeLogits.MaxRelativeDifference(ours[..10], batch1, 10):E2} at batch 1");
         Assert.InRange(OnnxRuntimeLogits.MaxRelativeDifference(ours, batch7, 10), 0, Tolerance);
         Assert.InRange(OnnxRuntimeLogits.MaxRelativeDifference(ours[..10], batch1, 10), 0, Tolerance);
         Assert.Equal(OnnxRuntimeLogits.Predictions(ours, 10), OnnxRuntimeLogits.Predictions(batch7, 10));
@@ -39,7 +41,8 @@ public class OnnxExporterTests(ITestOutputHelper output)
     [Fact]
     public void The_file_declares_opset_13_a_dynamic_batch_named_input_and_output_and_one_operator_per_layer()
     {
-        var bytes = OnnxExporter.Export(new LeNet5(seed: 3), new OnnxExportOptions { Metadata = new Dictionary<string, string> { ["model"] = "lenet5" } });
+        var bytes = OnnxExporter.Export(new LeNet5(seed: 3),
+            new OnnxExportOptions { Metadata = new Dictionary<string, string> { ["model"] = "lenet5" } });
         var proto = ModelProto.Parser.ParseFrom(bytes);
         Assert.Equal(7, proto.IrVersion);
         Assert.Equal(13, Assert.Single(proto.OpsetImport, o => o.Domain == "").Version);
@@ -56,12 +59,16 @@ public class OnnxExporterTests(ITestOutputHelper output)
             "Flatten", "Gemm", "Relu", "Gemm", "Relu", "Gemm",
         ];
         Assert.Equal(operators, proto.Graph.Node.Select(n => n.OpType));
-        Assert.All(proto.Graph.Node.Where(n => n.OpType == "Gemm"), n => Assert.Equal(1, n.Attribute.Single(a => a.Name == "transB").I));
+        Assert.All(proto.Graph.Node.Where(n => n.OpType == "Gemm"), n =>
+            Assert.Equal(1, n.Attribute.Single(a => a.Name == "transB").I));
         // Every weight and running statistic is stored once under its state-dict name.
-        Assert.Equal(new LeNet5().StateDict().Select(e => e.Name).Order(), proto.Graph.Initializer.Select(t => t.Name).Order());
+        Assert.Equal(new LeNet5().StateDict().Select(e => e.Name).Order(),
+            proto.Graph.Initializer.Select(t => t.Name).Order());
 
-        string[] table = ["Conv", "Relu", "AveragePool", "Conv", "Relu", "AveragePool", "Conv", "Relu", "Flatten", "Gemm", "Relu", "Gemm"];
-        Assert.Equal(table, ModelProto.Parser.ParseFrom(OnnxExporter.Export(new LeNet5Table())).Graph.Node.Select(n => n.OpType));
+        string[] table = ["Conv", "Relu", "AveragePool", "Conv", "Relu", "AveragePool", "Conv", "Relu", "Flatten",
+            "Gemm", "Relu", "Gemm"];
+        Assert.Equal(table,
+            ModelProto.Parser.ParseFrom(OnnxExporter.Export(new LeNet5Table())).Graph.Node.Select(n => n.OpType));
 
         // ONNX Runtime reads the batch as the symbolic dimension N.
         using var session = new InferenceSession(bytes);
@@ -82,18 +89,22 @@ public class OnnxExporterTests(ITestOutputHelper output)
         var images = Images(random, 5);
         var ours = Logits(model, images, 5);
         using var session = new InferenceSession(OnnxExporter.Export(model));
-        Assert.InRange(OnnxRuntimeLogits.MaxRelativeDifference(ours, OnnxRuntimeLogits.Run(session, images, 5), 10), 0, Tolerance);
+        Assert.InRange(OnnxRuntimeLogits.MaxRelativeDifference(ours, OnnxRuntimeLogits.Run(session, images, 5), 10),
+            0, Tolerance);
     }
 
     [Fact]
     public void A_layer_without_an_ONNX_form_is_refused_with_one_sentence_and_no_file()
     {
-        var model = new Sequential(new Conv2d(1, 2, 5, new Random(1)), new Identity(), new Flatten(), new Linear(2 * 28 * 28, 10, new Random(2)));
+        var model = new Sequential(new Conv2d(1, 2, 5, new Random(1)), new Identity(), new Flatten(),
+            new Linear(2 * 28 * 28, 10, new Random(2)));
         using var folder = new TemporaryFolder();
         var path = Path.Combine(folder.Path, "model.onnx");
         var e = Assert.Throws<OnnxExportException>(() => OnnxExporter.Save(model, path));
-        Assert.Equal("The layer '1' of type Identity has no ONNX form in this exporter, which knows Conv2d, BatchNorm2d, ReLU, Tanh, Sigmoid, " +
-                     "MaxPool2d, AvgPool2d, Flatten and Linear; export a model built from those.", e.Message);
+        Assert.Equal(
+            "The layer '1' of type Identity has no ONNX form in this exporter, which knows Conv2d, BatchNorm2d, " +
+                "ReLU, Tanh, Sigmoid, " +
+            "MaxPool2d, AvgPool2d, Flatten and Linear; export a model built from those.", e.Message);
         Assert.Empty(Directory.EnumerateFileSystemEntries(folder.Path));
     }
 
@@ -103,11 +114,15 @@ public class OnnxExporterTests(ITestOutputHelper output)
         using var folder = new TemporaryFolder();
         var path = Path.Combine(folder.Path, "model.onnx");
         var e = Assert.Throws<OnnxExportException>(() => OnnxExporter.Save(new ReLUBeforeConvolution(), path));
-        Assert.StartsWith("The ReLUBeforeConvolution's forward pass is not the chain of its layers in the order they were registered", e.Message);
+        Assert.StartsWith(
+            "The ReLUBeforeConvolution's forward pass is not the chain of its layers in the order they were registered",
+            e.Message);
         Assert.Empty(Directory.EnumerateFileSystemEntries(folder.Path));
     }
 
-    /// <summary>Running statistics and affine weights away from their initial 0/1, so that BatchNorm's export is really tested.</summary>
+    /// <summary>
+    /// Running statistics and affine weights away from their initial 0/1, so that BatchNorm's export is really tested.
+    /// </summary>
     internal static void RandomiseBatchNorm(Module module, Random random)
     {
         if (module is BatchNorm2d norm)
@@ -121,11 +136,14 @@ public class OnnxExporterTests(ITestOutputHelper output)
 
         void Fill(Tensor tensor, double low, double high)
         {
-            for (var i = 0; i < tensor.Length; i++) tensor.AsSpan()[i] = (float)(low + (high - low) * random.NextDouble());
+            for (var i = 0; i < tensor.Length; i++)
+                tensor.AsSpan()[i] = (float)(low + (high - low) * random.NextDouble());
         }
     }
 
-    /// <summary>Inputs in the range normalised MNIST pixels take, (0 − 0.13)/0.31 ≈ −0.43 to (1 − 0.13)/0.31 ≈ 2.8.</summary>
+    /// <summary>
+    /// Inputs in the range normalised MNIST pixels take, (0 − 0.13)/0.31 ≈ −0.43 to (1 − 0.13)/0.31 ≈ 2.8.
+    /// </summary>
     internal static float[] Images(Random random, int count) =>
         Enumerable.Range(0, count * 32 * 32).Select(_ => (float)(-0.43 + 3.23 * random.NextDouble())).ToArray();
 
@@ -141,14 +159,17 @@ public class OnnxExporterTests(ITestOutputHelper output)
     }
 
     private static string Describe(TensorShapeProto.Types.Dimension dimension) =>
-        dimension.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam ? dimension.DimParam : dimension.DimValue.ToString();
+        dimension.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam ? dimension.DimParam
+            : dimension.DimValue.ToString();
 
     private sealed class Identity : Module
     {
         public override Tensor Forward(Tensor input) => input;
     }
 
-    /// <summary>Registers a convolution, a ReLU and a Flatten, but applies the ReLU first: same shapes, other values.</summary>
+    /// <summary>
+    /// Registers a convolution, a ReLU and a Flatten, but applies the ReLU first: same shapes, other values.
+    /// </summary>
     private sealed class ReLUBeforeConvolution : Module
     {
         private readonly Conv2d _convolution;

@@ -33,7 +33,8 @@ public class ScheduledStepTests
     };
 
     /// <summary>Trains two epochs; with <paramref name="byHand"/> the rate is set before each step instead.</summary>
-    private static (float[] Weights, float[] Losses) Train(Device device, string optimizerName, LearningRateSchedule schedule, bool byHand)
+    private static (float[] Weights, float[] Losses) Train(Device device, string optimizerName,
+        LearningRateSchedule schedule, bool byHand)
     {
         var rng = new Random(17);
         var images = Enumerable.Range(0, Images * 32 * 32).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
@@ -41,8 +42,8 @@ public class ScheduledStepTests
         var model = new LeNet5(seed: 4).To(device);
         var optimizer = Create(optimizerName, model);
         // By hand the rate changes under a step a CUDA graph would replay unchanged: those steps launch one by one.
-        using var step = TrainingStep.Create(model, optimizer, BatchSource.Create(device, images, labels, 1, 32, 32), Batch,
-            cudaGraphs: !byHand);
+        using var step = TrainingStep.Create(model, optimizer, BatchSource.Create(device, images, labels, 1, 32, 32),
+            Batch, cudaGraphs: !byHand);
         if (!byHand) step.Schedule = schedule;
         var losses = new List<float>();
         for (var epoch = 0; epoch < Epochs; epoch++)
@@ -67,11 +68,13 @@ public class ScheduledStepTests
 
     [Theory]
     [MemberData(nameof(DevicesAndOptimisers))]
-    public void Each_step_uses_its_rate_as_if_the_optimisers_rate_were_set_before_it(string deviceName, string optimizer)
+    public void Each_step_uses_its_rate_as_if_the_optimisers_rate_were_set_before_it(string deviceName,
+        string optimizer)
     {
         var device = deviceName == "cpu" ? Device.Cpu : GpuDevices.Get(deviceName);
         if (deviceName != "cpu") GpuDevices.Require(deviceName);
-        var schedule = LearningRateSchedule.Create("onecycle", optimizer == "sgd" ? 0.05 : 0.002, Epochs * Images / Batch, 0, Images / Batch);
+        var schedule = LearningRateSchedule.Create("onecycle", optimizer == "sgd" ? 0.05 : 0.002,
+            Epochs * Images / Batch, 0, Images / Batch);
 
         var scheduled = Train(device, optimizer, schedule, byHand: false);
         var byHand = Train(device, optimizer, schedule, byHand: true);
@@ -79,7 +82,8 @@ public class ScheduledStepTests
         Assert.Equal(byHand.Losses, scheduled.Losses);
         Assert.Equal(byHand.Weights, scheduled.Weights);
         // And the schedule mattered: a constant rate ends elsewhere.
-        var constant = Train(device, optimizer, LearningRateSchedule.Create("constant", schedule.BaseRate, 1, 0, 1), byHand: false);
+        var constant = Train(device, optimizer, LearningRateSchedule.Create("constant", schedule.BaseRate, 1, 0, 1),
+            byHand: false);
         Assert.NotEqual(constant.Weights, scheduled.Weights);
     }
 }

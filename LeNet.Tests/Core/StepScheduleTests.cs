@@ -31,7 +31,9 @@ public class StepScheduleTests
 
     private static int Count(int step) => Math.Min(BatchSize, Images - step * BatchSize);
 
-    /// <summary>LeNet-5 with Adam on a device, stepping through <see cref="Dataset"/> by a schedule, as the trainer does.</summary>
+    /// <summary>
+    /// LeNet-5 with Adam on a device, stepping through <see cref="Dataset"/> by a schedule, as the trainer does.
+    /// </summary>
     private sealed class ScheduledLoop(Device device, int seed)
     {
         public readonly DeviceDataset Data = Dataset(device);
@@ -49,7 +51,9 @@ public class StepScheduleTests
             return Model.CrossEntropyLoss(input, labels);
         }
 
-        /// <summary>The trainer's GPU step: Adam's launch leaves the gradients at zero for the next (new ones are zeros).</summary>
+        /// <summary>
+        /// The trainer's GPU step: Adam's launch leaves the gradients at zero for the next (new ones are zeros).
+        /// </summary>
         public void Step(int count)
         {
             using var scope = Workspace.Begin();
@@ -106,16 +110,22 @@ public class StepScheduleTests
 
         Assert.Equal(2 * Steps, loop.Adam.StepCount);
         Assert.Equal(hostLosses.ToArray(), epochLosses);
-        Assert.Equal(hostModel.Parameters().SelectMany(p => p.ToArray()), loop.Model.Parameters().SelectMany(p => p.ToArray()));
-        Assert.Equal(hostAdam.SecondMoments.SelectMany(m => m.ToArray()), loop.Adam.SecondMoments.SelectMany(m => m.ToArray()));
-        // The loss's copy (a device copy, not counted) went into Adam's launch, which ends the step; ZeroGrad's memset went
-        // into Adam's launch after the first step: one fewer. The same count at every full step after the first.
+        Assert.Equal(hostModel.Parameters().SelectMany(p => p.ToArray()),
+            loop.Model.Parameters().SelectMany(p => p.ToArray()));
+        Assert.Equal(hostAdam.SecondMoments.SelectMany(m => m.ToArray()),
+            loop.Adam.SecondMoments.SelectMany(m => m.ToArray()));
+        // The loss's copy (a device copy, not counted) went into Adam's launch, which ends the step; ZeroGrad's memset
+        // went into Adam's launch after the first step: one fewer. The same count at every full step after the first.
         Assert.Equal(hostLaunches.Select((n, i) => i == 0 ? n : n - 1), launches);
         Assert.Single(launches.Skip(1).Where((_, i) => Count((i + 1) % Steps) == BatchSize).Distinct());
     }
 
-    /// <summary>What <see cref="LeNet.Kernels.Cuda.CudaKernels.LaunchObserver"/> saw during <paramref name="step"/>: each launch's kernel, configuration and arguments.</summary>
-    private static List<(string Kernel, ILGPU.KernelConfig Config, object[] Arguments)> Launches(Device device, Action step)
+    /// <summary>
+    /// What <see cref="LeNet.Kernels.Cuda.CudaKernels.LaunchObserver"/> saw during <paramref name="step"/>: each
+    /// launch's kernel, configuration and arguments.
+    /// </summary>
+    private static List<(string Kernel, ILGPU.KernelConfig Config, object[] Arguments)> Launches(Device device,
+        Action step)
     {
         var kernels = ((CudaBackend)device.Backend).Kernels;
         var launches = new List<(string, ILGPU.KernelConfig, object[])>();
@@ -149,9 +159,10 @@ public class StepScheduleTests
         loop.Schedule.StartEpoch(0, loop.Adam);
         var nextEpoch = Launches(device, () => loop.Step(BatchSize));
         var after = Launches(device, () => loop.Step(BatchSize));
-        // gather, 6 forward (each convolution with its block two, fc, the head with its loss), 10 backward (the head's weight
-        // gradients, fc, each block two: its gradient sums, then the convolution's output gradient; each convolution two:
-        // its partials over chunks, their sum), Adam (which also clears the gradients, stores the loss and advances the cursor)
+        // gather, 6 forward (each convolution with its block two, fc, the head with its loss), 10 backward (the head's
+        // weight gradients, fc, each block two: its gradient sums, then the convolution's output gradient; each
+        // convolution two: its partials over chunks, their sum), Adam (which also clears the gradients, stores the loss
+        // and advances the cursor)
         Assert.Equal(18, captured.Count);
         Assert.Equal("AdamScheduledKernel", captured[^1].Kernel);
         foreach (var replayed in new[] { nextEpoch, after })
@@ -160,7 +171,8 @@ public class StepScheduleTests
             for (var i = 0; i < captured.Count; i++)
             {
                 Assert.Equal(captured[i].Config, replayed[i].Config);
-                Assert.True(captured[i].Arguments.SequenceEqual(replayed[i].Arguments), $"launch {i} ({captured[i].Kernel}) has other arguments.");
+                Assert.True(captured[i].Arguments.SequenceEqual(replayed[i].Arguments),
+                    $"launch {i} ({captured[i].Kernel}) has other arguments.");
             }
         }
 
@@ -251,7 +263,8 @@ public class StepScheduleTests
         Assert.Throws<InvalidOperationException>(schedule.CountReplayedStep);
         var loss2 = Tensor.Zeros(device, 1);
         Assert.Throws<InvalidOperationException>(() => schedule.EndStep(loss2, losses));
-        Assert.Throws<ArgumentOutOfRangeException>(() => data.Batch(schedule, BatchSize, BatchSize)); // step 4's batch would start at image 20 of 18
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            data.Batch(schedule, BatchSize, BatchSize)); // step 4's batch would start at image 20 of 18
         Assert.Throws<ArgumentException>(() => schedule.EndStep(loss2, Tensor.Zeros(device, Steps - 1)));
         Assert.Throws<ArgumentOutOfRangeException>(() => schedule.StartEpoch(Steps, adam));
     }

@@ -2,12 +2,14 @@ using System.Diagnostics;
 
 namespace LeNet.Tests.Files;
 
-/// <summary>Special files for the hostile-world tests (issue 19): FIFOs made with mkfifo, the endless /dev/zero.</summary>
+/// <summary>Special files for the hostile-world tests (issue 19): FIFOs made with mkfifo, the endless
+/// /dev/zero.</summary>
 public static class HostileFiles
 {
     public const string EndlessDevice = "/dev/zero";
 
-    /// <summary>True where FIFOs and /dev/zero exist (Linux, macOS); the tests that need them are skipped elsewhere.</summary>
+    /// <summary>True where FIFOs and /dev/zero exist (Linux, macOS); the tests that need them are skipped
+    /// elsewhere.</summary>
     public static bool Supported => !OperatingSystem.IsWindows() && File.Exists(EndlessDevice);
 
     public static string Fifo(string path)

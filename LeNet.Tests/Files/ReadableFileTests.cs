@@ -40,7 +40,8 @@ public class ReadableFileTests
 
         var error = HostileFiles.ThrowsWithinTenSeconds(() => ReadableFile.ReadAllBytes(fifo, 1 << 20));
 
-        Assert.Equal("it is a FIFO (named pipe), not a regular file", Assert.IsType<FileRefusedException>(error).Message);
+        Assert.Equal("it is a FIFO (named pipe), not a regular file",
+            Assert.IsType<FileRefusedException>(error).Message);
     }
 
     [Fact]
@@ -53,7 +54,8 @@ public class ReadableFileTests
         foreach (var path in new[] { HostileFiles.EndlessDevice, folder.Combine("zero") })
         {
             var error = HostileFiles.ThrowsWithinTenSeconds(() => ReadableFile.ReadAllBytes(path, 1 << 20));
-            Assert.Equal("it is a character device, not a regular file", Assert.IsType<FileRefusedException>(error).Message);
+            Assert.Equal("it is a character device, not a regular file",
+                Assert.IsType<FileRefusedException>(error).Message);
         }
     }
 

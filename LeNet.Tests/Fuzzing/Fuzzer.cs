@@ -24,16 +24,19 @@ public static class Fuzzer
     /// The most bytes one case may allocate, given its bytes, counted over every thread of the process: the reader
     /// runs parallel loops. A test that runs the fuzzer must therefore run alone (<see cref="FuzzingCollection"/>).
     /// </param>
-    public static Report Run<TException>(IEnumerable<Mutation> cases, string name, Action<byte[]> read, Func<byte[], long> allocationLimit)
+    public static Report Run<TException>(IEnumerable<Mutation> cases, string name, Action<byte[]> read,
+        Func<byte[], long> allocationLimit)
         where TException : Exception =>
         Run(cases, name, read, allocationLimit, typeof(TException));
 
     /// <summary>As <see cref="Run{TException}"/> for a reader whose contract names two exception types.</summary>
-    public static Report Run<TException1, TException2>(IEnumerable<Mutation> cases, string name, Action<byte[]> read, Func<byte[], long> allocationLimit)
+    public static Report Run<TException1, TException2>(IEnumerable<Mutation> cases, string name, Action<byte[]> read,
+        Func<byte[], long> allocationLimit)
         where TException1 : Exception where TException2 : Exception =>
         Run(cases, name, read, allocationLimit, typeof(TException1), typeof(TException2));
 
-    private static Report Run(IEnumerable<Mutation> cases, string name, Action<byte[]> read, Func<byte[], long> allocationLimit, params Type[] ours)
+    private static Report Run(IEnumerable<Mutation> cases, string name, Action<byte[]> read,
+        Func<byte[], long> allocationLimit, params Type[] ours)
     {
         int count = 0, accepted = 0, refused = 0;
         var failures = new List<string>();
@@ -50,7 +53,8 @@ public static class Fuzzer
             catch (Exception e) when (ours.Contains(e.GetType()))
             {
                 refused++;
-                if (string.IsNullOrWhiteSpace(e.Message) || !e.Message.Contains(name, StringComparison.Ordinal) || e.Message.Contains('\n'))
+                if (string.IsNullOrWhiteSpace(e.Message) || !e.Message.Contains(name, StringComparison.Ordinal) ||
+                    e.Message.Contains('\n'))
                     failures.Add($"{mutation.Description}: the message is not one line naming {name}: {e.Message}");
             }
             catch (Exception e)
@@ -59,19 +63,22 @@ public static class Fuzzer
             }
             var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
             if (allocated > limit)
-                failures.Add($"{mutation.Description}: allocated {allocated:N0} bytes, more than the {limit:N0} a {mutation.Bytes.Length:N0}-byte file justifies");
+                failures.Add(
+                    $"{mutation.Description}: allocated {allocated:N0} bytes, more than the {limit:N0} a " +
+                        $"{mutation.Bytes.Length:N0}-byte file justifies");
         }
         return new Report(count, accepted, refused, failures);
     }
 
     /// <summary>
-    /// The allocation bound of a reader that takes a model file or checkpoint whole: its tensors copied out, a model and
-    /// optimiser to restore into (about 1 MB for LeNet-5), the decoded JSON, a few times over. Nothing may scale with
-    /// what a damaged header claims.
+    /// The allocation bound of a reader that takes a model file or checkpoint whole: its tensors copied out, a model
+    /// and optimiser to restore into (about 1 MB for LeNet-5), the decoded JSON, a few times over. Nothing may scale
+    /// with what a damaged header claims.
     /// </summary>
     public static long WholeFileLimit(byte[] bytes) => 4L * bytes.Length + (2 << 20);
 
-    /// <summary>The bytes that <paramref name="save"/> writes to the path it is given, a file named <paramref name="fileName"/> in a temporary folder.</summary>
+    /// <summary>The bytes that <paramref name="save"/> writes to the path it is given, a file named
+    /// <paramref name="fileName"/> in a temporary folder.</summary>
     public static byte[] BytesWrittenBy(Action<string> save, string fileName)
     {
         var folder = Directory.CreateTempSubdirectory("lenet-fuzz-").FullName;

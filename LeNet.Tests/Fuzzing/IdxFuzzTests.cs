@@ -19,7 +19,8 @@ public class IdxFuzzTests
     {
         var images = MnistFiles.Read(MnistTestData.Directory, MnistPart.TestImages, verifyChecksum: false);
         var labels = MnistFiles.Read(MnistTestData.Directory, MnistPart.TestLabels, verifyChecksum: false);
-        return (IdxBytes.Images(Images, Side, images.Data[..(Images * Side * Side)]), IdxBytes.Labels(labels.Data[..Images]));
+        return (IdxBytes.Images(Images, Side, images.Data[..(Images * Side * Side)]),
+            IdxBytes.Labels(labels.Data[..Images]));
     });
 
     private static byte[] ImagesFile => Real.Value.Images;
@@ -33,14 +34,16 @@ public class IdxFuzzTests
     {
         var images = IdxReader.Read(new MemoryStream(bytes), Name, IdxReader.ImagesMagic);
         var labels = IdxReader.Read(new MemoryStream(LabelsFile), "labels", IdxReader.LabelsMagic);
-        MnistDataset.FromIdx(images, labels, limit: null, MnistPreprocessing.DefaultImageSize, MnistPreprocessing.TrainMean, MnistPreprocessing.TrainStd);
+        MnistDataset.FromIdx(images, labels, limit: null, MnistPreprocessing.DefaultImageSize,
+            MnistPreprocessing.TrainMean, MnistPreprocessing.TrainStd);
     }
 
     private static void ReadLabels(byte[] bytes)
     {
         var images = IdxReader.Read(new MemoryStream(ImagesFile), "images", IdxReader.ImagesMagic);
         var labels = IdxReader.Read(new MemoryStream(bytes), Name, IdxReader.LabelsMagic);
-        MnistDataset.FromIdx(images, labels, limit: null, MnistPreprocessing.DefaultImageSize, MnistPreprocessing.TrainMean, MnistPreprocessing.TrainStd);
+        MnistDataset.FromIdx(images, labels, limit: null, MnistPreprocessing.DefaultImageSize,
+            MnistPreprocessing.TrainMean, MnistPreprocessing.TrainStd);
     }
 
     /// <summary>
@@ -49,7 +52,8 @@ public class IdxFuzzTests
     /// Any allocation scaling with what a damaged header claims rather than with what the file holds exceeds it.
     /// </summary>
     private static long Limit(byte[] _) =>
-        4L * (ImagesFile.Length + LabelsFile.Length + 4L * Images * MnistPreprocessing.DefaultImageSize * MnistPreprocessing.DefaultImageSize) + (2 << 20);
+        4L * (ImagesFile.Length + LabelsFile.Length +
+            4L * Images * MnistPreprocessing.DefaultImageSize * MnistPreprocessing.DefaultImageSize) + (2 << 20);
 
     private static IEnumerable<Mutation> Gzipped(IEnumerable<Mutation> cases) =>
         cases.Select(m => new Mutation(m.Description + ", then gzipped", IdxBytes.Gzip(m.Bytes)));
@@ -73,10 +77,12 @@ public class IdxFuzzTests
                 Fuzzer.Run<MnistDataException>(compressed, Name, ReadImages, Limit),
             };
             foreach (var report in reports) report.AssertClean();
-            // Almost every change to a header must be caught; the few harmless ones (a label's pixel-free header has none).
+            // Almost every change to a header must be caught; the few harmless ones (a label's pixel-free header has
+            // none).
             Assert.Equal(images.Count, reports[0].Refused);
             Assert.Equal(labels.Count, reports[2].Refused);
-            Assert.True(reports[4].Refused > compressed.Count / 2, $"only {reports[4].Refused} of {compressed.Count} damaged gzip headers were refused");
+            Assert.True(reports[4].Refused > compressed.Count / 2,
+                $"only {reports[4].Refused} of {compressed.Count} damaged gzip headers were refused");
         }, TestContext.Current.CancellationToken);
     }
 
@@ -101,7 +107,8 @@ public class IdxFuzzTests
             Assert.Equal(reports[3].Cases, reports[3].Refused);
             Assert.Equal(reports[4].Cases, reports[4].Refused);
             // Almost every damaged deflate stream is caught by the decoder or gzip's CRC-32.
-            Assert.True(reports[2].Refused > 250, $"only {reports[2].Refused} of 300 damaged gzip payloads were refused");
+            Assert.True(reports[2].Refused > 250,
+                $"only {reports[2].Refused} of 300 damaged gzip payloads were refused");
         }, TestContext.Current.CancellationToken);
     }
 
@@ -113,10 +120,14 @@ public class IdxFuzzTests
             var gzip = IdxBytes.Gzip(ImagesFile);
             var reports = new[]
             {
-                Fuzzer.Run<MnistDataException>(Mutations.Random(ImagesFile, seed: 1, count: 1500, header: 16), Name, ReadImages, Limit),
-                Fuzzer.Run<MnistDataException>(Mutations.Random(gzip, seed: 2, count: 1500, header: 64), Name, ReadImages, Limit),
-                Fuzzer.Run<MnistDataException>(Gzipped(Mutations.Random(ImagesFile, seed: 3, count: 300, header: 16)), Name, ReadImages, Limit),
-                Fuzzer.Run<MnistDataException>(Mutations.Random(LabelsFile, seed: 4, count: 500, header: 8), Name, ReadLabels, Limit),
+                Fuzzer.Run<MnistDataException>(Mutations.Random(ImagesFile, seed: 1, count: 1500, header: 16), Name,
+                    ReadImages, Limit),
+                Fuzzer.Run<MnistDataException>(Mutations.Random(gzip, seed: 2, count: 1500, header: 64), Name,
+                    ReadImages, Limit),
+                Fuzzer.Run<MnistDataException>(Gzipped(Mutations.Random(ImagesFile, seed: 3, count: 300, header: 16)),
+                    Name, ReadImages, Limit),
+                Fuzzer.Run<MnistDataException>(Mutations.Random(LabelsFile, seed: 4, count: 500, header: 8), Name,
+                    ReadLabels, Limit),
             };
             foreach (var report in reports) report.AssertClean();
             Assert.Equal([1500, 1500, 300, 500], reports.Select(r => r.Cases));
@@ -130,25 +141,40 @@ public class IdxFuzzTests
         return new TheoryData<string, byte[], string>
         {
             // 2^31 as a big-endian int32 is 0x80000000: negative.
-            { "2^31 images", IdxBytes.Build(IdxReader.ImagesMagic, [int.MinValue, Side, Side], pixels), "dimension 0 of the header is -2147483648" },
-            { "2^31 - 1 images", IdxBytes.Build(IdxReader.ImagesMagic, [int.MaxValue, Side, Side], pixels), "the header claims 2,147,483,647 items" },
-            { "2^31 - 1 images, gzip", IdxBytes.Gzip(IdxBytes.Build(IdxReader.ImagesMagic, [int.MaxValue, Side, Side], pixels)), "the header claims 2,147,483,647 items" },
-            { "2^31 rows", IdxBytes.Build(IdxReader.ImagesMagic, [Images, int.MinValue, Side], pixels), "dimension 1 of the header is -2147483648" },
-            { "zero images", IdxBytes.Build(IdxReader.ImagesMagic, [0, Side, Side], []), "dimension 0 of the header is 0" },
-            { "zero columns", IdxBytes.Build(IdxReader.ImagesMagic, [Images, Side, 0], []), "dimension 2 of the header is 0" },
-            { "negative rows", IdxBytes.Build(IdxReader.ImagesMagic, [Images, -28, Side], pixels), "dimension 1 of the header is -28" },
-            { "a product past 2^31", IdxBytes.Build(IdxReader.ImagesMagic, [9_000_000, 1000, 1000], pixels), "more than 2,147,483,591 bytes of data" },
-            { "a product past 2^63", IdxBytes.Build(IdxReader.ImagesMagic, [10_000_000, int.MaxValue, int.MaxValue], pixels), "more than 2,147,483,591 bytes of data" },
+            { "2^31 images", IdxBytes.Build(IdxReader.ImagesMagic, [int.MinValue, Side, Side], pixels),
+                "dimension 0 of the header is -2147483648" },
+            { "2^31 - 1 images", IdxBytes.Build(IdxReader.ImagesMagic, [int.MaxValue, Side, Side], pixels),
+                "the header claims 2,147,483,647 items" },
+            { "2^31 - 1 images, gzip",
+                IdxBytes.Gzip(IdxBytes.Build(IdxReader.ImagesMagic, [int.MaxValue, Side, Side], pixels)),
+                "the header claims 2,147,483,647 items" },
+            { "2^31 rows", IdxBytes.Build(IdxReader.ImagesMagic, [Images, int.MinValue, Side], pixels),
+                "dimension 1 of the header is -2147483648" },
+            { "zero images", IdxBytes.Build(IdxReader.ImagesMagic, [0, Side, Side], []),
+                "dimension 0 of the header is 0" },
+            { "zero columns", IdxBytes.Build(IdxReader.ImagesMagic, [Images, Side, 0], []),
+                "dimension 2 of the header is 0" },
+            { "negative rows", IdxBytes.Build(IdxReader.ImagesMagic, [Images, -28, Side], pixels),
+                "dimension 1 of the header is -28" },
+            { "a product past 2^31", IdxBytes.Build(IdxReader.ImagesMagic, [9_000_000, 1000, 1000], pixels),
+                "more than 2,147,483,591 bytes of data" },
+            { "a product past 2^63", IdxBytes.Build(IdxReader.ImagesMagic, [10_000_000, int.MaxValue, int.MaxValue],
+                pixels), "more than 2,147,483,591 bytes of data" },
             { "gzip cut after its header", IdxBytes.Gzip(ImagesFile)[..10], "ends inside its IDX header" },
-            { "gzip cut in the middle", IdxBytes.Gzip(ImagesFile)[..(IdxBytes.Gzip(ImagesFile).Length / 2)], "truncated" },
-            { "gzip without its CRC and size", IdxBytes.Gzip(ImagesFile)[..^8], "the gzip stream is truncated or followed by other data" },
-            { "gzip cut inside its size", IdxBytes.Gzip(ImagesFile)[..^1], "the gzip stream is truncated or followed by other data" },
+            { "gzip cut in the middle", IdxBytes.Gzip(ImagesFile)[..(IdxBytes.Gzip(ImagesFile).Length / 2)],
+                "truncated" },
+            { "gzip without its CRC and size", IdxBytes.Gzip(ImagesFile)[..^8],
+                "the gzip stream is truncated or followed by other data" },
+            { "gzip cut inside its size", IdxBytes.Gzip(ImagesFile)[..^1],
+                "the gzip stream is truncated or followed by other data" },
             { "gzip with a wrong CRC", WithWrongCrc(IdxBytes.Gzip(ImagesFile)), "the gzip stream is corrupt" },
-            { "gzip followed by garbage", [.. IdxBytes.Gzip(ImagesFile), .. "garbage"u8], "the gzip stream is truncated or followed by other data" },
+            { "gzip followed by garbage", [.. IdxBytes.Gzip(ImagesFile), .. "garbage"u8],
+                "the gzip stream is truncated or followed by other data" },
             { "the gzip magic alone", [0x1f, 0x8b], "ends inside its IDX header" },
             { "empty", [], "ends inside its IDX header" },
             { "labels where images belong", LabelsFile, "declares 1 dimensions" },
-            { "not square", IdxBytes.Build(IdxReader.ImagesMagic, [Images, Side / 2, Side * 2], pixels), "only square images are supported" },
+            { "not square", IdxBytes.Build(IdxReader.ImagesMagic, [Images, Side / 2, Side * 2], pixels),
+                "only square images are supported" },
             // Valid IDX, but 1×1 images preprocessed to 32×32 floats would cost 4 KiB per byte of file.
             { "1×1 images", IdxBytes.Build(IdxReader.ImagesMagic, [Images, 1, 1], new byte[Images]), "1×1" },
         };
@@ -156,7 +182,8 @@ public class IdxFuzzTests
 
     [Theory]
     [MemberData(nameof(HandMade))]
-    public void Hand_made_hostile_files_are_refused_with_our_error_naming_the_problem(string what, byte[] bytes, string expected)
+    public void Hand_made_hostile_files_are_refused_with_our_error_naming_the_problem(string what, byte[] bytes,
+        string expected)
     {
         var report = Fuzzer.Run<MnistDataException>([new Mutation(what, bytes)], Name, ReadImages, Limit);
         report.AssertClean();
@@ -178,10 +205,12 @@ public class IdxFuzzTests
         {
             var images = IdxReader.Read(new MemoryStream(gzip), Name, IdxReader.ImagesMagic);
             var digits = IdxReader.Read(new MemoryStream(labels), "labels", IdxReader.LabelsMagic);
-            MnistDataset.FromIdx(images, digits, limit: null, MnistPreprocessing.DefaultImageSize, MnistPreprocessing.TrainMean, MnistPreprocessing.TrainStd);
+            MnistDataset.FromIdx(images, digits, limit: null, MnistPreprocessing.DefaultImageSize,
+                MnistPreprocessing.TrainMean, MnistPreprocessing.TrainStd);
         });
         Assert.Contains(Name, error.Message);
-        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 16 << 20, "the dataset was preprocessed before it was refused");
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 16 << 20,
+            "the dataset was preprocessed before it was refused");
     }
 
     [Fact]
@@ -200,9 +229,11 @@ public class IdxFuzzTests
         var before = GC.GetAllocatedBytesForCurrentThread();
         var error = Assert.Throws<MnistDataException>(() => IdxReader.Read(compressed, Name, IdxReader.ImagesMagic));
         Assert.Contains("trailing data", error.Message);
-        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 2 << 20, "the reader decompressed beyond the declared size");
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 2 << 20,
+            "the reader decompressed beyond the declared size");
         // The reader stopped one byte past the declared payload: it consumed a sliver of the compressed stream.
-        Assert.True(compressed.Position < length / 4, $"the reader consumed {compressed.Position:N0} of {length:N0} compressed bytes");
+        Assert.True(compressed.Position < length / 4,
+            $"the reader consumed {compressed.Position:N0} of {length:N0} compressed bytes");
     }
 
     private static byte[] WithWrongCrc(byte[] gzip)

@@ -47,7 +47,8 @@ public class ImageFuzzTests
         return jpeg;
     }
 
-    /// <summary>An 8-bit RLE BMP of <paramref name="size"/>² whose pixels are one end-of-bitmap code: about 1 KB.</summary>
+    /// <summary>An 8-bit RLE BMP of <paramref name="size"/>² whose pixels are one end-of-bitmap code: about
+    /// 1 KB.</summary>
     private static byte[] BmpBomb(int size)
     {
         var bmp = new byte[14 + 40 + 1024 + 2];
@@ -66,7 +67,8 @@ public class ImageFuzzTests
         return bmp;
     }
 
-    /// <summary>A GIF whose screen and one frame are <paramref name="size"/>² (at most 65535), with two bytes of data.</summary>
+    /// <summary>A GIF whose screen and one frame are <paramref name="size"/>² (at most 65535), with two bytes of
+    /// data.</summary>
     private static byte[] GifBomb(int size)
     {
         var gif = new List<byte>("GIF89a"u8.ToArray());

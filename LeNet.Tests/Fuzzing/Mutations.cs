@@ -2,7 +2,8 @@ using System.Buffers.Binary;
 
 namespace LeNet.Tests.Fuzzing;
 
-/// <summary>One damaged file: its bytes and how they were made, so that a failing case can be reproduced by hand.</summary>
+/// <summary>One damaged file: its bytes and how they were made, so that a failing case can be reproduced by
+/// hand.</summary>
 public sealed record Mutation(string Description, byte[] Bytes);
 
 /// <summary>
@@ -13,15 +14,16 @@ public sealed record Mutation(string Description, byte[] Bytes);
 public static class Mutations
 {
     /// <summary>
-    /// Each position in [<paramref name="start"/>, <paramref name="end"/>) set to 0x00, 0xFF, 0x7F, 0x80, its value ± 1 and
-    /// its value with the low bit and the high bit flipped (the values that equal the original are skipped).
+    /// Each position in [<paramref name="start"/>, <paramref name="end"/>) set to 0x00, 0xFF, 0x7F, 0x80, its value ± 1
+    /// and its value with the low bit and the high bit flipped (the values that equal the original are skipped).
     /// </summary>
     public static IEnumerable<Mutation> EveryByte(byte[] original, int start, int end)
     {
         for (var position = start; position < Math.Min(end, original.Length); position++)
         {
             var old = original[position];
-            foreach (var value in new HashSet<byte> { 0x00, 0xFF, 0x7F, 0x80, (byte)(old + 1), (byte)(old - 1), (byte)(old ^ 0x01), (byte)(old ^ 0x80) })
+            foreach (var value in new HashSet<byte> { 0x00, 0xFF, 0x7F, 0x80, (byte)(old + 1), (byte)(old - 1),
+                (byte)(old ^ 0x01), (byte)(old ^ 0x80) })
             {
                 if (value == old) continue;
                 var bytes = (byte[])original.Clone();
@@ -32,9 +34,10 @@ public static class Mutations
     }
 
     /// <summary>
-    /// Each position in [<paramref name="start"/>, <paramref name="end"/>) changed once, to one of the telling values or a
-    /// random byte chosen from <paramref name="seed"/>: for a region too large to try every value at every byte. With a
-    /// <paramref name="stride"/> above 1, only every stride-th position, for a file too costly to read thousands of times.
+    /// Each position in [<paramref name="start"/>, <paramref name="end"/>) changed once, to one of the telling values
+    /// or a random byte chosen from <paramref name="seed"/>: for a region too large to try every value at every byte.
+    /// With a <paramref name="stride"/> above 1, only every stride-th position, for a file too costly to read thousands
+    /// of times.
     /// </summary>
     public static IEnumerable<Mutation> EveryByteOnce(byte[] original, int start, int end, int seed, int stride = 1)
     {
@@ -43,7 +46,8 @@ public static class Mutations
         for (var position = start; position < Math.Min(end, original.Length); position += stride)
         {
             var old = original[position];
-            var value = random.Next(3) == 0 ? (byte)(old ^ (1 << random.Next(8))) : telling[random.Next(telling.Length)];
+            var value = random.Next(3) == 0 ? (byte)(old ^ (1 << random.Next(8)))
+                : telling[random.Next(telling.Length)];
             if (value == old) value ^= 0x01;
             var bytes = (byte[])original.Clone();
             bytes[position] = value;
@@ -51,7 +55,8 @@ public static class Mutations
         }
     }
 
-    /// <summary><paramref name="count"/> positions spread evenly over [<paramref name="start"/>, end of file), each flipped in every bit.</summary>
+    /// <summary><paramref name="count"/> positions spread evenly over [<paramref name="start"/>, end of file), each
+    /// flipped in every bit.</summary>
     public static IEnumerable<Mutation> SampledBytes(byte[] original, int start, int count)
     {
         var length = original.Length - start;
@@ -64,11 +69,13 @@ public static class Mutations
         }
     }
 
-    /// <summary>The file cut after each of its first <paramref name="prefix"/> bytes, and at a few places after.</summary>
+    /// <summary>The file cut after each of its first <paramref name="prefix"/> bytes, and at a few places
+    /// after.</summary>
     public static IEnumerable<Mutation> Truncations(byte[] original, int prefix)
     {
         var lengths = Enumerable.Range(0, Math.Min(prefix, original.Length))
-            .Concat([original.Length / 3, original.Length / 2, original.Length - 33, original.Length - 32, original.Length - 1])
+            .Concat([original.Length / 3, original.Length / 2, original.Length - 33, original.Length - 32,
+                original.Length - 1])
             .Where(n => n >= 0 && n < original.Length).Distinct();
         foreach (var length in lengths)
             yield return new Mutation($"truncated to {length} bytes", original[..length]);
@@ -82,7 +89,8 @@ public static class Mutations
     {
         var random = new Random(seed);
         int Position(int length) => random.Next(2) == 0 ? random.Next(Math.Min(header, length)) : random.Next(length);
-        int[] interesting = [0, 1, -1, 2, 255, 256, 0x7FFF, 0x8000, 0xFFFF, 0x10000, int.MaxValue, int.MinValue, 1 << 24, 1 << 30, 10_000_000, 60_000];
+        int[] interesting = [0, 1, -1, 2, 255, 256, 0x7FFF, 0x8000, 0xFFFF, 0x10000, int.MaxValue, int.MinValue,
+            1 << 24, 1 << 30, 10_000_000, 60_000];
         for (var i = 0; i < count; i++)
         {
             var bytes = (byte[])original.Clone();

@@ -65,7 +65,8 @@ public class AdamTests
             expected1[i] = P0[i] * (1 - Lr * wd) - (Lr / 0.1) * m1 / (Math.Sqrt(v1) / Math.Sqrt(0.001) + Eps);
             double m2 = 0.9 * m1 + 0.1 * G2[i];
             double v2 = 0.999 * v1 + 0.001 * G2[i] * G2[i];
-            expected2[i] = expected1[i] * (1 - Lr * wd) - (Lr / 0.19) * m2 / (Math.Sqrt(v2) / Math.Sqrt(0.001999) + Eps);
+            expected2[i] = expected1[i] * (1 - Lr * wd)
+                - (Lr / 0.19) * m2 / (Math.Sqrt(v2) / Math.Sqrt(0.001999) + Eps);
         }
         RunTwoSteps(wd, decoupled: true, expected1, expected2);
     }
@@ -83,7 +84,8 @@ public class AdamTests
         var firstMoment = new double[3];
         var secondMoment = new double[3];
         var grad1 = (double[])G1.Clone();
-        Adam.Step<double>(parameter, grad1, firstMoment, secondMoment, 1, Lr, Beta1, Beta2, Eps, weightDecay, decoupled);
+        Adam.Step<double>(parameter, grad1, firstMoment, secondMoment, 1, Lr, Beta1, Beta2, Eps, weightDecay,
+            decoupled);
         for (int i = 0; i < 3; i++)
             Assert.Equal(expected1[i], parameter[i], 1e-12);
         Adam.Step<double>(parameter, G2, firstMoment, secondMoment, 2, Lr, Beta1, Beta2, Eps, weightDecay, decoupled);

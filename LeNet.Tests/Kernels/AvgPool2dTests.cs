@@ -26,7 +26,8 @@ public class AvgPool2dTests
         var inputGrad = new double[shape.InputLength];
         AvgPool2d.Backward<double>(outputGrad, inputGrad, shape);
         AssertGradient(inputGrad, Numerical(input, Loss), "avg-pool input");
-        AssertAccumulates(rng, shape.InputLength, g => AvgPool2d.Backward<double>(outputGrad, g, shape), "avg-pool Backward");
+        AssertAccumulates(rng, shape.InputLength, g =>
+            AvgPool2d.Backward<double>(outputGrad, g, shape), "avg-pool Backward");
     }
 
     [Fact]
@@ -45,7 +46,8 @@ public class AvgPool2dTests
         for (int q = 0; q < 3; q++)
         {
             double X(int i, int j) => input[(plane * 5 + i) * 7 + j];
-            double expected = (X(2 * p, 2 * q) + X(2 * p, 2 * q + 1) + X(2 * p + 1, 2 * q) + X(2 * p + 1, 2 * q + 1)) / 4;
+            double expected =
+                (X(2 * p, 2 * q) + X(2 * p, 2 * q + 1) + X(2 * p + 1, 2 * q) + X(2 * p + 1, 2 * q + 1)) / 4;
             Assert.Equal(expected, output[(plane * 2 + p) * 3 + q], 1e-15);
         }
 

@@ -42,7 +42,8 @@ public class BatchNorm2dTests
         double Loss()
         {
             // Running statistics are scratch here: they do not feed the training output.
-            BatchNorm2d.ForwardTraining<double>(input, gamma, beta, output, mean, invStd, new double[c], new double[c], Momentum, Eps, shape);
+            BatchNorm2d.ForwardTraining<double>(input, gamma, beta, output, mean, invStd, new double[c], new double[c],
+                Momentum, Eps, shape);
             return Dot(output, outputGrad);
         }
 
@@ -52,18 +53,22 @@ public class BatchNorm2dTests
         var inputGrad = new double[shape.Length];
         var gammaGrad = new double[c];
         var betaGrad = new double[c];
-        BatchNorm2d.Backward<double>(outputGrad, input, gamma, savedMean, savedInvStd, inputGrad, gammaGrad, betaGrad, shape);
+        BatchNorm2d.Backward<double>(outputGrad, input, gamma, savedMean, savedInvStd, inputGrad, gammaGrad, betaGrad,
+            shape);
 
         AssertGradient(inputGrad, Numerical(input, Loss), "batch-norm input");
         AssertGradient(gammaGrad, Numerical(gamma, Loss), "batch-norm gamma");
         AssertGradient(betaGrad, Numerical(beta, Loss), "batch-norm beta");
 
         AssertAccumulates(rng, shape.Length, g =>
-            BatchNorm2d.Backward<double>(outputGrad, input, gamma, savedMean, savedInvStd, g, new double[c], new double[c], shape), "batch-norm inputGrad");
+            BatchNorm2d.Backward<double>(outputGrad, input, gamma, savedMean, savedInvStd, g, new double[c],
+                new double[c], shape), "batch-norm inputGrad");
         AssertAccumulates(rng, c, g =>
-            BatchNorm2d.Backward<double>(outputGrad, input, gamma, savedMean, savedInvStd, new double[shape.Length], g, new double[c], shape), "batch-norm gammaGrad");
+            BatchNorm2d.Backward<double>(outputGrad, input, gamma, savedMean, savedInvStd, new double[shape.Length], g,
+                new double[c], shape), "batch-norm gammaGrad");
         AssertAccumulates(rng, c, g =>
-            BatchNorm2d.Backward<double>(outputGrad, input, gamma, savedMean, savedInvStd, new double[shape.Length], new double[c], g, shape), "batch-norm betaGrad");
+            BatchNorm2d.Backward<double>(outputGrad, input, gamma, savedMean, savedInvStd, new double[shape.Length],
+                new double[c], g, shape), "batch-norm betaGrad");
     }
 
     [Fact]
@@ -79,7 +84,8 @@ public class BatchNorm2dTests
         var output = new double[shape.Length];
         var mean = new double[3];
         var invStd = new double[3];
-        BatchNorm2d.ForwardTraining<double>(input, [1.0, 1.0, 1.0], [0.0, 0.0, 0.0], output, mean, invStd, runningMean, runningVar, Momentum, Eps, shape);
+        BatchNorm2d.ForwardTraining<double>(input, [1.0, 1.0, 1.0], [0.0, 0.0, 0.0], output, mean, invStd, runningMean,
+            runningVar, Momentum, Eps, shape);
 
         for (int c = 0; c < 3; c++)
         {
@@ -131,7 +137,8 @@ public class BatchNorm2dTests
     {
         var shape = new BatchNormShape(1, 2, 1);
         Assert.Throws<ArgumentException>(() => BatchNorm2d.ForwardTraining<double>(
-            new double[2], new double[2], new double[2], new double[2], new double[2], new double[2], new double[2], new double[2], Momentum, Eps, shape));
+            new double[2], new double[2], new double[2], new double[2], new double[2], new double[2], new double[2],
+            new double[2], Momentum, Eps, shape));
     }
 
     private static double[] ChannelValues(double[] data, BatchNormShape shape, int c)

@@ -39,8 +39,10 @@ public class Conv2dTests
         Conv2d.BackwardBias<double>(outputGrad, biasGrad, shape);
         AssertGradient(biasGrad, Numerical(bias, Loss), "conv bias");
 
-        AssertAccumulates(rng, shape.InputLength, g => Conv2d.BackwardInput<double>(outputGrad, weight, g, shape), "conv BackwardInput");
-        AssertAccumulates(rng, shape.WeightLength, g => Conv2d.BackwardWeight<double>(input, outputGrad, g, shape), "conv BackwardWeight");
+        AssertAccumulates(rng, shape.InputLength, g =>
+            Conv2d.BackwardInput<double>(outputGrad, weight, g, shape), "conv BackwardInput");
+        AssertAccumulates(rng, shape.WeightLength, g =>
+            Conv2d.BackwardWeight<double>(input, outputGrad, g, shape), "conv BackwardWeight");
         AssertAccumulates(rng, k, g => Conv2d.BackwardBias<double>(outputGrad, g, shape), "conv BackwardBias");
     }
 
@@ -155,11 +157,14 @@ public class Conv2dTests
     {
         var shape = new ConvShape(1, 2, 5, 5, 3, 3, 3);
         var ex = Assert.Throws<ArgumentException>(() =>
-            Conv2d.Forward<double>(new double[shape.InputLength - 1], new double[shape.WeightLength], [], new double[shape.OutputLength], shape));
+            Conv2d.Forward<double>(new double[shape.InputLength - 1], new double[shape.WeightLength], [],
+                new double[shape.OutputLength], shape));
         Assert.Equal("input", ex.ParamName);
         Assert.Throws<ArgumentException>(() =>
-            Conv2d.Forward<double>(new double[shape.InputLength], new double[shape.WeightLength], new double[2], new double[shape.OutputLength], shape));
+            Conv2d.Forward<double>(new double[shape.InputLength], new double[shape.WeightLength], new double[2],
+                new double[shape.OutputLength], shape));
         Assert.Throws<ArgumentException>(() =>
-            Conv2d.BackwardWeight<double>(new double[shape.InputLength], new double[shape.OutputLength], new double[shape.WeightLength + 1], shape));
+            Conv2d.BackwardWeight<double>(new double[shape.InputLength], new double[shape.OutputLength],
+                new double[shape.WeightLength + 1], shape));
     }
 }

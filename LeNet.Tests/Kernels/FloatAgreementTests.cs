@@ -4,7 +4,9 @@ using static LeNet.Tests.Kernels.GradientCheck;
 
 namespace LeNet.Tests.Kernels;
 
-/// <summary>The generic kernels instantiated at float agree with the double ones on random inputs (normwise rel. 1e-4).</summary>
+/// <summary>
+/// The generic kernels instantiated at float agree with the double ones on random inputs (normwise rel. 1e-4).
+/// </summary>
 public class FloatAgreementTests
 {
     private const double Tolerance = 1e-4;
@@ -82,23 +84,29 @@ public class FloatAgreementTests
         var output = new double[shape.Length];
         var (mean, invStd) = (new double[3], new double[3]);
         var (runningMeanD, runningVarD) = ((double[])runningMean.Clone(), (double[])runningVar.Clone());
-        LeNet.Kernels.Reference.BatchNorm2d.ForwardTraining<double>(input, gamma, beta, output, mean, invStd, runningMeanD, runningVarD, 0.1, 1e-5, shape);
+        LeNet.Kernels.Reference.BatchNorm2d.ForwardTraining<double>(input, gamma, beta, output, mean, invStd,
+            runningMeanD, runningVarD, 0.1, 1e-5, shape);
         var outputF = new float[shape.Length];
         var (meanF, invStdF) = (new float[3], new float[3]);
         var (runningMeanF, runningVarF) = (ToFloat(runningMean), ToFloat(runningVar));
-        LeNet.Kernels.Reference.BatchNorm2d.ForwardTraining<float>(ToFloat(input), ToFloat(gamma), ToFloat(beta), outputF, meanF, invStdF, runningMeanF, runningVarF, 0.1f, 1e-5f, shape);
+        LeNet.Kernels.Reference.BatchNorm2d.ForwardTraining<float>(ToFloat(input), ToFloat(gamma), ToFloat(beta),
+            outputF, meanF, invStdF, runningMeanF, runningVarF, 0.1f, 1e-5f, shape);
         AssertAgrees(output, outputF, "batch-norm training forward");
         AssertAgrees(runningMeanD, runningMeanF, "batch-norm running mean");
         AssertAgrees(runningVarD, runningVarF, "batch-norm running variance");
 
         var inputGrad = new double[shape.Length];
-        LeNet.Kernels.Reference.BatchNorm2d.Backward<double>(outputGrad, input, gamma, mean, invStd, inputGrad, new double[3], new double[3], shape);
+        LeNet.Kernels.Reference.BatchNorm2d.Backward<double>(outputGrad, input, gamma, mean, invStd, inputGrad,
+            new double[3], new double[3], shape);
         var inputGradF = new float[shape.Length];
-        LeNet.Kernels.Reference.BatchNorm2d.Backward<float>(ToFloat(outputGrad), ToFloat(input), ToFloat(gamma), meanF, invStdF, inputGradF, new float[3], new float[3], shape);
+        LeNet.Kernels.Reference.BatchNorm2d.Backward<float>(ToFloat(outputGrad), ToFloat(input), ToFloat(gamma), meanF,
+            invStdF, inputGradF, new float[3], new float[3], shape);
         AssertAgrees(inputGrad, inputGradF, "batch-norm backward input");
 
-        LeNet.Kernels.Reference.BatchNorm2d.ForwardInference<double>(input, gamma, beta, runningMean, runningVar, 1e-5, output, shape);
-        LeNet.Kernels.Reference.BatchNorm2d.ForwardInference<float>(ToFloat(input), ToFloat(gamma), ToFloat(beta), ToFloat(runningMean), ToFloat(runningVar), 1e-5f, outputF, shape);
+        LeNet.Kernels.Reference.BatchNorm2d.ForwardInference<double>(input, gamma, beta, runningMean, runningVar, 1e-5,
+            output, shape);
+        LeNet.Kernels.Reference.BatchNorm2d.ForwardInference<float>(ToFloat(input), ToFloat(gamma), ToFloat(beta),
+            ToFloat(runningMean), ToFloat(runningVar), 1e-5f, outputF, shape);
         AssertAgrees(output, outputF, "batch-norm inference forward");
     }
 
@@ -146,9 +154,11 @@ public class FloatAgreementTests
         var logits = Uniform(rng, batch * classes, -5, 5);
         var labels = Enumerable.Range(0, batch).Select(_ => rng.Next(classes)).ToArray();
         var probabilities = new double[batch * classes];
-        double loss = LeNet.Kernels.Reference.SoftmaxCrossEntropy.Forward<double>(logits, labels, probabilities, batch, classes);
+        double loss = LeNet.Kernels.Reference.SoftmaxCrossEntropy.Forward<double>(logits, labels, probabilities, batch,
+            classes);
         var probabilitiesF = new float[batch * classes];
-        float lossF = LeNet.Kernels.Reference.SoftmaxCrossEntropy.Forward<float>(ToFloat(logits), labels, probabilitiesF, batch, classes);
+        float lossF = LeNet.Kernels.Reference.SoftmaxCrossEntropy.Forward<float>(ToFloat(logits), labels,
+            probabilitiesF, batch, classes);
         AssertAgrees(probabilities, probabilitiesF, "softmax probabilities");
         AssertAgrees([loss], [lossF], "cross-entropy loss");
     }
@@ -165,7 +175,8 @@ public class FloatAgreementTests
         for (int step = 1; step <= 3; step++)
         {
             Adam.Step<double>(p, grad, m, v, step, 1e-3, 0.9, 0.999, 1e-8, 1e-2, decoupled: step % 2 == 0);
-            Adam.Step<float>(pF, ToFloat(grad), mF, vF, step, 1e-3f, 0.9f, 0.999f, 1e-8f, 1e-2f, decoupled: step % 2 == 0);
+            Adam.Step<float>(pF, ToFloat(grad), mF, vF, step, 1e-3f, 0.9f, 0.999f, 1e-8f, 1e-2f,
+                decoupled: step % 2 == 0);
         }
         AssertAgrees(p, pF, "Adam");
 

@@ -8,7 +8,9 @@ namespace LeNet.Tests.Kernels;
 /// </summary>
 internal static class GradientCheck
 {
-    /// <summary>Finite-difference step for double: truncation error ~h², rounding error ~ε/h, both far below the tolerance.</summary>
+    /// <summary>
+    /// Finite-difference step for double: truncation error ~h², rounding error ~ε/h, both far below the tolerance.
+    /// </summary>
     public const double Step = 1e-6;
 
     /// <summary>The verification chain's bound for Reference backward against finite differences.</summary>
@@ -23,7 +25,9 @@ internal static class GradientCheck
         return values;
     }
 
-    /// <summary>Values with |x| in [0.1, 1) and random sign: away from a kink at 0 by far more than <see cref="Step"/>.</summary>
+    /// <summary>
+    /// Values with |x| in [0.1, 1) and random sign: away from a kink at 0 by far more than <see cref="Step"/>.
+    /// </summary>
     public static double[] AwayFromZero(Random rng, int length)
     {
         var values = Uniform(rng, length, 0.1, 1);
@@ -32,7 +36,9 @@ internal static class GradientCheck
         return values;
     }
 
-    /// <summary>Distinct values in random order, at least 0.009 apart, so a step of ±h never changes which one is largest.</summary>
+    /// <summary>
+    /// Distinct values in random order, at least 0.009 apart, so a step of ±h never changes which one is largest.
+    /// </summary>
     public static double[] Distinct(Random rng, int length)
     {
         int[] rank = Enumerable.Range(0, length).OrderBy(_ => rng.Next()).ToArray();
@@ -51,7 +57,9 @@ internal static class GradientCheck
         return sum;
     }
 
-    /// <summary>∂loss/∂x by central differences (L(x + h) − L(x − h)) / 2h, perturbing x in place and restoring it.</summary>
+    /// <summary>
+    /// ∂loss/∂x by central differences (L(x + h) − L(x − h)) / 2h, perturbing x in place and restoring it.
+    /// </summary>
     public static double[] Numerical(double[] x, Func<double> loss)
     {
         var gradient = new double[x.Length];
@@ -60,7 +68,9 @@ internal static class GradientCheck
         return gradient;
     }
 
-    /// <summary>∂loss/∂x[index] by central differences, perturbing that one element in place and restoring it.</summary>
+    /// <summary>
+    /// ∂loss/∂x[index] by central differences, perturbing that one element in place and restoring it.
+    /// </summary>
     public static double NumericalAt(double[] x, int index, Func<double> loss)
     {
         double saved = x[index];
@@ -86,12 +96,16 @@ internal static class GradientCheck
         return maxDiff / Math.Max(Math.Max(maxA, maxB), 1e-30);
     }
 
-    /// <summary>Asserts the analytic gradient matches the numerical one within <see cref="Tolerance"/>, and is not trivially zero.</summary>
+    /// <summary>
+    /// Asserts the analytic gradient matches the numerical one within <see cref="Tolerance"/>, and is not trivially
+    /// zero.
+    /// </summary>
     public static void AssertGradient(double[] analytic, double[] numerical, string what)
     {
         Assert.True(analytic.Any(v => v != 0), $"{what}: the analytic gradient is all zeros, which checks nothing.");
         double error = RelativeError(analytic, numerical);
-        Assert.True(error < Tolerance, $"{what}: relative error {error:E3} between backward and finite differences exceeds {Tolerance:E0}.");
+        Assert.True(error < Tolerance,
+            $"{what}: relative error {error:E3} between backward and finite differences exceeds {Tolerance:E0}.");
     }
 
     /// <summary>
@@ -110,6 +124,7 @@ internal static class GradientCheck
         for (int i = 0; i < length; i++)
             expected[i] = prefilled[i] + 2 * once[i];
         double error = RelativeError(twice, expected);
-        Assert.True(error < 1e-12, $"{what}: backward does not accumulate (+=) into its gradient buffer (relative error {error:E3}).");
+        Assert.True(error < 1e-12,
+            $"{what}: backward does not accumulate (+=) into its gradient buffer (relative error {error:E3}).");
     }
 }

@@ -37,9 +37,12 @@ public class LinearTests
         Linear.BackwardBias<double>(outputGrad, biasGrad, shape);
         AssertGradient(biasGrad, Numerical(bias, Loss), "linear bias");
 
-        AssertAccumulates(rng, shape.InputLength, g => Linear.BackwardInput<double>(outputGrad, weight, g, shape), "linear BackwardInput");
-        AssertAccumulates(rng, shape.WeightLength, g => Linear.BackwardWeight<double>(input, outputGrad, g, shape), "linear BackwardWeight");
-        AssertAccumulates(rng, outFeatures, g => Linear.BackwardBias<double>(outputGrad, g, shape), "linear BackwardBias");
+        AssertAccumulates(rng, shape.InputLength, g =>
+            Linear.BackwardInput<double>(outputGrad, weight, g, shape), "linear BackwardInput");
+        AssertAccumulates(rng, shape.WeightLength, g =>
+            Linear.BackwardWeight<double>(input, outputGrad, g, shape), "linear BackwardWeight");
+        AssertAccumulates(rng, outFeatures, g =>
+            Linear.BackwardBias<double>(outputGrad, g, shape), "linear BackwardBias");
     }
 
     [Fact]

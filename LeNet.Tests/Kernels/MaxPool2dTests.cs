@@ -29,7 +29,8 @@ public class MaxPool2dTests
         var inputGrad = new double[shape.InputLength];
         MaxPool2d.Backward<double>(outputGrad, savedArgmax, inputGrad, shape);
         AssertGradient(inputGrad, Numerical(input, Loss), "max-pool input");
-        AssertAccumulates(rng, shape.InputLength, g => MaxPool2d.Backward<double>(outputGrad, savedArgmax, g, shape), "max-pool Backward");
+        AssertAccumulates(rng, shape.InputLength, g =>
+            MaxPool2d.Backward<double>(outputGrad, savedArgmax, g, shape), "max-pool Backward");
     }
 
     [Theory]
@@ -71,7 +72,8 @@ public class MaxPool2dTests
     {
         var shape = new PoolShape(1, 2, 4, 4, 2, 2);
         var ex = Assert.Throws<ArgumentException>(() =>
-            MaxPool2d.Forward<double>(new double[shape.InputLength], new double[shape.OutputLength], new int[shape.OutputLength - 1], shape));
+            MaxPool2d.Forward<double>(new double[shape.InputLength], new double[shape.OutputLength],
+                new int[shape.OutputLength - 1], shape));
         Assert.Equal("argmax", ex.ParamName);
     }
 }

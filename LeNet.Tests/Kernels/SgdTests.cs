@@ -14,7 +14,8 @@ public class SgdTests
     public void PlainStepWithoutMomentumNeedsNoBuffer()
     {
         var parameter = (double[])P0.Clone();
-        Sgd.Step<double>(parameter, G1, [], firstStep: true, Lr, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false);
+        Sgd.Step<double>(parameter, G1, [], firstStep: true, Lr, momentum: 0, dampening: 0, weightDecay: 0,
+            nesterov: false);
         for (int i = 0; i < 3; i++)
             Assert.Equal(P0[i] - 0.1 * G1[i], parameter[i], 1e-15);
     }
@@ -68,10 +69,12 @@ public class SgdTests
     public void NesterovWithDampeningIsRejected()
     {
         Assert.Throws<ArgumentException>(() =>
-            Sgd.Step<double>(new double[3], new double[3], new double[3], true, Lr, Momentum, dampening: 0.1, weightDecay: 0, nesterov: true));
+            Sgd.Step<double>(new double[3], new double[3], new double[3], true, Lr, Momentum, dampening: 0.1,
+                weightDecay: 0, nesterov: true));
     }
 
-    private static void RunTwoSteps(double dampening, double weightDecay, bool nesterov, double[] expected1, double[] expected2)
+    private static void RunTwoSteps(double dampening, double weightDecay, bool nesterov, double[] expected1,
+        double[] expected2)
     {
         var parameter = (double[])P0.Clone();
         var buffer = new double[3];

@@ -24,7 +24,9 @@ public class SoftmaxCrossEntropyTests
         SoftmaxCrossEntropy.Backward<double>(savedProbabilities, labels, lossGrad, logitsGrad, batch, classes);
         AssertGradient(logitsGrad, Numerical(logits, Loss), "softmax cross-entropy logits");
         AssertAccumulates(rng, batch * classes,
-            g => SoftmaxCrossEntropy.Backward<double>(savedProbabilities, labels, lossGrad, g, batch, classes), "softmax cross-entropy Backward");
+            g =>
+                SoftmaxCrossEntropy.Backward<double>(savedProbabilities, labels, lossGrad, g, batch, classes),
+                    "softmax cross-entropy Backward");
     }
 
     [Fact]
@@ -73,10 +75,14 @@ public class SoftmaxCrossEntropyTests
     public void LabelsOutsideTheClassRangeAreRejected()
     {
         var probabilities = new double[6];
-        Assert.Throws<ArgumentOutOfRangeException>(() => SoftmaxCrossEntropy.Forward<double>(new double[6], [0, 3], probabilities, 2, 3));
-        Assert.Throws<ArgumentOutOfRangeException>(() => SoftmaxCrossEntropy.Forward<double>(new double[6], [-1, 0], probabilities, 2, 3));
-        Assert.Throws<ArgumentOutOfRangeException>(() => SoftmaxCrossEntropy.Backward<double>(probabilities, [2, 3], 1.0, new double[6], 2, 3));
-        Assert.Throws<ArgumentException>(() => SoftmaxCrossEntropy.Forward<double>(new double[6], [0], probabilities, 2, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            SoftmaxCrossEntropy.Forward<double>(new double[6], [0, 3], probabilities, 2, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            SoftmaxCrossEntropy.Forward<double>(new double[6], [-1, 0], probabilities, 2, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            SoftmaxCrossEntropy.Backward<double>(probabilities, [2, 3], 1.0, new double[6], 2, 3));
+        Assert.Throws<ArgumentException>(() =>
+            SoftmaxCrossEntropy.Forward<double>(new double[6], [0], probabilities, 2, 3));
     }
 
     private static int[] RandomLabels(Random rng, int batch, int classes)

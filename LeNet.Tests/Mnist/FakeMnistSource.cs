@@ -27,8 +27,8 @@ public sealed class FakeMnistSource(Func<MnistPart, byte[]> content, int failAft
         return Task.CompletedTask;
     }
 
-    /// <summary>The real file from the test data, gzip-compressed as the mirrors serve it (the test data may hold it raw,
-    /// as npm's package does on a machine without ../shared).</summary>
+    /// <summary>The real file from the test data, gzip-compressed as the mirrors serve it (the test data may hold it
+    /// raw, as npm's package does on a machine without ../shared).</summary>
     public static byte[] RealFile(MnistPart part)
     {
         var bytes = File.ReadAllBytes(MnistFiles.Find(MnistTestData.Directory, part)

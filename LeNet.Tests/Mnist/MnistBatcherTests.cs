@@ -4,7 +4,8 @@ namespace LeNet.Tests.Mnist;
 
 public sealed class MnistBatcherTests
 {
-    /// <summary>A dataset whose image i is filled with the value i and whose label is i mod 10, so batches can be traced back.</summary>
+    /// <summary>A dataset whose image i is filled with the value i and whose label is i mod 10, so batches can be
+    /// traced back.</summary>
     private static MnistDataset Numbered(int count, int imageSize = 2)
     {
         int length = imageSize * imageSize;
@@ -25,7 +26,8 @@ public sealed class MnistBatcherTests
             for (int k = 0; k < n; k++)
             {
                 served[k] = (int)images[k * batcher.Dataset.ImageLength];
-                Assert.All(images.AsSpan(k * batcher.Dataset.ImageLength, batcher.Dataset.ImageLength).ToArray(), v => Assert.Equal(served[k], v));
+                Assert.All(images.AsSpan(k * batcher.Dataset.ImageLength, batcher.Dataset.ImageLength).ToArray(), v =>
+                    Assert.Equal(served[k], v));
                 Assert.Equal(served[k] % 10, labels[k]);
             }
             Assert.Equal(batcher.BatchIndices(b).ToArray(), served);

@@ -9,13 +9,16 @@ public sealed class MnistDatasetTests : IDisposable
     public void Dispose() => _directory.Dispose();
 
     /// <summary>Writes a tiny split under the given file names: <paramref name="count"/> random 28×28 images.</summary>
-    private (byte[] Pixels, byte[] Labels) WriteSplit(string imagesName, string labelsName, int count, int labelCount, int seed)
+    private (byte[] Pixels, byte[] Labels) WriteSplit(string imagesName, string labelsName, int count, int labelCount,
+        int seed)
     {
         byte[] pixels = IdxBytes.RandomBytes(count * 28 * 28, seed);
         byte[] labels = Enumerable.Range(0, labelCount).Select(i => (byte)((i * 7 + seed) % 10)).ToArray();
         byte[] imageFile = IdxBytes.Images(count, 28, pixels), labelFile = IdxBytes.Labels(labels);
-        File.WriteAllBytes(_directory.Combine(imagesName), imagesName.EndsWith(".gz") ? IdxBytes.Gzip(imageFile) : imageFile);
-        File.WriteAllBytes(_directory.Combine(labelsName), labelsName.EndsWith(".gz") ? IdxBytes.Gzip(labelFile) : labelFile);
+        File.WriteAllBytes(_directory.Combine(imagesName),
+            imagesName.EndsWith(".gz") ? IdxBytes.Gzip(imageFile) : imageFile);
+        File.WriteAllBytes(_directory.Combine(labelsName),
+            labelsName.EndsWith(".gz") ? IdxBytes.Gzip(labelFile) : labelFile);
         return (pixels, labels);
     }
 
@@ -33,14 +36,17 @@ public sealed class MnistDatasetTests : IDisposable
         Assert.Equal(10, dataset.Classes);
         Assert.Equal(5 * 32 * 32, dataset.Images.Length);
         Assert.Equal(labels.Select(l => (int)l), dataset.Labels);
-        Assert.Equal(MnistPreprocessing.Preprocess(pixels, 5, 28, 32, MnistPreprocessing.TrainMean, MnistPreprocessing.TrainStd), dataset.Images);
+        Assert.Equal(MnistPreprocessing.Preprocess(pixels, 5, 28, 32, MnistPreprocessing.TrainMean,
+            MnistPreprocessing.TrainStd), dataset.Images);
     }
 
     [Fact]
     public void TestSplitUsesTestConstantsAndLimit()
     {
-        var (pixels, _) = WriteSplit("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", count: 6, labelCount: 6, seed: 2);
-        MnistDataset dataset = MnistDataset.Load(_directory.Path, train: false, limit: 4, imageSize: 28, verifyChecksums: false);
+        var (pixels, _) = WriteSplit("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", count: 6, labelCount: 6,
+            seed: 2);
+        MnistDataset dataset = MnistDataset.Load(_directory.Path, train: false, limit: 4, imageSize: 28,
+            verifyChecksums: false);
 
         Assert.Equal(4, dataset.Count);
         Assert.Equal((pixels[0] / 255f - MnistPreprocessing.TestMean) / MnistPreprocessing.TestStd, dataset.Images[0]);
@@ -52,7 +58,8 @@ public sealed class MnistDatasetTests : IDisposable
     public void CountMismatchIsRefused()
     {
         WriteSplit("train-images-idx3-ubyte", "train-labels-idx1-ubyte", count: 5, labelCount: 4, seed: 3);
-        var error = Assert.Throws<MnistDataException>(() => MnistDataset.Load(_directory.Path, train: true, verifyChecksums: false));
+        var error = Assert.Throws<MnistDataException>(() =>
+            MnistDataset.Load(_directory.Path, train: true, verifyChecksums: false));
         Assert.Contains("5 images", error.Message);
         Assert.Contains("4 labels", error.Message);
     }
@@ -60,9 +67,11 @@ public sealed class MnistDatasetTests : IDisposable
     [Fact]
     public void LabelOutsideTheDigitsIsRefused()
     {
-        File.WriteAllBytes(_directory.Combine("train-images-idx3-ubyte"), IdxBytes.Images(2, 28, new byte[2 * 28 * 28]));
+        File.WriteAllBytes(_directory.Combine("train-images-idx3-ubyte"),
+            IdxBytes.Images(2, 28, new byte[2 * 28 * 28]));
         File.WriteAllBytes(_directory.Combine("train-labels-idx1-ubyte"), IdxBytes.Labels([3, 10]));
-        var error = Assert.Throws<MnistDataException>(() => MnistDataset.Load(_directory.Path, train: true, limit: 1, verifyChecksums: false));
+        var error = Assert.Throws<MnistDataException>(() =>
+            MnistDataset.Load(_directory.Path, train: true, limit: 1, verifyChecksums: false));
         Assert.Contains("label 1 is 10", error.Message);
     }
 

@@ -18,8 +18,10 @@ public sealed class MnistDirectoryResolutionTests
             Assert.Equal(fromEnvironment, MnistAcquirer.ResolveDirectory(null));
 
             Environment.SetEnvironmentVariable(MnistAcquirer.EnvironmentVariable, null);
-            Assert.Equal(Path.Combine(Directory.GetCurrentDirectory(), "data", "mnist"), MnistAcquirer.ResolveDirectory(null));
-            Assert.Equal(Path.Combine(Directory.GetCurrentDirectory(), "data", "mnist"), MnistAcquirer.ResolveDirectory(""));
+            Assert.Equal(Path.Combine(Directory.GetCurrentDirectory(), "data", "mnist"),
+                MnistAcquirer.ResolveDirectory(null));
+            Assert.Equal(Path.Combine(Directory.GetCurrentDirectory(), "data", "mnist"),
+                MnistAcquirer.ResolveDirectory(""));
         }
         finally
         {

@@ -8,7 +8,8 @@ public sealed class MnistPreprocessingTests
     /// The textbook half-pixel bilinear resize, one output pixel at a time, written from the PyTorch
     /// formula rather than from the library; float, in PyTorch's operation order.
     /// </summary>
-    private static float[] ResizeByDefinition(byte[] pixels, int count, int inputSize, int outputSize, float mean, float std)
+    private static float[] ResizeByDefinition(byte[] pixels, int count, int inputSize, int outputSize, float mean,
+        float std)
     {
         var result = new float[count * outputSize * outputSize];
         float scale = (float)inputSize / outputSize;
@@ -71,7 +72,8 @@ public sealed class MnistPreprocessingTests
                 int y0 = (int)sy, x0 = (int)sx, y1 = Math.Min(y0 + 1, 27), x1 = Math.Min(x0 + 1, 27);
                 double fy = sy - y0, fx = sx - x0;
                 double P(int y, int x) => pixels[y * 28 + x] / 255.0;
-                double expected = (1 - fy) * ((1 - fx) * P(y0, x0) + fx * P(y0, x1)) + fy * ((1 - fx) * P(y1, x0) + fx * P(y1, x1));
+                double expected = (1 - fy) * ((1 - fx) * P(y0, x0) + fx * P(y0, x1)) +
+                    fy * ((1 - fx) * P(y1, x0) + fx * P(y1, x1));
                 Assert.Equal(expected, actual[oy * 32 + ox], 1e-6);
             }
     }

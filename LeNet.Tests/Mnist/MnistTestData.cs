@@ -52,7 +52,8 @@ public static class MnistTestData
     }
 
     private static bool Complete(string folder) =>
-        System.IO.Directory.Exists(folder) && MnistFiles.AllParts.All(part => MnistFiles.Find(folder, part) is not null);
+        System.IO.Directory.Exists(folder) &&
+            MnistFiles.AllParts.All(part => MnistFiles.Find(folder, part) is not null);
 
     private static string? Above(IEnumerable<string> starts, string relative, Func<string, bool> holds)
     {

@@ -15,7 +15,8 @@ public sealed class TempDirectory : IDisposable
 
     /// <summary>Names of the files directly in the directory, sorted.</summary>
     public string[] FileNames() =>
-        Directory.Exists(Path) ? Directory.GetFiles(Path).Select(path => System.IO.Path.GetFileName(path)).Order(StringComparer.Ordinal).ToArray() : [];
+        Directory.Exists(Path) ? Directory.GetFiles(Path).Select(path => System.IO.Path.GetFileName(path))
+            .Order(StringComparer.Ordinal).ToArray() : [];
 
     public void Dispose()
     {

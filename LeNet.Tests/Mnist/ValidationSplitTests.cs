@@ -32,7 +32,8 @@ public class ValidationSplitTests
         Assert.Empty(ids(train).Intersect(ids(validation)));
         Assert.Equal(Enumerable.Range(0, data.Count), ids(train).Concat(ids(validation)).Order());
         Assert.Equal(ids(validation).Order(), ids(validation)); // file order kept
-        Assert.All(ids(validation), id => Assert.Equal(data.Labels[id], validation.Labels[Array.IndexOf(ids(validation), id)]));
+        Assert.All(ids(validation), id =>
+            Assert.Equal(data.Labels[id], validation.Labels[Array.IndexOf(ids(validation), id)]));
     }
 
     [Fact]

@@ -22,10 +22,13 @@ public class CommandLineTests
     [InlineData("--device tpu", "--device tpu is not a device; choose one of cpu, cuda, auto.")]
     [InlineData("--kernels fast", "--kernels fast is not a kind of CPU kernels; choose one of cpu, reference.")]
     [InlineData("--frobnicate", "--frobnicate")]
-    [InlineData("--arch lenet7", "--arch lenet7 is not an architecture; choose one of lenet5, lenet5-table, lenet1998.")]
+    [InlineData("--arch lenet7",
+        "--arch lenet7 is not an architecture; choose one of lenet5, lenet5-table, lenet1998.")]
     [InlineData("train --epochs 0", "--epochs must be a whole number of at least 1")]
     [InlineData("train --arch vgg", "--arch vgg is not an architecture")]
-    [InlineData("train --model lenet5", "--model names a trained model file (for evaluate, predict and export); to choose the architecture to train, use --arch lenet5.")]
+    [InlineData("train --model lenet5",
+        "--model names a trained model file (for evaluate, predict and export); to choose the architecture to " +
+            "train, use --arch lenet5.")]
     [InlineData("--model lenet1998", "to choose the architecture to train, use --arch lenet1998.")]
     [InlineData("train --model output/model.safetensors", "use --arch with one of lenet5, lenet5-table, lenet1998.")]
     [InlineData("evaluate", "Option '--model' is required.")]
@@ -46,19 +49,22 @@ public class CommandLineTests
         Assert.Empty(parse.Errors);
         Assert.Equal(Cli.Create().Name, parse.CommandResult.Command.Name);
         var defaults = new TrainOptions();
-        Assert.Equal((10, 64, 0.001f, "cpu"), (defaults.Epochs, defaults.BatchSize, defaults.LearningRate, defaults.Device));
+        Assert.Equal((10, 64, 0.001f, "cpu"),
+            (defaults.Epochs, defaults.BatchSize, defaults.LearningRate, defaults.Device));
     }
 
     [Theory]
     [InlineData("", "LeNet-5 on MNIST from scratch in C#. With no command, trains")]
     [InlineData("train", "Trains a LeNet-5 architecture on MNIST")]
-    [InlineData("evaluate", "Evaluates a trained model on a test set: accuracy and mean loss, per-class precision, recall and F1")]
+    [InlineData("evaluate",
+        "Evaluates a trained model on a test set: accuracy and mean loss, per-class precision, recall and F1")]
     [InlineData("predict", "Predicts the class of each image with a trained model")]
     public void Every_command_has_help_that_says_what_it_does(string command, string description)
     {
         var output = new StringWriter();
         string[] arguments = command.Length == 0 ? ["--help"] : [command, "--help"];
-        var code = Cli.Create().Parse(arguments).Invoke(new System.CommandLine.InvocationConfiguration { Output = output });
+        var code = Cli.Create().Parse(arguments)
+            .Invoke(new System.CommandLine.InvocationConfiguration { Output = output });
         Assert.Equal(0, code);
         var help = output.ToString();
         Assert.Contains(description, System.Text.RegularExpressions.Regex.Replace(help, @"\s+", " "));
@@ -84,7 +90,9 @@ public class CommandLineTests
     {
         var error = new StringWriter();
         Assert.Equal(2, Cli.Run(["--epochs", "0", "--output", "never-created"], error));
-        Assert.Equal(["--epochs must be a whole number of at least 1, not '0'.", "Run 'LeNet.Train --help' to see the commands and options."], error.ToString().TrimEnd().Split(Environment.NewLine));
+        Assert.Equal(["--epochs must be a whole number of at least 1, not '0'.",
+            "Run 'LeNet.Train --help' to see the commands and options."],
+            error.ToString().TrimEnd().Split(Environment.NewLine));
         Assert.False(Directory.Exists("never-created"));
     }
 
@@ -104,7 +112,8 @@ public class CommandLineTests
 
     [Theory]
     [MemberData(nameof(Nonsense))]
-    public void Nonsense_options_from_a_program_are_refused_in_one_sentence_before_any_work(string what, string expected)
+    public void Nonsense_options_from_a_program_are_refused_in_one_sentence_before_any_work(string what,
+        string expected)
     {
         using var folder = new TemporaryFolder();
         var output = Path.Combine(folder.Path, "out");
@@ -136,7 +145,8 @@ public class CommandLineTests
         using var folder = new TemporaryFolder();
         var output = Path.Combine(folder.Path, "out");
         var (log, error) = (new StringWriter(), new StringWriter());
-        var options = new TrainOptions { DataDirectory = MnistTestData.Directory, Limit = 100, BatchSize = 101, OutputDirectory = output };
+        var options = new TrainOptions { DataDirectory = MnistTestData.Directory, Limit = 100, BatchSize = 101,
+            OutputDirectory = output };
         Assert.Equal(1, TrainCommand.Run(options, log, error));
         Assert.Equal("--batch-size 101 exceeds the 100 training images.", error.ToString().TrimEnd());
         Assert.DoesNotContain("trainable parameters", log.ToString());
@@ -149,8 +159,12 @@ public class CommandLineTests
         using var folder = new TemporaryFolder();
         var output = Path.Combine(folder.Path, "typo", "out");
         var error = new StringWriter();
-        Assert.Equal(1, TrainCommand.Run(new TrainOptions { OutputDirectory = output, DataDirectory = MnistTestData.Directory }, TextWriter.Null, error));
-        Assert.Equal($"Cannot create the folder {output} given by --output: its parent {Path.Combine(folder.Path, "typo")} does not exist; create that folder first, or choose another.",
+        Assert.Equal(1, TrainCommand.Run(
+            new TrainOptions { OutputDirectory = output, DataDirectory = MnistTestData.Directory }, TextWriter.Null,
+            error));
+        Assert.Equal(
+            $"Cannot create the folder {output} given by --output: its parent {Path.Combine(folder.Path, "typo")} " +
+                "does not exist; create that folder first, or choose another.",
             error.ToString().TrimEnd());
         Assert.Empty(Directory.GetFileSystemEntries(folder.Path));
     }
@@ -185,11 +199,13 @@ public class CommandLineTests
         Assert.Empty(Directory.GetFileSystemEntries(readOnly));
     }
 
-    /// <summary>Training into <paramref name="output"/> ends in one sentence starting with <paramref name="expected"/>.</summary>
+    /// <summary>Training into <paramref name="output"/> ends in one sentence starting with
+    /// <paramref name="expected"/>.</summary>
     private static void AssertRefused(string output, string expected)
     {
         var (log, error) = (new StringWriter(), new StringWriter());
-        var code = TrainCommand.Run(new TrainOptions { OutputDirectory = output, DataDirectory = MnistTestData.Directory }, log, error);
+        var code = TrainCommand.Run(
+            new TrainOptions { OutputDirectory = output, DataDirectory = MnistTestData.Directory }, log, error);
         Assert.Equal(1, code);
         Assert.StartsWith($"{expected} {output} given by --output", error.ToString());
         Assert.DoesNotContain('\n', error.ToString().TrimEnd());

@@ -16,8 +16,10 @@ public class DivergenceTests
         using var folder = new TemporaryFolder();
         var clean = MnistDataset.Load(MnistTestData.Directory, train: false, limit: 640, verifyChecksums: false);
         var test = clean.Take(100);
-        var options = new TrainOptions { Epochs = 1, Seed = 5, OutputDirectory = folder.Path, Pictures = false, LogEvery = 1000 };
-        new Trainer(options, TextWriter.Null).Run(new MnistData(MnistTestData.Directory, clean, test), stop: TestContext.Current.CancellationToken);
+        var options = new TrainOptions { Epochs = 1, Seed = 5, OutputDirectory = folder.Path, Pictures = false,
+            LogEvery = 1000 };
+        new Trainer(options, TextWriter.Null)
+            .Run(new MnistData(MnistTestData.Directory, clean, test), stop: TestContext.Current.CancellationToken);
         var checkpoint = Path.Combine(folder.Path, TrainingCheckpoint.FileName);
         var before = File.ReadAllBytes(checkpoint);
         File.Delete(Path.Combine(folder.Path, "model.safetensors"));
@@ -27,17 +29,22 @@ public class DivergenceTests
         const int poisoned = 123;
         var pixels = (float[])clean.Images.Clone();
         pixels[poisoned * clean.ImageLength + 200] = float.NaN;
-        var data = new MnistData(MnistTestData.Directory, new MnistDataset(pixels, clean.Labels, clean.ImageSize), test);
+        var data = new MnistData(MnistTestData.Directory, new MnistDataset(pixels, clean.Labels, clean.ImageSize),
+            test);
         var step = Array.IndexOf(MnistBatcher.Permutation(clean.Count, seed: 5, epoch: 1), poisoned) / 64 + 1;
 
         var error = Assert.Throws<TrainingDivergedException>(() =>
-            new Trainer(options with { Epochs = 3 }, TextWriter.Null).Run(data, TrainingCheckpoint.Load(folder.Path), stop: TestContext.Current.CancellationToken));
+            new Trainer(options with { Epochs = 3 }, TextWriter.Null)
+                .Run(data, TrainingCheckpoint.Load(folder.Path), stop: TestContext.Current.CancellationToken));
 
-        Assert.Equal($"Training diverged: the loss became NaN at epoch 2, step {step}, so the run stopped, keeping the last checkpoint {checkpoint} (after epoch 1); try a smaller --lr.",
+        Assert.Equal(
+            $"Training diverged: the loss became NaN at epoch 2, step {step}, so the run stopped, keeping the last " +
+                $"checkpoint {checkpoint} (after epoch 1); try a smaller --lr.",
             error.Message);
         Assert.Equal(before, File.ReadAllBytes(checkpoint));
         // Beside the checkpoint only what the completed first epoch left: its model as the best so far, the live log.
-        Assert.Equal([Trainer.BestModelFileName, TrainingCheckpoint.FileName, MetricsCsv.FileName], Directory.GetFileSystemEntries(folder.Path).Select(Path.GetFileName).Order());
+        Assert.Equal([Trainer.BestModelFileName, TrainingCheckpoint.FileName, MetricsCsv.FileName],
+            Directory.GetFileSystemEntries(folder.Path).Select(Path.GetFileName).Order());
     }
 
     [Fact]
@@ -49,13 +56,17 @@ public class DivergenceTests
         foreach (var name in new[] { TrainingCheckpoint.FileName, "model.safetensors" })
             File.Copy(Path.Combine(TrainedModel.Directory, name), Path.Combine(folder.Path, name));
         var before = Directory.GetFiles(folder.Path).ToDictionary(f => f, File.ReadAllBytes);
-        var options = new TrainOptions { DataDirectory = MnistTestData.Directory, Limit = 640, TestLimit = 100, Epochs = 2, LearningRate = 1e10f, OutputDirectory = folder.Path, Overwrite = true };
+        var options = new TrainOptions { DataDirectory = MnistTestData.Directory, Limit = 640, TestLimit = 100,
+            Epochs = 2, LearningRate = 1e10f, OutputDirectory = folder.Path, Overwrite = true };
         var (log, error) = (new StringWriter(), new StringWriter());
 
         var code = TrainCommand.Run(options, log, error);
 
         Assert.Equal(1, code);
-        Assert.Matches(@"^Training diverged: the loss became NaN at epoch 1, step \d+, so the run stopped, having saved nothing; try a smaller --lr\.$", error.ToString().TrimEnd());
+        Assert.Matches(
+            @"^Training diverged: the loss became NaN at epoch 1, step \d+, so the run stopped, " +
+                @"having saved nothing; try a smaller --lr\.$",
+            error.ToString().TrimEnd());
         Assert.DoesNotContain("Epoch [1/2] took", log.ToString());
         Assert.Equal(before.Keys.Order(), Directory.GetFiles(folder.Path).Order());
         Assert.All(before, file => Assert.Equal(file.Value, File.ReadAllBytes(file.Key)));

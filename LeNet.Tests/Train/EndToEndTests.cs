@@ -30,14 +30,16 @@ public partial class EndToEndTests
         // The seed's log lines: 3000 images at batch 64 make 47 steps, a line every 20.
         Assert.Equal(4, lines.Count(l => StepLine().IsMatch(l)));
         Assert.Contains("Epoch [2/2], Step [40/47], Loss: ", log.ToString());
-        var final = lines.Single(l => l.StartsWith("Accuracy of the network on the 2000 test images: ", StringComparison.Ordinal));
+        var final = lines.Single(l => l.StartsWith("Accuracy of the network on the 2000 test images: ",
+            StringComparison.Ordinal));
 
         using var metrics = JsonDocument.Parse(File.ReadAllText(metricsFile));
         var root = metrics.RootElement;
         var epochs = root.GetProperty("epochs").EnumerateArray().ToArray();
         Assert.Equal(2, epochs.Length);
         Assert.All(epochs, e => Assert.True(e.GetProperty("seconds").GetDouble() > 0));
-        Assert.True(epochs[1].GetProperty("meanLoss").GetDouble() < epochs[0].GetProperty("meanLoss").GetDouble(), "the mean loss should fall from epoch 1 to 2");
+        Assert.True(epochs[1].GetProperty("meanLoss").GetDouble() < epochs[0].GetProperty("meanLoss").GetDouble(),
+            "the mean loss should fall from epoch 1 to 2");
         var accuracy = root.GetProperty("finalTestAccuracy").GetDouble();
         // 6,000 image-steps give about 90 % here (92.7 % on all 10,000 test images); a broken gradient stays far below.
         Assert.InRange(accuracy, 85.0, 100.0);
@@ -45,14 +47,16 @@ public partial class EndToEndTests
         Assert.True(root.GetProperty("totalSeconds").GetDouble() >= root.GetProperty("trainingSeconds").GetDouble());
         // Two decimals, as in the epoch lines.
         Assert.EndsWith($" {accuracy.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)} %", final);
-        Assert.Contains($"test accuracy {accuracy.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)} %", lines.Last(l => l.StartsWith("Epoch [2/2] took", StringComparison.Ordinal)));
+        Assert.Contains($"test accuracy {accuracy.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)} %",
+            lines.Last(l => l.StartsWith("Epoch [2/2] took", StringComparison.Ordinal)));
 
         // The saved model reproduces the reported accuracy.
         var (tensors, metadata) = SafeTensors.Load(Path.Combine(options.OutputDirectory, "model.safetensors"));
         Assert.Equal("lenet5", metadata["model"]);
         var model = new LeNet5();
         model.LoadStateDict(tensors);
-        Assert.Equal(accuracy, Trainer.Evaluate(model, MnistDataset.Load(MnistTestData.Directory, train: false, limit: 2000)));
+        Assert.Equal(accuracy, Trainer.Evaluate(model,
+            MnistDataset.Load(MnistTestData.Directory, train: false, limit: 2000)));
     }
 
     [Fact]

@@ -19,7 +19,8 @@ public class EvaluateTests
         using var folder = new TemporaryFolder();
         var jsonFile = Path.Combine(folder.Path, "evaluation.json");
         var log = new StringWriter();
-        Assert.Equal(0, EvaluateCommand.Run(TrainedModel.ModelFile, MnistTestData.Directory, Images, json: true, jsonFile, log, TextWriter.Null));
+        Assert.Equal(0, EvaluateCommand.Run(TrainedModel.ModelFile, MnistTestData.Directory, Images, json: true,
+            jsonFile, log, TextWriter.Null));
         using var report = JsonDocument.Parse(log.ToString());
         Assert.Equal(File.ReadAllText(jsonFile).Trim(), log.ToString().Trim());
 
@@ -33,7 +34,8 @@ public class EvaluateTests
         using (GradientTape.NoGrad())
             for (var i = 0; i < Images; i++)
             {
-                var logits = model.Forward(Tensor.FromArray(test.Images.AsSpan(i * test.ImageLength, test.ImageLength), 1, 1, 32, 32)).ToArray();
+                var logits = model.Forward(Tensor.FromArray(test.Images.AsSpan(i * test.ImageLength, test.ImageLength),
+                    1, 1, 32, 32)).ToArray();
                 confusion[test.Labels[i], Array.IndexOf(logits, logits.Max())]++;
             }
 
@@ -45,7 +47,8 @@ public class EvaluateTests
         Assert.Equal((double)correct / Images, root.GetProperty("accuracy").GetDouble(), 12);
         Assert.InRange(root.GetProperty("loss").GetDouble(), 0.01, 1.0);
         Assert.InRange(correct, Images * 80 / 100, Images);
-        var matrix = root.GetProperty("confusion").EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetInt32()).ToArray()).ToArray();
+        var matrix = root.GetProperty("confusion").EnumerateArray()
+            .Select(r => r.EnumerateArray().Select(v => v.GetInt32()).ToArray()).ToArray();
         for (var t = 0; t < 10; t++)
             for (var p = 0; p < 10; p++)
                 Assert.Equal(confusion[t, p], matrix[t][p]);
@@ -64,8 +67,10 @@ public class EvaluateTests
 
         // The console form says the same.
         var table = new StringWriter();
-        Assert.Equal(0, EvaluateCommand.Run(TrainedModel.ModelFile, MnistTestData.Directory, Images, json: false, null, table, TextWriter.Null));
-        Assert.Contains($"Accuracy on {Images} images: {100.0 * correct / Images:F2} % ({correct} correct)", table.ToString());
+        Assert.Equal(0, EvaluateCommand.Run(TrainedModel.ModelFile, MnistTestData.Directory, Images, json: false, null,
+            table, TextWriter.Null));
+        Assert.Contains($"Accuracy on {Images} images: {100.0 * correct / Images:F2} % ({correct} correct)",
+            table.ToString());
         Assert.Contains("Confusion matrix (rows: true class, columns: predicted class):", table.ToString());
     }
 
@@ -81,15 +86,20 @@ public class EvaluateTests
         string[] names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
         File.WriteAllLines(Path.Combine(folder.Path, "classes.txt"), [.. names, ""]);
         var log = new StringWriter();
-        Assert.Equal(0, EvaluateCommand.Run(TrainedModel.ModelFile, folder.Path, 100, json: true, null, log, TextWriter.Null));
+        Assert.Equal(0, EvaluateCommand.Run(TrainedModel.ModelFile, folder.Path, 100, json: true, null, log,
+            TextWriter.Null));
         using var report = JsonDocument.Parse(log.ToString());
-        Assert.Equal(names, report.RootElement.GetProperty("classes").EnumerateArray().Select(c => c.GetProperty("name").GetString()));
+        Assert.Equal(names, report.RootElement.GetProperty("classes").EnumerateArray()
+            .Select(c => c.GetProperty("name").GetString()));
         Assert.Equal(names, ClassNamesFile.Load(folder.Path));
 
         File.WriteAllLines(Path.Combine(folder.Path, "classes.txt"), ["cat", "dog", "cow"]);
         var error = new StringWriter();
-        Assert.Equal(1, EvaluateCommand.Run(TrainedModel.ModelFile, folder.Path, 100, json: true, null, TextWriter.Null, error));
-        Assert.Equal($"{Path.Combine(folder.Path, "classes.txt")}: holds 3 class names on 3 lines, but the labels are 0..9; write exactly ten names, one per line in label order, or remove the file.",
+        Assert.Equal(1, EvaluateCommand.Run(TrainedModel.ModelFile, folder.Path, 100, json: true, null, TextWriter.Null,
+            error));
+        Assert.Equal(
+            $"{Path.Combine(folder.Path, "classes.txt")}: holds 3 class names on 3 lines, but the labels are 0..9; " +
+                "write exactly ten names, one per line in label order, or remove the file.",
             error.ToString().TrimEnd());
     }
 
@@ -100,12 +110,16 @@ public class EvaluateTests
         var missing = Path.Combine(folder.Path, "nothing.safetensors");
         var error = new StringWriter();
         Assert.Equal(1, EvaluateCommand.Run(missing, MnistTestData.Directory, 10, false, null, TextWriter.Null, error));
-        Assert.Equal($"There is no model file at {missing}; pass the model.safetensors (or checkpoint) that `train` wrote to its --output folder.", error.ToString().TrimEnd());
+        Assert.Equal(
+            $"There is no model file at {missing}; pass the model.safetensors (or checkpoint) that `train` wrote " +
+                "to its --output folder.",
+            error.ToString().TrimEnd());
 
         var foreign = Path.Combine(folder.Path, "other.safetensors");
         SafeTensors.Save(foreign, [("w", Tensor.Zeros(2))], new Dictionary<string, string> { ["model"] = "resnet50" });
         error = new StringWriter();
         Assert.Equal(1, EvaluateCommand.Run(foreign, MnistTestData.Directory, 10, false, null, TextWriter.Null, error));
-        Assert.StartsWith($"The model file {foreign} holds model 'resnet50', which this build does not know", error.ToString());
+        Assert.StartsWith($"The model file {foreign} holds model 'resnet50', which this build does not know",
+            error.ToString());
     }
 }

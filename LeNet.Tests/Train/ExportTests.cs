@@ -30,13 +30,16 @@ public class ExportTests(ITestOutputHelper output)
         using var session = new InferenceSession(onnx);
         var theirs = new float[ours.Length];
         for (var first = 0; first < test.Count; first += Batch)
-            OnnxRuntimeLogits.Run(session, test.Images.AsMemory(first * test.ImageLength, Batch * test.ImageLength), Batch).CopyTo(theirs, first * Classes);
+            OnnxRuntimeLogits.Run(session, test.Images.AsMemory(first * test.ImageLength, Batch * test.ImageLength),
+                Batch).CopyTo(theirs, first * Classes);
 
         var difference = OnnxRuntimeLogits.MaxRelativeDifference(ours, theirs, Classes);
         var predictions = OnnxRuntimeLogits.Predictions(theirs, Classes);
         output.WriteLine(
-            $"{new FileInfo(onnx).Length:N0} bytes; max over 10,000 images of max|ours − ORT| / max|ours|: {difference:E2}; " +
-            $"ORT accuracy {predictions.Zip(test.Labels).Count(p => p.First == p.Second) / 100.0:F2} %; compared in {clock.Elapsed.TotalSeconds:F2} s.");
+            $"{new FileInfo(onnx).Length:N0} bytes; max over 10,000 images of max|ours − ORT| / " +
+                $"max|ours|: {difference:E2}; " +
+            $"ORT accuracy {predictions.Zip(test.Labels).Count(p => p.First == p.Second) / 100.0:F2} %; compared in " +
+                $"{clock.Elapsed.TotalSeconds:F2} s.");
         Assert.InRange(difference, 0, 1e-4);
         Assert.Equal(OnnxRuntimeLogits.Predictions(ours, Classes), predictions);
         // The digits our evaluate command counts are the ones ONNX Runtime gives.
@@ -51,11 +54,15 @@ public class ExportTests(ITestOutputHelper output)
         var fromCheckpoint = Path.Combine(folder.Path, "from-checkpoint.onnx");
         var log = new StringWriter();
         Assert.Equal(0, ExportCommand.Run(TrainedModel.ModelFile, fromModel, log, TextWriter.Null));
-        Assert.Equal(0, ExportCommand.Run(Path.Combine(TrainedModel.Directory, TrainingCheckpoint.FileName), fromCheckpoint, TextWriter.Null, TextWriter.Null));
-        Assert.StartsWith($"Exported LeNet-5 to {fromModel} ({new FileInfo(fromModel).Length:N0} bytes, ONNX opset 13, input 'input' [N, 1, 32, 32], output 'logits' [N, 10]) in ",
+        Assert.Equal(0, ExportCommand.Run(Path.Combine(TrainedModel.Directory, TrainingCheckpoint.FileName),
+            fromCheckpoint, TextWriter.Null, TextWriter.Null));
+        Assert.StartsWith(
+            $"Exported LeNet-5 to {fromModel} ({new FileInfo(fromModel).Length:N0} bytes, ONNX opset 13, input " +
+                "'input' [N, 1, 32, 32], output 'logits' [N, 10]) in ",
             log.ToString());
         Assert.Equal(File.ReadAllBytes(fromModel), File.ReadAllBytes(fromCheckpoint));
-        Assert.Equal(["from-checkpoint.onnx", "from-model.onnx"], Directory.EnumerateFileSystemEntries(folder.Path).Select(Path.GetFileName).Order());
+        Assert.Equal(["from-checkpoint.onnx", "from-model.onnx"],
+            Directory.EnumerateFileSystemEntries(folder.Path).Select(Path.GetFileName).Order());
     }
 
     [Fact]
@@ -66,16 +73,24 @@ public class ExportTests(ITestOutputHelper output)
         var missing = Path.Combine(folder.Path, "nothing.safetensors");
         var error = new StringWriter();
         Assert.Equal(1, ExportCommand.Run(missing, onnx, TextWriter.Null, error));
-        Assert.Equal($"There is no model file at {missing}; pass the model.safetensors (or checkpoint) that `train` wrote to its --output folder.", error.ToString().TrimEnd());
+        Assert.Equal(
+            $"There is no model file at {missing}; pass the model.safetensors (or checkpoint) that `train` wrote " +
+                "to its --output folder.",
+            error.ToString().TrimEnd());
 
         var noFolder = Path.Combine(folder.Path, "no-such-folder");
         error = new StringWriter();
-        Assert.Equal(1, ExportCommand.Run(TrainedModel.ModelFile, Path.Combine(noFolder, "model.onnx"), TextWriter.Null, error));
-        Assert.Equal($"The folder {noFolder} for --onnx does not exist; create it or choose another path.", error.ToString().TrimEnd());
+        Assert.Equal(1, ExportCommand.Run(TrainedModel.ModelFile, Path.Combine(noFolder, "model.onnx"), TextWriter.Null,
+            error));
+        Assert.Equal($"The folder {noFolder} for --onnx does not exist; create it or choose another path.",
+            error.ToString().TrimEnd());
 
         error = new StringWriter();
         Assert.Equal(1, ExportCommand.Run(TrainedModel.ModelFile, folder.Path, TextWriter.Null, error));
-        Assert.Equal($"--onnx {folder.Path} is a folder; give the file to write, e.g. {Path.Combine(folder.Path, "model.onnx")}.", error.ToString().TrimEnd());
+        Assert.Equal(
+            $"--onnx {folder.Path} is a folder; give the file to write, e.g. " +
+                $"{Path.Combine(folder.Path, "model.onnx")}.",
+            error.ToString().TrimEnd());
 
         var truncated = Path.Combine(folder.Path, "truncated.safetensors");
         File.WriteAllBytes(truncated, File.ReadAllBytes(TrainedModel.ModelFile)[..1000]);
@@ -86,17 +101,20 @@ public class ExportTests(ITestOutputHelper output)
         // Through the command line: the same refusal's exit code; a missing --onnx is an option error.
         Assert.Equal(1, Cli.Run(["export", "--model", missing, "--onnx", onnx]));
         Assert.Equal(2, Cli.Run(["export", "--model", TrainedModel.ModelFile], TextWriter.Null));
-        Assert.Equal(["truncated.safetensors"], Directory.EnumerateFileSystemEntries(folder.Path).Select(Path.GetFileName));
+        Assert.Equal(["truncated.safetensors"],
+            Directory.EnumerateFileSystemEntries(folder.Path).Select(Path.GetFileName));
     }
 
-    /// <summary>Our logits for every image of <paramref name="test"/>, in evaluation mode, in batches as evaluate runs them.</summary>
+    /// <summary>Our logits for every image of <paramref name="test"/>, in evaluation mode, in batches as evaluate runs
+    /// them.</summary>
     private static float[] OurLogits(Module model, MnistDataset test)
     {
         var logits = new float[test.Count * Classes];
         model.Eval();
         using var noGrad = GradientTape.NoGrad();
         for (var first = 0; first < test.Count; first += Batch)
-            model.Forward(Tensor.FromArray(test.Images.AsSpan(first * test.ImageLength, Batch * test.ImageLength), Batch, 1, 32, 32))
+            model.Forward(Tensor.FromArray(test.Images.AsSpan(first * test.ImageLength, Batch * test.ImageLength),
+                Batch, 1, 32, 32))
                 .AsSpan().CopyTo(logits.AsSpan(first * Classes));
         return logits;
     }

@@ -9,13 +9,15 @@ using LeNet.Train;
 
 namespace LeNet.Tests.Train;
 
-/// <summary>The trainer's GPU loop (dataset on the device, losses read back per log line) against its CPU loop.</summary>
+/// <summary>The trainer's GPU loop (dataset on the device, losses read back per log line) against its CPU
+/// loop.</summary>
 [Collection(GpuDeviceCollection.Name)]
 public partial class GpuTrainingTests
 {
     public static TheoryData<string> Devices() => GpuDevices.Names();
 
-    /// <summary>Each GPU device with and without CUDA graphs (which only a CUDA GPU captures: elsewhere the run is step by step).</summary>
+    /// <summary>Each GPU device with and without CUDA graphs (which only a CUDA GPU captures: elsewhere the run is step
+    /// by step).</summary>
     public static TheoryData<string, bool> DevicesAndGraphs()
     {
         var data = new TheoryData<string, bool>();
@@ -39,16 +41,20 @@ public partial class GpuTrainingTests
         (double[] Losses, double Accuracy) Run(Device device)
         {
             using var output = new TemporaryFolder();
-            // 20 images at batch 4: five steps an epoch; the log line at step 3 reads back steps 1-3, the epoch's end steps 4-5.
+            // 20 images at batch 4: five steps an epoch; the log line at step 3 reads back steps 1-3, the epoch's end
+            // steps 4-5.
             var options = new TrainOptions
             {
-                Limit = 20, TestLimit = 20, BatchSize = 4, Epochs = 2, LogEvery = 3, Pictures = false, OutputDirectory = output.Path,
+                Limit = 20, TestLimit = 20, BatchSize = 4, Epochs = 2, LogEvery = 3, Pictures = false,
+                OutputDirectory = output.Path,
                 CudaGraphs = cudaGraphs && !device.IsCpu,
             };
             var log = new StringWriter();
             var metrics = new Trainer(options, log).Run(data, null, device, TestContext.Current.CancellationToken);
-            // With graphs on a CUDA GPU, step 3 of epoch 1 is captured and every later step replays it (all 5 are full batches).
-            Assert.Equal(options.CudaGraphs && CapturedStep.IsSupported(device), log.ToString().Contains("CUDA graphs: step 3 of epoch 1 was captured"));
+            // With graphs on a CUDA GPU, step 3 of epoch 1 is captured and every later step replays it (all 5 are full
+            // batches).
+            Assert.Equal(options.CudaGraphs && CapturedStep.IsSupported(device),
+                log.ToString().Contains("CUDA graphs: step 3 of epoch 1 was captured"));
             var losses = metrics.Epochs.Select(e => e.MeanLoss).Concat(StepLine().Matches(log.ToString())
                 .Select(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture))).ToArray();
             return (losses, metrics.FinalTestAccuracy);
@@ -58,10 +64,12 @@ public partial class GpuTrainingTests
         var gpu = Run(gpuDevice);
         Assert.Equal(2 + 2, cpu.Losses.Length); // two epoch means, a line at step 3 of each epoch
         Assert.Equal(cpu.Losses.Length, gpu.Losses.Length);
-        // Adam turns rounding-level gradient differences into weight differences of up to lr per step (GpuBackendTests),
-        // so the curves agree to a few thousandths, not to the last digit; a wrong gradient or a skipped step is far off.
+        // Adam turns rounding-level gradient differences into weight differences of up to lr per step
+        // (GpuBackendTests), so the curves agree to a few thousandths, not to the last digit; a wrong gradient or a
+        // skipped step is far off.
         for (var i = 0; i < cpu.Losses.Length; i++)
-            Assert.True(Math.Abs(cpu.Losses[i] - gpu.Losses[i]) < 5e-3 * Math.Max(1, cpu.Losses[i]), $"loss {i}: CPU {cpu.Losses[i]}, GPU {gpu.Losses[i]}.");
+            Assert.True(Math.Abs(cpu.Losses[i] - gpu.Losses[i]) < 5e-3 * Math.Max(1, cpu.Losses[i]),
+                $"loss {i}: CPU {cpu.Losses[i]}, GPU {gpu.Losses[i]}.");
         Assert.InRange(gpu.Accuracy, cpu.Accuracy - 5, cpu.Accuracy + 5); // 20 test images: one image is 5 points
     }
 
@@ -69,7 +77,8 @@ public partial class GpuTrainingTests
     public void Asking_for_cuda_trains_there_or_says_in_one_sentence_why_not()
     {
         using var output = new TemporaryFolder();
-        var options = new TrainOptions { DataDirectory = MnistTestData.Directory, Device = "cuda", Limit = 64, TestLimit = 64, Epochs = 1, Pictures = false, OutputDirectory = output.Path };
+        var options = new TrainOptions { DataDirectory = MnistTestData.Directory, Device = "cuda", Limit = 64,
+            TestLimit = 64, Epochs = 1, Pictures = false, OutputDirectory = output.Path };
         var log = new StringWriter();
         var error = new StringWriter();
         var code = TrainCommand.Run(options, log, error);
@@ -81,7 +90,9 @@ public partial class GpuTrainingTests
         else
         {
             Assert.Equal(1, code);
-            Assert.Equal($"--device cuda: {reason}; run with --device cpu, or on a machine with an NVIDIA GPU and its driver.", error.ToString().Trim());
+            Assert.Equal(
+                $"--device cuda: {reason}; run with --device cpu, or on a machine with an NVIDIA GPU and its driver.",
+                error.ToString().Trim());
             Assert.DoesNotContain("\n", error.ToString().Trim());
             Assert.DoesNotContain("MNIST from", log.ToString()); // refused before any work
         }
@@ -93,10 +104,11 @@ public partial class GpuTrainingTests
     {
         GpuDevices.Require(deviceName);
         var (cpuLog, gpuLog) = (new StringWriter(), new StringWriter());
-        Assert.Equal(0, EvaluateCommand.Run(TrainedModel.ModelFile, MnistTestData.Directory, 200, json: true, null, cpuLog, TextWriter.Null));
+        Assert.Equal(0, EvaluateCommand.Run(TrainedModel.ModelFile, MnistTestData.Directory, 200, json: true, null,
+            cpuLog, TextWriter.Null));
         var note = new StringWriter();
-        Assert.Equal(0, EvaluateCommand.Run(TrainedModel.ModelFile, MnistTestData.Directory, 200, json: true, null, gpuLog, note,
-            _ => GpuDevices.Get(deviceName)));
+        Assert.Equal(0, EvaluateCommand.Run(TrainedModel.ModelFile, MnistTestData.Directory, 200, json: true, null,
+            gpuLog, note, _ => GpuDevices.Get(deviceName)));
         // The same predictions on the same images: the same accuracy, per-class figures and confusion matrix; the loss,
         // from logits summed in another order, agrees to float rounding.
         var (cpuLoss, cpuRest) = WithoutLoss(cpuLog.ToString());
@@ -106,8 +118,8 @@ public partial class GpuTrainingTests
         Assert.Equal(cpuLoss, gpuLoss, 1e-5 * cpuLoss);
 
         var table = new StringWriter();
-        Assert.Equal(0, EvaluateCommand.Run(TrainedModel.ModelFile, MnistTestData.Directory, 200, json: false, null, table, TextWriter.Null,
-            _ => GpuDevices.Get(deviceName)));
+        Assert.Equal(0, EvaluateCommand.Run(TrainedModel.ModelFile, MnistTestData.Directory, 200, json: false, null,
+            table, TextWriter.Null, _ => GpuDevices.Get(deviceName)));
         Assert.Contains($", on {GpuDevices.Get(deviceName).Description}:", table.ToString());
     }
 
@@ -124,20 +136,26 @@ public partial class GpuTrainingTests
     {
         using var empty = new TemporaryFolder();
         var (log, error) = (new StringWriter(), new StringWriter());
-        var code = EvaluateCommand.Run(TrainedModel.ModelFile, empty.Path, 100, json: false, null, log, error, device: "cuda");
+        var code = EvaluateCommand.Run(TrainedModel.ModelFile, empty.Path, 100, json: false, null, log, error,
+            device: "cuda");
         if (CudaDevice.TryOpen(out _, out var reason))
             Assert.Equal(1, code); // a GPU, but no data in the folder
         else
         {
             Assert.Equal(1, code);
-            Assert.Equal($"--device cuda: {reason}; run with --device cpu, or on a machine with an NVIDIA GPU and its driver.", error.ToString().Trim());
+            Assert.Equal(
+                $"--device cuda: {reason}; run with --device cpu, or on a machine with an NVIDIA GPU and its driver.",
+                error.ToString().Trim());
             Assert.Empty(Directory.EnumerateFileSystemEntries(empty.Path)); // refused before fetching MNIST there
         }
 
         // auto falls back to the CPU, saying so on stderr when stdout carries JSON.
         (log, error) = (new StringWriter(), new StringWriter());
-        Assert.Equal(0, EvaluateCommand.Run(TrainedModel.ModelFile, MnistTestData.Directory, 50, json: true, null, log, error, device: "auto"));
-        Assert.Matches(@"--device auto: (evaluating on the GPU, cuda \(|no CUDA GPU was found \(.+\), so evaluating on the CPU\.)", error.ToString());
+        Assert.Equal(0, EvaluateCommand.Run(TrainedModel.ModelFile, MnistTestData.Directory, 50, json: true, null, log,
+            error, device: "auto"));
+        Assert.Matches(
+            @"--device auto: (evaluating on the GPU, cuda \(|no CUDA GPU was found \(.+\), so evaluating on the CPU\.)",
+            error.ToString());
         Assert.StartsWith("{", log.ToString().TrimStart());
     }
 
@@ -145,10 +163,13 @@ public partial class GpuTrainingTests
     public void Auto_says_which_device_it_chose()
     {
         using var output = new TemporaryFolder();
-        var options = new TrainOptions { DataDirectory = MnistTestData.Directory, Device = "auto", Limit = 64, TestLimit = 64, Epochs = 1, Pictures = false, OutputDirectory = output.Path };
+        var options = new TrainOptions { DataDirectory = MnistTestData.Directory, Device = "auto", Limit = 64,
+            TestLimit = 64, Epochs = 1, Pictures = false, OutputDirectory = output.Path };
         var log = new StringWriter();
         Assert.Equal(0, TrainCommand.Run(options, log, TextWriter.Null));
-        Assert.Matches(@"--device auto: (training on the GPU, cuda \(|no CUDA GPU was found \(.+\), so training on the CPU\.)", log.ToString());
+        Assert.Matches(
+            @"--device auto: (training on the GPU, cuda \(|no CUDA GPU was found \(.+\), so training on the CPU\.)",
+            log.ToString());
     }
 
     [Theory]
@@ -163,21 +184,29 @@ public partial class GpuTrainingTests
         const int poisoned = 5;
         var pixels = (float[])clean.Images.Clone();
         pixels[poisoned * clean.ImageLength + 300] = float.NaN;
-        var data = new MnistData(MnistTestData.Directory, new MnistDataset(pixels, clean.Labels, clean.ImageSize), clean.Take(4));
+        var data = new MnistData(MnistTestData.Directory, new MnistDataset(pixels, clean.Labels, clean.ImageSize),
+            clean.Take(4));
         var step = Array.IndexOf(MnistBatcher.Permutation(clean.Count, seed: 0, epoch: 0), poisoned) / 4 + 1;
-        var options = new TrainOptions { Epochs = 1, BatchSize = 4, LogEvery = 1000, OutputDirectory = folder.Path, Pictures = false };
+        var options = new TrainOptions { Epochs = 1, BatchSize = 4, LogEvery = 1000, OutputDirectory = folder.Path,
+            Pictures = false };
 
-        var error = Assert.Throws<TrainingDivergedException>(() => new Trainer(options, TextWriter.Null).Run(data, null, GpuDevices.Get(deviceName), TestContext.Current.CancellationToken));
+        var error = Assert.Throws<TrainingDivergedException>(() => new Trainer(options, TextWriter.Null)
+            .Run(data, null, GpuDevices.Get(deviceName), TestContext.Current.CancellationToken));
 
-        Assert.Equal($"Training diverged: the loss became NaN at epoch 1, step {step}, so the run stopped, having saved nothing; try a smaller --lr.", error.Message);
+        Assert.Equal(
+            $"Training diverged: the loss became NaN at epoch 1, step {step}, so the run stopped, having saved " +
+                "nothing; try a smaller --lr.",
+            error.Message);
         Assert.Empty(Directory.GetFileSystemEntries(folder.Path));
     }
 
     [GeneratedRegex(@"Step \[\d+/\d+\], Loss: ([0-9.]+)")]
     private static partial Regex StepLine();
 
-    /// <summary>Asks the run to stop once the loss of step <c>step</c> of epoch <c>epoch</c> has been read back.</summary>
-    private sealed class StopAfter(int epoch, int step, CancellationTokenSource stop) : LeNet.Train.Progress.TrainingProgress
+    /// <summary>Asks the run to stop once the loss of step <c>step</c> of epoch <c>epoch</c> has been read
+    /// back.</summary>
+    private sealed class StopAfter(int epoch, int step, CancellationTokenSource stop)
+        : LeNet.Train.Progress.TrainingProgress
     {
         private int _epoch;
         public override void Run(Action body) => body();
@@ -200,7 +229,8 @@ public partial class GpuTrainingTests
         var data = MnistData.Load(MnistTestData.Directory, acquirer: new MnistAcquirer([]));
         TrainOptions Recipe(string output) => new()
         {
-            Limit = 24, TestLimit = 8, BatchSize = 6, Epochs = 2, LogEvery = 1, Seed = 3, Pictures = false, OutputDirectory = output,
+            Limit = 24, TestLimit = 8, BatchSize = 6, Epochs = 2, LogEvery = 1, Seed = 3, Pictures = false,
+            OutputDirectory = output,
         };
         using var whole = new TemporaryFolder();
         new Trainer(Recipe(whole.Path), TextWriter.Null).Run(data, null, device, cancel);
@@ -208,11 +238,14 @@ public partial class GpuTrainingTests
         using var folder = new TemporaryFolder();
         using var stop = new CancellationTokenSource();
         Assert.Throws<TrainingInterruptedException>(() =>
-            new Trainer(Recipe(folder.Path), TextWriter.Null, new StopAfter(2, 2, stop)).Run(data, null, device, stop.Token));
+            new Trainer(Recipe(folder.Path), TextWriter.Null, new StopAfter(2, 2, stop))
+                .Run(data, null, device, stop.Token));
         var checkpoint = TrainingCheckpoint.Load(folder.Path);
-        Assert.Equal((1, 2, 6), (checkpoint.Epoch, checkpoint.Step, checkpoint.OptimizerSteps)); // 4 steps, then 2 of epoch 2
+        Assert.Equal((1, 2, 6),
+            (checkpoint.Epoch, checkpoint.Step, checkpoint.OptimizerSteps)); // 4 steps, then 2 of epoch 2
         new Trainer(Recipe(folder.Path), TextWriter.Null).Run(data, checkpoint, device, cancel);
 
-        Assert.Equal(File.ReadAllBytes(Path.Combine(whole.Path, "model.safetensors")), File.ReadAllBytes(Path.Combine(folder.Path, "model.safetensors")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(whole.Path, "model.safetensors")),
+            File.ReadAllBytes(Path.Combine(folder.Path, "model.safetensors")));
     }
 }

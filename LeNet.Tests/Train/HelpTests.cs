@@ -13,7 +13,8 @@ public class HelpTests
 {
     private const int Width = 100;
 
-    public static TheoryData<string> Commands => new() { "", "train", "evaluate", "predict", "export", "summary", "serve", "help" };
+    public static TheoryData<string> Commands =>
+        new() { "", "train", "evaluate", "predict", "export", "summary", "serve", "help" };
 
     [Theory]
     [MemberData(nameof(Commands))]
@@ -107,7 +108,8 @@ public class HelpTests
     [InlineData("/work/LeNet.Tests/bin/Debug/net10.0/LeNet.Tests", "LeNet.Train")]
     [InlineData("/tmp/lenet-publish/lenet.sh", "LeNet.Train")]
     [InlineData(null, "LeNet.Train")]
-    public void The_program_is_named_lenet_only_when_started_as_the_installed_tools_command(string? process, string name) =>
+    public void The_program_is_named_lenet_only_when_started_as_the_installed_tools_command(string? process,
+        string name) =>
         Assert.Equal(name, Cli.NameFor(process));
 
     [Fact]

@@ -14,7 +14,8 @@ namespace LeNet.Tests.Train;
 /// or hostile model metadata, other data on resume, absurd thread counts.</summary>
 public class HostileInputTests
 {
-    private static Dictionary<string, string> Metadata(string classNames = "[\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]",
+    private static Dictionary<string, string> Metadata(
+        string classNames = "[\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]",
         string version = "1") => new()
     {
         ["format"] = "lenet-csharp", ["format_version"] = version, ["model"] = "lenet5", ["classes"] = "10",
@@ -54,7 +55,8 @@ public class HostileInputTests
             "does not fit model lenet5 with 9 classes, one per class name" },
         { "an escape sequence", "names:[\"\\u001b[2J\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]",
             "class 0: it holds the unprintable character U+001B" },
-        { "a 30,000-character name", "names:[\"" + new string('x', 30_000) + "\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]",
+        { "a 30,000-character name", "names:[\"" + new string('x', 30_000) +
+            "\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]",
             "30,000 characters long" },
     };
 
@@ -84,7 +86,8 @@ public class HostileInputTests
 
         var error = Assert.Throws<ModelFormatException>(() => SavedModel.Load(path));
 
-        Assert.Equal($"The model file {path} is an ONNX model (as export --onnx writes), which is for other runtimes; " +
+        Assert.Equal(
+            $"The model file {path} is an ONNX model (as export --onnx writes), which is for other runtimes; " +
             "pass the model.safetensors that train wrote.", error.Message);
     }
 
@@ -98,7 +101,8 @@ public class HostileInputTests
         foreach (var model in new[] { fifo, HostileFiles.EndlessDevice })
         {
             var errors = new StringWriter();
-            var code = HostileFiles.WithinTenSeconds(() => PredictCommand.Run(model, ["x.png"], false, TextWriter.Null, errors));
+            var code = HostileFiles.WithinTenSeconds(() =>
+                PredictCommand.Run(model, ["x.png"], false, TextWriter.Null, errors));
             Assert.Equal(1, code);
             Assert.Contains("not a regular file); pass the model.safetensors that train wrote.", errors.ToString());
         }
@@ -129,7 +133,8 @@ public class HostileInputTests
 
         var error = HostileFiles.ThrowsWithinTenSeconds(() => TrainingCheckpoint.Load(fifo));
 
-        Assert.Contains("(it is a FIFO (named pipe), not a regular file)", Assert.IsType<CheckpointException>(error).Message);
+        Assert.Contains("(it is a FIFO (named pipe), not a regular file)",
+            Assert.IsType<CheckpointException>(error).Message);
 
         var bytes = File.ReadAllBytes(Path.Combine(TrainedModel.Directory, TrainingCheckpoint.FileName));
         var file = Checkpoint.Parse(bytes, "c");
@@ -146,11 +151,13 @@ public class HostileInputTests
     public void A_checkpoint_without_a_key_names_it_instead_of_quoting_dotnet()
     {
         using var folder = new TemporaryFolder();
-        var file = Checkpoint.Parse(File.ReadAllBytes(Path.Combine(TrainedModel.Directory, TrainingCheckpoint.FileName)), "c");
+        var file = Checkpoint.Parse(
+            File.ReadAllBytes(Path.Combine(TrainedModel.Directory, TrainingCheckpoint.FileName)), "c");
         var path = Path.Combine(folder.Path, "partial.lenetckpt");
         var metadata = new Dictionary<string, string>(file.Metadata);
         metadata.Remove("seed");
-        Checkpoint.Save(path, file.Model, file.Tensors.Select(t => (t.Name, Tensor.FromArray(t.Values, t.Shape))), metadata);
+        Checkpoint.Save(path, file.Model, file.Tensors.Select(t => (t.Name, Tensor.FromArray(t.Values, t.Shape))),
+            metadata);
 
         var error = Assert.Throws<CheckpointException>(() => TrainingCheckpoint.Load(path)).Message;
 
@@ -192,7 +199,8 @@ public class HostileInputTests
 
         var errors = new StringWriter();
         var resumed = options with { Epochs = 2, DataDirectory = permuted, Resume = output };
-        Assert.Equal(1, TrainCommand.Run(resumed, TextWriter.Null, errors, given: new HashSet<string> { "--data", "--epochs" }));
+        Assert.Equal(1, TrainCommand.Run(resumed, TextWriter.Null, errors,
+            given: new HashSet<string> { "--data", "--epochs" }));
         Assert.Contains("was written by a run on other data than the files in", errors.ToString());
 
         Directory.Delete(original, recursive: true);
@@ -215,7 +223,8 @@ public class HostileInputTests
         }
         var errors = new StringWriter();
 
-        var code = EvaluateCommand.Run(TrainedModel.ModelFile, folder.Path, 100, json: true, null, TextWriter.Null, errors);
+        var code = EvaluateCommand.Run(TrainedModel.ModelFile, folder.Path, 100, json: true, null, TextWriter.Null,
+            errors);
 
         Assert.True(code == 0, errors.ToString());
         Assert.Equal(2, Directory.GetFiles(folder.Path).Length);
@@ -246,7 +255,8 @@ public class HostileInputTests
         await process.WaitForExitAsync(cancel);
 
         Assert.Equal(1, process.ExitCode);
-        Assert.Equal($"LENET_THREADS is {value}; it must be a whole number from 1 to {4 * Environment.ProcessorCount} " +
+        Assert.Equal(
+            $"LENET_THREADS is {value}; it must be a whole number from 1 to {4 * Environment.ProcessorCount} " +
             $"(4 per core on this machine's {Environment.ProcessorCount}).", (await errors).Trim());
         Assert.DoesNotContain("Epoch", output);
     }

@@ -10,7 +10,8 @@ namespace LeNet.Tests.Train;
 public class OutputFolderTests
 {
     private static TrainOptions Options(string output) =>
-        new() { DataDirectory = MnistTestData.Directory, Limit = 640, TestLimit = 100, Epochs = 1, OutputDirectory = output, Pictures = false };
+        new() { DataDirectory = MnistTestData.Directory, Limit = 640, TestLimit = 100, Epochs = 1,
+            OutputDirectory = output, Pictures = false };
 
     [Fact]
     public void A_second_run_on_a_folder_in_use_is_refused_before_any_work_and_changes_nothing()
@@ -21,7 +22,9 @@ public class OutputFolderTests
         {
             var (log, error) = (new StringWriter(), new StringWriter());
             Assert.Equal(1, TrainCommand.Run(Options(folder.Path), log, error));
-            Assert.Equal($"Another training run is writing to the folder {folder.Path} (it holds {OutputFolder.LockFileName} there); wait for it to end, or choose another --output folder.",
+            Assert.Equal(
+                $"Another training run is writing to the folder {folder.Path} (it holds {OutputFolder.LockFileName} " +
+                    "there); wait for it to end, or choose another --output folder.",
                 error.ToString().TrimEnd());
             Assert.Empty(log.ToString());
             Assert.Equal("the first run's", File.ReadAllText(Path.Combine(folder.Path, "model.safetensors")));
@@ -73,7 +76,9 @@ public class OutputFolderTests
         {
             var (code, output, errors) = await second.WaitForExit(cancel);
             Assert.Equal(1, code);
-            Assert.Equal($"Another training run is writing to the folder {folder.Path} (it holds {OutputFolder.LockFileName} there); wait for it to end, or choose another --output folder.",
+            Assert.Equal(
+                $"Another training run is writing to the folder {folder.Path} (it holds {OutputFolder.LockFileName} " +
+                    "there); wait for it to end, or choose another --output folder.",
                 errors.TrimEnd());
             Assert.Empty(output);
         }

@@ -22,9 +22,10 @@ public class PractitionerTrainingTests
         LogEvery = 5, OutputDirectory = output, Pictures = false,
     };
 
-    private static TrainingMetrics Train(TrainOptions options, TextWriter? log = null, TrainingProgress? progress = null,
-        TrainingCheckpoint? resume = null) =>
-        new Trainer(options, log ?? TextWriter.Null, progress).Run(Data.Value, resume, stop: TestContext.Current.CancellationToken);
+    private static TrainingMetrics Train(TrainOptions options, TextWriter? log = null,
+        TrainingProgress? progress = null, TrainingCheckpoint? resume = null) =>
+        new Trainer(options, log ?? TextWriter.Null, progress)
+            .Run(Data.Value, resume, stop: TestContext.Current.CancellationToken);
 
     public static TheoryData<string, string> OptimisersAndSchedules() => new()
     {
@@ -33,12 +34,14 @@ public class PractitionerTrainingTests
 
     [Theory]
     [MemberData(nameof(OptimisersAndSchedules))]
-    public void A_run_with_a_schedule_stopped_mid_epoch_resumes_to_the_uninterrupted_runs_weights_and_metrics(string optimizer, string schedule)
+    public void A_run_with_a_schedule_stopped_mid_epoch_resumes_to_the_uninterrupted_runs_weights_and_metrics(
+        string optimizer, string schedule)
     {
         TrainOptions Options(string folder) => Recipe(folder) with
         {
             Optimizer = optimizer, Momentum = optimizer == "sgd" ? 0.9f : 0, Nesterov = optimizer == "sgd",
-            LearningRate = optimizer == "sgd" ? 0.05f : 0.003f, Schedule = schedule, Warmup = schedule == "onecycle" ? 0 : 4,
+            LearningRate = optimizer == "sgd" ? 0.05f : 0.003f, Schedule = schedule,
+            Warmup = schedule == "onecycle" ? 0 : 4,
         };
         using var whole = new TemporaryFolder();
         var uninterrupted = Train(Options(whole.Path));
@@ -46,14 +49,17 @@ public class PractitionerTrainingTests
         using var folder = new TemporaryFolder();
         using (var stop = new CancellationTokenSource())
             Assert.Throws<TrainingInterruptedException>(() =>
-                new Trainer(Options(folder.Path), TextWriter.Null, new InterruptTests.StopAfter(2, 4, stop)).Run(Data.Value, stop: stop.Token));
+                new Trainer(Options(folder.Path), TextWriter.Null, new InterruptTests.StopAfter(2, 4, stop))
+                    .Run(Data.Value, stop: stop.Token));
         var checkpoint = TrainingCheckpoint.Load(folder.Path);
         Assert.Equal((1, 4, 14), (checkpoint.Epoch, checkpoint.Step, checkpoint.OptimizerSteps));
         Assert.Equal((optimizer, schedule), (checkpoint.Recipe.Optimizer, checkpoint.Recipe.Schedule));
         var resumed = Train(Options(folder.Path), resume: checkpoint);
 
-        Assert.Equal(File.ReadAllBytes(Path.Combine(whole.Path, "model.safetensors")), File.ReadAllBytes(Path.Combine(folder.Path, "model.safetensors")));
-        Assert.Equal(uninterrupted.Epochs.Select(e => (e.MeanLoss, e.ValidationLoss, e.ValidationAccuracy, e.LearningRate)),
+        Assert.Equal(File.ReadAllBytes(Path.Combine(whole.Path, "model.safetensors")),
+            File.ReadAllBytes(Path.Combine(folder.Path, "model.safetensors")));
+        Assert.Equal(
+            uninterrupted.Epochs.Select(e => (e.MeanLoss, e.ValidationLoss, e.ValidationAccuracy, e.LearningRate)),
             resumed.Epochs.Select(e => (e.MeanLoss, e.ValidationLoss, e.ValidationAccuracy, e.LearningRate)));
         // The rates really changed along the run, as the schedule says.
         Assert.True(uninterrupted.Epochs.Select(e => e.LearningRate).Distinct().Count() > 1);
@@ -63,11 +69,13 @@ public class PractitionerTrainingTests
     public void Each_step_uses_its_schedules_rate()
     {
         using var folder = new TemporaryFolder();
-        var metrics = Train(Recipe(folder.Path) with { Schedule = "cosine", Warmup = 3, LearningRate = 0.002f, Epochs = 2 });
+        var metrics = Train(Recipe(folder.Path) with { Schedule = "cosine", Warmup = 3, LearningRate = 0.002f,
+            Epochs = 2 });
         var schedule = LeNet.Core.Optim.LearningRateSchedule.Create("cosine", 0.002f, 20, 3, 10);
         // A curve point every step here (10 steps per epoch), each with the rate of its step.
         Assert.Equal(Enumerable.Range(1, 20), metrics.Steps.Select(p => p.Step));
-        Assert.Equal(Enumerable.Range(0, 20).Select(k => (double)schedule.RateAt(k)), metrics.Steps.Select(p => p.LearningRate));
+        Assert.Equal(Enumerable.Range(0, 20).Select(k => (double)schedule.RateAt(k)),
+            metrics.Steps.Select(p => p.LearningRate));
         Assert.Equal((double)schedule.RateAt(19), metrics.Epochs[^1].LearningRate);
     }
 
@@ -87,7 +95,8 @@ public class PractitionerTrainingTests
             Assert.True(double.IsFinite(e.ValidationLoss!.Value) && e.ValidationLoss > 0);
         });
         var lines = log.ToString().Split('\n');
-        Assert.Contains(lines, l => l.StartsWith("Epoch [1/3] took ") && l.Contains(", train accuracy ") && l.Contains(", validation loss ") && !l.Contains("test accuracy"));
+        Assert.Contains(lines, l => l.StartsWith("Epoch [1/3] took ") && l.Contains(", train accuracy ") &&
+            l.Contains(", validation loss ") && !l.Contains("test accuracy"));
         Assert.Contains(lines, l => l.StartsWith("Accuracy of the network on the 100 test images: "));
         // The best epoch's model is kept and is the model of that epoch: here the run's best validation accuracy.
         var best = metrics.Epochs.Single(e => e.Epoch == metrics.BestEpoch);
@@ -99,7 +108,8 @@ public class PractitionerTrainingTests
 
         // --test-every-epoch adds the test set back to every epoch.
         using var other = new TemporaryFolder();
-        Assert.All(Train(Recipe(other.Path) with { TestEveryEpoch = true }).Epochs, e => Assert.NotNull(e.TestAccuracy));
+        Assert.All(Train(Recipe(other.Path) with { TestEveryEpoch = true }).Epochs, e =>
+            Assert.NotNull(e.TestAccuracy));
     }
 
     [Fact]
@@ -111,18 +121,22 @@ public class PractitionerTrainingTests
         var wholeShare = all.Labels.CountBy(l => l).ToDictionary(p => p.Key, p => p.Value * 64.0 / 704);
         foreach (var (label, count) in validation.Labels.CountBy(l => l))
             Assert.InRange(count, Math.Floor(wholeShare[label]), Math.Ceiling(wholeShare[label]));
-        var trained = Enumerable.Range(0, train.Count).Select(i => Convert.ToBase64String(MemoryMarshalBytes(train, i))).ToHashSet();
-        Assert.DoesNotContain(Enumerable.Range(0, validation.Count), i => trained.Contains(Convert.ToBase64String(MemoryMarshalBytes(validation, i))));
+        var trained = Enumerable.Range(0, train.Count).Select(i => Convert.ToBase64String(MemoryMarshalBytes(train, i)))
+            .ToHashSet();
+        Assert.DoesNotContain(Enumerable.Range(0, validation.Count), i =>
+            trained.Contains(Convert.ToBase64String(MemoryMarshalBytes(validation, i))));
 
         static byte[] MemoryMarshalBytes(MnistDataset set, int i) =>
-            System.Runtime.InteropServices.MemoryMarshal.AsBytes(set.Images.AsSpan(i * set.ImageLength, set.ImageLength)).ToArray();
+            System.Runtime.InteropServices.MemoryMarshal.AsBytes(
+                set.Images.AsSpan(i * set.ImageLength, set.ImageLength)).ToArray();
     }
 
     [Fact]
     public void The_best_epoch_and_early_stopping_follow_the_monitored_metric_on_a_crafted_plateau()
     {
         var options = new TrainOptions { Validation = 100, Patience = 2, Epochs = 10 };
-        var metrics = new TrainingMetrics { Model = "lenet5", Device = "cpu", Seed = 0, BatchSize = 64, LearningRate = 1e-3f, TrainImages = 1, TestImages = 1 };
+        var metrics = new TrainingMetrics { Model = "lenet5", Device = "cpu", Seed = 0, BatchSize = 64,
+            LearningRate = 1e-3f, TrainImages = 1, TestImages = 1 };
         double[] validation = [90, 95, 94.5, 96, 96, 95];
         string?[] reasons = new string?[validation.Length];
         for (var i = 0; i < validation.Length; i++)
@@ -137,7 +151,9 @@ public class PractitionerTrainingTests
         // two epochs without, so the run stops after epoch 6.
         Assert.Equal(4, metrics.BestEpoch);
         Assert.Equal([null, null, null, null, null,
-            $"Stopped after epoch 6: the validation accuracy has not improved for 2 epochs; the best, epoch 4, is in {Trainer.BestModelFileName}."], reasons);
+            "Stopped after epoch 6: the validation accuracy has not improved for 2 epochs; the best, epoch 4, is in " +
+                $"{Trainer.BestModelFileName}."],
+            reasons);
 
         // Without held-out images the mean training loss is watched: lower is better.
         Assert.True(EarlyStopping.Improves(new EpochMetrics(2, 1, 1, 0.3, 98), new EpochMetrics(1, 1, 1, 0.4, 99)));
@@ -154,11 +170,15 @@ public class PractitionerTrainingTests
         using var folder = new TemporaryFolder();
         var log = new StringWriter();
         // lenet1998 has no BatchNorm, so with a rate of 1e-12 nothing it computes in evaluation changes: a plateau.
-        var metrics = Train(Recipe(folder.Path) with { Model = "lenet1998", LearningRate = 1e-12f, Epochs = 10, Patience = 2 }, log);
+        var metrics = Train(Recipe(folder.Path) with { Model = "lenet1998", LearningRate = 1e-12f, Epochs = 10,
+            Patience = 2 }, log);
 
         Assert.Equal(3, metrics.Epochs.Count);
         Assert.Equal(1, metrics.BestEpoch);
-        Assert.Equal($"Stopped after epoch 3: the validation accuracy has not improved for 2 epochs; the best, epoch 1, is in {Trainer.BestModelFileName}.", metrics.StopReason);
+        Assert.Equal(
+            "Stopped after epoch 3: the validation accuracy has not improved for 2 epochs; the best, epoch 1, is in " +
+                $"{Trainer.BestModelFileName}.",
+            metrics.StopReason);
         Assert.Contains(metrics.StopReason + "\n", log.ToString());
         Assert.True(File.Exists(Path.Combine(folder.Path, "model.safetensors")));
         Assert.Equal(3, TrainingCheckpoint.Load(folder.Path).Epoch);
@@ -185,19 +205,22 @@ public class PractitionerTrainingTests
         Assert.Equal(MetricsCsv.Header, rows[0]);
         var cells = rows.Skip(1).Select(r => r.Split(',')).ToArray();
         Assert.All(cells, c => Assert.Equal(MetricsCsv.Header.Split(',').Length, c.Length));
-        Assert.Equal(["step,1,5", "step,1,10", "epoch,1,10", "step,2,5", "step,2,10", "epoch,2,10"], cells.Select(c => string.Join(',', c[..3])));
+        Assert.Equal(["step,1,5", "step,1,10", "epoch,1,10", "step,2,5", "step,2,10", "epoch,2,10"],
+            cells.Select(c => string.Join(',', c[..3])));
         // A step row holds that step's loss, as the log line; an epoch row the epoch's mean loss and accuracies.
         Assert.Equal(losses[4], float.Parse(cells[0][6], CultureInfo.InvariantCulture));
         Assert.Equal(losses[19], float.Parse(cells[4][6], CultureInfo.InvariantCulture));
         Assert.Equal(metrics.Epochs[1].MeanLoss, double.Parse(cells[5][6], CultureInfo.InvariantCulture), 1e-8);
-        Assert.Equal(metrics.Epochs[1].ValidationAccuracy!.Value, double.Parse(cells[5][10], CultureInfo.InvariantCulture), 1e-6);
+        Assert.Equal(metrics.Epochs[1].ValidationAccuracy!.Value,
+            double.Parse(cells[5][10], CultureInfo.InvariantCulture), 1e-6);
         Assert.Equal("", cells[5][11]); // no test accuracy that epoch
 
         // Resumed with more epochs: the file grows, its rows so far kept.
         Train(Recipe(folder.Path) with { Epochs = 3 }, resume: TrainingCheckpoint.Load(folder.Path));
         var after = File.ReadAllLines(Path.Combine(folder.Path, MetricsCsv.FileName));
         Assert.Equal(rows, after[..rows.Length]);
-        Assert.Equal(["step,3,5", "step,3,10", "epoch,3,10"], after[rows.Length..].Select(r => string.Join(',', r.Split(',')[..3])));
+        Assert.Equal(["step,3,5", "step,3,10", "epoch,3,10"],
+            after[rows.Length..].Select(r => string.Join(',', r.Split(',')[..3])));
     }
 
     private sealed class Recording(List<float> losses) : TrainingProgress
@@ -218,11 +241,14 @@ public class PractitionerTrainingTests
         var error = new StringWriter();
 
         Assert.Equal(1, TrainCommand.Run(options, TextWriter.Null, error, TestContext.Current.CancellationToken));
-        Assert.Equal($"The folder {folder.Path} holds another run's model (model.safetensors); continue that run with --resume {folder.Path}, " +
+        Assert.Equal(
+            $"The folder {folder.Path} holds another run's model (model.safetensors); continue that run with " +
+                $"--resume {folder.Path}, " +
             "replace it with --overwrite, or choose another --output.", error.ToString().TrimEnd());
         Assert.Equal("theirs", File.ReadAllText(Path.Combine(folder.Path, "model.safetensors")));
 
-        Assert.Equal(0, TrainCommand.Run(options with { Overwrite = true }, TextWriter.Null, error, TestContext.Current.CancellationToken));
+        Assert.Equal(0, TrainCommand.Run(options with { Overwrite = true }, TextWriter.Null, error,
+            TestContext.Current.CancellationToken));
         Assert.NotEqual("their best", File.ReadAllText(Path.Combine(folder.Path, Trainer.BestModelFileName)));
         SavedModel.Load(Path.Combine(folder.Path, "model.safetensors"));
     }
@@ -230,8 +256,10 @@ public class PractitionerTrainingTests
     [Theory]
     [InlineData("--momentum", "--momentum and --nesterov are SGD's; with --optimizer adam use --betas.")]
     [InlineData("--nesterov", "--nesterov needs a positive --momentum.")]
-    [InlineData("--warmup", "--warmup does not apply to --schedule onecycle, which warms up by itself (its first 30 % of steps).")]
-    [InlineData("--target-accuracy", "--target-accuracy needs an accuracy to watch: hold images out with --validation, or add --test-every-epoch.")]
+    [InlineData("--warmup",
+        "--warmup does not apply to --schedule onecycle, which warms up by itself (its first 30 % of steps).")]
+    [InlineData("--target-accuracy",
+        "--target-accuracy needs an accuracy to watch: hold images out with --validation, or add --test-every-epoch.")]
     [InlineData("--betas", "--betas must be two numbers in [0, 1), not '1,0.999'.")]
     public void Options_that_cannot_work_together_are_refused_in_one_sentence(string option, string expected)
     {
@@ -251,8 +279,10 @@ public class PractitionerTrainingTests
     {
         using var folder = new TemporaryFolder();
         var error = new StringWriter();
-        Assert.Equal(1, TrainCommand.Run(Recipe(folder.Path) with { Validation = 704 }, TextWriter.Null, error, TestContext.Current.CancellationToken));
-        Assert.Equal("--validation 704 holds out every training image; the run has 704, so hold out fewer.", error.ToString().TrimEnd());
+        Assert.Equal(1, TrainCommand.Run(Recipe(folder.Path) with { Validation = 704 }, TextWriter.Null, error,
+            TestContext.Current.CancellationToken));
+        Assert.Equal("--validation 704 holds out every training image; the run has 704, so hold out fewer.",
+            error.ToString().TrimEnd());
     }
 
     [Fact]
@@ -261,9 +291,11 @@ public class PractitionerTrainingTests
         using var folder = new TemporaryFolder();
         Train(Recipe(folder.Path) with { Epochs = 1, Schedule = "cosine" });
         var error = new StringWriter();
-        var code = TrainCommand.Run(new TrainOptions { Resume = folder.Path, Epochs = 2, Pictures = false }, TextWriter.Null, error,
-            TestContext.Current.CancellationToken, given: new HashSet<string> { "--epochs" });
+        var code = TrainCommand.Run(new TrainOptions { Resume = folder.Path, Epochs = 2, Pictures = false },
+            TextWriter.Null, error, TestContext.Current.CancellationToken, given: new HashSet<string> { "--epochs" });
         Assert.Equal(1, code);
-        Assert.Contains("follows a cosine schedule fitted to --epochs 1, which more epochs would change; resume with --epochs 1.", error.ToString());
+        Assert.Contains(
+            "follows a cosine schedule fitted to --epochs 1, which more epochs would change; resume with --epochs 1.",
+            error.ToString());
     }
 }

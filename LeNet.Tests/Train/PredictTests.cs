@@ -8,7 +8,8 @@ using SkiaSharp;
 
 namespace LeNet.Tests.Train;
 
-/// <summary>predict on real MNIST test digits redrawn as a user's pictures: larger, off-centre, dark ink on light paper.</summary>
+/// <summary>predict on real MNIST test digits redrawn as a user's pictures: larger, off-centre, dark ink on light
+/// paper.</summary>
 public class PredictTests
 {
     private static readonly Lazy<(byte[] Pixels, byte[] Labels)> TestDigits = new(() =>
@@ -74,7 +75,8 @@ public class PredictTests
             // The conversion recovers the MNIST digit closely: mean absolute difference under 10 % of the range.
             var converted = MnistStyle.Convert(DigitImage.Load(path), path);
             var difference = converted.Zip(original, (a, b) => Math.Abs(a - b)).Average();
-            Assert.True(difference < 25.5, $"{Path.GetFileName(path)}: converted digit differs from the original by {difference:F1} on average");
+            Assert.True(difference < 25.5,
+                $"{Path.GetFileName(path)}: converted digit differs from the original by {difference:F1} on average");
             var prediction = PredictCommand.Predict(saved, path);
             Assert.Null(prediction.Error);
             Assert.True(label == prediction.Label, $"{Path.GetFileName(path)} predicted as {prediction.Label}");
@@ -83,10 +85,12 @@ public class PredictTests
 
         // The command's text form: one line per image with the class and ten probabilities.
         var log = new StringWriter();
-        Assert.Equal(0, PredictCommand.Run(TrainedModel.ModelFile, paths.Take(4).Select(p => p.Path).ToArray(), json: false, log, TextWriter.Null));
+        Assert.Equal(0, PredictCommand.Run(TrainedModel.ModelFile, paths.Take(4).Select(p => p.Path).ToArray(),
+            json: false, log, TextWriter.Null));
         var lines = log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(4, lines.Length);
-        Assert.All(lines, l => Assert.Matches(@"^.+: \d \(\d+\.\d %\)   0 \d\.\d{4}  1 \d\.\d{4}  .*9 \d\.\d{4}$", l.TrimEnd()));
+        Assert.All(lines, l =>
+            Assert.Matches(@"^.+: \d \(\d+\.\d %\)   0 \d\.\d{4}  1 \d\.\d{4}  .*9 \d\.\d{4}$", l.TrimEnd()));
     }
 
     [Fact]
@@ -109,7 +113,8 @@ public class PredictTests
 
         var log = new StringWriter();
         var error = new StringWriter();
-        var code = PredictCommand.Run(TrainedModel.ModelFile, [broken, good, empty, blank, missing, truncatedPgm], json: true, log, error);
+        var code = PredictCommand.Run(TrainedModel.ModelFile, [broken, good, empty, blank, missing, truncatedPgm],
+            json: true, log, error);
 
         Assert.Equal(1, code);
         using var report = JsonDocument.Parse(log.ToString());
@@ -123,7 +128,8 @@ public class PredictTests
             $"{empty}: the file is empty.",
             $"{blank}: no digit found: the image is blank (one tone).",
             $"{missing}: cannot be read (",
-            $"{truncatedPgm}: not a readable PGM image (it holds 20 bytes of samples, not the 100 its header promises).",
+            $"{truncatedPgm}: not a readable PGM image (it holds 20 bytes of samples, not the 100 " +
+                "its header promises).",
         ];
         var reported = error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(5, reported.Length);
@@ -131,7 +137,8 @@ public class PredictTests
         foreach (var i in new[] { 0, 2, 3, 4, 5 })
         {
             Assert.False(results[i].TryGetProperty("label", out _));
-            Assert.StartsWith(results[i].GetProperty("image").GetString()!, results[i].GetProperty("error").GetString());
+            Assert.StartsWith(results[i].GetProperty("image").GetString()!,
+                results[i].GetProperty("error").GetString());
         }
     }
 
@@ -143,7 +150,8 @@ public class PredictTests
         var (a, b) = (Directory.CreateDirectory(Path.Combine(folder.Path, "a")).FullName,
             Directory.CreateDirectory(Path.Combine(folder.Path, "b")).FullName);
         // Two pictures whose names differ only in case, one whose name has a space and a '#', and a blank one.
-        string[] images = [Path.Combine(a, "seven.pgm"), Path.Combine(b, "Seven.pgm"), Path.Combine(a, "my digit #3.pgm"), Path.Combine(a, "blank.pgm")];
+        string[] images = [Path.Combine(a, "seven.pgm"), Path.Combine(b, "Seven.pgm"),
+            Path.Combine(a, "my digit #3.pgm"), Path.Combine(a, "blank.pgm")];
         for (var i = 0; i < 3; i++)
         {
             var (_, green, _) = Draw(digits[i].Digit, 2, 70, 64, 3 + i, 2);
@@ -156,7 +164,8 @@ public class PredictTests
         Assert.Equal(1, PredictCommand.Run(TrainedModel.ModelFile, images, json: false, log, error, saveFolder: seen));
 
         string[] names = ["seven-28x28.png", "Seven-2-28x28.png", "my_digit__3-28x28.png"];
-        Assert.Equal(names.Order(StringComparer.Ordinal), Directory.GetFiles(seen).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(names.Order(StringComparer.Ordinal),
+            Directory.GetFiles(seen).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         for (var i = 0; i < 3; i++)
         {
             var saved = DigitImage.Load(Path.Combine(seen, names[i]));
@@ -164,12 +173,14 @@ public class PredictTests
             Assert.Equal(MnistStyle.Convert(DigitImage.Load(images[i]), images[i]), saved.Pixels);
         }
         Assert.Equal(3, log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
-        Assert.Equal([$"{images[3]}: no digit found: the image is blank (one tone).", $"Wrote the 28×28 digits the model saw to {seen}."],
+        Assert.Equal([$"{images[3]}: no digit found: the image is blank (one tone).",
+            $"Wrote the 28×28 digits the model saw to {seen}."],
             error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
 
         // Again, quietly: the same files, replaced, and no note.
         error = new StringWriter();
-        Assert.Equal(0, PredictCommand.Run(TrainedModel.ModelFile, images[..3], json: true, TextWriter.Null, error, saveFolder: seen, quiet: true));
+        Assert.Equal(0, PredictCommand.Run(TrainedModel.ModelFile, images[..3], json: true, TextWriter.Null, error,
+            saveFolder: seen, quiet: true));
         Assert.Empty(error.ToString());
         Assert.Equal(3, Directory.GetFiles(seen).Length);
     }
@@ -186,12 +197,18 @@ public class PredictTests
         var missing = Path.Combine(folder.Path, "typo", "seen");
         foreach (var (target, expected) in new[]
             {
-                (file, $"Cannot create the folder {file} given by --save-preprocessed: a file of that name is there; name a folder, or move the file."),
-                (missing, $"Cannot create the folder {missing} given by --save-preprocessed: its parent {Path.Combine(folder.Path, "typo")} does not exist; create that folder first, or choose another."),
+                (file,
+                    $"Cannot create the folder {file} given by --save-preprocessed: a file of that name is there; " +
+                        "name a folder, or move the file."),
+                (missing,
+                    $"Cannot create the folder {missing} given by --save-preprocessed: its parent " +
+                        $"{Path.Combine(folder.Path, "typo")} does not exist; create that folder " +
+                        "first, or choose another."),
             })
         {
             var (log, error) = (new StringWriter(), new StringWriter());
-            Assert.Equal(1, PredictCommand.Run(TrainedModel.ModelFile, [image], json: false, log, error, saveFolder: target));
+            Assert.Equal(1, PredictCommand.Run(TrainedModel.ModelFile, [image], json: false, log, error,
+                saveFolder: target));
             Assert.Equal(expected, error.ToString().TrimEnd());
             Assert.Empty(log.ToString());
         }
@@ -199,7 +216,8 @@ public class PredictTests
         Assert.False(Directory.Exists(Path.Combine(folder.Path, "typo")));
 
         var parseError = new StringWriter();
-        Assert.Equal(2, Cli.Run(["predict", "--model", TrainedModel.ModelFile, "--save-preprocessed", " ", image], parseError, TextWriter.Null));
+        Assert.Equal(2, Cli.Run(["predict", "--model", TrainedModel.ModelFile, "--save-preprocessed", " ", image],
+            parseError, TextWriter.Null));
         Assert.StartsWith("--save-preprocessed is empty; name the folder to write to.", parseError.ToString());
     }
 
@@ -220,7 +238,8 @@ public class PredictTests
         var plain = PgmReader.Read(Encoding.ASCII.GetBytes("P2\n# a comment\n3 2\n10\n0 5 10\n10 5 0\n"));
         Assert.Equal((3, 2), (plain.Width, plain.Height));
         Assert.Equal(new byte[] { 0, 128, 255, 255, 128, 0 }, plain.Pixels);
-        byte[] wide = [.. Encoding.ASCII.GetBytes("P5 3 2 1000\n"), 0, 0, 0x01, 0xF4, 0x03, 0xE8, 0x03, 0xE8, 0x01, 0xF4, 0, 0];
+        byte[] wide = [.. Encoding.ASCII.GetBytes("P5 3 2 1000\n"), 0, 0, 0x01, 0xF4, 0x03, 0xE8, 0x03, 0xE8, 0x01,
+            0xF4, 0, 0];
         Assert.Equal(plain.Pixels, PgmReader.Read(wide).Pixels);
     }
 
@@ -228,7 +247,8 @@ public class PredictTests
     /// The digit (bright ink on black, 28×28) drawn bilinearly at <paramref name="scale"/>× with its top-left corner at
     /// (left, top) on a width × height canvas, as dark blue ink on cream paper; returns the three channels.
     /// </summary>
-    internal static (byte[] Red, byte[] Green, byte[] Blue) Draw(byte[] digit, double scale, int width, int height, int left, int top)
+    internal static (byte[] Red, byte[] Green, byte[] Blue) Draw(byte[] digit, double scale, int width, int height,
+        int left, int top)
     {
         var (red, green, blue) = (new byte[width * height], new byte[width * height], new byte[width * height]);
         for (var y = 0; y < height; y++)
@@ -249,10 +269,12 @@ public class PredictTests
         int x0 = (int)Math.Floor(x), y0 = (int)Math.Floor(y);
         double fx = x - x0, fy = y - y0;
         double At(int cx, int cy) => cx is < 0 or > 27 || cy is < 0 or > 27 ? 0 : digit[cy * 28 + cx];
-        return (1 - fy) * ((1 - fx) * At(x0, y0) + fx * At(x0 + 1, y0)) + fy * ((1 - fx) * At(x0, y0 + 1) + fx * At(x0 + 1, y0 + 1));
+        return (1 - fy) * ((1 - fx) * At(x0, y0) + fx * At(x0 + 1, y0)) +
+            fy * ((1 - fx) * At(x0, y0 + 1) + fx * At(x0 + 1, y0 + 1));
     }
 
-    internal static byte[] Encode(byte[] red, byte[] green, byte[] blue, int width, int height, SKEncodedImageFormat format)
+    internal static byte[] Encode(byte[] red, byte[] green, byte[] blue, int width, int height,
+        SKEncodedImageFormat format)
     {
         using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));
         for (var y = 0; y < height; y++)
@@ -263,7 +285,8 @@ public class PredictTests
         return data.ToArray();
     }
 
-    /// <summary>A 24-bit BMP (BITMAPINFOHEADER, bottom-up rows padded to 4 bytes): Skia reads but does not write BMP.</summary>
+    /// <summary>A 24-bit BMP (BITMAPINFOHEADER, bottom-up rows padded to 4 bytes): Skia reads but does not write
+    /// BMP.</summary>
     private static byte[] Bmp(byte[] red, byte[] green, byte[] blue, int width, int height)
     {
         var stride = (3 * width + 3) / 4 * 4;
@@ -283,10 +306,12 @@ public class PredictTests
             for (var x = 0; x < width; x++)
             {
                 var at = 54 + (height - 1 - y) * stride + 3 * x;
-                (bytes[at], bytes[at + 1], bytes[at + 2]) = (blue[y * width + x], green[y * width + x], red[y * width + x]);
+                (bytes[at], bytes[at + 1], bytes[at + 2]) =
+                    (blue[y * width + x], green[y * width + x], red[y * width + x]);
             }
         return bytes;
     }
 
-    private static byte[] Pgm(byte[] gray, int width, int height) => [.. Encoding.ASCII.GetBytes($"P5\n{width} {height}\n255\n"), .. gray];
+    private static byte[] Pgm(byte[] gray, int width, int height) =>
+        [.. Encoding.ASCII.GetBytes($"P5\n{width} {height}\n255\n"), .. gray];
 }

@@ -14,8 +14,8 @@ public class ProgressTests
     [InlineData(false, false, "xterm-256color", null, false)]
     [InlineData(false, true, "dumb", null, false)]
     [InlineData(false, true, "xterm-256color", "1", false)]
-    public void The_live_bar_is_shown_only_on_a_terminal_that_can_show_it(bool redirected, bool interactive, string? term,
-        string? noColor, bool live) =>
+    public void The_live_bar_is_shown_only_on_a_terminal_that_can_show_it(bool redirected, bool interactive,
+        string? term, string? noColor, bool live) =>
         Assert.Equal(live, TrainingProgress.WantsLiveBar(redirected, interactive, term, noColor));
 
     [Fact]
@@ -100,11 +100,13 @@ public class ProgressTests
         Assert.Contains("test 90.00 %", output.ToString());
     }
 
-    /// <summary>A console writing to <paramref name="output"/>, as a terminal (drawing the live rows) when <paramref name="live"/>.</summary>
-    private static IAnsiConsole Console(TextWriter? output = null, bool live = false) => AnsiConsole.Create(new AnsiConsoleSettings
-    {
-        Ansi = live ? AnsiSupport.Yes : AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors,
-        Interactive = live ? InteractionSupport.Yes : InteractionSupport.No,
-        Out = new AnsiConsoleOutput(output ?? TextWriter.Null),
-    });
+    /// <summary>A console writing to <paramref name="output"/>, as a terminal (drawing the live rows) when
+    /// <paramref name="live"/>.</summary>
+    private static IAnsiConsole Console(TextWriter? output = null, bool live = false) =>
+        AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = live ? AnsiSupport.Yes : AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = live ? InteractionSupport.Yes : InteractionSupport.No,
+            Out = new AnsiConsoleOutput(output ?? TextWriter.Null),
+        });
 }

@@ -123,7 +123,8 @@ public class RenderedDigitTests
         for (var i = 0; i < count; i++)
         {
             var original = images.AsSpan(i * 784, 784).ToArray();
-            var digit = MnistStyle.Convert(new GrayImage(MnistStyle.Size, MnistStyle.Size, original), $"test image {i}");
+            var digit = MnistStyle.Convert(new GrayImage(MnistStyle.Size, MnistStyle.Size, original),
+                $"test image {i}");
             var probabilities = PredictCommand.Probabilities(model, digit);
             if (Array.IndexOf(probabilities, probabilities.Max()) == labels[i]) correct++;
             difference += digit.Zip(original, (a, b) => Math.Abs(a - b)).Average();
@@ -139,7 +140,8 @@ public class RenderedDigitTests
     public void A_picture_with_no_digit_is_refused_in_one_sentence()
     {
         var random = new Random(3);
-        var gradient = new GrayImage(300, 200, [.. Enumerable.Range(0, 300 * 200).Select(i => (byte)(100 + i % 300 / 3))]);
+        var gradient = new GrayImage(300, 200,
+            [.. Enumerable.Range(0, 300 * 200).Select(i => (byte)(100 + i % 300 / 3))]);
         var grain = new GrayImage(400, 300,
             [.. Enumerable.Range(0, 400 * 300).Select(_ => (byte)Math.Clamp(128 + 25 * Gaussian(random), 0, 255))]);
         foreach (var (image, expected) in new[]
@@ -159,7 +161,8 @@ public class RenderedDigitTests
             [.. Enumerable.Range(0, width * height).Select(i => (byte)(ink(i % width, i / width) ? 20 : 235))]);
         foreach (var image in new[]
             {
-                Picture(1, 1, (_, _) => true), Picture(2, 1, (x, _) => x == 0), Picture(3, 3, (x, y) => x == 1 && y == 1),
+                Picture(1, 1, (_, _) => true), Picture(2, 1, (x, _) => x == 0),
+                Picture(3, 3, (x, y) => x == 1 && y == 1),
                 Picture(4, 4, (x, y) => x == 2 || y == 0), Picture(1, 900, (_, y) => y is > 300 and < 600),
                 Picture(2000, 3, (x, _) => x is > 900 and < 1000),
             })
@@ -180,8 +183,8 @@ public class RenderedDigitTests
     [Fact]
     public void A_large_photo_is_read_as_its_smaller_self()
     {
-        // 1000 pixels a side is averaged down before the digit is looked for (its speed is in benchmarks/README.md, step 24):
-        // the 28×28 must be the one the original size gives, up to resampling.
+        // 1000 pixels a side is averaged down before the digit is looked for (its speed is in benchmarks/README.md,
+        // step 24): the 28×28 must be the one the original size gives, up to resampling.
         var sample = Samples.Where(s => s.Subset == "photo").MaxBy(s => s.Image.Width * s.Image.Height)!;
         var original = MnistStyle.Convert(sample.Image, sample.Name);
         var scale = 1000.0 / Math.Max(sample.Image.Width, sample.Image.Height);
@@ -321,7 +324,8 @@ public class RenderedDigitTests
             return this;
         }
 
-        /// <summary>20–60 fibres: thin lines 3–10 % of the picture long, 15–30 % of the way to the ink's tone.</summary>
+        /// <summary>20–60 fibres: thin lines 3–10 % of the picture long, 15–30 % of the way to the ink's
+        /// tone.</summary>
         public Picture Fibres()
         {
             var count = random.Next(20, 61);
@@ -445,7 +449,8 @@ public class RenderedDigitTests
         if (typeface is null || typeface.FamilyName != face.Family || typeface.FontWeight != (int)face.Weight
             || typeface.FontWidth == (int)SKFontStyleWidth.Normal != (face.Width == SKFontStyleWidth.Normal))
         {
-            var found = typeface is null ? "nothing" : $"{typeface.FamilyName} {typeface.FontWeight} {typeface.FontWidth}";
+            var found = typeface is null ? "nothing"
+                : $"{typeface.FamilyName} {typeface.FontWeight} {typeface.FontWidth}";
             typeface?.Dispose();
             throw new InvalidOperationException($"The font {face} is not installed (asking for it gave {found}); " +
                 "install fonts-dejavu-core and fonts-dejavu-extra.");

@@ -4,14 +4,16 @@ using LeNet.Train;
 
 namespace LeNet.Tests.Train;
 
-/// <summary>Results on stdout, diagnostics on stderr, and --quiet for scripts: the program as a script runs it.</summary>
+/// <summary>Results on stdout, diagnostics on stderr, and --quiet for scripts: the program as a script runs
+/// it.</summary>
 public class StreamTests
 {
     [Fact]
     public async Task Evaluate_json_stays_parseable_when_a_note_is_printed_and_quiet_drops_the_note()
     {
         // --device auto always says which device it chose: a note, which goes to stderr.
-        string[] arguments = ["evaluate", "--model", TrainedModel.ModelFile, "--data", MnistTestData.Directory, "--test-limit", "50", "--json", "--device", "auto"];
+        string[] arguments = ["evaluate", "--model", TrainedModel.ModelFile, "--data", MnistTestData.Directory,
+            "--test-limit", "50", "--json", "--device", "auto"];
         var (code, output, errors) = await Run(arguments);
         Assert.Equal(0, code);
         using (var json = JsonDocument.Parse(output)) Assert.True(json.RootElement.TryGetProperty("accuracy", out _));
@@ -27,7 +29,8 @@ public class StreamTests
     public void Evaluate_tables_go_to_stdout_and_the_device_note_to_stderr()
     {
         var (log, error) = (new StringWriter(), new StringWriter());
-        Assert.Equal(0, EvaluateCommand.Run(TrainedModel.ModelFile, MnistTestData.Directory, 50, json: false, null, log, error, device: "auto"));
+        Assert.Equal(0, EvaluateCommand.Run(TrainedModel.ModelFile, MnistTestData.Directory, 50, json: false, null, log,
+            error, device: "auto"));
         Assert.Contains("Accuracy on 50 images: ", log.ToString());
         Assert.DoesNotContain("--device auto", log.ToString());
         Assert.Contains("--device auto:", error.ToString());
@@ -38,7 +41,9 @@ public class StreamTests
     {
         using var folder = new TemporaryFolder();
         var output = Path.Combine(folder.Path, "out");
-        var (code, stdout, stderr) = await Run(["train", "--quiet", "--data", MnistTestData.Directory, "--limit", "640", "--test-limit", "100", "--epochs", "1", "--no-pictures", "--output", output]);
+        var (code, stdout, stderr) = await Run(
+            ["train", "--quiet", "--data", MnistTestData.Directory, "--limit", "640", "--test-limit", "100", "--epochs",
+                "1", "--no-pictures", "--output", output]);
         Assert.Equal(0, code);
         Assert.Empty(stdout);
         Assert.Empty(stderr);
@@ -51,7 +56,9 @@ public class StreamTests
     public async Task A_training_run_whose_output_is_not_a_terminal_prints_the_seed_lines()
     {
         using var folder = new TemporaryFolder();
-        var (code, stdout, stderr) = await Run(["train", "--data", MnistTestData.Directory, "--limit", "640", "--test-limit", "100", "--epochs", "1", "--log-every", "5", "--no-pictures", "--output", folder.Path]);
+        var (code, stdout, stderr) = await Run(
+            ["train", "--data", MnistTestData.Directory, "--limit", "640", "--test-limit", "100", "--epochs", "1",
+                "--log-every", "5", "--no-pictures", "--output", folder.Path]);
         Assert.Equal(0, code);
         Assert.Empty(stderr);
         var lines = stdout.Split('\n', StringSplitOptions.TrimEntries);

@@ -18,13 +18,15 @@ internal sealed class TemporaryFolder : IDisposable
         return true;
     }
 
-    /// <summary>Why a read-only folder cannot be made here, for a test that needs one to report itself skipped.</summary>
+    /// <summary>Why a read-only folder cannot be made here, for a test that needs one to report itself
+    /// skipped.</summary>
     public static string ReadOnlyUnavailable => OperatingSystem.IsWindows()
         ? "Windows folders have no read-only mode that stops writes"
         : "running as root, who writes into read-only folders: permission denied cannot happen here";
 
     public static void MakeWritable(string folder)
     {
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(folder,
+            UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 }

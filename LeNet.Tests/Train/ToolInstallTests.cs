@@ -37,14 +37,15 @@ public class ToolInstallTests
               </packageSources>
             </configuration>
             """);
-        using (var install = Start("dotnet", ["tool", "install", "LeNet.Train", "--tool-path", tools, "--version", version,
-            "--configfile", config]))
+        using (var install = Start("dotnet",
+            ["tool", "install", "LeNet.Train", "--tool-path", tools, "--version", version, "--configfile", config]))
             AssertSucceeded(await install.Finish(TimeSpan.FromMinutes(2), cancel));
         var lenet = Path.Combine(tools, OperatingSystem.IsWindows() ? "lenet.exe" : "lenet");
         Assert.True(File.Exists(lenet), $"the tool's command {lenet} is missing");
 
         // The settings the kernels rely on travel with the tool.
-        var runtimeConfig = File.ReadAllText(Directory.GetFiles(tools, "LeNet.Train.runtimeconfig.json", SearchOption.AllDirectories).Single());
+        var runtimeConfig = File.ReadAllText(
+            Directory.GetFiles(tools, "LeNet.Train.runtimeconfig.json", SearchOption.AllDirectories).Single());
         Assert.Contains("\"System.Runtime.TieredCompilation\": false", runtimeConfig);
         Assert.Contains("\"System.GC.Server\": false", runtimeConfig);
 
@@ -71,7 +72,8 @@ public class ToolInstallTests
         Assert.StartsWith($"{picture}: {label} (", output);
     }
 
-    /// <summary>A digit of the test set the shared model is sure of, drawn 3× larger in dark ink on light paper, as a PNG.</summary>
+    /// <summary>A digit of the test set the shared model is sure of, drawn 3× larger in dark ink on light paper, as a
+    /// PNG.</summary>
     private static (int Label, string Path) DigitPicture(string folder)
     {
         var (_, label, digit) = PredictTests.Digits()[7];
@@ -81,7 +83,8 @@ public class ToolInstallTests
         return (label, path);
     }
 
-    private static async Task<(int Code, string Output, string Errors)> Lenet(string lenet, string[] arguments, CancellationToken cancel)
+    private static async Task<(int Code, string Output, string Errors)> Lenet(string lenet, string[] arguments,
+        CancellationToken cancel)
     {
         using var process = Start(lenet, arguments);
         return await process.Finish(TimeSpan.FromMinutes(1), cancel);
@@ -102,10 +105,13 @@ public class ToolInstallTests
     /// </summary>
     private static ToolProcess Start(string program, IEnumerable<string> arguments)
     {
-        if (program == "dotnet" && Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host) program = host;
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (program == "dotnet" && Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host)
+            program = host;
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true,
+            UseShellExecute = false };
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase)).ToList())
+        foreach (var name in start.Environment.Keys.Where(k =>
+            k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase)).ToList())
             start.Environment.Remove(name);
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";

@@ -36,15 +36,17 @@ internal sealed partial class TrainerProcess : IDisposable
     public static TrainerProcess Start(IEnumerable<string> arguments) => new(ResumeTests.StartTrainer(arguments));
 
     /// <summary>
-    /// Starts it through bash with <c>ulimit -f</c>: no file it writes may exceed <paramref name="kilobytes"/> KiB, as on
-    /// a nearly full disk; even root cannot exceed it. SIGXFSZ is ignored so that the write fails with EFBIG instead of
-    /// killing the process, and the runtime's W^X double mapping, which needs a large file of its own, is turned off.
+    /// Starts it through bash with <c>ulimit -f</c>: no file it writes may exceed <paramref name="kilobytes"/> KiB, as
+    /// on a nearly full disk; even root cannot exceed it. SIGXFSZ is ignored so that the write fails with EFBIG instead
+    /// of killing the process, and the runtime's W^X double mapping, which needs a large file of its own, is turned
+    /// off.
     /// </summary>
     public static TrainerProcess StartWithFileSizeLimit(int kilobytes, IEnumerable<string> arguments)
     {
         var program = Path.Combine(AppContext.BaseDirectory, "LeNet.Train.dll");
         var (launcher, launcherArguments) = Launcher();
-        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true,
+            UseShellExecute = false };
         start.ArgumentList.Add("-c");
         start.ArgumentList.Add($"ulimit -f {kilobytes} && trap '' XFSZ && exec \"$0\" \"$@\"");
         start.ArgumentList.Add(launcher);
@@ -57,14 +59,15 @@ internal sealed partial class TrainerProcess : IDisposable
 
     /// <summary>
     /// The program that starts <c>dotnet</c> (the one running these tests when known) and its first arguments. A test
-    /// process started with SIGINT ignored (under nohup, or by a CI runner that starts jobs with &amp; in a shell without
-    /// job control) passes that on to every child, and .NET then keeps ignoring it, as a shell's background job should:
-    /// the trainer is then started through coreutils' <c>env --default-signal=INT</c>, so that it meets Ctrl-C as it
-    /// does in a terminal.
+    /// process started with SIGINT ignored (under nohup, or by a CI runner that starts jobs with &amp; in a shell
+    /// without job control) passes that on to every child, and .NET then keeps ignoring it, as a shell's background job
+    /// should: the trainer is then started through coreutils' <c>env --default-signal=INT</c>, so that it meets Ctrl-C
+    /// as it does in a terminal.
     /// </summary>
     public static (string Program, string[] Arguments) Launcher()
     {
-        var dotnet = Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet";
+        var dotnet = Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet"
+            ? host : "dotnet";
         return (IgnoredSignals(Environment.ProcessId) >> (Sigint - 1) & 1) != 0
             ? ("env", ["--default-signal=INT", dotnet])
             : (dotnet, []);
@@ -78,7 +81,8 @@ internal sealed partial class TrainerProcess : IDisposable
         get { lock (_lines) return [.. _lines]; }
     }
 
-    /// <summary>Waits for an output line containing <paramref name="text"/>; false if the process ended (or 3 minutes passed) first.</summary>
+    /// <summary>Waits for an output line containing <paramref name="text"/>; false if the process ended (or 3 minutes
+    /// passed) first.</summary>
     public async Task<bool> WaitForLine(string text, CancellationToken cancel)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
@@ -91,15 +95,19 @@ internal sealed partial class TrainerProcess : IDisposable
         return false;
     }
 
-    /// <summary>Sends <paramref name="signal"/> (<see cref="Sigint"/>, <see cref="Sigterm"/>) to the process, as Ctrl-C or `kill` would.</summary>
+    /// <summary>Sends <paramref name="signal"/> (<see cref="Sigint"/>, <see cref="Sigterm"/>) to the process, as Ctrl-C
+    /// or `kill` would.</summary>
     public void Signal(int signal)
     {
         if ((IgnoredSignals(_process.Id) >> (signal - 1) & 1) != 0)
-            throw new InvalidOperationException($"The trainer ignores signal {signal}: it inherited that from this test process (started under " +
-                "nohup, or with & in a shell without job control; .NET keeps SIGINT and SIGQUIT ignored then), and env --default-signal=INT " +
+            throw new InvalidOperationException(
+                $"The trainer ignores signal {signal}: it inherited that from this test process (started under " +
+                "nohup, or with & in a shell without job control; .NET keeps SIGINT and SIGQUIT ignored then), and " +
+                    "env --default-signal=INT " +
                 "did not restore it (coreutils older than 8.31?). Run the tests in the foreground.");
         if (Kill(_process.Id, signal) != 0)
-            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}.");
+            throw new InvalidOperationException(
+                $"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}.");
     }
 
     /// <summary>Waits for the end; returns the exit code, the standard output and the standard error.</summary>
@@ -118,12 +126,14 @@ internal sealed partial class TrainerProcess : IDisposable
         _process.Dispose();
     }
 
-    /// <summary>The mask of signals <paramref name="pid"/> ignores (bit n − 1 for signal n), from /proc; 0 where there is no /proc or the process has ended.</summary>
+    /// <summary>The mask of signals <paramref name="pid"/> ignores (bit n − 1 for signal n), from /proc; 0 where there
+    /// is no /proc or the process has ended.</summary>
     private static ulong IgnoredSignals(int pid)
     {
         try
         {
-            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+            var line = File.ReadLines($"/proc/{pid}/status")
+                .FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
             return line is null ? 0 : Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16);
         }
         catch (IOException)

@@ -24,7 +24,9 @@ public class WriteFailureTests
             stream.Write(new byte[100_000]);
             throw new IOException("No space left on device");
         }));
-        Assert.Equal($"Could not write {path} (No space left on device), so the checkpoint.lenetckpt that was there is unchanged; " +
+        Assert.Equal(
+            $"Could not write {path} (No space left on device), so the checkpoint.lenetckpt that was " +
+                "there is unchanged; " +
                      "free some space or fix the folder's permissions, and try again.", error.Message);
         Assert.Equal("the previous checkpoint", File.ReadAllText(path));
         AssertOnlyFiles(folder.Path, "checkpoint.lenetckpt");
@@ -67,11 +69,12 @@ public class WriteFailureTests
     }
 
     [Fact]
-    public async Task A_training_process_that_cannot_write_its_checkpoint_ends_with_a_sentence_and_the_previous_checkpoint_and_model_intact()
+    public async Task A_run_that_cannot_write_its_checkpoint_says_so_leaving_the_last_checkpoint_and_model_intact()
     {
         var cancel = TestContext.Current.CancellationToken;
         using var folder = new TemporaryFolder();
-        string[] recipe = ["--data", MnistTestData.Directory, "--limit", "640", "--test-limit", "100", "--seed", "3", "--no-pictures"];
+        string[] recipe = ["--data", MnistTestData.Directory, "--limit", "640", "--test-limit", "100", "--seed", "3",
+            "--no-pictures"];
         using (var first = TrainerProcess.Start(["train", "--output", folder.Path, "--epochs", "1", .. recipe]))
         {
             var (firstCode, _, firstErrors) = await first.WaitForExit(cancel);
@@ -80,13 +83,18 @@ public class WriteFailureTests
         var before = Directory.GetFiles(folder.Path).ToDictionary(f => f, File.ReadAllBytes);
         Assert.True(new FileInfo(Path.Combine(folder.Path, TrainingCheckpoint.FileName)).Length > 600 << 10);
 
-        // Files may not grow past 500 KiB, as on a nearly full disk: the 744 KB checkpoint of epoch 2 cannot be written.
-        using var second = TrainerProcess.StartWithFileSizeLimit(500, ["train", "--resume", folder.Path, "--epochs", "2", "--no-pictures"]);
+        // Files may not grow past 500 KiB, as on a nearly full disk: the 744 KB checkpoint of epoch 2 cannot be
+        // written.
+        using var second = TrainerProcess.StartWithFileSizeLimit(500,
+            ["train", "--resume", folder.Path, "--epochs", "2", "--no-pictures"]);
         var (code, output, errors) = await second.WaitForExit(cancel);
 
         Assert.True(code == 1, $"exit code {code}: {errors}");
         var checkpoint = Path.Combine(folder.Path, TrainingCheckpoint.FileName);
-        Assert.Matches($@"^Could not write {System.Text.RegularExpressions.Regex.Escape(checkpoint)} \(.+\), so the checkpoint.lenetckpt that was there is unchanged; free some space or fix the folder's permissions, and try again\.$",
+        Assert.Matches(
+            $@"^Could not write {System.Text.RegularExpressions.Regex.Escape(checkpoint)} \(.+\), so the " +
+                @"checkpoint.lenetckpt that was there is unchanged; free some space or fix the folder's permissions, " +
+                @"and try again\.$",
             errors.TrimEnd());
         Assert.Contains("Resuming from", output);
         Assert.Equal(before.Keys.Order(), Directory.GetFiles(folder.Path).Order());

@@ -101,12 +101,15 @@ Memory($"after a {o.Pause} s pause, idle");
 
 // ---- The report -------------------------------------------------------------------------------------------------
 Console.WriteLine();
-Console.WriteLine("| round | phase | requests | images | s | requests/s | images/s | p50 ms | p90 ms | p99 ms | max ms | errors | server CPU s | client CPU s | max abs Δp |");
+Console.WriteLine("| round | phase | requests | images | s | requests/s | images/s | p50 ms | p90 ms | p99 ms | " +
+    "max ms | errors | server CPU s | client CPU s | max abs Δp |");
 Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 foreach (var (round, phase, r) in results)
-    Console.WriteLine($"| {round} | {phase} | {r.Requests} | {r.Images} | {r.Seconds:F2} | {r.Requests / r.Seconds:F0} | " +
+    Console.WriteLine($"| {round} | {phase} | {r.Requests} | {r.Images} | {r.Seconds:F2} | " +
+        $"{r.Requests / r.Seconds:F0} | " +
         $"{r.Images / r.Seconds:F0} | {r.Percentile(50):F2} | {r.Percentile(90):F2} | {r.Percentile(99):F2} | " +
-        $"{r.Percentile(100):F2} | {r.Errors} | {(r.ServerCpu is { } c ? c.ToString("F2", CultureInfo.InvariantCulture) : "?")} | " +
+        $"{r.Percentile(100):F2} | {r.Errors} | " +
+            $"{(r.ServerCpu is { } c ? c.ToString("F2", CultureInfo.InvariantCulture) : "?")} | " +
         $"{r.ClientCpu:F2} | {r.MaxDifference:G3} |");
 if (memory.Count > 0)
 {
@@ -119,7 +122,8 @@ if (memory.Count > 0)
     {
         var rounds = memory.Where(m => m.When.EndsWith($"after {phase}", StringComparison.Ordinal)).ToList();
         if (rounds.Count >= 2)
-            Console.WriteLine($"VmRSS after {phase}, round 1 to round {rounds.Count}: {rounds[0].RssKb / 1024.0:F1} → " +
+            Console.WriteLine($"VmRSS after {phase}, round 1 to round {rounds.Count}: " +
+                $"{rounds[0].RssKb / 1024.0:F1} → " +
                 $"{rounds[^1].RssKb / 1024.0:F1} MiB ({(rounds[^1].RssKb - rounds[0].RssKb) / 1024.0:+0.0;-0.0}); " +
                 $"range {rounds.Min(m => m.RssKb) / 1024.0:F1}–{rounds.Max(m => m.RssKb) / 1024.0:F1} MiB");
     }
@@ -136,7 +140,8 @@ internal sealed record Options(string Mnist, string? Model, string? Url, int? Pi
     string? Export)
 {
     public const string Usage =
-        "usage: LoadTest (--model FILE [--server LeNet.Train.dll] | --url http://HOST:PORT [--pid PID]) [--mnist DIR]\n" +
+        "usage: LoadTest (--model FILE [--server LeNet.Train.dll] | --url http://HOST:PORT " +
+            "[--pid PID]) [--mnist DIR]\n" +
         "         [--sizes 28[,56,...]] [--digits 1000] [--clients 16] [--requests 20000] [--warmup 2000]\n" +
         "         [--batch 64] [--batches 50] [--rounds 5] [--pause 10]\n" +
         "       LoadTest --export DIR [--mnist DIR] [--sizes ...] [--digits N]   (PNG files for wrk, no load)";
@@ -203,7 +208,9 @@ internal sealed class Server : IDisposable
 
     private Server(Process process, string url) => (_process, Url) = (process, url);
 
-    /// <summary>`dotnet LeNet.Train.dll serve --model FILE --port 0`; the address is read from its first line.</summary>
+    /// <summary>
+    /// `dotnet LeNet.Train.dll serve --model FILE --port 0`; the address is read from its first line.
+    /// </summary>
     public static Server Start(string dll, string model)
     {
         if (!File.Exists(dll)) throw new FileNotFoundException($"{dll}: build LeNet.Train first (-c Release)", dll);
@@ -276,7 +283,8 @@ internal static class ProcStatus
         var stat = File.ReadAllText($"/proc/{p}/stat");
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         // Fields 14 and 15 of the file (utime, stime) are the 12th and 13th after the command's name.
-        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) +
+            long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
     }
 }
 
@@ -307,7 +315,8 @@ internal static class Client
         return (form.ReadAsByteArrayAsync().GetAwaiter().GetResult(), form.Headers.ContentType!.ToString());
     }
 
-    public static async Task<(int Status, byte[] Body)> PostForm(HttpClient http, (byte[] Body, string ContentType) form)
+    public static async Task<(int Status, byte[] Body)> PostForm(HttpClient http,
+        (byte[] Body, string ContentType) form)
     {
         using var content = new ByteArrayContent(form.Body);
         content.Headers.TryAddWithoutValidation("Content-Type", form.ContentType);
@@ -369,7 +378,8 @@ internal static class Load
         public override string ToString() =>
             $"{Requests} requests ({Images} images) in {Seconds:F2} s: {Requests / Seconds:F0} requests/s, " +
             $"{Images / Seconds:F0} images/s; p50 {Percentile(50):F2} ms, p90 {Percentile(90):F2}, " +
-            $"p99 {Percentile(99):F2}, max {Percentile(100):F2}; {Errors} errors; CPU s: server {ServerCpu:F2}, client {ClientCpu:F2}";
+            $"p99 {Percentile(99):F2}, max {Percentile(100):F2}; {Errors} errors; CPU s: server {ServerCpu:F2}, " +
+                $"client {ClientCpu:F2}";
     }
 
     /// <summary><paramref name="total"/> single-image requests from <paramref name="clients"/> concurrent clients,
@@ -381,7 +391,9 @@ internal static class Load
             return Compare(Client.Parse(await Client.PostImage(http, digits[index]), 1), expected, index, 1);
         });
 
-    /// <summary><paramref name="perClient"/> multipart batches per client, cycling through the prepared forms.</summary>
+    /// <summary>
+    /// <paramref name="perClient"/> multipart batches per client, cycling through the prepared forms.
+    /// </summary>
     public static Task<Result> Batches(HttpClient http, (byte[] Body, string ContentType)[] forms, int digitCount,
         int batch, Answer[] expected, int clients, int perClient) =>
         Run(clients, clients * perClient, batch, async i =>
@@ -400,7 +412,8 @@ internal static class Load
         for (var i = 0; i < count; i++)
         {
             var reference = expected[(first + i) % expected.Length];
-            if (answers[i].Label != reference.Label || answers[i].Probabilities.Length != reference.Probabilities.Length)
+            if (answers[i].Label != reference.Label ||
+                answers[i].Probabilities.Length != reference.Probabilities.Length)
             {
                 errors++;
                 continue;

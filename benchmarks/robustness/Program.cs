@@ -30,7 +30,8 @@ foreach (var path in args.Skip(1))
                 images.AsSpan(i * test.ImageLength, test.ImageLength), test.ImageSize, background,
                 (float)(c.Degrees * Math.PI / 180), (float)c.Zoom, (float)c.Shift, (float)c.Shift);
         var distorted = new MnistDataset(images, test.Labels, test.ImageSize);
-        return Evaluation.Run(model, distorted, ClassNamesFile.Digits).Accuracy.ToString("F2", CultureInfo.InvariantCulture);
+        return Evaluation.Run(model, distorted, ClassNamesFile.Digits).Accuracy.ToString("F2",
+            CultureInfo.InvariantCulture);
     });
     Console.WriteLine($"| {path} | {string.Join(" | ", cells)} % |");
 }

@@ -4,11 +4,15 @@ using Ref = LeNet.Kernels.Reference;
 
 namespace LeNet.Tests.Kernels.Cpu;
 
-/// <summary>Cpu ReLU, Tanh and Sigmoid against the Reference kernels in double, at every SIMD width, odd lengths and the parallel size.</summary>
+/// <summary>
+/// Cpu ReLU, Tanh and Sigmoid against the Reference kernels in double, at every SIMD width, odd lengths and the
+/// parallel size.
+/// </summary>
 public class ActivationTests
 {
     // Not multiples of any vector width, around the chunk size, and LeNet's [64, 6, 28, 28] (split across workers).
-    private static readonly int[] Lengths = [1, 3, 17, 1000, 7_681, 64 * 120, 64 * 6 * 28 * 28 + 5, (1 << 20) + 16 * 1024 + 5];
+    private static readonly int[] Lengths = [1, 3, 17, 1000, 7_681, 64 * 120, 64 * 6 * 28 * 28 + 5,
+        (1 << 20) + 16 * 1024 + 5];
 
     public static TheoryData<int, string> WidthsAndOps()
     {
@@ -93,7 +97,8 @@ public class ActivationTests
     [MemberData(nameof(Widths), MemberType = typeof(ElementwiseTestSupport))]
     public void ReLU_propagates_NaN_and_passes_no_gradient_at_zero_or_NaN(int width) => AtWidth(width, () =>
     {
-        float[] x = [1, float.NaN, -2, 0, float.NegativeInfinity, float.PositiveInfinity, -0.5f, float.NaN, 3, 0, -1, 2, float.NaN, 5, -7, 0.25f, 9, float.NaN, -3];
+        float[] x = [1, float.NaN, -2, 0, float.NegativeInfinity, float.PositiveInfinity, -0.5f, float.NaN, 3, 0, -1, 2,
+            float.NaN, 5, -7, 0.25f, 9, float.NaN, -3];
         var y = new float[x.Length];
         CpuKernels.ReLU.Forward(x, y);
         var expected = new double[x.Length];
@@ -139,7 +144,9 @@ public class ActivationTests
     }
 }
 
-/// <summary>The activations give bit-identical results for any worker thread count (they are elementwise, so any split must).</summary>
+/// <summary>
+/// The activations give bit-identical results for any worker thread count (they are elementwise, so any split must).
+/// </summary>
 [Collection(ElementwiseThreadCountCollection.Name)]
 public class ActivationThreadCountTests
 {

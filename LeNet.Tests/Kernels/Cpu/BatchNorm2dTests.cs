@@ -5,7 +5,10 @@ using Ref = LeNet.Kernels.Reference;
 
 namespace LeNet.Tests.Kernels.Cpu;
 
-/// <summary>Cpu BatchNorm2d against the Reference kernel in double: outputs, saved statistics, running statistics, accumulating backward.</summary>
+/// <summary>
+/// Cpu BatchNorm2d against the Reference kernel in double: outputs, saved statistics, running statistics, accumulating
+/// backward.
+/// </summary>
 public class BatchNorm2dTests
 {
     private const float Momentum = 0.1f, Eps = 1e-5f;
@@ -65,15 +68,16 @@ public class BatchNorm2dTests
         var invStd = new float[C];
         var runningMean = (float[])data.RunningMean.Clone();
         var runningVar = (float[])data.RunningVar.Clone();
-        CpuKernels.BatchNorm2d.ForwardTraining(data.Input, data.Gamma, data.Beta, output, mean, invStd, runningMean, runningVar, Momentum, Eps, shape);
+        CpuKernels.BatchNorm2d.ForwardTraining(data.Input, data.Gamma, data.Beta, output, mean, invStd, runningMean,
+            runningVar, Momentum, Eps, shape);
 
         var expected = new double[shape.Length];
         var expectedMean = new double[C];
         var expectedInvStd = new double[C];
         var expectedRunningMean = Exactly(data.RunningMean);
         var expectedRunningVar = Exactly(data.RunningVar);
-        Ref.BatchNorm2d.ForwardTraining<double>(Exactly(data.Input), Exactly(data.Gamma), Exactly(data.Beta), expected, expectedMean, expectedInvStd,
-            expectedRunningMean, expectedRunningVar, Momentum, Eps, shape);
+        Ref.BatchNorm2d.ForwardTraining<double>(Exactly(data.Input), Exactly(data.Gamma), Exactly(data.Beta), expected,
+            expectedMean, expectedInvStd, expectedRunningMean, expectedRunningVar, Momentum, Eps, shape);
 
         AssertAgrees(expected, output, $"forward output {shape}");
         AssertAgrees(expectedMean, mean, $"batch mean {shape}");
@@ -89,10 +93,11 @@ public class BatchNorm2dTests
         var shape = Shapes[shapeIndex];
         var data = Draw(shape, 9800 + shapeIndex);
         var output = new float[shape.Length];
-        CpuKernels.BatchNorm2d.ForwardInference(data.Input, data.Gamma, data.Beta, data.RunningMean, data.RunningVar, Eps, output, shape);
+        CpuKernels.BatchNorm2d.ForwardInference(data.Input, data.Gamma, data.Beta, data.RunningMean, data.RunningVar,
+            Eps, output, shape);
         var expected = new double[shape.Length];
-        Ref.BatchNorm2d.ForwardInference<double>(Exactly(data.Input), Exactly(data.Gamma), Exactly(data.Beta), Exactly(data.RunningMean),
-            Exactly(data.RunningVar), Eps, expected, shape);
+        Ref.BatchNorm2d.ForwardInference<double>(Exactly(data.Input), Exactly(data.Gamma), Exactly(data.Beta),
+            Exactly(data.RunningMean), Exactly(data.RunningVar), Eps, expected, shape);
         AssertAgrees(expected, output, $"inference output {shape}");
     });
 
@@ -106,8 +111,8 @@ public class BatchNorm2dTests
         // The saved statistics as the Reference computes them, given to both kernels.
         var expectedMean = new double[C];
         var expectedInvStd = new double[C];
-        Ref.BatchNorm2d.ForwardTraining<double>(Exactly(data.Input), Exactly(data.Gamma), Exactly(data.Beta), new double[shape.Length],
-            expectedMean, expectedInvStd, new double[C], new double[C], Momentum, Eps, shape);
+        Ref.BatchNorm2d.ForwardTraining<double>(Exactly(data.Input), Exactly(data.Gamma), Exactly(data.Beta),
+            new double[shape.Length], expectedMean, expectedInvStd, new double[C], new double[C], Momentum, Eps, shape);
         var mean = ToFloat(expectedMean);
         var invStd = ToFloat(expectedInvStd);
 
@@ -118,9 +123,10 @@ public class BatchNorm2dTests
         var expectedInputGrad = Exactly(inputGrad);
         var expectedGammaGrad = Exactly(gammaGrad);
         var expectedBetaGrad = Exactly(betaGrad);
-        CpuKernels.BatchNorm2d.Backward(data.OutputGrad, data.Input, data.Gamma, mean, invStd, inputGrad, gammaGrad, betaGrad, shape);
-        Ref.BatchNorm2d.Backward<double>(Exactly(data.OutputGrad), Exactly(data.Input), Exactly(data.Gamma), Exactly(mean), Exactly(invStd),
-            expectedInputGrad, expectedGammaGrad, expectedBetaGrad, shape);
+        CpuKernels.BatchNorm2d.Backward(data.OutputGrad, data.Input, data.Gamma, mean, invStd, inputGrad, gammaGrad,
+            betaGrad, shape);
+        Ref.BatchNorm2d.Backward<double>(Exactly(data.OutputGrad), Exactly(data.Input), Exactly(data.Gamma),
+            Exactly(mean), Exactly(invStd), expectedInputGrad, expectedGammaGrad, expectedBetaGrad, shape);
 
         AssertAgrees(expectedInputGrad, inputGrad, $"input gradient {shape}");
         AssertAgrees(expectedGammaGrad, gammaGrad, $"gamma gradient {shape}");
@@ -131,8 +137,8 @@ public class BatchNorm2dTests
     public void Training_needs_more_than_one_value_per_channel()
     {
         var shape = new BatchNormShape(1, 2, 1);
-        Assert.Throws<ArgumentException>(() => CpuKernels.BatchNorm2d.ForwardTraining(new float[2], new float[2], new float[2], new float[2],
-            new float[2], new float[2], new float[2], new float[2], Momentum, Eps, shape));
+        Assert.Throws<ArgumentException>(() => CpuKernels.BatchNorm2d.ForwardTraining(new float[2], new float[2],
+            new float[2], new float[2], new float[2], new float[2], new float[2], new float[2], Momentum, Eps, shape));
     }
 
     [Fact]
@@ -146,11 +152,11 @@ public class BatchNorm2dTests
             var stats = new float[4 * 6];
             var runningMean = (float[])data.RunningMean.Clone();
             var runningVar = (float[])data.RunningVar.Clone();
-            CpuKernels.BatchNorm2d.ForwardTraining(data.Input, data.Gamma, data.Beta, output, stats.AsSpan(0, 6), stats.AsSpan(6, 6),
-                runningMean, runningVar, Momentum, Eps, shape);
+            CpuKernels.BatchNorm2d.ForwardTraining(data.Input, data.Gamma, data.Beta, output, stats.AsSpan(0, 6),
+                stats.AsSpan(6, 6), runningMean, runningVar, Momentum, Eps, shape);
             var inputGrad = new float[shape.Length];
-            CpuKernels.BatchNorm2d.Backward(data.OutputGrad, data.Input, data.Gamma, stats.AsSpan(0, 6), stats.AsSpan(6, 6), inputGrad,
-                stats.AsSpan(12, 6), stats.AsSpan(18, 6), shape);
+            CpuKernels.BatchNorm2d.Backward(data.OutputGrad, data.Input, data.Gamma, stats.AsSpan(0, 6),
+                stats.AsSpan(6, 6), inputGrad, stats.AsSpan(12, 6), stats.AsSpan(18, 6), shape);
             return [.. output, .. stats, .. runningMean, .. runningVar, .. inputGrad];
         }
         var first = Run();
@@ -158,7 +164,10 @@ public class BatchNorm2dTests
     }
 }
 
-/// <summary>BatchNorm's statistics and gradients are bit-identical for any worker thread count (partials per plane, merged in order).</summary>
+/// <summary>
+/// BatchNorm's statistics and gradients are bit-identical for any worker thread count (partials per plane, merged in
+/// order).
+/// </summary>
 [Collection(ElementwiseThreadCountCollection.Name)]
 public class BatchNorm2dThreadCountTests
 {
@@ -178,10 +187,10 @@ public class BatchNorm2dThreadCountTests
             var inputGrad = new float[shape.Length];
             WithThreads(threads, () =>
             {
-                CpuKernels.BatchNorm2d.ForwardTraining(input, gamma, beta, output, stats.AsSpan(0, 6), stats.AsSpan(6, 6),
-                    stats.AsSpan(12, 6), stats.AsSpan(18, 6), 0.1f, 1e-5f, shape);
-                CpuKernels.BatchNorm2d.Backward(outputGrad, input, gamma, stats.AsSpan(0, 6), stats.AsSpan(6, 6), inputGrad,
-                    stats.AsSpan(24, 6), stats.AsSpan(30, 6), shape);
+                CpuKernels.BatchNorm2d.ForwardTraining(input, gamma, beta, output, stats.AsSpan(0, 6),
+                    stats.AsSpan(6, 6), stats.AsSpan(12, 6), stats.AsSpan(18, 6), 0.1f, 1e-5f, shape);
+                CpuKernels.BatchNorm2d.Backward(outputGrad, input, gamma, stats.AsSpan(0, 6), stats.AsSpan(6, 6),
+                    inputGrad, stats.AsSpan(24, 6), stats.AsSpan(30, 6), shape);
             });
             return [.. output, .. stats, .. inputGrad];
         }
@@ -223,16 +232,16 @@ public class PrimitivesBatchNorm2dTests
         var expectedInvStd = new double[channels];
         var expectedRm = Exactly(runningMean);
         var expectedRv = Exactly(runningVar);
-        LeNet.Kernels.Reference.BatchNorm2d.ForwardTraining<double>(Exactly(input), Exactly(gamma), Exactly(beta), expected, expectedMean, expectedInvStd,
-            expectedRm, expectedRv, 0.1f, 1e-5f, shape);
+        LeNet.Kernels.Reference.BatchNorm2d.ForwardTraining<double>(Exactly(input), Exactly(gamma), Exactly(beta),
+            expected, expectedMean, expectedInvStd, expectedRm, expectedRv, 0.1f, 1e-5f, shape);
         AssertAgrees(expected, output, "training output");
         AssertAgrees(expectedInvStd, invStd, "inverse std");
         AssertAgrees(expectedRv, rv, "running variance");
 
         LeNet.Benchmarks.Primitives.BatchNorm2d.ForwardInference(input, gamma, beta, runningMean, runningVar, 1e-5f,
             output, shape);
-        LeNet.Kernels.Reference.BatchNorm2d.ForwardInference<double>(Exactly(input), Exactly(gamma), Exactly(beta), Exactly(runningMean), Exactly(runningVar),
-            1e-5f, expected, shape);
+        LeNet.Kernels.Reference.BatchNorm2d.ForwardInference<double>(Exactly(input), Exactly(gamma), Exactly(beta),
+            Exactly(runningMean), Exactly(runningVar), 1e-5f, expected, shape);
         AssertAgrees(expected, output, "inference output");
 
         var inputGrad = UniformFloat(rng, shape.Length);
@@ -243,8 +252,8 @@ public class PrimitivesBatchNorm2dTests
         var expectedBetaGrad = Exactly(betaGrad);
         LeNet.Benchmarks.Primitives.BatchNorm2d.Backward(outputGrad, input, gamma, mean, invStd, inputGrad, gammaGrad,
             betaGrad, shape);
-        LeNet.Kernels.Reference.BatchNorm2d.Backward<double>(Exactly(outputGrad), Exactly(input), Exactly(gamma), Exactly(mean), Exactly(invStd),
-            expectedInputGrad, expectedGammaGrad, expectedBetaGrad, shape);
+        LeNet.Kernels.Reference.BatchNorm2d.Backward<double>(Exactly(outputGrad), Exactly(input), Exactly(gamma),
+            Exactly(mean), Exactly(invStd), expectedInputGrad, expectedGammaGrad, expectedBetaGrad, shape);
         AssertAgrees(expectedInputGrad, inputGrad, "input gradient");
         AssertAgrees(expectedGammaGrad, gammaGrad, "gamma gradient");
         AssertAgrees(expectedBetaGrad, betaGrad, "beta gradient");

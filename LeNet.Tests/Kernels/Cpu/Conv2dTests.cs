@@ -17,9 +17,12 @@ public class Conv2dTests
 
     public static TheoryData<string> Implementations() => ["Cpu", "Cpu512", "Cpu256", "Cpu128", "Primitives"];
 
-    private delegate void ForwardKernel(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output, in ConvShape shape);
-    private delegate void BackwardInputKernel(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> weight, Span<float> inputGrad, in ConvShape shape);
-    private delegate void BackwardWeightKernel(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> weightGrad, in ConvShape shape);
+    private delegate void ForwardKernel(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        Span<float> output, in ConvShape shape);
+    private delegate void BackwardInputKernel(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> weight,
+        Span<float> inputGrad, in ConvShape shape);
+    private delegate void BackwardWeightKernel(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad,
+        Span<float> weightGrad, in ConvShape shape);
     private delegate void BackwardBiasKernel(ReadOnlySpan<float> outputGrad, Span<float> biasGrad, in ConvShape shape);
 
     private static ForwardKernel Forward(string implementation) => implementation switch
@@ -40,7 +43,8 @@ public class Conv2dTests
         _ => LeNet.Benchmarks.Primitives.Conv2d.BackwardInput,
     };
 
-    internal static void BackwardWeight(string implementation, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> weightGrad, in ConvShape shape)
+    internal static void BackwardWeight(string implementation, ReadOnlySpan<float> input,
+        ReadOnlySpan<float> outputGrad, Span<float> weightGrad, in ConvShape shape)
     {
         BackwardWeightKernel kernel = implementation switch
         {
@@ -68,7 +72,8 @@ public class Conv2dTests
     {
         Assert.True(expected.Any(v => v != 0), $"{what}: the expected result is all zeros, which checks nothing.");
         double error = RelativeError(expected, actual.Select(v => (double)v).ToArray());
-        Assert.True(error < Tolerance, $"{what}: relative error {error:E3} against the double Reference exceeds {Tolerance:E0}.");
+        Assert.True(error < Tolerance,
+            $"{what}: relative error {error:E3} against the double Reference exceeds {Tolerance:E0}.");
     }
 
     private static void CheckAll(string implementation, ConvShape shape, int seed, bool withBias = true)
@@ -151,8 +156,8 @@ public class Conv2dTests
     /// vectors of lanes, rows wider than one tile, kernels taller than wide, padding on one side only of the full
     /// correlation, padding past the kernel (where the input gradient falls back to col2im) and stride 2 (im2col).
     /// The weight gradient runs on the same shapes: Gemm forces its stride-1 engine with the output channels in rows
-    /// (<see cref="Fast.ConvRows"/>: channel counts past one tile of rows, tap counts that end in tiles of 1, 2 and 3 taps),
-    /// the others its channels-in-lanes engine.
+    /// (<see cref="Fast.ConvRows"/>: channel counts past one tile of rows, tap counts that end in tiles of 1, 2 and 3
+    /// taps), the others its channels-in-lanes engine.
     /// </summary>
     [Theory]
     [MemberData(nameof(WidthsAndEngines))]
@@ -189,19 +194,28 @@ public class Conv2dTests
             switch (width)
             {
                 case 512:
-                    Fast.Conv2d.Forward<Vector512<float>>(ToFloat(input), ToFloat(weight), ToFloat(bias), outputF, shape, forced);
-                    Fast.Conv2d.BackwardInput<Vector512<float>>(ToFloat(outputGrad), ToFloat(weight), inputGradF, shape, forced);
-                    Fast.Conv2d.BackwardWeight<Vector512<float>>(ToFloat(input), ToFloat(outputGrad), weightGradF, shape, forced);
+                    Fast.Conv2d.Forward<Vector512<float>>(ToFloat(input), ToFloat(weight), ToFloat(bias), outputF,
+                        shape, forced);
+                    Fast.Conv2d.BackwardInput<Vector512<float>>(ToFloat(outputGrad), ToFloat(weight), inputGradF, shape,
+                        forced);
+                    Fast.Conv2d.BackwardWeight<Vector512<float>>(ToFloat(input), ToFloat(outputGrad), weightGradF,
+                        shape, forced);
                     break;
                 case 256:
-                    Fast.Conv2d.Forward<Vector256<float>>(ToFloat(input), ToFloat(weight), ToFloat(bias), outputF, shape, forced);
-                    Fast.Conv2d.BackwardInput<Vector256<float>>(ToFloat(outputGrad), ToFloat(weight), inputGradF, shape, forced);
-                    Fast.Conv2d.BackwardWeight<Vector256<float>>(ToFloat(input), ToFloat(outputGrad), weightGradF, shape, forced);
+                    Fast.Conv2d.Forward<Vector256<float>>(ToFloat(input), ToFloat(weight), ToFloat(bias), outputF,
+                        shape, forced);
+                    Fast.Conv2d.BackwardInput<Vector256<float>>(ToFloat(outputGrad), ToFloat(weight), inputGradF, shape,
+                        forced);
+                    Fast.Conv2d.BackwardWeight<Vector256<float>>(ToFloat(input), ToFloat(outputGrad), weightGradF,
+                        shape, forced);
                     break;
                 default:
-                    Fast.Conv2d.Forward<Vector128<float>>(ToFloat(input), ToFloat(weight), ToFloat(bias), outputF, shape, forced);
-                    Fast.Conv2d.BackwardInput<Vector128<float>>(ToFloat(outputGrad), ToFloat(weight), inputGradF, shape, forced);
-                    Fast.Conv2d.BackwardWeight<Vector128<float>>(ToFloat(input), ToFloat(outputGrad), weightGradF, shape, forced);
+                    Fast.Conv2d.Forward<Vector128<float>>(ToFloat(input), ToFloat(weight), ToFloat(bias), outputF,
+                        shape, forced);
+                    Fast.Conv2d.BackwardInput<Vector128<float>>(ToFloat(outputGrad), ToFloat(weight), inputGradF, shape,
+                        forced);
+                    Fast.Conv2d.BackwardWeight<Vector128<float>>(ToFloat(input), ToFloat(outputGrad), weightGradF,
+                        shape, forced);
                     break;
             }
             AssertAgrees(output, outputF, $"{name} forward");

@@ -69,8 +69,9 @@ public class ConvBatchNormReLUMaxPoolTests
         var conv = new double[shape.OutputLength];
         Ref.Conv2d.Forward<double>(Exactly(data.Input), Exactly(data.Weight), Exactly(data.Bias), conv, shape);
         var norm = new double[conv.Length];
-        Ref.BatchNorm2d.ForwardInference<double>(conv, Exactly(data.Gamma), Exactly(data.Beta), Exactly(data.RunningMean),
-            Exactly(data.RunningVar), Eps, norm, new BatchNormShape(shape.Batch, K, shape.OutHeight * shape.OutWidth));
+        Ref.BatchNorm2d.ForwardInference<double>(conv, Exactly(data.Gamma), Exactly(data.Beta),
+            Exactly(data.RunningMean), Exactly(data.RunningVar), Eps, norm,
+            new BatchNormShape(shape.Batch, K, shape.OutHeight * shape.OutWidth));
         var activated = new double[conv.Length];
         Ref.ReLU.Forward<double>(norm, activated);
         var pool = Pool(shape, window);
@@ -88,16 +89,16 @@ public class ConvBatchNormReLUMaxPoolTests
         switch (width)
         {
             case 512:
-                Fast.Conv2d.ForwardBatchNormReLUMaxPool<Vector512<float>>(data.Input, data.Weight, data.Bias, data.Gamma, data.Beta,
-                    data.RunningMean, data.RunningVar, Eps, pooled, shape, window, which);
+                Fast.Conv2d.ForwardBatchNormReLUMaxPool<Vector512<float>>(data.Input, data.Weight, data.Bias,
+                    data.Gamma, data.Beta, data.RunningMean, data.RunningVar, Eps, pooled, shape, window, which);
                 break;
             case 256:
-                Fast.Conv2d.ForwardBatchNormReLUMaxPool<Vector256<float>>(data.Input, data.Weight, data.Bias, data.Gamma, data.Beta,
-                    data.RunningMean, data.RunningVar, Eps, pooled, shape, window, which);
+                Fast.Conv2d.ForwardBatchNormReLUMaxPool<Vector256<float>>(data.Input, data.Weight, data.Bias,
+                    data.Gamma, data.Beta, data.RunningMean, data.RunningVar, Eps, pooled, shape, window, which);
                 break;
             default:
-                Fast.Conv2d.ForwardBatchNormReLUMaxPool<Vector128<float>>(data.Input, data.Weight, data.Bias, data.Gamma, data.Beta,
-                    data.RunningMean, data.RunningVar, Eps, pooled, shape, window, which);
+                Fast.Conv2d.ForwardBatchNormReLUMaxPool<Vector128<float>>(data.Input, data.Weight, data.Bias,
+                    data.Gamma, data.Beta, data.RunningMean, data.RunningVar, Eps, pooled, shape, window, which);
                 break;
         }
     }
@@ -115,10 +116,12 @@ public class ConvBatchNormReLUMaxPoolTests
             var pooled = UniformFloat(new Random(7), expected.Length, 5, 9);
             Fused(width, engine, data, shape, window, pooled);
             AssertAgrees(expected, pooled, $"{shape} window {window}, {engine} at {width} bits");
-            // ReLU's zeros are exact in both, so a value that should be zero and is not (or the reverse) is no rounding.
+            // ReLU's zeros are exact in both, so a value that should be zero and is not (or the reverse) is no
+            // rounding.
             for (int i = 0; i < expected.Length; i++)
                 if (expected[i] == 0 || pooled[i] == 0)
-                    Assert.True(Math.Abs(expected[i] - pooled[i]) < 1e-5, $"output {i}: {pooled[i]} where the Reference has {expected[i]}.");
+                    Assert.True(Math.Abs(expected[i] - pooled[i]) < 1e-5,
+                        $"output {i}: {pooled[i]} where the Reference has {expected[i]}.");
         });
 
     [Theory]
@@ -132,14 +135,15 @@ public class ConvBatchNormReLUMaxPoolTests
         var conv = new float[shape.OutputLength];
         Fast.Conv2d.Forward(data.Input, data.Weight, data.Bias, conv, shape);
         var unfused = new float[pool.OutputLength];
-        Fast.BatchNorm2d.ForwardInferenceReLUMaxPool(conv, data.Gamma, data.Beta, data.RunningMean, data.RunningVar, Eps, unfused,
-            new int[pool.OutputLength], pool);
+        Fast.BatchNorm2d.ForwardInferenceReLUMaxPool(conv, data.Gamma, data.Beta, data.RunningMean, data.RunningVar,
+            Eps, unfused, new int[pool.OutputLength], pool);
         var fused = new float[pool.OutputLength];
-        Fast.Conv2d.ForwardBatchNormReLUMaxPool(data.Input, data.Weight, data.Bias, data.Gamma, data.Beta, data.RunningMean,
-            data.RunningVar, Eps, fused, shape, window);
+        Fast.Conv2d.ForwardBatchNormReLUMaxPool(data.Input, data.Weight, data.Bias, data.Gamma, data.Beta,
+            data.RunningMean, data.RunningVar, Eps, fused, shape, window);
         double scale = unfused.Max(Math.Abs);
         for (int i = 0; i < fused.Length; i++)
-            Assert.True(Math.Abs(fused[i] - unfused[i]) <= 1e-5 * scale, $"output {i}: fused {fused[i]}, unfused {unfused[i]}.");
+            Assert.True(Math.Abs(fused[i] - unfused[i]) <= 1e-5 * scale,
+                $"output {i}: fused {fused[i]}, unfused {unfused[i]}.");
     }
 
     /// <summary>
@@ -174,7 +178,8 @@ public class ConvBatchNormReLUMaxPoolTests
             {
                 float scale = data.Gamma[k] * (float)(1 / Math.Sqrt((double)data.RunningVar[k] + Eps));
                 for (int t = 0; t < taps; t++) weight[k * taps + t] = data.Weight[k * taps + t] * scale;
-                bias[k] = MathF.FusedMultiplyAdd((withBias ? data.Bias[k] : 0) - data.RunningMean[k], scale, data.Beta[k]);
+                bias[k] = MathF.FusedMultiplyAdd((withBias ? data.Bias[k] : 0) - data.RunningMean[k], scale,
+                    data.Beta[k]);
             }
             var conv = new float[shape.OutputLength];
             var pooled = new float[Pool(shape, window).OutputLength];
@@ -183,18 +188,18 @@ public class ConvBatchNormReLUMaxPoolTests
             {
                 case 512:
                     Fast.Conv2d.Forward<Vector512<float>>(data.Input, weight, bias, conv, shape, which);
-                    Fast.Conv2d.ForwardBatchNormReLUMaxPool<Vector512<float>>(data.Input, data.Weight, data.Bias, data.Gamma, data.Beta,
-                        data.RunningMean, data.RunningVar, Eps, pooled, shape, window, which);
+                    Fast.Conv2d.ForwardBatchNormReLUMaxPool<Vector512<float>>(data.Input, data.Weight, data.Bias,
+                        data.Gamma, data.Beta, data.RunningMean, data.RunningVar, Eps, pooled, shape, window, which);
                     break;
                 case 256:
                     Fast.Conv2d.Forward<Vector256<float>>(data.Input, weight, bias, conv, shape, which);
-                    Fast.Conv2d.ForwardBatchNormReLUMaxPool<Vector256<float>>(data.Input, data.Weight, data.Bias, data.Gamma, data.Beta,
-                        data.RunningMean, data.RunningVar, Eps, pooled, shape, window, which);
+                    Fast.Conv2d.ForwardBatchNormReLUMaxPool<Vector256<float>>(data.Input, data.Weight, data.Bias,
+                        data.Gamma, data.Beta, data.RunningMean, data.RunningVar, Eps, pooled, shape, window, which);
                     break;
                 default:
                     Fast.Conv2d.Forward<Vector128<float>>(data.Input, weight, bias, conv, shape, which);
-                    Fast.Conv2d.ForwardBatchNormReLUMaxPool<Vector128<float>>(data.Input, data.Weight, data.Bias, data.Gamma, data.Beta,
-                        data.RunningMean, data.RunningVar, Eps, pooled, shape, window, which);
+                    Fast.Conv2d.ForwardBatchNormReLUMaxPool<Vector128<float>>(data.Input, data.Weight, data.Bias,
+                        data.Gamma, data.Beta, data.RunningMean, data.RunningVar, Eps, pooled, shape, window, which);
                     break;
             }
             int P = shape.OutHeight, Q = shape.OutWidth, pooledHeight = P / window, pooledWidth = Q / window;
@@ -205,16 +210,18 @@ public class ConvBatchNormReLUMaxPoolTests
                 float max = conv[(plane * P + i * window) * Q + j * window];
                 for (int r = 0; r < window; r++)
                 for (int t = 0; t < window; t++)
-                    if (conv[(plane * P + i * window + r) * Q + j * window + t] > max) max = conv[(plane * P + i * window + r) * Q + j * window + t];
+                    if (conv[(plane * P + i * window + r) * Q + j * window + t] > max)
+                        max = conv[(plane * P + i * window + r) * Q + j * window + t];
                 float expected = max < 0 ? 0 : max, actual = pooled[(plane * pooledHeight + i) * pooledWidth + j];
                 Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(actual),
-                    $"{shape} window {window} at {width} bits, plane {plane} ({i}, {j}): {actual} where the convolution then ReLU and pooling give {expected}.");
+                    $"{shape} window {window} at {width} bits, plane {plane} ({i}, {j}): {actual} where the " +
+                        $"convolution then ReLU and pooling give {expected}.");
             }
         }
     });
 
     [Fact]
     public void Refuses_a_window_larger_than_the_output() =>
-        Assert.Throws<ArgumentException>(() => Fast.Conv2d.ForwardBatchNormReLUMaxPool(new float[36], new float[4], [], [1], [0], [0], [1],
-            Eps, new float[1], new ConvShape(1, 1, 6, 6, 1, 2, 2), 6));
+        Assert.Throws<ArgumentException>(() => Fast.Conv2d.ForwardBatchNormReLUMaxPool(new float[36], new float[4], [],
+            [1], [0], [0], [1], Eps, new float[1], new ConvShape(1, 1, 6, 6, 1, 2, 2), 6));
 }

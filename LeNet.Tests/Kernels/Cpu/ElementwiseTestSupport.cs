@@ -3,13 +3,18 @@ using static LeNet.Tests.Kernels.GradientCheck;
 
 namespace LeNet.Tests.Kernels.Cpu;
 
-/// <summary>Shared by the elementwise Cpu kernel tests: float/double conversion, the 1e-4 agreement check, and the SIMD width switch.</summary>
+/// <summary>
+/// Shared by the elementwise Cpu kernel tests: float/double conversion, the 1e-4 agreement check, and the SIMD width
+/// switch.
+/// </summary>
 internal static class ElementwiseTestSupport
 {
     /// <summary>The verification chain's bound for Cpu (float) against Reference (double).</summary>
     public const double Tolerance = 1e-4;
 
-    /// <summary>Vector widths to run each agreement test at: 0 is the widest the machine has, then the 256- and 128-bit paths.</summary>
+    /// <summary>
+    /// Vector widths to run each agreement test at: 0 is the widest the machine has, then the 256- and 128-bit paths.
+    /// </summary>
     public static readonly TheoryData<int> Widths = new(0, 256, 128);
 
     public static float[] ToFloat(double[] values) => values.Select(v => (float)v).ToArray();
@@ -17,7 +22,8 @@ internal static class ElementwiseTestSupport
     /// <summary>The float values exactly, in double: what the Reference kernel in double should be given.</summary>
     public static double[] Exactly(float[] values) => values.Select(v => (double)v).ToArray();
 
-    public static float[] UniformFloat(Random rng, int length, double min = -1, double max = 1) => ToFloat(Uniform(rng, length, min, max));
+    public static float[] UniformFloat(Random rng, int length, double min = -1, double max = 1) =>
+        ToFloat(Uniform(rng, length, min, max));
 
     /// <summary>
     /// Normwise agreement: the largest difference relative to the largest value. All-zero expected values would make
@@ -27,7 +33,8 @@ internal static class ElementwiseTestSupport
     {
         Assert.True(expected.Any(v => v != 0), $"{what}: the expected values are all zero, which checks nothing.");
         double error = RelativeError(expected, Exactly(actual));
-        Assert.True(error < Tolerance, $"{what}: Cpu (float) differs from Reference (double) by relative error {error:E3}.");
+        Assert.True(error < Tolerance,
+            $"{what}: Cpu (float) differs from Reference (double) by relative error {error:E3}.");
     }
 
     /// <summary>
@@ -58,10 +65,14 @@ internal static class ElementwiseTestSupport
     public static void AssertAgrees(double expected, float actual, string what)
     {
         double error = Math.Abs(expected - actual) / Math.Max(Math.Max(Math.Abs(expected), Math.Abs(actual)), 1e-30);
-        Assert.True(error < Tolerance, $"{what}: Cpu (float) {actual} differs from Reference (double) {expected} by relative error {error:E3}.");
+        Assert.True(error < Tolerance,
+            $"{what}: Cpu (float) {actual} differs from Reference (double) {expected} by relative error {error:E3}.");
     }
 
-    /// <summary>Runs <paramref name="action"/> with this thread's kernels limited to <paramref name="width"/> bits (0: no limit).</summary>
+    /// <summary>
+    /// Runs <paramref name="action"/> with this thread's kernels limited to <paramref name="width"/> bits (0: no
+    /// limit).
+    /// </summary>
     public static void AtWidth(int width, Action action)
     {
         int saved = ElementwiseSimd.WidthOverride;
@@ -70,7 +81,10 @@ internal static class ElementwiseTestSupport
         finally { ElementwiseSimd.WidthOverride = saved; }
     }
 
-    /// <summary>Runs <paramref name="action"/> with the worker pool at <paramref name="threads"/> threads, restoring the count after.</summary>
+    /// <summary>
+    /// Runs <paramref name="action"/> with the worker pool at <paramref name="threads"/> threads, restoring the count
+    /// after.
+    /// </summary>
     public static void WithThreads(int threads, Action action)
     {
         int saved = Workers.ThreadCount;
@@ -80,7 +94,9 @@ internal static class ElementwiseTestSupport
     }
 }
 
-/// <summary>Tests that change the worker pool's thread count run alone, so they never change it under another test.</summary>
+/// <summary>
+/// Tests that change the worker pool's thread count run alone, so they never change it under another test.
+/// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class ElementwiseThreadCountCollection
 {

@@ -13,11 +13,12 @@ public class FusedBatchNormReLUMaxPoolTests
 {
     private const float Momentum = 0.1f, Eps = 1e-5f;
 
-    // LeNet's two blocks at batch 64, odd sizes whose last row/column no window covers, short rows, a batch of 1000, 3×3 windows.
+    // LeNet's two blocks at batch 64, odd sizes whose last row/column no window covers, short rows, a batch of 1000,
+    // 3×3 windows.
     private static readonly PoolShape[] Shapes =
     [
-        new(1, 2, 5, 5, 2, 2), new(3, 2, 7, 9, 2, 2), new(2, 3, 9, 35, 2, 2), new(64, 6, 28, 28, 2, 2), new(64, 16, 10, 10, 2, 2),
-        new(1000, 2, 5, 4, 2, 2), new(2, 3, 10, 11, 3, 3),
+        new(1, 2, 5, 5, 2, 2), new(3, 2, 7, 9, 2, 2), new(2, 3, 9, 35, 2, 2), new(64, 6, 28, 28, 2, 2),
+        new(64, 16, 10, 10, 2, 2), new(1000, 2, 5, 4, 2, 2), new(2, 3, 10, 11, 3, 3),
     ];
 
     public static TheoryData<int, int> WidthsAndShapes()
@@ -62,14 +63,17 @@ public class FusedBatchNormReLUMaxPoolTests
             differing++;
             double best = reluOutput[expected[o]], chosen = reluOutput[actual[o]];
             Assert.True(Math.Abs(best - chosen) <= 1e-5 * Math.Max(1, Math.Abs(best)),
-                $"{what}: output {o} points at {actual[o]} (value {chosen}), the Reference at {expected[o]} (value {best}).");
+                $"{what}: output {o} points at {actual[o]} (value {chosen}), the Reference at " +
+                    $"{expected[o]} (value {best}).");
         }
-        Assert.True(differing <= expected.Length / 1000, $"{what}: {differing} of {expected.Length} argmax indices differ; only rare near-ties may.");
+        Assert.True(differing <= expected.Length / 1000,
+            $"{what}: {differing} of {expected.Length} argmax indices differ; only rare near-ties may.");
     }
 
     [Theory]
     [MemberData(nameof(WidthsAndShapes))]
-    public void Training_forward_matches_the_composition_of_reference_kernels(int width, int shapeIndex) => AtWidth(width, () =>
+    public void Training_forward_matches_the_composition_of_reference_kernels(int width, int shapeIndex) =>
+        AtWidth(width, () =>
     {
         var shape = Shapes[shapeIndex];
         var norm = Norm(shape);
@@ -82,16 +86,16 @@ public class FusedBatchNormReLUMaxPoolTests
         var invStd = new float[C];
         var runningMean = (float[])data.RunningMean.Clone();
         var runningVar = (float[])data.RunningVar.Clone();
-        CpuKernels.BatchNorm2d.ForwardTrainingReLUMaxPool(data.Input, data.Gamma, data.Beta, pooled, argmax, mean, invStd, runningMean, runningVar,
-            Momentum, Eps, shape);
+        CpuKernels.BatchNorm2d.ForwardTrainingReLUMaxPool(data.Input, data.Gamma, data.Beta, pooled, argmax, mean,
+            invStd, runningMean, runningVar, Momentum, Eps, shape);
 
         var normalized = new double[shape.InputLength];
         var expectedMean = new double[C];
         var expectedInvStd = new double[C];
         var expectedRunningMean = Exactly(data.RunningMean);
         var expectedRunningVar = Exactly(data.RunningVar);
-        Ref.BatchNorm2d.ForwardTraining<double>(Exactly(data.Input), Exactly(data.Gamma), Exactly(data.Beta), normalized, expectedMean,
-            expectedInvStd, expectedRunningMean, expectedRunningVar, Momentum, Eps, norm);
+        Ref.BatchNorm2d.ForwardTraining<double>(Exactly(data.Input), Exactly(data.Gamma), Exactly(data.Beta),
+            normalized, expectedMean, expectedInvStd, expectedRunningMean, expectedRunningVar, Momentum, Eps, norm);
         var relu = new double[shape.InputLength];
         Ref.ReLU.Forward<double>(normalized, relu);
         var expectedPooled = new double[shape.OutputLength];
@@ -110,8 +114,8 @@ public class FusedBatchNormReLUMaxPoolTests
         var cpuStats = new float[4 * C];
         Array.Copy(data.RunningMean, 0, cpuStats, 2 * C, C);
         Array.Copy(data.RunningVar, 0, cpuStats, 3 * C, C);
-        CpuKernels.BatchNorm2d.ForwardTraining(data.Input, data.Gamma, data.Beta, cpuNormalized, cpuStats.AsSpan(0, C), cpuStats.AsSpan(C, C),
-            cpuStats.AsSpan(2 * C, C), cpuStats.AsSpan(3 * C, C), Momentum, Eps, norm);
+        CpuKernels.BatchNorm2d.ForwardTraining(data.Input, data.Gamma, data.Beta, cpuNormalized, cpuStats.AsSpan(0, C),
+            cpuStats.AsSpan(C, C), cpuStats.AsSpan(2 * C, C), cpuStats.AsSpan(3 * C, C), Momentum, Eps, norm);
         CpuKernels.ReLU.Forward(cpuNormalized, cpuNormalized);
         var cpuPooled = new float[shape.OutputLength];
         var cpuArgmax = new int[shape.OutputLength];
@@ -123,7 +127,8 @@ public class FusedBatchNormReLUMaxPoolTests
 
     [Theory]
     [MemberData(nameof(WidthsAndShapes))]
-    public void Inference_forward_matches_the_composition_of_reference_kernels(int width, int shapeIndex) => AtWidth(width, () =>
+    public void Inference_forward_matches_the_composition_of_reference_kernels(int width, int shapeIndex) =>
+        AtWidth(width, () =>
     {
         var shape = Shapes[shapeIndex];
         var norm = Norm(shape);
@@ -131,11 +136,12 @@ public class FusedBatchNormReLUMaxPoolTests
 
         var pooled = new float[shape.OutputLength];
         var argmax = new int[shape.OutputLength];
-        CpuKernels.BatchNorm2d.ForwardInferenceReLUMaxPool(data.Input, data.Gamma, data.Beta, data.RunningMean, data.RunningVar, Eps, pooled, argmax, shape);
+        CpuKernels.BatchNorm2d.ForwardInferenceReLUMaxPool(data.Input, data.Gamma, data.Beta, data.RunningMean,
+            data.RunningVar, Eps, pooled, argmax, shape);
 
         var normalized = new double[shape.InputLength];
-        Ref.BatchNorm2d.ForwardInference<double>(Exactly(data.Input), Exactly(data.Gamma), Exactly(data.Beta), Exactly(data.RunningMean),
-            Exactly(data.RunningVar), Eps, normalized, norm);
+        Ref.BatchNorm2d.ForwardInference<double>(Exactly(data.Input), Exactly(data.Gamma), Exactly(data.Beta),
+            Exactly(data.RunningMean), Exactly(data.RunningVar), Eps, normalized, norm);
         var relu = new double[shape.InputLength];
         Ref.ReLU.Forward<double>(normalized, relu);
         var expectedPooled = new double[shape.OutputLength];
@@ -145,7 +151,8 @@ public class FusedBatchNormReLUMaxPoolTests
         AssertArgmaxAgrees(expectedArgmax, argmax, relu, $"argmax {shape}");
 
         var cpuNormalized = new float[shape.InputLength];
-        CpuKernels.BatchNorm2d.ForwardInference(data.Input, data.Gamma, data.Beta, data.RunningMean, data.RunningVar, Eps, cpuNormalized, norm);
+        CpuKernels.BatchNorm2d.ForwardInference(data.Input, data.Gamma, data.Beta, data.RunningMean, data.RunningVar,
+            Eps, cpuNormalized, norm);
         CpuKernels.ReLU.Forward(cpuNormalized, cpuNormalized);
         var cpuPooled = new float[shape.OutputLength];
         var cpuArgmax = new int[shape.OutputLength];
@@ -177,7 +184,8 @@ public class FusedBatchNormReLUMaxPoolTests
         var normalized = new double[shape.InputLength];
         var mean = new double[C];
         var invStd = new double[C];
-        Ref.BatchNorm2d.ForwardTraining<double>(input, gamma, Exactly(data.Beta), normalized, mean, invStd, new double[C], new double[C], Momentum, Eps, norm);
+        Ref.BatchNorm2d.ForwardTraining<double>(input, gamma, Exactly(data.Beta), normalized, mean, invStd,
+            new double[C], new double[C], Momentum, Eps, norm);
         var relu = new double[shape.InputLength];
         Ref.ReLU.Forward<double>(normalized, relu);
         var pooled = new double[shape.OutputLength];
@@ -195,8 +203,8 @@ public class FusedBatchNormReLUMaxPoolTests
         var expectedGammaGrad = Exactly(gammaGrad);
         var expectedBetaGrad = Exactly(betaGrad);
 
-        CpuKernels.BatchNorm2d.BackwardReLUMaxPool(pooledGrad, argmax, ToFloat(pooled), data.Input, data.Gamma, ToFloat(mean), ToFloat(invStd),
-            inputGrad, gammaGrad, betaGrad, shape, accumulateInputGrad);
+        CpuKernels.BatchNorm2d.BackwardReLUMaxPool(pooledGrad, argmax, ToFloat(pooled), data.Input, data.Gamma,
+            ToFloat(mean), ToFloat(invStd), inputGrad, gammaGrad, betaGrad, shape, accumulateInputGrad);
 
         var reluGrad = new double[shape.InputLength];
         Ref.MaxPool2d.Backward<double>(Exactly(pooledGrad), argmax, reluGrad, shape);
@@ -224,14 +232,15 @@ public class FusedBatchNormReLUMaxPoolTests
         var pooled = new float[shape.OutputLength];
         var argmax = new int[shape.OutputLength];
         var stats = new float[24];
-        CpuKernels.BatchNorm2d.ForwardTrainingReLUMaxPool(input, gamma, beta, pooled, argmax, stats.AsSpan(0, 6), stats.AsSpan(6, 6),
-            stats.AsSpan(12, 6), stats.AsSpan(18, 6), 0.1f, 1e-5f, shape);
+        CpuKernels.BatchNorm2d.ForwardTrainingReLUMaxPool(input, gamma, beta, pooled, argmax, stats.AsSpan(0, 6),
+            stats.AsSpan(6, 6), stats.AsSpan(12, 6), stats.AsSpan(18, 6), 0.1f, 1e-5f, shape);
         float[] Backward(int width)
         {
             var grads = new float[shape.InputLength + 12];
-            AtWidth(width, () => CpuKernels.BatchNorm2d.BackwardReLUMaxPool(pooledGrad, argmax, pooled, input, gamma, stats.AsSpan(0, 6),
-                stats.AsSpan(6, 6), grads.AsSpan(0, shape.InputLength), grads.AsSpan(shape.InputLength, 6),
-                grads.AsSpan(shape.InputLength + 6, 6), shape, accumulateInputGrad: false));
+            AtWidth(width, () => CpuKernels.BatchNorm2d.BackwardReLUMaxPool(pooledGrad, argmax, pooled, input, gamma,
+                stats.AsSpan(0, 6), stats.AsSpan(6, 6), grads.AsSpan(0, shape.InputLength),
+                grads.AsSpan(shape.InputLength, 6), grads.AsSpan(shape.InputLength + 6, 6), shape,
+                accumulateInputGrad: false));
             return grads;
         }
         var scalar = Backward(128);
@@ -286,7 +295,8 @@ public class FusedBatchNormReLUMaxPoolTests
                     {
                         CpuKernels.BatchNorm2d.BackwardReLUMaxPool(pooledGrad, argmax, pooled, input, gamma,
                             stats.AsSpan(0, c), stats.AsSpan(c, c), grads.AsSpan(0, shape.InputLength),
-                            grads.AsSpan(shape.InputLength, c), grads.AsSpan(shape.InputLength + c, c), shape, accumulate);
+                            grads.AsSpan(shape.InputLength, c), grads.AsSpan(shape.InputLength + c, c), shape,
+                            accumulate);
                     }
                     finally { CpuKernels.BatchNorm2d.ScalarDirectTerm = false; }
                 });
@@ -302,15 +312,15 @@ public class FusedBatchNormReLUMaxPoolTests
     public void Overlapping_windows_and_bad_argmax_are_rejected()
     {
         var overlapping = new PoolShape(1, 1, 5, 5, 3, 2);
-        Assert.Throws<ArgumentException>(() => CpuKernels.BatchNorm2d.ForwardInferenceReLUMaxPool(new float[25], [1], [0], [0], [1], Eps,
-            new float[4], new int[4], overlapping));
+        Assert.Throws<ArgumentException>(() => CpuKernels.BatchNorm2d.ForwardInferenceReLUMaxPool(new float[25], [1],
+            [0], [0], [1], Eps, new float[4], new int[4], overlapping));
 
         var shape = new PoolShape(2, 1, 4, 4, 2, 2);
         var argmax = new int[shape.OutputLength];
         var pooled = Enumerable.Repeat(1f, shape.OutputLength).ToArray();
         argmax[4] = 3; // an output of plane 1 pointing into plane 0
-        Assert.Throws<ArgumentException>(() => CpuKernels.BatchNorm2d.BackwardReLUMaxPool(new float[8], argmax, pooled, new float[32], [1], [0], [1],
-            new float[32], new float[1], new float[1], shape));
+        Assert.Throws<ArgumentException>(() => CpuKernels.BatchNorm2d.BackwardReLUMaxPool(new float[8], argmax, pooled,
+            new float[32], [1], [0], [1], new float[32], new float[1], new float[1], shape));
     }
 }
 
@@ -335,10 +345,11 @@ public class FusedBatchNormReLUMaxPoolThreadCountTests
             var inputGrad = new float[shape.InputLength];
             WithThreads(threads, () =>
             {
-                CpuKernels.BatchNorm2d.ForwardTrainingReLUMaxPool(input, gamma, beta, pooled, argmax, stats.AsSpan(0, 6), stats.AsSpan(6, 6),
-                    stats.AsSpan(12, 6), stats.AsSpan(18, 6), 0.1f, 1e-5f, shape);
-                CpuKernels.BatchNorm2d.BackwardReLUMaxPool(pooledGrad, argmax, pooled, input, gamma, stats.AsSpan(0, 6), stats.AsSpan(6, 6),
-                    inputGrad, stats.AsSpan(24, 6), stats.AsSpan(30, 6), shape);
+                CpuKernels.BatchNorm2d.ForwardTrainingReLUMaxPool(input, gamma, beta, pooled, argmax,
+                    stats.AsSpan(0, 6), stats.AsSpan(6, 6), stats.AsSpan(12, 6), stats.AsSpan(18, 6), 0.1f, 1e-5f,
+                    shape);
+                CpuKernels.BatchNorm2d.BackwardReLUMaxPool(pooledGrad, argmax, pooled, input, gamma, stats.AsSpan(0, 6),
+                    stats.AsSpan(6, 6), inputGrad, stats.AsSpan(24, 6), stats.AsSpan(30, 6), shape);
             });
             return [.. pooled, .. argmax.Select(i => (float)i), .. stats, .. inputGrad];
         }

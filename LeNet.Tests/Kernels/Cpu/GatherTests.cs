@@ -21,7 +21,8 @@ public class GatherTests
         CpuKernels.Gather.Rows(source, rows, target, rowLength);
 
         for (int k = 0; k < count; k++)
-            Assert.Equal(source.AsSpan(rows[k] * rowLength, rowLength).ToArray(), target.AsSpan(k * rowLength, rowLength).ToArray());
+            Assert.Equal(source.AsSpan(rows[k] * rowLength, rowLength).ToArray(),
+                target.AsSpan(k * rowLength, rowLength).ToArray());
     }
 
     [Fact]

@@ -15,9 +15,12 @@ public unsafe class GemmTests
     {
         switch (width)
         {
-            case 512: Gemm.Multiply<Vector512<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, parallel); break;
-            case 256: Gemm.Multiply<Vector256<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, parallel); break;
-            default: Gemm.Multiply<Vector128<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, parallel); break;
+            case 512: Gemm.Multiply<Vector512<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc,
+                accumulate, parallel); break;
+            case 256: Gemm.Multiply<Vector256<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc,
+                accumulate, parallel); break;
+            default: Gemm.Multiply<Vector128<float>>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc,
+                accumulate, parallel); break;
         }
     }
 
@@ -38,7 +41,8 @@ public unsafe class GemmTests
 
     private static float[] ToFloat(double[] values) => values.Select(v => (float)v).ToArray();
 
-    private static void Check(int width, bool transposeA, bool transposeB, int m, int n, int k, bool accumulate, bool parallel, int seed)
+    private static void Check(int width, bool transposeA, bool transposeB, int m, int n, int k, bool accumulate,
+        bool parallel, int seed)
     {
         var rng = new Random(seed);
         // Leading dimensions larger than the rows, so that a kernel that ignores them fails.
@@ -48,10 +52,12 @@ public unsafe class GemmTests
         var c = Uniform(rng, m * ldc);
         var expected = Expected(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         var actual = ToFloat(c);
-        Multiply(width, transposeA, transposeB, m, n, k, ToFloat(a), lda, ToFloat(b), ldb, actual, ldc, accumulate, parallel);
+        Multiply(width, transposeA, transposeB, m, n, k, ToFloat(a), lda, ToFloat(b), ldb, actual, ldc, accumulate,
+            parallel);
         double error = RelativeError(expected, actual.Select(v => (double)v).ToArray());
         Assert.True(error < Tolerance,
-            $"{width}-bit GEMM {m}×{n}×{k} (transposeA {transposeA}, transposeB {transposeB}, accumulate {accumulate}): relative error {error:E3}.");
+            $"{width}-bit GEMM {m}×{n}×{k} (transposeA {transposeA}, transposeB {transposeB}, accumulate " +
+                $"{accumulate}): relative error {error:E3}.");
         // The padding between rows of C (columns n .. ldc) must be untouched.
         for (int i = 0; i < m; i++)
         for (int j = n; j < ldc; j++)
@@ -71,7 +77,8 @@ public unsafe class GemmTests
 
     [Theory]
     [MemberData(nameof(AllCombinations))]
-    public void Matches_a_double_product_on_shapes_off_every_tile_size(int width, bool transposeA, bool transposeB, bool accumulate)
+    public void Matches_a_double_product_on_shapes_off_every_tile_size(int width, bool transposeA, bool transposeB,
+        bool accumulate)
     {
         // Edge tiles in M and N, one full tile, a single row or column, and K past one cache block (KC = 256).
         Check(width, transposeA, transposeB, 13, 37, 29, accumulate, parallel: false, seed: 1);

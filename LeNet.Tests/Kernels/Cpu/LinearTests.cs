@@ -15,10 +15,14 @@ public class LinearTests
 {
     public static TheoryData<string> Implementations() => Conv2dTests.Implementations();
 
-    private delegate void ForwardKernel(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output, in LinearShape shape);
-    private delegate void BackwardInputKernel(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> weight, Span<float> inputGrad, in LinearShape shape);
-    private delegate void BackwardWeightKernel(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> weightGrad, in LinearShape shape);
-    private delegate void BackwardBiasKernel(ReadOnlySpan<float> outputGrad, Span<float> biasGrad, in LinearShape shape);
+    private delegate void ForwardKernel(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        Span<float> output, in LinearShape shape);
+    private delegate void BackwardInputKernel(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> weight,
+        Span<float> inputGrad, in LinearShape shape);
+    private delegate void BackwardWeightKernel(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad,
+        Span<float> weightGrad, in LinearShape shape);
+    private delegate void BackwardBiasKernel(ReadOnlySpan<float> outputGrad, Span<float> biasGrad,
+        in LinearShape shape);
 
     private static ForwardKernel Forward(string implementation) => implementation switch
     {
@@ -38,7 +42,8 @@ public class LinearTests
         _ => LeNet.Benchmarks.Primitives.Linear.BackwardInput,
     };
 
-    internal static void BackwardWeight(string implementation, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> weightGrad, in LinearShape shape)
+    internal static void BackwardWeight(string implementation, ReadOnlySpan<float> input,
+        ReadOnlySpan<float> outputGrad, Span<float> weightGrad, in LinearShape shape)
     {
         BackwardWeightKernel kernel = implementation switch
         {

@@ -42,11 +42,14 @@ public class OptimizerTests
             {
                 var grad = GradientLike(rng, parameter);
                 var before = Exactly(parameter);
-                CpuKernels.Adam.Step(parameter, grad, first, second, step, 0.05f, 0.9f, 0.999f, 1e-8f, weightDecay, decoupled);
+                CpuKernels.Adam.Step(parameter, grad, first, second, step, 0.05f, 0.9f, 0.999f, 1e-8f, weightDecay,
+                    decoupled);
                 // The Reference continues from the float state, so each step's update is compared on its own.
                 expectedParameter = Exactly(ToFloat(before));
-                Ref.Adam.Step<double>(expectedParameter, Exactly(grad), expectedFirst, expectedSecond, step, 0.05f, 0.9f, 0.999f, 1e-8f, weightDecay, decoupled);
-                AssertAgrees(Difference(expectedParameter, before), ToFloat(Difference(Exactly(parameter), before)), $"Adam ({variant}) update, length {length}, step {step}");
+                Ref.Adam.Step<double>(expectedParameter, Exactly(grad), expectedFirst, expectedSecond, step, 0.05f,
+                    0.9f, 0.999f, 1e-8f, weightDecay, decoupled);
+                AssertAgrees(Difference(expectedParameter, before), ToFloat(Difference(Exactly(parameter), before)),
+                    $"Adam ({variant}) update, length {length}, step {step}");
                 AssertAgrees(expectedFirst, first, $"Adam ({variant}) first moment, length {length}, step {step}");
                 AssertAgrees(expectedSecond, second, $"Adam ({variant}) second moment, length {length}, step {step}");
                 expectedFirst = Exactly(first);
@@ -59,7 +62,8 @@ public class OptimizerTests
     [InlineData(0)]
     [InlineData(256)]
     [InlineData(128)]
-    public void Adam_clearing_the_gradient_updates_exactly_as_without_and_leaves_it_zero(int width) => AtWidth(width, () =>
+    public void Adam_clearing_the_gradient_updates_exactly_as_without_and_leaves_it_zero(int width) =>
+        AtWidth(width, () =>
     {
         // 48,000 + 17: several parts across the workers and a tail shorter than a vector.
         var rng = new Random(10_520 + width);
@@ -72,8 +76,8 @@ public class OptimizerTests
         {
             float[] clearedGrad = [.. keptGrad];
             CpuKernels.Adam.Step(kept, keptGrad, first, second, step, 0.05f, 0.9f, 0.999f, 1e-8f, 0.01f);
-            CpuKernels.Adam.Step(cleared, clearedGrad, clearedFirst, clearedSecond, step, 0.05f, 0.9f, 0.999f, 1e-8f, 0.01f,
-                clearGradient: true);
+            CpuKernels.Adam.Step(cleared, clearedGrad, clearedFirst, clearedSecond, step, 0.05f, 0.9f, 0.999f, 1e-8f,
+                0.01f, clearGradient: true);
             Assert.Equal(kept, cleared);
             Assert.Equal(first, clearedFirst);
             Assert.Equal(second, clearedSecond);
@@ -110,10 +114,14 @@ public class OptimizerTests
                 var before = Exactly(parameter);
                 var expectedParameter = Exactly(parameter);
                 var expectedBuffer = Exactly(buffer);
-                CpuKernels.Sgd.Step(parameter, grad, buffer, step == 1, 0.1f, momentum, dampening, weightDecay, nesterov);
-                Ref.Sgd.Step<double>(expectedParameter, Exactly(grad), expectedBuffer, step == 1, 0.1f, momentum, dampening, weightDecay, nesterov);
-                AssertAgrees(Difference(expectedParameter, before), ToFloat(Difference(Exactly(parameter), before)), $"SGD ({variant}) update, length {length}, step {step}");
-                if (momentum != 0) AssertAgrees(expectedBuffer, buffer, $"SGD ({variant}) momentum buffer, length {length}, step {step}");
+                CpuKernels.Sgd.Step(parameter, grad, buffer, step == 1, 0.1f, momentum, dampening, weightDecay,
+                    nesterov);
+                Ref.Sgd.Step<double>(expectedParameter, Exactly(grad), expectedBuffer, step == 1, 0.1f, momentum,
+                    dampening, weightDecay, nesterov);
+                AssertAgrees(Difference(expectedParameter, before), ToFloat(Difference(Exactly(parameter), before)),
+                    $"SGD ({variant}) update, length {length}, step {step}");
+                if (momentum != 0) AssertAgrees(expectedBuffer, buffer,
+                    $"SGD ({variant}) momentum buffer, length {length}, step {step}");
             }
         }
     });
@@ -121,20 +129,26 @@ public class OptimizerTests
     [Fact]
     public void Invalid_arguments_are_rejected()
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => CpuKernels.Adam.Step(new float[3], new float[3], new float[3], new float[3], 0, 1e-3f, 0.9f, 0.999f, 1e-8f, 0));
-        Assert.Throws<ArgumentException>(() => CpuKernels.Adam.Step(new float[3], new float[2], new float[3], new float[3], 1, 1e-3f, 0.9f, 0.999f, 1e-8f, 0));
-        Assert.Throws<ArgumentException>(() => CpuKernels.Sgd.Step(new float[3], new float[3], new float[3], false, 0.1f, 0.9f, 0.1f, 0, nesterov: true));
-        Assert.Throws<ArgumentException>(() => CpuKernels.Sgd.Step(new float[3], new float[3], new float[2], false, 0.1f, 0.9f, 0, 0, false));
+        Assert.Throws<ArgumentOutOfRangeException>(() => CpuKernels.Adam.Step(new float[3], new float[3], new float[3],
+            new float[3], 0, 1e-3f, 0.9f, 0.999f, 1e-8f, 0));
+        Assert.Throws<ArgumentException>(() => CpuKernels.Adam.Step(new float[3], new float[2], new float[3],
+            new float[3], 1, 1e-3f, 0.9f, 0.999f, 1e-8f, 0));
+        Assert.Throws<ArgumentException>(() =>
+            CpuKernels.Sgd.Step(new float[3], new float[3], new float[3], false, 0.1f, 0.9f, 0.1f, 0, nesterov: true));
+        Assert.Throws<ArgumentException>(() =>
+            CpuKernels.Sgd.Step(new float[3], new float[3], new float[2], false, 0.1f, 0.9f, 0, 0, false));
     }
 
     /// <summary>
-    /// Gradients of magnitude [0.01, 0.1) with the parameter's sign. Were g + weightDecay·p allowed near 0, Adam's update
-    /// g/(|g| + eps) there would hinge on the last bits of that sum: an ill-conditioned input, not a kernel error.
+    /// Gradients of magnitude [0.01, 0.1) with the parameter's sign. Were g + weightDecay·p allowed near 0, Adam's
+    /// update g/(|g| + eps) there would hinge on the last bits of that sum: an ill-conditioned input, not a kernel
+    /// error.
     /// </summary>
     internal static float[] GradientLike(Random rng, float[] parameter) =>
         parameter.Select(p => (float)(Math.CopySign(0.01 + 0.09 * rng.NextDouble(), p))).ToArray();
 
-    private static double[] Difference(double[] after, double[] before) => after.Select((v, i) => v - before[i]).ToArray();
+    private static double[] Difference(double[] after, double[] before) =>
+        after.Select((v, i) => v - before[i]).ToArray();
 }
 
 /// <summary>The TensorPrimitives Adam (a benchmark baseline) against the Reference kernel in double.</summary>
@@ -161,9 +175,11 @@ public class PrimitivesAdamTests
                 var expectedSecond = Exactly(second);
                 LeNet.Benchmarks.Primitives.Adam.Step(parameter, grad, first, second, step, 0.05f, 0.9f, 0.999f, 1e-8f,
                     weightDecay, decoupled);
-                Ref.Adam.Step<double>(expectedParameter, Exactly(grad), expectedFirst, expectedSecond, step, 0.05f, 0.9f, 0.999f, 1e-8f, weightDecay, decoupled);
+                Ref.Adam.Step<double>(expectedParameter, Exactly(grad), expectedFirst, expectedSecond, step, 0.05f,
+                    0.9f, 0.999f, 1e-8f, weightDecay, decoupled);
                 var update = Exactly(parameter).Select((v, i) => v - before[i]).ToArray();
-                AssertAgrees(expectedParameter.Select((v, i) => v - before[i]).ToArray(), ToFloat(update), $"update, length {length}, step {step}");
+                AssertAgrees(expectedParameter.Select((v, i) => v - before[i]).ToArray(), ToFloat(update),
+                    $"update, length {length}, step {step}");
                 AssertAgrees(expectedFirst, first, "first moment");
                 AssertAgrees(expectedSecond, second, "second moment");
             }

@@ -6,15 +6,19 @@ using Ref = LeNet.Kernels.Reference;
 
 namespace LeNet.Tests.Kernels.Cpu;
 
-/// <summary>Cpu max and average pooling against the Reference kernels in double: values, argmax indices (ties and NaN included), accumulation.</summary>
+/// <summary>
+/// Cpu max and average pooling against the Reference kernels in double: values, argmax indices (ties and NaN included),
+/// accumulation.
+/// </summary>
 public class PoolingTests
 {
     // LeNet's two pools at batch 64, odd sizes that drop a border row or column, rows shorter than a vector,
     // a batch of 1000, and windows other than 2×2 stride 2 (overlapping and not).
     private static readonly PoolShape[] Shapes =
     [
-        new(1, 1, 2, 2, 2, 2), new(3, 2, 7, 9, 2, 2), new(1, 3, 5, 33, 2, 2), new(64, 6, 28, 28, 2, 2), new(64, 16, 10, 10, 2, 2),
-        new(1000, 1, 6, 11, 2, 2), new(3, 2, 9, 8, 3, 2), new(2, 2, 11, 13, 3, 3), new(2, 3, 5, 6, 1, 1),
+        new(1, 1, 2, 2, 2, 2), new(3, 2, 7, 9, 2, 2), new(1, 3, 5, 33, 2, 2), new(64, 6, 28, 28, 2, 2),
+        new(64, 16, 10, 10, 2, 2), new(1000, 1, 6, 11, 2, 2), new(3, 2, 9, 8, 3, 2), new(2, 2, 11, 13, 3, 3),
+        new(2, 3, 5, 6, 1, 1),
     ];
 
     public static TheoryData<int, int> WidthsAndShapes()
@@ -42,7 +46,8 @@ public class PoolingTests
     {
         var shape = Shapes[shapeIndex];
         var rng = new Random(9300 + shapeIndex);
-        // Three levels make ties in most windows; a few NaN must win their windows (the last NaN, as the Reference scans).
+        // Three levels make ties in most windows; a few NaN must win their windows (the last NaN, as the Reference
+        // scans).
         var input = new float[shape.InputLength];
         for (int i = 0; i < input.Length; i++)
             input[i] = rng.Next(50) == 0 ? float.NaN : rng.Next(3) - 1;
@@ -86,12 +91,14 @@ public class PoolingTests
         var shape = new PoolShape(2, 1, 4, 4, 2, 2);
         var argmax = new int[shape.OutputLength];
         argmax[0] = 16; // plane 1's first element, for an output of plane 0
-        Assert.Throws<ArgumentException>(() => CpuKernels.MaxPool2d.Backward(new float[shape.OutputLength], argmax, new float[shape.InputLength], shape));
+        Assert.Throws<ArgumentException>(() =>
+            CpuKernels.MaxPool2d.Backward(new float[shape.OutputLength], argmax, new float[shape.InputLength], shape));
     }
 
     [Theory]
     [MemberData(nameof(WidthsAndShapes))]
-    public void AvgPool_forward_and_accumulating_backward_agree_with_reference(int width, int shapeIndex) => AtWidth(width, () =>
+    public void AvgPool_forward_and_accumulating_backward_agree_with_reference(int width, int shapeIndex) =>
+        AtWidth(width, () =>
     {
         var shape = Shapes[shapeIndex];
         var rng = new Random(9500 + shapeIndex);
@@ -114,9 +121,11 @@ public class PoolingTests
     public void Invalid_shapes_and_lengths_are_rejected()
     {
         var shape = new PoolShape(1, 1, 4, 4, 2, 2);
-        Assert.Throws<ArgumentException>(() => CpuKernels.MaxPool2d.Forward(new float[15], new float[4], new int[4], shape));
+        Assert.Throws<ArgumentException>(() =>
+            CpuKernels.MaxPool2d.Forward(new float[15], new float[4], new int[4], shape));
         Assert.Throws<ArgumentException>(() => CpuKernels.AvgPool2d.Forward(new float[16], new float[3], shape));
-        Assert.Throws<ArgumentException>(() => CpuKernels.MaxPool2d.Forward(new float[16], new float[4], new int[4], shape with { Kernel = 5 }));
+        Assert.Throws<ArgumentException>(() =>
+            CpuKernels.MaxPool2d.Forward(new float[16], new float[4], new int[4], shape with { Kernel = 5 }));
     }
 }
 
@@ -162,13 +171,15 @@ public class PrimitivesMaxPool2dTests
     [InlineData(64, 16, 10, 10, 2, 2)]
     [InlineData(2, 2, 11, 13, 3, 3)]
     [InlineData(3, 2, 9, 8, 3, 2)]
-    public void Forward_and_accumulating_backward_agree_with_reference(int batch, int channels, int height, int width, int kernel, int stride)
+    public void Forward_and_accumulating_backward_agree_with_reference(int batch, int channels, int height, int width,
+        int kernel, int stride)
     {
         var shape = new PoolShape(batch, channels, height, width, kernel, stride);
         var rng = new Random(11_100 + height);
         // Ties included (three levels): the first maximum in row-major order must win, as in the Reference.
         var input = new float[shape.InputLength];
-        for (int i = 0; i < input.Length; i++) input[i] = rng.Next(3) + (rng.Next(4) == 0 ? 0 : (float)rng.NextDouble());
+        for (int i = 0; i < input.Length; i++)
+            input[i] = rng.Next(3) + (rng.Next(4) == 0 ? 0 : (float)rng.NextDouble());
         var output = new float[shape.OutputLength];
         var argmax = new int[shape.OutputLength];
         LeNet.Benchmarks.Primitives.MaxPool2d.Forward(input, output, argmax, shape);

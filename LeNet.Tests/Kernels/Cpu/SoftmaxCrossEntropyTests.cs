@@ -4,10 +4,13 @@ using Ref = LeNet.Kernels.Reference;
 
 namespace LeNet.Tests.Kernels.Cpu;
 
-/// <summary>Cpu softmax cross-entropy against the Reference kernel in double: loss, probabilities, accumulating backward.</summary>
+/// <summary>
+/// Cpu softmax cross-entropy against the Reference kernel in double: loss, probabilities, accumulating backward.
+/// </summary>
 public class SoftmaxCrossEntropyTests
 {
-    public static TheoryData<int, int> Shapes() => new() { { 1, 10 }, { 3, 10 }, { 64, 10 }, { 1000, 10 }, { 5, 1 }, { 7, 33 }, { 64, 17 } };
+    public static TheoryData<int, int> Shapes() =>
+        new() { { 1, 10 }, { 3, 10 }, { 64, 10 }, { 1000, 10 }, { 5, 1 }, { 7, 33 }, { 64, 17 } };
 
     [Theory]
     [MemberData(nameof(Shapes))]
@@ -19,7 +22,8 @@ public class SoftmaxCrossEntropyTests
         var probabilities = new float[batch * classes];
         float loss = CpuKernels.SoftmaxCrossEntropy.Forward(logits, labels, probabilities, batch, classes);
         var expectedProbabilities = new double[batch * classes];
-        double expectedLoss = Ref.SoftmaxCrossEntropy.Forward<double>(Exactly(logits), labels, expectedProbabilities, batch, classes);
+        double expectedLoss = Ref.SoftmaxCrossEntropy.Forward<double>(Exactly(logits), labels, expectedProbabilities,
+            batch, classes);
         if (classes > 1) AssertAgrees(expectedLoss, loss, $"loss {batch}×{classes}");
         else Assert.Equal(0f, loss); // one class: the loss is exactly 0
         AssertAgrees(expectedProbabilities, probabilities, $"probabilities {batch}×{classes}");
@@ -48,13 +52,18 @@ public class SoftmaxCrossEntropyTests
     [Fact]
     public void Labels_outside_the_classes_are_rejected()
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => CpuKernels.SoftmaxCrossEntropy.Forward(new float[6], [0, 3], new float[6], 2, 3));
-        Assert.Throws<ArgumentOutOfRangeException>(() => CpuKernels.SoftmaxCrossEntropy.Backward(new float[6], [-1, 0], 1, new float[6], 2, 3));
-        Assert.Throws<ArgumentException>(() => CpuKernels.SoftmaxCrossEntropy.Forward(new float[5], [0, 1], new float[6], 2, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            CpuKernels.SoftmaxCrossEntropy.Forward(new float[6], [0, 3], new float[6], 2, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            CpuKernels.SoftmaxCrossEntropy.Backward(new float[6], [-1, 0], 1, new float[6], 2, 3));
+        Assert.Throws<ArgumentException>(() =>
+            CpuKernels.SoftmaxCrossEntropy.Forward(new float[5], [0, 1], new float[6], 2, 3));
     }
 }
 
-/// <summary>The TensorPrimitives softmax cross-entropy (a benchmark baseline) against the Reference kernel in double.</summary>
+/// <summary>
+/// The TensorPrimitives softmax cross-entropy (a benchmark baseline) against the Reference kernel in double.
+/// </summary>
 public class PrimitivesSoftmaxCrossEntropyTests
 {
     [Theory]
@@ -71,7 +80,8 @@ public class PrimitivesSoftmaxCrossEntropyTests
         float loss = LeNet.Benchmarks.Primitives.SoftmaxCrossEntropy.Forward(logits, labels, probabilities, batch,
             classes);
         var expected = new double[batch * classes];
-        double expectedLoss = Ref.SoftmaxCrossEntropy.Forward<double>(Exactly(logits), labels, expected, batch, classes);
+        double expectedLoss = Ref.SoftmaxCrossEntropy.Forward<double>(Exactly(logits), labels, expected, batch,
+            classes);
         AssertAgrees(expectedLoss, loss, "loss");
         AssertAgrees(expected, probabilities, "probabilities");
         var grad = UniformFloat(rng, batch * classes);

@@ -95,7 +95,8 @@ public unsafe class WorkersTests
     {
         Assert.Null(Workers.ParseThreadCount(text));
         Assert.Equal($"LENET_THREADS is {text}; it must be a whole number from 1 to {4 * Environment.ProcessorCount} " +
-            $"(4 per core on this machine's {Environment.ProcessorCount}).", Workers.ThreadCountProblem("LENET_THREADS", text));
+            $"(4 per core on this machine's {Environment.ProcessorCount}).",
+            Workers.ThreadCountProblem("LENET_THREADS", text));
     }
 
     [Fact]
@@ -104,7 +105,8 @@ public unsafe class WorkersTests
         Assert.Equal(Workers.MaxThreadCount, Workers.ParseThreadCount($"{Workers.MaxThreadCount}"));
         Assert.Equal(1, Workers.ParseThreadCount("1"));
         var saved = Workers.ThreadCount;
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => Workers.SetThreadCount(Workers.MaxThreadCount + 1));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            Workers.SetThreadCount(Workers.MaxThreadCount + 1));
         Assert.Contains("it must be a whole number from 1 to", error.Message);
         Assert.Equal(saved, Workers.ThreadCount);
     }

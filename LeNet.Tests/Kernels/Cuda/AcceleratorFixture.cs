@@ -5,7 +5,9 @@ using LeNet.Kernels.Cuda;
 
 namespace LeNet.Tests.Kernels.Cuda;
 
-/// <summary>All CUDA-kernel test classes share one collection, so one CPU accelerator (and one GPU, if any) serves them all.</summary>
+/// <summary>
+/// All CUDA-kernel test classes share one collection, so one CPU accelerator (and one GPU, if any) serves them all.
+/// </summary>
 [CollectionDefinition(Name)]
 public sealed class CudaKernelCollection : ICollectionFixture<AcceleratorFixture>
 {
@@ -65,7 +67,9 @@ public sealed class AcceleratorFixture : IDisposable
     private readonly Lock _lock = new();
     private string? _cudaFailure; // why the GPU did not open, so that each "cuda" case does not try again
 
-    /// <summary>The environment variable that, set to 1 on a machine with a CUDA GPU, leaves out the CPU accelerator's cases.</summary>
+    /// <summary>
+    /// The environment variable that, set to 1 on a machine with a CUDA GPU, leaves out the CPU accelerator's cases.
+    /// </summary>
     public const string GpuOnlyVariable = "LENET_TEST_GPU_ONLY";
 
     internal static bool GpuOnly => Environment.GetEnvironmentVariable(GpuOnlyVariable) == "1";
@@ -140,11 +144,15 @@ internal static class DeviceData
         return buffer.GetAsArray1D();
     }
 
-    /// <summary>The values rounded to float and back: the device's exact inputs, so that Reference in double measures only the kernel's error.</summary>
+    /// <summary>
+    /// The values rounded to float and back: the device's exact inputs, so that Reference in double measures only the
+    /// kernel's error.
+    /// </summary>
     public static double[] AsFloat(double[] values) => values.Select(v => (double)(float)v).ToArray();
 
     /// <summary>Uniform values already representable in float.</summary>
-    public static double[] Uniform(Random rng, int length, double min = -1, double max = 1) => AsFloat(GradientCheck.Uniform(rng, length, min, max));
+    public static double[] Uniform(Random rng, int length, double min = -1, double max = 1) =>
+        AsFloat(GradientCheck.Uniform(rng, length, min, max));
 
     public const double Tolerance = 1e-4;
 
@@ -152,10 +160,13 @@ internal static class DeviceData
     {
         Assert.True(expected.Any(v => v != 0), $"{what}: the expected values are all zero, which checks nothing.");
         double error = GradientCheck.RelativeError(expected, actual);
-        Assert.True(error < Tolerance, $"{what}: the device differs from Reference (double) by relative error {error:E3}.");
+        Assert.True(error < Tolerance,
+            $"{what}: the device differs from Reference (double) by relative error {error:E3}.");
     }
 
-    /// <summary>prefilled + delta, elementwise: what an accumulating backward must leave in a prefilled buffer.</summary>
+    /// <summary>
+    /// prefilled + delta, elementwise: what an accumulating backward must leave in a prefilled buffer.
+    /// </summary>
     public static double[] Plus(double[] prefilled, double[] delta) => prefilled.Zip(delta, (a, b) => a + b).ToArray();
 
     /// <summary>

@@ -19,13 +19,15 @@ public class AdamCudaTests(AcceleratorFixture fixture)
     {
         AcceleratorFixture.Require(device);
         foreach (var (weightDecay, decoupled) in new[] { (0.0, false), (0.01, false), (0.01, true) })
-            RunSteps(fixture.Kernels(device), weightDecay, decoupled, new Random(49_000 + (int)(weightDecay * 100) + (decoupled ? 1 : 0)));
+            RunSteps(fixture.Kernels(device), weightDecay, decoupled,
+                new Random(49_000 + (int)(weightDecay * 100) + (decoupled ? 1 : 0)));
     }
 
     private static void RunSteps(LeNet.Kernels.Cuda.CudaKernels kernels, double weightDecay, bool decoupled, Random rng)
     {
         int total = TensorLengths.Sum();
-        var parameters = Uniform(rng, total, -0.1, 0.1); // small, as trained weights are: float keeps the updates' digits
+        var parameters = Uniform(rng, total, -0.1, 0.1); // small, as trained weights are: float keeps the updates'
+                                                         // digits
         var initial = (double[])parameters.Clone();
         var (firstMoment, secondMoment) = (new double[total], new double[total]);
         using var parameterBuffer = kernels.Upload(parameters);
@@ -40,16 +42,19 @@ public class AdamCudaTests(AcceleratorFixture fixture)
             int offset = 0;
             foreach (int length in TensorLengths)
             {
-                Ref.Adam.Step<double>(parameters.AsSpan(offset, length), grad.AsSpan(offset, length), firstMoment.AsSpan(offset, length),
-                    secondMoment.AsSpan(offset, length), step, LearningRate, Beta1, Beta2, Eps, weightDecay, decoupled);
+                Ref.Adam.Step<double>(parameters.AsSpan(offset, length), grad.AsSpan(offset, length),
+                    firstMoment.AsSpan(offset, length), secondMoment.AsSpan(offset, length), step, LearningRate, Beta1,
+                    Beta2, Eps, weightDecay, decoupled);
                 offset += length;
             }
-            kernels.AdamStep(parameterBuffer.View, gradBuffer.View, firstMomentBuffer.View, secondMomentBuffer.View, step,
-                (float)LearningRate, (float)Beta1, (float)Beta2, (float)Eps, (float)weightDecay, decoupled, clearGradient: step == 3);
+            kernels.AdamStep(parameterBuffer.View, gradBuffer.View, firstMomentBuffer.View, secondMomentBuffer.View,
+                step, (float)LearningRate, (float)Beta1, (float)Beta2, (float)Eps, (float)weightDecay, decoupled,
+                clearGradient: step == 3);
             string what = $"Adam step {step}, weight decay {weightDecay}, decoupled {decoupled}";
             AssertAgrees(firstMoment, kernels.Download(firstMomentBuffer), what + ": first moment");
             AssertAgrees(secondMoment, kernels.Download(secondMomentBuffer), what + ": second moment");
-            // Each step moves a parameter by about lr: compare the movement, not the parameters, or the check would be ~100 times weaker.
+            // Each step moves a parameter by about lr: compare the movement, not the parameters, or the check would be
+            // ~100 times weaker.
             var expectedMovement = parameters.Zip(initial, (p, p0) => p - p0).ToArray();
             var movement = kernels.Download(parameterBuffer).Zip(initial, (p, p0) => p - p0).ToArray();
             AssertAgrees(expectedMovement, movement, what + ": parameter movement");

@@ -28,7 +28,8 @@ public class BatchNorm2dCudaTests(AcceleratorFixture fixture)
         var output = new double[Shape.Length];
         var (mean, invStd) = (new double[C], new double[C]);
         var (expectedRunningMean, expectedRunningVar) = ((double[])runningMean.Clone(), (double[])runningVar.Clone());
-        Ref.BatchNorm2d.ForwardTraining<double>(input, gamma, beta, output, mean, invStd, expectedRunningMean, expectedRunningVar, Momentum, Eps, Shape);
+        Ref.BatchNorm2d.ForwardTraining<double>(input, gamma, beta, output, mean, invStd, expectedRunningMean,
+            expectedRunningVar, Momentum, Eps, Shape);
 
         using var inputBuffer = kernels.Upload(input);
         using var gammaBuffer = kernels.Upload(gamma);
@@ -38,8 +39,9 @@ public class BatchNorm2dCudaTests(AcceleratorFixture fixture)
         using var invStdBuffer = kernels.Zeros(C);
         using var runningMeanBuffer = kernels.Upload(runningMean);
         using var runningVarBuffer = kernels.Upload(runningVar);
-        kernels.BatchNorm2dForwardTraining(inputBuffer.View, gammaBuffer.View, betaBuffer.View, outputBuffer.View, meanBuffer.View, invStdBuffer.View,
-            runningMeanBuffer.View, runningVarBuffer.View, (float)Momentum, (float)Eps, Shape);
+        kernels.BatchNorm2dForwardTraining(inputBuffer.View, gammaBuffer.View, betaBuffer.View, outputBuffer.View,
+            meanBuffer.View, invStdBuffer.View, runningMeanBuffer.View, runningVarBuffer.View, (float)Momentum,
+            (float)Eps, Shape);
         AssertAgrees(output, kernels.Download(outputBuffer), "batch-norm training output");
         AssertAgrees(mean, kernels.Download(meanBuffer), "batch-norm saved mean");
         AssertAgrees(invStd, kernels.Download(invStdBuffer), "batch-norm saved inverse std");
@@ -67,7 +69,8 @@ public class BatchNorm2dCudaTests(AcceleratorFixture fixture)
         using var runningMeanBuffer = kernels.Upload(runningMean);
         using var runningVarBuffer = kernels.Upload(runningVar);
         using var outputBuffer = kernels.Upload(Uniform(rng, Shape.Length));
-        kernels.BatchNorm2dForwardInference(inputBuffer.View, gammaBuffer.View, betaBuffer.View, runningMeanBuffer.View, runningVarBuffer.View, (float)Eps, outputBuffer.View, Shape);
+        kernels.BatchNorm2dForwardInference(inputBuffer.View, gammaBuffer.View, betaBuffer.View, runningMeanBuffer.View,
+            runningVarBuffer.View, (float)Eps, outputBuffer.View, Shape);
         AssertAgrees(output, kernels.Download(outputBuffer), "batch-norm inference output");
     }
 
@@ -84,7 +87,8 @@ public class BatchNorm2dCudaTests(AcceleratorFixture fixture)
         var outputGrad = Uniform(rng, Shape.Length);
         // The saved statistics as the training forward leaves them, rounded to float as the device holds them.
         var (mean, invStd) = (new double[C], new double[C]);
-        Ref.BatchNorm2d.ForwardTraining<double>(input, gamma, new double[C], new double[Shape.Length], mean, invStd, new double[C], new double[C], Momentum, Eps, Shape);
+        Ref.BatchNorm2d.ForwardTraining<double>(input, gamma, new double[C], new double[Shape.Length], mean, invStd,
+            new double[C], new double[C], Momentum, Eps, Shape);
         (mean, invStd) = (AsFloat(mean), AsFloat(invStd));
         var (inputGrad, gammaGrad, betaGrad) = (new double[Shape.Length], new double[C], new double[C]);
         Ref.BatchNorm2d.Backward<double>(outputGrad, input, gamma, mean, invStd, inputGrad, gammaGrad, betaGrad, Shape);
@@ -98,8 +102,8 @@ public class BatchNorm2dCudaTests(AcceleratorFixture fixture)
         using var inputGradBuffer = kernels.Upload(inputPrefill);
         using var gammaGradBuffer = kernels.Upload(gammaPrefill);
         using var betaGradBuffer = kernels.Upload(betaPrefill);
-        kernels.BatchNorm2dBackward(outputGradBuffer.View, inputBuffer.View, gammaBuffer.View, meanBuffer.View, invStdBuffer.View,
-            inputGradBuffer.View, gammaGradBuffer.View, betaGradBuffer.View, Shape);
+        kernels.BatchNorm2dBackward(outputGradBuffer.View, inputBuffer.View, gammaBuffer.View, meanBuffer.View,
+            invStdBuffer.View, inputGradBuffer.View, gammaGradBuffer.View, betaGradBuffer.View, Shape);
         AssertAccumulated(inputPrefill, inputGrad, kernels.Download(inputGradBuffer), "batch-norm backward input");
         AssertAccumulated(gammaPrefill, gammaGrad, kernels.Download(gammaGradBuffer), "batch-norm backward gamma");
         AssertAccumulated(betaPrefill, betaGrad, kernels.Download(betaGradBuffer), "batch-norm backward beta");

@@ -18,7 +18,9 @@ public sealed class CudaCases : IDisposable
     public static void Skipped() => Interlocked.Increment(ref _skipped);
 
     public static string Summary =>
-        $"CUDA cases: {_realGpu} on a real GPU, {_simulator} on the simulator (ILGPU's CPU accelerator), {_skipped} skipped";
+        $"CUDA cases: {_realGpu} on a real GPU, {_simulator} on the simulator (ILGPU's CPU " +
+            $"accelerator), {_skipped} skipped";
 
-    public void Dispose() => File.WriteAllText(Path.Combine(AppContext.BaseDirectory, "cuda-cases.txt"), Summary + "\n");
+    public void Dispose() =>
+        File.WriteAllText(Path.Combine(AppContext.BaseDirectory, "cuda-cases.txt"), Summary + "\n");
 }

@@ -3,7 +3,9 @@ using Ref = LeNet.Kernels.Reference;
 
 namespace LeNet.Tests.Kernels.Cuda;
 
-/// <summary>Sigmoid, target += source, target += value and SGD on the accelerators, against the Reference kernels.</summary>
+/// <summary>
+/// Sigmoid, target += source, target += value and SGD on the accelerators, against the Reference kernels.
+/// </summary>
 [Collection(CudaKernelCollection.Name)]
 public class ElementwiseCudaTests(AcceleratorFixture fixture)
 {
@@ -33,7 +35,8 @@ public class ElementwiseCudaTests(AcceleratorFixture fixture)
         var actual = kernels.Download(outputBuffer);
         AssertAgrees(output, actual, "sigmoid forward");
         Assert.Equal(0.5, actual[0]);
-        Assert.True(actual[1] >= 0 && actual[1] < 1e-30 && actual[2] == 1, "sigmoid must saturate to 0 and 1 without NaN.");
+        Assert.True(actual[1] >= 0 && actual[1] < 1e-30 && actual[2] == 1,
+            "sigmoid must saturate to 0 and 1 without NaN.");
 
         using var savedBuffer = kernels.Upload(savedOutput);
         using var outputGradBuffer = kernels.Upload(outputGrad);
@@ -59,7 +62,8 @@ public class ElementwiseCudaTests(AcceleratorFixture fixture)
 
         var before = kernels.Download(targetBuffer);
         kernels.AddScalar(targetBuffer.View, 0.75f);
-        AssertAccumulated(before, Enumerable.Repeat(0.75, Length).ToArray(), kernels.Download(targetBuffer), "add scalar");
+        AssertAccumulated(before, Enumerable.Repeat(0.75, Length).ToArray(), kernels.Download(targetBuffer),
+            "add scalar");
 
         using var shortBuffer = kernels.Upload(new double[Length - 1]);
         Assert.Throws<ArgumentException>(() => kernels.Add(sourceBuffer.View, shortBuffer.View));
@@ -71,7 +75,8 @@ public class ElementwiseCudaTests(AcceleratorFixture fixture)
     {
         AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
-        foreach (var (momentum, dampening, weightDecay, nesterov) in new[] { (0f, 0f, 0f, false), (0.9f, 0.1f, 1e-2f, false), (0.9f, 0f, 5e-3f, true) })
+        foreach (var (momentum, dampening, weightDecay, nesterov) in new[] { (0f, 0f, 0f, false),
+            (0.9f, 0.1f, 1e-2f, false), (0.9f, 0f, 5e-3f, true) })
         {
             var rng = new Random(44_200);
             var parameter = Uniform(rng, Length);
@@ -81,14 +86,17 @@ public class ElementwiseCudaTests(AcceleratorFixture fixture)
             for (var step = 0; step < 3; step++)
             {
                 var grad = Uniform(rng, Length);
-                Ref.Sgd.Step<double>(parameter, grad, buffer, step == 0, 0.05, momentum, dampening, weightDecay, nesterov);
+                Ref.Sgd.Step<double>(parameter, grad, buffer, step == 0, 0.05, momentum, dampening, weightDecay,
+                    nesterov);
                 using var gradBuffer = kernels.Upload(grad);
-                kernels.SgdStep(parameterBuffer.View, gradBuffer.View, momentum != 0 ? momentumBuffer.View : default, step == 0,
-                    0.05f, momentum, dampening, weightDecay, nesterov);
+                kernels.SgdStep(parameterBuffer.View, gradBuffer.View, momentum != 0 ? momentumBuffer.View : default,
+                    step == 0, 0.05f, momentum, dampening, weightDecay, nesterov);
                 parameter = AsFloat(parameter);
             }
-            AssertAgrees(parameter, kernels.Download(parameterBuffer), $"sgd (momentum {momentum}, nesterov {nesterov})");
-            if (momentum != 0) AssertAgrees(buffer, kernels.Download(momentumBuffer), $"sgd momentum buffer (nesterov {nesterov})");
+            AssertAgrees(parameter, kernels.Download(parameterBuffer),
+                $"sgd (momentum {momentum}, nesterov {nesterov})");
+            if (momentum != 0)
+                AssertAgrees(buffer, kernels.Download(momentumBuffer), $"sgd momentum buffer (nesterov {nesterov})");
         }
     }
 }

@@ -43,15 +43,17 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
         return data;
     }
 
-    private static BatchNormShape NormShapeOf(PoolShape shape) => new(shape.Batch, shape.Channels, shape.Height * shape.Width);
+    private static BatchNormShape NormShapeOf(PoolShape shape) =>
+        new(shape.Batch, shape.Channels, shape.Height * shape.Width);
 
-    private sealed record Block(double[] Input, double[] Gamma, double[] Beta, double[] RunningMean, double[] RunningVar);
+    private sealed record Block(double[] Input, double[] Gamma, double[] Beta, double[] RunningMean,
+        double[] RunningVar);
 
     private static Block Draw(Random rng, PoolShape shape)
     {
         int channels = shape.Channels;
-        return new(Uniform(rng, shape.InputLength, -2, 3), Uniform(rng, channels, 0.5, 1.5), Uniform(rng, channels, -0.5, 0.5),
-            Uniform(rng, channels), Uniform(rng, channels, 0.5, 2));
+        return new(Uniform(rng, shape.InputLength, -2, 3), Uniform(rng, channels, 0.5, 1.5),
+            Uniform(rng, channels, -0.5, 0.5), Uniform(rng, channels), Uniform(rng, channels, 0.5, 2));
     }
 
     [Fact]
@@ -59,24 +61,28 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
     {
         var kernels = fixture.Kernels(AcceleratorFixture.Cpu);
         Assert.Equal(16, kernels.GroupSize);
-        var layouts = Shapes.Select(s => (Planes: kernels.FusedPlanesPerChunk(s), Chunks: kernels.FusedChunks(s), s.Batch, Spatial: s.Height * s.Width)).ToArray();
+        var layouts = Shapes.Select(s => (Planes: kernels.FusedPlanesPerChunk(s), Chunks: kernels.FusedChunks(s),
+            s.Batch, Spatial: s.Height * s.Width)).ToArray();
         Assert.Contains(layouts, l => l.Chunks == 1);
         Assert.Contains(layouts, l => l.Chunks > 1 && l.Planes > 1 && l.Batch % l.Planes != 0);
-        Assert.Contains(layouts, l => l.Chunks > 1 && l.Spatial > CudaKernels.ChunkElementsPerThread * kernels.GroupSize);
+        Assert.Contains(layouts, l =>
+            l.Chunks > 1 && l.Spatial > CudaKernels.ChunkElementsPerThread * kernels.GroupSize);
         Assert.Contains(layouts, l => l.Chunks > kernels.GroupSize);
     }
 
     /// <summary>A block's inputs uploaded, with buffers for what the training forward writes.</summary>
     private sealed class DeviceBlock(CudaKernels kernels, Block block, PoolShape shape) : IDisposable
     {
-        public readonly MemoryBuffer1D<float, Stride1D.Dense> Input = kernels.Upload(block.Input), Gamma = kernels.Upload(block.Gamma),
-            Beta = kernels.Upload(block.Beta), Mean = kernels.Zeros(shape.Channels), InvStd = kernels.Zeros(shape.Channels),
+        public readonly MemoryBuffer1D<float, Stride1D.Dense> Input = kernels.Upload(block.Input),
+            Gamma = kernels.Upload(block.Gamma), Beta = kernels.Upload(block.Beta),
+            Mean = kernels.Zeros(shape.Channels), InvStd = kernels.Zeros(shape.Channels),
             RunningMean = kernels.Upload(block.RunningMean), RunningVar = kernels.Upload(block.RunningVar),
             Pooled = kernels.Upload(Uniform(new Random(1), shape.OutputLength)); // garbage: the forward overwrites
         public readonly MemoryBuffer1D<int, Stride1D.Dense> Argmax = kernels.Upload(new int[shape.OutputLength]);
 
-        public void Forward() => kernels.BatchNormReLUMaxPoolForwardTraining(Input.View, Gamma.View, Beta.View, Pooled.View, Argmax.View,
-            Mean.View, InvStd.View, RunningMean.View, RunningVar.View, (float)Momentum, (float)Eps, shape);
+        public void Forward() =>
+            kernels.BatchNormReLUMaxPoolForwardTraining(Input.View, Gamma.View, Beta.View, Pooled.View, Argmax.View,
+                Mean.View, InvStd.View, RunningMean.View, RunningVar.View, (float)Momentum, (float)Eps, shape);
 
         public void Dispose()
         {
@@ -86,19 +92,25 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
         }
     }
 
-    /// <summary>The device's training forward on fresh buffers: pooled, argmax, mean, invStd, running mean and variance.</summary>
-    private static (double[] Pooled, int[] Argmax, double[] Mean, double[] InvStd, double[] RunningMean, double[] RunningVar) ForwardOnDevice(
-        CudaKernels kernels, Block block, PoolShape shape)
+    /// <summary>
+    /// The device's training forward on fresh buffers: pooled, argmax, mean, invStd, running mean and variance.
+    /// </summary>
+    private static (double[] Pooled, int[] Argmax, double[] Mean, double[] InvStd, double[] RunningMean,
+        double[] RunningVar) ForwardOnDevice(CudaKernels kernels, Block block, PoolShape shape)
     {
         using var device = new DeviceBlock(kernels, block, shape);
         device.Forward();
-        return (kernels.Download(device.Pooled), kernels.Download(device.Argmax), kernels.Download(device.Mean), kernels.Download(device.InvStd),
-            kernels.Download(device.RunningMean), kernels.Download(device.RunningVar));
+        return (kernels.Download(device.Pooled), kernels.Download(device.Argmax), kernels.Download(device.Mean),
+            kernels.Download(device.InvStd), kernels.Download(device.RunningMean), kernels.Download(device.RunningVar));
     }
 
-    /// <summary>The device's backward (after its forward) into buffers prefilled with <paramref name="prefill"/>: inputGrad, gammaGrad, betaGrad, and the forward's outputs.</summary>
-    private static (double[] InputGrad, double[] GammaGrad, double[] BetaGrad, int[] Argmax, double[] Mean, double[] InvStd) BackwardOnDevice(
-        CudaKernels kernels, Block block, double[] pooledGrad, (double[] Input, double[] Gamma, double[] Beta) prefill, PoolShape shape)
+    /// <summary>
+    /// The device's backward (after its forward) into buffers prefilled with <paramref name="prefill"/>: inputGrad,
+    /// gammaGrad, betaGrad, and the forward's outputs.
+    /// </summary>
+    private static (double[] InputGrad, double[] GammaGrad, double[] BetaGrad, int[] Argmax, double[] Mean,
+        double[] InvStd) BackwardOnDevice(CudaKernels kernels, Block block, double[] pooledGrad,
+        (double[] Input, double[] Gamma, double[] Beta) prefill, PoolShape shape)
     {
         using var device = new DeviceBlock(kernels, block, shape);
         device.Forward();
@@ -106,19 +118,25 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
         using var inputGradBuffer = kernels.Upload(prefill.Input);
         using var gammaGradBuffer = kernels.Upload(prefill.Gamma);
         using var betaGradBuffer = kernels.Upload(prefill.Beta);
-        kernels.BatchNormReLUMaxPoolBackward(pooledGradBuffer.View, device.Argmax.View, device.Input.View, device.Gamma.View, device.Beta.View,
-            device.Mean.View, device.InvStd.View, inputGradBuffer.View, gammaGradBuffer.View, betaGradBuffer.View, shape);
+        kernels.BatchNormReLUMaxPoolBackward(pooledGradBuffer.View, device.Argmax.View, device.Input.View,
+            device.Gamma.View, device.Beta.View, device.Mean.View, device.InvStd.View, inputGradBuffer.View,
+            gammaGradBuffer.View, betaGradBuffer.View, shape);
         return (kernels.Download(inputGradBuffer), kernels.Download(gammaGradBuffer), kernels.Download(betaGradBuffer),
             kernels.Download(device.Argmax), kernels.Download(device.Mean), kernels.Download(device.InvStd));
     }
 
-    /// <summary>BatchNorm (training) → ReLU → MaxPool by the Reference kernels: pooled, argmax, mean, invStd, running mean and variance.</summary>
-    private static (double[] Pooled, int[] Argmax, double[] Mean, double[] InvStd, double[] RunningMean, double[] RunningVar) ReferenceTrainingForward(Block block, PoolShape shape)
+    /// <summary>
+    /// BatchNorm (training) → ReLU → MaxPool by the Reference kernels: pooled, argmax, mean, invStd, running mean and
+    /// variance.
+    /// </summary>
+    private static (double[] Pooled, int[] Argmax, double[] Mean, double[] InvStd, double[] RunningMean,
+        double[] RunningVar) ReferenceTrainingForward(Block block, PoolShape shape)
     {
         var normalised = new double[shape.InputLength];
         var (mean, invStd) = (new double[shape.Channels], new double[shape.Channels]);
         var (runningMean, runningVar) = ((double[])block.RunningMean.Clone(), (double[])block.RunningVar.Clone());
-        Ref.BatchNorm2d.ForwardTraining<double>(block.Input, block.Gamma, block.Beta, normalised, mean, invStd, runningMean, runningVar, Momentum, Eps, NormShapeOf(shape));
+        Ref.BatchNorm2d.ForwardTraining<double>(block.Input, block.Gamma, block.Beta, normalised, mean, invStd,
+            runningMean, runningVar, Momentum, Eps, NormShapeOf(shape));
         Ref.ReLU.Forward<double>(normalised, normalised);
         var (pooled, argmax) = (new double[shape.OutputLength], new int[shape.OutputLength]);
         Ref.MaxPool2d.Forward<double>(normalised, pooled, argmax, shape);
@@ -143,11 +161,13 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
             {
                 var block = Draw(rng, shape);
                 var pooledGrad = Uniform(rng, shape.OutputLength);
-                var prefill = (Uniform(rng, shape.InputLength), Uniform(rng, shape.Channels), Uniform(rng, shape.Channels));
+                var prefill = (Uniform(rng, shape.InputLength), Uniform(rng, shape.Channels),
+                    Uniform(rng, shape.Channels));
                 var forward = ForwardOnDevice(kernels, block, shape);
                 var backward = BackwardOnDevice(kernels, block, pooledGrad, prefill, shape);
-                return (forward.Pooled.Concat(forward.Mean).Concat(forward.InvStd).Concat(forward.RunningVar).Concat(backward.InputGrad)
-                    .Concat(backward.GammaGrad).Concat(backward.BetaGrad).ToArray(), forward.Argmax);
+                return (forward.Pooled.Concat(forward.Mean).Concat(forward.InvStd).Concat(forward.RunningVar)
+                    .Concat(backward.InputGrad).Concat(backward.GammaGrad).Concat(backward.BetaGrad).ToArray(),
+                    forward.Argmax);
             }).ToArray();
         }).ToArray();
         for (var i = 0; i < Shapes.Length; i++)
@@ -179,8 +199,9 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
     }
 
     /// <summary>
-    /// Convolutions whose outputs feed the block: odd sizes (a row and a column outside every window), stride and padding,
-    /// and a batch of 20 (more planes per channel than the simulated group has threads, so the partials are combined in a loop).
+    /// Convolutions whose outputs feed the block: odd sizes (a row and a column outside every window), stride and
+    /// padding, and a batch of 20 (more planes per channel than the simulated group has threads, so the partials are
+    /// combined in a loop).
     /// </summary>
     public static TheoryData<string, int> DevicesAndConvShapes() => DevicesAnd(ConvShapes.Length);
 
@@ -193,14 +214,16 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
 
     [Theory]
     [MemberData(nameof(DevicesAndConvShapes))]
-    public void ConvolutionWithStatisticsThenTrainingForwardMatchesConvThenBatchNormThenReLUThenMaxPool(string device, int shapeIndex)
+    public void ConvolutionWithStatisticsThenTrainingForwardMatchesConvThenBatchNormThenReLUThenMaxPool(string device,
+        int shapeIndex)
     {
         AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var conv = ConvShapes[shapeIndex];
         Assert.True(CudaKernels.ForwardIsStaged(conv));
         var rng = new Random(46_400 + shapeIndex);
-        var (input, weight, bias) = (Uniform(rng, conv.InputLength), Uniform(rng, conv.WeightLength), Uniform(rng, conv.OutChannels));
+        var (input, weight, bias) = (Uniform(rng, conv.InputLength), Uniform(rng, conv.WeightLength),
+            Uniform(rng, conv.OutChannels));
         var shape = new PoolShape(conv.Batch, conv.OutChannels, conv.OutHeight, conv.OutWidth, 2, 2);
         var block = Draw(rng, shape) with { Input = new double[conv.OutputLength] };
         Ref.Conv2d.Forward<double>(input, weight, bias, block.Input, conv);
@@ -211,9 +234,10 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
         using var biasBuffer = kernels.Upload(bias);
         using var convOutput = kernels.Upload(Uniform(rng, conv.OutputLength)); // garbage: overwritten
         using var onDevice = new DeviceBlock(kernels, block, shape);
-        kernels.Conv2dBatchNormReLUMaxPoolForwardTraining(inputBuffer.View, weightBuffer.View, biasBuffer.View, convOutput.View,
-            onDevice.Gamma.View, onDevice.Beta.View, onDevice.Pooled.View, onDevice.Argmax.View, onDevice.Mean.View, onDevice.InvStd.View,
-            onDevice.RunningMean.View, onDevice.RunningVar.View, (float)Momentum, (float)Eps, conv, 2);
+        kernels.Conv2dBatchNormReLUMaxPoolForwardTraining(inputBuffer.View, weightBuffer.View, biasBuffer.View,
+            convOutput.View, onDevice.Gamma.View, onDevice.Beta.View, onDevice.Pooled.View, onDevice.Argmax.View,
+            onDevice.Mean.View, onDevice.InvStd.View, onDevice.RunningMean.View, onDevice.RunningVar.View,
+            (float)Momentum, (float)Eps, conv, 2);
         AssertAgrees(block.Input, kernels.Download(convOutput), "conv block: convolution output");
         AssertAgrees(pooled, kernels.Download(onDevice.Pooled), "conv block: pooled output");
         Assert.Equal(argmax, kernels.Download(onDevice.Argmax));
@@ -230,8 +254,9 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
         var conv = new ConvShape(1, 3, 30, 30, 1, 3, 3);
         Assert.False(CudaKernels.ForwardIsStaged(conv));
         using var buffer = kernels.Zeros(conv.InputLength);
-        var e = Assert.Throws<ArgumentException>(() => kernels.Conv2dBatchNormReLUMaxPoolForwardTraining(buffer.View, buffer.View, default, buffer.View,
-            buffer.View, buffer.View, buffer.View, default, buffer.View, buffer.View, buffer.View, buffer.View, 0.1f, 1e-5f, conv, 2));
+        var e = Assert.Throws<ArgumentException>(() => kernels.Conv2dBatchNormReLUMaxPoolForwardTraining(buffer.View,
+            buffer.View, default, buffer.View, buffer.View, buffer.View, buffer.View, default, buffer.View, buffer.View,
+            buffer.View, buffer.View, 0.1f, 1e-5f, conv, 2));
         Assert.Contains("too large for the staged convolution", e.Message);
     }
 
@@ -243,7 +268,8 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
         var kernels = fixture.Kernels(device);
         var block = Draw(new Random(46_100), Shape);
         var normalised = new double[Shape.InputLength];
-        Ref.BatchNorm2d.ForwardInference<double>(block.Input, block.Gamma, block.Beta, block.RunningMean, block.RunningVar, Eps, normalised, NormShapeOf(Shape));
+        Ref.BatchNorm2d.ForwardInference<double>(block.Input, block.Gamma, block.Beta, block.RunningMean,
+            block.RunningVar, Eps, normalised, NormShapeOf(Shape));
         Ref.ReLU.Forward<double>(normalised, normalised);
         var (pooled, argmax) = (new double[Shape.OutputLength], new int[Shape.OutputLength]);
         Ref.MaxPool2d.Forward<double>(normalised, pooled, argmax, Shape);
@@ -254,8 +280,8 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
         using var runningMeanBuffer = kernels.Upload(block.RunningMean);
         using var runningVarBuffer = kernels.Upload(block.RunningVar);
         using var pooledBuffer = kernels.Upload(Uniform(new Random(1), Shape.OutputLength));
-        kernels.BatchNormReLUMaxPoolForwardInference(inputBuffer.View, gammaBuffer.View, betaBuffer.View, runningMeanBuffer.View, runningVarBuffer.View,
-            (float)Eps, pooledBuffer.View, Shape);
+        kernels.BatchNormReLUMaxPoolForwardInference(inputBuffer.View, gammaBuffer.View, betaBuffer.View,
+            runningMeanBuffer.View, runningVarBuffer.View, (float)Eps, pooledBuffer.View, Shape);
         AssertAgrees(pooled, kernels.Download(pooledBuffer), "fused block inference");
     }
 
@@ -277,7 +303,8 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
         var actual = BackwardOnDevice(kernels, block, pooledGrad, prefill, shape);
         var (argmax, mean, invStd) = (actual.Argmax, actual.Mean, actual.InvStd);
 
-        // Reference: MaxPool backward into the ReLU output's gradient, ReLU backward on BatchNorm's output, BatchNorm backward.
+        // Reference: MaxPool backward into the ReLU output's gradient, ReLU backward on BatchNorm's output, BatchNorm
+        // backward.
         var normalised = new double[shape.InputLength];
         for (int i = 0; i < normalised.Length; i++)
         {
@@ -288,8 +315,10 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
         Ref.MaxPool2d.Backward<double>(pooledGrad, argmax, reluOutputGrad, shape);
         var normalisedGrad = new double[shape.InputLength];
         Ref.ReLU.Backward<double>(normalised, reluOutputGrad, normalisedGrad);
-        var (inputGrad, gammaGrad, betaGrad) = (new double[shape.InputLength], new double[channels], new double[channels]);
-        Ref.BatchNorm2d.Backward<double>(normalisedGrad, block.Input, block.Gamma, mean, invStd, inputGrad, gammaGrad, betaGrad, normShape);
+        var (inputGrad, gammaGrad, betaGrad) = (new double[shape.InputLength], new double[channels],
+            new double[channels]);
+        Ref.BatchNorm2d.Backward<double>(normalisedGrad, block.Input, block.Gamma, mean, invStd, inputGrad, gammaGrad,
+            betaGrad, normShape);
 
         AssertAccumulated(prefill.Item1, inputGrad, actual.InputGrad, "fused block backward: input");
         AssertAccumulated(prefill.Item2, gammaGrad, actual.GammaGrad, "fused block backward: gamma");
@@ -317,7 +346,8 @@ public class FusedBlockCudaTests(AcceleratorFixture fixture)
         Assert.Equal(first.RunningMean, second.RunningMean);
         Assert.Equal(first.RunningVar, second.RunningVar);
 
-        var (firstBackward, secondBackward) = (BackwardOnDevice(kernels, block, pooledGrad, prefill, shape), BackwardOnDevice(kernels, block, pooledGrad, prefill, shape));
+        var (firstBackward, secondBackward) = (BackwardOnDevice(kernels, block, pooledGrad, prefill, shape),
+            BackwardOnDevice(kernels, block, pooledGrad, prefill, shape));
         Assert.Equal(firstBackward.InputGrad, secondBackward.InputGrad);
         Assert.Equal(firstBackward.GammaGrad, secondBackward.GammaGrad);
         Assert.Equal(firstBackward.BetaGrad, secondBackward.BetaGrad);

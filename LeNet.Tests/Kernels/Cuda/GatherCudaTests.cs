@@ -22,9 +22,11 @@ public class GatherCudaTests(AcceleratorFixture fixture)
         using var orderBuffer = kernels.Upload(order);
         using var batchImages = kernels.Zeros(batch * ImageSize);
         using var batchLabels = kernels.Upload(new int[batch]);
-        kernels.Gather(imagesBuffer.View, labelsBuffer.View, orderBuffer.View.SubView(start, batch), batchImages.View, batchLabels.View, ImageSize);
+        kernels.Gather(imagesBuffer.View, labelsBuffer.View, orderBuffer.View.SubView(start, batch), batchImages.View,
+            batchLabels.View, ImageSize);
 
-        var expectedImages = Enumerable.Range(start, batch).SelectMany(b => images.Skip(order[b] * ImageSize).Take(ImageSize)).ToArray();
+        var expectedImages = Enumerable.Range(start, batch)
+            .SelectMany(b => images.Skip(order[b] * ImageSize).Take(ImageSize)).ToArray();
         var expectedLabels = Enumerable.Range(start, batch).Select(b => labels[order[b]]).ToArray();
         Assert.Equal(expectedImages, kernels.Download(batchImages)); // a copy: exact
         Assert.Equal(expectedLabels, kernels.Download(batchLabels));
@@ -57,11 +59,14 @@ public class GatherCudaTests(AcceleratorFixture fixture)
             using var atCursorLabels = kernels.Upload(new int[batch]);
             using var sliced = kernels.Zeros(batch * ImageSize);
             using var slicedLabels = kernels.Upload(new int[batch]);
-            kernels.GatherAtCursor(imagesBuffer.View, labelsBuffer.View, orderBuffer.View, cursor.View, stride, atCursor.View, atCursorLabels.View, ImageSize);
-            kernels.Gather(imagesBuffer.View, labelsBuffer.View, orderBuffer.View.SubView(step * stride, batch), sliced.View, slicedLabels.View, ImageSize);
+            kernels.GatherAtCursor(imagesBuffer.View, labelsBuffer.View, orderBuffer.View, cursor.View, stride,
+                atCursor.View, atCursorLabels.View, ImageSize);
+            kernels.Gather(imagesBuffer.View, labelsBuffer.View, orderBuffer.View.SubView(step * stride, batch),
+                sliced.View, slicedLabels.View, ImageSize);
             Assert.Equal(kernels.Download(sliced), kernels.Download(atCursor));
             Assert.Equal(kernels.Download(slicedLabels), kernels.Download(atCursorLabels));
-            Assert.Equal(Enumerable.Range(step * stride, batch).Select(b => labels[order[b]]), kernels.Download(atCursorLabels));
+            Assert.Equal(Enumerable.Range(step * stride, batch).Select(b => labels[order[b]]),
+                kernels.Download(atCursorLabels));
         }
     }
 }

@@ -20,7 +20,8 @@ public class GpuDeviceTests
             else
             {
                 Assert.Null(device);
-                // The fact, for the caller to put in its sentence: "--device cuda: no CUDA GPU was found (...); run with ...".
+                // The fact, for the caller to put in its sentence: "--device cuda: no CUDA GPU was found (...); run
+                // with ...".
                 Assert.Matches("^(no CUDA GPU was found|the CUDA GPU could not be opened) \\(.+\\)$", reason);
             }
         }

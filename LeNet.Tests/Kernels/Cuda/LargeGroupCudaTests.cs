@@ -32,9 +32,11 @@ public sealed class LargeGroupCudaTests : IDisposable
         var (gamma, beta, outputGrad) = (Uniform(rng, 2, 0.5, 1.5), Uniform(rng, 2), Uniform(rng, shape.Length));
         var output = new double[shape.Length];
         var (mean, invStd, runningMean, runningVar) = (new double[2], new double[2], new double[2], new double[2]);
-        Ref.BatchNorm2d.ForwardTraining<double>(input, gamma, beta, output, mean, invStd, runningMean, runningVar, 0.1, 1e-5, shape);
+        Ref.BatchNorm2d.ForwardTraining<double>(input, gamma, beta, output, mean, invStd, runningMean, runningVar, 0.1,
+            1e-5, shape);
         var (inputGrad, gammaGrad, betaGrad) = (new double[shape.Length], new double[2], new double[2]);
-        Ref.BatchNorm2d.Backward<double>(outputGrad, input, gamma, AsFloat(mean), AsFloat(invStd), inputGrad, gammaGrad, betaGrad, shape);
+        Ref.BatchNorm2d.Backward<double>(outputGrad, input, gamma, AsFloat(mean), AsFloat(invStd), inputGrad, gammaGrad,
+            betaGrad, shape);
 
         using var inputBuffer = _kernels.Upload(input);
         using var gammaBuffer = _kernels.Upload(gamma);
@@ -44,8 +46,8 @@ public sealed class LargeGroupCudaTests : IDisposable
         using var invStdBuffer = _kernels.Zeros(2);
         using var runningMeanBuffer = _kernels.Zeros(2);
         using var runningVarBuffer = _kernels.Zeros(2);
-        _kernels.BatchNorm2dForwardTraining(inputBuffer.View, gammaBuffer.View, betaBuffer.View, outputBuffer.View, meanBuffer.View, invStdBuffer.View,
-            runningMeanBuffer.View, runningVarBuffer.View, 0.1f, 1e-5f, shape);
+        _kernels.BatchNorm2dForwardTraining(inputBuffer.View, gammaBuffer.View, betaBuffer.View, outputBuffer.View,
+            meanBuffer.View, invStdBuffer.View, runningMeanBuffer.View, runningVarBuffer.View, 0.1f, 1e-5f, shape);
         AssertAgrees(output, _kernels.Download(outputBuffer), "64-thread batch-norm forward");
         AssertAgrees(runningVar, _kernels.Download(runningVarBuffer), "64-thread batch-norm running variance");
 
@@ -53,8 +55,8 @@ public sealed class LargeGroupCudaTests : IDisposable
         using var inputGradBuffer = _kernels.Zeros(shape.Length);
         using var gammaGradBuffer = _kernels.Zeros(2);
         using var betaGradBuffer = _kernels.Zeros(2);
-        _kernels.BatchNorm2dBackward(outputGradBuffer.View, inputBuffer.View, gammaBuffer.View, meanBuffer.View, invStdBuffer.View,
-            inputGradBuffer.View, gammaGradBuffer.View, betaGradBuffer.View, shape);
+        _kernels.BatchNorm2dBackward(outputGradBuffer.View, inputBuffer.View, gammaBuffer.View, meanBuffer.View,
+            invStdBuffer.View, inputGradBuffer.View, gammaGradBuffer.View, betaGradBuffer.View, shape);
         AssertAgrees(inputGrad, _kernels.Download(inputGradBuffer), "64-thread batch-norm backward input");
         AssertAgrees(gammaGrad, _kernels.Download(gammaGradBuffer), "64-thread batch-norm backward gamma");
 
@@ -68,20 +70,23 @@ public sealed class LargeGroupCudaTests : IDisposable
         using var convOutputGradBuffer = _kernels.Upload(convOutputGrad);
         using var weightGradBuffer = _kernels.Zeros(conv.WeightLength);
         using var biasGradBuffer = _kernels.Zeros(conv.OutChannels);
-        _kernels.Conv2dBackward(convInputBuffer.View, default, convOutputGradBuffer.View, default, weightGradBuffer.View, biasGradBuffer.View, conv);
+        _kernels.Conv2dBackward(convInputBuffer.View, default, convOutputGradBuffer.View, default,
+            weightGradBuffer.View, biasGradBuffer.View, conv);
         AssertAgrees(weightGrad, _kernels.Download(weightGradBuffer), "64-thread conv weight gradient");
         AssertAgrees(biasGrad, _kernels.Download(biasGradBuffer), "64-thread conv bias gradient");
 
         // An 8×8-tiled GEMM with a partial last tile.
         var linear = new LinearShape(3, 13, 10);
-        var (linearInput, weight, bias) = (Uniform(rng, linear.InputLength), Uniform(rng, linear.WeightLength), Uniform(rng, linear.OutFeatures));
+        var (linearInput, weight, bias) = (Uniform(rng, linear.InputLength), Uniform(rng, linear.WeightLength),
+            Uniform(rng, linear.OutFeatures));
         var linearOutput = new double[linear.OutputLength];
         Ref.Linear.Forward<double>(linearInput, weight, bias, linearOutput, linear);
         using var linearInputBuffer = _kernels.Upload(linearInput);
         using var weightBuffer = _kernels.Upload(weight);
         using var biasBuffer = _kernels.Upload(bias);
         using var linearOutputBuffer = _kernels.Zeros(linear.OutputLength);
-        _kernels.LinearForward(linearInputBuffer.View, weightBuffer.View, biasBuffer.View, linearOutputBuffer.View, linear);
+        _kernels.LinearForward(linearInputBuffer.View, weightBuffer.View, biasBuffer.View, linearOutputBuffer.View,
+            linear);
         AssertAgrees(linearOutput, _kernels.Download(linearOutputBuffer), "8×8-tiled linear forward");
     }
 
@@ -98,8 +103,10 @@ public sealed class LargeGroupCudaTests : IDisposable
         var convOutput = new double[conv.OutputLength];
         Ref.Conv2d.Forward<double>(input, weight, bias, convOutput, conv);
         var normalised = new double[conv.OutputLength];
-        var (mean, invStd, runningMean, runningVar) = (new double[2], new double[2], new double[2], new double[] { 1, 1 });
-        Ref.BatchNorm2d.ForwardTraining<double>(convOutput, gamma, beta, normalised, mean, invStd, runningMean, runningVar, 0.1, 1e-5, normShape);
+        var (mean, invStd, runningMean, runningVar) = (new double[2], new double[2], new double[2],
+            new double[] { 1, 1 });
+        Ref.BatchNorm2d.ForwardTraining<double>(convOutput, gamma, beta, normalised, mean, invStd, runningMean,
+            runningVar, 0.1, 1e-5, normShape);
         Ref.ReLU.Forward<double>(normalised, normalised);
         var (pooled, argmax) = (new double[shape.OutputLength], new int[shape.OutputLength]);
         Ref.MaxPool2d.Forward<double>(normalised, pooled, argmax, shape);
@@ -116,9 +123,9 @@ public sealed class LargeGroupCudaTests : IDisposable
         using var invStdBuffer = _kernels.Zeros(2);
         using var runningMeanBuffer = _kernels.Zeros(2);
         using var runningVarBuffer = _kernels.Upload(new double[] { 1, 1 });
-        _kernels.Conv2dBatchNormReLUMaxPoolForwardTraining(inputBuffer.View, weightBuffer.View, biasBuffer.View, convOutputBuffer.View, gammaBuffer.View,
-            betaBuffer.View, pooledBuffer.View, argmaxBuffer.View, meanBuffer.View, invStdBuffer.View, runningMeanBuffer.View, runningVarBuffer.View,
-            0.1f, 1e-5f, conv, 2);
+        _kernels.Conv2dBatchNormReLUMaxPoolForwardTraining(inputBuffer.View, weightBuffer.View, biasBuffer.View,
+            convOutputBuffer.View, gammaBuffer.View, betaBuffer.View, pooledBuffer.View, argmaxBuffer.View,
+            meanBuffer.View, invStdBuffer.View, runningMeanBuffer.View, runningVarBuffer.View, 0.1f, 1e-5f, conv, 2);
         AssertAgrees(convOutput, _kernels.Download(convOutputBuffer), "64-thread staged convolution");
         AssertAgrees(pooled, _kernels.Download(pooledBuffer), "64-thread conv block: pooled");
         Assert.Equal(argmax, _kernels.Download(argmaxBuffer));

@@ -16,7 +16,8 @@ public class OverwriteCudaTests(AcceleratorFixture fixture)
 {
     public static TheoryData<string> Devices() => AcceleratorFixture.Devices();
 
-    private static void AssertOverwrites(CudaKernels kernels, int length, Action<ArrayView<float>, bool> write, string what)
+    private static void AssertOverwrites(CudaKernels kernels, int length, Action<ArrayView<float>, bool> write,
+        string what)
     {
         using var zeros = kernels.Zeros(length);
         write(zeros.View, true);
@@ -26,7 +27,9 @@ public class OverwriteCudaTests(AcceleratorFixture fixture)
         var actual = kernels.Download(stale);
         Assert.Contains(expected, v => v != 0); // the case says something
         var first = Enumerable.Range(0, length).FirstOrDefault(i => !expected[i].Equals(actual[i]), -1);
-        Assert.True(first < 0, $"{what}: overwriting a stale buffer differs from adding to zeros at {first}: {(first < 0 ? 0 : actual[first])}, not {(first < 0 ? 0 : expected[first])}.");
+        Assert.True(first < 0,
+            $"{what}: overwriting a stale buffer differs from adding to zeros at {first}: " +
+                $"{(first < 0 ? 0 : actual[first])}, not {(first < 0 ? 0 : expected[first])}.");
     }
 
     [Theory]
@@ -40,11 +43,16 @@ public class OverwriteCudaTests(AcceleratorFixture fixture)
         using var input = kernels.Upload(Uniform(rng, length));      // half negative: ReLU's mask matters
         using var saved = kernels.Upload(Uniform(rng, length, 0.05, 0.95));
         using var outputGrad = kernels.Upload(Uniform(rng, length));
-        AssertOverwrites(kernels, length, (target, accumulate) => kernels.ReLUBackward(input.View, outputGrad.View, target, accumulate), "ReLU backward");
-        AssertOverwrites(kernels, length, (target, accumulate) => kernels.TanhBackward(saved.View, outputGrad.View, target, accumulate), "tanh backward");
-        AssertOverwrites(kernels, length, (target, accumulate) => kernels.SigmoidBackward(saved.View, outputGrad.View, target, accumulate), "sigmoid backward");
-        AssertOverwrites(kernels, length, (target, accumulate) => kernels.Add(outputGrad.View, target, accumulate), "add");
-        AssertOverwrites(kernels, length, (target, accumulate) => kernels.AddScalar(target, 1f, accumulate), "add scalar");
+        AssertOverwrites(kernels, length, (target, accumulate) =>
+            kernels.ReLUBackward(input.View, outputGrad.View, target, accumulate), "ReLU backward");
+        AssertOverwrites(kernels, length, (target, accumulate) =>
+            kernels.TanhBackward(saved.View, outputGrad.View, target, accumulate), "tanh backward");
+        AssertOverwrites(kernels, length, (target, accumulate) =>
+            kernels.SigmoidBackward(saved.View, outputGrad.View, target, accumulate), "sigmoid backward");
+        AssertOverwrites(kernels, length, (target, accumulate) =>
+            kernels.Add(outputGrad.View, target, accumulate), "add");
+        AssertOverwrites(kernels, length, (target, accumulate) =>
+            kernels.AddScalar(target, 1f, accumulate), "add scalar");
     }
 
     [Theory]
@@ -59,7 +67,8 @@ public class OverwriteCudaTests(AcceleratorFixture fixture)
         using var labels = kernels.Upload(Enumerable.Range(0, batch).Select(_ => rng.Next(classes)).ToArray());
         using var lossGrad = kernels.Upload([1.0]);
         AssertOverwrites(kernels, batch * classes, (target, accumulate) =>
-            kernels.SoftmaxCrossEntropyBackward(probabilities.View, labels.View, lossGrad.View, target, batch, classes, accumulate), "softmax-CE backward");
+            kernels.SoftmaxCrossEntropyBackward(probabilities.View, labels.View, lossGrad.View, target, batch, classes,
+                accumulate), "softmax-CE backward");
     }
 
     [Theory]
@@ -75,8 +84,10 @@ public class OverwriteCudaTests(AcceleratorFixture fixture)
         using var argmax = kernels.Upload(new int[shape.OutputLength]);
         kernels.MaxPool2dForward(input.View, output.View, argmax.View, shape);
         using var outputGrad = kernels.Upload(Uniform(rng, shape.OutputLength));
-        AssertOverwrites(kernels, shape.InputLength, (target, accumulate) => kernels.MaxPool2dBackward(outputGrad.View, argmax.View, target, shape, accumulate), "max pool backward");
-        AssertOverwrites(kernels, shape.InputLength, (target, accumulate) => kernels.AvgPool2dBackward(outputGrad.View, target, shape, accumulate), "average pool backward");
+        AssertOverwrites(kernels, shape.InputLength, (target, accumulate) =>
+            kernels.MaxPool2dBackward(outputGrad.View, argmax.View, target, shape, accumulate), "max pool backward");
+        AssertOverwrites(kernels, shape.InputLength, (target, accumulate) =>
+            kernels.AvgPool2dBackward(outputGrad.View, target, shape, accumulate), "average pool backward");
     }
 
     [Theory]
@@ -92,7 +103,8 @@ public class OverwriteCudaTests(AcceleratorFixture fixture)
         using var outputGrad = kernels.Upload(Uniform(rng, conv.OutputLength));
         using var weightGrad = kernels.Zeros(conv.WeightLength);
         AssertOverwrites(kernels, conv.InputLength, (target, accumulate) =>
-            kernels.Conv2dBackward(input.View, weight.View, outputGrad.View, target, weightGrad.View, default, conv, accumulate), "convolution input gradient");
+            kernels.Conv2dBackward(input.View, weight.View, outputGrad.View, target, weightGrad.View, default, conv,
+                accumulate), "convolution input gradient");
 
         var linear = new LinearShape(5, 37, 13);
         using var features = kernels.Upload(Uniform(rng, linear.InputLength));
@@ -100,8 +112,9 @@ public class OverwriteCudaTests(AcceleratorFixture fixture)
         using var linearOutputGrad = kernels.Upload(Uniform(rng, linear.OutputLength));
         foreach (var mask in new[] { false, true })
             AssertOverwrites(kernels, linear.InputLength, (target, accumulate) =>
-                kernels.LinearBackward(features.View, linearWeight.View, linearOutputGrad.View, target, default, default, linear,
-                    maskInputByReLU: mask, accumulateInput: accumulate), $"linear input gradient (ReLU mask {mask})");
+                kernels.LinearBackward(features.View, linearWeight.View, linearOutputGrad.View, target, default,
+                    default, linear, maskInputByReLU: mask, accumulateInput: accumulate),
+                $"linear input gradient (ReLU mask {mask})");
     }
 
     [Theory]
@@ -121,13 +134,14 @@ public class OverwriteCudaTests(AcceleratorFixture fixture)
         using var runningVar = kernels.Upload(Enumerable.Repeat(1.0, shape.Channels).ToArray());
         using var pooled = kernels.Zeros(shape.OutputLength);
         using var argmax = kernels.Upload(new int[shape.OutputLength]);
-        kernels.BatchNormReLUMaxPoolForwardTraining(input.View, gamma.View, beta.View, pooled.View, argmax.View, mean.View, invStd.View,
-            runningMean.View, runningVar.View, 0.1f, 1e-5f, shape);
+        kernels.BatchNormReLUMaxPoolForwardTraining(input.View, gamma.View, beta.View, pooled.View, argmax.View,
+            mean.View, invStd.View, runningMean.View, runningVar.View, 0.1f, 1e-5f, shape);
         using var pooledGrad = kernels.Upload(Uniform(rng, shape.OutputLength));
         using var gammaGrad = kernels.Zeros(shape.Channels);
         using var betaGrad = kernels.Zeros(shape.Channels);
         AssertOverwrites(kernels, shape.InputLength, (target, accumulate) =>
-            kernels.BatchNormReLUMaxPoolBackward(pooledGrad.View, argmax.View, input.View, gamma.View, beta.View, mean.View, invStd.View,
-                target, gammaGrad.View, betaGrad.View, shape, accumulate), "fused BatchNorm-ReLU-MaxPool input gradient");
+            kernels.BatchNormReLUMaxPoolBackward(pooledGrad.View, argmax.View, input.View, gamma.View, beta.View,
+                mean.View, invStd.View, target, gammaGrad.View, betaGrad.View, shape, accumulate),
+            "fused BatchNorm-ReLU-MaxPool input gradient");
     }
 }

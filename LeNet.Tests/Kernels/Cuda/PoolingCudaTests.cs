@@ -9,7 +9,9 @@ public class PoolingCudaTests(AcceleratorFixture fixture)
 {
     public static TheoryData<string> Devices() => AcceleratorFixture.Devices();
 
-    /// <summary>LeNet's 2×2/2 on odd sizes (the last row and column fall outside every window), and overlapping 3×3/2 windows.</summary>
+    /// <summary>
+    /// LeNet's 2×2/2 on odd sizes (the last row and column fall outside every window), and overlapping 3×3/2 windows.
+    /// </summary>
     private static readonly PoolShape[] Shapes = [new(2, 3, 7, 9, 2, 2), new(2, 2, 9, 8, 3, 2)];
 
     [Theory]

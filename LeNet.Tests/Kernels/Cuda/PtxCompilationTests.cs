@@ -69,7 +69,8 @@ public class PtxCompilationTests
     {
         var method = KernelMethods().Single(m => m.Name == kernelName);
         using var context = Context.Create(builder => builder.Optimize(GpuOptions.Default.Optimization));
-        using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, null);
+        using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_90),
+            CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, null);
         var entry = EntryPointDescription.FromExplicitlyGroupedKernel(method);
         var compiled = Assert.IsType<PTXCompiledKernel>(backend.Compile(entry, KernelSpecialization.Empty));
         Assert.Contains(".entry", compiled.PTXAssembly);

@@ -21,7 +21,8 @@ public class ScheduleCudaTests(AcceleratorFixture fixture)
         AcceleratorFixture.Require(device);
         var kernels = fixture.Kernels(device);
         var rng = new Random(52_100);
-        const int length = 301, steps = 5, firstStep = 7; // the epoch starts at Adam's step 7 (a second epoch, or a resumed run)
+        const int length = 301, steps = 5, firstStep = 7; // the epoch starts at Adam's step 7 (a second epoch, or a
+                                                          // resumed run)
         const float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
         foreach (var (weightDecay, decoupled) in new[] { (0f, false), (0.01f, false), (0.01f, true) })
         {
@@ -41,10 +42,12 @@ public class ScheduleCudaTests(AcceleratorFixture fixture)
             {
                 grad.View.CopyFromCPU(Uniform(rng, length).Select(v => (float)v).ToArray());
                 cursor.View.CopyFromCPU([k]);
-                kernels.AdamScheduled(scheduledParameters.View, grad.View, scheduledMoments.View.SubView(0, length), scheduledMoments.View.SubView(length, length),
-                    tableBuffer.View, cursor.View, beta1, beta2, eps, weightDecay, decoupled);
-                kernels.AdamStep(givenParameters.View, grad.View, givenMoments.View.SubView(0, length), givenMoments.View.SubView(length, length),
-                    firstStep + k, rates[k], beta1, beta2, eps, weightDecay, decoupled);
+                kernels.AdamScheduled(scheduledParameters.View, grad.View, scheduledMoments.View.SubView(0, length),
+                    scheduledMoments.View.SubView(length, length), tableBuffer.View, cursor.View, beta1, beta2, eps,
+                    weightDecay, decoupled);
+                kernels.AdamStep(givenParameters.View, grad.View, givenMoments.View.SubView(0, length),
+                    givenMoments.View.SubView(length, length), firstStep + k, rates[k], beta1, beta2, eps, weightDecay,
+                    decoupled);
             }
             Assert.Equal(kernels.Download(givenParameters), kernels.Download(scheduledParameters));
             Assert.Equal(kernels.Download(givenMoments), kernels.Download(scheduledMoments));
@@ -63,7 +66,8 @@ public class ScheduleCudaTests(AcceleratorFixture fixture)
         Assert.Equal(1f - 1e-3f * 0.01f, table[2]);
         Assert.Equal(5e-4f / (1f - 0.9f * 0.9f * 0.9f), table[6], 6);
         Assert.Equal(1f - 5e-4f * 0.01f, table[8]);
-        Assert.Throws<ArgumentOutOfRangeException>(() => CudaKernels.AdamScheduleTable(table, 0, rates, 0.9f, 0.999f, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            CudaKernels.AdamScheduleTable(table, 0, rates, 0.9f, 0.999f, 0));
         Assert.Throws<ArgumentException>(() => CudaKernels.AdamScheduleTable(new float[6], 1, rates, 0.9f, 0.999f, 0));
     }
 
@@ -114,18 +118,20 @@ public class ScheduleCudaTests(AcceleratorFixture fixture)
         {
             grad.View.CopyFromCPU(Uniform(rng, length).Select(v => (float)v).ToArray());
             loss.View.CopyFromCPU([0.5f + k]);
-            kernels.AdamScheduled(ending.View, grad.View, endingMoments.View.SubView(0, length), endingMoments.View.SubView(length, length),
-                tableBuffer.View, cursor.View, beta1, beta2, eps, 0f, loss: loss.View, losses: losses.View);
-            kernels.AdamScheduled(plain.View, grad.View, plainMoments.View.SubView(0, length), plainMoments.View.SubView(length, length),
-                tableBuffer.View, plainCursor.View, beta1, beta2, eps, 0f);
+            kernels.AdamScheduled(ending.View, grad.View, endingMoments.View.SubView(0, length),
+                endingMoments.View.SubView(length, length), tableBuffer.View, cursor.View, beta1, beta2, eps, 0f,
+                loss: loss.View, losses: losses.View);
+            kernels.AdamScheduled(plain.View, grad.View, plainMoments.View.SubView(0, length),
+                plainMoments.View.SubView(length, length), tableBuffer.View, plainCursor.View, beta1, beta2, eps, 0f);
             plainCursor.View.CopyFromCPU([k + 2]);
         }
         Assert.Equal(kernels.Download(plain), kernels.Download(ending));
         Assert.Equal(kernels.Download(plainMoments), kernels.Download(endingMoments));
         Assert.Equal([0, 0.5, 1.5, 2.5], kernels.Download(losses));
         Assert.Equal([steps + 1], kernels.Download(cursor));
-        Assert.Throws<ArgumentException>(() => kernels.AdamScheduled(ending.View, grad.View, endingMoments.View.SubView(0, length),
-            endingMoments.View.SubView(length, length), tableBuffer.View, cursor.View, beta1, beta2, eps, 0f, loss: losses.View, losses: losses.View));
+        Assert.Throws<ArgumentException>(() => kernels.AdamScheduled(ending.View, grad.View,
+            endingMoments.View.SubView(0, length), endingMoments.View.SubView(length, length), tableBuffer.View,
+            cursor.View, beta1, beta2, eps, 0f, loss: losses.View, losses: losses.View));
     }
 
     [Fact]
@@ -134,7 +140,8 @@ public class ScheduleCudaTests(AcceleratorFixture fixture)
         using var gpu = GpuDevice.CreateCpu();
         var exception = Assert.Throws<NotSupportedException>(() => CudaGraph.CreateCaptureStream(gpu.Accelerator));
         Assert.Contains("CUDA GPU", exception.Message);
-        var refused = Assert.Throws<ArgumentException>(() => CudaGraph.Capture(gpu.Accelerator.DefaultStream, () => { }));
+        var refused = Assert.Throws<ArgumentException>(() =>
+            CudaGraph.Capture(gpu.Accelerator.DefaultStream, () => { }));
         Assert.Contains("CreateCaptureStream", refused.Message);
     }
 }

@@ -22,14 +22,16 @@ public class SoftmaxCrossEntropyCudaTests(AcceleratorFixture fixture)
         var probabilities = new double[Batch * Classes];
         double mean = Ref.SoftmaxCrossEntropy.Forward<double>(logits, labels, probabilities, Batch, Classes);
         var losses = Enumerable.Range(0, Batch).Select(n =>
-            Ref.SoftmaxCrossEntropy.Forward<double>(logits.AsSpan(n * Classes, Classes), labels.AsSpan(n, 1), new double[Classes], 1, Classes)).ToArray();
+            Ref.SoftmaxCrossEntropy.Forward<double>(logits.AsSpan(n * Classes, Classes), labels.AsSpan(n, 1),
+                new double[Classes], 1, Classes)).ToArray();
 
         using var logitsBuffer = kernels.Upload(logits);
         using var labelsBuffer = kernels.Upload(labels);
         using var probabilitiesBuffer = kernels.Zeros(Batch * Classes);
         using var lossesBuffer = kernels.Zeros(Batch);
         using var meanBuffer = kernels.Zeros(1);
-        kernels.SoftmaxCrossEntropyForward(logitsBuffer.View, labelsBuffer.View, probabilitiesBuffer.View, lossesBuffer.View, meanBuffer.View, Batch, Classes);
+        kernels.SoftmaxCrossEntropyForward(logitsBuffer.View, labelsBuffer.View, probabilitiesBuffer.View,
+            lossesBuffer.View, meanBuffer.View, Batch, Classes);
         AssertAgrees(probabilities, kernels.Download(probabilitiesBuffer), "softmax probabilities");
         AssertAgrees(losses, kernels.Download(lossesBuffer), "per-example losses");
         AssertAgrees([mean], kernels.Download(meanBuffer), "mean loss");
@@ -57,14 +59,16 @@ public class SoftmaxCrossEntropyCudaTests(AcceleratorFixture fixture)
         using var meanBuffer = kernels.Zeros(1);
         var fusedPrefill = Uniform(rng, Batch * Classes);
         using var fusedGradBuffer = kernels.Upload(fusedPrefill);
-        kernels.SoftmaxCrossEntropyForward(logitsBuffer.View, labelsBuffer.View, probabilitiesBuffer.View, lossesBuffer.View, meanBuffer.View, Batch, Classes,
-            fusedGradBuffer.View, (float)lossGrad);
-        AssertAccumulated(fusedPrefill, logitsGrad, kernels.Download(fusedGradBuffer), "softmax-CE gradient fused into the forward");
+        kernels.SoftmaxCrossEntropyForward(logitsBuffer.View, labelsBuffer.View, probabilitiesBuffer.View,
+            lossesBuffer.View, meanBuffer.View, Batch, Classes, fusedGradBuffer.View, (float)lossGrad);
+        AssertAccumulated(fusedPrefill, logitsGrad, kernels.Download(fusedGradBuffer),
+            "softmax-CE gradient fused into the forward");
 
         var prefill = Uniform(rng, Batch * Classes);
         using var gradBuffer = kernels.Upload(prefill);
         using var lossGradBuffer = kernels.Upload([lossGrad]);
-        kernels.SoftmaxCrossEntropyBackward(probabilitiesBuffer.View, labelsBuffer.View, lossGradBuffer.View, gradBuffer.View, Batch, Classes);
+        kernels.SoftmaxCrossEntropyBackward(probabilitiesBuffer.View, labelsBuffer.View, lossGradBuffer.View,
+            gradBuffer.View, Batch, Classes);
         AssertAccumulated(prefill, logitsGrad, kernels.Download(gradBuffer), "softmax-CE backward");
     }
 
@@ -82,7 +86,8 @@ public class SoftmaxCrossEntropyCudaTests(AcceleratorFixture fixture)
         using var probabilitiesBuffer = kernels.Zeros(Batch * Classes);
         using var lossesBuffer = kernels.Zeros(Batch);
         using var meanBuffer = kernels.Zeros(1);
-        kernels.SoftmaxCrossEntropyForward(logitsBuffer.View, labelsBuffer.View, probabilitiesBuffer.View, lossesBuffer.View, meanBuffer.View, Batch, Classes);
+        kernels.SoftmaxCrossEntropyForward(logitsBuffer.View, labelsBuffer.View, probabilitiesBuffer.View,
+            lossesBuffer.View, meanBuffer.View, Batch, Classes);
         var losses = kernels.Download(lossesBuffer);
         Assert.True(double.IsNaN(losses[3]));
         Assert.True(double.IsFinite(losses[2]));

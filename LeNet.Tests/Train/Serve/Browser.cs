@@ -69,7 +69,8 @@ internal static class Browser
         var box = (await page.Locator("#pad").BoundingBoxAsync())!;
         foreach (var stroke in Strokes[digit])
         {
-            await page.Mouse.MoveAsync(box.X + (float)stroke[0][0] * box.Width, box.Y + (float)stroke[0][1] * box.Height);
+            await page.Mouse.MoveAsync(box.X + (float)stroke[0][0] * box.Width,
+                box.Y + (float)stroke[0][1] * box.Height);
             await page.Mouse.DownAsync();
             foreach (var p in stroke.Skip(1))
                 await page.Mouse.MoveAsync(box.X + (float)p[0] * box.Width, box.Y + (float)p[1] * box.Height,

@@ -6,7 +6,8 @@ using LeNet.Train.Serve;
 
 namespace LeNet.Tests.Train.Serve;
 
-/// <summary>The events of a run as pages see them: every one live, and a bounded history for a page opened late.</summary>
+/// <summary>The events of a run as pages see them: every one live, and a bounded history for a page opened
+/// late.</summary>
 public sealed class LiveTrainingTests
 {
     [Fact]

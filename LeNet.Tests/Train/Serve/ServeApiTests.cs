@@ -202,7 +202,8 @@ public sealed class ServeApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("no file", await response.Content.ReadAsStringAsync(Token));
 
-        using var broken = new ByteArrayContent("--x\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a.png\"\r\n\r\nabc"u8.ToArray());
+        using var broken = new ByteArrayContent(
+            "--x\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a.png\"\r\n\r\nabc"u8.ToArray());
         broken.Headers.ContentType = MediaTypeHeaderValue.Parse("multipart/form-data; boundary=x");
         using var truncated = await _http.PostAsync("/api/predict", broken, Token);
         Assert.Equal(HttpStatusCode.BadRequest, truncated.StatusCode);
@@ -218,7 +219,8 @@ public sealed class ServeApiTests : IAsyncLifetime
             expected.Add((await Post(d.Png, "image/png")).Json[0].GetProperty("probabilities").EnumerateArray()
                 .Select(p => p.GetSingle()).ToArray());
         var failures = 0;
-        await Parallel.ForAsync(0, 16 * 25, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = Token },
+        await Parallel.ForAsync(0, 16 * 25,
+            new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = Token },
             async (i, token) =>
             {
                 var k = i % digits.Count;
@@ -255,7 +257,8 @@ public sealed class ServeApiTests : IAsyncLifetime
         using var folder = new TemporaryFolder();
         var model = Path.Combine(folder.Path, "model.safetensors");
         File.Copy(TrainedModel.ModelFile, model);
-        File.WriteAllText(Path.Combine(folder.Path, "metrics.json"), """{"finalTestAccuracy": 98.5, "testImages": 10000}""");
+        File.WriteAllText(Path.Combine(folder.Path, "metrics.json"),
+            """{"finalTestAccuracy": 98.5, "testImages": 10000}""");
         Assert.Equal((98.5, 10000), ModelInfo.RecordedAccuracy(model));
         // A FIFO in its place (a writer would never come) is not waited on: the page shows no accuracy.
         File.Delete(Path.Combine(folder.Path, "metrics.json"));

@@ -39,7 +39,8 @@ public sealed class ServePageTests
         return page;
     }
 
-    /// <summary>Waits until the page shows the answer to the latest drawing (no request in flight, none pending).</summary>
+    /// <summary>Waits until the page shows the answer to the latest drawing (no request in flight, none
+    /// pending).</summary>
     private static async Task<string> GuessAsync(IPage page)
     {
         await page.WaitForFunctionAsync("() => !state.busy && !state.again && document.querySelector('.bar.top')");
@@ -70,7 +71,8 @@ public sealed class ServePageTests
             // The guess shown is the answer to the pad as it is now, not to a stroke before the last.
             Assert.Equal(await page.EvaluateAsync<string>(@"async () => {
                 const blob = await new Promise(done => pad.toBlob(done, 'image/png'));
-                const response = await fetch('/api/predict', { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: blob });
+                const response = await fetch('/api/predict', { method: 'POST',
+                    headers: { 'Content-Type': 'image/png' }, body: blob });
                 return (await response.json())[0].name;
             }"), guess);
             if (guess == digit.ToString()) right.Add(digit);
@@ -82,7 +84,8 @@ public sealed class ServePageTests
             Assert.Equal(guess, (await page.Locator(".bar.top .label").TextContentAsync())!);
             // The 28×28 the model saw has ink.
             Assert.True(await page.EvaluateAsync<bool>(
-                "() => document.getElementById('seen').getContext('2d').getImageData(0, 0, 28, 28).data.some(v => v > 0 && v < 255)"));
+                "() => document.getElementById('seen').getContext('2d').getImageData(0, 0, 28, 28).data.some(v " +
+                    "=> v > 0 && v < 255)"));
             if (digit == 3)
                 await page.ScreenshotAsync(new PageScreenshotOptions
                 {
@@ -143,7 +146,8 @@ public sealed class ServePageTests
         {
             Name = "notes.png", MimeType = "image/png", Buffer = "not an image"u8.ToArray(),
         });
-        await page.WaitForFunctionAsync("() => !state.busy && document.getElementById('message').textContent.includes('not a readable')");
+        await page.WaitForFunctionAsync(
+            "() => !state.busy && document.getElementById('message').textContent.includes('not a readable')");
         Assert.Equal("?", await page.Locator("#guess").TextContentAsync());
     }
 
@@ -164,7 +168,8 @@ public sealed class ServePageTests
         };
         var error = new StringWriter();
         // The run waits at step 40 of its first epoch until the page has been looked at, however fast the machine.
-        using var held = new HeldProgress(new LogLinesProgress(synchronizedLog, options.LogEvery), heldEpoch: 1, heldStep: 40);
+        using var held = new HeldProgress(new LogLinesProgress(synchronizedLog, options.LogEvery), heldEpoch: 1,
+            heldStep: 40);
         var training = Task.Run(() => TrainCommand.Run(options, synchronizedLog, error, stop.Token, held));
         try
         {
@@ -214,14 +219,17 @@ public sealed class ServePageTests
             // The stream read by a client that comes after the end: the whole run, each message a JSON array of events,
             // and then the end of the stream.
             using var client = new HttpClient();
-            var stream = await client.GetStringAsync(new Uri(address, "/api/events"), TestContext.Current.CancellationToken);
+            var stream = await client.GetStringAsync(new Uri(address, "/api/events"),
+                TestContext.Current.CancellationToken);
             var messages = stream.Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
             Assert.All(messages, m => Assert.StartsWith("data: [", m));
-            var events = messages.SelectMany(m => JsonDocument.Parse(m["data: ".Length..]).RootElement.EnumerateArray()).ToList();
+            var events = messages.SelectMany(m => JsonDocument.Parse(m["data: ".Length..]).RootElement.EnumerateArray())
+                .ToList();
             var types = events.Select(e => e.GetProperty("type").GetString()).ToList();
             Assert.Equal(["start", .. Enumerable.Repeat("step", 3 * 94), "end"], types.Where(t => t != "epoch"));
             Assert.Equal(3, types.Count(t => t == "epoch"));
-            var steps = events.Where(e => e.GetProperty("type").GetString() == "step").Select(e => e.GetProperty("step").GetInt32());
+            var steps = events.Where(e => e.GetProperty("type").GetString() == "step")
+                .Select(e => e.GetProperty("step").GetInt32());
             Assert.Equal(Enumerable.Range(1, 3 * 94), steps);
         }
         finally
@@ -235,7 +243,8 @@ public sealed class ServePageTests
     }
 
     /// <summary>The log lines of a run that stops at one step until <see cref="Release"/> is called.</summary>
-    private sealed class HeldProgress(TrainingProgress inner, int heldEpoch, int heldStep) : TrainingProgress, IDisposable
+    private sealed class HeldProgress(TrainingProgress inner, int heldEpoch, int heldStep)
+        : TrainingProgress, IDisposable
     {
         private readonly ManualResetEventSlim _released = new();
         private int _epoch;
