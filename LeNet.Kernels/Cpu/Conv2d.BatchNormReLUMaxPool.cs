@@ -157,9 +157,8 @@ public static unsafe partial class Conv2d
         if (conv.KeepWide)
         {
             // The GEMM engine's rows as they are, Wp apart with the columns past Q unused; the bias after the max.
-            ImplicitImage<TV>(&block->Conv, n, null);
+            float* wide = ImplicitImage<TV>(&block->Conv, n, null);
             int Wp = conv.Width + 2 * conv.PadW;
-            float* wide = GemmScratch.Get(ref _col, K * P * Wp);
             for (int k = 0; k < K; k++)
                 ReLUMaxPoolPlane<TP, TS>(wide + (nint)k * P * Wp, P, Q, Wp, window,
                     conv.Bias != null ? conv.Bias[k] : 0, pooled + (nint)k * pooledHeight * pooledWidth);

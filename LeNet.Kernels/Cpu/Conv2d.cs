@@ -116,7 +116,7 @@ public static unsafe partial class Conv2d
         // The lanes engine writes its tiles as they are, [K / block][P][Q][block] (channels last, no bias), for the
         // evaluation block to pool from (Conv2d.BatchNormReLUMaxPool.cs).
         public bool ChannelsLast;
-        // The GEMM engine leaves its result [K, P, Wp] (no bias) in the thread's wide scratch (_col) instead of
+        // The GEMM engine returns its result [K, P, Wp] (no bias) as it left it in the thread's scratch instead of
         // compacting it into the output, for the evaluation block to pool from in place.
         public bool KeepWide;
         public readonly int OutHeight => Height + 2 * PadH - R + 1;
@@ -286,8 +286,11 @@ public static unsafe partial class Conv2d
         ImplicitImage<TV>(s, n, s->Output + (nint)n * s->Conv.OutChannels * s->Conv.OutHeight * s->Conv.OutWidth);
     }
 
-    /// <summary>Image n of state's stride-1 convolution into output [K, P, Q].</summary>
-    private static void ImplicitImage<TV>(State* s, int n, float* output) where TV : struct
+    /// <summary>
+    /// Image n of state's stride-1 convolution into output [K, P, Q]; returns output, or with KeepWide the GEMM
+    /// engine's rows as they are ([K, P, Wp], the columns past Q unused, no bias), which output is then not given.
+    /// </summary>
+    private static float* ImplicitImage<TV>(State* s, int n, float* output) where TV : struct
     {
         ref readonly var conv = ref s->Conv;
         int C = conv.Channels, H = conv.Height, W = conv.Width, R = conv.R, S = conv.S, K = conv.OutChannels;
@@ -320,13 +323,13 @@ public static unsafe partial class Conv2d
                 case 41: LanesImage<Vector128<float>, ConvLanes.OneVector>(conv, image, Wp, offsets, output); break;
                 default: LanesImage<Vector128<float>, ConvLanes.TwoVectors>(conv, image, Wp, offsets, output); break;
             }
-            return;
+            return output;
         }
 
         if (conv.Rows)
         {
             RowsImage<TV>(conv, image, Wp, offsets, output);
-            return;
+            return output;
         }
 
         // Micro-tiles of MR channels × NR positions; a tile reads only the kernel rows that reach inside the image for
@@ -343,7 +346,7 @@ public static unsafe partial class Conv2d
                     offsets + first, wide + (nint)i0 * positions + j0, positions, Math.Min(Gemm.MR, K - i0), columns,
                     accumulate: false, Count<TV>());
         }
-        if (conv.KeepWide) return;
+        if (conv.KeepWide) return wide;
         for (int k = 0; k < K; k++)
         {
             float bias = conv.Bias != null ? conv.Bias[k] : 0;
@@ -354,6 +357,7 @@ public static unsafe partial class Conv2d
                 else CopyAdd<TV>(target, source, bias, Q);
             }
         }
+        return output;
     }
 
     /// <summary>The rows engine on one padded image: pairs of output rows × one vector of positions × MR channels,
