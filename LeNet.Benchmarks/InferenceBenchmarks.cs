@@ -77,9 +77,8 @@ public class InferenceBenchmarks
         {
             int n = pixels.Length / (32 * 32);
             Block(pixels, _model.Layer1, new ConvShape(n, 1, 32, 32, 6, 5, 5), _conv1, _pooled1, _argmax1, folded);
-            Block(_pooled1.AsSpan(0, n * 6 * 14 * 14), _model.Layer2, new ConvShape(n, 6, 14, 14, 16,
-                5, 5), _conv2, _pooled2,
-                _argmax2, folded);
+            Block(_pooled1.AsSpan(0, n * 6 * 14 * 14), _model.Layer2, new ConvShape(n, 6, 14, 14, 16, 5, 5),
+                _conv2, _pooled2, _argmax2, folded);
             Linear(_pooled2.AsSpan(0, n * 400), _model.Fc, _hidden.AsSpan(0, n * 120),
                 new LinearShape(n, 400, 120), relu: true);
             Linear(_hidden.AsSpan(0, n * 120), _model.Fc1, _hidden1.AsSpan(0, n * 84),
@@ -92,17 +91,15 @@ public class InferenceBenchmarks
     }
 
     private static void Block(ReadOnlySpan<float> input, ConvBlock block, ConvShape shape, float[] conv,
-        float[] pooled, int[] argmax,
-        bool folded)
+        float[] pooled, int[] argmax, bool folded)
     {
         var (norm, pooledLength) = (block.Norm,
             shape.Batch * shape.OutChannels * (shape.OutHeight / 2) * (shape.OutWidth / 2));
         if (folded)
         {
-            K.Conv2d.ForwardBatchNormReLUMaxPool(input, block.Conv.Weight.AsSpan(),
-                block.Conv.Bias!.AsSpan(), norm.Weight.AsSpan(),
-                norm.Bias.AsSpan(), norm.RunningMean.AsSpan(), norm.RunningVar.AsSpan(), norm.Eps,
-                    pooled.AsSpan(0, pooledLength), shape, 2);
+            K.Conv2d.ForwardBatchNormReLUMaxPool(input, block.Conv.Weight.AsSpan(), block.Conv.Bias!.AsSpan(),
+                norm.Weight.AsSpan(), norm.Bias.AsSpan(), norm.RunningMean.AsSpan(), norm.RunningVar.AsSpan(),
+                norm.Eps, pooled.AsSpan(0, pooledLength), shape, 2);
             return;
         }
         var convOutput = conv.AsSpan(0, shape.OutputLength);
